@@ -1,0 +1,200 @@
+#include "catalog/catalog.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tsmedia/log.h"
+
+static const char schema_v1[] =
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE packs(id INTEGER PRIMARY KEY, created INTEGER NOT NULL);"
+	"CREATE TABLE chunks(id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE,"
+	"  pack INTEGER NOT NULL REFERENCES packs(id), offset INTEGER NOT NULL,"
+	"  stored_size INTEGER NOT NULL, size INTEGER NOT NULL, codec INTEGER NOT NULL);"
+	"CREATE INDEX chunks_by_pack ON chunks(pack);"
+	"CREATE TABLE blobs(id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL UNIQUE,"
+	"  sha1 BLOB NOT NULL, size INTEGER NOT NULL);"
+	"CREATE TABLE blob_chunks(blob INTEGER NOT NULL REFERENCES blobs(id),"
+	"  seq INTEGER NOT NULL, chunk INTEGER NOT NULL REFERENCES chunks(id),"
+	"  PRIMARY KEY(blob, seq)) WITHOUT ROWID;"
+	"CREATE INDEX blob_chunks_by_chunk ON blob_chunks(chunk);"
+	"CREATE TABLE content(id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL,"
+	"  created INTEGER NOT NULL, removed INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE content_versions(id INTEGER PRIMARY KEY,"
+	"  content TEXT NOT NULL REFERENCES content(id), version INTEGER NOT NULL,"
+	"  label TEXT, source TEXT NOT NULL, created INTEGER NOT NULL,"
+	"  removed INTEGER NOT NULL DEFAULT 0, files INTEGER NOT NULL, bytes INTEGER NOT NULL,"
+	"  UNIQUE(content, version));"
+	"CREATE TABLE tree_entries(version INTEGER NOT NULL REFERENCES content_versions(id),"
+	"  path TEXT NOT NULL, mode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+	"  attributes INTEGER NOT NULL, size INTEGER NOT NULL, blob INTEGER REFERENCES blobs(id),"
+	"  link_target TEXT, PRIMARY KEY(version, path)) WITHOUT ROWID;"
+	"CREATE INDEX tree_entries_by_blob ON tree_entries(blob);";
+
+int tsm_db_error(sqlite3 *db, const char *what)
+{
+	int code = sqlite3_errcode(db);
+
+	tsm_error("catalog: %s: %s", what, sqlite3_errmsg(db));
+	switch (code) {
+	case SQLITE_FULL: return -ENOSPC;
+	case SQLITE_NOMEM: return -ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED: return -EBUSY;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH: return -EACCES;
+	default: return -EIO;
+	}
+}
+
+int tsm_db_exec(sqlite3 *db, const char *sql)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return tsm_db_error(db, sql);
+	return 0;
+}
+
+int tsm_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt_ret)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, stmt_ret, NULL) != SQLITE_OK)
+		return tsm_db_error(db, sql);
+	return 0;
+}
+
+int tsm_db_int64(sqlite3 *db, const char *sql, int64_t *value_ret)
+{
+	sqlite3_stmt *stmt;
+	int rc = tsm_db_prepare(db, sql, &stmt);
+
+	if (rc < 0)
+		return rc;
+	*value_ret = 0;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*value_ret = sqlite3_column_int64(stmt, 0);
+	else if (rc != SQLITE_DONE) {
+		sqlite3_finalize(stmt);
+		return tsm_db_error(db, sql);
+	}
+	sqlite3_finalize(stmt);
+	return 0;
+}
+
+int tsm_meta_get(sqlite3 *db, const char *key, char *buf, size_t n)
+{
+	sqlite3_stmt *stmt;
+	int rc = tsm_db_prepare(db, "SELECT value FROM meta WHERE key = ?", &stmt);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		snprintf(buf, n, "%s", (const char *)sqlite3_column_text(stmt, 0));
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : tsm_db_error(db, "reading meta");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int tsm_meta_set(sqlite3 *db, const char *key, const char *value)
+{
+	sqlite3_stmt *stmt;
+	int rc = tsm_db_prepare(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", &stmt);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(db, "writing meta");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static int catalog_configure(sqlite3 *db)
+{
+	int rc;
+
+	sqlite3_busy_timeout(db, 60000);
+	/* WAL: readers never block the writer; FULL: a commit is durable. */
+	rc = tsm_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			     " PRAGMA foreign_keys=ON;");
+	return rc;
+}
+
+int tsm_catalog_create(const char *path, const char *site_code, const char *compression)
+{
+	sqlite3 *db = NULL;
+	char sql[128];
+	int rc;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		rc = tsm_db_error(db, path);
+		sqlite3_close(db);
+		return rc;
+	}
+	rc = catalog_configure(db);
+	if (rc < 0)
+		goto out_close;
+	rc = tsm_db_exec(db, "BEGIN IMMEDIATE");
+	if (rc < 0)
+		goto out_close;
+	snprintf(sql, sizeof(sql), "PRAGMA application_id=%d; PRAGMA user_version=%d;",
+		 TSM_CATALOG_APPLICATION_ID, TSM_CATALOG_SCHEMA_VERSION);
+	if ((rc = tsm_db_exec(db, schema_v1)) < 0 || (rc = tsm_db_exec(db, sql)) < 0 ||
+	    (rc = tsm_meta_set(db, "site_code", site_code)) < 0 ||
+	    (rc = tsm_meta_set(db, "compression", compression)) < 0 ||
+	    (rc = tsm_meta_set(db, "next_content_number", "1")) < 0 ||
+	    (rc = tsm_meta_set(db, "next_pack_id", "1")) < 0) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		goto out_close;
+	}
+	rc = tsm_db_exec(db, "COMMIT");
+out_close:
+	sqlite3_close(db);
+	return rc;
+}
+
+int tsm_catalog_open(const char *path, sqlite3 **db_ret)
+{
+	sqlite3 *db = NULL;
+	int64_t app_id = 0, version = 0;
+	int rc;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		rc = tsm_db_error(db, path);
+		sqlite3_close(db);
+		return rc;
+	}
+	sqlite3_extended_result_codes(db, 0);
+	/* A file that is not sqlite fails here, before anything is written. */
+	if (tsm_db_int64(db, "PRAGMA application_id", &app_id) < 0 ||
+	    app_id != TSM_CATALOG_APPLICATION_ID) {
+		tsm_error("%s is not a tsmedia catalog", path);
+		sqlite3_close(db);
+		return -EINVAL;
+	}
+	if ((rc = tsm_db_int64(db, "PRAGMA user_version", &version)) < 0) {
+		sqlite3_close(db);
+		return rc;
+	}
+	if (version != TSM_CATALOG_SCHEMA_VERSION) {
+		tsm_error("%s: catalog schema version %lld, this tsmedia reads version %d", path,
+			  (long long)version, TSM_CATALOG_SCHEMA_VERSION);
+		sqlite3_close(db);
+		return -EPROTO;
+	}
+	rc = catalog_configure(db);
+	if (rc < 0) {
+		sqlite3_close(db);
+		return rc;
+	}
+	*db_ret = db;
+	return 0;
+}

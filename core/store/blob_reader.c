@@ -1,0 +1,183 @@
+/* Reading a blob back: binary search for the chunk, read it, check it.
+ * The last chunk read is kept, so sequential small reads cost one chunk
+ * read per chunk. */
+#include "store/store_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog.h"
+#include "tsmedia/log.h"
+
+struct tsm_blob_reader {
+	struct tsm_store *store;
+	int64_t blob_id;
+	uint64_t size;
+	size_t nchunks;
+	struct tsm_chunk_loc *chunks;
+	uint64_t *starts; /* offset of each chunk in the blob */
+	uint8_t *cache;   /* the chunk last read */
+	uint8_t *scratch;
+	ssize_t cached;   /* its index, or -1 */
+};
+
+static int reader_load_chunks(struct tsm_blob_reader *r)
+{
+	struct tsm_store *store = r->store;
+	sqlite3_stmt *stmt;
+	int64_t count = 0;
+	uint64_t pos = 0;
+	size_t i = 0;
+	int rc;
+
+	if ((rc = tsm_db_prepare(store->db,
+				 "SELECT count(*) FROM blob_chunks WHERE blob = ?", &stmt)) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, r->blob_id);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		count = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	r->chunks = calloc((size_t)count + 1, sizeof(*r->chunks));
+	r->starts = calloc((size_t)count + 1, sizeof(*r->starts));
+	if (!r->chunks || !r->starts)
+		return -ENOMEM;
+	if ((rc = tsm_db_prepare(store->db,
+				 "SELECT c.id, c.pack, c.offset, c.stored_size, c.size, c.codec,"
+				 " c.hash FROM blob_chunks b JOIN chunks c ON c.id = b.chunk"
+				 " WHERE b.blob = ? ORDER BY b.seq", &stmt)) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, r->blob_id);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && i < (size_t)count) {
+		struct tsm_chunk_loc *c = &r->chunks[i];
+
+		c->id = sqlite3_column_int64(stmt, 0);
+		c->pack = sqlite3_column_int64(stmt, 1);
+		c->offset = (uint64_t)sqlite3_column_int64(stmt, 2);
+		c->stored_size = (uint32_t)sqlite3_column_int64(stmt, 3);
+		c->size = (uint32_t)sqlite3_column_int64(stmt, 4);
+		c->codec = sqlite3_column_int(stmt, 5);
+		if (sqlite3_column_bytes(stmt, 6) == TSM_SHA256_LEN)
+			memcpy(c->hash, sqlite3_column_blob(stmt, 6), TSM_SHA256_LEN);
+		r->starts[i] = pos;
+		pos += c->size;
+		i++;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return tsm_db_error(store->db, "reading a blob's chunk list");
+	r->nchunks = i;
+	if (pos != r->size) {
+		tsm_error("%s: blob %lld: chunks add up to %llu bytes, the catalog says %llu",
+			  store->dir, (long long)r->blob_id, (unsigned long long)pos,
+			  (unsigned long long)r->size);
+		return -EIO;
+	}
+	return 0;
+}
+
+int tsm_blob_reader_open(struct tsm_store *store, int64_t blob_id,
+			 struct tsm_blob_reader **reader_ret)
+{
+	struct tsm_blob_reader *r = calloc(1, sizeof(*r));
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (!r)
+		return -ENOMEM;
+	r->store = store;
+	r->blob_id = blob_id;
+	r->cached = -1;
+	if ((rc = tsm_db_prepare(store->db, "SELECT size FROM blobs WHERE id = ?", &stmt)) < 0)
+		goto out_free;
+	sqlite3_bind_int64(stmt, 1, blob_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		r->size = (uint64_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW) {
+		tsm_error("%s: blob %lld is not in the catalog", store->dir, (long long)blob_id);
+		rc = -ENOENT;
+		goto out_free;
+	}
+	r->cache = malloc(TSM_CHUNK_MAX);
+	r->scratch = malloc(TSM_CHUNK_MAX);
+	if (!r->cache || !r->scratch) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	if ((rc = reader_load_chunks(r)) < 0)
+		goto out_free;
+	*reader_ret = r;
+	return 0;
+
+out_free:
+	tsm_blob_reader_close(r);
+	return rc;
+}
+
+uint64_t tsm_blob_reader_size(const struct tsm_blob_reader *r) { return r->size; }
+
+static size_t chunk_index_at(const struct tsm_blob_reader *r, uint64_t offset)
+{
+	size_t lo = 0, hi = r->nchunks;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->starts[mid] <= offset)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *r, void *buf, size_t len,
+			      uint64_t offset)
+{
+	uint8_t *out = buf;
+	size_t done = 0;
+	size_t i;
+
+	if (offset >= r->size || len == 0)
+		return 0;
+	if (len > r->size - offset)
+		len = (size_t)(r->size - offset);
+	if (len > SSIZE_MAX)
+		len = SSIZE_MAX;
+	i = chunk_index_at(r, offset);
+	while (done < len) {
+		struct tsm_chunk_loc *c = &r->chunks[i];
+		uint64_t in_chunk = offset + done - r->starts[i];
+		size_t n = c->size - (size_t)in_chunk;
+
+		if (n > len - done)
+			n = len - done;
+		if (r->cached != (ssize_t)i) {
+			int rc = tsm_chunk_read_relocating(r->store, c, r->cache, r->scratch);
+
+			if (rc < 0) {
+				r->cached = -1;
+				return rc;
+			}
+			r->cached = (ssize_t)i;
+		}
+		memcpy(out + done, r->cache + in_chunk, n);
+		done += n;
+		i++;
+	}
+	return (ssize_t)done;
+}
+
+void tsm_blob_reader_close(struct tsm_blob_reader *r)
+{
+	if (!r)
+		return;
+	free(r->chunks);
+	free(r->starts);
+	free(r->cache);
+	free(r->scratch);
+	free(r);
+}

@@ -1,0 +1,396 @@
+/* File content into chunks and a blob.
+ *
+ * Two buffers alternate: while the workers hash and compress the chunks of
+ * one (and one worker runs the file's whole SHA-256 and SHA-1 over it), the
+ * calling thread reads and cuts the next.  Chunks are stored in file order
+ * by the calling thread, which alone touches sqlite and the packs. */
+#include "store/store_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "catalog/catalog.h"
+#include "tsmedia/log.h"
+#include "tsmedia/progress.h"
+#include "util/workqueue.h"
+
+#define BUFFER_DATA (8u << 20)
+#define BUFFER_CAP (BUFFER_DATA + TSM_CHUNK_MAX)
+/* Files that fit one buffer this small are done on the calling thread:
+ * handing them to workers costs more than it saves. */
+#define INLINE_LIMIT (1u << 20)
+#define MAX_WORKERS 16
+
+struct chunk_job {
+	struct tsm_blob_writer *writer;
+	const uint8_t *data;
+	size_t len;
+	uint8_t *out;     /* compressed bytes, or NULL: store raw */
+	size_t out_len;
+	uint8_t hash[TSM_SHA256_LEN];
+	int err;
+};
+
+struct buffer {
+	uint8_t *data;
+	uint8_t *zdata; /* compressed chunks, at the same offsets as in data */
+	size_t len;     /* valid bytes in data */
+	size_t cut;     /* bytes covered by jobs; the rest moves to the other buffer */
+	struct chunk_job *jobs;
+	size_t njobs, cap_jobs;
+	int hash_err;
+};
+
+struct tsm_blob_writer {
+	struct tsm_store *store;
+	struct tsm_workqueue *wq;
+	ZSTD_CCtx *cctx[MAX_WORKERS + 1]; /* one per worker, the last for inline work */
+	struct tsm_file_hasher *hasher;
+	struct buffer buf[2];
+	int64_t *chunk_ids;
+	size_t n_chunk_ids, cap_chunk_ids;
+	uint64_t size; /* bytes of the current file stored so far */
+};
+
+int tsm_blob_writer_new(struct tsm_store *store, struct tsm_blob_writer **writer_ret)
+{
+	struct tsm_blob_writer *w = calloc(1, sizeof(*w));
+	unsigned nthreads = tsm_cpu_count(MAX_WORKERS);
+	int rc;
+
+	if (!w)
+		return -ENOMEM;
+	w->store = store;
+	if ((rc = tsm_file_hasher_new(&w->hasher)) < 0)
+		goto out_free;
+	for (int i = 0; i < 2; i++) {
+		w->buf[i].data = malloc(BUFFER_CAP);
+		w->buf[i].zdata = malloc(BUFFER_CAP);
+		if (!w->buf[i].data || !w->buf[i].zdata) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+	}
+	if (store->compression == TSM_COMPRESSION_ZSTD) {
+		for (unsigned i = 0; i <= nthreads; i++) {
+			if (!(w->cctx[i] = ZSTD_createCCtx())) {
+				rc = -ENOMEM;
+				goto out_free;
+			}
+		}
+	}
+	if ((rc = tsm_workqueue_new(nthreads, &w->wq)) < 0)
+		goto out_free;
+	*writer_ret = w;
+	return 0;
+
+out_free:
+	tsm_blob_writer_free(w);
+	return rc;
+}
+
+void tsm_blob_writer_free(struct tsm_blob_writer *w)
+{
+	if (!w)
+		return;
+	tsm_workqueue_free(w->wq);
+	for (int i = 0; i <= MAX_WORKERS; i++)
+		ZSTD_freeCCtx(w->cctx[i]);
+	for (int i = 0; i < 2; i++) {
+		free(w->buf[i].data);
+		free(w->buf[i].zdata);
+		free(w->buf[i].jobs);
+	}
+	tsm_file_hasher_free(w->hasher);
+	free(w->chunk_ids);
+	free(w);
+}
+
+static void chunk_job_run(void *arg, unsigned worker)
+{
+	struct chunk_job *job = arg;
+	ZSTD_CCtx *cctx = job->writer->cctx[worker];
+
+	job->err = tsm_sha256(job->data, job->len, job->hash);
+	job->out_len = 0;
+	if (cctx && job->err == 0) {
+		/* Worth keeping only when it saves at least 1/32. */
+		size_t room = job->len - job->len / 32;
+		size_t n = ZSTD_compressCCtx(cctx, job->out, room, job->data, job->len,
+					     TSM_ZSTD_LEVEL);
+
+		if (!ZSTD_isError(n) && n < room)
+			job->out_len = n;
+	}
+}
+
+struct hash_job {
+	struct tsm_blob_writer *writer;
+	struct buffer *buf;
+};
+
+static void hash_job_run(void *arg, unsigned worker)
+{
+	struct hash_job *job = arg;
+
+	(void)worker;
+	job->buf->hash_err = tsm_file_hasher_update(job->writer->hasher, job->buf->data,
+						    job->buf->cut);
+}
+
+static int buffer_add_job(struct tsm_blob_writer *w, struct buffer *b, size_t off, size_t len)
+{
+	struct chunk_job *job;
+
+	if (b->njobs == b->cap_jobs) {
+		size_t cap = b->cap_jobs ? 2 * b->cap_jobs : 256;
+		void *p = realloc(b->jobs, cap * sizeof(*b->jobs));
+
+		if (!p)
+			return -ENOMEM;
+		b->jobs = p;
+		b->cap_jobs = cap;
+	}
+	job = &b->jobs[b->njobs++];
+	job->writer = w;
+	job->data = b->data + off;
+	job->out = b->zdata + off;
+	job->len = len;
+	job->err = 0;
+	return 0;
+}
+
+/* Reads until the buffer is full or the file ends. */
+static int buffer_fill(struct buffer *b, int fd, const char *what, bool *eof_ret)
+{
+	*eof_ret = false;
+	while (b->len < BUFFER_DATA) {
+		ssize_t n = read(fd, b->data + b->len, BUFFER_DATA - b->len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int err = errno;
+
+			tsm_error("reading %s: %s", what, strerror(err));
+			return -err;
+		}
+		if (n == 0) {
+			*eof_ret = true;
+			break;
+		}
+		b->len += (size_t)n;
+	}
+	return 0;
+}
+
+static int buffer_cut(struct tsm_blob_writer *w, struct buffer *b, bool eof)
+{
+	size_t off = 0;
+	int rc;
+
+	b->njobs = 0;
+	while (off < b->len) {
+		size_t n = tsm_chunker_cut(&w->store->chunker, b->data + off, b->len - off, eof);
+
+		if (n == 0)
+			break;
+		if ((rc = buffer_add_job(w, b, off, n)) < 0)
+			return rc;
+		off += n;
+	}
+	b->cut = off;
+	return 0;
+}
+
+static int chunk_ids_push(struct tsm_blob_writer *w, int64_t id)
+{
+	if (w->n_chunk_ids == w->cap_chunk_ids) {
+		size_t cap = w->cap_chunk_ids ? 2 * w->cap_chunk_ids : 1024;
+		void *p = realloc(w->chunk_ids, cap * sizeof(*w->chunk_ids));
+
+		if (!p)
+			return -ENOMEM;
+		w->chunk_ids = p;
+		w->cap_chunk_ids = cap;
+	}
+	w->chunk_ids[w->n_chunk_ids++] = id;
+	return 0;
+}
+
+/* Stores the processed chunks of @b, in order. */
+static int buffer_commit(struct tsm_blob_writer *w, struct buffer *b, const char *what,
+			 struct tsm_progress *progress)
+{
+	int rc;
+
+	if (b->hash_err < 0) {
+		tsm_error("hashing %s failed", what);
+		return b->hash_err;
+	}
+	for (size_t i = 0; i < b->njobs; i++) {
+		struct chunk_job *job = &b->jobs[i];
+		int64_t id;
+
+		if (job->err < 0) {
+			tsm_error("hashing a chunk of %s failed", what);
+			return job->err;
+		}
+		rc = tsm_chunk_put(w->store, job->hash, job->data, job->len,
+				   job->out_len ? job->out : NULL, job->out_len, &id);
+		if (rc < 0)
+			return rc;
+		if ((rc = chunk_ids_push(w, id)) < 0)
+			return rc;
+		w->size += job->len;
+		tsm_progress_add(progress, job->len);
+	}
+	return 0;
+}
+
+static int buffer_submit(struct tsm_blob_writer *w, struct buffer *b, struct hash_job *hj)
+{
+	int rc;
+
+	hj->writer = w;
+	hj->buf = b;
+	b->hash_err = 0;
+	if ((rc = tsm_workqueue_submit(w->wq, hash_job_run, hj)) < 0)
+		return rc;
+	for (size_t i = 0; i < b->njobs; i++)
+		if ((rc = tsm_workqueue_submit(w->wq, chunk_job_run, &b->jobs[i])) < 0)
+			return rc;
+	return 0;
+}
+
+static void buffer_run_inline(struct tsm_blob_writer *w, struct buffer *b)
+{
+	struct hash_job hj = { w, b };
+	unsigned inline_slot = tsm_workqueue_threads(w->wq);
+
+	hash_job_run(&hj, 0);
+	for (size_t i = 0; i < b->njobs; i++)
+		chunk_job_run(&b->jobs[i], inline_slot);
+}
+
+/* Reads, cuts and stores the file's chunks; fills w->chunk_ids. */
+static int blob_write_chunks(struct tsm_blob_writer *w, int fd, const char *what,
+			     struct tsm_progress *progress)
+{
+	struct hash_job hash_jobs[2];
+	struct buffer *pending = NULL;
+	int cur = 0, rc = 0;
+	bool eof = false;
+
+	w->buf[0].len = 0;
+	while (!eof) {
+		struct buffer *b = &w->buf[cur], *next = &w->buf[1 - cur];
+
+		if ((rc = buffer_fill(b, fd, what, &eof)) < 0 || (rc = buffer_cut(w, b, eof)) < 0)
+			break;
+		if (!pending && eof && b->len <= INLINE_LIMIT) {
+			buffer_run_inline(w, b);
+			return buffer_commit(w, b, what, progress);
+		}
+		if (pending) {
+			tsm_workqueue_wait(w->wq);
+			rc = buffer_commit(w, pending, what, progress);
+			pending = NULL;
+			if (rc < 0)
+				break;
+		}
+		/* The uncut tail starts the next buffer. */
+		next->len = b->len - b->cut;
+		memcpy(next->data, b->data + b->cut, next->len);
+		if ((rc = buffer_submit(w, b, &hash_jobs[cur])) < 0)
+			break;
+		pending = b;
+		cur = 1 - cur;
+	}
+	tsm_workqueue_wait(w->wq);
+	if (pending && rc == 0)
+		rc = buffer_commit(w, pending, what, progress);
+	return rc;
+}
+
+/* The blob row for the file just chunked: an existing one with the same
+ * SHA-256, or a new one with its chunk list. */
+static int blob_record(struct tsm_blob_writer *w, const uint8_t sha256[TSM_SHA256_LEN],
+		       const uint8_t sha1[TSM_SHA1_LEN], uint64_t size, const char *what,
+		       int64_t *blob_id_ret)
+{
+	struct tsm_store *store = w->store;
+	sqlite3_stmt *stmt = tsm_store_stmt(store, TSM_STMT_BLOB_FIND);
+	int64_t blob_id;
+	int rc;
+
+	if (!stmt)
+		return -EIO;
+	sqlite3_bind_blob(stmt, 1, sha256, TSM_SHA256_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		blob_id = sqlite3_column_int64(stmt, 0);
+		if ((uint64_t)sqlite3_column_int64(stmt, 1) != size) {
+			sqlite3_reset(stmt);
+			tsm_error("%s: a stored blob has the same SHA-256 and another size", what);
+			return -EIO;
+		}
+		sqlite3_reset(stmt);
+		*blob_id_ret = blob_id;
+		return 0;
+	}
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return tsm_db_error(store->db, "looking up a blob");
+
+	if (!(stmt = tsm_store_stmt(store, TSM_STMT_BLOB_INSERT)))
+		return -EIO;
+	sqlite3_bind_blob(stmt, 1, sha256, TSM_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 2, sha1, TSM_SHA1_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (int64_t)size);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return tsm_db_error(store->db, "adding a blob");
+	blob_id = sqlite3_last_insert_rowid(store->db);
+	for (size_t i = 0; i < w->n_chunk_ids; i++) {
+		if (!(stmt = tsm_store_stmt(store, TSM_STMT_BLOB_CHUNK_INSERT)))
+			return -EIO;
+		sqlite3_bind_int64(stmt, 1, blob_id);
+		sqlite3_bind_int64(stmt, 2, (int64_t)i);
+		sqlite3_bind_int64(stmt, 3, w->chunk_ids[i]);
+		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		if (rc != SQLITE_DONE)
+			return tsm_db_error(store->db, "adding a blob's chunk list");
+	}
+	*blob_id_ret = blob_id;
+	return 0;
+}
+
+int tsm_blob_writer_import_fd(struct tsm_blob_writer *w, int fd, const char *what,
+			      struct tsm_progress *progress, int64_t *blob_id_ret,
+			      uint64_t *size_ret)
+{
+	uint8_t sha256[TSM_SHA256_LEN], sha1[TSM_SHA1_LEN];
+	uint64_t size = 0;
+	int rc;
+
+	w->n_chunk_ids = 0;
+	w->size = 0;
+	if ((rc = tsm_file_hasher_reset(w->hasher)) < 0)
+		return rc;
+	if ((rc = blob_write_chunks(w, fd, what, progress)) < 0)
+		return rc;
+	if ((rc = tsm_file_hasher_final(w->hasher, sha256, sha1)) < 0)
+		return rc;
+	size = w->size;
+	if ((rc = blob_record(w, sha256, sha1, size, what, blob_id_ret)) < 0)
+		return rc;
+	*size_ret = size;
+	return 0;
+}

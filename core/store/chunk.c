@@ -1,0 +1,191 @@
+/* Chunks: stored once per SHA-256, read back and checked on every read. */
+#include "store/store_internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "catalog/catalog.h"
+#include "tsmedia/log.h"
+
+int tsm_chunk_put(struct tsm_store *store, const uint8_t hash[TSM_SHA256_LEN],
+		  const uint8_t *data, size_t len, const uint8_t *stored, size_t stored_len,
+		  int64_t *chunk_id_ret)
+{
+	sqlite3_stmt *stmt = tsm_store_stmt(store, TSM_STMT_CHUNK_FIND);
+	int64_t pack;
+	uint64_t offset;
+	int rc;
+
+	if (!stmt)
+		return -EIO;
+	sqlite3_bind_blob(stmt, 1, hash, TSM_SHA256_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*chunk_id_ret = sqlite3_column_int64(stmt, 0);
+		sqlite3_reset(stmt);
+		return 0;
+	}
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return tsm_db_error(store->db, "looking up a chunk");
+
+	if (!stored) {
+		stored = data;
+		stored_len = len;
+	}
+	rc = tsm_pack_append(store, stored, stored_len, &pack, &offset);
+	if (rc < 0)
+		return rc;
+	stmt = tsm_store_stmt(store, TSM_STMT_CHUNK_INSERT);
+	if (!stmt)
+		return -EIO;
+	sqlite3_bind_blob(stmt, 1, hash, TSM_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, pack);
+	sqlite3_bind_int64(stmt, 3, (int64_t)offset);
+	sqlite3_bind_int64(stmt, 4, (int64_t)stored_len);
+	sqlite3_bind_int64(stmt, 5, (int64_t)len);
+	sqlite3_bind_int(stmt, 6, stored == data ? TSM_COMPRESSION_NONE : TSM_COMPRESSION_ZSTD);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return tsm_db_error(store->db, "adding a chunk");
+	*chunk_id_ret = sqlite3_last_insert_rowid(store->db);
+	return 0;
+}
+
+int tsm_chunk_lookup(struct tsm_store *store, int64_t chunk_id, struct tsm_chunk_loc *loc_ret)
+{
+	sqlite3_stmt *stmt = tsm_store_stmt(store, TSM_STMT_CHUNK_GET);
+	int rc;
+
+	if (!stmt)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, chunk_id);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(stmt);
+		if (rc == SQLITE_DONE) {
+			tsm_error("%s: chunk %lld is not in the catalog", store->dir,
+				  (long long)chunk_id);
+			return -ENOENT;
+		}
+		return tsm_db_error(store->db, "looking up a chunk");
+	}
+	loc_ret->id = chunk_id;
+	loc_ret->pack = sqlite3_column_int64(stmt, 0);
+	loc_ret->offset = (uint64_t)sqlite3_column_int64(stmt, 1);
+	loc_ret->stored_size = (uint32_t)sqlite3_column_int64(stmt, 2);
+	loc_ret->size = (uint32_t)sqlite3_column_int64(stmt, 3);
+	loc_ret->codec = sqlite3_column_int(stmt, 4);
+	if (sqlite3_column_bytes(stmt, 5) != TSM_SHA256_LEN) {
+		sqlite3_reset(stmt);
+		tsm_error("%s: chunk %lld has a malformed hash in the catalog", store->dir,
+			  (long long)chunk_id);
+		return -EIO;
+	}
+	memcpy(loc_ret->hash, sqlite3_column_blob(stmt, 5), TSM_SHA256_LEN);
+	sqlite3_reset(stmt);
+	return 0;
+}
+
+static int pread_full(int fd, void *buf, size_t len, uint64_t offset)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENODATA; /* pack shorter than the catalog says */
+		p += n;
+		len -= (size_t)n;
+		offset += (uint64_t)n;
+	}
+	return 0;
+}
+
+static void chunk_report(struct tsm_store *store, const struct tsm_chunk_loc *loc,
+			 const char *problem)
+{
+	char hex[TSM_SHA256_HEX_LEN + 1], name[32];
+
+	tsm_hex_encode(loc->hash, TSM_SHA256_LEN, hex);
+	tsm_pack_name(loc->pack, name);
+	tsm_error("chunk %s in %s/packs/%s at offset %llu: %s", hex, store->dir, name,
+		  (unsigned long long)loc->offset, problem);
+}
+
+int tsm_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uint8_t *out,
+		   uint8_t *scratch)
+{
+	uint8_t digest[TSM_SHA256_LEN];
+	int fd = tsm_pack_cache_fd(store, loc->pack);
+	int rc;
+
+	if (fd < 0)
+		return fd;
+	if (loc->size > TSM_CHUNK_MAX || loc->stored_size > TSM_CHUNK_MAX) {
+		chunk_report(store, loc, "size out of range in the catalog");
+		return -EIO;
+	}
+	if (loc->codec == TSM_COMPRESSION_NONE) {
+		if (loc->stored_size != loc->size) {
+			chunk_report(store, loc, "raw chunk with two sizes in the catalog");
+			return -EIO;
+		}
+		rc = pread_full(fd, out, loc->size, loc->offset);
+	} else {
+		rc = pread_full(fd, scratch, loc->stored_size, loc->offset);
+		if (rc == 0) {
+			size_t n = ZSTD_decompress(out, loc->size, scratch, loc->stored_size);
+
+			if (ZSTD_isError(n) || n != loc->size) {
+				chunk_report(store, loc, "does not decompress");
+				return -EIO;
+			}
+		}
+	}
+	if (rc == -ENODATA) {
+		chunk_report(store, loc, "pack is truncated");
+		return -EIO;
+	}
+	if (rc < 0) {
+		chunk_report(store, loc, strerror(-rc));
+		return rc == -EIO ? rc : -EIO;
+	}
+	if ((rc = tsm_sha256(out, loc->size, digest)) < 0)
+		return rc;
+	if (memcmp(digest, loc->hash, TSM_SHA256_LEN) != 0) {
+		chunk_report(store, loc, "checksum mismatch");
+		return -EIO;
+	}
+	return 0;
+}
+
+int tsm_chunk_read_relocating(struct tsm_store *store, struct tsm_chunk_loc *loc, uint8_t *out,
+			      uint8_t *scratch)
+{
+	int rc = tsm_chunk_read(store, loc, out, scratch);
+
+	if (rc != -ENOENT)
+		return rc;
+	/* gc compacted the pack away after we looked the chunk up. */
+	if ((rc = tsm_chunk_lookup(store, loc->id, loc)) < 0)
+		return rc;
+	rc = tsm_chunk_read(store, loc, out, scratch);
+	if (rc == -ENOENT) {
+		char name[32];
+
+		tsm_pack_name(loc->pack, name);
+		tsm_error("%s/packs/%s is missing", store->dir, name);
+		return -EIO;
+	}
+	return rc;
+}

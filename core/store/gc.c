@@ -1,0 +1,376 @@
+/* gc: drop what nothing references, then compact packs.
+ *
+ * Phase 1, under gc.lock held exclusively (so no reader is between its
+ * catalog lookup and its pin): versions that are removed or superseded and
+ * not pinned go, then the blobs and chunks only they used.
+ * Phase 2: packs with enough dead bytes are rewritten; chunks keep their
+ * ids and only change location, so a reader that finds its pack gone looks
+ * the chunk up again.  Old pack files are unlinked after the catalog
+ * commit; a reader holding one open still reads right bytes from it. */
+#include "store/store_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "tsmedia/log.h"
+#include "tsmedia/progress.h"
+
+static int count_changes(struct tsm_store *store, const char *sql, uint64_t *count)
+{
+	int rc = tsm_db_exec(store->db, sql);
+
+	if (rc == 0 && count)
+		*count += (uint64_t)sqlite3_changes(store->db);
+	return rc;
+}
+
+static int gc_load_pins(struct tsm_store *store)
+{
+	sqlite3_stmt *stmt = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = tsm_pins_collect(store, &ids, &n)) < 0)
+		return rc;
+	rc = tsm_db_exec(store->db, "CREATE TEMP TABLE IF NOT EXISTS gc_pinned(version INTEGER"
+				    " PRIMARY KEY); DELETE FROM gc_pinned;");
+	if (rc == 0)
+		rc = tsm_db_prepare(store->db, "INSERT OR IGNORE INTO gc_pinned VALUES(?)", &stmt);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		sqlite3_bind_int64(stmt, 1, ids[i]);
+		if (sqlite3_step(stmt) != SQLITE_DONE)
+			rc = tsm_db_error(store->db, "recording pins");
+		sqlite3_reset(stmt);
+	}
+	sqlite3_finalize(stmt);
+	free(ids);
+	return rc;
+}
+
+static int gc_drop_unreferenced(struct tsm_store *store, struct tsm_gc_result *res)
+{
+	int rc;
+
+	if ((rc = gc_load_pins(store)) < 0)
+		return rc;
+	/* A version lives while it is its item's newest, unremoved one, or pinned. */
+	rc = tsm_db_exec(store->db,
+		"CREATE TEMP TABLE IF NOT EXISTS gc_dead(version INTEGER PRIMARY KEY);"
+		"DELETE FROM gc_dead;"
+		"INSERT INTO gc_dead SELECT v.id FROM content_versions v"
+		" WHERE v.id NOT IN (SELECT version FROM gc_pinned)"
+		" AND (v.removed = 1 OR v.version < (SELECT max(w.version) FROM content_versions w"
+		"      WHERE w.content = v.content AND w.removed = 0));");
+	if (rc < 0)
+		return rc;
+	if ((rc = tsm_db_exec(store->db, "DELETE FROM tree_entries WHERE version IN"
+					 " (SELECT version FROM gc_dead)")) < 0 ||
+	    (rc = count_changes(store, "DELETE FROM content_versions WHERE id IN"
+				       " (SELECT version FROM gc_dead)", &res->versions_removed)) < 0 ||
+	    (rc = tsm_db_exec(store->db, "DELETE FROM content WHERE removed = 1 AND id NOT IN"
+					 " (SELECT content FROM content_versions)")) < 0)
+		return rc;
+	rc = tsm_db_exec(store->db,
+		"CREATE TEMP TABLE IF NOT EXISTS gc_blobs(id INTEGER PRIMARY KEY);"
+		"DELETE FROM gc_blobs;"
+		"INSERT INTO gc_blobs SELECT id FROM blobs WHERE id NOT IN"
+		" (SELECT blob FROM tree_entries WHERE blob IS NOT NULL);"
+		"DELETE FROM blob_chunks WHERE blob IN (SELECT id FROM gc_blobs);");
+	if (rc < 0)
+		return rc;
+	if ((rc = count_changes(store, "DELETE FROM blobs WHERE id IN (SELECT id FROM gc_blobs)",
+				&res->blobs_removed)) < 0)
+		return rc;
+	return count_changes(store, "DELETE FROM chunks WHERE id NOT IN"
+				    " (SELECT chunk FROM blob_chunks)", &res->chunks_removed);
+}
+
+static int gc_phase_drop(struct tsm_store *store, struct tsm_gc_result *res)
+{
+	int rc;
+
+	if ((rc = tsm_store_write_begin(store)) < 0)
+		return rc;
+	while (flock(store->gc_lock_fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			rc = -errno;
+			tsm_error("%s/gc.lock: %s", store->dir, strerror(-rc));
+			tsm_store_write_abort(store);
+			return rc;
+		}
+	}
+	rc = gc_drop_unreferenced(store, res);
+	if (rc == 0)
+		rc = tsm_store_write_commit(store);
+	else
+		tsm_store_write_abort(store);
+	flock(store->gc_lock_fd, LOCK_UN);
+	return rc;
+}
+
+struct pack_usage {
+	int64_t id;
+	uint64_t live;
+	uint64_t file_size;
+};
+
+static int pack_file_size(struct tsm_store *store, int64_t id, uint64_t *size_ret)
+{
+	char name[32], rel[48];
+	struct stat st;
+
+	tsm_pack_name(id, name);
+	snprintf(rel, sizeof(rel), "packs/%s", name);
+	if (fstatat(store->dir_fd, rel, &st, 0) < 0)
+		return -errno;
+	*size_ret = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int gc_pack_usage(struct tsm_store *store, struct pack_usage **usage_ret, size_t *n_ret)
+{
+	struct pack_usage *u = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((rc = tsm_db_prepare(store->db,
+				 "SELECT p.id, coalesce(sum(c.stored_size), 0) FROM packs p"
+				 " LEFT JOIN chunks c ON c.pack = p.id GROUP BY p.id ORDER BY p.id",
+				 &stmt)) < 0)
+		return rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == cap) {
+			void *p = realloc(u, (cap = cap ? 2 * cap : 16) * sizeof(*u));
+
+			if (!p) {
+				sqlite3_finalize(stmt);
+				free(u);
+				return -ENOMEM;
+			}
+			u = p;
+		}
+		u[n].id = sqlite3_column_int64(stmt, 0);
+		u[n].live = (uint64_t)sqlite3_column_int64(stmt, 1);
+		u[n].file_size = 0;
+		pack_file_size(store, u[n].id, &u[n].file_size);
+		n++;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		free(u);
+		return tsm_db_error(store->db, "listing packs");
+	}
+	*usage_ret = u;
+	*n_ret = n;
+	return 0;
+}
+
+/* Copies the live chunks of pack @id into fresh packs. */
+static int gc_rewrite_pack(struct tsm_store *store, int64_t id, uint8_t *buf,
+			   struct tsm_progress *progress)
+{
+	sqlite3_stmt *sel, *upd;
+	int fd = tsm_pack_cache_fd(store, id);
+	int rc;
+
+	if (fd < 0)
+		return fd;
+	if ((rc = tsm_db_prepare(store->db, "SELECT id, offset, stored_size FROM chunks"
+					    " WHERE pack = ? ORDER BY offset", &sel)) < 0)
+		return rc;
+	if ((rc = tsm_db_prepare(store->db, "UPDATE chunks SET pack = ?, offset = ? WHERE id = ?",
+				 &upd)) < 0) {
+		sqlite3_finalize(sel);
+		return rc;
+	}
+	sqlite3_bind_int64(sel, 1, id);
+	while (rc == 0 && sqlite3_step(sel) == SQLITE_ROW) {
+		int64_t chunk = sqlite3_column_int64(sel, 0), new_pack;
+		uint64_t off = (uint64_t)sqlite3_column_int64(sel, 1), new_off;
+		size_t len = (size_t)sqlite3_column_int64(sel, 2);
+
+		if (len > TSM_CHUNK_MAX || pread(fd, buf, len, (off_t)off) != (ssize_t)len) {
+			char name[32];
+
+			tsm_pack_name(id, name);
+			tsm_error("%s/packs/%s: cannot read chunk at offset %llu for compaction"
+				  " (run 'tsmedia verify')", store->dir, name,
+				  (unsigned long long)off);
+			rc = -EIO;
+			break;
+		}
+		if ((rc = tsm_pack_append(store, buf, len, &new_pack, &new_off)) < 0)
+			break;
+		sqlite3_bind_int64(upd, 1, new_pack);
+		sqlite3_bind_int64(upd, 2, (int64_t)new_off);
+		sqlite3_bind_int64(upd, 3, chunk);
+		if (sqlite3_step(upd) != SQLITE_DONE)
+			rc = tsm_db_error(store->db, "moving a chunk");
+		sqlite3_reset(upd);
+		tsm_progress_add(progress, len);
+	}
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	return rc;
+}
+
+static void gc_unlink_pack(struct tsm_store *store, int64_t id)
+{
+	char name[32], rel[48];
+
+	tsm_pack_name(id, name);
+	snprintf(rel, sizeof(rel), "packs/%s", name);
+	tsm_pack_cache_forget(store, id);
+	if (unlinkat(store->dir_fd, rel, 0) < 0 && errno != ENOENT)
+		tsm_warn("%s/%s: cannot remove: %s", store->dir, rel, strerror(errno));
+}
+
+static bool pack_needs_compaction(const struct pack_usage *u)
+{
+	uint64_t dead = u->file_size > u->live ? u->file_size - u->live : 0;
+
+	/* A tenth dead: worth a rewrite; a pack with nothing live just goes. */
+	return u->live == 0 || (dead && dead * 10 >= u->file_size);
+}
+
+static int gc_phase_compact(struct tsm_store *store, struct tsm_progress *progress,
+			    struct tsm_gc_result *res)
+{
+	struct pack_usage *u = NULL;
+	uint8_t *buf = NULL;
+	sqlite3_stmt *del = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = tsm_store_write_begin(store)) < 0)
+		return rc;
+	store->writer.fresh_only = true;
+	if ((rc = gc_pack_usage(store, &u, &n)) < 0)
+		goto out_abort;
+	if (progress) {
+		progress->total = 0;
+		for (size_t i = 0; i < n; i++)
+			if (pack_needs_compaction(&u[i]))
+				progress->total += u[i].live;
+	}
+	if (!(buf = malloc(TSM_CHUNK_MAX))) {
+		rc = -ENOMEM;
+		goto out_abort;
+	}
+	if ((rc = tsm_db_prepare(store->db, "DELETE FROM packs WHERE id = ?", &del)) < 0)
+		goto out_abort;
+	for (size_t i = 0; i < n; i++) {
+		if (!pack_needs_compaction(&u[i]))
+			continue;
+		if (u[i].live && (rc = gc_rewrite_pack(store, u[i].id, buf, progress)) < 0)
+			goto out_abort;
+		sqlite3_bind_int64(del, 1, u[i].id);
+		if (sqlite3_step(del) != SQLITE_DONE) {
+			rc = tsm_db_error(store->db, "removing a pack");
+			goto out_abort;
+		}
+		sqlite3_reset(del);
+		if (u[i].live)
+			res->packs_rewritten++;
+	}
+	sqlite3_finalize(del);
+	del = NULL;
+	if ((rc = tsm_store_write_commit(store)) < 0)
+		goto out_free;
+	for (size_t i = 0; i < n; i++) {
+		if (pack_needs_compaction(&u[i])) {
+			gc_unlink_pack(store, u[i].id);
+			res->packs_removed++;
+		}
+	}
+	goto out_free;
+
+out_abort:
+	sqlite3_finalize(del);
+	tsm_store_write_abort(store);
+out_free:
+	free(buf);
+	free(u);
+	return rc;
+}
+
+/* Pack files no catalog row names: left by a crash between creating a pack
+ * and committing, or by a crash after a compaction commit. */
+static int gc_remove_orphan_packs(struct tsm_store *store, struct tsm_gc_result *res)
+{
+	int fd, rc;
+	sqlite3_stmt *stmt;
+	struct dirent *de;
+	DIR *dir;
+
+	if ((rc = tsm_store_write_begin(store)) < 0)
+		return rc;
+	if ((rc = tsm_db_prepare(store->db, "SELECT 1 FROM packs WHERE id = ?", &stmt)) < 0)
+		goto out_abort;
+	fd = openat(store->dir_fd, "packs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(dir = fdopendir(fd))) {
+		rc = -errno;
+		tsm_error("%s/packs: %s", store->dir, strerror(-rc));
+		if (fd >= 0)
+			close(fd);
+		sqlite3_finalize(stmt);
+		goto out_abort;
+	}
+	while ((de = readdir(dir))) {
+		long long id;
+		char expect[32];
+
+		if (sscanf(de->d_name, "pack-%lld.pack", &id) != 1)
+			continue;
+		tsm_pack_name(id, expect);
+		if (strcmp(expect, de->d_name) != 0)
+			continue;
+		sqlite3_bind_int64(stmt, 1, id);
+		if (sqlite3_step(stmt) == SQLITE_DONE) {
+			gc_unlink_pack(store, id);
+			res->packs_removed++;
+		}
+		sqlite3_reset(stmt);
+	}
+	closedir(dir);
+	sqlite3_finalize(stmt);
+	return tsm_store_write_commit(store);
+
+out_abort:
+	tsm_store_write_abort(store);
+	return rc;
+}
+
+static uint64_t pack_bytes(struct tsm_store *store)
+{
+	struct tsm_store_stats s;
+
+	return tsm_store_stats(store, &s) == 0 ? s.pack_bytes : 0;
+}
+
+int tsm_store_gc(struct tsm_store *store, struct tsm_progress *progress,
+		 struct tsm_gc_result *res)
+{
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->bytes_before = pack_bytes(store);
+	if ((rc = gc_phase_drop(store, res)) < 0)
+		return rc;
+	if ((rc = gc_phase_compact(store, progress, res)) < 0)
+		return rc;
+	if ((rc = gc_remove_orphan_packs(store, res)) < 0)
+		return rc;
+	res->bytes_after = pack_bytes(store);
+	return 0;
+}

@@ -1,0 +1,297 @@
+/* Appending chunk payloads to pack files, and reading them back. */
+#include "store/store_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "tsmedia/log.h"
+
+static int pack_open_at(struct tsm_store *store, int64_t id, int flags, int *fd_ret)
+{
+	char name[32], rel[48];
+	int fd;
+
+	tsm_pack_name(id, name);
+	snprintf(rel, sizeof(rel), "packs/%s", name);
+	fd = openat(store->dir_fd, rel, flags | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	*fd_ret = fd;
+	return 0;
+}
+
+static void pack_unlink(struct tsm_store *store, int64_t id)
+{
+	char name[32], rel[48];
+
+	tsm_pack_name(id, name);
+	snprintf(rel, sizeof(rel), "packs/%s", name);
+	unlinkat(store->dir_fd, rel, 0);
+}
+
+static int touched_add(struct tsm_pack_writer *w, const struct tsm_pack_touched *t)
+{
+	if (w->n_touched == w->cap_touched) {
+		size_t cap = w->cap_touched ? 2 * w->cap_touched : 4;
+		void *p = realloc(w->touched, cap * sizeof(*w->touched));
+
+		if (!p)
+			return -ENOMEM;
+		w->touched = p;
+		w->cap_touched = cap;
+	}
+	w->touched[w->n_touched++] = *t;
+	w->current = (int64_t)w->n_touched - 1;
+	return 0;
+}
+
+/* Continues the newest pack while it is under the target size. */
+static int pack_writer_reopen_last(struct tsm_store *store, bool *opened_ret)
+{
+	struct tsm_pack_touched t = { .created = false };
+	struct stat st;
+	int64_t last = 0;
+	int rc;
+
+	*opened_ret = false;
+	if ((rc = tsm_db_int64(store->db, "SELECT max(id) FROM packs", &last)) < 0)
+		return rc;
+	if (last <= 0)
+		return 0;
+	rc = pack_open_at(store, last, O_RDWR, &t.fd);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0) {
+		tsm_error("%s: cannot open pack %lld: %s", store->dir, (long long)last, strerror(-rc));
+		return rc;
+	}
+	if (fstat(t.fd, &st) < 0 || (uint64_t)st.st_size >= TSM_PACK_TARGET_SIZE) {
+		close(t.fd);
+		return 0;
+	}
+	t.id = last;
+	t.start_size = (uint64_t)st.st_size;
+	if ((rc = touched_add(&store->writer, &t)) < 0) {
+		close(t.fd);
+		return rc;
+	}
+	store->writer.size = t.start_size;
+	*opened_ret = true;
+	return 0;
+}
+
+static int pack_writer_create(struct tsm_store *store)
+{
+	struct tsm_pack_touched t = { .created = true };
+	char value[32];
+	sqlite3_stmt *stmt;
+	int64_t last = 0;
+	int rc;
+
+	/* Pack ids are never reused, so a reader's cached descriptor of a pack
+	 * gc removed can never be mistaken for a new pack of the same id. */
+	if ((rc = tsm_meta_get(store->db, "next_pack_id", value, sizeof(value))) < 0)
+		return rc;
+	t.id = strtoll(value, NULL, 10);
+	if ((rc = tsm_db_int64(store->db, "SELECT max(id) FROM packs", &last)) < 0)
+		return rc;
+	if (t.id <= last)
+		t.id = last + 1;
+	snprintf(value, sizeof(value), "%lld", (long long)(t.id + 1));
+	if ((rc = tsm_meta_set(store->db, "next_pack_id", value)) < 0)
+		return rc;
+	/* A file under this name is an orphan of a crashed session (no
+	 * catalog row names it), so truncating it loses nothing. */
+	rc = pack_open_at(store, t.id, O_RDWR | O_CREAT | O_TRUNC, &t.fd);
+	if (rc < 0) {
+		tsm_error("%s: cannot create pack %lld: %s", store->dir, (long long)t.id,
+			  strerror(-rc));
+		return rc;
+	}
+	if ((rc = tsm_db_prepare(store->db, "INSERT INTO packs(id, created) VALUES(?, ?)",
+				 &stmt)) < 0)
+		goto out_close;
+	sqlite3_bind_int64(stmt, 1, t.id);
+	sqlite3_bind_int64(stmt, 2, (int64_t)time(NULL));
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, "adding a pack");
+	sqlite3_finalize(stmt);
+	if (rc < 0)
+		goto out_close;
+	if ((rc = touched_add(&store->writer, &t)) < 0)
+		goto out_close;
+	store->writer.size = 0;
+	return 0;
+
+out_close:
+	close(t.fd);
+	pack_unlink(store, t.id);
+	return rc;
+}
+
+static int pack_writer_ready(struct tsm_store *store, size_t len)
+{
+	struct tsm_pack_writer *w = &store->writer;
+	bool opened;
+	int rc;
+
+	if (w->current >= 0 && w->size + len <= TSM_PACK_TARGET_SIZE)
+		return 0;
+	if (w->current < 0 && w->n_touched == 0 && !w->fresh_only) {
+		if ((rc = pack_writer_reopen_last(store, &opened)) < 0)
+			return rc;
+		if (opened && w->size + len <= TSM_PACK_TARGET_SIZE)
+			return 0;
+	}
+	return pack_writer_create(store);
+}
+
+int tsm_pack_append(struct tsm_store *store, const void *data, size_t len, int64_t *pack_ret,
+		    uint64_t *offset_ret)
+{
+	struct tsm_pack_writer *w = &store->writer;
+	struct tsm_pack_touched *t;
+	const uint8_t *p = data;
+	size_t left = len;
+	uint64_t off;
+	int rc;
+
+	if ((rc = pack_writer_ready(store, len)) < 0)
+		return rc;
+	t = &w->touched[w->current];
+	off = w->size;
+	while (left) {
+		ssize_t n = pwrite(t->fd, p, left, (off_t)(off + (len - left)));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			char name[32];
+
+			rc = n < 0 ? -errno : -EIO;
+			tsm_pack_name(t->id, name);
+			tsm_error("writing %s/packs/%s: %s", store->dir, name, strerror(-rc));
+			return rc;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	w->size += len;
+	*pack_ret = t->id;
+	*offset_ret = off;
+	return 0;
+}
+
+int tsm_pack_writer_sync(struct tsm_store *store)
+{
+	struct tsm_pack_writer *w = &store->writer;
+	bool created = false;
+
+	for (size_t i = 0; i < w->n_touched; i++) {
+		if (fsync(w->touched[i].fd) < 0) {
+			int err = errno;
+			char name[32];
+
+			tsm_pack_name(w->touched[i].id, name);
+			tsm_error("syncing %s/packs/%s: %s", store->dir, name, strerror(err));
+			return -err;
+		}
+		created |= w->touched[i].created;
+	}
+	if (created) {
+		int fd = openat(store->dir_fd, "packs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+	}
+	return 0;
+}
+
+void tsm_pack_writer_rollback(struct tsm_store *store)
+{
+	struct tsm_pack_writer *w = &store->writer;
+
+	for (size_t i = 0; i < w->n_touched; i++) {
+		struct tsm_pack_touched *t = &w->touched[i];
+		char name[32];
+
+		tsm_pack_name(t->id, name);
+		if (t->created)
+			pack_unlink(store, t->id);
+		else if (ftruncate(t->fd, (off_t)t->start_size) < 0)
+			tsm_warn("%s/packs/%s: cannot cut back to %llu bytes: %s (gc reclaims it)",
+				 store->dir, name, (unsigned long long)t->start_size, strerror(errno));
+		tsm_pack_cache_forget(store, t->id);
+	}
+	tsm_pack_writer_reset(store);
+}
+
+void tsm_pack_writer_reset(struct tsm_store *store)
+{
+	struct tsm_pack_writer *w = &store->writer;
+
+	for (size_t i = 0; i < w->n_touched; i++)
+		close(w->touched[i].fd);
+	w->n_touched = 0;
+	w->current = -1;
+	w->size = 0;
+	w->fresh_only = false;
+}
+
+int tsm_pack_cache_fd(struct tsm_store *store, int64_t pack_id)
+{
+	struct tsm_pack_cache *c = &store->packs;
+	int fd, rc;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (c->entries[i].id == pack_id)
+			return c->entries[i].fd;
+	rc = pack_open_at(store, pack_id, O_RDONLY, &fd);
+	if (rc < 0)
+		return rc;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 8;
+		void *p = realloc(c->entries, cap * sizeof(*c->entries));
+
+		if (!p) {
+			close(fd);
+			return -ENOMEM;
+		}
+		c->entries = p;
+		c->cap = cap;
+	}
+	c->entries[c->n].id = pack_id;
+	c->entries[c->n].fd = fd;
+	c->n++;
+	return fd;
+}
+
+void tsm_pack_cache_forget(struct tsm_store *store, int64_t pack_id)
+{
+	struct tsm_pack_cache *c = &store->packs;
+
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->entries[i].id == pack_id) {
+			close(c->entries[i].fd);
+			c->entries[i] = c->entries[--c->n];
+			return;
+		}
+	}
+}
+
+void tsm_pack_cache_close(struct tsm_pack_cache *cache)
+{
+	for (size_t i = 0; i < cache->n; i++)
+		close(cache->entries[i].fd);
+	free(cache->entries);
+	cache->entries = NULL;
+	cache->n = cache->cap = 0;
+}

@@ -1,0 +1,105 @@
+/* The store handle and the pieces of it that core/ shares.  Not part of
+ * the public API: fs/ and tools/ go through include/tsmedia/. */
+#ifndef TSMEDIA_STORE_INTERNAL_H
+#define TSMEDIA_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "store/chunker.h"
+#include "store/pack.h"
+#include "tsmedia/store.h"
+
+/* Packs are rolled over near this size; small imports share a pack. */
+#define TSM_PACK_TARGET_SIZE (1ull << 30)
+#define TSM_ZSTD_LEVEL 3
+
+/* Statements used per chunk or per file, prepared once per handle. */
+enum tsm_stmt {
+	TSM_STMT_CHUNK_FIND,
+	TSM_STMT_CHUNK_INSERT,
+	TSM_STMT_CHUNK_GET,
+	TSM_STMT_BLOB_FIND,
+	TSM_STMT_BLOB_INSERT,
+	TSM_STMT_BLOB_CHUNK_INSERT,
+	TSM_STMT_COUNT
+};
+
+struct tsm_store {
+	char *dir;
+	int dir_fd;
+	int lock_fd;    /* writers: LOCK_EX */
+	int gc_lock_fd; /* gc: LOCK_EX; pinning readers: LOCK_SH */
+	sqlite3 *db;
+	char site_code[4];
+	enum tsm_compression compression;
+	struct tsm_chunker chunker;
+	struct tsm_pack_cache packs;
+	sqlite3_stmt *stmts[TSM_STMT_COUNT];
+
+	/* A write session (tsm_store_write_begin .. commit/abort). */
+	bool writing;
+	struct tsm_pack_writer writer;
+	bool read_owns_txn; /* tsm_store_read_begin() opened the transaction */
+};
+
+/* The cached statement, reset and with bindings cleared; NULL on failure
+ * (logged). */
+sqlite3_stmt *tsm_store_stmt(struct tsm_store *store, enum tsm_stmt which);
+
+/* The cached statement, reset and with bindings cleared; NULL on failure
+ * (logged). */
+sqlite3_stmt *tsm_store_stmt(struct tsm_store *store, enum tsm_stmt which);
+
+/* A write session: the store lock, one catalog transaction and the pack
+ * appends it references.  Commit fsyncs the packs, then commits the
+ * transaction; abort rolls the transaction back and cuts the packs back to
+ * where they were, so a failed import leaves the store as it was. */
+int tsm_store_write_begin(struct tsm_store *store);
+int tsm_store_write_commit(struct tsm_store *store);
+void tsm_store_write_abort(struct tsm_store *store);
+
+/* Location and name of one stored chunk. */
+struct tsm_chunk_loc {
+	int64_t id;
+	int64_t pack;
+	uint64_t offset;
+	uint32_t stored_size;
+	uint32_t size;
+	int codec; /* enum tsm_compression */
+	uint8_t hash[TSM_SHA256_LEN];
+};
+
+/* Adds a chunk unless one with @hash exists; @stored is @data compressed
+ * (@stored_len < @len) or NULL to store it raw.  Inside a write session. */
+int tsm_chunk_put(struct tsm_store *store, const uint8_t hash[TSM_SHA256_LEN],
+		  const uint8_t *data, size_t len, const uint8_t *stored, size_t stored_len,
+		  int64_t *chunk_id_ret);
+int tsm_chunk_lookup(struct tsm_store *store, int64_t chunk_id, struct tsm_chunk_loc *loc_ret);
+/* Reads, decompresses and checks one chunk into @out (loc->size bytes).
+ * A hash mismatch is logged and returns -EIO.  @scratch holds at least
+ * TSM_CHUNK_MAX bytes when the chunk may be compressed. */
+int tsm_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uint8_t *out,
+		   uint8_t *scratch);
+/* The same, looking the chunk up again when its pack has gone (gc moved it). */
+int tsm_chunk_read_relocating(struct tsm_store *store, struct tsm_chunk_loc *loc,
+			      uint8_t *out, uint8_t *scratch);
+
+/* Turns files into blobs: reads, cuts, hashes and compresses on a pool of
+ * worker threads while the calling thread stores the chunks in order.
+ * One per import; used inside a write session by one thread. */
+struct tsm_blob_writer;
+int tsm_blob_writer_new(struct tsm_store *store, struct tsm_blob_writer **writer_ret);
+/* Imports @fd (read to its end) as a blob; @what names it in messages. */
+int tsm_blob_writer_import_fd(struct tsm_blob_writer *writer, int fd, const char *what,
+			      struct tsm_progress *progress, int64_t *blob_id_ret,
+			      uint64_t *size_ret);
+void tsm_blob_writer_free(struct tsm_blob_writer *writer);
+
+/* Pin bookkeeping for gc: the content versions some live pin holds; stale
+ * pins of dead processes are removed.  Caller holds gc.lock exclusively. */
+int tsm_pins_collect(struct tsm_store *store, int64_t **version_ids_ret, size_t *n_ret);
+
+/* Formats "pack-00000012.pack" into @buf. */
+void tsm_pack_name(int64_t pack_id, char buf[32]);
+
+#endif

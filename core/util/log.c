@@ -1,0 +1,55 @@
+#include "tsmedia/log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static enum tsm_log_level log_level = TSM_LOG_INFO;
+static const char *log_program = "tsmedia";
+static tsm_log_sink_fn log_sink;
+
+void tsm_log_set_level(enum tsm_log_level level) { log_level = level; }
+enum tsm_log_level tsm_log_get_level(void) { return log_level; }
+void tsm_log_set_program(const char *name) { log_program = name; }
+void tsm_log_set_sink(tsm_log_sink_fn sink) { log_sink = sink; }
+
+static const char *level_prefix(enum tsm_log_level level)
+{
+	switch (level) {
+	case TSM_LOG_ERROR: return "error: ";
+	case TSM_LOG_WARNING: return "warning: ";
+	default: return "";
+	}
+}
+
+void tsm_logv(enum tsm_log_level level, const char *fmt, va_list ap)
+{
+	char msg[4096];
+	char line[4200];
+	int n;
+
+	if (level > log_level)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_sink) {
+		log_sink(level, msg);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "%s: %s%s\n", log_program, level_prefix(level), msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	/* One write(2) so concurrent messages do not interleave. */
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		return;
+}
+
+void tsm_log(enum tsm_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tsm_logv(level, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,114 @@
+/* The content store: chunks in pack files, blobs, and the sqlite catalog.
+ *
+ * A store is a directory (0700):
+ *   catalog.db   the catalog (sqlite, WAL mode)
+ *   packs/       pack-NNNNNNNN.pack: chunk payloads appended, raw or zstd
+ *   pins/        one file per live reader pin (see tsm_pin below)
+ *   lock         writers (import, gc) hold an exclusive flock on it
+ *   gc.lock      gc holds it exclusively while it decides what is dead;
+ *                readers hold it shared while they pin what they read
+ *
+ * Ownership: tsm_store_open() returns a handle owned by the caller and freed
+ * by tsm_store_close().  A handle is used by one thread at a time. */
+#ifndef TSMEDIA_STORE_H
+#define TSMEDIA_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tsmedia/hash.h"
+
+struct tsm_store;
+struct tsm_progress;
+
+enum tsm_compression {
+	TSM_COMPRESSION_NONE = 0,
+	TSM_COMPRESSION_ZSTD = 1,
+};
+
+struct tsm_store_init_options {
+	const char *site_code;            /* three characters [A-Z0-9]; default "TSM" */
+	enum tsm_compression compression; /* default TSM_COMPRESSION_ZSTD */
+};
+
+/* Where the store lives when --store is not given: $TSMEDIA_STORE, else
+ * /var/lib/tsmedia for root, else $XDG_DATA_HOME/tsmedia (or
+ * ~/.local/share/tsmedia).  Returns a malloc'ed path or NULL. */
+char *tsm_store_default_dir(void);
+
+/* Creates a store in @dir (created if missing; must be empty otherwise). */
+int tsm_store_init(const char *dir, const struct tsm_store_init_options *opts);
+int tsm_store_open(const char *dir, struct tsm_store **store_ret);
+void tsm_store_close(struct tsm_store *store);
+
+const char *tsm_store_dir(const struct tsm_store *store);
+const char *tsm_store_site_code(const struct tsm_store *store);
+
+/* ---- blobs ---------------------------------------------------------- */
+
+/* Reads one blob back through the store, verifying every chunk it touches
+ * against its SHA-256: damage is -EIO (and logged), never wrong bytes.
+ * Survives gc compaction (a moved chunk is looked up again). */
+struct tsm_blob_reader;
+int tsm_blob_reader_open(struct tsm_store *store, int64_t blob_id,
+			 struct tsm_blob_reader **reader_ret);
+uint64_t tsm_blob_reader_size(const struct tsm_blob_reader *reader);
+/* Reads up to @len bytes at @offset; returns bytes read (short only at end)
+ * or a negative errno. */
+ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *reader, void *buf, size_t len,
+			      uint64_t offset);
+void tsm_blob_reader_close(struct tsm_blob_reader *reader);
+
+/* ---- pins: what a reader holds cannot be collected --------------------- */
+
+/* A pin keeps a content version (and everything it references) alive
+ * across gc until released, even if the version is removed or superseded.
+ * Take it inside tsm_store_read_begin()/end() so gc cannot slip between
+ * the catalog lookup and the pin. */
+struct tsm_pin;
+int tsm_store_read_begin(struct tsm_store *store);
+void tsm_store_read_end(struct tsm_store *store);
+int tsm_pin_content_version(struct tsm_store *store, int64_t version_id,
+			    struct tsm_pin **pin_ret);
+void tsm_pin_release(struct tsm_pin *pin);
+
+/* ---- whole-store operations ------------------------------------------ */
+
+struct tsm_store_stats {
+	uint64_t logical_bytes; /* sum of file sizes over every live content version */
+	uint64_t unique_bytes;  /* sum of distinct blob sizes */
+	uint64_t stored_bytes;  /* sum of stored (possibly compressed) chunk sizes */
+	uint64_t pack_bytes;    /* bytes of pack files on disk, garbage included */
+	uint64_t chunks;
+	uint64_t blobs;
+	uint64_t packs;
+	uint64_t content_items;
+	uint64_t content_versions;
+};
+int tsm_store_stats(struct tsm_store *store, struct tsm_store_stats *stats_ret);
+
+struct tsm_verify_result {
+	uint64_t chunks_checked, chunks_bad;
+	uint64_t blobs_checked, blobs_bad;
+	uint64_t bytes_checked;
+};
+/* Re-hashes every chunk and every blob.  Each damaged chunk is reported with
+ * its pack and every content item that uses it.  Returns 0 when the check
+ * ran (see the result for damage), negative errno when it could not run. */
+int tsm_store_verify(struct tsm_store *store, struct tsm_progress *progress,
+		     struct tsm_verify_result *result_ret);
+
+struct tsm_gc_result {
+	uint64_t versions_removed;
+	uint64_t blobs_removed;
+	uint64_t chunks_removed;
+	uint64_t packs_rewritten;
+	uint64_t packs_removed;
+	uint64_t bytes_before, bytes_after; /* pack bytes on disk */
+};
+int tsm_store_gc(struct tsm_store *store, struct tsm_progress *progress,
+		 struct tsm_gc_result *result_ret);
+
+#endif

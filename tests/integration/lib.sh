@@ -1,0 +1,252 @@
+# shellcheck shell=bash
+# Shared helpers for the tsmedia integration tests.  Source it first thing:
+#
+#   #!/usr/bin/env bash
+#   set -euo pipefail
+#   . "$(dirname "$0")/lib.sh"
+#
+# It finds the binary ($TSMEDIA, default ../../build/tools/tsmedia relative to
+# the script), makes a work dir $WORK under ${TMPDIR:-/tmp} that is removed on
+# exit (kept when KEEP_WORK=1), and offers the helpers below.  Exit codes follow
+# meson/automake: 0 pass, 1 fail, 77 skip.
+
+set -euo pipefail
+set -E
+shopt -s inherit_errexit 2>/dev/null || true
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TEST_NAME=$(basename "$0" .sh)
+PYHELP=("python3" "$TESTS_DIR/tsmtest.py")
+
+# The ID format: a three-character site code, then five uppercase hex digits.
+ID_RE='^[A-Z0-9]{3}[0-9A-F]{5}$'
+
+fail() {
+	echo "FAIL [$TEST_NAME]: $*" >&2
+	exit 1
+}
+
+skip() {
+	echo "" >&2
+	echo "######################################################################" >&2
+	echo "SKIP: $*" >&2
+	echo "######################################################################" >&2
+	exit 77
+}
+
+# Loud notice for a skipped part of a test that otherwise runs.
+skip_part() {
+	echo "" >&2
+	echo "######################################################################" >&2
+	echo "SKIP (part of $TEST_NAME): $*" >&2
+	echo "######################################################################" >&2
+	SKIPPED_PARTS+=("$*")
+}
+SKIPPED_PARTS=()
+
+check() { echo "CHECK: $*"; }
+note() { echo "  ... $*"; }
+
+# End of a test: PASS, or SKIP (77) when a part was skipped so the skip is seen.
+pass() {
+	if ((${#SKIPPED_PARTS[@]})); then
+		echo "PASS for everything that ran; skipped parts:"
+		printf '  - %s\n' "${SKIPPED_PARTS[@]}"
+		skip "$TEST_NAME: ${SKIPPED_PARTS[*]}"
+	fi
+	echo "PASS"
+	exit 0
+}
+
+trap 'rc=$?; echo "FAIL [$TEST_NAME]: command failed (exit $rc) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
+
+# ------------------------------------------------------------------ binary
+TSMEDIA=${TSMEDIA:-$(dirname "$0")/../../build/tools/tsmedia}
+if [[ ! -x $TSMEDIA ]]; then
+	fail "tsmedia binary not found or not executable at '$TSMEDIA' (build it: meson setup build && ninja -C build, or set TSMEDIA)"
+fi
+TSMEDIA=$(cd "$(dirname "$TSMEDIA")" && pwd)/$(basename "$TSMEDIA")
+export TSMEDIA
+# Never touch a real store by accident.
+unset TSMEDIA_STORE
+
+for _tool in sqlite3 python3 openssl sha256sum timeout; do
+	command -v "$_tool" >/dev/null || skip "$_tool is not installed (Debian: sqlite3, python3, openssl, coreutils)"
+done
+
+# ------------------------------------------------------------------ work dir
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tsmedia-$TEST_NAME.XXXXXX")
+export XDG_DATA_HOME=$WORK/xdg
+_CLEANUP_HOOKS=()
+# at_exit CMD...: run CMD (eval'd) when the test exits, last registered first.
+at_exit() { _CLEANUP_HOOKS=("$*" "${_CLEANUP_HOOKS[@]}"); }
+_cleanup() {
+	local rc=$? h
+	trap - ERR
+	set +e
+	for h in "${_CLEANUP_HOOKS[@]}"; do
+		eval "$h" >/dev/null 2>&1
+	done
+	if [[ ${KEEP_WORK:-0} == 1 ]]; then
+		echo "work dir kept: $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------ helpers
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# assert_eq GOT EXPECTED MSG
+assert_eq() {
+	[[ "$1" == "$2" ]] || fail "${3:-values differ}: got '$1', expected '$2'"
+}
+assert_ne() {
+	[[ "$1" != "$2" ]] || fail "${3:-values are equal}: both '$1'"
+}
+# assert_le A B MSG  (integers)
+assert_le() {
+	(($1 <= $2)) || fail "${3:-not <=}: $1 > $2"
+}
+assert_ge() {
+	(($1 >= $2)) || fail "${3:-not >=}: $1 < $2"
+}
+assert_match() {
+	[[ "$1" =~ $2 ]] || fail "${3:-no match}: '$1' does not match /$2/"
+}
+
+# Escape a string for use as a literal inside an ERE.
+re_escape() { printf '%s' "$1" | sed -e 's/[][\.*^$+?(){}|/]/\\&/g'; }
+
+# tsm STORE ARGS...: run tsmedia on STORE (with a timeout so a hang fails).
+tsm() {
+	local store=$1
+	shift
+	timeout -k 10 "${TSM_TIMEOUT:-300}" "$TSMEDIA" --store "$store" "$@"
+}
+
+# expect_fail_with REGEX -- CMD...: CMD must exit non-zero (not by a signal or
+# timeout) and its stderr must match the extended REGEX.  Leaves the output in
+# $LAST_STDOUT / $LAST_STDERR (files).
+LAST_STDOUT=$WORK/.last.out
+LAST_STDERR=$WORK/.last.err
+expect_fail_with() {
+	local re=$1 rc=0
+	shift
+	[[ ${1-} == -- ]] && shift
+	"$@" >"$LAST_STDOUT" 2>"$LAST_STDERR" || rc=$?
+	if ((rc == 0)); then
+		fail "expected failure, but exit 0: $*
+  stdout: $(head -c 600 "$LAST_STDOUT")
+  stderr: $(head -c 600 "$LAST_STDERR")"
+	fi
+	((rc == 124)) && fail "timed out (hang?): $*"
+	((rc > 128)) && fail "killed by signal $((rc - 128)) (crash?): $*
+  stderr: $(tail -c 1000 "$LAST_STDERR")"
+	grep -Eq -- "$re" "$LAST_STDERR" ||
+		fail "exit $rc as expected, but stderr does not match /$re/: $*
+  stderr: $(head -c 1000 "$LAST_STDERR")"
+	note "failed as expected (exit $rc): $(head -n 2 "$LAST_STDERR" | tr '\n' ' ' | head -c 240)"
+}
+
+# catalog_digest STORE: SHA-256 of `sqlite3 .dump` of the catalog.  Dumps a
+# copy (db + WAL) so that reading never changes the store itself.
+catalog_digest() {
+	local store=$1 tmp
+	[[ -f $store/catalog.db ]] || { echo "no-catalog"; return 0; }
+	tmp=$(mktemp -d "$WORK/.digest.XXXXXX")
+	cp "$store/catalog.db" "$tmp/catalog.db"
+	[[ -f $store/catalog.db-wal ]] && cp "$store/catalog.db-wal" "$tmp/catalog.db-wal"
+	sqlite3 "$tmp/catalog.db" .dump | sha256sum | cut -d' ' -f1
+	rm -rf "$tmp"
+}
+
+# pack_bytes STORE: bytes in STORE/packs/*.pack on disk.
+pack_bytes() {
+	find "$1/packs" -maxdepth 1 -type f -name '*.pack' -printf '%s\n' 2>/dev/null |
+		awk '{ s += $1 } END { printf "%d\n", s }'
+}
+# packs_dir_bytes STORE: bytes of every regular file below STORE/packs.
+packs_dir_bytes() {
+	find "$1/packs" -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'
+}
+
+# stat_get STORE KEY: one value of `tsmedia stats --json`.
+stat_get() {
+	local out
+	out=$(tsm "$1" stats --json) || fail "tsmedia stats --json failed on $1"
+	printf '%s' "$out" | "${PYHELP[@]}" get - "$2"
+}
+
+# json_ids STORE: content IDs listed by `content list --json`, sorted.
+json_ids() {
+	local out
+	out=$(tsm "$1" content list --json) || fail "tsmedia content list --json failed on $1"
+	printf '%s' "$out" | "${PYHELP[@]}" ids -
+}
+
+# add_content STORE ARGS...: `content add ARGS`, must succeed; prints the ID.
+add_content() {
+	local store=$1 out rc=0 ids n
+	shift
+	out=$(tsm "$store" content add "$@" 2>"$WORK/.add.err") || rc=$?
+	if ((rc != 0)); then
+		cat "$WORK/.add.err" >&2
+		fail "content add $* exited $rc"
+	fi
+	ids=$(printf '%s\n' "$out" | grep -E "$ID_RE" || true)
+	n=$(printf '%s' "$ids" | grep -c . || true)
+	((n == 1)) || fail "content add $* did not print one content ID alone on a line; stdout was: '$out'"
+	printf '%s\n' "$ids"
+}
+
+# init_store DIR [ARGS...]: `tsmedia --store DIR init ARGS`, must succeed.
+init_store() {
+	local store=$1
+	shift
+	tsm "$store" init "$@" >/dev/null || fail "tsmedia --store $store init $* failed"
+	[[ -f $store/catalog.db ]] || fail "init did not create $store/catalog.db"
+}
+
+# randfile PATH BYTES: fast incompressible random bytes (AES-CTR keystream).
+_RANDSEED=0
+randfile() {
+	local path=$1 n=$2
+	_RANDSEED=$((_RANDSEED + 1))
+	if ((n == 0)); then
+		: >"$path"
+		return 0
+	fi
+	{ openssl enc -aes-128-ctr -pbkdf2 -iter 1 -nosalt \
+		-pass "pass:$$-$_RANDSEED-$RANDOM$RANDOM-$path" </dev/zero 2>/dev/null || true; } |
+		head -c "$n" >"$path"
+	[[ $(stat -c %s "$path") == "$n" ]] || fail "randfile: could not write $n bytes to $path"
+}
+
+# manifest TREE OUT.json: prints "NFILES NBYTES".
+manifest() { "${PYHELP[@]}" manifest "$1" "$2"; }
+
+# cat_check STORE ID MANIFEST [--only PATH ...]: every file cats byte-identical.
+cat_check() {
+	local store=$1 id=$2 man=$3
+	shift 3
+	"${PYHELP[@]}" cat-check "$TSMEDIA" "$store" "$id" "$man" "$@" ||
+		fail "content cat of $id does not give back the source bytes"
+}
+
+# show_json STORE ID OUT.json
+show_json() {
+	tsm "$1" content show "$2" --json >"$3" || fail "content show $2 --json failed"
+}
+
+# verify_ok STORE: `tsmedia verify` must exit 0.
+verify_ok() {
+	local rc=0
+	tsm "$1" verify >"$WORK/.verify.out" 2>"$WORK/.verify.err" || rc=$?
+	((rc == 0)) || fail "verify exited $rc on $1: $(head -c 1500 "$WORK/.verify.err")"
+}
+
+echo "== $TEST_NAME (tsmedia: $TSMEDIA, work: $WORK)"

@@ -1,0 +1,36 @@
+/* What the tsmedia commands share: global options and opening the store. */
+#ifndef TSMEDIA_TOOLS_CLI_H
+#define TSMEDIA_TOOLS_CLI_H
+
+#include <stdbool.h>
+
+struct tsm_store;
+
+struct cli {
+	const char *store_dir; /* --store, or NULL for the default */
+	bool quiet;
+	bool progress;         /* standard error is a terminal and not --quiet */
+};
+
+/* Exit codes: 0 success, 1 failure, 2 usage error. */
+#define EXIT_USAGE 2
+
+/* Resolves the store directory (--store, $TSMEDIA_STORE, the default);
+ * returns a malloc'ed path or NULL (reported). */
+char *cli_store_dir(const struct cli *cli);
+int cli_open_store(const struct cli *cli, struct tsm_store **store_ret);
+
+/* Prints "tsmedia: error: MSG\nTry 'tsmedia HELP --help'." and returns EXIT_USAGE. */
+int cli_usage_error(const char *help_cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* True when argv holds -h or --help (checked before other parsing). */
+bool cli_wants_help(int argc, char **argv);
+
+int cmd_init(struct cli *cli, int argc, char **argv);
+int cmd_content(struct cli *cli, int argc, char **argv);
+int cmd_stats(struct cli *cli, int argc, char **argv);
+int cmd_verify(struct cli *cli, int argc, char **argv);
+int cmd_gc(struct cli *cli, int argc, char **argv);
+
+#endif

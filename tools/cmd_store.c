@@ -1,0 +1,241 @@
+/* tsmedia init | stats | verify | gc */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "json.h"
+#include "tsmedia/log.h"
+#include "tsmedia/progress.h"
+#include "tsmedia/store.h"
+
+static const char init_help[] =
+	"Usage: tsmedia [--store DIR] init [--site-code ABC] [--compression zstd|none]\n"
+	"\n"
+	"Creates a content store in DIR (private to its owner: 0700/0600).\n"
+	"\n"
+	"  --site-code ABC       three letters or digits that start every content ID\n"
+	"                        this store hands out (ABC00001, ...); default TSM\n"
+	"  --compression zstd|none\n"
+	"                        compress chunks with zstd (kept raw when that does not\n"
+	"                        shrink them) or store them raw; default zstd\n";
+
+int cmd_init(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "site-code", required_argument, NULL, 's' },
+		{ "compression", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct tsm_store_init_options opts = { .site_code = "TSM",
+					       .compression = TSM_COMPRESSION_ZSTD };
+	char *dir;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 's': opts.site_code = optarg; break;
+		case 'c':
+			if (strcmp(optarg, "zstd") == 0)
+				opts.compression = TSM_COMPRESSION_ZSTD;
+			else if (strcmp(optarg, "none") == 0)
+				opts.compression = TSM_COMPRESSION_NONE;
+			else
+				return cli_usage_error("init ", "invalid --compression '%s': zstd or none",
+						       optarg);
+			break;
+		case 'h': fputs(init_help, stdout); return 0;
+		default: return cli_usage_error("init ", "bad option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("init ", "unexpected argument '%s'", argv[optind]);
+	if (!(dir = cli_store_dir(cli)))
+		return 1;
+	rc = tsm_store_init(dir, &opts);
+	if (rc == 0 && !cli->quiet)
+		printf("created store %s (site code %s, compression %s)\n", dir, opts.site_code,
+		       opts.compression == TSM_COMPRESSION_ZSTD ? "zstd" : "none");
+	free(dir);
+	return rc < 0 ? 1 : 0;
+}
+
+static const char stats_help[] =
+	"Usage: tsmedia [--store DIR] stats [--json]\n"
+	"\n"
+	"Shows what the store holds: logical bytes (the sum of every live content\n"
+	"version's files), unique bytes (distinct file contents), stored bytes (chunks\n"
+	"after dedup and compression), pack bytes on disk (garbage included), chunk,\n"
+	"blob and content counts, and the dedup ratio (logical / stored).\n";
+
+static double ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0.0;
+}
+
+static void human(uint64_t bytes, char *out, size_t n)
+{
+	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, n, u ? "%.2f %s" : "%.0f %s", v, units[u]);
+}
+
+int cmd_stats(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct tsm_store_stats s;
+	struct tsm_store *store;
+	bool as_json = false;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'j': as_json = true; break;
+		case 'h': fputs(stats_help, stdout); return 0;
+		default: return cli_usage_error("stats ", "bad option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("stats ", "unexpected argument '%s'", argv[optind]);
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	rc = tsm_store_stats(store, &s);
+	if (rc == 0 && as_json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j);
+		json_key(&j, "store"); json_string(&j, tsm_store_dir(store));
+		json_key(&j, "logical_bytes"); json_uint(&j, s.logical_bytes);
+		json_key(&j, "unique_bytes"); json_uint(&j, s.unique_bytes);
+		json_key(&j, "stored_bytes"); json_uint(&j, s.stored_bytes);
+		json_key(&j, "pack_bytes"); json_uint(&j, s.pack_bytes);
+		json_key(&j, "chunks"); json_uint(&j, s.chunks);
+		json_key(&j, "blobs"); json_uint(&j, s.blobs);
+		json_key(&j, "packs"); json_uint(&j, s.packs);
+		json_key(&j, "content_items"); json_uint(&j, s.content_items);
+		json_key(&j, "content_versions"); json_uint(&j, s.content_versions);
+		json_key(&j, "dedup_ratio"); json_double(&j, ratio(s.logical_bytes, s.stored_bytes));
+		json_end_object(&j);
+		json_finish(&j);
+	} else if (rc == 0) {
+		char a[32], b[32], d[32], e[32];
+
+		human(s.logical_bytes, a, sizeof(a));
+		human(s.unique_bytes, b, sizeof(b));
+		human(s.stored_bytes, d, sizeof(d));
+		human(s.pack_bytes, e, sizeof(e));
+		printf("store:          %s\n", tsm_store_dir(store));
+		printf("content:        %llu items, %llu versions\n",
+		       (unsigned long long)s.content_items, (unsigned long long)s.content_versions);
+		printf("logical bytes:  %s (%llu)\n", a, (unsigned long long)s.logical_bytes);
+		printf("unique bytes:   %s (%llu)\n", b, (unsigned long long)s.unique_bytes);
+		printf("stored bytes:   %s (%llu)\n", d, (unsigned long long)s.stored_bytes);
+		printf("pack bytes:     %s in %llu packs\n", e, (unsigned long long)s.packs);
+		printf("chunks:         %llu\n", (unsigned long long)s.chunks);
+		printf("blobs:          %llu\n", (unsigned long long)s.blobs);
+		printf("dedup ratio:    %.2f\n", ratio(s.logical_bytes, s.stored_bytes));
+	}
+	tsm_store_close(store);
+	return rc < 0 ? 1 : 0;
+}
+
+static const char verify_help[] =
+	"Usage: tsmedia [--store DIR] verify\n"
+	"\n"
+	"Re-reads every blob chunk by chunk and checks each chunk against its SHA-256\n"
+	"and each blob against its SHA-256, SHA-1 and size.  Damage is reported with\n"
+	"the chunk, its pack file and every content item and file that uses it.\n"
+	"Exit status: 0 when the store is intact, 1 when damage was found or the check\n"
+	"could not run.\n";
+
+int cmd_verify(struct cli *cli, int argc, char **argv)
+{
+	struct tsm_verify_result res;
+	struct tsm_progress progress;
+	struct tsm_store *store;
+	int rc;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(verify_help, stdout);
+		return 0;
+	}
+	if (argc > 1)
+		return cli_usage_error("verify ", "unexpected argument '%s'", argv[1]);
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	tsm_progress_start(&progress, "verifying", 0, cli->progress);
+	rc = tsm_store_verify(store, &progress, &res);
+	tsm_progress_finish(&progress);
+	tsm_store_close(store);
+	if (rc < 0)
+		return 1;
+	if (res.chunks_bad || res.blobs_bad) {
+		tsm_error("store is damaged: %llu bad chunks, %llu bad blobs (of %llu chunk reads,"
+			  " %llu blobs)", (unsigned long long)res.chunks_bad,
+			  (unsigned long long)res.blobs_bad, (unsigned long long)res.chunks_checked,
+			  (unsigned long long)res.blobs_checked);
+		return 1;
+	}
+	if (!cli->quiet)
+		printf("ok: %llu blobs, %llu chunk reads, %llu bytes checked\n",
+		       (unsigned long long)res.blobs_checked, (unsigned long long)res.chunks_checked,
+		       (unsigned long long)res.bytes_checked);
+	return 0;
+}
+
+static const char gc_help[] =
+	"Usage: tsmedia [--store DIR] gc\n"
+	"\n"
+	"Removes what nothing references: removed content, superseded versions that\n"
+	"no reader holds, their blobs and chunks, and bytes left in packs by\n"
+	"interrupted imports; then rewrites packs that are a tenth or more garbage.\n"
+	"Safe while other processes read: what an open reader holds survives until it\n"
+	"lets go.\n";
+
+int cmd_gc(struct cli *cli, int argc, char **argv)
+{
+	struct tsm_progress progress;
+	struct tsm_gc_result res;
+	struct tsm_store *store;
+	int rc;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(gc_help, stdout);
+		return 0;
+	}
+	if (argc > 1)
+		return cli_usage_error("gc ", "unexpected argument '%s'", argv[1]);
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	tsm_progress_start(&progress, "compacting", 0, cli->progress);
+	rc = tsm_store_gc(store, &progress, &res);
+	tsm_progress_finish(&progress);
+	tsm_store_close(store);
+	if (rc < 0)
+		return 1;
+	if (!cli->quiet) {
+		char before[32], after[32];
+
+		human(res.bytes_before, before, sizeof(before));
+		human(res.bytes_after, after, sizeof(after));
+		printf("removed %llu versions, %llu blobs, %llu chunks; rewrote %llu packs,"
+		       " removed %llu; packs %s -> %s\n",
+		       (unsigned long long)res.versions_removed, (unsigned long long)res.blobs_removed,
+		       (unsigned long long)res.chunks_removed, (unsigned long long)res.packs_rewritten,
+		       (unsigned long long)res.packs_removed, before, after);
+	}
+	return 0;
+}

@@ -1,0 +1,130 @@
+/* tsmedia: the command-line tool. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "tsmedia/log.h"
+#include "tsmedia/store.h"
+
+static const char usage_text[] =
+	"Usage: tsmedia [--store DIR] [-q] [-v] COMMAND [ARGS]\n"
+	"\n"
+	"Task sequence media, assembled live from a deduplicated content store.\n"
+	"\n"
+	"Commands:\n"
+	"  init [--site-code ABC] [--compression zstd|none]\n"
+	"                      create a store\n"
+	"  content add|list|show|rm|cat\n"
+	"                      import and inspect content (boot images, OS images,\n"
+	"                      packages, applications, driver packages, prestart files)\n"
+	"  stats [--json]      logical and stored bytes, chunks, blobs, dedup ratio\n"
+	"  verify              re-hash every chunk and blob; names any damage\n"
+	"  gc                  remove what nothing references and compact packs\n"
+	"\n"
+	"Options:\n"
+	"  --store DIR         the store (default: $TSMEDIA_STORE, else /var/lib/tsmedia\n"
+	"                      for root, else $XDG_DATA_HOME/tsmedia)\n"
+	"  -q, --quiet         no progress display, errors only\n"
+	"  -v, --verbose       more messages\n"
+	"  -h, --help          this help; 'tsmedia COMMAND --help' for a command\n"
+	"  -V, --version       the version\n";
+
+char *cli_store_dir(const struct cli *cli)
+{
+	return cli->store_dir ? strdup(cli->store_dir) : tsm_store_default_dir();
+}
+
+int cli_open_store(const struct cli *cli, struct tsm_store **store_ret)
+{
+	char *dir = cli_store_dir(cli);
+	int rc;
+
+	if (!dir)
+		return -1;
+	rc = tsm_store_open(dir, store_ret);
+	free(dir);
+	return rc;
+}
+
+int cli_usage_error(const char *help_cmd, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	tsm_error("%s", msg);
+	fprintf(stderr, "Try 'tsmedia %s--help'.\n", help_cmd);
+	return EXIT_USAGE;
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	}
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	struct cli cli = { 0 };
+	const char *cmd;
+	int c;
+
+	/* A closed pipe (tsmedia content cat ... | head) is an error return,
+	 * not a signal death. */
+	signal(SIGPIPE, SIG_IGN);
+	/* Global options stop at the command name. */
+	while ((c = getopt_long(argc, argv, "+qvhV", options, NULL)) != -1) {
+		switch (c) {
+		case 's': cli.store_dir = optarg; break;
+		case 'q': cli.quiet = true; tsm_log_set_level(TSM_LOG_ERROR); break;
+		case 'v': tsm_log_set_level(TSM_LOG_DEBUG); break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': printf("tsmedia %s\n", TSMEDIA_VERSION); return 0;
+		default: fputs("Try 'tsmedia --help'.\n", stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	cli.progress = !cli.quiet && isatty(STDERR_FILENO);
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* reset getopt for the command */
+	if (strcmp(cmd, "init") == 0)
+		return cmd_init(&cli, argc, argv);
+	if (strcmp(cmd, "content") == 0)
+		return cmd_content(&cli, argc, argv);
+	if (strcmp(cmd, "stats") == 0)
+		return cmd_stats(&cli, argc, argv);
+	if (strcmp(cmd, "verify") == 0)
+		return cmd_verify(&cli, argc, argv);
+	if (strcmp(cmd, "gc") == 0)
+		return cmd_gc(&cli, argc, argv);
+	if (strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	return cli_usage_error("", "unknown command '%s'", cmd);
+}
