@@ -24,6 +24,9 @@ int cli_open_store(const struct cli *cli, struct tsm_store **store_ret);
 int cli_usage_error(const char *help_cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The option getopt just refused, named; returns EXIT_USAGE. */
+int cli_bad_option(const char *help_cmd, char **argv);
+
 /* True when argv holds -h or --help (checked before other parsing). */
 bool cli_wants_help(int argc, char **argv);
 

@@ -75,7 +75,7 @@ static int content_add(struct cli *cli, int argc, char **argv)
 		case 'v': o.version_label = optarg; break;
 		case 'i': o.id = optarg; break;
 		case 'h': fputs(add_help, stdout); return 0;
-		default: return cli_usage_error("content add ", "bad option");
+		default: return cli_bad_option("content add ", argv);
 		}
 	}
 	if (o.kind == TSM_KIND_COUNT)
@@ -157,7 +157,7 @@ static int parse_json_flag(int argc, char **argv, const char *help, const char *
 		switch (c) {
 		case 'j': *as_json = true; break;
 		case 'h': fputs(help, stdout); return 0;
-		default: return cli_usage_error(cmd, "bad option");
+		default: return cli_bad_option(cmd, argv);
 		}
 	}
 	if (argc - optind != nargs)

@@ -47,7 +47,7 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 						       optarg);
 			break;
 		case 'h': fputs(init_help, stdout); return 0;
-		default: return cli_usage_error("init ", "bad option");
+		default: return cli_bad_option("init ", argv);
 		}
 	}
 	if (optind < argc)
@@ -104,7 +104,7 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 		switch (c) {
 		case 'j': as_json = true; break;
 		case 'h': fputs(stats_help, stdout); return 0;
-		default: return cli_usage_error("stats ", "bad option");
+		default: return cli_bad_option("stats ", argv);
 		}
 	}
 	if (optind < argc)

@@ -64,6 +64,15 @@ int cli_usage_error(const char *help_cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cli_bad_option(const char *help_cmd, char **argv)
+{
+	const char *opt = argv[optind - 1];
+
+	if (optopt && optopt != '?' && opt[0] == '-' && opt[1] != '-')
+		return cli_usage_error(help_cmd, "unknown option '-%c'", optopt);
+	return cli_usage_error(help_cmd, "unknown option or missing value in '%s'", opt);
+}
+
 bool cli_wants_help(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -92,6 +101,7 @@ int main(int argc, char **argv)
 	/* A closed pipe (tsmedia content cat ... | head) is an error return,
 	 * not a signal death. */
 	signal(SIGPIPE, SIG_IGN);
+	opterr = 0; /* options are refused with our own message */
 	/* Global options stop at the command name. */
 	while ((c = getopt_long(argc, argv, "+qvhV", options, NULL)) != -1) {
 		switch (c) {
@@ -100,7 +110,7 @@ int main(int argc, char **argv)
 		case 'v': tsm_log_set_level(TSM_LOG_DEBUG); break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("tsmedia %s\n", TSMEDIA_VERSION); return 0;
-		default: fputs("Try 'tsmedia --help'.\n", stderr); return EXIT_USAGE;
+		default: return cli_bad_option("", argv);
 		}
 	}
 	if (optind >= argc) {

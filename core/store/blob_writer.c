@@ -24,6 +24,8 @@
  * handing them to workers costs more than it saves. */
 #define INLINE_LIMIT (1u << 20)
 #define MAX_WORKERS 16
+/* One being filled, one being hashed, one being stored. */
+#define NBUFFERS 3
 
 struct chunk_job {
 	struct tsm_blob_writer *writer;
@@ -35,6 +37,15 @@ struct chunk_job {
 	int err;
 };
 
+/* The file's SHA-256 and SHA-1 run as two jobs per buffer, so neither is
+ * the one long task every buffer waits for. */
+struct hash_job {
+	struct tsm_blob_writer *writer;
+	struct buffer *buf;
+	bool sha1;
+	int err;
+};
+
 struct buffer {
 	uint8_t *data;
 	uint8_t *zdata; /* compressed chunks, at the same offsets as in data */
@@ -42,7 +53,7 @@ struct buffer {
 	size_t cut;     /* bytes covered by jobs; the rest moves to the other buffer */
 	struct chunk_job *jobs;
 	size_t njobs, cap_jobs;
-	int hash_err;
+	struct hash_job hash[2]; /* SHA-256, SHA-1 */
 };
 
 struct tsm_blob_writer {
@@ -50,7 +61,7 @@ struct tsm_blob_writer {
 	struct tsm_workqueue *wq;
 	ZSTD_CCtx *cctx[MAX_WORKERS + 1]; /* one per worker, the last for inline work */
 	struct tsm_file_hasher *hasher;
-	struct buffer buf[2];
+	struct buffer buf[NBUFFERS];
 	int64_t *chunk_ids;
 	size_t n_chunk_ids, cap_chunk_ids;
 	uint64_t size; /* bytes of the current file stored so far */
@@ -67,7 +78,7 @@ int tsm_blob_writer_new(struct tsm_store *store, struct tsm_blob_writer **writer
 	w->store = store;
 	if ((rc = tsm_file_hasher_new(&w->hasher)) < 0)
 		goto out_free;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < NBUFFERS; i++) {
 		w->buf[i].data = malloc(BUFFER_CAP);
 		w->buf[i].zdata = malloc(BUFFER_CAP);
 		if (!w->buf[i].data || !w->buf[i].zdata) {
@@ -100,7 +111,7 @@ void tsm_blob_writer_free(struct tsm_blob_writer *w)
 	tsm_workqueue_free(w->wq);
 	for (int i = 0; i <= MAX_WORKERS; i++)
 		ZSTD_freeCCtx(w->cctx[i]);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < NBUFFERS; i++) {
 		free(w->buf[i].data);
 		free(w->buf[i].zdata);
 		free(w->buf[i].jobs);
@@ -128,18 +139,14 @@ static void chunk_job_run(void *arg, unsigned worker)
 	}
 }
 
-struct hash_job {
-	struct tsm_blob_writer *writer;
-	struct buffer *buf;
-};
-
 static void hash_job_run(void *arg, unsigned worker)
 {
 	struct hash_job *job = arg;
+	struct buffer *b = job->buf;
 
 	(void)worker;
-	job->buf->hash_err = tsm_file_hasher_update(job->writer->hasher, job->buf->data,
-						    job->buf->cut);
+	job->err = job->sha1 ? tsm_file_hasher_update_sha1(job->writer->hasher, b->data, b->cut)
+			     : tsm_file_hasher_update_sha256(job->writer->hasher, b->data, b->cut);
 }
 
 static int buffer_add_job(struct tsm_blob_writer *w, struct buffer *b, size_t off, size_t len)
@@ -228,9 +235,9 @@ static int buffer_commit(struct tsm_blob_writer *w, struct buffer *b, const char
 {
 	int rc;
 
-	if (b->hash_err < 0) {
+	if (b->hash[0].err < 0 || b->hash[1].err < 0) {
 		tsm_error("hashing %s failed", what);
-		return b->hash_err;
+		return -EIO;
 	}
 	for (size_t i = 0; i < b->njobs; i++) {
 		struct chunk_job *job = &b->jobs[i];
@@ -252,15 +259,20 @@ static int buffer_commit(struct tsm_blob_writer *w, struct buffer *b, const char
 	return 0;
 }
 
-static int buffer_submit(struct tsm_blob_writer *w, struct buffer *b, struct hash_job *hj)
+static void buffer_prepare_hash_jobs(struct tsm_blob_writer *w, struct buffer *b)
+{
+	for (int i = 0; i < 2; i++)
+		b->hash[i] = (struct hash_job){ .writer = w, .buf = b, .sha1 = i == 1 };
+}
+
+static int buffer_submit(struct tsm_blob_writer *w, struct buffer *b)
 {
 	int rc;
 
-	hj->writer = w;
-	hj->buf = b;
-	b->hash_err = 0;
-	if ((rc = tsm_workqueue_submit(w->wq, hash_job_run, hj)) < 0)
-		return rc;
+	buffer_prepare_hash_jobs(w, b);
+	for (int i = 0; i < 2; i++)
+		if ((rc = tsm_workqueue_submit(w->wq, hash_job_run, &b->hash[i])) < 0)
+			return rc;
 	for (size_t i = 0; i < b->njobs; i++)
 		if ((rc = tsm_workqueue_submit(w->wq, chunk_job_run, &b->jobs[i])) < 0)
 			return rc;
@@ -269,10 +281,11 @@ static int buffer_submit(struct tsm_blob_writer *w, struct buffer *b, struct has
 
 static void buffer_run_inline(struct tsm_blob_writer *w, struct buffer *b)
 {
-	struct hash_job hj = { w, b };
 	unsigned inline_slot = tsm_workqueue_threads(w->wq);
 
-	hash_job_run(&hj, 0);
+	buffer_prepare_hash_jobs(w, b);
+	hash_job_run(&b->hash[0], inline_slot);
+	hash_job_run(&b->hash[1], inline_slot);
 	for (size_t i = 0; i < b->njobs; i++)
 		chunk_job_run(&b->jobs[i], inline_slot);
 }
@@ -281,35 +294,34 @@ static void buffer_run_inline(struct tsm_blob_writer *w, struct buffer *b)
 static int blob_write_chunks(struct tsm_blob_writer *w, int fd, const char *what,
 			     struct tsm_progress *progress)
 {
-	struct hash_job hash_jobs[2];
 	struct buffer *pending = NULL;
 	int cur = 0, rc = 0;
 	bool eof = false;
 
 	w->buf[0].len = 0;
 	while (!eof) {
-		struct buffer *b = &w->buf[cur], *next = &w->buf[1 - cur];
+		struct buffer *b = &w->buf[cur], *next = &w->buf[(cur + 1) % NBUFFERS];
 
+		/* The workers hash @pending meanwhile. */
 		if ((rc = buffer_fill(b, fd, what, &eof)) < 0 || (rc = buffer_cut(w, b, eof)) < 0)
 			break;
 		if (!pending && eof && b->len <= INLINE_LIMIT) {
 			buffer_run_inline(w, b);
 			return buffer_commit(w, b, what, progress);
 		}
-		if (pending) {
+		if (pending)
 			tsm_workqueue_wait(w->wq);
-			rc = buffer_commit(w, pending, what, progress);
-			pending = NULL;
-			if (rc < 0)
-				break;
-		}
-		/* The uncut tail starts the next buffer. */
+		if ((rc = buffer_submit(w, b)) < 0)
+			break;
+		/* Stored while the workers hash @b. */
+		if (pending && (rc = buffer_commit(w, pending, what, progress)) < 0)
+			break;
+		/* The uncut tail starts the next buffer, which is free: it was
+		 * stored two rounds ago. */
 		next->len = b->len - b->cut;
 		memcpy(next->data, b->data + b->cut, next->len);
-		if ((rc = buffer_submit(w, b, &hash_jobs[cur])) < 0)
-			break;
 		pending = b;
-		cur = 1 - cur;
+		cur = (cur + 1) % NBUFFERS;
 	}
 	tsm_workqueue_wait(w->wq);
 	if (pending && rc == 0)

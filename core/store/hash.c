@@ -51,6 +51,16 @@ int tsm_file_hasher_update(struct tsm_file_hasher *hasher, const void *data, siz
 	return 0;
 }
 
+int tsm_file_hasher_update_sha256(struct tsm_file_hasher *hasher, const void *data, size_t len)
+{
+	return EVP_DigestUpdate(hasher->sha256, data, len) ? 0 : -EIO;
+}
+
+int tsm_file_hasher_update_sha1(struct tsm_file_hasher *hasher, const void *data, size_t len)
+{
+	return EVP_DigestUpdate(hasher->sha1, data, len) ? 0 : -EIO;
+}
+
 int tsm_file_hasher_final(struct tsm_file_hasher *hasher, uint8_t sha256[TSM_SHA256_LEN],
 			  uint8_t sha1[TSM_SHA1_LEN])
 {

@@ -18,6 +18,10 @@ int tsm_sha256(const void *data, size_t len, uint8_t out[TSM_SHA256_LEN]);
 struct tsm_file_hasher;
 int tsm_file_hasher_new(struct tsm_file_hasher **hasher_ret);
 int tsm_file_hasher_update(struct tsm_file_hasher *hasher, const void *data, size_t len);
+/* One digest only: two threads may feed the two digests of one hasher at
+ * the same time (each in stream order). */
+int tsm_file_hasher_update_sha256(struct tsm_file_hasher *hasher, const void *data, size_t len);
+int tsm_file_hasher_update_sha1(struct tsm_file_hasher *hasher, const void *data, size_t len);
 int tsm_file_hasher_final(struct tsm_file_hasher *hasher, uint8_t sha256[TSM_SHA256_LEN],
 			  uint8_t sha1[TSM_SHA1_LEN]);
 /* Starts a new stream (after final). */
