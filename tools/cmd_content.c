@@ -95,6 +95,7 @@ static int content_add(struct cli *cli, int argc, char **argv)
 		return 1;
 	}
 	printf("%s\n", res.id);
+	fflush(stdout);
 	if (!cli->quiet)
 		fprintf(stderr, "%s version %lld: %llu files, %llu directories, %llu bytes\n", res.id,
 			(long long)res.version, (unsigned long long)res.files,

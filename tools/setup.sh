@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what tsmedia needs on Debian 12 (as root, with apt-get), then
+# builds it into build/.  Used by tools/demo.sh and tools/test.sh.
+#
+#   tools/setup.sh [--for-tests]
+#
+# --for-tests also installs the outside tools the tests judge our output
+# with.  Packages already present are not reinstalled; without root the
+# missing ones are listed and setup stops.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_packages=(meson ninja-build pkg-config gcc libc6-dev libsqlite3-dev libssl-dev
+	libzstd-dev libcmocka-dev)
+run_packages=(sqlite3)
+test_packages=(python3 openssl casync xxd procps psmisc util-linux)
+
+packages=("${build_packages[@]}" "${run_packages[@]}")
+if [[ ${1:-} == --for-tests ]]; then
+	packages+=("${test_packages[@]}")
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "tsmedia setup: missing Debian packages: ${missing[*]}" >&2
+		echo "install them as root: apt-get install ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "tsmedia setup: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -f build/build.ninja ]]; then
+	meson setup build -Dwerror=true >/dev/null
+fi
+ninja -C build >/dev/null
+echo "tsmedia setup: built build/tools/tsmedia"
