@@ -173,6 +173,8 @@ int tsm_catalog_open(const char *path, sqlite3 **db_ret)
 		return rc;
 	}
 	sqlite3_extended_result_codes(db, 0);
+	/* Before the first read: another process may be mid-commit. */
+	sqlite3_busy_timeout(db, 60000);
 	/* A file that is not sqlite fails here, before anything is written. */
 	if (tsm_db_int64(db, "PRAGMA application_id", &app_id) < 0 ||
 	    app_id != TSM_CATALOG_APPLICATION_ID) {

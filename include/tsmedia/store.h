@@ -61,6 +61,12 @@ ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *reader, void *buf, size_t 
 			      uint64_t offset);
 void tsm_blob_reader_close(struct tsm_blob_reader *reader);
 
+/* A tsm_blob_source (tsmedia/image.h) reading blobs from @store, keeping
+ * a few blob readers open.  Used by one thread, like the store handle. */
+struct tsm_blob_source;
+int tsm_store_blob_source_new(struct tsm_store *store, struct tsm_blob_source **source_ret);
+void tsm_store_blob_source_free(struct tsm_blob_source *source);
+
 /* ---- pins: what a reader holds cannot be collected --------------------- */
 
 /* A pin keeps a content version (and everything it references) alive

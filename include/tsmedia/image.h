@@ -1,0 +1,83 @@
+/* Virtual images as extent maps, and the one reader that serves them.
+ *
+ * A format writer (ISO 9660, FAT disk image, WIM) lays a volume out as an
+ * extent map: sorted, non-overlapping segments covering [0, size), each
+ *   ZERO   padding,
+ *   META   bytes the writer generated (descriptors, directories, tables),
+ *   BLOB   a range of a blob in the store,
+ *   IMAGE  a range of another image (a virtual install.wim inside a
+ *          virtual ISO), read through it without copying.
+ * The reader finds a segment by binary search and copies from it; the FUSE
+ * daemon and `export` share it, so what is mounted is what is exported.
+ *
+ * Ownership: an image is reference-counted; tsm_image_unref() frees it at
+ * zero.  A finished image is immutable and may be read from many threads
+ * at once (the blob source decides its own thread-safety). */
+#ifndef TSMEDIA_IMAGE_H
+#define TSMEDIA_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct tsm_image;
+
+/* Where BLOB bytes come from: returns bytes read (short only at the blob's
+ * end) or a negative errno. */
+struct tsm_blob_source {
+	ssize_t (*pread)(void *ctx, int64_t blob_id, void *buf, size_t len, uint64_t offset);
+	void *ctx;
+};
+
+enum tsm_segment_kind {
+	TSM_SEGMENT_ZERO,
+	TSM_SEGMENT_META,
+	TSM_SEGMENT_BLOB,
+	TSM_SEGMENT_IMAGE,
+};
+
+struct tsm_segment {
+	uint64_t offset; /* in the image */
+	uint64_t length;
+	enum tsm_segment_kind kind;
+	union {
+		const uint8_t *meta; /* owned by the image */
+		struct {
+			int64_t id;
+			uint64_t offset;
+		} blob;
+		struct {
+			struct tsm_image *image; /* a reference held by this image */
+			uint64_t offset;
+		} image;
+	} u;
+};
+
+uint64_t tsm_image_size(const struct tsm_image *image);
+const struct tsm_segment *tsm_image_segments(const struct tsm_image *image, size_t *n_ret);
+struct tsm_image *tsm_image_ref(struct tsm_image *image);
+void tsm_image_unref(struct tsm_image *image);
+
+/* Reads up to @len bytes at @offset: bytes read (short only at the end) or
+ * a negative errno from the blob source. */
+ssize_t tsm_image_pread(const struct tsm_image *image, const struct tsm_blob_source *source,
+			void *buf, size_t len, uint64_t offset);
+
+/* Building an image.  Segments may be added in any order; ranges not
+ * covered are zero.  Overlapping ranges are a writer bug: finish fails. */
+struct tsm_image_builder;
+int tsm_image_builder_new(struct tsm_image_builder **builder_ret);
+/* A zeroed buffer of @len bytes that become the image's bytes at @offset;
+ * valid until finish or free.  NULL when out of memory. */
+uint8_t *tsm_image_builder_meta(struct tsm_image_builder *b, uint64_t offset, size_t len);
+int tsm_image_builder_blob(struct tsm_image_builder *b, uint64_t offset, uint64_t length,
+			   int64_t blob_id, uint64_t blob_offset);
+/* Takes a new reference to @child. */
+int tsm_image_builder_image(struct tsm_image_builder *b, uint64_t offset, uint64_t length,
+			    struct tsm_image *child, uint64_t child_offset);
+/* Frees the builder whatever happens. */
+int tsm_image_builder_finish(struct tsm_image_builder *b, uint64_t size,
+			     struct tsm_image **image_ret);
+void tsm_image_builder_free(struct tsm_image_builder *b);
+
+#endif
