@@ -10,7 +10,7 @@
 static const char schema_v1[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE TABLE packs(id INTEGER PRIMARY KEY, created INTEGER NOT NULL);"
-	"CREATE TABLE chunks(id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE,"
+	"CREATE TABLE chunks(id INTEGER PRIMARY KEY AUTOINCREMENT, hash BLOB NOT NULL UNIQUE,"
 	"  pack INTEGER NOT NULL REFERENCES packs(id), offset INTEGER NOT NULL,"
 	"  stored_size INTEGER NOT NULL, size INTEGER NOT NULL, codec INTEGER NOT NULL);"
 	"CREATE INDEX chunks_by_pack ON chunks(pack);"
@@ -31,7 +31,17 @@ static const char schema_v1[] =
 	"  path TEXT NOT NULL, mode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
 	"  attributes INTEGER NOT NULL, size INTEGER NOT NULL, blob INTEGER REFERENCES blobs(id),"
 	"  link_target TEXT, PRIMARY KEY(version, path)) WITHOUT ROWID;"
-	"CREATE INDEX tree_entries_by_blob ON tree_entries(blob);";
+	"CREATE INDEX tree_entries_by_blob ON tree_entries(blob);"
+	"CREATE TABLE media(name TEXT PRIMARY KEY, type TEXT NOT NULL, created INTEGER NOT NULL,"
+	"  removed INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE media_versions(id INTEGER PRIMARY KEY,"
+	"  media TEXT NOT NULL REFERENCES media(name), version INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL, removed INTEGER NOT NULL DEFAULT 0, UNIQUE(media, version));"
+	"CREATE TABLE media_options(version INTEGER NOT NULL REFERENCES media_versions(id),"
+	"  key TEXT NOT NULL, value BLOB, PRIMARY KEY(version, key)) WITHOUT ROWID;"
+	"CREATE TABLE media_content(version INTEGER NOT NULL REFERENCES media_versions(id),"
+	"  seq INTEGER NOT NULL, content TEXT NOT NULL, PRIMARY KEY(version, seq)) WITHOUT ROWID;"
+	"CREATE INDEX media_content_by_content ON media_content(content);";
 
 int tsm_db_error(sqlite3 *db, const char *what)
 {

@@ -10,6 +10,10 @@
  *   content_versions(id, content, version, label, source, created, removed,
  *                    files, bytes)
  *   tree_entries(version, path, mode, mtime_ns, attributes, size, blob, link_target)
+ *   media(name, type, created, removed)
+ *   media_versions(id, media, version, created, removed)
+ *   media_options(version, key, value)   a media version's settings
+ *   media_content(version, seq, content) the content IDs it holds, in order
  *
  * The connection belongs to its store handle (one thread at a time). */
 #ifndef TSMEDIA_CATALOG_H

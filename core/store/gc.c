@@ -32,19 +32,16 @@ static int count_changes(struct tsm_store *store, const char *sql, uint64_t *cou
 	return rc;
 }
 
-static int gc_load_pins(struct tsm_store *store)
+static int gc_insert_ids(struct tsm_store *store, const char *table, const int64_t *ids,
+			 size_t n)
 {
-	sqlite3_stmt *stmt = NULL;
-	int64_t *ids = NULL;
-	size_t n = 0;
+	sqlite3_stmt *stmt;
+	char sql[96];
 	int rc;
 
-	if ((rc = tsm_pins_collect(store, &ids, &n)) < 0)
+	snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO %s VALUES(?)", table);
+	if ((rc = tsm_db_prepare(store->db, sql, &stmt)) < 0)
 		return rc;
-	rc = tsm_db_exec(store->db, "CREATE TEMP TABLE IF NOT EXISTS gc_pinned(version INTEGER"
-				    " PRIMARY KEY); DELETE FROM gc_pinned;");
-	if (rc == 0)
-		rc = tsm_db_prepare(store->db, "INSERT OR IGNORE INTO gc_pinned VALUES(?)", &stmt);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		sqlite3_bind_int64(stmt, 1, ids[i]);
 		if (sqlite3_step(stmt) != SQLITE_DONE)
@@ -52,7 +49,48 @@ static int gc_load_pins(struct tsm_store *store)
 		sqlite3_reset(stmt);
 	}
 	sqlite3_finalize(stmt);
-	free(ids);
+	return rc;
+}
+
+static int gc_load_pins(struct tsm_store *store)
+{
+	struct tsm_pinned pinned;
+	int rc;
+
+	if ((rc = tsm_pins_collect(store, &pinned)) < 0)
+		return rc;
+	rc = tsm_db_exec(store->db,
+		"CREATE TEMP TABLE IF NOT EXISTS gc_pinned(version INTEGER PRIMARY KEY);"
+		"CREATE TEMP TABLE IF NOT EXISTS gc_pinned_media(version INTEGER PRIMARY KEY);"
+		"DELETE FROM gc_pinned; DELETE FROM gc_pinned_media;");
+	if (rc == 0)
+		rc = gc_insert_ids(store, "gc_pinned", pinned.content_versions, pinned.ncontent);
+	if (rc == 0)
+		rc = gc_insert_ids(store, "gc_pinned_media", pinned.media_versions, pinned.nmedia);
+	tsm_pinned_clear(&pinned);
+	return rc;
+}
+
+/* Media versions go like content versions: removed or superseded, and
+ * no reader holds them. */
+static int gc_drop_media_versions(struct tsm_store *store, struct tsm_gc_result *res)
+{
+	int rc = tsm_db_exec(store->db,
+		"CREATE TEMP TABLE IF NOT EXISTS gc_dead_media(version INTEGER PRIMARY KEY);"
+		"DELETE FROM gc_dead_media;"
+		"INSERT INTO gc_dead_media SELECT v.id FROM media_versions v"
+		" WHERE v.id NOT IN (SELECT version FROM gc_pinned_media)"
+		" AND (v.removed = 1 OR v.version < (SELECT max(w.version) FROM media_versions w"
+		"      WHERE w.media = v.media AND w.removed = 0));"
+		"DELETE FROM media_options WHERE version IN (SELECT version FROM gc_dead_media);"
+		"DELETE FROM media_content WHERE version IN (SELECT version FROM gc_dead_media);");
+
+	if (rc == 0)
+		rc = count_changes(store, "DELETE FROM media_versions WHERE id IN"
+					  " (SELECT version FROM gc_dead_media)", &res->media_versions_removed);
+	if (rc == 0)
+		rc = tsm_db_exec(store->db, "DELETE FROM media WHERE removed = 1 AND name NOT IN"
+					    " (SELECT media FROM media_versions)");
 	return rc;
 }
 
@@ -60,7 +98,7 @@ static int gc_drop_unreferenced(struct tsm_store *store, struct tsm_gc_result *r
 {
 	int rc;
 
-	if ((rc = gc_load_pins(store)) < 0)
+	if ((rc = gc_load_pins(store)) < 0 || (rc = gc_drop_media_versions(store, res)) < 0)
 		return rc;
 	/* A version lives while it is its item's newest, unremoved one, or pinned. */
 	rc = tsm_db_exec(store->db,

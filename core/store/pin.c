@@ -21,16 +21,38 @@ struct tsm_pin {
 	char name[64];
 };
 
-int tsm_pin_content_version(struct tsm_store *store, int64_t version_id,
-			    struct tsm_pin **pin_ret)
+static const char *const pin_kind_names[] = {
+	[TSM_PIN_CONTENT_VERSION] = "content-version",
+	[TSM_PIN_MEDIA_VERSION] = "media-version",
+};
+
+static int pin_format(const struct tsm_pin_ref *refs, size_t n, char **text_ret, size_t *len_ret)
+{
+	size_t cap = 64 * (n + 1), len = 0;
+	char *text = malloc(cap);
+
+	if (!text)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%s %lld\n", pin_kind_names[refs[i].kind],
+					(long long)refs[i].id);
+	*text_ret = text;
+	*len_ret = len;
+	return 0;
+}
+
+int tsm_pin_create(struct tsm_store *store, const struct tsm_pin_ref *refs, size_t n,
+		   struct tsm_pin **pin_ret)
 {
 	static unsigned counter;
 	struct tsm_pin *pin = calloc(1, sizeof(*pin));
-	char tmp[64], line[64];
-	int n, rc;
+	char tmp[64], *text = NULL;
+	size_t len = 0;
+	int rc;
 
 	if (!pin)
 		return -ENOMEM;
+	pin->fd = -1;
 	pin->dir_fd = openat(store->dir_fd, "pins", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pin->dir_fd < 0) {
 		rc = -errno;
@@ -38,9 +60,11 @@ int tsm_pin_content_version(struct tsm_store *store, int64_t version_id,
 		free(pin);
 		return rc;
 	}
-	n = (int)__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
-	snprintf(tmp, sizeof(tmp), "%d-%d.tmp", (int)getpid(), n);
-	snprintf(pin->name, sizeof(pin->name), "%d-%d.pin", (int)getpid(), n);
+	if ((rc = pin_format(refs, n, &text, &len)) < 0)
+		goto out_free;
+	unsigned k = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+	snprintf(tmp, sizeof(tmp), "%d-%u.tmp", (int)getpid(), k);
+	snprintf(pin->name, sizeof(pin->name), "%d-%u.pin", (int)getpid(), k);
 	/* Locked before it has its final name, so gc never sees it unlocked. */
 	pin->fd = openat(pin->dir_fd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (pin->fd < 0 || flock(pin->fd, LOCK_EX) < 0) {
@@ -48,23 +72,32 @@ int tsm_pin_content_version(struct tsm_store *store, int64_t version_id,
 		tsm_error("%s/pins/%s: %s", store->dir, tmp, strerror(-rc));
 		goto out_free;
 	}
-	n = snprintf(line, sizeof(line), "content-version %lld\n", (long long)version_id);
-	if (write(pin->fd, line, (size_t)n) != n || renameat(pin->dir_fd, tmp, pin->dir_fd,
-							      pin->name) < 0) {
-		rc = -errno;
+	if (write(pin->fd, text, len) != (ssize_t)len ||
+	    renameat(pin->dir_fd, tmp, pin->dir_fd, pin->name) < 0) {
+		rc = errno ? -errno : -EIO;
 		tsm_error("%s/pins/%s: %s", store->dir, pin->name, strerror(-rc));
 		unlinkat(pin->dir_fd, tmp, 0);
 		goto out_free;
 	}
+	free(text);
 	*pin_ret = pin;
 	return 0;
 
 out_free:
+	free(text);
 	if (pin->fd >= 0)
 		close(pin->fd);
 	close(pin->dir_fd);
 	free(pin);
 	return rc;
+}
+
+int tsm_pin_content_version(struct tsm_store *store, int64_t version_id,
+			    struct tsm_pin **pin_ret)
+{
+	struct tsm_pin_ref ref = { TSM_PIN_CONTENT_VERSION, version_id };
+
+	return tsm_pin_create(store, &ref, 1, pin_ret);
 }
 
 void tsm_pin_release(struct tsm_pin *pin)
@@ -93,7 +126,7 @@ static int ids_push(int64_t **ids, size_t *n, size_t *cap, int64_t id)
 }
 
 /* Reads one live pin; removes it when its owner is gone. */
-static int pin_collect_one(int dir_fd, const char *name, int64_t **ids, size_t *n, size_t *cap)
+static int pin_collect_one(int dir_fd, const char *name, struct tsm_pinned *p)
 {
 	char buf[4096];
 	ssize_t len;
@@ -116,19 +149,27 @@ static int pin_collect_one(int dir_fd, const char *name, int64_t **ids, size_t *
 		long long id;
 
 		if (sscanf(line, "content-version %lld", &id) == 1)
-			rc = ids_push(ids, n, cap, id);
+			rc = ids_push(&p->content_versions, &p->ncontent, &p->cap_content, id);
+		else if (sscanf(line, "media-version %lld", &id) == 1)
+			rc = ids_push(&p->media_versions, &p->nmedia, &p->cap_media, id);
 	}
 	return rc;
 }
 
-int tsm_pins_collect(struct tsm_store *store, int64_t **version_ids_ret, size_t *n_ret)
+void tsm_pinned_clear(struct tsm_pinned *p)
 {
-	int64_t *ids = NULL;
-	size_t n = 0, cap = 0;
+	free(p->content_versions);
+	free(p->media_versions);
+	memset(p, 0, sizeof(*p));
+}
+
+int tsm_pins_collect(struct tsm_store *store, struct tsm_pinned *p)
+{
 	struct dirent *de;
 	DIR *dir;
 	int dir_fd, rc = 0;
 
+	memset(p, 0, sizeof(*p));
 	dir_fd = openat(store->dir_fd, "pins", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0 || !(dir = fdopendir(dir_fd))) {
 		rc = -errno;
@@ -141,7 +182,7 @@ int tsm_pins_collect(struct tsm_store *store, int64_t **version_ids_ret, size_t 
 		size_t len = strlen(de->d_name);
 
 		if (len > 4 && strcmp(de->d_name + len - 4, ".pin") == 0)
-			rc = pin_collect_one(dir_fd, de->d_name, &ids, &n, &cap);
+			rc = pin_collect_one(dir_fd, de->d_name, p);
 		else if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
 			int fd = openat(dir_fd, de->d_name, O_RDONLY | O_CLOEXEC);
 
@@ -152,11 +193,7 @@ int tsm_pins_collect(struct tsm_store *store, int64_t **version_ids_ret, size_t 
 		}
 	}
 	closedir(dir);
-	if (rc < 0) {
-		free(ids);
-		return rc;
-	}
-	*version_ids_ret = ids;
-	*n_ret = n;
-	return 0;
+	if (rc < 0)
+		tsm_pinned_clear(p);
+	return rc;
 }

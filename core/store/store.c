@@ -337,14 +337,20 @@ void tsm_store_write_abort(struct tsm_store *store)
 
 int tsm_store_read_begin(struct tsm_store *store)
 {
-	int rc = flock_waiting(store->gc_lock_fd, LOCK_SH, "gc.lock", store->dir);
+	int rc;
 
-	if (rc < 0)
+	if (store->read_depth++ > 0)
+		return 0; /* nested: the outer session's snapshot and lock hold */
+	rc = flock_waiting(store->gc_lock_fd, LOCK_SH, "gc.lock", store->dir);
+	if (rc < 0) {
+		store->read_depth = 0;
 		return rc;
+	}
 	/* Inside a write session the session's transaction is the snapshot. */
 	store->read_owns_txn = sqlite3_get_autocommit(store->db);
 	if (store->read_owns_txn && (rc = tsm_db_exec(store->db, "BEGIN")) < 0) {
 		flock(store->gc_lock_fd, LOCK_UN);
+		store->read_depth = 0;
 		return rc;
 	}
 	return 0;
@@ -352,6 +358,8 @@ int tsm_store_read_begin(struct tsm_store *store)
 
 void tsm_store_read_end(struct tsm_store *store)
 {
+	if (store->read_depth <= 0 || --store->read_depth > 0)
+		return;
 	if (store->read_owns_txn)
 		sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
 	store->read_owns_txn = false;

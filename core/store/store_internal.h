@@ -40,6 +40,7 @@ struct tsm_store {
 	bool writing;
 	struct tsm_pack_writer writer;
 	bool read_owns_txn; /* tsm_store_read_begin() opened the transaction */
+	int read_depth;     /* nested read sessions */
 };
 
 /* The cached statement, reset and with bindings cleared; NULL on failure
@@ -97,7 +98,14 @@ void tsm_blob_writer_free(struct tsm_blob_writer *writer);
 
 /* Pin bookkeeping for gc: the content versions some live pin holds; stale
  * pins of dead processes are removed.  Caller holds gc.lock exclusively. */
-int tsm_pins_collect(struct tsm_store *store, int64_t **version_ids_ret, size_t *n_ret);
+struct tsm_pinned {
+	int64_t *content_versions;
+	size_t ncontent, cap_content;
+	int64_t *media_versions;
+	size_t nmedia, cap_media;
+};
+int tsm_pins_collect(struct tsm_store *store, struct tsm_pinned *pinned_ret);
+void tsm_pinned_clear(struct tsm_pinned *pinned);
 
 /* Formats "pack-00000012.pack" into @buf. */
 void tsm_pack_name(int64_t pack_id, char buf[32]);

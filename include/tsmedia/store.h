@@ -71,11 +71,19 @@ void tsm_store_blob_source_free(struct tsm_blob_source *source);
 
 /* A pin keeps a content version (and everything it references) alive
  * across gc until released, even if the version is removed or superseded.
+ * A media version pin keeps the media version's definition.
  * Take it inside tsm_store_read_begin()/end() so gc cannot slip between
  * the catalog lookup and the pin. */
 struct tsm_pin;
 int tsm_store_read_begin(struct tsm_store *store);
 void tsm_store_read_end(struct tsm_store *store);
+enum tsm_pin_kind { TSM_PIN_CONTENT_VERSION, TSM_PIN_MEDIA_VERSION };
+struct tsm_pin_ref {
+	enum tsm_pin_kind kind;
+	int64_t id; /* catalog row id of the version */
+};
+int tsm_pin_create(struct tsm_store *store, const struct tsm_pin_ref *refs, size_t n,
+		   struct tsm_pin **pin_ret);
 int tsm_pin_content_version(struct tsm_store *store, int64_t version_id,
 			    struct tsm_pin **pin_ret);
 void tsm_pin_release(struct tsm_pin *pin);
@@ -108,6 +116,7 @@ int tsm_store_verify(struct tsm_store *store, struct tsm_progress *progress,
 
 struct tsm_gc_result {
 	uint64_t versions_removed;
+	uint64_t media_versions_removed;
 	uint64_t blobs_removed;
 	uint64_t chunks_removed;
 	uint64_t packs_rewritten;

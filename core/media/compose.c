@@ -1,0 +1,120 @@
+/* Composing a snapshot into volumes and laying each out.  Pure function of
+ * catalog rows: no content bytes are read. */
+#include "tsmedia/media.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsmedia/image.h"
+#include "tsmedia/iso.h"
+#include "tsmedia/log.h"
+#include "tsmedia/tree.h"
+
+void tsm_volume_set_free(struct tsm_volume_set *set)
+{
+	if (!set)
+		return;
+	for (size_t i = 0; i < set->n; i++) {
+		free(set->volumes[i].file_name);
+		tsm_image_unref(set->volumes[i].image);
+	}
+	free(set->volumes);
+	free(set);
+}
+
+static int newest_mtime(struct tsm_tree_node *node, void *arg)
+{
+	int64_t *t = arg;
+
+	if (node->mtime_ns > *t)
+		*t = node->mtime_ns;
+	return 0;
+}
+
+/* Every content item's tree at the root; the same path twice is an error
+ * that names both items. */
+static int compose_data_tree(struct tsm_store *store, const struct tsm_media_snapshot *snap,
+			     struct tsm_tree **tree_ret)
+{
+	struct tsm_tree *tree;
+	int rc = tsm_tree_new(&tree);
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < snap->ncontent && rc == 0; i++) {
+		rc = tsm_tree_add_content(tree, store, snap->content[i].id, snap->content[i].version,
+					  "");
+		if (rc == -EEXIST)
+			tsm_error("media '%s': content %s has a file another item of the media has too",
+				  snap->info.def.name, snap->content[i].id);
+	}
+	if (rc < 0) {
+		tsm_tree_free(tree);
+		return rc;
+	}
+	*tree_ret = tree;
+	return 0;
+}
+
+static int layout_iso(const struct tsm_media_def *d, struct tsm_tree *tree,
+		      struct tsm_image **image_ret)
+{
+	struct tsm_iso_options o = {
+		.volume_id = d->label ? d->label : d->name,
+		.publisher = d->publisher,
+		.application = "tsmedia",
+		.joliet = d->joliet,
+		.rock_ridge = d->rock_ridge,
+		.udf = d->udf,
+		.bios_boot = d->bios_boot,
+		.bios_load_size = d->boot_load_size,
+		.boot_info_table = d->boot_info_table,
+		.uefi_boot = d->uefi_boot,
+		.hybrid_mbr = d->hybrid_mbr,
+		.hybrid_mbr_len = d->hybrid_mbr_len,
+		.hybrid_gpt = d->hybrid_gpt,
+	};
+
+	tsm_tree_walk(tree, newest_mtime, &o.volume_time_ns);
+	return tsm_iso_layout(tree, &o, image_ret);
+}
+
+int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *snap,
+		     struct tsm_volume_set **set_ret)
+{
+	struct tsm_volume_set *set = calloc(1, sizeof(*set));
+	struct tsm_tree *tree = NULL;
+	struct tsm_image *image = NULL;
+	int rc;
+
+	if (!set || !(set->volumes = calloc(1, sizeof(*set->volumes)))) {
+		free(set);
+		return -ENOMEM;
+	}
+	switch (snap->info.def.type) {
+	case TSM_MEDIA_DATA:
+		rc = compose_data_tree(store, snap, &tree);
+		if (rc == 0)
+			rc = layout_iso(&snap->info.def, tree, &image);
+		break;
+	default:
+		tsm_error("media '%s' has a type this tsmedia cannot lay out", snap->info.def.name);
+		rc = -EINVAL;
+	}
+	tsm_tree_free(tree);
+	if (rc < 0) {
+		tsm_volume_set_free(set);
+		return rc;
+	}
+	set->volumes[0].image = image;
+	if (asprintf(&set->volumes[0].file_name, "%s.iso", snap->info.def.name) < 0) {
+		set->volumes[0].file_name = NULL;
+		tsm_volume_set_free(set);
+		return -ENOMEM;
+	}
+	set->n = 1;
+	*set_ret = set;
+	return 0;
+}

@@ -1,0 +1,117 @@
+/* Media definitions, their versions, and what a reader of one sees.
+ *
+ * A media definition names content by ID; each `create`/`edit` stores an
+ * immutable media version.  A *snapshot* is a media version with each
+ * content ID resolved to that item's current version: it is what one open
+ * of the media's file reads, start to end.  Its key ("12:3,5,9") names it:
+ * equal keys, equal bytes.
+ *
+ * Ownership: the caller frees what these functions return with the
+ * matching _free/_clear. */
+#ifndef TSMEDIA_MEDIA_H
+#define TSMEDIA_MEDIA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsmedia/content.h"
+
+struct tsm_store;
+struct tsm_image;
+struct tsm_pin;
+
+enum tsm_media_type {
+	TSM_MEDIA_DATA, /* an ISO of the given content: a driver pack, a tool set */
+	TSM_MEDIA_TYPE_COUNT
+};
+
+const char *tsm_media_type_name(enum tsm_media_type type);
+int tsm_media_type_parse(const char *name, enum tsm_media_type *type_ret);
+
+struct tsm_media_def {
+	char *name;
+	enum tsm_media_type type;
+	char **content; /* content IDs, in order; their trees merge at the root */
+	size_t ncontent;
+	char *label;     /* volume label */
+	char *publisher;
+	char *bios_boot; /* a path on the media: El Torito BIOS boot file */
+	unsigned boot_load_size;
+	bool boot_info_table;
+	char *uefi_boot; /* a path on the media: FAT image for UEFI */
+	uint8_t *hybrid_mbr;
+	size_t hybrid_mbr_len;
+	bool hybrid_gpt;
+	bool joliet, rock_ridge, udf;
+};
+
+void tsm_media_def_clear(struct tsm_media_def *def);
+
+/* Media names: 1 to 64 of [A-Za-z0-9._-], not starting with '.'. */
+bool tsm_media_name_valid(const char *name);
+
+/* Stores a new media (@edit false; the name must be free) or a new version
+ * of an existing one (@edit true).  The definition is checked, content
+ * resolved and the media laid out once before anything is stored. */
+int tsm_media_save(struct tsm_store *store, const struct tsm_media_def *def, bool edit,
+		   int64_t *version_ret);
+
+struct tsm_media_info {
+	struct tsm_media_def def;
+	int64_t version;    /* 1, 2, ... */
+	int64_t version_id; /* catalog row */
+	int64_t created;
+};
+
+int tsm_media_list(struct tsm_store *store, struct tsm_media_info **list_ret, size_t *n_ret);
+int tsm_media_get(struct tsm_store *store, const char *name, struct tsm_media_info *info_ret);
+void tsm_media_info_clear(struct tsm_media_info *info);
+void tsm_media_list_free(struct tsm_media_info *list, size_t n);
+int tsm_media_rm(struct tsm_store *store, const char *name);
+
+/* Names of media that use content @id (for refusing its removal). */
+int tsm_media_using_content(struct tsm_store *store, const char *id, char ***names_ret,
+			    size_t *n_ret);
+
+struct tsm_snapshot_content {
+	char id[TSM_CONTENT_ID_LEN + 1];
+	int64_t version;    /* the item's version number */
+	int64_t version_id; /* catalog row */
+};
+
+struct tsm_media_snapshot {
+	struct tsm_media_info info;
+	struct tsm_snapshot_content *content;
+	size_t ncontent;
+	char *key;
+	struct tsm_pin *pin; /* NULL unless taken pinned */
+};
+
+/* The current snapshot of media @name; with @pin, pinned (its media and
+ * content versions survive gc) until freed. */
+int tsm_media_snapshot_take(struct tsm_store *store, const char *name, bool pin,
+			    struct tsm_media_snapshot **snap_ret);
+/* Pins an existing snapshot again (a new open of a file whose snapshot is
+ * not the newest); -ESTALE when gc has removed part of it. */
+int tsm_media_snapshot_pin(struct tsm_store *store, const struct tsm_media_snapshot *snap,
+			   struct tsm_pin **pin_ret);
+void tsm_media_snapshot_free(struct tsm_media_snapshot *snap);
+
+/* What a snapshot looks like on the mount: one volume file, or a set
+ * NAME.1.iso ... NAME.N.iso. */
+struct tsm_volume {
+	char *file_name;
+	struct tsm_image *image;
+};
+
+struct tsm_volume_set {
+	struct tsm_volume *volumes;
+	size_t n;
+};
+
+int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *snap,
+		     struct tsm_volume_set **set_ret);
+void tsm_volume_set_free(struct tsm_volume_set *set);
+
+#endif

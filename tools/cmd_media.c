@@ -1,0 +1,575 @@
+/* tsmedia media create | edit | list | show | rm | export */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "json.h"
+#include "tsmedia/image.h"
+#include "tsmedia/log.h"
+#include "tsmedia/media.h"
+#include "tsmedia/progress.h"
+#include "tsmedia/store.h"
+
+static const char media_help[] =
+	"Usage: tsmedia [--store DIR] media COMMAND [ARGS]\n"
+	"\n"
+	"  create --type data --name NAME --content ID[,ID...] [ISO options]\n"
+	"                  define a media; it appears on the mount as NAME.iso\n"
+	"  edit NAME [--content ID[,ID...]] [ISO options]\n"
+	"                  a new version of a media (open readers keep theirs)\n"
+	"  list [--json]   every media\n"
+	"  show NAME [--json]\n"
+	"                  a media's definition, its volume files and their sizes\n"
+	"  rm NAME         remove a media\n"
+	"  export NAME -o FILE [--volume N]\n"
+	"                  write a media's bytes out (the same bytes as the mount)\n";
+
+static const char create_help[] =
+	"Usage: tsmedia [--store DIR] media create --type data --name NAME --content ID[,ID...]\n"
+	"                                          [ISO options]\n"
+	"       tsmedia [--store DIR] media edit NAME [--content ID[,ID...]] [ISO options]\n"
+	"\n"
+	"Defines a media (create) or stores a new version of one (edit).  A data media\n"
+	"is an ISO of the given content, their trees merged at the root.  The media\n"
+	"follows its content: a new version of a content item is on the media at the\n"
+	"next open, with no command on the media.\n"
+	"\n"
+	"  --type data            the media type\n"
+	"  --name NAME            1 to 64 of A-Z a-z 0-9 . _ -\n"
+	"  --content ID[,ID...]   content items on the media (repeatable)\n"
+	"ISO options:\n"
+	"  -V, --label LABEL      volume label (default: the media name)\n"
+	"  --publisher TEXT       publisher field\n"
+	"  --bios-boot PATH       El Torito BIOS boot file (a path on the media)\n"
+	"  --boot-load-size N     512-byte sectors the BIOS loads (default 4)\n"
+	"  --boot-info-table      patch an isolinux boot info table into the boot file\n"
+	"  --uefi-boot PATH       FAT image for the UEFI El Torito entry (a path on the media)\n"
+	"  --hybrid-mbr FILE      MBR boot code for dd to a USB disk (e.g. isohdpfx.bin)\n"
+	"  --hybrid-gpt           a GPT with the EFI image as a partition, for USB UEFI boot\n"
+	"  --no-joliet, --no-rock-ridge, --no-udf\n"
+	"                         leave out a directory tree (all three are on by default)\n";
+
+enum { OPT_TYPE = 256, OPT_NAME, OPT_CONTENT, OPT_PUBLISHER, OPT_BIOS, OPT_LOAD, OPT_BIT,
+       OPT_UEFI, OPT_MBR, OPT_GPT, OPT_NOJ, OPT_NORR, OPT_NOUDF, OPT_HELP };
+
+static int add_content_list(struct tsm_media_def *d, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char id[TSM_CONTENT_ID_LEN + 1];
+		void *p;
+
+		if (tsm_content_id_normalize(tok, id) < 0) {
+			free(copy);
+			return cli_usage_error("media create ", "invalid content ID '%s'", tok);
+		}
+		if (!(p = realloc(d->content, (d->ncontent + 1) * sizeof(*d->content)))) {
+			free(copy);
+			return -ENOMEM;
+		}
+		d->content = p;
+		d->content[d->ncontent++] = strdup(id);
+	}
+	free(copy);
+	return 0;
+}
+
+static int read_mbr_template(struct tsm_media_def *d, const char *path)
+{
+	uint8_t buf[513];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0) {
+		tsm_error("cannot read hybrid MBR template %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 432 || n > 512) {
+		tsm_error("%s: an MBR template is 432 to 512 bytes of boot code, this is %zd", path, n);
+		return -1;
+	}
+	free(d->hybrid_mbr);
+	if (!(d->hybrid_mbr = malloc((size_t)n)))
+		return -1;
+	memcpy(d->hybrid_mbr, buf, (size_t)n);
+	d->hybrid_mbr_len = (size_t)n;
+	return 0;
+}
+
+static int replace_str(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = strdup(value);
+	return *slot ? 0 : -ENOMEM;
+}
+
+/* Applies the options of create/edit to @d; returns 0, or an exit code. */
+static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, bool edit,
+			     bool *type_given)
+{
+	static const struct option options[] = {
+		{ "type", required_argument, NULL, OPT_TYPE },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "content", required_argument, NULL, OPT_CONTENT },
+		{ "label", required_argument, NULL, 'V' },
+		{ "publisher", required_argument, NULL, OPT_PUBLISHER },
+		{ "bios-boot", required_argument, NULL, OPT_BIOS },
+		{ "boot-load-size", required_argument, NULL, OPT_LOAD },
+		{ "boot-info-table", no_argument, NULL, OPT_BIT },
+		{ "uefi-boot", required_argument, NULL, OPT_UEFI },
+		{ "hybrid-mbr", required_argument, NULL, OPT_MBR },
+		{ "hybrid-gpt", no_argument, NULL, OPT_GPT },
+		{ "no-joliet", no_argument, NULL, OPT_NOJ },
+		{ "no-rock-ridge", no_argument, NULL, OPT_NORR },
+		{ "no-udf", no_argument, NULL, OPT_NOUDF },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *cmd = edit ? "media edit " : "media create ";
+	bool content_replaced = false;
+	int c, rc = 0;
+
+	while ((c = getopt_long(argc, argv, "V:h", options, NULL)) != -1 && rc == 0) {
+		switch (c) {
+		case OPT_TYPE:
+			if (tsm_media_type_parse(optarg, &d->type) < 0)
+				return cli_usage_error(cmd, "invalid --type '%s': data", optarg);
+			*type_given = true;
+			break;
+		case OPT_NAME:
+			if (edit)
+				return cli_usage_error(cmd, "the name is the first argument of edit");
+			rc = replace_str(&d->name, optarg);
+			break;
+		case OPT_CONTENT:
+			if (!content_replaced) {
+				for (size_t i = 0; i < d->ncontent; i++)
+					free(d->content[i]);
+				d->ncontent = 0;
+				content_replaced = true;
+			}
+			rc = add_content_list(d, optarg);
+			break;
+		case 'V': rc = replace_str(&d->label, optarg); break;
+		case OPT_PUBLISHER: rc = replace_str(&d->publisher, optarg); break;
+		case OPT_BIOS: rc = replace_str(&d->bios_boot, optarg); break;
+		case OPT_LOAD: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || v == 0 || v > 65535)
+				return cli_usage_error(cmd, "invalid --boot-load-size '%s': 1 to 65535",
+						       optarg);
+			d->boot_load_size = (unsigned)v;
+			break;
+		}
+		case OPT_BIT: d->boot_info_table = true; break;
+		case OPT_UEFI: rc = replace_str(&d->uefi_boot, optarg); break;
+		case OPT_MBR: if (read_mbr_template(d, optarg) < 0) return 1; break;
+		case OPT_GPT: d->hybrid_gpt = true; break;
+		case OPT_NOJ: d->joliet = false; break;
+		case OPT_NORR: d->rock_ridge = false; break;
+		case OPT_NOUDF: d->udf = false; break;
+		case 'h': fputs(create_help, stdout); return -1;
+		default: return cli_bad_option(cmd, argv);
+		}
+	}
+	return rc < 0 ? 1 : rc;
+}
+
+static int media_create(struct cli *cli, int argc, char **argv)
+{
+	struct tsm_media_def d = { .joliet = true, .rock_ridge = true, .udf = true };
+	struct tsm_store *store;
+	bool type_given = false;
+	int64_t version;
+	int rc = parse_def_options(argc, argv, &d, false, &type_given);
+
+	if (rc != 0) {
+		tsm_media_def_clear(&d);
+		return rc < 0 ? 0 : rc;
+	}
+	if (!type_given || !d.name || optind < argc) {
+		tsm_media_def_clear(&d);
+		return cli_usage_error("media create ", !type_given ? "--type is required"
+						       : !d.name ? "--name is required"
+								 : "unexpected argument");
+	}
+	if (cli_open_store(cli, &store) < 0) {
+		tsm_media_def_clear(&d);
+		return 1;
+	}
+	rc = tsm_media_save(store, &d, false, &version);
+	tsm_store_close(store);
+	if (rc == 0 && !cli->quiet)
+		printf("created media %s (version %lld): %s.iso\n", d.name, (long long)version, d.name);
+	tsm_media_def_clear(&d);
+	return rc < 0 ? 1 : 0;
+}
+
+static int media_edit(struct cli *cli, int argc, char **argv)
+{
+	struct tsm_media_info info;
+	struct tsm_store *store;
+	bool type_given = false;
+	int64_t version;
+	int rc;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(create_help, stdout);
+		return 0;
+	}
+	if (argc < 2 || argv[1][0] == '-')
+		return cli_usage_error("media edit ", "expected a media NAME");
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	if (tsm_media_get(store, argv[1], &info) < 0) {
+		tsm_store_close(store);
+		return 1;
+	}
+	optind = 2;
+	rc = parse_def_options(argc, argv, &info.def, true, &type_given);
+	if (rc == 0 && optind < argc)
+		rc = cli_usage_error("media edit ", "unexpected argument '%s'", argv[optind]);
+	if (rc == 0) {
+		rc = tsm_media_save(store, &info.def, true, &version) < 0 ? 1 : 0;
+		if (rc == 0 && !cli->quiet)
+			printf("media %s is now version %lld\n", info.def.name, (long long)version);
+	}
+	tsm_media_info_clear(&info);
+	tsm_store_close(store);
+	return rc < 0 ? 0 : rc;
+}
+
+static void json_def(struct json *j, const struct tsm_media_def *d)
+{
+	json_key(j, "name"); json_string(j, d->name);
+	json_key(j, "type"); json_string(j, tsm_media_type_name(d->type));
+	json_key(j, "content");
+	json_begin_array(j);
+	for (size_t i = 0; i < d->ncontent; i++)
+		json_string(j, d->content[i]);
+	json_end_array(j);
+	json_key(j, "label"); json_string(j, d->label ? d->label : d->name);
+	json_key(j, "publisher"); json_string(j, d->publisher);
+	json_key(j, "bios_boot"); json_string(j, d->bios_boot);
+	json_key(j, "boot_load_size"); json_uint(j, d->boot_load_size);
+	json_key(j, "boot_info_table"); json_bool(j, d->boot_info_table);
+	json_key(j, "uefi_boot"); json_string(j, d->uefi_boot);
+	json_key(j, "hybrid_mbr"); json_bool(j, d->hybrid_mbr_len > 0);
+	json_key(j, "hybrid_gpt"); json_bool(j, d->hybrid_gpt);
+	json_key(j, "joliet"); json_bool(j, d->joliet);
+	json_key(j, "rock_ridge"); json_bool(j, d->rock_ridge);
+	json_key(j, "udf"); json_bool(j, d->udf);
+}
+
+static int parse_json_only(int argc, char **argv, const char *cmd, int nargs, bool *as_json)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	*as_json = false;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'j': *as_json = true; break;
+		case 'h': fputs(media_help, stdout); return 0;
+		default: return cli_bad_option(cmd, argv);
+		}
+	}
+	if (argc - optind != nargs)
+		return cli_usage_error(cmd, nargs ? "expected a media NAME" : "unexpected argument");
+	return -1;
+}
+
+static int media_list(struct cli *cli, int argc, char **argv)
+{
+	struct tsm_media_info *list;
+	struct tsm_store *store;
+	bool as_json;
+	size_t n;
+	int rc = parse_json_only(argc, argv, "media list ", 0, &as_json);
+
+	if (rc >= 0)
+		return rc;
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	rc = tsm_media_list(store, &list, &n);
+	tsm_store_close(store);
+	if (rc < 0)
+		return 1;
+	if (as_json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_array(&j);
+		for (size_t i = 0; i < n; i++) {
+			json_begin_object(&j);
+			json_def(&j, &list[i].def);
+			json_key(&j, "version"); json_int(&j, list[i].version);
+			json_end_object(&j);
+		}
+		json_end_array(&j);
+		json_finish(&j);
+	} else {
+		printf("%-24s  %-6s  %7s  %s\n", "NAME", "TYPE", "VERSION", "CONTENT");
+		for (size_t i = 0; i < n; i++) {
+			printf("%-24s  %-6s  %7lld  ", list[i].def.name,
+			       tsm_media_type_name(list[i].def.type), (long long)list[i].version);
+			for (size_t k = 0; k < list[i].def.ncontent; k++)
+				printf("%s%s", k ? "," : "", list[i].def.content[k]);
+			printf("\n");
+		}
+	}
+	tsm_media_list_free(list, n);
+	return 0;
+}
+
+static int media_show(struct cli *cli, int argc, char **argv)
+{
+	struct tsm_media_snapshot *snap;
+	struct tsm_volume_set *set;
+	struct tsm_store *store;
+	bool as_json;
+	int rc = parse_json_only(argc, argv, "media show ", 1, &as_json);
+
+	if (rc >= 0)
+		return rc;
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	rc = tsm_media_snapshot_take(store, argv[optind], false, &snap);
+	if (rc == 0 && (rc = tsm_media_layout(store, snap, &set)) < 0)
+		tsm_media_snapshot_free(snap);
+	tsm_store_close(store);
+	if (rc < 0)
+		return 1;
+	if (as_json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j);
+		json_def(&j, &snap->info.def);
+		json_key(&j, "version"); json_int(&j, snap->info.version);
+		json_key(&j, "snapshot"); json_string(&j, snap->key);
+		json_key(&j, "content_versions");
+		json_begin_array(&j);
+		for (size_t i = 0; i < snap->ncontent; i++) {
+			json_begin_object(&j);
+			json_key(&j, "id"); json_string(&j, snap->content[i].id);
+			json_key(&j, "version"); json_int(&j, snap->content[i].version);
+			json_end_object(&j);
+		}
+		json_end_array(&j);
+		json_key(&j, "volumes");
+		json_begin_array(&j);
+		for (size_t i = 0; i < set->n; i++) {
+			json_begin_object(&j);
+			json_key(&j, "file"); json_string(&j, set->volumes[i].file_name);
+			json_key(&j, "size"); json_uint(&j, tsm_image_size(set->volumes[i].image));
+			json_end_object(&j);
+		}
+		json_end_array(&j);
+		json_end_object(&j);
+		json_finish(&j);
+	} else {
+		const struct tsm_media_def *d = &snap->info.def;
+
+		printf("Name:      %s\nType:      %s\nVersion:   %lld\nLabel:     %s\n", d->name,
+		       tsm_media_type_name(d->type), (long long)snap->info.version,
+		       d->label ? d->label : d->name);
+		printf("Content:  ");
+		for (size_t i = 0; i < snap->ncontent; i++)
+			printf(" %s (version %lld)", snap->content[i].id,
+			       (long long)snap->content[i].version);
+		printf("\nBoot:      BIOS %s, UEFI %s%s%s\n", d->bios_boot ? d->bios_boot : "-",
+		       d->uefi_boot ? d->uefi_boot : "-", d->hybrid_mbr_len ? ", hybrid MBR" : "",
+		       d->hybrid_gpt ? ", hybrid GPT" : "");
+		printf("Volumes:\n");
+		for (size_t i = 0; i < set->n; i++)
+			printf("  %-32s %15llu bytes\n", set->volumes[i].file_name,
+			       (unsigned long long)tsm_image_size(set->volumes[i].image));
+	}
+	tsm_volume_set_free(set);
+	tsm_media_snapshot_free(snap);
+	return 0;
+}
+
+static int media_rm(struct cli *cli, int argc, char **argv)
+{
+	struct tsm_store *store;
+	bool as_json;
+	int rc = parse_json_only(argc, argv, "media rm ", 1, &as_json);
+
+	if (rc >= 0)
+		return rc;
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	rc = tsm_media_rm(store, argv[optind]);
+	tsm_store_close(store);
+	if (rc < 0)
+		return 1;
+	if (as_json)
+		printf("{\"name\":\"%s\",\"removed\":true}\n", argv[optind]); /* name is [A-Za-z0-9._-] */
+	else if (!cli->quiet)
+		printf("removed media %s\n", argv[optind]);
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Streams @image to @fd through the one reader. */
+static int export_image(struct tsm_store *store, struct tsm_image *image, int fd,
+			const char *what, struct tsm_progress *progress)
+{
+	struct tsm_blob_source *source;
+	const size_t bufsize = 4u << 20;
+	uint8_t *buf = malloc(bufsize);
+	uint64_t off = 0, size = tsm_image_size(image);
+	int rc = buf ? tsm_store_blob_source_new(store, &source) : -ENOMEM;
+
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	while (off < size) {
+		ssize_t n = tsm_image_pread(image, source, buf, bufsize, off);
+
+		if (n <= 0) {
+			rc = n < 0 ? (int)n : -EIO;
+			tsm_error("%s: reading at offset %llu failed", what, (unsigned long long)off);
+			break;
+		}
+		if ((rc = write_all(fd, buf, (size_t)n)) < 0) {
+			tsm_error("writing %s: %s", what, strerror(-rc));
+			break;
+		}
+		off += (uint64_t)n;
+		tsm_progress_add(progress, (uint64_t)n);
+	}
+	tsm_store_blob_source_free(source);
+	free(buf);
+	return rc;
+}
+
+static int media_export(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "volume", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct tsm_media_snapshot *snap;
+	struct tsm_volume_set *set;
+	struct tsm_progress progress;
+	struct tsm_store *store;
+	const char *out = NULL;
+	unsigned long volume = 1;
+	int c, fd, rc;
+
+	while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'n': volume = strtoul(optarg, NULL, 10); break;
+		case 'h': fputs(media_help, stdout); return 0;
+		default: return cli_bad_option("media export ", argv);
+		}
+	}
+	if (argc - optind != 1 || !out)
+		return cli_usage_error("media export ", "expected a media NAME and -o FILE");
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	/* Pinned: gc during a long export loses nothing. */
+	rc = tsm_media_snapshot_take(store, argv[optind], true, &snap);
+	if (rc == 0 && (rc = tsm_media_layout(store, snap, &set)) < 0)
+		tsm_media_snapshot_free(snap);
+	if (rc < 0) {
+		tsm_store_close(store);
+		return 1;
+	}
+	if (volume < 1 || volume > set->n) {
+		tsm_error("media '%s' has %zu volume(s), not %lu", argv[optind], set->n, volume);
+		rc = -EINVAL;
+		goto out_free;
+	}
+	fd = strcmp(out, "-") == 0 ? STDOUT_FILENO
+				   : open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		tsm_error("cannot create %s: %s", out, strerror(-rc));
+		goto out_free;
+	}
+	tsm_progress_start(&progress, "exporting", tsm_image_size(set->volumes[volume - 1].image),
+			   cli->progress);
+	rc = export_image(store, set->volumes[volume - 1].image, fd, out, &progress);
+	tsm_progress_finish(&progress);
+	if (fd != STDOUT_FILENO && close(fd) < 0 && rc == 0) {
+		rc = -errno;
+		tsm_error("writing %s: %s", out, strerror(-rc));
+	}
+	if (rc < 0 && fd != STDOUT_FILENO)
+		unlink(out);
+out_free:
+	tsm_volume_set_free(set);
+	tsm_media_snapshot_free(snap);
+	tsm_store_close(store);
+	return rc < 0 ? 1 : 0;
+}
+
+int cmd_media(struct cli *cli, int argc, char **argv)
+{
+	const char *sub;
+
+	if (argc < 2) {
+		fputs(media_help, stderr);
+		return EXIT_USAGE;
+	}
+	sub = argv[1];
+	argc--;
+	argv++;
+	optind = 0;
+	if (strcmp(sub, "create") == 0)
+		return media_create(cli, argc, argv);
+	if (strcmp(sub, "edit") == 0)
+		return media_edit(cli, argc, argv);
+	if (strcmp(sub, "list") == 0)
+		return media_list(cli, argc, argv);
+	if (strcmp(sub, "show") == 0)
+		return media_show(cli, argc, argv);
+	if (strcmp(sub, "rm") == 0)
+		return media_rm(cli, argc, argv);
+	if (strcmp(sub, "export") == 0)
+		return media_export(cli, argc, argv);
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
+		fputs(media_help, stdout);
+		return 0;
+	}
+	return cli_usage_error("media ", "unknown media command '%s'", sub);
+}
