@@ -155,6 +155,12 @@ ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *r, void *buf, size_t len,
 
 		if (n > len - done)
 			n = len - done;
+		if (r->cached != (ssize_t)i &&
+		    tsm_chunk_pread_checked(r->store, c, out + done, n, (uint32_t)in_chunk) == 0) {
+			done += n;
+			i++;
+			continue;
+		}
 		if (r->cached != (ssize_t)i) {
 			int rc = tsm_chunk_read_relocating(r->store, c, r->cache, r->scratch);
 

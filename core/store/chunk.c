@@ -166,6 +166,25 @@ int tsm_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uin
 		chunk_report(store, loc, "checksum mismatch");
 		return -EIO;
 	}
+	tsm_verified_mark(store->verified, loc->id, loc->pack);
+	return 0;
+}
+
+int tsm_chunk_pread_checked(struct tsm_store *store, const struct tsm_chunk_loc *loc,
+			    uint8_t *out, size_t len, uint32_t in_chunk)
+{
+	int fd, rc;
+
+	if (loc->codec != TSM_COMPRESSION_NONE || in_chunk > loc->size ||
+	    len > loc->size - in_chunk || !tsm_verified_check(store->verified, loc->id, loc->pack))
+		return -EAGAIN;
+	if ((fd = tsm_pack_cache_fd(store, loc->pack)) < 0)
+		return -EAGAIN; /* moved: the slow path looks it up again */
+	rc = pread_full(fd, out, len, loc->offset + in_chunk);
+	if (rc < 0) {
+		chunk_report(store, loc, rc == -ENODATA ? "pack is truncated" : strerror(-rc));
+		return -EIO;
+	}
 	return 0;
 }
 

@@ -209,6 +209,7 @@ int tsm_store_open(const char *dir, struct tsm_store **store_ret)
 	store->compression = strcmp(value, "zstd") == 0 ? TSM_COMPRESSION_ZSTD
 							: TSM_COMPRESSION_NONE;
 	tsm_chunker_init(&store->chunker, TSM_CHUNK_MIN, TSM_CHUNK_AVG, TSM_CHUNK_MAX);
+	store->verified = tsm_verified_map_get(store->dir_fd);
 	*store_ret = store;
 	return 0;
 
@@ -224,6 +225,7 @@ void tsm_store_close(struct tsm_store *store)
 	if (store->writing)
 		tsm_store_write_abort(store);
 	tsm_pack_cache_close(&store->packs);
+	tsm_verified_map_put(store->verified);
 	for (int i = 0; i < TSM_STMT_COUNT; i++)
 		sqlite3_finalize(store->stmts[i]);
 	free(store->writer.touched);
@@ -265,6 +267,11 @@ sqlite3_stmt *tsm_store_stmt(struct tsm_store *store, enum tsm_stmt which)
 }
 
 const char *tsm_store_dir(const struct tsm_store *store) { return store->dir; }
+int tsm_store_data_version(struct tsm_store *store, int64_t *version_ret)
+{
+	return tsm_db_int64(store->db, "PRAGMA data_version", version_ret);
+}
+
 const char *tsm_store_site_code(const struct tsm_store *store) { return store->site_code; }
 
 static int flock_waiting(int fd, int op, const char *what, const char *dir)

@@ -35,6 +35,7 @@ struct tsm_store {
 	struct tsm_chunker chunker;
 	struct tsm_pack_cache packs;
 	sqlite3_stmt *stmts[TSM_STMT_COUNT];
+	struct tsm_verified_map *verified;
 
 	/* A write session (tsm_store_write_begin .. commit/abort). */
 	bool writing;
@@ -81,6 +82,10 @@ int tsm_chunk_lookup(struct tsm_store *store, int64_t chunk_id, struct tsm_chunk
  * TSM_CHUNK_MAX bytes when the chunk may be compressed. */
 int tsm_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uint8_t *out,
 		   uint8_t *scratch);
+/* Reads part of a raw chunk this process has already checked straight from
+ * its pack into @out; -EAGAIN when the chunk needs the checked path. */
+int tsm_chunk_pread_checked(struct tsm_store *store, const struct tsm_chunk_loc *loc,
+			    uint8_t *out, size_t len, uint32_t in_chunk);
 /* The same, looking the chunk up again when its pack has gone (gc moved it). */
 int tsm_chunk_read_relocating(struct tsm_store *store, struct tsm_chunk_loc *loc,
 			      uint8_t *out, uint8_t *scratch);
@@ -106,6 +111,13 @@ struct tsm_pinned {
 };
 int tsm_pins_collect(struct tsm_store *store, struct tsm_pinned *pinned_ret);
 void tsm_pinned_clear(struct tsm_pinned *pinned);
+
+/* Chunks checked by this process (see verified.c). */
+struct tsm_verified_map;
+struct tsm_verified_map *tsm_verified_map_get(int dir_fd);
+void tsm_verified_map_put(struct tsm_verified_map *map);
+bool tsm_verified_check(const struct tsm_verified_map *map, int64_t chunk_id, int64_t pack_id);
+void tsm_verified_mark(struct tsm_verified_map *map, int64_t chunk_id, int64_t pack_id);
 
 /* Formats "pack-00000012.pack" into @buf. */
 void tsm_pack_name(int64_t pack_id, char buf[32]);

@@ -44,6 +44,9 @@ int tsm_store_open(const char *dir, struct tsm_store **store_ret);
 void tsm_store_close(struct tsm_store *store);
 
 const char *tsm_store_dir(const struct tsm_store *store);
+/* A number that changes whenever another connection commits to the
+ * catalog (sqlite's data_version): cheap change detection for the mount. */
+int tsm_store_data_version(struct tsm_store *store, int64_t *version_ret);
 const char *tsm_store_site_code(const struct tsm_store *store);
 
 /* ---- blobs ---------------------------------------------------------- */
