@@ -1,0 +1,103 @@
+/* tsmediafs: the FUSE daemon's state.
+ *
+ * Every media volume the catalog defines is a file in the mount's root.
+ * An inode is one *snapshot* of a volume (media version + the content
+ * versions it resolved to): when a media or its content changes, its file
+ * name points at a new inode, and the kernel is told to forget the old
+ * name.  A file opened before keeps its inode, so it keeps reading exactly
+ * the bytes it opened, and the kernel's page cache never mixes two
+ * versions.  An open handle pins its snapshot in the store (gc keeps it).
+ *
+ * Threads: libfuse's worker threads run the operations; the watcher
+ * thread polls the catalog and sends invalidations.  fs->lock protects the
+ * node list and every node's counters; a node's image and snapshot are
+ * immutable once published.  Each thread has its own store handle. */
+#ifndef TSMEDIA_FS_H
+#define TSMEDIA_FS_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tsm_store;
+struct tsm_image;
+struct tsm_media_snapshot;
+struct tsm_pin;
+
+struct fs_snap {
+	int refs; /* under fs->lock */
+	struct tsm_media_snapshot *snap; /* unpinned; what an open pins again */
+};
+
+struct fs_node {
+	fuse_ino_t ino;
+	char *file_name;
+	struct fs_snap *snap;
+	struct tsm_image *image;
+	uint64_t size;
+	int64_t mtime;     /* the media version's creation time */
+	uint64_t nlookup;  /* the kernel's references */
+	unsigned nopen;    /* open handles */
+	bool current;      /* the directory names it now */
+	struct fs_node *next;
+};
+
+struct fs_handle {
+	struct fs_node *node;
+	struct tsm_pin *pin;
+};
+
+struct fs {
+	char *store_dir;
+	struct fuse_session *se;
+	pthread_mutex_t lock;
+	struct fs_node *nodes;
+	fuse_ino_t next_ino;
+	int64_t dir_mtime;
+
+	/* Refreshing from the catalog: one at a time. */
+	pthread_mutex_t refresh_lock;
+	struct tsm_store *refresh_store;
+	int64_t data_version;
+	bool refreshed_once;
+
+	/* Names whose dentries the kernel must drop; sent by the watcher. */
+	char **stale_names;
+	size_t nstale;
+	bool dir_changed;
+	pthread_cond_t wake;
+	bool stopping;
+	pthread_t watcher;
+
+	pthread_key_t thread_key;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Per worker thread: a store handle and a blob source over it. */
+struct fs_thread {
+	struct tsm_store *store;
+	struct tsm_blob_source *source;
+	uint8_t *buf;
+	size_t bufsize;
+};
+
+struct fs_thread *fs_thread_get(struct fs *fs);
+
+/* Re-reads the catalog when it changed; publishes new nodes, retires
+ * replaced ones and queues their names for invalidation. */
+int fs_refresh(struct fs *fs);
+int fs_watcher_start(struct fs *fs);
+void fs_watcher_stop(struct fs *fs);
+
+/* Under fs->lock. */
+struct fs_node *fs_node_by_ino(struct fs *fs, fuse_ino_t ino);
+struct fs_node *fs_node_by_name(struct fs *fs, const char *name);
+void fs_node_maybe_free(struct fs *fs, struct fs_node *node);
+void fs_nodes_free_all(struct fs *fs);
+
+extern const struct fuse_lowlevel_ops fs_ops;
+
+#endif

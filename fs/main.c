@@ -1,0 +1,191 @@
+/* tsmediafs: every media of a store as a live file on a FUSE mount. */
+#include "fs.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "tsmedia/log.h"
+#include "tsmedia/store.h"
+
+static const char usage_text[] =
+	"Usage: tsmediafs [--store DIR] MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
+	"\n"
+	"Serves every media of a tsmedia store as a read-only file under MOUNTPOINT:\n"
+	"NAME.iso, assembled on read from the store.  Media that are created, changed\n"
+	"or removed show up without a remount; a file opened before a change keeps\n"
+	"reading the bytes it opened.\n"
+	"\n"
+	"  --store DIR     the store (default: $TSMEDIA_STORE, else /var/lib/tsmedia for\n"
+	"                  root, else $XDG_DATA_HOME/tsmedia)\n"
+	"  -f              stay in the foreground (messages on standard error, not syslog)\n"
+	"  -d              debug: foreground, and log every request\n"
+	"  -s              one thread\n"
+	"  -o allow_other  other users may read the media (never the store)\n"
+	"  -o OPTION       any other FUSE mount option\n"
+	"\n"
+	"Stop with 'fusermount3 -u MOUNTPOINT' or SIGTERM.\n";
+
+struct options {
+	char *store;
+	int help;
+	int version;
+};
+
+static const struct fuse_opt option_spec[] = {
+	{ "--store=%s", offsetof(struct options, store), 1 },
+	{ "--store %s", offsetof(struct options, store), 1 },
+	{ "-h", offsetof(struct options, help), 1 },
+	{ "--help", offsetof(struct options, help), 1 },
+	{ "-V", offsetof(struct options, version), 1 },
+	{ "--version", offsetof(struct options, version), 1 },
+	FUSE_OPT_END
+};
+
+static void syslog_sink(enum tsm_log_level level, const char *msg)
+{
+	int prio = level == TSM_LOG_ERROR ? LOG_ERR : level == TSM_LOG_WARNING ? LOG_WARNING
+									     : LOG_INFO;
+
+	syslog(prio, "%s", msg);
+}
+
+static void thread_free(void *arg)
+{
+	struct fs_thread *t = arg;
+
+	tsm_store_blob_source_free(t->source);
+	tsm_store_close(t->store);
+	free(t->buf);
+	free(t);
+}
+
+struct fs_thread *fs_thread_get(struct fs *fs)
+{
+	struct fs_thread *t = pthread_getspecific(fs->thread_key);
+
+	if (t)
+		return t;
+	if (!(t = calloc(1, sizeof(*t))))
+		return NULL;
+	if (tsm_store_open(fs->store_dir, &t->store) < 0 ||
+	    tsm_store_blob_source_new(t->store, &t->source) < 0) {
+		tsm_store_close(t->store);
+		free(t);
+		return NULL;
+	}
+	pthread_setspecific(fs->thread_key, t);
+	return t;
+}
+
+/* Mount options every tsmedia mount has. */
+static int add_default_mount_options(struct fuse_args *args)
+{
+	return fuse_opt_add_arg(args, "-oro,default_permissions,fsname=tsmedia,subtype=tsmedia,"
+				      "max_read=1048576");
+}
+
+static int run(struct fs *fs, struct fuse_args *args, struct fuse_cmdline_opts *cl)
+{
+	struct fuse_loop_config *config;
+	int rc = 1;
+
+	fs->se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
+	if (!fs->se)
+		return 1;
+	if (fuse_set_signal_handlers(fs->se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(fs->se, cl->mountpoint) != 0)
+		goto out_signals;
+	if (!cl->foreground) {
+		openlog("tsmediafs", LOG_PID, LOG_DAEMON);
+		tsm_log_set_sink(syslog_sink);
+	}
+	fuse_daemonize(cl->foreground);
+	if (fs_watcher_start(fs) < 0) {
+		tsm_error("cannot start the catalog watcher");
+		goto out_unmount;
+	}
+	tsm_info("serving %s on %s", fs->store_dir, cl->mountpoint);
+	if (cl->singlethread) {
+		rc = fuse_session_loop(fs->se);
+	} else {
+		config = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(config, cl->clone_fd);
+		fuse_loop_cfg_set_max_threads(config, cl->max_threads);
+		fuse_loop_cfg_set_idle_threads(config, cl->max_idle_threads);
+		rc = fuse_session_loop_mt(fs->se, config);
+		fuse_loop_cfg_destroy(config);
+	}
+	fs_watcher_stop(fs);
+	tsm_info("stopped serving %s", cl->mountpoint);
+out_unmount:
+	fuse_session_unmount(fs->se);
+out_signals:
+	fuse_remove_signal_handlers(fs->se);
+out_destroy:
+	fuse_session_destroy(fs->se);
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cl = { 0 };
+	struct options opts = { 0 };
+	struct fs fs = { .next_ino = FUSE_ROOT_ID + 1 };
+	int rc = 1;
+
+	tsm_log_set_program("tsmediafs");
+	if (fuse_opt_parse(&args, &opts, option_spec, NULL) != 0)
+		return 2;
+	if (opts.help) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (opts.version) {
+		printf("tsmediafs %s (FUSE %s)\n", TSMEDIA_VERSION, fuse_pkgversion());
+		return 0;
+	}
+	if (fuse_parse_cmdline(&args, &cl) != 0) {
+		fputs("Try 'tsmediafs --help'.\n", stderr);
+		return 2;
+	}
+	if (!cl.mountpoint) {
+		tsm_error("no MOUNTPOINT given");
+		fputs("Try 'tsmediafs --help'.\n", stderr);
+		return 2;
+	}
+	fs.store_dir = opts.store ? strdup(opts.store) : tsm_store_default_dir();
+	fs.uid = getuid();
+	fs.gid = getgid();
+	fs.dir_mtime = (int64_t)time(NULL);
+	pthread_mutex_init(&fs.lock, NULL);
+	pthread_mutex_init(&fs.refresh_lock, NULL);
+	pthread_cond_init(&fs.wake, NULL);
+	pthread_key_create(&fs.thread_key, thread_free);
+	/* Open the store before mounting: a bad store is an error at once. */
+	if (!fs.store_dir || tsm_store_open(fs.store_dir, &fs.refresh_store) < 0)
+		goto out_free;
+	if (fs_refresh(&fs) < 0)
+		goto out_close;
+	if (add_default_mount_options(&args) != 0)
+		goto out_close;
+	rc = run(&fs, &args, &cl);
+out_close:
+	fs_nodes_free_all(&fs);
+	tsm_store_close(fs.refresh_store);
+out_free:
+	for (size_t i = 0; i < fs.nstale; i++)
+		free(fs.stale_names[i]);
+	free(fs.stale_names);
+	free(fs.store_dir);
+	free(cl.mountpoint);
+	free(opts.store);
+	fuse_opt_free_args(&args);
+	return rc;
+}

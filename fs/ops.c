@@ -1,0 +1,351 @@
+/* The FUSE operations: a read-only root directory of media files. */
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tsmedia/image.h"
+#include "tsmedia/log.h"
+#include "tsmedia/media.h"
+#include "tsmedia/store.h"
+
+/* The kernel is told about every change, so it may cache for a while. */
+#define ENTRY_TIMEOUT 1.0
+#define ATTR_TIMEOUT 1.0
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void root_attr(struct fs *fs, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = FUSE_ROOT_ID;
+	st->st_mode = S_IFDIR | 0555;
+	st->st_nlink = 2;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_mtime = st->st_ctime = st->st_atime = fs->dir_mtime;
+}
+
+static void node_attr(struct fs *fs, const struct fs_node *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_size = (off_t)n->size;
+	st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
+	st->st_blksize = 1 << 20;
+	st->st_mtime = st->st_ctime = st->st_atime = n->mtime;
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* 1 MiB requests: fewer round trips for sequential readers. */
+	conn->max_write = 1u << 20;
+	conn->max_readahead = 1u << 20;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA; /* an inode's bytes never change */
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e = { .attr_timeout = ATTR_TIMEOUT, .entry_timeout = ENTRY_TIMEOUT };
+	struct fs_node *n;
+
+	if (parent != FUSE_ROOT_ID) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fs_refresh(fs);
+	pthread_mutex_lock(&fs->lock);
+	n = fs_node_by_name(fs, name);
+	if (n) {
+		n->nlookup++;
+		e.ino = n->ino;
+		node_attr(fs, n, &e.attr);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!n) {
+		/* A negative entry, short-lived: media appear at any time. */
+		e.ino = 0;
+		e.entry_timeout = 0.2;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	fuse_reply_entry(req, &e);
+}
+
+static void forget_one(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs_node *n = fs_node_by_ino(fs, ino);
+
+	if (!n)
+		return;
+	n->nlookup = nlookup > n->nlookup ? 0 : n->nlookup - nlookup;
+	fs_node_maybe_free(fs, n);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs *fs = fs_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	forget_one(fs, ino, nlookup);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct fs *fs = fs_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	for (size_t i = 0; i < count; i++)
+		forget_one(fs, forgets[i].ino, forgets[i].nlookup);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct stat st;
+	struct fs_node *n;
+
+	(void)fi;
+	if (ino == FUSE_ROOT_ID) {
+		fs_refresh(fs);
+		pthread_mutex_lock(&fs->lock);
+		root_attr(fs, &st);
+		pthread_mutex_unlock(&fs->lock);
+		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = fs_node_by_ino(fs, ino);
+	if (n)
+		node_attr(fs, n, &st);
+	pthread_mutex_unlock(&fs->lock);
+	if (!n)
+		fuse_reply_err(req, ENOENT);
+	else
+		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+struct dirbuf {
+	char *p;
+	size_t size;
+};
+
+static int dirbuf_add(fuse_req_t req, struct dirbuf *b, const char *name, fuse_ino_t ino,
+		      mode_t mode)
+{
+	struct stat st = { .st_ino = ino, .st_mode = mode };
+	size_t old = b->size;
+	size_t need = fuse_add_direntry(req, NULL, 0, name, NULL, 0);
+	char *p = realloc(b->p, old + need);
+
+	if (!p)
+		return -ENOMEM;
+	b->p = p;
+	b->size += need;
+	fuse_add_direntry(req, b->p + old, need, name, &st, (off_t)b->size);
+	return 0;
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct dirbuf *b;
+
+	if (ino != FUSE_ROOT_ID) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if (!(b = calloc(1, sizeof(*b)))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fs_refresh(fs);
+	/* The listing is taken once per opendir: one consistent view. */
+	pthread_mutex_lock(&fs->lock);
+	int rc = dirbuf_add(req, b, ".", FUSE_ROOT_ID, S_IFDIR);
+	if (rc == 0)
+		rc = dirbuf_add(req, b, "..", FUSE_ROOT_ID, S_IFDIR);
+	for (struct fs_node *n = fs->nodes; n && rc == 0; n = n->next)
+		if (n->current)
+			rc = dirbuf_add(req, b, n->file_name, n->ino, S_IFREG);
+	pthread_mutex_unlock(&fs->lock);
+	if (rc < 0) {
+		free(b->p);
+		free(b);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)b;
+	fuse_reply_open(req, fi);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct dirbuf *b = (struct dirbuf *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if ((size_t)off >= b->size)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, b->p + off, b->size - (size_t)off < size ? b->size - (size_t)off : size);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dirbuf *b = (struct dirbuf *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	free(b->p);
+	free(b);
+	fuse_reply_err(req, 0);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_thread *t = fs_thread_get(fs);
+	struct fs_handle *h;
+	struct fs_node *n;
+	int rc;
+
+	if (ino == FUSE_ROOT_ID) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (!t || !(h = calloc(1, sizeof(*h)))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = fs_node_by_ino(fs, ino);
+	if (n) {
+		n->nopen++; /* keeps the node (and its snapshot) while we pin */
+		n->snap->refs++;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!n) {
+		free(h);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* The handle holds its snapshot in the store until release. */
+	rc = tsm_media_snapshot_pin(t->store, n->snap->snap, &h->pin);
+	pthread_mutex_lock(&fs->lock);
+	n->snap->refs--;
+	if (rc < 0) {
+		n->nopen--;
+		fs_node_maybe_free(fs, n);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (rc < 0) {
+		free(h);
+		fuse_reply_err(req, rc == -ESTALE ? ESTALE : EIO);
+		return;
+	}
+	h->node = n;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->keep_cache = 1; /* an inode is one snapshot: its bytes never change */
+	fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	struct fs_thread *t = fs_thread_get(fs);
+	ssize_t n;
+
+	(void)ino;
+	if (!t) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (size > t->bufsize) {
+		uint8_t *p = realloc(t->buf, size);
+
+		if (!p) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		t->buf = p;
+		t->bufsize = size;
+	}
+	n = tsm_image_pread(h->node->image, t->source, t->buf, size, (uint64_t)off);
+	if (n < 0) {
+		tsm_error("%s: read of %zu bytes at offset %lld failed: %s", h->node->file_name, size,
+			  (long long)off, strerror((int)-n));
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	fuse_reply_buf(req, (const char *)t->buf, (size_t)n);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	tsm_pin_release(h->pin);
+	pthread_mutex_lock(&fs->lock);
+	h->node->nopen--;
+	fs_node_maybe_free(fs, h->node);
+	pthread_mutex_unlock(&fs->lock);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st = { .f_bsize = 2048, .f_frsize = 2048, .f_namemax = 255 };
+	struct fs *fs = fs_of(req);
+
+	(void)ino;
+	pthread_mutex_lock(&fs->lock);
+	for (struct fs_node *n = fs->nodes; n; n = n->next)
+		if (n->current) {
+			st.f_blocks += (n->size + 2047) / 2048;
+			st.f_files++;
+		}
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_statfs(req, &st);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.releasedir = op_releasedir,
+	.open = op_open,
+	.read = op_read,
+	.release = op_release,
+	.statfs = op_statfs,
+};
