@@ -10,323 +10,22 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "import/session.h"
 #include "import/source.h"
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
 #include "tsmedia/progress.h"
 
-/* Windows file attributes kept with each entry (for WIM and UDF later). */
-#define FILE_ATTRIBUTE_READONLY 0x1
-#define FILE_ATTRIBUTE_DIRECTORY 0x10
-#define FILE_ATTRIBUTE_ARCHIVE 0x20
-#define FILE_ATTRIBUTE_REPARSE_POINT 0x400
-
-static int64_t timespec_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
-static uint32_t windows_attributes(const struct stat *st)
-{
-	uint32_t a = 0;
-
-	if (S_ISDIR(st->st_mode))
-		a |= FILE_ATTRIBUTE_DIRECTORY;
-	else if (S_ISLNK(st->st_mode))
-		a |= FILE_ATTRIBUTE_REPARSE_POINT;
-	else
-		a |= FILE_ATTRIBUTE_ARCHIVE;
-	if (!(st->st_mode & S_IWUSR))
-		a |= FILE_ATTRIBUTE_READONLY;
-	return a;
-}
-
-/* ---- IDs and rows --------------------------------------------------- */
-
-struct item_row {
-	bool exists, removed;
-	char kind[32];
-	int64_t max_version;
-};
-
-static int item_find(struct tsm_store *store, const char *id, struct item_row *row)
-{
-	sqlite3_stmt *stmt;
-	int rc;
-
-	memset(row, 0, sizeof(*row));
-	if ((rc = tsm_db_prepare(store->db,
-				 "SELECT kind, removed, (SELECT coalesce(max(version), 0) FROM"
-				 " content_versions WHERE content = c.id) FROM content c"
-				 " WHERE id = ?", &stmt)) < 0)
-		return rc;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		row->exists = true;
-		snprintf(row->kind, sizeof(row->kind), "%s", sqlite3_column_text(stmt, 0));
-		row->removed = sqlite3_column_int(stmt, 1) != 0;
-		row->max_version = sqlite3_column_int64(stmt, 2);
-		rc = 0;
-	} else {
-		rc = rc == SQLITE_DONE ? 0 : tsm_db_error(store->db, "looking up content");
-	}
-	sqlite3_finalize(stmt);
-	return rc;
-}
-
-/* The next free "<site>NNNNN" from the store's counter. */
-static int item_allocate_id(struct tsm_store *store, char id[TSM_CONTENT_ID_LEN + 1])
-{
-	char value[32];
-	long long next;
-	int rc;
-
-	if ((rc = tsm_meta_get(store->db, "next_content_number", value, sizeof(value))) < 0)
-		return rc;
-	for (next = strtoll(value, NULL, 10); next <= 0xfffff; next++) {
-		struct item_row row;
-
-		snprintf(id, TSM_CONTENT_ID_LEN + 1, "%s%05llX", store->site_code, next);
-		if ((rc = item_find(store, id, &row)) < 0)
-			return rc;
-		if (!row.exists)
-			break;
-	}
-	if (next > 0xfffff) {
-		tsm_error("%s: every content ID of site %s is taken", store->dir, store->site_code);
-		return -ENOSPC;
-	}
-	snprintf(value, sizeof(value), "%lld", next + 1);
-	return tsm_meta_set(store->db, "next_content_number", value);
-}
-
-static int item_upsert(struct tsm_store *store, const char *id, const char *kind,
-		       const char *name, bool exists)
-{
-	sqlite3_stmt *stmt;
-	int rc;
-
-	rc = tsm_db_prepare(store->db,
-			    exists ? "UPDATE content SET kind = ?2, name = ?3, removed = 0 WHERE id = ?1"
-				   : "INSERT INTO content(id, kind, name, created) VALUES(?1, ?2, ?3, ?4)",
-			    &stmt);
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, name, -1, SQLITE_STATIC);
-	if (!exists)
-		sqlite3_bind_int64(stmt, 4, (int64_t)time(NULL));
-	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, "recording content");
-	sqlite3_finalize(stmt);
-	return rc;
-}
-
-static int version_insert(struct tsm_store *store, const char *id, int64_t version,
-			  const char *label, const char *source, int64_t *row_ret)
-{
-	sqlite3_stmt *stmt;
-	int rc;
-
-	if ((rc = tsm_db_prepare(store->db,
-				 "INSERT INTO content_versions(content, version, label, source, created,"
-				 " files, bytes) VALUES(?, ?, ?, ?, ?, 0, 0)", &stmt)) < 0)
-		return rc;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, version);
-	if (label)
-		sqlite3_bind_text(stmt, 3, label, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 4, source, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 5, (int64_t)time(NULL));
-	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, "recording a version");
-	sqlite3_finalize(stmt);
-	*row_ret = sqlite3_last_insert_rowid(store->db);
-	return rc;
-}
-
-static int version_set_totals(struct tsm_store *store, int64_t row, uint64_t files,
-			      uint64_t bytes)
-{
-	sqlite3_stmt *stmt;
-	int rc;
-
-	if ((rc = tsm_db_prepare(store->db, "UPDATE content_versions SET files = ?, bytes = ?"
-					    " WHERE id = ?", &stmt)) < 0)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, (int64_t)files);
-	sqlite3_bind_int64(stmt, 2, (int64_t)bytes);
-	sqlite3_bind_int64(stmt, 3, row);
-	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, "recording a version");
-	sqlite3_finalize(stmt);
-	return rc;
-}
-
-/* ---- import --------------------------------------------------------- */
-
-struct import_ctx {
-	struct tsm_store *store;
-	struct tsm_blob_writer *blobs;
-	struct tsm_progress progress;
-	sqlite3_stmt *insert_entry;
-	int64_t version_row;
-	uint64_t files, bytes;
-};
-
-static int import_file(struct import_ctx *ctx, const struct tsm_source_entry *e,
-		       int64_t *blob_ret, uint64_t *size_ret)
-{
-	struct stat st;
-	int fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int rc;
-
-	if (fd < 0) {
-		rc = -errno;
-		tsm_error("cannot read %s: %s", e->path, strerror(-rc));
-		return rc;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		tsm_error("%s changed while it was imported: no longer a regular file", e->path);
-		close(fd);
-		return -EINVAL;
-	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	rc = tsm_blob_writer_import_fd(ctx->blobs, fd, e->path, &ctx->progress, blob_ret, size_ret);
-	close(fd);
-	return rc;
-}
-
-static int import_entry(struct import_ctx *ctx, const struct tsm_source_entry *e)
-{
-	sqlite3_stmt *stmt = ctx->insert_entry;
-	int64_t blob = 0;
-	uint64_t size = 0;
-	int rc;
-
-	if (S_ISREG(e->st.st_mode)) {
-		if ((rc = import_file(ctx, e, &blob, &size)) < 0)
-			return rc;
-		ctx->files++;
-		ctx->bytes += size;
-	}
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	sqlite3_bind_int64(stmt, 1, ctx->version_row);
-	sqlite3_bind_text(stmt, 2, e->rel_path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, (int64_t)e->st.st_mode);
-	sqlite3_bind_int64(stmt, 4, timespec_ns(&e->st.st_mtim));
-	sqlite3_bind_int64(stmt, 5, windows_attributes(&e->st));
-	sqlite3_bind_int64(stmt, 6, (int64_t)size);
-	if (blob)
-		sqlite3_bind_int64(stmt, 7, blob);
-	if (e->link_target)
-		sqlite3_bind_text(stmt, 8, e->link_target, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_DONE)
-		return tsm_db_error(ctx->store->db, e->path);
-	return 0;
-}
-
-/* Which item and version the import goes to; creates or revives the item. */
-static int import_resolve_item(struct tsm_store *store, const struct tsm_content_add_options *o,
-			       struct tsm_content_add_result *res)
-{
-	const char *kind = tsm_content_kind_name(o->kind);
-	struct item_row row = { 0 };
-	int rc;
-
-	if (o->id) {
-		if (tsm_content_id_normalize(o->id, res->id) < 0) {
-			tsm_error("invalid content ID '%s': a site code of three letters or digits"
-				  " and five hex digits, e.g. PS100012", o->id);
-			return -EINVAL;
-		}
-		if ((rc = item_find(store, res->id, &row)) < 0)
-			return rc;
-		if (row.exists && !row.removed && strcmp(row.kind, kind) != 0) {
-			tsm_error("content %s is a %s, not a %s: a new version keeps the kind",
-				  res->id, row.kind, kind);
-			return -EINVAL;
-		}
-	} else if ((rc = item_allocate_id(store, res->id)) < 0) {
-		return rc;
-	}
-	res->new_item = !row.exists || row.removed;
-	res->version = row.max_version + 1;
-	return item_upsert(store, res->id, kind, o->name, row.exists);
-}
-
-static int import_tree(struct tsm_store *store, const struct tsm_content_add_options *o,
-		       const struct tsm_source_tree *tree, struct tsm_content_add_result *res)
-{
-	struct import_ctx ctx = { .store = store };
-	char label[300];
-	int rc;
-
-	if ((rc = import_resolve_item(store, o, res)) < 0)
-		return rc;
-	if ((rc = version_insert(store, res->id, res->version, o->version_label, tree->root,
-				 &ctx.version_row)) < 0)
-		return rc;
-	if ((rc = tsm_db_prepare(store->db,
-				 "INSERT INTO tree_entries(version, path, mode, mtime_ns, attributes,"
-				 " size, blob, link_target) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-				 &ctx.insert_entry)) < 0)
-		return rc;
-	if ((rc = tsm_blob_writer_new(store, &ctx.blobs)) < 0)
-		goto out_finalize;
-	snprintf(label, sizeof(label), "importing %s", o->name);
-	tsm_progress_start(&ctx.progress, label, tree->file_bytes, o->progress);
-	for (size_t i = 0; i < tree->n && rc == 0; i++)
-		rc = import_entry(&ctx, &tree->entries[i]);
-	tsm_progress_finish(&ctx.progress);
-	if (rc == 0)
-		rc = version_set_totals(store, ctx.version_row, ctx.files, ctx.bytes);
-	res->files = ctx.files;
-	res->dirs = tree->dirs;
-	res->bytes = ctx.bytes;
-	tsm_blob_writer_free(ctx.blobs);
-out_finalize:
-	sqlite3_finalize(ctx.insert_entry);
-	return rc;
-}
 
 int tsm_content_add(struct tsm_store *store, const struct tsm_content_add_options *o,
 		    struct tsm_content_add_result *res)
 {
-	struct tsm_source_tree tree;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if (!o->name || !*o->name || strlen(o->name) > 255 || !tsm_utf8_valid(o->name)) {
-		tsm_error("invalid content name '%s': 1 to 255 characters of UTF-8",
-			  o->name ? o->name : "");
-		return -EINVAL;
-	}
-	if (o->version_label && (strlen(o->version_label) > 64 ||
-				 !tsm_utf8_valid(o->version_label))) {
-		tsm_error("invalid version label '%s': up to 64 characters", o->version_label);
-		return -EINVAL;
-	}
-	if (o->id && tsm_content_id_normalize(o->id, res->id) < 0) {
-		tsm_error("invalid content ID '%s': a site code of three letters or digits and"
-			  " five hex digits, e.g. PS100012", o->id);
-		return -EINVAL;
-	}
-	/* The whole source is checked before the store is touched. */
-	if ((rc = tsm_source_scan(o->source, &tree)) < 0)
+	if ((rc = tsm_import_check_options(o)) < 0)
 		return rc;
-	if ((rc = tsm_store_write_begin(store)) < 0)
-		goto out_free;
-	rc = import_tree(store, o, &tree, res);
-	if (rc == 0)
-		rc = tsm_store_write_commit(store);
-	else
-		tsm_store_write_abort(store);
-out_free:
-	tsm_source_tree_free(&tree);
-	return rc;
+	return tsm_import_directory(store, o, res);
 }
 
 /* ---- queries -------------------------------------------------------- */
@@ -565,6 +264,104 @@ out_end:
 	return 0;
 }
 
+static int version_row_find(struct tsm_store *store, const char *id, int64_t version,
+			    int64_t *row_ret);
+
+int tsm_content_boot_entries(struct tsm_store *store, const char *id, int64_t version,
+			     struct tsm_boot_entry **entries_ret, size_t *n_ret)
+{
+	struct tsm_boot_entry *entries = NULL;
+	sqlite3_stmt *stmt;
+	int64_t row;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = tsm_store_read_begin(store)) < 0)
+		return rc;
+	if ((rc = version_row_find(store, id, version, &row)) < 0)
+		goto out_end;
+	if ((rc = tsm_db_prepare(store->db,
+				 "SELECT platform, emulation, load_size, boot_info_table, path, blob,"
+				 " size FROM content_boot WHERE version = ? ORDER BY seq", &stmt)) < 0)
+		goto out_end;
+	sqlite3_bind_int64(stmt, 1, row);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct tsm_boot_entry *e;
+		void *p = realloc(entries, (n + 1) * sizeof(*entries));
+
+		if (!p) {
+			rc = -ENOMEM;
+			break;
+		}
+		entries = p;
+		e = &entries[n++];
+		memset(e, 0, sizeof(*e));
+		e->platform = (uint8_t)sqlite3_column_int(stmt, 0);
+		e->emulation = (uint8_t)sqlite3_column_int(stmt, 1);
+		e->load_size = (uint16_t)sqlite3_column_int(stmt, 2);
+		e->boot_info_table = sqlite3_column_int(stmt, 3) != 0;
+		e->path = column_strdup(stmt, 4);
+		e->blob_id = sqlite3_column_int64(stmt, 5);
+		e->size = (uint64_t)sqlite3_column_int64(stmt, 6);
+	}
+	sqlite3_finalize(stmt);
+	rc = rc == SQLITE_DONE ? 0 : rc < 0 ? rc : tsm_db_error(store->db, "reading boot entries");
+out_end:
+	tsm_store_read_end(store);
+	if (rc < 0) {
+		tsm_boot_entries_free(entries, n);
+		return rc;
+	}
+	*entries_ret = entries;
+	*n_ret = n;
+	return 0;
+}
+
+void tsm_boot_entries_free(struct tsm_boot_entry *entries, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(entries[i].path);
+	free(entries);
+}
+
+int tsm_content_meta(struct tsm_store *store, const char *id, int64_t version,
+		     const char *key, void **value_ret, size_t *len_ret)
+{
+	sqlite3_stmt *stmt;
+	int64_t row;
+	int rc;
+
+	if ((rc = tsm_store_read_begin(store)) < 0)
+		return rc;
+	if ((rc = version_row_find(store, id, version, &row)) < 0)
+		goto out_end;
+	if ((rc = tsm_db_prepare(store->db, "SELECT value FROM content_meta WHERE version = ?"
+					    " AND key = ?", &stmt)) < 0)
+		goto out_end;
+	sqlite3_bind_int64(stmt, 1, row);
+	sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		int len = sqlite3_column_bytes(stmt, 0);
+
+		*value_ret = malloc((size_t)len + 1);
+		if (*value_ret) {
+			memcpy(*value_ret, sqlite3_column_blob(stmt, 0), (size_t)len);
+			((char *)*value_ret)[len] = '\0';
+			*len_ret = (size_t)len;
+			rc = 0;
+		} else {
+			rc = -ENOMEM;
+		}
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : tsm_db_error(store->db, key);
+	}
+	sqlite3_finalize(stmt);
+out_end:
+	tsm_store_read_end(store);
+	return rc;
+}
+
 void tsm_tree_entries_free(struct tsm_tree_entry *entries, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -576,9 +373,9 @@ void tsm_tree_entries_free(struct tsm_tree_entry *entries, size_t n)
 
 int tsm_content_rm(struct tsm_store *store, const char *id)
 {
-	char norm[TSM_CONTENT_ID_LEN + 1];
-	struct item_row row;
+	char norm[TSM_CONTENT_ID_LEN + 1], sql[96];
 	sqlite3_stmt *stmt;
+	int64_t live = 0;
 	int rc;
 
 	if (tsm_content_id_normalize(id, norm) < 0) {
@@ -587,9 +384,12 @@ int tsm_content_rm(struct tsm_store *store, const char *id)
 	}
 	if ((rc = tsm_store_write_begin(store)) < 0)
 		return rc;
-	if ((rc = item_find(store, norm, &row)) < 0)
+	/* @norm is [A-Z0-9]{8}: safe in the statement. */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM content WHERE id = '%s' AND removed = 0",
+		 norm);
+	if ((rc = tsm_db_int64(store->db, sql, &live)) < 0)
 		goto out_abort;
-	if (!row.exists || row.removed) {
+	if (!live) {
 		tsm_error("no content %s in %s", norm, store->dir);
 		rc = -ENOENT;
 		goto out_abort;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "import/session.h"
 #include "tsmedia/log.h"
 
 static int tree_push(struct tsm_source_tree *t, struct tsm_source_entry *e)
@@ -259,4 +260,51 @@ void tsm_source_tree_free(struct tsm_source_tree *t)
 	free(t->entries);
 	free(t->root);
 	memset(t, 0, sizeof(*t));
+}
+
+/* ---- importing a scanned directory ---------------------------------- */
+
+static int import_source_entry(struct tsm_import *imp, const struct tsm_source_entry *e)
+{
+	int64_t mtime = tsm_timespec_ns(&e->st.st_mtim);
+	int fd, rc;
+
+	if (S_ISDIR(e->st.st_mode))
+		return tsm_import_add_dir(imp, e->rel_path, e->st.st_mode, mtime,
+					  tsm_windows_attributes(&e->st));
+	if (S_ISLNK(e->st.st_mode))
+		return tsm_import_add_symlink(imp, e->rel_path, e->link_target, mtime);
+	fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		rc = -errno;
+		tsm_error("cannot read %s: %s", e->path, strerror(-rc));
+		return rc;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	rc = tsm_import_add_file_fd(imp, e->rel_path, e->st.st_mode, mtime,
+				    tsm_windows_attributes(&e->st), fd, e->path);
+	close(fd);
+	return rc;
+}
+
+int tsm_import_directory(struct tsm_store *store, const struct tsm_content_add_options *o,
+			 struct tsm_content_add_result *res)
+{
+	struct tsm_source_tree tree;
+	struct tsm_import *imp;
+	int rc;
+
+	/* The whole source is checked before the store is touched. */
+	if ((rc = tsm_source_scan(o->source, &tree)) < 0)
+		return rc;
+	rc = tsm_import_begin(store, o, tree.root, tree.file_bytes, &imp);
+	for (size_t i = 0; rc == 0 && i < tree.n; i++) {
+		rc = import_source_entry(imp, &tree.entries[i]);
+		if (rc < 0)
+			tsm_import_abort(imp);
+	}
+	if (rc == 0)
+		rc = tsm_import_finish(imp, res);
+	tsm_source_tree_free(&tree);
+	return rc;
 }

@@ -28,6 +28,14 @@ struct tsm_source_tree {
 int tsm_source_scan(const char *source, struct tsm_source_tree *tree_ret);
 void tsm_source_tree_free(struct tsm_source_tree *tree);
 
+/* Imports directory or single-file @o->source: scanned and checked first,
+ * then every entry through an import session. */
+struct tsm_store;
+struct tsm_content_add_options;
+struct tsm_content_add_result;
+int tsm_import_directory(struct tsm_store *store, const struct tsm_content_add_options *o,
+			 struct tsm_content_add_result *res);
+
 /* True when @s is well-formed UTF-8 with no overlong forms or surrogates. */
 bool tsm_utf8_valid(const char *s);
 

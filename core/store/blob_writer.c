@@ -171,21 +171,20 @@ static int buffer_add_job(struct tsm_blob_writer *w, struct buffer *b, size_t of
 	return 0;
 }
 
-/* Reads until the buffer is full or the file ends. */
-static int buffer_fill(struct buffer *b, int fd, const char *what, bool *eof_ret)
+struct stream {
+	tsm_blob_read_fn read;
+	void *ctx;
+};
+
+/* Reads until the buffer is full or the stream ends. */
+static int buffer_fill(struct buffer *b, const struct stream *in, bool *eof_ret)
 {
 	*eof_ret = false;
 	while (b->len < BUFFER_DATA) {
-		ssize_t n = read(fd, b->data + b->len, BUFFER_DATA - b->len);
+		ssize_t n = in->read(in->ctx, b->data + b->len, BUFFER_DATA - b->len);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int err = errno;
-
-			tsm_error("reading %s: %s", what, strerror(err));
-			return -err;
-		}
+		if (n < 0)
+			return (int)n; /* reported by the reader */
 		if (n == 0) {
 			*eof_ret = true;
 			break;
@@ -291,8 +290,8 @@ static void buffer_run_inline(struct tsm_blob_writer *w, struct buffer *b)
 }
 
 /* Reads, cuts and stores the file's chunks; fills w->chunk_ids. */
-static int blob_write_chunks(struct tsm_blob_writer *w, int fd, const char *what,
-			     struct tsm_progress *progress)
+static int blob_write_chunks(struct tsm_blob_writer *w, const struct stream *in,
+			     const char *what, struct tsm_progress *progress)
 {
 	struct buffer *pending = NULL;
 	int cur = 0, rc = 0;
@@ -303,7 +302,7 @@ static int blob_write_chunks(struct tsm_blob_writer *w, int fd, const char *what
 		struct buffer *b = &w->buf[cur], *next = &w->buf[(cur + 1) % NBUFFERS];
 
 		/* The workers hash @pending meanwhile. */
-		if ((rc = buffer_fill(b, fd, what, &eof)) < 0 || (rc = buffer_cut(w, b, eof)) < 0)
+		if ((rc = buffer_fill(b, in, &eof)) < 0 || (rc = buffer_cut(w, b, eof)) < 0)
 			break;
 		if (!pending && eof && b->len <= INLINE_LIMIT) {
 			buffer_run_inline(w, b);
@@ -384,25 +383,56 @@ static int blob_record(struct tsm_blob_writer *w, const uint8_t sha256[TSM_SHA25
 	return 0;
 }
 
-int tsm_blob_writer_import_fd(struct tsm_blob_writer *w, int fd, const char *what,
-			      struct tsm_progress *progress, int64_t *blob_id_ret,
-			      uint64_t *size_ret)
+int tsm_blob_writer_import_stream(struct tsm_blob_writer *w, tsm_blob_read_fn read, void *ctx,
+				  const char *what, struct tsm_progress *progress,
+				  int64_t *blob_id_ret, uint64_t *size_ret)
 {
 	uint8_t sha256[TSM_SHA256_LEN], sha1[TSM_SHA1_LEN];
-	uint64_t size = 0;
+	struct stream in = { read, ctx };
 	int rc;
 
 	w->n_chunk_ids = 0;
 	w->size = 0;
 	if ((rc = tsm_file_hasher_reset(w->hasher)) < 0)
 		return rc;
-	if ((rc = blob_write_chunks(w, fd, what, progress)) < 0)
+	if ((rc = blob_write_chunks(w, &in, what, progress)) < 0)
 		return rc;
 	if ((rc = tsm_file_hasher_final(w->hasher, sha256, sha1)) < 0)
 		return rc;
-	size = w->size;
-	if ((rc = blob_record(w, sha256, sha1, size, what, blob_id_ret)) < 0)
+	if ((rc = blob_record(w, sha256, sha1, w->size, what, blob_id_ret)) < 0)
 		return rc;
-	*size_ret = size;
+	*size_ret = w->size;
 	return 0;
+}
+
+struct fd_reader {
+	int fd;
+	const char *what;
+};
+
+static ssize_t fd_read(void *ctx, void *buf, size_t len)
+{
+	struct fd_reader *r = ctx;
+
+	for (;;) {
+		ssize_t n = read(r->fd, buf, len);
+
+		if (n >= 0)
+			return n;
+		if (errno != EINTR) {
+			int err = errno;
+
+			tsm_error("reading %s: %s", r->what, strerror(err));
+			return -err;
+		}
+	}
+}
+
+int tsm_blob_writer_import_fd(struct tsm_blob_writer *w, int fd, const char *what,
+			      struct tsm_progress *progress, int64_t *blob_id_ret,
+			      uint64_t *size_ret)
+{
+	struct fd_reader r = { fd, what };
+
+	return tsm_blob_writer_import_stream(w, fd_read, &r, what, progress, blob_id_ret, size_ret);
 }

@@ -111,6 +111,10 @@ static int gc_drop_unreferenced(struct tsm_store *store, struct tsm_gc_result *r
 	if (rc < 0)
 		return rc;
 	if ((rc = tsm_db_exec(store->db, "DELETE FROM tree_entries WHERE version IN"
+					 " (SELECT version FROM gc_dead);"
+					 "DELETE FROM content_boot WHERE version IN"
+					 " (SELECT version FROM gc_dead);"
+					 "DELETE FROM content_meta WHERE version IN"
 					 " (SELECT version FROM gc_dead)")) < 0 ||
 	    (rc = count_changes(store, "DELETE FROM content_versions WHERE id IN"
 				       " (SELECT version FROM gc_dead)", &res->versions_removed)) < 0 ||
@@ -121,7 +125,8 @@ static int gc_drop_unreferenced(struct tsm_store *store, struct tsm_gc_result *r
 		"CREATE TEMP TABLE IF NOT EXISTS gc_blobs(id INTEGER PRIMARY KEY);"
 		"DELETE FROM gc_blobs;"
 		"INSERT INTO gc_blobs SELECT id FROM blobs WHERE id NOT IN"
-		" (SELECT blob FROM tree_entries WHERE blob IS NOT NULL);"
+		" (SELECT blob FROM tree_entries WHERE blob IS NOT NULL) AND id NOT IN"
+		" (SELECT blob FROM content_boot WHERE blob IS NOT NULL);"
 		"DELETE FROM blob_chunks WHERE blob IN (SELECT id FROM gc_blobs);");
 	if (rc < 0)
 		return rc;

@@ -99,6 +99,12 @@ int tsm_blob_writer_new(struct tsm_store *store, struct tsm_blob_writer **writer
 int tsm_blob_writer_import_fd(struct tsm_blob_writer *writer, int fd, const char *what,
 			      struct tsm_progress *progress, int64_t *blob_id_ret,
 			      uint64_t *size_ret);
+/* The same from any sequential reader: bytes read, 0 at the end, or a
+ * negative errno (reported by the reader). */
+typedef ssize_t (*tsm_blob_read_fn)(void *ctx, void *buf, size_t len);
+int tsm_blob_writer_import_stream(struct tsm_blob_writer *writer, tsm_blob_read_fn read,
+				  void *ctx, const char *what, struct tsm_progress *progress,
+				  int64_t *blob_id_ret, uint64_t *size_ret);
 void tsm_blob_writer_free(struct tsm_blob_writer *writer);
 
 /* Pin bookkeeping for gc: the content versions some live pin holds; stale

@@ -37,6 +37,19 @@ int tsm_content_kind_parse(const char *name, enum tsm_content_kind *kind_ret);
  * upper-cased into @out (TSM_CONTENT_ID_LEN + 1 bytes). */
 int tsm_content_id_normalize(const char *id, char out[TSM_CONTENT_ID_LEN + 1]);
 
+/* El Torito boot entries an imported ISO brought (ECMA-119 + El Torito 1.0). */
+enum { TSM_BOOT_PLATFORM_BIOS = 0x00, TSM_BOOT_PLATFORM_UEFI = 0xef };
+
+struct tsm_boot_entry {
+	uint8_t platform;      /* TSM_BOOT_PLATFORM_* */
+	uint8_t emulation;     /* 0: no emulation */
+	uint16_t load_size;    /* 512-byte sectors the firmware loads */
+	bool boot_info_table;  /* the file carries an isolinux boot info table */
+	char *path;            /* the boot file in the tree, or NULL: hidden */
+	int64_t blob_id;       /* a hidden boot image's blob (path NULL) */
+	uint64_t size;
+};
+
 struct tsm_content_add_options {
 	enum tsm_content_kind kind;
 	const char *name;
@@ -44,6 +57,7 @@ struct tsm_content_add_options {
 	const char *id;            /* --id, may be NULL: a new ID is allocated */
 	const char *source;        /* a directory or a single file */
 	bool progress;             /* draw a progress line on the terminal */
+	bool as_file;              /* an image file (ISO) stays one file, not its tree */
 };
 
 struct tsm_content_add_result {
@@ -103,6 +117,15 @@ void tsm_content_items_free(struct tsm_content_item *items, size_t n);
 int tsm_content_tree(struct tsm_store *store, const char *id, int64_t version,
 		     struct tsm_tree_entry **entries_ret, size_t *n_ret);
 void tsm_tree_entries_free(struct tsm_tree_entry *entries, size_t n);
+
+/* The boot entries of a version (@version 0: current). */
+int tsm_content_boot_entries(struct tsm_store *store, const char *id, int64_t version,
+			     struct tsm_boot_entry **entries_ret, size_t *n_ret);
+void tsm_boot_entries_free(struct tsm_boot_entry *entries, size_t n);
+/* A fact an image import recorded (volume_id, hybrid_mbr, hybrid_gpt):
+ * a malloc'ed copy, or -ENOENT. */
+int tsm_content_meta(struct tsm_store *store, const char *id, int64_t version,
+		     const char *key, void **value_ret, size_t *len_ret);
 
 /* Marks the item removed; its data goes at the next gc once no pin holds it. */
 int tsm_content_rm(struct tsm_store *store, const char *id);

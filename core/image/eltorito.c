@@ -1,0 +1,169 @@
+/* El Torito ("El Torito" Bootable CD-ROM Format Specification 1.0,
+ * Phoenix/IBM 1995): the boot record volume descriptor, the boot catalog,
+ * and the isolinux boot information table.
+ *
+ * The catalog holds a validation entry, the initial/default entry (the
+ * BIOS no-emulation image when there is one, else the UEFI image) and, when
+ * both are present, a final section header for platform 0xEF (UEFI, added
+ * by UEFI 2.x 13.3.2.1) with one entry for the FAT image. */
+#include "iso_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "encode.h"
+#include "tsmedia/log.h"
+
+#define PLATFORM_X86 0x00
+#define PLATFORM_EFI 0xEF
+#define BOOT_INFO_OFF 8
+#define BOOT_INFO_LEN 56
+
+static struct iso_node *boot_node(struct iso_ctx *ctx, const char *path, const char *what)
+{
+	struct tsm_tree_node *t = tsm_tree_lookup(ctx->tree, path);
+
+	if (!t) {
+		tsm_error("%s '%s' is not in the tree", what, path);
+		return NULL;
+	}
+	if (t->type != TSM_ENTRY_FILE || !t->size) {
+		tsm_error("%s '%s' is not a file with data", what, path);
+		return NULL;
+	}
+	return t->writer_data;
+}
+
+int eltorito_prepare(struct iso_ctx *ctx)
+{
+	const struct tsm_iso_options *o = ctx->opts;
+
+	if (o->bios_boot && !(ctx->bios_boot = boot_node(ctx, o->bios_boot, "BIOS boot file")))
+		return -ENOENT;
+	if (o->uefi_boot && !(ctx->uefi_boot = boot_node(ctx, o->uefi_boot, "UEFI boot image")))
+		return -ENOENT;
+	if (o->boot_info_table && ctx->bios_boot && ctx->bios_boot->size < 64) {
+		tsm_error("BIOS boot file '%s' is %llu bytes: too small for a boot info table",
+			  o->bios_boot, (unsigned long long)ctx->bios_boot->size);
+		return -EINVAL;
+	}
+	if (ctx->bios_boot && ctx->bios_boot == ctx->uefi_boot) {
+		tsm_error("the BIOS boot file and the UEFI boot image are the same file '%s'",
+			  o->bios_boot);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* El Torito 2.0, boot record volume descriptor (ECMA-119 8.2 layout):
+ *   0 type 0   1 "CD001"   6 version 1
+ *   7 boot system identifier "EL TORITO SPECIFICATION" (zero padded, 32)
+ *  39 boot identifier (zero, 32)
+ *  71 absolute sector of the boot catalog (32-bit little-endian) */
+void eltorito_write_br(struct iso_ctx *ctx, uint8_t *p)
+{
+	static const char id[] = "EL TORITO SPECIFICATION";
+
+	p[0] = 0;
+	memcpy(p + 1, "CD001", 5);
+	p[6] = 1;
+	memcpy(p + 7, id, sizeof(id) - 1);
+	le32_set(p + 71, ctx->catalog_lba);
+}
+
+/* El Torito 2.2 / 2.3 / 2.5, initial or section entry (32 bytes):
+ *   0 boot indicator 0x88    1 media type 0 (no emulation)
+ *   2 load segment (0: 0x7C0) 4 system type   5 unused
+ *   6 sector count (virtual 512-byte sectors)  8 load RBA (32-bit)
+ *  12 unused / selection criteria */
+static void boot_entry(uint8_t *p, uint32_t lba, uint16_t sectors)
+{
+	p[0] = 0x88;
+	p[1] = 0;
+	le16_set(p + 2, 0);
+	p[4] = 0;
+	le16_set(p + 6, sectors);
+	le32_set(p + 8, lba);
+}
+
+static uint16_t efi_sectors(const struct iso_node *n)
+{
+	uint64_t s = (n->size + 511) / 512;
+
+	/* Above 65535 the count cannot be said; 0 tells firmware (EDK2's
+	 * ElTorito.c among them) to use the image up to the end. */
+	return s > 0xFFFF ? 0 : (uint16_t)s;
+}
+
+int eltorito_write_catalog(struct iso_ctx *ctx)
+{
+	uint8_t *p = tsm_image_builder_meta(ctx->b, (uint64_t)ctx->catalog_lba * ISO_SECTOR,
+					    ISO_SECTOR);
+	uint16_t sum = 0;
+	struct iso_node *first = ctx->bios_boot ? ctx->bios_boot : ctx->uefi_boot;
+
+	if (!p)
+		return -ENOMEM;
+	/* 2.1 validation entry: 0 header id 1, 1 platform, 4 id string (24),
+	 * 28 checksum (the 16-bit words of the entry sum to 0), 30 0x55 0xAA */
+	p[0] = 1;
+	p[1] = ctx->bios_boot ? PLATFORM_X86 : PLATFORM_EFI;
+	p[30] = 0x55;
+	p[31] = 0xAA;
+	for (int i = 0; i < 32; i += 2)
+		sum = (uint16_t)(sum + le16_get(p + i));
+	le16_set(p + 28, (uint16_t)(0x10000 - sum));
+	boot_entry(p + 32, first->data_lba,
+		   ctx->bios_boot ? (uint16_t)(ctx->opts->bios_load_size ? ctx->opts->bios_load_size : 4)
+				  : efi_sectors(ctx->uefi_boot));
+	if (ctx->bios_boot && ctx->uefi_boot) {
+		/* 2.4 section header: 0 0x91 (final), 1 platform, 2 entries */
+		p[64] = 0x91;
+		p[65] = PLATFORM_EFI;
+		le16_set(p + 66, 1);
+		boot_entry(p + 96, ctx->uefi_boot->data_lba, efi_sectors(ctx->uefi_boot));
+	}
+	return 0;
+}
+
+uint32_t eltorito_boot_info_csum(const uint8_t *data, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 64; i + 4 <= len; i += 4)
+		sum += le32_get(data + i);
+	if (len > 64 && len % 4) { /* a short last word, zero-padded */
+		uint8_t w[4] = { 0 };
+
+		memcpy(w, data + len - len % 4, len % 4);
+		sum += le32_get(w);
+	}
+	return sum;
+}
+
+/* The boot information table (mkisofs -boot-info-table, read by isolinux):
+ * 56 bytes at offset 8 of the boot file:
+ *   0 LBA of the primary volume descriptor   4 LBA of the boot file
+ *   8 boot file length in bytes             12 checksum of the file from
+ *  byte 64 on (32-bit little-endian words)  16 reserved (40 bytes)
+ * The checksum needs the file's bytes; with generated (inline) bytes it is
+ * computed, with a blob it is left 0: the writer never reads blobs, and
+ * isolinux does not check it. */
+int eltorito_emit_boot_file(struct iso_ctx *ctx, struct iso_node *n)
+{
+	uint8_t *m = tsm_image_builder_meta(ctx->b, (uint64_t)n->data_lba * ISO_SECTOR + BOOT_INFO_OFF,
+					    BOOT_INFO_LEN);
+	int rc;
+
+	if (!m)
+		return -ENOMEM;
+	le32_set(m, ctx->pvd_lba);
+	le32_set(m + 4, n->data_lba);
+	le32_set(m + 8, (uint32_t)n->size);
+	if (n->t->data)
+		le32_set(m + 12, eltorito_boot_info_csum(n->t->data, (size_t)n->size));
+	if ((rc = iso_emit_file_range(ctx, n, 0, BOOT_INFO_OFF)) < 0)
+		return rc;
+	return iso_emit_file_range(ctx, n, BOOT_INFO_OFF + BOOT_INFO_LEN,
+				   n->size - (BOOT_INFO_OFF + BOOT_INFO_LEN));
+}

@@ -1,0 +1,60 @@
+/* An import session: one new content version built entry by entry, from a
+ * directory walk or from an image being taken apart (ISO, WIM).  It holds
+ * the store's write session: finish commits everything (packs fsynced
+ * first), abort leaves the store as it was.  One thread. */
+#ifndef TSMEDIA_IMPORT_SESSION_H
+#define TSMEDIA_IMPORT_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tsmedia/content.h"
+
+struct tsm_store;
+struct tsm_import;
+
+/* Sequential reads of a file's bytes: bytes read, 0 at the end, or a
+ * negative errno (reported by the callee). */
+typedef ssize_t (*tsm_import_read_fn)(void *ctx, void *buf, size_t len);
+
+/* Name, version label and ID well-formed (reported when not). */
+int tsm_import_check_options(const struct tsm_content_add_options *o);
+
+/* Begins: checks the options, resolves the ID (new item, or new version of
+ * an existing one) and records the version.  @source names where it came
+ * from; @total_bytes sizes the progress display (0: unknown). */
+int tsm_import_begin(struct tsm_store *store, const struct tsm_content_add_options *o,
+		     const char *source, uint64_t total_bytes, struct tsm_import **imp_ret);
+
+/* Paths are relative, '/'-separated, UTF-8; parents before children. */
+int tsm_import_add_dir(struct tsm_import *imp, const char *path, uint32_t mode,
+		       int64_t mtime_ns, uint32_t attributes);
+int tsm_import_add_symlink(struct tsm_import *imp, const char *path, const char *target,
+			   int64_t mtime_ns);
+int tsm_import_add_file_fd(struct tsm_import *imp, const char *path, uint32_t mode,
+			   int64_t mtime_ns, uint32_t attributes, int fd, const char *what);
+int tsm_import_add_file_stream(struct tsm_import *imp, const char *path, uint32_t mode,
+			       int64_t mtime_ns, uint32_t attributes, tsm_import_read_fn read,
+			       void *ctx, const char *what);
+
+/* A boot image that is no file of the tree (an EFI image held only as an
+ * appended partition): stored as a blob; returns its id for the entry. */
+int tsm_import_add_hidden_blob(struct tsm_import *imp, tsm_import_read_fn read, void *ctx,
+			       const char *what, int64_t *blob_id_ret, uint64_t *size_ret);
+int tsm_import_add_boot(struct tsm_import *imp, const struct tsm_boot_entry *entry);
+/* Per-version facts an image brings (volume_id, hybrid_mbr, hybrid_gpt). */
+int tsm_import_set_meta(struct tsm_import *imp, const char *key, const void *value, size_t len);
+
+int tsm_import_finish(struct tsm_import *imp, struct tsm_content_add_result *res);
+void tsm_import_abort(struct tsm_import *imp);
+
+/* From a timespec to the catalog's nanoseconds. */
+struct timespec;
+struct stat;
+int64_t tsm_timespec_ns(const struct timespec *ts);
+/* Windows attributes for a POSIX file: directory, archive, read-only. */
+uint32_t tsm_windows_attributes(const struct stat *st);
+
+#endif

@@ -1,0 +1,44 @@
+/* The virtual ISO writer: a file tree plus a boot spec laid out as an
+ * extent map (tsmedia/image.h) holding an ISO 9660 volume with Joliet,
+ * Rock Ridge, a UDF 1.02 bridge, El Torito BIOS/UEFI boot entries and an
+ * optional hybrid MBR/GPT for USB sticks.
+ *
+ * File bytes are never read: file data become BLOB (or IMAGE) segments
+ * that every namespace shares; everything generated is META.  The result
+ * is a pure function of the tree and the options (no clock, no
+ * randomness), so the same media version gives the same bytes forever.
+ *
+ * Ownership: the caller owns @tree and @opts; tsm_iso_layout() uses the
+ * nodes' writer_data while it runs (and resets it to NULL) and returns a
+ * new image reference in @image_ret.  One thread per call. */
+#ifndef TSMEDIA_ISO_H
+#define TSMEDIA_ISO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tsm_tree;
+struct tsm_image;
+
+struct tsm_iso_options {
+	const char *volume_id;     /* default "CDROM"; ISO: d-characters upper-cased, 32 max; Joliet: 16 UCS-2 */
+	const char *publisher, *preparer, *application; /* may be NULL */
+	bool joliet, rock_ridge, udf;  /* a caller wanting defaults sets all three true */
+	int64_t volume_time_ns;    /* creation/modification time of the volume */
+	const char *bios_boot;     /* path in the tree of an El Torito no-emulation boot file, or NULL */
+	unsigned bios_load_size;   /* 512-byte sectors to load; 0: 4 */
+	bool boot_info_table;      /* patch the isolinux boot info table into the BIOS boot file */
+	const char *uefi_boot;     /* path in the tree of a FAT image for the UEFI (platform 0xEF) entry, or NULL */
+	const uint8_t *hybrid_mbr; /* 432..512-byte MBR boot code template (isohdpfx.bin), or NULL */
+	size_t hybrid_mbr_len;
+	bool hybrid_gpt;           /* GPT with the EFI image as an EFI System partition */
+};
+
+/* Lays @tree out as an ISO image.  Returns 0, or a negative errno with a
+ * message logged (a boot path that is not a file, more than 65535
+ * directories, ...). */
+int tsm_iso_layout(struct tsm_tree *tree, const struct tsm_iso_options *opts,
+		   struct tsm_image **image_ret);
+
+#endif
