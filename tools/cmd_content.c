@@ -29,7 +29,7 @@ static const char content_help[] =
 
 static const char add_help[] =
 	"Usage: tsmedia [--store DIR] content add --kind KIND --name NAME\n"
-	"                                         [--version V] [--id ID] SOURCE\n"
+	"                                         [--version V] [--id ID] [--as-file] SOURCE\n"
 	"\n"
 	"Imports SOURCE (a directory, or a single file) into the store and prints the\n"
 	"content ID.  Files are cut into content-defined chunks; chunks the store\n"
@@ -43,6 +43,11 @@ static const char add_help[] =
 	"                  carry the package ID a task sequence references); an existing\n"
 	"                  ID gets a new version, and the old version stays until\n"
 	"                  nothing references it\n"
+	"  --as-file       SOURCE is an ISO image to keep as one file, not to take apart\n"
+	"\n"
+	"An ISO image as SOURCE is taken apart: its file tree (from UDF when it has\n"
+	"one, else Joliet or Rock Ridge names) and its El Torito boot entries are\n"
+	"imported, so media made from it boot as it did.\n"
 	"\n"
 	"SOURCE may hold files, directories and symlinks that stay inside it; FIFOs,\n"
 	"sockets, devices and names that are not UTF-8 are refused, and nothing is\n"
@@ -55,6 +60,7 @@ static int content_add(struct cli *cli, int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "version", required_argument, NULL, 'v' },
 		{ "id", required_argument, NULL, 'i' },
+		{ "as-file", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -74,6 +80,7 @@ static int content_add(struct cli *cli, int argc, char **argv)
 		case 'n': o.name = optarg; break;
 		case 'v': o.version_label = optarg; break;
 		case 'i': o.id = optarg; break;
+		case 'f': o.as_file = true; break;
 		case 'h': fputs(add_help, stdout); return 0;
 		default: return cli_bad_option("content add ", argv);
 		}

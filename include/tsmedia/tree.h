@@ -31,6 +31,8 @@ struct tsm_tree_node {
 	struct tsm_tree_node *parent;
 	struct tsm_tree_node **children; /* sorted by name (strcmp) */
 	size_t nchildren, cap_children;
+	bool hidden;             /* laid out but named by no directory: a boot
+				  * image held only by a boot entry */
 	void *writer_data;       /* free for the format writer's use */
 };
 
