@@ -116,7 +116,9 @@ static int run(struct fs *fs, struct fuse_args *args, struct fuse_cmdline_opts *
 	} else {
 		config = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(config, cl->clone_fd);
-		fuse_loop_cfg_set_max_threads(config, cl->max_threads);
+		/* -o max_threads=N, else libfuse's default of 10. */
+		fuse_loop_cfg_set_max_threads(config, cl->max_threads > 0 && cl->max_threads <= 100000
+							      ? cl->max_threads : 10);
 		fuse_loop_cfg_set_idle_threads(config, cl->max_idle_threads);
 		rc = fuse_session_loop_mt(fs->se, config);
 		fuse_loop_cfg_destroy(config);
@@ -160,7 +162,15 @@ int main(int argc, char **argv)
 		fputs("Try 'tsmediafs --help'.\n", stderr);
 		return 2;
 	}
-	fs.store_dir = opts.store ? strdup(opts.store) : tsm_store_default_dir();
+	/* Absolute: the daemon changes to / when it detaches. */
+	{
+		char *dir = opts.store ? strdup(opts.store) : tsm_store_default_dir();
+
+		fs.store_dir = dir ? realpath(dir, NULL) : NULL;
+		if (dir && !fs.store_dir)
+			tsm_error("no store at %s: %s", dir, strerror(errno));
+		free(dir);
+	}
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.dir_mtime = (int64_t)time(NULL);

@@ -66,6 +66,12 @@ void fs_nodes_free_all(struct fs *fs)
 	}
 }
 
+/* New nodes for what the catalog defines now (built outside fs->lock). */
+struct fresh {
+	struct fs_node **nodes;
+	size_t n;
+};
+
 /* Whether nodes serve this snapshot already (keys are unique across
  * media: they start with the media version's row id). */
 static bool snapshot_served(struct fs *fs, const char *key)
@@ -86,12 +92,6 @@ static int fresh_push(struct fresh *fresh, struct fs_node *n)
 	fresh->nodes[fresh->n++] = n;
 	return 0;
 }
-
-/* New nodes for what the catalog defines now (built outside fs->lock). */
-struct fresh {
-	struct fs_node **nodes;
-	size_t n;
-};
 
 static void stale_add(struct fs *fs, const char *name)
 {
@@ -156,7 +156,6 @@ static int fresh_add_media(struct fs *fs, struct tsm_store *store, const char *n
 			fsnap->refs++;
 			n->next = fs->nodes;
 			fs->nodes = n;
-			fresh->nodes[fresh->n++] = n;
 		}
 	}
 	if (fsnap->refs == 0) {

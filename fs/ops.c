@@ -51,6 +51,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	(void)userdata;
 	/* 1 MiB requests: fewer round trips for sequential readers. */
 	conn->max_write = 1u << 20;
+	conn->max_read = 1u << 20; /* as the max_read mount option says */
 	conn->max_readahead = 1u << 20;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;

@@ -25,6 +25,10 @@ static const char usage_text[] =
 	"  stats [--json]      logical and stored bytes, chunks, blobs, dedup ratio\n"
 	"  verify              re-hash every chunk and blob; names any damage\n"
 	"  gc                  remove what nothing references and compact packs\n"
+	"  mkiso -o OUT SOURCE write an ISO image (Joliet, Rock Ridge, UDF, El Torito)\n"
+	"  media create|edit|list|show|rm|export\n"
+	"                      define media and write them out\n"
+	"  mount MOUNTPOINT    serve every media as a live file (runs tsmediafs)\n"
 
 	"\n"
 	"Options:\n"
@@ -133,6 +137,12 @@ int main(int argc, char **argv)
 		return cmd_verify(&cli, argc, argv);
 	if (strcmp(cmd, "gc") == 0)
 		return cmd_gc(&cli, argc, argv);
+	if (strcmp(cmd, "mkiso") == 0)
+		return cmd_mkiso(&cli, argc, argv);
+	if (strcmp(cmd, "media") == 0)
+		return cmd_media(&cli, argc, argv);
+	if (strcmp(cmd, "mount") == 0)
+		return cmd_mount(&cli, argc, argv);
 	if (strcmp(cmd, "help") == 0) {
 		fputs(usage_text, stdout);
 		return 0;

@@ -14,6 +14,7 @@
 #include "import/source.h"
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
+#include "tsmedia/media.h"
 #include "tsmedia/progress.h"
 
 
@@ -371,6 +372,29 @@ void tsm_tree_entries_free(struct tsm_tree_entry *entries, size_t n)
 	free(entries);
 }
 
+/* Media name content by ID; removing what a media uses would break it. */
+static int content_refuse_if_used(struct tsm_store *store, const char *id)
+{
+	char **names, list[512] = "";
+	size_t n, len = 0;
+	int rc = tsm_media_using_content(store, id, &names, &n);
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (len < sizeof(list))
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "",
+						names[i] ? names[i] : "?");
+		free(names[i]);
+	}
+	free(names);
+	if (n) {
+		tsm_error("content %s is used by media %s: remove it from them first", id, list);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 int tsm_content_rm(struct tsm_store *store, const char *id)
 {
 	char norm[TSM_CONTENT_ID_LEN + 1], sql[96];
@@ -394,6 +418,8 @@ int tsm_content_rm(struct tsm_store *store, const char *id)
 		rc = -ENOENT;
 		goto out_abort;
 	}
+	if ((rc = content_refuse_if_used(store, norm)) < 0)
+		goto out_abort;
 	if ((rc = tsm_db_prepare(store->db, "UPDATE content SET removed = 1 WHERE id = ?1;",
 				 &stmt)) < 0)
 		goto out_abort;

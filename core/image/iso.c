@@ -236,7 +236,7 @@ static int layout_sectors(struct iso_ctx *ctx)
 		/* ECMA-167 3/8.4.2.1: a second anchor at N (the last sector), or
 		 * at N - 256 when the backup GPT owns the last sectors. */
 		ctx->udf_avdp2_lba = a.high;
-		ctx->total_sectors = a.high + 1 + (o->hybrid_gpt ? UDF_TAIL_GAP - 1 : 0);
+		ctx->total_sectors = a.high + 1 + (o->hybrid_gpt ? UDF_TAIL_GAP : 0);
 	} else if (o->hybrid_gpt) {
 		ctx->total_sectors += HYBRID_GPT_TAIL_SECTORS;
 	}

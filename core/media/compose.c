@@ -78,6 +78,8 @@ static int layout_iso(const struct tsm_media_def *d, struct tsm_tree *tree,
 	};
 
 	tsm_tree_walk(tree, newest_mtime, &o.volume_time_ns);
+	if (!tree->root->mtime_ns)
+		tree->root->mtime_ns = o.volume_time_ns;
 	return tsm_iso_layout(tree, &o, image_ret);
 }
 
