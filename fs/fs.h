@@ -82,6 +82,7 @@ struct fs_thread {
 	struct tsm_blob_source *source;
 	uint8_t *buf;
 	size_t bufsize;
+	struct fuse_bufvec *bufv; /* room for MAX_PIECES buffers */
 };
 
 struct fs_thread *fs_thread_get(struct fs *fs);

@@ -61,6 +61,7 @@ static void thread_free(void *arg)
 	tsm_store_blob_source_free(t->source);
 	tsm_store_close(t->store);
 	free(t->buf);
+	free(t->bufv);
 	free(t);
 }
 
@@ -72,9 +73,15 @@ struct fs_thread *fs_thread_get(struct fs *fs)
 		return t;
 	if (!(t = calloc(1, sizeof(*t))))
 		return NULL;
+	/* A fuse_bufvec ends in one fuse_buf; room for 64 of them. */
+	if (!(t->bufv = calloc(1, sizeof(*t->bufv) + 64 * sizeof(struct fuse_buf)))) {
+		free(t);
+		return NULL;
+	}
 	if (tsm_store_open(fs->store_dir, &t->store) < 0 ||
 	    tsm_store_blob_source_new(t->store, &t->source) < 0) {
 		tsm_store_close(t->store);
+		free(t->bufv);
 		free(t);
 		return NULL;
 	}

@@ -272,13 +272,21 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* Replies with pieces: file ranges of checked raw chunks go from the pack
+ * to the kernel without a copy here (splice where the kernel allows);
+ * the rest comes from memory. */
+#define MAX_PIECES 64
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
 	struct fs_thread *t = fs_thread_get(fs);
-	ssize_t n;
+	struct tsm_piece pieces[MAX_PIECES];
+	struct fuse_bufvec *bv;
+	size_t n = 0;
+	ssize_t got;
 
 	(void)ino;
 	if (!t) {
@@ -295,14 +303,41 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		t->buf = p;
 		t->bufsize = size;
 	}
-	n = tsm_image_pread(h->node->image, t->source, t->buf, size, (uint64_t)off);
-	if (n < 0) {
+	got = tsm_image_map(h->node->image, t->source, (uint64_t)off, size, t->buf, pieces,
+			    MAX_PIECES, &n);
+	if (got >= 0 && (uint64_t)got < size && (uint64_t)off + (uint64_t)got < h->node->size) {
+		/* Out of pieces: a short reply would read as the end of the
+		 * file, so copy the whole request instead. */
+		got = tsm_image_pread(h->node->image, t->source, t->buf, size, (uint64_t)off);
+		if (got >= 0) {
+			fuse_reply_buf(req, (const char *)t->buf, (size_t)got);
+			return;
+		}
+	}
+	if (got < 0) {
 		tsm_error("%s: read of %zu bytes at offset %lld failed: %s", h->node->file_name, size,
-			  (long long)off, strerror((int)-n));
+			  (long long)off, strerror((int)-got));
 		fuse_reply_err(req, EIO);
 		return;
 	}
-	fuse_reply_buf(req, (const char *)t->buf, (size_t)n);
+	bv = t->bufv;
+	bv->count = n;
+	bv->idx = 0;
+	bv->off = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct fuse_buf *b = &bv->buf[i];
+
+		memset(b, 0, sizeof(*b));
+		b->size = pieces[i].len;
+		if (pieces[i].mem) {
+			b->mem = (void *)pieces[i].mem;
+		} else {
+			b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+			b->fd = pieces[i].fd;
+			b->pos = (off_t)pieces[i].pos;
+		}
+	}
+	fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

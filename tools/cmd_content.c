@@ -141,7 +141,7 @@ static void json_item_head(struct json *j, const struct tsm_content_item *item)
 	json_key(j, "created"); json_int(j, item->created);
 	json_key(j, "version"); json_int(j, cur ? cur->version : 0);
 	json_key(j, "label"); json_string(j, cur ? cur->label : NULL);
-	json_key(j, "files"); json_uint(j, cur ? cur->files : 0);
+	json_key(j, "file_count"); json_uint(j, cur ? cur->files : 0);
 	json_key(j, "bytes"); json_uint(j, cur ? cur->bytes : 0);
 	json_key(j, "versions");
 	json_begin_array(j);
@@ -237,6 +237,7 @@ static void json_entries(struct json *j, const struct tsm_tree_entry *e, size_t 
 		json_key(j, "path"); json_string(j, e[i].path);
 		json_key(j, "type"); json_string(j, entry_type_name(e[i].type));
 		json_key(j, "mode"); json_uint(j, e[i].mode);
+		json_key(j, "mtime"); json_int(j, e[i].mtime_ns / 1000000000);
 		json_key(j, "mtime_ns"); json_int(j, e[i].mtime_ns);
 		json_key(j, "attributes"); json_uint(j, e[i].attributes);
 		json_key(j, "size"); json_uint(j, e[i].size);
@@ -289,8 +290,9 @@ static int content_show(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_content_item item;
 	struct tsm_tree_entry *entries = NULL;
+	struct tsm_boot_entry *boots = NULL;
 	struct tsm_store *store;
-	size_t n = 0;
+	size_t n = 0, nboots = 0;
 	bool as_json;
 	int rc = parse_json_flag(argc, argv, show_help, "content show ", 1, &as_json);
 
@@ -301,6 +303,11 @@ static int content_show(struct cli *cli, int argc, char **argv)
 	rc = tsm_content_get(store, argv[optind], &item);
 	if (rc == 0 && (rc = tsm_content_tree(store, argv[optind], 0, &entries, &n)) < 0)
 		tsm_content_item_clear(&item);
+	if (rc == 0 && as_json &&
+	    (rc = tsm_content_boot_entries(store, argv[optind], 0, &boots, &nboots)) < 0) {
+		tsm_tree_entries_free(entries, n);
+		tsm_content_item_clear(&item);
+	}
 	tsm_store_close(store);
 	if (rc < 0)
 		return 1;
@@ -310,12 +317,33 @@ static int content_show(struct cli *cli, int argc, char **argv)
 		json_init(&j, stdout);
 		json_begin_object(&j);
 		json_item_head(&j, &item);
-		json_key(&j, "tree"); json_entries(&j, entries, n);
+		json_key(&j, "files"); json_entries(&j, entries, n);
+		json_key(&j, "boot");
+		json_begin_array(&j);
+		for (size_t i = 0; i < nboots; i++) {
+			const struct tsm_boot_entry *b = &boots[i];
+
+			json_begin_object(&j);
+			json_key(&j, "platform");
+			json_string(&j, b->platform == TSM_BOOT_PLATFORM_UEFI   ? "uefi"
+					: b->platform == TSM_BOOT_PLATFORM_BIOS ? "bios"
+										: "other");
+			json_key(&j, "platform_id"); json_uint(&j, b->platform);
+			json_key(&j, "emulation"); json_uint(&j, b->emulation);
+			json_key(&j, "load_size"); json_uint(&j, b->load_size);
+			json_key(&j, "boot_info_table"); json_bool(&j, b->boot_info_table);
+			json_key(&j, "path"); json_string(&j, b->path);
+			json_key(&j, "hidden"); json_bool(&j, b->path == NULL);
+			json_key(&j, "size"); json_uint(&j, b->size);
+			json_end_object(&j);
+		}
+		json_end_array(&j);
 		json_end_object(&j);
 		json_finish(&j);
 	} else {
 		print_item_text(&item, entries, n);
 	}
+	tsm_boot_entries_free(boots, nboots);
 	tsm_tree_entries_free(entries, n);
 	tsm_content_item_clear(&item);
 	return 0;

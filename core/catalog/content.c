@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "import/iso.h"
 #include "import/session.h"
 #include "import/source.h"
 #include "store/store_internal.h"
@@ -26,6 +28,18 @@ int tsm_content_add(struct tsm_store *store, const struct tsm_content_add_option
 	memset(res, 0, sizeof(*res));
 	if ((rc = tsm_import_check_options(o)) < 0)
 		return rc;
+	/* An ISO is taken apart unless --as-file keeps it whole. */
+	if (!o->as_file) {
+		struct stat st;
+		int fd = open(o->source, O_RDONLY | O_CLOEXEC);
+		bool iso = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+			   tsm_iso_file_detect(fd);
+
+		if (fd >= 0)
+			close(fd);
+		if (iso)
+			return tsm_import_iso(store, o, res);
+	}
 	return tsm_import_directory(store, o, res);
 }
 

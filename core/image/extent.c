@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +123,126 @@ ssize_t tsm_image_pread(const struct tsm_image *image, const struct tsm_blob_sou
 		done += n;
 	}
 	return (ssize_t)done;
+}
+
+/* ---- mapping ------------------------------------------------------- */
+
+struct map_state {
+	const struct tsm_blob_source *source;
+	uint8_t *scratch;      /* the request's bytes that are read */
+	struct tsm_piece *pieces;
+	size_t max, n;
+};
+
+static bool piece_push(struct map_state *m, const void *mem, int fd, uint64_t pos, size_t len)
+{
+	struct tsm_piece *last = m->n ? &m->pieces[m->n - 1] : NULL;
+
+	/* Neighbours in memory or in the same file merge. */
+	if (last && mem && last->mem && (const uint8_t *)last->mem + last->len == mem) {
+		last->len += len;
+		return true;
+	}
+	if (last && !mem && !last->mem && last->fd == fd && last->pos + last->len == pos) {
+		last->len += len;
+		return true;
+	}
+	if (m->n == m->max)
+		return false;
+	m->pieces[m->n++] = (struct tsm_piece){ .mem = mem, .fd = fd, .pos = pos, .len = len };
+	return true;
+}
+
+static ssize_t map_range(const struct tsm_image *image, struct map_state *m, uint64_t offset,
+			 size_t len, size_t done_before);
+
+/* Maps @n bytes of one BLOB segment; the request's byte @at is its first. */
+static ssize_t map_blob(const struct tsm_segment *s, struct map_state *m, uint64_t in_seg,
+			size_t n, size_t at)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		int fd;
+		uint64_t pos;
+		size_t got = m->source->map ? m->source->map(m->source->ctx, s->u.blob.id,
+							     s->u.blob.offset + in_seg + done,
+							     n - done, &fd, &pos)
+					    : 0;
+
+		if (got > 0) {
+			if (!piece_push(m, NULL, fd, pos, got))
+				return (ssize_t)done;
+		} else {
+			/* Read what cannot be mapped, up to the rest of the segment's
+			 * share: the read checks it, so later requests map it. */
+			ssize_t r = m->source->pread(m->source->ctx, s->u.blob.id, m->scratch + at + done,
+						     n - done, s->u.blob.offset + in_seg + done);
+
+			if (r < 0)
+				return r;
+			if ((size_t)r != n - done)
+				return -EIO;
+			if (!piece_push(m, m->scratch + at + done, -1, 0, n - done))
+				return (ssize_t)done;
+			got = n - done;
+		}
+		done += got;
+	}
+	return (ssize_t)done;
+}
+
+static ssize_t map_range(const struct tsm_image *image, struct map_state *m, uint64_t offset,
+			 size_t len, size_t at)
+{
+	size_t done = 0, i;
+
+	if (offset >= image->size || len == 0)
+		return 0;
+	if (len > image->size - offset)
+		len = (size_t)(image->size - offset);
+	i = segment_at(image, offset);
+	while (done < len) {
+		const struct tsm_segment *s = &image->segs[i++];
+		uint64_t in_seg = offset + done - s->offset;
+		size_t n = (size_t)(s->length - in_seg < len - done ? s->length - in_seg : len - done);
+		ssize_t got;
+
+		switch (s->kind) {
+		case TSM_SEGMENT_ZERO:
+			memset(m->scratch + at + done, 0, n);
+			got = piece_push(m, m->scratch + at + done, -1, 0, n) ? (ssize_t)n : 0;
+			break;
+		case TSM_SEGMENT_META:
+			got = piece_push(m, s->u.meta + in_seg, -1, 0, n) ? (ssize_t)n : 0;
+			break;
+		case TSM_SEGMENT_BLOB:
+			got = map_blob(s, m, in_seg, n, at + done);
+			break;
+		case TSM_SEGMENT_IMAGE:
+			got = map_range(s->u.image.image, m, s->u.image.offset + in_seg, n, at + done);
+			break;
+		default:
+			return -EINVAL;
+		}
+		if (got < 0)
+			return got;
+		done += (size_t)got;
+		if ((size_t)got < n)
+			break; /* out of pieces */
+	}
+	return (ssize_t)done;
+}
+
+ssize_t tsm_image_map(const struct tsm_image *image, const struct tsm_blob_source *source,
+		      uint64_t offset, size_t len, uint8_t *scratch, struct tsm_piece *pieces,
+		      size_t max, size_t *n_ret)
+{
+	struct map_state m = { source, scratch, pieces, max, 0 };
+	ssize_t got = map_range(image, &m, offset, len, 0);
+
+	*n_ret = m.n;
+	return got;
 }
 
 /* ---- building ------------------------------------------------------- */

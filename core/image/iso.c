@@ -5,8 +5,9 @@
  *             SVD (8.5), terminator (8.3), then UDF's BEA01 NSR02 TEA01
  *   32-47     UDF main volume descriptor sequence, 48-63 reserve, 64-65
  *             LVID + TD, 256 anchor (ECMA-167 3/8.4.2.1)
- *   free low  boot catalog, path tables, directories, continuation areas:
- *             the gaps below 256 when UDF leaves them, else from 23 on
+ *   free low  boot catalog, path tables, directories (each followed by its
+ *             Rock Ridge continuation areas): the gaps below 256 when UDF
+ *             leaves them, else from 23 on
  *   257...    (UDF) the partition: file set descriptor, file entries, FIDs
  *             then every file's data, the EFI image last (its ESP must not
  *             overlap the ISO data partition of the GPT)
@@ -197,6 +198,8 @@ static int layout_sectors(struct iso_ctx *ctx)
 	for (size_t i = 0; i < ctx->ndirs; i++) {
 		ctx->dirs[i]->dir_lba = off;
 		off += ctx->dirs[i]->dir_size / ISO_SECTOR;
+		ctx->dirs[i]->ce_lba = off;
+		off += ctx->dirs[i]->ce_sectors;
 	}
 	if (o->joliet) {
 		ctx->jdirs_lba = alloc_meta(&a, ctx->jdirs_sectors);
@@ -206,7 +209,6 @@ static int layout_sectors(struct iso_ctx *ctx)
 			off += ctx->jdirs[i]->jdir_size / ISO_SECTOR;
 		}
 	}
-	ctx->ce_lba = alloc_meta(&a, ctx->ce_sectors);
 
 	if (udf) {
 		ctx->udf_part_start = a.high;
@@ -296,19 +298,17 @@ static int write_dirs(struct iso_ctx *ctx, bool joliet)
 
 	if (!p)
 		return -ENOMEM;
-	if (!joliet && ctx->ce_sectors) {
-		ctx->ce_buf = tsm_image_builder_meta(ctx->b, (uint64_t)ctx->ce_lba * ISO_SECTOR,
-						     (size_t)ctx->ce_sectors * ISO_SECTOR);
-		if (!ctx->ce_buf)
-			return -ENOMEM;
-	}
-	ctx->ce_cursor = 0;
 	for (size_t i = 0; i < ndirs; i++) {
-		uint32_t lba_d = joliet ? dirs[i]->jdir_lba : dirs[i]->dir_lba;
+		struct iso_node *d = dirs[i];
+		uint32_t lba_d = joliet ? d->jdir_lba : d->dir_lba;
 
-		iso9660_dir_bytes(ctx, dirs[i], joliet, p + (size_t)(lba_d - lba) * ISO_SECTOR);
+		ctx->ce_cursor = 0;
+		ctx->ce_lba = d->ce_lba;
+		ctx->ce_buf = !joliet && d->ce_sectors ? p + (size_t)(d->ce_lba - lba) * ISO_SECTOR
+						       : NULL;
+		iso9660_dir_bytes(ctx, d, joliet, p + (size_t)(lba_d - lba) * ISO_SECTOR);
 	}
-	ctx->ce_buf = NULL; /* owned by the builder */
+	ctx->ce_buf = NULL;
 	return 0;
 }
 
@@ -367,12 +367,14 @@ static int layout(struct iso_ctx *ctx, struct tsm_image **image_ret)
 
 	/* Sizes: directories (with their Rock Ridge entries and the
 	 * continuation areas those need) do not depend on where things go. */
-	ctx->ce_cursor = 0;
 	for (size_t i = 0; i < ctx->ndirs; i++) {
-		ctx->dirs[i]->dir_size = iso9660_dir_bytes(ctx, ctx->dirs[i], false, NULL);
-		ctx->dirs_sectors += ctx->dirs[i]->dir_size / ISO_SECTOR;
+		struct iso_node *d = ctx->dirs[i];
+
+		ctx->ce_cursor = 0;
+		d->dir_size = iso9660_dir_bytes(ctx, d, false, NULL);
+		d->ce_sectors = sectors_of(ctx->ce_cursor);
+		ctx->dirs_sectors += d->dir_size / ISO_SECTOR + d->ce_sectors;
 	}
-	ctx->ce_sectors = sectors_of(ctx->ce_cursor);
 	for (size_t i = 0; i < ctx->njdirs; i++) {
 		ctx->jdirs[i]->jdir_size = iso9660_dir_bytes(ctx, ctx->jdirs[i], true, NULL);
 		ctx->jdirs_sectors += ctx->jdirs[i]->jdir_size / ISO_SECTOR;

@@ -50,6 +50,10 @@ struct iso_node {
 	char iso_name[ISO_MAX_DIR_NAME + 4];
 	uint8_t iso_len;
 	uint32_t dir_lba, dir_size; /* directories: their ISO directory */
+	/* directories: their Rock Ridge continuation areas, in the sectors
+	 * right after the directory (libarchive reads a CE area only when its
+	 * sequential read reaches it right after the directory) */
+	uint32_t ce_lba, ce_sectors;
 	uint16_t pt_num;            /* path table directory number */
 
 	/* Joliet: UCS-2 big-endian, ";1" included for files */
@@ -89,9 +93,10 @@ struct iso_ctx {
 	uint32_t catalog_lba;
 	uint32_t pt_size, lpt_lba, mpt_lba;   /* ECMA-119 path tables */
 	uint32_t jpt_size, jlpt_lba, jmpt_lba;
-	uint32_t dirs_lba, dirs_sectors;      /* every ISO directory, in dirs order */
+	uint32_t dirs_lba, dirs_sectors;      /* every ISO directory and its CE areas */
 	uint32_t jdirs_lba, jdirs_sectors;
-	uint32_t ce_lba, ce_sectors;          /* Rock Ridge continuation areas */
+	/* the directory being sized or written: its CE area */
+	uint32_t ce_lba;
 	uint32_t ce_cursor;                   /* bytes into the CE area while placing */
 	uint8_t *ce_buf;                      /* the CE area while writing, else NULL */
 	uint8_t *susp;                        /* scratch for one record's SUSP entries */

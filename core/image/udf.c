@@ -13,6 +13,8 @@
  *     directories as File Identifier Descriptors (4/14.4) in their own
  *     blocks, file data shared with ECMA-119 (same sectors), as short_ads
  *     of less than 1 GiB each.
+ * Symbolic links are left out, as in Joliet: a File Entry of type 12 makes
+ * 7-Zip refuse the whole UDF tree; Rock Ridge carries them.
  * Every descriptor starts with a tag (3/7.2) whose CRC is the CRC-ITU of
  * the bytes after the tag and whose checksum covers the tag itself. */
 #include "iso_internal.h"
@@ -48,7 +50,6 @@
 
 #define FILE_TYPE_DIR 4
 #define FILE_TYPE_FILE 5
-#define FILE_TYPE_SYMLINK 12
 
 #define FID_DIRECTORY 0x02
 #define FID_PARENT 0x08
@@ -252,9 +253,12 @@ static uint32_t fid_len(size_t l_fi) { return (uint32_t)((38 + l_fi + 3) & ~(siz
 int udf_prepare(struct iso_ctx *ctx)
 {
 	static const struct iso_name_ops ops = { udf_make, udf_store };
+	struct iso_node **scratch = calloc(ctx->nnodes, sizeof(*scratch));
 	uint32_t blocks = 0;
-	int rc;
+	int rc = 0;
 
+	if (!scratch)
+		return -ENOMEM;
 	/* UDF 3.2.1.1: the root's unique ID is 0, 1-15 are reserved. */
 	ctx->udf_next_unique = 16;
 	for (size_t i = 0; i < ctx->nnodes; i++) {
@@ -262,19 +266,27 @@ int udf_prepare(struct iso_ctx *ctx)
 		uint32_t len;
 
 		d->udf_unique = i == 0 ? 0 : ctx->udf_next_unique++;
+		size_t nk = 0;
+
 		if (!d->dir)
 			continue;
-		if ((rc = iso_names_unique(d->kids, d->nkids, &ops)) < 0)
-			return rc;
-		len = fid_len(0);
+		/* Symbolic links are left out (see the top of this file). */
 		for (size_t k = 0; k < d->nkids; k++)
-			len += fid_len(d->kids[k]->udf_name_len);
+			if (!d->kids[k]->symlink)
+				scratch[nk++] = d->kids[k];
+		if ((rc = iso_names_unique(scratch, nk, &ops)) < 0)
+			goto out_free;
+		len = fid_len(0);
+		for (size_t k = 0; k < nk; k++)
+			len += fid_len(scratch[k]->udf_name_len);
 		d->udf_fid_off = blocks;
 		d->udf_fid_len = len;
 		blocks += (len + ISO_SECTOR - 1) / ISO_SECTOR;
 	}
 	ctx->udf_fid_blocks = blocks;
-	return 0;
+out_free:
+	free(scratch);
+	return rc;
 }
 
 /* ECMA-167 2/9.1: a volume structure descriptor: 0 type 0, 1 identifier,
@@ -456,7 +468,7 @@ static int write_lvid(struct iso_ctx *ctx)
 	for (size_t i = 0; i < ctx->nnodes; i++) {
 		if (ctx->nodes[i].dir)
 			dirs++;
-		else
+		else if (!ctx->nodes[i].symlink)
 			files++;
 	}
 	set_timestamp(p + 16, ctx->opts->volume_time_ns);
@@ -524,51 +536,6 @@ static uint32_t udf_permissions(uint32_t mode)
 	return p;
 }
 
-/* 4/14.16.1 path components of a symlink target: 0 type (2 root, 3 parent,
- * 4 current, 5 name), 1 identifier length, 2 version, 4 identifier (CS0). */
-static size_t symlink_components(const char *target, uint8_t *out, size_t max)
-{
-	size_t n = 0;
-	const char *s = target;
-
-	if (*s == '/') {
-		if (n + 4 > max)
-			return 0;
-		memset(out + n, 0, 4);
-		out[n] = 2;
-		n += 4;
-		s += strspn(s, "/");
-	}
-	while (*s) {
-		size_t len = strcspn(s, "/");
-		char comp[512];
-
-		if (n + 4 > max)
-			return 0;
-		memset(out + n, 0, 4);
-		if (len == 1 && s[0] == '.') {
-			out[n] = 4;
-		} else if (len == 2 && s[0] == '.' && s[1] == '.') {
-			out[n] = 3;
-		} else {
-			size_t l;
-
-			if (len >= sizeof(comp) || n + 4 + 2 * len + 1 > max)
-				return 0;
-			memcpy(comp, s, len);
-			comp[len] = '\0';
-			out[n] = 5;
-			l = udf_cs0(comp, out + n + 4, 255);
-			out[n + 1] = (uint8_t)l;
-			n += l;
-		}
-		n += 4;
-		s += len;
-		s += strspn(s, "/");
-	}
-	return n;
-}
-
 /* 4/14.9 file entry:
  *   16 ICB tag (4/14.6: 16 prior entries, 20 strategy 4, 22 parameter,
  *      24 maximum entries, 27 file type, 28 parent ICB, 34 flags)
@@ -582,61 +549,45 @@ static int write_fe(struct iso_ctx *ctx, struct iso_node *n, uint8_t *p)
 {
 	uint32_t at = n->udf_fe, l_ad = 0, start = 0;
 	uint64_t len = 0, left;
-	uint8_t type = n->dir ? FILE_TYPE_DIR : n->symlink ? FILE_TYPE_SYMLINK : FILE_TYPE_FILE;
-	uint16_t ad_type = 0; /* short_ad */
+	uint8_t type = n->dir ? FILE_TYPE_DIR : FILE_TYPE_FILE;
 
 	if (n->dir) {
 		len = n->udf_fid_len;
 		start = ctx->udf_fid_lba - ctx->udf_part_start + n->udf_fid_off;
-	} else if (n->symlink) {
-		const char *target = n->t->link_target ? n->t->link_target : "";
-
-		ad_type = 3; /* the components are the FE's own data (4/14.6.8) */
-		l_ad = (uint32_t)symlink_components(target, p + FE_HEADER, ISO_SECTOR - FE_HEADER);
-		if (!l_ad && *target) {
-			char *path = tsm_tree_node_path(n->t);
-
-			tsm_error("UDF: the target of symlink '%s' is too long", path ? path : "?");
-			free(path);
-			return -ENAMETOOLONG;
-		}
-		len = l_ad;
 	} else {
 		len = n->size;
 		start = n->data_lba - ctx->udf_part_start;
 	}
-	if (ad_type == 0) {
-		left = len;
-		while (left) {
-			uint32_t part = left > UDF_MAX_EXTENT ? UDF_MAX_EXTENT : (uint32_t)left;
+	left = len;
+	while (left) {
+		uint32_t part = left > UDF_MAX_EXTENT ? UDF_MAX_EXTENT : (uint32_t)left;
 
-			if (FE_HEADER + l_ad + 8 > ISO_SECTOR) {
-				char *path = tsm_tree_node_path(n->t);
+		if (FE_HEADER + l_ad + 8 > ISO_SECTOR) {
+			char *path = tsm_tree_node_path(n->t);
 
-				tsm_error("UDF: '%s' is too large for one file entry (%llu bytes)",
-					  path ? path : "?", (unsigned long long)n->size);
-				free(path);
-				return -EFBIG;
-			}
-			/* 4/14.14.1 short_ad: 0 length (type 0: recorded), 4 position */
-			udf_set_u32(p + FE_HEADER + l_ad, part);
-			udf_set_u32(p + FE_HEADER + l_ad + 4, start);
-			l_ad += 8;
-			start += part / ISO_SECTOR;
-			left -= part;
+			tsm_error("UDF: '%s' is too large for one file entry (%llu bytes)",
+				  path ? path : "?", (unsigned long long)n->size);
+			free(path);
+			return -EFBIG;
 		}
+		/* 4/14.14.1 short_ad: 0 length (type 0: recorded), 4 position */
+		udf_set_u32(p + FE_HEADER + l_ad, part);
+		udf_set_u32(p + FE_HEADER + l_ad + 4, start);
+		l_ad += 8;
+		start += part / ISO_SECTOR;
+		left -= part;
 	}
 	udf_set_u32(p + 16, 0);
 	udf_set_u16(p + 20, 4);
 	udf_set_u16(p + 24, 1);
 	p[27] = type;
-	udf_set_u16(p + 34, ad_type);
+	udf_set_u16(p + 34, 0); /* short_ads */
 	udf_set_u32(p + 36, 0);
 	udf_set_u32(p + 40, 0);
-	udf_set_u32(p + 44, udf_permissions(n->symlink ? 0777 : n->t->mode));
+	udf_set_u32(p + 44, udf_permissions(n->t->mode));
 	udf_set_u16(p + 48, (uint16_t)(n->dir ? 1 + (n->nsubdirs < 65000 ? n->nsubdirs : 65000) : 1));
 	udf_set_u64(p + 56, len);
-	udf_set_u64(p + 64, ad_type == 3 ? 0 : (len + ISO_SECTOR - 1) / ISO_SECTOR);
+	udf_set_u64(p + 64, (len + ISO_SECTOR - 1) / ISO_SECTOR);
 	set_timestamp(p + 72, n->t->mtime_ns);
 	set_timestamp(p + 84, n->t->mtime_ns);
 	set_timestamp(p + 96, n->t->mtime_ns);
@@ -686,6 +637,8 @@ static int write_files(struct iso_ctx *ctx)
 		struct iso_node *n = &ctx->nodes[i];
 		uint32_t pos;
 
+		if (n->symlink)
+			continue; /* its block stays zero */
 		if ((rc = write_fe(ctx, n, fe + i * ISO_SECTOR)) < 0)
 			return rc;
 		if (!n->dir)
@@ -696,6 +649,8 @@ static int write_files(struct iso_ctx *ctx)
 		for (size_t k = 0; k < n->nkids; k++) {
 			struct iso_node *kid = n->kids[k];
 
+			if (kid->symlink)
+				continue;
 			pos += write_fid(fid + pos, fid_block0 + pos / ISO_SECTOR,
 					 kid->dir ? FID_DIRECTORY : 0, kid, kid->udf_name,
 					 kid->udf_name_len);

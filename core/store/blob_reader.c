@@ -177,6 +177,29 @@ ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *r, void *buf, size_t len,
 	return (ssize_t)done;
 }
 
+size_t tsm_blob_reader_map(struct tsm_blob_reader *r, uint64_t offset, size_t len,
+			   int *fd_ret, uint64_t *pos_ret)
+{
+	struct tsm_chunk_loc *c;
+	uint64_t in_chunk;
+	size_t i, n;
+	int fd;
+
+	if (offset >= r->size || len == 0)
+		return 0;
+	i = chunk_index_at(r, offset);
+	c = &r->chunks[i];
+	in_chunk = offset - r->starts[i];
+	if (c->codec != TSM_COMPRESSION_NONE || !tsm_verified_check(r->store->verified, c->id, c->pack))
+		return 0;
+	if ((fd = tsm_pack_cache_fd(r->store, c->pack)) < 0)
+		return 0;
+	n = c->size - (size_t)in_chunk;
+	*fd_ret = fd;
+	*pos_ret = c->offset + in_chunk;
+	return n < len ? n : len;
+}
+
 void tsm_blob_reader_close(struct tsm_blob_reader *r)
 {
 	if (!r)

@@ -54,6 +54,16 @@ static ssize_t store_source_pread(void *ctx, int64_t blob_id, void *buf, size_t 
 	return tsm_blob_reader_pread(*r, buf, len, offset);
 }
 
+static size_t store_source_map(void *ctx, int64_t blob_id, uint64_t offset, size_t len,
+			       int *fd_ret, uint64_t *pos_ret)
+{
+	struct store_source *s = ctx;
+	int rc = 0;
+	struct tsm_blob_reader **r = reader_for(s, blob_id, &rc);
+
+	return r ? tsm_blob_reader_map(*r, offset, len, fd_ret, pos_ret) : 0;
+}
+
 int tsm_store_blob_source_new(struct tsm_store *store, struct tsm_blob_source **source_ret)
 {
 	struct store_source *s = calloc(1, sizeof(*s));
@@ -62,6 +72,7 @@ int tsm_store_blob_source_new(struct tsm_store *store, struct tsm_blob_source **
 		return -ENOMEM;
 	s->store = store;
 	s->source.pread = store_source_pread;
+	s->source.map = store_source_map;
 	s->source.ctx = s;
 	*source_ret = &s->source;
 	return 0;

@@ -26,7 +26,22 @@ struct tsm_image;
  * end) or a negative errno. */
 struct tsm_blob_source {
 	ssize_t (*pread)(void *ctx, int64_t blob_id, void *buf, size_t len, uint64_t offset);
+	/* Optional: where the first bytes of [offset, offset + len) of a blob
+	 * lie, already checked, in a file (a pack): sets *fd_ret and *pos_ret
+	 * and returns how many bytes are there (> 0), or 0 when they must be
+	 * read (compressed, or not yet checked).  The fd stays valid until the
+	 * source is next used. */
+	size_t (*map)(void *ctx, int64_t blob_id, uint64_t offset, size_t len, int *fd_ret,
+		      uint64_t *pos_ret);
 	void *ctx;
+};
+
+/* A piece of a read: bytes in memory, or a file range (zero-copy). */
+struct tsm_piece {
+	const void *mem; /* NULL: the bytes are at @pos in @fd */
+	int fd;
+	uint64_t pos;
+	size_t len;
 };
 
 enum tsm_segment_kind {
@@ -62,6 +77,16 @@ void tsm_image_unref(struct tsm_image *image);
  * a negative errno from the blob source. */
 ssize_t tsm_image_pread(const struct tsm_image *image, const struct tsm_blob_source *source,
 			void *buf, size_t len, uint64_t offset);
+
+/* Like tsm_image_pread, but describes the bytes as pieces instead of
+ * copying them where it can: file ranges for checked raw chunks, pointers
+ * into the image for META.  Bytes that must be read go to @scratch (@len
+ * bytes; piece memory may point into it).  Fills at most @max pieces and
+ * returns the bytes described (short when pieces ran out or at the end),
+ * or a negative errno. */
+ssize_t tsm_image_map(const struct tsm_image *image, const struct tsm_blob_source *source,
+		      uint64_t offset, size_t len, uint8_t *scratch, struct tsm_piece *pieces,
+		      size_t max, size_t *n_ret);
 
 /* Building an image.  Segments may be added in any order; ranges not
  * covered are zero.  Overlapping ranges are a writer bug: finish fails. */

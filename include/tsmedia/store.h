@@ -62,6 +62,12 @@ uint64_t tsm_blob_reader_size(const struct tsm_blob_reader *reader);
  * or a negative errno. */
 ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *reader, void *buf, size_t len,
 			      uint64_t offset);
+/* Where the bytes at @offset lie in a pack, when they need no reading
+ * (raw, and checked by this process): sets the pack's fd (valid while the
+ * store handle is) and position, returns the bytes there (at most @len);
+ * 0 when they must be read with tsm_blob_reader_pread. */
+size_t tsm_blob_reader_map(struct tsm_blob_reader *reader, uint64_t offset, size_t len,
+			   int *fd_ret, uint64_t *pos_ret);
 void tsm_blob_reader_close(struct tsm_blob_reader *reader);
 
 /* A tsm_blob_source (tsmedia/image.h) reading blobs from @store, keeping
