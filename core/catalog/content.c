@@ -31,7 +31,9 @@ int tsm_content_add(struct tsm_store *store, const struct tsm_content_add_option
 	/* An ISO is taken apart unless --as-file keeps it whole. */
 	if (!o->as_file) {
 		struct stat st;
-		int fd = open(o->source, O_RDONLY | O_CLOEXEC);
+		/* Only a regular file is opened: opening a FIFO would block. */
+		int fd = stat(o->source, &st) == 0 && S_ISREG(st.st_mode)
+				 ? open(o->source, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
 		bool iso = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 			   tsm_iso_file_detect(fd);
 

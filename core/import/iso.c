@@ -123,8 +123,10 @@ struct iso_reader {
 	int fd;
 	uint64_t image_size;
 	iso9660_t *iso;
+	iso9660_t *iso_rr; /* Joliet chosen: the Rock Ridge tree, to fall back on */
 	udf_t *udf;
 	bool use_udf;
+	bool has_udf;      /* its volume recognition sequence names UDF */
 	bool rock_ridge;   /* names come from Rock Ridge */
 	const char *names; /* "UDF", "Joliet", "Rock Ridge", "ISO 9660" */
 	struct node *nodes;
@@ -303,6 +305,24 @@ struct iso_child {
 	uint64_t size;
 };
 
+/* libiso9660 before 2.1.1 copies a Joliet name's UTF-8 into room for its
+ * UCS-2 bytes, cutting names whose UTF-8 is longer (most non-Latin ones).
+ * A name @s came through whole iff its UTF-8 length is at most twice its
+ * UTF-16 length, which is what the room was. */
+static bool joliet_name_cut(const char *s)
+{
+	size_t bytes = 0, units = 0;
+
+	if (libcdio_version_num >= 20101)
+		return false;
+	for (const uint8_t *p = (const uint8_t *)s; *p; p++) {
+		bytes++;
+		if ((*p & 0xc0) != 0x80)
+			units += *p >= 0xf0 ? 2 : 1;
+	}
+	return bytes > 2 * units;
+}
+
 static int iso_child_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct iso_child *)a)->name, ((const struct iso_child *)b)->name);
@@ -378,6 +398,14 @@ static int iso_read_children(struct iso_reader *r, CdioISO9660FileList_t *list, 
 		if (index++ < 2 && st->type == _STAT_DIR &&
 		    (strcmp(st->filename, ".") == 0 || strcmp(st->filename, "..") == 0))
 			continue;
+		if (!r->rock_ridge && r->names[0] == 'J' && joliet_name_cut(st->filename)) {
+			if (!r->iso_rr)
+				tsm_error("%s: directory '%s' has a Joliet name that libcdio %s cuts"
+					  " short ('%s'), and no Rock Ridge names to use instead",
+					  r->file, *path ? path : "/", CDIO_VERSION, st->filename);
+			rc = -ENAMETOOLONG;
+			break;
+		}
 		if (!(name = iso_clean_name(st, !r->rock_ridge && r->names[0] == 'I'))) {
 			rc = -ENOMEM;
 			break;
@@ -468,7 +496,8 @@ static int iso_add_child(struct iso_reader *r, struct iso_child *k, const char *
 		}
 		if ((rc = node_push(r, &nd)) < 0)
 			goto out_free;
-		return iso_walk(r, r->nodes[r->n - 1].lib_path, r->nodes[r->n - 1].path, depth + 1);
+		/* The strings stay where they are while r->nodes grows. */
+		return iso_walk(r, nd.lib_path, nd.path, depth + 1);
 	}
 	if (r->rock_ridge && st->rr.b3_rock == yep && S_ISLNK(st->rr.st_mode)) {
 		nd.type = TSM_ENTRY_SYMLINK;
@@ -741,7 +770,8 @@ static int udf_entry(struct iso_reader *r, udf_dirent_t *d, const char *dir, int
 			udf_dirent_free(sub);
 			goto out_free;
 		}
-		return udf_walk(r, sub, r->nodes[r->n - 1].path, depth + 1);
+		/* The string stays where it is while r->nodes grows. */
+		return udf_walk(r, sub, nd.path, depth + 1);
 	}
 	if (S_ISLNK(mode)) {
 		tsm_error("%s: '%s' is a UDF symbolic link, which is not supported", r->file,
@@ -1182,8 +1212,8 @@ static void quiet_cdio(cdio_log_level_t level, const char message[])
 }
 
 /* Which names the ISO 9660 tree gives: Joliet, else Rock Ridge, else plain.
- * libiso9660 before 2.1.1 cuts Joliet names whose UTF-8 is longer than their
- * UCS-2 (most non-Latin names), so there Rock Ridge goes first. */
+ * With Joliet chosen, the Rock Ridge tree is kept open in case libiso9660
+ * cuts Joliet names (see joliet_name_cut()). */
 static int iso_open(struct iso_reader *r)
 {
 	iso9660_pvd_t pvd;
@@ -1192,7 +1222,14 @@ static int iso_open(struct iso_reader *r)
 	int space;
 
 	if (!(plain = iso9660_open_ext(r->file, ISO_EXTENSION_ALL & ~ISO_EXTENSION_JOLIET))) {
-		tsm_error("%s: not a readable ISO 9660 image (damaged or truncated?)", r->file);
+		if (r->has_udf)
+			tsm_error("%s: neither its UDF nor its ISO 9660 volume can be read (damaged or"
+				  " truncated?%s)", r->file,
+				  r->image_size <= 256 * ISO_SECTOR ? " it ends before UDF's anchor at"
+								       " sector 256" : "");
+		else
+			tsm_error("%s: not a readable ISO 9660 image (damaged or truncated?)",
+				  r->file);
 		return -EINVAL;
 	}
 	if (iso9660_ifs_read_pvd(plain, &pvd)) {
@@ -1229,14 +1266,15 @@ static int iso_open(struct iso_reader *r)
 		iso9660_close(joliet);
 		joliet = NULL;
 	}
-	if (joliet && (!rr || libcdio_version_num >= 20101)) {
-		iso9660_close(plain);
+	if (joliet) {
+		if (rr)
+			r->iso_rr = plain;
+		else
+			iso9660_close(plain);
 		r->iso = joliet;
 		r->names = "Joliet";
 		return 0;
 	}
-	if (joliet)
-		iso9660_close(joliet);
 	r->iso = plain;
 	r->rock_ridge = rr;
 	r->names = rr ? "Rock Ridge" : "ISO 9660";
@@ -1251,6 +1289,8 @@ static void reader_free(struct iso_reader *r)
 	free(r->visited);
 	if (r->iso)
 		iso9660_close(r->iso);
+	if (r->iso_rr)
+		iso9660_close(r->iso_rr);
 	if (r->udf)
 		udf_close(r->udf);
 	if (r->fd >= 0)
@@ -1306,7 +1346,8 @@ int tsm_import_iso(struct tsm_store *store, const struct tsm_content_add_options
 		goto out;
 	}
 	/* The whole image is read and checked before the store is touched. */
-	if (image_has_udf(&r) && (r.udf = udf_open(r.file))) {
+	r.has_udf = image_has_udf(&r);
+	if (r.has_udf && (r.udf = udf_open(r.file))) {
 		udf_dirent_t *root = udf_get_root(r.udf, true, 0);
 
 		if (root) {
@@ -1339,6 +1380,19 @@ int tsm_import_iso(struct tsm_store *store, const struct tsm_content_add_options
 		if ((rc = iso_open(&r)) < 0)
 			goto out;
 		rc = iso_scan(&r);
+		if (rc == -ENAMETOOLONG && r.iso_rr) {
+			/* Joliet names cut short: Rock Ridge names instead. */
+			for (size_t i = 0; i < r.n; i++)
+				node_clear(&r.nodes[i]);
+			r.n = r.nvisited = 0;
+			r.file_bytes = 0;
+			iso9660_close(r.iso);
+			r.iso = r.iso_rr;
+			r.iso_rr = NULL;
+			r.rock_ridge = true;
+			r.names = "Rock Ridge";
+			rc = iso_scan(&r);
+		}
 	}
 	if (rc < 0)
 		goto out;

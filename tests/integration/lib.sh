@@ -167,11 +167,11 @@ catalog_digest() {
 # pack_bytes STORE: bytes in STORE/packs/*.pack on disk.
 pack_bytes() {
 	find "$1/packs" -maxdepth 1 -type f -name '*.pack' -printf '%s\n' 2>/dev/null |
-		awk '{ s += $1 } END { printf "%d\n", s }'
+		awk '{ s += $1 } END { printf "%.0f\n", s }'
 }
 # packs_dir_bytes STORE: bytes of every regular file below STORE/packs.
 packs_dir_bytes() {
-	find "$1/packs" -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'
+	find "$1/packs" -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'
 }
 
 # stat_get STORE KEY: one value of `tsmedia stats --json`.

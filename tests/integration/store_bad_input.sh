@@ -89,10 +89,28 @@ bad_case "$STORE" "a symlink to a directory outside the source" "esc_dir_link" -
 bad_case "$STORE" "invalid --kind" "bogus-kind" -- add --kind bogus-kind --name x "$GOOD"
 bad_case "$STORE" "missing --kind" "[Kk]ind" -- add --name x "$GOOD"
 bad_case "$STORE" "missing --name" "[Nn]ame" -- add --kind package "$GOOD"
-for badid in ABC PS1XYZ12 PS10001 PS1000123 PS10001a ps100012 'PS1 0012' '../../x'; do
-	bad_case "$STORE" "invalid --id '$badid'" "$(re_escape "$badid")" -- \
+for badid in ABC PS1XYZ12 PS10001 PS1000123 PS1G0012 'PS1 0012' '../../x' ''; do
+	bad_case "$STORE" "invalid --id '$badid'" "${badid:+$(re_escape "$badid")}" -- \
 		add --kind package --name x --id "$badid" "$GOOD"
 done
+# Lower-case hex is not the documented form: refusing it or storing it
+# upper-cased are both fine, keeping a lower-case ID is not.
+check "--id with lower-case hex is refused, or normalised to upper case"
+LSTORE=$WORK/store-lower
+init_store "$LSTORE"
+d0=$(catalog_digest "$LSTORE")
+rc=0
+tsm "$LSTORE" content add --kind package --name x --id ps10001a "$GOOD" >"$WORK/lower.out" 2>"$WORK/lower.err" || rc=$?
+((rc == 124 || rc > 128)) && fail "add --id ps10001a: exit $rc"
+if ((rc == 0)); then
+	assert_eq "$(grep -E "$ID_RE" "$WORK/lower.out" || true)" PS10001A "ID printed for --id ps10001a"
+	assert_eq "$(json_ids "$LSTORE")" PS10001A "IDs listed after add --id ps10001a"
+	note "accepted and normalised to PS10001A"
+else
+	grep -Fq ps10001a "$WORK/lower.err" || fail "add --id ps10001a failed without naming the value: $(head -c 400 "$WORK/lower.err")"
+	assert_eq "$(catalog_digest "$LSTORE")" "$d0" "catalog after a refused --id ps10001a"
+	note "refused: $(head -n 1 "$WORK/lower.err")"
+fi
 
 # ------------------------------------------------------------------ not a store
 check "directories that are not stores are refused and left untouched"

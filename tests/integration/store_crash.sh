@@ -22,7 +22,7 @@ init_store "$STORE" --compression none
 LIVE=$WORK/live.txt
 : >"$LIVE"
 
-check "baseline: one uninterrupted import (its duration scales the kill delays)"
+check "baseline: uninterrupted imports of the tree and of a typical round (their duration scales the kill delays)"
 manifest "$SRC" "$WORK/m0.json" >/dev/null
 t0=$(date +%s%N)
 ID0=$(add_content "$STORE" --kind os-image --name "crash baseline" "$SRC")
@@ -32,9 +32,19 @@ note "import of $(du -sh "$SRC" | cut -f1) took $import_ms ms"
 echo "$ID0 $WORK/m0.json" >>"$LIVE"
 verify_ok "$STORE"
 
-# Kill at a random moment in [0, min(2 s, 1.2 x import time)] so that most
-# kills land while the import runs.
-max_ms=$((import_ms * 12 / 10))
+# Typical round: the same tree with one big file rewritten (mostly dedup).
+# Time one such import uninterrupted; kills then land at a random moment in
+# [0, min(2 s, 1.1 x that time)], so most of them hit a running import.
+randfile "$SRC/big/part0.bin" $((30 * MiB))
+printf 'calibration\n' >"$SRC/tag.txt"
+manifest "$SRC" "$WORK/mcal.json" >/dev/null
+t0=$(date +%s%N)
+IDCAL=$(add_content "$STORE" --kind os-image --name "crash calibration" "$SRC")
+t1=$(date +%s%N)
+typical_ms=$(((t1 - t0) / 1000000))
+echo "$IDCAL $WORK/mcal.json" >>"$LIVE"
+note "a typical round's import took $typical_ms ms"
+max_ms=$((typical_ms * 11 / 10))
 ((max_ms > 2000)) && max_ms=2000
 ((max_ms < 50)) && max_ms=50
 

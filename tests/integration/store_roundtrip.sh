@@ -121,6 +121,13 @@ assert_eq "$got" 0 "cat of empty file"
 check "content cat of a path that is not in the content fails and names it"
 expect_fail_with 'no_such_file_here' -- tsm "$STORE" content cat "$ID1" sub/no_such_file_here
 [[ -s $LAST_STDOUT ]] && fail "cat of a missing path wrote to stdout"
+check "content cat refuses a directory and paths that climb out of the content"
+expect_fail_with 'sub/dir' -- tsm "$STORE" content cat "$ID1" sub/dir
+expect_fail_with 'passwd' -- tsm "$STORE" content cat "$ID1" ../../../../../../etc/passwd
+[[ -s $LAST_STDOUT ]] && fail "cat of ../../etc/passwd wrote to stdout"
+expect_fail_with 'passwd' -- tsm "$STORE" content cat "$ID1" /etc/passwd
+[[ -s $LAST_STDOUT ]] && fail "cat of /etc/passwd wrote to stdout"
+expect_fail_with 'ZZZ00001' -- tsm "$STORE" content cat ZZZ00001 sub/dir/file.txt
 
 check "content list --json lists the item"
 json_ids "$STORE" | grep -qx "$ID1" || fail "content list --json does not list $ID1"
@@ -153,6 +160,11 @@ manifest "$ONE/boot.wim" "$WORK/one.json" >/dev/null
 "${PYHELP[@]}" check-show "$WORK/show2.json" "$WORK/one.json" || fail "show of a single-file import"
 cat_check "$STORE" "$ID2" "$WORK/one.json"
 assert_eq "$("${PYHELP[@]}" get "$WORK/show2.json" kind)" boot-image "kind of single-file item"
+
+check "-q: content add prints only the ID on stdout and nothing on stderr"
+out=$(tsm "$STORE" -q content add --kind package --name quiet "$ONE/boot.wim" 2>"$WORK/q.err")
+assert_match "$out" "$ID_RE" "stdout of -q content add"
+[[ -s $WORK/q.err ]] && fail "-q content add wrote to stderr: $(head -c 300 "$WORK/q.err")"
 
 check "every --kind is accepted"
 for kind in boot-image os-image package application driver-package prestart; do

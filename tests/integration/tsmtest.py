@@ -159,6 +159,11 @@ def cmd_check_show(a):
             errs.append(f'show --json lacks key {key!r}')
     if errs:
         die('\n'.join(errs))
+    if not isinstance(doc['files'], list):
+        other = [k for k, v in doc.items() if isinstance(v, list) and k != 'versions']
+        die(f'show --json "files" is {type(doc["files"]).__name__} {doc["files"]!r}, expected the newest '
+            f'version\'s file list: an array of {{path, type, size, sha256, mode, mtime}}'
+            + (f' (the document has these other arrays: {other})' if other else ''))
     got = {}
     for e in doc['files']:
         for key in ('path', 'type'):
