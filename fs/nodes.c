@@ -120,6 +120,9 @@ static int fresh_add_media(struct fs *fs, struct tsm_store *store, const char *n
 	pthread_mutex_lock(&fs->lock);
 	reused = snapshot_served(fs, snap->key);
 	pthread_mutex_unlock(&fs->lock);
+	if (!reused)
+		tsm_info("media '%s': serving version %lld (snapshot %s)", name,
+			 (long long)snap->info.version, snap->key);
 	if (!reused && (rc = tsm_media_layout(store, snap, &set)) < 0) {
 		tsm_warn("media '%s' cannot be served: it does not lay out", name);
 		tsm_media_snapshot_free(snap);

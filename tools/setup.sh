@@ -2,11 +2,12 @@
 # Installs what tsmedia needs on Debian 12 (as root, with apt-get), then
 # builds it into build/.  Used by tools/demo.sh and tools/test.sh.
 #
-#   tools/setup.sh [--for-tests]
+#   tools/setup.sh [--for-tests | --for-demo]
 #
 # --for-tests also installs the outside tools the tests judge our output
-# with.  Packages already present are not reinstalled; without root the
-# missing ones are listed and setup stops.
+# with; --for-demo the boot loaders and QEMU the demo uses.  Packages
+# already present are not reinstalled; without root the missing ones are
+# listed and setup stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,10 +16,14 @@ build_packages=(meson ninja-build pkg-config gcc libc6-dev libsqlite3-dev libssl
 run_packages=(sqlite3 fuse3)
 test_packages=(python3 openssl casync xxd procps psmisc util-linux xorriso genisoimage libcdio-utils p7zip-full libarchive-tools udftools qemu-system-x86 ovmf isolinux syslinux-common grub-efi-amd64-bin grub-common mtools dosfstools)
 
+demo_packages=(openssl isolinux syslinux-common grub-efi-amd64-bin grub-common mtools dosfstools
+	qemu-system-x86 ovmf)
+
 packages=("${build_packages[@]}" "${run_packages[@]}")
-if [[ ${1:-} == --for-tests ]]; then
-	packages+=("${test_packages[@]}")
-fi
+case ${1:-} in
+--for-tests) packages+=("${test_packages[@]}") ;;
+--for-demo) packages+=("${demo_packages[@]}") ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -33,9 +33,9 @@ unmount_fs() {
 }
 at_exit 'fusermount3 -u "$mnt"; kill -9 $daemon_pid'
 
-# wait_for CMD...: retry for up to 5 s (the daemon polls the catalog).
+# wait_for CMD...: retry for up to 10 s (the daemon polls the catalog).
 wait_for() {
-	for _ in $(seq 50); do
+	for _ in $(seq 100); do
 		"$@" && return 0
 		sleep 0.1
 	done
@@ -103,7 +103,8 @@ tsm "$store" media export beta -o "$WORK/beta.iso"
 assert_eq "$(sha "$mnt/beta.iso")" "$(sha "$WORK/beta.iso")" "beta bytes"
 tsm "$store" media edit beta --label BETA2 >/dev/null
 tsm "$store" media export beta -o "$WORK/beta2.iso"
-wait_for test "$(sha "$mnt/beta.iso")" = "$(sha "$WORK/beta2.iso")" || fail "beta's edit is not live"
+wait_for test "$(sha "$mnt/beta.iso")" = "$(sha "$WORK/beta2.iso")" ||
+	fail "beta's edit is not live: $(ls -li "$mnt"; tail -5 "$WORK/daemon.log")"
 tsm "$store" media rm beta >/dev/null
 wait_for test ! -e "$mnt/beta.iso" || fail "beta.iso did not go away"
 ls "$mnt" | grep -qx alpha.iso || fail "alpha.iso went away with beta"
