@@ -10,6 +10,7 @@
 #include "tsmedia/image.h"
 #include "tsmedia/iso.h"
 #include "tsmedia/log.h"
+#include "tsmedia/store.h"
 #include "tsmedia/tree.h"
 
 void tsm_volume_set_free(struct tsm_volume_set *set)
@@ -58,9 +59,11 @@ static int compose_data_tree(struct tsm_store *store, const struct tsm_media_sna
 	return 0;
 }
 
-static int layout_iso(const struct tsm_media_def *d, struct tsm_tree *tree,
-		      struct tsm_image **image_ret)
+static int layout_iso(struct tsm_store *store, const struct tsm_media_def *d,
+		      struct tsm_tree *tree, struct tsm_image **image_ret)
 {
+	struct tsm_blob_source *source = NULL;
+	int rc;
 	struct tsm_iso_options o = {
 		.volume_id = d->label ? d->label : d->name,
 		.publisher = d->publisher,
@@ -80,7 +83,13 @@ static int layout_iso(const struct tsm_media_def *d, struct tsm_tree *tree,
 	tsm_tree_walk(tree, newest_mtime, &o.volume_time_ns);
 	if (!tree->root->mtime_ns)
 		tree->root->mtime_ns = o.volume_time_ns;
-	return tsm_iso_layout(tree, &o, image_ret);
+	/* The boot info table's checksum is the one place file bytes count. */
+	if (d->boot_info_table && (rc = tsm_store_blob_source_new(store, &source)) < 0)
+		return rc;
+	o.boot_source = source;
+	rc = tsm_iso_layout(tree, &o, image_ret);
+	tsm_store_blob_source_free(source);
+	return rc;
 }
 
 int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *snap,
@@ -99,7 +108,7 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 	case TSM_MEDIA_DATA:
 		rc = compose_data_tree(store, snap, &tree);
 		if (rc == 0)
-			rc = layout_iso(&snap->info.def, tree, &image);
+			rc = layout_iso(store, &snap->info.def, tree, &image);
 		break;
 	default:
 		tsm_error("media '%s' has a type this tsmedia cannot lay out", snap->info.def.name);
