@@ -20,6 +20,7 @@ done
 cat >"$dir/isolinux/isolinux.cfg" <<'CFG'
 SERIAL 0 115200
 SAY tsmedia-demo: booted under BIOS by isolinux
+SAY tsmedia-demo: powering off
 DEFAULT off
 PROMPT 0
 TIMEOUT 1
@@ -33,6 +34,7 @@ cat >"$work/grub.cfg" <<'CFG'
 serial --unit=0 --speed=115200
 terminal_output serial console
 echo "tsmedia-demo: booted under UEFI by GRUB"
+echo "tsmedia-demo: powering off"
 halt
 CFG
 grub-mkstandalone -O x86_64-efi -o "$work/BOOTX64.EFI" --modules="serial halt echo" \
