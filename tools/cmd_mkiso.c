@@ -293,6 +293,7 @@ int cmd_mkiso(struct cli *cli, int argc, char **argv)
 	struct tsm_tree *tree = NULL;
 	struct tsm_pin *pin = NULL;
 	struct tsm_image *image = NULL;
+	struct tsm_blob_source *src = NULL;
 	int c, rc, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "ho:V:", options, NULL)) != -1) {
@@ -346,6 +347,9 @@ int cmd_mkiso(struct cli *cli, int argc, char **argv)
 	    build_tree(store, id, &tree, &pin) < 0)
 		goto out_close;
 	o.volume_time_ns = tree->root->mtime_ns;
+	if (tsm_store_blob_source_new(store, &src) < 0)
+		goto out_free_tree;
+	o.boot_source = src; /* the boot info table's checksum reads the boot file */
 	{
 		double t0 = now_ms();
 		size_t nsegs;
@@ -368,6 +372,8 @@ int cmd_mkiso(struct cli *cli, int argc, char **argv)
 out_unref:
 	tsm_image_unref(image);
 out_free_tree:
+	if (src)
+		tsm_store_blob_source_free(src);
 	tsm_tree_free(tree);
 	tsm_pin_release(pin);
 out_close:

@@ -9,6 +9,7 @@
 #include "iso_internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "encode.h"
@@ -146,22 +147,64 @@ uint32_t eltorito_boot_info_csum(const uint8_t *data, size_t len)
  *   0 LBA of the primary volume descriptor   4 LBA of the boot file
  *   8 boot file length in bytes             12 checksum of the file from
  *  byte 64 on (32-bit little-endian words)  16 reserved (40 bytes)
- * The checksum needs the file's bytes; with generated (inline) bytes it is
- * computed, with a blob it is left 0: the writer never reads blobs, and
- * isolinux does not check it. */
+ * isolinux verifies the checksum, so this is the one place the writer reads
+ * file bytes: the boot file's, through opts->boot_source. */
+#define BOOT_FILE_MAX (64u << 20)
+
+static int boot_file_csum(struct iso_ctx *ctx, struct iso_node *n, uint32_t *csum_ret)
+{
+	const struct tsm_blob_source *src = ctx->opts->boot_source;
+	struct tsm_tree_node *t = n->t;
+	uint8_t *buf;
+	ssize_t got;
+
+	if (t->data) {
+		*csum_ret = eltorito_boot_info_csum(t->data, (size_t)n->size);
+		return 0;
+	}
+	if (!src) {
+		tsm_error("boot info table for '%s': the writer needs a source for the boot file's"
+			  " bytes to compute its checksum", ctx->opts->bios_boot);
+		return -EINVAL;
+	}
+	if (n->size > BOOT_FILE_MAX) {
+		tsm_error("BIOS boot file '%s' is %llu bytes: too large for a boot info table",
+			  ctx->opts->bios_boot, (unsigned long long)n->size);
+		return -EFBIG;
+	}
+	if (!(buf = malloc((size_t)n->size)))
+		return -ENOMEM;
+	got = t->image ? tsm_image_pread(t->image, src, buf, (size_t)n->size, 0)
+		       : src->pread(src->ctx, t->blob_id, buf, (size_t)n->size, 0);
+	if (got >= 0 && (uint64_t)got != n->size)
+		got = -EIO;
+	if (got < 0) {
+		tsm_error("reading BIOS boot file '%s' for its boot info table: %s",
+			  ctx->opts->bios_boot, strerror((int)-got));
+		free(buf);
+		return (int)got;
+	}
+	*csum_ret = eltorito_boot_info_csum(buf, (size_t)n->size);
+	free(buf);
+	return 0;
+}
+
 int eltorito_emit_boot_file(struct iso_ctx *ctx, struct iso_node *n)
 {
-	uint8_t *m = tsm_image_builder_meta(ctx->b, (uint64_t)n->data_lba * ISO_SECTOR + BOOT_INFO_OFF,
-					    BOOT_INFO_LEN);
+	uint32_t csum = 0;
+	uint8_t *m;
 	int rc;
 
+	if ((rc = boot_file_csum(ctx, n, &csum)) < 0)
+		return rc;
+	m = tsm_image_builder_meta(ctx->b, (uint64_t)n->data_lba * ISO_SECTOR + BOOT_INFO_OFF,
+				   BOOT_INFO_LEN);
 	if (!m)
 		return -ENOMEM;
 	le32_set(m, ctx->pvd_lba);
 	le32_set(m + 4, n->data_lba);
 	le32_set(m + 8, (uint32_t)n->size);
-	if (n->t->data)
-		le32_set(m + 12, eltorito_boot_info_csum(n->t->data, (size_t)n->size));
+	le32_set(m + 12, csum);
 	if ((rc = iso_emit_file_range(ctx, n, 0, BOOT_INFO_OFF)) < 0)
 		return rc;
 	return iso_emit_file_range(ctx, n, BOOT_INFO_OFF + BOOT_INFO_LEN,

@@ -3,7 +3,8 @@
  * Rock Ridge, a UDF 1.02 bridge, El Torito BIOS/UEFI boot entries and an
  * optional hybrid MBR/GPT for USB sticks.
  *
- * File bytes are never read: file data become BLOB (or IMAGE) segments
+ * File bytes are never read (but for the boot info table's checksum of the
+ * BIOS boot file, see boot_source): file data become BLOB (or IMAGE) segments
  * that every namespace shares; everything generated is META.  The result
  * is a pure function of the tree and the options (no clock, no
  * randomness), so the same media version gives the same bytes forever.
@@ -20,6 +21,7 @@
 
 struct tsm_tree;
 struct tsm_image;
+struct tsm_blob_source;
 
 struct tsm_iso_options {
 	const char *volume_id;     /* default "CDROM"; ISO: d-characters upper-cased, 32 max; Joliet: 16 UCS-2 */
@@ -29,6 +31,10 @@ struct tsm_iso_options {
 	const char *bios_boot;     /* path in the tree of an El Torito no-emulation boot file, or NULL */
 	unsigned bios_load_size;   /* 512-byte sectors to load; 0: 4 */
 	bool boot_info_table;      /* patch the isolinux boot info table into the BIOS boot file */
+	/* Where the BIOS boot file's bytes are read from for the boot info
+	 * table's checksum (isolinux verifies it): the only file bytes the
+	 * writer ever reads.  NULL is fine when the boot file is inline data. */
+	const struct tsm_blob_source *boot_source;
 	const char *uefi_boot;     /* path in the tree of a FAT image for the UEFI (platform 0xEF) entry, or NULL */
 	const uint8_t *hybrid_mbr; /* 432..512-byte MBR boot code template (isohdpfx.bin), or NULL */
 	size_t hybrid_mbr_len;
