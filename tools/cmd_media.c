@@ -53,10 +53,16 @@ static const char create_help[] =
 	"  --hybrid-mbr FILE      MBR boot code for dd to a USB disk (e.g. isohdpfx.bin)\n"
 	"  --hybrid-gpt           a GPT with the EFI image as a partition, for USB UEFI boot\n"
 	"  --no-joliet, --no-rock-ridge, --no-udf\n"
-	"                         leave out a directory tree (all three are on by default)\n";
+	"                         leave out a directory tree (all three are on by default)\n"
+	"Form:\n"
+	"  --media cd-dvd|usb     an ISO (NAME.iso, default) or a FAT32 disk image for a USB\n"
+	"                         drive (NAME.img: dd it to the stick)\n"
+	"  --partition-table mbr|gpt\n"
+	"                         the USB image's partition table (default mbr)\n";
 
 enum { OPT_TYPE = 256, OPT_NAME, OPT_CONTENT, OPT_PUBLISHER, OPT_BIOS, OPT_LOAD, OPT_BIT,
-       OPT_UEFI, OPT_MBR, OPT_GPT, OPT_NOJ, OPT_NORR, OPT_NOUDF, OPT_HELP };
+       OPT_UEFI, OPT_MBR, OPT_GPT, OPT_NOJ, OPT_NORR, OPT_NOUDF, OPT_MEDIA, OPT_PTABLE,
+       OPT_HELP };
 
 static int add_content_list(struct tsm_media_def *d, const char *list)
 {
@@ -133,6 +139,8 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		{ "no-joliet", no_argument, NULL, OPT_NOJ },
 		{ "no-rock-ridge", no_argument, NULL, OPT_NORR },
 		{ "no-udf", no_argument, NULL, OPT_NOUDF },
+		{ "media", required_argument, NULL, OPT_MEDIA },
+		{ "partition-table", required_argument, NULL, OPT_PTABLE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -181,6 +189,23 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		case OPT_NOJ: d->joliet = false; break;
 		case OPT_NORR: d->rock_ridge = false; break;
 		case OPT_NOUDF: d->udf = false; break;
+		case OPT_MEDIA:
+			if (strcmp(optarg, "cd-dvd") == 0)
+				d->form = TSM_MEDIA_CD_DVD;
+			else if (strcmp(optarg, "usb") == 0)
+				d->form = TSM_MEDIA_USB;
+			else
+				return cli_usage_error(cmd, "invalid --media '%s': cd-dvd or usb", optarg);
+			break;
+		case OPT_PTABLE:
+			if (strcmp(optarg, "mbr") == 0)
+				d->partition_table = TSM_PARTITION_MBR;
+			else if (strcmp(optarg, "gpt") == 0)
+				d->partition_table = TSM_PARTITION_GPT;
+			else
+				return cli_usage_error(cmd, "invalid --partition-table '%s': mbr or gpt",
+						       optarg);
+			break;
 		case 'h': fputs(create_help, stdout); return -1;
 		default: return cli_bad_option(cmd, argv);
 		}
@@ -272,6 +297,8 @@ static void json_def(struct json *j, const struct tsm_media_def *d)
 	json_key(j, "joliet"); json_bool(j, d->joliet);
 	json_key(j, "rock_ridge"); json_bool(j, d->rock_ridge);
 	json_key(j, "udf"); json_bool(j, d->udf);
+	json_key(j, "media"); json_string(j, d->form == TSM_MEDIA_USB ? "usb" : "cd-dvd");
+	json_key(j, "partition_table"); json_string(j, d->partition_table == TSM_PARTITION_GPT ? "gpt" : "mbr");
 }
 
 static int parse_json_only(int argc, char **argv, const char *cmd, int nargs, bool *as_json)

@@ -92,6 +92,29 @@ static int layout_iso(struct tsm_store *store, const struct tsm_media_def *d,
 	return rc;
 }
 
+/* The volume in the media's form.  USB disk images come with the FAT
+ * writer; until then a USB media is refused with a clear message. */
+static int layout_volume(struct tsm_store *store, const struct tsm_media_def *d,
+			 struct tsm_tree *tree, struct tsm_image **image_ret)
+{
+	if (d->form == TSM_MEDIA_USB) {
+		tsm_error("media '%s': USB disk images (--media usb) are not supported yet", d->name);
+		return -ENOTSUP;
+	}
+	return layout_iso(store, d, tree, image_ret);
+}
+
+/* The file name of volume @index (0-based) of @n. */
+static int volume_file_name(const struct tsm_media_def *d, size_t index, size_t n,
+			    char **name_ret)
+{
+	const char *ext = d->form == TSM_MEDIA_USB ? "img" : "iso";
+	int rc = n == 1 ? asprintf(name_ret, "%s.%s", d->name, ext)
+			: asprintf(name_ret, "%s.%zu.%s", d->name, index + 1, ext);
+
+	return rc < 0 ? -ENOMEM : 0;
+}
+
 int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *snap,
 		     struct tsm_volume_set **set_ret)
 {
@@ -108,7 +131,7 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 	case TSM_MEDIA_DATA:
 		rc = compose_data_tree(store, snap, &tree);
 		if (rc == 0)
-			rc = layout_iso(store, &snap->info.def, tree, &image);
+			rc = layout_volume(store, &snap->info.def, tree, &image);
 		break;
 	default:
 		tsm_error("media '%s' has a type this tsmedia cannot lay out", snap->info.def.name);
@@ -120,12 +143,11 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 		return rc;
 	}
 	set->volumes[0].image = image;
-	if (asprintf(&set->volumes[0].file_name, "%s.iso", snap->info.def.name) < 0) {
-		set->volumes[0].file_name = NULL;
-		tsm_volume_set_free(set);
-		return -ENOMEM;
-	}
 	set->n = 1;
+	if ((rc = volume_file_name(&snap->info.def, 0, 1, &set->volumes[0].file_name)) < 0) {
+		tsm_volume_set_free(set);
+		return rc;
+	}
 	*set_ret = set;
 	return 0;
 }

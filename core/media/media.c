@@ -109,7 +109,9 @@ static int options_save(sqlite3 *db, int64_t version, const struct tsm_media_def
 	    (rc = option_put_uint(db, version, "hybrid_gpt", d->hybrid_gpt)) < 0 ||
 	    (rc = option_put_uint(db, version, "joliet", d->joliet)) < 0 ||
 	    (rc = option_put_uint(db, version, "rock_ridge", d->rock_ridge)) < 0 ||
-	    (rc = option_put_uint(db, version, "udf", d->udf)) < 0)
+	    (rc = option_put_uint(db, version, "udf", d->udf)) < 0 ||
+	    (rc = option_put_uint(db, version, "form", d->form)) < 0 ||
+	    (rc = option_put_uint(db, version, "partition_table", d->partition_table)) < 0)
 		return rc;
 	return 0;
 }
@@ -140,6 +142,10 @@ static int option_apply(struct tsm_media_def *d, const char *key, sqlite3_stmt *
 		d->rock_ridge = v != 0;
 	else if (strcmp(key, "udf") == 0)
 		d->udf = v != 0;
+	else if (strcmp(key, "form") == 0)
+		d->form = v == TSM_MEDIA_USB ? TSM_MEDIA_USB : TSM_MEDIA_CD_DVD;
+	else if (strcmp(key, "partition_table") == 0)
+		d->partition_table = v == TSM_PARTITION_GPT ? TSM_PARTITION_GPT : TSM_PARTITION_MBR;
 	else if (strcmp(key, "hybrid_mbr") == 0) {
 		int len = sqlite3_column_bytes(stmt, col);
 

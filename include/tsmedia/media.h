@@ -26,6 +26,20 @@ enum tsm_media_type {
 	TSM_MEDIA_TYPE_COUNT
 };
 
+/* What the media is written to: a CD/DVD (an ISO) or a USB drive (a FAT32
+ * disk image, NAME.img, that dd writes to a stick). */
+enum tsm_media_form {
+	TSM_MEDIA_CD_DVD,
+	TSM_MEDIA_USB,
+};
+
+/* USB disk image partitioning (--partition-table): MBR by default, for the
+ * widest firmware support. */
+enum tsm_partition_table {
+	TSM_PARTITION_MBR,
+	TSM_PARTITION_GPT,
+};
+
 const char *tsm_media_type_name(enum tsm_media_type type);
 int tsm_media_type_parse(const char *name, enum tsm_media_type *type_ret);
 
@@ -44,6 +58,8 @@ struct tsm_media_def {
 	size_t hybrid_mbr_len;
 	bool hybrid_gpt;
 	bool joliet, rock_ridge, udf;
+	enum tsm_media_form form;               /* --media cd-dvd|usb */
+	enum tsm_partition_table partition_table; /* USB: --partition-table mbr|gpt */
 };
 
 void tsm_media_def_clear(struct tsm_media_def *def);
