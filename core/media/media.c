@@ -9,12 +9,17 @@
 #include <time.h>
 
 #include "catalog/catalog.h"
+#include "media/media_internal.h"
 #include "store/store_internal.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
 
 static const char *const type_names[TSM_MEDIA_TYPE_COUNT] = {
 	[TSM_MEDIA_DATA] = "data",
+	[TSM_MEDIA_CAPTURE] = "capture",
+	[TSM_MEDIA_BOOTABLE] = "bootable",
+	[TSM_MEDIA_PRESTAGED] = "prestaged",
+	[TSM_MEDIA_STANDALONE] = "standalone",
 };
 
 const char *tsm_media_type_name(enum tsm_media_type type)
@@ -49,129 +54,12 @@ bool tsm_media_name_valid(const char *name)
 	return true;
 }
 
-void tsm_media_def_clear(struct tsm_media_def *def)
-{
-	for (size_t i = 0; i < def->ncontent; i++)
-		free(def->content[i]);
-	free(def->content);
-	free(def->name);
-	free(def->label);
-	free(def->publisher);
-	free(def->bios_boot);
-	free(def->uefi_boot);
-	free(def->hybrid_mbr);
-	memset(def, 0, sizeof(*def));
-}
-
-/* ---- options as key/value rows -------------------------------------- */
-
-static int option_put(sqlite3 *db, int64_t version, const char *key, const void *value,
-		      size_t len, bool text)
-{
-	sqlite3_stmt *stmt;
-	int rc;
-
-	if (!value)
-		return 0;
-	if ((rc = tsm_db_prepare(db, "INSERT INTO media_options(version, key, value) VALUES(?, ?, ?)",
-				 &stmt)) < 0)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, version);
-	sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
-	if (text)
-		sqlite3_bind_text(stmt, 3, value, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_blob(stmt, 3, value, (int)len, SQLITE_STATIC);
-	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(db, "recording media options");
-	sqlite3_finalize(stmt);
-	return rc;
-}
-
-static int option_put_uint(sqlite3 *db, int64_t version, const char *key, uint64_t v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-	return option_put(db, version, key, buf, 0, true);
-}
-
-static int options_save(sqlite3 *db, int64_t version, const struct tsm_media_def *d)
-{
-	int rc;
-
-	if ((rc = option_put(db, version, "label", d->label, 0, true)) < 0 ||
-	    (rc = option_put(db, version, "publisher", d->publisher, 0, true)) < 0 ||
-	    (rc = option_put(db, version, "bios_boot", d->bios_boot, 0, true)) < 0 ||
-	    (rc = option_put_uint(db, version, "boot_load_size", d->boot_load_size)) < 0 ||
-	    (rc = option_put_uint(db, version, "boot_info_table", d->boot_info_table)) < 0 ||
-	    (rc = option_put(db, version, "uefi_boot", d->uefi_boot, 0, true)) < 0 ||
-	    (rc = option_put(db, version, "hybrid_mbr", d->hybrid_mbr, d->hybrid_mbr_len, false)) < 0 ||
-	    (rc = option_put_uint(db, version, "hybrid_gpt", d->hybrid_gpt)) < 0 ||
-	    (rc = option_put_uint(db, version, "joliet", d->joliet)) < 0 ||
-	    (rc = option_put_uint(db, version, "rock_ridge", d->rock_ridge)) < 0 ||
-	    (rc = option_put_uint(db, version, "udf", d->udf)) < 0 ||
-	    (rc = option_put_uint(db, version, "form", d->form)) < 0 ||
-	    (rc = option_put_uint(db, version, "partition_table", d->partition_table)) < 0)
-		return rc;
-	return 0;
-}
-
-static int option_apply(struct tsm_media_def *d, const char *key, sqlite3_stmt *stmt, int col)
-{
-	const char *text = (const char *)sqlite3_column_text(stmt, col);
-	unsigned long v = text ? strtoul(text, NULL, 10) : 0;
-	char **slot = NULL;
-
-	if (strcmp(key, "label") == 0)
-		slot = &d->label;
-	else if (strcmp(key, "publisher") == 0)
-		slot = &d->publisher;
-	else if (strcmp(key, "bios_boot") == 0)
-		slot = &d->bios_boot;
-	else if (strcmp(key, "uefi_boot") == 0)
-		slot = &d->uefi_boot;
-	else if (strcmp(key, "boot_load_size") == 0)
-		d->boot_load_size = (unsigned)v;
-	else if (strcmp(key, "boot_info_table") == 0)
-		d->boot_info_table = v != 0;
-	else if (strcmp(key, "hybrid_gpt") == 0)
-		d->hybrid_gpt = v != 0;
-	else if (strcmp(key, "joliet") == 0)
-		d->joliet = v != 0;
-	else if (strcmp(key, "rock_ridge") == 0)
-		d->rock_ridge = v != 0;
-	else if (strcmp(key, "udf") == 0)
-		d->udf = v != 0;
-	else if (strcmp(key, "form") == 0)
-		d->form = v == TSM_MEDIA_USB ? TSM_MEDIA_USB : TSM_MEDIA_CD_DVD;
-	else if (strcmp(key, "partition_table") == 0)
-		d->partition_table = v == TSM_PARTITION_GPT ? TSM_PARTITION_GPT : TSM_PARTITION_MBR;
-	else if (strcmp(key, "hybrid_mbr") == 0) {
-		int len = sqlite3_column_bytes(stmt, col);
-
-		if (len > 0 && (d->hybrid_mbr = malloc((size_t)len))) {
-			memcpy(d->hybrid_mbr, sqlite3_column_blob(stmt, col), (size_t)len);
-			d->hybrid_mbr_len = (size_t)len;
-		}
-	}
-	if (slot && text && !(*slot = strdup(text)))
-		return -ENOMEM;
-	return 0;
-}
-
 static int def_load(sqlite3 *db, int64_t version, struct tsm_media_def *d)
 {
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if ((rc = tsm_db_prepare(db, "SELECT key, value FROM media_options WHERE version = ?",
-				 &stmt)) < 0)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, version);
-	while (sqlite3_step(stmt) == SQLITE_ROW && rc == 0)
-		rc = option_apply(d, (const char *)sqlite3_column_text(stmt, 0), stmt, 1);
-	sqlite3_finalize(stmt);
-	if (rc < 0)
+	if ((rc = tsm_media_options_load(db, version, d)) < 0)
 		return rc;
 	if ((rc = tsm_db_prepare(db, "SELECT content FROM media_content WHERE version = ?"
 				     " ORDER BY seq", &stmt)) < 0)
@@ -545,7 +433,7 @@ int tsm_media_save(struct tsm_store *store, const struct tsm_media_def *d, bool 
 	if ((rc = tsm_store_write_begin(store)) < 0)
 		return rc;
 	if ((rc = media_insert_version(store, d, edit, version_ret, &row)) < 0 ||
-	    (rc = options_save(store->db, row, d)) < 0 ||
+	    (rc = tsm_media_options_save(store->db, row, d)) < 0 ||
 	    (rc = media_insert_content(store, row, d)) < 0 ||
 	    (rc = media_try_layout(store, d->name)) < 0) {
 		tsm_store_write_abort(store);

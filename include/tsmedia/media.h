@@ -22,9 +22,16 @@ struct tsm_image;
 struct tsm_pin;
 
 enum tsm_media_type {
-	TSM_MEDIA_DATA, /* an ISO of the given content: a driver pack, a tool set */
+	TSM_MEDIA_DATA,       /* an ISO of the given content: a driver pack, a tool set */
+	TSM_MEDIA_CAPTURE,    /* boots a reference computer and captures its OS */
+	TSM_MEDIA_BOOTABLE,   /* a boot image; task sequence and content from the network */
+	TSM_MEDIA_PRESTAGED,  /* one WIM: boot image, OS image, content, for a factory */
+	TSM_MEDIA_STANDALONE, /* the task sequence and all its content, no network */
 	TSM_MEDIA_TYPE_COUNT
 };
+
+enum tsm_media_mode { TSM_MODE_DYNAMIC, TSM_MODE_SITE_BASED };
+enum tsm_uda { TSM_UDA_NONE, TSM_UDA_AUTO, TSM_UDA_ADMIN, TSM_UDA_DENY };
 
 /* What the media is written to: a CD/DVD (an ISO) or a USB drive (a FAT32
  * disk image, NAME.img, that dd writes to a stick). */
@@ -60,6 +67,42 @@ struct tsm_media_def {
 	bool joliet, rock_ridge, udf;
 	enum tsm_media_form form;               /* --media cd-dvd|usb */
 	enum tsm_partition_table partition_table; /* USB: --partition-table mbr|gpt */
+
+	/* Task sequence media (capture, bootable, prestaged, stand-alone). */
+	uint64_t volume_size;   /* bytes per volume; 0: unlimited */
+	bool autorun;
+	char *boot_image;       /* content ID */
+	char *task_sequence;    /* task sequence ID */
+	char *os_image;         /* prestaged: content ID */
+	unsigned os_image_index;
+	char **extra_content;   /* --application/--package/--driver-package IDs */
+	size_t nextra_content;
+	bool include_dependencies;
+	bool unattended, unknown_computers;
+	enum tsm_media_mode mode;
+	char *site;
+	char **management_points;
+	size_t nmanagement_points;
+	enum tsm_uda user_device_affinity;
+	char **variables;       /* NAME=VALUE */
+	size_t nvariables;
+	char *prestart_command;
+	char *prestart_files;   /* content ID */
+	int64_t valid_from, valid_until; /* stand-alone; 0: unset */
+	char *created_by, *version_text, *comment; /* prestaged */
+	char *media_guid;       /* made at create, kept by edit */
+
+	/* Set at create/edit, never stored: what the rendered files need. */
+	const char *password;   /* NULL with no_password */
+	bool no_password;
+	const char *cert_pfx_path, *cert_password; /* --certificate FILE --certificate-password-file */
+	bool cert_self_signed;
+	int64_t cert_valid_from, cert_valid_until;
+
+	/* Stored: facts about the protection, for show and inspect. */
+	bool password_protected;
+	char *cert_summary;     /* subject, dates, thumbprint of the media certificate */
+	bool cert_is_pki;       /* issued by a CA, not self-signed */
 };
 
 void tsm_media_def_clear(struct tsm_media_def *def);

@@ -1,0 +1,49 @@
+/* Media internals shared by core/media: options in the catalog, rendered
+ * files, rules, encryption. */
+#ifndef TSMEDIA_MEDIA_INTERNAL_H
+#define TSMEDIA_MEDIA_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsmedia/media.h"
+
+struct tsm_store;
+
+/* A media version's settings as media_options rows, one per field. */
+int tsm_media_options_save(sqlite3 *db, int64_t version, const struct tsm_media_def *d);
+int tsm_media_options_load(sqlite3 *db, int64_t version, struct tsm_media_def *d);
+
+/* Files rendered at definition time and stored as blobs (media_files). */
+struct tsm_media_file {
+	char *path;
+	int64_t blob_id;
+	uint64_t size;
+	uint8_t sha256[32];
+};
+int tsm_media_files_load(sqlite3 *db, int64_t version, struct tsm_media_file **files_ret,
+			 size_t *n_ret);
+void tsm_media_files_free(struct tsm_media_file *files, size_t n);
+
+/* Checks a definition against its type's rules; every problem is an error
+ * naming it.  Renders nothing, changes nothing. */
+int tsm_media_check_rules(struct tsm_store *store, const struct tsm_media_def *d);
+
+/* Renders the definition-time files (TSMBootstrap.ini, Variables.dat,
+ * Policy.xml) into the store as blobs, recorded for @version.  Inside the
+ * write session of the save. */
+int tsm_media_render(struct tsm_store *store, int64_t version, struct tsm_media_def *d);
+
+/* AES-256-GCM under a key from PBKDF2-HMAC-SHA256(password, random salt):
+ * "TSMENC1\0" | iterations (u32 LE) | salt[16] | nonce[12] | ciphertext | tag[16]. */
+#define TSM_ENC_MAGIC "TSMENC1"
+#define TSM_ENC_ITERATIONS 600000u
+int tsm_media_encrypt(const char *password, const uint8_t *plain, size_t len, uint8_t **out_ret,
+		      size_t *out_len_ret);
+/* -EACCES on a wrong password (the tag does not verify), -EINVAL when not ours. */
+int tsm_media_decrypt(const char *password, const uint8_t *in, size_t len, uint8_t **plain_ret,
+		      size_t *plain_len_ret);
+bool tsm_media_is_encrypted(const uint8_t *data, size_t len);
+
+#endif
