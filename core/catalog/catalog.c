@@ -48,7 +48,10 @@ static const char schema_v1[] =
 	"  key TEXT NOT NULL, value BLOB, PRIMARY KEY(version, key)) WITHOUT ROWID;"
 	"CREATE TABLE media_content(version INTEGER NOT NULL REFERENCES media_versions(id),"
 	"  seq INTEGER NOT NULL, content TEXT NOT NULL, PRIMARY KEY(version, seq)) WITHOUT ROWID;"
-	"CREATE INDEX media_content_by_content ON media_content(content);";
+	"CREATE INDEX media_content_by_content ON media_content(content);"
+	"CREATE TABLE media_files(version INTEGER NOT NULL REFERENCES media_versions(id),"
+	"  path TEXT NOT NULL, blob INTEGER NOT NULL REFERENCES blobs(id),"
+	"  PRIMARY KEY(version, path)) WITHOUT ROWID;";
 
 int tsm_db_error(sqlite3 *db, const char *what)
 {

@@ -17,6 +17,7 @@
  *   media_versions(id, media, version, created, removed)
  *   media_options(version, key, value)   a media version's settings
  *   media_content(version, seq, content) the content IDs it holds, in order
+ *   media_files(version, path, blob)     files rendered at definition time
  *
  * The connection belongs to its store handle (one thread at a time). */
 #ifndef TSMEDIA_CATALOG_H

@@ -436,3 +436,34 @@ int tsm_blob_writer_import_fd(struct tsm_blob_writer *w, int fd, const char *wha
 
 	return tsm_blob_writer_import_stream(w, fd_read, &r, what, progress, blob_id_ret, size_ret);
 }
+
+struct mem_reader {
+	const uint8_t *p;
+	size_t left;
+};
+
+static ssize_t mem_read(void *ctx, void *buf, size_t len)
+{
+	struct mem_reader *m = ctx;
+	size_t n = len < m->left ? len : m->left;
+
+	memcpy(buf, m->p, n);
+	m->p += n;
+	m->left -= n;
+	return (ssize_t)n;
+}
+
+int tsm_store_put_bytes(struct tsm_store *store, const void *data, size_t len, const char *what,
+			int64_t *blob_id_ret)
+{
+	struct tsm_blob_writer *w;
+	struct mem_reader m = { data, len };
+	uint64_t size;
+	int rc = tsm_blob_writer_new(store, &w);
+
+	if (rc < 0)
+		return rc;
+	rc = tsm_blob_writer_import_stream(w, mem_read, &m, what, NULL, blob_id_ret, &size);
+	tsm_blob_writer_free(w);
+	return rc;
+}

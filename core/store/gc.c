@@ -83,7 +83,8 @@ static int gc_drop_media_versions(struct tsm_store *store, struct tsm_gc_result 
 		" AND (v.removed = 1 OR v.version < (SELECT max(w.version) FROM media_versions w"
 		"      WHERE w.media = v.media AND w.removed = 0));"
 		"DELETE FROM media_options WHERE version IN (SELECT version FROM gc_dead_media);"
-		"DELETE FROM media_content WHERE version IN (SELECT version FROM gc_dead_media);");
+		"DELETE FROM media_content WHERE version IN (SELECT version FROM gc_dead_media);"
+		"DELETE FROM media_files WHERE version IN (SELECT version FROM gc_dead_media);");
 
 	if (rc == 0)
 		rc = count_changes(store, "DELETE FROM media_versions WHERE id IN"
@@ -126,7 +127,8 @@ static int gc_drop_unreferenced(struct tsm_store *store, struct tsm_gc_result *r
 		"DELETE FROM gc_blobs;"
 		"INSERT INTO gc_blobs SELECT id FROM blobs WHERE id NOT IN"
 		" (SELECT blob FROM tree_entries WHERE blob IS NOT NULL) AND id NOT IN"
-		" (SELECT blob FROM content_boot WHERE blob IS NOT NULL);"
+		" (SELECT blob FROM content_boot WHERE blob IS NOT NULL) AND id NOT IN"
+		" (SELECT blob FROM media_files);"
 		"DELETE FROM blob_chunks WHERE blob IN (SELECT id FROM gc_blobs);");
 	if (rc < 0)
 		return rc;

@@ -106,6 +106,9 @@ int tsm_blob_writer_import_stream(struct tsm_blob_writer *writer, tsm_blob_read_
 				  void *ctx, const char *what, struct tsm_progress *progress,
 				  int64_t *blob_id_ret, uint64_t *size_ret);
 void tsm_blob_writer_free(struct tsm_blob_writer *writer);
+/* Bytes in memory as a blob (generated files).  Inside a write session. */
+int tsm_store_put_bytes(struct tsm_store *store, const void *data, size_t len, const char *what,
+			int64_t *blob_id_ret);
 
 /* Pin bookkeeping for gc: the content versions some live pin holds; stale
  * pins of dead processes are removed.  Caller holds gc.lock exclusively. */
