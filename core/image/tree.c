@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsmedia/hash.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
 
@@ -195,6 +196,10 @@ int tsm_tree_add(struct tsm_tree *tree, const char *path, const struct tsm_tree_
 	if (e->type == TSM_ENTRY_FILE) {
 		n->size = e->size;
 		n->blob_id = e->size ? e->blob_id : 0;
+		memcpy(n->sha256, e->sha256, sizeof(n->sha256));
+		n->has_sha256 = e->blob_id > 0 || e->size == 0;
+		if (e->size == 0)
+			tsm_sha256("", 0, n->sha256);
 	}
 	if (e->type == TSM_ENTRY_SYMLINK && e->link_target &&
 	    !(n->link_target = strdup(e->link_target)))
@@ -227,6 +232,7 @@ int tsm_tree_add_data(struct tsm_tree *tree, const char *path, const void *data,
 		memcpy(n->data, data, len);
 	}
 	n->size = len;
+	n->has_sha256 = tsm_sha256(data, len, n->sha256) == 0;
 	if (node_ret)
 		*node_ret = n;
 	return 0;

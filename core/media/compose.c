@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/media_internal.h"
 #include "tsmedia/image.h"
 #include "tsmedia/iso.h"
 #include "tsmedia/log.h"
@@ -113,6 +114,18 @@ static int volume_file_name(const struct tsm_media_def *d, size_t index, size_t 
 			: asprintf(name_ret, "%s.%zu.%s", d->name, index + 1, ext);
 
 	return rc < 0 ? -ENOMEM : 0;
+}
+
+int tsm_media_layout_volume(struct tsm_store *store, const struct tsm_media_def *d,
+			    struct tsm_tree *tree, struct tsm_image **image_ret)
+{
+	return layout_volume(store, d, tree, image_ret);
+}
+
+int tsm_media_volume_file_name(const struct tsm_media_def *d, size_t index, size_t n,
+			       char **name_ret)
+{
+	return volume_file_name(d, index, n, name_ret);
 }
 
 int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *snap,

@@ -35,6 +35,25 @@ int tsm_media_check_rules(struct tsm_store *store, const struct tsm_media_def *d
  * write session of the save. */
 int tsm_media_render(struct tsm_store *store, int64_t version, struct tsm_media_def *d);
 
+/* Lays out one volume of @d's form (ISO, or FAT disk image for USB). */
+struct tsm_tree;
+struct tsm_image;
+struct tsm_volume_set;
+struct tsm_media_snapshot;
+int tsm_media_layout_volume(struct tsm_store *store, const struct tsm_media_def *d,
+			    struct tsm_tree *tree, struct tsm_image **image_ret);
+int tsm_media_volume_file_name(const struct tsm_media_def *d, size_t index, size_t n,
+			       char **name_ret);
+/* Capture, bootable and stand-alone media: trees, rendered files, the
+ * manifest, spanning. */
+int tsm_media_compose_ts(struct tsm_store *store, const struct tsm_media_snapshot *snap,
+			 struct tsm_volume_set **set_ret);
+
+/* A random GUID in registry format ({XXXXXXXX-...}), malloc'ed. */
+int tsm_media_new_guid(char **guid_ret);
+
+#define TSMEDIA_VERSION_STRING "0.1.0"
+
 /* AES-256-GCM under a key from PBKDF2-HMAC-SHA256(password, random salt):
  * "TSMENC1\0" | iterations (u32 LE) | salt[16] | nonce[12] | ciphertext | tag[16]. */
 #define TSM_ENC_MAGIC "TSMENC1"
