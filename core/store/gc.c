@@ -116,7 +116,13 @@ static int gc_drop_unreferenced(struct tsm_store *store, struct tsm_gc_result *r
 					 "DELETE FROM content_boot WHERE version IN"
 					 " (SELECT version FROM gc_dead);"
 					 "DELETE FROM content_meta WHERE version IN"
-					 " (SELECT version FROM gc_dead)")) < 0 ||
+					 " (SELECT version FROM gc_dead);"
+					 "DELETE FROM win_meta WHERE version IN"
+					 " (SELECT version FROM gc_dead);"
+					 "DELETE FROM win_streams WHERE version IN"
+					 " (SELECT version FROM gc_dead);"
+					 "DELETE FROM win_security WHERE id NOT IN"
+					 " (SELECT security FROM win_meta WHERE security IS NOT NULL)")) < 0 ||
 	    (rc = count_changes(store, "DELETE FROM content_versions WHERE id IN"
 				       " (SELECT version FROM gc_dead)", &res->versions_removed)) < 0 ||
 	    (rc = tsm_db_exec(store->db, "DELETE FROM content WHERE removed = 1 AND id NOT IN"
@@ -128,7 +134,8 @@ static int gc_drop_unreferenced(struct tsm_store *store, struct tsm_gc_result *r
 		"INSERT INTO gc_blobs SELECT id FROM blobs WHERE id NOT IN"
 		" (SELECT blob FROM tree_entries WHERE blob IS NOT NULL) AND id NOT IN"
 		" (SELECT blob FROM content_boot WHERE blob IS NOT NULL) AND id NOT IN"
-		" (SELECT blob FROM media_files);"
+		" (SELECT blob FROM media_files) AND id NOT IN"
+		" (SELECT blob FROM win_streams WHERE blob IS NOT NULL);"
 		"DELETE FROM blob_chunks WHERE blob IN (SELECT id FROM gc_blobs);");
 	if (rc < 0)
 		return rc;
@@ -165,6 +172,7 @@ static int gc_phase_drop(struct tsm_store *store, struct tsm_gc_result *res)
 struct pack_usage {
 	int64_t id;
 	uint64_t live;
+	uint64_t live_end;  /* where the last live chunk ends */
 	uint64_t file_size;
 };
 
@@ -189,7 +197,8 @@ static int gc_pack_usage(struct tsm_store *store, struct pack_usage **usage_ret,
 	int rc;
 
 	if ((rc = tsm_db_prepare(store->db,
-				 "SELECT p.id, coalesce(sum(c.stored_size), 0) FROM packs p"
+				 "SELECT p.id, coalesce(sum(c.stored_size), 0),"
+				 " coalesce(max(c.offset + c.stored_size), 0) FROM packs p"
 				 " LEFT JOIN chunks c ON c.pack = p.id GROUP BY p.id ORDER BY p.id",
 				 &stmt)) < 0)
 		return rc;
@@ -206,6 +215,7 @@ static int gc_pack_usage(struct tsm_store *store, struct pack_usage **usage_ret,
 		}
 		u[n].id = sqlite3_column_int64(stmt, 0);
 		u[n].live = (uint64_t)sqlite3_column_int64(stmt, 1);
+		u[n].live_end = (uint64_t)sqlite3_column_int64(stmt, 2);
 		u[n].file_size = 0;
 		pack_file_size(store, u[n].id, &u[n].file_size);
 		n++;
@@ -280,6 +290,28 @@ static void gc_unlink_pack(struct tsm_store *store, int64_t id)
 		tsm_warn("%s/%s: cannot remove: %s", store->dir, rel, strerror(errno));
 }
 
+/* What an interrupted import left is at the end of its pack: cut it off
+ * without rewriting anything.  The write lock keeps appends out. */
+static void gc_cut_tail(struct tsm_store *store, const struct pack_usage *u,
+			struct tsm_gc_result *res)
+{
+	char name[32], rel[48];
+
+	if (!u->live || u->file_size <= u->live_end)
+		return;
+	tsm_pack_name(u->id, name);
+	snprintf(rel, sizeof(rel), "packs/%s", name);
+	int fd = openat(store->dir_fd, rel, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || ftruncate(fd, (off_t)u->live_end) < 0)
+		tsm_warn("%s/%s: cannot cut unreferenced bytes off its end: %s", store->dir, rel,
+			 strerror(errno));
+	else
+		res->tails_cut++;
+	if (fd >= 0)
+		close(fd);
+}
+
 static bool pack_needs_compaction(const struct pack_usage *u)
 {
 	uint64_t dead = u->file_size > u->live ? u->file_size - u->live : 0;
@@ -330,6 +362,10 @@ static int gc_phase_compact(struct tsm_store *store, struct tsm_progress *progre
 	}
 	sqlite3_finalize(del);
 	del = NULL;
+	/* Still under the write lock: no import is appending. */
+	for (size_t i = 0; i < n; i++)
+		if (!pack_needs_compaction(&u[i]))
+			gc_cut_tail(store, &u[i], res);
 	if ((rc = tsm_store_write_commit(store)) < 0)
 		goto out_free;
 	for (size_t i = 0; i < n; i++) {

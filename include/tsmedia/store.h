@@ -130,6 +130,7 @@ struct tsm_gc_result {
 	uint64_t chunks_removed;
 	uint64_t packs_rewritten;
 	uint64_t packs_removed;
+	uint64_t tails_cut;       /* packs whose unreferenced end was cut off */
 	uint64_t bytes_before, bytes_after; /* pack bytes on disk */
 };
 int tsm_store_gc(struct tsm_store *store, struct tsm_progress *progress,
