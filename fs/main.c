@@ -39,6 +39,8 @@ struct options {
 static const struct fuse_opt option_spec[] = {
 	{ "--store=%s", offsetof(struct options, store), 1 },
 	{ "--store %s", offsetof(struct options, store), 1 },
+	/* -o store=DIR: what mount.fuse3 can pass from /etc/fstab. */
+	{ "store=%s", offsetof(struct options, store), 1 },
 	{ "-h", offsetof(struct options, help), 1 },
 	{ "--help", offsetof(struct options, help), 1 },
 	{ "-V", offsetof(struct options, version), 1 },

@@ -38,5 +38,9 @@ int cmd_gc(struct cli *cli, int argc, char **argv);
 int cmd_mkiso(struct cli *cli, int argc, char **argv);
 int cmd_media(struct cli *cli, int argc, char **argv);
 int cmd_mount(struct cli *cli, int argc, char **argv);
+int cmd_capture(struct cli *cli, int argc, char **argv);
+int cmd_ts(struct cli *cli, int argc, char **argv);
+int cmd_site(struct cli *cli, int argc, char **argv);
+int cmd_cert(struct cli *cli, int argc, char **argv);
 
 #endif

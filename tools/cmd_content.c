@@ -1,4 +1,6 @@
 /* tsmedia content add | list | show | rm | cat */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +11,11 @@
 #include "cli.h"
 #include "json.h"
 #include "tsmedia/content.h"
+#include "tsmedia/image.h"
 #include "tsmedia/log.h"
+#include "tsmedia/progress.h"
 #include "tsmedia/store.h"
+#include "tsmedia/wim.h"
 
 static const char content_help[] =
 	"Usage: tsmedia [--store DIR] content COMMAND [ARGS]\n"
@@ -22,6 +27,8 @@ static const char content_help[] =
 	"                  an item, its versions and the files of the newest one\n"
 	"  rm ID [--json]  remove an item (its data goes at the next gc)\n"
 	"  cat ID PATH     a file's bytes, read back through the store\n"
+	"  export ID -o FILE.wim [--split SIZE] [--index N]\n"
+	"                  write an item out as a WIM (or a split .swm set)\n"
 	"\n"
 	"KIND: boot-image, os-image, package, application, driver-package, prestart.\n"
 	"IDs are a site code and five hex digits, like Configuration Manager's\n"
@@ -29,7 +36,8 @@ static const char content_help[] =
 
 static const char add_help[] =
 	"Usage: tsmedia [--store DIR] content add --kind KIND --name NAME\n"
-	"                                         [--version V] [--id ID] [--as-file] SOURCE\n"
+	"                                         [--version V] [--id ID] [--as-file]\n"
+	"                                         [--index N] SOURCE\n"
 	"\n"
 	"Imports SOURCE (a directory, or a single file) into the store and prints the\n"
 	"content ID.  Files are cut into content-defined chunks; chunks the store\n"
@@ -43,11 +51,27 @@ static const char add_help[] =
 	"                  carry the package ID a task sequence references); an existing\n"
 	"                  ID gets a new version, and the old version stays until\n"
 	"                  nothing references it\n"
-	"  --as-file       SOURCE is an ISO image to keep as one file, not to take apart\n"
+	"  --as-file       SOURCE is an ISO or WIM image to keep as one file, not to take\n"
+	"                  apart\n"
+	"  --index N       SOURCE is a WIM: import only its image N (1 is the first)\n"
 	"\n"
 	"An ISO image as SOURCE is taken apart: its file tree (from UDF when it has\n"
 	"one, else Joliet or Rock Ridge names) and its El Torito boot entries are\n"
 	"imported, so media made from it boot as it did.\n"
+	"\n"
+	"A WIM as SOURCE (install.wim, boot.wim, a capture; any compression, solid or\n"
+	"not; a split set given as its first .swm with the other parts beside it) is\n"
+	"taken apart with wimlib, every blob checked against its SHA-1.  Without\n"
+	"--index, every image goes into the one new version, as a Configuration\n"
+	"Manager OS image package holds the whole install.wim and task sequences pick\n"
+	"an index: a WIM of one image is the tree itself, a WIM of several holds\n"
+	"image N under the directory N/.  Exported (content export -o X.wim), the\n"
+	"version is that WIM again: the same images, names, descriptions and boot\n"
+	"index.  With --index N only image N is imported, as the tree itself.\n"
+	"Windows metadata (attributes, security descriptors, the three timestamps,\n"
+	"short names, named data streams, reparse points, hard links) is kept.\n"
+	"Images that share files share their blobs: a second edition costs only the\n"
+	"files it does not share.\n"
 	"\n"
 	"SOURCE may hold files, directories and symlinks that stay inside it; FIFOs,\n"
 	"sockets, devices and names that are not UTF-8 are refused, and nothing is\n"
@@ -61,6 +85,7 @@ static int content_add(struct cli *cli, int argc, char **argv)
 		{ "version", required_argument, NULL, 'v' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "as-file", no_argument, NULL, 'f' },
+		{ "index", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -81,6 +106,16 @@ static int content_add(struct cli *cli, int argc, char **argv)
 		case 'v': o.version_label = optarg; break;
 		case 'i': o.id = optarg; break;
 		case 'f': o.as_file = true; break;
+		case 'x': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || !*optarg || v < 1 || v > 65535)
+				return cli_usage_error("content add ", "invalid --index '%s': an image"
+						       " number, 1 for the first", optarg);
+			o.wim_index = (int)v;
+			break;
+		}
 		case 'h': fputs(add_help, stdout); return 0;
 		default: return cli_bad_option("content add ", argv);
 		}
@@ -409,6 +444,204 @@ static int content_cat(struct cli *cli, int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 }
 
+static const char export_help[] =
+	"Usage: tsmedia [--store DIR] content export ID -o FILE.wim [--split SIZE]\n"
+	"                                            [--index N]\n\n"
+	"Writes the current version of ID as a WIM, read through the same extent map\n"
+	"the mount serves: file data stored uncompressed (each file's bytes are its\n"
+	"blob's), metadata, blob table and XML generated.  A version imported from a\n"
+	"WIM gives back its images (names, descriptions, boot index) with their\n"
+	"Windows metadata; any other content is one image named after the item.\n"
+	"The same content gives the same bytes every time.\n\n"
+	"  -o, --output FILE   the WIM (with --split: the first part, e.g. install.swm;\n"
+	"                      the others are install2.swm, install3.swm ...)\n"
+	"  --split SIZE        split into parts of at most SIZE bytes (suffixes K, M, G\n"
+	"                      are powers of 1024; 'fat32' is 4 GiB - 1), as Windows\n"
+	"                      Setup reads install.swm from FAT32 USB media\n"
+	"  --index N           only image N\n";
+
+static int parse_size(const char *s, uint64_t *size_ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (strcmp(s, "fat32") == 0) {
+		*size_ret = TSM_WIM_FAT32_PART_MAX;
+		return 0;
+	}
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'K': case 'k': v <<= 10; end++; break;
+	case 'M': case 'm': v <<= 20; end++; break;
+	case 'G': case 'g': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end || v < 4096)
+		return -EINVAL;
+	*size_ret = v;
+	return 0;
+}
+
+static int write_all_fd(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Part @k's file name: FILE for the first, BASE<k>.EXT after it. */
+static char *part_name(const char *out, size_t k)
+{
+	const char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+	size_t base = dot && (!slash || dot > slash) ? (size_t)(dot - out) : strlen(out);
+	char *name;
+
+	if (k == 1)
+		return strdup(out);
+	if (asprintf(&name, "%.*s%zu%s", (int)base, out, k, out + base) < 0)
+		return NULL;
+	return name;
+}
+
+static int export_part(struct tsm_store *store, struct tsm_image *image, const char *path,
+		       struct tsm_progress *progress)
+{
+	const size_t bufsize = 4u << 20;
+	struct tsm_blob_source *src;
+	uint64_t size = tsm_image_size(image), off = 0;
+	uint8_t *buf = malloc(bufsize);
+	int fd, rc = buf ? tsm_store_blob_source_new(store, &src) : -ENOMEM;
+
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		rc = -errno;
+		tsm_error("cannot create %s: %s", path, strerror(-rc));
+		goto out;
+	}
+	while (off < size) {
+		ssize_t n = tsm_image_pread(image, src, buf, bufsize, off);
+
+		if (n <= 0) {
+			rc = n < 0 ? (int)n : -EIO;
+			tsm_error("%s: reading at offset %llu failed", path, (unsigned long long)off);
+			break;
+		}
+		if ((rc = write_all_fd(fd, buf, (size_t)n)) < 0) {
+			tsm_error("writing %s: %s", path, strerror(-rc));
+			break;
+		}
+		off += (uint64_t)n;
+		tsm_progress_add(progress, (uint64_t)n);
+	}
+	if (close(fd) < 0 && rc == 0) {
+		rc = -errno;
+		tsm_error("writing %s: %s", path, strerror(-rc));
+	}
+	if (rc < 0)
+		unlink(path);
+out:
+	tsm_store_blob_source_free(src);
+	free(buf);
+	return rc;
+}
+
+static int content_export(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "split", required_argument, NULL, 's' },
+		{ "index", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct tsm_wim_content_options wo = { 0 };
+	struct tsm_content_item item;
+	const struct tsm_content_version *cur;
+	struct tsm_image **parts = NULL;
+	struct tsm_progress progress;
+	struct tsm_store *store;
+	struct tsm_pin *pin = NULL;
+	const char *out = NULL;
+	size_t nparts = 0;
+	uint64_t total = 0;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 's':
+			if (parse_size(optarg, &wo.part_size) < 0)
+				return cli_usage_error("content export ", "invalid --split '%s': bytes"
+						       " (at least 4096), with K, M or G, or 'fat32'",
+						       optarg);
+			break;
+		case 'x': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || !*optarg || v < 1 || v > 65535)
+				return cli_usage_error("content export ", "invalid --index '%s'", optarg);
+			wo.index = (int)v;
+			break;
+		}
+		case 'h': fputs(export_help, stdout); return 0;
+		default: return cli_bad_option("content export ", argv);
+		}
+	}
+	if (argc - optind != 1 || !out)
+		return cli_usage_error("content export ", "expected a content ID and -o FILE.wim");
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	if ((rc = tsm_content_get(store, argv[optind], &item)) < 0)
+		goto out_close;
+	cur = current_version(&item);
+	/* Pinned: gc during a long export loses nothing. */
+	if (!cur || cur->removed) {
+		tsm_error("content %s has no current version", item.id);
+		rc = -ENOENT;
+	} else if ((rc = tsm_store_read_begin(store)) == 0) {
+		rc = tsm_pin_content_version(store, cur->row_id, &pin);
+		tsm_store_read_end(store);
+	}
+	if (rc == 0 && (rc = tsm_wim_layout_content(store, item.id, cur->row_id, &wo, &parts,
+						    &nparts)) < 0)
+		tsm_error("cannot lay out content %s as a WIM", item.id);
+	for (size_t i = 0; rc == 0 && i < nparts; i++)
+		total += tsm_image_size(parts[i]);
+	tsm_progress_start(&progress, "export", total, cli->progress);
+	for (size_t i = 0; rc == 0 && i < nparts; i++) {
+		char *name = part_name(out, i + 1);
+
+		rc = name ? export_part(store, parts[i], name, &progress) : -ENOMEM;
+		if (rc == 0 && !cli->quiet)
+			fprintf(stderr, "%s: %llu bytes%s\n", name,
+				(unsigned long long)tsm_image_size(parts[i]),
+				nparts > 1 ? "" : "");
+		free(name);
+	}
+	tsm_progress_finish(&progress);
+	tsm_wim_parts_free(parts, nparts);
+	tsm_pin_release(pin);
+	tsm_content_item_clear(&item);
+out_close:
+	tsm_store_close(store);
+	return rc < 0 ? 1 : 0;
+}
+
 int cmd_content(struct cli *cli, int argc, char **argv)
 {
 	const char *sub;
@@ -431,6 +664,8 @@ int cmd_content(struct cli *cli, int argc, char **argv)
 		return content_rm(cli, argc, argv);
 	if (strcmp(sub, "cat") == 0)
 		return content_cat(cli, argc, argv);
+	if (strcmp(sub, "export") == 0)
+		return content_export(cli, argc, argv);
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
 		fputs(content_help, stdout);
 		return 0;

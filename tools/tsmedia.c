@@ -19,7 +19,7 @@ static const char usage_text[] =
 	"Commands:\n"
 	"  init [--site-code ABC] [--compression zstd|none]\n"
 	"                      create a store\n"
-	"  content add|list|show|rm|cat\n"
+	"  content add|list|show|rm|cat|export\n"
 	"                      import and inspect content (boot images, OS images,\n"
 	"                      packages, applications, driver packages, prestart files)\n"
 	"  stats [--json]      logical and stored bytes, chunks, blobs, dedup ratio\n"
@@ -29,6 +29,13 @@ static const char usage_text[] =
 	"  media create|edit|list|show|rm|export\n"
 	"                      define media and write them out\n"
 	"  mount MOUNTPOINT    serve every media as a live file (runs tsmediafs)\n"
+	"  capture --name NAME SOURCE\n"
+	"                      capture a directory or NTFS volume as an OS image (WIM)\n"
+	"  ts import|list|show|rm\n"
+	"                      task sequences and the content their steps need\n"
+	"  site add|edit|list|show|rm\n"
+	"                      sites, their management points and trusted root CAs\n"
+	"  cert create|check   a self-signed media certificate; check a PKCS#12 file\n"
 
 	"\n"
 	"Options:\n"
@@ -143,6 +150,14 @@ int main(int argc, char **argv)
 		return cmd_media(&cli, argc, argv);
 	if (strcmp(cmd, "mount") == 0)
 		return cmd_mount(&cli, argc, argv);
+	if (strcmp(cmd, "capture") == 0)
+		return cmd_capture(&cli, argc, argv);
+	if (strcmp(cmd, "ts") == 0)
+		return cmd_ts(&cli, argc, argv);
+	if (strcmp(cmd, "site") == 0)
+		return cmd_site(&cli, argc, argv);
+	if (strcmp(cmd, "cert") == 0)
+		return cmd_cert(&cli, argc, argv);
 	if (strcmp(cmd, "help") == 0) {
 		fputs(usage_text, stdout);
 		return 0;

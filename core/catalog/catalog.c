@@ -49,9 +49,55 @@ static const char schema_v1[] =
 	"CREATE TABLE media_content(version INTEGER NOT NULL REFERENCES media_versions(id),"
 	"  seq INTEGER NOT NULL, content TEXT NOT NULL, PRIMARY KEY(version, seq)) WITHOUT ROWID;"
 	"CREATE INDEX media_content_by_content ON media_content(content);"
+	/* Task sequences (catalog/ts.c): one row per imported version with the
+	 * sequence document as exported; its groups and steps in document order
+	 * (kind group|step, depth = enclosing groups); the package and application
+	 * IDs each step uses (step_seq NULL: named only by the referenceList). */
+	"CREATE TABLE task_sequences(id TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"
+	"  boot_image TEXT, source TEXT NOT NULL, created INTEGER NOT NULL,"
+	"  removed INTEGER NOT NULL DEFAULT 0, dialect TEXT NOT NULL, sequence_xml BLOB NOT NULL,"
+	"  PRIMARY KEY(id, version)) WITHOUT ROWID;"
+	"CREATE TABLE ts_steps(ts TEXT NOT NULL, version INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL, depth INTEGER NOT NULL, name TEXT NOT NULL, type TEXT,"
+	"  group_path TEXT NOT NULL, disabled INTEGER NOT NULL, continue_on_error INTEGER NOT NULL,"
+	"  dynamic_install INTEGER NOT NULL, description TEXT NOT NULL, condition TEXT,"
+	"  PRIMARY KEY(ts, version, seq),"
+	"  FOREIGN KEY(ts, version) REFERENCES task_sequences(id, version)) WITHOUT ROWID;"
+	"CREATE TABLE ts_packages(ts TEXT NOT NULL, version INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL, package TEXT NOT NULL, step_seq INTEGER,"
+	"  PRIMARY KEY(ts, version, seq),"
+	"  FOREIGN KEY(ts, version) REFERENCES task_sequences(id, version)) WITHOUT ROWID;"
+	"CREATE INDEX ts_packages_by_package ON ts_packages(package);"
+	/* Sites (media/site.c): management points in order, trusted root CA
+	 * certificates (public; PEM) by their SHA-256. */
+	"CREATE TABLE sites(code TEXT PRIMARY KEY, type TEXT NOT NULL,"
+	"  parent TEXT REFERENCES sites(code), created INTEGER NOT NULL);"
+	"CREATE TABLE site_mps(site TEXT NOT NULL REFERENCES sites(code), seq INTEGER NOT NULL,"
+	"  url TEXT NOT NULL, PRIMARY KEY(site, seq)) WITHOUT ROWID;"
+	"CREATE TABLE site_root_cas(site TEXT NOT NULL REFERENCES sites(code),"
+	"  sha256 TEXT NOT NULL, pem TEXT NOT NULL, UNIQUE(site, sha256));"
 	"CREATE TABLE media_files(version INTEGER NOT NULL REFERENCES media_versions(id),"
 	"  path TEXT NOT NULL, blob INTEGER NOT NULL REFERENCES blobs(id),"
-	"  PRIMARY KEY(version, path)) WITHOUT ROWID;";
+	"  PRIMARY KEY(version, path)) WITHOUT ROWID;"
+	/* Windows metadata of entries imported from WIMs (import/wim.c):
+	 * security descriptors shared store-wide, per-entry facts (times in
+	 * FILETIME units, 100 ns since 1601, so none is lost), named data
+	 * streams.  Path "" (or "N" for image N of a multi-image import) is an
+	 * image's root directory. */
+	"CREATE TABLE win_security(id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL UNIQUE,"
+	"  data BLOB NOT NULL);"
+	"CREATE TABLE win_meta(version INTEGER NOT NULL REFERENCES content_versions(id),"
+	"  path TEXT NOT NULL, security INTEGER REFERENCES win_security(id), short_name TEXT,"
+	"  attributes INTEGER NOT NULL, creation_ft INTEGER NOT NULL, access_ft INTEGER NOT NULL,"
+	"  write_ft INTEGER NOT NULL, reparse_tag INTEGER, reparse BLOB, hardlink_group INTEGER,"
+	"  unix_uid INTEGER, unix_gid INTEGER, unix_mode INTEGER, unix_rdev INTEGER,"
+	"  object_id BLOB, PRIMARY KEY(version, path)) WITHOUT ROWID;"
+	"CREATE INDEX win_meta_by_security ON win_meta(security);"
+	"CREATE TABLE win_streams(version INTEGER NOT NULL REFERENCES content_versions(id),"
+	"  path TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  blob INTEGER REFERENCES blobs(id), size INTEGER NOT NULL,"
+	"  PRIMARY KEY(version, path, name)) WITHOUT ROWID;"
+	"CREATE INDEX win_streams_by_blob ON win_streams(blob);";
 
 int tsm_db_error(sqlite3 *db, const char *what)
 {

@@ -12,6 +12,7 @@
 
 #include "catalog/catalog.h"
 #include "import/iso.h"
+#include "import/wim.h"
 #include "import/session.h"
 #include "import/source.h"
 #include "store/store_internal.h"
@@ -34,13 +35,21 @@ int tsm_content_add(struct tsm_store *store, const struct tsm_content_add_option
 		/* Only a regular file is opened: opening a FIFO would block. */
 		int fd = stat(o->source, &st) == 0 && S_ISREG(st.st_mode)
 				 ? open(o->source, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
-		bool iso = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-			   tsm_iso_file_detect(fd);
+		bool reg = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+		bool iso = reg && tsm_iso_file_detect(fd);
+		bool wim = reg && !iso && tsm_wim_file_detect(fd);
 
 		if (fd >= 0)
 			close(fd);
 		if (iso)
 			return tsm_import_iso(store, o, res);
+		if (wim)
+			return tsm_import_wim(store, o, res);
+	}
+	if (o->wim_index) {
+		tsm_error("--index %d: %s is not a WIM file%s", o->wim_index, o->source,
+			  o->as_file ? " taken apart (--as-file keeps it whole)" : "");
+		return -EINVAL;
 	}
 	return tsm_import_directory(store, o, res);
 }

@@ -15,6 +15,7 @@
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
 #include "tsmedia/progress.h"
+#include "tsmedia/wim.h"
 
 /* Windows file attributes kept with each entry (for WIM and UDF later). */
 #define FILE_ATTRIBUTE_READONLY 0x1
@@ -200,6 +201,7 @@ struct tsm_import {
 	struct tsm_blob_writer *blobs;
 	struct tsm_progress progress;
 	sqlite3_stmt *insert_entry;
+	sqlite3_stmt *win_stmts[4]; /* tsm_import_add_win_meta's, prepared once */
 	int64_t version_row;
 	int boot_seq;
 	uint64_t files, dirs, bytes;
@@ -401,8 +403,184 @@ int tsm_import_set_meta(struct tsm_import *imp, const char *key, const void *val
 	return rc;
 }
 
+/* ---- images whose data arrive apart from their tree (WIM) ------------- */
+
+int tsm_import_add_blob(struct tsm_import *imp, tsm_import_read_fn read, void *ctx,
+			const char *what, const uint8_t *sha1, int64_t *blob_id_ret,
+			uint64_t *size_ret)
+{
+	sqlite3_stmt *stmt;
+	int rc = tsm_blob_writer_import_stream(imp->blobs, read, ctx, what, &imp->progress,
+					       blob_id_ret, size_ret);
+
+	if (rc < 0 || !sha1)
+		return rc;
+	if ((rc = tsm_db_prepare(imp->store->db, "SELECT sha1 FROM blobs WHERE id = ?", &stmt)) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, *blob_id_ret);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		rc = tsm_db_error(imp->store->db, what);
+	} else if (sqlite3_column_bytes(stmt, 0) != TSM_SHA1_LEN ||
+		   memcmp(sqlite3_column_blob(stmt, 0), sha1, TSM_SHA1_LEN) != 0) {
+		char want[2 * TSM_SHA1_LEN + 1], got[2 * TSM_SHA1_LEN + 1] = "?";
+
+		tsm_hex_encode(sha1, TSM_SHA1_LEN, want);
+		if (sqlite3_column_bytes(stmt, 0) == TSM_SHA1_LEN)
+			tsm_hex_encode(sqlite3_column_blob(stmt, 0), TSM_SHA1_LEN, got);
+		tsm_error("%s: SHA-1 mismatch: the image says %s, the data hash to %s", what, want,
+			  got);
+		rc = -EBADMSG;
+	} else {
+		rc = 0;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int tsm_import_add_file_blob(struct tsm_import *imp, const char *path, uint32_t mode,
+			     int64_t mtime_ns, uint32_t attributes, int64_t blob_id, uint64_t size)
+{
+	return file_recorded(imp, path, mode, mtime_ns, attributes, size ? blob_id : 0, size);
+}
+
+/* The id of security descriptor @data in win_security, added if new. */
+static int win_security_id(struct tsm_import *imp, const uint8_t *data, size_t len,
+			   int64_t *id_ret)
+{
+	sqlite3 *db = imp->store->db;
+	uint8_t hash[TSM_SHA256_LEN];
+	int rc;
+
+	if ((rc = tsm_sha256(data, len, hash)) < 0)
+		return rc;
+	if (!imp->win_stmts[0] &&
+	    (rc = tsm_db_prepare(db, "SELECT id FROM win_security WHERE sha256 = ?",
+				 &imp->win_stmts[0])) < 0)
+		return rc;
+	if (!imp->win_stmts[1] &&
+	    (rc = tsm_db_prepare(db, "INSERT INTO win_security(sha256, data) VALUES(?, ?)",
+				 &imp->win_stmts[1])) < 0)
+		return rc;
+	sqlite3_reset(imp->win_stmts[0]);
+	sqlite3_bind_blob(imp->win_stmts[0], 1, hash, sizeof(hash), SQLITE_STATIC);
+	rc = sqlite3_step(imp->win_stmts[0]);
+	if (rc == SQLITE_ROW) {
+		*id_ret = sqlite3_column_int64(imp->win_stmts[0], 0);
+		sqlite3_reset(imp->win_stmts[0]);
+		return 0;
+	}
+	sqlite3_reset(imp->win_stmts[0]);
+	if (rc != SQLITE_DONE)
+		return tsm_db_error(db, "looking up a security descriptor");
+	sqlite3_reset(imp->win_stmts[1]);
+	sqlite3_bind_blob(imp->win_stmts[1], 1, hash, sizeof(hash), SQLITE_STATIC);
+	sqlite3_bind_blob(imp->win_stmts[1], 2, data, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(imp->win_stmts[1]);
+	sqlite3_reset(imp->win_stmts[1]);
+	if (rc != SQLITE_DONE)
+		return tsm_db_error(db, "recording a security descriptor");
+	*id_ret = sqlite3_last_insert_rowid(db);
+	return 0;
+}
+
+int tsm_import_add_win_meta(struct tsm_import *imp, const struct tsm_win_meta *m)
+{
+	sqlite3 *db = imp->store->db;
+	sqlite3_stmt *stmt;
+	int64_t sec = 0;
+	int rc;
+
+	if (!tsm_utf8_valid(m->path) || (m->short_name && !tsm_utf8_valid(m->short_name))) {
+		tsm_error("invalid path '%s' in the source", m->path);
+		return -EINVAL;
+	}
+	if (m->security && m->security_len > INT32_MAX / 2) {
+		tsm_error("'%s': a security descriptor of %zu bytes", m->path, m->security_len);
+		return -EFBIG;
+	}
+	if (m->security && (rc = win_security_id(imp, m->security, m->security_len, &sec)) < 0)
+		return rc;
+	if (!imp->win_stmts[2] &&
+	    (rc = tsm_db_prepare(db, "INSERT INTO win_meta(version, path, security, short_name,"
+				     " attributes, creation_ft, access_ft, write_ft, reparse_tag,"
+				     " reparse, hardlink_group, unix_uid, unix_gid, unix_mode,"
+				     " unix_rdev, object_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+				     " ?, ?, ?, ?, ?)", &imp->win_stmts[2])) < 0)
+		return rc;
+	if (!imp->win_stmts[3] &&
+	    (rc = tsm_db_prepare(db, "INSERT INTO win_streams(version, path, name, blob, size, seq)"
+				     " VALUES(?, ?, ?, ?, ?, ?)", &imp->win_stmts[3])) < 0)
+		return rc;
+	stmt = imp->win_stmts[2];
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	sqlite3_bind_int64(stmt, 1, imp->version_row);
+	sqlite3_bind_text(stmt, 2, m->path, -1, SQLITE_STATIC);
+	if (sec)
+		sqlite3_bind_int64(stmt, 3, sec);
+	if (m->short_name)
+		sqlite3_bind_text(stmt, 4, m->short_name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, m->attributes);
+	sqlite3_bind_int64(stmt, 6, (int64_t)m->creation_ft);
+	sqlite3_bind_int64(stmt, 7, (int64_t)m->access_ft);
+	sqlite3_bind_int64(stmt, 8, (int64_t)m->write_ft);
+	if (m->attributes & FILE_ATTRIBUTE_REPARSE_POINT) {
+		sqlite3_bind_int64(stmt, 9, m->reparse_tag);
+		sqlite3_bind_blob(stmt, 10, m->reparse ? (const void *)m->reparse : "",
+				  (int)m->reparse_len, SQLITE_STATIC);
+	}
+	if (m->hardlink_group)
+		sqlite3_bind_int64(stmt, 11, (int64_t)m->hardlink_group);
+	if (m->has_unix) {
+		sqlite3_bind_int64(stmt, 12, m->unix_uid);
+		sqlite3_bind_int64(stmt, 13, m->unix_gid);
+		sqlite3_bind_int64(stmt, 14, m->unix_mode);
+		sqlite3_bind_int64(stmt, 15, m->unix_rdev);
+	}
+	if (m->has_object_id)
+		sqlite3_bind_blob(stmt, 16, m->object_id, sizeof(m->object_id), SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_CONSTRAINT) {
+		tsm_error("'%s' is in the source twice", m->path);
+		return -EEXIST;
+	}
+	if (rc != SQLITE_DONE)
+		return tsm_db_error(db, m->path);
+	stmt = imp->win_stmts[3];
+	for (size_t i = 0; i < m->nstreams; i++) {
+		const struct tsm_win_stream *s = &m->streams[i];
+
+		if (!tsm_utf8_valid(s->name)) {
+			tsm_error("'%s': a data stream name that is not UTF-8", m->path);
+			return -EINVAL;
+		}
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+		sqlite3_bind_int64(stmt, 1, imp->version_row);
+		sqlite3_bind_text(stmt, 2, m->path, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 3, s->name, -1, SQLITE_STATIC);
+		if (s->blob_id)
+			sqlite3_bind_int64(stmt, 4, s->blob_id);
+		sqlite3_bind_int64(stmt, 5, (int64_t)s->size);
+		sqlite3_bind_int64(stmt, 6, (int64_t)i);
+		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		if (rc == SQLITE_CONSTRAINT) {
+			tsm_error("'%s' has data stream '%s' twice", m->path, s->name);
+			return -EEXIST;
+		}
+		if (rc != SQLITE_DONE)
+			return tsm_db_error(db, m->path);
+	}
+	return 0;
+}
+
 static void import_free(struct tsm_import *imp)
 {
+	for (size_t i = 0; i < sizeof(imp->win_stmts) / sizeof(imp->win_stmts[0]); i++)
+		sqlite3_finalize(imp->win_stmts[i]);
 	tsm_progress_finish(&imp->progress);
 	tsm_blob_writer_free(imp->blobs);
 	sqlite3_finalize(imp->insert_entry);

@@ -47,6 +47,21 @@ int tsm_import_add_boot(struct tsm_import *imp, const struct tsm_boot_entry *ent
 /* Per-version facts an image brings (volume_id, hybrid_mbr, hybrid_gpt). */
 int tsm_import_set_meta(struct tsm_import *imp, const char *key, const void *value, size_t len);
 
+/* ---- images whose data arrive apart from their tree (WIM) ------------- */
+
+/* Stores one blob read from @read.  With @sha1, the blob's SHA-1 must be
+ * that (else -EBADMSG, reported naming @what). */
+int tsm_import_add_blob(struct tsm_import *imp, tsm_import_read_fn read, void *ctx,
+			const char *what, const uint8_t *sha1, int64_t *blob_id_ret,
+			uint64_t *size_ret);
+/* A file whose bytes are blob @blob_id, stored already (0: empty file). */
+int tsm_import_add_file_blob(struct tsm_import *imp, const char *path, uint32_t mode,
+			     int64_t mtime_ns, uint32_t attributes, int64_t blob_id, uint64_t size);
+/* Windows metadata of entry @m->path ("" the root), and its named data
+ * streams (@m->streams); security descriptors are shared store-wide. */
+struct tsm_win_meta;
+int tsm_import_add_win_meta(struct tsm_import *imp, const struct tsm_win_meta *m);
+
 int tsm_import_finish(struct tsm_import *imp, struct tsm_content_add_result *res);
 void tsm_import_abort(struct tsm_import *imp);
 

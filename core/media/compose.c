@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "media/media_internal.h"
+#include "tsmedia/fat.h"
 #include "tsmedia/image.h"
 #include "tsmedia/iso.h"
 #include "tsmedia/log.h"
@@ -93,15 +94,37 @@ static int layout_iso(struct tsm_store *store, const struct tsm_media_def *d,
 	return rc;
 }
 
-/* The volume in the media's form.  USB disk images come with the FAT
- * writer; until then a USB media is refused with a clear message. */
+/* A USB disk image: one FAT32 partition holding the tree.  UEFI firmware
+ * boots a stick from the tree's own \EFI\BOOT\BOOTX64.EFI; the CD's boot
+ * entries (El Torito, the hybrid MBR) have no meaning on it. */
+static int layout_usb(const struct tsm_media_def *d, struct tsm_tree *tree,
+		      struct tsm_image **image_ret)
+{
+	struct tsm_fat_options o = {
+		.volume_label = d->label ? d->label : d->name,
+		.partition_table = d->partition_table == TSM_PARTITION_GPT ? TSM_FAT_GPT : TSM_FAT_MBR,
+	};
+
+	if (d->bios_boot || d->hybrid_mbr)
+		tsm_warn("media '%s': a USB image boots under UEFI only: --bios-boot and "
+			 "--hybrid-mbr are CD boot code, not used on USB",
+			 d->name);
+	if (d->uefi_boot && !tsm_tree_lookup(tree, "EFI/BOOT/BOOTX64.EFI") &&
+	    !tsm_tree_lookup(tree, "efi/boot/bootx64.efi"))
+		tsm_warn("media '%s': UEFI boots a stick from EFI/BOOT/BOOTX64.EFI in its files, "
+			 "which this media has not (--uefi-boot %s is the CD's El Torito image)",
+			 d->name, d->uefi_boot);
+	if (!tree->root->mtime_ns)
+		tsm_tree_walk(tree, newest_mtime, &tree->root->mtime_ns);
+	return tsm_fat_layout(tree, &o, image_ret);
+}
+
+/* The volume in the media's form. */
 static int layout_volume(struct tsm_store *store, const struct tsm_media_def *d,
 			 struct tsm_tree *tree, struct tsm_image **image_ret)
 {
-	if (d->form == TSM_MEDIA_USB) {
-		tsm_error("media '%s': USB disk images (--media usb) are not supported yet", d->name);
-		return -ENOTSUP;
-	}
+	if (d->form == TSM_MEDIA_USB)
+		return layout_usb(d, tree, image_ret);
 	return layout_iso(store, d, tree, image_ret);
 }
 

@@ -58,6 +58,8 @@ struct tsm_content_add_options {
 	const char *source;        /* a directory or a single file */
 	bool progress;             /* draw a progress line on the terminal */
 	bool as_file;              /* an image file (ISO) stays one file, not its tree */
+	int wim_index;             /* a WIM: 0 every image (one: the tree; several:
+				    * "1/", "2/"...), else only image N */
 };
 
 struct tsm_content_add_result {

@@ -1,0 +1,699 @@
+/* Task sequences in the catalog: import (a new version per import), reading
+ * back, listing, removal, and the steps stand-alone media cannot run. */
+#include "tsmedia/ts.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "catalog/catalog.h"
+#include "import/source.h"
+#include "import/ts_xml.h"
+#include "store/store_internal.h"
+#include "tsmedia/content.h"
+#include "tsmedia/log.h"
+
+static const char *const dialect_names[] = {
+	[TSM_TS_DIALECT_SEQUENCE] = "sequence",
+	[TSM_TS_DIALECT_MDT] = "mdt",
+	[TSM_TS_DIALECT_OBJECT] = "console-export",
+};
+
+void tsm_ts_strings_free(char **strings, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(strings[i]);
+	free(strings);
+}
+
+void tsm_ts_info_clear(struct tsm_ts_info *info)
+{
+	free(info->name);
+	free(info->boot_image);
+	free(info->source);
+	for (size_t i = 0; i < info->nsteps; i++)
+		tsm_ts_step_clear(&info->steps[i]);
+	free(info->steps);
+	for (size_t i = 0; i < info->ngroups; i++)
+		tsm_ts_group_clear(&info->groups[i]);
+	free(info->groups);
+	tsm_ts_strings_free(info->packages, info->npackages);
+	tsm_ts_strings_free(info->applications, info->napplications);
+	tsm_ts_strings_free(info->disabled_packages, info->ndisabled_packages);
+	tsm_ts_strings_free(info->disabled_applications, info->ndisabled_applications);
+	free(info->sequence_xml);
+	memset(info, 0, sizeof(*info));
+}
+
+void tsm_ts_list_free(struct tsm_ts_info *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		tsm_ts_info_clear(&list[i]);
+	free(list);
+}
+
+/* ---- import ----------------------------------------------------------- */
+
+static int step_int(sqlite3 *db, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(db, what);
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc;
+}
+
+static int id_count(struct tsm_store *store, const char *sql, const char *id, int64_t *n_ret)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((rc = tsm_db_prepare(store->db, sql, &stmt)) < 0)
+		return rc;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	*n_ret = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : tsm_db_error(store->db, sql);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/* The next "<site>NNNNN" free among content and task sequences, from the
+ * store's counter (shared with content, as ConfigMgr shares package IDs). */
+static int ts_allocate_id(struct tsm_store *store, char id[TSM_CONTENT_ID_LEN + 1])
+{
+	char value[32];
+	long long next;
+	int rc;
+
+	if ((rc = tsm_meta_get(store->db, "next_content_number", value, sizeof(value))) < 0)
+		return rc;
+	for (next = strtoll(value, NULL, 10); next <= 0xfffff; next++) {
+		int64_t a, b;
+
+		snprintf(id, TSM_CONTENT_ID_LEN + 1, "%s%05llX", store->site_code, next);
+		if ((rc = id_count(store, "SELECT count(*) FROM content WHERE id = ?", id, &a)) < 0 ||
+		    (rc = id_count(store, "SELECT count(*) FROM task_sequences WHERE id = ?", id, &b)) < 0)
+			return rc;
+		if (!a && !b)
+			break;
+	}
+	if (next > 0xfffff) {
+		tsm_error("%s: every ID of site %s is taken", store->dir, store->site_code);
+		return -ENOSPC;
+	}
+	snprintf(value, sizeof(value), "%lld", next + 1);
+	return tsm_meta_set(store->db, "next_content_number", value);
+}
+
+struct ts_writer {
+	sqlite3 *db;
+	const char *id;
+	int64_t version;
+	sqlite3_stmt *step, *pkg;
+	int64_t seq, pkg_seq;
+};
+
+/* The row holds the enclosing path (@parent_path), as a step's row does. */
+static int write_group(struct ts_writer *w, const struct tsm_ts_group *g, const char *parent_path)
+{
+	sqlite3_stmt *s = w->step;
+
+	sqlite3_bind_text(s, 1, w->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, w->version);
+	sqlite3_bind_int64(s, 3, w->seq++);
+	sqlite3_bind_text(s, 4, "group", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 5, g->depth);
+	sqlite3_bind_text(s, 6, g->name, -1, SQLITE_STATIC);
+	sqlite3_bind_null(s, 7);
+	sqlite3_bind_text(s, 8, parent_path, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 9, g->disabled);
+	sqlite3_bind_int(s, 10, g->continue_on_error);
+	sqlite3_bind_int(s, 11, 0);
+	sqlite3_bind_text(s, 12, g->description, -1, SQLITE_STATIC);
+	if (g->condition)
+		sqlite3_bind_text(s, 13, g->condition, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 13);
+	return step_int(w->db, s, "recording a task sequence group");
+}
+
+static int write_ref(struct ts_writer *w, const char *kind, const char *ref, int64_t step_seq)
+{
+	sqlite3_stmt *s = w->pkg;
+
+	sqlite3_bind_text(s, 1, w->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, w->version);
+	sqlite3_bind_int64(s, 3, w->pkg_seq++);
+	sqlite3_bind_text(s, 4, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, ref, -1, SQLITE_STATIC);
+	if (step_seq >= 0)
+		sqlite3_bind_int64(s, 6, step_seq);
+	else
+		sqlite3_bind_null(s, 6);
+	return step_int(w->db, s, "recording a task sequence reference");
+}
+
+static int write_step(struct ts_writer *w, const struct tsm_ts_step *st, int depth)
+{
+	sqlite3_stmt *s = w->step;
+	int64_t seq = w->seq++;
+	int rc;
+
+	sqlite3_bind_text(s, 1, w->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, w->version);
+	sqlite3_bind_int64(s, 3, seq);
+	sqlite3_bind_text(s, 4, "step", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 5, depth);
+	sqlite3_bind_text(s, 6, st->name, -1, SQLITE_STATIC);
+	if (st->type)
+		sqlite3_bind_text(s, 7, st->type, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 7);
+	sqlite3_bind_text(s, 8, st->group_path, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 9, st->disabled);
+	sqlite3_bind_int(s, 10, st->continue_on_error);
+	sqlite3_bind_int(s, 11, st->dynamic_install);
+	sqlite3_bind_text(s, 12, st->description, -1, SQLITE_STATIC);
+	if (st->condition)
+		sqlite3_bind_text(s, 13, st->condition, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 13);
+	if ((rc = step_int(w->db, s, "recording a task sequence step")) < 0)
+		return rc;
+	for (size_t i = 0; i < st->npackages && rc == 0; i++)
+		rc = write_ref(w, "package", st->packages[i], seq);
+	for (size_t i = 0; i < st->napplications && rc == 0; i++)
+		rc = write_ref(w, "application", st->applications[i], seq);
+	return rc;
+}
+
+static int ts_write_rows(struct tsm_store *store, const char *id, int64_t version,
+			 const char *name, const char *boot_image, const char *source,
+			 const struct tsm_ts_doc *doc)
+{
+	struct ts_writer w = { .db = store->db, .id = id, .version = version };
+	sqlite3_stmt *stmt;
+	size_t gi = 0;
+	int rc;
+
+	if ((rc = tsm_db_prepare(store->db,
+				 "INSERT INTO task_sequences(id, version, name, boot_image, source, created,"
+				 " dialect, sequence_xml) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &stmt)) < 0)
+		return rc;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, version);
+	sqlite3_bind_text(stmt, 3, name, -1, SQLITE_STATIC);
+	if (boot_image)
+		sqlite3_bind_text(stmt, 4, boot_image, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 6, (int64_t)time(NULL));
+	sqlite3_bind_text(stmt, 7, dialect_names[doc->dialect], -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(stmt, 8, doc->sequence_xml, doc->sequence_len, SQLITE_STATIC);
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, "recording a task sequence");
+	sqlite3_finalize(stmt);
+	if (rc < 0)
+		return rc;
+	if ((rc = tsm_db_prepare(store->db,
+				 "INSERT INTO ts_steps(ts, version, seq, kind, depth, name, type, group_path,"
+				 " disabled, continue_on_error, dynamic_install, description, condition)"
+				 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+				 &w.step)) < 0)
+		return rc;
+	if ((rc = tsm_db_prepare(store->db,
+				 "INSERT INTO ts_packages(ts, version, seq, kind, package, step_seq)"
+				 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)", &w.pkg)) < 0) {
+		sqlite3_finalize(w.step);
+		return rc;
+	}
+	/* Groups and steps back in document order: a group opens before the
+	 * first step that follows it (first_step). */
+	for (size_t i = 0; i <= doc->nsteps && rc == 0; i++) {
+		for (; rc == 0 && gi < doc->ngroups && doc->groups[gi].first_step <= i; gi++) {
+			long parent = doc->groups[gi].parent;
+
+			rc = write_group(&w, &doc->groups[gi], parent >= 0 ? doc->groups[parent].path : "");
+		}
+		if (rc == 0 && i < doc->nsteps) {
+			long g = doc->steps[i].group;
+
+			rc = write_step(&w, &doc->steps[i], g >= 0 ? doc->groups[g].depth + 1 : 0);
+		}
+	}
+	for (size_t i = 0; i < doc->nref_packages && rc == 0; i++)
+		rc = write_ref(&w, "package", doc->ref_packages[i], -1);
+	for (size_t i = 0; i < doc->nref_applications && rc == 0; i++)
+		rc = write_ref(&w, "application", doc->ref_applications[i], -1);
+	sqlite3_finalize(w.step);
+	sqlite3_finalize(w.pkg);
+	return rc;
+}
+
+static const char id_rule[] = "a site code of three letters or digits and five hex digits,"
+			      " e.g. PS100012";
+
+int tsm_ts_import(struct tsm_store *store, const char *name, const char *id, const char *boot_image,
+		  const char *path, char id_ret[9])
+{
+	char ts_id[TSM_CONTENT_ID_LEN + 1] = "", boot[TSM_CONTENT_ID_LEN + 1] = "";
+	struct tsm_ts_doc doc;
+	char *source = NULL;
+	int64_t n, version;
+	int rc;
+
+	/* Options first: a typo costs no parse. */
+	if (id && tsm_content_id_normalize(id, ts_id) < 0) {
+		tsm_error("invalid task sequence ID '%s': %s", id, id_rule);
+		return -EINVAL;
+	}
+	if (boot_image && tsm_content_id_normalize(boot_image, boot) < 0) {
+		tsm_error("invalid boot image ID '%s': %s", boot_image, id_rule);
+		return -EINVAL;
+	}
+	/* Everything is read and checked before the store is touched. */
+	if ((rc = tsm_ts_xml_parse_file(path, &doc)) < 0)
+		return rc;
+	if (!name)
+		name = doc.object_name;
+	if (!name || !*name) {
+		tsm_error("%s names no task sequence: give it a name (--name)", path);
+		rc = -EINVAL;
+		goto out_doc;
+	}
+	if (strlen(name) > 255 || !tsm_utf8_valid(name)) {
+		tsm_error("invalid task sequence name '%s': 1 to 255 characters of UTF-8", name);
+		rc = -EINVAL;
+		goto out_doc;
+	}
+	if (!id && doc.object_id[0])
+		memcpy(ts_id, doc.object_id, sizeof(ts_id));
+	if (!boot_image && doc.object_boot_image[0])
+		memcpy(boot, doc.object_boot_image, sizeof(boot));
+	if (!(source = realpath(path, NULL)) && !(source = strdup(path))) {
+		rc = -ENOMEM;
+		goto out_doc;
+	}
+
+	if ((rc = tsm_store_write_begin(store)) < 0)
+		goto out_doc;
+	if (!ts_id[0] && (rc = ts_allocate_id(store, ts_id)) < 0)
+		goto out_abort;
+	if ((rc = id_count(store, "SELECT count(*) FROM content WHERE id = ?", ts_id, &n)) < 0)
+		goto out_abort;
+	if (n) {
+		tsm_error("%s: ID %s is taken by content in %s; a task sequence needs an ID of its"
+			  " own (--id)", path, ts_id, store->dir);
+		rc = -EEXIST;
+		goto out_abort;
+	}
+	if ((rc = id_count(store, "SELECT coalesce(max(version), 0) FROM task_sequences"
+				  " WHERE id = ?", ts_id, &version)) < 0)
+		goto out_abort;
+	version++;
+	if ((rc = ts_write_rows(store, ts_id, version, name, boot[0] ? boot : NULL, source,
+				&doc)) < 0)
+		goto out_abort;
+	if ((rc = tsm_store_write_commit(store)) < 0)
+		goto out_doc;
+	memcpy(id_ret, ts_id, TSM_CONTENT_ID_LEN + 1);
+	goto out_doc;
+
+out_abort:
+	tsm_store_write_abort(store);
+out_doc:
+	free(source);
+	tsm_ts_doc_clear(&doc);
+	return rc;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static char *column_strdup(sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *s = sqlite3_column_text(stmt, col);
+
+	return s ? strdup((const char *)s) : NULL;
+}
+
+static int load_steps(struct tsm_store *store, struct tsm_ts_info *info, long **seq_map_ret,
+		      size_t *nmap_ret)
+{
+	long stack[TSM_TS_XML_MAX_DEPTH + 1], *map = NULL;
+	size_t nmap = 0;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((rc = tsm_db_prepare(store->db,
+				 "SELECT kind, depth, name, type, group_path, disabled, continue_on_error,"
+				 " dynamic_install, description, condition FROM ts_steps"
+				 " WHERE ts = ? AND version = ? ORDER BY seq", &stmt)) < 0)
+		return rc;
+	sqlite3_bind_text(stmt, 1, info->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, info->version);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		bool group = strcmp((const char *)sqlite3_column_text(stmt, 0), "group") == 0;
+		int depth = sqlite3_column_int(stmt, 1);
+		long parent;
+		void *p;
+
+		if (depth < 0 || depth > TSM_TS_XML_MAX_DEPTH || (group && depth == TSM_TS_XML_MAX_DEPTH)) {
+			tsm_error("task sequence %s: damaged step row (depth %d)", info->id, depth);
+			rc = -EIO;
+			break;
+		}
+		parent = depth ? stack[depth - 1] : -1;
+		if (!(p = realloc(map, (nmap + 1) * sizeof(*map)))) {
+			rc = -ENOMEM;
+			break;
+		}
+		map = p;
+		if (group) {
+			struct tsm_ts_group *g;
+
+			if (!(p = realloc(info->groups, (info->ngroups + 1) * sizeof(*info->groups)))) {
+				rc = -ENOMEM;
+				break;
+			}
+			info->groups = p;
+			g = &info->groups[info->ngroups];
+			memset(g, 0, sizeof(*g));
+			stack[depth] = (long)info->ngroups++;
+			map[nmap++] = -1;
+			g->name = column_strdup(stmt, 2);
+			g->depth = depth;
+			g->parent = parent;
+			g->disabled = sqlite3_column_int(stmt, 5) != 0;
+			g->continue_on_error = sqlite3_column_int(stmt, 6) != 0;
+			g->description = column_strdup(stmt, 8);
+			g->condition = column_strdup(stmt, 9);
+			g->first_step = info->nsteps;
+			g->path = parent >= 0 ? NULL : column_strdup(stmt, 2);
+			if (parent >= 0 && g->name &&
+			    asprintf(&g->path, "%s/%s", info->groups[parent].path, g->name) < 0)
+				g->path = NULL;
+			if (!g->name || !g->path || !g->description) {
+				rc = -ENOMEM;
+				break;
+			}
+		} else {
+			struct tsm_ts_step *s;
+
+			if (!(p = realloc(info->steps, (info->nsteps + 1) * sizeof(*info->steps)))) {
+				rc = -ENOMEM;
+				break;
+			}
+			info->steps = p;
+			s = &info->steps[info->nsteps];
+			memset(s, 0, sizeof(*s));
+			map[nmap++] = (long)info->nsteps++;
+			s->name = column_strdup(stmt, 2);
+			s->type = column_strdup(stmt, 3);
+			s->group_path = column_strdup(stmt, 4);
+			s->disabled = sqlite3_column_int(stmt, 5) != 0;
+			s->continue_on_error = sqlite3_column_int(stmt, 6) != 0;
+			s->dynamic_install = sqlite3_column_int(stmt, 7) != 0;
+			s->description = column_strdup(stmt, 8);
+			s->condition = column_strdup(stmt, 9);
+			s->group = parent;
+			if (!s->name || !s->group_path || !s->description) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = tsm_db_error(store->db, "reading task sequence steps");
+	if (rc < 0) {
+		free(map);
+		return rc;
+	}
+	*seq_map_ret = map;
+	*nmap_ret = nmap;
+	return 0;
+}
+
+/* Per-step references, and the referenceList's into @refs (packages) and
+ * @apps; @map turns a step row's seq into a step index. */
+static int load_refs(struct tsm_store *store, struct tsm_ts_info *info, const long *map,
+		     size_t nmap, char ***refs, size_t *nrefs, char ***apps, size_t *napps)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((rc = tsm_db_prepare(store->db, "SELECT kind, package, step_seq FROM ts_packages"
+					    " WHERE ts = ? AND version = ? ORDER BY seq", &stmt)) < 0)
+		return rc;
+	sqlite3_bind_text(stmt, 1, info->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, info->version);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		bool app = strcmp((const char *)sqlite3_column_text(stmt, 0), "application") == 0;
+		const char *ref = (const char *)sqlite3_column_text(stmt, 1);
+
+		if (sqlite3_column_type(stmt, 2) == SQLITE_NULL) {
+			rc = app ? tsm_strv_add_unique(apps, napps, ref, strlen(ref))
+				 : tsm_strv_add_unique(refs, nrefs, ref, strlen(ref));
+		} else {
+			int64_t seq = sqlite3_column_int64(stmt, 2);
+			struct tsm_ts_step *s;
+
+			if (seq < 0 || (uint64_t)seq >= nmap || map[seq] < 0) {
+				tsm_error("task sequence %s: damaged reference row", info->id);
+				rc = -EIO;
+				break;
+			}
+			s = &info->steps[map[seq]];
+			rc = app ? tsm_strv_add_unique(&s->applications, &s->napplications, ref, strlen(ref))
+				 : tsm_strv_add_unique(&s->packages, &s->npackages, ref, strlen(ref));
+		}
+		if (rc < 0)
+			break;
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return 0;
+	return rc < 0 ? rc : tsm_db_error(store->db, "reading task sequence references");
+}
+
+/* The current version of @id (validated, upper case) into @info. */
+static int ts_load_locked(struct tsm_store *store, const char *id, bool full,
+			  struct tsm_ts_info *info)
+{
+	char **refs = NULL, **apps = NULL;
+	size_t nrefs = 0, napps = 0, nmap = 0;
+	long *map = NULL;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	if ((rc = tsm_db_prepare(store->db,
+				 "SELECT version, name, boot_image, source, created, sequence_xml"
+				 " FROM task_sequences WHERE id = ? AND removed = 0"
+				 " ORDER BY version DESC LIMIT 1", &stmt)) < 0)
+		return rc;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		if (rc == SQLITE_DONE) {
+			tsm_error("no task sequence %s in %s", id, store->dir);
+			rc = -ENOENT;
+		} else {
+			rc = tsm_db_error(store->db, "reading a task sequence");
+		}
+		sqlite3_finalize(stmt);
+		return rc;
+	}
+	snprintf(info->id, sizeof(info->id), "%s", id);
+	info->version = sqlite3_column_int64(stmt, 0);
+	info->name = column_strdup(stmt, 1);
+	info->boot_image = column_strdup(stmt, 2);
+	info->source = column_strdup(stmt, 3);
+	info->created = sqlite3_column_int64(stmt, 4);
+	if (full) {
+		size_t len = (size_t)sqlite3_column_bytes(stmt, 5);
+		const void *xml = sqlite3_column_blob(stmt, 5);
+
+		if ((info->sequence_xml = malloc(len + 1))) {
+			if (len)
+				memcpy(info->sequence_xml, xml, len);
+			info->sequence_xml[len] = '\0';
+			info->sequence_len = len;
+		}
+	}
+	sqlite3_finalize(stmt);
+	if (!info->name || !info->source || (full && !info->sequence_xml)) {
+		rc = -ENOMEM;
+		goto out_clear;
+	}
+	if ((rc = load_steps(store, info, &map, &nmap)) < 0)
+		goto out_clear;
+	if ((rc = load_refs(store, info, map, nmap, &refs, &nrefs, &apps, &napps)) < 0)
+		goto out_clear;
+	rc = tsm_ts_summarize(info, refs, nrefs, apps, napps);
+out_clear:
+	free(map);
+	tsm_ts_strings_free(refs, nrefs);
+	tsm_ts_strings_free(apps, napps);
+	if (rc == 0 && !full) {
+		for (size_t i = 0; i < info->nsteps; i++)
+			tsm_ts_step_clear(&info->steps[i]);
+		free(info->steps);
+		info->steps = NULL;
+		info->nsteps = 0;
+		for (size_t i = 0; i < info->ngroups; i++)
+			tsm_ts_group_clear(&info->groups[i]);
+		free(info->groups);
+		info->groups = NULL;
+		info->ngroups = 0;
+	}
+	if (rc < 0)
+		tsm_ts_info_clear(info);
+	return rc;
+}
+
+int tsm_ts_get(struct tsm_store *store, const char *id, struct tsm_ts_info *info)
+{
+	char norm[TSM_CONTENT_ID_LEN + 1];
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	if (tsm_content_id_normalize(id, norm) < 0) {
+		tsm_error("invalid task sequence ID '%s': %s", id, id_rule);
+		return -EINVAL;
+	}
+	if ((rc = tsm_store_read_begin(store)) < 0)
+		return rc;
+	rc = ts_load_locked(store, norm, true, info);
+	tsm_store_read_end(store);
+	return rc;
+}
+
+int tsm_ts_list(struct tsm_store *store, struct tsm_ts_info **list_ret, size_t *n_ret)
+{
+	struct tsm_ts_info *list = NULL;
+	char **ids = NULL;
+	size_t nids = 0, n = 0;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((rc = tsm_store_read_begin(store)) < 0)
+		return rc;
+	if ((rc = tsm_db_prepare(store->db, "SELECT DISTINCT id FROM task_sequences"
+					    " WHERE removed = 0 ORDER BY id", &stmt)) < 0)
+		goto out_end;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(stmt, 0);
+
+		if ((rc = tsm_strv_add_unique(&ids, &nids, id, strlen(id))) < 0)
+			break;
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = tsm_db_error(store->db, "listing task sequences");
+	if (rc == 0 && nids && !(list = calloc(nids, sizeof(*list))))
+		rc = -ENOMEM;
+	for (; rc == 0 && n < nids; n++)
+		rc = ts_load_locked(store, ids[n], false, &list[n]);
+out_end:
+	tsm_store_read_end(store);
+	tsm_ts_strings_free(ids, nids);
+	if (rc < 0) {
+		tsm_ts_list_free(list, n);
+		return rc;
+	}
+	*list_ret = list;
+	*n_ret = n;
+	return 0;
+}
+
+int tsm_ts_rm(struct tsm_store *store, const char *id)
+{
+	char norm[TSM_CONTENT_ID_LEN + 1];
+	sqlite3_stmt *stmt;
+	int64_t live;
+	int rc;
+
+	if (tsm_content_id_normalize(id, norm) < 0) {
+		tsm_error("invalid task sequence ID '%s': %s", id, id_rule);
+		return -EINVAL;
+	}
+	if ((rc = tsm_store_write_begin(store)) < 0)
+		return rc;
+	if ((rc = id_count(store, "SELECT count(*) FROM task_sequences WHERE id = ? AND removed = 0",
+			   norm, &live)) < 0)
+		goto out_abort;
+	if (!live) {
+		tsm_error("no task sequence %s in %s", norm, store->dir);
+		rc = -ENOENT;
+		goto out_abort;
+	}
+	if ((rc = tsm_db_prepare(store->db, "UPDATE task_sequences SET removed = 1 WHERE id = ?",
+				 &stmt)) < 0)
+		goto out_abort;
+	sqlite3_bind_text(stmt, 1, norm, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, "removing a task sequence");
+	sqlite3_finalize(stmt);
+	if (rc < 0)
+		goto out_abort;
+	return tsm_store_write_commit(store);
+
+out_abort:
+	tsm_store_write_abort(store);
+	return rc;
+}
+
+/* ---- stand-alone media ------------------------------------------------- */
+
+/* Steps that need a site (a management point, a state migration point, the
+ * software update point or the driver catalog), which stand-alone media do
+ * not have.  Microsoft: "Create stand-alone media", unsupported actions. */
+static const char *const standalone_blocker_types[] = {
+	"SMS_TaskSequence_AutoApplyAction",             /* Auto Apply Drivers */
+	"SMS_TaskSequence_DownloadPackageContentAction",
+	"SMS_TaskSequence_InstallUpdateAction",         /* Install Software Updates */
+	"SMS_TaskSequence_RequestStateStoreAction",
+	"SMS_TaskSequence_ReleaseStateStoreAction",
+};
+
+int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret, size_t *n_ret)
+{
+	char **names = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < info->nsteps; i++) {
+		const struct tsm_ts_step *s = &info->steps[i];
+		bool blocked = s->dynamic_install;
+		char *line;
+		void *p;
+
+		for (size_t k = 0; !blocked && s->type && k < sizeof(standalone_blocker_types) /
+							       sizeof(standalone_blocker_types[0]); k++)
+			blocked = strcmp(s->type, standalone_blocker_types[k]) == 0;
+		if (!blocked || s->disabled)
+			continue;
+		if (asprintf(&line, "%s%s%s (%s%s)", s->group_path, *s->group_path ? "/" : "", s->name,
+			     s->type ? s->type : "untyped",
+			     s->dynamic_install ? ", a dynamic install list" : "") < 0)
+			goto out_oom;
+		if (!(p = realloc(names, (n + 1) * sizeof(*names)))) {
+			free(line);
+			goto out_oom;
+		}
+		names = p;
+		names[n++] = line;
+	}
+	*names_ret = names;
+	*n_ret = n;
+	return 0;
+
+out_oom:
+	tsm_ts_strings_free(names, n);
+	return -ENOMEM;
+}

@@ -1,0 +1,1242 @@
+/* Importing a WIM with wimlib.
+ *
+ * Scan: wimlib opens the WIM (and the other parts of a split set), lists
+ * its blobs (each checked against the size of the file it lies in) and
+ * walks every image's tree (wimlib_iterate_dir_tree): names, depth, counts,
+ * streams and Windows metadata are checked and kept in memory.  Nothing is
+ * written yet.
+ *
+ * Data: wimlib has no call that hands a blob's bytes to its caller, and
+ * extracting to a directory would lose named streams and reparse data on
+ * Linux.  So the images are exported into a new, uncompressed WIMStruct and
+ * wimlib writes it as a pipable WIM into a pipe (wimlib_write_to_fd with
+ * WIMLIB_WRITE_FLAG_PIPABLE, on a thread of its own): every blob comes
+ * exactly once, decompressed and SHA-1-checked by wimlib, framed by a
+ * 40-byte header (struct pwm_blob_hdr in wimlib's resource.h: magic, size,
+ * SHA-1, flags).  Each blob goes into the store as it arrives and its SHA-1
+ * is checked again by our own hasher.  Only then are the entries recorded,
+ * naming the blobs by id. */
+#include "import/wim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <wimlib.h>
+
+#include "import/session.h"
+#include "import/source.h"
+#include "tsmedia/content.h"
+#include "tsmedia/hash.h"
+#include "tsmedia/log.h"
+#include "tsmedia/wim.h"
+
+#define MAX_DEPTH 256
+#define MAX_ENTRIES 4000000
+#define MAX_NAME_BYTES 1024
+#define MAX_REPARSE 16384        /* MAXIMUM_REPARSE_DATA_BUFFER_SIZE */
+#define MAX_BLOB_SIZE (1ull << 50)
+#define MAX_PARTS 999
+
+/* wimlib's pipable WIM framing (wimlib include/wimlib/resource.h). */
+#define PWM_HEADER_SIZE 208
+#define PWM_BLOB_MAGIC 0x2b9b9ba2443db9d8ull
+#define PWM_BLOB_HDR_SIZE 40
+#define RESHDR_FLAG_METADATA 0x02
+#define RESHDR_FLAG_COMPRESSED 0x04
+
+/* FILETIME of the UNIX epoch: 100 ns intervals from 1601 to 1970. */
+#define FILETIME_UNIX_EPOCH 116444736000000000ll
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+bool tsm_wim_file_detect(int fd)
+{
+	uint8_t magic[8];
+
+	if (pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic))
+		return false;
+	return memcmp(magic, "MSWIM\0\0\0", 8) == 0 || memcmp(magic, "WLPWM\0\0\0", 8) == 0;
+}
+
+/* ---- wimlib's messages ---------------------------------------------- */
+
+/* wimlib prints to one FILE; during an import it is a memory stream whose
+ * lines become our messages (or, for warnings, reasons to refuse). */
+static pthread_mutex_t wimlib_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct wimlib_log {
+	FILE *f;
+	char *buf;
+	size_t len;
+	size_t seen; /* bytes already looked at */
+};
+
+static int wimlib_log_begin(struct wimlib_log *l)
+{
+	memset(l, 0, sizeof(*l));
+	if (!(l->f = open_memstream(&l->buf, &l->len)))
+		return -ENOMEM;
+	pthread_mutex_lock(&wimlib_lock);
+	wimlib_set_print_errors(true);
+	wimlib_set_error_file(l->f);
+	return 0;
+}
+
+static void wimlib_log_end(struct wimlib_log *l)
+{
+	if (!l->f)
+		return;
+	wimlib_set_print_errors(false);
+	wimlib_set_error_file(stderr);
+	pthread_mutex_unlock(&wimlib_lock);
+	fclose(l->f);
+	free(l->buf);
+	l->f = NULL;
+}
+
+/* The new lines since the last call, as one string (static storage). */
+static const char *wimlib_log_new(struct wimlib_log *l)
+{
+	static char out[2048];
+	size_t n;
+
+	fflush(l->f);
+	n = l->len - l->seen;
+	if (n >= sizeof(out))
+		n = sizeof(out) - 1;
+	memcpy(out, l->buf + l->seen, n);
+	out[n] = '\0';
+	l->seen = l->len;
+	for (char *p = out; *p; p++)
+		if (*p == '\n' && p[1])
+			*p = ' ';
+	n = strlen(out);
+	while (n && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		out[--n] = '\0';
+	return out;
+}
+
+/* Reports wimlib error @code while doing @what. */
+static int wim_fail(struct wimlib_log *l, const char *file, const char *what, int code)
+{
+	const char *said = wimlib_log_new(l);
+
+	tsm_error("%s: %s: %s%s%s%s", file, what, wimlib_get_error_string(code),
+		  code == WIMLIB_ERR_UNEXPECTED_END_OF_FILE || code == WIMLIB_ERR_READ
+			  ? " (truncated?)" : "",
+		  *said ? " -- wimlib: " : "", said);
+	switch (code) {
+	case WIMLIB_ERR_NOMEM: return -ENOMEM;
+	case WIMLIB_ERR_OPEN: return -ENOENT;
+	case WIMLIB_ERR_INVALID_RESOURCE_HASH: return -EBADMSG;
+	default: return -EINVAL;
+	}
+}
+
+/* ---- what the scan keeps --------------------------------------------- */
+
+/* One distinct blob the images need, by SHA-1. */
+struct want {
+	uint8_t sha1[TSM_SHA1_LEN];
+	uint64_t size;
+	bool store;        /* file data or a named stream: into the store */
+	bool keep;         /* reparse data: kept in memory, then in win_meta */
+	bool got;
+	int64_t blob_id;
+	uint8_t *data;
+	char *where;       /* a path using it, for messages */
+};
+
+struct entry {
+	char *path;
+	bool dir;
+	uint32_t mode;
+	uint64_t size;
+	size_t data;       /* 1 + index into wants; 0: empty */
+	size_t reparse;    /* the same for the reparse data */
+	size_t *stream_wants;
+	size_t security;   /* 1 + index into secs; 0: none */
+	struct tsm_win_meta m;
+};
+
+struct secdesc {
+	uint8_t *data;
+	size_t len;
+	uint64_t hash;
+};
+
+struct part {
+	char *path;
+	WIMStruct *wim;
+	uint64_t size;
+	unsigned number;
+};
+
+struct wim_reader {
+	const char *file;
+	struct wimlib_log log;
+	WIMStruct *wim;
+	struct wimlib_wim_info info;
+	struct part *parts;   /* index: part number - 1 */
+	unsigned nparts;
+	int first, last;      /* images to import */
+	bool indexed;         /* several images: "N/" prefixes */
+	int cur_image;        /* during the walk */
+	struct entry *entries;
+	size_t n, cap;
+	struct want *wants;
+	size_t nwants, capwants;
+	size_t *want_table;   /* open addressing: 1 + index; 0 empty */
+	size_t table_size;
+	struct secdesc *secs;
+	size_t nsecs, capsecs;
+	size_t *sec_table;
+	size_t sec_table_size;
+	uint64_t store_bytes;
+	int rc;
+};
+
+static uint64_t sha1_key(const uint8_t *sha1)
+{
+	uint64_t k;
+
+	memcpy(&k, sha1, sizeof(k));
+	return k;
+}
+
+static int table_grow(size_t **table, size_t *size, size_t need, const void *items,
+		      size_t item_size, uint64_t (*key)(const void *))
+{
+	size_t nsize = *size ? *size : 1024, *t;
+
+	while (nsize < 2 * need)
+		nsize *= 2;
+	if (nsize == *size)
+		return 0;
+	if (!(t = calloc(nsize, sizeof(*t))))
+		return -ENOMEM;
+	for (size_t i = 0; i < need - 1; i++) {
+		size_t h = (size_t)key((const uint8_t *)items + i * item_size) & (nsize - 1);
+
+		while (t[h])
+			h = (h + 1) & (nsize - 1);
+		t[h] = i + 1;
+	}
+	free(*table);
+	*table = t;
+	*size = nsize;
+	return 0;
+}
+
+static uint64_t want_key(const void *w) { return sha1_key(((const struct want *)w)->sha1); }
+static uint64_t sec_key(const void *s) { return ((const struct secdesc *)s)->hash; }
+
+static struct want *want_find(struct wim_reader *r, const uint8_t *sha1)
+{
+	size_t h;
+
+	if (!r->table_size)
+		return NULL;
+	for (h = (size_t)sha1_key(sha1) & (r->table_size - 1); r->want_table[h];
+	     h = (h + 1) & (r->table_size - 1))
+		if (memcmp(r->wants[r->want_table[h] - 1].sha1, sha1, TSM_SHA1_LEN) == 0)
+			return &r->wants[r->want_table[h] - 1];
+	return NULL;
+}
+
+/* 1 + the index of blob @sha1 in r->wants, added if new. */
+static int want_add(struct wim_reader *r, const uint8_t *sha1, uint64_t size, bool keep,
+		    const char *path, size_t *index_ret)
+{
+	struct want *w = want_find(r, sha1);
+	size_t h;
+	int rc;
+
+	if (w) {
+		if (w->size != size) {
+			tsm_error("%s: '%s' and '%s' name one blob with two sizes", r->file, w->where,
+				  path);
+			return -EINVAL;
+		}
+	} else {
+		if (r->nwants == r->capwants) {
+			size_t cap = r->capwants ? 2 * r->capwants : 1024;
+			void *p = realloc(r->wants, cap * sizeof(*r->wants));
+
+			if (!p)
+				return -ENOMEM;
+			r->wants = p;
+			r->capwants = cap;
+		}
+		w = &r->wants[r->nwants++];
+		memset(w, 0, sizeof(*w));
+		memcpy(w->sha1, sha1, TSM_SHA1_LEN);
+		w->size = size;
+		if (!(w->where = strdup(path)))
+			return -ENOMEM;
+		if ((rc = table_grow(&r->want_table, &r->table_size, r->nwants + 1, r->wants,
+				     sizeof(*r->wants), want_key)) < 0)
+			return rc;
+		for (h = (size_t)sha1_key(sha1) & (r->table_size - 1); r->want_table[h];
+		     h = (h + 1) & (r->table_size - 1))
+			;
+		r->want_table[h] = r->nwants;
+	}
+	if (keep)
+		w->keep = true;
+	else if (!w->store) {
+		w->store = true;
+		r->store_bytes += size;
+	}
+	*index_ret = (size_t)(w - r->wants) + 1;
+	return 0;
+}
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* 1 + the index of security descriptor @data in r->secs, added if new. */
+static int sec_add(struct wim_reader *r, const uint8_t *data, size_t len, size_t *index_ret)
+{
+	uint64_t hash = fnv1a(data, len);
+	size_t h;
+	int rc;
+
+	if (r->sec_table_size)
+		for (h = (size_t)hash & (r->sec_table_size - 1); r->sec_table[h];
+		     h = (h + 1) & (r->sec_table_size - 1)) {
+			struct secdesc *s = &r->secs[r->sec_table[h] - 1];
+
+			if (s->hash == hash && s->len == len && memcmp(s->data, data, len) == 0) {
+				*index_ret = r->sec_table[h];
+				return 0;
+			}
+		}
+	if (r->nsecs == r->capsecs) {
+		size_t cap = r->capsecs ? 2 * r->capsecs : 64;
+		void *p = realloc(r->secs, cap * sizeof(*r->secs));
+
+		if (!p)
+			return -ENOMEM;
+		r->secs = p;
+		r->capsecs = cap;
+	}
+	if (!(r->secs[r->nsecs].data = malloc(len ? len : 1)))
+		return -ENOMEM;
+	memcpy(r->secs[r->nsecs].data, data, len);
+	r->secs[r->nsecs].len = len;
+	r->secs[r->nsecs].hash = hash;
+	r->nsecs++;
+	if ((rc = table_grow(&r->sec_table, &r->sec_table_size, r->nsecs + 1, r->secs,
+			     sizeof(*r->secs), sec_key)) < 0)
+		return rc;
+	for (h = (size_t)hash & (r->sec_table_size - 1); r->sec_table[h];
+	     h = (h + 1) & (r->sec_table_size - 1))
+		;
+	r->sec_table[h] = r->nsecs;
+	*index_ret = r->nsecs;
+	return 0;
+}
+
+/* ---- the scan -------------------------------------------------------- */
+
+static uint64_t filetime(const struct wimlib_timespec *ts, int32_t high)
+{
+	int64_t sec = (int64_t)((uint64_t)(uint32_t)high << 32 | (uint32_t)ts->tv_sec);
+
+	if (sizeof(ts->tv_sec) == 8)
+		sec = (int64_t)ts->tv_sec;
+	return (uint64_t)(sec * 10000000 + ts->tv_nsec / 100 + FILETIME_UNIX_EPOCH);
+}
+
+static int64_t filetime_ns(uint64_t ft)
+{
+	int64_t t = (int64_t)ft - FILETIME_UNIX_EPOCH;
+
+	if (t > INT64_MAX / 100)
+		return INT64_MAX;
+	if (t < INT64_MIN / 100)
+		return INT64_MIN;
+	return t * 100;
+}
+
+static int check_name(struct wim_reader *r, const struct wimlib_dir_entry *d)
+{
+	const char *name = d->filename, *why = NULL;
+
+	if (!name || !*name)
+		why = "an empty name";
+	else if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		why = "a name that is '.' or '..'";
+	else if (strchr(name, '/'))
+		why = "a name with '/'";
+	else if (strlen(name) > MAX_NAME_BYTES)
+		why = "a name longer than 1024 bytes";
+	else if (!tsm_utf8_valid(name))
+		why = "a name that is not valid UTF-8";
+	if (!why)
+		return 0;
+	tsm_error("%s: image %d: '%s' has %s", r->file, r->cur_image, d->full_path, why);
+	return -EINVAL;
+}
+
+/* A stream's blob must be present and of a believable size. */
+static int check_stream(struct wim_reader *r, const char *path,
+			const struct wimlib_resource_entry *res)
+{
+	if (res->uncompressed_size == 0)
+		return 0;
+	if (res->is_missing) {
+		char hex[2 * TSM_SHA1_LEN + 1];
+
+		tsm_hex_encode(res->sha1_hash, TSM_SHA1_LEN, hex);
+		tsm_error("%s: the data of '%s' (blob %s) are not in the WIM%s", r->file, path, hex,
+			  r->info.total_parts > 1 ? " nor in any part of the split set" : "");
+		return -ENOENT;
+	}
+	if (res->uncompressed_size > MAX_BLOB_SIZE) {
+		tsm_error("%s: '%s' claims %llu bytes: more than any file can hold", r->file, path,
+			  (unsigned long long)res->uncompressed_size);
+		return -EFBIG;
+	}
+	return 0;
+}
+
+static char *entry_path(struct wim_reader *r, const char *full_path)
+{
+	char *p;
+
+	while (*full_path == '/')
+		full_path++;
+	if (!r->indexed)
+		return strdup(full_path);
+	if (asprintf(&p, "%d%s%s", r->cur_image - r->first + 1, *full_path ? "/" : "", full_path) < 0)
+		return NULL;
+	return p;
+}
+
+static int scan_dentry(const struct wimlib_dir_entry *d, void *arg)
+{
+	struct wim_reader *r = arg;
+	struct entry *e;
+	int rc;
+
+	if (r->n >= MAX_ENTRIES) {
+		tsm_error("%s: more than %d entries", r->file, MAX_ENTRIES);
+		return r->rc = -EFBIG;
+	}
+	if (d->depth > MAX_DEPTH) {
+		tsm_error("%s: image %d: '%s' is deeper than %d directories", r->file, r->cur_image,
+			  d->full_path, MAX_DEPTH);
+		return r->rc = -ELOOP;
+	}
+	if (d->depth > 0 && (rc = check_name(r, d)) < 0)
+		return r->rc = rc;
+	if (!tsm_utf8_valid(d->full_path) || (d->dos_name && !tsm_utf8_valid(d->dos_name))) {
+		tsm_error("%s: image %d: a name that is not valid UTF-8", r->file, r->cur_image);
+		return r->rc = -EINVAL;
+	}
+	if (d->attributes & WIMLIB_FILE_ATTRIBUTE_ENCRYPTED) {
+		tsm_error("%s: image %d: '%s' is encrypted (EFS): its raw data cannot be served",
+			  r->file, r->cur_image, d->full_path);
+		return r->rc = -ENOTSUP;
+	}
+	if (d->depth == 0 && !(d->attributes & WIMLIB_FILE_ATTRIBUTE_DIRECTORY)) {
+		tsm_error("%s: image %d: the root is not a directory", r->file, r->cur_image);
+		return r->rc = -EINVAL;
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 1024;
+		void *p = realloc(r->entries, cap * sizeof(*r->entries));
+
+		if (!p)
+			return r->rc = -ENOMEM;
+		r->entries = p;
+		r->cap = cap;
+	}
+	e = &r->entries[r->n++];
+	memset(e, 0, sizeof(*e));
+	if (!(e->path = entry_path(r, d->full_path)))
+		return r->rc = -ENOMEM;
+	e->m.path = e->path;
+	e->dir = (d->attributes & WIMLIB_FILE_ATTRIBUTE_DIRECTORY) != 0;
+	e->m.attributes = d->attributes;
+	e->m.creation_ft = filetime(&d->creation_time, d->creation_time_high);
+	e->m.write_ft = filetime(&d->last_write_time, d->last_write_time_high);
+	e->m.access_ft = filetime(&d->last_access_time, d->last_access_time_high);
+	if (d->dos_name && *d->dos_name && !(e->m.short_name = strdup(d->dos_name)))
+		return r->rc = -ENOMEM;
+	if (d->num_links > 1 && !e->dir)
+		e->m.hardlink_group = d->hard_link_group_id;
+	if (d->unix_mode) {
+		e->m.has_unix = true;
+		e->m.unix_uid = d->unix_uid;
+		e->m.unix_gid = d->unix_gid;
+		e->m.unix_mode = d->unix_mode;
+		e->m.unix_rdev = d->unix_rdev;
+	}
+	{
+		static const uint8_t zero[sizeof(d->object_id)];
+
+		if (memcmp(&d->object_id, zero, sizeof(zero)) != 0) {
+			e->m.has_object_id = true;
+			memcpy(e->m.object_id, &d->object_id,
+			       sizeof(e->m.object_id) < sizeof(zero) ? sizeof(e->m.object_id)
+								     : sizeof(zero));
+		}
+	}
+	e->mode = e->m.has_unix ? e->m.unix_mode & 07777
+		: e->dir ? 0755 : (d->attributes & WIMLIB_FILE_ATTRIBUTE_READONLY) ? 0444 : 0644;
+	if (d->security_descriptor &&
+	    (rc = sec_add(r, (const uint8_t *)d->security_descriptor, d->security_descriptor_size,
+			  &e->security)) < 0)
+		return r->rc = rc;
+	/* Stream 0: the reparse data of a reparse point, else the file data. */
+	if ((rc = check_stream(r, d->full_path, &d->streams[0].resource)) < 0)
+		return r->rc = rc;
+	if (d->attributes & WIMLIB_FILE_ATTRIBUTE_REPARSE_POINT) {
+		e->m.reparse_tag = d->reparse_tag;
+		if (d->streams[0].resource.uncompressed_size > MAX_REPARSE) {
+			tsm_error("%s: image %d: '%s' has %llu bytes of reparse data (at most %d)",
+				  r->file, r->cur_image, d->full_path,
+				  (unsigned long long)d->streams[0].resource.uncompressed_size,
+				  MAX_REPARSE);
+			return r->rc = -EFBIG;
+		}
+		if (d->streams[0].resource.uncompressed_size &&
+		    (rc = want_add(r, d->streams[0].resource.sha1_hash,
+				   d->streams[0].resource.uncompressed_size, true, d->full_path,
+				   &e->reparse)) < 0)
+			return r->rc = rc;
+	} else if (!e->dir && d->streams[0].resource.uncompressed_size) {
+		e->size = d->streams[0].resource.uncompressed_size;
+		if ((rc = want_add(r, d->streams[0].resource.sha1_hash, e->size, false, d->full_path,
+				   &e->data)) < 0)
+			return r->rc = rc;
+	}
+	if (d->num_named_streams) {
+		if (!(e->m.streams = calloc(d->num_named_streams, sizeof(*e->m.streams))) ||
+		    !(e->stream_wants = calloc(d->num_named_streams, sizeof(*e->stream_wants))))
+			return r->rc = -ENOMEM;
+		for (uint32_t i = 0; i < d->num_named_streams; i++) {
+			const struct wimlib_stream_entry *s = &d->streams[i + 1];
+			struct tsm_win_stream *ws = &e->m.streams[e->m.nstreams++];
+
+			if (!s->stream_name || !*s->stream_name || !tsm_utf8_valid(s->stream_name) ||
+			    strlen(s->stream_name) > MAX_NAME_BYTES) {
+				tsm_error("%s: image %d: '%s' has a data stream with a bad name",
+					  r->file, r->cur_image, d->full_path);
+				return r->rc = -EINVAL;
+			}
+			if (!(ws->name = strdup(s->stream_name)))
+				return r->rc = -ENOMEM;
+			ws->size = s->resource.uncompressed_size;
+			if ((rc = check_stream(r, d->full_path, &s->resource)) < 0 ||
+			    (ws->size && (rc = want_add(r, s->resource.sha1_hash, ws->size, false,
+							d->full_path, &e->stream_wants[i])) < 0))
+				return r->rc = rc;
+		}
+	}
+	return 0;
+}
+
+struct blob_check {
+	struct wim_reader *r;
+	int rc;
+};
+
+/* Every blob must lie inside the file of its part, and a compressed one
+ * cannot expand past what its chunk table allows (4 bytes per chunk). */
+static int check_blob(const struct wimlib_resource_entry *b, void *arg)
+{
+	struct blob_check *c = arg;
+	struct wim_reader *r = c->r;
+	uint64_t part_size, chunk = r->info.chunk_size ? r->info.chunk_size : 32768;
+	char hex[2 * TSM_SHA1_LEN + 1];
+	const char *why = NULL;
+
+	if (b->is_missing || b->part_number < 1 || b->part_number > r->nparts)
+		return 0; /* reported when an image uses it */
+	part_size = r->parts[b->part_number - 1].size;
+	if (b->uncompressed_size > MAX_BLOB_SIZE)
+		why = "more than any file can hold";
+	else if (!b->packed && (b->offset > part_size || b->compressed_size > part_size - b->offset))
+		why = "past the end of the file (truncated?)";
+	else if (!b->packed && !b->is_compressed && b->compressed_size != b->uncompressed_size)
+		why = "a size that is not the size of its uncompressed resource";
+	else if (!b->packed && b->is_compressed &&
+		 b->uncompressed_size / chunk > b->compressed_size / 4 + 1)
+		why = "far more bytes than its compressed resource can hold";
+	else if (b->packed && (b->raw_resource_offset_in_wim > part_size ||
+			       b->raw_resource_compressed_size > part_size - b->raw_resource_offset_in_wim))
+		why = "a solid resource past the end of the file (truncated?)";
+	else if (b->packed && (b->offset > b->raw_resource_uncompressed_size ||
+			       b->uncompressed_size > b->raw_resource_uncompressed_size - b->offset))
+		why = "bytes outside its solid resource";
+	if (!why)
+		return 0;
+	tsm_hex_encode(b->sha1_hash, TSM_SHA1_LEN, hex);
+	tsm_error("%s: %s %s of %llu bytes has %s", r->file, b->is_metadata ? "metadata" : "blob",
+		  hex, (unsigned long long)b->uncompressed_size, why);
+	c->rc = -EINVAL;
+	return 1;
+}
+
+/* The other parts of a split set: NAME*.swm beside the first, as
+ * wimlib-imagex finds them. */
+static int open_parts(struct wim_reader *r)
+{
+	struct stat st;
+	int rc;
+
+	r->nparts = r->info.total_parts;
+	if (!(r->parts = calloc(r->nparts, sizeof(*r->parts))))
+		return -ENOMEM;
+	if (stat(r->file, &st) < 0)
+		return -errno;
+	r->parts[0] = (struct part){ .wim = NULL, .size = (uint64_t)st.st_size, .number = 1 };
+	if (r->info.part_number != 1) {
+		tsm_error("%s: part %u of a split WIM: give the first part (.swm)", r->file,
+			  r->info.part_number);
+		return -EINVAL;
+	}
+	if (r->nparts > 1) {
+		const char *dot = strrchr(r->file, '.'), *slash = strrchr(r->file, '/');
+		size_t base = dot && (!slash || dot > slash) ? (size_t)(dot - r->file) : strlen(r->file);
+		char *pattern;
+		glob_t g;
+		WIMStruct **wims;
+		unsigned nrefs = 0;
+
+		if (r->nparts > MAX_PARTS) {
+			tsm_error("%s: a split set of %u parts", r->file, r->nparts);
+			return -EINVAL;
+		}
+		if (asprintf(&pattern, "%.*s*%s", (int)base, r->file, r->file + base) < 0)
+			return -ENOMEM;
+		rc = glob(pattern, 0, NULL, &g);
+		free(pattern);
+		if (rc != 0 && rc != GLOB_NOMATCH)
+			return -ENOMEM;
+		for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
+			WIMStruct *w;
+			struct wimlib_wim_info info;
+			int wrc;
+
+			if (strcmp(g.gl_pathv[i], r->file) == 0 || stat(g.gl_pathv[i], &st) < 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			if ((wrc = wimlib_open_wim(g.gl_pathv[i], 0, &w)) != 0) {
+				rc = wim_fail(&r->log, g.gl_pathv[i], "cannot open this part", wrc);
+				break;
+			}
+			wimlib_get_wim_info(w, &info);
+			if (memcmp(info.guid, r->info.guid, sizeof(info.guid)) != 0 ||
+			    info.total_parts != r->nparts || info.part_number < 2 ||
+			    info.part_number > r->nparts) {
+				wimlib_free(w);
+				continue; /* another set's file */
+			}
+			if (r->parts[info.part_number - 1].wim) {
+				tsm_error("%s: part %u of the split set is there twice (%s, %s)", r->file,
+					  info.part_number, r->parts[info.part_number - 1].path,
+					  g.gl_pathv[i]);
+				wimlib_free(w);
+				rc = -EEXIST;
+				break;
+			}
+			r->parts[info.part_number - 1] = (struct part){
+				.path = strdup(g.gl_pathv[i]), .wim = w, .size = (uint64_t)st.st_size,
+				.number = info.part_number };
+		}
+		globfree(&g);
+		if (rc < 0)
+			return rc;
+		for (unsigned i = 1; i < r->nparts; i++)
+			if (!r->parts[i].wim) {
+				tsm_error("%s: part %u of the %u-part split set is missing (looked for"
+					  " %.*s*%s beside it)", r->file, i + 1, r->nparts, (int)base,
+					  r->file, r->file + base);
+				return -ENOENT;
+			}
+		if (!(wims = calloc(r->nparts, sizeof(*wims))))
+			return -ENOMEM;
+		for (unsigned i = 1; i < r->nparts; i++)
+			wims[nrefs++] = r->parts[i].wim;
+		rc = wimlib_reference_resources(r->wim, wims, nrefs, 0);
+		free(wims);
+		if (rc)
+			return wim_fail(&r->log, r->file, "cannot use the other parts", rc);
+	}
+	return 0;
+}
+
+static int scan(struct wim_reader *r, int index)
+{
+	struct blob_check bc = { .r = r };
+	int rc;
+
+	if ((rc = wimlib_open_wim(r->file, 0, &r->wim)) != 0)
+		return wim_fail(&r->log, r->file, "cannot open the WIM", rc);
+	wimlib_get_wim_info(r->wim, &r->info);
+	if ((rc = open_parts(r)) < 0)
+		return rc;
+	if (r->info.image_count == 0) {
+		tsm_error("%s: the WIM holds no image", r->file);
+		return -EINVAL;
+	}
+	if (index < 0 || (unsigned)index > r->info.image_count) {
+		tsm_error("%s: there is no image %d: the WIM holds %u image%s", r->file, index,
+			  r->info.image_count, r->info.image_count == 1 ? "" : "s");
+		return -EINVAL;
+	}
+	r->first = index ? index : 1;
+	r->last = index ? index : (int)r->info.image_count;
+	r->indexed = r->last > r->first;
+	if ((rc = wimlib_iterate_lookup_table(r->wim, 0, check_blob, &bc)) != 0 && !bc.rc)
+		return wim_fail(&r->log, r->file, "cannot list the blobs", rc);
+	if (bc.rc)
+		return bc.rc;
+	for (r->cur_image = r->first; r->cur_image <= r->last; r->cur_image++) {
+		const char *said;
+
+		rc = wimlib_iterate_dir_tree(r->wim, r->cur_image, "/",
+					     WIMLIB_ITERATE_DIR_TREE_FLAG_RECURSIVE, scan_dentry, r);
+		if (r->rc)
+			return r->rc;
+		if (rc) {
+			char what[128];
+
+			snprintf(what, sizeof(what), "cannot read image %d%s", r->cur_image,
+				 rc == WIMLIB_ERR_INVALID_METADATA_RESOURCE
+					 ? " (a cyclic, too deep or damaged directory tree)" : "");
+			return wim_fail(&r->log, r->file, what, rc);
+		}
+		/* wimlib drops entries it cannot accept ('.', '..', unnamed,
+		 * duplicates, children of files) with a warning: the WIM says
+		 * something else than what would be imported. */
+		said = wimlib_log_new(&r->log);
+		if (strstr(said, "Ignoring") || strstr(said, "WARNING")) {
+			tsm_error("%s: image %d has entries wimlib refuses (names that are '.' or"
+				  " '..', duplicates, or other damage): %s", r->file, r->cur_image,
+				  said);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* ---- the data -------------------------------------------------------- */
+
+struct writer_thread {
+	WIMStruct *out;
+	int fd;
+	int rc;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer_thread *w = arg;
+
+	w->rc = wimlib_write_to_fd(w->out, w->fd, WIMLIB_ALL_IMAGES, WIMLIB_WRITE_FLAG_PIPABLE, 1);
+	close(w->fd);
+	return NULL;
+}
+
+struct pipe_in {
+	int fd;
+	uint64_t left; /* of the current blob */
+	bool eof;
+};
+
+static ssize_t pipe_read_some(struct pipe_in *p, void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = read(p->fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			p->eof = true;
+		return n;
+	}
+}
+
+/* Exactly @len bytes; -EIO when the stream ends first. */
+static int pipe_read_full(struct pipe_in *p, void *buf, size_t len)
+{
+	uint8_t *b = buf;
+
+	while (len) {
+		ssize_t n = pipe_read_some(p, b, len);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EIO;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int pipe_skip(struct pipe_in *p, uint64_t len)
+{
+	uint8_t buf[65536];
+
+	while (len) {
+		size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+		int rc = pipe_read_full(p, buf, want);
+
+		if (rc < 0)
+			return rc;
+		len -= want;
+	}
+	return 0;
+}
+
+/* tsm_import_read_fn over the current blob's bytes. */
+static ssize_t blob_read(void *ctx, void *buf, size_t len)
+{
+	struct pipe_in *p = ctx;
+	ssize_t n;
+
+	if (!p->left)
+		return 0;
+	if (len > p->left)
+		len = (size_t)p->left;
+	n = pipe_read_some(p, buf, len);
+	if (n == 0) {
+		tsm_error("wimlib's data stream ended inside a blob");
+		return -EIO;
+	}
+	if (n > 0)
+		p->left -= (uint64_t)n;
+	return n;
+}
+
+struct mem_in {
+	const uint8_t *p;
+	size_t left;
+};
+
+static ssize_t mem_read(void *ctx, void *buf, size_t len)
+{
+	struct mem_in *m = ctx;
+
+	if (len > m->left)
+		len = m->left;
+	memcpy(buf, m->p, len);
+	m->p += len;
+	m->left -= len;
+	return (ssize_t)len;
+}
+
+static int take_blob(struct wim_reader *r, struct tsm_import *imp, struct pipe_in *in,
+		     struct want *w)
+{
+	char what[2 * TSM_SHA1_LEN + 256];
+	char hex[2 * TSM_SHA1_LEN + 1];
+	int rc;
+
+	tsm_hex_encode(w->sha1, TSM_SHA1_LEN, hex);
+	snprintf(what, sizeof(what), "%s: '%s' (blob %s)", r->file, w->where, hex);
+	if (w->keep) {
+		struct tsm_file_hasher *h;
+		uint8_t sha256[TSM_SHA256_LEN], sha1[TSM_SHA1_LEN];
+
+		if (!(w->data = malloc(w->size)))
+			return -ENOMEM;
+		if ((rc = pipe_read_full(in, w->data, (size_t)w->size)) < 0)
+			return rc;
+		if ((rc = tsm_file_hasher_new(&h)) < 0)
+			return rc;
+		rc = tsm_file_hasher_update(h, w->data, (size_t)w->size);
+		if (rc == 0)
+			rc = tsm_file_hasher_final(h, sha256, sha1);
+		tsm_file_hasher_free(h);
+		if (rc < 0)
+			return rc;
+		if (memcmp(sha1, w->sha1, TSM_SHA1_LEN) != 0) {
+			tsm_error("%s: SHA-1 mismatch", what);
+			return -EBADMSG;
+		}
+		if (w->store) {
+			struct mem_in m = { w->data, (size_t)w->size };
+			uint64_t size;
+
+			if ((rc = tsm_import_add_blob(imp, mem_read, &m, what, w->sha1, &w->blob_id,
+						      &size)) < 0)
+				return rc;
+		}
+	} else {
+		uint64_t size;
+
+		in->left = w->size;
+		if ((rc = tsm_import_add_blob(imp, blob_read, in, what, w->sha1, &w->blob_id,
+					      &size)) < 0)
+			return rc;
+		if (size != w->size || in->left) {
+			tsm_error("%s: %llu bytes, not the %llu the WIM says", what,
+				  (unsigned long long)size, (unsigned long long)w->size);
+			return -EIO;
+		}
+	}
+	w->got = true;
+	return 0;
+}
+
+/* Reads the pipable WIM wimlib writes and stores the blobs it brings. */
+static int take_blobs(struct wim_reader *r, struct tsm_import *imp, int fd)
+{
+	struct pipe_in in = { .fd = fd };
+	uint8_t hdr[PWM_HEADER_SIZE], bh[PWM_BLOB_HDR_SIZE];
+	size_t need = 0, got = 0;
+	int rc;
+
+	for (size_t i = 0; i < r->nwants; i++)
+		need += r->wants[i].store || r->wants[i].keep;
+	if ((rc = pipe_read_full(&in, hdr, sizeof(hdr))) < 0)
+		return rc;
+	if (memcmp(hdr, "WLPWM\0\0\0", 8) != 0) {
+		tsm_error("%s: wimlib's data stream does not start as a pipable WIM", r->file);
+		return -EIO;
+	}
+	while (got < need) {
+		uint64_t size;
+		uint32_t flags;
+		struct want *w;
+
+		if ((rc = pipe_read_full(&in, bh, sizeof(bh))) < 0)
+			return rc;
+		if (le64(bh) != PWM_BLOB_MAGIC)
+			break;
+		size = le64(bh + 8);
+		flags = le32(bh + 36);
+		w = want_find(r, bh + 16);
+		if (flags & RESHDR_FLAG_COMPRESSED) {
+			tsm_error("%s: wimlib sent a compressed blob in an uncompressed WIM", r->file);
+			return -EIO;
+		}
+		if (!w || w->got || (flags & RESHDR_FLAG_METADATA)) {
+			if ((rc = pipe_skip(&in, size)) < 0)
+				return rc;
+			continue;
+		}
+		if (size != w->size) {
+			tsm_error("%s: '%s': the blob is %llu bytes, the image says %llu", r->file,
+				  w->where, (unsigned long long)size, (unsigned long long)w->size);
+			return -EIO;
+		}
+		if ((rc = take_blob(r, imp, &in, w)) < 0)
+			return rc;
+		got++;
+	}
+	if (got < need)
+		for (size_t i = 0; i < r->nwants; i++)
+			if (!r->wants[i].got) {
+				char hex[2 * TSM_SHA1_LEN + 1];
+
+				tsm_hex_encode(r->wants[i].sha1, TSM_SHA1_LEN, hex);
+				tsm_error("%s: the data of '%s' (blob %s) never came out of the WIM",
+					  r->file, r->wants[i].where, hex);
+				return -EIO;
+			}
+	return 0;
+}
+
+/* Runs wimlib's writer into a pipe and takes the blobs from it. */
+static int import_data(struct wim_reader *r, struct tsm_import *imp)
+{
+	struct writer_thread w = { .fd = -1 };
+	WIMStruct *out = NULL;
+	pthread_t thread;
+	int fds[2], rc, wrc;
+	struct pipe_in drain;
+
+	if ((wrc = wimlib_create_new_wim(WIMLIB_COMPRESSION_TYPE_NONE, &out)) != 0)
+		return wim_fail(&r->log, r->file, "cannot prepare the export", wrc);
+	for (int i = r->first; i <= r->last; i++)
+		if ((wrc = wimlib_export_image(r->wim, i, out, NULL, NULL,
+					       WIMLIB_EXPORT_FLAG_NO_NAMES |
+						       WIMLIB_EXPORT_FLAG_NO_DESCRIPTIONS)) != 0) {
+			wimlib_free(out);
+			return wim_fail(&r->log, r->file, "cannot export an image", wrc);
+		}
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		rc = -errno;
+		wimlib_free(out);
+		return rc;
+	}
+	w.out = out;
+	w.fd = fds[1];
+	if ((rc = pthread_create(&thread, NULL, writer_main, &w)) != 0) {
+		close(fds[0]);
+		close(fds[1]);
+		wimlib_free(out);
+		return -rc;
+	}
+	rc = take_blobs(r, imp, fds[0]);
+	/* Let the writer finish (a closed pipe would make it fail with
+	 * EPIPE, or kill the process where SIGPIPE is not ignored). */
+	drain = (struct pipe_in){ .fd = fds[0] };
+	while (!drain.eof) {
+		uint8_t buf[65536];
+
+		if (pipe_read_some(&drain, buf, sizeof(buf)) < 0)
+			break;
+	}
+	pthread_join(thread, NULL);
+	close(fds[0]);
+	wimlib_free(out);
+	if (w.rc && rc == 0)
+		rc = wim_fail(&r->log, r->file, "cannot read the file data", w.rc);
+	else if (w.rc)
+		tsm_error("%s: wimlib: %s %s", r->file, wimlib_get_error_string(w.rc),
+			  wimlib_log_new(&r->log));
+	return rc;
+}
+
+/* ---- recording ------------------------------------------------------- */
+
+static char *utf16le_to_utf8(const uint8_t *p, size_t n)
+{
+	char *out = malloc(n * 2 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i + 1 < n; i += 2) {
+		uint32_t c = (uint32_t)p[i] | (uint32_t)p[i + 1] << 8;
+
+		if (c >= 0xd800 && c < 0xdc00 && i + 3 < n) {
+			uint32_t lo = (uint32_t)p[i + 2] | (uint32_t)p[i + 3] << 8;
+
+			if (lo >= 0xdc00 && lo < 0xe000) {
+				c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+				i += 2;
+			}
+		}
+		if (c == 0xfeff)
+			continue;
+		if (c < 0x80) {
+			*o++ = (char)c;
+		} else if (c < 0x800) {
+			*o++ = (char)(0xc0 | c >> 6);
+			*o++ = (char)(0x80 | (c & 0x3f));
+		} else if (c < 0x10000) {
+			*o++ = (char)(0xe0 | c >> 12);
+			*o++ = (char)(0x80 | ((c >> 6) & 0x3f));
+			*o++ = (char)(0x80 | (c & 0x3f));
+		} else {
+			*o++ = (char)(0xf0 | c >> 18);
+			*o++ = (char)(0x80 | ((c >> 12) & 0x3f));
+			*o++ = (char)(0x80 | ((c >> 6) & 0x3f));
+			*o++ = (char)(0x80 | (c & 0x3f));
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The <WINDOWS> element of image @index in the WIM's XML, or NULL. */
+static char *windows_element(const char *xml, int index)
+{
+	char tag[48];
+	const char *img, *end, *w, *we;
+	char *out;
+
+	snprintf(tag, sizeof(tag), "<IMAGE INDEX=\"%d\"", index);
+	if (!(img = strstr(xml, tag)) || !(end = strstr(img, "</IMAGE>")))
+		return NULL;
+	if (!(w = strstr(img, "<WINDOWS>")) || w > end || !(we = strstr(w, "</WINDOWS>")) ||
+	    we > end)
+		return NULL;
+	we += strlen("</WINDOWS>");
+	if (!(out = malloc((size_t)(we - w) + 1)))
+		return NULL;
+	memcpy(out, w, (size_t)(we - w));
+	out[we - w] = '\0';
+	return out;
+}
+
+static int set_meta_str(struct tsm_import *imp, const char *key, const char *value)
+{
+	if (!value || !*value || !tsm_utf8_valid(value))
+		return 0;
+	return tsm_import_set_meta(imp, key, value, strlen(value));
+}
+
+static int record_images(struct wim_reader *r, struct tsm_import *imp)
+{
+	static const char *const props[][2] = {
+		{ "NAME", "name" },
+		{ "DESCRIPTION", "description" },
+		{ "DISPLAYNAME", "display_name" },
+		{ "DISPLAYDESCRIPTION", "display_description" },
+		{ "FLAGS", "flags" },
+	};
+	char key[64], value[32];
+	void *raw = NULL;
+	size_t raw_len = 0;
+	char *xml = NULL;
+	int rc, count = r->last - r->first + 1, boot = 0;
+
+	if (r->info.boot_index >= (unsigned)r->first && r->info.boot_index <= (unsigned)r->last)
+		boot = (int)r->info.boot_index - r->first + 1;
+	snprintf(value, sizeof(value), "%d", count);
+	if ((rc = set_meta_str(imp, "wim.images", value)) < 0 ||
+	    (rc = set_meta_str(imp, "wim.layout", r->indexed ? "indexed" : "root")) < 0)
+		return rc;
+	snprintf(value, sizeof(value), "%d", boot);
+	if ((rc = set_meta_str(imp, "wim.boot_index", value)) < 0)
+		return rc;
+	if (wimlib_get_xml_data(r->wim, &raw, &raw_len) == 0 && raw_len < (64u << 20))
+		xml = utf16le_to_utf8(raw, raw_len);
+	free(raw);
+	for (int i = r->first; rc == 0 && i <= r->last; i++) {
+		int k = i - r->first + 1;
+
+		for (size_t p = 0; rc == 0 && p < sizeof(props) / sizeof(props[0]); p++) {
+			snprintf(key, sizeof(key), "wim.image.%d.%s", k, props[p][1]);
+			rc = set_meta_str(imp, key, wimlib_get_image_property(r->wim, i, props[p][0]));
+		}
+		snprintf(key, sizeof(key), "wim.image.%d.source_index", k);
+		snprintf(value, sizeof(value), "%d", i);
+		if (rc == 0)
+			rc = set_meta_str(imp, key, value);
+		if (rc == 0 && xml) {
+			char *win = windows_element(xml, i);
+
+			snprintf(key, sizeof(key), "wim.image.%d.windows", k);
+			rc = set_meta_str(imp, key, win);
+			free(win);
+		}
+	}
+	free(xml);
+	return rc;
+}
+
+static int record_entries(struct wim_reader *r, struct tsm_import *imp)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < r->n; i++) {
+		struct entry *e = &r->entries[i];
+		int64_t mtime = filetime_ns(e->m.write_ft);
+
+		if (e->security) {
+			e->m.security = r->secs[e->security - 1].data;
+			e->m.security_len = r->secs[e->security - 1].len;
+		}
+		if (e->reparse) {
+			e->m.reparse = r->wants[e->reparse - 1].data;
+			e->m.reparse_len = (size_t)r->wants[e->reparse - 1].size;
+		}
+		for (size_t s = 0; s < e->m.nstreams; s++)
+			if (e->stream_wants[s])
+				e->m.streams[s].blob_id = r->wants[e->stream_wants[s] - 1].blob_id;
+		if (*e->path) {
+			if (e->dir)
+				rc = tsm_import_add_dir(imp, e->path, e->mode, mtime, e->m.attributes);
+			else
+				rc = tsm_import_add_file_blob(imp, e->path, e->mode, mtime,
+							      e->m.attributes,
+							      e->data ? r->wants[e->data - 1].blob_id : 0,
+							      e->size);
+		}
+		if (rc == 0)
+			rc = tsm_import_add_win_meta(imp, &e->m);
+	}
+	return rc;
+}
+
+static void reader_free(struct wim_reader *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct entry *e = &r->entries[i];
+
+		free(e->path);
+		free(e->m.short_name);
+		for (size_t s = 0; s < e->m.nstreams; s++)
+			free(e->m.streams[s].name);
+		free(e->m.streams);
+		free(e->stream_wants);
+	}
+	free(r->entries);
+	for (size_t i = 0; i < r->nwants; i++) {
+		free(r->wants[i].data);
+		free(r->wants[i].where);
+	}
+	free(r->wants);
+	free(r->want_table);
+	for (size_t i = 0; i < r->nsecs; i++)
+		free(r->secs[i].data);
+	free(r->secs);
+	free(r->sec_table);
+	for (unsigned i = 0; r->parts && i < r->nparts; i++) {
+		free(r->parts[i].path);
+		if (r->parts[i].wim)
+			wimlib_free(r->parts[i].wim);
+	}
+	free(r->parts);
+	if (r->wim)
+		wimlib_free(r->wim);
+}
+
+static pthread_once_t wimlib_once = PTHREAD_ONCE_INIT;
+
+static void wimlib_init_once(void)
+{
+	wimlib_global_init(0);
+}
+
+int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options *o,
+		   struct tsm_content_add_result *res)
+{
+	struct wim_reader r = { .file = o->source };
+	struct tsm_import *imp;
+	char *real = NULL;
+	int rc;
+
+	pthread_once(&wimlib_once, wimlib_init_once);
+	if ((rc = wimlib_log_begin(&r.log)) < 0)
+		return rc;
+	if ((rc = scan(&r, o->wim_index)) < 0)
+		goto out;
+	tsm_debug("%s: %zu entries in %d image(s), %zu distinct blobs, %llu bytes to store",
+		  r.file, r.n, r.last - r.first + 1, r.nwants, (unsigned long long)r.store_bytes);
+	real = realpath(o->source, NULL);
+	if ((rc = tsm_import_begin(store, o, real ? real : o->source, r.store_bytes, &imp)) < 0)
+		goto out;
+	if ((rc = import_data(&r, imp)) < 0 || (rc = record_entries(&r, imp)) < 0 ||
+	    (rc = record_images(&r, imp)) < 0)
+		tsm_import_abort(imp);
+	else
+		rc = tsm_import_finish(imp, res);
+out:
+	free(real);
+	reader_free(&r);
+	wimlib_log_end(&r.log);
+	return rc;
+}

@@ -1,0 +1,444 @@
+/* Capture, bootable and stand-alone media: what is on each volume.
+ *
+ *   /                 the boot image's files
+ *   SMS/data/         TSMBootstrap.ini, Variables.dat, Policy.xml (rendered
+ *                     at definition time), Manifest.txt (made here)
+ *   SMS/PKG/<ID>/     each content item the media carries
+ *   MediaLabel.txt, autorun.inf
+ *
+ * Stand-alone media over its volume size spans a set: the first volume
+ * holds the boot files and SMS/data, then packages follow in the order the
+ * task sequence uses them, file by file, each volume as full as it can be.
+ * Pure function of catalog rows: the manifest's hashes are the blobs'. */
+#include "media/media_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog.h"
+#include "store/store_internal.h"
+#include "tsmedia/hash.h"
+#include "tsmedia/image.h"
+#include "tsmedia/log.h"
+#include "tsmedia/tree.h"
+
+#define SECTOR 2048ull
+
+/* One file of the media, wherever it ends up. */
+struct item {
+	char *path;
+	struct tsm_tree_entry entry; /* path unused */
+	struct tsm_tree_node *node;  /* in the full tree */
+	unsigned volume;             /* 1-based */
+	bool on_every_volume;        /* MediaLabel.txt */
+	bool first_volume;           /* boot files, SMS/data */
+};
+
+struct plan {
+	const struct tsm_media_def *d;
+	struct tsm_tree *full;
+	struct item *items;
+	size_t n, cap;
+	unsigned volumes;
+};
+
+static const struct tsm_snapshot_content *snap_find(const struct tsm_media_snapshot *snap,
+						    const char *id)
+{
+	for (size_t i = 0; id && i < snap->ncontent; i++)
+		if (strcmp(snap->content[i].id, id) == 0)
+			return &snap->content[i];
+	return NULL;
+}
+
+/* Boot entries of the boot image (an imported ISO brings them); else the
+ * layouts boot images are known to have. */
+static int boot_options(struct tsm_store *store, const struct tsm_snapshot_content *boot,
+			struct tsm_tree *tree, struct tsm_media_def *d)
+{
+	struct tsm_boot_entry *entries = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (d->bios_boot || d->uefi_boot)
+		return 0; /* given explicitly */
+	if ((rc = tsm_content_boot_entries(store, boot->id, boot->version, &entries, &n)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		struct tsm_boot_entry *e = &entries[i];
+		char *path = e->path ? strdup(e->path) : NULL;
+
+		if (!e->path && e->blob_id) {
+			/* A boot image no directory names: shown as [BOOT]/ as
+			 * archivers show El Torito images. */
+			struct tsm_tree_entry fe = { .type = TSM_ENTRY_FILE, .mode = 0444,
+						     .size = e->size, .blob_id = e->blob_id,
+						     .attributes = 0x21 };
+
+			if (asprintf(&path, "[BOOT]/%s-%zu.img",
+				     e->platform == TSM_BOOT_PLATFORM_UEFI ? "uefi" : "bios", i) < 0)
+				path = NULL;
+			if (path && tsm_tree_add(tree, path, &fe, NULL) < 0) {
+				free(path);
+				path = NULL;
+			}
+		}
+		if (!path)
+			continue;
+		if (e->platform == TSM_BOOT_PLATFORM_UEFI && !d->uefi_boot) {
+			d->uefi_boot = path;
+		} else if (e->platform == TSM_BOOT_PLATFORM_BIOS && !d->bios_boot) {
+			d->bios_boot = path;
+			d->boot_load_size = e->load_size;
+			d->boot_info_table = e->boot_info_table;
+		} else {
+			free(path);
+		}
+	}
+	tsm_boot_entries_free(entries, n);
+	/* Windows PE boot images: etfsboot.com for BIOS, efisys.bin for UEFI. */
+	if (!d->bios_boot && tsm_tree_lookup(tree, "boot/etfsboot.com")) {
+		d->bios_boot = strdup("boot/etfsboot.com");
+		d->boot_load_size = 8;
+	}
+	if (!d->uefi_boot && tsm_tree_lookup(tree, "efi/microsoft/boot/efisys.bin"))
+		d->uefi_boot = strdup("efi/microsoft/boot/efisys.bin");
+	return 0;
+}
+
+static int plan_collect(struct tsm_tree_node *node, void *arg)
+{
+	struct plan *p = arg;
+	struct item *it;
+	char *path;
+
+	if (node->type != TSM_ENTRY_FILE)
+		return 0;
+	if (!(path = tsm_tree_node_path(node)))
+		return -ENOMEM;
+	if (p->n == p->cap) {
+		void *q = realloc(p->items, (p->cap = p->cap ? 2 * p->cap : 256) * sizeof(*p->items));
+
+		if (!q) {
+			free(path);
+			return -ENOMEM;
+		}
+		p->items = q;
+	}
+	it = &p->items[p->n++];
+	memset(it, 0, sizeof(*it));
+	it->path = path;
+	it->node = node;
+	it->first_volume = strncmp(path, "SMS/PKG/", 8) != 0;
+	it->on_every_volume = strcmp(path, "MediaLabel.txt") == 0;
+	return 0;
+}
+
+/* Bytes a file costs on an ISO volume: its sectors plus its records in
+ * three directory trees and a UDF file entry. */
+static uint64_t item_cost(const struct item *it)
+{
+	return (it->node->size + SECTOR - 1) / SECTOR * SECTOR + SECTOR + 512;
+}
+
+/* Package files, in the order of the media's content list (the task
+ * sequence's order of use), then by path. */
+static int plan_order(struct plan *p, const struct tsm_media_snapshot *snap)
+{
+	struct item *sorted = malloc((p->n + 1) * sizeof(*sorted));
+	size_t k = 0;
+
+	if (!sorted)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n; i++)
+		if (p->items[i].first_volume)
+			sorted[k++] = p->items[i];
+	for (size_t c = 0; c < snap->ncontent; c++) {
+		char prefix[32];
+
+		snprintf(prefix, sizeof(prefix), "SMS/PKG/%s/", snap->content[c].id);
+		for (size_t i = 0; i < p->n; i++)
+			if (!p->items[i].first_volume &&
+			    strncmp(p->items[i].path, prefix, strlen(prefix)) == 0)
+				sorted[k++] = p->items[i];
+	}
+	free(p->items);
+	p->items = sorted;
+	p->n = k;
+	return 0;
+}
+
+/* Assigns volumes; @budget is what a volume may hold of file costs. */
+static int plan_assign(struct plan *p, uint64_t budget)
+{
+	uint64_t used = 0;
+	unsigned vol = 1;
+
+	for (size_t i = 0; i < p->n; i++) {
+		struct item *it = &p->items[i];
+		uint64_t cost = item_cost(it);
+
+		if (it->first_volume) {
+			it->volume = 1;
+			used += cost;
+			continue;
+		}
+		if (budget && cost > budget) {
+			tsm_error("media '%s': %s is %llu bytes, more than a whole volume holds",
+				  p->d->name, it->path, (unsigned long long)it->node->size);
+			return -EFBIG;
+		}
+		if (budget && used + cost > budget) {
+			vol++;
+			used = 0;
+		}
+		it->volume = vol;
+		used += cost;
+	}
+	p->volumes = vol;
+	return 0;
+}
+
+static void hex(const uint8_t *b, char out[65])
+{
+	tsm_hex_encode(b, 32, out);
+}
+
+/* SMS/data/Manifest.txt: "SHA256 SIZE VOLUME PATH" for every file of the
+ * set, so a client checks what it has against what it should have. */
+static int manifest_render(const struct plan *p, char **text_ret, size_t *len_ret)
+{
+	size_t cap = 256 + p->n * 400, len = 0;
+	char *t = malloc(cap), sha[65];
+
+	if (!t)
+		return -ENOMEM;
+	len += (size_t)snprintf(t + len, cap - len,
+				"# tsmedia manifest: SHA-256 size volume path; media %s, %u volume(s)\r\n",
+				p->d->media_guid ? p->d->media_guid : p->d->name, p->volumes);
+	for (size_t i = 0; i < p->n; i++) {
+		const struct item *it = &p->items[i];
+
+		if (!it->node->has_sha256) {
+			free(t);
+			tsm_error("media '%s': no SHA-256 known for %s", p->d->name, it->path);
+			return -EIO;
+		}
+		hex(it->node->sha256, sha);
+		len += (size_t)snprintf(t + len, cap - len, "%s %llu %u %s\r\n", sha,
+					(unsigned long long)it->node->size, it->volume, it->path);
+	}
+	*text_ret = t;
+	*len_ret = len;
+	return 0;
+}
+
+/* Copies a node of the full tree into a volume's tree. */
+static int volume_add(struct tsm_tree *vt, const struct item *it)
+{
+	const struct tsm_tree_node *n = it->node;
+	struct tsm_tree_node *copy;
+	struct tsm_tree_entry e = { .type = TSM_ENTRY_FILE, .mode = n->mode, .mtime_ns = n->mtime_ns,
+				    .attributes = n->attributes, .size = n->size,
+				    .blob_id = n->blob_id };
+	int rc;
+
+	memcpy(e.sha256, n->sha256, sizeof(e.sha256));
+	if (n->data)
+		return tsm_tree_add_data(vt, it->path, n->data, n->size, n->mtime_ns, NULL);
+	if (n->image)
+		return tsm_tree_add_image(vt, it->path, n->image, n->mtime_ns, NULL);
+	rc = tsm_tree_add(vt, it->path, &e, &copy);
+	return rc;
+}
+
+static int build_volume(struct tsm_store *store, struct plan *p, struct tsm_media_def *vd,
+			unsigned vol, const char *manifest, size_t manifest_len,
+			struct tsm_image **image_ret)
+{
+	struct tsm_tree *vt;
+	int rc = tsm_tree_new(&vt);
+
+	if (rc < 0)
+		return rc;
+	vt->default_mtime_ns = p->full->root->mtime_ns;
+	for (size_t i = 0; rc == 0 && i < p->n; i++)
+		if (p->items[i].volume == vol || p->items[i].on_every_volume)
+			rc = volume_add(vt, &p->items[i]);
+	if (rc == 0 && vol == 1)
+		rc = tsm_tree_add_data(vt, "SMS/data/Manifest.txt", manifest, manifest_len,
+				       p->full->root->mtime_ns, NULL);
+	if (rc == 0 && p->volumes > 1) {
+		char note[160];
+		int n = snprintf(note, sizeof(note), "Volume %u of %u\r\nMediaGuid=%s\r\n", vol,
+				 p->volumes, vd->media_guid ? vd->media_guid : "");
+
+		rc = tsm_tree_add_data(vt, "TSMVolume.txt", note, (size_t)n,
+				       p->full->root->mtime_ns, NULL);
+	}
+	if (rc == 0) {
+		/* Only the first volume boots. */
+		struct tsm_media_def v = *vd;
+
+		if (vol > 1) {
+			v.bios_boot = v.uefi_boot = NULL;
+			v.hybrid_mbr = NULL;
+			v.hybrid_mbr_len = 0;
+			v.hybrid_gpt = false;
+		}
+		rc = tsm_media_layout_volume(store, &v, vt, image_ret);
+	}
+	tsm_tree_free(vt);
+	return rc;
+}
+
+/* The full tree of everything the media carries. */
+static int full_tree(struct tsm_store *store, const struct tsm_media_snapshot *snap,
+		     struct tsm_media_def *d, struct tsm_tree **tree_ret)
+{
+	const struct tsm_snapshot_content *boot = snap_find(snap, d->boot_image);
+	struct tsm_media_file *files = NULL;
+	struct tsm_tree *tree;
+	size_t nfiles = 0;
+	int rc = tsm_tree_new(&tree);
+
+	if (rc < 0)
+		return rc;
+	if (!boot) {
+		tsm_error("media '%s': no boot image", d->name);
+		rc = -EINVAL;
+		goto out;
+	}
+	if ((rc = tsm_tree_add_content(tree, store, boot->id, boot->version, "")) < 0 ||
+	    (rc = boot_options(store, boot, tree, d)) < 0)
+		goto out;
+	for (size_t i = 0; i < snap->ncontent; i++) {
+		const struct tsm_snapshot_content *c = &snap->content[i];
+		char prefix[32];
+
+		if (c == boot)
+			continue;
+		if (d->type == TSM_MEDIA_CAPTURE)
+			break;
+		if (d->type == TSM_MEDIA_BOOTABLE && (!d->prestart_files ||
+						      strcmp(c->id, d->prestart_files) != 0))
+			continue;
+		snprintf(prefix, sizeof(prefix), "SMS/PKG/%s", c->id);
+		if ((rc = tsm_tree_add_content(tree, store, c->id, c->version, prefix)) < 0)
+			goto out;
+	}
+	if ((rc = tsm_store_read_begin(store)) < 0)
+		goto out;
+	rc = tsm_media_files_load(store->db, snap->info.version_id, &files, &nfiles);
+	tsm_store_read_end(store);
+	for (size_t i = 0; rc == 0 && i < nfiles; i++) {
+		struct tsm_tree_entry e = { .type = TSM_ENTRY_FILE, .mode = 0444,
+					    .size = files[i].size, .blob_id = files[i].blob_id,
+					    .attributes = 0x21, .mtime_ns = snap->info.created * 1000000000LL };
+
+		memcpy(e.sha256, files[i].sha256, 32);
+		rc = tsm_tree_add(tree, files[i].path, &e, NULL);
+	}
+	tsm_media_files_free(files, nfiles);
+	if (rc == 0) {
+		char label[128];
+		int n = snprintf(label, sizeof(label), "%s\r\n", d->label ? d->label : d->name);
+
+		rc = tsm_tree_add_data(tree, "MediaLabel.txt", label, (size_t)n,
+				       snap->info.created * 1000000000LL, NULL);
+	}
+	if (rc == 0 && d->autorun) {
+		char inf[256];
+		int n = snprintf(inf, sizeof(inf), "[autorun]\r\nlabel=%s\r\n",
+				 d->label ? d->label : d->name);
+
+		rc = tsm_tree_add_data(tree, "autorun.inf", inf, (size_t)n,
+				       snap->info.created * 1000000000LL, NULL);
+	}
+	tree->root->mtime_ns = snap->info.created * 1000000000LL;
+out:
+	if (rc < 0) {
+		tsm_tree_free(tree);
+		return rc;
+	}
+	*tree_ret = tree;
+	return 0;
+}
+
+static void plan_free(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->items[i].path);
+	free(p->items);
+	tsm_tree_free(p->full);
+}
+
+int tsm_media_compose_ts(struct tsm_store *store, const struct tsm_media_snapshot *snap,
+			 struct tsm_volume_set **set_ret)
+{
+	struct tsm_media_def d = snap->info.def; /* boot options filled in below (copies) */
+	struct plan p = { .d = &d };
+	struct tsm_volume_set *set = NULL;
+	uint64_t budget = 0;
+	char *manifest = NULL;
+	size_t manifest_len = 0;
+	int rc, attempt;
+
+	/* Strings boot_options() may set are ours to free; the rest alias snap. */
+	d.bios_boot = d.bios_boot ? strdup(d.bios_boot) : NULL;
+	d.uefi_boot = d.uefi_boot ? strdup(d.uefi_boot) : NULL;
+	if ((rc = full_tree(store, snap, &d, &p.full)) < 0)
+		goto out;
+	if ((rc = tsm_tree_walk(p.full, plan_collect, &p)) < 0 || (rc = plan_order(&p, snap)) < 0)
+		goto out;
+	if (d.type == TSM_MEDIA_STANDALONE && d.form == TSM_MEDIA_CD_DVD && d.volume_size)
+		budget = d.volume_size - d.volume_size / 50 - (4u << 20); /* room for metadata */
+	/* Lay out; a volume over its size gets a smaller budget and a new plan. */
+	for (attempt = 0; attempt < 8; attempt++) {
+		bool over = false;
+
+		if ((rc = plan_assign(&p, budget)) < 0)
+			goto out;
+		free(manifest);
+		if ((rc = manifest_render(&p, &manifest, &manifest_len)) < 0)
+			goto out;
+		tsm_volume_set_free(set);
+		if (!(set = calloc(1, sizeof(*set))) ||
+		    !(set->volumes = calloc(p.volumes, sizeof(*set->volumes)))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (unsigned v = 1; v <= p.volumes; v++) {
+			struct tsm_volume *vol = &set->volumes[set->n];
+
+			if ((rc = build_volume(store, &p, &d, v, manifest, manifest_len,
+					       &vol->image)) < 0 ||
+			    (rc = tsm_media_volume_file_name(&d, v - 1, p.volumes, &vol->file_name)) < 0)
+				goto out;
+			set->n++;
+			if (budget && tsm_image_size(vol->image) > d.volume_size)
+				over = true;
+		}
+		if (!over)
+			break;
+		budget -= budget / 20;
+	}
+	if (attempt == 8) {
+		tsm_error("media '%s': cannot fit the volumes into %llu bytes", d.name,
+			  (unsigned long long)d.volume_size);
+		rc = -EFBIG;
+	}
+out:
+	free(manifest);
+	free(d.bios_boot);
+	free(d.uefi_boot);
+	plan_free(&p);
+	if (rc < 0) {
+		tsm_volume_set_free(set);
+		return rc;
+	}
+	*set_ret = set;
+	return 0;
+}

@@ -1,0 +1,777 @@
+/* tsmedia site add | edit | list | show | rm, and tsmedia cert create | check */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "json.h"
+#include "tsmedia/log.h"
+#include "tsmedia/site.h"
+#include "tsmedia/store.h"
+
+static const char site_help[] =
+	"Usage: tsmedia [--store DIR] site COMMAND [ARGS]\n"
+	"\n"
+	"  add --code CODE --type primary|cas [--parent CODE] [--root-ca FILE ...]\n"
+	"      [--mp URL ...]          add a site\n"
+	"  edit CODE [--add-mp URL] [--rm-mp URL] [--add-root-ca FILE]\n"
+	"      [--rm-root-ca SHA256]   change its management points and root CAs\n"
+	"  list [--json]               every site\n"
+	"  show CODE [--json]          a site, and the primary sites of its hierarchy\n"
+	"                              that do not trust its root CAs\n"
+	"  rm CODE                     remove a site (not while it is a parent)\n"
+	"\n"
+	"A hierarchy is a central administration site (cas) with primary sites below\n"
+	"it, or a stand-alone primary site.  Site codes are three letters or digits.\n";
+
+static const char add_help[] =
+	"Usage: tsmedia [--store DIR] site add --code CODE --type primary|cas\n"
+	"                                      [--parent CODE] [--root-ca FILE ...] [--mp URL ...]\n"
+	"\n"
+	"  --code CODE      three letters or digits, like PS1\n"
+	"  --type TYPE      primary, or cas (central administration site)\n"
+	"  --parent CODE    a primary site's central administration site, which must\n"
+	"                   exist; a cas has none, a stand-alone primary none\n"
+	"  --root-ca FILE   a root CA certificate the site trusts (PEM, one or more\n"
+	"                   certificates, or DER); each must be a CA certificate\n"
+	"                   (basicConstraints CA:TRUE).  Repeatable\n"
+	"  --mp URL         a management point, http://HOST[:PORT][/PATH] or https://...\n"
+	"                   Repeatable; the order is kept (clients try them in order).\n"
+	"                   Primary sites only\n"
+	"\n"
+	"Nothing is stored unless everything is valid.\n";
+
+static const char edit_help[] =
+	"Usage: tsmedia [--store DIR] site edit CODE [--add-mp URL] [--rm-mp URL]\n"
+	"                                            [--add-root-ca FILE] [--rm-root-ca SHA256]\n"
+	"\n"
+	"Changes a site's management points and root CAs in one step: removals first,\n"
+	"then additions at the end of the lists.  Each option is repeatable.  A root CA\n"
+	"is named by the SHA-256 thumbprint 'site show' prints (colons allowed).\n";
+
+static const char list_help[] =
+	"Usage: tsmedia [--store DIR] site list [--json]\n\n"
+	"Lists every site: code, type, parent, management points and root CAs.\n";
+
+static const char show_help[] =
+	"Usage: tsmedia [--store DIR] site show CODE [--json]\n\n"
+	"Shows a site: its type and parent, management points in order (and which use\n"
+	"HTTPS), its root CAs, and the primary sites of its hierarchy that trust none\n"
+	"of them (dynamic media made at this site needs that list empty).\n";
+
+static const char rm_help[] =
+	"Usage: tsmedia [--store DIR] site rm CODE\n\n"
+	"Removes a site.  A central administration site is not removed while primary\n"
+	"sites have it as their parent.\n";
+
+/* Root CA files, read and checked, appended to @pems. */
+static int read_root_cas(const char *path, char ***pems, size_t *n)
+{
+	char **more;
+	size_t nmore;
+	int rc = tsm_root_ca_read(path, &more, &nmore);
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < nmore; i++) {
+		char **p = realloc(*pems, (*n + 1) * sizeof(**pems));
+
+		if (!p) {
+			tsm_pem_list_free(more, nmore);
+			return -ENOMEM;
+		}
+		*pems = p;
+		p[(*n)++] = more[i];
+		more[i] = NULL;
+	}
+	tsm_pem_list_free(more, nmore);
+	return 0;
+}
+
+static int site_add(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "code", required_argument, NULL, 'c' },
+		{ "type", required_argument, NULL, 't' },
+		{ "parent", required_argument, NULL, 'p' },
+		{ "root-ca", required_argument, NULL, 'r' },
+		{ "mp", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct tsm_site site = { .type = TSM_SITE_PRIMARY };
+	const char *code = NULL, *parent = NULL, **ca_files;
+	char **pems = NULL;
+	size_t nca_files = 0, npems = 0;
+	struct tsm_store *store;
+	bool have_type = false;
+	int c, rc, ret = 1;
+
+	if (!(ca_files = calloc((size_t)argc, sizeof(*ca_files))) ||
+	    !(site.mps = calloc((size_t)argc, sizeof(*site.mps)))) {
+		free(ca_files);
+		return 1;
+	}
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'c': code = optarg; break;
+		case 't':
+			if (tsm_site_type_parse(optarg, &site.type) < 0) {
+				ret = cli_usage_error("site add ", "invalid --type '%s': primary or cas",
+						      optarg);
+				goto out_free;
+			}
+			have_type = true;
+			break;
+		case 'p': parent = optarg; break;
+		case 'r': ca_files[nca_files++] = optarg; break;
+		case 'm': site.mps[site.nmps++] = optarg; break;
+		case 'h': fputs(add_help, stdout); ret = 0; goto out_free;
+		default: ret = cli_bad_option("site add ", argv); goto out_free;
+		}
+	}
+	if (optind != argc) {
+		ret = cli_usage_error("site add ", "unexpected argument '%s'", argv[optind]);
+		goto out_free;
+	}
+	if (!code || !have_type) {
+		ret = cli_usage_error("site add ", "%s", !code ? "--code is required"
+							  : "--type is required (primary or cas)");
+		goto out_free;
+	}
+	if (tsm_site_code_normalize(code, site.code) < 0)
+		goto out_free;
+	if (parent && tsm_site_code_normalize(parent, site.parent) < 0) {
+		tsm_error("site %s: --parent is not a site code", site.code);
+		goto out_free;
+	}
+	for (size_t i = 0; i < nca_files; i++) {
+		if (read_root_cas(ca_files[i], &pems, &npems) < 0) {
+			tsm_error("site %s was not added", code);
+			goto out_free;
+		}
+	}
+	site.root_cas = pems;
+	site.nroot_cas = npems;
+	if (cli_open_store(cli, &store) < 0)
+		goto out_free;
+	rc = tsm_site_add(store, &site);
+	tsm_store_close(store);
+	if (rc < 0) {
+		if (rc != -EEXIST)
+			tsm_error("site %s was not added", code);
+		goto out_free;
+	}
+	if (!cli->quiet)
+		printf("added %s site %s%s%s: %zu management point%s, %zu root CA%s\n",
+		       site.type == TSM_SITE_CAS ? "central administration" : "primary", site.code,
+		       site.parent[0] ? " under " : "", site.parent, site.nmps,
+		       site.nmps == 1 ? "" : "s", npems, npems == 1 ? "" : "s");
+	ret = 0;
+out_free:
+	tsm_pem_list_free(pems, npems);
+	free(site.mps);
+	free(ca_files);
+	return ret;
+}
+
+static int site_edit(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "add-mp", required_argument, NULL, 'm' },
+		{ "rm-mp", required_argument, NULL, 'M' },
+		{ "add-root-ca", required_argument, NULL, 'r' },
+		{ "rm-root-ca", required_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char **add_mps, **rm_mps, **ca_files, **rm_cas;
+	size_t nadd_mps = 0, nrm_mps = 0, nca_files = 0, nrm_cas = 0, npems = 0;
+	char **pems = NULL;
+	struct tsm_site_edit e;
+	struct tsm_store *store;
+	int c, rc, ret = 1;
+
+	add_mps = calloc((size_t)argc, sizeof(*add_mps));
+	rm_mps = calloc((size_t)argc, sizeof(*rm_mps));
+	ca_files = calloc((size_t)argc, sizeof(*ca_files));
+	rm_cas = calloc((size_t)argc, sizeof(*rm_cas));
+	if (!add_mps || !rm_mps || !ca_files || !rm_cas)
+		goto out_free;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'm': add_mps[nadd_mps++] = optarg; break;
+		case 'M': rm_mps[nrm_mps++] = optarg; break;
+		case 'r': ca_files[nca_files++] = optarg; break;
+		case 'R': rm_cas[nrm_cas++] = optarg; break;
+		case 'h': fputs(edit_help, stdout); ret = 0; goto out_free;
+		default: ret = cli_bad_option("site edit ", argv); goto out_free;
+		}
+	}
+	if (argc - optind != 1) {
+		ret = cli_usage_error("site edit ", "expected one site CODE");
+		goto out_free;
+	}
+	if (!nadd_mps && !nrm_mps && !nca_files && !nrm_cas) {
+		ret = cli_usage_error("site edit ", "nothing to change: give --add-mp, --rm-mp,"
+						    " --add-root-ca or --rm-root-ca");
+		goto out_free;
+	}
+	for (size_t i = 0; i < nca_files; i++) {
+		if (read_root_cas(ca_files[i], &pems, &npems) < 0) {
+			tsm_error("site %s was not changed", argv[optind]);
+			goto out_free;
+		}
+	}
+	e = (struct tsm_site_edit){
+		.add_mps = add_mps, .nadd_mps = nadd_mps,
+		.rm_mps = rm_mps, .nrm_mps = nrm_mps,
+		.add_root_cas = (const char *const *)pems, .nadd_root_cas = npems,
+		.rm_root_cas = rm_cas, .nrm_root_cas = nrm_cas,
+	};
+	if (cli_open_store(cli, &store) < 0)
+		goto out_free;
+	rc = tsm_site_edit(store, argv[optind], &e);
+	tsm_store_close(store);
+	if (rc < 0) {
+		tsm_error("site %s was not changed", argv[optind]);
+		goto out_free;
+	}
+	if (!cli->quiet)
+		printf("changed site %s\n", argv[optind]);
+	ret = 0;
+out_free:
+	tsm_pem_list_free(pems, npems);
+	free(add_mps);
+	free(rm_mps);
+	free(ca_files);
+	free(rm_cas);
+	return ret;
+}
+
+/* --json and --help, then @nargs operands. */
+static int parse_json_flag(int argc, char **argv, const char *help, const char *cmd, int nargs,
+			   bool *as_json)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	*as_json = false;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'j': *as_json = true; break;
+		case 'h': fputs(help, stdout); return 0;
+		default: return cli_bad_option(cmd, argv);
+		}
+	}
+	if (argc - optind != nargs)
+		return cli_usage_error(cmd, nargs ? "expected one site CODE" : "unexpected argument");
+	return -1; /* go on */
+}
+
+/* What show and list print of a site beyond the site itself. */
+struct site_view {
+	const struct tsm_site *site;
+	struct tsm_cert *cas;   /* the root CAs described, one per site->root_cas */
+	char **untrusting;      /* NULL-terminated */
+	size_t nuntrusting;
+	char **children;        /* primary sites below a CAS */
+	size_t nchildren;
+};
+
+static void site_view_clear(struct site_view *v)
+{
+	for (size_t i = 0; v->cas && i < v->site->nroot_cas; i++)
+		tsm_cert_clear(&v->cas[i]);
+	free(v->cas);
+	tsm_site_codes_free(v->untrusting);
+	free(v->children);
+	memset(v, 0, sizeof(*v));
+}
+
+static int site_view_load(struct tsm_store *store, const struct tsm_site *site,
+			  const struct tsm_site *all, size_t nall, struct site_view *v)
+{
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	v->site = site;
+	if (!(v->cas = calloc(site->nroot_cas + 1, sizeof(*v->cas))) ||
+	    !(v->children = calloc(nall + 1, sizeof(*v->children)))) {
+		site_view_clear(v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < site->nroot_cas; i++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "site %s: root CA %zu", site->code, i + 1);
+		if ((rc = tsm_cert_from_pem(site->root_cas[i], what, &v->cas[i])) < 0) {
+			site_view_clear(v);
+			return rc;
+		}
+	}
+	for (size_t i = 0; i < nall; i++)
+		if (strcmp(all[i].parent, site->code) == 0)
+			v->children[v->nchildren++] = (char *)all[i].code;
+	if ((rc = tsm_site_untrusting_primaries(store, site->code, &v->untrusting,
+						&v->nuntrusting)) < 0) {
+		site_view_clear(v);
+		return rc;
+	}
+	return 0;
+}
+
+static void json_codes(struct json *j, char **codes, size_t n)
+{
+	json_begin_array(j);
+	for (size_t i = 0; i < n; i++)
+		json_string(j, codes[i]);
+	json_end_array(j);
+}
+
+static void json_cert_fields(struct json *j, const struct tsm_cert *c)
+{
+	char nb[32], na[32];
+
+	tsm_date_format(c->not_before, nb);
+	tsm_date_format(c->not_after, na);
+	json_key(j, "subject"); json_string(j, c->subject);
+	json_key(j, "issuer"); json_string(j, c->issuer);
+	json_key(j, "not_before"); json_int(j, c->not_before);
+	json_key(j, "not_after"); json_int(j, c->not_after);
+	json_key(j, "valid_from"); json_string(j, nb);
+	json_key(j, "valid_until"); json_string(j, na);
+	json_key(j, "self_signed"); json_bool(j, c->self_signed);
+	json_key(j, "sha1"); json_string(j, c->sha1);
+	json_key(j, "sha256"); json_string(j, c->sha256);
+}
+
+static void json_site(struct json *j, const struct site_view *v)
+{
+	const struct tsm_site *s = v->site;
+	bool any_https = false;
+
+	json_begin_object(j);
+	json_key(j, "code"); json_string(j, s->code);
+	json_key(j, "type"); json_string(j, tsm_site_type_name(s->type));
+	json_key(j, "parent"); json_string(j, s->parent[0] ? s->parent : NULL);
+	json_key(j, "management_points");
+	json_begin_array(j);
+	for (size_t i = 0; i < s->nmps; i++) {
+		json_begin_object(j);
+		json_key(j, "url"); json_string(j, s->mps[i]);
+		json_key(j, "https"); json_bool(j, tsm_mp_is_https(s->mps[i]));
+		json_end_object(j);
+		any_https |= tsm_mp_is_https(s->mps[i]);
+	}
+	json_end_array(j);
+	json_key(j, "https"); json_bool(j, any_https);
+	json_key(j, "root_cas");
+	json_begin_array(j);
+	for (size_t i = 0; i < s->nroot_cas; i++) {
+		json_begin_object(j);
+		json_cert_fields(j, &v->cas[i]);
+		json_end_object(j);
+	}
+	json_end_array(j);
+	json_key(j, "primary_sites"); json_codes(j, v->children, v->nchildren);
+	json_key(j, "untrusting_primaries"); json_codes(j, v->untrusting, v->nuntrusting);
+	json_end_object(j);
+}
+
+static void print_site(const struct site_view *v)
+{
+	const struct tsm_site *s = v->site;
+
+	printf("Site:      %s\n", s->code);
+	printf("Type:      %s\n", s->type == TSM_SITE_CAS ? "central administration site (cas)"
+							 : "primary");
+	if (s->type == TSM_SITE_CAS) {
+		printf("Primary sites:");
+		for (size_t i = 0; i < v->nchildren; i++)
+			printf(" %s", v->children[i]);
+		printf("%s\n", v->nchildren ? "" : " none");
+	} else {
+		printf("Parent:    %s\n", s->parent[0] ? s->parent : "none (stand-alone primary site)");
+	}
+	printf("Management points:%s\n", s->nmps ? "" : " none");
+	for (size_t i = 0; i < s->nmps; i++)
+		printf("  %zu. %s  (%s)\n", i + 1, s->mps[i], tsm_mp_is_https(s->mps[i]) ? "HTTPS" : "HTTP");
+	printf("Root CAs:%s\n", s->nroot_cas ? "" : " none");
+	for (size_t i = 0; i < s->nroot_cas; i++) {
+		char na[32];
+
+		tsm_date_format(v->cas[i].not_after, na);
+		printf("  %s\n    SHA-256 %s, valid until %s\n", v->cas[i].subject, v->cas[i].sha256, na);
+	}
+	printf("Primary sites not trusting its root CAs:");
+	for (size_t i = 0; i < v->nuntrusting; i++)
+		printf(" %s", v->untrusting[i]);
+	printf("%s\n", v->nuntrusting ? "" : " none");
+}
+
+static int site_show_or_list(struct cli *cli, int argc, char **argv, bool show)
+{
+	struct tsm_site *all = NULL;
+	struct tsm_store *store;
+	size_t nall = 0, first = 0, count;
+	bool as_json, found = false;
+	char code[4];
+	int rc = parse_json_flag(argc, argv, show ? show_help : list_help,
+				 show ? "site show " : "site list ", show ? 1 : 0, &as_json);
+	int ret = 1;
+
+	if (rc >= 0)
+		return rc;
+	if (show && tsm_site_code_normalize(argv[optind], code) < 0)
+		return 1;
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	if (tsm_site_list(store, &all, &nall) < 0)
+		goto out_close;
+	count = nall;
+	if (show) {
+		for (size_t i = 0; i < nall && !found; i++)
+			if (strcmp(all[i].code, code) == 0)
+				found = true, first = i;
+		if (!found) {
+			tsm_error("no site %s in %s", code, tsm_store_dir(store));
+			goto out_free;
+		}
+		count = 1;
+	}
+	if (!show && !as_json && !nall)
+		fprintf(stderr, "no sites; add one with 'tsmedia site add'\n");
+	if (!show && !as_json && nall)
+		printf("%-4s  %-7s  %-6s  %3s  %7s  %s\n", "CODE", "TYPE", "PARENT", "MPS", "ROOTCAS",
+		       "MANAGEMENT POINTS");
+	{
+		struct json j;
+
+		json_init(&j, stdout);
+		if (as_json && !show)
+			json_begin_array(&j);
+		for (size_t i = first; i < first + count; i++) {
+			struct site_view v;
+
+			if (site_view_load(store, &all[i], all, nall, &v) < 0)
+				goto out_free;
+			if (as_json) {
+				json_site(&j, &v);
+			} else if (show) {
+				print_site(&v);
+			} else {
+				printf("%-4s  %-7s  %-6s  %3zu  %7zu ", all[i].code,
+				       tsm_site_type_name(all[i].type),
+				       all[i].parent[0] ? all[i].parent : "-", all[i].nmps,
+				       all[i].nroot_cas);
+				for (size_t k = 0; k < all[i].nmps; k++)
+					printf(" %s", all[i].mps[k]);
+				printf("\n");
+			}
+			site_view_clear(&v);
+		}
+		if (as_json && !show)
+			json_end_array(&j);
+		if (as_json)
+			json_finish(&j);
+	}
+	ret = 0;
+out_free:
+	tsm_site_list_free(all, nall);
+out_close:
+	tsm_store_close(store);
+	return ret;
+}
+
+static int site_rm(struct cli *cli, int argc, char **argv)
+{
+	struct tsm_store *store;
+	bool as_json;
+	int rc = parse_json_flag(argc, argv, rm_help, "site rm ", 1, &as_json);
+
+	if (rc >= 0)
+		return rc;
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	rc = tsm_site_rm(store, argv[optind]);
+	tsm_store_close(store);
+	if (rc < 0)
+		return 1;
+	if (as_json) {
+		struct json j;
+		char code[4];
+
+		tsm_site_code_normalize(argv[optind], code);
+		json_init(&j, stdout);
+		json_begin_object(&j);
+		json_key(&j, "code"); json_string(&j, code);
+		json_key(&j, "removed"); json_bool(&j, true);
+		json_end_object(&j);
+		json_finish(&j);
+	} else if (!cli->quiet) {
+		printf("removed site %s\n", argv[optind]);
+	}
+	return 0;
+}
+
+int cmd_site(struct cli *cli, int argc, char **argv)
+{
+	const char *sub;
+
+	if (argc < 2) {
+		fputs(site_help, stderr);
+		return EXIT_USAGE;
+	}
+	sub = argv[1];
+	argc--;
+	argv++;
+	optind = 0;
+	if (strcmp(sub, "add") == 0)
+		return site_add(cli, argc, argv);
+	if (strcmp(sub, "edit") == 0)
+		return site_edit(cli, argc, argv);
+	if (strcmp(sub, "list") == 0)
+		return site_show_or_list(cli, argc, argv, false);
+	if (strcmp(sub, "show") == 0)
+		return site_show_or_list(cli, argc, argv, true);
+	if (strcmp(sub, "rm") == 0)
+		return site_rm(cli, argc, argv);
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
+		fputs(site_help, stdout);
+		return 0;
+	}
+	return cli_usage_error("site ", "unknown site command '%s'", sub);
+}
+
+/* ---- tsmedia cert ---------------------------------------------------- */
+
+static const char cert_help[] =
+	"Usage: tsmedia cert COMMAND [ARGS]\n"
+	"\n"
+	"  create --out FILE.p12 --password-file F --subject CN --valid-from DATE\n"
+	"         --valid-until DATE     a self-signed media certificate (PKCS#12)\n"
+	"  check FILE.p12 --password-file F [--json]\n"
+	"                                read a PKCS#12 file and show its certificate\n"
+	"\n"
+	"DATE: YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM:SSZ.\n";
+
+static const char create_help[] =
+	"Usage: tsmedia cert create --out FILE.p12 --password-file F --subject CN\n"
+	"                           --valid-from DATE --valid-until DATE [--json]\n"
+	"\n"
+	"Makes a self-signed media certificate: an RSA 2048 key and a SHA-256 signed\n"
+	"client authentication certificate named CN=<CN>, valid between the dates,\n"
+	"written with its key as PKCS#12 protected by the password (the first line of\n"
+	"F).  FILE is created with mode 0600 and never overwritten.\n"
+	"\n"
+	"Configuration Manager accepts a self-signed media certificate only for HTTP\n"
+	"management points; HTTPS needs a certificate from your PKI.\n"
+	"\n"
+	"DATE: YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM:SSZ.\n";
+
+static const char check_help[] =
+	"Usage: tsmedia cert check FILE.p12 --password-file F [--json]\n"
+	"\n"
+	"Reads a PKCS#12 (.pfx/.p12) file the way media creation does: it must open\n"
+	"with the password, hold a private key and its certificate, and be valid now.\n"
+	"Prints the subject, issuer, dates, whether it is self-signed, and its SHA-1\n"
+	"and SHA-256 thumbprints.\n";
+
+static void cert_print(const struct tsm_cert *c, bool as_json, const char *file)
+{
+	char nb[32], na[32];
+
+	if (as_json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j);
+		json_key(&j, "file"); json_string(&j, file);
+		json_cert_fields(&j, c);
+		json_end_object(&j);
+		json_finish(&j);
+		return;
+	}
+	tsm_date_format(c->not_before, nb);
+	tsm_date_format(c->not_after, na);
+	printf("File:        %s\n", file);
+	printf("Subject:     %s\n", c->subject);
+	printf("Issuer:      %s\n", c->issuer);
+	printf("Valid from:  %s\n", nb);
+	printf("Valid until: %s\n", na);
+	printf("Self-signed: %s\n", c->self_signed ? "yes" : "no (issued by a CA)");
+	printf("SHA-1:       %s\n", c->sha1);
+	printf("SHA-256:     %s\n", c->sha256);
+}
+
+static int write_new_file(const char *path, const unsigned char *data, size_t len)
+{
+	char *tmp = NULL;
+	size_t off = 0;
+	int fd, rc = 0;
+
+	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		tsm_error("cannot create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return rc;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0) {
+		tsm_error("writing %s: %s", path, strerror(-rc));
+	} else if (link(tmp, path) < 0) { /* never replaces an existing file */
+		rc = -errno;
+		if (errno == EEXIST)
+			tsm_error("%s already exists; not overwritten", path);
+		else
+			tsm_error("cannot create %s: %s", path, strerror(errno));
+	}
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+static int cert_create(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "subject", required_argument, NULL, 's' },
+		{ "valid-from", required_argument, NULL, 'f' },
+		{ "valid-until", required_argument, NULL, 'u' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *out = NULL, *pwfile = NULL, *subject = NULL, *from = NULL, *until = NULL;
+	struct tsm_cert cert;
+	char *password = NULL;
+	int64_t nb, na;
+	bool as_json = false;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'p': pwfile = optarg; break;
+		case 's': subject = optarg; break;
+		case 'f': from = optarg; break;
+		case 'u': until = optarg; break;
+		case 'j': as_json = true; break;
+		case 'h': fputs(create_help, stdout); return 0;
+		default: return cli_bad_option("cert create ", argv);
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("cert create ", "unexpected argument '%s'", argv[optind]);
+	if (!out || !pwfile || !subject || !from || !until)
+		return cli_usage_error("cert create ", "--%s is required",
+				       !out ? "out" : !pwfile ? "password-file" : !subject ? "subject"
+				       : !from ? "valid-from" : "valid-until");
+	if (tsm_date_parse(from, &nb) < 0 || tsm_date_parse(until, &na) < 0)
+		return 1;
+	if (tsm_password_read(pwfile, &password) < 0)
+		return 1;
+	rc = tsm_cert_create_self_signed(subject, nb, na, password, &cert);
+	tsm_password_free(password);
+	if (rc < 0)
+		return 1;
+	if (access(out, F_OK) == 0) {
+		tsm_error("%s already exists; not overwritten", out);
+		tsm_cert_clear(&cert);
+		return 1;
+	}
+	rc = write_new_file(out, cert.pkcs12, cert.pkcs12_len);
+	if (rc == 0)
+		cert_print(&cert, as_json, out);
+	tsm_cert_clear(&cert);
+	return rc < 0 ? 1 : 0;
+}
+
+static int cert_check(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *pwfile = NULL;
+	struct tsm_cert cert;
+	char *password = NULL;
+	bool as_json = false;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'p': pwfile = optarg; break;
+		case 'j': as_json = true; break;
+		case 'h': fputs(check_help, stdout); return 0;
+		default: return cli_bad_option("cert check ", argv);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("cert check ", "expected one PKCS#12 FILE");
+	if (!pwfile)
+		return cli_usage_error("cert check ", "--password-file is required");
+	if (tsm_password_read(pwfile, &password) < 0)
+		return 1;
+	rc = tsm_cert_load_pkcs12(argv[optind], password, &cert);
+	tsm_password_free(password);
+	if (rc < 0)
+		return 1;
+	cert_print(&cert, as_json, argv[optind]);
+	tsm_cert_clear(&cert);
+	return 0;
+}
+
+int cmd_cert(struct cli *cli, int argc, char **argv)
+{
+	const char *sub;
+
+	(void)cli;
+	if (argc < 2) {
+		fputs(cert_help, stderr);
+		return EXIT_USAGE;
+	}
+	sub = argv[1];
+	argc--;
+	argv++;
+	optind = 0;
+	if (strcmp(sub, "create") == 0)
+		return cert_create(argc, argv);
+	if (strcmp(sub, "check") == 0)
+		return cert_check(argc, argv);
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
+		fputs(cert_help, stdout);
+		return 0;
+	}
+	return cli_usage_error("cert ", "unknown cert command '%s'", sub);
+}

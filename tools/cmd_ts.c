@@ -1,0 +1,540 @@
+/* tsmedia ts import | list | show | rm */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "json.h"
+#include "tsmedia/content.h"
+#include "tsmedia/log.h"
+#include "tsmedia/store.h"
+#include "tsmedia/ts.h"
+
+static const char ts_help[] =
+	"Usage: tsmedia [--store DIR] ts COMMAND [ARGS]\n"
+	"\n"
+	"  import [--name NAME] [--id ID] [--boot-image ID] FILE.xml\n"
+	"                  import a task sequence exported from Configuration Manager\n"
+	"                  (or an MDT template); prints its ID\n"
+	"  list [--json]   every task sequence\n"
+	"  show ID [--json]\n"
+	"                  the steps, the content they need and whether the store has it\n"
+	"  rm ID [--json]  remove a task sequence\n";
+
+static const char import_help[] =
+	"Usage: tsmedia [--store DIR] ts import [--name NAME] [--id ID] [--boot-image ID] FILE.xml\n"
+	"\n"
+	"Reads a task sequence and records its steps, the packages and applications\n"
+	"they reference, and the sequence document itself (kept as exported, for the\n"
+	"media's policy).  FILE.xml is one of:\n"
+	"  - the <sequence> document ($ts.Sequence, Community Hub files),\n"
+	"  - an MDT task sequence template,\n"
+	"  - object.xml of a console export (SMS_TaskSequencePackage/<ID>/object.xml\n"
+	"    in the exported zip): its PackageID, Name and BootImageID are used when\n"
+	"    the options below are not given.\n"
+	"\n"
+	"  --name NAME       what the task sequence is called (required unless the\n"
+	"                    file names it)\n"
+	"  --id ID           its ID (a site code and five hex digits); an ID already\n"
+	"                    imported gets a new version.  Default: the export's\n"
+	"                    PackageID, else a new ID\n"
+	"  --boot-image ID   the boot image it runs in (content ID)\n"
+	"\n"
+	"Packages come from the referenceList and from where steps name them (command\n"
+	"lines such as OSDApplyOS.exe /image:ID, and variables such as\n"
+	"OSDDownloadDownloadPackages); packages only disabled steps use are listed\n"
+	"apart, as media do not need them.  Nothing is changed when the file cannot\n"
+	"be read.\n";
+
+static int ts_import(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "boot-image", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *name = NULL, *id = NULL, *boot = NULL;
+	struct tsm_store *store;
+	struct tsm_ts_info info;
+	char id_ret[9];
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'n': name = optarg; break;
+		case 'i': id = optarg; break;
+		case 'b': boot = optarg; break;
+		case 'h': fputs(import_help, stdout); return 0;
+		default: return cli_bad_option("ts import ", argv);
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error("ts import ", optind >= argc ? "no FILE.xml given"
+								    : "one FILE.xml only");
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	rc = tsm_ts_import(store, name, id, boot, argv[optind], id_ret);
+	if (rc < 0) {
+		tsm_store_close(store);
+		tsm_error("nothing was imported from %s", argv[optind]);
+		return 1;
+	}
+	printf("%s\n", id_ret);
+	fflush(stdout);
+	if (!cli->quiet && tsm_ts_get(store, id_ret, &info) == 0) {
+		size_t disabled = 0;
+
+		for (size_t i = 0; i < info.nsteps; i++)
+			disabled += info.steps[i].disabled;
+		fprintf(stderr, "%s version %lld: %zu steps (%zu disabled) in %zu groups,"
+				" %zu packages, %zu applications\n",
+			info.id, (long long)info.version, info.nsteps, disabled, info.ngroups,
+			info.npackages, info.napplications);
+		tsm_ts_info_clear(&info);
+	}
+	tsm_store_close(store);
+	return 0;
+}
+
+static int parse_json_flag(int argc, char **argv, const char *help, const char *cmd,
+			   int nargs, bool *as_json)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	*as_json = false;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'j': *as_json = true; break;
+		case 'h': fputs(help, stdout); return 0;
+		default: return cli_bad_option(cmd, argv);
+		}
+	}
+	if (argc - optind != nargs)
+		return cli_usage_error(cmd, nargs ? "expected a task sequence ID"
+						  : "unexpected argument");
+	return -1; /* go on */
+}
+
+static void json_strings(struct json *j, char *const *v, size_t n)
+{
+	json_begin_array(j);
+	for (size_t i = 0; i < n; i++)
+		json_string(j, v[i]);
+	json_end_array(j);
+}
+
+static void json_head(struct json *j, const struct tsm_ts_info *t)
+{
+	json_key(j, "id"); json_string(j, t->id);
+	json_key(j, "name"); json_string(j, t->name);
+	json_key(j, "version"); json_int(j, t->version);
+	json_key(j, "boot_image"); json_string(j, t->boot_image);
+	json_key(j, "source"); json_string(j, t->source);
+	json_key(j, "created"); json_int(j, t->created);
+}
+
+static const char list_help[] =
+	"Usage: tsmedia [--store DIR] ts list [--json]\n\n"
+	"Lists every task sequence: ID, current version, packages it needs, boot\n"
+	"image, name.\n";
+
+static int ts_list(struct cli *cli, int argc, char **argv)
+{
+	struct tsm_ts_info *list;
+	struct tsm_store *store;
+	bool as_json;
+	size_t n;
+	int rc = parse_json_flag(argc, argv, list_help, "ts list ", 0, &as_json);
+
+	if (rc >= 0)
+		return rc;
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	rc = tsm_ts_list(store, &list, &n);
+	tsm_store_close(store);
+	if (rc < 0)
+		return 1;
+	if (as_json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_array(&j);
+		for (size_t i = 0; i < n; i++) {
+			json_begin_object(&j);
+			json_head(&j, &list[i]);
+			json_key(&j, "packages"); json_strings(&j, list[i].packages, list[i].npackages);
+			json_key(&j, "applications");
+			json_strings(&j, list[i].applications, list[i].napplications);
+			json_end_object(&j);
+		}
+		json_end_array(&j);
+		json_finish(&j);
+	} else {
+		printf("%-8s  %7s  %8s  %-10s  %s\n", "ID", "VERSION", "PACKAGES", "BOOT", "NAME");
+		for (size_t i = 0; i < n; i++)
+			printf("%-8s  %7lld  %8zu  %-10s  %s\n", list[i].id, (long long)list[i].version,
+			       list[i].npackages, list[i].boot_image ? list[i].boot_image : "-",
+			       list[i].name);
+	}
+	tsm_ts_list_free(list, n);
+	return 0;
+}
+
+/* ---- show ------------------------------------------------------------- */
+
+static const struct tsm_content_item *find_content(const struct tsm_content_item *items,
+						   size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(items[i].id, id) == 0)
+			return &items[i];
+	return NULL;
+}
+
+static bool step_uses(const struct tsm_ts_step *s, const char *ref)
+{
+	for (size_t i = 0; i < s->npackages; i++)
+		if (strcmp(s->packages[i], ref) == 0)
+			return true;
+	for (size_t i = 0; i < s->napplications; i++)
+		if (strcmp(s->applications[i], ref) == 0)
+			return true;
+	return false;
+}
+
+static void print_step_path(FILE *f, const struct tsm_ts_step *s)
+{
+	fprintf(f, "%s%s%s", s->group_path, *s->group_path ? "/" : "", s->name);
+}
+
+static void json_ref(struct json *j, const struct tsm_ts_info *t, const char *ref,
+		     const struct tsm_content_item *items, size_t nitems, bool check_store)
+{
+	const struct tsm_content_item *c = check_store ? find_content(items, nitems, ref) : NULL;
+
+	json_begin_object(j);
+	json_key(j, "id"); json_string(j, ref);
+	if (check_store) {
+		json_key(j, "in_store"); json_bool(j, c != NULL);
+		json_key(j, "kind"); json_string(j, c ? tsm_content_kind_name(c->kind) : NULL);
+		json_key(j, "content_name"); json_string(j, c ? c->name : NULL);
+	}
+	json_key(j, "used_by");
+	json_begin_array(j);
+	for (size_t i = 0; i < t->nsteps; i++) {
+		char *path = NULL;
+		size_t len = 0;
+		FILE *f;
+
+		if (!step_uses(&t->steps[i], ref) || !(f = open_memstream(&path, &len)))
+			continue;
+		print_step_path(f, &t->steps[i]);
+		fclose(f);
+		json_string(j, path);
+		free(path);
+	}
+	json_end_array(j);
+	json_end_object(j);
+}
+
+static void json_show(const struct tsm_ts_info *t, const struct tsm_content_item *items,
+		      size_t nitems, char **blockers, size_t nblockers)
+{
+	const struct tsm_content_item *boot = t->boot_image ? find_content(items, nitems, t->boot_image)
+							    : NULL;
+	struct json j;
+
+	json_init(&j, stdout);
+	json_begin_object(&j);
+	json_head(&j, t);
+	json_key(&j, "boot_image_in_store"); json_bool(&j, boot != NULL);
+	json_key(&j, "sequence_bytes"); json_uint(&j, t->sequence_len);
+	json_key(&j, "groups");
+	json_begin_array(&j);
+	for (size_t i = 0; i < t->ngroups; i++) {
+		const struct tsm_ts_group *g = &t->groups[i];
+
+		json_begin_object(&j);
+		json_key(&j, "name"); json_string(&j, g->name);
+		json_key(&j, "path"); json_string(&j, g->path);
+		json_key(&j, "depth"); json_int(&j, g->depth);
+		json_key(&j, "disabled"); json_bool(&j, g->disabled);
+		json_key(&j, "continue_on_error"); json_bool(&j, g->continue_on_error);
+		json_key(&j, "description"); json_string(&j, g->description);
+		json_key(&j, "condition"); json_string(&j, g->condition);
+		json_key(&j, "first_step"); json_uint(&j, g->first_step);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	json_key(&j, "steps");
+	json_begin_array(&j);
+	for (size_t i = 0; i < t->nsteps; i++) {
+		const struct tsm_ts_step *s = &t->steps[i];
+
+		json_begin_object(&j);
+		json_key(&j, "name"); json_string(&j, s->name);
+		json_key(&j, "type"); json_string(&j, s->type);
+		json_key(&j, "group_path"); json_string(&j, s->group_path);
+		json_key(&j, "disabled"); json_bool(&j, s->disabled);
+		json_key(&j, "continue_on_error"); json_bool(&j, s->continue_on_error);
+		json_key(&j, "description"); json_string(&j, s->description);
+		json_key(&j, "condition"); json_string(&j, s->condition);
+		json_key(&j, "dynamic_install"); json_bool(&j, s->dynamic_install);
+		json_key(&j, "packages"); json_strings(&j, s->packages, s->npackages);
+		json_key(&j, "applications"); json_strings(&j, s->applications, s->napplications);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	json_key(&j, "packages");
+	json_begin_array(&j);
+	for (size_t i = 0; i < t->npackages; i++)
+		json_ref(&j, t, t->packages[i], items, nitems, true);
+	json_end_array(&j);
+	json_key(&j, "missing");
+	json_begin_array(&j);
+	for (size_t i = 0; i < t->npackages; i++)
+		if (!find_content(items, nitems, t->packages[i]))
+			json_string(&j, t->packages[i]);
+	json_end_array(&j);
+	json_key(&j, "applications");
+	json_begin_array(&j);
+	for (size_t i = 0; i < t->napplications; i++)
+		json_ref(&j, t, t->applications[i], items, nitems, false);
+	json_end_array(&j);
+	json_key(&j, "disabled_packages");
+	json_strings(&j, t->disabled_packages, t->ndisabled_packages);
+	json_key(&j, "disabled_applications");
+	json_strings(&j, t->disabled_applications, t->ndisabled_applications);
+	json_key(&j, "standalone_blockers"); json_strings(&j, blockers, nblockers);
+	json_end_object(&j);
+	json_finish(&j);
+}
+
+static void print_indent(int depth)
+{
+	printf("%*s", 2 + 2 * depth, "");
+}
+
+static void print_group(const struct tsm_ts_group *g)
+{
+	print_indent(g->depth);
+	printf("[%s]%s%s\n", g->name, g->disabled ? "  (disabled)" : "",
+	       g->continue_on_error ? "  (continue on error)" : "");
+	if (g->condition) {
+		print_indent(g->depth);
+		printf("  if %s\n", g->condition);
+	}
+}
+
+static void print_step(const struct tsm_ts_info *t, const struct tsm_ts_step *s)
+{
+	int depth = s->group >= 0 ? t->groups[s->group].depth + 1 : 0;
+
+	print_indent(depth);
+	printf("%s  <%s>%s%s\n", s->name, s->type ? s->type : "no type",
+	       s->disabled ? "  (disabled)" : "", s->continue_on_error ? "  (continue on error)" : "");
+	if (s->condition) {
+		print_indent(depth);
+		printf("  if %s\n", s->condition);
+	}
+	if (s->npackages || s->napplications || s->dynamic_install) {
+		print_indent(depth);
+		printf("  needs:");
+		for (size_t i = 0; i < s->npackages; i++)
+			printf(" %s", s->packages[i]);
+		for (size_t i = 0; i < s->napplications; i++)
+			printf(" %s", s->applications[i]);
+		if (s->dynamic_install)
+			printf(" (a list named by a variable at run time)");
+		printf("\n");
+	}
+}
+
+static void print_refs_text(const struct tsm_ts_info *t, char *const *refs, size_t n,
+			    const struct tsm_content_item *items, size_t nitems, bool check_store)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct tsm_content_item *c = check_store ? find_content(items, nitems, refs[i])
+							       : NULL;
+		bool first = true;
+
+		printf("  %s", refs[i]);
+		if (check_store) {
+			if (c)
+				printf("  in the store: %s '%s'", tsm_content_kind_name(c->kind), c->name);
+			else
+				printf("  MISSING from the store");
+		}
+		printf("\n    used by:");
+		for (size_t k = 0; k < t->nsteps; k++) {
+			if (!step_uses(&t->steps[k], refs[i]))
+				continue;
+			printf("%s", first ? " " : "; ");
+			print_step_path(stdout, &t->steps[k]);
+			first = false;
+		}
+		printf("%s\n", first ? " (the referenceList only)" : "");
+	}
+}
+
+static void print_show(const struct tsm_ts_info *t, const struct tsm_content_item *items,
+		       size_t nitems, char **blockers, size_t nblockers)
+{
+	const struct tsm_content_item *boot = t->boot_image ? find_content(items, nitems, t->boot_image)
+							    : NULL;
+	size_t disabled = 0, missing = 0, gi = 0;
+	time_t when = (time_t)t->created;
+	char stamp[32];
+
+	for (size_t i = 0; i < t->nsteps; i++)
+		disabled += t->steps[i].disabled;
+	for (size_t i = 0; i < t->npackages; i++)
+		missing += !find_content(items, nitems, t->packages[i]);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", gmtime(&when));
+	printf("ID:          %s\nName:        %s\nVersion:     %lld (imported %s UTC)\n"
+	       "Source:      %s\n", t->id, t->name, (long long)t->version, stamp, t->source);
+	if (!t->boot_image)
+		printf("Boot image:  none\n");
+	else if (boot)
+		printf("Boot image:  %s  in the store: '%s'\n", t->boot_image, boot->name);
+	else
+		printf("Boot image:  %s  MISSING from the store\n", t->boot_image);
+	printf("Steps:       %zu in %zu groups, %zu disabled\n", t->nsteps, t->ngroups, disabled);
+	printf("\nSteps:\n");
+	for (size_t i = 0; i <= t->nsteps; i++) {
+		for (; gi < t->ngroups && t->groups[gi].first_step <= i; gi++)
+			print_group(&t->groups[gi]);
+		if (i < t->nsteps)
+			print_step(t, &t->steps[i]);
+	}
+	printf("\nPackages (%zu, in the order steps first use them; %zu missing from the store):\n",
+	       t->npackages, missing);
+	print_refs_text(t, t->packages, t->npackages, items, nitems, true);
+	if (t->napplications) {
+		printf("\nApplications (%zu):\n", t->napplications);
+		print_refs_text(t, t->applications, t->napplications, items, nitems, false);
+	}
+	if (t->ndisabled_packages || t->ndisabled_applications) {
+		printf("\nUsed only by disabled steps (not needed on media):\n");
+		print_refs_text(t, t->disabled_packages, t->ndisabled_packages, items, nitems, false);
+		print_refs_text(t, t->disabled_applications, t->ndisabled_applications, items, nitems,
+				false);
+	}
+	if (nblockers) {
+		printf("\nSteps stand-alone media cannot run (they need a site):\n");
+		for (size_t i = 0; i < nblockers; i++)
+			printf("  %s\n", blockers[i]);
+	}
+}
+
+static const char show_help[] =
+	"Usage: tsmedia [--store DIR] ts show ID [--json]\n\n"
+	"Shows a task sequence: its steps indented by group (disabled ones marked,\n"
+	"with their conditions), the packages and applications each step needs, and\n"
+	"for every package whether the store holds content under its ID, so what is\n"
+	"missing for media is plain.  Also names the steps stand-alone media cannot\n"
+	"run.\n";
+
+static int ts_show(struct cli *cli, int argc, char **argv)
+{
+	struct tsm_content_item *items = NULL;
+	struct tsm_store *store;
+	struct tsm_ts_info info;
+	char **blockers = NULL;
+	size_t nitems = 0, nblockers = 0;
+	bool as_json;
+	int rc = parse_json_flag(argc, argv, show_help, "ts show ", 1, &as_json);
+
+	if (rc >= 0)
+		return rc;
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	rc = tsm_ts_get(store, argv[optind], &info);
+	if (rc == 0 && (rc = tsm_content_list(store, &items, &nitems)) < 0)
+		tsm_ts_info_clear(&info);
+	tsm_store_close(store);
+	if (rc < 0)
+		return 1;
+	if ((rc = tsm_ts_standalone_blockers(&info, &blockers, &nblockers)) == 0) {
+		if (as_json)
+			json_show(&info, items, nitems, blockers, nblockers);
+		else
+			print_show(&info, items, nitems, blockers, nblockers);
+	}
+	tsm_ts_strings_free(blockers, nblockers);
+	tsm_content_items_free(items, nitems);
+	tsm_ts_info_clear(&info);
+	return rc < 0 ? 1 : 0;
+}
+
+static const char rm_help[] =
+	"Usage: tsmedia [--store DIR] ts rm ID [--json]\n\n"
+	"Removes a task sequence (every version).  Importing under its ID again\n"
+	"starts a new version.\n";
+
+static int ts_rm(struct cli *cli, int argc, char **argv)
+{
+	char id[TSM_CONTENT_ID_LEN + 1];
+	struct tsm_store *store;
+	bool as_json;
+	int rc = parse_json_flag(argc, argv, rm_help, "ts rm ", 1, &as_json);
+
+	if (rc >= 0)
+		return rc;
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	rc = tsm_ts_rm(store, argv[optind]);
+	tsm_store_close(store);
+	if (rc < 0)
+		return 1;
+	tsm_content_id_normalize(argv[optind], id);
+	if (as_json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j);
+		json_key(&j, "id"); json_string(&j, id);
+		json_key(&j, "removed"); json_bool(&j, true);
+		json_end_object(&j);
+		json_finish(&j);
+	} else if (!cli->quiet) {
+		printf("removed task sequence %s\n", id);
+	}
+	return 0;
+}
+
+int cmd_ts(struct cli *cli, int argc, char **argv)
+{
+	const char *sub;
+
+	if (argc < 2) {
+		fputs(ts_help, stderr);
+		return EXIT_USAGE;
+	}
+	sub = argv[1];
+	argc--;
+	argv++;
+	optind = 0;
+	if (strcmp(sub, "import") == 0)
+		return ts_import(cli, argc, argv);
+	if (strcmp(sub, "list") == 0)
+		return ts_list(cli, argc, argv);
+	if (strcmp(sub, "show") == 0)
+		return ts_show(cli, argc, argv);
+	if (strcmp(sub, "rm") == 0)
+		return ts_rm(cli, argc, argv);
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
+		fputs(ts_help, stdout);
+		return 0;
+	}
+	return cli_usage_error("ts ", "unknown ts command '%s'", sub);
+}
