@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -13,7 +14,9 @@
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
 #include "tsmedia/media.h"
+#include "tsmedia/inspect.h"
 #include "tsmedia/progress.h"
+#include "tsmedia/site.h"
 #include "tsmedia/store.h"
 
 static const char media_help[] =
@@ -28,7 +31,9 @@ static const char media_help[] =
 	"                  a media's definition, its volume files and their sizes\n"
 	"  rm NAME         remove a media\n"
 	"  export NAME -o FILE [--volume N]\n"
-	"                  write a media's bytes out (the same bytes as the mount)\n";
+	"                  write a media's bytes out (the same bytes as the mount)\n"
+	"  inspect PATH|NAME [--password-file FILE]\n"
+	"                  read task sequence media as a client does; check the manifest\n";
 
 static const char create_help[] =
 	"Usage: tsmedia [--store DIR] media create --type data --name NAME --content ID[,ID...]\n"
@@ -58,11 +63,95 @@ static const char create_help[] =
 	"  --media cd-dvd|usb     an ISO (NAME.iso, default) or a FAT32 disk image for a USB\n"
 	"                         drive (NAME.img: dd it to the stick)\n"
 	"  --partition-table mbr|gpt\n"
-	"                         the USB image's partition table (default mbr)\n";
+	"                         the USB image's partition table (default mbr)\n"
+	"  --size 650mb|4.7gb|8.5gb|unlimited\n"
+	"                         volume size: stand-alone media over it spans a set\n"
+	"                         (default 4.7gb); USB and unlimited never span\n"
+	"\n"
+	"Task sequence media (--type capture|bootable|prestaged|standalone):\n"
+	"  --boot-image ID        the boot image (stand-alone: default the task sequence's)\n"
+	"  --task-sequence ID     stand-alone, prestaged: the task sequence to carry\n"
+	"  --os-image ID --os-image-index N   prestaged: the OS image\n"
+	"  --application ID, --package ID, --driver-package ID   more content (repeatable)\n"
+	"  --include-dependencies             application dependencies too\n"
+	"  --password-file FILE | --no-password\n"
+	"                         protect the variables and policy (AES-256-GCM, key from\n"
+	"                         the password; the password is never stored); one is\n"
+	"                         required, capture media takes neither\n"
+	"  --unattended, --unknown-computers\n"
+	"  --site CODE --mode dynamic|site-based --management-point URL (repeatable, ordered)\n"
+	"                         bootable, prestaged: where the media finds its site\n"
+	"  --certificate FILE.p12 --certificate-password-file FILE\n"
+	"                         a PKI media certificate (needed for HTTPS management points)\n"
+	"  --self-signed-certificate [--certificate-valid-from DATE --certificate-valid-until DATE]\n"
+	"  --user-device-affinity auto|admin|deny\n"
+	"  --variable NAME=VALUE  a media variable (repeatable)\n"
+	"  --prestart-command CMD [--prestart-files ID]\n"
+	"  --valid-from DATE --valid-until DATE   stand-alone: when the media may run\n"
+	"  --created-by TEXT (50) --version TEXT (32) --comment TEXT (127)   prestaged\n"
+	"  --autorun              an autorun.inf at the root\n"
+	"Every option a type has no use for is refused, with the rule that says so.\n";
 
 enum { OPT_TYPE = 256, OPT_NAME, OPT_CONTENT, OPT_PUBLISHER, OPT_BIOS, OPT_LOAD, OPT_BIT,
        OPT_UEFI, OPT_MBR, OPT_GPT, OPT_NOJ, OPT_NORR, OPT_NOUDF, OPT_MEDIA, OPT_PTABLE,
-       OPT_HELP };
+       OPT_SIZE, OPT_AUTORUN, OPT_BOOT_IMAGE, OPT_TS, OPT_OS_IMAGE, OPT_OS_INDEX, OPT_APP,
+       OPT_PKG, OPT_DRV, OPT_DEPS, OPT_PASSWORD_FILE, OPT_NO_PASSWORD, OPT_UNATTENDED,
+       OPT_UNKNOWN, OPT_MODE, OPT_SITE, OPT_MP, OPT_CERT, OPT_CERT_PW, OPT_SELF_SIGNED,
+       OPT_CERT_FROM, OPT_CERT_UNTIL, OPT_UDA, OPT_VARIABLE, OPT_PRESTART_CMD,
+       OPT_PRESTART_FILES, OPT_VALID_FROM, OPT_VALID_UNTIL, OPT_CREATED_BY, OPT_VERSION,
+       OPT_COMMENT, OPT_HELP };
+
+/* Secrets read from files for this command only; freed at its end. */
+struct secrets {
+	char *password;
+	char *cert_password;
+};
+
+static int list_push(char ***items, size_t *n, const char *value)
+{
+	void *p = realloc(*items, (*n + 1) * sizeof(**items));
+
+	if (!p)
+		return -ENOMEM;
+	*items = p;
+	return ((*items)[(*n)++] = strdup(value)) ? 0 : -ENOMEM;
+}
+
+static int parse_size(const char *s, uint64_t *bytes)
+{
+	/* Sizes of the discs they name, as the wizard means them. */
+	if (strcmp(s, "650mb") == 0)
+		*bytes = 333000ull * 2048;
+	else if (strcmp(s, "4.7gb") == 0)
+		*bytes = 2295104ull * 2048;
+	else if (strcmp(s, "8.5gb") == 0)
+		*bytes = 4173824ull * 2048;
+	else if (strcmp(s, "unlimited") == 0)
+		*bytes = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_content_id(const char *cmd, const char *value, char **slot)
+{
+	char id[TSM_CONTENT_ID_LEN + 1];
+
+	if (tsm_content_id_normalize(value, id) < 0)
+		return cli_usage_error(cmd, "invalid ID '%s'", value);
+	free(*slot);
+	*slot = strdup(id);
+	return 0;
+}
+
+static int parse_date_option(const char *cmd, const char *opt, const char *value,
+			     int64_t *slot)
+{
+	if (tsm_date_parse(value, slot) < 0)
+		return cli_usage_error(cmd, "invalid %s '%s': YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
+				       opt, value);
+	return 0;
+}
 
 static int add_content_list(struct tsm_media_def *d, const char *list)
 {
@@ -122,7 +211,7 @@ static int replace_str(char **slot, const char *value)
 
 /* Applies the options of create/edit to @d; returns 0, or an exit code. */
 static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, bool edit,
-			     bool *type_given)
+			     bool *type_given, struct secrets *sec)
 {
 	static const struct option options[] = {
 		{ "type", required_argument, NULL, OPT_TYPE },
@@ -141,6 +230,37 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		{ "no-udf", no_argument, NULL, OPT_NOUDF },
 		{ "media", required_argument, NULL, OPT_MEDIA },
 		{ "partition-table", required_argument, NULL, OPT_PTABLE },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "autorun", no_argument, NULL, OPT_AUTORUN },
+		{ "boot-image", required_argument, NULL, OPT_BOOT_IMAGE },
+		{ "task-sequence", required_argument, NULL, OPT_TS },
+		{ "os-image", required_argument, NULL, OPT_OS_IMAGE },
+		{ "os-image-index", required_argument, NULL, OPT_OS_INDEX },
+		{ "application", required_argument, NULL, OPT_APP },
+		{ "package", required_argument, NULL, OPT_PKG },
+		{ "driver-package", required_argument, NULL, OPT_DRV },
+		{ "include-dependencies", no_argument, NULL, OPT_DEPS },
+		{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
+		{ "no-password", no_argument, NULL, OPT_NO_PASSWORD },
+		{ "unattended", no_argument, NULL, OPT_UNATTENDED },
+		{ "unknown-computers", no_argument, NULL, OPT_UNKNOWN },
+		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "site", required_argument, NULL, OPT_SITE },
+		{ "management-point", required_argument, NULL, OPT_MP },
+		{ "certificate", required_argument, NULL, OPT_CERT },
+		{ "certificate-password-file", required_argument, NULL, OPT_CERT_PW },
+		{ "self-signed-certificate", no_argument, NULL, OPT_SELF_SIGNED },
+		{ "certificate-valid-from", required_argument, NULL, OPT_CERT_FROM },
+		{ "certificate-valid-until", required_argument, NULL, OPT_CERT_UNTIL },
+		{ "user-device-affinity", required_argument, NULL, OPT_UDA },
+		{ "variable", required_argument, NULL, OPT_VARIABLE },
+		{ "prestart-command", required_argument, NULL, OPT_PRESTART_CMD },
+		{ "prestart-files", required_argument, NULL, OPT_PRESTART_FILES },
+		{ "valid-from", required_argument, NULL, OPT_VALID_FROM },
+		{ "valid-until", required_argument, NULL, OPT_VALID_UNTIL },
+		{ "created-by", required_argument, NULL, OPT_CREATED_BY },
+		{ "version", required_argument, NULL, OPT_VERSION },
+		{ "comment", required_argument, NULL, OPT_COMMENT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -206,22 +326,111 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 				return cli_usage_error(cmd, "invalid --partition-table '%s': mbr or gpt",
 						       optarg);
 			break;
+		case OPT_SIZE:
+			if (parse_size(optarg, &d->volume_size) < 0)
+				return cli_usage_error(cmd, "invalid --size '%s': 650mb, 4.7gb, 8.5gb or"
+						       " unlimited", optarg);
+			break;
+		case OPT_AUTORUN: d->autorun = true; break;
+		case OPT_BOOT_IMAGE: rc = parse_content_id(cmd, optarg, &d->boot_image); break;
+		case OPT_TS: rc = parse_content_id(cmd, optarg, &d->task_sequence); break;
+		case OPT_OS_IMAGE: rc = parse_content_id(cmd, optarg, &d->os_image); break;
+		case OPT_OS_INDEX: d->os_image_index = (unsigned)strtoul(optarg, NULL, 10); break;
+		case OPT_APP:
+		case OPT_PKG:
+		case OPT_DRV: {
+			char *id = NULL;
+
+			if ((rc = parse_content_id(cmd, optarg, &id)) == 0)
+				rc = list_push(&d->extra_content, &d->nextra_content, id);
+			free(id);
+			break;
+		}
+		case OPT_DEPS: d->include_dependencies = true; break;
+		case OPT_PASSWORD_FILE:
+			if (tsm_password_read(optarg, &sec->password) < 0)
+				return 1;
+			d->password = sec->password;
+			break;
+		case OPT_NO_PASSWORD: d->no_password = true; break;
+		case OPT_UNATTENDED: d->unattended = true; break;
+		case OPT_UNKNOWN: d->unknown_computers = true; break;
+		case OPT_MODE:
+			if (strcmp(optarg, "dynamic") == 0)
+				d->mode = TSM_MODE_DYNAMIC;
+			else if (strcmp(optarg, "site-based") == 0)
+				d->mode = TSM_MODE_SITE_BASED;
+			else
+				return cli_usage_error(cmd, "invalid --mode '%s': dynamic or site-based",
+						       optarg);
+			break;
+		case OPT_SITE: rc = replace_str(&d->site, optarg); break;
+		case OPT_MP: rc = list_push(&d->management_points, &d->nmanagement_points, optarg); break;
+		case OPT_CERT: d->cert_pfx_path = optarg; break;
+		case OPT_CERT_PW:
+			if (tsm_password_read(optarg, &sec->cert_password) < 0)
+				return 1;
+			d->cert_password = sec->cert_password;
+			break;
+		case OPT_SELF_SIGNED: d->cert_self_signed = true; break;
+		case OPT_CERT_FROM:
+			rc = parse_date_option(cmd, "--certificate-valid-from", optarg, &d->cert_valid_from);
+			break;
+		case OPT_CERT_UNTIL:
+			rc = parse_date_option(cmd, "--certificate-valid-until", optarg,
+					       &d->cert_valid_until);
+			break;
+		case OPT_UDA:
+			if (strcmp(optarg, "auto") == 0)
+				d->user_device_affinity = TSM_UDA_AUTO;
+			else if (strcmp(optarg, "admin") == 0)
+				d->user_device_affinity = TSM_UDA_ADMIN;
+			else if (strcmp(optarg, "deny") == 0)
+				d->user_device_affinity = TSM_UDA_DENY;
+			else
+				return cli_usage_error(cmd, "invalid --user-device-affinity '%s': auto,"
+						       " admin or deny", optarg);
+			break;
+		case OPT_VARIABLE: rc = list_push(&d->variables, &d->nvariables, optarg); break;
+		case OPT_PRESTART_CMD: rc = replace_str(&d->prestart_command, optarg); break;
+		case OPT_PRESTART_FILES: rc = parse_content_id(cmd, optarg, &d->prestart_files); break;
+		case OPT_VALID_FROM:
+			rc = parse_date_option(cmd, "--valid-from", optarg, &d->valid_from);
+			break;
+		case OPT_VALID_UNTIL:
+			rc = parse_date_option(cmd, "--valid-until", optarg, &d->valid_until);
+			break;
+		case OPT_CREATED_BY: rc = replace_str(&d->created_by, optarg); break;
+		case OPT_VERSION: rc = replace_str(&d->version_text, optarg); break;
+		case OPT_COMMENT: rc = replace_str(&d->comment, optarg); break;
 		case 'h': fputs(create_help, stdout); return -1;
 		default: return cli_bad_option(cmd, argv);
 		}
+	}
+	if (d->cert_self_signed && !d->cert_valid_until) {
+		/* A year from now unless told otherwise, as the wizard proposes. */
+		if (!d->cert_valid_from)
+			d->cert_valid_from = (int64_t)time(NULL);
+		d->cert_valid_until = d->cert_valid_from + 365 * 86400;
+	} else if (d->cert_self_signed && !d->cert_valid_from) {
+		d->cert_valid_from = (int64_t)time(NULL);
 	}
 	return rc < 0 ? 1 : rc;
 }
 
 static int media_create(struct cli *cli, int argc, char **argv)
 {
-	struct tsm_media_def d = { .joliet = true, .rock_ridge = true, .udf = true };
+	struct tsm_media_def d = { .joliet = true, .rock_ridge = true, .udf = true,
+				   .volume_size = 2295104ull * 2048 };
+	struct secrets sec = { 0 };
 	struct tsm_store *store;
 	bool type_given = false;
 	int64_t version;
-	int rc = parse_def_options(argc, argv, &d, false, &type_given);
+	int rc = parse_def_options(argc, argv, &d, false, &type_given, &sec);
 
 	if (rc != 0) {
+		tsm_password_free(sec.password);
+		tsm_password_free(sec.cert_password);
 		tsm_media_def_clear(&d);
 		return rc < 0 ? 0 : rc;
 	}
@@ -232,13 +441,20 @@ static int media_create(struct cli *cli, int argc, char **argv)
 								 : "unexpected argument");
 	}
 	if (cli_open_store(cli, &store) < 0) {
+		tsm_password_free(sec.password);
+		tsm_password_free(sec.cert_password);
 		tsm_media_def_clear(&d);
 		return 1;
 	}
 	rc = tsm_media_save(store, &d, false, &version);
 	tsm_store_close(store);
 	if (rc == 0 && !cli->quiet)
-		printf("created media %s (version %lld): %s.iso\n", d.name, (long long)version, d.name);
+		printf("created media %s (%s, version %lld)\n", d.name, tsm_media_type_name(d.type),
+		       (long long)version);
+	else if (rc < 0)
+		tsm_error("media '%s' was not created", d.name);
+	tsm_password_free(sec.password);
+	tsm_password_free(sec.cert_password);
 	tsm_media_def_clear(&d);
 	return rc < 0 ? 1 : 0;
 }
@@ -246,6 +462,7 @@ static int media_create(struct cli *cli, int argc, char **argv)
 static int media_edit(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_media_info info;
+	struct secrets sec = { 0 };
 	struct tsm_store *store;
 	bool type_given = false;
 	int64_t version;
@@ -264,7 +481,9 @@ static int media_edit(struct cli *cli, int argc, char **argv)
 		return 1;
 	}
 	optind = 2;
-	rc = parse_def_options(argc, argv, &info.def, true, &type_given);
+	/* Not kept between versions: given again when the files are rendered. */
+	info.def.password_protected = false;
+	rc = parse_def_options(argc, argv, &info.def, true, &type_given, &sec);
 	if (rc == 0 && optind < argc)
 		rc = cli_usage_error("media edit ", "unexpected argument '%s'", argv[optind]);
 	if (rc == 0) {
@@ -272,6 +491,8 @@ static int media_edit(struct cli *cli, int argc, char **argv)
 		if (rc == 0 && !cli->quiet)
 			printf("media %s is now version %lld\n", info.def.name, (long long)version);
 	}
+	tsm_password_free(sec.password);
+	tsm_password_free(sec.cert_password);
 	tsm_media_info_clear(&info);
 	tsm_store_close(store);
 	return rc < 0 ? 0 : rc;
@@ -298,6 +519,25 @@ static void json_def(struct json *j, const struct tsm_media_def *d)
 	json_key(j, "rock_ridge"); json_bool(j, d->rock_ridge);
 	json_key(j, "udf"); json_bool(j, d->udf);
 	json_key(j, "media"); json_string(j, d->form == TSM_MEDIA_USB ? "usb" : "cd-dvd");
+	json_key(j, "size"); json_uint(j, d->volume_size);
+	json_key(j, "boot_image"); json_string(j, d->boot_image);
+	json_key(j, "task_sequence"); json_string(j, d->task_sequence);
+	json_key(j, "os_image"); json_string(j, d->os_image);
+	json_key(j, "site"); json_string(j, d->site);
+	json_key(j, "mode"); json_string(j, d->mode == TSM_MODE_SITE_BASED ? "site-based" : "dynamic");
+	json_key(j, "management_points");
+	json_begin_array(j);
+	for (size_t i = 0; i < d->nmanagement_points; i++)
+		json_string(j, d->management_points[i]);
+	json_end_array(j);
+	json_key(j, "variables");
+	json_begin_array(j);
+	for (size_t i = 0; i < d->nvariables; i++)
+		json_string(j, d->variables[i]);
+	json_end_array(j);
+	json_key(j, "media_guid"); json_string(j, d->media_guid);
+	json_key(j, "password_protected"); json_bool(j, d->password_protected);
+	json_key(j, "certificate"); json_string(j, d->cert_summary);
 	json_key(j, "partition_table"); json_string(j, d->partition_table == TSM_PARTITION_GPT ? "gpt" : "mbr");
 }
 
@@ -425,6 +665,19 @@ static int media_show(struct cli *cli, int argc, char **argv)
 		printf("\nBoot:      BIOS %s, UEFI %s%s%s\n", d->bios_boot ? d->bios_boot : "-",
 		       d->uefi_boot ? d->uefi_boot : "-", d->hybrid_mbr_len ? ", hybrid MBR" : "",
 		       d->hybrid_gpt ? ", hybrid GPT" : "");
+		if (d->type != TSM_MEDIA_DATA) {
+			printf("Media GUID: %s\n", d->media_guid ? d->media_guid : "-");
+			printf("Password:  %s\n", d->password_protected
+							  ? "yes: variables and policy are encrypted"
+							  : "no: anyone holding the media can read its variables");
+			if (d->cert_summary)
+				printf("Certificate: %s\n", d->cert_summary);
+			if (d->type == TSM_MEDIA_BOOTABLE || d->type == TSM_MEDIA_PRESTAGED ||
+			    d->type == TSM_MEDIA_STANDALONE)
+				printf("Note:      packages on the media are not encrypted (as in"
+				       " Configuration Manager); keep the media physically safe, or\n"
+				       "           deliver sensitive content from the network instead\n");
+		}
 		printf("Volumes:\n");
 		for (size_t i = 0; i < set->n; i++)
 			printf("  %-32s %15llu bytes\n", set->volumes[i].file_name,
@@ -570,6 +823,148 @@ out_free:
 	return rc < 0 ? 1 : 0;
 }
 
+static const char inspect_help[] =
+	"Usage: tsmedia [--store DIR] media inspect PATH|NAME [--password-file FILE]\n"
+	"\n"
+	"Reads task sequence media the way a booting client does: TSMBootstrap.ini,\n"
+	"the variables and policy (decrypted with the password when the media is\n"
+	"protected; a wrong password is an error), and every file checked against the\n"
+	"manifest on whichever volume it is.  PATH is an ISO (the first of a set:\n"
+	"NAME.1.iso finds NAME.2.iso ... beside it) or a directory (a USB stick, a\n"
+	"copy); NAME is a media of the store, exported to $TMPDIR to be read.\n"
+	"Exit status 0 when every file matches, 1 otherwise.\n";
+
+/* The volumes of a set beside its first: NAME.1.iso, NAME.2.iso, ... */
+static int inspect_volumes(const char *path, char ***paths_ret, size_t *n_ret)
+{
+	size_t len = strlen(path), n = 0;
+	char **paths = NULL;
+
+	if (len > 6 && strcmp(path + len - 6, ".1.iso") == 0) {
+		for (unsigned v = 1;; v++) {
+			char *p;
+			struct stat st;
+
+			if (asprintf(&p, "%.*s.%u.iso", (int)(len - 6), path, v) < 0)
+				return -ENOMEM;
+			if (stat(p, &st) < 0) {
+				free(p);
+				break;
+			}
+			list_push(&paths, &n, p);
+			free(p);
+		}
+	} else {
+		list_push(&paths, &n, path);
+	}
+	*paths_ret = paths;
+	*n_ret = n;
+	return 0;
+}
+
+/* A media of the store, written to temporary files for reading. */
+static int inspect_export(struct cli *cli, const char *name, char *dir, char ***paths_ret,
+			  size_t *n_ret)
+{
+	struct tsm_media_snapshot *snap;
+	struct tsm_volume_set *set;
+	struct tsm_store *store;
+	int rc;
+
+	if (cli_open_store(cli, &store) < 0)
+		return -1;
+	rc = tsm_media_snapshot_take(store, name, true, &snap);
+	if (rc == 0 && (rc = tsm_media_layout(store, snap, &set)) < 0)
+		tsm_media_snapshot_free(snap);
+	if (rc < 0) {
+		tsm_store_close(store);
+		return rc;
+	}
+	*paths_ret = NULL;
+	*n_ret = 0;
+	for (size_t i = 0; rc == 0 && i < set->n; i++) {
+		char *p;
+		int fd;
+
+		if (asprintf(&p, "%s/%s", dir, set->volumes[i].file_name) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		rc = fd < 0 ? -errno : export_image(store, set->volumes[i].image, fd, p, NULL);
+		if (fd >= 0)
+			close(fd);
+		list_push(paths_ret, n_ret, p);
+		free(p);
+	}
+	tsm_volume_set_free(set);
+	tsm_media_snapshot_free(snap);
+	tsm_store_close(store);
+	return rc;
+}
+
+static int media_inspect(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct tsm_inspect_result r;
+	char *password = NULL, **paths = NULL, tmpdir[4096] = "";
+	size_t n = 0;
+	struct stat st;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (tsm_password_read(optarg, &password) < 0)
+				return 1;
+			break;
+		case 'h': fputs(inspect_help, stdout); return 0;
+		default: return cli_bad_option("media inspect ", argv);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("media inspect ", "expected a PATH or a media NAME");
+	if (stat(argv[optind], &st) == 0) {
+		rc = inspect_volumes(argv[optind], &paths, &n);
+	} else {
+		snprintf(tmpdir, sizeof(tmpdir), "%s/tsmedia-inspect.XXXXXX",
+			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		rc = mkdtemp(tmpdir) ? inspect_export(cli, argv[optind], tmpdir, &paths, &n) : -errno;
+	}
+	if (rc == 0)
+		rc = tsm_media_inspect((const char *const *)paths, n, password, &r);
+	if (rc == 0) {
+		printf("Volumes:   %u\n", r.volumes);
+		printf("Encrypted: %s\n", r.encrypted ? "yes (decrypted with the password)" : "no");
+		printf("--- SMS/data/TSMBootstrap.ini\n%s", r.bootstrap);
+		printf("--- SMS/data/Variables.dat\n%s", r.variables);
+		if (r.policy)
+			printf("--- SMS/data/Policy.xml: %zu bytes\n", strlen(r.policy));
+		printf("--- manifest: %zu files, %zu match (%llu bytes), %zu differ, %zu missing,"
+		       " %zu patched when laid out (not checked)\n", r.files_listed, r.files_ok,
+		       (unsigned long long)r.bytes_ok, r.files_bad, r.files_missing, r.files_unchecked);
+		for (size_t i = 0; i < r.nproblems; i++)
+			printf("  %s\n", r.problems[i]);
+		if (r.files_bad || r.files_missing || r.files_ok + r.files_unchecked != r.files_listed)
+			rc = -EIO;
+		tsm_inspect_result_clear(&r);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (tmpdir[0])
+			unlink(paths[i]);
+		free(paths[i]);
+	}
+	free(paths);
+	if (tmpdir[0])
+		rmdir(tmpdir);
+	tsm_password_free(password);
+	return rc < 0 ? 1 : 0;
+}
+
 int cmd_media(struct cli *cli, int argc, char **argv)
 {
 	const char *sub;
@@ -594,6 +989,8 @@ int cmd_media(struct cli *cli, int argc, char **argv)
 		return media_rm(cli, argc, argv);
 	if (strcmp(sub, "export") == 0)
 		return media_export(cli, argc, argv);
+	if (strcmp(sub, "inspect") == 0)
+		return media_inspect(cli, argc, argv);
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
 		fputs(media_help, stdout);
 		return 0;

@@ -187,6 +187,19 @@ int tsm_content_get(struct tsm_store *store, const char *id, struct tsm_content_
 	return rc;
 }
 
+bool tsm_content_exists(struct tsm_store *store, const char *id)
+{
+	char norm[TSM_CONTENT_ID_LEN + 1], sql[96];
+	int64_t n = 0;
+
+	if (tsm_content_id_normalize(id, norm) < 0)
+		return false;
+	/* @norm is [A-Z0-9]{8}: safe in the statement. */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM content WHERE id = '%s' AND removed = 0",
+		 norm);
+	return tsm_db_int64(store->db, sql, &n) == 0 && n > 0;
+}
+
 void tsm_content_item_clear(struct tsm_content_item *item)
 {
 	for (size_t i = 0; i < item->nversions; i++) {

@@ -410,7 +410,6 @@ struct wnode {
 	struct tsm_tree_node *t;
 	const struct tsm_win_meta *m;
 	struct tsm_wim_dentry d;
-	struct tsm_wim_dentry_stream st[2]; /* unnamed streams */
 	size_t blobs[2];                    /* 1 + wblob index per unnamed stream */
 	size_t *named_blobs;
 	uint8_t extra[8 + 16 + 8 + 64];
@@ -1008,6 +1007,8 @@ static int image_order(struct wimage *img)
 	}
 	for (size_t i = 0; i < n; i++) {
 		copy[i] = *order[i];
+		if (copy[i].d.extra_len)
+			copy[i].d.extra = copy[i].extra; /* it pointed into the old array */
 		order[i]->t->writer_data = &copy[i];
 	}
 	/* kids pointed into the old array: remap through writer_data. */

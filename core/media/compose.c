@@ -164,6 +164,12 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 		return -ENOMEM;
 	}
 	switch (snap->info.def.type) {
+	case TSM_MEDIA_CAPTURE:
+	case TSM_MEDIA_BOOTABLE:
+	case TSM_MEDIA_STANDALONE:
+		free(set->volumes);
+		free(set);
+		return tsm_media_compose_ts(store, snap, set_ret);
 	case TSM_MEDIA_DATA:
 		rc = compose_data_tree(store, snap, &tree);
 		if (rc == 0)

@@ -227,6 +227,10 @@ static int manifest_render(const struct plan *p, char **text_ret, size_t *len_re
 			return -EIO;
 		}
 		hex(it->node->sha256, sha);
+		/* The image writer patches the boot info table into the BIOS boot
+		 * file: its bytes on the media are not the stored ones. */
+		if (p->d->boot_info_table && p->d->bios_boot && strcmp(it->path, p->d->bios_boot) == 0)
+			strcpy(sha, "-");
 		len += (size_t)snprintf(t + len, cap - len, "%s %llu %u %s\r\n", sha,
 					(unsigned long long)it->node->size, it->volume, it->path);
 	}

@@ -10,6 +10,7 @@
 
 #include "catalog/catalog.h"
 #include "media/media_internal.h"
+#include "tsmedia/ts.h"
 #include "store/store_internal.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
@@ -317,6 +318,8 @@ static int media_check_def(struct tsm_store *store, const struct tsm_media_def *
 			  " with '.'", d->name);
 		return -EINVAL;
 	}
+	if (d->type != TSM_MEDIA_DATA)
+		return tsm_media_check_rules(store, d);
 	if (d->ncontent == 0) {
 		tsm_error("media '%s' has no content: give --content ID[,ID...]", d->name);
 		return -EINVAL;
@@ -422,24 +425,82 @@ static int media_try_layout(struct tsm_store *store, const char *name)
 	return rc;
 }
 
-int tsm_media_save(struct tsm_store *store, const struct tsm_media_def *d, bool edit,
+/* Adds @id to the content list unless it is there already. */
+static int content_list_add(struct tsm_media_def *d, const char *id)
+{
+	void *p;
+
+	if (!id)
+		return 0;
+	for (size_t i = 0; i < d->ncontent; i++)
+		if (strcmp(d->content[i], id) == 0)
+			return 0;
+	if (!(p = realloc(d->content, (d->ncontent + 1) * sizeof(*d->content))))
+		return -ENOMEM;
+	d->content = p;
+	return (d->content[d->ncontent++] = strdup(id)) ? 0 : -ENOMEM;
+}
+
+/* What task sequence media carries, fixed at definition time so the
+ * rendered policy and the content agree: the boot image first, then the
+ * prestart files, the OS image, the task sequence's packages in the order
+ * its steps use them, and the content named on the command line. */
+static int media_ts_content(struct tsm_store *store, struct tsm_media_def *d)
+{
+	struct tsm_ts_info ts = { 0 };
+	int rc = 0;
+
+	for (size_t i = 0; i < d->ncontent; i++)
+		free(d->content[i]);
+	d->ncontent = 0;
+	if (d->task_sequence && (rc = tsm_ts_get(store, d->task_sequence, &ts)) < 0)
+		return rc;
+	if (!d->boot_image && ts.boot_image)
+		d->boot_image = strdup(ts.boot_image);
+	if ((rc = content_list_add(d, d->boot_image)) == 0 &&
+	    (rc = content_list_add(d, d->prestart_files)) == 0)
+		rc = content_list_add(d, d->os_image);
+	if (d->type == TSM_MEDIA_STANDALONE || d->type == TSM_MEDIA_PRESTAGED)
+		for (size_t i = 0; rc == 0 && i < ts.npackages; i++)
+			rc = content_list_add(d, ts.packages[i]);
+	for (size_t i = 0; rc == 0 && i < d->nextra_content; i++)
+		rc = content_list_add(d, d->extra_content[i]);
+	tsm_ts_info_clear(&ts);
+	return rc;
+}
+
+int tsm_media_save(struct tsm_store *store, struct tsm_media_def *d, bool edit,
 		   int64_t *version_ret)
 {
 	int64_t row;
 	int rc = media_check_def(store, d);
+	bool ts_media = d->type != TSM_MEDIA_DATA;
 
 	if (rc < 0)
 		return rc;
+	if (ts_media) {
+		if ((rc = media_ts_content(store, d)) < 0)
+			return rc;
+		if (!d->media_guid && (rc = tsm_media_new_guid(&d->media_guid)) < 0)
+			return rc;
+		d->password_protected = d->password != NULL;
+	}
 	if ((rc = tsm_store_write_begin(store)) < 0)
 		return rc;
 	if ((rc = media_insert_version(store, d, edit, version_ret, &row)) < 0 ||
+	    (ts_media && (rc = tsm_media_render(store, row, d)) < 0) ||
 	    (rc = tsm_media_options_save(store->db, row, d)) < 0 ||
 	    (rc = media_insert_content(store, row, d)) < 0 ||
 	    (rc = media_try_layout(store, d->name)) < 0) {
 		tsm_store_write_abort(store);
 		return rc;
 	}
-	return tsm_store_write_commit(store);
+	if ((rc = tsm_store_write_commit(store)) < 0)
+		return rc;
+	if (ts_media && d->type != TSM_MEDIA_CAPTURE && !d->password)
+		tsm_warn("media '%s' has no password: anyone holding it can read its variables%s",
+			 d->name, d->cert_summary ? " and its certificate's private key" : "");
+	return 0;
 }
 
 int tsm_media_rm(struct tsm_store *store, const char *name)

@@ -118,7 +118,7 @@ static char *base64(const uint8_t *data, size_t len)
 
 /* The media variables (ConfigMgr's names where it has them). */
 static int render_variables(const struct tsm_media_def *d, const struct tsm_cert *cert,
-			    struct text *t)
+			    const char *pfx_password, struct text *t)
 {
 	char when[32];
 
@@ -143,7 +143,7 @@ static int render_variables(const struct tsm_media_def *d, const struct tsm_cert
 		var(t, "_SMSTSMediaPFX", pfx);
 		var(t, "_SMSTSMediaCertThumbprint", cert->sha1);
 		free(pfx);
-		var(t, "_SMSTSMediaPFXPassword", d->cert_password);
+		var(t, "_SMSTSMediaPFXPassword", pfx_password);
 	}
 	var(t, "SMSTSAssignUsersMode", uda_word(d->user_device_affinity));
 	if (d->unknown_computers)
@@ -273,19 +273,30 @@ static int media_file_put(struct tsm_store *store, int64_t version, const char *
 }
 
 /* The media certificate: made here (self-signed) or read from PKCS#12. */
-static int media_certificate(struct tsm_media_def *d, struct tsm_cert *cert, bool *have)
+static int media_certificate(struct tsm_media_def *d, struct tsm_cert *cert, bool *have,
+			     char **pfx_password)
 {
 	char summary[512], from[32], until[32];
 	int rc = 0;
 
 	*have = false;
-	if (d->cert_pfx_path)
+	if (d->cert_pfx_path) {
 		rc = tsm_cert_load_pkcs12(d->cert_pfx_path, d->cert_password, cert);
-	else if (d->cert_self_signed)
+	} else if (d->cert_self_signed) {
+		/* The key travels in the variables as PKCS#12; its password is a
+		 * random one, in the variables beside it. */
+		uint8_t rnd[18];
+
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			return -EIO;
+		free(*pfx_password);
+		if (!(*pfx_password = base64(rnd, sizeof(rnd))))
+			return -ENOMEM;
 		rc = tsm_cert_create_self_signed(d->name, d->cert_valid_from, d->cert_valid_until,
-						 d->cert_password, cert);
-	else
+						 *pfx_password, cert);
+	} else {
 		return 0;
+	}
 	if (rc < 0)
 		return rc;
 	*have = true;
@@ -304,13 +315,17 @@ int tsm_media_render(struct tsm_store *store, int64_t version, struct tsm_media_
 	struct text boot = { 0 }, vars = { 0 }, policy = { 0 };
 	struct tsm_cert cert = { 0 };
 	bool has_policy = d->type == TSM_MEDIA_CAPTURE || d->type == TSM_MEDIA_STANDALONE;
+	char *pfx_password = NULL;
 	bool have_cert;
 	int rc;
 
-	if ((rc = media_certificate(d, &cert, &have_cert)) < 0)
+	if ((rc = media_certificate(d, &cert, &have_cert, &pfx_password)) < 0) {
+		free(pfx_password);
 		return rc;
+	}
 	render_bootstrap(d, has_policy, &boot);
-	if ((rc = render_variables(d, have_cert ? &cert : NULL, &vars)) < 0)
+	if ((rc = render_variables(d, have_cert ? &cert : NULL,
+				   pfx_password ? pfx_password : d->cert_password, &vars)) < 0)
 		goto out;
 	if (has_policy && (rc = render_policy(store, d, &policy)) < 0)
 		goto out;
@@ -333,6 +348,7 @@ out:
 	free(boot.p);
 	free(vars.p);
 	free(policy.p);
+	free(pfx_password);
 	tsm_cert_clear(&cert);
 	return rc;
 }

@@ -74,15 +74,8 @@ static void check_not_for_type(struct check *c)
 static void check_content_exists(struct check *c, struct tsm_store *store, const char *id,
 				 const char *what)
 {
-	struct tsm_content_item item;
-
-	if (!id)
-		return;
-	if (tsm_content_get(store, id, &item) < 0) {
+	if (id && !tsm_content_exists(store, id))
 		broken(c, "%s %s is not in the store", what, id);
-		return;
-	}
-	tsm_content_item_clear(&item);
 }
 
 static void check_password(struct check *c)
@@ -223,12 +216,8 @@ static void check_task_sequence(struct check *c, struct tsm_store *store)
 		size_t len = 0, nmissing = 0;
 
 		for (size_t i = 0; i < ts.npackages; i++) {
-			struct tsm_content_item item;
-
-			if (tsm_content_get(store, ts.packages[i], &item) == 0) {
-				tsm_content_item_clear(&item);
+			if (tsm_content_exists(store, ts.packages[i]))
 				continue;
-			}
 			nmissing++;
 			if (len < sizeof(missing))
 				len += (size_t)snprintf(missing + len, sizeof(missing) - len, "%s%s",

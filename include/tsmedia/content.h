@@ -113,6 +113,8 @@ int tsm_content_list(struct tsm_store *store, struct tsm_content_item **items_re
 /* One item (removed versions of a live item are listed, marked). */
 int tsm_content_get(struct tsm_store *store, const char *id, struct tsm_content_item *item_ret);
 void tsm_content_item_clear(struct tsm_content_item *item);
+/* Whether a live item @id exists (no message either way). */
+bool tsm_content_exists(struct tsm_store *store, const char *id);
 void tsm_content_items_free(struct tsm_content_item *items, size_t n);
 
 /* The tree of a version (@version 0: the current one), sorted by path. */

@@ -14,6 +14,7 @@ struct tsm_inspect_result {
 	bool encrypted;
 	unsigned volumes;
 	size_t files_listed, files_ok, files_bad, files_missing;
+	size_t files_unchecked; /* listed without a hash: patched when laid out */
 	uint64_t bytes_ok;
 	char **problems;  /* one line per file that failed */
 	size_t nproblems;

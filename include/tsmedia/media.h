@@ -111,9 +111,12 @@ void tsm_media_def_clear(struct tsm_media_def *def);
 bool tsm_media_name_valid(const char *name);
 
 /* Stores a new media (@edit false; the name must be free) or a new version
- * of an existing one (@edit true).  The definition is checked, content
- * resolved and the media laid out once before anything is stored. */
-int tsm_media_save(struct tsm_store *store, const struct tsm_media_def *def, bool edit,
+ * of an existing one (@edit true).  The definition is checked against its
+ * type's rules, content resolved, the definition-time files rendered (task
+ * sequence media: the password and certificate are used here) and the media
+ * laid out once before anything is committed.  Fills in what it derives
+ * (content list, media GUID, certificate summary). */
+int tsm_media_save(struct tsm_store *store, struct tsm_media_def *def, bool edit,
 		   int64_t *version_ret);
 
 struct tsm_media_info {

@@ -102,13 +102,14 @@ check "$CLIENTS clients x random ranges of 4 media for $LOAD_SECONDS s, while co
 			[[ -e $WORK/stop ]] && break
 			write_tree "$WORK/src/m$n" "$v"
 			tsm "$store" content add --kind package --name "m$n" --id "${ids[n]}" "$WORK/src/m$n" \
-				>/dev/null 2>>"$WORK/updater.err" || { echo "content add m$n v$v failed" >>"$WORK/updater.err"; exit 1; }
+				>/dev/null 2>>"$WORK/updater.err" || { echo "content add m$n v$v failed" >>"$WORK/updater.err"; touch "$WORK/updater.done"; exit 1; }
 			tsm "$store" media export "m$n" -o "$exp/.m$n.tmp" 2>>"$WORK/updater.err" ||
-				{ echo "export m$n v$v failed" >>"$WORK/updater.err"; exit 1; }
+				{ echo "export m$n v$v failed" >>"$WORK/updater.err"; touch "$WORK/updater.done"; exit 1; }
 			mv "$exp/.m$n.tmp" "$exp/m$n.$(printf %06d "$v").iso"
 			echo "m$n v$v" >>"$WORK/updates.log"
 		done
 	done
+	touch "$WORK/updater.done"
 ) &
 updater=$!
 bg_pids+=("$updater")
@@ -193,10 +194,8 @@ versions = set(v for r in results for v in r[5])
 errors = [e for r in results for e in r[6]]
 # Let the updater finish its last export, then check what was pending.
 deadline = time.monotonic() + 120
-while os.path.exists(os.path.join(exp, ".m1.tmp")) or any(f.startswith(".") for f in os.listdir(exp)):
-    if time.monotonic() > deadline: break
+while not os.path.exists(os.path.join(work, "updater.done")) and time.monotonic() < deadline:
     time.sleep(0.1)
-time.sleep(1)
 bad = []
 if pending:
     ex = Exports(); ex.scan()
