@@ -170,6 +170,10 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 		free(set->volumes);
 		free(set);
 		return tsm_media_compose_ts(store, snap, set_ret);
+	case TSM_MEDIA_PRESTAGED:
+		free(set->volumes);
+		free(set);
+		return tsm_media_compose_prestaged(store, snap, set_ret);
 	case TSM_MEDIA_DATA:
 		rc = compose_data_tree(store, snap, &tree);
 		if (rc == 0)

@@ -23,6 +23,7 @@
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
 #include "tsmedia/tree.h"
+#include "tsmedia/wim.h"
 
 #define SECTOR 2048ull
 
@@ -221,12 +222,17 @@ static int manifest_render(const struct plan *p, char **text_ret, size_t *len_re
 	for (size_t i = 0; i < p->n; i++) {
 		const struct item *it = &p->items[i];
 
-		if (!it->node->has_sha256) {
+		if (it->node->image) {
+			/* A virtual image nested in the media: its own format
+			 * carries its checks (a WIM: a SHA-1 per file). */
+			strcpy(sha, "-");
+		} else if (!it->node->has_sha256) {
 			free(t);
 			tsm_error("media '%s': no SHA-256 known for %s", p->d->name, it->path);
 			return -EIO;
+		} else {
+			hex(it->node->sha256, sha);
 		}
-		hex(it->node->sha256, sha);
 		/* The image writer patches the boot info table into the BIOS boot
 		 * file: its bytes on the media are not the stored ones. */
 		if (p->d->boot_info_table && p->d->bios_boot && strcmp(it->path, p->d->bios_boot) == 0)
@@ -326,6 +332,8 @@ static int full_tree(struct tsm_store *store, const struct tsm_media_snapshot *s
 			continue;
 		if (d->type == TSM_MEDIA_CAPTURE)
 			break;
+		if (d->type == TSM_MEDIA_PRESTAGED && d->os_image && strcmp(c->id, d->os_image) == 0)
+			continue; /* a WIM of its own, below */
 		if (d->type == TSM_MEDIA_BOOTABLE && (!d->prestart_files ||
 						      strcmp(c->id, d->prestart_files) != 0))
 			continue;
@@ -435,6 +443,97 @@ int tsm_media_compose_ts(struct tsm_store *store, const struct tsm_media_snapsho
 		rc = -EFBIG;
 	}
 out:
+	free(manifest);
+	free(d.bios_boot);
+	free(d.uefi_boot);
+	plan_free(&p);
+	if (rc < 0) {
+		tsm_volume_set_free(set);
+		return rc;
+	}
+	*set_ret = set;
+	return 0;
+}
+
+/* Prestaged media: one WIM a factory applies to a disk.  The boot image's
+ * files at its root, SMS/data and SMS/PKG as on the other media, and the OS
+ * image as a virtual WIM nested in it (SMS/PKG/<ID>/install.wim), read
+ * through without a copy. */
+static int prestaged_os_image(struct tsm_store *store, const struct tsm_media_snapshot *snap,
+			      const struct tsm_media_def *d, struct tsm_tree *tree)
+{
+	const struct tsm_snapshot_content *os = snap_find(snap, d->os_image);
+	struct tsm_wim_content_options o = { .index = (int)d->os_image_index };
+	struct tsm_image **parts = NULL;
+	size_t nparts = 0;
+	char path[64];
+	int rc;
+
+	if (!os) {
+		tsm_error("media '%s': no OS image", d->name);
+		return -EINVAL;
+	}
+	if ((rc = tsm_wim_layout_content(store, os->id, os->version_id, &o, &parts, &nparts)) < 0)
+		return rc;
+	snprintf(path, sizeof(path), "SMS/PKG/%s/install.wim", os->id);
+	rc = tsm_tree_add_image(tree, path, parts[0], snap->info.created * 1000000000LL, NULL);
+	tsm_wim_parts_free(parts, nparts);
+	return rc;
+}
+
+int tsm_media_compose_prestaged(struct tsm_store *store, const struct tsm_media_snapshot *snap,
+				struct tsm_volume_set **set_ret)
+{
+	struct tsm_media_def d = snap->info.def;
+	struct plan p = { .d = &d };
+	struct tsm_volume_set *set = NULL;
+	struct tsm_image **parts = NULL;
+	size_t nparts = 0, manifest_len = 0;
+	char *manifest = NULL;
+	int rc;
+
+	d.bios_boot = d.bios_boot ? strdup(d.bios_boot) : NULL;
+	d.uefi_boot = d.uefi_boot ? strdup(d.uefi_boot) : NULL;
+	if ((rc = full_tree(store, snap, &d, &p.full)) < 0 ||
+	    (rc = prestaged_os_image(store, snap, &d, p.full)) < 0 ||
+	    (rc = tsm_tree_walk(p.full, plan_collect, &p)) < 0 || (rc = plan_order(&p, snap)) < 0 ||
+	    (rc = plan_assign(&p, 0)) < 0)
+		goto out;
+	if ((rc = manifest_render(&p, &manifest, &manifest_len)) < 0 ||
+	    (rc = tsm_tree_add_data(p.full, "SMS/data/Manifest.txt", manifest, manifest_len,
+				    snap->info.created * 1000000000LL, NULL)) < 0)
+		goto out;
+	{
+		struct tsm_wim_image_spec spec = {
+			.tree = p.full,
+			.name = d.label ? d.label : d.name,
+			.description = d.comment,
+			.time_ns = snap->info.created * 1000000000LL,
+		};
+		struct tsm_wim_options o = { .images = &spec, .nimages = 1, .store = store };
+		struct tsm_blob_source *source = NULL;
+
+		if ((rc = tsm_store_blob_source_new(store, &source)) < 0)
+			goto out;
+		o.source = source;
+		rc = tsm_wim_layout(&o, &parts, &nparts);
+		tsm_store_blob_source_free(source);
+		if (rc < 0)
+			goto out;
+	}
+	if (!(set = calloc(1, sizeof(*set))) || !(set->volumes = calloc(1, sizeof(*set->volumes)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	set->volumes[0].image = parts[0];
+	parts[0] = NULL;
+	set->n = 1;
+	if (asprintf(&set->volumes[0].file_name, "%s.wim", d.name) < 0) {
+		set->volumes[0].file_name = NULL;
+		rc = -ENOMEM;
+	}
+out:
+	tsm_wim_parts_free(parts, nparts);
 	free(manifest);
 	free(d.bios_boot);
 	free(d.uefi_boot);

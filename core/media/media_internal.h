@@ -48,6 +48,9 @@ int tsm_media_volume_file_name(const struct tsm_media_def *d, size_t index, size
  * manifest, spanning. */
 int tsm_media_compose_ts(struct tsm_store *store, const struct tsm_media_snapshot *snap,
 			 struct tsm_volume_set **set_ret);
+/* Prestaged media: one WIM (NAME.wim) holding all of it. */
+int tsm_media_compose_prestaged(struct tsm_store *store, const struct tsm_media_snapshot *snap,
+				struct tsm_volume_set **set_ret);
 
 /* A random GUID in registry format ({XXXXXXXX-...}), malloc'ed. */
 int tsm_media_new_guid(char **guid_ret);
