@@ -23,9 +23,8 @@ bytes() { { openssl enc -aes-128-ctr -pass "pass:$2" -nosalt -pbkdf2 </dev/zero 
 
 boot=$demo/src/boot-image
 tools/make-boot-demo.sh "$boot"
-mkdir -p "$boot/sources" "$boot/SMS/data"
+mkdir -p "$boot/sources"
 bytes 48M wim >"$boot/sources/boot.wim"
-printf 'TSMBootstrap.ini sample\r\n' >"$boot/SMS/data/TSMBootstrap.ini"
 
 pkg=$demo/src/package
 mkdir -p "$pkg/Scripts"
@@ -54,6 +53,52 @@ step "$tsmedia" media create --type data --name demo-boot --content PS100001 --l
 	--bios-boot isolinux/isolinux.bin --boot-load-size 4 --boot-info-table \
 	--uefi-boot efi/boot.img --hybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin --hybrid-gpt
 step "$tsmedia" media create --type data --name drivers --content PS100002,PS100012
+
+# Task sequence media.  An OS image (a small WIM made here), a site with a
+# management point, and a task sequence that installs the OS, the drivers
+# and the client from the content above.
+mkdir -p "$demo/src/os/Windows/System32"
+bytes 8M os >"$demo/src/os/Windows/System32/ntoskrnl.exe"
+printf '[fonts]\r\n' >"$demo/src/os/Windows/win.ini"
+wimlib-imagex capture "$demo/src/os" "$demo/src/os.wim" "Windows 11 Enterprise" --compress=LZX >/dev/null
+step "$tsmedia" content add --kind os-image --name "Windows 11 Enterprise" --id PS100003 "$demo/src/os.wim"
+cat >"$demo/src/deploy.xml" <<'XML'
+<sequence version="3.10">
+  <referenceList>
+    <reference package="PS100003" program="*"/>
+    <reference package="PS100002" program="*"/>
+    <reference package="PS100012" program="*"/>
+  </referenceList>
+  <group name="Install Operating System">
+    <step type="SMS_TaskSequence_PartitionDiskAction" name="Partition Disk 0">
+      <action>osddiskpart.exe</action>
+    </step>
+    <step type="SMS_TaskSequence_ApplyOperatingSystemAction" name="Apply Operating System">
+      <action>osdapplyos.exe /image:PS100003,1</action>
+    </step>
+    <step type="SMS_TaskSequence_ApplyDriverPackageAction" name="Apply Driver Package">
+      <defaultVarList><variable name="OSDApplyDriverDriverPackageID" property="DriverPackageID">PS100002</variable></defaultVarList>
+      <action>osddriverclient.exe /install:PS100002</action>
+    </step>
+    <step type="SMS_TaskSequence_SetupWindowsAndSMSAction" name="Setup Windows and Configuration Manager">
+      <defaultVarList><variable name="_SMSClientPackageID" property="ClientPackageID">PS100012</variable></defaultVarList>
+      <action>osdsetupwindows.exe</action>
+    </step>
+  </group>
+</sequence>
+XML
+step "$tsmedia" ts import --name "Deploy Windows 11" --id PS100010 --boot-image PS100001 "$demo/src/deploy.xml"
+step "$tsmedia" site add --code PS1 --type primary --mp http://mp1.contoso.com
+printf 'demo-media-password\n' >"$demo/password"
+boot_opts=(--bios-boot isolinux/isolinux.bin --boot-load-size 4 --boot-info-table --uefi-boot efi/boot.img)
+step "$tsmedia" media create --type capture --name capture --boot-image PS100001 "${boot_opts[@]}"
+step "$tsmedia" media create --type bootable --name bootable --boot-image PS100001 --no-password \
+	--site PS1 --management-point http://mp1.contoso.com --self-signed-certificate "${boot_opts[@]}"
+step "$tsmedia" media create --type standalone --name standalone --task-sequence PS100010 \
+	--password-file "$demo/password" --variable OSDComputerName=DEMO01 "${boot_opts[@]}"
+step "$tsmedia" media create --type prestaged --name prestaged --boot-image PS100001 --os-image PS100003 \
+	--task-sequence PS100010 --password-file "$demo/password" --site PS1 \
+	--management-point http://mp1.contoso.com --created-by "tsmedia demo" --version 1.0
 step "$tsmedia" media list
 step "$tsmedia" verify
 step "$tsmedia" stats
@@ -69,6 +114,9 @@ media there is a live file assembled on read.  Try:
   # boot the live ISO (BIOS, then UEFI); each prints a banner and powers off
   qemu-system-x86_64 -m 256 -nographic -no-reboot -cdrom $demo/mnt/demo-boot.iso
   qemu-system-x86_64 -m 256 -nographic -no-reboot -bios /usr/share/ovmf/OVMF.fd -cdrom $demo/mnt/demo-boot.iso
+  # the stand-alone media boots the same way; read it as a client would
+  $tsmedia media inspect $demo/mnt/standalone.iso --password-file $demo/password
+  wimlib-imagex dir $demo/mnt/prestaged.wim
   # change content: the media follows on the next open, no command on the media
   echo changed >$pkg/Scripts/configure.cmd
   $tsmedia content add --kind package --name "Configuration Manager client" --id PS100012 $pkg

@@ -350,7 +350,17 @@ static int full_tree(struct tsm_store *store, const struct tsm_media_snapshot *s
 					    .size = files[i].size, .blob_id = files[i].blob_id,
 					    .attributes = 0x21, .mtime_ns = snap->info.created * 1000000000LL };
 
+		struct tsm_tree_node *old = tsm_tree_lookup(tree, files[i].path);
+
 		memcpy(e.sha256, files[i].sha256, 32);
+		if (old && old->type == TSM_ENTRY_FILE && !old->data && !old->image) {
+			/* The media's own files win over a boot image's copies. */
+			old->blob_id = e.blob_id;
+			old->size = e.size;
+			memcpy(old->sha256, e.sha256, 32);
+			old->has_sha256 = true;
+			continue;
+		}
 		rc = tsm_tree_add(tree, files[i].path, &e, NULL);
 	}
 	tsm_media_files_free(files, nfiles);
