@@ -27,6 +27,16 @@ int cli_usage_error(const char *help_cmd, const char *fmt, ...)
 /* The option getopt just refused, named; returns EXIT_USAGE. */
 int cli_bad_option(const char *help_cmd, char **argv);
 
+/* A command group (content, media, ts, site, cert): its subcommands by
+ * name.  argv[0] is the group's name, argv[1] the subcommand; the
+ * subcommand sees itself as argv[0]. */
+struct cli_subcommand {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+};
+int cli_dispatch(struct cli *cli, int argc, char **argv, const char *group, const char *help,
+		 const struct cli_subcommand *subs);
+
 /* True when argv holds -h or --help (checked before other parsing). */
 bool cli_wants_help(int argc, char **argv);
 

@@ -644,31 +644,15 @@ out_close:
 
 int cmd_content(struct cli *cli, int argc, char **argv)
 {
-	const char *sub;
+	static const struct cli_subcommand subs[] = {
+		{ "add", content_add },
+		{ "list", content_list },
+		{ "show", content_show },
+		{ "rm", content_rm },
+		{ "cat", content_cat },
+		{ "export", content_export },
+		{ NULL, NULL },
+	};
 
-	if (argc < 2) {
-		fputs(content_help, stderr);
-		return EXIT_USAGE;
-	}
-	sub = argv[1];
-	argc--;
-	argv++;
-	optind = 0;
-	if (strcmp(sub, "add") == 0)
-		return content_add(cli, argc, argv);
-	if (strcmp(sub, "list") == 0)
-		return content_list(cli, argc, argv);
-	if (strcmp(sub, "show") == 0)
-		return content_show(cli, argc, argv);
-	if (strcmp(sub, "rm") == 0)
-		return content_rm(cli, argc, argv);
-	if (strcmp(sub, "cat") == 0)
-		return content_cat(cli, argc, argv);
-	if (strcmp(sub, "export") == 0)
-		return content_export(cli, argc, argv);
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
-		fputs(content_help, stdout);
-		return 0;
-	}
-	return cli_usage_error("content ", "unknown content command '%s'", sub);
+	return cli_dispatch(cli, argc, argv, "content", content_help, subs);
 }

@@ -967,33 +967,16 @@ static int media_inspect(struct cli *cli, int argc, char **argv)
 
 int cmd_media(struct cli *cli, int argc, char **argv)
 {
-	const char *sub;
+	static const struct cli_subcommand subs[] = {
+		{ "create", media_create },
+		{ "edit", media_edit },
+		{ "list", media_list },
+		{ "show", media_show },
+		{ "rm", media_rm },
+		{ "export", media_export },
+		{ "inspect", media_inspect },
+		{ NULL, NULL },
+	};
 
-	if (argc < 2) {
-		fputs(media_help, stderr);
-		return EXIT_USAGE;
-	}
-	sub = argv[1];
-	argc--;
-	argv++;
-	optind = 0;
-	if (strcmp(sub, "create") == 0)
-		return media_create(cli, argc, argv);
-	if (strcmp(sub, "edit") == 0)
-		return media_edit(cli, argc, argv);
-	if (strcmp(sub, "list") == 0)
-		return media_list(cli, argc, argv);
-	if (strcmp(sub, "show") == 0)
-		return media_show(cli, argc, argv);
-	if (strcmp(sub, "rm") == 0)
-		return media_rm(cli, argc, argv);
-	if (strcmp(sub, "export") == 0)
-		return media_export(cli, argc, argv);
-	if (strcmp(sub, "inspect") == 0)
-		return media_inspect(cli, argc, argv);
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
-		fputs(media_help, stdout);
-		return 0;
-	}
-	return cli_usage_error("media ", "unknown media command '%s'", sub);
+	return cli_dispatch(cli, argc, argv, "media", media_help, subs);
 }

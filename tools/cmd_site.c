@@ -524,33 +524,28 @@ static int site_rm(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
+static int site_list(struct cli *cli, int argc, char **argv)
+{
+	return site_show_or_list(cli, argc, argv, false);
+}
+
+static int site_show(struct cli *cli, int argc, char **argv)
+{
+	return site_show_or_list(cli, argc, argv, true);
+}
+
 int cmd_site(struct cli *cli, int argc, char **argv)
 {
-	const char *sub;
+	static const struct cli_subcommand subs[] = {
+		{ "add", site_add },
+		{ "edit", site_edit },
+		{ "list", site_list },
+		{ "show", site_show },
+		{ "rm", site_rm },
+		{ NULL, NULL },
+	};
 
-	if (argc < 2) {
-		fputs(site_help, stderr);
-		return EXIT_USAGE;
-	}
-	sub = argv[1];
-	argc--;
-	argv++;
-	optind = 0;
-	if (strcmp(sub, "add") == 0)
-		return site_add(cli, argc, argv);
-	if (strcmp(sub, "edit") == 0)
-		return site_edit(cli, argc, argv);
-	if (strcmp(sub, "list") == 0)
-		return site_show_or_list(cli, argc, argv, false);
-	if (strcmp(sub, "show") == 0)
-		return site_show_or_list(cli, argc, argv, true);
-	if (strcmp(sub, "rm") == 0)
-		return site_rm(cli, argc, argv);
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
-		fputs(site_help, stdout);
-		return 0;
-	}
-	return cli_usage_error("site ", "unknown site command '%s'", sub);
+	return cli_dispatch(cli, argc, argv, "site", site_help, subs);
 }
 
 /* ---- tsmedia cert ---------------------------------------------------- */
@@ -752,26 +747,25 @@ static int cert_check(int argc, char **argv)
 	return 0;
 }
 
+static int cert_create_cmd(struct cli *cli, int argc, char **argv)
+{
+	(void)cli;
+	return cert_create(argc, argv);
+}
+
+static int cert_check_cmd(struct cli *cli, int argc, char **argv)
+{
+	(void)cli;
+	return cert_check(argc, argv);
+}
+
 int cmd_cert(struct cli *cli, int argc, char **argv)
 {
-	const char *sub;
+	static const struct cli_subcommand subs[] = {
+		{ "create", cert_create_cmd },
+		{ "check", cert_check_cmd },
+		{ NULL, NULL },
+	};
 
-	(void)cli;
-	if (argc < 2) {
-		fputs(cert_help, stderr);
-		return EXIT_USAGE;
-	}
-	sub = argv[1];
-	argc--;
-	argv++;
-	optind = 0;
-	if (strcmp(sub, "create") == 0)
-		return cert_create(argc, argv);
-	if (strcmp(sub, "check") == 0)
-		return cert_check(argc, argv);
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
-		fputs(cert_help, stdout);
-		return 0;
-	}
-	return cli_usage_error("cert ", "unknown cert command '%s'", sub);
+	return cli_dispatch(cli, argc, argv, "cert", cert_help, subs);
 }

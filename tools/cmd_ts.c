@@ -514,27 +514,13 @@ static int ts_rm(struct cli *cli, int argc, char **argv)
 
 int cmd_ts(struct cli *cli, int argc, char **argv)
 {
-	const char *sub;
+	static const struct cli_subcommand subs[] = {
+		{ "import", ts_import },
+		{ "list", ts_list },
+		{ "show", ts_show },
+		{ "rm", ts_rm },
+		{ NULL, NULL },
+	};
 
-	if (argc < 2) {
-		fputs(ts_help, stderr);
-		return EXIT_USAGE;
-	}
-	sub = argv[1];
-	argc--;
-	argv++;
-	optind = 0;
-	if (strcmp(sub, "import") == 0)
-		return ts_import(cli, argc, argv);
-	if (strcmp(sub, "list") == 0)
-		return ts_list(cli, argc, argv);
-	if (strcmp(sub, "show") == 0)
-		return ts_show(cli, argc, argv);
-	if (strcmp(sub, "rm") == 0)
-		return ts_rm(cli, argc, argv);
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
-		fputs(ts_help, stdout);
-		return 0;
-	}
-	return cli_usage_error("ts ", "unknown ts command '%s'", sub);
+	return cli_dispatch(cli, argc, argv, "ts", ts_help, subs);
 }

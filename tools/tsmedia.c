@@ -85,6 +85,29 @@ int cli_bad_option(const char *help_cmd, char **argv)
 	return cli_usage_error(help_cmd, "unknown option or missing value in '%s'", opt);
 }
 
+int cli_dispatch(struct cli *cli, int argc, char **argv, const char *group, const char *help,
+		 const struct cli_subcommand *subs)
+{
+	const char *sub;
+	char prefix[64];
+
+	if (argc < 2) {
+		fputs(help, stderr);
+		return EXIT_USAGE;
+	}
+	sub = argv[1];
+	optind = 0; /* each subcommand parses its own options */
+	for (const struct cli_subcommand *s = subs; s->name; s++)
+		if (strcmp(sub, s->name) == 0)
+			return s->run(cli, argc - 1, argv + 1);
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
+		fputs(help, stdout);
+		return 0;
+	}
+	snprintf(prefix, sizeof(prefix), "%s ", group);
+	return cli_usage_error(prefix, "unknown %s command '%s'", group, sub);
+}
+
 bool cli_wants_help(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
