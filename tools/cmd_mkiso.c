@@ -15,6 +15,7 @@
 #include "tsmedia/image.h"
 #include "tsmedia/iso.h"
 #include "tsmedia/log.h"
+#include "tsmedia/media.h"
 #include "tsmedia/progress.h"
 #include "tsmedia/store.h"
 #include "tsmedia/tree.h"
@@ -294,6 +295,7 @@ int cmd_mkiso(struct cli *cli, int argc, char **argv)
 	struct tsm_pin *pin = NULL;
 	struct tsm_image *image = NULL;
 	struct tsm_blob_source *src = NULL;
+	struct tsm_boot_choice boot = { 0 };
 	int c, rc, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "ho:V:", options, NULL)) != -1) {
@@ -347,6 +349,19 @@ int cmd_mkiso(struct cli *cli, int argc, char **argv)
 	    build_tree(store, id, &tree, &pin) < 0)
 		goto out_close;
 	o.volume_time_ns = tree->root->mtime_ns;
+	/* A content ID from a bootable ISO brings its own boot entries. */
+	if (!o.bios_boot && !o.uefi_boot &&
+	    tsm_boot_choice_from_content(store, id, 0, tree, &boot) == 0) {
+		o.bios_boot = boot.bios_boot;
+		o.bios_load_size = boot.load_size;
+		o.boot_info_table = boot.boot_info_table;
+		o.uefi_boot = boot.uefi_boot;
+		if (!o.hybrid_mbr && boot.hybrid_mbr_len) {
+			o.hybrid_mbr = boot.hybrid_mbr;
+			o.hybrid_mbr_len = boot.hybrid_mbr_len;
+		}
+		o.hybrid_gpt |= boot.hybrid_gpt;
+	}
 	if (tsm_store_blob_source_new(store, &src) < 0)
 		goto out_free_tree;
 	o.boot_source = src; /* the boot info table's checksum reads the boot file */
@@ -377,6 +392,7 @@ out_free_tree:
 	tsm_tree_free(tree);
 	tsm_pin_release(pin);
 out_close:
+	tsm_boot_choice_clear(&boot);
 	tsm_store_close(store);
 	return ret;
 }

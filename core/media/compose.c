@@ -174,11 +174,30 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 		free(set->volumes);
 		free(set);
 		return tsm_media_compose_prestaged(store, snap, set_ret);
-	case TSM_MEDIA_DATA:
+	case TSM_MEDIA_DATA: {
+		struct tsm_media_def d = snap->info.def;
+		struct tsm_boot_choice bc = { 0 };
+
 		rc = compose_data_tree(store, snap, &tree);
+		/* One item from a bootable ISO boots as the ISO did. */
+		if (rc == 0 && !d.bios_boot && !d.uefi_boot && snap->ncontent == 1 &&
+		    tsm_boot_choice_from_content(store, snap->content[0].id, snap->content[0].version,
+						 tree, &bc) == 0) {
+			d.bios_boot = bc.bios_boot;
+			d.boot_load_size = bc.load_size;
+			d.boot_info_table = bc.boot_info_table;
+			d.uefi_boot = bc.uefi_boot;
+			if (!d.hybrid_mbr_len && bc.hybrid_mbr_len) {
+				d.hybrid_mbr = bc.hybrid_mbr;
+				d.hybrid_mbr_len = bc.hybrid_mbr_len;
+			}
+			d.hybrid_gpt |= bc.hybrid_gpt;
+		}
 		if (rc == 0)
-			rc = layout_volume(store, &snap->info.def, tree, &image);
+			rc = layout_volume(store, &d, tree, &image);
+		tsm_boot_choice_clear(&bc);
 		break;
+	}
 	default:
 		tsm_error("media '%s' has a type this tsmedia cannot lay out", snap->info.def.name);
 		rc = -EINVAL;

@@ -54,58 +54,25 @@ static const struct tsm_snapshot_content *snap_find(const struct tsm_media_snaps
 	return NULL;
 }
 
-/* Boot entries of the boot image (an imported ISO brings them); else the
- * layouts boot images are known to have. */
+/* The boot image's own boot files, unless the definition names them. */
 static int boot_options(struct tsm_store *store, const struct tsm_snapshot_content *boot,
-			struct tsm_tree *tree, struct tsm_media_def *d)
+			struct tsm_tree *tree, struct tsm_media_def *d, struct tsm_boot_choice *c)
 {
-	struct tsm_boot_entry *entries = NULL;
-	size_t n = 0;
 	int rc;
 
 	if (d->bios_boot || d->uefi_boot)
 		return 0; /* given explicitly */
-	if ((rc = tsm_content_boot_entries(store, boot->id, boot->version, &entries, &n)) < 0)
+	if ((rc = tsm_boot_choice_from_content(store, boot->id, boot->version, tree, c)) < 0)
 		return rc;
-	for (size_t i = 0; i < n; i++) {
-		struct tsm_boot_entry *e = &entries[i];
-		char *path = e->path ? strdup(e->path) : NULL;
-
-		if (!e->path && e->blob_id) {
-			/* A boot image no directory names: shown as [BOOT]/ as
-			 * archivers show El Torito images. */
-			struct tsm_tree_entry fe = { .type = TSM_ENTRY_FILE, .mode = 0444,
-						     .size = e->size, .blob_id = e->blob_id,
-						     .attributes = 0x21 };
-
-			if (asprintf(&path, "[BOOT]/%s-%zu.img",
-				     e->platform == TSM_BOOT_PLATFORM_UEFI ? "uefi" : "bios", i) < 0)
-				path = NULL;
-			if (path && tsm_tree_add(tree, path, &fe, NULL) < 0) {
-				free(path);
-				path = NULL;
-			}
-		}
-		if (!path)
-			continue;
-		if (e->platform == TSM_BOOT_PLATFORM_UEFI && !d->uefi_boot) {
-			d->uefi_boot = path;
-		} else if (e->platform == TSM_BOOT_PLATFORM_BIOS && !d->bios_boot) {
-			d->bios_boot = path;
-			d->boot_load_size = e->load_size;
-			d->boot_info_table = e->boot_info_table;
-		} else {
-			free(path);
-		}
+	d->bios_boot = c->bios_boot ? strdup(c->bios_boot) : NULL;
+	d->uefi_boot = c->uefi_boot ? strdup(c->uefi_boot) : NULL;
+	d->boot_load_size = c->load_size;
+	d->boot_info_table = c->boot_info_table;
+	if (!d->hybrid_mbr_len && c->hybrid_mbr_len) {
+		d->hybrid_mbr = c->hybrid_mbr; /* owned by @c, which outlives the layout */
+		d->hybrid_mbr_len = c->hybrid_mbr_len;
 	}
-	tsm_boot_entries_free(entries, n);
-	/* Windows PE boot images: etfsboot.com for BIOS, efisys.bin for UEFI. */
-	if (!d->bios_boot && tsm_tree_lookup(tree, "boot/etfsboot.com")) {
-		d->bios_boot = strdup("boot/etfsboot.com");
-		d->boot_load_size = 8;
-	}
-	if (!d->uefi_boot && tsm_tree_lookup(tree, "efi/microsoft/boot/efisys.bin"))
-		d->uefi_boot = strdup("efi/microsoft/boot/efisys.bin");
+	d->hybrid_gpt |= c->hybrid_gpt;
 	return 0;
 }
 
@@ -306,7 +273,7 @@ static int build_volume(struct tsm_store *store, struct plan *p, struct tsm_medi
 
 /* The full tree of everything the media carries. */
 static int full_tree(struct tsm_store *store, const struct tsm_media_snapshot *snap,
-		     struct tsm_media_def *d, struct tsm_tree **tree_ret)
+		     struct tsm_media_def *d, struct tsm_boot_choice *bc, struct tsm_tree **tree_ret)
 {
 	const struct tsm_snapshot_content *boot = snap_find(snap, d->boot_image);
 	struct tsm_media_file *files = NULL;
@@ -322,7 +289,7 @@ static int full_tree(struct tsm_store *store, const struct tsm_media_snapshot *s
 		goto out;
 	}
 	if ((rc = tsm_tree_add_content(tree, store, boot->id, boot->version, "")) < 0 ||
-	    (rc = boot_options(store, boot, tree, d)) < 0)
+	    (rc = boot_options(store, boot, tree, d, bc)) < 0)
 		goto out;
 	for (size_t i = 0; i < snap->ncontent; i++) {
 		const struct tsm_snapshot_content *c = &snap->content[i];
@@ -401,6 +368,7 @@ int tsm_media_compose_ts(struct tsm_store *store, const struct tsm_media_snapsho
 			 struct tsm_volume_set **set_ret)
 {
 	struct tsm_media_def d = snap->info.def; /* boot options filled in below (copies) */
+	struct tsm_boot_choice bc = { 0 };
 	struct plan p = { .d = &d };
 	struct tsm_volume_set *set = NULL;
 	uint64_t budget = 0;
@@ -411,7 +379,7 @@ int tsm_media_compose_ts(struct tsm_store *store, const struct tsm_media_snapsho
 	/* Strings boot_options() may set are ours to free; the rest alias snap. */
 	d.bios_boot = d.bios_boot ? strdup(d.bios_boot) : NULL;
 	d.uefi_boot = d.uefi_boot ? strdup(d.uefi_boot) : NULL;
-	if ((rc = full_tree(store, snap, &d, &p.full)) < 0)
+	if ((rc = full_tree(store, snap, &d, &bc, &p.full)) < 0)
 		goto out;
 	if ((rc = tsm_tree_walk(p.full, plan_collect, &p)) < 0 || (rc = plan_order(&p, snap)) < 0)
 		goto out;
@@ -456,6 +424,7 @@ out:
 	free(manifest);
 	free(d.bios_boot);
 	free(d.uefi_boot);
+	tsm_boot_choice_clear(&bc);
 	plan_free(&p);
 	if (rc < 0) {
 		tsm_volume_set_free(set);
@@ -495,6 +464,7 @@ int tsm_media_compose_prestaged(struct tsm_store *store, const struct tsm_media_
 				struct tsm_volume_set **set_ret)
 {
 	struct tsm_media_def d = snap->info.def;
+	struct tsm_boot_choice bc = { 0 };
 	struct plan p = { .d = &d };
 	struct tsm_volume_set *set = NULL;
 	struct tsm_image **parts = NULL;
@@ -504,7 +474,7 @@ int tsm_media_compose_prestaged(struct tsm_store *store, const struct tsm_media_
 
 	d.bios_boot = d.bios_boot ? strdup(d.bios_boot) : NULL;
 	d.uefi_boot = d.uefi_boot ? strdup(d.uefi_boot) : NULL;
-	if ((rc = full_tree(store, snap, &d, &p.full)) < 0 ||
+	if ((rc = full_tree(store, snap, &d, &bc, &p.full)) < 0 ||
 	    (rc = prestaged_os_image(store, snap, &d, p.full)) < 0 ||
 	    (rc = tsm_tree_walk(p.full, plan_collect, &p)) < 0 || (rc = plan_order(&p, snap)) < 0 ||
 	    (rc = plan_assign(&p, 0)) < 0)
@@ -547,6 +517,7 @@ out:
 	free(manifest);
 	free(d.bios_boot);
 	free(d.uefi_boot);
+	tsm_boot_choice_clear(&bc);
 	plan_free(&p);
 	if (rc < 0) {
 		tsm_volume_set_free(set);

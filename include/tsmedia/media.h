@@ -176,4 +176,22 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 		     struct tsm_volume_set **set_ret);
 void tsm_volume_set_free(struct tsm_volume_set *set);
 
+/* The boot files of a boot image: the El Torito entries (and hybrid MBR/GPT)
+ * an imported ISO brought — a boot image no directory names is added to
+ * @tree under [BOOT]/ — else Windows PE's etfsboot.com and efisys.bin when
+ * @tree has them.  Paths are malloc'ed; free with tsm_boot_choice_clear. */
+struct tsm_tree;
+struct tsm_boot_choice {
+	char *bios_boot;
+	unsigned load_size;
+	bool boot_info_table;
+	char *uefi_boot;
+	uint8_t *hybrid_mbr;
+	size_t hybrid_mbr_len;
+	bool hybrid_gpt;
+};
+int tsm_boot_choice_from_content(struct tsm_store *store, const char *id, int64_t version,
+				 struct tsm_tree *tree, struct tsm_boot_choice *choice_ret);
+void tsm_boot_choice_clear(struct tsm_boot_choice *choice);
+
 #endif

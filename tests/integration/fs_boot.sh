@@ -39,7 +39,8 @@ boots() {
 	note "qemu ($firmware) $*"
 	timeout 240 qemu-system-x86_64 -m 256 -nographic -no-reboot -monitor none \
 		-serial "file:$log" "${fw[@]}" "$@" >/dev/null 2>&1 || true
-	grep -aq "$banner" "$log" || fail "no '$banner' on the serial console ($firmware, $*): $(tr -d '\033' <"$log" | tail -c 400)"
+	# The console redraws with escape sequences, even inside a line.
+	sed 's/\x1b\[[0-9;?=]*[A-Za-z]//g' "$log" | tr -d '\r' | grep -aq "$banner" || fail "no '$banner' on the serial console ($firmware, $*): $(tr -d '\033' <"$log" | tail -c 400)"
 }
 
 bios="booted under BIOS by isolinux"
