@@ -154,7 +154,7 @@ static int fresh_add_media(struct fs *fs, struct tsm_store *store, const char *n
 			n->image = set->volumes[i].image;
 			set->volumes[i].image = NULL;
 			n->size = tsm_image_size(n->image);
-			n->mtime = snap->info.created;
+			n->mtime = snap->time;
 			n->snap = fsnap;
 			fsnap->refs++;
 			n->next = fs->nodes;
@@ -183,6 +183,13 @@ static void publish(struct fs *fs, struct fresh *fresh)
 		for (size_t i = 0; i < fresh->n && !keep; i++)
 			keep = fresh->nodes[i] == n;
 		if (keep && !n->current) {
+			/* A new snapshot of a file is newer than the one it replaces,
+			 * to the second: HTTP validators (ETag, Last-Modified) and
+			 * rsync-like tools must see it changed. */
+			for (struct fs_node *o = fs->nodes; o; o = o->next)
+				if (o != n && strcmp(o->file_name, n->file_name) == 0 &&
+				    n->mtime <= o->mtime)
+					n->mtime = o->mtime + 1;
 			n->current = true;
 			changed = true;
 			stale_add(fs, n->file_name); /* a negative dentry may linger */

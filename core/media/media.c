@@ -226,11 +226,15 @@ static int snapshot_resolve(struct tsm_store *store, struct tsm_media_snapshot *
 		snprintf(s->content[i].id, sizeof(s->content[i].id), "%s", item.id);
 		s->content[i].version = cur->version;
 		s->content[i].version_id = cur->row_id;
+		if (cur->created > s->time)
+			s->time = cur->created;
 		pos += snprintf(s->key + pos, keylen - (size_t)pos, "%s%lld", i ? "," : "",
 				(long long)cur->row_id);
 		tsm_content_item_clear(&item);
 	}
 	s->ncontent = s->info.def.ncontent;
+	if (s->info.created > s->time)
+		s->time = s->info.created;
 	return 0;
 }
 

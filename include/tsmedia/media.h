@@ -147,6 +147,7 @@ struct tsm_media_snapshot {
 	struct tsm_snapshot_content *content;
 	size_t ncontent;
 	char *key;
+	int64_t time;        /* the newest of its media and content versions' times */
 	struct tsm_pin *pin; /* NULL unless taken pinned */
 };
 

@@ -224,7 +224,9 @@ boots() {
 	note "qemu ($firmware) $*"
 	timeout "$limit" qemu-system-x86_64 -m 512 -nographic -no-reboot -monitor none \
 		-serial "file:$log" "${fw[@]}" "$@" >"$WORK/qemu.out" 2>&1 || true
-	grep -aq "$banner" "$log" ||
+	# Without the terminal's escapes: isolinux may move the cursor mid-line.
+	sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$log" >"$log.txt" 2>/dev/null || true
+	grep -aq "$banner" "$log.txt" ||
 		fail "no '$banner' on the serial console ($firmware, $*): $(tr -d '\033' <"$log" | tail -c 600) $(tail -c 400 "$WORK/qemu.out")"
 }
 if ((!have_boot)); then
