@@ -271,6 +271,49 @@ static int build_volume(struct tsm_store *store, struct plan *p, struct tsm_medi
 	return rc;
 }
 
+/* An OS image goes on the media as a WIM (a virtual one, read through
+ * from the store), as deployment expects it: SMS/PKG/<ID>/install.wim, or
+ * on USB media, where FAT32 holds files under 4 GiB, a split set
+ * install.swm, install2.swm, ... as Windows Setup expects. */
+static int add_os_image_wim(struct tsm_store *store, struct tsm_tree *tree,
+			    const struct tsm_snapshot_content *c, const struct tsm_media_def *d,
+			    int64_t mtime_ns)
+{
+	struct tsm_wim_content_options o = {
+		.part_size = d->form == TSM_MEDIA_USB ? TSM_WIM_FAT32_PART_MAX : 0,
+		.index = d->os_image && strcmp(c->id, d->os_image) == 0 ? (int)d->os_image_index : 0,
+	};
+	struct tsm_image **parts = NULL;
+	size_t nparts = 0;
+	int rc = tsm_wim_layout_content(store, c->id, c->version_id, &o, &parts, &nparts);
+
+	for (size_t i = 0; rc == 0 && i < nparts; i++) {
+		char path[64];
+
+		if (nparts == 1)
+			snprintf(path, sizeof(path), "SMS/PKG/%s/install.wim", c->id);
+		else if (i == 0)
+			snprintf(path, sizeof(path), "SMS/PKG/%s/install.swm", c->id);
+		else
+			snprintf(path, sizeof(path), "SMS/PKG/%s/install%zu.swm", c->id, i + 1);
+		rc = tsm_tree_add_image(tree, path, parts[i], mtime_ns, NULL);
+	}
+	tsm_wim_parts_free(parts, nparts);
+	return rc;
+}
+
+static bool content_is_os_image(struct tsm_store *store, const char *id)
+{
+	struct tsm_content_item item;
+	bool os;
+
+	if (tsm_content_get(store, id, &item) < 0)
+		return false;
+	os = item.kind == TSM_KIND_OS_IMAGE;
+	tsm_content_item_clear(&item);
+	return os;
+}
+
 /* The full tree of everything the media carries. */
 static int full_tree(struct tsm_store *store, const struct tsm_media_snapshot *snap,
 		     struct tsm_media_def *d, struct tsm_boot_choice *bc, struct tsm_tree **tree_ret)
@@ -299,11 +342,15 @@ static int full_tree(struct tsm_store *store, const struct tsm_media_snapshot *s
 			continue;
 		if (d->type == TSM_MEDIA_CAPTURE)
 			break;
-		if (d->type == TSM_MEDIA_PRESTAGED && d->os_image && strcmp(c->id, d->os_image) == 0)
-			continue; /* a WIM of its own, below */
 		if (d->type == TSM_MEDIA_BOOTABLE && (!d->prestart_files ||
 						      strcmp(c->id, d->prestart_files) != 0))
 			continue;
+		if (content_is_os_image(store, c->id)) {
+			if ((rc = add_os_image_wim(store, tree, c, d,
+						   snap->info.created * 1000000000LL)) < 0)
+				goto out;
+			continue;
+		}
 		snprintf(prefix, sizeof(prefix), "SMS/PKG/%s", c->id);
 		if ((rc = tsm_tree_add_content(tree, store, c->id, c->version, prefix)) < 0)
 			goto out;
@@ -435,31 +482,8 @@ out:
 }
 
 /* Prestaged media: one WIM a factory applies to a disk.  The boot image's
- * files at its root, SMS/data and SMS/PKG as on the other media, and the OS
- * image as a virtual WIM nested in it (SMS/PKG/<ID>/install.wim), read
- * through without a copy. */
-static int prestaged_os_image(struct tsm_store *store, const struct tsm_media_snapshot *snap,
-			      const struct tsm_media_def *d, struct tsm_tree *tree)
-{
-	const struct tsm_snapshot_content *os = snap_find(snap, d->os_image);
-	struct tsm_wim_content_options o = { .index = (int)d->os_image_index };
-	struct tsm_image **parts = NULL;
-	size_t nparts = 0;
-	char path[64];
-	int rc;
-
-	if (!os) {
-		tsm_error("media '%s': no OS image", d->name);
-		return -EINVAL;
-	}
-	if ((rc = tsm_wim_layout_content(store, os->id, os->version_id, &o, &parts, &nparts)) < 0)
-		return rc;
-	snprintf(path, sizeof(path), "SMS/PKG/%s/install.wim", os->id);
-	rc = tsm_tree_add_image(tree, path, parts[0], snap->info.created * 1000000000LL, NULL);
-	tsm_wim_parts_free(parts, nparts);
-	return rc;
-}
-
+ * files at its root, SMS/data and SMS/PKG as on the other media, the OS
+ * image a virtual WIM nested in it, read through without a copy. */
 int tsm_media_compose_prestaged(struct tsm_store *store, const struct tsm_media_snapshot *snap,
 				struct tsm_volume_set **set_ret)
 {
@@ -475,7 +499,6 @@ int tsm_media_compose_prestaged(struct tsm_store *store, const struct tsm_media_
 	d.bios_boot = d.bios_boot ? strdup(d.bios_boot) : NULL;
 	d.uefi_boot = d.uefi_boot ? strdup(d.uefi_boot) : NULL;
 	if ((rc = full_tree(store, snap, &d, &bc, &p.full)) < 0 ||
-	    (rc = prestaged_os_image(store, snap, &d, p.full)) < 0 ||
 	    (rc = tsm_tree_walk(p.full, plan_collect, &p)) < 0 || (rc = plan_order(&p, snap)) < 0 ||
 	    (rc = plan_assign(&p, 0)) < 0)
 		goto out;
