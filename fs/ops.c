@@ -12,8 +12,10 @@
 #include "tsmedia/media.h"
 #include "tsmedia/store.h"
 
-/* The kernel is told about every change, so it may cache for a while. */
-#define ENTRY_TIMEOUT 1.0
+/* A name is looked up again at every open, so an open right after a
+ * change sees it (the lookup checks the catalog, cheaply); an inode's
+ * attributes never change, so they may be cached. */
+#define ENTRY_TIMEOUT 0.0
 #define ATTR_TIMEOUT 1.0
 
 static struct fs *fs_of(fuse_req_t req)

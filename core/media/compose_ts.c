@@ -174,11 +174,19 @@ static void hex(const uint8_t *b, char out[65])
 	tsm_hex_encode(b, 32, out);
 }
 
+/* TSMVolume.txt, on every volume of a set: which one it is. */
+static int volume_note(const struct plan *p, unsigned vol, char *buf, size_t n)
+{
+	return snprintf(buf, n, "Volume %u of %u\r\nMediaGuid=%s\r\n", vol, p->volumes,
+			p->d->media_guid ? p->d->media_guid : "");
+}
+
 /* SMS/data/Manifest.txt: "SHA256 SIZE VOLUME PATH" for every file of the
- * set, so a client checks what it has against what it should have. */
+ * set (a file on every volume has a line per volume), so a client checks
+ * what it has against what it should have. */
 static int manifest_render(const struct plan *p, char **text_ret, size_t *len_ret)
 {
-	size_t cap = 256 + p->n * 400, len = 0;
+	size_t cap = 256 + (p->n + 2 * p->volumes) * 400, len = 0;
 	char *t = malloc(cap), sha[65];
 
 	if (!t)
@@ -204,8 +212,19 @@ static int manifest_render(const struct plan *p, char **text_ret, size_t *len_re
 		 * file: its bytes on the media are not the stored ones. */
 		if (p->d->boot_info_table && p->d->bios_boot && strcmp(it->path, p->d->bios_boot) == 0)
 			strcpy(sha, "-");
-		len += (size_t)snprintf(t + len, cap - len, "%s %llu %u %s\r\n", sha,
-					(unsigned long long)it->node->size, it->volume, it->path);
+		for (unsigned v = 1; v <= (it->on_every_volume ? p->volumes : 1); v++)
+			len += (size_t)snprintf(t + len, cap - len, "%s %llu %u %s\r\n", sha,
+						(unsigned long long)it->node->size,
+						it->on_every_volume ? v : it->volume, it->path);
+	}
+	for (unsigned v = 1; p->volumes > 1 && v <= p->volumes; v++) {
+		char note[160];
+		uint8_t digest[32];
+		int n = volume_note(p, v, note, sizeof(note));
+
+		tsm_sha256(note, (size_t)n, digest);
+		hex(digest, sha);
+		len += (size_t)snprintf(t + len, cap - len, "%s %d %u TSMVolume.txt\r\n", sha, n, v);
 	}
 	*text_ret = t;
 	*len_ret = len;
@@ -249,8 +268,7 @@ static int build_volume(struct tsm_store *store, struct plan *p, struct tsm_medi
 				       p->full->root->mtime_ns, NULL);
 	if (rc == 0 && p->volumes > 1) {
 		char note[160];
-		int n = snprintf(note, sizeof(note), "Volume %u of %u\r\nMediaGuid=%s\r\n", vol,
-				 p->volumes, vd->media_guid ? vd->media_guid : "");
+		int n = volume_note(p, vol, note, sizeof(note));
 
 		rc = tsm_tree_add_data(vt, "TSMVolume.txt", note, (size_t)n,
 				       p->full->root->mtime_ns, NULL);
