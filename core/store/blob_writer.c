@@ -33,6 +33,7 @@ struct chunk_job {
 	size_t len;
 	uint8_t *out;     /* compressed bytes, or NULL: store raw */
 	size_t out_len;
+	bool try_compress;
 	uint8_t hash[TSM_SHA256_LEN];
 	int err;
 };
@@ -65,7 +66,21 @@ struct tsm_blob_writer {
 	int64_t *chunk_ids;
 	size_t n_chunk_ids, cap_chunk_ids;
 	uint64_t size; /* bytes of the current file stored so far */
+	/* Compression of the current file so far: a file that does not
+	 * compress (a WIM, an archive, random data) stops being tried, but
+	 * is probed again now and then. */
+	uint64_t tried, submitted;
+	uint64_t compressed_chunks;
 };
+
+#define COMPRESS_PROBE (8u << 20)   /* tried on at least this much of a file */
+#define COMPRESS_REPROBE (64u << 20) /* and on one buffer in this much after */
+
+static bool compression_worth_trying(const struct tsm_blob_writer *w)
+{
+	return w->tried < COMPRESS_PROBE || w->compressed_chunks > 0 ||
+	       w->submitted % COMPRESS_REPROBE < BUFFER_DATA;
+}
 
 int tsm_blob_writer_new(struct tsm_store *store, struct tsm_blob_writer **writer_ret)
 {
@@ -128,7 +143,7 @@ static void chunk_job_run(void *arg, unsigned worker)
 
 	job->err = tsm_sha256(job->data, job->len, job->hash);
 	job->out_len = 0;
-	if (cctx && job->err == 0) {
+	if (cctx && job->err == 0 && job->try_compress) {
 		/* Worth keeping only when it saves at least 1/32. */
 		size_t room = job->len - job->len / 32;
 		size_t n = ZSTD_compressCCtx(cctx, job->out, room, job->data, job->len,
@@ -246,6 +261,10 @@ static int buffer_commit(struct tsm_blob_writer *w, struct buffer *b, const char
 			tsm_error("hashing a chunk of %s failed", what);
 			return job->err;
 		}
+		if (job->try_compress) {
+			w->tried += job->len;
+			w->compressed_chunks += job->out_len > 0;
+		}
 		rc = tsm_chunk_put(w->store, job->hash, job->data, job->len,
 				   job->out_len ? job->out : NULL, job->out_len, &id);
 		if (rc < 0)
@@ -266,8 +285,12 @@ static void buffer_prepare_hash_jobs(struct tsm_blob_writer *w, struct buffer *b
 
 static int buffer_submit(struct tsm_blob_writer *w, struct buffer *b)
 {
+	bool compress = compression_worth_trying(w);
 	int rc;
 
+	for (size_t i = 0; i < b->njobs; i++)
+		b->jobs[i].try_compress = compress;
+	w->submitted += b->cut;
 	buffer_prepare_hash_jobs(w, b);
 	for (int i = 0; i < 2; i++)
 		if ((rc = tsm_workqueue_submit(w->wq, hash_job_run, &b->hash[i])) < 0)
@@ -282,6 +305,8 @@ static void buffer_run_inline(struct tsm_blob_writer *w, struct buffer *b)
 {
 	unsigned inline_slot = tsm_workqueue_threads(w->wq);
 
+	for (size_t i = 0; i < b->njobs; i++)
+		b->jobs[i].try_compress = true;
 	buffer_prepare_hash_jobs(w, b);
 	hash_job_run(&b->hash[0], inline_slot);
 	hash_job_run(&b->hash[1], inline_slot);
@@ -393,6 +418,7 @@ int tsm_blob_writer_import_stream(struct tsm_blob_writer *w, tsm_blob_read_fn re
 
 	w->n_chunk_ids = 0;
 	w->size = 0;
+	w->tried = w->submitted = w->compressed_chunks = 0;
 	if ((rc = tsm_file_hasher_reset(w->hasher)) < 0)
 		return rc;
 	if ((rc = blob_write_chunks(w, &in, what, progress)) < 0)
