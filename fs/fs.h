@@ -71,6 +71,7 @@ struct fs {
 	bool stopping;
 	pthread_t watcher;
 
+	bool direct_io;    /* open files bypass the page cache (default) */
 	pthread_key_t thread_key;
 	uid_t uid;
 	gid_t gid;

@@ -26,6 +26,10 @@ static const char usage_text[] =
 	"  -d              debug: foreground, and log every request\n"
 	"  -s              one thread\n"
 	"  -o allow_other  other users may read the media (never the store)\n"
+	"  -o store=DIR    the store, as /etc/fstab can give it (see docs/serving.md)\n"
+	"  -o page_cache   read through the kernel's page cache (cached, 128 KiB requests)\n"
+	"                  instead of straight from the daemon (the default: uncached,\n"
+	"                  requests as large as the reader's, up to 1 MiB)\n"
 	"  -o OPTION       any other FUSE mount option\n"
 	"\n"
 	"Stop with 'fusermount3 -u MOUNTPOINT' or SIGTERM.\n";
@@ -34,6 +38,7 @@ struct options {
 	char *store;
 	int help;
 	int version;
+	int page_cache;
 };
 
 static const struct fuse_opt option_spec[] = {
@@ -41,6 +46,10 @@ static const struct fuse_opt option_spec[] = {
 	{ "--store %s", offsetof(struct options, store), 1 },
 	/* -o store=DIR: what mount.fuse3 can pass from /etc/fstab. */
 	{ "store=%s", offsetof(struct options, store), 1 },
+	/* -o page_cache: reads go through the kernel's page cache (128 KiB
+	 * requests, cached) instead of straight to the daemon (the request's
+	 * size, up to 1 MiB, uncached: faster for one sequential reader). */
+	{ "page_cache", offsetof(struct options, page_cache), 1 },
 	{ "-h", offsetof(struct options, help), 1 },
 	{ "--help", offsetof(struct options, help), 1 },
 	{ "-V", offsetof(struct options, version), 1 },
@@ -180,6 +189,7 @@ int main(int argc, char **argv)
 			tsm_error("no store at %s: %s", dir, strerror(errno));
 		free(dir);
 	}
+	fs.direct_io = !opts.page_cache;
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.dir_mtime = (int64_t)time(NULL);

@@ -270,7 +270,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	h->node = n;
 	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->keep_cache = 1; /* an inode is one snapshot: its bytes never change */
+	if (fs->direct_io) {
+		/* Straight to the daemon, at the reader's request size.  Private
+		 * read-only mmaps still work; each inode is one snapshot, so the
+		 * snapshot holds either way. */
+		fi->direct_io = 1;
+	} else {
+		fi->keep_cache = 1; /* an inode is one snapshot: its bytes never change */
+	}
 	fuse_reply_open(req, fi);
 }
 

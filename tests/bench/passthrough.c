@@ -63,10 +63,15 @@ static void pt_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_attr(req, &st, 1.0);
 }
 
+static int direct_io = 1;
+
 static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	fi->keep_cache = 1;
+	if (direct_io)
+		fi->direct_io = 1; /* as tsmediafs by default */
+	else
+		fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
 }
 
@@ -106,9 +111,11 @@ int main(int argc, char **argv)
 	struct fuse_session *se;
 	int rc;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s FILE MOUNTPOINT  (serves FILE read-only, foreground)\n",
-			argv[0]);
+	if (argc == 4 && strcmp(argv[3], "page_cache") == 0)
+		direct_io = 0;
+	else if (argc != 3) {
+		fprintf(stderr, "usage: %s FILE MOUNTPOINT [page_cache]  (serves FILE read-only,"
+			" foreground)\n", argv[0]);
 		return 2;
 	}
 	backing_fd = open(argv[1], O_RDONLY);
