@@ -160,6 +160,10 @@ int tsm_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uin
 		chunk_report(store, loc, strerror(-rc));
 		return rc == -EIO ? rc : -EIO;
 	}
+	/* Checked once per process and pack, like raw chunks read straight
+	 * from their pack. */
+	if (tsm_verified_check(store->verified, loc->id, loc->pack))
+		return 0;
 	if ((rc = tsm_sha256(out, loc->size, digest)) < 0)
 		return rc;
 	if (memcmp(digest, loc->hash, TSM_SHA256_LEN) != 0) {
