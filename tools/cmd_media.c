@@ -64,6 +64,10 @@ static const char create_help[] =
 	"                         drive (NAME.img: dd it to the stick)\n"
 	"  --partition-table mbr|gpt\n"
 	"                         the USB image's partition table (default mbr)\n"
+	"  --usb-bios-mbr PATH [--usb-bios-core PATH]\n"
+	"                         BIOS boot from the stick (MBR tables): a file of the media\n"
+	"                         holding MBR boot code (GRUB's boot.img) and one it loads\n"
+	"                         from the sectors before the partition (core.img)\n"
 	"  --size 650mb|4.7gb|8.5gb|unlimited\n"
 	"                         volume size: stand-alone media over it spans a set\n"
 	"                         (default 4.7gb); USB and unlimited never span\n"
@@ -99,7 +103,7 @@ enum { OPT_TYPE = 256, OPT_NAME, OPT_CONTENT, OPT_PUBLISHER, OPT_BIOS, OPT_LOAD,
        OPT_UNKNOWN, OPT_MODE, OPT_SITE, OPT_MP, OPT_CERT, OPT_CERT_PW, OPT_SELF_SIGNED,
        OPT_CERT_FROM, OPT_CERT_UNTIL, OPT_UDA, OPT_VARIABLE, OPT_PRESTART_CMD,
        OPT_PRESTART_FILES, OPT_VALID_FROM, OPT_VALID_UNTIL, OPT_CREATED_BY, OPT_VERSION,
-       OPT_COMMENT, OPT_HELP };
+       OPT_COMMENT, OPT_USB_MBR, OPT_USB_CORE, OPT_HELP };
 
 /* Secrets read from files for this command only; freed at its end. */
 struct secrets {
@@ -261,6 +265,8 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		{ "created-by", required_argument, NULL, OPT_CREATED_BY },
 		{ "version", required_argument, NULL, OPT_VERSION },
 		{ "comment", required_argument, NULL, OPT_COMMENT },
+		{ "usb-bios-mbr", required_argument, NULL, OPT_USB_MBR },
+		{ "usb-bios-core", required_argument, NULL, OPT_USB_CORE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -403,6 +409,8 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		case OPT_CREATED_BY: rc = replace_str(&d->created_by, optarg); break;
 		case OPT_VERSION: rc = replace_str(&d->version_text, optarg); break;
 		case OPT_COMMENT: rc = replace_str(&d->comment, optarg); break;
+		case OPT_USB_MBR: rc = replace_str(&d->usb_bios_mbr, optarg); break;
+		case OPT_USB_CORE: rc = replace_str(&d->usb_bios_core, optarg); break;
 		case 'h': fputs(create_help, stdout); return -1;
 		default: return cli_bad_option(cmd, argv);
 		}

@@ -890,6 +890,19 @@ static int write_partition_table(struct fat_ctx *ctx)
 	le16_set(mbr + 444, 0);
 	mbr[510] = 0x55;
 	mbr[511] = 0xAA;
+	if (!gpt && o->embed_len) {
+		uint8_t *gap;
+
+		if (o->embed_len > (uint64_t)(g->part_start - 1) * FAT_SECTOR) {
+			tsm_error("FAT image: %zu bytes of embedded boot code do not fit the %llu bytes"
+				  " before the partition", o->embed_len,
+				  (unsigned long long)(g->part_start - 1) * FAT_SECTOR);
+			return -EFBIG;
+		}
+		if (!(gap = tsm_image_builder_meta(ctx->b, FAT_SECTOR, o->embed_len)))
+			return -ENOMEM;
+		memcpy(gap, o->embed, o->embed_len);
+	}
 	if (!gpt) {
 		/* 0x0C: FAT32 with LBA addressing */
 		mbr_entry(mbr + 446, bios_boot(ctx) ? 0x80 : 0x00, 0x0C, g->part_start,

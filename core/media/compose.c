@@ -97,13 +97,69 @@ static int layout_iso(struct tsm_store *store, const struct tsm_media_def *d,
 /* A USB disk image: one FAT32 partition holding the tree.  UEFI firmware
  * boots a stick from the tree's own \EFI\BOOT\BOOTX64.EFI; the CD's boot
  * entries (El Torito, the hybrid MBR) have no meaning on it. */
-static int layout_usb(const struct tsm_media_def *d, struct tsm_tree *tree,
-		      struct tsm_image **image_ret)
+/* The bytes of a (small) file of the tree, read through the store: the
+ * BIOS boot code a boot image brings for USB sticks. */
+static int tree_file_bytes(struct tsm_store *store, struct tsm_tree *tree, const char *path,
+			   size_t max, uint8_t **data_ret, size_t *len_ret)
+{
+	struct tsm_tree_node *n = tsm_tree_lookup(tree, path);
+	struct tsm_blob_source *source;
+	uint8_t *data;
+	ssize_t got;
+	int rc;
+
+	if (!n || n->type != TSM_ENTRY_FILE || !n->blob_id) {
+		tsm_error("USB BIOS boot code '%s': no such file on the media", path);
+		return -ENOENT;
+	}
+	if (n->size > max) {
+		tsm_error("USB BIOS boot code '%s' is %llu bytes: it must fit the %zu bytes it has",
+			  path, (unsigned long long)n->size, max);
+		return -EFBIG;
+	}
+	if (!(data = malloc(n->size)))
+		return -ENOMEM;
+	if ((rc = tsm_store_blob_source_new(store, &source)) < 0) {
+		free(data);
+		return rc;
+	}
+	got = source->pread(source->ctx, n->blob_id, data, n->size, 0);
+	tsm_store_blob_source_free(source);
+	if (got != (ssize_t)n->size) {
+		free(data);
+		return got < 0 ? (int)got : -EIO;
+	}
+	*data_ret = data;
+	*len_ret = n->size;
+	return 0;
+}
+
+static int layout_usb(struct tsm_store *store, const struct tsm_media_def *d,
+		      struct tsm_tree *tree, struct tsm_image **image_ret)
 {
 	struct tsm_fat_options o = {
 		.volume_label = d->label ? d->label : d->name,
 		.partition_table = d->partition_table == TSM_PARTITION_GPT ? TSM_FAT_GPT : TSM_FAT_MBR,
 	};
+	uint8_t *mbr = NULL, *core = NULL;
+	size_t mbr_len = 0, core_len = 0;
+	int rc;
+
+	/* BIOS boot from the stick: the boot image's own MBR code and what it
+	 * loads from the gap before the partition. */
+	if (d->usb_bios_mbr &&
+	    (rc = tree_file_bytes(store, tree, d->usb_bios_mbr, 512, &mbr, &mbr_len)) < 0)
+		return rc;
+	if (d->usb_bios_core &&
+	    (rc = tree_file_bytes(store, tree, d->usb_bios_core, (1u << 20) - 512, &core,
+				  &core_len)) < 0) {
+		free(mbr);
+		return rc;
+	}
+	o.mbr_boot_code = mbr;
+	o.mbr_boot_code_len = mbr_len;
+	o.embed = core;
+	o.embed_len = core_len;
 
 	if (d->bios_boot || d->hybrid_mbr)
 		tsm_warn("media '%s': a USB image boots under UEFI only: --bios-boot and "
@@ -116,7 +172,10 @@ static int layout_usb(const struct tsm_media_def *d, struct tsm_tree *tree,
 			 d->name, d->uefi_boot);
 	if (!tree->root->mtime_ns)
 		tsm_tree_walk(tree, newest_mtime, &tree->root->mtime_ns);
-	return tsm_fat_layout(tree, &o, image_ret);
+	rc = tsm_fat_layout(tree, &o, image_ret);
+	free(mbr);
+	free(core);
+	return rc;
 }
 
 /* The volume in the media's form. */
@@ -124,7 +183,7 @@ static int layout_volume(struct tsm_store *store, const struct tsm_media_def *d,
 			 struct tsm_tree *tree, struct tsm_image **image_ret)
 {
 	if (d->form == TSM_MEDIA_USB)
-		return layout_usb(d, tree, image_ret);
+		return layout_usb(store, d, tree, image_ret);
 	return layout_iso(store, d, tree, image_ret);
 }
 

@@ -35,6 +35,8 @@ static const struct field fields[] = {
 	{ "udf", F_BOOL, OFF(udf), 0 },
 	{ "form", F_ENUM, OFF(form), 0 },
 	{ "partition_table", F_ENUM, OFF(partition_table), 0 },
+	{ "usb_bios_mbr", F_STR, OFF(usb_bios_mbr), 0 },
+	{ "usb_bios_core", F_STR, OFF(usb_bios_core), 0 },
 	{ "volume_size", F_INT64, OFF(volume_size), 0 },
 	{ "autorun", F_BOOL, OFF(autorun), 0 },
 	{ "boot_image", F_STR, OFF(boot_image), 0 },

@@ -60,6 +60,11 @@ struct tsm_fat_options {
 	size_t mbr_boot_code_len;
 	const uint8_t *boot_sector;
 	size_t boot_sector_len;
+	/* MBR only: bytes placed from LBA 1 in the gap before the partition
+	 * (1 MiB), where a loader's MBR code finds the rest of it (GRUB's
+	 * core.img, as grub-install embeds it).  Larger than the gap: -EFBIG. */
+	const uint8_t *embed;
+	size_t embed_len;
 };
 
 /* Lays @tree out as a FAT32 disk image.  Returns 0, or a negative errno

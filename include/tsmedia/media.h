@@ -67,6 +67,8 @@ struct tsm_media_def {
 	bool joliet, rock_ridge, udf;
 	enum tsm_media_form form;               /* --media cd-dvd|usb */
 	enum tsm_partition_table partition_table; /* USB: --partition-table mbr|gpt */
+	char *usb_bios_mbr;     /* USB: a file of the tree: MBR boot code (e.g. GRUB's boot.img) */
+	char *usb_bios_core;    /* USB: a file of the tree: what it loads from LBA 1 (core.img) */
 
 	/* Task sequence media (capture, bootable, prestaged, stand-alone). */
 	uint64_t volume_size;   /* bytes per volume; 0: unlimited */
