@@ -3,6 +3,7 @@
 #define TSMEDIA_TOOLS_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct tsm_store;
 
@@ -36,6 +37,16 @@ struct cli_subcommand {
 };
 int cli_dispatch(struct cli *cli, int argc, char **argv, const char *group, const char *help,
 		 const struct cli_subcommand *subs);
+
+/* The options of a listing or showing subcommand: --json and --help, then
+ * one operand (described by @operand, e.g. "a content ID") or none (NULL).
+ * Returns -1 to go on, else the exit code (help printed, or a usage
+ * error). */
+int cli_parse_json_args(int argc, char **argv, const char *help, const char *cmd,
+			const char *operand, bool *as_json);
+
+/* write(2) until all of @len is written: 0 or a negative errno. */
+int cli_write_all(int fd, const void *data, size_t len);
 
 /* True when argv holds -h or --help (checked before other parsing). */
 bool cli_wants_help(int argc, char **argv);

@@ -185,29 +185,6 @@ static void json_item_head(struct json *j, const struct tsm_content_item *item)
 	json_end_array(j);
 }
 
-static int parse_json_flag(int argc, char **argv, const char *help, const char *cmd,
-			   int nargs, bool *as_json)
-{
-	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
-
-	*as_json = false;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		switch (c) {
-		case 'j': *as_json = true; break;
-		case 'h': fputs(help, stdout); return 0;
-		default: return cli_bad_option(cmd, argv);
-		}
-	}
-	if (argc - optind != nargs)
-		return cli_usage_error(cmd, nargs ? "expected a content ID" : "unexpected argument");
-	return -1; /* go on */
-}
-
 static const char list_help[] =
 	"Usage: tsmedia [--store DIR] content list [--json]\n\n"
 	"Lists every content item: ID, kind, current version, files, bytes, name.\n";
@@ -218,7 +195,7 @@ static int content_list(struct cli *cli, int argc, char **argv)
 	struct tsm_store *store;
 	bool as_json;
 	size_t n;
-	int rc = parse_json_flag(argc, argv, list_help, "content list ", 0, &as_json);
+	int rc = cli_parse_json_args(argc, argv, list_help, "content list ", NULL, &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -329,7 +306,7 @@ static int content_show(struct cli *cli, int argc, char **argv)
 	struct tsm_store *store;
 	size_t n = 0, nboots = 0;
 	bool as_json;
-	int rc = parse_json_flag(argc, argv, show_help, "content show ", 1, &as_json);
+	int rc = cli_parse_json_args(argc, argv, show_help, "content show ", "a content ID", &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -393,7 +370,7 @@ static int content_rm(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_store *store;
 	bool as_json;
-	int rc = parse_json_flag(argc, argv, rm_help, "content rm ", 1, &as_json);
+	int rc = cli_parse_json_args(argc, argv, rm_help, "content rm ", "a content ID", &as_json);
 	char id[TSM_CONTENT_ID_LEN + 1];
 
 	if (rc >= 0)
@@ -485,21 +462,6 @@ static int parse_size(const char *s, uint64_t *size_ret)
 	return 0;
 }
 
-static int write_all_fd(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Part @k's file name: FILE for the first, BASE<k>.EXT after it. */
 static char *part_name(const char *out, size_t k)
 {
@@ -540,7 +502,7 @@ static int export_part(struct tsm_store *store, struct tsm_image *image, const c
 			tsm_error("%s: reading at offset %llu failed", path, (unsigned long long)off);
 			break;
 		}
-		if ((rc = write_all_fd(fd, buf, (size_t)n)) < 0) {
+		if ((rc = cli_write_all(fd, buf, (size_t)n)) < 0) {
 			tsm_error("writing %s: %s", path, strerror(-rc));
 			break;
 		}

@@ -549,35 +549,13 @@ static void json_def(struct json *j, const struct tsm_media_def *d)
 	json_key(j, "partition_table"); json_string(j, d->partition_table == TSM_PARTITION_GPT ? "gpt" : "mbr");
 }
 
-static int parse_json_only(int argc, char **argv, const char *cmd, int nargs, bool *as_json)
-{
-	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
-
-	*as_json = false;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		switch (c) {
-		case 'j': *as_json = true; break;
-		case 'h': fputs(media_help, stdout); return 0;
-		default: return cli_bad_option(cmd, argv);
-		}
-	}
-	if (argc - optind != nargs)
-		return cli_usage_error(cmd, nargs ? "expected a media NAME" : "unexpected argument");
-	return -1;
-}
-
 static int media_list(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_media_info *list;
 	struct tsm_store *store;
 	bool as_json;
 	size_t n;
-	int rc = parse_json_only(argc, argv, "media list ", 0, &as_json);
+	int rc = cli_parse_json_args(argc, argv, media_help, "media list ", NULL, &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -620,7 +598,7 @@ static int media_show(struct cli *cli, int argc, char **argv)
 	struct tsm_volume_set *set;
 	struct tsm_store *store;
 	bool as_json;
-	int rc = parse_json_only(argc, argv, "media show ", 1, &as_json);
+	int rc = cli_parse_json_args(argc, argv, media_help, "media show ", "a media NAME", &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -700,7 +678,7 @@ static int media_rm(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_store *store;
 	bool as_json;
-	int rc = parse_json_only(argc, argv, "media rm ", 1, &as_json);
+	int rc = cli_parse_json_args(argc, argv, media_help, "media rm ", "a media NAME", &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -714,21 +692,6 @@ static int media_rm(struct cli *cli, int argc, char **argv)
 		printf("{\"name\":\"%s\",\"removed\":true}\n", argv[optind]); /* name is [A-Za-z0-9._-] */
 	else if (!cli->quiet)
 		printf("removed media %s\n", argv[optind]);
-	return 0;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 
@@ -754,7 +717,7 @@ static int export_image(struct tsm_store *store, struct tsm_image *image, int fd
 			tsm_error("%s: reading at offset %llu failed", what, (unsigned long long)off);
 			break;
 		}
-		if ((rc = write_all(fd, buf, (size_t)n)) < 0) {
+		if ((rc = cli_write_all(fd, buf, (size_t)n)) < 0) {
 			tsm_error("writing %s: %s", what, strerror(-rc));
 			break;
 		}

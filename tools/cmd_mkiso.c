@@ -183,21 +183,6 @@ out_clear:
 	return rc;
 }
 
-static int write_full(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int write_image(struct cli *cli, struct tsm_store *store, struct tsm_image *image,
 		       const char *out)
 {
@@ -232,7 +217,7 @@ static int write_image(struct cli *cli, struct tsm_store *store, struct tsm_imag
 				  strerror(-rc));
 			break;
 		}
-		if ((rc = write_full(fd, buf, (size_t)n)) < 0) {
+		if ((rc = cli_write_all(fd, buf, (size_t)n)) < 0) {
 			tsm_error("writing %s: %s", to_stdout ? "standard output" : out,
 				  strerror(-rc));
 			break;

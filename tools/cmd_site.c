@@ -255,29 +255,6 @@ out_free:
 }
 
 /* --json and --help, then @nargs operands. */
-static int parse_json_flag(int argc, char **argv, const char *help, const char *cmd, int nargs,
-			   bool *as_json)
-{
-	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
-
-	*as_json = false;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		switch (c) {
-		case 'j': *as_json = true; break;
-		case 'h': fputs(help, stdout); return 0;
-		default: return cli_bad_option(cmd, argv);
-		}
-	}
-	if (argc - optind != nargs)
-		return cli_usage_error(cmd, nargs ? "expected one site CODE" : "unexpected argument");
-	return -1; /* go on */
-}
-
 /* What show and list print of a site beyond the site itself. */
 struct site_view {
 	const struct tsm_site *site;
@@ -426,8 +403,9 @@ static int site_show_or_list(struct cli *cli, int argc, char **argv, bool show)
 	size_t nall = 0, first = 0, count;
 	bool as_json, found = false;
 	char code[4];
-	int rc = parse_json_flag(argc, argv, show ? show_help : list_help,
-				 show ? "site show " : "site list ", show ? 1 : 0, &as_json);
+	int rc = cli_parse_json_args(argc, argv, show ? show_help : list_help,
+				     show ? "site show " : "site list ",
+				     show ? "one site CODE" : NULL, &as_json);
 	int ret = 1;
 
 	if (rc >= 0)
@@ -497,7 +475,7 @@ static int site_rm(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_store *store;
 	bool as_json;
-	int rc = parse_json_flag(argc, argv, rm_help, "site rm ", 1, &as_json);
+	int rc = cli_parse_json_args(argc, argv, rm_help, "site rm ", "one site CODE", &as_json);
 
 	if (rc >= 0)
 		return rc;

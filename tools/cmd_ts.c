@@ -100,30 +100,6 @@ static int ts_import(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
-static int parse_json_flag(int argc, char **argv, const char *help, const char *cmd,
-			   int nargs, bool *as_json)
-{
-	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
-
-	*as_json = false;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		switch (c) {
-		case 'j': *as_json = true; break;
-		case 'h': fputs(help, stdout); return 0;
-		default: return cli_bad_option(cmd, argv);
-		}
-	}
-	if (argc - optind != nargs)
-		return cli_usage_error(cmd, nargs ? "expected a task sequence ID"
-						  : "unexpected argument");
-	return -1; /* go on */
-}
-
 static void json_strings(struct json *j, char *const *v, size_t n)
 {
 	json_begin_array(j);
@@ -153,7 +129,7 @@ static int ts_list(struct cli *cli, int argc, char **argv)
 	struct tsm_store *store;
 	bool as_json;
 	size_t n;
-	int rc = parse_json_flag(argc, argv, list_help, "ts list ", 0, &as_json);
+	int rc = cli_parse_json_args(argc, argv, list_help, "ts list ", NULL, &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -452,7 +428,7 @@ static int ts_show(struct cli *cli, int argc, char **argv)
 	char **blockers = NULL;
 	size_t nitems = 0, nblockers = 0;
 	bool as_json;
-	int rc = parse_json_flag(argc, argv, show_help, "ts show ", 1, &as_json);
+	int rc = cli_parse_json_args(argc, argv, show_help, "ts show ", "a task sequence ID", &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -486,7 +462,7 @@ static int ts_rm(struct cli *cli, int argc, char **argv)
 	char id[TSM_CONTENT_ID_LEN + 1];
 	struct tsm_store *store;
 	bool as_json;
-	int rc = parse_json_flag(argc, argv, rm_help, "ts rm ", 1, &as_json);
+	int rc = cli_parse_json_args(argc, argv, rm_help, "ts rm ", "a task sequence ID", &as_json);
 
 	if (rc >= 0)
 		return rc;

@@ -1,7 +1,9 @@
 /* tsmedia: the command-line tool. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,47 @@ int cli_dispatch(struct cli *cli, int argc, char **argv, const char *group, cons
 	}
 	snprintf(prefix, sizeof(prefix), "%s ", group);
 	return cli_usage_error(prefix, "unknown %s command '%s'", group, sub);
+}
+
+int cli_parse_json_args(int argc, char **argv, const char *help, const char *cmd,
+			const char *operand, bool *as_json)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	*as_json = false;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'j': *as_json = true; break;
+		case 'h': fputs(help, stdout); return 0;
+		default: return cli_bad_option(cmd, argv);
+		}
+	}
+	if (argc - optind != (operand ? 1 : 0))
+		return operand ? cli_usage_error(cmd, "expected %s", operand)
+			       : cli_usage_error(cmd, "unexpected argument");
+	return -1;
+}
+
+int cli_write_all(int fd, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 bool cli_wants_help(int argc, char **argv)
