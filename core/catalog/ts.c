@@ -15,6 +15,7 @@
 #include "store/store_internal.h"
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
+#include "tsmedia/media.h"
 
 static const char *const dialect_names[] = {
 	[TSM_TS_DIALECT_SEQUENCE] = "sequence",
@@ -634,6 +635,8 @@ int tsm_ts_rm(struct tsm_store *store, const char *id)
 		rc = -ENOENT;
 		goto out_abort;
 	}
+	if ((rc = tsm_media_refuse_if_used(store, "task sequence", "task_sequence", norm)) < 0)
+		goto out_abort;
 	if ((rc = tsm_db_prepare(store->db, "UPDATE task_sequences SET removed = 1 WHERE id = ?",
 				 &stmt)) < 0)
 		goto out_abort;

@@ -569,3 +569,36 @@ int tsm_media_using_content(struct tsm_store *store, const char *id, char ***nam
 	*n_ret = n;
 	return 0;
 }
+
+int tsm_media_refuse_if_used(struct tsm_store *store, const char *what, const char *key,
+			     const char *value)
+{
+	char list[512] = "";
+	size_t len = 0, n = 0;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	/* The current version of each live media: what an open would use. */
+	if ((rc = tsm_db_prepare(store->db,
+				 "SELECT DISTINCT v.media FROM media_options o"
+				 " JOIN media_versions v ON v.id = o.version"
+				 " JOIN media m ON m.name = v.media"
+				 " WHERE o.key = ? AND o.value = ? AND v.removed = 0 AND m.removed = 0"
+				 " AND v.version = (SELECT max(version) FROM media_versions w"
+				 "   WHERE w.media = v.media AND w.removed = 0) ORDER BY 1", &stmt)) < 0)
+		return rc;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		if (len < sizeof(list))
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", n ? ", " : "",
+						sqlite3_column_text(stmt, 0));
+		n++;
+	}
+	sqlite3_finalize(stmt);
+	if (n) {
+		tsm_error("%s %s is used by media %s: remove or edit them first", what, value, list);
+		return -EBUSY;
+	}
+	return 0;
+}

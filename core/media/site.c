@@ -20,6 +20,7 @@
 #include "media/cert.h"
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
+#include "tsmedia/media.h"
 
 /* ---- names ----------------------------------------------------------- */
 
@@ -681,6 +682,8 @@ int tsm_site_rm(struct tsm_store *store, const char *code)
 	if ((rc = site_get_locked(store, norm, &site, false)) < 0)
 		goto out_abort;
 	tsm_site_clear(&site);
+	if ((rc = tsm_media_refuse_if_used(store, "site", "site", norm)) < 0)
+		goto out_abort;
 	if ((rc = tsm_db_prepare(store->db, "SELECT code FROM sites WHERE parent = ? ORDER BY code",
 				 &stmt)) < 0)
 		goto out_abort;

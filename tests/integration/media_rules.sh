@@ -287,6 +287,14 @@ bad_case "bootable media with both --password-file and --no-password" \
 	"--password-file and --no-password contradict each other" -- \
 	mc --name r14 "${BOOTABLE_HTTP[@]}" --password-file "$WORK/pw"
 
+# ------------------------------------------------------------------ in use
+bad_case "removing a task sequence a media carries" "task sequence $TS6 is used by media ok3" -- \
+	tsm "$S" ts rm "$TS6"
+bad_case "removing a site a media is made for" "site PS1 is used by media ok1, ok2, ok5" -- \
+	tsm "$S" site rm PS1
+bad_case "removing the boot image media use" "content $BOOT is used by media" -- \
+	tsm "$S" content rm "$BOOT"
+
 check "what the refused commands would have made is not there"
 tsm "$S" media list --json >"$WORK/list.json"
 assert_eq "$(python3 -c 'import json,sys; print(" ".join(sorted(m["name"] for m in json.load(open(sys.argv[1])))))' "$WORK/list.json")" \
