@@ -249,4 +249,42 @@ verify_ok() {
 	((rc == 0)) || fail "verify exited $rc on $1: $(head -c 1500 "$WORK/.verify.err")"
 }
 
+# pki_init DIR: an openssl configuration and CA database in DIR for tests
+# that make their own root CAs and certificates (`openssl req -x509 -config
+# DIR/openssl.cnf -extensions v3_ca`, `openssl ca -config ...`).
+pki_init() {
+	local P=$1
+	mkdir -p "$P/issued"
+	: >"$P/index.txt"
+	echo 1000 >"$P/serial"
+	cat >"$P/openssl.cnf" <<-'EOF'
+	[req]
+	distinguished_name = dn
+	prompt = no
+	[dn]
+	CN = unused
+	[v3_ca]
+	basicConstraints = critical,CA:TRUE
+	keyUsage = critical,keyCertSign,cRLSign
+	subjectKeyIdentifier = hash
+	[v3_client]
+	basicConstraints = critical,CA:FALSE
+	keyUsage = critical,digitalSignature,keyEncipherment
+	extendedKeyUsage = clientAuth
+	[ca]
+	default_ca = test_ca
+	[test_ca]
+	dir = PKIDIR
+	database = $dir/index.txt
+	new_certs_dir = $dir/issued
+	serial = $dir/serial
+	default_md = sha256
+	policy = any
+	unique_subject = no
+	[any]
+	commonName = supplied
+	EOF
+	sed -i "s|PKIDIR|$P|" "$P/openssl.cnf"
+}
+
 echo "== $TEST_NAME (tsmedia: $TSMEDIA, work: $WORK)"

@@ -22,37 +22,7 @@ init_store "$S" --site-code PS1
 # ------------------------------------------------------------------ PKI
 P=$WORK/pki
 mkdir -p "$P"
-cat >"$P/openssl.cnf" <<'EOF'
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[v3_ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[v3_client]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = clientAuth
-[ca]
-default_ca = test_ca
-[test_ca]
-dir = PKIDIR
-database = $dir/index.txt
-new_certs_dir = $dir/issued
-serial = $dir/serial
-default_md = sha256
-policy = any
-unique_subject = no
-[any]
-commonName = supplied
-EOF
-sed -i "s|PKIDIR|$P|" "$P/openssl.cnf"
-mkdir -p "$P/issued"
-: >"$P/index.txt"
-echo 1000 >"$P/serial"
+pki_init "$P"
 ossl() { openssl "$@" 2>>"$WORK/openssl.log" || fail "openssl $* failed: $(tail -5 "$WORK/openssl.log")"; }
 for ca in "contoso:Contoso Root CA" "fabrikam:Fabrikam Root CA"; do
 	ossl req -x509 -config "$P/openssl.cnf" -extensions v3_ca -newkey rsa:2048 -nodes \

@@ -14,34 +14,7 @@ P=$WORK/pki
 mkdir -p "$P"
 
 # ------------------------------------------------------------------ the PKI
-cat >"$P/openssl.cnf" <<'EOF'
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[v3_ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[v3_client]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = clientAuth
-[ca]
-default_ca = test_ca
-[test_ca]
-dir = PKIDIR
-database = $dir/index.txt
-new_certs_dir = $dir/issued
-serial = $dir/serial
-default_md = sha256
-policy = any
-unique_subject = no
-[any]
-commonName = supplied
-EOF
-sed -i "s|PKIDIR|$P|" "$P/openssl.cnf"
+pki_init "$P"
 ossl() { openssl "$@" 2>>"$WORK/openssl.log" || fail "openssl $* failed: $(tail -5 "$WORK/openssl.log")"; }
 
 make_root_ca() { # NAME CN
@@ -269,9 +242,6 @@ assert_eq "$(J "$C/pki.json" issuer)" "CN=Contoso Root CA" "PKI issuer"
 assert_eq "$(J "$C/pki.json" sha256)" "$(fp256 "$P/client.pem")" "PKI SHA-256 thumbprint"
 
 # An expired certificate, dated by openssl ca.
-mkdir -p "$P/issued"
-: >"$P/index.txt"
-echo 1000 >"$P/serial"
 ossl req -new -config "$P/openssl.cnf" -newkey rsa:2048 -nodes -keyout "$P/old.key" \
 	-out "$P/old.csr" -subj "/CN=Old Media"
 ossl ca -batch -config "$P/openssl.cnf" -cert "$P/ca1.pem" -keyfile "$P/ca1.key" \
