@@ -31,16 +31,14 @@ for _ in $(seq 100); do mountpoint -q "$mnt" && break; sleep 0.1; done
 [[ -f $mnt/boot.iso ]] || fail "boot.iso is not on the mount"
 
 # boots FIRMWARE BANNER QEMU-ARGS...: the serial console shows BANNER.
+n=0
 boots() {
-	local firmware=$1 banner=$2 log=$WORK/serial.log
+	local firmware=$1 banner=$2
 	shift 2
 	local fw=()
 	[[ $firmware == ovmf ]] && fw=(-bios /usr/share/ovmf/OVMF.fd)
-	note "qemu ($firmware) $*"
-	timeout 240 qemu-system-x86_64 -m 256 -nographic -no-reboot -monitor none \
-		-serial "file:$log" "${fw[@]}" "$@" >/dev/null 2>&1 || true
-	# The console redraws with escape sequences, even inside a line.
-	sed 's/\x1b\[[0-9;?=]*[A-Za-z]//g' "$log" | tr -d '\r' | grep -aq "$banner" || fail "no '$banner' on the serial console ($firmware, $*): $(tr -d '\033' <"$log" | tail -c 400)"
+	n=$((n + 1))
+	expect_boot "$firmware-$n" "$banner" -m 256 "${fw[@]}" "$@"
 }
 
 bios="booted under BIOS by isolinux"

@@ -287,4 +287,97 @@ pki_init() {
 	sed -i "s|PKIDIR|$P|" "$P/openssl.cnf"
 }
 
+# ------------------------------------------------------------------ boot checks
+# Every QEMU boot check of the suite goes through boot_check/expect_boot, so
+# that one matcher decides whether a banner appeared.
+#
+# strip_terminal_codes: stdin to stdout without what a console sends besides
+# text.  Firmware and boot loaders redraw the screen over the serial port, and
+# their control sequences can land inside a line ("booted und ESC[17;24H
+# ESC[17;25Her BIOS"), so a banner is matched only after removing: OSC strings
+# (ESC ] ... BEL or ESC \), CSI sequences with any parameters and
+# intermediates (ESC [ ... final byte 0x40-0x7E: cursor moves, colours,
+# erases, modes), then every other escape: intermediates 0x20-0x2F and a final
+# byte (character set designations ESC ( B and ESC ) 0, ESC 7, ESC 8, ESC =,
+# ESC >, ESC c, ESC M ...; ECMA-48 section 5.3), the
+# shift-in/shift-out and bell controls, carriage returns and line breaks (a
+# console that wraps at its last column splits a banner across lines).
+# Byte-wise (LC_ALL=C): a log is not always valid UTF-8.
+strip_terminal_codes() {
+	LC_ALL=C sed -E \
+		-e 's#\x1b\][^\x07\x1b]*(\x07|\x1b\\)##g' \
+		-e 's#\x1b\[[0-?]*[ -/]*[@-~]##g' \
+		-e 's#\x1b[ -/]*[0-~]##g' |
+		LC_ALL=C tr -d '\r\n\016\017\007'
+}
+
+# banner_in_log LOG BANNER: whether BANNER (a fixed string) is in LOG once the
+# terminal's codes are removed.
+banner_in_log() {
+	[[ -f $1 ]] || return 1
+	strip_terminal_codes <"$1" | LC_ALL=C grep -aqF -- "$2"
+}
+
+# boot_check NAME BANNER QEMU-ARGS...: start QEMU (${QEMU:-qemu-system-x86_64})
+# with its serial port written to $WORK/boot.NAME.serial (QEMU's own output in
+# $WORK/boot.NAME.out), no monitor, no reboot and -nographic (which also has
+# SeaBIOS copy the VGA text screen to the serial port, as cursor moves and
+# text: that is how isolinux's SAY lines reach the log), and wait for BANNER.  Returns 0 as soon as the banner is seen (QEMU is stopped then, not
+# left to time out), 1 when QEMU exits without it or when BOOT_TIMEOUT seconds
+# (default 240: emulated boots on a loaded machine) pass.  The deadline is a
+# limit, not a wait: a passing boot costs only the time it takes.
+# BOOT_SECONDS tells how long it took.
+boot_check() {
+	local name=$1 banner=$2 limit=${BOOT_TIMEOUT:-240} pid start rc=1
+	shift 2
+	local log=$WORK/boot.$name.serial out=$WORK/boot.$name.out
+	: >"$log"
+	"${QEMU:-qemu-system-x86_64}" -nographic -monitor none -no-reboot \
+		-serial "file:$log" "$@" >"$out" 2>&1 &
+	pid=$!
+	at_exit "kill -9 $pid 2>/dev/null"
+	start=$SECONDS
+	while :; do
+		if banner_in_log "$log" "$banner"; then
+			rc=0
+			break
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			# Exited: what it wrote last may hold the banner.
+			banner_in_log "$log" "$banner" && rc=0
+			break
+		fi
+		((SECONDS - start < limit)) || break
+		sleep 0.2
+	done
+	BOOT_SECONDS=$((SECONDS - start))
+	_boot_stop "$pid"
+	return "$rc"
+}
+
+# _boot_stop PID: stop QEMU (TERM, then KILL after 5 s) and reap it.
+_boot_stop() {
+	local i
+	kill "$1" 2>/dev/null || true
+	for i in $(seq 50); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# expect_boot NAME BANNER QEMU-ARGS...: boot_check, and fail the test with the
+# end of the serial log (as text) and QEMU's output when the banner is missing.
+expect_boot() {
+	local name=$1 banner=$2
+	shift 2
+	note "qemu [$name] $*"
+	if boot_check "$name" "$banner" "$@"; then
+		note "$name: '$banner' after $BOOT_SECONDS s"
+		return 0
+	fi
+	fail "$name: no '$banner' on the serial console within ${BOOT_TIMEOUT:-240} s (ran $BOOT_SECONDS s; QEMU args: $*); serial log as text: $(strip_terminal_codes <"$WORK/boot.$name.serial" | tail -c 600); QEMU: $(tail -c 400 "$WORK/boot.$name.out")"
+}
+
 echo "== $TEST_NAME (tsmedia: $TSMEDIA, work: $WORK)"

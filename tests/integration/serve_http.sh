@@ -214,20 +214,16 @@ wait_for new_served || fail "a new request does not get the new version of data.
 note "the old response: the old version whole; a new request: the new version"
 
 # ------------------------------------------------------------------ boots
-# boots FIRMWARE TIMEOUT QEMU-ARGS...: BANNER on the serial console.
+# boots FIRMWARE TIMEOUT QEMU-ARGS...: the banner on the serial console
+# within TIMEOUT seconds.
+n=0
 boots() {
-	local firmware=$1 limit=$2 log=$WORK/serial.log fw=() banner
+	local firmware=$1 limit=$2 fw=() banner
 	shift 2
 	[[ $firmware == ovmf ]] && fw=(-bios /usr/share/ovmf/OVMF.fd)
 	[[ $firmware == ovmf ]] && banner="booted under UEFI by GRUB" || banner="booted under BIOS by isolinux"
-	rm -f "$log"
-	note "qemu ($firmware) $*"
-	timeout "$limit" qemu-system-x86_64 -m 512 -nographic -no-reboot -monitor none \
-		-serial "file:$log" "${fw[@]}" "$@" >"$WORK/qemu.out" 2>&1 || true
-	# Without the terminal's escapes: isolinux may move the cursor mid-line.
-	sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$log" >"$log.txt" 2>/dev/null || true
-	grep -aq "$banner" "$log.txt" ||
-		fail "no '$banner' on the serial console ($firmware, $*): $(tr -d '\033' <"$log" | tail -c 600) $(tail -c 400 "$WORK/qemu.out")"
+	n=$((n + 1))
+	BOOT_TIMEOUT=$limit expect_boot "$firmware-$n" "$banner" -m 512 "${fw[@]}" "$@"
 }
 if ((!have_boot)); then
 	skip_part "QEMU boots: grub-mkstandalone, mkfs.fat, mcopy or isolinux is missing (tools/setup.sh --for-tests)"

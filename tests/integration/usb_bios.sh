@@ -51,13 +51,10 @@ fsck.fat -n "$WORK/part.img" >"$WORK/fsck.log" 2>&1 || fail "fsck.fat: $(tail -5
 cmp -s <(dd if="$WORK/stick.img" bs=512 skip=1 count=$(( ($(stat -c %s "$src/boot/grub/i386-pc/core.img") + 511) / 512 )) status=none | head -c "$(stat -c %s "$src/boot/grub/i386-pc/core.img")") \
 	"$src/boot/grub/i386-pc/core.img" || fail "core.img is not at LBA 1"
 
+n=0
 boots() { # QEMU-ARGS...
-	local log=$WORK/serial.log
-	note "qemu (seabios) $*"
-	timeout 240 qemu-system-x86_64 -m 256 -nographic -no-reboot -monitor none \
-		-serial "file:$log" "$@" >/dev/null 2>&1 || true
-	sed 's/\x1b\[[0-9;?=]*[A-Za-z]//g' "$log" | tr -d '\r' | grep -aq "booted under BIOS by GRUB from a stick" ||
-		fail "no banner ($*): $(tr -d '\033' <"$log" | tail -c 300)"
+	n=$((n + 1))
+	expect_boot "seabios-$n" "booted under BIOS by GRUB from a stick" -m 256 "$@"
 }
 check "SeaBIOS boots the stick as a USB disk and as an IDE disk"
 boots -drive "if=none,id=stick,file=$WORK/stick.img,format=raw" -device qemu-xhci -device usb-storage,drive=stick
