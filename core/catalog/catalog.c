@@ -193,6 +193,133 @@ static int catalog_configure(sqlite3 *db)
 	return rc;
 }
 
+/* ---- schema versions ------------------------------------------------
+ *
+ * A store made by any earlier tsmedia opens: PRAGMA user_version says which
+ * steps it has had, and tsm_catalog_open() applies the missing ones in one
+ * transaction.  A new catalog is made at version 1 and goes through the same
+ * steps, so a new store and a migrated one have the same schema.  Each step
+ * runs with foreign key enforcement off (sqlite's procedure for table
+ * changes ALTER TABLE cannot make: create the new table, copy, drop, rename;
+ * https://www.sqlite.org/lang_altertable.html#otheralter) and is followed by
+ * a foreign_key_check.  To add a step: append it to catalog_steps and bump
+ * TSM_CATALOG_SCHEMA_VERSION. */
+
+/* v2: ids that name content are never reused.  Without AUTOINCREMENT sqlite
+ * hands out max(id) + 1, so after gc removed the newest blob, content version
+ * or media version, the next one got its id: a mount's caches (blob readers
+ * by blob id, served snapshots by version ids) then served the removed
+ * item's bytes and listing for the new one.  AUTOINCREMENT keeps the largest
+ * id ever used in sqlite_sequence; the copy seeds it with today's largest.
+ * packs.verified: when `verify` last found every chunk of the pack good
+ * (seconds since the epoch; 0: never), for `verify --since`. */
+static const char schema_v2[] =
+	"CREATE TABLE new_blobs(id INTEGER PRIMARY KEY AUTOINCREMENT, sha256 BLOB NOT NULL UNIQUE,"
+	"  sha1 BLOB NOT NULL, size INTEGER NOT NULL);"
+	"INSERT INTO new_blobs(id, sha256, sha1, size) SELECT id, sha256, sha1, size FROM blobs;"
+	"DROP TABLE blobs;"
+	"ALTER TABLE new_blobs RENAME TO blobs;"
+	"CREATE TABLE new_content_versions(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  content TEXT NOT NULL REFERENCES content(id), version INTEGER NOT NULL,"
+	"  label TEXT, source TEXT NOT NULL, created INTEGER NOT NULL,"
+	"  removed INTEGER NOT NULL DEFAULT 0, files INTEGER NOT NULL, bytes INTEGER NOT NULL,"
+	"  UNIQUE(content, version));"
+	"INSERT INTO new_content_versions(id, content, version, label, source, created, removed,"
+	"  files, bytes) SELECT id, content, version, label, source, created, removed, files, bytes"
+	"  FROM content_versions;"
+	"DROP TABLE content_versions;"
+	"ALTER TABLE new_content_versions RENAME TO content_versions;"
+	"CREATE TABLE new_media_versions(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  media TEXT NOT NULL REFERENCES media(name), version INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL, removed INTEGER NOT NULL DEFAULT 0, UNIQUE(media, version));"
+	"INSERT INTO new_media_versions(id, media, version, created, removed)"
+	"  SELECT id, media, version, created, removed FROM media_versions;"
+	"DROP TABLE media_versions;"
+	"ALTER TABLE new_media_versions RENAME TO media_versions;"
+	"ALTER TABLE packs ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;";
+
+struct catalog_step {
+	const char *what;
+	const char *sql;
+};
+
+/* catalog_steps[i] takes a catalog from version i + 1 to i + 2. */
+static const struct catalog_step catalog_steps[] = {
+	{ "content ids are never reused; packs record their last verify", schema_v2 },
+};
+
+_Static_assert(sizeof(catalog_steps) / sizeof(catalog_steps[0]) + 1 ==
+		       TSM_CATALOG_SCHEMA_VERSION,
+	       "a migration step per schema version");
+
+/* Applies the steps after @from inside the caller's write transaction,
+ * with foreign key enforcement off.  Sets user_version. */
+static int catalog_apply_steps(sqlite3 *db, const char *path, int64_t from)
+{
+	char sql[64];
+	sqlite3_stmt *stmt;
+	int rc;
+
+	for (int64_t v = from; v < TSM_CATALOG_SCHEMA_VERSION; v++) {
+		if (sqlite3_exec(db, catalog_steps[v - 1].sql, NULL, NULL, NULL) != SQLITE_OK) {
+			tsm_error("%s: upgrading the catalog from schema version %lld (%s): %s", path,
+				  (long long)v, catalog_steps[v - 1].what, sqlite3_errmsg(db));
+			return -EIO;
+		}
+	}
+	/* The copies must keep every reference intact. */
+	if ((rc = tsm_db_prepare(db, "PRAGMA foreign_key_check", &stmt)) < 0)
+		return rc;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		tsm_error("%s: after the upgrade, table %s has a row (%lld) whose reference to %s"
+			  " is broken", path, sqlite3_column_text(stmt, 0),
+			  (long long)sqlite3_column_int64(stmt, 1), sqlite3_column_text(stmt, 2));
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return rc == SQLITE_ROW ? -EIO : tsm_db_error(db, "checking references");
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", TSM_CATALOG_SCHEMA_VERSION);
+	return tsm_db_exec(db, sql);
+}
+
+/* Brings an older catalog up to this tsmedia's schema, once: the version is
+ * read again inside the write transaction, so concurrent openers (a mount's
+ * threads) upgrade it one time between them. */
+static int catalog_migrate(sqlite3 *db, const char *path)
+{
+	int64_t version = 0;
+	int rc;
+
+	/* Only outside a transaction does this take effect. */
+	if ((rc = tsm_db_exec(db, "PRAGMA foreign_keys=OFF")) < 0)
+		return rc;
+	if ((rc = tsm_db_exec(db, "BEGIN IMMEDIATE")) < 0)
+		return rc;
+	if ((rc = tsm_db_int64(db, "PRAGMA user_version", &version)) < 0)
+		goto out_rollback;
+	if (version >= TSM_CATALOG_SCHEMA_VERSION) {
+		rc = tsm_db_exec(db, "COMMIT");
+		return rc;
+	}
+	if (version < 1) {
+		tsm_error("%s: catalog schema version %lld is not one tsmedia wrote", path,
+			  (long long)version);
+		rc = -EPROTO;
+		goto out_rollback;
+	}
+	if ((rc = catalog_apply_steps(db, path, version)) < 0)
+		goto out_rollback;
+	if ((rc = tsm_db_exec(db, "COMMIT")) < 0)
+		goto out_rollback;
+	tsm_info("%s: catalog upgraded from schema version %lld to %d", path, (long long)version,
+		 TSM_CATALOG_SCHEMA_VERSION);
+	return 0;
+
+out_rollback:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 int tsm_catalog_create(const char *path, const char *site_code, const char *compression)
 {
 	sqlite3 *db = NULL;
@@ -208,16 +335,20 @@ int tsm_catalog_create(const char *path, const char *site_code, const char *comp
 	rc = catalog_configure(db);
 	if (rc < 0)
 		goto out_close;
+	/* Version 1, then the same steps an old store takes. */
+	if ((rc = tsm_db_exec(db, "PRAGMA foreign_keys=OFF")) < 0)
+		goto out_close;
 	rc = tsm_db_exec(db, "BEGIN IMMEDIATE");
 	if (rc < 0)
 		goto out_close;
-	snprintf(sql, sizeof(sql), "PRAGMA application_id=%d; PRAGMA user_version=%d;",
-		 TSM_CATALOG_APPLICATION_ID, TSM_CATALOG_SCHEMA_VERSION);
+	snprintf(sql, sizeof(sql), "PRAGMA application_id=%d; PRAGMA user_version=1;",
+		 TSM_CATALOG_APPLICATION_ID);
 	if ((rc = tsm_db_exec(db, schema_v1)) < 0 || (rc = tsm_db_exec(db, sql)) < 0 ||
 	    (rc = tsm_meta_set(db, "site_code", site_code)) < 0 ||
 	    (rc = tsm_meta_set(db, "compression", compression)) < 0 ||
 	    (rc = tsm_meta_set(db, "next_content_number", "1")) < 0 ||
-	    (rc = tsm_meta_set(db, "next_pack_id", "1")) < 0) {
+	    (rc = tsm_meta_set(db, "next_pack_id", "1")) < 0 ||
+	    (rc = catalog_apply_steps(db, path, 1)) < 0) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		goto out_close;
 	}
@@ -252,11 +383,16 @@ int tsm_catalog_open(const char *path, sqlite3 **db_ret)
 		sqlite3_close(db);
 		return rc;
 	}
-	if (version != TSM_CATALOG_SCHEMA_VERSION) {
-		tsm_error("%s: catalog schema version %lld, this tsmedia reads version %d", path,
-			  (long long)version, TSM_CATALOG_SCHEMA_VERSION);
+	if (version > TSM_CATALOG_SCHEMA_VERSION) {
+		tsm_error("%s: catalog schema version %lld, this tsmedia reads up to version %d"
+			  " (a newer tsmedia wrote it)", path, (long long)version,
+			  TSM_CATALOG_SCHEMA_VERSION);
 		sqlite3_close(db);
 		return -EPROTO;
+	}
+	if (version < TSM_CATALOG_SCHEMA_VERSION && (rc = catalog_migrate(db, path)) < 0) {
+		sqlite3_close(db);
+		return rc;
 	}
 	rc = catalog_configure(db);
 	if (rc < 0) {
