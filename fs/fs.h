@@ -29,6 +29,10 @@ struct tsm_pin;
 struct fs_snap {
 	int refs; /* under fs->lock */
 	struct tsm_media_snapshot *snap; /* unpinned; what an open pins again */
+	/* Held while the directory names one of its nodes (and from before it
+	 * is laid out): gc never removes a version the listing shows. */
+	struct tsm_pin *listing_pin;
+	unsigned ncurrent; /* its nodes that are current */
 };
 
 struct fs_node {
@@ -41,6 +45,7 @@ struct fs_node {
 	uint64_t nlookup;  /* the kernel's references */
 	unsigned nopen;    /* open handles */
 	bool current;      /* the directory names it now */
+	unsigned holds;    /* refreshes that will publish it (not freed meanwhile) */
 	struct fs_node *next;
 };
 
@@ -62,6 +67,12 @@ struct fs {
 	struct tsm_store *refresh_store;
 	int64_t data_version;
 	bool refreshed_once;
+	/* A refresh that could not add every media is retried (the catalog
+	 * it read is not marked seen), after a delay that grows to 30 s. */
+	bool retry_pending;
+	int64_t retry_version; /* the data_version that failed */
+	int64_t retry_at_ms; /* CLOCK_MONOTONIC */
+	int64_t retry_delay_ms;
 
 	/* Names whose dentries the kernel must drop; sent by the watcher. */
 	char **stale_names;

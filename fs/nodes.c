@@ -14,6 +14,7 @@
 static void fs_snap_unref(struct fs_snap *s)
 {
 	if (s && --s->refs == 0) {
+		tsm_pin_release(s->listing_pin);
 		tsm_media_snapshot_free(s->snap);
 		free(s);
 	}
@@ -45,7 +46,7 @@ static void node_destroy(struct fs_node *n)
 
 void fs_node_maybe_free(struct fs *fs, struct fs_node *node)
 {
-	if (node->current || node->nlookup || node->nopen)
+	if (node->current || node->nlookup || node->nopen || node->holds)
 		return;
 	for (struct fs_node **p = &fs->nodes; *p; p = &(*p)->next) {
 		if (*p == node) {
@@ -72,16 +73,6 @@ struct fresh {
 	size_t n;
 };
 
-/* Whether nodes serve this snapshot already (keys are unique across
- * media: they start with the media version's row id). */
-static bool snapshot_served(struct fs *fs, const char *key)
-{
-	for (struct fs_node *n = fs->nodes; n; n = n->next)
-		if (strcmp(n->snap->snap->key, key) == 0)
-			return true;
-	return false;
-}
-
 static int fresh_push(struct fresh *fresh, struct fs_node *n)
 {
 	void *p = realloc(fresh->nodes, (fresh->n + 1) * sizeof(*fresh->nodes));
@@ -105,25 +96,78 @@ static void stale_add(struct fs *fs, const char *name)
 }
 
 
+/* Adds @n to the nodes the running refresh publishes, held so that no
+ * release or forget frees it before then.  Under fs->lock. */
+static int fresh_hold(struct fresh *fresh, struct fs_node *n)
+{
+	int rc = fresh_push(fresh, n);
+
+	if (rc == 0)
+		n->holds++;
+	return rc;
+}
+
+/* The nodes that serve media @name's snapshot @key already, held for the
+ * publish: found and held in one critical section, so nothing frees them
+ * in between.  Under fs->lock.  Keys name version rows, which are never
+ * reused; the media name is compared too, as a second guard. */
+static int fresh_reuse(struct fs *fs, const char *name, const char *key, struct fresh *fresh,
+		       struct fs_snap **fsnap_ret)
+{
+	int rc = 0;
+
+	*fsnap_ret = NULL;
+	for (struct fs_node *n = fs->nodes; n && rc == 0; n = n->next) {
+		if (strcmp(n->snap->snap->key, key) != 0 ||
+		    strcmp(n->snap->snap->info.def.name, name) != 0)
+			continue;
+		rc = fresh_hold(fresh, n);
+		*fsnap_ret = n->snap;
+	}
+	return rc;
+}
+
+/* On a failed refresh of media @name, keep serving what it served. */
+static int fresh_keep_current(struct fs *fs, const char *name, struct fresh *fresh)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	for (struct fs_node *n = fs->nodes; n && rc == 0; n = n->next)
+		if (n->current && strcmp(n->snap->snap->info.def.name, name) == 0)
+			rc = fresh_hold(fresh, n);
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
 static int fresh_add_media(struct fs *fs, struct tsm_store *store, const char *name,
 			   struct fresh *fresh)
 {
 	struct tsm_media_snapshot *snap;
 	struct tsm_volume_set *set = NULL;
 	struct fs_snap *fsnap;
-	bool reused = true;
-	int rc = tsm_media_snapshot_take(store, name, false, &snap);
+	/* Pinned from here on: gc cannot drop a version between taking the
+	 * snapshot, laying it out and listing it. */
+	int rc = tsm_media_snapshot_take(store, name, true, &snap);
 
 	if (rc < 0)
 		return rc;
 	/* Unchanged media keep their nodes: no layout, no new inode. */
 	pthread_mutex_lock(&fs->lock);
-	reused = snapshot_served(fs, snap->key);
+	rc = fresh_reuse(fs, name, snap->key, fresh, &fsnap);
+	if (fsnap && !fsnap->listing_pin) {
+		/* Named again after it was not (an older version came back). */
+		fsnap->listing_pin = snap->pin;
+		snap->pin = NULL;
+	}
 	pthread_mutex_unlock(&fs->lock);
-	if (!reused)
-		tsm_info("media '%s': serving version %lld (snapshot %s)", name,
-			 (long long)snap->info.version, snap->key);
-	if (!reused && (rc = tsm_media_layout(store, snap, &set)) < 0) {
+	if (fsnap || rc < 0) {
+		tsm_media_snapshot_free(snap);
+		return rc;
+	}
+	tsm_info("media '%s': serving version %lld (snapshot %s)", name,
+		 (long long)snap->info.version, snap->key);
+	if ((rc = tsm_media_layout(store, snap, &set)) < 0) {
 		tsm_warn("media '%s' cannot be served: it does not lay out", name);
 		tsm_media_snapshot_free(snap);
 		return rc;
@@ -134,43 +178,38 @@ static int fresh_add_media(struct fs *fs, struct tsm_store *store, const char *n
 		return -ENOMEM;
 	}
 	fsnap->snap = snap;
+	fsnap->listing_pin = snap->pin;
+	snap->pin = NULL;
+	fsnap->refs = 1; /* ours, until the nodes hold it */
 	pthread_mutex_lock(&fs->lock);
-	if (reused) {
-		for (struct fs_node *n = fs->nodes; n && rc == 0; n = n->next)
-			if (strcmp(n->snap->snap->key, snap->key) == 0)
-				rc = fresh_push(fresh, n);
-	} else {
-		for (size_t i = 0; i < set->n; i++) {
-			struct fs_node *n = calloc(1, sizeof(*n));
+	for (size_t i = 0; i < set->n; i++) {
+		struct fs_node *n = calloc(1, sizeof(*n));
 
-			if (!n || fresh_push(fresh, n) < 0) {
-				free(n);
-				rc = -ENOMEM;
-				break;
-			}
-			n->ino = fs->next_ino++;
-			n->file_name = set->volumes[i].file_name;
-			set->volumes[i].file_name = NULL;
-			n->image = set->volumes[i].image;
-			set->volumes[i].image = NULL;
-			n->size = tsm_image_size(n->image);
-			n->mtime = snap->time;
-			n->snap = fsnap;
-			fsnap->refs++;
-			n->next = fs->nodes;
-			fs->nodes = n;
+		if (!n || fresh_hold(fresh, n) < 0) {
+			free(n);
+			rc = -ENOMEM;
+			break;
 		}
+		n->ino = fs->next_ino++;
+		n->file_name = set->volumes[i].file_name;
+		set->volumes[i].file_name = NULL;
+		n->image = set->volumes[i].image;
+		set->volumes[i].image = NULL;
+		n->size = tsm_image_size(n->image);
+		n->mtime = snap->time;
+		n->snap = fsnap;
+		fsnap->refs++;
+		n->next = fs->nodes;
+		fs->nodes = n;
 	}
-	if (fsnap->refs == 0) {
-		fsnap->refs = 1;
-		fs_snap_unref(fsnap);
-	}
+	fs_snap_unref(fsnap);
 	pthread_mutex_unlock(&fs->lock);
 	tsm_volume_set_free(set);
 	return rc;
 }
 
-/* Marks the fresh nodes current and retires the rest. */
+/* Marks the fresh nodes current, retires the rest and lets go of the
+ * holds. */
 static void publish(struct fs *fs, struct fresh *fresh)
 {
 	bool changed = false;
@@ -191,14 +230,24 @@ static void publish(struct fs *fs, struct fresh *fresh)
 				    n->mtime <= o->mtime)
 					n->mtime = o->mtime + 1;
 			n->current = true;
+			n->snap->ncurrent++;
 			changed = true;
 			stale_add(fs, n->file_name); /* a negative dentry may linger */
 		} else if (!keep && n->current) {
 			n->current = false;
+			/* No longer listed: open handles hold their own pins. */
+			if (--n->snap->ncurrent == 0) {
+				tsm_pin_release(n->snap->listing_pin);
+				n->snap->listing_pin = NULL;
+			}
 			changed = true;
 			stale_add(fs, n->file_name);
 			fs_node_maybe_free(fs, n);
 		}
+	}
+	for (size_t i = 0; i < fresh->n; i++) {
+		fresh->nodes[i]->holds--;
+		fs_node_maybe_free(fs, fresh->nodes[i]);
 	}
 	if (changed) {
 		fs->dir_mtime = (int64_t)time(NULL);
@@ -208,28 +257,64 @@ static void publish(struct fs *fs, struct fresh *fresh)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define RETRY_FIRST_MS 200
+#define RETRY_MAX_MS 30000
+
 int fs_refresh(struct fs *fs)
 {
 	struct tsm_media_info *list = NULL;
 	struct fresh fresh = { 0 };
 	int64_t version;
-	size_t n = 0;
+	size_t n = 0, failed = 0;
 	int rc;
 
 	pthread_mutex_lock(&fs->refresh_lock);
 	rc = tsm_store_data_version(fs->refresh_store, &version);
-	if (rc < 0 || (fs->refreshed_once && version == fs->data_version)) {
-		pthread_mutex_unlock(&fs->refresh_lock);
-		return rc;
+	if (rc < 0)
+		goto out_unlock;
+	/* data_version moves when another connection commits.  A catalog that
+	 * could not be served whole is not marked seen: it is read again, at
+	 * once if it changes, else at the retry time. */
+	if (fs->refreshed_once && version == fs->data_version)
+		goto out_unlock;
+	if (fs->retry_pending && version == fs->retry_version && monotonic_ms() < fs->retry_at_ms)
+		goto out_unlock;
+	if ((rc = tsm_media_list(fs->refresh_store, &list, &n)) < 0)
+		goto out_unlock;
+	for (size_t i = 0; i < n; i++) {
+		int err = fresh_add_media(fs, fs->refresh_store, list[i].def.name, &fresh);
+
+		if (err < 0) {
+			failed++;
+			tsm_warn("media '%s': not refreshed (%s); trying again", list[i].def.name,
+				 strerror(-err));
+			if (fresh_keep_current(fs, list[i].def.name, &fresh) < 0)
+				rc = -ENOMEM;
+		}
 	}
-	rc = tsm_media_list(fs->refresh_store, &list, &n);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		fresh_add_media(fs, fs->refresh_store, list[i].def.name, &fresh);
-	if (rc == 0) {
-		publish(fs, &fresh);
+	publish(fs, &fresh);
+	if (failed || rc < 0) {
+		fs->retry_delay_ms = fs->retry_delay_ms ? fs->retry_delay_ms * 2 : RETRY_FIRST_MS;
+		if (fs->retry_delay_ms > RETRY_MAX_MS)
+			fs->retry_delay_ms = RETRY_MAX_MS;
+		fs->retry_at_ms = monotonic_ms() + fs->retry_delay_ms;
+		fs->retry_version = version;
+		fs->retry_pending = true;
+	} else {
+		fs->retry_pending = false;
+		fs->retry_delay_ms = 0;
 		fs->data_version = version;
 		fs->refreshed_once = true;
 	}
+out_unlock:
 	free(fresh.nodes);
 	tsm_media_list_free(list, n);
 	pthread_mutex_unlock(&fs->refresh_lock);

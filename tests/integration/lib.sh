@@ -380,4 +380,46 @@ expect_boot() {
 	fail "$name: no '$banner' on the serial console within ${BOOT_TIMEOUT:-240} s (ran $BOOT_SECONDS s; QEMU args: $*); serial log as text: $(strip_terminal_codes <"$WORK/boot.$name.serial" | tail -c 600); QEMU: $(tail -c 400 "$WORK/boot.$name.out")"
 }
 
+# ------------------------------------------------------------------ the mount
+# fs_require: skip unless FUSE and tsmediafs ($TSMEDIAFS) are there.
+fs_require() {
+	[[ -e /dev/fuse ]] || skip "/dev/fuse is missing"
+	command -v fusermount3 >/dev/null || skip "fusermount3 is not installed (Debian: fuse3)"
+	TSMEDIAFS=${TSMEDIAFS:-$(dirname "$TSMEDIA")/../fs/tsmediafs}
+	[[ -x $TSMEDIAFS ]] || fail "tsmediafs not found at $TSMEDIAFS"
+}
+# fs_start STORE MNT [TSMEDIAFS ARGS...]: mount in the foreground, messages
+# to $WORK/daemon.log; sets FS_PID; unmounted when the test exits.
+FS_PID=
+fs_start() {
+	local store=$1 mnt=$2
+	shift 2
+	mkdir -p "$mnt"
+	"$TSMEDIAFS" --store "$store" "$mnt" -f "$@" 2>>"$WORK/daemon.log" &
+	FS_PID=$!
+	at_exit "fusermount3 -u '$mnt'; kill -9 $FS_PID"
+	for _ in $(seq 100); do
+		mountpoint -q "$mnt" && return 0
+		sleep 0.1
+	done
+	cat "$WORK/daemon.log" >&2
+	fail "tsmediafs did not mount within 10 s"
+}
+# fs_stop MNT: unmount and wait for the daemon.
+fs_stop() {
+	fusermount3 -u "$1" 2>/dev/null || true
+	[[ -n $FS_PID ]] && wait "$FS_PID" 2>/dev/null || true
+	FS_PID=
+}
+# wait_until SECONDS CMD...: retry CMD every 0.1 s until it succeeds.
+wait_until() {
+	local n=$(($1 * 10))
+	shift
+	for _ in $(seq "$n"); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 echo "== $TEST_NAME (tsmedia: $TSMEDIA, work: $WORK)"
