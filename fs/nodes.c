@@ -317,6 +317,7 @@ int fs_refresh(struct fs *fs)
 out_unlock:
 	free(fresh.nodes);
 	tsm_media_list_free(list, n);
+	tsm_store_reads_done(fs->refresh_store);
 	pthread_mutex_unlock(&fs->refresh_lock);
 	return rc;
 }
@@ -348,6 +349,7 @@ static void send_invalidations(struct fs *fs)
 static void *watcher_main(void *arg)
 {
 	struct fs *fs = arg;
+	unsigned ticks = 0;
 
 	pthread_mutex_lock(&fs->lock);
 	while (!fs->stopping) {
@@ -365,6 +367,10 @@ static void *watcher_main(void *arg)
 		pthread_mutex_unlock(&fs->lock);
 		fs_refresh(fs);
 		send_invalidations(fs);
+		/* Once a second: let go of packs gc removed, also in worker
+		 * threads that have not read since. */
+		if (++ticks % 5 == 0)
+			tsm_store_sweep_removed_packs();
 		pthread_mutex_lock(&fs->lock);
 	}
 	pthread_mutex_unlock(&fs->lock);

@@ -320,6 +320,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		got = tsm_image_pread(h->node->image, t->source, t->buf, size, (uint64_t)off);
 		if (got >= 0) {
 			fuse_reply_buf(req, (const char *)t->buf, (size_t)got);
+			tsm_store_reads_done(t->store);
 			return;
 		}
 	}
@@ -327,6 +328,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		tsm_error("%s: read of %zu bytes at offset %lld failed: %s", h->node->file_name, size,
 			  (long long)off, strerror((int)-got));
 		fuse_reply_err(req, EIO);
+		tsm_store_reads_done(t->store);
 		return;
 	}
 	bv = t->bufv;
@@ -347,6 +349,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 	}
 	fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE);
+	/* The pack descriptors in the reply have been read from. */
+	tsm_store_reads_done(t->store);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -39,29 +39,37 @@ static int reader_load_chunks(struct tsm_blob_reader *r)
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		count = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
+	/* A blob of n chunks holds at least n bytes (chunks are never empty
+	 * but for the empty blob's one): more chunks than bytes is damage. */
+	if (count < 0 || (uint64_t)count > r->size + 1 || (uint64_t)count >= SIZE_MAX / sizeof(*r->chunks)) {
+		tsm_error("%s: blob %lld: %lld chunks for %llu bytes in the catalog", store->dir,
+			  (long long)r->blob_id, (long long)count, (unsigned long long)r->size);
+		return -EIO;
+	}
 	r->chunks = calloc((size_t)count + 1, sizeof(*r->chunks));
 	r->starts = calloc((size_t)count + 1, sizeof(*r->starts));
 	if (!r->chunks || !r->starts)
 		return -ENOMEM;
 	if ((rc = tsm_db_prepare(store->db,
-				 "SELECT c.id, c.pack, c.offset, c.stored_size, c.size, c.codec,"
-				 " c.hash FROM blob_chunks b JOIN chunks c ON c.id = b.chunk"
+				 "SELECT " TSM_CHUNK_LOC_COLUMNS
+				 " FROM blob_chunks b JOIN chunks c ON c.id = b.chunk"
 				 " WHERE b.blob = ? ORDER BY b.seq", &stmt)) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, r->blob_id);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && i < (size_t)count) {
 		struct tsm_chunk_loc *c = &r->chunks[i];
 
-		c->id = sqlite3_column_int64(stmt, 0);
-		c->pack = sqlite3_column_int64(stmt, 1);
-		c->offset = (uint64_t)sqlite3_column_int64(stmt, 2);
-		c->stored_size = (uint32_t)sqlite3_column_int64(stmt, 3);
-		c->size = (uint32_t)sqlite3_column_int64(stmt, 4);
-		c->codec = sqlite3_column_int(stmt, 5);
-		if (sqlite3_column_bytes(stmt, 6) == TSM_SHA256_LEN)
-			memcpy(c->hash, sqlite3_column_blob(stmt, 6), TSM_SHA256_LEN);
+		if (tsm_chunk_loc_from_row(store, stmt, 0, c) < 0) {
+			sqlite3_finalize(stmt);
+			return -EIO;
+		}
 		r->starts[i] = pos;
-		pos += c->size;
+		if (__builtin_add_overflow(pos, (uint64_t)c->size, &pos)) {
+			sqlite3_finalize(stmt);
+			tsm_error("%s: blob %lld: its chunk sizes overflow", store->dir,
+				  (long long)r->blob_id);
+			return -EIO;
+		}
 		i++;
 	}
 	sqlite3_finalize(stmt);
@@ -93,14 +101,20 @@ int tsm_blob_reader_open(struct tsm_store *store, int64_t blob_id,
 		goto out_free;
 	sqlite3_bind_int64(stmt, 1, blob_id);
 	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		r->size = (uint64_t)sqlite3_column_int64(stmt, 0);
+	int64_t size = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_ROW) {
 		tsm_error("%s: blob %lld is not in the catalog", store->dir, (long long)blob_id);
 		rc = -ENOENT;
 		goto out_free;
 	}
+	if (size < 0) {
+		tsm_error("%s: blob %lld has a negative size in the catalog", store->dir,
+			  (long long)blob_id);
+		rc = -EIO;
+		goto out_free;
+	}
+	r->size = (uint64_t)size;
 	r->cache = malloc(TSM_CHUNK_MAX);
 	r->scratch = malloc(TSM_CHUNK_MAX);
 	if (!r->cache || !r->scratch) {
@@ -183,21 +197,20 @@ size_t tsm_blob_reader_map(struct tsm_blob_reader *r, uint64_t offset, size_t le
 	struct tsm_chunk_loc *c;
 	uint64_t in_chunk;
 	size_t i, n;
-	int fd;
 
 	if (offset >= r->size || len == 0)
 		return 0;
 	i = chunk_index_at(r, offset);
 	c = &r->chunks[i];
 	in_chunk = offset - r->starts[i];
-	if (c->codec != TSM_COMPRESSION_NONE || !tsm_verified_check(r->store->verified, c->id, c->pack))
-		return 0;
-	if ((fd = tsm_pack_cache_fd(r->store, c->pack)) < 0)
-		return 0;
 	n = c->size - (size_t)in_chunk;
-	*fd_ret = fd;
-	*pos_ret = c->offset + in_chunk;
-	return n < len ? n : len;
+	if (n > len)
+		n = len;
+	if (tsm_chunk_map_checked(r->store, c, (uint32_t)in_chunk, n, fd_ret, pos_ret) < 0)
+		return 0;
+	/* The reply reads from it later: keep it open until the reads end. */
+	r->store->packs.lent = true;
+	return n;
 }
 
 void tsm_blob_reader_close(struct tsm_blob_reader *r)

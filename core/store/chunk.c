@@ -2,6 +2,7 @@
 #include "store/store_internal.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -56,6 +57,43 @@ int tsm_chunk_put(struct tsm_store *store, const uint8_t hash[TSM_SHA256_LEN],
 	return 0;
 }
 
+int tsm_chunk_loc_from_row(struct tsm_store *store, sqlite3_stmt *stmt, int col,
+			   struct tsm_chunk_loc *loc)
+{
+	int64_t id = sqlite3_column_int64(stmt, col);
+	int64_t offset = sqlite3_column_int64(stmt, col + 2);
+	int64_t stored = sqlite3_column_int64(stmt, col + 3);
+	int64_t size = sqlite3_column_int64(stmt, col + 4);
+	int codec = sqlite3_column_int(stmt, col + 5);
+	uint64_t end;
+	const char *problem = NULL;
+
+	/* The catalog is a file too: every size is checked before use. */
+	if (stored < 0 || stored > TSM_CHUNK_MAX || size < 0 || size > TSM_CHUNK_MAX)
+		problem = "a size out of range";
+	else if (offset < 0 || __builtin_add_overflow((uint64_t)offset, (uint64_t)stored, &end) ||
+		 end > INT64_MAX)
+		problem = "an offset out of range";
+	else if (codec != TSM_COMPRESSION_NONE && codec != TSM_COMPRESSION_ZSTD)
+		problem = "an unknown codec";
+	else if (codec == TSM_COMPRESSION_NONE && stored != size)
+		problem = "two sizes for a raw chunk";
+	else if (sqlite3_column_bytes(stmt, col + 6) != TSM_SHA256_LEN)
+		problem = "a malformed hash";
+	if (problem) {
+		tsm_error("%s: chunk %lld has %s in the catalog", store->dir, (long long)id, problem);
+		return -EIO;
+	}
+	loc->id = id;
+	loc->pack = sqlite3_column_int64(stmt, col + 1);
+	loc->offset = (uint64_t)offset;
+	loc->stored_size = (uint32_t)stored;
+	loc->size = (uint32_t)size;
+	loc->codec = codec;
+	memcpy(loc->hash, sqlite3_column_blob(stmt, col + 6), TSM_SHA256_LEN);
+	return 0;
+}
+
 int tsm_chunk_lookup(struct tsm_store *store, int64_t chunk_id, struct tsm_chunk_loc *loc_ret)
 {
 	sqlite3_stmt *stmt = tsm_store_stmt(store, TSM_STMT_CHUNK_GET);
@@ -74,21 +112,9 @@ int tsm_chunk_lookup(struct tsm_store *store, int64_t chunk_id, struct tsm_chunk
 		}
 		return tsm_db_error(store->db, "looking up a chunk");
 	}
-	loc_ret->id = chunk_id;
-	loc_ret->pack = sqlite3_column_int64(stmt, 0);
-	loc_ret->offset = (uint64_t)sqlite3_column_int64(stmt, 1);
-	loc_ret->stored_size = (uint32_t)sqlite3_column_int64(stmt, 2);
-	loc_ret->size = (uint32_t)sqlite3_column_int64(stmt, 3);
-	loc_ret->codec = sqlite3_column_int(stmt, 4);
-	if (sqlite3_column_bytes(stmt, 5) != TSM_SHA256_LEN) {
-		sqlite3_reset(stmt);
-		tsm_error("%s: chunk %lld has a malformed hash in the catalog", store->dir,
-			  (long long)chunk_id);
-		return -EIO;
-	}
-	memcpy(loc_ret->hash, sqlite3_column_blob(stmt, 5), TSM_SHA256_LEN);
+	rc = tsm_chunk_loc_from_row(store, stmt, 0, loc_ret);
 	sqlite3_reset(stmt);
-	return 0;
+	return rc;
 }
 
 static int pread_full(int fd, void *buf, size_t len, uint64_t offset)
@@ -122,17 +148,29 @@ static void chunk_report(struct tsm_store *store, const struct tsm_chunk_loc *lo
 		  (unsigned long long)loc->offset, problem);
 }
 
-int tsm_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uint8_t *out,
-		   uint8_t *scratch)
+/* Whether the chunk lies inside the pack file as it is now. */
+static bool chunk_in_pack(const struct tsm_chunk_loc *loc, const struct tsm_pack_file *pf)
+{
+	return loc->offset <= pf->size && loc->stored_size <= pf->size - loc->offset;
+}
+
+int tsm_chunk_read_flags(struct tsm_store *store, const struct tsm_chunk_loc *loc, uint8_t *out,
+			 uint8_t *scratch, unsigned flags)
 {
 	uint8_t digest[TSM_SHA256_LEN];
-	int fd = tsm_pack_cache_fd(store, loc->pack);
+	const struct tsm_pack_file *pf;
+	uint32_t gen;
 	int rc;
 
-	if (fd < 0)
-		return fd;
+	if ((rc = tsm_pack_cache_get(store, loc->pack, &pf)) < 0)
+		return rc;
+	gen = pf->gen;
 	if (loc->size > TSM_CHUNK_MAX || loc->stored_size > TSM_CHUNK_MAX) {
 		chunk_report(store, loc, "size out of range in the catalog");
+		return -EIO;
+	}
+	if (!chunk_in_pack(loc, pf)) {
+		chunk_report(store, loc, "pack is truncated");
 		return -EIO;
 	}
 	if (loc->codec == TSM_COMPRESSION_NONE) {
@@ -140,13 +178,14 @@ int tsm_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uin
 			chunk_report(store, loc, "raw chunk with two sizes in the catalog");
 			return -EIO;
 		}
-		rc = pread_full(fd, out, loc->size, loc->offset);
+		rc = pread_full(pf->fd, out, loc->size, loc->offset);
 	} else {
-		rc = pread_full(fd, scratch, loc->stored_size, loc->offset);
+		rc = pread_full(pf->fd, scratch, loc->stored_size, loc->offset);
 		if (rc == 0) {
 			size_t n = ZSTD_decompress(out, loc->size, scratch, loc->stored_size);
 
 			if (ZSTD_isError(n) || n != loc->size) {
+				tsm_verified_clear(store->verified, loc->id);
 				chunk_report(store, loc, "does not decompress");
 				return -EIO;
 			}
@@ -160,31 +199,55 @@ int tsm_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uin
 		chunk_report(store, loc, strerror(-rc));
 		return rc == -EIO ? rc : -EIO;
 	}
-	/* Checked once per process and pack, like raw chunks read straight
-	 * from their pack. */
-	if (tsm_verified_check(store->verified, loc->id, loc->pack))
+	/* Checked once per pack file generation (see verified.c), like raw
+	 * chunks read straight from their pack. */
+	if (!(flags & TSM_CHUNK_RECHECK) && tsm_verified_check(store->verified, loc->id, gen))
 		return 0;
 	if ((rc = tsm_sha256(out, loc->size, digest)) < 0)
 		return rc;
 	if (memcmp(digest, loc->hash, TSM_SHA256_LEN) != 0) {
+		tsm_verified_clear(store->verified, loc->id);
 		chunk_report(store, loc, "checksum mismatch");
 		return -EIO;
 	}
-	tsm_verified_mark(store->verified, loc->id, loc->pack);
+	tsm_verified_mark(store->verified, loc->id, gen);
+	return 0;
+}
+
+int tsm_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uint8_t *out,
+		   uint8_t *scratch)
+{
+	return tsm_chunk_read_flags(store, loc, out, scratch, 0);
+}
+
+int tsm_chunk_map_checked(struct tsm_store *store, const struct tsm_chunk_loc *loc,
+			  uint32_t in_chunk, size_t len, int *fd_ret, uint64_t *pos_ret)
+{
+	const struct tsm_pack_file *pf;
+
+	if (loc->codec != TSM_COMPRESSION_NONE || in_chunk > loc->size ||
+	    len > loc->size - in_chunk)
+		return -EAGAIN;
+	if (tsm_pack_cache_get(store, loc->pack, &pf) < 0)
+		return -EAGAIN; /* moved: the slow path looks it up again */
+	/* Past the file's end (truncated) or not checked in this file as it is
+	 * now: the checked path reads it, and fails with EIO if it must. */
+	if (!chunk_in_pack(loc, pf) || !tsm_verified_check(store->verified, loc->id, pf->gen))
+		return -EAGAIN;
+	*fd_ret = pf->fd;
+	*pos_ret = loc->offset + in_chunk;
 	return 0;
 }
 
 int tsm_chunk_pread_checked(struct tsm_store *store, const struct tsm_chunk_loc *loc,
 			    uint8_t *out, size_t len, uint32_t in_chunk)
 {
+	uint64_t pos;
 	int fd, rc;
 
-	if (loc->codec != TSM_COMPRESSION_NONE || in_chunk > loc->size ||
-	    len > loc->size - in_chunk || !tsm_verified_check(store->verified, loc->id, loc->pack))
-		return -EAGAIN;
-	if ((fd = tsm_pack_cache_fd(store, loc->pack)) < 0)
-		return -EAGAIN; /* moved: the slow path looks it up again */
-	rc = pread_full(fd, out, len, loc->offset + in_chunk);
+	if ((rc = tsm_chunk_map_checked(store, loc, in_chunk, len, &fd, &pos)) < 0)
+		return rc;
+	rc = pread_full(fd, out, len, pos);
 	if (rc < 0) {
 		chunk_report(store, loc, rc == -ENODATA ? "pack is truncated" : strerror(-rc));
 		return -EIO;
@@ -195,14 +258,20 @@ int tsm_chunk_pread_checked(struct tsm_store *store, const struct tsm_chunk_loc 
 int tsm_chunk_read_relocating(struct tsm_store *store, struct tsm_chunk_loc *loc, uint8_t *out,
 			      uint8_t *scratch)
 {
-	int rc = tsm_chunk_read(store, loc, out, scratch);
+	return tsm_chunk_read_relocating_flags(store, loc, out, scratch, 0);
+}
+
+int tsm_chunk_read_relocating_flags(struct tsm_store *store, struct tsm_chunk_loc *loc,
+				    uint8_t *out, uint8_t *scratch, unsigned flags)
+{
+	int rc = tsm_chunk_read_flags(store, loc, out, scratch, flags);
 
 	if (rc != -ENOENT)
 		return rc;
 	/* gc compacted the pack away after we looked the chunk up. */
 	if ((rc = tsm_chunk_lookup(store, loc->id, loc)) < 0)
 		return rc;
-	rc = tsm_chunk_read(store, loc, out, scratch);
+	rc = tsm_chunk_read_flags(store, loc, out, scratch, flags);
 	if (rc == -ENOENT) {
 		char name[32];
 

@@ -246,17 +246,122 @@ void tsm_pack_writer_reset(struct tsm_store *store)
 	w->fresh_only = false;
 }
 
-int tsm_pack_cache_fd(struct tsm_store *store, int64_t pack_id)
+static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tsm_pack_cache *caches;
+
+void tsm_pack_cache_init(struct tsm_pack_cache *c)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_lock(&caches_lock);
+	c->next = caches;
+	caches = c;
+	c->registered = true;
+	pthread_mutex_unlock(&caches_lock);
+}
+
+/* Closes @fd now, or once no reply can still read from it. */
+static void pack_cache_retire(struct tsm_pack_cache *c, int fd)
+{
+	if (c->lent) {
+		if (c->nretired == c->cap_retired) {
+			size_t cap = c->cap_retired ? 2 * c->cap_retired : 8;
+			void *p = realloc(c->retired, cap * sizeof(*c->retired));
+
+			if (p) {
+				c->retired = p;
+				c->cap_retired = cap;
+			}
+		}
+		if (c->nretired < c->cap_retired) {
+			c->retired[c->nretired++] = fd;
+			return;
+		}
+	}
+	close(fd);
+}
+
+static void pack_cache_drop(struct tsm_pack_cache *c, size_t i)
+{
+	pack_cache_retire(c, c->entries[i].fd);
+	c->entries[i] = c->entries[--c->n];
+}
+
+static bool pack_same_file(const struct tsm_pack_file *pf, const struct stat *st)
+{
+	return pf->dev == st->st_dev && pf->ino == st->st_ino &&
+	       pf->size == (uint64_t)st->st_size && pf->mtime.tv_sec == st->st_mtim.tv_sec &&
+	       pf->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+static void pack_file_set(struct tsm_store *store, struct tsm_pack_file *pf, const struct stat *st)
+{
+	pf->dev = st->st_dev;
+	pf->ino = st->st_ino;
+	pf->size = (uint64_t)st->st_size;
+	pf->mtime = st->st_mtim;
+	pf->gen = tsm_verified_pack_gen(store->verified, pf->id, st);
+}
+
+static int pack_cache_get_locked(struct tsm_store *store, int64_t pack_id,
+				 struct tsm_pack_file **pack_ret);
+
+int tsm_pack_cache_get(struct tsm_store *store, int64_t pack_id,
+		       const struct tsm_pack_file **pack_ret)
 {
 	struct tsm_pack_cache *c = &store->packs;
+	struct tsm_pack_file *pf = NULL;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	rc = pack_cache_get_locked(store, pack_id, &pf);
+	pthread_mutex_unlock(&c->lock);
+	if (rc == 0)
+		*pack_ret = pf;
+	return rc;
+}
+
+static int pack_cache_get_locked(struct tsm_store *store, int64_t pack_id,
+				 struct tsm_pack_file **pack_ret)
+{
+	struct tsm_pack_cache *c = &store->packs;
+	struct tsm_pack_file *pf;
+	struct stat st;
 	int fd, rc;
 
-	for (size_t i = 0; i < c->n; i++)
-		if (c->entries[i].id == pack_id)
-			return c->entries[i].fd;
+	c->busy = true;
+	c->clock++;
+	for (size_t i = 0; i < c->n; i++) {
+		pf = &c->entries[i];
+		if (pf->id != pack_id)
+			continue;
+		if (fstat(pf->fd, &st) < 0 || st.st_nlink == 0) {
+			/* gc removed or replaced it: let its space go. */
+			pack_cache_drop(c, i);
+			break;
+		}
+		if (!pack_same_file(pf, &st))
+			pack_file_set(store, pf, &st); /* written to: check again */
+		pf->last_use = c->clock;
+		*pack_ret = pf;
+		return 0;
+	}
 	rc = pack_open_at(store, pack_id, O_RDONLY, &fd);
 	if (rc < 0)
 		return rc;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if (c->n == TSM_PACK_CACHE_MAX) {
+		size_t lru = 0;
+
+		for (size_t i = 1; i < c->n; i++)
+			if (c->entries[i].last_use < c->entries[lru].last_use)
+				lru = i;
+		pack_cache_drop(c, lru);
+	}
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 8;
 		void *p = realloc(c->entries, cap * sizeof(*c->entries));
@@ -268,30 +373,92 @@ int tsm_pack_cache_fd(struct tsm_store *store, int64_t pack_id)
 		c->entries = p;
 		c->cap = cap;
 	}
-	c->entries[c->n].id = pack_id;
-	c->entries[c->n].fd = fd;
-	c->n++;
-	return fd;
+	pf = &c->entries[c->n++];
+	pf->id = pack_id;
+	pf->fd = fd;
+	pf->last_use = c->clock;
+	pack_file_set(store, pf, &st);
+	*pack_ret = pf;
+	return 0;
+}
+
+int tsm_pack_cache_fd(struct tsm_store *store, int64_t pack_id)
+{
+	const struct tsm_pack_file *pf;
+	int rc = tsm_pack_cache_get(store, pack_id, &pf);
+
+	return rc < 0 ? rc : pf->fd;
 }
 
 void tsm_pack_cache_forget(struct tsm_store *store, int64_t pack_id)
 {
 	struct tsm_pack_cache *c = &store->packs;
 
+	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->entries[i].id == pack_id) {
-			close(c->entries[i].fd);
-			c->entries[i] = c->entries[--c->n];
-			return;
+			pack_cache_drop(c, i);
+			break;
 		}
 	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void tsm_store_reads_done(struct tsm_store *store)
+{
+	struct tsm_pack_cache *c = &store->packs;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nretired; i++)
+		close(c->retired[i]);
+	c->nretired = 0;
+	c->lent = false;
+	c->busy = false;
+	pthread_mutex_unlock(&c->lock);
+}
+
+int tsm_store_sweep_removed_packs(void)
+{
+	int closed = 0;
+
+	pthread_mutex_lock(&caches_lock);
+	for (struct tsm_pack_cache *c = caches; c; c = c->next) {
+		pthread_mutex_lock(&c->lock);
+		/* A busy cache's owner may be reading from its descriptors. */
+		for (size_t i = 0; !c->busy && i < c->n;) {
+			struct stat st;
+
+			if (fstat(c->entries[i].fd, &st) < 0 || st.st_nlink == 0) {
+				pack_cache_drop(c, i);
+				closed++;
+			} else {
+				i++;
+			}
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_unlock(&caches_lock);
+	return closed;
 }
 
 void tsm_pack_cache_close(struct tsm_pack_cache *cache)
 {
+	if (!cache->registered)
+		return;
+	pthread_mutex_lock(&caches_lock);
+	for (struct tsm_pack_cache **p = &caches; *p; p = &(*p)->next) {
+		if (*p == cache) {
+			*p = cache->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&caches_lock);
 	for (size_t i = 0; i < cache->n; i++)
 		close(cache->entries[i].fd);
+	for (size_t i = 0; i < cache->nretired; i++)
+		close(cache->retired[i]);
 	free(cache->entries);
-	cache->entries = NULL;
-	cache->n = cache->cap = 0;
+	free(cache->retired);
+	pthread_mutex_destroy(&cache->lock);
+	memset(cache, 0, sizeof(*cache));
 }

@@ -4,9 +4,12 @@
 #ifndef TSMEDIA_PACK_H
 #define TSMEDIA_PACK_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 struct tsm_store;
 
@@ -27,14 +30,42 @@ struct tsm_pack_writer {
 	bool fresh_only;   /* never append to an existing pack (gc compaction) */
 };
 
-/* Read descriptors, by pack id.  Reading from a pack gc has since
- * replaced is fine: its bytes are still right, and still checked. */
+/* An open pack and the identity of the file it was when last looked at.
+ * @gen names that identity process-wide (verified.c): a chunk checked in
+ * one generation is read unchecked only while the file is still that
+ * file, at that size and mtime. */
+struct tsm_pack_file {
+	int64_t id;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	uint64_t size;
+	struct timespec mtime;
+	uint32_t gen;
+	uint64_t last_use;
+};
+
+/* Read descriptors, by pack id, at most TSM_PACK_CACHE_MAX per handle.
+ * Each use checks the file again (one fstat): a pack gc removed (unlinked)
+ * is closed, so its space comes back, and the chunk is looked up again; a
+ * pack written to or replaced gets a new generation, so its chunks are
+ * checked again.  Descriptors handed out by tsm_blob_reader_map() stay
+ * open until tsm_store_reads_done(). */
+#define TSM_PACK_CACHE_MAX 64
 struct tsm_pack_cache {
-	struct {
-		int64_t id;
-		int fd;
-	} *entries;
+	/* Taken by the owning thread in each call, and by
+	 * tsm_store_sweep_removed_packs() from another thread, which touches a
+	 * cache only when it is not busy. */
+	pthread_mutex_t lock;
+	bool registered;
+	bool busy;     /* used since the last tsm_store_reads_done */
+	bool lent;     /* a descriptor went out through tsm_blob_reader_map */
+	struct tsm_pack_file *entries;
 	size_t n, cap;
+	uint64_t clock;
+	int *retired;  /* closed at tsm_store_reads_done */
+	size_t nretired, cap_retired;
+	struct tsm_pack_cache *next; /* every registered cache of the process */
 };
 
 int tsm_pack_append(struct tsm_store *store, const void *data, size_t len,
@@ -43,9 +74,14 @@ int tsm_pack_writer_sync(struct tsm_store *store);
 void tsm_pack_writer_rollback(struct tsm_store *store);
 void tsm_pack_writer_reset(struct tsm_store *store);
 
-/* Returns a read fd for @pack_id (owned by the cache), or -ENOENT. */
+/* The open pack @pack_id, checked against its file now (owned by the
+ * cache; valid until the next call), or -ENOENT when it is gone. */
+int tsm_pack_cache_get(struct tsm_store *store, int64_t pack_id,
+		       const struct tsm_pack_file **pack_ret);
+/* Its descriptor alone. */
 int tsm_pack_cache_fd(struct tsm_store *store, int64_t pack_id);
 void tsm_pack_cache_forget(struct tsm_store *store, int64_t pack_id);
+void tsm_pack_cache_init(struct tsm_pack_cache *cache);
 void tsm_pack_cache_close(struct tsm_pack_cache *cache);
 
 #endif

@@ -182,6 +182,7 @@ int tsm_store_open(const char *dir, struct tsm_store **store_ret)
 		return -ENOMEM;
 	store->dir_fd = store->lock_fd = store->gc_lock_fd = -1;
 	store->writer.current = -1;
+	tsm_pack_cache_init(&store->packs);
 	store->dir = strdup(dir);
 	if (!store->dir) {
 		rc = -ENOMEM;
@@ -245,8 +246,7 @@ static const char *const stmt_sql[TSM_STMT_COUNT] = {
 	[TSM_STMT_CHUNK_FIND] = "SELECT id FROM chunks WHERE hash = ?",
 	[TSM_STMT_CHUNK_INSERT] = "INSERT INTO chunks(hash, pack, offset, stored_size, size, codec)"
 				  " VALUES(?, ?, ?, ?, ?, ?)",
-	[TSM_STMT_CHUNK_GET] = "SELECT pack, offset, stored_size, size, codec, hash FROM chunks"
-			       " WHERE id = ?",
+	[TSM_STMT_CHUNK_GET] = "SELECT " TSM_CHUNK_LOC_COLUMNS " FROM chunks c WHERE c.id = ?",
 	[TSM_STMT_BLOB_FIND] = "SELECT id, size FROM blobs WHERE sha256 = ?",
 	[TSM_STMT_BLOB_INSERT] = "INSERT INTO blobs(sha256, sha1, size) VALUES(?, ?, ?)",
 	[TSM_STMT_BLOB_CHUNK_INSERT] = "INSERT INTO blob_chunks(blob, seq, chunk) VALUES(?, ?, ?)",

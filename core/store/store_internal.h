@@ -48,10 +48,6 @@ struct tsm_store {
  * (logged). */
 sqlite3_stmt *tsm_store_stmt(struct tsm_store *store, enum tsm_stmt which);
 
-/* The cached statement, reset and with bindings cleared; NULL on failure
- * (logged). */
-sqlite3_stmt *tsm_store_stmt(struct tsm_store *store, enum tsm_stmt which);
-
 /* A write session: the store lock, one catalog transaction and the pack
  * appends it references.  Commit fsyncs the packs, then commits the
  * transaction; abort rolls the transaction back and cuts the packs back to
@@ -77,11 +73,29 @@ int tsm_chunk_put(struct tsm_store *store, const uint8_t hash[TSM_SHA256_LEN],
 		  const uint8_t *data, size_t len, const uint8_t *stored, size_t stored_len,
 		  int64_t *chunk_id_ret);
 int tsm_chunk_lookup(struct tsm_store *store, int64_t chunk_id, struct tsm_chunk_loc *loc_ret);
+/* A chunk's location from a catalog row whose columns from @col on are
+ * id, pack, offset, stored_size, size, codec, hash; every value checked
+ * (sizes within TSM_CHUNK_MAX, offset + size without overflow): -EIO with a
+ * message naming the chunk otherwise. */
+int tsm_chunk_loc_from_row(struct tsm_store *store, sqlite3_stmt *stmt, int col,
+			   struct tsm_chunk_loc *loc);
+#define TSM_CHUNK_LOC_COLUMNS "c.id, c.pack, c.offset, c.stored_size, c.size, c.codec, c.hash"
 /* Reads, decompresses and checks one chunk into @out (loc->size bytes).
  * A hash mismatch is logged and returns -EIO.  @scratch holds at least
  * TSM_CHUNK_MAX bytes when the chunk may be compressed. */
 int tsm_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uint8_t *out,
 		   uint8_t *scratch);
+/* TSM_CHUNK_RECHECK: hash it even if this pack file generation checked it
+ * already (verify, scrub). */
+#define TSM_CHUNK_RECHECK 1u
+int tsm_chunk_read_flags(struct tsm_store *store, const struct tsm_chunk_loc *loc, uint8_t *out,
+			 uint8_t *scratch, unsigned flags);
+/* Where part of a raw chunk checked in its pack file as it is now lies:
+ * the pack's descriptor (owned by the cache) and position; -EAGAIN when the
+ * chunk needs the checked path (compressed, not checked, moved, or past
+ * the end of a truncated pack). */
+int tsm_chunk_map_checked(struct tsm_store *store, const struct tsm_chunk_loc *loc,
+			  uint32_t in_chunk, size_t len, int *fd_ret, uint64_t *pos_ret);
 /* Reads part of a raw chunk this process has already checked straight from
  * its pack into @out; -EAGAIN when the chunk needs the checked path. */
 int tsm_chunk_pread_checked(struct tsm_store *store, const struct tsm_chunk_loc *loc,
@@ -89,6 +103,8 @@ int tsm_chunk_pread_checked(struct tsm_store *store, const struct tsm_chunk_loc 
 /* The same, looking the chunk up again when its pack has gone (gc moved it). */
 int tsm_chunk_read_relocating(struct tsm_store *store, struct tsm_chunk_loc *loc,
 			      uint8_t *out, uint8_t *scratch);
+int tsm_chunk_read_relocating_flags(struct tsm_store *store, struct tsm_chunk_loc *loc,
+				    uint8_t *out, uint8_t *scratch, unsigned flags);
 
 /* Turns files into blobs: reads, cuts, hashes and compresses on a pool of
  * worker threads while the calling thread stores the chunks in order.
@@ -125,8 +141,16 @@ void tsm_pinned_clear(struct tsm_pinned *pinned);
 struct tsm_verified_map;
 struct tsm_verified_map *tsm_verified_map_get(int dir_fd);
 void tsm_verified_map_put(struct tsm_verified_map *map);
-bool tsm_verified_check(const struct tsm_verified_map *map, int64_t chunk_id, int64_t pack_id);
-void tsm_verified_mark(struct tsm_verified_map *map, int64_t chunk_id, int64_t pack_id);
+/* The generation of pack @pack_id's file as @st describes it: the same
+ * number for as long as the file is the same (device, inode, size, mtime),
+ * a new one when it changes.  Never 0. */
+struct stat;
+uint32_t tsm_verified_pack_gen(struct tsm_verified_map *map, int64_t pack_id,
+			       const struct stat *st);
+bool tsm_verified_check(const struct tsm_verified_map *map, int64_t chunk_id, uint32_t gen);
+void tsm_verified_mark(struct tsm_verified_map *map, int64_t chunk_id, uint32_t gen);
+/* Forgets a check (scrub found the chunk damaged). */
+void tsm_verified_clear(struct tsm_verified_map *map, int64_t chunk_id);
 
 /* Formats "pack-00000012.pack" into @buf. */
 void tsm_pack_name(int64_t pack_id, char buf[32]);

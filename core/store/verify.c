@@ -66,30 +66,27 @@ static int verify_blob(struct verify_state *vs, int64_t blob_id, const uint8_t *
 	int rc;
 
 	if ((rc = tsm_db_prepare(store->db,
-				 "SELECT c.id, c.pack, c.offset, c.stored_size, c.size, c.codec,"
-				 " c.hash FROM blob_chunks b JOIN chunks c ON c.id = b.chunk"
+				 "SELECT " TSM_CHUNK_LOC_COLUMNS
+				 " FROM blob_chunks b JOIN chunks c ON c.id = b.chunk"
 				 " WHERE b.blob = ? ORDER BY b.seq", &stmt)) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, blob_id);
 	tsm_file_hasher_reset(vs->hasher);
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		struct tsm_chunk_loc loc = {
-			.id = sqlite3_column_int64(stmt, 0),
-			.pack = sqlite3_column_int64(stmt, 1),
-			.offset = (uint64_t)sqlite3_column_int64(stmt, 2),
-			.stored_size = (uint32_t)sqlite3_column_int64(stmt, 3),
-			.size = (uint32_t)sqlite3_column_int64(stmt, 4),
-			.codec = sqlite3_column_int(stmt, 5),
-		};
+		struct tsm_chunk_loc loc;
 
-		if (sqlite3_column_bytes(stmt, 6) == TSM_SHA256_LEN)
-			memcpy(loc.hash, sqlite3_column_blob(stmt, 6), TSM_SHA256_LEN);
 		vs->result->chunks_checked++;
+		if (tsm_chunk_loc_from_row(store, stmt, 0, &loc) < 0) {
+			chunk_mark_bad(vs, sqlite3_column_int64(stmt, 0));
+			bad = true;
+			continue;
+		}
 		if (chunk_seen_bad(vs, loc.id)) {
 			bad = true;
 			continue;
 		}
-		rc = tsm_chunk_read_relocating(store, &loc, vs->data, vs->scratch);
+		rc = tsm_chunk_read_relocating_flags(store, &loc, vs->data, vs->scratch,
+						     TSM_CHUNK_RECHECK);
 		if (rc < 0) {
 			chunk_mark_bad(vs, loc.id);
 			bad = true;
@@ -161,7 +158,8 @@ static int verify_loose_chunks(struct verify_state *vs)
 		if (tsm_chunk_lookup(vs->store, sqlite3_column_int64(stmt, 0), &loc) < 0)
 			continue;
 		vs->result->chunks_checked++;
-		if (tsm_chunk_read_relocating(vs->store, &loc, vs->data, vs->scratch) < 0)
+		if (tsm_chunk_read_relocating_flags(vs->store, &loc, vs->data, vs->scratch,
+						    TSM_CHUNK_RECHECK) < 0)
 			chunk_mark_bad(vs, loc.id);
 	}
 	sqlite3_finalize(stmt);

@@ -63,11 +63,21 @@ uint64_t tsm_blob_reader_size(const struct tsm_blob_reader *reader);
 ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *reader, void *buf, size_t len,
 			      uint64_t offset);
 /* Where the bytes at @offset lie in a pack, when they need no reading
- * (raw, and checked by this process): sets the pack's fd (valid while the
- * store handle is) and position, returns the bytes there (at most @len);
- * 0 when they must be read with tsm_blob_reader_pread. */
+ * (raw, inside the pack file, and checked by this process in that file as
+ * it is now): sets the pack's fd and position, returns the bytes there (at
+ * most @len); 0 when they must be read with tsm_blob_reader_pread.  The fd
+ * stays open until tsm_store_reads_done() on the store handle. */
 size_t tsm_blob_reader_map(struct tsm_blob_reader *reader, uint64_t offset, size_t len,
 			   int *fd_ret, uint64_t *pos_ret);
+/* The descriptors tsm_blob_reader_map() handed out are no longer read
+ * from (the reply went out): packs gc removed meanwhile are closed now, so
+ * their space comes back. */
+void tsm_store_reads_done(struct tsm_store *store);
+/* Closes, in every store handle of this process that is between reads,
+ * the descriptors of packs gc has removed, so their space comes back even
+ * from handles that read nothing more.  Safe from any thread; returns how
+ * many it closed. */
+int tsm_store_sweep_removed_packs(void);
 void tsm_blob_reader_close(struct tsm_blob_reader *reader);
 
 /* A tsm_blob_source (tsmedia/image.h) reading blobs from @store, keeping
