@@ -82,6 +82,12 @@ struct fs {
 	bool stopping;
 	pthread_t watcher;
 
+	/* -o scrub=INTERVAL: every pack checked every INTERVAL seconds. */
+	int64_t scrub_interval;
+	pthread_t scrubber;
+	pthread_cond_t scrub_wake;
+	bool scrub_running, scrub_stopping;
+
 	bool direct_io;    /* open files bypass the page cache (default) */
 	pthread_key_t thread_key;
 	uid_t uid;
@@ -104,6 +110,8 @@ struct fs_thread *fs_thread_get(struct fs *fs);
 int fs_refresh(struct fs *fs);
 int fs_watcher_start(struct fs *fs);
 void fs_watcher_stop(struct fs *fs);
+int fs_scrub_start(struct fs *fs);
+void fs_scrub_stop(struct fs *fs);
 
 /* Under fs->lock. */
 struct fs_node *fs_node_by_ino(struct fs *fs, fuse_ino_t ino);

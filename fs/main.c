@@ -27,6 +27,12 @@ static const char usage_text[] =
 	"  -s              one thread\n"
 	"  -o allow_other  other users may read the media (never the store)\n"
 	"  -o store=DIR    the store, as /etc/fstab can give it (see docs/serving.md)\n"
+	"  -o scrub=INTERVAL\n"
+	"                  check every pack of the store, chunk by chunk, every INTERVAL\n"
+	"                  (90s, 30m, 6h, 7d, 2w; a number alone is seconds): damage a\n"
+	"                  file's size and mtime do not show (a failing disk) is found,\n"
+	"                  logged with its pack, and read as EIO from then on.  Damage\n"
+	"                  that changes a pack file is caught at the next read anyway.\n"
 	"  -o page_cache   read through the kernel's page cache (cached, 128 KiB requests)\n"
 	"                  instead of straight from the daemon (the default: uncached,\n"
 	"                  requests as large as the reader's, up to 1 MiB)\n"
@@ -36,6 +42,7 @@ static const char usage_text[] =
 
 struct options {
 	char *store;
+	char *scrub;
 	int help;
 	int version;
 	int page_cache;
@@ -50,6 +57,8 @@ static const struct fuse_opt option_spec[] = {
 	 * requests, cached) instead of straight to the daemon (the request's
 	 * size, up to 1 MiB, uncached: faster for one sequential reader). */
 	{ "page_cache", offsetof(struct options, page_cache), 1 },
+	/* -o scrub=INTERVAL: a background check of every pack. */
+	{ "scrub=%s", offsetof(struct options, scrub), 0 },
 	{ "-h", offsetof(struct options, help), 1 },
 	{ "--help", offsetof(struct options, help), 1 },
 	{ "-V", offsetof(struct options, version), 1 },
@@ -128,6 +137,11 @@ static int run(struct fs *fs, struct fuse_args *args, struct fuse_cmdline_opts *
 		tsm_error("cannot start the catalog watcher");
 		goto out_unmount;
 	}
+	if (fs_scrub_start(fs) < 0) {
+		tsm_error("cannot start the scrub");
+		fs_watcher_stop(fs);
+		goto out_unmount;
+	}
 	tsm_info("serving %s on %s", fs->store_dir, cl->mountpoint);
 	if (cl->singlethread) {
 		rc = fuse_session_loop(fs->se);
@@ -141,6 +155,7 @@ static int run(struct fs *fs, struct fuse_args *args, struct fuse_cmdline_opts *
 		rc = fuse_session_loop_mt(fs->se, config);
 		fuse_loop_cfg_destroy(config);
 	}
+	fs_scrub_stop(fs);
 	fs_watcher_stop(fs);
 	tsm_info("stopped serving %s", cl->mountpoint);
 out_unmount:
@@ -189,6 +204,16 @@ int main(int argc, char **argv)
 			tsm_error("no store at %s: %s", dir, strerror(errno));
 		free(dir);
 	}
+	if (opts.scrub && tsm_parse_interval(opts.scrub, &fs.scrub_interval) < 0) {
+		tsm_error("invalid -o scrub=%s: an interval like 90s, 30m, 6h, 7d or 2w",
+			  opts.scrub);
+		fputs("Try 'tsmediafs --help'.\n", stderr);
+		free(opts.scrub);
+		free(opts.store);
+		fuse_opt_free_args(&args);
+		free(cl.mountpoint);
+		return 2;
+	}
 	fs.direct_io = !opts.page_cache;
 	fs.uid = getuid();
 	fs.gid = getgid();
@@ -215,6 +240,7 @@ out_free:
 	free(fs.store_dir);
 	free(cl.mountpoint);
 	free(opts.store);
+	free(opts.scrub);
 	fuse_opt_free_args(&args);
 	return rc;
 }

@@ -133,6 +133,32 @@ struct tsm_verify_result {
 int tsm_store_verify(struct tsm_store *store, struct tsm_progress *progress,
 		     struct tsm_verify_result *result_ret);
 
+/* Checks packs chunk by chunk against the chunks' SHA-256 (every pack, or
+ * those changed or not checked since a time): what the mount's scrub runs
+ * on a schedule and `verify --since` runs once.  Damage is logged with the
+ * chunk, its pack and the content that uses it, and this process's record
+ * of the chunk as checked is dropped, so the mount reads it through the
+ * checked path (EIO) from then on.  gc may run meanwhile: chunks it moves
+ * are not damage. */
+struct tsm_pack_verify_options {
+	int64_t since; /* seconds since the epoch: check only packs whose file
+	                * changed at or after it, or not found good since; 0: all */
+	bool record;   /* note a clean check's time in the catalog (skipped
+	                * when a writer holds the store) */
+};
+struct tsm_pack_verify_result {
+	uint64_t packs_checked, packs_bad, packs_skipped;
+	uint64_t chunks_checked, chunks_bad;
+	uint64_t bytes_checked;
+};
+int tsm_store_verify_packs(struct tsm_store *store, const struct tsm_pack_verify_options *opts,
+			   struct tsm_progress *progress, struct tsm_pack_verify_result *result_ret);
+/* "90" or "90s", "15m", "6h", "7d", "2w": a positive number of seconds. */
+int tsm_parse_interval(const char *text, int64_t *seconds_ret);
+/* A point in time: "YYYY-MM-DD", "YYYY-MM-DD HH:MM[:SS]" (or with a T;
+ * local time), "@SECONDS" since the epoch, or an interval before @now. */
+int tsm_parse_since(const char *text, int64_t now, int64_t *time_ret);
+
 struct tsm_gc_result {
 	uint64_t versions_removed;
 	uint64_t media_versions_removed;
