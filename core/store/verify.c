@@ -419,9 +419,10 @@ int tsm_store_verify_packs(struct tsm_store *store, const struct tsm_pack_verify
 			}
 			continue;
 		}
-		/* Changed since, or not checked since: checked now. */
+		/* Found good since, and not changed after that: skipped.  (The
+		 * mtime is compared to the second the good check started.) */
 		if (opts && opts->since && packs[i].verified >= opts->since &&
-		    st.st_mtim.tv_sec < opts->since) {
+		    st.st_mtim.tv_sec < packs[i].verified) {
 			res->packs_skipped++;
 			continue;
 		}

@@ -141,8 +141,9 @@ int tsm_store_verify(struct tsm_store *store, struct tsm_progress *progress,
  * checked path (EIO) from then on.  gc may run meanwhile: chunks it moves
  * are not damage. */
 struct tsm_pack_verify_options {
-	int64_t since; /* seconds since the epoch: check only packs whose file
-	                * changed at or after it, or not found good since; 0: all */
+	int64_t since; /* seconds since the epoch: check only the packs no check
+	                * found good since then, or whose file changed after
+	                * that check; 0: every pack */
 	bool record;   /* note a clean check's time in the catalog (skipped
 	                * when a writer holds the store) */
 };
