@@ -214,6 +214,13 @@ static int gc_pack_usage(struct tsm_store *store, struct pack_usage **usage_ret,
 			u = p;
 		}
 		u[n].id = sqlite3_column_int64(stmt, 0);
+		if (sqlite3_column_int64(stmt, 1) < 0 || sqlite3_column_int64(stmt, 2) < 0) {
+			tsm_error("%s: pack %lld: negative chunk offsets or sizes in the catalog"
+				  " (run 'tsmedia verify')", store->dir, (long long)u[n].id);
+			sqlite3_finalize(stmt);
+			free(u);
+			return -EIO;
+		}
 		u[n].live = (uint64_t)sqlite3_column_int64(stmt, 1);
 		u[n].live_end = (uint64_t)sqlite3_column_int64(stmt, 2);
 		u[n].file_size = 0;
@@ -251,10 +258,15 @@ static int gc_rewrite_pack(struct tsm_store *store, int64_t id, uint8_t *buf,
 	sqlite3_bind_int64(sel, 1, id);
 	while (rc == 0 && sqlite3_step(sel) == SQLITE_ROW) {
 		int64_t chunk = sqlite3_column_int64(sel, 0), new_pack;
-		uint64_t off = (uint64_t)sqlite3_column_int64(sel, 1), new_off;
-		size_t len = (size_t)sqlite3_column_int64(sel, 2);
+		int64_t off = sqlite3_column_int64(sel, 1), stored = sqlite3_column_int64(sel, 2);
+		uint64_t new_off;
+		size_t len = 0;
 
-		if (len > TSM_CHUNK_MAX || pread(fd, buf, len, (off_t)off) != (ssize_t)len) {
+		/* Checked before narrowing: the catalog is a file too. */
+		if (off >= 0 && stored >= 0 && stored <= TSM_CHUNK_MAX)
+			len = (size_t)stored;
+		if (off < 0 || stored < 0 || stored > TSM_CHUNK_MAX ||
+		    pread(fd, buf, len, (off_t)off) != (ssize_t)len) {
 			char name[32];
 
 			tsm_pack_name(id, name);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -87,6 +88,24 @@ static int pack_writer_reopen_last(struct tsm_store *store, bool *opened_ret)
 	return 0;
 }
 
+/* The catalog's next_pack_id: a positive decimal number and nothing else
+ * (the catalog is a file and may be damaged). */
+static int parse_pack_id(struct tsm_store *store, const char *value, int64_t *id_ret)
+{
+	char *end;
+	long long id;
+
+	errno = 0;
+	id = strtoll(value, &end, 10);
+	if (end == value || *end || errno || id < 1 || id >= INT64_MAX - 1) {
+		tsm_error("%s: the catalog's next_pack_id '%s' is not a pack number", store->dir,
+			  value);
+		return -EIO;
+	}
+	*id_ret = id;
+	return 0;
+}
+
 static int pack_writer_create(struct tsm_store *store)
 {
 	struct tsm_pack_touched t = { .created = true };
@@ -99,9 +118,15 @@ static int pack_writer_create(struct tsm_store *store)
 	 * gc removed can never be mistaken for a new pack of the same id. */
 	if ((rc = tsm_meta_get(store->db, "next_pack_id", value, sizeof(value))) < 0)
 		return rc;
-	t.id = strtoll(value, NULL, 10);
+	if ((rc = parse_pack_id(store, value, &t.id)) < 0)
+		return rc;
 	if ((rc = tsm_db_int64(store->db, "SELECT max(id) FROM packs", &last)) < 0)
 		return rc;
+	if (last < 0 || last >= INT64_MAX - 1) {
+		tsm_error("%s: pack id %lld in the catalog is out of range", store->dir,
+			  (long long)last);
+		return -EIO;
+	}
 	if (t.id <= last)
 		t.id = last + 1;
 	snprintf(value, sizeof(value), "%lld", (long long)(t.id + 1));

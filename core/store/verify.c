@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,8 +189,15 @@ int tsm_store_verify(struct tsm_store *store, struct tsm_progress *progress,
 	    (rc = tsm_db_int64(store->db, "SELECT coalesce(sum(b.size), 0) FROM blobs b",
 			       &total)) < 0)
 		goto out_end;
+	/* The bitmap is sized by the largest chunk id (ids are never reused). */
+	if (vs.max_chunk_id < 0 || (uint64_t)vs.max_chunk_id / 8 >= SIZE_MAX / 2) {
+		tsm_error("%s: chunk id %lld in the catalog is out of range", store->dir,
+			  (long long)vs.max_chunk_id);
+		rc = -EIO;
+		goto out_end;
+	}
 	if (progress)
-		progress->total = (uint64_t)total;
+		progress->total = total > 0 ? (uint64_t)total : 0;
 	vs.data = malloc(TSM_CHUNK_MAX);
 	vs.scratch = malloc(TSM_CHUNK_MAX);
 	vs.bad_chunks = calloc((size_t)vs.max_chunk_id / 8 + 1, 1);
