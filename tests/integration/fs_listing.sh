@@ -23,6 +23,19 @@ listing() { ls "$mnt" | tr '\n' ' '; }
 lists_only() { [[ $(listing) == "$1 " ]]; }
 
 check "the fs_min sequence $RUNS times: the listing shows the new media alone, with its bytes"
+# Meanwhile a reader opens, reads and closes whatever is listed, so opens,
+# releases and forgets race with the refreshes; what the listing names
+# is pinned, so an open never finds its snapshot collected (ESTALE).
+: >"$WORK/bg.run"
+(
+	while [[ -e $WORK/bg.run ]]; do
+		for f in "$mnt"/*.iso; do
+			head -c 65536 "$f" >/dev/null 2>>"$WORK/bg.err" || true
+		done
+	done
+) &
+bg_pid=$!
+at_exit "rm -f '$WORK/bg.run'; kill $bg_pid"
 good=0
 bad_runs=()
 prev=m0
@@ -54,7 +67,11 @@ for i in $(seq "$RUNS"); do
 	rm -rf "$WORK/src$((i - 1))"
 	prev=$name
 done
+rm -f "$WORK/bg.run"
+wait "$bg_pid" || true
 echo "listing followed the catalog in $good of $RUNS runs"
+stale=$(grep -c "Stale file handle" "$WORK/bg.err" || true)
+assert_eq "$stale" 0 "opens of listed files that found their snapshot collected (ESTALE)"
 ((good == RUNS)) || fail "the listing or the bytes were wrong in runs: ${bad_runs[*]}"
 
 check "a media that cannot be served yet is retried, not marked seen"
