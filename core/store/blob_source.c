@@ -8,6 +8,12 @@
 
 #define OPEN_READERS 8
 
+/* Readers are kept by blob id: a blob id names one immutable blob for the
+ * life of the store (blobs.id is AUTOINCREMENT since schema v2, so gc never
+ * lets a new blob take a removed one's id), so the id is what identifies
+ * the content.  Where a reader's chunks live may change (gc moves them): a
+ * reader looks a chunk up again when its pack has gone. */
+
 struct store_source {
 	struct tsm_blob_source source; /* first: the public handle points here */
 	struct tsm_store *store;
