@@ -13,7 +13,9 @@
 
 static void scrub_pass(struct fs *fs, struct tsm_store *store)
 {
-	struct tsm_pack_verify_options opts = { .since = 0, .record = true };
+	/* Unmounting stops a pass between chunks. */
+	struct tsm_pack_verify_options opts = { .since = 0, .record = true,
+						.cancel = &fs->scrub_stopping };
 	struct tsm_pack_verify_result res;
 	int rc = tsm_store_verify_packs(store, &opts, NULL, &res);
 
@@ -22,6 +24,8 @@ static void scrub_pass(struct fs *fs, struct tsm_store *store)
 		tsm_error("scrub of %s could not run: %s", fs->store_dir, strerror(-rc));
 		return;
 	}
+	if (__atomic_load_n(&fs->scrub_stopping, __ATOMIC_RELAXED))
+		return; /* cut short: counts of part of a pass */
 	if (res.packs_bad)
 		tsm_error("scrub: %llu damaged chunks in %llu of %llu packs of %s; reads of them"
 			  " fail with EIO (see above; 'tsmedia verify' names the content)",
@@ -78,7 +82,7 @@ void fs_scrub_stop(struct fs *fs)
 	if (!fs->scrub_running)
 		return;
 	pthread_mutex_lock(&fs->lock);
-	fs->scrub_stopping = true;
+	__atomic_store_n(&fs->scrub_stopping, true, __ATOMIC_RELAXED);
 	pthread_cond_signal(&fs->scrub_wake);
 	pthread_mutex_unlock(&fs->lock);
 	pthread_join(fs->scrubber, NULL);

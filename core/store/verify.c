@@ -329,9 +329,15 @@ out_unlock:
 }
 
 /* Checks one pack's chunks against their hashes; returns the bad count. */
+static bool cancelled(const struct tsm_pack_verify_options *opts)
+{
+	return opts && opts->cancel && __atomic_load_n(opts->cancel, __ATOMIC_RELAXED);
+}
+
 static uint64_t verify_one_pack(struct tsm_store *store, int64_t id, uint8_t *data,
-				uint8_t *scratch, struct tsm_progress *progress,
-				struct tsm_pack_verify_result *res, bool *gone_ret)
+				uint8_t *scratch, const struct tsm_pack_verify_options *opts,
+				struct tsm_progress *progress, struct tsm_pack_verify_result *res,
+				bool *gone_ret)
 {
 	struct tsm_chunk_loc *locs = NULL;
 	uint64_t bad = 0;
@@ -341,7 +347,13 @@ static uint64_t verify_one_pack(struct tsm_store *store, int64_t id, uint8_t *da
 	if (pack_chunks(store, id, &locs, &n) < 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		int rc = tsm_chunk_read_flags(store, &locs[i], data, scratch, TSM_CHUNK_RECHECK);
+		int rc;
+
+		if (cancelled(opts)) {
+			*gone_ret = true; /* not checked to the end: neither good nor bad */
+			break;
+		}
+		rc = tsm_chunk_read_flags(store, &locs[i], data, scratch, TSM_CHUNK_RECHECK);
 
 		res->chunks_checked++;
 		if (rc == 0) {
@@ -434,7 +446,9 @@ int tsm_store_verify_packs(struct tsm_store *store, const struct tsm_pack_verify
 			res->packs_skipped++;
 			continue;
 		}
-		bad = verify_one_pack(store, packs[i].id, data, scratch, progress, res, &gone);
+		if (cancelled(opts))
+			break;
+		bad = verify_one_pack(store, packs[i].id, data, scratch, opts, progress, res, &gone);
 		if (gone)
 			continue;
 		res->packs_checked++;
@@ -447,7 +461,7 @@ int tsm_store_verify_packs(struct tsm_store *store, const struct tsm_pack_verify
 			good[ngood++] = packs[i].id;
 		}
 	}
-	if (opts && opts->record)
+	if (opts && opts->record && !cancelled(opts))
 		record_verified(store, good, ngood, started);
 out_free:
 	free(good);

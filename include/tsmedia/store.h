@@ -146,6 +146,7 @@ struct tsm_pack_verify_options {
 	                * that check; 0: every pack */
 	bool record;   /* note a clean check's time in the catalog (skipped
 	                * when a writer holds the store) */
+	const bool *cancel; /* when set (read atomically): stop between chunks */
 };
 struct tsm_pack_verify_result {
 	uint64_t packs_checked, packs_bad, packs_skipped;
