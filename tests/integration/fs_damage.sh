@@ -119,7 +119,12 @@ restore
 expect_intact "after restoring the pack"
 
 check "a truncated pack: EIO past its new end, not a short read"
-truncate -s $((off + size / 2)) "$packfile"
+# Cut in the middle of the fourth chunk from the end of f.bin.
+read -r toff tsize < <(sqlite3 -separator ' ' "$store/catalog.db" \
+	"SELECT c.offset, c.size FROM blob_chunks b JOIN chunks c ON c.id = b.chunk
+	 JOIN tree_entries t ON t.blob = b.blob WHERE t.path LIKE '%f.bin'
+	 ORDER BY b.seq DESC LIMIT 1 OFFSET 3")
+truncate -s $((toff + tsize / 2)) "$packfile"
 expect_blocks "after truncating the pack"
 r=$(cat "$mnt/m1.iso" 2>&1 >/dev/null || true)
 [[ $r == *"Input/output error"* ]] || fail "reading the whole file did not fail with EIO: '$r'"
