@@ -9,9 +9,12 @@
  * versions.  An open handle pins its snapshot in the store (gc keeps it).
  *
  * Threads: libfuse's worker threads run the operations; the watcher
- * thread polls the catalog and sends invalidations.  fs->lock protects the
- * node list and every node's counters; a node's image and snapshot are
- * immutable once published.  Each thread has its own store handle. */
+ * thread polls the catalog, sends invalidations and, once a second, closes
+ * packs gc removed; the scrub thread (-o scrub=) checks every pack on its
+ * schedule.  fs->lock protects the node list, every node's counters and
+ * every fs_snap's refs, ncurrent and listing_pin; a node's image and
+ * snapshot are immutable once published.  Each thread has its own store
+ * handle. */
 #ifndef TSMEDIA_FS_H
 #define TSMEDIA_FS_H
 
