@@ -41,7 +41,8 @@ static int reader_load_chunks(struct tsm_blob_reader *r)
 	sqlite3_finalize(stmt);
 	/* A blob of n chunks holds at least n bytes (chunks are never empty
 	 * but for the empty blob's one): more chunks than bytes is damage. */
-	if (count < 0 || (uint64_t)count > r->size + 1 || (uint64_t)count >= SIZE_MAX / sizeof(*r->chunks)) {
+	if (count < 0 || (uint64_t)count > r->size + 1 ||
+	    (uint64_t)count >= SIZE_MAX / sizeof(*r->chunks)) {
 		tsm_error("%s: blob %lld: %lld chunks for %llu bytes in the catalog", store->dir,
 			  (long long)r->blob_id, (long long)count, (unsigned long long)r->size);
 		return -EIO;
