@@ -516,56 +516,362 @@ static bool err_is_unsupported(void)
 	       (ERR_GET_LIB(e) == ERR_LIB_EVP && reason == EVP_R_UNSUPPORTED_ALGORITHM);
 }
 
-static int pkcs12_mac_check(PKCS12 *p12, const char *path, const char **pass)
+/* Files exported by older Windows protect the certificate bag with RC2-40,
+ * which OpenSSL 3 keeps in its legacy provider: loaded once, into the
+ * default library context, when such a file comes.  True when the caller
+ * should try again. */
+static bool legacy_provider_load(const char *path)
+{
+	static atomic_bool legacy_tried;
+
+	if (!err_is_unsupported() || atomic_exchange(&legacy_tried, true))
+		return false;
+	ERR_clear_error();
+	if (!OSSL_PROVIDER_try_load(NULL, "legacy", 1))
+		return false;
+	tsm_debug("%s: loaded OpenSSL's legacy provider for an old PKCS#12 cipher", path);
+	return true;
+}
+
+/*
+ * A PKCS#12 file names the work its own key derivations take (the MAC key,
+ * RFC 7292 appendix B; each encrypted safe and shrouded key bag, PKCS#12 PBE
+ * or PBES2/PBKDF2, RFC 8018 appendix A.2 and A.4), and nothing in it can be
+ * checked before that work is done: 2^31-1 iterations keep a CPU busy for
+ * minutes whatever the password.  So every count is read with OpenSSL's
+ * ASN.1 types and checked before any derivation runs.
+ *
+ * Writers: OpenSSL's PKCS12_DEFAULT_ITER is 2048 (openssl/pkcs12.h, equal to
+ * PKCS5_DEFAULT_ITER in openssl/evp.h); Windows exports use 2000 (.NET's
+ * Pkcs12Builder.SealWithMac documentation); Firefox (NSS) writes 600,000 and
+ * tsmedia 100,000 (PKCS12_ITERATIONS).  Windows' own import refuses more
+ * than 600,000 ("Iteration count doesn't lie in expected range. Maximum
+ * permissible value: 600000"); .NET refuses more than 300,000 per derivation
+ * and 1,000,000 per file (Pkcs12LoaderLimits).  One derivation may take
+ * Windows' maximum; a file, a MAC, a key and a certificate safe at that
+ * maximum with room to spare (about half a second of PBKDF2-HMAC-SHA256).
+ */
+#define PKCS12_ITER_MAX 600000
+#define PKCS12_ITER_TOTAL_MAX 2000000
+/* Nested SafeContents bags (RFC 7292 4.2.6): writers use none. */
+#define PKCS12_NEST_MAX 4
+
+struct p12_walk {
+	const char *path;
+	const char *pass;        /* NULL: an empty password written as none */
+	bool mac_checked;
+	uint64_t iterations;     /* of every derivation counted so far */
+	EVP_PKEY *key;           /* the first private key, as PKCS12_parse() takes */
+	STACK_OF(X509) *certs;
+};
+
+/* Counts one derivation of @count iterations (NULL: RFC 7292's DEFAULT 1). */
+static int p12_iterations_take(struct p12_walk *w, const char *what, const ASN1_INTEGER *count)
+{
+	int64_t n = 1;
+
+	if (count && (!ASN1_INTEGER_get_int64(&n, count) || n < 1)) {
+		ERR_clear_error();
+		tsm_error("%s: the %s has no valid iteration count: not a well-formed PKCS#12 file",
+			  w->path, what);
+		return -EINVAL;
+	}
+	if (n > PKCS12_ITER_MAX) {
+		tsm_error("%s: the %s asks for %lld key-derivation iterations, more than the %d"
+			  " Windows accepts (OpenSSL writes 2048, Windows 2000): refused", w->path,
+			  what, (long long)n, PKCS12_ITER_MAX);
+		return -E2BIG;
+	}
+	w->iterations += (uint64_t)n;
+	if (w->iterations > PKCS12_ITER_TOTAL_MAX) {
+		tsm_error("%s: its key derivations add up to more than %d iterations (the %s brings"
+			  " them to %llu): refused", w->path, PKCS12_ITER_TOTAL_MAX, what,
+			  (unsigned long long)w->iterations);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+/* The iteration count of a password-based encryption algorithm: PKCS#12's
+ * own PBE or PKCS#5 v1.5 (a PBEParameter, RFC 7292 appendix C, RFC 8018
+ * A.3) or PBES2 with PBKDF2 (RFC 8018 A.4 and A.2). */
+static int p12_alg_take(struct p12_walk *w, const char *what, const X509_ALGOR *alg)
+{
+	int nid = alg ? OBJ_obj2nid(alg->algorithm) : NID_undef, rc;
+
+	if (nid == NID_pbes2) {
+		PBE2PARAM *pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), alg->parameter);
+		PBKDF2PARAM *kdf = NULL;
+		int kdf_nid = pbe2 ? OBJ_obj2nid(pbe2->keyfunc->algorithm) : NID_undef;
+
+		if (kdf_nid == NID_id_pbkdf2)
+			kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM),
+							pbe2->keyfunc->parameter);
+		if (!kdf) {
+			ERR_clear_error();
+			if (pbe2 && kdf_nid != NID_id_pbkdf2)
+				tsm_error("%s: the %s derives its key with %s, not PBKDF2 (what OpenSSL and"
+					  " Windows write): refused", w->path, what,
+					  kdf_nid != NID_undef ? OBJ_nid2sn(kdf_nid) : "an unknown function");
+			else
+				tsm_error("%s: the %s has malformed PBES2 parameters", w->path, what);
+			PBE2PARAM_free(pbe2);
+			return pbe2 ? -ENOTSUP : -EINVAL;
+		}
+		rc = p12_iterations_take(w, what, kdf->iter);
+		PBKDF2PARAM_free(kdf);
+		PBE2PARAM_free(pbe2);
+		return rc;
+	}
+	if (nid != NID_undef && EVP_PBE_find(EVP_PBE_TYPE_OUTER, nid, NULL, NULL, NULL)) {
+		PBEPARAM *pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), alg->parameter);
+
+		if (!pbe) {
+			ERR_clear_error();
+			tsm_error("%s: the %s has malformed %s parameters", w->path, what,
+				  OBJ_nid2sn(nid));
+			return -EINVAL;
+		}
+		rc = p12_iterations_take(w, what, pbe->iter);
+		PBEPARAM_free(pbe);
+		return rc;
+	}
+	tsm_error("%s: the %s is encrypted with %s, not a password-based scheme of PKCS#12 or"
+		  " PKCS#5", w->path, what, nid != NID_undef ? OBJ_nid2sn(nid) : "an unknown algorithm");
+	return -ENOTSUP;
+}
+
+static int p12_decrypt_failed(struct p12_walk *w, const char *what)
 {
 	char err[512];
 
-	if (!PKCS12_mac_present(p12))
+	if (err_is_unsupported()) {
+		tsm_error("%s: the PKCS#12 %s uses an algorithm this OpenSSL lacks: %s", w->path, what,
+			  ossl_errors(err, sizeof(err)));
+		return -ENOTSUP;
+	}
+	if (!w->mac_checked) {
+		/* Without a MAC, a wrong password shows as bags that do not decrypt. */
+		ERR_clear_error();
+		tsm_error("%s: wrong password for this PKCS#12 file (its contents do not decrypt)",
+			  w->path);
+		return -EACCES;
+	}
+	tsm_error("%s: cannot read the PKCS#12 %s: %s", w->path, what, ossl_errors(err, sizeof(err)));
+	return -EINVAL;
+}
+
+static int p12_key_read(struct p12_walk *w, const PKCS12_SAFEBAG *bag, bool shrouded)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	const PKCS8_PRIV_KEY_INFO *info;
+	char err[512];
+
+	if (shrouded) {
+		if (!(p8 = PKCS12_decrypt_skey(bag, w->pass, -1)) && legacy_provider_load(w->path))
+			p8 = PKCS12_decrypt_skey(bag, w->pass, -1);
+		if (!p8)
+			return p12_decrypt_failed(w, "private key");
+	}
+	info = p8 ? p8 : PKCS12_SAFEBAG_get0_p8inf(bag);
+	w->key = info ? EVP_PKCS82PKEY(info) : NULL;
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	if (!w->key) {
+		tsm_error("%s: the private key cannot be read: %s", w->path,
+			  ossl_errors(err, sizeof(err)));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The bags of one SafeContents (RFC 7292 4.2).  @take: count their
+ * derivations now (the scan, or bags that were inside an encrypted safe);
+ * @read: decrypt and keep the key and certificates. */
+static int p12_bags(struct p12_walk *w, const STACK_OF(PKCS12_SAFEBAG) *bags, bool take,
+		    bool read, int depth)
+{
+	int rc = 0;
+
+	for (int i = 0; i < sk_PKCS12_SAFEBAG_num(bags) && rc == 0; i++) {
+		const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
+		const X509_ALGOR *alg = NULL;
+		X509 *x;
+
+		switch (PKCS12_SAFEBAG_get_nid(bag)) {
+		case NID_pkcs8ShroudedKeyBag:
+			X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
+			if (take)
+				rc = p12_alg_take(w, "shrouded private key", alg);
+			if (rc == 0 && read && !w->key)
+				rc = p12_key_read(w, bag, true);
+			break;
+		case NID_keyBag:
+			if (read && !w->key)
+				rc = p12_key_read(w, bag, false);
+			break;
+		case NID_certBag:
+			if (!read || PKCS12_SAFEBAG_get_bag_nid(bag) != NID_x509Certificate)
+				break;
+			if (!(x = PKCS12_SAFEBAG_get1_cert(bag))) {
+				ERR_clear_error();
+				tsm_error("%s: a certificate bag holds no readable X.509 certificate",
+					  w->path);
+				rc = -EINVAL;
+			} else if (!sk_X509_push(w->certs, x)) {
+				X509_free(x);
+				rc = -ENOMEM;
+			}
+			break;
+		case NID_safeContentsBag:
+			if (depth >= PKCS12_NEST_MAX) {
+				tsm_error("%s: safe contents nested deeper than %d: refused", w->path,
+					  PKCS12_NEST_MAX);
+				rc = -E2BIG;
+			} else {
+				rc = p12_bags(w, PKCS12_SAFEBAG_get0_safes(bag), take, read, depth + 1);
+			}
+			break;
+		default: /* CRL and secret bags: nothing a media certificate needs */
+			break;
+		}
+	}
+	return rc;
+}
+
+/* The AuthenticatedSafe's contents (RFC 7292 4.1).  @scan: count every
+ * derivation that can be seen without the password; else read. */
+static int p12_safes(struct p12_walk *w, STACK_OF(PKCS7) *safes, bool scan)
+{
+	for (int i = 0; i < sk_PKCS7_num(safes); i++) {
+		PKCS7 *p7 = sk_PKCS7_value(safes, i);
+		STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+		int nid = OBJ_obj2nid(p7->type), rc;
+		char err[512];
+
+		if (nid == NID_pkcs7_data) {
+			if (!(bags = PKCS12_unpack_p7data(p7))) {
+				tsm_error("%s: a PKCS#12 safe cannot be read: %s", w->path,
+					  ossl_errors(err, sizeof(err)));
+				return -EINVAL;
+			}
+			/* Plain bags were counted by the scan. */
+			rc = p12_bags(w, bags, scan, !scan, 0);
+		} else if (nid == NID_pkcs7_encrypted && scan) {
+			if (!p7->d.encrypted || !p7->d.encrypted->enc_data) {
+				tsm_error("%s: an encrypted PKCS#12 safe has no contents", w->path);
+				return -EINVAL;
+			}
+			rc = p12_alg_take(w, "encrypted safe", p7->d.encrypted->enc_data->algorithm);
+		} else if (nid == NID_pkcs7_encrypted) {
+			if (!(bags = PKCS12_unpack_p7encdata(p7, w->pass, -1)) &&
+			    legacy_provider_load(w->path))
+				bags = PKCS12_unpack_p7encdata(p7, w->pass, -1);
+			if (!bags)
+				return p12_decrypt_failed(w, "certificates");
+			/* Their bags were out of the scan's sight: counted now. */
+			rc = p12_bags(w, bags, true, true, 0);
+		} else {
+			continue; /* public-key protected safes: PKCS12_parse() skips them too */
+		}
+		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int p12_mac_verify(struct p12_walk *w, PKCS12 *p12, const ASN1_INTEGER *iter)
+{
+	char err[512];
+	int rc;
+
+	if (PKCS12_verify_mac(p12, w->pass, -1))
 		return 0;
-	if (PKCS12_verify_mac(p12, *pass, -1))
-		return 0;
-	/* An empty password may have been written as none at all. */
-	if (!**pass && PKCS12_verify_mac(p12, NULL, 0)) {
-		*pass = NULL;
-		return 0;
+	/* An empty password may have been written as none at all: one more
+	 * derivation, counted. */
+	if (!*w->pass) {
+		ERR_clear_error();
+		if ((rc = p12_iterations_take(w, "integrity check (MAC)", iter)) < 0)
+			return rc;
+		if (PKCS12_verify_mac(p12, NULL, 0)) {
+			w->pass = NULL;
+			return 0;
+		}
 	}
 	if (err_is_unsupported()) {
 		tsm_error("%s: the PKCS#12 integrity check uses an algorithm this OpenSSL lacks: %s",
-			  path, ossl_errors(err, sizeof(err)));
+			  w->path, ossl_errors(err, sizeof(err)));
 		return -ENOTSUP;
 	}
 	ERR_clear_error();
-	tsm_error("%s: wrong password for this PKCS#12 file", path);
+	tsm_error("%s: wrong password for this PKCS#12 file", w->path);
 	return -EACCES;
 }
 
-static int pkcs12_parse(PKCS12 *p12, const char *path, const char *pass, bool mac_checked,
-			EVP_PKEY **key, X509 **x, STACK_OF(X509) **ca)
+/* What PKCS12_parse() does, with every derivation's count checked first:
+ * the first private key, and the certificate that belongs to it. */
+static int pkcs12_read(PKCS12 *p12, const char *path, const char *password, EVP_PKEY **key_ret,
+		       X509 **x_ret)
 {
-	static atomic_bool legacy_tried;
+	struct p12_walk w = { .path = path, .pass = password };
+	const ASN1_INTEGER *mac_iter = NULL;
+	STACK_OF(PKCS7) *safes = NULL;
+	bool mac = PKCS12_mac_present(p12);
 	char err[512];
+	X509 *x;
+	int rc;
 
-	if (PKCS12_parse(p12, pass, key, x, ca))
-		return 0;
-	/* Files exported by older Windows protect the certificate bag with
-	 * RC2-40, which OpenSSL 3 keeps in its legacy provider (loaded once,
-	 * into the default library context, only when such a file comes). */
-	if (err_is_unsupported() && !atomic_exchange(&legacy_tried, true)) {
-		ERR_clear_error();
-		if (OSSL_PROVIDER_try_load(NULL, "legacy", 1)) {
-			tsm_debug("%s: loaded OpenSSL's legacy provider for an old PKCS#12 cipher", path);
-			if (PKCS12_parse(p12, pass, key, x, ca))
-				return 0;
+	*key_ret = NULL;
+	*x_ret = NULL;
+	if (!(w.certs = sk_X509_new_null()))
+		return -ENOMEM;
+	if (!(safes = PKCS12_unpack_authsafes(p12))) {
+		tsm_error("%s: the PKCS#12 contents cannot be read: %s", path,
+			  ossl_errors(err, sizeof(err)));
+		rc = -EINVAL;
+		goto out_free;
+	}
+	if (mac)
+		PKCS12_get0_mac(NULL, NULL, NULL, &mac_iter, p12);
+	/* Every count in sight before the first derivation. */
+	if ((mac && (rc = p12_iterations_take(&w, "integrity check (MAC)", mac_iter)) < 0) ||
+	    (rc = p12_safes(&w, safes, true)) < 0)
+		goto out_free;
+	if (mac && (rc = p12_mac_verify(&w, p12, mac_iter)) < 0)
+		goto out_free;
+	w.mac_checked = mac;
+	if ((rc = p12_safes(&w, safes, false)) < 0)
+		goto out_free;
+	if (!w.key) {
+		tsm_error("%s holds no private key: a media certificate needs its key", path);
+		rc = -EINVAL;
+		goto out_free;
+	}
+	while ((x = sk_X509_shift(w.certs))) {
+		int match;
+
+		ERR_set_mark();
+		match = X509_check_private_key(x, w.key);
+		ERR_pop_to_mark();
+		if (match == 1) {
+			*x_ret = x;
+			break;
 		}
+		X509_free(x);
 	}
-	if (!mac_checked && !err_is_unsupported()) {
-		/* Without a MAC, a wrong password shows as bags that do not decrypt. */
-		ERR_clear_error();
-		tsm_error("%s: wrong password for this PKCS#12 file (its contents do not decrypt)", path);
-		return -EACCES;
+	if (!*x_ret) {
+		tsm_error("%s holds no certificate for its private key", path);
+		rc = -EINVAL;
+		goto out_free;
 	}
-	tsm_error("%s: cannot read the PKCS#12 contents: %s", path, ossl_errors(err, sizeof(err)));
-	return -EINVAL;
+	*key_ret = w.key;
+	w.key = NULL;
+	rc = 0;
+out_free:
+	EVP_PKEY_free(w.key);
+	sk_X509_pop_free(w.certs, X509_free);
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	return rc;
 }
 
 static int cert_dates_check(const struct tsm_cert *c, const char *path)
@@ -598,7 +904,6 @@ int tsm_cert_load_pkcs12(const char *path, const char *password, struct tsm_cert
 	const unsigned char *p;
 	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
-	STACK_OF(X509) *ca = NULL;
 	PKCS12 *p12 = NULL;
 	size_t len;
 	int rc;
@@ -614,25 +919,8 @@ int tsm_cert_load_pkcs12(const char *path, const char *password, struct tsm_cert
 		rc = -EINVAL;
 		goto out_free;
 	}
-	if ((rc = pkcs12_mac_check(p12, path, &pass)) < 0 ||
-	    (rc = pkcs12_parse(p12, path, pass, PKCS12_mac_present(p12), &key, &x, &ca)) < 0)
+	if ((rc = pkcs12_read(p12, path, pass, &key, &x)) < 0)
 		goto out_free;
-	if (!key) {
-		tsm_error("%s holds no private key: a media certificate needs its key", path);
-		rc = -EINVAL;
-		goto out_free;
-	}
-	if (!x) {
-		tsm_error("%s holds no certificate for its private key", path);
-		rc = -EINVAL;
-		goto out_free;
-	}
-	if (X509_check_private_key(x, key) != 1) {
-		ERR_clear_error();
-		tsm_error("%s: the private key does not belong to the certificate", path);
-		rc = -EINVAL;
-		goto out_free;
-	}
 	if ((rc = cert_describe(x, path, cert_ret)) < 0)
 		goto out_free;
 	if ((rc = cert_dates_check(cert_ret, path)) < 0) {
@@ -647,7 +935,6 @@ out_free:
 		OPENSSL_cleanse(buf, len);
 		free(buf);
 	}
-	sk_X509_pop_free(ca, X509_free);
 	X509_free(x);
 	EVP_PKEY_free(key);
 	PKCS12_free(p12);
