@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,39 +19,13 @@
 #include <libxml/tree.h>
 
 #include "tsmedia/log.h"
+#include "util/strset.h"
+#include "util/xml.h"
 
 /* Longest condition summary kept; longer ones end in "...". */
 #define COND_MAX 2048
 
 /* ---- small helpers -------------------------------------------------- */
-
-bool tsm_strv_contains(char *const *v, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i], s) == 0)
-			return true;
-	return false;
-}
-
-int tsm_strv_add_unique(char ***v, size_t *n, const char *s, size_t len)
-{
-	char *copy = strndup(s, len);
-	void *p;
-
-	if (!copy)
-		return -ENOMEM;
-	if (tsm_strv_contains(*v, *n, copy)) {
-		free(copy);
-		return 0;
-	}
-	if (!(p = realloc(*v, (*n + 1) * sizeof(**v)))) {
-		free(copy);
-		return -ENOMEM;
-	}
-	*v = p;
-	(*v)[(*n)++] = copy;
-	return 0;
-}
 
 static void strv_free(char **v, size_t n)
 {
@@ -333,7 +308,7 @@ static bool id_variable(const char *name)
 /* Switches of step command lines followed by a package ID. */
 static const char *const id_switches[] = { "/image:", "/install:", "/config:", "/data:", "/run:" };
 
-static int scan_action(struct tsm_ts_step *step, const char *text)
+static int scan_action(struct tsm_strset *packages, const char *text)
 {
 	for (size_t k = 0; k < sizeof(id_switches) / sizeof(id_switches[0]); k++) {
 		size_t sl = strlen(id_switches[k]);
@@ -349,7 +324,7 @@ static int scan_action(struct tsm_ts_step *step, const char *text)
 			while (len < 9 && v[len] && is_word_char((unsigned char)v[len]))
 				len++;
 			if (tsm_ts_package_id_valid(v, len)) {
-				int rc = tsm_strv_add_unique(&step->packages, &step->npackages, v, len);
+				int rc = tsm_strset_add(packages, v, len);
 
 				if (rc < 0)
 					return rc;
@@ -359,8 +334,8 @@ static int scan_action(struct tsm_ts_step *step, const char *text)
 	return 0;
 }
 
-static int scan_id_list(struct tsm_ts_step *step, const char *value, const char *what,
-			const char *var)
+static int scan_id_list(struct tsm_strset *packages, const char *value, const char *what,
+			const char *step, const char *var)
 {
 	const char *p = value;
 
@@ -373,29 +348,28 @@ static int scan_id_list(struct tsm_ts_step *step, const char *value, const char 
 		if (!len)
 			break;
 		if (tsm_ts_package_id_valid(p, len)) {
-			int rc = tsm_strv_add_unique(&step->packages, &step->npackages, p, len);
+			int rc = tsm_strset_add(packages, p, len);
 
 			if (rc < 0)
 				return rc;
 		} else if (!memchr(p, '%', len)) {
 			/* %VAR% is set at run time; anything else is noted, not trusted. */
 			tsm_debug("%s: step '%s': %s value '%.*s' is not a package ID", what,
-				  step->name, var, (int)len, p);
+				  step, var, (int)len, p);
 		}
 		p += len;
 	}
 	return 0;
 }
 
-static int scan_applications(struct tsm_ts_step *step, const char *text)
+static int scan_applications(struct tsm_strset *applications, const char *text)
 {
 	for (const char *p = text; (p = strstr(p, APP_SCOPE)); p++) {
 		if (p > text && is_word_char((unsigned char)p[-1]))
 			continue;
 		if (strnlen(p, APP_ID_LEN + 1) >= APP_ID_LEN && tsm_ts_application_id_valid(p, APP_ID_LEN) &&
 		    !is_word_char((unsigned char)p[APP_ID_LEN])) {
-			int rc = tsm_strv_add_unique(&step->applications, &step->napplications, p,
-						     APP_ID_LEN);
+			int rc = tsm_strset_add(applications, p, APP_ID_LEN);
 
 			if (rc < 0)
 				return rc;
@@ -425,7 +399,25 @@ struct walk {
 	const char *what;
 	struct tsm_ts_doc *doc;
 	size_t nodes;
+	size_t steps_cap, groups_cap;   /* doc->steps, doc->groups grow by doubling */
+	struct tsm_strset ref_packages; /* the referenceList, until the walk ends */
+	struct tsm_strset ref_applications;
 };
+
+/* Room for one more of the @n elements of @size at *@v (@cap of them). */
+static int grow(void **v, size_t n, size_t *cap, size_t size)
+{
+	size_t want = *cap ? 2 * *cap : 16;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	if (want > SIZE_MAX / size || !(p = realloc(*v, want * size)))
+		return -ENOMEM;
+	*v = p;
+	*cap = want;
+	return 0;
+}
 
 void tsm_ts_step_clear(struct tsm_ts_step *s)
 {
@@ -471,7 +463,8 @@ static int node_count(struct walk *w)
 	return 0;
 }
 
-static int step_variables(struct walk *w, struct tsm_ts_step *s, xmlNode *list)
+static int step_variables(struct walk *w, struct tsm_ts_step *s, xmlNode *list,
+			  struct tsm_strset *packages, struct tsm_strset *applications)
 {
 	int rc = 0;
 
@@ -485,9 +478,9 @@ static int step_variables(struct walk *w, struct tsm_ts_step *s, xmlNode *list)
 			return -ENOMEM;
 		}
 		if (name && id_variable(name))
-			rc = scan_id_list(s, value, w->what, name);
+			rc = scan_id_list(packages, value, w->what, s->name, name);
 		if (rc == 0)
-			rc = scan_applications(s, value);
+			rc = scan_applications(applications, value);
 		if (name && strcasecmp(name, "BaseVariableName") == 0 && *value && install_type(s->type))
 			s->dynamic_install = true;
 		free(name);
@@ -499,14 +492,13 @@ static int step_variables(struct walk *w, struct tsm_ts_step *s, xmlNode *list)
 static int walk_step(struct walk *w, xmlNode *n, long group, const char *path, bool disabled)
 {
 	struct tsm_ts_doc *doc = w->doc;
+	struct tsm_strset packages = { 0 }, applications = { 0 };
 	struct tsm_ts_step *s;
 	bool oom = false;
-	void *p;
 	int rc = 0;
 
-	if (!(p = realloc(doc->steps, (doc->nsteps + 1) * sizeof(*doc->steps))))
+	if (grow((void **)&doc->steps, doc->nsteps, &w->steps_cap, sizeof(*doc->steps)) < 0)
 		return -ENOMEM;
-	doc->steps = p;
 	s = &doc->steps[doc->nsteps++];
 	memset(s, 0, sizeof(*s));
 	s->group = group;
@@ -530,22 +522,32 @@ static int walk_step(struct walk *w, xmlNode *n, long group, const char *path, b
 			doc->nconditions++;
 			if (!s->condition)
 				s->condition = condition_summary(c, &oom);
-			if (oom)
-				return -ENOMEM;
+			if (oom) {
+				rc = -ENOMEM;
+				break;
+			}
 		} else if (xml_is(c, "action")) {
 			char *text = content_dup(c);
 
-			if (!text)
-				return -ENOMEM;
-			if ((rc = scan_action(s, text)) == 0)
-				rc = scan_applications(s, text);
+			if (!text) {
+				rc = -ENOMEM;
+				break;
+			}
+			if ((rc = scan_action(&packages, text)) == 0)
+				rc = scan_applications(&applications, text);
 			if (install_type(s->type) && action_dynamic(text))
 				s->dynamic_install = true;
 			free(text);
 		} else if (xml_is(c, "defaultVarList")) {
-			rc = step_variables(w, s, c);
+			rc = step_variables(w, s, c, &packages, &applications);
 		}
 	}
+	if (rc == 0) {
+		tsm_strset_take(&packages, &s->packages, &s->npackages);
+		tsm_strset_take(&applications, &s->applications, &s->napplications);
+	}
+	tsm_strset_clear(&packages);
+	tsm_strset_clear(&applications);
 	return rc;
 }
 
@@ -560,16 +562,14 @@ static int walk_group(struct walk *w, xmlNode *n, long parent, const char *path,
 	long index = (long)doc->ngroups;
 	bool oom = false, gdisabled;
 	char *gpath;
-	void *p;
 	int rc;
 
 	if (depth >= TSM_TS_XML_MAX_DEPTH) {
 		tsm_error("%s: groups nested deeper than %d: refused", w->what, TSM_TS_XML_MAX_DEPTH);
 		return -E2BIG;
 	}
-	if (!(p = realloc(doc->groups, (doc->ngroups + 1) * sizeof(*doc->groups))))
+	if (grow((void **)&doc->groups, doc->ngroups, &w->groups_cap, sizeof(*doc->groups)) < 0)
 		return -ENOMEM;
-	doc->groups = p;
 	g = &doc->groups[doc->ngroups++];
 	memset(g, 0, sizeof(*g));
 	g->name = prop_dup(n, "name");
@@ -621,8 +621,6 @@ static int walk_children(struct walk *w, xmlNode *parent, long group, const char
 
 static int read_reference_list(struct walk *w, xmlNode *list)
 {
-	struct tsm_ts_doc *doc = w->doc;
-
 	for (xmlNode *r = list->children; r; r = r->next) {
 		if (!xml_is(r, "reference"))
 			continue;
@@ -635,9 +633,9 @@ static int read_reference_list(struct walk *w, xmlNode *list)
 			continue;
 		}
 		if (tsm_ts_application_id_valid(pkg, len)) {
-			rc = tsm_strv_add_unique(&doc->ref_applications, &doc->nref_applications, pkg, len);
+			rc = tsm_strset_add(&w->ref_applications, pkg, len);
 		} else if (tsm_ts_package_id_valid(pkg, len)) {
-			rc = tsm_strv_add_unique(&doc->ref_packages, &doc->nref_packages, pkg, len);
+			rc = tsm_strset_add(&w->ref_packages, pkg, len);
 		} else {
 			tsm_error("%s: referenceList entry '%s' (line %ld) is neither a package ID (a site"
 				  " code of three letters or digits and five hex digits) nor an application"
@@ -656,9 +654,6 @@ static int read_reference_list(struct walk *w, xmlNode *list)
 static int xml_read(const char *what, const char *buf, size_t len, const char *encoding,
 		    xmlDoc **doc_ret)
 {
-	xmlParserCtxt *ctxt;
-	xmlDoc *doc;
-
 	*doc_ret = NULL;
 	if (len > TSM_TS_XML_MAX_BYTES) {
 		tsm_error("%s: %zu bytes, more than a task sequence may have (%u MiB): refused", what,
@@ -669,33 +664,9 @@ static int xml_read(const char *what, const char *buf, size_t len, const char *e
 		tsm_error("%s: empty, not a task sequence", what);
 		return -EINVAL;
 	}
-	xmlInitParser();
-	if (!(ctxt = xmlNewParserCtxt()))
-		return -ENOMEM;
-	/* No NOENT (entities stay unexpanded), no DTDLOAD, no HUGE: libxml2's
-	 * default limits on text size and nesting depth hold. */
-	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, encoding,
-				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc || !ctxt->wellFormed) {
-		xmlError *e = xmlCtxtGetLastError(ctxt);
-		char msg[256];
-
-		snprintf(msg, sizeof(msg), "%s", e && e->message ? e->message : "unreadable");
-		msg[strcspn(msg, "\r\n")] = '\0';
-		tsm_error("%s: not well-formed XML (line %d): %s", what, e ? e->line : 0, msg);
-		xmlFreeDoc(doc);
-		xmlFreeParserCtxt(ctxt);
-		return -EINVAL;
-	}
-	xmlFreeParserCtxt(ctxt);
-	/* Exports never carry a DTD; one could only define entities to expand. */
-	if (doc->intSubset || doc->extSubset) {
-		tsm_error("%s: has a <!DOCTYPE>, which task sequence exports never do: refused", what);
-		xmlFreeDoc(doc);
-		return -EINVAL;
-	}
-	*doc_ret = doc;
-	return 0;
+	/* Bounded, a <!DOCTYPE> refused (exports never carry one: it could
+	 * only define entities to expand). */
+	return tsm_xml_read(what, buf, len, encoding, doc_ret);
 }
 
 static bool utf8_declared(const xmlDoc *doc)
@@ -728,10 +699,13 @@ static int sequence_text(const char *what, xmlDoc *doc, const char *buf, size_t 
 		out->sequence_len = len;
 		return 0;
 	}
+	struct tsm_xml_messages m;
 	xmlChar *mem = NULL;
 	int size = 0;
 
+	tsm_xml_messages_push(&m, what);
 	xmlDocDumpMemoryEnc(doc, &mem, &size, "UTF-8");
+	tsm_xml_messages_pop(&m);
 	if (!mem)
 		return -ENOMEM;
 	out->sequence_xml = strndup((const char *)mem, (size_t)size);
@@ -765,8 +739,15 @@ static int parse_sequence(const char *what, xmlDoc *xdoc, struct tsm_ts_doc *doc
 	}
 	for (xmlNode *c = root->children; c; c = c->next)
 		if (xml_is(c, "referenceList") && (rc = read_reference_list(&w, c)) < 0)
-			return rc;
-	return walk_children(&w, root, -1, "", 0, false);
+			goto out_sets;
+	if ((rc = walk_children(&w, root, -1, "", 0, false)) == 0) {
+		tsm_strset_take(&w.ref_packages, &doc->ref_packages, &doc->nref_packages);
+		tsm_strset_take(&w.ref_applications, &doc->ref_applications, &doc->nref_applications);
+	}
+out_sets:
+	tsm_strset_clear(&w.ref_packages);
+	tsm_strset_clear(&w.ref_applications);
+	return rc;
 }
 
 /* XML turns CR LF into LF: compares raw bytes with a parsed value. */
@@ -1020,32 +1001,58 @@ void tsm_ts_doc_clear(struct tsm_ts_doc *doc)
 
 /* ---- what the sequence needs ------------------------------------------ */
 
+/* @set filled with the @n strings at @v. */
+static int strset_seed(struct tsm_strset *set, char *const *v, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = tsm_strset_add(set, v[i], strlen(v[i]));
+	return rc;
+}
+
+/* *@v, *@n replaced by @set's list. */
+static void strset_replace(struct tsm_strset *set, char ***v, size_t *n)
+{
+	strv_free(*v, *n);
+	tsm_strset_take(set, v, n);
+}
+
 static int summarize_one(const struct tsm_ts_info *info, bool apps, char *const *refs,
 			 size_t nrefs, char ***need, size_t *nneed, char ***disabled,
 			 size_t *ndisabled)
 {
-	char **dis = NULL;
-	size_t ndis = 0;
-	int rc = 0;
+	struct tsm_strset need_set = { 0 }, dis = { 0 }, dis_set = { 0 };
+	int rc;
 
+	/* What the lists hold already stays first. */
+	if ((rc = strset_seed(&need_set, *need, *nneed)) < 0 ||
+	    (rc = strset_seed(&dis_set, *disabled, *ndisabled)) < 0)
+		goto out_clear;
 	for (size_t i = 0; i < info->nsteps && rc == 0; i++) {
 		const struct tsm_ts_step *s = &info->steps[i];
 		char *const *v = apps ? s->applications : s->packages;
 		size_t n = apps ? s->napplications : s->npackages;
 
 		for (size_t k = 0; k < n && rc == 0; k++)
-			rc = s->disabled ? tsm_strv_add_unique(&dis, &ndis, v[k], strlen(v[k]))
-					 : tsm_strv_add_unique(need, nneed, v[k], strlen(v[k]));
+			rc = tsm_strset_add(s->disabled ? &dis : &need_set, v[k], strlen(v[k]));
 	}
 	/* The referenceList names what no step shows (a child sequence's
 	 * applications): needed, unless only a disabled step uses it. */
 	for (size_t i = 0; i < nrefs && rc == 0; i++)
-		if (!tsm_strv_contains(dis, ndis, refs[i]))
-			rc = tsm_strv_add_unique(need, nneed, refs[i], strlen(refs[i]));
-	for (size_t i = 0; i < ndis && rc == 0; i++)
-		if (!tsm_strv_contains(*need, *nneed, dis[i]))
-			rc = tsm_strv_add_unique(disabled, ndisabled, dis[i], strlen(dis[i]));
-	strv_free(dis, ndis);
+		if (!tsm_strset_has(&dis, refs[i]))
+			rc = tsm_strset_add(&need_set, refs[i], strlen(refs[i]));
+	for (size_t i = 0; i < dis.n && rc == 0; i++)
+		if (!tsm_strset_has(&need_set, dis.v[i]))
+			rc = tsm_strset_add(&dis_set, dis.v[i], strlen(dis.v[i]));
+	if (rc == 0) {
+		strset_replace(&need_set, need, nneed);
+		strset_replace(&dis_set, disabled, ndisabled);
+	}
+out_clear:
+	tsm_strset_clear(&need_set);
+	tsm_strset_clear(&dis);
+	tsm_strset_clear(&dis_set);
 	return rc;
 }
 

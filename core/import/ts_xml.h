@@ -15,8 +15,12 @@
 
 #include "tsmedia/ts.h"
 
-/* Inputs larger than this are refused before parsing. */
-#define TSM_TS_XML_MAX_BYTES (64u << 20)
+/* Inputs larger than this are refused before parsing.  Configuration
+ * Manager (2010 and later) refuses to import or save a task sequence over
+ * 2 MB and its clients fail on policy over 32 MB ("Reduce the size of task
+ * sequence policy", Microsoft Learn); 16 MiB leaves room for an export's
+ * escaping while the copies a parse makes stay well under 256 MB. */
+#define TSM_TS_XML_MAX_BYTES (16u << 20)
 /* Deepest group nesting accepted (real exports stay under 10). */
 #define TSM_TS_XML_MAX_DEPTH 64
 /* Most groups + steps accepted. */
@@ -67,9 +71,6 @@ bool tsm_ts_package_id_valid(const char *s, size_t len);
 /* "ScopeId_<GUID>/Application_<guid>". */
 bool tsm_ts_application_id_valid(const char *s, size_t len);
 
-/* Appends a copy of @s (of @len bytes) unless present; 0 or -ENOMEM. */
-int tsm_strv_add_unique(char ***v, size_t *n, const char *s, size_t len);
-bool tsm_strv_contains(char *const *v, size_t n, const char *s);
 
 void tsm_ts_step_clear(struct tsm_ts_step *step);
 void tsm_ts_group_clear(struct tsm_ts_group *group);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -609,6 +610,167 @@ static void test_small_dialect_bits(void **state)
 	tsm_ts_doc_clear(&doc);
 }
 
+/* ---- many references, hostile shapes ------------------------------------- */
+
+/* A growing text buffer for generated documents. */
+struct gen {
+	char *p;
+	size_t len, cap;
+};
+
+static void gen_add(struct gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void gen_add(struct gen *g, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(g->p ? g->p + g->len : NULL, g->p ? g->cap - g->len : 0, fmt, ap);
+		va_end(ap);
+		assert_true(n >= 0);
+		if (g->p && g->len + (size_t)n < g->cap)
+			break;
+		g->cap = (g->cap + (size_t)n + 1) * 2;
+		g->p = realloc(g->p, g->cap);
+		assert_non_null(g->p);
+	}
+	g->len += (size_t)n;
+}
+
+/* 40,000 package IDs, each named twice in a step and in the referenceList:
+ * each list keeps the first of each, in order, and what the summary needs
+ * is the step's order then the list's. */
+static void test_many_references_dedup_in_order(void **state)
+{
+	enum { N = 40000 };
+	struct gen g = { 0 };
+	struct tsm_ts_doc doc;
+	struct tsm_ts_info info;
+	char id[9];
+
+	(void)state;
+	gen_add(&g, "<sequence version=\"3.10\"><referenceList>");
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = N - 1; i >= 0; i--)
+			gen_add(&g, "<reference package=\"P%07X\"/>", i);
+	gen_add(&g, "</referenceList><step name=\"s\" type=\"x\"><action>");
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < N / 2; i++)
+			gen_add(&g, "/image:P%07X ", 2 * i);
+	gen_add(&g, "</action></step></sequence>");
+	assert_int_equal(tsm_ts_xml_parse_memory("many.xml", g.p, g.len, &doc), 0);
+	assert_int_equal(doc.nref_packages, N);
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "P%07X", N - 1 - i);
+		assert_string_equal(doc.ref_packages[i], id);
+	}
+	assert_int_equal(doc.nsteps, 1);
+	assert_int_equal(doc.steps[0].npackages, N / 2);
+	for (int i = 0; i < N / 2; i++) {
+		snprintf(id, sizeof(id), "P%07X", 2 * i);
+		assert_string_equal(doc.steps[0].packages[i], id);
+	}
+	summarize(&doc, &info);
+	assert_int_equal(info.npackages, N);
+	/* The step's (even) IDs first, then the list's odd ones, high to low. */
+	assert_string_equal(info.packages[0], "P0000000");
+	assert_string_equal(info.packages[N / 2 - 1], "P0009C3E");
+	assert_string_equal(info.packages[N / 2], "P0009C3F");
+	assert_string_equal(info.packages[N - 1], "P0000001");
+	summary_free(&info);
+	tsm_ts_doc_clear(&doc);
+	free(g.p);
+}
+
+/* libxml2 says nothing on standard error by itself: its error about the
+ * bytes reaches the user as tsmedia's one message, with the line. */
+static char captured[4096];
+
+static void capture(enum tsm_log_level level, const char *msg)
+{
+	size_t len = strlen(captured);
+
+	(void)level;
+	snprintf(captured + len, sizeof(captured) - len, "%s\n", msg);
+}
+
+static void test_bad_encoding_quiet(void **state)
+{
+	static const char *const docs[] = {
+		/* Shift_JIS lead byte without its trail byte. */
+		"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?>\n<sequence version=\"3.10\">"
+		"<step name=\"\x81\"/></sequence>\n",
+		/* Latin-1 bytes in a document that says UTF-8. */
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sequence><step name=\"caf\xe9\"/>"
+		"</sequence>\n",
+	};
+	char path[] = "/tmp/tsm-test-stderr.XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	struct stat st;
+
+	(void)state;
+	assert_true(fd >= 0 && saved >= 0);
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		captured[0] = '\0';
+		tsm_log_set_sink(capture);
+		fflush(stderr);
+		assert_true(dup2(fd, STDERR_FILENO) >= 0);
+		assert_int_equal(parse_str(docs[i]), -EINVAL);
+		fflush(stderr);
+		assert_true(dup2(saved, STDERR_FILENO) >= 0);
+		tsm_log_set_sink(NULL);
+		assert_true(fstat(fd, &st) == 0);
+		if (st.st_size != 0)
+			fail_msg("libxml2 wrote %lld bytes to stderr for document %zu",
+				 (long long)st.st_size, i);
+		if (!strstr(captured, "test.xml: not well-formed XML (line "))
+			fail_msg("expected tsmedia's message; got: %s", captured);
+	}
+	assert_true(strstr(captured, "line 2") != NULL); /* the UTF-8 one: on line 2 */
+	close(saved);
+	close(fd);
+	unlink(path);
+}
+
+/* libxml2 2.9.14 builds and checks a tag's attributes pairwise: tags with
+ * too many attributes, or too long to hold few, and documents with too many
+ * nodes are refused before that work. */
+static void test_xml_shapes_refused(void **state)
+{
+	struct gen g = { 0 };
+
+	(void)state;
+	gen_add(&g, "<sequence><step name=\"s\"");
+	for (int i = 0; i < 257; i++)
+		gen_add(&g, " a%d=\"\"", i);
+	gen_add(&g, "/></sequence>");
+	assert_int_equal(parse_str(g.p), -E2BIG);
+	g.len = 0;
+	gen_add(&g, "<sequence><step name=\"s\" description=\"");
+	for (int i = 0; i < 90000; i++)
+		gen_add(&g, "x");
+	gen_add(&g, "\"/></sequence>");
+	assert_int_equal(parse_str(g.p), -E2BIG);
+	g.len = 0;
+	gen_add(&g, "<sequence>");
+	for (int i = 0; i < 500001; i++)
+		gen_add(&g, "<!---->");
+	gen_add(&g, "</sequence>");
+	assert_int_equal(parse_str(g.p), -E2BIG);
+	/* 256 attributes, and a 60 KiB description: still read. */
+	g.len = 0;
+	gen_add(&g, "<sequence><step name=\"s\" description=\"");
+	for (int i = 0; i < 60000; i++)
+		gen_add(&g, "x");
+	gen_add(&g, "\"");
+	for (int i = 0; i < 254; i++)
+		gen_add(&g, " a%d=\"\"", i);
+	gen_add(&g, "/></sequence>");
+	assert_int_equal(parse_str(g.p), 0);
+	free(g.p);
+}
+
 int main(void)
 {
 	const char *shared = getenv("TSMEDIA_SHARED_DIR");
@@ -626,6 +788,9 @@ int main(void)
 		cmocka_unit_test(test_entities_refused),
 		cmocka_unit_test(test_depth_capped),
 		cmocka_unit_test(test_small_dialect_bits),
+		cmocka_unit_test(test_many_references_dedup_in_order),
+		cmocka_unit_test(test_bad_encoding_quiet),
+		cmocka_unit_test(test_xml_shapes_refused),
 	};
 	struct stat st;
 	int failed;
