@@ -167,24 +167,85 @@ static int ts_list(struct cli *cli, int argc, char **argv)
 
 /* ---- show ------------------------------------------------------------- */
 
+static int item_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct tsm_content_item *)a)->id,
+		      ((const struct tsm_content_item *)b)->id);
+}
+
+/* @items sorted by ID (item_cmp): a binary search, as a task sequence may
+ * name tens of thousands of packages. */
 static const struct tsm_content_item *find_content(const struct tsm_content_item *items,
 						   size_t n, const char *id)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(items[i].id, id) == 0)
-			return &items[i];
-	return NULL;
+	struct tsm_content_item key = { 0 };
+
+	if (!n || strlen(id) >= sizeof(key.id))
+		return NULL;
+	memcpy(key.id, id, strlen(id) + 1);
+	return bsearch(&key, items, n, sizeof(*items), item_cmp);
 }
 
-static bool step_uses(const struct tsm_ts_step *s, const char *ref)
+/* Every (reference, step) pair, sorted, so that each reference finds the
+ * steps that use it by binary search, in step order. */
+struct use {
+	const char *ref;
+	size_t step;
+};
+
+struct uses {
+	struct use *v;
+	size_t n;
+};
+
+static int use_cmp(const void *a, const void *b)
 {
-	for (size_t i = 0; i < s->npackages; i++)
-		if (strcmp(s->packages[i], ref) == 0)
-			return true;
-	for (size_t i = 0; i < s->napplications; i++)
-		if (strcmp(s->applications[i], ref) == 0)
-			return true;
-	return false;
+	const struct use *x = a, *y = b;
+	int c = strcmp(x->ref, y->ref);
+
+	return c ? c : (x->step > y->step) - (x->step < y->step);
+}
+
+static int uses_build(const struct tsm_ts_info *t, struct uses *u)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->nsteps; i++)
+		n += t->steps[i].npackages + t->steps[i].napplications;
+	u->n = 0;
+	if (!(u->v = calloc(n ? n : 1, sizeof(*u->v))))
+		return -1;
+	for (size_t i = 0; i < t->nsteps; i++) {
+		const struct tsm_ts_step *s = &t->steps[i];
+
+		for (size_t k = 0; k < s->npackages; k++)
+			u->v[u->n++] = (struct use){ s->packages[k], i };
+		for (size_t k = 0; k < s->napplications; k++)
+			u->v[u->n++] = (struct use){ s->applications[k], i };
+	}
+	qsort(u->v, u->n, sizeof(*u->v), use_cmp);
+	return 0;
+}
+
+/* The first use of @ref (u->n when none). */
+static size_t uses_first(const struct uses *u, const char *ref)
+{
+	size_t lo = 0, hi = u->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(u->v[mid].ref, ref) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool uses_is(const struct uses *u, size_t k, const char *ref)
+{
+	return k < u->n && strcmp(u->v[k].ref, ref) == 0;
 }
 
 static void print_step_path(FILE *f, const struct tsm_ts_step *s)
@@ -192,8 +253,9 @@ static void print_step_path(FILE *f, const struct tsm_ts_step *s)
 	fprintf(f, "%s%s%s", s->group_path, *s->group_path ? "/" : "", s->name);
 }
 
-static void json_ref(struct json *j, const struct tsm_ts_info *t, const char *ref,
-		     const struct tsm_content_item *items, size_t nitems, bool check_store)
+static void json_ref(struct json *j, const struct tsm_ts_info *t, const struct uses *u,
+		     const char *ref, const struct tsm_content_item *items, size_t nitems,
+		     bool check_store)
 {
 	const struct tsm_content_item *c = check_store ? find_content(items, nitems, ref) : NULL;
 
@@ -206,14 +268,14 @@ static void json_ref(struct json *j, const struct tsm_ts_info *t, const char *re
 	}
 	json_key(j, "used_by");
 	json_begin_array(j);
-	for (size_t i = 0; i < t->nsteps; i++) {
+	for (size_t k = uses_first(u, ref); uses_is(u, k, ref); k++) {
 		char *path = NULL;
 		size_t len = 0;
 		FILE *f;
 
-		if (!step_uses(&t->steps[i], ref) || !(f = open_memstream(&path, &len)))
+		if (!(f = open_memstream(&path, &len)))
 			continue;
-		print_step_path(f, &t->steps[i]);
+		print_step_path(f, &t->steps[u->v[k].step]);
 		fclose(f);
 		json_string(j, path);
 		free(path);
@@ -222,8 +284,9 @@ static void json_ref(struct json *j, const struct tsm_ts_info *t, const char *re
 	json_end_object(j);
 }
 
-static void json_show(const struct tsm_ts_info *t, const struct tsm_content_item *items,
-		      size_t nitems, char **blockers, size_t nblockers)
+static void json_show(const struct tsm_ts_info *t, const struct uses *u,
+		      const struct tsm_content_item *items, size_t nitems, char **blockers,
+		      size_t nblockers)
 {
 	const struct tsm_content_item *boot = t->boot_image ? find_content(items, nitems, t->boot_image)
 							    : NULL;
@@ -273,7 +336,7 @@ static void json_show(const struct tsm_ts_info *t, const struct tsm_content_item
 	json_key(&j, "packages");
 	json_begin_array(&j);
 	for (size_t i = 0; i < t->npackages; i++)
-		json_ref(&j, t, t->packages[i], items, nitems, true);
+		json_ref(&j, t, u, t->packages[i], items, nitems, true);
 	json_end_array(&j);
 	json_key(&j, "missing");
 	json_begin_array(&j);
@@ -284,7 +347,7 @@ static void json_show(const struct tsm_ts_info *t, const struct tsm_content_item
 	json_key(&j, "applications");
 	json_begin_array(&j);
 	for (size_t i = 0; i < t->napplications; i++)
-		json_ref(&j, t, t->applications[i], items, nitems, false);
+		json_ref(&j, t, u, t->applications[i], items, nitems, false);
 	json_end_array(&j);
 	json_key(&j, "disabled_packages");
 	json_strings(&j, t->disabled_packages, t->ndisabled_packages);
@@ -335,8 +398,9 @@ static void print_step(const struct tsm_ts_info *t, const struct tsm_ts_step *s)
 	}
 }
 
-static void print_refs_text(const struct tsm_ts_info *t, char *const *refs, size_t n,
-			    const struct tsm_content_item *items, size_t nitems, bool check_store)
+static void print_refs_text(const struct tsm_ts_info *t, const struct uses *u,
+			    char *const *refs, size_t n, const struct tsm_content_item *items,
+			    size_t nitems, bool check_store)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct tsm_content_item *c = check_store ? find_content(items, nitems, refs[i])
@@ -351,19 +415,18 @@ static void print_refs_text(const struct tsm_ts_info *t, char *const *refs, size
 				printf("  MISSING from the store");
 		}
 		printf("\n    used by:");
-		for (size_t k = 0; k < t->nsteps; k++) {
-			if (!step_uses(&t->steps[k], refs[i]))
-				continue;
+		for (size_t k = uses_first(u, refs[i]); uses_is(u, k, refs[i]); k++) {
 			printf("%s", first ? " " : "; ");
-			print_step_path(stdout, &t->steps[k]);
+			print_step_path(stdout, &t->steps[u->v[k].step]);
 			first = false;
 		}
 		printf("%s\n", first ? " (the referenceList only)" : "");
 	}
 }
 
-static void print_show(const struct tsm_ts_info *t, const struct tsm_content_item *items,
-		       size_t nitems, char **blockers, size_t nblockers)
+static void print_show(const struct tsm_ts_info *t, const struct uses *u,
+		       const struct tsm_content_item *items, size_t nitems, char **blockers,
+		       size_t nblockers)
 {
 	const struct tsm_content_item *boot = t->boot_image ? find_content(items, nitems, t->boot_image)
 							    : NULL;
@@ -394,16 +457,17 @@ static void print_show(const struct tsm_ts_info *t, const struct tsm_content_ite
 	}
 	printf("\nPackages (%zu, in the order steps first use them; %zu missing from the store):\n",
 	       t->npackages, missing);
-	print_refs_text(t, t->packages, t->npackages, items, nitems, true);
+	print_refs_text(t, u, t->packages, t->npackages, items, nitems, true);
 	if (t->napplications) {
 		printf("\nApplications (%zu):\n", t->napplications);
-		print_refs_text(t, t->applications, t->napplications, items, nitems, false);
+		print_refs_text(t, u, t->applications, t->napplications, items, nitems, false);
 	}
 	if (t->ndisabled_packages || t->ndisabled_applications) {
 		printf("\nUsed only by disabled steps (not needed on media):\n");
-		print_refs_text(t, t->disabled_packages, t->ndisabled_packages, items, nitems, false);
-		print_refs_text(t, t->disabled_applications, t->ndisabled_applications, items, nitems,
+		print_refs_text(t, u, t->disabled_packages, t->ndisabled_packages, items, nitems,
 				false);
+		print_refs_text(t, u, t->disabled_applications, t->ndisabled_applications, items,
+				nitems, false);
 	}
 	if (nblockers) {
 		printf("\nSteps stand-alone media cannot run (they need a site):\n");
@@ -425,6 +489,7 @@ static int ts_show(struct cli *cli, int argc, char **argv)
 	struct tsm_content_item *items = NULL;
 	struct tsm_store *store;
 	struct tsm_ts_info info;
+	struct uses uses = { 0 };
 	char **blockers = NULL;
 	size_t nitems = 0, nblockers = 0;
 	bool as_json;
@@ -440,12 +505,17 @@ static int ts_show(struct cli *cli, int argc, char **argv)
 	tsm_store_close(store);
 	if (rc < 0)
 		return 1;
-	if ((rc = tsm_ts_standalone_blockers(&info, &blockers, &nblockers)) == 0) {
+	if (nitems)
+		qsort(items, nitems, sizeof(*items), item_cmp);
+	if ((rc = uses_build(&info, &uses)) < 0) {
+		tsm_error("out of memory");
+	} else if ((rc = tsm_ts_standalone_blockers(&info, &blockers, &nblockers)) == 0) {
 		if (as_json)
-			json_show(&info, items, nitems, blockers, nblockers);
+			json_show(&info, &uses, items, nitems, blockers, nblockers);
 		else
-			print_show(&info, items, nitems, blockers, nblockers);
+			print_show(&info, &uses, items, nitems, blockers, nblockers);
 	}
+	free(uses.v);
 	tsm_ts_strings_free(blockers, nblockers);
 	tsm_content_items_free(items, nitems);
 	tsm_ts_info_clear(&info);

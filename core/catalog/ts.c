@@ -16,6 +16,7 @@
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
 #include "tsmedia/media.h"
+#include "util/strset.h"
 
 static const char *const dialect_names[] = {
 	[TSM_TS_DIALECT_SEQUENCE] = "sequence",
@@ -440,16 +441,22 @@ static int load_steps(struct tsm_store *store, struct tsm_ts_info *info, long **
 }
 
 /* Per-step references, and the referenceList's into @refs (packages) and
- * @apps; @map turns a step row's seq into a step index. */
+ * @apps; @map turns a step row's seq into a step index.  Each list is a set
+ * while it fills (a step may name thousands). */
 static int load_refs(struct tsm_store *store, struct tsm_ts_info *info, const long *map,
 		     size_t nmap, char ***refs, size_t *nrefs, char ***apps, size_t *napps)
 {
+	/* [2i], [2i+1]: step i's packages and applications; then the list's. */
+	struct tsm_strset *sets = calloc(2 * info->nsteps + 2, sizeof(*sets));
+	size_t list = 2 * info->nsteps;
 	sqlite3_stmt *stmt;
 	int rc;
 
+	if (!sets)
+		return -ENOMEM;
 	if ((rc = tsm_db_prepare(store->db, "SELECT kind, package, step_seq FROM ts_packages"
 					    " WHERE ts = ? AND version = ? ORDER BY seq", &stmt)) < 0)
-		return rc;
+		goto out_sets;
 	sqlite3_bind_text(stmt, 1, info->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, info->version);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -457,28 +464,39 @@ static int load_refs(struct tsm_store *store, struct tsm_ts_info *info, const lo
 		const char *ref = (const char *)sqlite3_column_text(stmt, 1);
 
 		if (sqlite3_column_type(stmt, 2) == SQLITE_NULL) {
-			rc = app ? tsm_strv_add_unique(apps, napps, ref, strlen(ref))
-				 : tsm_strv_add_unique(refs, nrefs, ref, strlen(ref));
+			rc = tsm_strset_add(&sets[list + app], ref, strlen(ref));
 		} else {
 			int64_t seq = sqlite3_column_int64(stmt, 2);
-			struct tsm_ts_step *s;
 
 			if (seq < 0 || (uint64_t)seq >= nmap || map[seq] < 0) {
 				tsm_error("task sequence %s: damaged reference row", info->id);
 				rc = -EIO;
 				break;
 			}
-			s = &info->steps[map[seq]];
-			rc = app ? tsm_strv_add_unique(&s->applications, &s->napplications, ref, strlen(ref))
-				 : tsm_strv_add_unique(&s->packages, &s->npackages, ref, strlen(ref));
+			rc = tsm_strset_add(&sets[2 * (size_t)map[seq] + app], ref, strlen(ref));
 		}
 		if (rc < 0)
 			break;
 	}
 	sqlite3_finalize(stmt);
-	if (rc == SQLITE_DONE)
-		return 0;
-	return rc < 0 ? rc : tsm_db_error(store->db, "reading task sequence references");
+	if (rc == SQLITE_DONE) {
+		rc = 0;
+		for (size_t i = 0; i < info->nsteps; i++) {
+			struct tsm_ts_step *s = &info->steps[i];
+
+			tsm_strset_take(&sets[2 * i], &s->packages, &s->npackages);
+			tsm_strset_take(&sets[2 * i + 1], &s->applications, &s->napplications);
+		}
+		tsm_strset_take(&sets[list], refs, nrefs);
+		tsm_strset_take(&sets[list + 1], apps, napps);
+	} else if (rc > 0) {
+		rc = tsm_db_error(store->db, "reading task sequence references");
+	}
+out_sets:
+	for (size_t i = 0; i < list + 2; i++)
+		tsm_strset_clear(&sets[i]);
+	free(sets);
+	return rc;
 }
 
 /* The current version of @id (validated, upper case) into @info. */
@@ -577,6 +595,7 @@ int tsm_ts_get(struct tsm_store *store, const char *id, struct tsm_ts_info *info
 int tsm_ts_list(struct tsm_store *store, struct tsm_ts_info **list_ret, size_t *n_ret)
 {
 	struct tsm_ts_info *list = NULL;
+	struct tsm_strset id_set = { 0 };
 	char **ids = NULL;
 	size_t nids = 0, n = 0;
 	sqlite3_stmt *stmt;
@@ -590,10 +609,11 @@ int tsm_ts_list(struct tsm_store *store, struct tsm_ts_info **list_ret, size_t *
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const char *id = (const char *)sqlite3_column_text(stmt, 0);
 
-		if ((rc = tsm_strv_add_unique(&ids, &nids, id, strlen(id))) < 0)
+		if ((rc = tsm_strset_add(&id_set, id, strlen(id))) < 0)
 			break;
 	}
 	sqlite3_finalize(stmt);
+	tsm_strset_take(&id_set, &ids, &nids);
 	if (rc == SQLITE_DONE)
 		rc = 0;
 	else if (rc > 0)
