@@ -104,9 +104,12 @@ int tsm_media_decrypt(const char *password, const uint8_t *in, size_t len, uint8
 		return -EINVAL;
 	for (int i = 0; i < 4; i++)
 		iterations |= (uint32_t)in[MAGIC_LEN + i] << (8 * i);
-	/* A bounded cost: a hostile header cannot make us spin for hours. */
-	if (iterations < 1000 || iterations > 10000000)
+	/* A bounded cost: a hostile header cannot make us spin.  tsmedia has
+	 * only ever written TSM_ENC_ITERATIONS; more is refused (-E2BIG). */
+	if (iterations < 1000)
 		return -EINVAL;
+	if (iterations > TSM_ENC_ITERATIONS)
+		return -E2BIG;
 	plain_len = len - HEADER_LEN - TAG_LEN;
 	if (!(plain = malloc(plain_len + 1)))
 		return -ENOMEM;

@@ -2,26 +2,41 @@
  * variables and policy (decrypted with the password when protected), and
  * every file checked against the manifest, on whichever volume it is.
  * ISO volumes are read with libiso9660; a directory (a USB stick, a copy)
- * is read as files. */
+ * is read as files.  The media is hostile: sizes come from its directory
+ * records, paths from its manifest. */
 #include "tsmedia/inspect.h"
 
 #include <cdio/iso9660.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "media/media_internal.h"
 #include "tsmedia/hash.h"
 #include "tsmedia/log.h"
 
+/* Files of SMS/data read whole (TSMBootstrap.ini, Variables.dat,
+ * Policy.xml): Configuration Manager's clients fail on task sequence policy
+ * over 32 MB ("Reduce the size of task sequence policy", Microsoft Learn),
+ * so none a client could use is larger. */
+#define SMS_DATA_MAX (32u << 20)
+/* Manifest.txt, read whole: a line is about 100 bytes plus the path, so
+ * this is over 300,000 files. */
+#define MANIFEST_MAX (64u << 20)
+/* Files are hashed through a buffer of this size, whatever they claim. */
+#define READ_CHUNK (1u << 20)
+
 struct volume {
 	const char *path;
 	iso9660_t *iso; /* NULL: a directory */
+	int dirfd;      /* the directory, when not an ISO */
 };
 
 static int volume_open(struct volume *v, const char *path)
@@ -30,12 +45,18 @@ static int volume_open(struct volume *v, const char *path)
 
 	v->path = path;
 	v->iso = NULL;
+	v->dirfd = -1;
 	if (stat(path, &st) < 0) {
 		tsm_error("cannot read %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	if (S_ISDIR(st.st_mode))
+	if (S_ISDIR(st.st_mode)) {
+		if ((v->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			tsm_error("cannot read %s: %s", path, strerror(errno));
+			return -errno;
+		}
 		return 0;
+	}
 	v->iso = iso9660_open_ext(path, ISO_EXTENSION_ALL);
 	if (!v->iso) {
 		tsm_error("%s is not an ISO 9660 image or a directory", path);
@@ -48,6 +69,54 @@ static void volume_close(struct volume *v)
 {
 	if (v->iso)
 		iso9660_close(v->iso);
+	if (v->dirfd >= 0)
+		close(v->dirfd);
+}
+
+/* A path the manifest gives names a file of the volume: relative,
+ * '/'-separated, without empty, "." or ".." components, and without
+ * backslashes (Windows reads "..\" as the parent). */
+static bool volume_path_ok(const char *path)
+{
+	const char *p = path;
+
+	if (strchr(path, '\\'))
+		return false;
+	for (;;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!p[n])
+			return true;
+		p += n + 1;
+	}
+}
+
+/* A file of the volume, open: its recorded size before any byte is read. */
+struct vfile {
+	struct volume *v;
+	const char *path;
+	int fd;                /* a directory's file */
+	iso9660_stat_t *st;    /* an ISO's */
+	uint64_t size;
+};
+
+/* A file under a directory volume, never outside it: the kernel refuses a
+ * link that leaves the directory (RESOLVE_BENEATH, Linux 5.6). */
+static int dir_open_beneath(int dirfd, const char *path)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+
+	/* Older kernels: the path was checked (volume_path_ok); links are not
+	 * followed at all. */
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
+	return (int)fd;
 }
 
 /* A file by its path: libiso9660 names Joliet files with their ";1". */
@@ -65,99 +134,145 @@ static iso9660_stat_t *iso_stat_file(iso9660_t *iso, const char *path)
 	return st;
 }
 
-/* Streams a file of the volume to @fn; -ENOENT when it is not there. */
-static int volume_read(struct volume *v, const char *path,
-		       int (*fn)(void *arg, const uint8_t *data, size_t len), void *arg,
-		       uint64_t *size_ret)
+/* -ENOENT when the file is not there (or not a regular file), -EXDEV when
+ * it is a link out of the volume. */
+static int vfile_open(struct volume *v, const char *path, struct vfile *f)
 {
-	uint8_t *buf = malloc(1u << 20);
-	int rc = 0;
+	struct stat st;
 
-	if (!buf)
-		return -ENOMEM;
-	if (!v->iso) {
-		char *full;
-		int fd;
-		ssize_t n;
-
-		if (asprintf(&full, "%s/%s", v->path, path) < 0) {
-			free(buf);
-			return -ENOMEM;
-		}
-		fd = open(full, O_RDONLY | O_CLOEXEC);
-		free(full);
-		if (fd < 0) {
-			free(buf);
+	memset(f, 0, sizeof(*f));
+	f->v = v;
+	f->path = path;
+	f->fd = -1;
+	if (!volume_path_ok(path))
+		return -EINVAL;
+	if (v->iso) {
+		f->st = iso_stat_file(v->iso, path);
+		if (!f->st || f->st->type != _STAT_FILE) {
+			iso9660_stat_free(f->st);
+			f->st = NULL;
 			return -ENOENT;
 		}
-		*size_ret = 0;
-		while (rc == 0 && (n = read(fd, buf, 1u << 20)) > 0) {
-			rc = fn(arg, buf, (size_t)n);
-			*size_ret += (uint64_t)n;
-		}
-		close(fd);
-		free(buf);
-		return rc;
+		f->size = f->st->size;
+		return 0;
 	}
-	iso9660_stat_t *st = iso_stat_file(v->iso, path);
-
-	if (!st || st->type != _STAT_FILE) {
-		iso9660_stat_free(st);
-		free(buf);
+	if ((f->fd = dir_open_beneath(v->dirfd, path)) < 0)
+		return errno == EXDEV || errno == ELOOP ? -EXDEV : -ENOENT;
+	/* A FIFO or a device on a stick must not hang or feed us forever. */
+	if (fstat(f->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(f->fd);
+		f->fd = -1;
 		return -ENOENT;
 	}
-	*size_ret = st->size;
-	for (uint64_t off = 0; rc == 0 && off < st->size;) {
-		size_t want = st->size - off < (1u << 20) ? (size_t)(st->size - off) : (1u << 20);
-		size_t blocks = (want + ISO_BLOCKSIZE - 1) / ISO_BLOCKSIZE;
+	f->size = (uint64_t)st.st_size;
+	return 0;
+}
 
-		if (iso9660_iso_seek_read(v->iso, buf, st->lsn + (lsn_t)(off / ISO_BLOCKSIZE),
-					  (long)blocks) != (long)(blocks * ISO_BLOCKSIZE)) {
-			tsm_error("%s: cannot read %s", v->path, path);
-			rc = -EIO;
-			break;
+static void vfile_close(struct vfile *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	iso9660_stat_free(f->st);
+	f->fd = -1;
+	f->st = NULL;
+}
+
+/* Streams the file to @fn, never more than its recorded size; *got_ret
+ * says how much there was (less when a directory's file shrank). */
+static int vfile_read(struct vfile *f, int (*fn)(void *arg, const uint8_t *data, size_t len),
+		      void *arg, uint64_t *got_ret)
+{
+	uint8_t *buf = malloc(READ_CHUNK);
+	uint64_t off = 0;
+	int rc = 0;
+
+	*got_ret = 0;
+	if (!buf)
+		return -ENOMEM;
+	while (rc == 0 && off < f->size) {
+		size_t want = f->size - off < READ_CHUNK ? (size_t)(f->size - off) : READ_CHUNK;
+
+		if (f->fd >= 0) {
+			ssize_t n = read(f->fd, buf, want);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				rc = -errno;
+				tsm_error("%s: reading %s: %s", f->v->path, f->path, strerror(errno));
+				break;
+			}
+			if (n == 0)
+				break;
+			want = (size_t)n;
+		} else {
+			size_t blocks = (want + ISO_BLOCKSIZE - 1) / ISO_BLOCKSIZE;
+
+			if (iso9660_iso_seek_read(f->v->iso, buf,
+						  f->st->lsn + (lsn_t)(off / ISO_BLOCKSIZE),
+						  (long)blocks) != (long)(blocks * ISO_BLOCKSIZE)) {
+				tsm_error("%s: cannot read %s", f->v->path, f->path);
+				rc = -EIO;
+				break;
+			}
 		}
 		rc = fn(arg, buf, want);
 		off += want;
 	}
-	iso9660_stat_free(st);
 	free(buf);
+	*got_ret = off;
 	return rc;
 }
 
-struct grow {
+struct whole {
 	uint8_t *p;
-	size_t len;
+	size_t len, cap;
 };
 
-static int grow_add(void *arg, const uint8_t *data, size_t len)
+static int whole_add(void *arg, const uint8_t *data, size_t len)
 {
-	struct grow *g = arg;
-	uint8_t *p = realloc(g->p, g->len + len + 1);
+	struct whole *w = arg;
 
-	if (!p)
-		return -ENOMEM;
-	memcpy(p + g->len, data, len);
-	g->p = p;
-	g->len += len;
-	g->p[g->len] = 0;
+	if (len > w->cap - w->len)
+		return -EFBIG; /* never: reads stop at the recorded size */
+	memcpy(w->p + w->len, data, len);
+	w->len += len;
+	w->p[w->len] = 0;
 	return 0;
 }
 
-static int read_small(struct volume *v, const char *path, uint8_t **data_ret, size_t *len_ret)
+/* A file of at most @max bytes, NUL-terminated; -EFBIG (reported) when its
+ * recorded size is larger: nothing of it is read then. */
+static int read_small(struct volume *v, const char *path, size_t max, uint8_t **data_ret,
+		      size_t *len_ret)
 {
-	struct grow g = { 0 };
-	uint64_t size;
-	int rc = volume_read(v, path, grow_add, &g, &size);
+	struct whole w = { 0 };
+	struct vfile f;
+	uint64_t got;
+	int rc = vfile_open(v, path, &f);
 
+	if (rc < 0)
+		return rc;
+	if (f.size > max) {
+		tsm_error("%s: %s claims %llu bytes, more than the %zu MiB tsmedia reads of it:"
+			  " refused", v->path, path, (unsigned long long)f.size, max >> 20);
+		vfile_close(&f);
+		return -EFBIG;
+	}
+	w.cap = (size_t)f.size;
+	if (!(w.p = malloc(w.cap + 1))) {
+		vfile_close(&f);
+		return -ENOMEM;
+	}
+	w.p[0] = 0;
+	rc = vfile_read(&f, whole_add, &w, &got);
+	vfile_close(&f);
 	if (rc < 0) {
-		free(g.p);
+		free(w.p);
 		return rc;
 	}
-	if (!g.p && !(g.p = calloc(1, 1)))
-		return -ENOMEM;
-	*data_ret = g.p;
-	*len_ret = g.len;
+	*data_ret = w.p;
+	*len_ret = w.len;
 	return 0;
 }
 
@@ -192,7 +307,7 @@ static int read_protected(struct volume *v, const char *path, const char *passwo
 {
 	uint8_t *data, *plain;
 	size_t len, plain_len;
-	int rc = read_small(v, path, &data, &len);
+	int rc = read_small(v, path, SMS_DATA_MAX, &data, &len);
 
 	if (rc < 0)
 		return rc;
@@ -213,6 +328,11 @@ static int read_protected(struct volume *v, const char *path, const char *passwo
 		tsm_error("%s: wrong media password (%s does not decrypt)", v->path, path);
 		return rc;
 	}
+	if (rc == -E2BIG) {
+		tsm_error("%s: %s asks for more PBKDF2 iterations than tsmedia writes (%u): refused",
+			  v->path, path, TSM_ENC_ITERATIONS);
+		return rc;
+	}
 	if (rc < 0) {
 		tsm_error("%s: %s is damaged", v->path, path);
 		return rc;
@@ -221,48 +341,76 @@ static int read_protected(struct volume *v, const char *path, const char *passwo
 	return 0;
 }
 
-/* Checks one manifest line "SHA256 SIZE VOLUME PATH" against the volumes. */
-static void check_line(struct volume *vols, size_t nvols, const char *line,
-		       struct tsm_inspect_result *r)
+/* Checks line @lineno of the manifest, "SHA256 SIZE VOLUME PATH", against
+ * the volumes: a file that differs is a result; a path out of the volume is
+ * an error (a hostile manifest). */
+static int check_line(struct volume *vols, size_t nvols, const char *line, size_t lineno,
+		      struct tsm_inspect_result *r)
 {
 	char want[65], path[4096], got_hex[65];
 	unsigned long long size;
 	unsigned vol;
 	uint8_t sha256[32], sha1[20];
 	struct tsm_file_hasher *h;
+	struct vfile f;
 	uint64_t got_size = 0;
 	int rc;
 
 	if (sscanf(line, "%64s %llu %u %4095[^\r\n]", want, &size, &vol, path) != 4) {
 		problem(r, "manifest line not understood: %.80s", line);
 		r->files_bad++;
-		return;
+		return 0;
+	}
+	if (!volume_path_ok(path)) {
+		tsm_error("%s: SMS/data/Manifest.txt line %zu names '%s', a path that leaves the"
+			  " volume (absolute, '..', '.', an empty name or a backslash): refused",
+			  vols[0].path, lineno, path);
+		return -EINVAL;
 	}
 	if (strcmp(want, "-") == 0) {
 		r->files_unchecked++; /* patched by the image writer (boot info table) */
-		return;
+		return 0;
 	}
 	if (vol < 1 || vol > nvols) {
 		problem(r, "%s is on volume %u, which is not here", path, vol);
 		r->files_missing++;
-		return;
+		return 0;
 	}
-	if (tsm_file_hasher_new(&h) < 0)
-		return;
-	rc = volume_read(&vols[vol - 1], path, hash_add, h, &got_size);
-	tsm_file_hasher_final(h, sha256, sha1);
-	tsm_file_hasher_free(h);
-	tsm_hex_encode(sha256, 32, got_hex);
+	rc = vfile_open(&vols[vol - 1], path, &f);
 	if (rc == -ENOENT) {
 		problem(r, "%s: missing from volume %u", path, vol);
 		r->files_missing++;
-	} else if (rc < 0 || got_size != size || strcmp(got_hex, want) != 0) {
+		return 0;
+	}
+	if (rc == -EXDEV) {
+		problem(r, "%s: a link out of volume %u, not a file of it", path, vol);
+		r->files_bad++;
+		return 0;
+	}
+	/* A size that differs needs no hash (nor the reading of what it claims). */
+	if (rc < 0 || f.size != size) {
+		vfile_close(&f);
+		problem(r, "%s: does not match the manifest (volume %u)", path, vol);
+		r->files_bad++;
+		return 0;
+	}
+	if ((rc = tsm_file_hasher_new(&h)) < 0) {
+		vfile_close(&f);
+		return rc;
+	}
+	rc = vfile_read(&f, hash_add, h, &got_size);
+	vfile_close(&f);
+	tsm_file_hasher_final(h, sha256, sha1);
+	tsm_file_hasher_free(h);
+	tsm_hex_encode(sha256, 32, got_hex);
+	if (rc < 0 || got_size != size || strcmp(got_hex, want) != 0) {
 		problem(r, "%s: does not match the manifest (volume %u)", path, vol);
 		r->files_bad++;
 	} else {
 		r->files_ok++;
 		r->bytes_ok += got_size;
 	}
+	return rc == -ENOMEM ? rc : 0;
 }
 
 int tsm_media_inspect(const char *const *paths, size_t n, const char *password,
@@ -270,7 +418,8 @@ int tsm_media_inspect(const char *const *paths, size_t n, const char *password,
 {
 	struct volume *vols = calloc(n, sizeof(*vols));
 	uint8_t *boot = NULL, *manifest = NULL;
-	size_t len, opened = 0;
+	size_t len, opened = 0, lineno = 0;
+	char *save = NULL;
 	int rc = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -281,11 +430,12 @@ int tsm_media_inspect(const char *const *paths, size_t n, const char *password,
 	if (rc < 0)
 		goto out;
 	r->volumes = (unsigned)n;
-	if ((rc = read_small(&vols[0], "SMS/data/TSMBootstrap.ini", &boot, &len)) < 0) {
+	rc = read_small(&vols[0], "SMS/data/TSMBootstrap.ini", SMS_DATA_MAX, &boot, &len);
+	if (rc == -ENOENT)
 		tsm_error("%s: no SMS/data/TSMBootstrap.ini: not task sequence media (or not its"
 			  " first volume)", paths[0]);
+	if (rc < 0)
 		goto out;
-	}
 	r->bootstrap = (char *)boot;
 	boot = NULL;
 	if ((rc = read_protected(&vols[0], "SMS/data/Variables.dat", password, r,
@@ -296,18 +446,23 @@ int tsm_media_inspect(const char *const *paths, size_t n, const char *password,
 		rc = 0; /* bootable and prestaged media carry no policy */
 	if (rc < 0)
 		goto out;
-	if ((rc = read_small(&vols[0], "SMS/data/Manifest.txt", &manifest, &len)) < 0) {
+	rc = read_small(&vols[0], "SMS/data/Manifest.txt", MANIFEST_MAX, &manifest, &len);
+	if (rc == -ENOENT)
 		tsm_error("%s: no SMS/data/Manifest.txt", paths[0]);
+	if (rc < 0)
 		goto out;
-	}
-	char *save = NULL;
+	/* Lines by hand (not strtok): their numbers are in the messages. */
+	for (char *line = (char *)manifest; rc == 0 && line; line = save) {
+		char *nl = strchr(line, '\n');
 
-	for (char *line = strtok_r((char *)manifest, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
+		save = nl ? nl + 1 : NULL;
+		if (nl)
+			*nl = '\0';
+		lineno++;
 		if (line[0] == '#' || line[0] == '\r' || !line[0])
 			continue;
 		r->files_listed++;
-		check_line(vols, n, line, r);
+		rc = check_line(vols, n, line, lineno, r);
 	}
 out:
 	for (size_t i = 0; i < opened; i++)

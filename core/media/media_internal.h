@@ -63,7 +63,8 @@ int tsm_media_new_guid(char **guid_ret);
 #define TSM_ENC_ITERATIONS 600000u
 int tsm_media_encrypt(const char *password, const uint8_t *plain, size_t len, uint8_t **out_ret,
 		      size_t *out_len_ret);
-/* -EACCES on a wrong password (the tag does not verify), -EINVAL when not ours. */
+/* -EACCES on a wrong password (the tag does not verify), -EINVAL when not ours,
+ * -E2BIG when its header asks for more iterations than tsmedia writes. */
 int tsm_media_decrypt(const char *password, const uint8_t *in, size_t len, uint8_t **plain_ret,
 		      size_t *plain_len_ret);
 bool tsm_media_is_encrypted(const uint8_t *data, size_t len);
