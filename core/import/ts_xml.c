@@ -275,7 +275,13 @@ static char *condition_summary(xmlNode *cond, bool *oom)
 		*oom = true;
 		return NULL;
 	}
-	return sb.p ? sb.p : strdup("");
+	if (!sb.p)
+		return strdup("");
+	/* Kept at its length, not COND_MAX: 100,000 short conditions would
+	 * otherwise hold 200 MB. */
+	char *fit = realloc(sb.p, sb.len + 1);
+
+	return fit ? fit : sb.p;
 }
 
 /* ---- package IDs and applications in steps --------------------------- */
@@ -399,6 +405,7 @@ struct walk {
 	const char *what;
 	struct tsm_ts_doc *doc;
 	size_t nodes;
+	size_t path_bytes;              /* of every group path copied so far */
 	size_t steps_cap, groups_cap;   /* doc->steps, doc->groups grow by doubling */
 	struct tsm_strset ref_packages; /* the referenceList, until the walk ends */
 	struct tsm_strset ref_applications;
@@ -463,6 +470,19 @@ static int node_count(struct walk *w)
 	return 0;
 }
 
+/* Each step and group keeps a copy of its group path: 60 nested groups
+ * with long names over a thousand steps (3.6 MB of XML) took 3.7 GB. */
+static int path_take(struct walk *w, size_t bytes)
+{
+	if (bytes > TSM_TS_XML_MAX_PATH_BYTES - w->path_bytes) {
+		tsm_error("%s: the group paths of its steps and groups add up to more than %u MiB:"
+			  " refused", w->what, TSM_TS_XML_MAX_PATH_BYTES >> 20);
+		return -E2BIG;
+	}
+	w->path_bytes += bytes;
+	return 0;
+}
+
 static int step_variables(struct walk *w, struct tsm_ts_step *s, xmlNode *list,
 			  struct tsm_strset *packages, struct tsm_strset *applications)
 {
@@ -509,6 +529,8 @@ static int walk_step(struct walk *w, xmlNode *n, long group, const char *path, b
 		s->type = NULL;
 	}
 	s->description = prop_dup(n, "description");
+	if ((rc = path_take(w, strlen(path) + 1)) < 0)
+		return rc;
 	s->group_path = strdup(path);
 	if ((!s->name && !(s->name = strdup(""))) || (!s->description && !(s->description = strdup(""))) ||
 	    !s->group_path)
@@ -576,6 +598,8 @@ static int walk_group(struct walk *w, xmlNode *n, long parent, const char *path,
 	g->description = prop_dup(n, "description");
 	if ((!g->name && !(g->name = strdup(""))) || (!g->description && !(g->description = strdup(""))))
 		return -ENOMEM;
+	if ((rc = path_take(w, strlen(path) + strlen(g->name) + 2)) < 0)
+		return rc;
 	if (!(g->path = path_join(path, g->name)))
 		return -ENOMEM;
 	g->depth = depth;

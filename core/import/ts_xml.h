@@ -25,6 +25,9 @@
 #define TSM_TS_XML_MAX_DEPTH 64
 /* Most groups + steps accepted. */
 #define TSM_TS_XML_MAX_NODES 100000
+/* Most bytes of group paths ("Install/Setup") kept over all steps and groups,
+ * each of which holds its own copy: real sequences need well under 1 MiB. */
+#define TSM_TS_XML_MAX_PATH_BYTES (16u << 20)
 
 enum tsm_ts_dialect {
 	TSM_TS_DIALECT_SEQUENCE, /* a bare <sequence> */

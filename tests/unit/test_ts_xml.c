@@ -758,6 +758,22 @@ static void test_xml_shapes_refused(void **state)
 		gen_add(&g, "<!---->");
 	gen_add(&g, "</sequence>");
 	assert_int_equal(parse_str(g.p), -E2BIG);
+	/* 60 nested groups with 60,000-byte names over a thousand steps: each
+	 * step would keep its own 3.6 MB group path. */
+	g.len = 0;
+	gen_add(&g, "<sequence>");
+	for (int i = 0; i < 60; i++) {
+		gen_add(&g, "<group name=\"%d", i);
+		for (int k = 0; k < 60000; k++)
+			gen_add(&g, "x");
+		gen_add(&g, "\">");
+	}
+	for (int i = 0; i < 1000; i++)
+		gen_add(&g, "<step name=\"s\" type=\"x\"/>");
+	for (int i = 0; i < 60; i++)
+		gen_add(&g, "</group>");
+	gen_add(&g, "</sequence>");
+	assert_int_equal(parse_str(g.p), -E2BIG);
 	/* 256 attributes, and a 60 KiB description: still read. */
 	g.len = 0;
 	gen_add(&g, "<sequence><step name=\"s\" description=\"");
