@@ -25,6 +25,7 @@ struct xml_read {
 	size_t nodes;
 	int nerrors;
 	int first_line;
+	bool first_near;  /* its line is where parsing stood, not the error's */
 	char first[256];  /* libxml2's first error */
 	int refused;      /* ours: -EINVAL, -E2BIG, already reported */
 };
@@ -41,16 +42,21 @@ static void structured_error(void *arg, xmlError *e)
 	struct tsm_xml_messages *m = arg;
 	struct xml_read *r = m->read;
 	int line = e->line;
+	bool near = false;
 	char msg[256];
 
-	/* Encoding errors carry no context: the parser's line then. */
-	if (!line && r && r->ctxt && r->ctxt->input)
+	/* Encoding errors carry no position: a chunk is converted before it
+	 * is parsed, so the error lies at or after the parser's line. */
+	if (!line && r && r->ctxt && r->ctxt->input) {
 		line = r->ctxt->input->line;
+		near = true;
+	}
 	one_line(msg, sizeof(msg), e->message);
-	tsm_debug("%s: line %d: libxml2: %s", m->what, line, msg);
+	tsm_debug("%s: %sline %d: libxml2: %s", m->what, near ? "at or after " : "", line, msg);
 	if (r && e->level >= XML_ERR_ERROR && r->nerrors++ == 0) {
 		memcpy(r->first, msg, sizeof(r->first));
 		r->first_line = line;
+		r->first_near = near;
 	}
 }
 
@@ -244,7 +250,8 @@ int tsm_xml_read(const char *what, const char *buf, size_t len, const char *enco
 			one_line(r.first, sizeof(r.first), e ? e->message : NULL);
 			r.first_line = e ? e->line : 0;
 		}
-		tsm_error("%s: not well-formed XML (line %d): %s", what, r.first_line, r.first);
+		tsm_error("%s: not well-formed XML (%sline %d): %s", what,
+			  r.first_near ? "at or after " : "", r.first_line, r.first);
 		rc = -EINVAL;
 	} else {
 		*doc_ret = r.ctxt->myDoc;

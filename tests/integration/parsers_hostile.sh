@@ -124,7 +124,7 @@ fi
 printf '<?xml version="1.0" encoding="Shift_JIS"?>\n<sequence version="3.10"><step name="\x81"/></sequence>\n' \
 	>"$WORK/sjis.xml"
 refused "bad Shift_JIS bytes: one tsmedia message, nothing printed by libxml2" \
-	'sjis\.xml: not well-formed XML \(line [0-9]+\): input conversion failed' \
+	'sjis\.xml: not well-formed XML \(at or after line 1\): input conversion failed' \
 	"$TSMEDIA" --store "$S" ts import --name sjis "$WORK/sjis.xml"
 printf '<?xml version="1.0" encoding="UTF-8"?>\n<sequence>\n<step name="caf\xe9"/></sequence>\n' \
 	>"$WORK/latin1.xml"

@@ -724,10 +724,12 @@ static void test_bad_encoding_quiet(void **state)
 		if (st.st_size != 0)
 			fail_msg("libxml2 wrote %lld bytes to stderr for document %zu",
 				 (long long)st.st_size, i);
-		if (!strstr(captured, "test.xml: not well-formed XML (line "))
+		if (!strstr(captured, i == 0 ? "test.xml: not well-formed XML (at or after line 1): "
+					       "input conversion failed"
+					     : "test.xml: not well-formed XML (line 2): Input is not "
+					       "proper UTF-8"))
 			fail_msg("expected tsmedia's message; got: %s", captured);
 	}
-	assert_true(strstr(captured, "line 2") != NULL); /* the UTF-8 one: on line 2 */
 	close(saved);
 	close(fd);
 	unlink(path);
