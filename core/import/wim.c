@@ -32,6 +32,7 @@
 #include <wimlib.h>
 
 #include "import/session.h"
+#include "import/wim_check.h"
 #include "import/source.h"
 #include "tsmedia/content.h"
 #include "tsmedia/hash.h"
@@ -359,19 +360,39 @@ static int sec_add(struct wim_reader *r, const uint8_t *data, size_t len, size_t
 
 /* ---- the scan -------------------------------------------------------- */
 
+/* FILETIMEs above INT64_MAX are no Windows time: FileTimeToSystemTime()
+ * refuses them ("the value must be less than 0x8000000000000000",
+ * Microsoft's documentation), the catalog keeps times as signed 64-bit
+ * integers, and year 30828 is where they end.  Such times are clamped. */
+#define FILETIME_MAX ((uint64_t)INT64_MAX)
+
+/* wimlib gives a FILETIME back as seconds since 1970 (tv_sec, plus
+ * @high as its upper 32 bits where time_t has 32) and nanoseconds
+ * (src/timestamp.c: sec = ft / 10^7 - 11644473600).  Undone in unsigned
+ * arithmetic, which cannot overflow for any FILETIME a WIM holds. */
 static uint64_t filetime(const struct wimlib_timespec *ts, int32_t high)
 {
 	int64_t sec = (int64_t)((uint64_t)(uint32_t)high << 32 | (uint32_t)ts->tv_sec);
+	uint64_t ticks, ft;
 
 	if (sizeof(ts->tv_sec) == 8)
 		sec = (int64_t)ts->tv_sec;
-	return (uint64_t)(sec * 10000000 + ts->tv_nsec / 100 + FILETIME_UNIX_EPOCH);
+	if (sec < -(int64_t)(FILETIME_UNIX_EPOCH / 10000000))
+		return 0;
+	ticks = (uint64_t)(sec + FILETIME_UNIX_EPOCH / 10000000);
+	if (ticks > FILETIME_MAX / 10000000)
+		return FILETIME_MAX;
+	ft = ticks * 10000000 + (uint64_t)(ts->tv_nsec / 100);
+	return ft > FILETIME_MAX ? FILETIME_MAX : ft;
 }
 
 static int64_t filetime_ns(uint64_t ft)
 {
-	int64_t t = (int64_t)ft - FILETIME_UNIX_EPOCH;
+	int64_t t;
 
+	if (ft > FILETIME_MAX)
+		ft = FILETIME_MAX;
+	t = (int64_t)ft - FILETIME_UNIX_EPOCH;
 	if (t > INT64_MAX / 100)
 		return INT64_MAX;
 	if (t < INT64_MIN / 100)
@@ -645,6 +666,9 @@ static int open_parts(struct wim_reader *r)
 			if (strcmp(g.gl_pathv[i], r->file) == 0 || stat(g.gl_pathv[i], &st) < 0 ||
 			    !S_ISREG(st.st_mode))
 				continue;
+			/* Every file wimlib opens is checked first. */
+			if ((rc = tsm_wim_check_file(g.gl_pathv[i], NULL)) < 0)
+				break;
 			if ((wrc = wimlib_open_wim(g.gl_pathv[i], 0, &w)) != 0) {
 				rc = wim_fail(&r->log, g.gl_pathv[i], "cannot open this part", wrc);
 				break;
@@ -695,6 +719,8 @@ static int scan(struct wim_reader *r, int index)
 	struct blob_check bc = { .r = r };
 	int rc;
 
+	if ((rc = tsm_wim_check_file(r->file, NULL)) < 0)
+		return rc;
 	if ((rc = wimlib_open_wim(r->file, 0, &r->wim)) != 0)
 		return wim_fail(&r->log, r->file, "cannot open the WIM", rc);
 	wimlib_get_wim_info(r->wim, &r->info);
