@@ -33,6 +33,8 @@
 
 #include "import/session.h"
 #include "import/wim_check.h"
+#include "util/fdio.h"
+#include "util/sandbox.h"
 #include "import/source.h"
 #include "tsmedia/content.h"
 #include "tsmedia/hash.h"
@@ -74,10 +76,9 @@ bool tsm_wim_file_detect(int fd)
 
 /* ---- wimlib's messages ---------------------------------------------- */
 
-/* wimlib prints to one FILE; during an import it is a memory stream whose
- * lines become our messages (or, for warnings, reasons to refuse). */
-static pthread_mutex_t wimlib_lock = PTHREAD_MUTEX_INITIALIZER;
-
+/* wimlib prints to one FILE; in the reader (a process of its own, for
+ * this one WIM) it is a memory stream whose lines become our messages (or,
+ * for warnings, reasons to refuse). */
 struct wimlib_log {
 	FILE *f;
 	char *buf;
@@ -90,22 +91,9 @@ static int wimlib_log_begin(struct wimlib_log *l)
 	memset(l, 0, sizeof(*l));
 	if (!(l->f = open_memstream(&l->buf, &l->len)))
 		return -ENOMEM;
-	pthread_mutex_lock(&wimlib_lock);
 	wimlib_set_print_errors(true);
 	wimlib_set_error_file(l->f);
 	return 0;
-}
-
-static void wimlib_log_end(struct wimlib_log *l)
-{
-	if (!l->f)
-		return;
-	wimlib_set_print_errors(false);
-	wimlib_set_error_file(stderr);
-	pthread_mutex_unlock(&wimlib_lock);
-	fclose(l->f);
-	free(l->buf);
-	l->f = NULL;
 }
 
 /* The new lines since the last call, as one string (static storage). */
@@ -207,6 +195,9 @@ struct wim_reader {
 	size_t *sec_table;
 	size_t sec_table_size;
 	uint64_t store_bytes;
+	unsigned boot_index;
+	char **props;         /* IMAGE_PROPS strings (or NULL) per image */
+	size_t nprops;
 	int rc;
 };
 
@@ -773,21 +764,6 @@ static int scan(struct wim_reader *r, int index)
 
 /* ---- the data -------------------------------------------------------- */
 
-struct writer_thread {
-	WIMStruct *out;
-	int fd;
-	int rc;
-};
-
-static void *writer_main(void *arg)
-{
-	struct writer_thread *w = arg;
-
-	w->rc = wimlib_write_to_fd(w->out, w->fd, WIMLIB_ALL_IMAGES, WIMLIB_WRITE_FLAG_PIPABLE, 1);
-	close(w->fd);
-	return NULL;
-}
-
 struct pipe_in {
 	int fd;
 	uint64_t left; /* of the current blob */
@@ -809,7 +785,7 @@ static ssize_t pipe_read_some(struct pipe_in *p, void *buf, size_t len)
 	}
 }
 
-/* Exactly @len bytes; -EIO when the stream ends first. */
+/* Exactly @len bytes; -EPIPE when the stream ends first. */
 static int pipe_read_full(struct pipe_in *p, void *buf, size_t len)
 {
 	uint8_t *b = buf;
@@ -820,7 +796,7 @@ static int pipe_read_full(struct pipe_in *p, void *buf, size_t len)
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
-			return -EIO;
+			return -EPIPE;
 		b += n;
 		len -= (size_t)n;
 	}
@@ -992,14 +968,12 @@ static int take_blobs(struct wim_reader *r, struct tsm_import *imp, int fd)
 	return 0;
 }
 
-/* Runs wimlib's writer into a pipe and takes the blobs from it. */
-static int import_data(struct wim_reader *r, struct tsm_import *imp)
+/* In the WIM reader (the child): wimlib exports the images into an
+ * uncompressed WIMStruct and writes it as a pipable WIM to @fd. */
+static int write_data(struct wim_reader *r, int fd)
 {
-	struct writer_thread w = { .fd = -1 };
 	WIMStruct *out = NULL;
-	pthread_t thread;
-	int fds[2], rc, wrc;
-	struct pipe_in drain;
+	int wrc;
 
 	if ((wrc = wimlib_create_new_wim(WIMLIB_COMPRESSION_TYPE_NONE, &out)) != 0)
 		return wim_fail(&r->log, r->file, "cannot prepare the export", wrc);
@@ -1010,37 +984,27 @@ static int import_data(struct wim_reader *r, struct tsm_import *imp)
 			wimlib_free(out);
 			return wim_fail(&r->log, r->file, "cannot export an image", wrc);
 		}
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		rc = -errno;
-		wimlib_free(out);
-		return rc;
-	}
-	w.out = out;
-	w.fd = fds[1];
-	if ((rc = pthread_create(&thread, NULL, writer_main, &w)) != 0) {
-		close(fds[0]);
-		close(fds[1]);
-		wimlib_free(out);
-		return -rc;
-	}
-	rc = take_blobs(r, imp, fds[0]);
-	/* Let the writer finish (a closed pipe would make it fail with
-	 * EPIPE, or kill the process where SIGPIPE is not ignored). */
-	drain = (struct pipe_in){ .fd = fds[0] };
-	while (!drain.eof) {
-		uint8_t buf[65536];
-
-		if (pipe_read_some(&drain, buf, sizeof(buf)) < 0)
-			break;
-	}
-	pthread_join(thread, NULL);
-	close(fds[0]);
+	wrc = wimlib_write_to_fd(out, fd, WIMLIB_ALL_IMAGES, WIMLIB_WRITE_FLAG_PIPABLE, 1);
 	wimlib_free(out);
-	if (w.rc && rc == 0)
-		rc = wim_fail(&r->log, r->file, "cannot read the file data", w.rc);
-	else if (w.rc)
-		tsm_error("%s: wimlib: %s %s", r->file, wimlib_get_error_string(w.rc),
-			  wimlib_log_new(&r->log));
+	if (wrc)
+		return wim_fail(&r->log, r->file, "cannot read the file data", wrc);
+	return 0;
+}
+
+/* In the importer: the blobs from the reader's stream on @fd, then the
+ * rest of the stream read and dropped, so the reader finishes. */
+static int import_data(struct wim_reader *r, struct tsm_import *imp, int fd)
+{
+	struct pipe_in drain = { .fd = fd };
+	int rc = take_blobs(r, imp, fd);
+
+	while (rc == 0 && !drain.eof) {
+		uint8_t buf[65536];
+		ssize_t n = pipe_read_some(&drain, buf, sizeof(buf));
+
+		if (n < 0)
+			rc = (int)n;
+	}
 	return rc;
 }
 
@@ -1113,23 +1077,61 @@ static int set_meta_str(struct tsm_import *imp, const char *key, const char *val
 	return tsm_import_set_meta(imp, key, value, strlen(value));
 }
 
-static int record_images(struct wim_reader *r, struct tsm_import *imp)
+/* What is kept of each image: wimlib's properties, then the <WINDOWS>
+ * element of its XML. */
+#define IMAGE_PROPS 6
+static const char *const image_props[IMAGE_PROPS][2] = {
+	{ "NAME", "name" },
+	{ "DESCRIPTION", "description" },
+	{ "DISPLAYNAME", "display_name" },
+	{ "DISPLAYDESCRIPTION", "display_description" },
+	{ "FLAGS", "flags" },
+	{ NULL, "windows" },
+};
+
+/* In the reader: r->props from wimlib. */
+static int collect_images(struct wim_reader *r)
 {
-	static const char *const props[][2] = {
-		{ "NAME", "name" },
-		{ "DESCRIPTION", "description" },
-		{ "DISPLAYNAME", "display_name" },
-		{ "DISPLAYDESCRIPTION", "display_description" },
-		{ "FLAGS", "flags" },
-	};
-	char key[64], value[32];
+	size_t count = (size_t)(r->last - r->first + 1);
 	void *raw = NULL;
 	size_t raw_len = 0;
 	char *xml = NULL;
+
+	if (!(r->props = calloc(count * IMAGE_PROPS, sizeof(*r->props))))
+		return -ENOMEM;
+	r->nprops = count * IMAGE_PROPS;
+	if (wimlib_get_xml_data(r->wim, &raw, &raw_len) == 0 && raw_len <= TSM_WIM_XML_MAX)
+		xml = utf16le_to_utf8(raw, raw_len);
+	free(raw);
+	for (size_t k = 0; k < count; k++) {
+		int i = r->first + (int)k;
+
+		for (size_t p = 0; p < IMAGE_PROPS; p++) {
+			const char *v = image_props[p][0]
+						? wimlib_get_image_property(r->wim, i, image_props[p][0])
+						: NULL;
+			char **slot = &r->props[k * IMAGE_PROPS + p];
+
+			if (!image_props[p][0])
+				*slot = xml ? windows_element(xml, i) : NULL;
+			else if (v && !(*slot = strdup(v))) {
+				free(xml);
+				return -ENOMEM;
+			}
+		}
+	}
+	free(xml);
+	return 0;
+}
+
+/* In the importer: the images' facts as content_meta ("wim.*"). */
+static int record_images(struct wim_reader *r, struct tsm_import *imp)
+{
+	char key[64], value[32];
 	int rc, count = r->last - r->first + 1, boot = 0;
 
-	if (r->info.boot_index >= (unsigned)r->first && r->info.boot_index <= (unsigned)r->last)
-		boot = (int)r->info.boot_index - r->first + 1;
+	if (r->boot_index >= (unsigned)r->first && r->boot_index <= (unsigned)r->last)
+		boot = (int)r->boot_index - r->first + 1;
 	snprintf(value, sizeof(value), "%d", count);
 	if ((rc = set_meta_str(imp, "wim.images", value)) < 0 ||
 	    (rc = set_meta_str(imp, "wim.layout", r->indexed ? "indexed" : "root")) < 0)
@@ -1137,29 +1139,347 @@ static int record_images(struct wim_reader *r, struct tsm_import *imp)
 	snprintf(value, sizeof(value), "%d", boot);
 	if ((rc = set_meta_str(imp, "wim.boot_index", value)) < 0)
 		return rc;
-	if (wimlib_get_xml_data(r->wim, &raw, &raw_len) == 0 && raw_len < (64u << 20))
-		xml = utf16le_to_utf8(raw, raw_len);
-	free(raw);
-	for (int i = r->first; rc == 0 && i <= r->last; i++) {
-		int k = i - r->first + 1;
-
-		for (size_t p = 0; rc == 0 && p < sizeof(props) / sizeof(props[0]); p++) {
-			snprintf(key, sizeof(key), "wim.image.%d.%s", k, props[p][1]);
-			rc = set_meta_str(imp, key, wimlib_get_image_property(r->wim, i, props[p][0]));
+	for (int k = 0; rc == 0 && k < count; k++) {
+		for (size_t p = 0; rc == 0 && p < IMAGE_PROPS; p++) {
+			snprintf(key, sizeof(key), "wim.image.%d.%s", k + 1, image_props[p][1]);
+			rc = set_meta_str(imp, key, r->props[(size_t)k * IMAGE_PROPS + p]);
 		}
-		snprintf(key, sizeof(key), "wim.image.%d.source_index", k);
-		snprintf(value, sizeof(value), "%d", i);
+		snprintf(key, sizeof(key), "wim.image.%d.source_index", k + 1);
+		snprintf(value, sizeof(value), "%d", r->first + k);
 		if (rc == 0)
 			rc = set_meta_str(imp, key, value);
-		if (rc == 0 && xml) {
-			char *win = windows_element(xml, i);
+	}
+	return rc;
+}
 
-			snprintf(key, sizeof(key), "wim.image.%d.windows", k);
-			rc = set_meta_str(imp, key, win);
-			free(win);
+/* ---- the reader's result, from child to parent ------------------------ */
+
+/* The scan's result goes from the WIM reader (the child) to the importer
+ * as a stream of fields: integers as LE64, strings and byte strings as
+ * their LE64 length (all ones for none) and their bytes.  The importer
+ * reads it as it reads any input: every count, length and index checked,
+ * every name checked again as UTF-8, at most WIRE_MAX bytes in all. */
+#define WIRE_MAGIC "TSMWIM1"
+#define WIRE_END "TSMWIME"
+#define WIRE_NONE UINT64_MAX
+#define WIRE_MAX (1ull << 30)
+#define WIRE_STR_MAX (1u << 20)
+
+struct wire_out {
+	FILE *f;
+};
+
+static void put_u64(struct wire_out *w, uint64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	fwrite(b, 1, sizeof(b), w->f);
+}
+
+static void put_bytes(struct wire_out *w, const void *p, size_t len)
+{
+	put_u64(w, p ? (uint64_t)len : WIRE_NONE);
+	if (p && len)
+		fwrite(p, 1, len, w->f);
+}
+
+static void put_str(struct wire_out *w, const char *s)
+{
+	put_bytes(w, s, s ? strlen(s) : 0);
+}
+
+static int send_scan(struct wim_reader *r, int fd)
+{
+	struct wire_out w;
+	int dfd = dup(fd), rc;
+
+	if (dfd < 0 || !(w.f = fdopen(dfd, "w"))) {
+		rc = -errno;
+		if (dfd >= 0)
+			close(dfd);
+		return rc;
+	}
+	fwrite(WIRE_MAGIC, 1, 8, w.f);
+	put_u64(&w, (uint64_t)r->first);
+	put_u64(&w, (uint64_t)r->last);
+	put_u64(&w, r->indexed);
+	put_u64(&w, r->info.boot_index);
+	put_u64(&w, r->nwants);
+	for (size_t i = 0; i < r->nwants; i++) {
+		const struct want *x = &r->wants[i];
+
+		fwrite(x->sha1, 1, TSM_SHA1_LEN, w.f);
+		put_u64(&w, x->size);
+		put_u64(&w, x->store);
+		put_u64(&w, x->keep);
+		put_str(&w, x->where);
+	}
+	put_u64(&w, r->nsecs);
+	for (size_t i = 0; i < r->nsecs; i++)
+		put_bytes(&w, r->secs[i].data, r->secs[i].len);
+	put_u64(&w, r->n);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct entry *e = &r->entries[i];
+		const struct tsm_win_meta *m = &e->m;
+
+		put_str(&w, e->path);
+		put_u64(&w, e->dir);
+		put_u64(&w, e->mode);
+		put_u64(&w, e->size);
+		put_u64(&w, e->data);
+		put_u64(&w, e->reparse);
+		put_u64(&w, e->security);
+		put_u64(&w, m->attributes);
+		put_str(&w, m->short_name);
+		put_u64(&w, m->creation_ft);
+		put_u64(&w, m->access_ft);
+		put_u64(&w, m->write_ft);
+		put_u64(&w, m->reparse_tag);
+		put_u64(&w, m->hardlink_group);
+		put_u64(&w, m->has_unix);
+		put_u64(&w, m->unix_uid);
+		put_u64(&w, m->unix_gid);
+		put_u64(&w, m->unix_mode);
+		put_u64(&w, m->unix_rdev);
+		put_u64(&w, m->has_object_id);
+		fwrite(m->object_id, 1, sizeof(m->object_id), w.f);
+		put_u64(&w, m->nstreams);
+		for (size_t s = 0; s < m->nstreams; s++) {
+			put_str(&w, m->streams[s].name);
+			put_u64(&w, m->streams[s].size);
+			put_u64(&w, e->stream_wants[s]);
 		}
 	}
-	free(xml);
+	put_u64(&w, r->nprops);
+	for (size_t i = 0; i < r->nprops; i++)
+		put_str(&w, r->props[i]);
+	fwrite(WIRE_END, 1, 8, w.f);
+	rc = ferror(w.f) ? -EIO : 0;
+	if (fclose(w.f) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+struct wire_in {
+	int fd;
+	uint64_t total;
+	int rc;          /* the first error */
+	size_t pos, len;
+	uint8_t buf[65536];
+};
+
+static void get(struct wire_in *w, void *out, size_t n)
+{
+	uint8_t *o = out;
+
+	if (w->rc) {
+		memset(out, 0, n);
+		return;
+	}
+	if (n > WIRE_MAX - w->total) {
+		w->rc = -EPROTO;
+		memset(out, 0, n);
+		return;
+	}
+	w->total += n;
+	while (n) {
+		size_t k;
+
+		if (w->pos == w->len) {
+			ssize_t got = read(w->fd, w->buf, sizeof(w->buf));
+
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				w->rc = got < 0 ? -errno : -EPIPE;
+				memset(o, 0, n);
+				return;
+			}
+			w->pos = 0;
+			w->len = (size_t)got;
+		}
+		k = w->len - w->pos < n ? w->len - w->pos : n;
+		memcpy(o, w->buf + w->pos, k);
+		w->pos += k;
+		o += k;
+		n -= k;
+	}
+}
+
+static uint64_t get_u64(struct wire_in *w)
+{
+	uint8_t b[8];
+
+	get(w, b, sizeof(b));
+	return le64(b);
+}
+
+/* At most @max, or below @limit (counts and indexes). */
+static uint64_t get_count(struct wire_in *w, uint64_t max)
+{
+	uint64_t v = get_u64(w);
+
+	if (v > max && !w->rc)
+		w->rc = -EPROTO;
+	return w->rc ? 0 : v;
+}
+
+static uint8_t *get_bytes(struct wire_in *w, size_t max, size_t *len_ret)
+{
+	uint64_t len = get_u64(w);
+	uint8_t *p;
+
+	*len_ret = 0;
+	if (w->rc || len == WIRE_NONE)
+		return NULL;
+	if (len > max) {
+		w->rc = -EPROTO;
+		return NULL;
+	}
+	if (!(p = malloc((size_t)len + 1))) {
+		w->rc = -ENOMEM;
+		return NULL;
+	}
+	get(w, p, (size_t)len);
+	p[len] = 0;
+	*len_ret = (size_t)len;
+	return p;
+}
+
+/* A string: no NUL inside, UTF-8. */
+static char *get_str(struct wire_in *w, size_t max)
+{
+	size_t len;
+	char *s = (char *)get_bytes(w, max, &len);
+
+	if (s && !w->rc && (strlen(s) != len || !tsm_utf8_valid(s)))
+		w->rc = -EPROTO;
+	return s;
+}
+
+static int receive_scan(struct wim_reader *r, int fd)
+{
+	struct wire_in *w = calloc(1, sizeof(*w));
+	uint8_t magic[8];
+	uint64_t count;
+	int rc;
+
+	if (!w)
+		return -ENOMEM;
+	w->fd = fd;
+	get(w, magic, sizeof(magic));
+	if (!w->rc && memcmp(magic, WIRE_MAGIC, 8) != 0)
+		w->rc = -EPROTO;
+	r->first = (int)get_count(w, INT32_MAX);
+	r->last = (int)get_count(w, INT32_MAX);
+	r->indexed = get_count(w, 1);
+	r->boot_index = (unsigned)get_count(w, UINT32_MAX);
+	if (!w->rc && (r->first < 1 || r->last < r->first))
+		w->rc = -EPROTO;
+	count = get_count(w, 2ull * MAX_ENTRIES);
+	for (uint64_t i = 0; !w->rc && i < count; i++) {
+		uint8_t sha1[TSM_SHA1_LEN];
+		uint64_t size, store, keep;
+		char *where;
+		size_t idx = 0;
+
+		get(w, sha1, sizeof(sha1));
+		size = get_count(w, MAX_BLOB_SIZE);
+		store = get_count(w, 1);
+		keep = get_count(w, 1);
+		where = get_str(w, WIRE_STR_MAX);
+		/* Kept blobs are read into memory: reparse data only. */
+		if (!w->rc && (!where || (!store && !keep) || (keep && size > MAX_REPARSE)))
+			w->rc = -EPROTO;
+		if (!w->rc && keep && (rc = want_add(r, sha1, size, true, where, &idx)) < 0)
+			w->rc = rc;
+		if (!w->rc && store && (rc = want_add(r, sha1, size, false, where, &idx)) < 0)
+			w->rc = rc;
+		/* Distinct blobs, in the reader's order. */
+		if (!w->rc && idx != i + 1)
+			w->rc = -EPROTO;
+		free(where);
+	}
+	count = get_count(w, MAX_ENTRIES);
+	for (uint64_t i = 0; !w->rc && i < count; i++) {
+		size_t len, idx = 0;
+		uint8_t *sd = get_bytes(w, WIRE_STR_MAX, &len);
+
+		if (!w->rc && !sd)
+			w->rc = -EPROTO;
+		if (!w->rc && (rc = sec_add(r, sd, len, &idx)) < 0)
+			w->rc = rc;
+		if (!w->rc && idx != i + 1)
+			w->rc = -EPROTO;
+		free(sd);
+	}
+	count = get_count(w, MAX_ENTRIES);
+	if (!w->rc && count && !(r->entries = calloc((size_t)count, sizeof(*r->entries))))
+		w->rc = -ENOMEM;
+	for (uint64_t i = 0; !w->rc && i < count; i++) {
+		struct entry *e = &r->entries[r->n++];
+		struct tsm_win_meta *m = &e->m;
+		uint64_t nstreams;
+
+		e->path = get_str(w, WIRE_STR_MAX);
+		m->path = e->path;
+		e->dir = get_count(w, 1);
+		e->mode = (uint32_t)get_count(w, 07777);
+		e->size = get_count(w, MAX_BLOB_SIZE);
+		e->data = (size_t)get_count(w, r->nwants);
+		e->reparse = (size_t)get_count(w, r->nwants);
+		e->security = (size_t)get_count(w, r->nsecs);
+		m->attributes = (uint32_t)get_count(w, UINT32_MAX);
+		m->short_name = get_str(w, MAX_NAME_BYTES);
+		m->creation_ft = get_count(w, FILETIME_MAX);
+		m->access_ft = get_count(w, FILETIME_MAX);
+		m->write_ft = get_count(w, FILETIME_MAX);
+		m->reparse_tag = (uint32_t)get_count(w, UINT32_MAX);
+		m->hardlink_group = get_u64(w);
+		m->has_unix = get_count(w, 1);
+		m->unix_uid = (uint32_t)get_count(w, UINT32_MAX);
+		m->unix_gid = (uint32_t)get_count(w, UINT32_MAX);
+		m->unix_mode = (uint32_t)get_count(w, UINT32_MAX);
+		m->unix_rdev = (uint32_t)get_count(w, UINT32_MAX);
+		m->has_object_id = get_count(w, 1);
+		get(w, m->object_id, sizeof(m->object_id));
+		nstreams = get_count(w, 65535);
+		if (!w->rc && !e->path)
+			w->rc = -EPROTO;
+		if (!w->rc && e->data && e->size != r->wants[e->data - 1].size)
+			w->rc = -EPROTO;
+		if (!w->rc && e->reparse && !r->wants[e->reparse - 1].keep)
+			w->rc = -EPROTO;
+		if (!w->rc && nstreams &&
+		    (!(m->streams = calloc((size_t)nstreams, sizeof(*m->streams))) ||
+		     !(e->stream_wants = calloc((size_t)nstreams, sizeof(*e->stream_wants)))))
+			w->rc = -ENOMEM;
+		for (uint64_t s = 0; !w->rc && s < nstreams; s++) {
+			struct tsm_win_stream *ws = &m->streams[m->nstreams++];
+
+			ws->name = get_str(w, MAX_NAME_BYTES);
+			ws->size = get_count(w, MAX_BLOB_SIZE);
+			e->stream_wants[s] = (size_t)get_count(w, r->nwants);
+			if (!w->rc && (!ws->name || (ws->size && !e->stream_wants[s])))
+				w->rc = -EPROTO;
+		}
+	}
+	count = get_count(w, (uint64_t)IMAGE_PROPS * (uint64_t)(r->last - r->first + 1));
+	if (!w->rc && count != (uint64_t)IMAGE_PROPS * (uint64_t)(r->last - r->first + 1))
+		w->rc = -EPROTO;
+	if (!w->rc && !(r->props = calloc((size_t)count, sizeof(*r->props))))
+		w->rc = -ENOMEM;
+	if (!w->rc)
+		r->nprops = (size_t)count;
+	for (size_t i = 0; !w->rc && i < r->nprops; i++)
+		r->props[i] = get_str(w, TSM_WIM_XML_MAX);
+	get(w, magic, sizeof(magic));
+	if (!w->rc && (memcmp(magic, WIRE_END, 8) != 0 || w->pos != w->len))
+		w->rc = -EPROTO;
+	rc = w->rc;
+	free(w);
 	return rc;
 }
 
@@ -1226,6 +1546,9 @@ static void reader_free(struct wim_reader *r)
 			wimlib_free(r->parts[i].wim);
 	}
 	free(r->parts);
+	for (size_t i = 0; i < r->nprops; i++)
+		free(r->props[i]);
+	free(r->props);
 	if (r->wim)
 		wimlib_free(r->wim);
 }
@@ -1237,32 +1560,112 @@ static void wimlib_init_once(void)
 	wimlib_global_init(0);
 }
 
-int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options *o,
-		   struct tsm_content_add_result *res)
+/* ---- the reader in its own process ------------------------------------- */
+
+/* wimlib runs in a child process under limits (util/sandbox.h): whatever
+ * a hostile WIM makes it do, it cannot take the importer, the store or the
+ * machine with it.  The child opens and scans the WIM, sends the checked
+ * result, waits for the importer's go (the importer takes the store's lock
+ * in between), then writes the data as a pipable WIM on the same socket.
+ *
+ * Memory: wimlib holds the tree of every image it exports at once, a few
+ * times its metadata resources' size (inodes, dentries, names); 2 GiB
+ * plus 4 times that, at most 8 GiB.  CPU: a hang guard, far above what
+ * decompressing the data takes (1 s per MiB of file, 1 s per 16 MiB of
+ * data, plus a minute), at most 4 hours. */
+#define READER_MEMORY_BASE (2ull << 30)
+#define READER_MEMORY_MAX (8ull << 30)
+#define READER_CPU_BASE 60u
+#define READER_CPU_MAX (4u * 3600u)
+
+static void reader_limits(const struct tsm_wim_facts *f, struct tsm_sandbox_limits *lim)
 {
-	struct wim_reader r = { .file = o->source };
-	struct tsm_import *imp;
-	char *real = NULL;
+	uint64_t mem = READER_MEMORY_BASE + 4 * f->metadata_bytes;
+	uint64_t cpu = READER_CPU_BASE + (uint64_t)f->total_parts * (f->file_size >> 20) +
+		       ((f->data_bytes >> 24) + (f->metadata_bytes >> 24));
+
+	mem = (mem + (1ull << 30) - 1) & ~((1ull << 30) - 1);
+	lim->memory = mem < READER_MEMORY_MAX ? mem : READER_MEMORY_MAX;
+	lim->cpu_seconds = cpu < READER_CPU_MAX ? (unsigned)cpu : READER_CPU_MAX;
+}
+
+struct reader_job {
+	const char *file;
+	int index;
+};
+
+/* The child.  It ends with _exit(): nothing is freed. */
+static int reader_main(void *arg, int fd)
+{
+	const struct reader_job *job = arg;
+	struct wim_reader r = { .file = job->file };
+	char go = 0;
 	int rc;
 
 	pthread_once(&wimlib_once, wimlib_init_once);
 	if ((rc = wimlib_log_begin(&r.log)) < 0)
 		return rc;
-	if ((rc = scan(&r, o->wim_index)) < 0)
+	if ((rc = scan(&r, job->index)) < 0 || (rc = collect_images(&r)) < 0 ||
+	    (rc = send_scan(&r, fd)) < 0)
+		return rc;
+	/* The importer goes on ('G') or gives up (the socket closes). */
+	if (tsm_fd_read_full(fd, &go, 1) < 0 || go != 'G')
+		return 0;
+	return write_data(&r, fd);
+}
+
+int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options *o,
+		   struct tsm_content_add_result *res)
+{
+	struct wim_reader r = { .file = o->source };
+	struct reader_job job = { .file = o->source, .index = o->wim_index };
+	struct tsm_wim_facts facts;
+	struct tsm_sandbox_limits lim;
+	struct tsm_sandbox *sb;
+	struct tsm_import *imp = NULL;
+	char *real = NULL;
+	int rc, crc;
+
+	/* Checked here, where nothing of wimlib runs, then again by the
+	 * reader right before wimlib opens the file. */
+	if ((rc = tsm_wim_check_file(o->source, &facts)) < 0)
+		return rc;
+	reader_limits(&facts, &lim);
+	if ((rc = tsm_sandbox_start(o->source, "WIM reader", &lim, reader_main, &job, &sb)) < 0)
+		return rc;
+	if ((rc = receive_scan(&r, tsm_sandbox_fd(sb))) < 0) {
+		crc = tsm_sandbox_finish(sb, rc != -EPIPE);
+		if (crc < 0)
+			rc = crc; /* the reader said why */
+		else
+			tsm_error("%s: the WIM reader %s", r.file, rc == -EPIPE
+				  ? "ended without a result" : "sent a malformed result");
 		goto out;
+	}
 	tsm_debug("%s: %zu entries in %d image(s), %zu distinct blobs, %llu bytes to store",
 		  r.file, r.n, r.last - r.first + 1, r.nwants, (unsigned long long)r.store_bytes);
 	real = realpath(o->source, NULL);
-	if ((rc = tsm_import_begin(store, o, real ? real : o->source, r.store_bytes, &imp)) < 0)
+	if ((rc = tsm_import_begin(store, o, real ? real : o->source, r.store_bytes, &imp)) < 0) {
+		tsm_sandbox_finish(sb, true);
 		goto out;
-	if ((rc = import_data(&r, imp)) < 0 || (rc = record_entries(&r, imp)) < 0 ||
-	    (rc = record_images(&r, imp)) < 0)
+	}
+	if ((rc = tsm_sandbox_send(sb, "G", 1)) == 0)
+		rc = import_data(&r, imp, tsm_sandbox_fd(sb));
+	crc = tsm_sandbox_finish(sb, rc < 0);
+	if (crc < 0) {
+		rc = crc; /* the reader's failure explains the data's end */
+	} else if (rc == -EPIPE) {
+		tsm_error("%s: the WIM reader's data ended early", r.file);
+		rc = -EIO;
+	}
+	if (rc == 0 && (rc = record_entries(&r, imp)) == 0)
+		rc = record_images(&r, imp);
+	if (rc < 0)
 		tsm_import_abort(imp);
 	else
 		rc = tsm_import_finish(imp, res);
 out:
 	free(real);
 	reader_free(&r);
-	wimlib_log_end(&r.log);
 	return rc;
 }
