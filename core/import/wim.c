@@ -1,21 +1,27 @@
 /* Importing a WIM with wimlib.
  *
- * Scan: wimlib opens the WIM (and the other parts of a split set), lists
- * its blobs (each checked against the size of the file it lies in) and
- * walks every image's tree (wimlib_iterate_dir_tree): names, depth, counts,
- * streams and Windows metadata are checked and kept in memory.  Nothing is
- * written yet.
+ * Before anything of wimlib runs, the header and blob table are checked
+ * against the file (import/wim_check.c).  wimlib then runs in a child
+ * process under memory and CPU limits (util/sandbox.h, "the reader"):
+ *
+ * Scan (in the reader): wimlib opens the WIM (and the other parts of a
+ * split set, each checked first), lists its blobs (each checked against
+ * the size of the file it lies in) and walks every image's tree
+ * (wimlib_iterate_dir_tree): names, depth, counts, streams and Windows
+ * metadata are checked.  The result goes to the importer, which checks it
+ * again as it reads it (receive_scan()).  Nothing is written yet.
  *
  * Data: wimlib has no call that hands a blob's bytes to its caller, and
  * extracting to a directory would lose named streams and reparse data on
- * Linux.  So the images are exported into a new, uncompressed WIMStruct and
- * wimlib writes it as a pipable WIM into a pipe (wimlib_write_to_fd with
- * WIMLIB_WRITE_FLAG_PIPABLE, on a thread of its own): every blob comes
- * exactly once, decompressed and SHA-1-checked by wimlib, framed by a
- * 40-byte header (struct pwm_blob_hdr in wimlib's resource.h: magic, size,
- * SHA-1, flags).  Each blob goes into the store as it arrives and its SHA-1
- * is checked again by our own hasher.  Only then are the entries recorded,
- * naming the blobs by id. */
+ * Linux.  So, once the importer holds the store, the reader exports the
+ * images into a new, uncompressed WIMStruct and wimlib writes it as a
+ * pipable WIM to the importer (wimlib_write_to_fd with
+ * WIMLIB_WRITE_FLAG_PIPABLE): every blob comes exactly once, decompressed
+ * and SHA-1-checked by wimlib, framed by a 40-byte header (struct
+ * pwm_blob_hdr in wimlib's resource.h: magic, size, SHA-1, flags).  Each
+ * blob goes into the store as it arrives and its SHA-1 is checked again by
+ * our own hasher.  Only then are the entries recorded, naming the blobs by
+ * id. */
 #include "import/wim.h"
 
 #include <errno.h>
@@ -32,14 +38,14 @@
 #include <wimlib.h>
 
 #include "import/session.h"
-#include "import/wim_check.h"
-#include "util/fdio.h"
-#include "util/sandbox.h"
 #include "import/source.h"
+#include "import/wim_check.h"
 #include "tsmedia/content.h"
 #include "tsmedia/hash.h"
 #include "tsmedia/log.h"
 #include "tsmedia/wim.h"
+#include "util/fdio.h"
+#include "util/sandbox.h"
 
 #define MAX_DEPTH 256
 #define MAX_ENTRIES 4000000
