@@ -31,9 +31,11 @@
 
 #include "import/session.h"
 #include "import/source.h"
+#include "import/wire.h"
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
 #include "util/fdio.h"
+#include "util/sandbox.h"
 
 #define ISO_SECTOR 2048u
 #define MAX_DEPTH 64
@@ -1164,23 +1166,11 @@ static int boot_resolve(struct iso_reader *r, struct boot *b, struct tsm_import 
 
 /* ---- image facts ---------------------------------------------------- */
 
-static int record_meta(struct iso_reader *r, struct tsm_import *imp)
+static int record_meta(struct iso_reader *r, struct tsm_import *imp, const char *label)
 {
-	char label[256] = "";
 	uint8_t head[1024];
 	int rc;
 
-	if (r->use_udf) {
-		udf_get_volume_id(r->udf, label, sizeof(label));
-	} else if (r->iso) {
-		char *id = NULL;
-
-		if (iso9660_ifs_get_volume_id(r->iso, &id) && id)
-			snprintf(label, sizeof(label), "%s", id);
-		free(id);
-	}
-	for (size_t len = strlen(label); len && label[len - 1] == ' '; len--)
-		label[len - 1] = '\0';
 	if (*label && tsm_utf8_valid(label) &&
 	    (rc = tsm_import_set_meta(imp, "volume_id", label, strlen(label))) < 0)
 		return rc;
@@ -1325,19 +1315,258 @@ static int import_nodes(struct iso_reader *r, struct tsm_import *imp)
 	return rc;
 }
 
+/* ---- the reader in its own process ------------------------------------ */
+
+/* libiso9660 and libudf parse the image's directories in a child process
+ * under limits (util/sandbox.h): whatever a hostile image makes libcdio
+ * do, it cannot take the importer, the store or the machine with it.  The
+ * reader sends the tree it checked, with each file's extents; the importer
+ * checks it again as it arrives (receive_tree()) and reads the file data
+ * itself, by those extents, from the descriptor it opened.
+ *
+ * Limits: libcdio holds one directory's listing at a time and the tree
+ * (at most MAX_ENTRIES nodes, some hundred bytes each): 2 GiB is far
+ * above that.  CPU: a hang guard; a scan reads directories only. */
+#define READER_MEMORY (2ull << 30)
+#define READER_CPU 300u
+#define WIRE_MAGIC "TSMISO1"
+#define WIRE_END "TSMISOE"
+#define WIRE_MAX (1ull << 30)
+#define WIRE_STR_MAX (1u << 20)
+#define MAX_EXTENTS 65536u
+
+static const char *const name_kinds[] = { "UDF", "Joliet", "Rock Ridge", "ISO 9660" };
+
+/* In the reader: the tree, by libudf or libiso9660. */
+static int reader_scan(struct iso_reader *r)
+{
+	int rc;
+
+	r->has_udf = image_has_udf(r);
+	if (r->has_udf && (r->udf = udf_open(r->file))) {
+		udf_dirent_t *root = udf_get_root(r->udf, true, 0);
+
+		if (root) {
+			udf_dirent_free(root);
+			r->use_udf = true;
+			r->names = "UDF";
+		} else {
+			udf_close(r->udf);
+			r->udf = NULL;
+		}
+	}
+	if (r->use_udf) {
+		uint8_t pvd[ISO_SECTOR];
+
+		/* A bridge image's ISO 9660 side gives the volume's size. */
+		if (tsm_pread_full(r->fd, pvd, sizeof(pvd), VRS_FIRST * ISO_SECTOR) == 0 &&
+		    pvd[0] == 1 && memcmp(pvd + 1, "CD001", 5) == 0 &&
+		    (uint64_t)le32(pvd + 80) * ISO_SECTOR > r->image_size) {
+			tsm_error("%s: the image is truncated: its volume is %llu bytes, the file %llu",
+				  r->file, (unsigned long long)le32(pvd + 80) * ISO_SECTOR,
+				  (unsigned long long)r->image_size);
+			return -EIO;
+		}
+		if ((r->cs0_8 = iconv_open("UTF-8", "ISO-8859-1")) == (iconv_t)-1 ||
+		    (r->cs0_16 = iconv_open("UTF-8", "UTF-16BE")) == (iconv_t)-1) {
+			rc = -errno;
+			tsm_error("%s: cannot decode UDF names: iconv: %s", r->file, strerror(-rc));
+			return rc;
+		}
+		return udf_scan(r);
+	}
+	if ((rc = iso_open(r)) < 0)
+		return rc;
+	rc = iso_scan(r);
+	if (rc == -ENAMETOOLONG && r->iso_rr) {
+		/* Joliet names cut short: Rock Ridge names instead. */
+		for (size_t i = 0; i < r->n; i++)
+			node_clear(&r->nodes[i]);
+		r->n = r->nvisited = 0;
+		r->file_bytes = 0;
+		iso9660_close(r->iso);
+		r->iso = r->iso_rr;
+		r->iso_rr = NULL;
+		r->rock_ridge = true;
+		r->names = "Rock Ridge";
+		rc = iso_scan(r);
+	}
+	return rc;
+}
+
+/* In the reader: the volume label, when it is UTF-8. */
+static void reader_label(struct iso_reader *r, char *label, size_t size)
+{
+	*label = '\0';
+	if (r->use_udf) {
+		udf_get_volume_id(r->udf, label, (unsigned)size);
+	} else if (r->iso) {
+		char *id = NULL;
+
+		if (iso9660_ifs_get_volume_id(r->iso, &id) && id)
+			snprintf(label, size, "%s", id);
+		free(id);
+	}
+	label[size - 1] = '\0';
+	for (size_t len = strlen(label); len && label[len - 1] == ' '; len--)
+		label[len - 1] = '\0';
+	/* libudf 2.1 decodes a 16-bit CS0 label to UTF-8 but hands an 8-bit
+	 * one over as its bytes, which are Latin-1 (OSTA UDF 2.1.1): a label
+	 * that is not UTF-8 came that way. */
+	if (r->use_udf && !tsm_utf8_valid(label) && r->cs0_8 != (iconv_t)-1) {
+		char in[256], *ip = in, *op = label;
+		size_t in_left = strlen(label), out_left = size - 1;
+
+		if (in_left < sizeof(in)) {
+			memcpy(in, label, in_left + 1);
+			iconv(r->cs0_8, NULL, NULL, NULL, NULL);
+			if (iconv(r->cs0_8, &ip, &in_left, &op, &out_left) == (size_t)-1)
+				op = label;
+			*op = '\0';
+		}
+	}
+	if (!tsm_utf8_valid(label))
+		*label = '\0';
+}
+
+struct reader_job {
+	struct iso_reader *r;
+	dev_t dev;
+	ino_t ino;
+};
+
+/* The child.  It ends with _exit(): nothing is freed. */
+static int reader_main(void *arg, int fd)
+{
+	const struct reader_job *job = arg;
+	struct iso_reader *r = job->r;
+	struct tsm_wire_out w;
+	char label[256];
+	struct stat st;
+	size_t kind = 0;
+	int rc;
+
+	/* The sandbox closed the importer's descriptor: the same file again. */
+	if ((r->fd = open(r->file, O_RDONLY | O_CLOEXEC)) < 0 || fstat(r->fd, &st) < 0) {
+		rc = -errno;
+		tsm_error("cannot read %s: %s", r->file, strerror(-rc));
+		return rc;
+	}
+	if (st.st_dev != job->dev || st.st_ino != job->ino) {
+		tsm_error("%s: the image was replaced while it was being read", r->file);
+		return -EIO;
+	}
+	cdio_log_set_handler(quiet_cdio);
+	if ((rc = reader_scan(r)) < 0)
+		return rc;
+	reader_label(r, label, sizeof(label));
+	while (kind < 3 && strcmp(name_kinds[kind], r->names) != 0)
+		kind++;
+	if ((rc = tsm_wire_out_open(&w, fd, WIRE_MAGIC)) < 0)
+		return rc;
+	tsm_wire_put_u64(&w, kind);
+	tsm_wire_put_str(&w, label);
+	tsm_wire_put_u64(&w, r->n);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct node *nd = &r->nodes[i];
+
+		tsm_wire_put_str(&w, nd->path);
+		tsm_wire_put_u64(&w, (uint64_t)nd->type);
+		tsm_wire_put_u64(&w, nd->mode);
+		tsm_wire_put_u64(&w, (uint64_t)nd->mtime_ns);
+		tsm_wire_put_u64(&w, nd->size);
+		tsm_wire_put_u64(&w, nd->next);
+		for (size_t k = 0; k < nd->next; k++) {
+			tsm_wire_put_u64(&w, nd->ext[k].off);
+			tsm_wire_put_u64(&w, nd->ext[k].len);
+		}
+		tsm_wire_put_str(&w, nd->target);
+	}
+	return tsm_wire_out_close(&w, WIRE_END);
+}
+
+/* In the importer: one node of the reader's tree, checked again. */
+static int receive_node(struct iso_reader *r, struct tsm_wire_in *w)
+{
+	struct node nd = { 0 };
+	uint64_t sum = 0, next;
+	int rc = -EPROTO;
+
+	nd.path = tsm_wire_get_str(w, WIRE_STR_MAX);
+	nd.type = (enum tsm_entry_type)tsm_wire_get_count(w, TSM_ENTRY_SYMLINK);
+	nd.mode = (uint32_t)tsm_wire_get_count(w, 07777);
+	nd.mtime_ns = (int64_t)tsm_wire_get_u64(w);
+	nd.size = tsm_wire_get_count(w, nd.type == TSM_ENTRY_FILE ? r->image_size : 0);
+	next = tsm_wire_get_count(w, nd.type == TSM_ENTRY_FILE ? MAX_EXTENTS : 0);
+	if (next && !tsm_wire_rc(w) && !(nd.ext = calloc((size_t)next, sizeof(*nd.ext))))
+		tsm_wire_fail(w, -ENOMEM);
+	for (uint64_t k = 0; !tsm_wire_rc(w) && k < next; k++) {
+		nd.ext[k].off = tsm_wire_get_u64(w);
+		nd.ext[k].len = tsm_wire_get_u64(w);
+		nd.next++;
+		if (tsm_wire_rc(w))
+			break;
+		if (check_extent(r, "file", nd.path ? nd.path : "?", nd.ext[k].off, nd.ext[k].len) < 0 ||
+		    __builtin_add_overflow(sum, nd.ext[k].len, &sum))
+			tsm_wire_fail(w, -EPROTO);
+	}
+	nd.target = tsm_wire_get_str(w, WIRE_STR_MAX);
+	if (tsm_wire_rc(w))
+		goto out_free;
+	if (!nd.path || !tsm_wire_path_ok(nd.path) || sum != nd.size ||
+	    (nd.type == TSM_ENTRY_SYMLINK) != (nd.target != NULL) ||
+	    (nd.target && !link_stays_inside(nd.path, nd.target)) ||
+	    __builtin_add_overflow(r->file_bytes, nd.size, &r->file_bytes))
+		goto out_fail;
+	/* Boot entries find their file by its first sector. */
+	nd.lba = nd.next && nd.size ? nd.ext[0].off / ISO_SECTOR : 0;
+	if ((rc = node_push(r, &nd)) < 0)
+		goto out_free;
+	return 0;
+out_fail:
+	tsm_wire_fail(w, -EPROTO);
+out_free:
+	node_clear(&nd);
+	return rc;
+}
+
+/* In the importer: the reader's tree. */
+static int receive_tree(struct iso_reader *r, int fd, char *label, size_t size)
+{
+	struct tsm_wire_in *w;
+	uint64_t kind, count;
+	char *l;
+	int rc;
+
+	if ((rc = tsm_wire_in_open(fd, WIRE_MAX, WIRE_MAGIC, &w)) < 0)
+		return rc;
+	kind = tsm_wire_get_count(w, 3);
+	r->names = name_kinds[kind];
+	r->use_udf = kind == 0;
+	l = tsm_wire_get_str(w, size - 1);
+	snprintf(label, size, "%s", l ? l : "");
+	free(l);
+	count = tsm_wire_get_count(w, MAX_ENTRIES);
+	for (uint64_t i = 0; !tsm_wire_rc(w) && i < count; i++)
+		receive_node(r, w);
+	return tsm_wire_in_end(w, WIRE_END);
+}
+
 int tsm_import_iso(struct tsm_store *store, const struct tsm_content_add_options *o,
 		   struct tsm_content_add_result *res)
 {
 	struct iso_reader r = { .file = o->source, .fd = -1, .cs0_8 = (iconv_t)-1,
 				.cs0_16 = (iconv_t)-1 };
+	struct tsm_sandbox_limits lim = { READER_MEMORY, READER_CPU };
+	struct reader_job job = { .r = &r };
+	struct tsm_sandbox *sb;
 	struct boot *boots = NULL;
 	struct tsm_import *imp;
 	size_t nboots = 0;
-	char *real = NULL;
+	char *real = NULL, label[256] = "";
 	struct stat st;
-	int rc;
+	int rc, crc;
 
-	cdio_log_set_handler(quiet_cdio);
 	if ((r.fd = open(o->source, O_RDONLY | O_CLOEXEC)) < 0 || fstat(r.fd, &st) < 0) {
 		rc = -errno;
 		tsm_error("cannot read %s: %s", o->source, strerror(-rc));
@@ -1350,63 +1579,22 @@ int tsm_import_iso(struct tsm_store *store, const struct tsm_content_add_options
 		rc = -EIO;
 		goto out;
 	}
-	/* The whole image is read and checked before the store is touched. */
-	r.has_udf = image_has_udf(&r);
-	if (r.has_udf && (r.udf = udf_open(r.file))) {
-		udf_dirent_t *root = udf_get_root(r.udf, true, 0);
-
-		if (root) {
-			udf_dirent_free(root);
-			r.use_udf = true;
-			r.names = "UDF";
-		} else {
-			udf_close(r.udf);
-			r.udf = NULL;
-		}
-	}
-	if (r.use_udf) {
-		/* A bridge image's ISO 9660 side gives the volume's size. */
-		{
-			uint8_t pvd[ISO_SECTOR];
-
-			if (tsm_pread_full(r.fd, pvd, sizeof(pvd), VRS_FIRST * ISO_SECTOR) == 0 &&
-			    pvd[0] == 1 && memcmp(pvd + 1, "CD001", 5) == 0 &&
-			    (uint64_t)le32(pvd + 80) * ISO_SECTOR > r.image_size) {
-				tsm_error("%s: the image is truncated: its volume is %llu bytes, the"
-					  " file %llu", r.file,
-					  (unsigned long long)le32(pvd + 80) * ISO_SECTOR,
-					  (unsigned long long)r.image_size);
-				rc = -EIO;
-				goto out;
-			}
-		}
-		if ((r.cs0_8 = iconv_open("UTF-8", "ISO-8859-1")) == (iconv_t)-1 ||
-		    (r.cs0_16 = iconv_open("UTF-8", "UTF-16BE")) == (iconv_t)-1) {
-			rc = -errno;
-			tsm_error("%s: cannot decode UDF names: iconv: %s", r.file, strerror(-rc));
-			goto out;
-		}
-		rc = udf_scan(&r);
-	} else {
-		if ((rc = iso_open(&r)) < 0)
-			goto out;
-		rc = iso_scan(&r);
-		if (rc == -ENAMETOOLONG && r.iso_rr) {
-			/* Joliet names cut short: Rock Ridge names instead. */
-			for (size_t i = 0; i < r.n; i++)
-				node_clear(&r.nodes[i]);
-			r.n = r.nvisited = 0;
-			r.file_bytes = 0;
-			iso9660_close(r.iso);
-			r.iso = r.iso_rr;
-			r.iso_rr = NULL;
-			r.rock_ridge = true;
-			r.names = "Rock Ridge";
-			rc = iso_scan(&r);
-		}
-	}
-	if (rc < 0)
+	/* The whole tree is read and checked before the store is touched. */
+	job.dev = st.st_dev;
+	job.ino = st.st_ino;
+	if ((rc = tsm_sandbox_start(o->source, "ISO reader", &lim, reader_main, &job, &sb)) < 0)
 		goto out;
+	rc = receive_tree(&r, tsm_sandbox_fd(sb), label, sizeof(label));
+	crc = tsm_sandbox_finish(sb, rc < 0 && rc != -EPIPE);
+	if (crc < 0) {
+		rc = crc; /* the reader said why */
+		goto out;
+	}
+	if (rc < 0) {
+		tsm_error("%s: the ISO reader %s", r.file, rc == -EPIPE ? "ended without a result"
+			  : rc == -EPROTO ? "sent a malformed result" : strerror(-rc));
+		goto out;
+	}
 	if ((rc = eltorito_read(&r, &boots, &nboots)) < 0)
 		goto out;
 	for (size_t i = 0; i < nboots; i++)
@@ -1425,7 +1613,7 @@ int tsm_import_iso(struct tsm_store *store, const struct tsm_content_add_options
 		if ((rc = boot_resolve(&r, &boots[i], imp)) == 0)
 			rc = tsm_import_add_boot(imp, &boots[i].e);
 	if (rc == 0)
-		rc = record_meta(&r, imp);
+		rc = record_meta(&r, imp, label);
 	if (rc < 0)
 		tsm_import_abort(imp);
 	else

@@ -40,6 +40,7 @@
 #include "import/session.h"
 #include "import/source.h"
 #include "import/wim_check.h"
+#include "import/wire.h"
 #include "tsmedia/content.h"
 #include "tsmedia/hash.h"
 #include "tsmedia/log.h"
@@ -1160,333 +1161,211 @@ static int record_images(struct wim_reader *r, struct tsm_import *imp)
 
 /* ---- the reader's result, from child to parent ------------------------ */
 
-/* The scan's result goes from the WIM reader (the child) to the importer
- * as a stream of fields: integers as LE64, strings and byte strings as
- * their LE64 length (all ones for none) and their bytes.  The importer
- * reads it as it reads any input: every count, length and index checked,
- * every name checked again as UTF-8, at most WIRE_MAX bytes in all. */
+/* The scan goes from the reader to the importer as a wire stream
+ * (import/wire.h), at most WIRE_MAX bytes. */
 #define WIRE_MAGIC "TSMWIM1"
 #define WIRE_END "TSMWIME"
-#define WIRE_NONE UINT64_MAX
 #define WIRE_MAX (1ull << 30)
 #define WIRE_STR_MAX (1u << 20)
 
-struct wire_out {
-	FILE *f;
-};
-
-static void put_u64(struct wire_out *w, uint64_t v)
-{
-	uint8_t b[8];
-
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	fwrite(b, 1, sizeof(b), w->f);
-}
-
-static void put_bytes(struct wire_out *w, const void *p, size_t len)
-{
-	put_u64(w, p ? (uint64_t)len : WIRE_NONE);
-	if (p && len)
-		fwrite(p, 1, len, w->f);
-}
-
-static void put_str(struct wire_out *w, const char *s)
-{
-	put_bytes(w, s, s ? strlen(s) : 0);
-}
-
 static int send_scan(struct wim_reader *r, int fd)
 {
-	struct wire_out w;
-	int dfd = dup(fd), rc;
+	struct tsm_wire_out w;
+	int rc;
 
-	if (dfd < 0 || !(w.f = fdopen(dfd, "w"))) {
-		rc = -errno;
-		if (dfd >= 0)
-			close(dfd);
+	if ((rc = tsm_wire_out_open(&w, fd, WIRE_MAGIC)) < 0)
 		return rc;
-	}
-	fwrite(WIRE_MAGIC, 1, 8, w.f);
-	put_u64(&w, (uint64_t)r->first);
-	put_u64(&w, (uint64_t)r->last);
-	put_u64(&w, r->indexed);
-	put_u64(&w, r->info.boot_index);
-	put_u64(&w, r->nwants);
+	tsm_wire_put_u64(&w, (uint64_t)r->first);
+	tsm_wire_put_u64(&w, (uint64_t)r->last);
+	tsm_wire_put_u64(&w, r->indexed);
+	tsm_wire_put_u64(&w, r->info.boot_index);
+	tsm_wire_put_u64(&w, r->nwants);
 	for (size_t i = 0; i < r->nwants; i++) {
 		const struct want *x = &r->wants[i];
 
-		fwrite(x->sha1, 1, TSM_SHA1_LEN, w.f);
-		put_u64(&w, x->size);
-		put_u64(&w, x->store);
-		put_u64(&w, x->keep);
-		put_str(&w, x->where);
+		tsm_wire_put_raw(&w, x->sha1, TSM_SHA1_LEN);
+		tsm_wire_put_u64(&w, x->size);
+		tsm_wire_put_u64(&w, x->store);
+		tsm_wire_put_u64(&w, x->keep);
+		tsm_wire_put_str(&w, x->where);
 	}
-	put_u64(&w, r->nsecs);
+	tsm_wire_put_u64(&w, r->nsecs);
 	for (size_t i = 0; i < r->nsecs; i++)
-		put_bytes(&w, r->secs[i].data, r->secs[i].len);
-	put_u64(&w, r->n);
+		tsm_wire_put_bytes(&w, r->secs[i].data, r->secs[i].len);
+	tsm_wire_put_u64(&w, r->n);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct entry *e = &r->entries[i];
 		const struct tsm_win_meta *m = &e->m;
 
-		put_str(&w, e->path);
-		put_u64(&w, e->dir);
-		put_u64(&w, e->mode);
-		put_u64(&w, e->size);
-		put_u64(&w, e->data);
-		put_u64(&w, e->reparse);
-		put_u64(&w, e->security);
-		put_u64(&w, m->attributes);
-		put_str(&w, m->short_name);
-		put_u64(&w, m->creation_ft);
-		put_u64(&w, m->access_ft);
-		put_u64(&w, m->write_ft);
-		put_u64(&w, m->reparse_tag);
-		put_u64(&w, m->hardlink_group);
-		put_u64(&w, m->has_unix);
-		put_u64(&w, m->unix_uid);
-		put_u64(&w, m->unix_gid);
-		put_u64(&w, m->unix_mode);
-		put_u64(&w, m->unix_rdev);
-		put_u64(&w, m->has_object_id);
-		fwrite(m->object_id, 1, sizeof(m->object_id), w.f);
-		put_u64(&w, m->nstreams);
-		for (size_t s = 0; s < m->nstreams; s++) {
-			put_str(&w, m->streams[s].name);
-			put_u64(&w, m->streams[s].size);
-			put_u64(&w, e->stream_wants[s]);
+		tsm_wire_put_str(&w, e->path);
+		tsm_wire_put_u64(&w, e->dir);
+		tsm_wire_put_u64(&w, e->mode);
+		tsm_wire_put_u64(&w, e->size);
+		tsm_wire_put_u64(&w, e->data);
+		tsm_wire_put_u64(&w, e->reparse);
+		tsm_wire_put_u64(&w, e->security);
+		tsm_wire_put_u64(&w, m->attributes);
+		tsm_wire_put_str(&w, m->short_name);
+		tsm_wire_put_u64(&w, m->creation_ft);
+		tsm_wire_put_u64(&w, m->access_ft);
+		tsm_wire_put_u64(&w, m->write_ft);
+		tsm_wire_put_u64(&w, m->reparse_tag);
+		tsm_wire_put_u64(&w, m->hardlink_group);
+		tsm_wire_put_u64(&w, m->has_unix);
+		tsm_wire_put_u64(&w, m->unix_uid);
+		tsm_wire_put_u64(&w, m->unix_gid);
+		tsm_wire_put_u64(&w, m->unix_mode);
+		tsm_wire_put_u64(&w, m->unix_rdev);
+		tsm_wire_put_u64(&w, m->has_object_id);
+		tsm_wire_put_raw(&w, m->object_id, sizeof(m->object_id));
+		tsm_wire_put_u64(&w, m->nstreams);
+		for (size_t k = 0; k < m->nstreams; k++) {
+			tsm_wire_put_str(&w, m->streams[k].name);
+			tsm_wire_put_u64(&w, m->streams[k].size);
+			tsm_wire_put_u64(&w, e->stream_wants[k]);
 		}
 	}
-	put_u64(&w, r->nprops);
+	tsm_wire_put_u64(&w, r->nprops);
 	for (size_t i = 0; i < r->nprops; i++)
-		put_str(&w, r->props[i]);
-	fwrite(WIRE_END, 1, 8, w.f);
-	rc = ferror(w.f) ? -EIO : 0;
-	if (fclose(w.f) != 0 && rc == 0)
-		rc = -errno;
-	return rc;
+		tsm_wire_put_str(&w, r->props[i]);
+	return tsm_wire_out_close(&w, WIRE_END);
 }
 
-struct wire_in {
-	int fd;
-	uint64_t total;
-	int rc;          /* the first error */
-	size_t pos, len;
-	uint8_t buf[65536];
-};
-
-static void get(struct wire_in *w, void *out, size_t n)
+static void receive_wants(struct wim_reader *r, struct tsm_wire_in *w)
 {
-	uint8_t *o = out;
-
-	if (w->rc) {
-		memset(out, 0, n);
-		return;
-	}
-	if (n > WIRE_MAX - w->total) {
-		w->rc = -EPROTO;
-		memset(out, 0, n);
-		return;
-	}
-	w->total += n;
-	while (n) {
-		size_t k;
-
-		if (w->pos == w->len) {
-			ssize_t got = read(w->fd, w->buf, sizeof(w->buf));
-
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got <= 0) {
-				w->rc = got < 0 ? -errno : -EPIPE;
-				memset(o, 0, n);
-				return;
-			}
-			w->pos = 0;
-			w->len = (size_t)got;
-		}
-		k = w->len - w->pos < n ? w->len - w->pos : n;
-		memcpy(o, w->buf + w->pos, k);
-		w->pos += k;
-		o += k;
-		n -= k;
-	}
-}
-
-static uint64_t get_u64(struct wire_in *w)
-{
-	uint8_t b[8];
-
-	get(w, b, sizeof(b));
-	return le64(b);
-}
-
-/* At most @max, or below @limit (counts and indexes). */
-static uint64_t get_count(struct wire_in *w, uint64_t max)
-{
-	uint64_t v = get_u64(w);
-
-	if (v > max && !w->rc)
-		w->rc = -EPROTO;
-	return w->rc ? 0 : v;
-}
-
-static uint8_t *get_bytes(struct wire_in *w, size_t max, size_t *len_ret)
-{
-	uint64_t len = get_u64(w);
-	uint8_t *p;
-
-	*len_ret = 0;
-	if (w->rc || len == WIRE_NONE)
-		return NULL;
-	if (len > max) {
-		w->rc = -EPROTO;
-		return NULL;
-	}
-	if (!(p = malloc((size_t)len + 1))) {
-		w->rc = -ENOMEM;
-		return NULL;
-	}
-	get(w, p, (size_t)len);
-	p[len] = 0;
-	*len_ret = (size_t)len;
-	return p;
-}
-
-/* A string: no NUL inside, UTF-8. */
-static char *get_str(struct wire_in *w, size_t max)
-{
-	size_t len;
-	char *s = (char *)get_bytes(w, max, &len);
-
-	if (s && !w->rc && (strlen(s) != len || !tsm_utf8_valid(s)))
-		w->rc = -EPROTO;
-	return s;
-}
-
-static int receive_scan(struct wim_reader *r, int fd)
-{
-	struct wire_in *w = calloc(1, sizeof(*w));
-	uint8_t magic[8];
-	uint64_t count;
+	uint64_t count = tsm_wire_get_count(w, 4ull * MAX_ENTRIES);
 	int rc;
 
-	if (!w)
-		return -ENOMEM;
-	w->fd = fd;
-	get(w, magic, sizeof(magic));
-	if (!w->rc && memcmp(magic, WIRE_MAGIC, 8) != 0)
-		w->rc = -EPROTO;
-	r->first = (int)get_count(w, INT32_MAX);
-	r->last = (int)get_count(w, INT32_MAX);
-	r->indexed = get_count(w, 1);
-	r->boot_index = (unsigned)get_count(w, UINT32_MAX);
-	if (!w->rc && (r->first < 1 || r->last < r->first))
-		w->rc = -EPROTO;
-	count = get_count(w, 2ull * MAX_ENTRIES);
-	for (uint64_t i = 0; !w->rc && i < count; i++) {
+	for (uint64_t i = 0; !tsm_wire_rc(w) && i < count; i++) {
 		uint8_t sha1[TSM_SHA1_LEN];
 		uint64_t size, store, keep;
 		char *where;
 		size_t idx = 0;
 
-		get(w, sha1, sizeof(sha1));
-		size = get_count(w, MAX_BLOB_SIZE);
-		store = get_count(w, 1);
-		keep = get_count(w, 1);
-		where = get_str(w, WIRE_STR_MAX);
+		tsm_wire_get_raw(w, sha1, sizeof(sha1));
+		size = tsm_wire_get_count(w, MAX_BLOB_SIZE);
+		store = tsm_wire_get_count(w, 1);
+		keep = tsm_wire_get_count(w, 1);
+		where = tsm_wire_get_str(w, WIRE_STR_MAX);
 		/* Kept blobs are read into memory: reparse data only. */
-		if (!w->rc && (!where || (!store && !keep) || (keep && size > MAX_REPARSE)))
-			w->rc = -EPROTO;
-		if (!w->rc && keep && (rc = want_add(r, sha1, size, true, where, &idx)) < 0)
-			w->rc = rc;
-		if (!w->rc && store && (rc = want_add(r, sha1, size, false, where, &idx)) < 0)
-			w->rc = rc;
+		if (!where || (!store && !keep) || (keep && size > MAX_REPARSE))
+			tsm_wire_fail(w, -EPROTO);
+		if (!tsm_wire_rc(w) && keep && (rc = want_add(r, sha1, size, true, where, &idx)) < 0)
+			tsm_wire_fail(w, rc);
+		if (!tsm_wire_rc(w) && store && (rc = want_add(r, sha1, size, false, where, &idx)) < 0)
+			tsm_wire_fail(w, rc);
 		/* Distinct blobs, in the reader's order. */
-		if (!w->rc && idx != i + 1)
-			w->rc = -EPROTO;
+		if (idx != i + 1)
+			tsm_wire_fail(w, -EPROTO);
 		free(where);
 	}
-	count = get_count(w, MAX_ENTRIES);
-	for (uint64_t i = 0; !w->rc && i < count; i++) {
-		size_t len, idx = 0;
-		uint8_t *sd = get_bytes(w, WIRE_STR_MAX, &len);
+}
 
-		if (!w->rc && !sd)
-			w->rc = -EPROTO;
-		if (!w->rc && (rc = sec_add(r, sd, len, &idx)) < 0)
-			w->rc = rc;
-		if (!w->rc && idx != i + 1)
-			w->rc = -EPROTO;
+static void receive_secs(struct wim_reader *r, struct tsm_wire_in *w)
+{
+	uint64_t count = tsm_wire_get_count(w, MAX_ENTRIES);
+	int rc;
+
+	for (uint64_t i = 0; !tsm_wire_rc(w) && i < count; i++) {
+		size_t len, idx = 0;
+		uint8_t *sd = tsm_wire_get_bytes(w, WIRE_STR_MAX, &len);
+
+		if (!sd)
+			tsm_wire_fail(w, -EPROTO);
+		else if ((rc = sec_add(r, sd, len, &idx)) < 0)
+			tsm_wire_fail(w, rc);
+		if (idx != i + 1)
+			tsm_wire_fail(w, -EPROTO);
 		free(sd);
 	}
-	count = get_count(w, MAX_ENTRIES);
-	if (!w->rc && count && !(r->entries = calloc((size_t)count, sizeof(*r->entries))))
-		w->rc = -ENOMEM;
-	for (uint64_t i = 0; !w->rc && i < count; i++) {
-		struct entry *e = &r->entries[r->n++];
-		struct tsm_win_meta *m = &e->m;
-		uint64_t nstreams;
+}
 
-		e->path = get_str(w, WIRE_STR_MAX);
-		m->path = e->path;
-		e->dir = get_count(w, 1);
-		e->mode = (uint32_t)get_count(w, 07777);
-		e->size = get_count(w, MAX_BLOB_SIZE);
-		e->data = (size_t)get_count(w, r->nwants);
-		e->reparse = (size_t)get_count(w, r->nwants);
-		e->security = (size_t)get_count(w, r->nsecs);
-		m->attributes = (uint32_t)get_count(w, UINT32_MAX);
-		m->short_name = get_str(w, MAX_NAME_BYTES);
-		m->creation_ft = get_count(w, FILETIME_MAX);
-		m->access_ft = get_count(w, FILETIME_MAX);
-		m->write_ft = get_count(w, FILETIME_MAX);
-		m->reparse_tag = (uint32_t)get_count(w, UINT32_MAX);
-		m->hardlink_group = get_u64(w);
-		m->has_unix = get_count(w, 1);
-		m->unix_uid = (uint32_t)get_count(w, UINT32_MAX);
-		m->unix_gid = (uint32_t)get_count(w, UINT32_MAX);
-		m->unix_mode = (uint32_t)get_count(w, UINT32_MAX);
-		m->unix_rdev = (uint32_t)get_count(w, UINT32_MAX);
-		m->has_object_id = get_count(w, 1);
-		get(w, m->object_id, sizeof(m->object_id));
-		nstreams = get_count(w, 65535);
-		if (!w->rc && !e->path)
-			w->rc = -EPROTO;
-		if (!w->rc && e->data && e->size != r->wants[e->data - 1].size)
-			w->rc = -EPROTO;
-		if (!w->rc && e->reparse && !r->wants[e->reparse - 1].keep)
-			w->rc = -EPROTO;
-		if (!w->rc && nstreams &&
-		    (!(m->streams = calloc((size_t)nstreams, sizeof(*m->streams))) ||
-		     !(e->stream_wants = calloc((size_t)nstreams, sizeof(*e->stream_wants)))))
-			w->rc = -ENOMEM;
-		for (uint64_t s = 0; !w->rc && s < nstreams; s++) {
-			struct tsm_win_stream *ws = &m->streams[m->nstreams++];
+static void receive_entry(struct wim_reader *r, struct tsm_wire_in *w, struct entry *e)
+{
+	struct tsm_win_meta *m = &e->m;
+	uint64_t nstreams;
 
-			ws->name = get_str(w, MAX_NAME_BYTES);
-			ws->size = get_count(w, MAX_BLOB_SIZE);
-			e->stream_wants[s] = (size_t)get_count(w, r->nwants);
-			if (!w->rc && (!ws->name || (ws->size && !e->stream_wants[s])))
-				w->rc = -EPROTO;
-		}
+	e->path = tsm_wire_get_str(w, WIRE_STR_MAX);
+	m->path = e->path;
+	e->dir = tsm_wire_get_count(w, 1);
+	e->mode = (uint32_t)tsm_wire_get_count(w, 07777);
+	e->size = tsm_wire_get_count(w, MAX_BLOB_SIZE);
+	e->data = (size_t)tsm_wire_get_count(w, r->nwants);
+	e->reparse = (size_t)tsm_wire_get_count(w, r->nwants);
+	e->security = (size_t)tsm_wire_get_count(w, r->nsecs);
+	m->attributes = (uint32_t)tsm_wire_get_count(w, UINT32_MAX);
+	m->short_name = tsm_wire_get_str(w, MAX_NAME_BYTES);
+	m->creation_ft = tsm_wire_get_count(w, FILETIME_MAX);
+	m->access_ft = tsm_wire_get_count(w, FILETIME_MAX);
+	m->write_ft = tsm_wire_get_count(w, FILETIME_MAX);
+	m->reparse_tag = (uint32_t)tsm_wire_get_count(w, UINT32_MAX);
+	m->hardlink_group = tsm_wire_get_u64(w);
+	m->has_unix = tsm_wire_get_count(w, 1);
+	m->unix_uid = (uint32_t)tsm_wire_get_count(w, UINT32_MAX);
+	m->unix_gid = (uint32_t)tsm_wire_get_count(w, UINT32_MAX);
+	m->unix_mode = (uint32_t)tsm_wire_get_count(w, UINT32_MAX);
+	m->unix_rdev = (uint32_t)tsm_wire_get_count(w, UINT32_MAX);
+	m->has_object_id = tsm_wire_get_count(w, 1);
+	tsm_wire_get_raw(w, m->object_id, sizeof(m->object_id));
+	nstreams = tsm_wire_get_count(w, 65535);
+	if (tsm_wire_rc(w))
+		return;
+	/* "" is the root of a one-image WIM; the rest stays inside. */
+	if (!e->path || (*e->path && !tsm_wire_path_ok(e->path)) ||
+	    (e->data && e->size != r->wants[e->data - 1].size) ||
+	    (e->reparse && !r->wants[e->reparse - 1].keep)) {
+		tsm_wire_fail(w, -EPROTO);
+		return;
 	}
-	count = get_count(w, (uint64_t)IMAGE_PROPS * (uint64_t)(r->last - r->first + 1));
-	if (!w->rc && count != (uint64_t)IMAGE_PROPS * (uint64_t)(r->last - r->first + 1))
-		w->rc = -EPROTO;
-	if (!w->rc && !(r->props = calloc((size_t)count, sizeof(*r->props))))
-		w->rc = -ENOMEM;
-	if (!w->rc)
-		r->nprops = (size_t)count;
-	for (size_t i = 0; !w->rc && i < r->nprops; i++)
-		r->props[i] = get_str(w, TSM_WIM_XML_MAX);
-	get(w, magic, sizeof(magic));
-	if (!w->rc && (memcmp(magic, WIRE_END, 8) != 0 || w->pos != w->len))
-		w->rc = -EPROTO;
-	rc = w->rc;
-	free(w);
-	return rc;
+	if (nstreams && (!(m->streams = calloc((size_t)nstreams, sizeof(*m->streams))) ||
+			 !(e->stream_wants = calloc((size_t)nstreams, sizeof(*e->stream_wants))))) {
+		tsm_wire_fail(w, -ENOMEM);
+		return;
+	}
+	for (uint64_t k = 0; !tsm_wire_rc(w) && k < nstreams; k++) {
+		struct tsm_win_stream *ws = &m->streams[m->nstreams++];
+
+		ws->name = tsm_wire_get_str(w, MAX_NAME_BYTES);
+		ws->size = tsm_wire_get_count(w, MAX_BLOB_SIZE);
+		e->stream_wants[k] = (size_t)tsm_wire_get_count(w, r->nwants);
+		if (!ws->name || (ws->size && !e->stream_wants[k]))
+			tsm_wire_fail(w, -EPROTO);
+	}
+}
+
+/* The reader's scan, checked as it arrives. */
+static int receive_scan(struct wim_reader *r, int fd)
+{
+	struct tsm_wire_in *w;
+	uint64_t count, nprops;
+	int rc;
+
+	if ((rc = tsm_wire_in_open(fd, WIRE_MAX, WIRE_MAGIC, &w)) < 0)
+		return rc;
+	r->first = (int)tsm_wire_get_count(w, INT32_MAX);
+	r->last = (int)tsm_wire_get_count(w, INT32_MAX);
+	r->indexed = tsm_wire_get_count(w, 1);
+	r->boot_index = (unsigned)tsm_wire_get_count(w, UINT32_MAX);
+	if (!tsm_wire_rc(w) && (r->first < 1 || r->last < r->first))
+		tsm_wire_fail(w, -EPROTO);
+	receive_wants(r, w);
+	receive_secs(r, w);
+	count = tsm_wire_get_count(w, MAX_ENTRIES);
+	if (!tsm_wire_rc(w) && count &&
+	    !(r->entries = calloc((size_t)count, sizeof(*r->entries))))
+		tsm_wire_fail(w, -ENOMEM);
+	for (uint64_t i = 0; !tsm_wire_rc(w) && i < count; i++)
+		receive_entry(r, w, &r->entries[r->n++]);
+	nprops = (uint64_t)IMAGE_PROPS * (uint64_t)(r->last - r->first + 1);
+	if (tsm_wire_get_count(w, nprops) != nprops)
+		tsm_wire_fail(w, -EPROTO);
+	if (!tsm_wire_rc(w) && !(r->props = calloc((size_t)nprops, sizeof(*r->props))))
+		tsm_wire_fail(w, -ENOMEM);
+	if (!tsm_wire_rc(w))
+		r->nprops = (size_t)nprops;
+	for (size_t i = 0; !tsm_wire_rc(w) && i < r->nprops; i++)
+		r->props[i] = tsm_wire_get_str(w, TSM_WIM_XML_MAX);
+	return tsm_wire_in_end(w, WIRE_END);
 }
 
 static int record_entries(struct wim_reader *r, struct tsm_import *imp)
