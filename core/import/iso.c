@@ -3,11 +3,12 @@
  * The scan reads every directory, checks every name, size and extent
  * against the image and records the tree with each file's data extents
  * (byte ranges of the image; for UDF read from the file entry's allocation
- * descriptors here, as libudf gives only the first).  Nothing is written.
- * Only then does the import session begin, and it reads file data straight
- * from the image by the recorded extents: the tree is never read twice, so
- * an image changed after the scan yields other bytes or a read error, never
- * a read past what was checked. */
+ * descriptors here, as libudf gives only the first).  The scan runs in a
+ * child process (see "the reader in its own process" below) and nothing is
+ * written.  Only then does the import session begin, and it reads file
+ * data straight from the image by the recorded extents: the tree is never
+ * read twice, so an image changed after the scan yields other bytes or a
+ * read error, never a read past what was checked. */
 #include "import/iso.h"
 
 #include <errno.h>
