@@ -154,8 +154,31 @@ EOF
 	refused "$WORK/w-xmloff.wim" 'XML data .*past the end of the file'
 	refused "$WORK/w-boot.wim" 'boot index is 7, but it has 1 image'
 	refused "$WORK/w-short.wim" 'too short for its 208-byte header'
+	# A solid resource (version 0xe00) whose own header names a chunk
+	# size wimlib would allocate 128 MiB buffers for.
+	wimlib-imagex capture "$WORK/wsrc" "$WORK/solid.wim" --solid >/dev/null 2>&1 ||
+		fail "wimlib-imagex capture --solid failed"
+	python3 - "$WORK/solid.wim" "$WORK/w-solidchunk.wim" <<'EOF'
+import struct, sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+assert struct.unpack_from('<I', d, 12)[0] == 0xe00, 'not a solid WIM'
+size = int.from_bytes(d[48:55], 'little')
+off = struct.unpack_from('<Q', d, 56)[0]
+for e in range(off, off + size, 50):
+    flags = d[e + 7]
+    if flags & 0x10 and struct.unpack_from('<Q', d, e + 16)[0] == 0x100000000:
+        res = struct.unpack_from('<Q', d, e + 8)[0]
+        struct.pack_into('<I', d, res + 8, 1 << 27)   # alt_chunk_table_header_disk.chunk_size
+        break
+else:
+    sys.exit('no solid resource entry')
+open(sys.argv[2], 'wb').write(d)
+EOF
+	refused "$WORK/w-solidchunk.wim" 'solid resource [0-9]+ has chunk size 134217728'
 	ID=$(add_content "$STORE" --kind os-image --name good "$WORK/good.wim")
 	manifest "$WORK/wsrc" "$WORK/wsrc.json" >/dev/null
+	cat_check "$STORE" "$ID" "$WORK/wsrc.json" >/dev/null
+	ID=$(add_content "$STORE" --kind os-image --name solid "$WORK/solid.wim")
 	cat_check "$STORE" "$ID" "$WORK/wsrc.json" >/dev/null
 else
 	skip_part "wimlib-imagex is not installed (Debian: wimtools): no crafted headers"
