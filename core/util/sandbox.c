@@ -17,6 +17,21 @@
 #include "tsmedia/log.h"
 #include "util/fdio.h"
 
+/* AddressSanitizer reserves terabytes of address space for its shadow
+ * memory: under it RLIMIT_AS would stop every child at its start, so the
+ * memory limit is left to ASan's own (ASAN_OPTIONS=malloc_limit_mb, or
+ * libFuzzer's -rss_limit_mb). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANDBOX_ASAN 1
+#endif
+#endif
+#ifndef SANDBOX_ASAN
+#define SANDBOX_ASAN 0
+#endif
+
 /* The child's descriptors: its socket to the parent, its message pipe. */
 #define CHILD_SOCK 3
 #define CHILD_MSG 4
@@ -80,7 +95,7 @@ static __attribute__((noreturn)) void child_main(const struct tsm_sandbox_limits
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		_exit(EPERM);
 	child_limit(RLIMIT_CORE, 0, 0);
-	if (lim->memory)
+	if (lim->memory && !SANDBOX_ASAN)
 		child_limit(RLIMIT_AS, lim->memory, lim->memory);
 	/* SIGXCPU at the limit, SIGKILL a second later. */
 	if (lim->cpu_seconds)
@@ -138,6 +153,11 @@ out_free:
 	tsm_error("%s: cannot start the %s: %s", file, what, strerror(-rc));
 	free(sb);
 	return rc;
+}
+
+bool tsm_sandbox_limits_memory(void)
+{
+	return !SANDBOX_ASAN;
 }
 
 int tsm_sandbox_fd(const struct tsm_sandbox *sb)

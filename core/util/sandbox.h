@@ -44,6 +44,11 @@ struct tsm_sandbox;
 int tsm_sandbox_start(const char *file, const char *what, const struct tsm_sandbox_limits *lim,
 		      tsm_sandbox_fn fn, void *arg, struct tsm_sandbox **sb_ret);
 
+/* False in a build with AddressSanitizer, whose shadow memory takes more
+ * address space than any RLIMIT_AS would allow: there the memory limit is
+ * not set (use ASAN_OPTIONS=malloc_limit_mb). */
+bool tsm_sandbox_limits_memory(void);
+
 /* The parent's end of the socket (blocking). */
 int tsm_sandbox_fd(const struct tsm_sandbox *sb);
 
