@@ -82,7 +82,8 @@ static const int default_signals[] = { SIGPIPE, SIGSEGV, SIGBUS, SIGABRT, SIGFPE
 				       SIGXCPU };
 
 static __attribute__((noreturn)) void child_main(const struct tsm_sandbox_limits *lim,
-						 int sock, int msg, tsm_sandbox_fn fn, void *arg)
+						 pid_t parent, int sock, int msg, tsm_sandbox_fn fn,
+						 void *arg)
 {
 	int a = fcntl(sock, F_DUPFD, 100), b = fcntl(msg, F_DUPFD, 100), rc;
 
@@ -91,9 +92,11 @@ static __attribute__((noreturn)) void child_main(const struct tsm_sandbox_limits
 	if (a < 0 || b < 0 || dup2(a, CHILD_SOCK) < 0 || dup2(b, CHILD_MSG) < 0 ||
 	    close_range(CHILD_MSG + 1, ~0u, 0) < 0)
 		_exit(EBADF);
-	/* Dies with its parent. */
+	/* Dies with its parent (also when the parent died before this). */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		_exit(EPERM);
+	if (getppid() != parent)
+		_exit(ESRCH);
 	child_limit(RLIMIT_CORE, 0, 0);
 	if (lim->memory && !SANDBOX_ASAN)
 		child_limit(RLIMIT_AS, lim->memory, lim->memory);
@@ -115,6 +118,7 @@ int tsm_sandbox_start(const char *file, const char *what, const struct tsm_sandb
 {
 	struct tsm_sandbox *sb;
 	int sv[2], msg[2], rc;
+	pid_t parent;
 
 	if (!(sb = calloc(1, sizeof(*sb))))
 		return -ENOMEM;
@@ -130,13 +134,14 @@ int tsm_sandbox_start(const char *file, const char *what, const struct tsm_sandb
 	}
 	/* Nothing buffered may be written twice. */
 	fflush(NULL);
+	parent = getpid();
 	sb->pid = fork();
 	if (sb->pid < 0) {
 		rc = -errno;
 		goto out_close_pipe;
 	}
 	if (sb->pid == 0)
-		child_main(lim, sv[1], msg[1], fn, arg);
+		child_main(lim, parent, sv[1], msg[1], fn, arg);
 	close(sv[1]);
 	close(msg[1]);
 	sb->fd = sv[0];
