@@ -1,17 +1,22 @@
 /* Importing an ISO image: tree from libudf or libiso9660, El Torito here.
  *
- * Two passes.  The scan reads every directory, checks every name, size and
- * extent against the image and records the tree; nothing is written.  Only
- * then does the import session begin: ISO 9660 file data is read straight
- * from the image by extent, UDF file data through libudf (which can only
- * read a file right after udf_readdir() returned it, so the UDF tree is
- * walked a second time in the same order). */
+ * The scan reads every directory, checks every name, size and extent
+ * against the image and records the tree with each file's data extents
+ * (byte ranges of the image; for UDF read from the file entry's allocation
+ * descriptors here, as libudf gives only the first).  The scan runs in a
+ * child process (see "the reader in its own process" below) and nothing is
+ * written.  Only then does the import session begin, and it reads file
+ * data straight from the image by the recorded extents: the tree is never
+ * read twice, so an image changed after the scan yields other bytes or a
+ * read error, never a read past what was checked. */
 #include "import/iso.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +32,11 @@
 
 #include "import/session.h"
 #include "import/source.h"
+#include "import/wire.h"
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
+#include "util/fdio.h"
+#include "util/sandbox.h"
 
 #define ISO_SECTOR 2048u
 #define MAX_DEPTH 64
@@ -61,34 +69,12 @@ static uint64_t le64(const uint8_t *p)
 	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
-/* Whole-buffer pread; -EIO when the file ends first. */
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 bool tsm_iso_file_detect(int fd)
 {
 	static const char *const ids[] = { "CD001", "BEA01", "NSR02", "NSR03" };
 	uint8_t id[5];
 
-	if (pread_full(fd, id, sizeof(id), VRS_FIRST * ISO_SECTOR + 1) < 0)
+	if (tsm_pread_full(fd, id, sizeof(id), VRS_FIRST * ISO_SECTOR + 1) < 0)
 		return false;
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
 		if (memcmp(id, ids[i], 5) == 0)
@@ -134,9 +120,8 @@ struct iso_reader {
 	uint64_t *visited; /* directory extents seen (loop check), sorted */
 	size_t nvisited, capvisited;
 	uint64_t file_bytes;
-	/* the UDF import pass */
-	struct tsm_import *imp;
-	size_t replay;
+	/* OSTA CS0 names (compression IDs 8 and 16) to UTF-8 */
+	iconv_t cs0_8, cs0_16;
 };
 
 static void node_clear(struct node *n)
@@ -594,13 +579,32 @@ static int iso_scan(struct iso_reader *r)
 
 /* ---- UDF (libudf) --------------------------------------------------- */
 
-/* libudf can neither bound what a file entry's fields point at nor read
- * data embedded in the entry; these checks and that read are ours. */
+/* libudf walks the directories; everything it cannot bound, and every
+ * file's allocation, is read and checked here in the one pass over the
+ * tree.  The import then reads exactly the extents recorded here (as for
+ * ISO 9660), so an image that changes after the scan gives other bytes or
+ * a read error, never a read outside what was checked. */
+
+/* ECMA-167 4/14.9: a File Entry is 176 bytes, then L_EA bytes of extended
+ * attributes, then L_AD bytes of allocation descriptors (or the data). */
+#define UDF_FE_HEAD 176u
+_Static_assert(offsetof(udf_file_entry_t, u) == UDF_FE_HEAD, "File Entry layout");
+
 static int udf_check_entry(struct iso_reader *r, const udf_dirent_t *d, const char *path)
 {
 	const udf_file_entry_t *fe = &d->fe;
 	uint32_t ea = uint32_from_le(fe->i_extended_attr), ad = uint32_from_le(fe->i_alloc_descs);
+	uint16_t tag = uint16_from_le(fe->tag.id);
 
+	/* libudf 2.1 reads whatever block the identifier points at as a
+	 * File Entry (tag 261, 4/14.9); an Extended File Entry (266, UDF 2.x)
+	 * has another layout it would misread. */
+	if (tag != TAGID_FILE_ENTRY) {
+		tsm_error("%s: '%s' has no UDF File Entry (descriptor tag %u%s)", r->file, path,
+			  tag, tag == TAGID_EFE ? ": an Extended File Entry of UDF 2.x, which"
+						  " libudf cannot read" : "");
+		return -EINVAL;
+	}
 	if (ea > sizeof(fe->u) || ad > sizeof(fe->u) - ea) {
 		tsm_error("%s: '%s' has a damaged UDF file entry (allocation descriptors out of"
 			  " bounds)", r->file, path);
@@ -609,152 +613,173 @@ static int udf_check_entry(struct iso_reader *r, const udf_dirent_t *d, const ch
 	return 0;
 }
 
-static bool udf_data_in_icb(const udf_dirent_t *d)
+/* The data extents of file @d (@nd->size bytes) as byte ranges of the
+ * image, each inside it.  Allocation descriptors (ECMA-167 4/14.14.1-2):
+ * short_ad is LE32 length, LE32 block; long_ad is LE32 length, LE32 block,
+ * LE16 partition, 6 bytes for the implementation.  A length's top two bits
+ * are the extent's type (4/14.14.1.1: 0 recorded; 1 and 2 not recorded; 3
+ * the next extent of descriptors); a length of 0 ends the list (4/12.1).
+ * With data in the ICB (icbtag flags 3) the bytes are the descriptors'
+ * place in the entry itself, which lies at the block the identifier's
+ * ICB names. */
+static int udf_file_extents(struct iso_reader *r, const udf_dirent_t *d, struct node *nd)
 {
-	return (uint16_from_le(d->fe.icb_tag.flags) & ICBTAG_FLAG_AD_MASK) == ICBTAG_FLAG_AD_IN_ICB;
-}
+	const udf_file_entry_t *fe = &d->fe;
+	uint32_t ea = uint32_from_le(fe->i_extended_attr), ad = uint32_from_le(fe->i_alloc_descs);
+	const uint8_t *p = fe->u.ext_attr + ea;
+	unsigned kind = uint16_from_le(fe->icb_tag.flags) & ICBTAG_FLAG_AD_MASK;
+	size_t step = kind == ICBTAG_FLAG_AD_SHORT ? 8 : 16, n = 0;
+	uint64_t left = nd->size;
+	const char *why = NULL;
+	struct extent *ext;
 
-/* Code points in UTF-8 @s. */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((uint8_t)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
-/* A d-string name decoded by libudf stops at a NUL: compare its length
- * with the length recorded (OSTA CS0: compression 8 or 16 bits). */
-static bool udf_name_has_nul(const udf_dirent_t *d, const char *name)
-{
-	const udf_fileid_desc_t *fid = d->fid;
-	const uint8_t *p;
-	size_t len, chars;
-
-	if (!fid || fid->i_file_id == 0)
-		return false;
-	len = fid->i_file_id;
-	p = fid->u.imp_use.data + uint16_from_le(fid->u.i_imp_use);
-	chars = p[0] == 16 ? (len - 1) / 2 : len - 1;
-	return utf8_chars(name) != chars;
-}
-
-struct udf_stream {
-	struct iso_reader *r;
-	const udf_dirent_t *d;
-	const char *path;
-	uint64_t left;
-	const uint8_t *inl; /* data embedded in the entry */
-	uint8_t buf[UDF_BLOCKSIZE];
-	size_t off, len;
-};
-
-static ssize_t udf_stream_read(void *ctx, void *out, size_t want)
-{
-	struct udf_stream *s = ctx;
-	size_t n;
-
-	if (s->left == 0)
-		return 0;
-	if (s->inl) {
-		n = want < s->left ? want : (size_t)s->left;
-		memcpy(out, s->inl, n);
-		s->inl += n;
-		s->left -= n;
-		return (ssize_t)n;
+	if (uint16_from_le(fe->icb_tag.strat_type) != ICBTAG_STRATEGY_TYPE_4) {
+		tsm_error("%s: '%s' uses UDF ICB strategy %u (only 4 is supported)", r->file,
+			  nd->path, uint16_from_le(fe->icb_tag.strat_type));
+		return -EOPNOTSUPP;
 	}
-	if (s->off == s->len) {
-		/* One block per call: udf_read_block() counts in blocks, returns
-		 * bytes, and would read past the end of an extent if asked for
-		 * more blocks than remain in it. */
-		ssize_t got = udf_read_block(s->d, s->buf, 1);
+	if (kind == ICBTAG_FLAG_AD_IN_ICB) {
+		uint64_t fe_off = ((uint64_t)d->i_part_start + uint32_from_le(d->fid->icb.loc.lba)) *
+				  ISO_SECTOR;
+		int rc;
 
-		if (got <= 0) {
-			tsm_error("%s: cannot read '%s' through UDF (damaged image?)", s->r->file,
-				  s->path);
-			return -EIO;
+		if (nd->size > ad) {
+			tsm_error("%s: '%s' claims %llu bytes but holds %u in its UDF entry", r->file,
+				  nd->path, (unsigned long long)nd->size, ad);
+			return -EINVAL;
 		}
-		s->off = 0;
-		s->len = (size_t)got < sizeof(s->buf) ? (size_t)got : sizeof(s->buf);
-		if (s->len > s->left)
-			s->len = (size_t)s->left;
+		if (!nd->size)
+			return 0;
+		if (!(nd->ext = malloc(sizeof(*nd->ext))))
+			return -ENOMEM;
+		nd->ext[0] = (struct extent){ fe_off + UDF_FE_HEAD + ea, nd->size };
+		nd->next = 1;
+		if ((rc = check_extent(r, "file", nd->path, nd->ext[0].off, nd->ext[0].len)) < 0)
+			return rc;
+		nd->lba = fe_off / ISO_SECTOR;
+		return 0;
 	}
-	n = s->len - s->off;
-	if (n > want)
-		n = want;
-	memcpy(out, s->buf + s->off, n);
-	s->off += n;
-	s->left -= n;
-	return (ssize_t)n;
+	if (kind != ICBTAG_FLAG_AD_SHORT && kind != ICBTAG_FLAG_AD_LONG) {
+		tsm_error("%s: '%s' uses UDF %s allocation descriptors, which UDF does not allow"
+			  " (UDF 1.02 2.3.10: short or long only)", r->file, nd->path,
+			  kind == ICBTAG_FLAG_AD_EXTENDED ? "extended" : "unknown");
+		return -EOPNOTSUPP;
+	}
+	/* At most 1872 / 8 descriptors fit in the entry. */
+	if (!(ext = calloc(ad / step + 1, sizeof(*ext))))
+		return -ENOMEM;
+	nd->ext = ext;
+	for (size_t off = 0; left && off + step <= ad; off += step) {
+		uint32_t raw = le32(p + off), len = raw & UDF_LENGTH_MASK;
+		uint64_t block = le32(p + off + 4);
+		int rc;
+
+		if (len == 0)
+			break;
+		if (raw >> 30 == 3) {
+			why = "continue in another extent of descriptors, which is not supported";
+			break;
+		}
+		if (raw >> 30 != 0) {
+			why = "have an extent that is not recorded, which is not supported";
+			break;
+		}
+		if (kind == ICBTAG_FLAG_AD_LONG && le16(p + off + 8) !=
+						       uint16_from_le(d->fid->icb.loc.partitionReferenceNum)) {
+			why = "name another partition than the entry's";
+			break;
+		}
+		if (len > left)
+			len = (uint32_t)left;
+		ext[n] = (struct extent){ ((uint64_t)d->i_part_start + block) * ISO_SECTOR, len };
+		if ((rc = check_extent(r, "file", nd->path, ext[n].off, ext[n].len)) < 0)
+			return rc;
+		left -= len;
+		n++;
+	}
+	nd->next = n;
+	if (!why && left)
+		why = "cover fewer bytes than the file's size";
+	if (why) {
+		tsm_error("%s: '%s': its UDF allocation descriptors %s", r->file, nd->path, why);
+		return -EINVAL;
+	}
+	nd->lba = n ? ext[0].off / ISO_SECTOR : 0;
+	return 0;
+}
+
+/* OSTA CS0 (OSTA UDF 1.02 2.1.1, ECMA-167 1/7.2.12): the first byte is a
+ * compression ID; 8: each following byte is a code point (U+0000-U+00FF,
+ * so ISO-8859-1); 16: each following pair is a big-endian UTF-16 unit.
+ * A File Identifier (4/14.4.8) is @len such bytes.  libudf 2.1 hands the
+ * bytes of ID 8 over as they are, not as UTF-8: names are decoded here,
+ * with iconv.  A name with U+0000 in it is refused. */
+static int udf_decode_name(struct iso_reader *r, const udf_fileid_desc_t *fid, const char *dir,
+			   char **name_ret)
+{
+	const uint8_t *p = fid->u.imp_use.data + uint16_from_le(fid->u.i_imp_use);
+	size_t len = fid->i_file_id, in_left, out_left, out_size;
+	iconv_t cd;
+	char *in, *out, *o;
+	const char *why = NULL;
+
+	*name_ret = NULL;
+	if (len < 2)
+		why = "an empty name";
+	else if (p[0] != 8 && p[0] != 16)
+		why = "a name in an unknown OSTA compression (not 8 or 16)";
+	else if (p[0] == 16 && (len - 1) % 2)
+		why = "a 16-bit name of an odd number of bytes";
+	if (why) {
+		tsm_error("%s: UDF directory '%s' has an entry with %s", r->file, *dir ? dir : "/",
+			  why);
+		return -EINVAL;
+	}
+	cd = p[0] == 8 ? r->cs0_8 : r->cs0_16;
+	/* UTF-8 takes at most 2 bytes per Latin-1 byte, 3 per UTF-16 unit. */
+	out_size = 3 * (len - 1) + 1;
+	if (!(out = malloc(out_size)))
+		return -ENOMEM;
+	in = (char *)(uintptr_t)(p + 1);
+	in_left = len - 1;
+	o = out;
+	out_left = out_size - 1;
+	iconv(cd, NULL, NULL, NULL, NULL);
+	if (iconv(cd, &in, &in_left, &o, &out_left) == (size_t)-1 || in_left) {
+		tsm_error("%s: UDF directory '%s' has an entry whose name is not valid %s", r->file,
+			  *dir ? dir : "/", p[0] == 8 ? "Latin-1" : "UTF-16");
+		free(out);
+		return -EINVAL;
+	}
+	*o = '\0';
+	if (strlen(out) != (size_t)(o - out)) {
+		tsm_error("%s: directory '%s' has an entry with a NUL in its name ('%s')", r->file,
+			  *dir ? dir : "/", out);
+		free(out);
+		return -EINVAL;
+	}
+	*name_ret = out;
+	return 0;
 }
 
 static int udf_walk(struct iso_reader *r, udf_dirent_t *dir, const char *path, int depth);
 
-/* One entry udf_readdir() returned; in the import pass its data is read
- * now, before the walk goes on. */
-static int udf_entry(struct iso_reader *r, udf_dirent_t *d, const char *dir, int depth)
+/* One entry udf_readdir() returned, named @name. */
+static int udf_entry(struct iso_reader *r, udf_dirent_t *d, const char *dir, const char *name,
+		     int depth)
 {
-	const char *name = udf_get_filename(d);
 	struct node nd = { 0 };
 	time_t mtime = udf_get_modification_time(d);
 	mode_t mode = udf_get_posix_filemode(d);
-	uint32_t start, end;
 	int rc;
 
-	if (!name || (rc = check_name(r, dir, name)) < 0)
-		return name ? rc : -EINVAL;
-	if (udf_name_has_nul(d, name)) {
-		tsm_error("%s: directory '%s' has an entry with a NUL in its name ('%s')", r->file,
-			  *dir ? dir : "/", name);
-		return -EINVAL;
-	}
+	if ((rc = check_name(r, dir, name)) < 0)
+		return rc;
 	if (!(nd.path = join(dir, name)))
 		return -ENOMEM;
 	if ((rc = udf_check_entry(r, d, nd.path)) < 0)
 		goto out_free;
 	nd.mtime_ns = (int64_t)mtime * 1000000000;
-	if (r->imp) {
-		/* The import pass: the same walk again, checked against the scan. */
-		const struct node *want = r->replay < r->n ? &r->nodes[r->replay] : NULL;
-
-		if (!want || strcmp(want->path, nd.path) != 0) {
-			tsm_error("%s: the UDF tree read differently the second time ('%s')",
-				  r->file, nd.path);
-			rc = -EIO;
-			goto out_free;
-		}
-		r->replay++;
-		if (want->type == TSM_ENTRY_DIR) {
-			udf_dirent_t *sub;
-
-			if ((rc = tsm_import_add_dir(r->imp, want->path, want->mode, want->mtime_ns,
-						     attributes(want->mode))) < 0)
-				goto out_free;
-			if (!(sub = udf_opendir(d))) {
-				tsm_error("%s: cannot read UDF directory '%s' (damaged image?)",
-					  r->file, want->path);
-				rc = -EIO;
-				goto out_free;
-			}
-			rc = udf_walk(r, sub, want->path, depth + 1);
-		} else {
-			struct udf_stream s = { .r = r, .d = d, .path = want->path, .left = want->size };
-
-			if (udf_data_in_icb(d))
-				s.inl = d->fe.u.ext_attr + uint32_from_le(d->fe.i_extended_attr);
-			rc = tsm_import_add_file_stream(r->imp, want->path, want->mode,
-							want->mtime_ns, ATTR_ARCHIVE | attributes(want->mode),
-							udf_stream_read, &s,
-							want->path);
-			if (rc == 0 && s.left) {
-				tsm_error("%s: '%s' ended early", r->file, want->path);
-				rc = -EIO;
-			}
-		}
-		goto out_free;
-	}
 	if (udf_is_dir(d)) {
 		udf_dirent_t *sub = udf_opendir(d);
 
@@ -782,26 +807,9 @@ static int udf_entry(struct iso_reader *r, udf_dirent_t *d, const char *dir, int
 	nd.type = TSM_ENTRY_FILE;
 	nd.mode = (mode & 07777) ? mode & 07777 : 0444;
 	nd.size = udf_get_file_length(d);
-	if (udf_data_in_icb(d)) {
-		if (nd.size > uint32_from_le(d->fe.i_alloc_descs)) {
-			tsm_error("%s: '%s' claims %llu bytes but holds %u in its UDF entry",
-				  r->file, nd.path, (unsigned long long)nd.size,
-				  uint32_from_le(d->fe.i_alloc_descs));
-			rc = -EINVAL;
-			goto out_free;
-		}
-	} else if (nd.size) {
-		if (!udf_get_lba(&d->fe, &start, &end)) {
-			tsm_error("%s: '%s' has no UDF allocation", r->file, nd.path);
-			rc = -EINVAL;
-			goto out_free;
-		}
-		nd.lba = (uint64_t)d->i_part_start + start;
-		if ((rc = check_extent(r, "file", nd.path, 0, nd.size)) < 0 ||
-		    (rc = check_extent(r, "file", nd.path, nd.lba * ISO_SECTOR,
-				       ((uint64_t)end - start + 1) * ISO_SECTOR)) < 0)
-			goto out_free;
-	}
+	if ((rc = check_extent(r, "file", nd.path, 0, nd.size)) < 0 ||
+	    (rc = udf_file_extents(r, d, &nd)) < 0)
+		goto out_free;
 	r->file_bytes += nd.size;
 	if ((rc = node_push(r, &nd)) < 0)
 		goto out_free;
@@ -837,12 +845,13 @@ static int udf_walk(struct iso_reader *r, udf_dirent_t *dir, const char *path, i
 	}
 	if ((rc = check_extent(r, "directory", *path ? path : "/", loc * ISO_SECTOR,
 			       blocks * ISO_SECTOR)) < 0 ||
-	    (!r->imp && (rc = visit_dir(r, loc * ISO_SECTOR, path)) < 0)) {
+	    (rc = visit_dir(r, loc * ISO_SECTOR, path)) < 0) {
 		udf_dirent_free(dir);
 		return rc;
 	}
 	while ((dir = udf_readdir(dir))) {
 		const udf_fileid_desc_t *fid = dir->fid;
+		char *name;
 
 		if (!fid || (const uint8_t *)fid < dir->sector ||
 		    (const uint8_t *)fid + sizeof(*fid) > dir->sector + blocks * ISO_SECTOR ||
@@ -855,25 +864,19 @@ static int udf_walk(struct iso_reader *r, udf_dirent_t *dir, const char *path, i
 		}
 		if (dir->b_parent || (fid->file_characteristics & UDF_FILE_DELETED))
 			continue;
-		if (!r->imp) {
-			const char *name = udf_get_filename(dir);
+		if (n == cap) {
+			void *p = realloc(names, (cap = cap ? 2 * cap : 32) * sizeof(*names));
 
-			if (n == cap) {
-				void *p = realloc(names, (cap = cap ? 2 * cap : 32) * sizeof(*names));
-
-				if (!p) {
-					rc = -ENOMEM;
-					break;
-				}
-				names = p;
-			}
-			if (!(names[n] = strdup(name ? name : ""))) {
+			if (!p) {
 				rc = -ENOMEM;
 				break;
 			}
-			n++;
+			names = p;
 		}
-		if ((rc = udf_entry(r, dir, path, depth)) < 0)
+		if ((rc = udf_decode_name(r, fid, path, &name)) < 0)
+			break;
+		names[n++] = name;
+		if ((rc = udf_entry(r, dir, path, name, depth)) < 0)
 			break;
 	}
 	if (dir)
@@ -888,7 +891,7 @@ static int udf_walk(struct iso_reader *r, udf_dirent_t *dir, const char *path, i
 	return rc;
 }
 
-static int udf_run(struct iso_reader *r)
+static int udf_scan(struct iso_reader *r)
 {
 	udf_dirent_t *root = udf_get_root(r->udf, true, 0);
 
@@ -906,7 +909,7 @@ static bool image_has_udf(struct iso_reader *r)
 	for (unsigned s = VRS_FIRST; s < VRS_FIRST + 32; s++) {
 		uint8_t id[5];
 
-		if (pread_full(r->fd, id, sizeof(id), (uint64_t)s * ISO_SECTOR + 1) < 0)
+		if (tsm_pread_full(r->fd, id, sizeof(id), (uint64_t)s * ISO_SECTOR + 1) < 0)
 			return false;
 		if (memcmp(id, "NSR02", 5) == 0 || memcmp(id, "NSR03", 5) == 0)
 			return true;
@@ -939,7 +942,7 @@ static int eltorito_read(struct iso_reader *r, struct boot **boots_ret, size_t *
 
 	*boots_ret = NULL;
 	*n_ret = 0;
-	if (pread_full(r->fd, brvd, sizeof(brvd), 17 * ISO_SECTOR) < 0)
+	if (tsm_pread_full(r->fd, brvd, sizeof(brvd), 17 * ISO_SECTOR) < 0)
 		return 0;
 	/* 0: type 0; 1-5: "CD001"; 6: version 1; 7-38: system id;
 	 * 0x47: LE32 sector of the boot catalog. */
@@ -958,7 +961,7 @@ static int eltorito_read(struct iso_reader *r, struct boot **boots_ret, size_t *
 		cat_len = (size_t)(r->image_size - (uint64_t)lba * ISO_SECTOR) / 32 * 32;
 	if (!(cat = malloc(cat_len)))
 		return -ENOMEM;
-	if ((rc = pread_full(r->fd, cat, cat_len, (uint64_t)lba * ISO_SECTOR)) < 0)
+	if ((rc = tsm_pread_full(r->fd, cat, cat_len, (uint64_t)lba * ISO_SECTOR)) < 0)
 		goto bad;
 	/* 2.1 validation entry: header id 1, platform, id string, checksum,
 	 * key 55 AA; the 16-bit words sum to 0. */
@@ -1030,7 +1033,7 @@ static uint64_t boot_hidden_size(struct iso_reader *r, const struct boot *b)
 	}
 	/* The MBR partition that starts there (4 entries of 16 bytes at 446:
 	 * type at 4, LE32 first sector at 8, LE32 sectors at 12). */
-	if (pread_full(r->fd, buf, sizeof(buf), 0) == 0 && buf[510] == 0x55 && buf[511] == 0xaa)
+	if (tsm_pread_full(r->fd, buf, sizeof(buf), 0) == 0 && buf[510] == 0x55 && buf[511] == 0xaa)
 		for (int i = 0; i < 4 && !size; i++) {
 			const uint8_t *p = buf + 446 + 16 * i;
 
@@ -1040,7 +1043,7 @@ static uint64_t boot_hidden_size(struct iso_reader *r, const struct boot *b)
 	/* Or the GPT partition (UEFI 2.x 5.3: header at LBA 1, entries at
 	 * LE64 72, count LE32 80, entry size LE32 84; first LBA at 32, last
 	 * at 40 of each entry). */
-	if (!size && pread_full(r->fd, buf, sizeof(buf), 512) == 0 &&
+	if (!size && tsm_pread_full(r->fd, buf, sizeof(buf), 512) == 0 &&
 	    memcmp(buf, "EFI PART", 8) == 0) {
 		uint64_t ents = le64(buf + 72);
 		uint32_t count = le32(buf + 80), esize = le32(buf + 84);
@@ -1049,7 +1052,7 @@ static uint64_t boot_hidden_size(struct iso_reader *r, const struct boot *b)
 			for (uint32_t i = 0; i < count && !size; i++) {
 				uint8_t ent[128];
 
-				if (pread_full(r->fd, ent, sizeof(ent), ents * 512 + (uint64_t)i * esize) < 0)
+				if (tsm_pread_full(r->fd, ent, sizeof(ent), ents * 512 + (uint64_t)i * esize) < 0)
 					break;
 				if (le64(ent + 32) == sectors512 && le64(ent + 40) >= le64(ent + 32))
 					size = (le64(ent + 40) - le64(ent + 32) + 1) * 512;
@@ -1057,7 +1060,7 @@ static uint64_t boot_hidden_size(struct iso_reader *r, const struct boot *b)
 	}
 	/* Or the FAT file system's own size (BPB: LE16 bytes per sector at 11,
 	 * LE16 total sectors at 19, else LE32 at 32). */
-	if (!size && pread_full(r->fd, buf, sizeof(buf), off) == 0 && buf[510] == 0x55 &&
+	if (!size && tsm_pread_full(r->fd, buf, sizeof(buf), off) == 0 && buf[510] == 0x55 &&
 	    buf[511] == 0xaa) {
 		uint16_t bps = le16(buf + 11);
 		uint32_t total = le16(buf + 19) ? le16(buf + 19) : le32(buf + 32);
@@ -1133,7 +1136,7 @@ static int boot_resolve(struct iso_reader *r, struct boot *b, struct tsm_import 
 		/* isolinux's boot info table: bytes 8-15 of the file hold the
 		 * PVD's sector (16) and the file's own. */
 		b->e.boot_info_table = file->size >= 64 &&
-				       pread_full(r->fd, head, sizeof(head),
+				       tsm_pread_full(r->fd, head, sizeof(head),
 						  (uint64_t)b->rba * ISO_SECTOR) == 0 &&
 				       le32(head + 8) == 16 && le32(head + 12) == b->rba;
 		return 0;
@@ -1164,27 +1167,15 @@ static int boot_resolve(struct iso_reader *r, struct boot *b, struct tsm_import 
 
 /* ---- image facts ---------------------------------------------------- */
 
-static int record_meta(struct iso_reader *r, struct tsm_import *imp)
+static int record_meta(struct iso_reader *r, struct tsm_import *imp, const char *label)
 {
-	char label[256] = "";
 	uint8_t head[1024];
 	int rc;
 
-	if (r->use_udf) {
-		udf_get_volume_id(r->udf, label, sizeof(label));
-	} else if (r->iso) {
-		char *id = NULL;
-
-		if (iso9660_ifs_get_volume_id(r->iso, &id) && id)
-			snprintf(label, sizeof(label), "%s", id);
-		free(id);
-	}
-	for (size_t len = strlen(label); len && label[len - 1] == ' '; len--)
-		label[len - 1] = '\0';
 	if (*label && tsm_utf8_valid(label) &&
 	    (rc = tsm_import_set_meta(imp, "volume_id", label, strlen(label))) < 0)
 		return rc;
-	if (pread_full(r->fd, head, sizeof(head), 0) < 0)
+	if (tsm_pread_full(r->fd, head, sizeof(head), 0) < 0)
 		return 0;
 	if (head[510] == 0x55 && head[511] == 0xaa) {
 		bool code = false;
@@ -1293,6 +1284,10 @@ static void reader_free(struct iso_reader *r)
 		iso9660_close(r->iso_rr);
 	if (r->udf)
 		udf_close(r->udf);
+	if (r->cs0_8 != (iconv_t)-1)
+		iconv_close(r->cs0_8);
+	if (r->cs0_16 != (iconv_t)-1)
+		iconv_close(r->cs0_16);
 	if (r->fd >= 0)
 		close(r->fd);
 }
@@ -1321,18 +1316,258 @@ static int import_nodes(struct iso_reader *r, struct tsm_import *imp)
 	return rc;
 }
 
+/* ---- the reader in its own process ------------------------------------ */
+
+/* libiso9660 and libudf parse the image's directories in a child process
+ * under limits (util/sandbox.h): whatever a hostile image makes libcdio
+ * do, it cannot take the importer, the store or the machine with it.  The
+ * reader sends the tree it checked, with each file's extents; the importer
+ * checks it again as it arrives (receive_tree()) and reads the file data
+ * itself, by those extents, from the descriptor it opened.
+ *
+ * Limits: libcdio holds one directory's listing at a time and the tree
+ * (at most MAX_ENTRIES nodes, some hundred bytes each): 2 GiB is far
+ * above that.  CPU: a hang guard; a scan reads directories only. */
+#define READER_MEMORY (2ull << 30)
+#define READER_CPU 300u
+#define WIRE_MAGIC "TSMISO1"
+#define WIRE_END "TSMISOE"
+#define WIRE_MAX (1ull << 30)
+#define WIRE_STR_MAX (1u << 20)
+#define MAX_EXTENTS 65536u
+
+static const char *const name_kinds[] = { "UDF", "Joliet", "Rock Ridge", "ISO 9660" };
+
+/* In the reader: the tree, by libudf or libiso9660. */
+static int reader_scan(struct iso_reader *r)
+{
+	int rc;
+
+	r->has_udf = image_has_udf(r);
+	if (r->has_udf && (r->udf = udf_open(r->file))) {
+		udf_dirent_t *root = udf_get_root(r->udf, true, 0);
+
+		if (root) {
+			udf_dirent_free(root);
+			r->use_udf = true;
+			r->names = "UDF";
+		} else {
+			udf_close(r->udf);
+			r->udf = NULL;
+		}
+	}
+	if (r->use_udf) {
+		uint8_t pvd[ISO_SECTOR];
+
+		/* A bridge image's ISO 9660 side gives the volume's size. */
+		if (tsm_pread_full(r->fd, pvd, sizeof(pvd), VRS_FIRST * ISO_SECTOR) == 0 &&
+		    pvd[0] == 1 && memcmp(pvd + 1, "CD001", 5) == 0 &&
+		    (uint64_t)le32(pvd + 80) * ISO_SECTOR > r->image_size) {
+			tsm_error("%s: the image is truncated: its volume is %llu bytes, the file %llu",
+				  r->file, (unsigned long long)le32(pvd + 80) * ISO_SECTOR,
+				  (unsigned long long)r->image_size);
+			return -EIO;
+		}
+		if ((r->cs0_8 = iconv_open("UTF-8", "ISO-8859-1")) == (iconv_t)-1 ||
+		    (r->cs0_16 = iconv_open("UTF-8", "UTF-16BE")) == (iconv_t)-1) {
+			rc = -errno;
+			tsm_error("%s: cannot decode UDF names: iconv: %s", r->file, strerror(-rc));
+			return rc;
+		}
+		return udf_scan(r);
+	}
+	if ((rc = iso_open(r)) < 0)
+		return rc;
+	rc = iso_scan(r);
+	if (rc == -ENAMETOOLONG && r->iso_rr) {
+		/* Joliet names cut short: Rock Ridge names instead. */
+		for (size_t i = 0; i < r->n; i++)
+			node_clear(&r->nodes[i]);
+		r->n = r->nvisited = 0;
+		r->file_bytes = 0;
+		iso9660_close(r->iso);
+		r->iso = r->iso_rr;
+		r->iso_rr = NULL;
+		r->rock_ridge = true;
+		r->names = "Rock Ridge";
+		rc = iso_scan(r);
+	}
+	return rc;
+}
+
+/* In the reader: the volume label, when it is UTF-8. */
+static void reader_label(struct iso_reader *r, char *label, size_t size)
+{
+	*label = '\0';
+	if (r->use_udf) {
+		udf_get_volume_id(r->udf, label, (unsigned)size);
+	} else if (r->iso) {
+		char *id = NULL;
+
+		if (iso9660_ifs_get_volume_id(r->iso, &id) && id)
+			snprintf(label, size, "%s", id);
+		free(id);
+	}
+	label[size - 1] = '\0';
+	for (size_t len = strlen(label); len && label[len - 1] == ' '; len--)
+		label[len - 1] = '\0';
+	/* libudf 2.1 decodes a 16-bit CS0 label to UTF-8 but hands an 8-bit
+	 * one over as its bytes, which are Latin-1 (OSTA UDF 2.1.1): a label
+	 * that is not UTF-8 came that way. */
+	if (r->use_udf && !tsm_utf8_valid(label) && r->cs0_8 != (iconv_t)-1) {
+		char in[256], *ip = in, *op = label;
+		size_t in_left = strlen(label), out_left = size - 1;
+
+		if (in_left < sizeof(in)) {
+			memcpy(in, label, in_left + 1);
+			iconv(r->cs0_8, NULL, NULL, NULL, NULL);
+			if (iconv(r->cs0_8, &ip, &in_left, &op, &out_left) == (size_t)-1)
+				op = label;
+			*op = '\0';
+		}
+	}
+	if (!tsm_utf8_valid(label))
+		*label = '\0';
+}
+
+struct reader_job {
+	struct iso_reader *r;
+	dev_t dev;
+	ino_t ino;
+};
+
+/* The child.  It ends with _exit(): nothing is freed. */
+static int reader_main(void *arg, int fd)
+{
+	const struct reader_job *job = arg;
+	struct iso_reader *r = job->r;
+	struct tsm_wire_out w;
+	char label[256];
+	struct stat st;
+	size_t kind = 0;
+	int rc;
+
+	/* The sandbox closed the importer's descriptor: the same file again. */
+	if ((r->fd = open(r->file, O_RDONLY | O_CLOEXEC)) < 0 || fstat(r->fd, &st) < 0) {
+		rc = -errno;
+		tsm_error("cannot read %s: %s", r->file, strerror(-rc));
+		return rc;
+	}
+	if (st.st_dev != job->dev || st.st_ino != job->ino) {
+		tsm_error("%s: the image was replaced while it was being read", r->file);
+		return -EIO;
+	}
+	cdio_log_set_handler(quiet_cdio);
+	if ((rc = reader_scan(r)) < 0)
+		return rc;
+	reader_label(r, label, sizeof(label));
+	while (kind < 3 && strcmp(name_kinds[kind], r->names) != 0)
+		kind++;
+	if ((rc = tsm_wire_out_open(&w, fd, WIRE_MAGIC)) < 0)
+		return rc;
+	tsm_wire_put_u64(&w, kind);
+	tsm_wire_put_str(&w, label);
+	tsm_wire_put_u64(&w, r->n);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct node *nd = &r->nodes[i];
+
+		tsm_wire_put_str(&w, nd->path);
+		tsm_wire_put_u64(&w, (uint64_t)nd->type);
+		tsm_wire_put_u64(&w, nd->mode);
+		tsm_wire_put_u64(&w, (uint64_t)nd->mtime_ns);
+		tsm_wire_put_u64(&w, nd->size);
+		tsm_wire_put_u64(&w, nd->next);
+		for (size_t k = 0; k < nd->next; k++) {
+			tsm_wire_put_u64(&w, nd->ext[k].off);
+			tsm_wire_put_u64(&w, nd->ext[k].len);
+		}
+		tsm_wire_put_str(&w, nd->target);
+	}
+	return tsm_wire_out_close(&w, WIRE_END);
+}
+
+/* In the importer: one node of the reader's tree, checked again. */
+static int receive_node(struct iso_reader *r, struct tsm_wire_in *w)
+{
+	struct node nd = { 0 };
+	uint64_t sum = 0, next;
+	int rc = -EPROTO;
+
+	nd.path = tsm_wire_get_str(w, WIRE_STR_MAX);
+	nd.type = (enum tsm_entry_type)tsm_wire_get_count(w, TSM_ENTRY_SYMLINK);
+	nd.mode = (uint32_t)tsm_wire_get_count(w, 07777);
+	nd.mtime_ns = (int64_t)tsm_wire_get_u64(w);
+	nd.size = tsm_wire_get_count(w, nd.type == TSM_ENTRY_FILE ? r->image_size : 0);
+	next = tsm_wire_get_count(w, nd.type == TSM_ENTRY_FILE ? MAX_EXTENTS : 0);
+	if (next && !tsm_wire_rc(w) && !(nd.ext = calloc((size_t)next, sizeof(*nd.ext))))
+		tsm_wire_fail(w, -ENOMEM);
+	for (uint64_t k = 0; !tsm_wire_rc(w) && k < next; k++) {
+		nd.ext[k].off = tsm_wire_get_u64(w);
+		nd.ext[k].len = tsm_wire_get_u64(w);
+		nd.next++;
+		if (tsm_wire_rc(w))
+			break;
+		if (check_extent(r, "file", nd.path ? nd.path : "?", nd.ext[k].off, nd.ext[k].len) < 0 ||
+		    __builtin_add_overflow(sum, nd.ext[k].len, &sum))
+			tsm_wire_fail(w, -EPROTO);
+	}
+	nd.target = tsm_wire_get_str(w, WIRE_STR_MAX);
+	if (tsm_wire_rc(w))
+		goto out_free;
+	if (!nd.path || !tsm_wire_path_ok(nd.path) || sum != nd.size ||
+	    (nd.type == TSM_ENTRY_SYMLINK) != (nd.target != NULL) ||
+	    (nd.target && !link_stays_inside(nd.path, nd.target)) ||
+	    __builtin_add_overflow(r->file_bytes, nd.size, &r->file_bytes))
+		goto out_fail;
+	/* Boot entries find their file by its first sector. */
+	nd.lba = nd.next && nd.size ? nd.ext[0].off / ISO_SECTOR : 0;
+	if ((rc = node_push(r, &nd)) < 0)
+		goto out_free;
+	return 0;
+out_fail:
+	tsm_wire_fail(w, -EPROTO);
+out_free:
+	node_clear(&nd);
+	return rc;
+}
+
+/* In the importer: the reader's tree. */
+static int receive_tree(struct iso_reader *r, int fd, char *label, size_t size)
+{
+	struct tsm_wire_in *w;
+	uint64_t kind, count;
+	char *l;
+	int rc;
+
+	if ((rc = tsm_wire_in_open(fd, WIRE_MAX, WIRE_MAGIC, &w)) < 0)
+		return rc;
+	kind = tsm_wire_get_count(w, 3);
+	r->names = name_kinds[kind];
+	r->use_udf = kind == 0;
+	l = tsm_wire_get_str(w, size - 1);
+	snprintf(label, size, "%s", l ? l : "");
+	free(l);
+	count = tsm_wire_get_count(w, MAX_ENTRIES);
+	for (uint64_t i = 0; !tsm_wire_rc(w) && i < count; i++)
+		receive_node(r, w);
+	return tsm_wire_in_end(w, WIRE_END);
+}
+
 int tsm_import_iso(struct tsm_store *store, const struct tsm_content_add_options *o,
 		   struct tsm_content_add_result *res)
 {
-	struct iso_reader r = { .file = o->source, .fd = -1 };
+	struct iso_reader r = { .file = o->source, .fd = -1, .cs0_8 = (iconv_t)-1,
+				.cs0_16 = (iconv_t)-1 };
+	struct tsm_sandbox_limits lim = { READER_MEMORY, READER_CPU };
+	struct reader_job job = { .r = &r };
+	struct tsm_sandbox *sb;
 	struct boot *boots = NULL;
 	struct tsm_import *imp;
 	size_t nboots = 0;
-	char *real = NULL;
+	char *real = NULL, label[256] = "";
 	struct stat st;
-	int rc;
+	int rc, crc;
 
-	cdio_log_set_handler(quiet_cdio);
 	if ((r.fd = open(o->source, O_RDONLY | O_CLOEXEC)) < 0 || fstat(r.fd, &st) < 0) {
 		rc = -errno;
 		tsm_error("cannot read %s: %s", o->source, strerror(-rc));
@@ -1345,57 +1580,22 @@ int tsm_import_iso(struct tsm_store *store, const struct tsm_content_add_options
 		rc = -EIO;
 		goto out;
 	}
-	/* The whole image is read and checked before the store is touched. */
-	r.has_udf = image_has_udf(&r);
-	if (r.has_udf && (r.udf = udf_open(r.file))) {
-		udf_dirent_t *root = udf_get_root(r.udf, true, 0);
-
-		if (root) {
-			udf_dirent_free(root);
-			r.use_udf = true;
-			r.names = "UDF";
-		} else {
-			udf_close(r.udf);
-			r.udf = NULL;
-		}
-	}
-	if (r.use_udf) {
-		/* A bridge image's ISO 9660 side gives the volume's size. */
-		{
-			uint8_t pvd[ISO_SECTOR];
-
-			if (pread_full(r.fd, pvd, sizeof(pvd), VRS_FIRST * ISO_SECTOR) == 0 &&
-			    pvd[0] == 1 && memcmp(pvd + 1, "CD001", 5) == 0 &&
-			    (uint64_t)le32(pvd + 80) * ISO_SECTOR > r.image_size) {
-				tsm_error("%s: the image is truncated: its volume is %llu bytes, the"
-					  " file %llu", r.file,
-					  (unsigned long long)le32(pvd + 80) * ISO_SECTOR,
-					  (unsigned long long)r.image_size);
-				rc = -EIO;
-				goto out;
-			}
-		}
-		rc = udf_run(&r);
-	} else {
-		if ((rc = iso_open(&r)) < 0)
-			goto out;
-		rc = iso_scan(&r);
-		if (rc == -ENAMETOOLONG && r.iso_rr) {
-			/* Joliet names cut short: Rock Ridge names instead. */
-			for (size_t i = 0; i < r.n; i++)
-				node_clear(&r.nodes[i]);
-			r.n = r.nvisited = 0;
-			r.file_bytes = 0;
-			iso9660_close(r.iso);
-			r.iso = r.iso_rr;
-			r.iso_rr = NULL;
-			r.rock_ridge = true;
-			r.names = "Rock Ridge";
-			rc = iso_scan(&r);
-		}
-	}
-	if (rc < 0)
+	/* The whole tree is read and checked before the store is touched. */
+	job.dev = st.st_dev;
+	job.ino = st.st_ino;
+	if ((rc = tsm_sandbox_start(o->source, "ISO reader", &lim, reader_main, &job, &sb)) < 0)
 		goto out;
+	rc = receive_tree(&r, tsm_sandbox_fd(sb), label, sizeof(label));
+	crc = tsm_sandbox_finish(sb, rc < 0 && rc != -EPIPE);
+	if (crc < 0) {
+		rc = crc; /* the reader said why */
+		goto out;
+	}
+	if (rc < 0) {
+		tsm_error("%s: the ISO reader %s", r.file, rc == -EPIPE ? "ended without a result"
+			  : rc == -EPROTO ? "sent a malformed result" : strerror(-rc));
+		goto out;
+	}
 	if ((rc = eltorito_read(&r, &boots, &nboots)) < 0)
 		goto out;
 	for (size_t i = 0; i < nboots; i++)
@@ -1407,21 +1607,14 @@ int tsm_import_iso(struct tsm_store *store, const struct tsm_content_add_options
 	real = realpath(o->source, NULL);
 	if ((rc = tsm_import_begin(store, o, real ? real : o->source, r.file_bytes, &imp)) < 0)
 		goto out;
-	if (r.use_udf) {
-		r.imp = imp;
-		rc = udf_run(&r);
-		if (rc == 0 && r.replay != r.n) {
-			tsm_error("%s: the UDF tree read differently the second time", r.file);
-			rc = -EIO;
-		}
-	} else {
-		rc = import_nodes(&r, imp);
-	}
+	/* From what the scan checked: its extents, not the image's tree read
+	 * again (which may have changed since). */
+	rc = import_nodes(&r, imp);
 	for (size_t i = 0; rc == 0 && i < nboots; i++)
 		if ((rc = boot_resolve(&r, &boots[i], imp)) == 0)
 			rc = tsm_import_add_boot(imp, &boots[i].e);
 	if (rc == 0)
-		rc = record_meta(&r, imp);
+		rc = record_meta(&r, imp, label);
 	if (rc < 0)
 		tsm_import_abort(imp);
 	else

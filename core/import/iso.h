@@ -2,10 +2,13 @@
  * UDF, else Joliet, Rock Ridge or plain ISO 9660 names), its El Torito boot
  * entries (boot images no directory names become hidden blobs) and facts
  * about the image (volume label, hybrid MBR, GPT).  The image is read with
- * libcdio's libiso9660 and libudf; only El Torito, which libcdio does not
- * parse, is read here.  The image is hostile: the whole tree is checked
- * before the store is touched, and any error leaves the store unchanged.
- * One thread. */
+ * libcdio's libiso9660 and libudf, in a child process under memory and CPU
+ * limits (util/sandbox.h); only El Torito, which libcdio does not parse, is
+ * read here.  The image is hostile: the whole tree is checked before the
+ * store is touched (in the child, then again as it arrives), file data are
+ * read by the extents that were checked, and any error leaves the store
+ * unchanged.  One thread; forks the reader before the import session
+ * starts its threads. */
 #ifndef TSMEDIA_IMPORT_ISO_H
 #define TSMEDIA_IMPORT_ISO_H
 

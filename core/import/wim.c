@@ -1,21 +1,27 @@
 /* Importing a WIM with wimlib.
  *
- * Scan: wimlib opens the WIM (and the other parts of a split set), lists
- * its blobs (each checked against the size of the file it lies in) and
- * walks every image's tree (wimlib_iterate_dir_tree): names, depth, counts,
- * streams and Windows metadata are checked and kept in memory.  Nothing is
- * written yet.
+ * Before anything of wimlib runs, the header and blob table are checked
+ * against the file (import/wim_check.c).  wimlib then runs in a child
+ * process under memory and CPU limits (util/sandbox.h, "the reader"):
+ *
+ * Scan (in the reader): wimlib opens the WIM (and the other parts of a
+ * split set, each checked first), lists its blobs (each checked against
+ * the size of the file it lies in) and walks every image's tree
+ * (wimlib_iterate_dir_tree): names, depth, counts, streams and Windows
+ * metadata are checked.  The result goes to the importer, which checks it
+ * again as it reads it (receive_scan()).  Nothing is written yet.
  *
  * Data: wimlib has no call that hands a blob's bytes to its caller, and
  * extracting to a directory would lose named streams and reparse data on
- * Linux.  So the images are exported into a new, uncompressed WIMStruct and
- * wimlib writes it as a pipable WIM into a pipe (wimlib_write_to_fd with
- * WIMLIB_WRITE_FLAG_PIPABLE, on a thread of its own): every blob comes
- * exactly once, decompressed and SHA-1-checked by wimlib, framed by a
- * 40-byte header (struct pwm_blob_hdr in wimlib's resource.h: magic, size,
- * SHA-1, flags).  Each blob goes into the store as it arrives and its SHA-1
- * is checked again by our own hasher.  Only then are the entries recorded,
- * naming the blobs by id. */
+ * Linux.  So, once the importer holds the store, the reader exports the
+ * images into a new, uncompressed WIMStruct and wimlib writes it as a
+ * pipable WIM to the importer (wimlib_write_to_fd with
+ * WIMLIB_WRITE_FLAG_PIPABLE): every blob comes exactly once, decompressed
+ * and SHA-1-checked by wimlib, framed by a 40-byte header (struct
+ * pwm_blob_hdr in wimlib's resource.h: magic, size, SHA-1, flags).  Each
+ * blob goes into the store as it arrives and its SHA-1 is checked again by
+ * our own hasher.  Only then are the entries recorded, naming the blobs by
+ * id. */
 #include "import/wim.h"
 
 #include <errno.h>
@@ -33,10 +39,14 @@
 
 #include "import/session.h"
 #include "import/source.h"
+#include "import/wim_check.h"
+#include "import/wire.h"
 #include "tsmedia/content.h"
 #include "tsmedia/hash.h"
 #include "tsmedia/log.h"
 #include "tsmedia/wim.h"
+#include "util/fdio.h"
+#include "util/sandbox.h"
 
 #define MAX_DEPTH 256
 #define MAX_ENTRIES 4000000
@@ -73,10 +83,9 @@ bool tsm_wim_file_detect(int fd)
 
 /* ---- wimlib's messages ---------------------------------------------- */
 
-/* wimlib prints to one FILE; during an import it is a memory stream whose
- * lines become our messages (or, for warnings, reasons to refuse). */
-static pthread_mutex_t wimlib_lock = PTHREAD_MUTEX_INITIALIZER;
-
+/* wimlib prints to one FILE; in the reader (a process of its own, for
+ * this one WIM) it is a memory stream whose lines become our messages (or,
+ * for warnings, reasons to refuse). */
 struct wimlib_log {
 	FILE *f;
 	char *buf;
@@ -89,22 +98,9 @@ static int wimlib_log_begin(struct wimlib_log *l)
 	memset(l, 0, sizeof(*l));
 	if (!(l->f = open_memstream(&l->buf, &l->len)))
 		return -ENOMEM;
-	pthread_mutex_lock(&wimlib_lock);
 	wimlib_set_print_errors(true);
 	wimlib_set_error_file(l->f);
 	return 0;
-}
-
-static void wimlib_log_end(struct wimlib_log *l)
-{
-	if (!l->f)
-		return;
-	wimlib_set_print_errors(false);
-	wimlib_set_error_file(stderr);
-	pthread_mutex_unlock(&wimlib_lock);
-	fclose(l->f);
-	free(l->buf);
-	l->f = NULL;
 }
 
 /* The new lines since the last call, as one string (static storage). */
@@ -206,6 +202,9 @@ struct wim_reader {
 	size_t *sec_table;
 	size_t sec_table_size;
 	uint64_t store_bytes;
+	unsigned boot_index;
+	char **props;         /* IMAGE_PROPS strings (or NULL) per image */
+	size_t nprops;
 	int rc;
 };
 
@@ -359,19 +358,39 @@ static int sec_add(struct wim_reader *r, const uint8_t *data, size_t len, size_t
 
 /* ---- the scan -------------------------------------------------------- */
 
+/* FILETIMEs above INT64_MAX are no Windows time: FileTimeToSystemTime()
+ * refuses them ("the value must be less than 0x8000000000000000",
+ * Microsoft's documentation), the catalog keeps times as signed 64-bit
+ * integers, and year 30828 is where they end.  Such times are clamped. */
+#define FILETIME_MAX ((uint64_t)INT64_MAX)
+
+/* wimlib gives a FILETIME back as seconds since 1970 (tv_sec, plus
+ * @high as its upper 32 bits where time_t has 32) and nanoseconds
+ * (src/timestamp.c: sec = ft / 10^7 - 11644473600).  Undone in unsigned
+ * arithmetic, which cannot overflow for any FILETIME a WIM holds. */
 static uint64_t filetime(const struct wimlib_timespec *ts, int32_t high)
 {
 	int64_t sec = (int64_t)((uint64_t)(uint32_t)high << 32 | (uint32_t)ts->tv_sec);
+	uint64_t ticks, ft;
 
 	if (sizeof(ts->tv_sec) == 8)
 		sec = (int64_t)ts->tv_sec;
-	return (uint64_t)(sec * 10000000 + ts->tv_nsec / 100 + FILETIME_UNIX_EPOCH);
+	if (sec < -(int64_t)(FILETIME_UNIX_EPOCH / 10000000))
+		return 0;
+	ticks = (uint64_t)(sec + FILETIME_UNIX_EPOCH / 10000000);
+	if (ticks > FILETIME_MAX / 10000000)
+		return FILETIME_MAX;
+	ft = ticks * 10000000 + (uint64_t)(ts->tv_nsec / 100);
+	return ft > FILETIME_MAX ? FILETIME_MAX : ft;
 }
 
 static int64_t filetime_ns(uint64_t ft)
 {
-	int64_t t = (int64_t)ft - FILETIME_UNIX_EPOCH;
+	int64_t t;
 
+	if (ft > FILETIME_MAX)
+		ft = FILETIME_MAX;
+	t = (int64_t)ft - FILETIME_UNIX_EPOCH;
 	if (t > INT64_MAX / 100)
 		return INT64_MAX;
 	if (t < INT64_MIN / 100)
@@ -645,6 +664,9 @@ static int open_parts(struct wim_reader *r)
 			if (strcmp(g.gl_pathv[i], r->file) == 0 || stat(g.gl_pathv[i], &st) < 0 ||
 			    !S_ISREG(st.st_mode))
 				continue;
+			/* Every file wimlib opens is checked first. */
+			if ((rc = tsm_wim_check_file(g.gl_pathv[i], NULL)) < 0)
+				break;
 			if ((wrc = wimlib_open_wim(g.gl_pathv[i], 0, &w)) != 0) {
 				rc = wim_fail(&r->log, g.gl_pathv[i], "cannot open this part", wrc);
 				break;
@@ -695,6 +717,8 @@ static int scan(struct wim_reader *r, int index)
 	struct blob_check bc = { .r = r };
 	int rc;
 
+	if ((rc = tsm_wim_check_file(r->file, NULL)) < 0)
+		return rc;
 	if ((rc = wimlib_open_wim(r->file, 0, &r->wim)) != 0)
 		return wim_fail(&r->log, r->file, "cannot open the WIM", rc);
 	wimlib_get_wim_info(r->wim, &r->info);
@@ -747,21 +771,6 @@ static int scan(struct wim_reader *r, int index)
 
 /* ---- the data -------------------------------------------------------- */
 
-struct writer_thread {
-	WIMStruct *out;
-	int fd;
-	int rc;
-};
-
-static void *writer_main(void *arg)
-{
-	struct writer_thread *w = arg;
-
-	w->rc = wimlib_write_to_fd(w->out, w->fd, WIMLIB_ALL_IMAGES, WIMLIB_WRITE_FLAG_PIPABLE, 1);
-	close(w->fd);
-	return NULL;
-}
-
 struct pipe_in {
 	int fd;
 	uint64_t left; /* of the current blob */
@@ -783,7 +792,7 @@ static ssize_t pipe_read_some(struct pipe_in *p, void *buf, size_t len)
 	}
 }
 
-/* Exactly @len bytes; -EIO when the stream ends first. */
+/* Exactly @len bytes; -EPIPE when the stream ends first. */
 static int pipe_read_full(struct pipe_in *p, void *buf, size_t len)
 {
 	uint8_t *b = buf;
@@ -794,7 +803,7 @@ static int pipe_read_full(struct pipe_in *p, void *buf, size_t len)
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
-			return -EIO;
+			return -EPIPE;
 		b += n;
 		len -= (size_t)n;
 	}
@@ -966,14 +975,12 @@ static int take_blobs(struct wim_reader *r, struct tsm_import *imp, int fd)
 	return 0;
 }
 
-/* Runs wimlib's writer into a pipe and takes the blobs from it. */
-static int import_data(struct wim_reader *r, struct tsm_import *imp)
+/* In the WIM reader (the child): wimlib exports the images into an
+ * uncompressed WIMStruct and writes it as a pipable WIM to @fd. */
+static int write_data(struct wim_reader *r, int fd)
 {
-	struct writer_thread w = { .fd = -1 };
 	WIMStruct *out = NULL;
-	pthread_t thread;
-	int fds[2], rc, wrc;
-	struct pipe_in drain;
+	int wrc;
 
 	if ((wrc = wimlib_create_new_wim(WIMLIB_COMPRESSION_TYPE_NONE, &out)) != 0)
 		return wim_fail(&r->log, r->file, "cannot prepare the export", wrc);
@@ -984,37 +991,27 @@ static int import_data(struct wim_reader *r, struct tsm_import *imp)
 			wimlib_free(out);
 			return wim_fail(&r->log, r->file, "cannot export an image", wrc);
 		}
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		rc = -errno;
-		wimlib_free(out);
-		return rc;
-	}
-	w.out = out;
-	w.fd = fds[1];
-	if ((rc = pthread_create(&thread, NULL, writer_main, &w)) != 0) {
-		close(fds[0]);
-		close(fds[1]);
-		wimlib_free(out);
-		return -rc;
-	}
-	rc = take_blobs(r, imp, fds[0]);
-	/* Let the writer finish (a closed pipe would make it fail with
-	 * EPIPE, or kill the process where SIGPIPE is not ignored). */
-	drain = (struct pipe_in){ .fd = fds[0] };
-	while (!drain.eof) {
-		uint8_t buf[65536];
-
-		if (pipe_read_some(&drain, buf, sizeof(buf)) < 0)
-			break;
-	}
-	pthread_join(thread, NULL);
-	close(fds[0]);
+	wrc = wimlib_write_to_fd(out, fd, WIMLIB_ALL_IMAGES, WIMLIB_WRITE_FLAG_PIPABLE, 1);
 	wimlib_free(out);
-	if (w.rc && rc == 0)
-		rc = wim_fail(&r->log, r->file, "cannot read the file data", w.rc);
-	else if (w.rc)
-		tsm_error("%s: wimlib: %s %s", r->file, wimlib_get_error_string(w.rc),
-			  wimlib_log_new(&r->log));
+	if (wrc)
+		return wim_fail(&r->log, r->file, "cannot read the file data", wrc);
+	return 0;
+}
+
+/* In the importer: the blobs from the reader's stream on @fd, then the
+ * rest of the stream read and dropped, so the reader finishes. */
+static int import_data(struct wim_reader *r, struct tsm_import *imp, int fd)
+{
+	struct pipe_in drain = { .fd = fd };
+	int rc = take_blobs(r, imp, fd);
+
+	while (rc == 0 && !drain.eof) {
+		uint8_t buf[65536];
+		ssize_t n = pipe_read_some(&drain, buf, sizeof(buf));
+
+		if (n < 0)
+			rc = (int)n;
+	}
 	return rc;
 }
 
@@ -1087,23 +1084,61 @@ static int set_meta_str(struct tsm_import *imp, const char *key, const char *val
 	return tsm_import_set_meta(imp, key, value, strlen(value));
 }
 
-static int record_images(struct wim_reader *r, struct tsm_import *imp)
+/* What is kept of each image: wimlib's properties, then the <WINDOWS>
+ * element of its XML. */
+#define IMAGE_PROPS 6
+static const char *const image_props[IMAGE_PROPS][2] = {
+	{ "NAME", "name" },
+	{ "DESCRIPTION", "description" },
+	{ "DISPLAYNAME", "display_name" },
+	{ "DISPLAYDESCRIPTION", "display_description" },
+	{ "FLAGS", "flags" },
+	{ NULL, "windows" },
+};
+
+/* In the reader: r->props from wimlib. */
+static int collect_images(struct wim_reader *r)
 {
-	static const char *const props[][2] = {
-		{ "NAME", "name" },
-		{ "DESCRIPTION", "description" },
-		{ "DISPLAYNAME", "display_name" },
-		{ "DISPLAYDESCRIPTION", "display_description" },
-		{ "FLAGS", "flags" },
-	};
-	char key[64], value[32];
+	size_t count = (size_t)(r->last - r->first + 1);
 	void *raw = NULL;
 	size_t raw_len = 0;
 	char *xml = NULL;
+
+	if (!(r->props = calloc(count * IMAGE_PROPS, sizeof(*r->props))))
+		return -ENOMEM;
+	r->nprops = count * IMAGE_PROPS;
+	if (wimlib_get_xml_data(r->wim, &raw, &raw_len) == 0 && raw_len <= TSM_WIM_XML_MAX)
+		xml = utf16le_to_utf8(raw, raw_len);
+	free(raw);
+	for (size_t k = 0; k < count; k++) {
+		int i = r->first + (int)k;
+
+		for (size_t p = 0; p < IMAGE_PROPS; p++) {
+			const char *v = image_props[p][0]
+						? wimlib_get_image_property(r->wim, i, image_props[p][0])
+						: NULL;
+			char **slot = &r->props[k * IMAGE_PROPS + p];
+
+			if (!image_props[p][0])
+				*slot = xml ? windows_element(xml, i) : NULL;
+			else if (v && !(*slot = strdup(v))) {
+				free(xml);
+				return -ENOMEM;
+			}
+		}
+	}
+	free(xml);
+	return 0;
+}
+
+/* In the importer: the images' facts as content_meta ("wim.*"). */
+static int record_images(struct wim_reader *r, struct tsm_import *imp)
+{
+	char key[64], value[32];
 	int rc, count = r->last - r->first + 1, boot = 0;
 
-	if (r->info.boot_index >= (unsigned)r->first && r->info.boot_index <= (unsigned)r->last)
-		boot = (int)r->info.boot_index - r->first + 1;
+	if (r->boot_index >= (unsigned)r->first && r->boot_index <= (unsigned)r->last)
+		boot = (int)r->boot_index - r->first + 1;
 	snprintf(value, sizeof(value), "%d", count);
 	if ((rc = set_meta_str(imp, "wim.images", value)) < 0 ||
 	    (rc = set_meta_str(imp, "wim.layout", r->indexed ? "indexed" : "root")) < 0)
@@ -1111,30 +1146,226 @@ static int record_images(struct wim_reader *r, struct tsm_import *imp)
 	snprintf(value, sizeof(value), "%d", boot);
 	if ((rc = set_meta_str(imp, "wim.boot_index", value)) < 0)
 		return rc;
-	if (wimlib_get_xml_data(r->wim, &raw, &raw_len) == 0 && raw_len < (64u << 20))
-		xml = utf16le_to_utf8(raw, raw_len);
-	free(raw);
-	for (int i = r->first; rc == 0 && i <= r->last; i++) {
-		int k = i - r->first + 1;
-
-		for (size_t p = 0; rc == 0 && p < sizeof(props) / sizeof(props[0]); p++) {
-			snprintf(key, sizeof(key), "wim.image.%d.%s", k, props[p][1]);
-			rc = set_meta_str(imp, key, wimlib_get_image_property(r->wim, i, props[p][0]));
+	for (int k = 0; rc == 0 && k < count; k++) {
+		for (size_t p = 0; rc == 0 && p < IMAGE_PROPS; p++) {
+			snprintf(key, sizeof(key), "wim.image.%d.%s", k + 1, image_props[p][1]);
+			rc = set_meta_str(imp, key, r->props[(size_t)k * IMAGE_PROPS + p]);
 		}
-		snprintf(key, sizeof(key), "wim.image.%d.source_index", k);
-		snprintf(value, sizeof(value), "%d", i);
+		snprintf(key, sizeof(key), "wim.image.%d.source_index", k + 1);
+		snprintf(value, sizeof(value), "%d", r->first + k);
 		if (rc == 0)
 			rc = set_meta_str(imp, key, value);
-		if (rc == 0 && xml) {
-			char *win = windows_element(xml, i);
+	}
+	return rc;
+}
 
-			snprintf(key, sizeof(key), "wim.image.%d.windows", k);
-			rc = set_meta_str(imp, key, win);
-			free(win);
+/* ---- the reader's result, from child to parent ------------------------ */
+
+/* The scan goes from the reader to the importer as a wire stream
+ * (import/wire.h), at most WIRE_MAX bytes. */
+#define WIRE_MAGIC "TSMWIM1"
+#define WIRE_END "TSMWIME"
+#define WIRE_MAX (1ull << 30)
+#define WIRE_STR_MAX (1u << 20)
+
+static int send_scan(struct wim_reader *r, int fd)
+{
+	struct tsm_wire_out w;
+	int rc;
+
+	if ((rc = tsm_wire_out_open(&w, fd, WIRE_MAGIC)) < 0)
+		return rc;
+	tsm_wire_put_u64(&w, (uint64_t)r->first);
+	tsm_wire_put_u64(&w, (uint64_t)r->last);
+	tsm_wire_put_u64(&w, r->indexed);
+	tsm_wire_put_u64(&w, r->info.boot_index);
+	tsm_wire_put_u64(&w, r->nwants);
+	for (size_t i = 0; i < r->nwants; i++) {
+		const struct want *x = &r->wants[i];
+
+		tsm_wire_put_raw(&w, x->sha1, TSM_SHA1_LEN);
+		tsm_wire_put_u64(&w, x->size);
+		tsm_wire_put_u64(&w, x->store);
+		tsm_wire_put_u64(&w, x->keep);
+		tsm_wire_put_str(&w, x->where);
+	}
+	tsm_wire_put_u64(&w, r->nsecs);
+	for (size_t i = 0; i < r->nsecs; i++)
+		tsm_wire_put_bytes(&w, r->secs[i].data, r->secs[i].len);
+	tsm_wire_put_u64(&w, r->n);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct entry *e = &r->entries[i];
+		const struct tsm_win_meta *m = &e->m;
+
+		tsm_wire_put_str(&w, e->path);
+		tsm_wire_put_u64(&w, e->dir);
+		tsm_wire_put_u64(&w, e->mode);
+		tsm_wire_put_u64(&w, e->size);
+		tsm_wire_put_u64(&w, e->data);
+		tsm_wire_put_u64(&w, e->reparse);
+		tsm_wire_put_u64(&w, e->security);
+		tsm_wire_put_u64(&w, m->attributes);
+		tsm_wire_put_str(&w, m->short_name);
+		tsm_wire_put_u64(&w, m->creation_ft);
+		tsm_wire_put_u64(&w, m->access_ft);
+		tsm_wire_put_u64(&w, m->write_ft);
+		tsm_wire_put_u64(&w, m->reparse_tag);
+		tsm_wire_put_u64(&w, m->hardlink_group);
+		tsm_wire_put_u64(&w, m->has_unix);
+		tsm_wire_put_u64(&w, m->unix_uid);
+		tsm_wire_put_u64(&w, m->unix_gid);
+		tsm_wire_put_u64(&w, m->unix_mode);
+		tsm_wire_put_u64(&w, m->unix_rdev);
+		tsm_wire_put_u64(&w, m->has_object_id);
+		tsm_wire_put_raw(&w, m->object_id, sizeof(m->object_id));
+		tsm_wire_put_u64(&w, m->nstreams);
+		for (size_t k = 0; k < m->nstreams; k++) {
+			tsm_wire_put_str(&w, m->streams[k].name);
+			tsm_wire_put_u64(&w, m->streams[k].size);
+			tsm_wire_put_u64(&w, e->stream_wants[k]);
 		}
 	}
-	free(xml);
-	return rc;
+	tsm_wire_put_u64(&w, r->nprops);
+	for (size_t i = 0; i < r->nprops; i++)
+		tsm_wire_put_str(&w, r->props[i]);
+	return tsm_wire_out_close(&w, WIRE_END);
+}
+
+static void receive_wants(struct wim_reader *r, struct tsm_wire_in *w)
+{
+	uint64_t count = tsm_wire_get_count(w, 4ull * MAX_ENTRIES);
+	int rc;
+
+	for (uint64_t i = 0; !tsm_wire_rc(w) && i < count; i++) {
+		uint8_t sha1[TSM_SHA1_LEN];
+		uint64_t size, store, keep;
+		char *where;
+		size_t idx = 0;
+
+		tsm_wire_get_raw(w, sha1, sizeof(sha1));
+		size = tsm_wire_get_count(w, MAX_BLOB_SIZE);
+		store = tsm_wire_get_count(w, 1);
+		keep = tsm_wire_get_count(w, 1);
+		where = tsm_wire_get_str(w, WIRE_STR_MAX);
+		/* Kept blobs are read into memory: reparse data only. */
+		if (!where || (!store && !keep) || (keep && size > MAX_REPARSE))
+			tsm_wire_fail(w, -EPROTO);
+		if (!tsm_wire_rc(w) && keep && (rc = want_add(r, sha1, size, true, where, &idx)) < 0)
+			tsm_wire_fail(w, rc);
+		if (!tsm_wire_rc(w) && store && (rc = want_add(r, sha1, size, false, where, &idx)) < 0)
+			tsm_wire_fail(w, rc);
+		/* Distinct blobs, in the reader's order. */
+		if (idx != i + 1)
+			tsm_wire_fail(w, -EPROTO);
+		free(where);
+	}
+}
+
+static void receive_secs(struct wim_reader *r, struct tsm_wire_in *w)
+{
+	uint64_t count = tsm_wire_get_count(w, MAX_ENTRIES);
+	int rc;
+
+	for (uint64_t i = 0; !tsm_wire_rc(w) && i < count; i++) {
+		size_t len, idx = 0;
+		uint8_t *sd = tsm_wire_get_bytes(w, WIRE_STR_MAX, &len);
+
+		if (!sd)
+			tsm_wire_fail(w, -EPROTO);
+		else if ((rc = sec_add(r, sd, len, &idx)) < 0)
+			tsm_wire_fail(w, rc);
+		if (idx != i + 1)
+			tsm_wire_fail(w, -EPROTO);
+		free(sd);
+	}
+}
+
+static void receive_entry(struct wim_reader *r, struct tsm_wire_in *w, struct entry *e)
+{
+	struct tsm_win_meta *m = &e->m;
+	uint64_t nstreams;
+
+	e->path = tsm_wire_get_str(w, WIRE_STR_MAX);
+	m->path = e->path;
+	e->dir = tsm_wire_get_count(w, 1);
+	e->mode = (uint32_t)tsm_wire_get_count(w, 07777);
+	e->size = tsm_wire_get_count(w, MAX_BLOB_SIZE);
+	e->data = (size_t)tsm_wire_get_count(w, r->nwants);
+	e->reparse = (size_t)tsm_wire_get_count(w, r->nwants);
+	e->security = (size_t)tsm_wire_get_count(w, r->nsecs);
+	m->attributes = (uint32_t)tsm_wire_get_count(w, UINT32_MAX);
+	m->short_name = tsm_wire_get_str(w, MAX_NAME_BYTES);
+	m->creation_ft = tsm_wire_get_count(w, FILETIME_MAX);
+	m->access_ft = tsm_wire_get_count(w, FILETIME_MAX);
+	m->write_ft = tsm_wire_get_count(w, FILETIME_MAX);
+	m->reparse_tag = (uint32_t)tsm_wire_get_count(w, UINT32_MAX);
+	m->hardlink_group = tsm_wire_get_u64(w);
+	m->has_unix = tsm_wire_get_count(w, 1);
+	m->unix_uid = (uint32_t)tsm_wire_get_count(w, UINT32_MAX);
+	m->unix_gid = (uint32_t)tsm_wire_get_count(w, UINT32_MAX);
+	m->unix_mode = (uint32_t)tsm_wire_get_count(w, UINT32_MAX);
+	m->unix_rdev = (uint32_t)tsm_wire_get_count(w, UINT32_MAX);
+	m->has_object_id = tsm_wire_get_count(w, 1);
+	tsm_wire_get_raw(w, m->object_id, sizeof(m->object_id));
+	nstreams = tsm_wire_get_count(w, 65535);
+	if (tsm_wire_rc(w))
+		return;
+	/* "" is the root of a one-image WIM; the rest stays inside. */
+	if (!e->path || (*e->path && !tsm_wire_path_ok(e->path)) ||
+	    (e->data && e->size != r->wants[e->data - 1].size) ||
+	    (e->reparse && !r->wants[e->reparse - 1].keep)) {
+		tsm_wire_fail(w, -EPROTO);
+		return;
+	}
+	if (nstreams && (!(m->streams = calloc((size_t)nstreams, sizeof(*m->streams))) ||
+			 !(e->stream_wants = calloc((size_t)nstreams, sizeof(*e->stream_wants))))) {
+		tsm_wire_fail(w, -ENOMEM);
+		return;
+	}
+	for (uint64_t k = 0; !tsm_wire_rc(w) && k < nstreams; k++) {
+		struct tsm_win_stream *ws = &m->streams[m->nstreams++];
+
+		ws->name = tsm_wire_get_str(w, MAX_NAME_BYTES);
+		ws->size = tsm_wire_get_count(w, MAX_BLOB_SIZE);
+		e->stream_wants[k] = (size_t)tsm_wire_get_count(w, r->nwants);
+		if (!ws->name || (ws->size && !e->stream_wants[k]))
+			tsm_wire_fail(w, -EPROTO);
+	}
+}
+
+/* The reader's scan, checked as it arrives. */
+static int receive_scan(struct wim_reader *r, int fd)
+{
+	struct tsm_wire_in *w;
+	uint64_t count, nprops;
+	int rc;
+
+	if ((rc = tsm_wire_in_open(fd, WIRE_MAX, WIRE_MAGIC, &w)) < 0)
+		return rc;
+	r->first = (int)tsm_wire_get_count(w, INT32_MAX);
+	r->last = (int)tsm_wire_get_count(w, INT32_MAX);
+	r->indexed = tsm_wire_get_count(w, 1);
+	r->boot_index = (unsigned)tsm_wire_get_count(w, UINT32_MAX);
+	if (!tsm_wire_rc(w) && (r->first < 1 || r->last < r->first))
+		tsm_wire_fail(w, -EPROTO);
+	receive_wants(r, w);
+	receive_secs(r, w);
+	count = tsm_wire_get_count(w, MAX_ENTRIES);
+	if (!tsm_wire_rc(w) && count &&
+	    !(r->entries = calloc((size_t)count, sizeof(*r->entries))))
+		tsm_wire_fail(w, -ENOMEM);
+	for (uint64_t i = 0; !tsm_wire_rc(w) && i < count; i++)
+		receive_entry(r, w, &r->entries[r->n++]);
+	nprops = (uint64_t)IMAGE_PROPS * (uint64_t)(r->last - r->first + 1);
+	if (tsm_wire_get_count(w, nprops) != nprops)
+		tsm_wire_fail(w, -EPROTO);
+	if (!tsm_wire_rc(w) && !(r->props = calloc((size_t)nprops, sizeof(*r->props))))
+		tsm_wire_fail(w, -ENOMEM);
+	if (!tsm_wire_rc(w))
+		r->nprops = (size_t)nprops;
+	for (size_t i = 0; !tsm_wire_rc(w) && i < r->nprops; i++)
+		r->props[i] = tsm_wire_get_str(w, TSM_WIM_XML_MAX);
+	return tsm_wire_in_end(w, WIRE_END);
 }
 
 static int record_entries(struct wim_reader *r, struct tsm_import *imp)
@@ -1200,6 +1431,9 @@ static void reader_free(struct wim_reader *r)
 			wimlib_free(r->parts[i].wim);
 	}
 	free(r->parts);
+	for (size_t i = 0; i < r->nprops; i++)
+		free(r->props[i]);
+	free(r->props);
 	if (r->wim)
 		wimlib_free(r->wim);
 }
@@ -1211,32 +1445,112 @@ static void wimlib_init_once(void)
 	wimlib_global_init(0);
 }
 
-int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options *o,
-		   struct tsm_content_add_result *res)
+/* ---- the reader in its own process ------------------------------------- */
+
+/* wimlib runs in a child process under limits (util/sandbox.h): whatever
+ * a hostile WIM makes it do, it cannot take the importer, the store or the
+ * machine with it.  The child opens and scans the WIM, sends the checked
+ * result, waits for the importer's go (the importer takes the store's lock
+ * in between), then writes the data as a pipable WIM on the same socket.
+ *
+ * Memory: wimlib holds the tree of every image it exports at once, a few
+ * times its metadata resources' size (inodes, dentries, names); 2 GiB
+ * plus 4 times that, at most 8 GiB.  CPU: a hang guard, far above what
+ * decompressing the data takes (1 s per MiB of file, 1 s per 16 MiB of
+ * data, plus a minute), at most 4 hours. */
+#define READER_MEMORY_BASE (2ull << 30)
+#define READER_MEMORY_MAX (8ull << 30)
+#define READER_CPU_BASE 60u
+#define READER_CPU_MAX (4u * 3600u)
+
+static void reader_limits(const struct tsm_wim_facts *f, struct tsm_sandbox_limits *lim)
 {
-	struct wim_reader r = { .file = o->source };
-	struct tsm_import *imp;
-	char *real = NULL;
+	uint64_t mem = READER_MEMORY_BASE + 4 * f->metadata_bytes;
+	uint64_t cpu = READER_CPU_BASE + (uint64_t)f->total_parts * (f->file_size >> 20) +
+		       ((f->data_bytes >> 24) + (f->metadata_bytes >> 24));
+
+	mem = (mem + (1ull << 30) - 1) & ~((1ull << 30) - 1);
+	lim->memory = mem < READER_MEMORY_MAX ? mem : READER_MEMORY_MAX;
+	lim->cpu_seconds = cpu < READER_CPU_MAX ? (unsigned)cpu : READER_CPU_MAX;
+}
+
+struct reader_job {
+	const char *file;
+	int index;
+};
+
+/* The child.  It ends with _exit(): nothing is freed. */
+static int reader_main(void *arg, int fd)
+{
+	const struct reader_job *job = arg;
+	struct wim_reader r = { .file = job->file };
+	char go = 0;
 	int rc;
 
 	pthread_once(&wimlib_once, wimlib_init_once);
 	if ((rc = wimlib_log_begin(&r.log)) < 0)
 		return rc;
-	if ((rc = scan(&r, o->wim_index)) < 0)
+	if ((rc = scan(&r, job->index)) < 0 || (rc = collect_images(&r)) < 0 ||
+	    (rc = send_scan(&r, fd)) < 0)
+		return rc;
+	/* The importer goes on ('G') or gives up (the socket closes). */
+	if (tsm_fd_read_full(fd, &go, 1) < 0 || go != 'G')
+		return 0;
+	return write_data(&r, fd);
+}
+
+int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options *o,
+		   struct tsm_content_add_result *res)
+{
+	struct wim_reader r = { .file = o->source };
+	struct reader_job job = { .file = o->source, .index = o->wim_index };
+	struct tsm_wim_facts facts;
+	struct tsm_sandbox_limits lim;
+	struct tsm_sandbox *sb;
+	struct tsm_import *imp = NULL;
+	char *real = NULL;
+	int rc, crc;
+
+	/* Checked here, where nothing of wimlib runs, then again by the
+	 * reader right before wimlib opens the file. */
+	if ((rc = tsm_wim_check_file(o->source, &facts)) < 0)
+		return rc;
+	reader_limits(&facts, &lim);
+	if ((rc = tsm_sandbox_start(o->source, "WIM reader", &lim, reader_main, &job, &sb)) < 0)
+		return rc;
+	if ((rc = receive_scan(&r, tsm_sandbox_fd(sb))) < 0) {
+		crc = tsm_sandbox_finish(sb, rc != -EPIPE);
+		if (crc < 0)
+			rc = crc; /* the reader said why */
+		else
+			tsm_error("%s: the WIM reader %s", r.file, rc == -EPIPE
+				  ? "ended without a result" : "sent a malformed result");
 		goto out;
+	}
 	tsm_debug("%s: %zu entries in %d image(s), %zu distinct blobs, %llu bytes to store",
 		  r.file, r.n, r.last - r.first + 1, r.nwants, (unsigned long long)r.store_bytes);
 	real = realpath(o->source, NULL);
-	if ((rc = tsm_import_begin(store, o, real ? real : o->source, r.store_bytes, &imp)) < 0)
+	if ((rc = tsm_import_begin(store, o, real ? real : o->source, r.store_bytes, &imp)) < 0) {
+		tsm_sandbox_finish(sb, true);
 		goto out;
-	if ((rc = import_data(&r, imp)) < 0 || (rc = record_entries(&r, imp)) < 0 ||
-	    (rc = record_images(&r, imp)) < 0)
+	}
+	if ((rc = tsm_sandbox_send(sb, "G", 1)) == 0)
+		rc = import_data(&r, imp, tsm_sandbox_fd(sb));
+	crc = tsm_sandbox_finish(sb, rc < 0);
+	if (crc < 0) {
+		rc = crc; /* the reader's failure explains the data's end */
+	} else if (rc == -EPIPE) {
+		tsm_error("%s: the WIM reader's data ended early", r.file);
+		rc = -EIO;
+	}
+	if (rc == 0 && (rc = record_entries(&r, imp)) == 0)
+		rc = record_images(&r, imp);
+	if (rc < 0)
 		tsm_import_abort(imp);
 	else
 		rc = tsm_import_finish(imp, res);
 out:
 	free(real);
 	reader_free(&r);
-	wimlib_log_end(&r.log);
 	return rc;
 }

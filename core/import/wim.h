@@ -8,11 +8,14 @@
  * image alone is the tree.  Names, descriptions, flags and the boot index
  * are kept as content_meta ("wim.*"); Windows metadata in win_* tables.
  *
- * The WIM is hostile: everything wimlib lets us see is checked (names,
- * depth, sizes against the files, missing parts, entries wimlib had to drop)
- * before the store is touched, and every blob's SHA-1 is checked as it is
- * stored.  Any error leaves the store unchanged.  One thread (a second one
- * runs wimlib's writer while data are imported). */
+ * The WIM is hostile: its header and blob table are checked against the
+ * file's size before wimlib reads them (import/wim_check.h); wimlib runs
+ * only in a child process under memory and CPU limits (util/sandbox.h);
+ * everything it lets us see is checked (names, depth, sizes against the
+ * files, missing parts, entries wimlib had to drop) before the store is
+ * touched, the child's result again as it arrives, and every blob's SHA-1
+ * as it is stored.  Any error leaves the store unchanged.  One thread;
+ * forks the reader before the import session starts its threads. */
 #ifndef TSMEDIA_IMPORT_WIM_H
 #define TSMEDIA_IMPORT_WIM_H
 

@@ -207,6 +207,32 @@ fi
 ID_UDFO=$(add_content "$STORE" --kind os-image --name udfonly "$WORK/udfonly.iso")
 check_tree "$ID_UDFO" "$WORK/src.json"
 
+# ------------------------------------------------------------------ UDF names (OSTA CS0)
+check "UDF names beyond ASCII, as tsmedia mkiso and genisoimage -udf write them: Korean (16-bit CS0) and Latin-1 (8-bit CS0)"
+# OSTA UDF 1.02 2.1.1: a name whose characters are all below U+0100 is
+# written with compression ID 8 (one byte each), any other with 16.
+NAMES=$WORK/names
+mkdir -p "$NAMES/한국어 폴더/하위" "$NAMES/café" "$NAMES/mixed é 한"
+printf 'annyeong\n' >"$NAMES/한국어 폴더/안녕하세요.txt"
+randfile "$NAMES/한국어 폴더/하위/파일.bin" 70000
+printf 'latin\n' >"$NAMES/café/naïve façade.txt"
+printf 'both\n' >"$NAMES/mixed é 한/ÀÉÎõü 데이터.txt"
+randfile "$NAMES/plain.bin" 5000
+manifest "$NAMES" "$WORK/names.json" >/dev/null
+tsm "$STORE" -q mkiso --udf -o "$WORK/names-mkiso.iso" "$NAMES" >/dev/null 2>"$WORK/mkiso.err" ||
+	fail "tsmedia mkiso failed: $(cat "$WORK/mkiso.err")"
+genisoimage -quiet -udf -D -input-charset utf-8 -o "$WORK/names-geniso.iso" "$NAMES" 2>"$WORK/geniso.err" ||
+	fail "genisoimage failed: $(cat "$WORK/geniso.err")"
+for img in names-mkiso names-geniso; do
+	# The names must come from UDF: the image's UDF side is the tree.
+	if command -v udfinfo >/dev/null; then
+		udfinfo "$WORK/$img.iso" >/dev/null 2>&1 || fail "udfinfo does not accept $img.iso"
+	fi
+	ID_N=$(add_content "$STORE" --kind package --name "$img" "$WORK/$img.iso")
+	check_tree "$ID_N" "$WORK/names.json"
+	note "$img.iso: every name and SHA-256 as in the source"
+done
+
 # ------------------------------------------------------------------ --as-file
 check "--as-file keeps the ISO as one file"
 ID_AS=$(add_content "$STORE" --kind boot-image --name whole --as-file "$WORK/jr.iso")
