@@ -1,0 +1,118 @@
+/* libFuzzer harness: `media inspect` (core/media/inspect.c), what a booting
+ * client reads from a media.  The first byte of the input chooses:
+ *   0x01  the rest is a protected file (Variables.dat, Policy.xml): decrypted
+ *         with the harness's password (core/media/crypt.c);
+ *   0x02  the rest is SMS/data/Manifest.txt of a directory volume (a USB
+ *         stick's copy) holding a bootstrap and plain variables; a file
+ *         beside the volume is a decoy: a manifest line that reaches it must
+ *         never count as a matching file of the volume;
+ *   else  the whole input is an ISO volume (byte 0 lies in the system area,
+ *         which ISO 9660 leaves alone; ECMA-119 6.2.1), inspected with the
+ *         harness's password. */
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fuzz_common.h"
+#include "media/media_internal.h"
+#include "tsmedia/inspect.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* make-corpus.sh writes seeds naming these files with their SHA-256 and
+ * size: keep the texts the same in both places. */
+#define DECOY_TEXT "a file beside the volume\n"
+#define BOOTSTRAP_TEXT "[Bootstrap]\nMediaType=FullMedia\n"
+#define VARIABLES_TEXT "<MediaVariables/>\n"
+
+static char volume_real[PATH_MAX];
+
+static void directory_volume_init(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	if (mkdir(fuzz_path("vol"), 0700) < 0 || mkdir(fuzz_path("vol/SMS"), 0700) < 0 ||
+	    mkdir(fuzz_path("vol/SMS/data"), 0700) < 0 ||
+	    !realpath(fuzz_path("vol"), volume_real))
+		abort();
+	fuzz_write_file("decoy.txt", (const uint8_t *)DECOY_TEXT, strlen(DECOY_TEXT));
+	fuzz_write_file("vol/SMS/data/TSMBootstrap.ini", (const uint8_t *)BOOTSTRAP_TEXT,
+			strlen(BOOTSTRAP_TEXT));
+	fuzz_write_file("vol/SMS/data/Variables.dat", (const uint8_t *)VARIABLES_TEXT,
+			strlen(VARIABLES_TEXT));
+	done = true;
+}
+
+/* Manifest lines ("SHA256 SIZE VOLUME PATH", as inspect reads them) whose
+ * path lies inside the volume: no more than these can match. */
+static size_t lines_inside(const uint8_t *manifest, size_t len)
+{
+	char *text = strndup((const char *)manifest, len), *save = NULL;
+	size_t inside = 0;
+
+	if (!text)
+		abort();
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char want[65], path[4096], real[PATH_MAX];
+		unsigned long long file_size;
+		unsigned vol;
+		size_t n = strlen(volume_real);
+
+		if (sscanf(line, "%64s %llu %u %4095[^\r\n]", want, &file_size, &vol, path) != 4)
+			continue;
+		char *full;
+
+		if (asprintf(&full, "%s/%s", volume_real, path) < 0)
+			abort();
+		if (realpath(full, real) && strncmp(real, volume_real, n) == 0 && real[n] == '/')
+			inside++;
+		free(full);
+	}
+	free(text);
+	return inside;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct tsm_inspect_result r;
+	const char *path;
+
+	fuzz_init("inspect");
+	if (size && data[0] == 0x01) {
+		uint8_t *plain;
+		size_t plain_len;
+
+		if (tsm_media_decrypt(FUZZ_PASSWORD, data + 1, size - 1, &plain, &plain_len) == 0)
+			free(plain);
+		return 0;
+	}
+	if (size && data[0] == 0x02) {
+		directory_volume_init();
+		fuzz_write_file("vol/SMS/data/Manifest.txt", data + 1, size - 1);
+		path = fuzz_path("vol");
+		if (tsm_media_inspect(&path, 1, FUZZ_PASSWORD, &r) == 0) {
+			size_t inside = lines_inside(data + 1, size - 1);
+
+			if (r.files_ok > inside) {
+				fprintf(stderr, "fuzz: inspect counted %zu files as matching, but only %zu"
+					" manifest lines name files inside the volume: it read a file"
+					" outside it\n", r.files_ok, inside);
+				abort();
+			}
+			tsm_inspect_result_clear(&r);
+		}
+		return 0;
+	}
+	path = fuzz_write_file("input.iso", data, size);
+	if (tsm_media_inspect(&path, 1, FUZZ_PASSWORD, &r) == 0)
+		tsm_inspect_result_clear(&r);
+	fuzz_remove("input.iso");
+	return 0;
+}

@@ -1,0 +1,20 @@
+/* libFuzzer harness: ISO import (core/import/iso.c, libcdio's libiso9660
+ * and libudf underneath).  The input is written to a file on tmpfs and
+ * imported into a throwaway store, the way `tsmedia content add` does.  A
+ * failed import must leave the store unchanged (checked); a successful one
+ * changes it, so the next input gets a fresh store. */
+#include <stdint.h>
+#include <stddef.h>
+
+#include "fuzz_common.h"
+#include "import/iso.h"
+#include "tsmedia/content.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_init("iso");
+	fuzz_import(tsm_import_iso, TSM_KIND_BOOT_IMAGE, "ISO import", "input.iso", data, size);
+	return 0;
+}
