@@ -33,7 +33,7 @@ trap 'rm -rf "$tmp"' EXIT
 # why LOG: what libFuzzer or a sanitizer said went wrong.
 why() {
 	local m
-	m=$(grep -Eo 'ERROR: libFuzzer: [a-z-]+( \(malloc\([0-9]+\)\))?|ERROR: (AddressSanitizer|LeakSanitizer): [a-z-]+|runtime error: .*|fuzz: .*' "$1" | head -1)
+	m=$(grep -Eo '(ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)|runtime error|^fuzz): .*' "$1" | head -1 | cut -c1-160)
 	echo "${m:-exit status $2, see the log above}"
 }
 
@@ -84,6 +84,7 @@ regress)
 		rc=$?
 		ms=$(((${EPOCHREALTIME/./} - start) / 1000))
 		secs=$((ms / 1000)).$(((ms % 1000) / 100))
+		in=${in/#$tmp\//(made from ../shared/findings) }
 		if ((rc == 0)); then
 			printf 'ok    %5s s  %s\n' "$secs" "$in"
 		else
