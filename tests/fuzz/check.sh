@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One harness, one way (registered by tests/fuzz/meson.build, suite 'fuzz'):
 #
-#   check.sh EXE HARNESS regress   every seed (corpus/HARNESS), every committed
+#   check.sh EXE HARNESS regress   every seed (corpus/HARNESS; each must also be
+#                                  accepted by the parser), every committed
 #                                  regression input (regress/HARNESS) and every
 #                                  finding of ../shared/findings for HARNESS, once
 #                                  each, in its own process; lists each that fails
@@ -80,7 +81,9 @@ regress)
 		[[ -f $in ]] || continue
 		n=$((n + 1))
 		start=${EPOCHREALTIME/./}
-		"$exe" "${limits[@]}" "$in" >"$tmp/log" 2>&1
+		# A seed must also be accepted: the harness still reaches the parser.
+		[[ $in == "$corpus"/* ]] && valid=1 || valid=0
+		TSM_FUZZ_EXPECT_VALID=$valid "$exe" "${limits[@]}" "$in" >"$tmp/log" 2>&1
 		rc=$?
 		ms=$(((${EPOCHREALTIME/./} - start) / 1000))
 		secs=$((ms / 1000)).$(((ms % 1000) / 100))

@@ -21,12 +21,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t npems = 0;
 	const char *path;
 	char *text;
+	int ok = 0;
 
 	fuzz_init("cert");
 	path = fuzz_write_file("input.cert", data, size);
-	if (tsm_cert_load_pkcs12(path, FUZZ_PASSWORD, &cert) == 0)
+	if (tsm_cert_load_pkcs12(path, FUZZ_PASSWORD, &cert) == 0) {
 		tsm_cert_clear(&cert);
+		ok = 1;
+	}
 	if (tsm_root_ca_read(path, &pems, &npems) == 0) {
+		ok = 1;
 		for (size_t i = 0; i < npems; i++)
 			if (tsm_cert_from_pem(pems[i], "root CA", &cert) == 0)
 				tsm_cert_clear(&cert);
@@ -37,9 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(text, data, size);
 	text[size] = 0;
-	if (tsm_cert_from_pem(text, "fuzz input", &cert) == 0)
+	if (tsm_cert_from_pem(text, "fuzz input", &cert) == 0) {
 		tsm_cert_clear(&cert);
+		ok = 1;
+	}
 	free(text);
+	fuzz_expect_valid(ok, "all three certificate readers");
 	/* OpenSSL's per-thread error queue must not carry over to the next input. */
 	ERR_clear_error();
 	return 0;

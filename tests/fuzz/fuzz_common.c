@@ -14,6 +14,7 @@
 #include "tsmedia/store.h"
 
 static char scratch[4096];
+static bool expect_valid;
 /* fuzz_path() hands out these in turn, so that a few paths stay valid together. */
 static char path_bufs[4][4096 + 256];
 static unsigned path_next;
@@ -66,10 +67,13 @@ static const char *scratch_parent(void)
 void fuzz_init(const char *harness)
 {
 	const char *verbose = getenv("TSM_FUZZ_VERBOSE");
+	const char *expect = getenv("TSM_FUZZ_EXPECT_VALID");
 
 	if (scratch[0])
 		return;
-	if (!verbose || strcmp(verbose, "1") != 0)
+	expect_valid = expect && strcmp(expect, "1") == 0;
+	/* A seed that fails says why. */
+	if ((!verbose || strcmp(verbose, "1") != 0) && !expect_valid)
 		tsm_log_set_sink(quiet_sink);
 	snprintf(scratch, sizeof(scratch), "%s/tsmedia-fuzz-%s-XXXXXX", scratch_parent(), harness);
 	if (!mkdtemp(scratch)) {
@@ -77,6 +81,14 @@ void fuzz_init(const char *harness)
 		abort();
 	}
 	atexit(scratch_remove);
+}
+
+void fuzz_expect_valid(int ok, const char *what)
+{
+	if (expect_valid && !ok) {
+		fprintf(stderr, "fuzz: a seed was refused by %s (TSM_FUZZ_EXPECT_VALID=1)\n", what);
+		abort();
+	}
 }
 
 const char *fuzz_path(const char *name)
@@ -174,11 +186,13 @@ void fuzz_import(fuzz_import_fn import, int kind, const char *what, const char *
 		.name = "fuzz",
 	};
 	struct tsm_content_add_result res;
-	struct tsm_store *s;
+	int rc;
 
 	o.source = fuzz_write_file(file_name, data, size);
-	s = fuzz_store();
-	if (import(s, &o, &res) < 0)
+	rc = import(fuzz_store(), &o, &res);
+
+	fuzz_expect_valid(rc == 0, what);
+	if (rc < 0)
 		fuzz_store_check_unchanged(what);
 	else
 		fuzz_store_discard();

@@ -19,6 +19,11 @@ struct tsm_content_add_result;
 
 /* Once per process: quiet logging, the scratch directory (removed at exit). */
 void fuzz_init(const char *harness);
+/* With TSM_FUZZ_EXPECT_VALID=1 (check.sh sets it for the seeds), aborts
+ * naming @what unless @ok: a seed the parser refuses would leave the harness
+ * fuzzing its error path alone, or hide a harness that no longer reaches the
+ * parser. */
+void fuzz_expect_valid(int ok, const char *what);
 /* "<scratch>/<name>", valid until the fourth call after (of fuzz_path or
  * fuzz_write_file). */
 const char *fuzz_path(const char *name);
@@ -39,7 +44,8 @@ void fuzz_store_check_unchanged(const char *what);
 
 /* One input through an importer of images (tsm_import_iso, tsm_import_wim):
  * written to "<scratch>/<file_name>" and imported into the throwaway store
- * as @kind; a failure must leave the store unchanged, a success discards it.
+ * as @kind; a failure must leave the store unchanged, a success discards it
+ * (and fuzz_expect_valid is told which it was).
  * @what names the import in the harness's own messages. */
 typedef int (*fuzz_import_fn)(struct tsm_store *store, const struct tsm_content_add_options *o,
 			      struct tsm_content_add_result *res);

@@ -83,13 +83,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tsm_inspect_result r;
 	const char *path;
+	int rc;
 
 	fuzz_init("inspect");
 	if (size && data[0] == 0x01) {
 		uint8_t *plain;
 		size_t plain_len;
 
-		if (tsm_media_decrypt(FUZZ_PASSWORD, data + 1, size - 1, &plain, &plain_len) == 0)
+		rc = tsm_media_decrypt(FUZZ_PASSWORD, data + 1, size - 1, &plain, &plain_len);
+
+		fuzz_expect_valid(rc == 0, "the decryption of a protected file");
+		if (rc == 0)
 			free(plain);
 		return 0;
 	}
@@ -97,7 +101,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		directory_volume_init();
 		fuzz_write_file("vol/SMS/data/Manifest.txt", data + 1, size - 1);
 		path = fuzz_path("vol");
-		if (tsm_media_inspect(&path, 1, FUZZ_PASSWORD, &r) == 0) {
+		rc = tsm_media_inspect(&path, 1, FUZZ_PASSWORD, &r);
+
+		fuzz_expect_valid(rc == 0, "inspect of a directory volume");
+		if (rc == 0) {
 			size_t inside = lines_inside(data + 1, size - 1);
 
 			if (r.files_ok > inside) {
@@ -111,7 +118,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	path = fuzz_write_file("input.iso", data, size);
-	if (tsm_media_inspect(&path, 1, FUZZ_PASSWORD, &r) == 0)
+	rc = tsm_media_inspect(&path, 1, FUZZ_PASSWORD, &r);
+	fuzz_expect_valid(rc == 0, "inspect of an ISO volume");
+	if (rc == 0)
 		tsm_inspect_result_clear(&r);
 	fuzz_remove("input.iso");
 	return 0;

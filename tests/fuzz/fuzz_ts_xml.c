@@ -20,8 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t nblockers = 0;
 
 	fuzz_init("ts_xml");
-	if (tsm_ts_xml_parse_memory("fuzz input", (const char *)data, size, &doc) < 0)
+	if (tsm_ts_xml_parse_memory("fuzz input", (const char *)data, size, &doc) < 0) {
+		fuzz_expect_valid(0, "the task sequence parser");
 		return 0;
+	}
 	/* The document's steps and groups, borrowed for the summary. */
 	info.steps = doc.steps;
 	info.nsteps = doc.nsteps;

@@ -123,11 +123,15 @@ seeds_cert() {
 	openssl x509 -req -in "$p/client.csr" -CA "$d/ca.pem" -CAkey "$p/ca.key" -CAserial "$p/ca.srl" -CAcreateserial \
 		-days 3650 -extfile "$p/ext" -out "$p/client.pem" 2>/dev/null
 	cp "$p/client.pem" "$d/client-not-ca.pem"
-	cat "$d/ca.pem" "$p/client.pem" >"$d/bundle.pem"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$p/ca2.key" -out "$p/ca2.pem" -days 3650 \
+		-subj "/CN=Seed Second CA" -addext "basicConstraints=critical,CA:TRUE" 2>/dev/null
+	cat "$d/ca.pem" "$p/ca2.pem" >"$d/bundle-two-cas.pem"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$p/ec.key" \
 		-out "$p/ec.pem" -days 3650 -subj "/CN=Seed EC" 2>/dev/null
 	# PKCS#12 as OpenSSL 3 writes it (AES, PBKDF2), as old Windows exports do
-	# (RC2-40/3DES: -legacy), without a MAC, and with a chain.
+	# (RC2-40/3DES: -legacy), and with a chain.  (Not without a MAC: OpenSSL
+	# 3.0's PKCS12_parse refuses those whatever the password, so every seed
+	# of that kind would be refused.)
 	openssl pkcs12 -export -in "$p/client.pem" -inkey "$p/client.key" -passout "pass:$PASSWORD" \
 		-out "$d/client.p12"
 	openssl pkcs12 -export -in "$p/client.pem" -inkey "$p/client.key" -certfile "$d/ca.pem" \
@@ -135,8 +139,6 @@ seeds_cert() {
 	openssl pkcs12 -export -legacy -in "$p/client.pem" -inkey "$p/client.key" \
 		-passout "pass:$PASSWORD" -out "$d/client-legacy.p12" 2>/dev/null ||
 		echo "make-corpus: SKIPPED the legacy PKCS#12 seed (no legacy provider)" >&2
-	openssl pkcs12 -export -nomac -in "$p/client.pem" -inkey "$p/client.key" \
-		-passout "pass:$PASSWORD" -out "$d/client-nomac.p12"
 	openssl pkcs12 -export -in "$p/ec.pem" -inkey "$p/ec.key" -passout "pass:$PASSWORD" \
 		-out "$d/ec.p12"
 	# tsmedia's own self-signed media certificate.
