@@ -41,7 +41,16 @@ why() {
 case $mode in
 regress)
 	inputs=("$corpus"/*)
-	[[ -d $FUZZ_REGRESS/$harness ]] && inputs+=("$FUZZ_REGRESS/$harness"/*)
+	# Committed regression inputs; NAME.gz (an image mostly zeros) is run decompressed.
+	for in in "$FUZZ_REGRESS/$harness"/*; do
+		[[ -f $in ]] || continue
+		if [[ $in == *.gz ]]; then
+			gzip -dc "$in" >"$tmp/regress-$(basename "$in" .gz)"
+			inputs+=("$tmp/regress-$(basename "$in" .gz)")
+		else
+			inputs+=("$in")
+		fi
+	done
 	# The findings each harness covers (../shared/findings/README.md).
 	if [[ -d $FUZZ_FINDINGS ]]; then
 		f=$FUZZ_FINDINGS
@@ -87,6 +96,7 @@ regress)
 		rc=$?
 		ms=$(((${EPOCHREALTIME/./} - start) / 1000))
 		secs=$((ms / 1000)).$(((ms % 1000) / 100))
+		in=${in/#$tmp\/regress-/(decompressed) $FUZZ_REGRESS\/$harness\/}
 		in=${in/#$tmp\//(made from ../shared/findings) }
 		if ((rc == 0)); then
 			printf 'ok    %5s s  %s\n' "$secs" "$in"
