@@ -1,12 +1,15 @@
 #include "fuzz_common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tsmedia/content.h"
@@ -64,6 +67,36 @@ static const char *scratch_parent(void)
 	return env && *env ? env : "/tmp";
 }
 
+/* A crash ends the process without atexit: the next harness to start
+ * removes the scratch directories of processes that are gone (named
+ * tsmedia-fuzz-HARNESS-PID, ours only). */
+static void remove_stale_scratch(const char *parent)
+{
+	DIR *dir = opendir(parent);
+	struct dirent *de;
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		const char *dash = strrchr(de->d_name, '-');
+		char path[4096 + 256], *end;
+		struct stat st;
+		long pid;
+
+		if (strncmp(de->d_name, "tsmedia-fuzz-", 13) != 0 || !dash || !dash[1])
+			continue;
+		errno = 0;
+		pid = strtol(dash + 1, &end, 10);
+		if (*end || errno || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
+			remove_tree(path);
+	}
+	closedir(dir);
+}
+
 void fuzz_init(const char *harness)
 {
 	const char *verbose = getenv("TSM_FUZZ_VERBOSE");
@@ -75,8 +108,11 @@ void fuzz_init(const char *harness)
 	/* A seed that fails says why. */
 	if ((!verbose || strcmp(verbose, "1") != 0) && !expect_valid)
 		tsm_log_set_sink(quiet_sink);
-	snprintf(scratch, sizeof(scratch), "%s/tsmedia-fuzz-%s-XXXXXX", scratch_parent(), harness);
-	if (!mkdtemp(scratch)) {
+	remove_stale_scratch(scratch_parent());
+	snprintf(scratch, sizeof(scratch), "%s/tsmedia-fuzz-%s-%ld", scratch_parent(), harness,
+		 (long)getpid());
+	remove_tree(scratch); /* left by an earlier process with this pid */
+	if (mkdir(scratch, 0700) < 0) {
 		fprintf(stderr, "fuzz_%s: cannot create %s: %s\n", harness, scratch, strerror(errno));
 		abort();
 	}
