@@ -16,6 +16,28 @@
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
 
+/* The ISO and WIM readers run in a child process (core/util/sandbox.c), so
+ * a sanitizer report there ends the child, not this process.  The child then
+ * exits with this code (ASan's and UBSan's, set below), or with libFuzzer's
+ * own 77 (-error_exitcode) when libFuzzer handled the death; the sandbox
+ * hands the exit code back negated, and a signal as -ECHILD.  Each is a
+ * finding (fuzz_import aborts), its report printed above by the child. */
+#define FUZZ_SANITIZER_EXITCODE 242
+#define FUZZ_LIBFUZZER_EXITCODE 77
+
+const char *__asan_default_options(void);
+const char *__ubsan_default_options(void);
+
+const char *__asan_default_options(void)
+{
+	return "exitcode=242";
+}
+
+const char *__ubsan_default_options(void)
+{
+	return "exitcode=242:halt_on_error=1:print_stacktrace=1";
+}
+
 static char scratch[4096];
 static bool expect_valid;
 /* fuzz_path() hands out these in turn, so that a few paths stay valid together. */
@@ -226,6 +248,11 @@ void fuzz_import(fuzz_import_fn import, int kind, const char *what, const char *
 
 	o.source = fuzz_write_file(file_name, data, size);
 	rc = import(fuzz_store(), &o, &res);
+	if (rc == -ECHILD || rc == -FUZZ_SANITIZER_EXITCODE || rc == -FUZZ_LIBFUZZER_EXITCODE) {
+		fprintf(stderr, "fuzz: %s: the reader's child process died (%s): its report is above\n",
+			what, rc == -ECHILD ? "a signal" : "a sanitizer or libFuzzer error");
+		abort();
+	}
 
 	fuzz_expect_valid(rc == 0, what);
 	if (rc < 0)

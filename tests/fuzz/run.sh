@@ -14,10 +14,12 @@ cd "$(dirname "$0")/../.."
 for t in clang meson ninja; do
 	command -v $t >/dev/null || { echo "fuzz: $t is not installed (Debian: tools/setup.sh --for-tests)" >&2; exit 1; }
 done
+# Warnings are errors in the gcc build (tools/test.sh); clang warns about other
+# things, and a clang-only warning must not stop the fuzzing: it is shown here.
 if [[ ! -f build-fuzz/build.ninja ]]; then
-	CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false -Dwerror=true >/dev/null
+	CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false >/dev/null
 fi
-ninja -C build-fuzz >/dev/null
+ninja -C build-fuzz | { grep -E 'warning:' || true; }
 rm -f build-fuzz/meson-logs/testlog.json
 # The normal build's tsmedia makes the seeds quicker than the sanitized one.
 [[ -x build/tools/tsmedia ]] && export TSMEDIA=${TSMEDIA:-$PWD/build/tools/tsmedia}
