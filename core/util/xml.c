@@ -62,7 +62,7 @@ static void structured_error(void *arg, xmlError *e)
 
 /* libxml2's printf-like channel (xmlGenericErrorFunc), for the few places
  * that bypass the structured one. */
-static void generic_error(void *arg, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void generic_error(void *arg, const char *fmt, ...)
 {
 	struct tsm_xml_messages *m = arg;
 	char msg[512];
