@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tsmedia/log.h"
+#include "util/fdio.h"
 
 struct tsm_pin {
 	int dir_fd;
@@ -72,9 +74,8 @@ int tsm_pin_create(struct tsm_store *store, const struct tsm_pin_ref *refs, size
 		tsm_error("%s/pins/%s: %s", store->dir, tmp, strerror(-rc));
 		goto out_free;
 	}
-	if (write(pin->fd, text, len) != (ssize_t)len ||
-	    renameat(pin->dir_fd, tmp, pin->dir_fd, pin->name) < 0) {
-		rc = errno ? -errno : -EIO;
+	if ((rc = tsm_fd_write_full(pin->fd, text, len, false)) < 0 ||
+	    (rc = renameat(pin->dir_fd, tmp, pin->dir_fd, pin->name) < 0 ? -errno : 0) < 0) {
 		tsm_error("%s/pins/%s: %s", store->dir, pin->name, strerror(-rc));
 		unlinkat(pin->dir_fd, tmp, 0);
 		goto out_free;
@@ -125,34 +126,59 @@ static int ids_push(int64_t **ids, size_t *n, size_t *cap, int64_t id)
 	return 0;
 }
 
-/* Reads one live pin; removes it when its owner is gone. */
+/* A pin names each version on a line of about 30 bytes; a snapshot of the
+ * largest media (thousands of items) stays far below this. */
+#define PIN_FILE_MAX (16u << 20)
+
+/* Reads one live pin whole; removes it when its owner is gone.  A live pin
+ * that cannot be read or understood whole is an error: gc must stop rather
+ * than remove a version it may name. */
 static int pin_collect_one(int dir_fd, const char *name, struct tsm_pinned *p)
 {
-	char buf[4096];
-	ssize_t len;
+	struct stat st;
+	char *buf = NULL;
 	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
 	int rc = 0;
 
 	if (fd < 0)
-		return 0; /* released meanwhile */
+		return errno == ENOENT ? 0 : -errno; /* ENOENT: released meanwhile */
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 		unlinkat(dir_fd, name, 0); /* its owner died */
 		close(fd);
 		return 0;
 	}
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return 0;
-	buf[len] = '\0';
-	for (char *line = strtok(buf, "\n"); line && rc == 0; line = strtok(NULL, "\n")) {
-		long long id;
-
-		if (sscanf(line, "content-version %lld", &id) == 1)
-			rc = ids_push(&p->content_versions, &p->ncontent, &p->cap_content, id);
-		else if (sscanf(line, "media-version %lld", &id) == 1)
-			rc = ids_push(&p->media_versions, &p->nmedia, &p->cap_media, id);
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out_close;
 	}
+	if (st.st_size > PIN_FILE_MAX) {
+		rc = -EFBIG;
+		goto out_close;
+	}
+	if (!(buf = malloc((size_t)st.st_size + 1))) {
+		rc = -ENOMEM;
+		goto out_close;
+	}
+	if ((rc = tsm_pread_full(fd, buf, (size_t)st.st_size, 0)) < 0)
+		goto out_free;
+	buf[st.st_size] = '\0';
+	char *save = NULL;
+	for (char *line = strtok_r(buf, "\n", &save); line && rc == 0;
+	     line = strtok_r(NULL, "\n", &save)) {
+		long long id;
+		char end;
+
+		if (sscanf(line, "content-version %lld%c", &id, &end) == 1)
+			rc = ids_push(&p->content_versions, &p->ncontent, &p->cap_content, id);
+		else if (sscanf(line, "media-version %lld%c", &id, &end) == 1)
+			rc = ids_push(&p->media_versions, &p->nmedia, &p->cap_media, id);
+		else
+			rc = -EBADMSG;
+	}
+out_free:
+	free(buf);
+out_close:
+	close(fd);
 	return rc;
 }
 
@@ -181,8 +207,13 @@ int tsm_pins_collect(struct tsm_store *store, struct tsm_pinned *p)
 	while ((de = readdir(dir)) && rc == 0) {
 		size_t len = strlen(de->d_name);
 
-		if (len > 4 && strcmp(de->d_name + len - 4, ".pin") == 0)
+		if (len > 4 && strcmp(de->d_name + len - 4, ".pin") == 0) {
 			rc = pin_collect_one(dir_fd, de->d_name, p);
+			if (rc < 0)
+				tsm_error("%s/pins/%s: cannot read this reader's pin whole (%s): "
+					  "nothing is collected while a pin is unknown",
+					  store->dir, de->d_name, strerror(-rc));
+		}
 		else if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
 			int fd = openat(dir_fd, de->d_name, O_RDONLY | O_CLOEXEC);
 
