@@ -17,7 +17,6 @@
 
 #define SECTOR 2048u
 #define VRS_FIRST 16        /* ECMA-119 6.2.1: sectors 0-15 are the system area */
-#define MAX_DESCRIPTORS 64  /* volume descriptors looked at before giving up */
 #define MAX_DIRS 1000000    /* as iso.c's MAX_ENTRIES: no usable image has more */
 #define DIV_UP(n) (((uint64_t)(n) + SECTOR - 1) / SECTOR)
 #define REC_MIN 34          /* ECMA-119 9.1: 33 bytes + a 1-byte identifier */
@@ -156,13 +155,13 @@ int tsm_iso_dirs_check(int fd, const char *file, uint64_t image_size)
 	int rc = 0;
 
 	/* ECMA-119 8.1: the descriptor set runs to a terminator (type 255). */
-	for (uint64_t s = VRS_FIRST; rc == 0 && s < VRS_FIRST + MAX_DESCRIPTORS; s++) {
+	for (uint64_t s = VRS_FIRST; rc == 0 && (s + 1) * SECTOR <= image_size; s++) {
 		if (tsm_pread_full(fd, vd, sizeof(vd), s * SECTOR) < 0 || memcmp(vd + 1, "CD001", 5) != 0 ||
 		    vd[0] == 255)
 			break;
 		if (vd[0] == 1) {
 			w.tree = "primary";
-		} else if (vd[0] == 2 && vd[6] == 1 && vd[88] == '%' && vd[89] == '/' &&
+		} else if (vd[0] == 2 && vd[88] == '%' && vd[89] == '/' &&
 			   (vd[90] == '@' || vd[90] == 'C' || vd[90] == 'E')) {
 			/* Joliet: an SVD with escape sequence %/@, %/C or %/E (Joliet
 			 * specification 1995, 5.1; ECMA-119 8.5.6). */
