@@ -10,6 +10,7 @@
  * read twice, so an image changed after the scan yields other bytes or a
  * read error, never a read past what was checked. */
 #include "import/iso.h"
+#include "import/iso_dirs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1210,7 +1211,7 @@ static int iso_open(struct iso_reader *r)
 	iso9660_pvd_t pvd;
 	iso9660_t *plain, *joliet;
 	bool rr = false;
-	int space;
+	int space, rc;
 
 	if (!(plain = iso9660_open_ext(r->file, ISO_EXTENSION_ALL & ~ISO_EXTENSION_JOLIET))) {
 		if (r->has_udf)
@@ -1233,11 +1234,16 @@ static int iso_open(struct iso_reader *r)
 			return -EIO;
 		}
 	}
+	/* Opening read only the volume descriptors; libiso9660 trusts the
+	 * directory records it parses next: check them first. */
+	if ((rc = tsm_iso_dirs_check(r->fd, r->file, r->image_size)) < 0) {
+		iso9660_close(plain);
+		return rc;
+	}
 	/* Rock Ridge: the root's "." record carries it (RRIP 4.1, SUSP SP). */
 	{
 		iso9660_stat_t *root = iso9660_ifs_stat(plain, "/");
-		int rc = root ? iso_check_dir_stat(r, root, "") : -EIO;
-
+		rc = root ? iso_check_dir_stat(r, root, "") : -EIO;
 		if (root)
 			iso9660_stat_free(root);
 		if (rc < 0) {

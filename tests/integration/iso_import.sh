@@ -317,5 +317,43 @@ hostile_case 'more than the whole image' "$WORK/size.iso"
 hostile_case 'loops' "$WORK/loop.iso"
 hostile_case 'deeper than 64' "$WORK/deep.iso"
 
+# A root directory record that runs past its sector, its identifier with
+# it (ECMA-119 6.8.1.1, 9.1): libiso9660 2.1.0 would read past its buffer,
+# so the reader refuses it before libiso9660 parses directories.  In the
+# primary tree, and in the Joliet tree (which is the one read when present).
+# Sixty names make the root two sectors, so a record ends near the first's end.
+PSRC=$WORK/psrc
+mkdir -p "$PSRC"
+for i in $(seq 60); do printf '%s\n' "$i" >"$PSRC/file$i.txt"; done
+xorriso -as mkisofs -quiet -o "$WORK/p.iso" "$PSRC" 2>/dev/null || fail "xorriso failed (plain)"
+xorriso -as mkisofs -quiet -J -o "$WORK/pj.iso" "$PSRC" 2>/dev/null || fail "xorriso failed (Joliet)"
+past_sector() {
+	python3 - "$1" "$2" "$3" <<'EOF'
+import struct, sys
+src, out, vd_type = sys.argv[1], sys.argv[2], int(sys.argv[3])
+d = bytearray(open(src, 'rb').read())
+S = 2048
+vd = next(s * S for s in range(16, 32) if d[s * S] == vd_type and d[s * S + 1:s * S + 6] == b'CD001')
+root = vd + 156                       # ECMA-119 8.4.18 / 8.5: the root directory record
+lba, size = struct.unpack_from('<I', d, root + 2)[0], struct.unpack_from('<I', d, root + 10)[0]
+assert size > S, 'the root must be more than one sector'
+off, last = lba * S, None
+while off < lba * S + S and d[off]:   # the records of the root's first sector
+    last, off = off, off + d[off]
+slack = lba * S + S - last            # from the last record to the sector's end
+assert slack + 16 <= 255, slack
+d[last] = slack + 16                  # LEN_DR: 16 bytes past the sector
+d[last + 32] = slack + 16 - 33        # LEN_FI: the identifier runs past too
+open(out, 'wb').write(d)
+EOF
+}
+past_sector "$WORK/p.iso" "$WORK/past.iso" 1 || fail "cannot patch p.iso"
+past_sector "$WORK/pj.iso" "$WORK/past-joliet.iso" 2 || fail "cannot patch pj.iso"
+hostile_case 'not a usable ISO 9660 image: a directory record at sector [0-9]+ runs past its sector \(ECMA-119 9.1\), in the primary tree' "$WORK/past.iso"
+hostile_case 'a directory record at sector [0-9]+ runs past its sector \(ECMA-119 9.1\), in the Joliet tree' "$WORK/past-joliet.iso"
+# The unpatched images are valid and import.
+tsm "$STORE" content add --kind package --name plain60 "$WORK/p.iso" >/dev/null || fail "p.iso was refused"
+tsm "$STORE" content add --kind package --name joliet60 "$WORK/pj.iso" >/dev/null || fail "pj.iso was refused"
+
 verify_ok "$STORE"
 pass

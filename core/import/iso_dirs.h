@@ -1,0 +1,10 @@
+/* Checking an ISO 9660 image's directory records before libiso9660 reads them. */
+#pragma once
+
+#include <stdint.h>
+
+/* Walks the directory trees of the primary volume descriptor and of every
+ * Joliet supplementary one in the image open on @fd (@image_size bytes;
+ * @file names it in messages) and checks each directory record against
+ * ECMA-119 9.1.  0, or -EINVAL/-EIO/-ENOMEM after a message. */
+int tsm_iso_dirs_check(int fd, const char *file, uint64_t image_size);
