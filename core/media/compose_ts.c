@@ -531,13 +531,13 @@ int tsm_media_compose_prestaged(struct tsm_store *store, const struct tsm_media_
 			.description = d.comment,
 			.time_ns = snap->info.created * 1000000000LL,
 		};
-		struct tsm_wim_options o = { .images = &spec, .nimages = 1, .store = store };
+		struct tsm_wim_options o = { .images = &spec, .nimages = 1 };
 		struct tsm_blob_source *source = NULL;
 
 		if ((rc = tsm_store_blob_source_new(store, &source)) < 0)
 			goto out;
 		o.source = source;
-		rc = tsm_wim_layout(&o, &parts, &nparts);
+		rc = tsm_media_wim_layout(store, &o, &parts, &nparts);
 		tsm_store_blob_source_free(source);
 		if (rc < 0)
 			goto out;

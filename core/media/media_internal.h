@@ -52,6 +52,11 @@ int tsm_media_compose_ts(struct tsm_store *store, const struct tsm_media_snapsho
 int tsm_media_compose_prestaged(struct tsm_store *store, const struct tsm_media_snapshot *snap,
 				struct tsm_volume_set **set_ret);
 
+/* tsm_wim_layout() with the blobs' SHA-1s looked up in @store's catalog. */
+struct tsm_wim_options;
+int tsm_media_wim_layout(struct tsm_store *store, struct tsm_wim_options *o,
+			 struct tsm_image ***parts_ret, size_t *nparts_ret);
+
 /* A random GUID in registry format ({XXXXXXXX-...}), malloc'ed. */
 int tsm_media_new_guid(char **guid_ret);
 

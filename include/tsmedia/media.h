@@ -202,4 +202,23 @@ int tsm_boot_choice_from_content(struct tsm_store *store, const char *id, int64_
 				 struct tsm_tree *tree, struct tsm_boot_choice *choice_ret);
 void tsm_boot_choice_clear(struct tsm_boot_choice *choice);
 
+/* ---- volume trees from the catalog (core/media/volume.c) ------------- */
+
+/* Adds every entry of content @id's version @version (0: current) under
+ * @prefix ("" for the root) of @tree. */
+struct tsm_tree;
+int tsm_tree_add_content(struct tsm_tree *tree, struct tsm_store *store, const char *id,
+			 int64_t version, const char *prefix);
+
+/* The WIM of content @id version @version_row (the catalog row, pinned by
+ * the caller): its images as imported (one, or "1/", "2/"... with their
+ * names), else the whole tree as one image named after the item. */
+struct tsm_wim_content_options {
+	uint64_t part_size;
+	int index;                /* 0: every image; else only that one */
+};
+int tsm_wim_layout_content(struct tsm_store *store, const char *id, int64_t version_row,
+			   const struct tsm_wim_content_options *o, struct tsm_image ***parts_ret,
+			   size_t *nparts_ret);
+
 #endif
