@@ -26,4 +26,42 @@ void tsm_blob_sha1s_free(struct tsm_blob_sha1s *l);
 /* One blob's SHA-1 (-ENOENT, not reported, when there is no such blob). */
 int tsm_blob_sha1(struct tsm_store *store, int64_t blob_id, uint8_t sha1[TSM_SHA1_LEN]);
 
+/* ---- content versions being imported (catalog/content_write.c) ------- */
+
+struct tsm_boot_entry;
+struct tsm_win_meta;
+
+/* The content row of @id: whether it exists (perhaps removed), its kind
+ * and its highest version number. */
+struct tsm_content_row {
+	bool exists, removed;
+	char kind[32];
+	int64_t max_version;
+};
+int tsm_content_row_find(struct tsm_store *store, const char *id, struct tsm_content_row *row);
+/* The next free "<site>NNNNN" from the store's counter (counter advanced). */
+int tsm_content_id_allocate(struct tsm_store *store, char id[9]);
+/* Creates the item, or revives/renames an existing one. */
+int tsm_content_row_upsert(struct tsm_store *store, const char *id, const char *kind,
+			   const char *name, bool exists);
+
+/* One new version's rows, statements prepared once.  Begin records the
+ * version (files and bytes 0 until finish); free releases the statements
+ * and leaves the rows to the caller's commit or abort. */
+struct tsm_version_rows;
+int tsm_version_rows_begin(struct tsm_store *store, const char *id, int64_t version,
+			   const char *label, const char *source, struct tsm_version_rows **vr_ret);
+/* -EEXIST (reported) when @path is there already. */
+int tsm_version_rows_add_entry(struct tsm_version_rows *vr, const char *path, uint32_t mode,
+			       int64_t mtime_ns, uint32_t attributes, uint64_t size, int64_t blob,
+			       const char *target);
+int tsm_version_rows_add_boot(struct tsm_version_rows *vr, const struct tsm_boot_entry *e);
+int tsm_version_rows_set_meta(struct tsm_version_rows *vr, const char *key, const void *value,
+			      size_t len);
+/* Entry @m->path's Windows metadata and named streams; security
+ * descriptors are shared store-wide.  The caller has checked its strings. */
+int tsm_version_rows_add_win_meta(struct tsm_version_rows *vr, const struct tsm_win_meta *m);
+int tsm_version_rows_finish(struct tsm_version_rows *vr, uint64_t files, uint64_t bytes);
+void tsm_version_rows_free(struct tsm_version_rows *vr);
+
 #endif
