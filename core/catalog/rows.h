@@ -64,4 +64,31 @@ int tsm_version_rows_add_win_meta(struct tsm_version_rows *vr, const struct tsm_
 int tsm_version_rows_finish(struct tsm_version_rows *vr, uint64_t files, uint64_t bytes);
 void tsm_version_rows_free(struct tsm_version_rows *vr);
 
+/* ---- sites (catalog/site.c) ------------------------------------------ */
+
+struct tsm_site;
+/* Appends a copy of @s to the string vector @v of @n. */
+int tsm_strv_push(char ***v, size_t *n, const char *s);
+/* Site @code (normalized) with its lists; -ENOENT, logged unless @quiet,
+ * when there is none. */
+int tsm_site_row_get(struct tsm_store *store, const char *code, struct tsm_site *site,
+		     bool quiet);
+/* The site row, its management points and its root CAs (@sha256s: each
+ * root CA's SHA-256 in hex). */
+int tsm_site_row_insert(struct tsm_store *store, const struct tsm_site *site,
+			char (*sha256s)[65]);
+/* Writes the management points and root CAs of @site (none exist yet). */
+int tsm_site_rows_write_lists(struct tsm_store *store, const struct tsm_site *site,
+			      char (*sha256s)[65]);
+int tsm_site_rows_delete_lists(struct tsm_store *store, const char *code);
+/* The codes of @code's child sites, ", "-separated into @list (cut at @size). */
+int tsm_site_row_children(struct tsm_store *store, const char *code, char *list, size_t size,
+			  size_t *n_ret);
+/* The site row with its lists. */
+int tsm_site_row_delete(struct tsm_store *store, const char *code);
+/* The primary sites under @top (or @top itself) that trust none of
+ * @code's root CAs: a NULL-terminated vector (tsm_site_codes_free). */
+int tsm_site_rows_untrusting(struct tsm_store *store, const char *top, const char *code,
+			     char ***codes_ret, size_t *n_ret);
+
 #endif
