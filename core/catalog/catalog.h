@@ -47,4 +47,9 @@ int tsm_meta_set(sqlite3 *db, const char *key, const char *value);
 /* Single integer result of @sql (no parameters); 0 when no row. */
 int tsm_db_int64(sqlite3 *db, const char *sql, int64_t *value_ret);
 
+/* A media version's settings as media_options rows, one per field
+ * (catalog/media_options.c). */
+struct tsm_media_def;
+int tsm_media_options_load(sqlite3 *db, int64_t version, struct tsm_media_def *d);
+
 #endif

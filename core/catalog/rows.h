@@ -91,4 +91,36 @@ int tsm_site_row_delete(struct tsm_store *store, const char *code);
 int tsm_site_rows_untrusting(struct tsm_store *store, const char *top, const char *code,
 			     char ***codes_ret, size_t *n_ret);
 
+/* ---- media definitions (catalog/media.c, catalog/media_options.c) ---- */
+
+struct tsm_media_def;
+struct tsm_media_info;
+/* The current version of live media @name; -ENOENT (reported) when none. */
+int tsm_media_row_get(struct tsm_store *store, const char *name, struct tsm_media_info *info);
+/* A new version of @d (a new media unless @edit), checked against what
+ * exists; its number and row id. */
+int tsm_media_rows_insert_version(struct tsm_store *store, const struct tsm_media_def *d,
+				  bool edit, int64_t *version_ret, int64_t *row_ret);
+/* @d's content IDs, in order, for version row @row. */
+int tsm_media_rows_insert_content(struct tsm_store *store, int64_t row,
+				  const struct tsm_media_def *d);
+int tsm_media_options_save(struct tsm_store *store, int64_t version,
+			   const struct tsm_media_def *d);
+/* Whether version row @id is still there (gc has not taken it). */
+int tsm_media_version_row_exists(struct tsm_store *store, int64_t id, bool *alive_ret);
+int tsm_content_version_row_exists(struct tsm_store *store, int64_t id, bool *alive_ret);
+
+/* Files rendered at definition time and stored as blobs (media_files). */
+struct tsm_media_file {
+	char *path;
+	int64_t blob_id;
+	uint64_t size;
+	uint8_t sha256[32];
+};
+int tsm_media_file_row_insert(struct tsm_store *store, int64_t version, const char *path,
+			      int64_t blob);
+int tsm_media_files_load(struct tsm_store *store, int64_t version,
+			 struct tsm_media_file **files_ret, size_t *n_ret);
+void tsm_media_files_free(struct tsm_media_file *files, size_t n);
+
 #endif

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/catalog.h"
+#include "catalog/rows.h"
 #include "store/store_internal.h"
 #include "tsmedia/hash.h"
 #include "tsmedia/image.h"
@@ -375,7 +375,7 @@ static int full_tree(struct tsm_store *store, const struct tsm_media_snapshot *s
 	}
 	if ((rc = tsm_store_read_begin(store)) < 0)
 		goto out;
-	rc = tsm_media_files_load(store->db, snap->info.version_id, &files, &nfiles);
+	rc = tsm_media_files_load(store, snap->info.version_id, &files, &nfiles);
 	tsm_store_read_end(store);
 	for (size_t i = 0; rc == 0 && i < nfiles; i++) {
 		struct tsm_tree_entry e = { .type = TSM_ENTRY_FILE, .mode = 0444,
