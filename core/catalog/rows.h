@@ -67,8 +67,6 @@ void tsm_version_rows_free(struct tsm_version_rows *vr);
 /* ---- sites (catalog/site.c) ------------------------------------------ */
 
 struct tsm_site;
-/* Appends a copy of @s to the string vector @v of @n. */
-int tsm_strv_push(char ***v, size_t *n, const char *s);
 /* Site @code (normalized) with its lists; -ENOENT, logged unless @quiet,
  * when there is none. */
 int tsm_site_row_get(struct tsm_store *store, const char *code, struct tsm_site *site,
@@ -122,5 +120,46 @@ int tsm_media_file_row_insert(struct tsm_store *store, int64_t version, const ch
 int tsm_media_files_load(struct tsm_store *store, int64_t version,
 			 struct tsm_media_file **files_ret, size_t *n_ret);
 void tsm_media_files_free(struct tsm_media_file *files, size_t n);
+
+/* ---- task sequences (catalog/ts.c) ------------------------------------ */
+
+#define TSM_TS_ID_RULE "a site code of three letters or digits and five hex digits, e.g. PS100012"
+
+struct tsm_ts_step;
+struct tsm_ts_group;
+/* A parsed task sequence as its rows: the document text, its groups and
+ * steps in document order, the IDs its reference list names. */
+struct tsm_ts_rows {
+	const char *dialect;       /* "sequence", "mdt", "console-export" */
+	const char *sequence_xml;
+	size_t sequence_len;
+	const struct tsm_ts_step *steps;
+	size_t nsteps;
+	const struct tsm_ts_group *groups;
+	size_t ngroups;
+	char *const *ref_packages;
+	size_t nref_packages;
+	char *const *ref_applications;
+	size_t nref_applications;
+};
+/* The next "<site>NNNNN" free among content and task sequences (the
+ * counter is shared with content, as Configuration Manager shares IDs). */
+int tsm_ts_id_allocate(struct tsm_store *store, char id[9]);
+/* The highest version of task sequence @id (0: none). */
+int tsm_ts_max_version(struct tsm_store *store, const char *id, int64_t *version_ret);
+int tsm_ts_rows_write(struct tsm_store *store, const char *id, int64_t version,
+		      const char *name, const char *boot_image, const char *source,
+		      const struct tsm_ts_rows *rows);
+
+/* ---- what uses what (catalog/media.c) ------------------------------ */
+
+/* -EBUSY, with a message naming them, when the current version of a live
+ * media has option @key set to @value (a task sequence or a site in use). */
+int tsm_media_refuse_if_used(struct tsm_store *store, const char *what, const char *key,
+			     const char *value);
+
+/* Names of media that use content @id (for refusing its removal). */
+int tsm_media_using_content(struct tsm_store *store, const char *id, char ***names_ret,
+			    size_t *n_ret);
 
 #endif

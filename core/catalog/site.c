@@ -17,6 +17,7 @@
 #include "catalog/rows.h"
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
+#include "util/strv.h"
 
 /* ---- names ----------------------------------------------------------- */
 
@@ -95,19 +96,6 @@ void tsm_site_codes_free(char **codes)
 	for (char **p = codes; *p; p++)
 		free(*p);
 	free(codes);
-}
-
-int tsm_strv_push(char ***v, size_t *n, const char *s)
-{
-	char **p = realloc(*v, (*n + 1) * sizeof(**v));
-
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	if (!(p[*n] = strdup(s)))
-		return -ENOMEM;
-	(*n)++;
-	return 0;
 }
 
 /* ---- reading --------------------------------------------------------- */

@@ -20,6 +20,7 @@
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
 #include "tsmedia/media.h"
+#include "util/strv.h"
 
 /* ---- management point URLs ------------------------------------------- */
 

@@ -134,15 +134,6 @@ void tsm_media_info_clear(struct tsm_media_info *info);
 void tsm_media_list_free(struct tsm_media_info *list, size_t n);
 int tsm_media_rm(struct tsm_store *store, const char *name);
 
-/* -EBUSY, with a message naming them, when the current version of a live
- * media has option @key set to @value (a task sequence or a site in use). */
-int tsm_media_refuse_if_used(struct tsm_store *store, const char *what, const char *key,
-			     const char *value);
-
-/* Names of media that use content @id (for refusing its removal). */
-int tsm_media_using_content(struct tsm_store *store, const char *id, char ***names_ret,
-			    size_t *n_ret);
-
 struct tsm_snapshot_content {
 	char id[TSM_CONTENT_ID_LEN + 1];
 	int64_t version;    /* the item's version number */
