@@ -238,6 +238,46 @@ static const char schema_v2[] =
 	"ALTER TABLE new_media_versions RENAME TO media_versions;"
 	"ALTER TABLE packs ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;";
 
+/* v3: "a media uses this content, so it cannot be removed" is a foreign
+ * key.  Content is removed by marking it (removed = 1; gc deletes it once
+ * nothing pins it), so the key a media holds is (content, live) against
+ * the content's (id, removed): live is 0 on the rows of the current
+ * version of a live media, NULL on every other row (sqlite checks no key
+ * with a NULL in it).  Marking used content removed would change the
+ * parent key those rows hold: ON UPDATE RESTRICT refuses it at once, in the
+ * remover's transaction.  The triggers keep live true to its meaning when a
+ * newer version supersedes a media's rows or the media is removed.  Rows
+ * of live media that name content removed before this check existed keep
+ * live NULL: that media cannot be opened either way. */
+static const char schema_v3[] =
+	"CREATE UNIQUE INDEX content_by_removed ON content(id, removed);"
+	"CREATE TABLE new_media_content(version INTEGER NOT NULL REFERENCES media_versions(id),"
+	"  seq INTEGER NOT NULL, content TEXT NOT NULL,"
+	"  live INTEGER DEFAULT 0 CHECK (live = 0),"
+	"  PRIMARY KEY(version, seq),"
+	"  FOREIGN KEY(content, live) REFERENCES content(id, removed)"
+	"    ON UPDATE RESTRICT ON DELETE RESTRICT) WITHOUT ROWID;"
+	"INSERT INTO new_media_content(version, seq, content, live)"
+	"  SELECT c.version, c.seq, c.content,"
+	"    CASE WHEN EXISTS (SELECT 1 FROM media_versions v JOIN media m ON m.name = v.media"
+	"      WHERE v.id = c.version AND v.removed = 0 AND m.removed = 0"
+	"      AND v.version = (SELECT max(w.version) FROM media_versions w"
+	"        WHERE w.media = v.media AND w.removed = 0))"
+	"    AND EXISTS (SELECT 1 FROM content k WHERE k.id = c.content AND k.removed = 0)"
+	"    THEN 0 END"
+	"  FROM media_content c;"
+	"DROP TABLE media_content;"
+	"ALTER TABLE new_media_content RENAME TO media_content;"
+	"CREATE INDEX media_content_by_content ON media_content(content);"
+	"CREATE TRIGGER media_content_superseded AFTER INSERT ON media_versions BEGIN"
+	"  UPDATE media_content SET live = NULL WHERE live = 0 AND version IN"
+	"    (SELECT id FROM media_versions WHERE media = NEW.media AND id <> NEW.id);"
+	"END;"
+	"CREATE TRIGGER media_content_removed AFTER UPDATE OF removed ON media_versions"
+	"  WHEN NEW.removed <> 0 BEGIN"
+	"  UPDATE media_content SET live = NULL WHERE version = NEW.id AND live = 0;"
+	"END;";
+
 struct catalog_step {
 	const char *what;
 	const char *sql;
@@ -246,6 +286,7 @@ struct catalog_step {
 /* catalog_steps[i] takes a catalog from version i + 1 to i + 2. */
 static const struct catalog_step catalog_steps[] = {
 	{ "content ids are never reused; packs record their last verify", schema_v2 },
+	{ "content a media uses cannot be removed (a foreign key)", schema_v3 },
 };
 
 _Static_assert(sizeof(catalog_steps) / sizeof(catalog_steps[0]) + 1 ==

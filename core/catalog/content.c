@@ -373,8 +373,9 @@ void tsm_tree_entries_free(struct tsm_tree_entry *entries, size_t n)
 	free(entries);
 }
 
-/* Media name content by ID; removing what a media uses would break it. */
-static int content_refuse_if_used(struct tsm_store *store, const char *id)
+/* The message for content @id that the foreign key kept from being removed:
+ * the media whose current versions use it, read in the same transaction. */
+static int content_used_error(struct tsm_store *store, const char *id)
 {
 	char **names, list[512] = "";
 	size_t n, len = 0;
@@ -389,11 +390,8 @@ static int content_refuse_if_used(struct tsm_store *store, const char *id)
 		free(names[i]);
 	}
 	free(names);
-	if (n) {
-		tsm_error("content %s is used by media %s: remove it from them first", id, list);
-		return -EBUSY;
-	}
-	return 0;
+	tsm_error("content %s is used by media %s: remove it from them first", id, n ? list : "?");
+	return -EBUSY;
 }
 
 int tsm_content_rm(struct tsm_store *store, const char *id)
@@ -419,14 +417,18 @@ int tsm_content_rm(struct tsm_store *store, const char *id)
 		rc = -ENOENT;
 		goto out_abort;
 	}
-	if ((rc = content_refuse_if_used(store, norm)) < 0)
-		goto out_abort;
+	/* A media that uses it holds a foreign key (media_content) that refuses
+	 * this at once: no check-then-remove race. */
 	if ((rc = tsm_db_prepare(store->db, "UPDATE content SET removed = 1 WHERE id = ?1;",
 				 &stmt)) < 0)
 		goto out_abort;
 	sqlite3_bind_text(stmt, 1, norm, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, "removing content");
+	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
+	if (rc == SQLITE_CONSTRAINT)
+		rc = content_used_error(store, norm);
+	else
+		rc = rc == SQLITE_DONE ? 0 : tsm_db_error(store->db, "removing content");
 	if (rc < 0 || (rc = tsm_db_prepare(store->db, "UPDATE content_versions SET removed = 1"
 						      " WHERE content = ?1", &stmt)) < 0)
 		goto out_abort;

@@ -375,10 +375,7 @@ int tsm_media_using_content(struct tsm_store *store, const char *id, char ***nam
 	if ((rc = tsm_db_prepare(store->db,
 				 "SELECT DISTINCT v.media FROM media_content c"
 				 " JOIN media_versions v ON v.id = c.version"
-				 " JOIN media m ON m.name = v.media"
-				 " WHERE c.content = ? AND v.removed = 0 AND m.removed = 0"
-				 " AND v.version = (SELECT max(version) FROM media_versions w"
-				 "   WHERE w.media = v.media AND w.removed = 0) ORDER BY 1", &stmt)) < 0)
+				 " WHERE c.content = ? AND c.live = 0 ORDER BY 1", &stmt)) < 0)
 		return rc;
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 	while (sqlite3_step(stmt) == SQLITE_ROW) {

@@ -158,7 +158,8 @@ int tsm_ts_rows_write(struct tsm_store *store, const char *id, int64_t version,
 int tsm_media_refuse_if_used(struct tsm_store *store, const char *what, const char *key,
 			     const char *value);
 
-/* Names of media that use content @id (for refusing its removal). */
+/* Names of media whose current version uses content @id (the rows whose
+ * foreign key keeps it from being removed). */
 int tsm_media_using_content(struct tsm_store *store, const char *id, char ***names_ret,
 			    size_t *n_ret);
 
