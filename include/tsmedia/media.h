@@ -1,3 +1,4 @@
+/* Layer: media (core/media/); the definition rows are core/catalog/media.c's. */
 /* Media definitions, their versions, and what a reader of one sees.
  *
  * A media definition names content by ID; each `create`/`edit` stores an

@@ -1,3 +1,4 @@
+/* Layer: media (rules, certificates: core/media/); the rows are core/catalog/site.c's. */
 /* Sites of a Configuration Manager hierarchy, their management points and
  * trusted root CAs, and the media certificate (OpenSSL: X.509, PKCS#12).
  *

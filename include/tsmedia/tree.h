@@ -1,6 +1,8 @@
+/* Layer: image (core/image/tree.c): built by media/, walked by the writers. */
 /* An in-memory file tree: what a format writer lays out.  Built from
- * content versions (tsm_tree_add_content in tsmedia/media.h), from generated
- * files, and from nested virtual images; a writer walks it and never touches file bytes.
+ * content versions (tsm_tree_add_content in tsmedia/media.h), from
+ * generated files, and from nested virtual images; a writer walks it and
+ * never touches file bytes.
  *
  * Ownership: the tree owns its nodes, names and inline data; a node's
  * nested image holds a reference released with the tree.  One thread. */

@@ -1,3 +1,4 @@
+/* Layer: catalog (core/catalog/ts.c); tsm_ts_import is import's (core/import/ts_import.c). */
 /* Task sequences imported from Configuration Manager (or MDT templates):
  * the step tree, the content each step needs, and the sequence document
  * itself, kept byte for byte for the media's Policy.xml.

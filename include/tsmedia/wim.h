@@ -1,5 +1,5 @@
-/* Layer: image (the WIM writer); the import side is core/import/wim.c.
- * WIM files, both ways (Microsoft's Windows Imaging Format, as documented by
+/* Layer: image (the WIM writer, core/image/wim.c); importing is core/import/wim.c. */
+/* WIM files, both ways (Microsoft's Windows Imaging Format, as documented by
  * the WIM format paper and by wimlib's sources).
  *
  * Import (tsm_content_add on a file starting "MSWIM\0\0\0") takes a WIM

@@ -1,4 +1,5 @@
-/* Layer: catalog.  The Windows metadata of entries imported from WIMs, as
+/* Layer: catalog (core/catalog/win_meta.c); the WIM writer reads these structs. */
+/* The Windows metadata of entries imported from WIMs, as
  * the catalog's win_* tables hold it: security descriptors, three
  * timestamps, short names, named data streams, reparse data, hard links.
  * Import writes it, media composition reads it and hands it to the WIM
