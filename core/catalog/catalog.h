@@ -20,6 +20,8 @@
  *                    order; live 0 while the version is its media's current one
  *                    (a foreign key keeps that content from being removed)
  *   media_files(version, path, blob)     files rendered at definition time
+ *   media_refs(version, ts, ts_version, ts_live, site)  the task sequence and
+ *                    site of a live media's current version (foreign keys)
  *
  * The connection belongs to its store handle (one thread at a time). */
 #ifndef TSMEDIA_CATALOG_H

@@ -13,6 +13,7 @@
 #include "catalog/rows.h"
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
+#include "tsmedia/site.h"
 
 static const char *const type_names[TSM_MEDIA_TYPE_COUNT] = {
 	[TSM_MEDIA_DATA] = "data",
@@ -392,25 +393,24 @@ int tsm_media_using_content(struct tsm_store *store, const char *id, char ***nam
 	return 0;
 }
 
-int tsm_media_refuse_if_used(struct tsm_store *store, const char *what, const char *key,
-			     const char *value)
+int tsm_media_used_error(struct tsm_store *store, const char *what, enum tsm_media_ref ref,
+			 const char *value)
 {
+	static const char *const sql[] = {
+		[TSM_MEDIA_REF_TS] = "SELECT DISTINCT v.media FROM media_refs r"
+				     " JOIN media_versions v ON v.id = r.version WHERE r.ts = ? ORDER BY 1",
+		[TSM_MEDIA_REF_SITE] = "SELECT DISTINCT v.media FROM media_refs r"
+				       " JOIN media_versions v ON v.id = r.version WHERE r.site = ?"
+				       " ORDER BY 1",
+	};
 	char list[512] = "";
 	size_t len = 0, n = 0;
 	sqlite3_stmt *stmt;
 	int rc;
 
-	/* The current version of each live media: what an open would use. */
-	if ((rc = tsm_db_prepare(store->db,
-				 "SELECT DISTINCT v.media FROM media_options o"
-				 " JOIN media_versions v ON v.id = o.version"
-				 " JOIN media m ON m.name = v.media"
-				 " WHERE o.key = ? AND o.value = ? AND v.removed = 0 AND m.removed = 0"
-				 " AND v.version = (SELECT max(version) FROM media_versions w"
-				 "   WHERE w.media = v.media AND w.removed = 0) ORDER BY 1", &stmt)) < 0)
+	if ((rc = tsm_db_prepare(store->db, sql[ref], &stmt)) < 0)
 		return rc;
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 1, value, -1, SQLITE_STATIC);
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
 		if (len < sizeof(list))
 			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", n ? ", " : "",
@@ -418,9 +418,35 @@ int tsm_media_refuse_if_used(struct tsm_store *store, const char *what, const ch
 		n++;
 	}
 	sqlite3_finalize(stmt);
-	if (n) {
-		tsm_error("%s %s is used by media %s: remove or edit them first", what, value, list);
-		return -EBUSY;
-	}
-	return 0;
+	tsm_error("%s %s is used by media %s: remove or edit them first", what, value,
+		  n ? list : "?");
+	return -EBUSY;
+}
+
+int tsm_media_rows_insert_refs(struct tsm_store *store, int64_t row,
+			       const struct tsm_media_def *d)
+{
+	char ts[TSM_CONTENT_ID_LEN + 1] = "", site[4] = "";
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (d->task_sequence && tsm_content_id_normalize(d->task_sequence, ts) < 0)
+		ts[0] = '\0';
+	if (d->site && tsm_site_code_normalize(d->site, site) < 0)
+		site[0] = '\0';
+	if (!ts[0] && !site[0])
+		return 0;
+	if ((rc = tsm_db_prepare(store->db,
+				 "INSERT INTO media_refs(version, ts, ts_version, site) VALUES(?1, ?2,"
+				 " (SELECT max(version) FROM task_sequences WHERE id = ?2 AND removed = 0),"
+				 " ?3)", &stmt)) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, row);
+	if (ts[0])
+		sqlite3_bind_text(stmt, 2, ts, -1, SQLITE_STATIC);
+	if (site[0])
+		sqlite3_bind_text(stmt, 3, site, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, "recording what a media uses");
+	sqlite3_finalize(stmt);
+	return rc;
 }

@@ -82,7 +82,8 @@ int tsm_site_rows_delete_lists(struct tsm_store *store, const char *code);
 /* The codes of @code's child sites, ", "-separated into @list (cut at @size). */
 int tsm_site_row_children(struct tsm_store *store, const char *code, char *list, size_t size,
 			  size_t *n_ret);
-/* The site row with its lists. */
+/* The site row with its lists; -EBUSY (reported, naming them) when a media
+ * is made for the site. */
 int tsm_site_row_delete(struct tsm_store *store, const char *code);
 /* The primary sites under @top (or @top itself) that trust none of
  * @code's root CAs: a NULL-terminated vector (tsm_site_codes_free). */
@@ -153,10 +154,16 @@ int tsm_ts_rows_write(struct tsm_store *store, const char *id, int64_t version,
 
 /* ---- what uses what (catalog/media.c) ------------------------------ */
 
-/* -EBUSY, with a message naming them, when the current version of a live
- * media has option @key set to @value (a task sequence or a site in use). */
-int tsm_media_refuse_if_used(struct tsm_store *store, const char *what, const char *key,
-			     const char *value);
+/* What a media version names besides content (media_refs). */
+enum tsm_media_ref { TSM_MEDIA_REF_TS, TSM_MEDIA_REF_SITE };
+/* The task sequence and site of @d, for version row @row: while it is its
+ * media's current version, they cannot be removed. */
+int tsm_media_rows_insert_refs(struct tsm_store *store, int64_t row,
+			       const struct tsm_media_def *d);
+/* The message for @what @value that a media's foreign key kept from being
+ * removed, naming the media (read in the same transaction); -EBUSY. */
+int tsm_media_used_error(struct tsm_store *store, const char *what, enum tsm_media_ref ref,
+			 const char *value);
 
 /* Names of media whose current version uses content @id (the rows whose
  * foreign key keeps it from being removed). */

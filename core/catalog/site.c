@@ -332,7 +332,13 @@ int tsm_site_row_delete(struct tsm_store *store, const char *code)
 	    (rc = tsm_db_prepare(store->db, "DELETE FROM sites WHERE code = ?", &stmt)) < 0)
 		return rc;
 	sqlite3_bind_text(stmt, 1, code, -1, SQLITE_STATIC);
-	return step_done(store, stmt, "removing a site");
+	/* A media made for it holds a foreign key (media_refs) that refuses
+	 * this at once (child sites are refused before, by name). */
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_CONSTRAINT)
+		return tsm_media_used_error(store, "site", TSM_MEDIA_REF_SITE, code);
+	return rc == SQLITE_DONE ? 0 : tsm_db_error(store->db, "removing a site");
 }
 
 int tsm_site_rows_untrusting(struct tsm_store *store, const char *top, const char *code,

@@ -612,14 +612,18 @@ int tsm_ts_rm(struct tsm_store *store, const char *id)
 		rc = -ENOENT;
 		goto out_abort;
 	}
-	if ((rc = tsm_media_refuse_if_used(store, "task sequence", "task_sequence", norm)) < 0)
-		goto out_abort;
+	/* A media made for it holds a foreign key (media_refs) that refuses
+	 * this at once: no check-then-remove race. */
 	if ((rc = tsm_db_prepare(store->db, "UPDATE task_sequences SET removed = 1 WHERE id = ?",
 				 &stmt)) < 0)
 		goto out_abort;
 	sqlite3_bind_text(stmt, 1, norm, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, "removing a task sequence");
+	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
+	if (rc == SQLITE_CONSTRAINT)
+		rc = tsm_media_used_error(store, "task sequence", TSM_MEDIA_REF_TS, norm);
+	else
+		rc = rc == SQLITE_DONE ? 0 : tsm_db_error(store->db, "removing a task sequence");
 	if (rc < 0)
 		goto out_abort;
 	return tsm_store_write_commit(store);

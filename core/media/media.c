@@ -258,6 +258,7 @@ int tsm_media_save(struct tsm_store *store, struct tsm_media_def *d, bool edit,
 	if ((rc = tsm_media_rows_insert_version(store, d, edit, version_ret, &row)) < 0 ||
 	    (ts_media && (rc = tsm_media_render(store, row, d)) < 0) ||
 	    (rc = tsm_media_options_save(store, row, d)) < 0 ||
+	    (ts_media && (rc = tsm_media_rows_insert_refs(store, row, d)) < 0) ||
 	    (rc = tsm_media_rows_insert_content(store, row, d)) < 0 ||
 	    (rc = media_try_layout(store, d->name)) < 0) {
 		tsm_store_write_abort(store);

@@ -396,8 +396,6 @@ int tsm_site_rm(struct tsm_store *store, const char *code)
 	if ((rc = tsm_site_row_get(store, norm, &site, false)) < 0)
 		goto out_abort;
 	tsm_site_clear(&site);
-	if ((rc = tsm_media_refuse_if_used(store, "site", "site", norm)) < 0)
-		goto out_abort;
 	if ((rc = tsm_site_row_children(store, norm, children, sizeof(children), &nchildren)) < 0)
 		goto out_abort;
 	if (nchildren) {
