@@ -1,7 +1,8 @@
 /* Media definitions in the catalog: media, media_versions, media_content,
  * media_files rows (the options are catalog/media_options.c's), read and
  * written for core/media/, which holds the rules and the composition. */
-#include "tsmedia/media.h"
+#include "tsmedia/content.h"
+#include "tsmedia/media_def.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
 #include "catalog/rows.h"
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
-#include "tsmedia/site.h"
+#include "tsmedia/site_def.h"
 
 static const char *const type_names[TSM_MEDIA_TYPE_COUNT] = {
 	[TSM_MEDIA_DATA] = "data",

@@ -10,7 +10,7 @@
 #include "catalog/catalog.h"
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
-#include "tsmedia/media.h"
+#include "tsmedia/media_def.h"
 
 enum field_kind { F_STR, F_UINT, F_BOOL, F_INT64, F_BYTES, F_LIST, F_ENUM };
 

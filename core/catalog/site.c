@@ -3,7 +3,7 @@
  *   site_mps(site, seq, url)           management points, in order
  *   site_root_cas(site, sha256, pem)   root CA certificates, in rowid order
  * The rules a site must follow are core/media/site.c's. */
-#include "tsmedia/site.h"
+#include "tsmedia/site_def.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -15,7 +15,7 @@
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
 #include "tsmedia/progress.h"
-#include "tsmedia/wim.h"
+#include "tsmedia/winmeta.h"
 
 /* Windows file attributes kept with each entry (for WIM and UDF later). */
 #define FILE_ATTRIBUTE_READONLY 0x1

@@ -34,15 +34,6 @@ struct tsm_blob_source;
 /* FAT32's largest file: the default part size of split WIMs for USB media. */
 #define TSM_WIM_FAT32_PART_MAX 4294967295ull
 
-/* Windows file attributes (MS-FSCC 2.6) the writer uses. */
-#define TSM_WIN_ATTR_READONLY 0x1u
-#define TSM_WIN_ATTR_DIRECTORY 0x10u
-#define TSM_WIN_ATTR_ARCHIVE 0x20u
-#define TSM_WIN_ATTR_NORMAL 0x80u
-#define TSM_WIN_ATTR_REPARSE_POINT 0x400u
-#define TSM_WIN_ATTR_ENCRYPTED 0x4000u
-#define TSM_WIN_REPARSE_TAG_SYMLINK 0xA000000Cu
-
 
 /* ---- the writer ------------------------------------------------------ */
 
@@ -78,7 +69,6 @@ struct tsm_wim_options {
 int tsm_wim_layout(const struct tsm_wim_options *o, struct tsm_image ***parts_ret,
 		   size_t *nparts_ret);
 void tsm_wim_parts_free(struct tsm_image **parts, size_t n);
-
 
 /* ---- encoders (exposed for the unit tests) --------------------------- */
 

@@ -16,6 +16,15 @@
 
 struct tsm_store;
 
+/* Windows file attributes (MS-FSCC 2.6) import and the writer use. */
+#define TSM_WIN_ATTR_READONLY 0x1u
+#define TSM_WIN_ATTR_DIRECTORY 0x10u
+#define TSM_WIN_ATTR_ARCHIVE 0x20u
+#define TSM_WIN_ATTR_NORMAL 0x80u
+#define TSM_WIN_ATTR_REPARSE_POINT 0x400u
+#define TSM_WIN_ATTR_ENCRYPTED 0x4000u
+#define TSM_WIN_REPARSE_TAG_SYMLINK 0xA000000Cu
+
 struct tsm_win_stream {
 	char *name;       /* UTF-8 */
 	int64_t blob_id;  /* 0: empty */
