@@ -15,6 +15,7 @@
 #include "tsmedia/log.h"
 #include "tsmedia/progress.h"
 #include "tsmedia/store.h"
+#include "tsmedia/media.h"
 #include "tsmedia/wim.h"
 
 static const char content_help[] =

@@ -1,8 +1,6 @@
 /* tsmedia: the command-line tool. */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,120 +45,6 @@ static const char usage_text[] =
 	"  -v, --verbose       more messages\n"
 	"  -h, --help          this help; 'tsmedia COMMAND --help' for a command\n"
 	"  -V, --version       the version\n";
-
-char *cli_store_dir(const struct cli *cli)
-{
-	return cli->store_dir ? strdup(cli->store_dir) : tsm_store_default_dir();
-}
-
-int cli_open_store(const struct cli *cli, struct tsm_store **store_ret)
-{
-	char *dir = cli_store_dir(cli);
-	int rc;
-
-	if (!dir)
-		return -1;
-	rc = tsm_store_open(dir, store_ret);
-	free(dir);
-	return rc;
-}
-
-int cli_usage_error(const char *help_cmd, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	tsm_error("%s", msg);
-	fprintf(stderr, "Try 'tsmedia %s--help'.\n", help_cmd);
-	return EXIT_USAGE;
-}
-
-int cli_bad_option(const char *help_cmd, char **argv)
-{
-	const char *opt = argv[optind - 1];
-
-	if (optopt && optopt != '?' && opt[0] == '-' && opt[1] != '-')
-		return cli_usage_error(help_cmd, "unknown option '-%c'", optopt);
-	return cli_usage_error(help_cmd, "unknown option or missing value in '%s'", opt);
-}
-
-int cli_dispatch(struct cli *cli, int argc, char **argv, const char *group, const char *help,
-		 const struct cli_subcommand *subs)
-{
-	const char *sub;
-	char prefix[64];
-
-	if (argc < 2) {
-		fputs(help, stderr);
-		return EXIT_USAGE;
-	}
-	sub = argv[1];
-	optind = 0; /* each subcommand parses its own options */
-	for (const struct cli_subcommand *s = subs; s->name; s++)
-		if (strcmp(sub, s->name) == 0)
-			return s->run(cli, argc - 1, argv + 1);
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
-		fputs(help, stdout);
-		return 0;
-	}
-	snprintf(prefix, sizeof(prefix), "%s ", group);
-	return cli_usage_error(prefix, "unknown %s command '%s'", group, sub);
-}
-
-int cli_parse_json_args(int argc, char **argv, const char *help, const char *cmd,
-			const char *operand, bool *as_json)
-{
-	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
-
-	*as_json = false;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		switch (c) {
-		case 'j': *as_json = true; break;
-		case 'h': fputs(help, stdout); return 0;
-		default: return cli_bad_option(cmd, argv);
-		}
-	}
-	if (argc - optind != (operand ? 1 : 0))
-		return operand ? cli_usage_error(cmd, "expected %s", operand)
-			       : cli_usage_error(cmd, "unexpected argument");
-	return -1;
-}
-
-int cli_write_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-bool cli_wants_help(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			return false;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return true;
-	}
-	return false;
-}
 
 int main(int argc, char **argv)
 {

@@ -238,6 +238,72 @@ static const char schema_v2[] =
 	"ALTER TABLE new_media_versions RENAME TO media_versions;"
 	"ALTER TABLE packs ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;";
 
+/* v3: "a media uses this content, so it cannot be removed" is a foreign
+ * key.  Content is removed by marking it (removed = 1; gc deletes it once
+ * nothing pins it), so the key a media holds is (content, live) against
+ * the content's (id, removed): live is 0 on the rows of the current
+ * version of a live media, NULL on every other row (sqlite checks no key
+ * with a NULL in it).  Marking used content removed would change the
+ * parent key those rows hold: ON UPDATE RESTRICT refuses it at once, in the
+ * remover's transaction.  The triggers keep live true to its meaning when a
+ * newer version supersedes a media's rows or the media is removed.  Rows
+ * of live media that name content removed before this check existed keep
+ * live NULL: that media cannot be opened either way.
+ * The task sequence and the site a media version is made for are held
+ * the same way in media_refs, a row only while the version is its live
+ * media's current one: a task sequence is removed by marking every version
+ * (ts_live against removed, as for content), a site by deleting its row. */
+static const char schema_v3[] =
+	"CREATE UNIQUE INDEX content_by_removed ON content(id, removed);"
+	"CREATE TABLE new_media_content(version INTEGER NOT NULL REFERENCES media_versions(id),"
+	"  seq INTEGER NOT NULL, content TEXT NOT NULL,"
+	"  live INTEGER DEFAULT 0 CHECK (live = 0),"
+	"  PRIMARY KEY(version, seq),"
+	"  FOREIGN KEY(content, live) REFERENCES content(id, removed)"
+	"    ON UPDATE RESTRICT ON DELETE RESTRICT) WITHOUT ROWID;"
+	"INSERT INTO new_media_content(version, seq, content, live)"
+	"  SELECT c.version, c.seq, c.content,"
+	"    CASE WHEN EXISTS (SELECT 1 FROM media_versions v JOIN media m ON m.name = v.media"
+	"      WHERE v.id = c.version AND v.removed = 0 AND m.removed = 0"
+	"      AND v.version = (SELECT max(w.version) FROM media_versions w"
+	"        WHERE w.media = v.media AND w.removed = 0))"
+	"    AND EXISTS (SELECT 1 FROM content k WHERE k.id = c.content AND k.removed = 0)"
+	"    THEN 0 END"
+	"  FROM media_content c;"
+	"DROP TABLE media_content;"
+	"ALTER TABLE new_media_content RENAME TO media_content;"
+	"CREATE INDEX media_content_by_content ON media_content(content);"
+	"CREATE UNIQUE INDEX task_sequences_by_removed ON task_sequences(id, version, removed);"
+	"CREATE TABLE media_refs(version INTEGER PRIMARY KEY"
+	"    REFERENCES media_versions(id) ON DELETE CASCADE,"
+	"  ts TEXT, ts_version INTEGER, ts_live INTEGER NOT NULL DEFAULT 0 CHECK (ts_live = 0),"
+	"  site TEXT REFERENCES sites(code) ON UPDATE RESTRICT ON DELETE RESTRICT,"
+	"  FOREIGN KEY(ts, ts_version, ts_live) REFERENCES task_sequences(id, version, removed)"
+	"    ON UPDATE RESTRICT ON DELETE RESTRICT);"
+	"CREATE INDEX media_refs_by_ts ON media_refs(ts, ts_version, ts_live);"
+	"CREATE INDEX media_refs_by_site ON media_refs(site);"
+	"INSERT INTO media_refs(version, ts, ts_version, site)"
+	"  SELECT v.id, t.value, (SELECT max(x.version) FROM task_sequences x"
+	"      WHERE x.id = t.value AND x.removed = 0),"
+	"    (SELECT code FROM sites WHERE code = s.value)"
+	"  FROM media_versions v JOIN media m ON m.name = v.media"
+	"  LEFT JOIN media_options t ON t.version = v.id AND t.key = 'task_sequence'"
+	"  LEFT JOIN media_options s ON s.version = v.id AND s.key = 'site'"
+	"  WHERE v.removed = 0 AND m.removed = 0 AND v.version = (SELECT max(w.version)"
+	"      FROM media_versions w WHERE w.media = v.media AND w.removed = 0)"
+	"    AND (t.value IS NOT NULL OR s.value IS NOT NULL);"
+	"CREATE TRIGGER media_superseded AFTER INSERT ON media_versions BEGIN"
+	"  UPDATE media_content SET live = NULL WHERE live = 0 AND version IN"
+	"    (SELECT id FROM media_versions WHERE media = NEW.media AND id <> NEW.id);"
+	"  DELETE FROM media_refs WHERE version IN"
+	"    (SELECT id FROM media_versions WHERE media = NEW.media AND id <> NEW.id);"
+	"END;"
+	"CREATE TRIGGER media_removed AFTER UPDATE OF removed ON media_versions"
+	"  WHEN NEW.removed <> 0 BEGIN"
+	"  UPDATE media_content SET live = NULL WHERE version = NEW.id AND live = 0;"
+	"  DELETE FROM media_refs WHERE version = NEW.id;"
+	"END;";
+
 struct catalog_step {
 	const char *what;
 	const char *sql;
@@ -246,6 +312,8 @@ struct catalog_step {
 /* catalog_steps[i] takes a catalog from version i + 1 to i + 2. */
 static const struct catalog_step catalog_steps[] = {
 	{ "content ids are never reused; packs record their last verify", schema_v2 },
+	{ "content, task sequences and sites a media uses cannot be removed (foreign keys)",
+	  schema_v3 },
 };
 
 _Static_assert(sizeof(catalog_steps) / sizeof(catalog_steps[0]) + 1 ==

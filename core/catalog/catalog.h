@@ -1,6 +1,6 @@
 /* The sqlite catalog: schema, opening, and small query helpers.
  *
- * Tables (schema version 2; catalog.c has the steps from 1):
+ * Tables (schema version 3; catalog.c has the steps from 1):
  *   meta(key, value)                 site_code, compression, next_content_number
  *   packs(id, created, verified)
  *   chunks(id, hash, pack, offset, stored_size, size, codec)
@@ -16,8 +16,12 @@
  *   media(name, type, created, removed)
  *   media_versions(id, media, version, created, removed)
  *   media_options(version, key, value)   a media version's settings
- *   media_content(version, seq, content) the content IDs it holds, in order
+ *   media_content(version, seq, content, live) the content IDs it holds, in
+ *                    order; live 0 while the version is its media's current one
+ *                    (a foreign key keeps that content from being removed)
  *   media_files(version, path, blob)     files rendered at definition time
+ *   media_refs(version, ts, ts_version, ts_live, site)  the task sequence and
+ *                    site of a live media's current version (foreign keys)
  *
  * The connection belongs to its store handle (one thread at a time). */
 #ifndef TSMEDIA_CATALOG_H
@@ -29,7 +33,7 @@
 
 /* 'TSM1' in sqlite's application_id: tells our catalog from any sqlite file. */
 #define TSM_CATALOG_APPLICATION_ID 0x54534d31
-#define TSM_CATALOG_SCHEMA_VERSION 2
+#define TSM_CATALOG_SCHEMA_VERSION 3
 
 int tsm_catalog_create(const char *path, const char *site_code, const char *compression);
 /* Opens and checks it is a tsmedia catalog of a version we understand. */
@@ -46,5 +50,10 @@ int tsm_meta_set(sqlite3 *db, const char *key, const char *value);
 
 /* Single integer result of @sql (no parameters); 0 when no row. */
 int tsm_db_int64(sqlite3 *db, const char *sql, int64_t *value_ret);
+
+/* A media version's settings as media_options rows, one per field
+ * (catalog/media_options.c). */
+struct tsm_media_def;
+int tsm_media_options_load(sqlite3 *db, int64_t version, struct tsm_media_def *d);
 
 #endif

@@ -1,4 +1,5 @@
-/* Content items: import, listing, removal and reading files back. */
+/* Content items: listing, removal and reading files back (importing is
+ * core/import/'s). */
 #include "tsmedia/content.h"
 
 #include <errno.h>
@@ -11,48 +12,10 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
-#include "import/iso.h"
-#include "import/wim.h"
-#include "import/session.h"
-#include "import/source.h"
+#include "catalog/rows.h"
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
-#include "tsmedia/media.h"
-#include "tsmedia/progress.h"
 
-
-int tsm_content_add(struct tsm_store *store, const struct tsm_content_add_options *o,
-		    struct tsm_content_add_result *res)
-{
-	int rc;
-
-	memset(res, 0, sizeof(*res));
-	if ((rc = tsm_import_check_options(o)) < 0)
-		return rc;
-	/* An ISO is taken apart unless --as-file keeps it whole. */
-	if (!o->as_file) {
-		struct stat st;
-		/* Only a regular file is opened: opening a FIFO would block. */
-		int fd = stat(o->source, &st) == 0 && S_ISREG(st.st_mode)
-				 ? open(o->source, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
-		bool reg = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-		bool iso = reg && tsm_iso_file_detect(fd);
-		bool wim = reg && !iso && tsm_wim_file_detect(fd);
-
-		if (fd >= 0)
-			close(fd);
-		if (iso)
-			return tsm_import_iso(store, o, res);
-		if (wim)
-			return tsm_import_wim(store, o, res);
-	}
-	if (o->wim_index) {
-		tsm_error("--index %d: %s is not a WIM file%s", o->wim_index, o->source,
-			  o->as_file ? " taken apart (--as-file keeps it whole)" : "");
-		return -EINVAL;
-	}
-	return tsm_import_directory(store, o, res);
-}
 
 /* ---- queries -------------------------------------------------------- */
 
@@ -410,8 +373,9 @@ void tsm_tree_entries_free(struct tsm_tree_entry *entries, size_t n)
 	free(entries);
 }
 
-/* Media name content by ID; removing what a media uses would break it. */
-static int content_refuse_if_used(struct tsm_store *store, const char *id)
+/* The message for content @id that the foreign key kept from being removed:
+ * the media whose current versions use it, read in the same transaction. */
+static int content_used_error(struct tsm_store *store, const char *id)
 {
 	char **names, list[512] = "";
 	size_t n, len = 0;
@@ -426,11 +390,8 @@ static int content_refuse_if_used(struct tsm_store *store, const char *id)
 		free(names[i]);
 	}
 	free(names);
-	if (n) {
-		tsm_error("content %s is used by media %s: remove it from them first", id, list);
-		return -EBUSY;
-	}
-	return 0;
+	tsm_error("content %s is used by media %s: remove it from them first", id, n ? list : "?");
+	return -EBUSY;
 }
 
 int tsm_content_rm(struct tsm_store *store, const char *id)
@@ -456,14 +417,18 @@ int tsm_content_rm(struct tsm_store *store, const char *id)
 		rc = -ENOENT;
 		goto out_abort;
 	}
-	if ((rc = content_refuse_if_used(store, norm)) < 0)
-		goto out_abort;
+	/* A media that uses it holds a foreign key (media_content) that refuses
+	 * this at once: no check-then-remove race. */
 	if ((rc = tsm_db_prepare(store->db, "UPDATE content SET removed = 1 WHERE id = ?1;",
 				 &stmt)) < 0)
 		goto out_abort;
 	sqlite3_bind_text(stmt, 1, norm, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, "removing content");
+	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
+	if (rc == SQLITE_CONSTRAINT)
+		rc = content_used_error(store, norm);
+	else
+		rc = rc == SQLITE_DONE ? 0 : tsm_db_error(store->db, "removing content");
 	if (rc < 0 || (rc = tsm_db_prepare(store->db, "UPDATE content_versions SET removed = 1"
 						      " WHERE content = ?1", &stmt)) < 0)
 		goto out_abort;

@@ -1,5 +1,7 @@
-/* Task sequences in the catalog: import (a new version per import), reading
- * back, listing, removal, and the steps stand-alone media cannot run. */
+/* Task sequences in the catalog: their rows (a new version per import),
+ * reading back with what they need, listing, removal, and the steps
+ * stand-alone media cannot run.  Parsing and checking a document is
+ * core/import/'s (ts_xml.c, ts_import.c). */
 #include "tsmedia/ts.h"
 
 #include <errno.h>
@@ -10,19 +12,11 @@
 #include <time.h>
 
 #include "catalog/catalog.h"
-#include "import/source.h"
-#include "import/ts_xml.h"
+#include "catalog/rows.h"
 #include "store/store_internal.h"
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
-#include "tsmedia/media.h"
 #include "util/strset.h"
-
-static const char *const dialect_names[] = {
-	[TSM_TS_DIALECT_SEQUENCE] = "sequence",
-	[TSM_TS_DIALECT_MDT] = "mdt",
-	[TSM_TS_DIALECT_OBJECT] = "console-export",
-};
 
 void tsm_ts_strings_free(char **strings, size_t n)
 {
@@ -57,6 +51,27 @@ void tsm_ts_list_free(struct tsm_ts_info *list, size_t n)
 	free(list);
 }
 
+void tsm_ts_step_clear(struct tsm_ts_step *s)
+{
+	free(s->name);
+	free(s->type);
+	free(s->group_path);
+	tsm_ts_strings_free(s->packages, s->npackages);
+	tsm_ts_strings_free(s->applications, s->napplications);
+	free(s->description);
+	free(s->condition);
+	memset(s, 0, sizeof(*s));
+}
+
+void tsm_ts_group_clear(struct tsm_ts_group *g)
+{
+	free(g->name);
+	free(g->path);
+	free(g->description);
+	free(g->condition);
+	memset(g, 0, sizeof(*g));
+}
+
 /* ---- import ----------------------------------------------------------- */
 
 static int step_int(sqlite3 *db, sqlite3_stmt *stmt, const char *what)
@@ -85,7 +100,7 @@ static int id_count(struct tsm_store *store, const char *sql, const char *id, in
 
 /* The next "<site>NNNNN" free among content and task sequences, from the
  * store's counter (shared with content, as ConfigMgr shares package IDs). */
-static int ts_allocate_id(struct tsm_store *store, char id[TSM_CONTENT_ID_LEN + 1])
+int tsm_ts_id_allocate(struct tsm_store *store, char id[TSM_CONTENT_ID_LEN + 1])
 {
 	char value[32];
 	long long next;
@@ -193,9 +208,9 @@ static int write_step(struct ts_writer *w, const struct tsm_ts_step *st, int dep
 	return rc;
 }
 
-static int ts_write_rows(struct tsm_store *store, const char *id, int64_t version,
-			 const char *name, const char *boot_image, const char *source,
-			 const struct tsm_ts_doc *doc)
+int tsm_ts_rows_write(struct tsm_store *store, const char *id, int64_t version,
+		      const char *name, const char *boot_image, const char *source,
+		      const struct tsm_ts_rows *doc)
 {
 	struct ts_writer w = { .db = store->db, .id = id, .version = version };
 	sqlite3_stmt *stmt;
@@ -213,7 +228,7 @@ static int ts_write_rows(struct tsm_store *store, const char *id, int64_t versio
 		sqlite3_bind_text(stmt, 4, boot_image, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 5, source, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, (int64_t)time(NULL));
-	sqlite3_bind_text(stmt, 7, dialect_names[doc->dialect], -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 7, doc->dialect, -1, SQLITE_STATIC);
 	sqlite3_bind_blob64(stmt, 8, doc->sequence_xml, doc->sequence_len, SQLITE_STATIC);
 	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, "recording a task sequence");
 	sqlite3_finalize(stmt);
@@ -254,81 +269,10 @@ static int ts_write_rows(struct tsm_store *store, const char *id, int64_t versio
 	return rc;
 }
 
-static const char id_rule[] = "a site code of three letters or digits and five hex digits,"
-			      " e.g. PS100012";
-
-int tsm_ts_import(struct tsm_store *store, const char *name, const char *id, const char *boot_image,
-		  const char *path, char id_ret[9])
+int tsm_ts_max_version(struct tsm_store *store, const char *id, int64_t *version_ret)
 {
-	char ts_id[TSM_CONTENT_ID_LEN + 1] = "", boot[TSM_CONTENT_ID_LEN + 1] = "";
-	struct tsm_ts_doc doc;
-	char *source = NULL;
-	int64_t n, version;
-	int rc;
-
-	/* Options first: a typo costs no parse. */
-	if (id && tsm_content_id_normalize(id, ts_id) < 0) {
-		tsm_error("invalid task sequence ID '%s': %s", id, id_rule);
-		return -EINVAL;
-	}
-	if (boot_image && tsm_content_id_normalize(boot_image, boot) < 0) {
-		tsm_error("invalid boot image ID '%s': %s", boot_image, id_rule);
-		return -EINVAL;
-	}
-	/* Everything is read and checked before the store is touched. */
-	if ((rc = tsm_ts_xml_parse_file(path, &doc)) < 0)
-		return rc;
-	if (!name)
-		name = doc.object_name;
-	if (!name || !*name) {
-		tsm_error("%s names no task sequence: give it a name (--name)", path);
-		rc = -EINVAL;
-		goto out_doc;
-	}
-	if (strlen(name) > 255 || !tsm_utf8_valid(name)) {
-		tsm_error("invalid task sequence name '%s': 1 to 255 characters of UTF-8", name);
-		rc = -EINVAL;
-		goto out_doc;
-	}
-	if (!id && doc.object_id[0])
-		memcpy(ts_id, doc.object_id, sizeof(ts_id));
-	if (!boot_image && doc.object_boot_image[0])
-		memcpy(boot, doc.object_boot_image, sizeof(boot));
-	if (!(source = realpath(path, NULL)) && !(source = strdup(path))) {
-		rc = -ENOMEM;
-		goto out_doc;
-	}
-
-	if ((rc = tsm_store_write_begin(store)) < 0)
-		goto out_doc;
-	if (!ts_id[0] && (rc = ts_allocate_id(store, ts_id)) < 0)
-		goto out_abort;
-	if ((rc = id_count(store, "SELECT count(*) FROM content WHERE id = ?", ts_id, &n)) < 0)
-		goto out_abort;
-	if (n) {
-		tsm_error("%s: ID %s is taken by content in %s; a task sequence needs an ID of its"
-			  " own (--id)", path, ts_id, store->dir);
-		rc = -EEXIST;
-		goto out_abort;
-	}
-	if ((rc = id_count(store, "SELECT coalesce(max(version), 0) FROM task_sequences"
-				  " WHERE id = ?", ts_id, &version)) < 0)
-		goto out_abort;
-	version++;
-	if ((rc = ts_write_rows(store, ts_id, version, name, boot[0] ? boot : NULL, source,
-				&doc)) < 0)
-		goto out_abort;
-	if ((rc = tsm_store_write_commit(store)) < 0)
-		goto out_doc;
-	memcpy(id_ret, ts_id, TSM_CONTENT_ID_LEN + 1);
-	goto out_doc;
-
-out_abort:
-	tsm_store_write_abort(store);
-out_doc:
-	free(source);
-	tsm_ts_doc_clear(&doc);
-	return rc;
+	return id_count(store, "SELECT coalesce(max(version), 0) FROM task_sequences WHERE id = ?",
+			id, version_ret);
 }
 
 /* ---- reading ---------------------------------------------------------- */
@@ -343,8 +287,11 @@ static char *column_strdup(sqlite3_stmt *stmt, int col)
 static int load_steps(struct tsm_store *store, struct tsm_ts_info *info, long **seq_map_ret,
 		      size_t *nmap_ret)
 {
-	long stack[TSM_TS_XML_MAX_DEPTH + 1], *map = NULL;
-	size_t nmap = 0;
+	/* stack[d]: the group open at depth d, for d < nopen.  A row sits at
+	 * most one level below the groups open, so the stack grows with them;
+	 * rows damaged out of that shape are refused, not followed. */
+	long *stack = NULL, *map = NULL;
+	size_t nmap = 0, nopen = 0;
 	sqlite3_stmt *stmt;
 	int rc;
 
@@ -361,10 +308,17 @@ static int load_steps(struct tsm_store *store, struct tsm_ts_info *info, long **
 		long parent;
 		void *p;
 
-		if (depth < 0 || depth > TSM_TS_XML_MAX_DEPTH || (group && depth == TSM_TS_XML_MAX_DEPTH)) {
+		if (depth < 0 || (size_t)depth > nopen) {
 			tsm_error("task sequence %s: damaged step row (depth %d)", info->id, depth);
 			rc = -EIO;
 			break;
+		}
+		if (group && (size_t)depth == nopen) {
+			if (!(p = realloc(stack, (nopen + 1) * sizeof(*stack)))) {
+				rc = -ENOMEM;
+				break;
+			}
+			stack = p;
 		}
 		parent = depth ? stack[depth - 1] : -1;
 		if (!(p = realloc(map, (nmap + 1) * sizeof(*map)))) {
@@ -383,6 +337,7 @@ static int load_steps(struct tsm_store *store, struct tsm_ts_info *info, long **
 			g = &info->groups[info->ngroups];
 			memset(g, 0, sizeof(*g));
 			stack[depth] = (long)info->ngroups++;
+			nopen = (size_t)depth + 1;
 			map[nmap++] = -1;
 			g->name = column_strdup(stmt, 2);
 			g->depth = depth;
@@ -411,6 +366,7 @@ static int load_steps(struct tsm_store *store, struct tsm_ts_info *info, long **
 			s = &info->steps[info->nsteps];
 			memset(s, 0, sizeof(*s));
 			map[nmap++] = (long)info->nsteps++;
+			nopen = (size_t)depth; /* groups deeper than the step are closed */
 			s->name = column_strdup(stmt, 2);
 			s->type = column_strdup(stmt, 3);
 			s->group_path = column_strdup(stmt, 4);
@@ -427,6 +383,7 @@ static int load_steps(struct tsm_store *store, struct tsm_ts_info *info, long **
 		}
 	}
 	sqlite3_finalize(stmt);
+	free(stack);
 	if (rc == SQLITE_DONE)
 		rc = 0;
 	else if (rc > 0)
@@ -582,7 +539,7 @@ int tsm_ts_get(struct tsm_store *store, const char *id, struct tsm_ts_info *info
 
 	memset(info, 0, sizeof(*info));
 	if (tsm_content_id_normalize(id, norm) < 0) {
-		tsm_error("invalid task sequence ID '%s': %s", id, id_rule);
+		tsm_error("invalid task sequence ID '%s': %s", id, TSM_TS_ID_RULE);
 		return -EINVAL;
 	}
 	if ((rc = tsm_store_read_begin(store)) < 0)
@@ -642,7 +599,7 @@ int tsm_ts_rm(struct tsm_store *store, const char *id)
 	int rc;
 
 	if (tsm_content_id_normalize(id, norm) < 0) {
-		tsm_error("invalid task sequence ID '%s': %s", id, id_rule);
+		tsm_error("invalid task sequence ID '%s': %s", id, TSM_TS_ID_RULE);
 		return -EINVAL;
 	}
 	if ((rc = tsm_store_write_begin(store)) < 0)
@@ -655,14 +612,18 @@ int tsm_ts_rm(struct tsm_store *store, const char *id)
 		rc = -ENOENT;
 		goto out_abort;
 	}
-	if ((rc = tsm_media_refuse_if_used(store, "task sequence", "task_sequence", norm)) < 0)
-		goto out_abort;
+	/* A media made for it holds a foreign key (media_refs) that refuses
+	 * this at once: no check-then-remove race. */
 	if ((rc = tsm_db_prepare(store->db, "UPDATE task_sequences SET removed = 1 WHERE id = ?",
 				 &stmt)) < 0)
 		goto out_abort;
 	sqlite3_bind_text(stmt, 1, norm, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, "removing a task sequence");
+	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
+	if (rc == SQLITE_CONSTRAINT)
+		rc = tsm_media_used_error(store, "task sequence", TSM_MEDIA_REF_TS, norm);
+	else
+		rc = rc == SQLITE_DONE ? 0 : tsm_db_error(store->db, "removing a task sequence");
 	if (rc < 0)
 		goto out_abort;
 	return tsm_store_write_commit(store);
@@ -719,4 +680,74 @@ int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret
 out_oom:
 	tsm_ts_strings_free(names, n);
 	return -ENOMEM;
+}
+
+/* ---- what the sequence needs ------------------------------------------ */
+
+/* @set filled with the @n strings at @v. */
+static int strset_seed(struct tsm_strset *set, char *const *v, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = tsm_strset_add(set, v[i], strlen(v[i]));
+	return rc;
+}
+
+/* *@v, *@n replaced by @set's list. */
+static void strset_replace(struct tsm_strset *set, char ***v, size_t *n)
+{
+	tsm_ts_strings_free(*v, *n);
+	tsm_strset_take(set, v, n);
+}
+
+static int summarize_one(const struct tsm_ts_info *info, bool apps, char *const *refs,
+			 size_t nrefs, char ***need, size_t *nneed, char ***disabled,
+			 size_t *ndisabled)
+{
+	struct tsm_strset need_set = { 0 }, dis = { 0 }, dis_set = { 0 };
+	int rc;
+
+	/* What the lists hold already stays first. */
+	if ((rc = strset_seed(&need_set, *need, *nneed)) < 0 ||
+	    (rc = strset_seed(&dis_set, *disabled, *ndisabled)) < 0)
+		goto out_clear;
+	for (size_t i = 0; i < info->nsteps && rc == 0; i++) {
+		const struct tsm_ts_step *s = &info->steps[i];
+		char *const *v = apps ? s->applications : s->packages;
+		size_t n = apps ? s->napplications : s->npackages;
+
+		for (size_t k = 0; k < n && rc == 0; k++)
+			rc = tsm_strset_add(s->disabled ? &dis : &need_set, v[k], strlen(v[k]));
+	}
+	/* The referenceList names what no step shows (a child sequence's
+	 * applications): needed, unless only a disabled step uses it. */
+	for (size_t i = 0; i < nrefs && rc == 0; i++)
+		if (!tsm_strset_has(&dis, refs[i]))
+			rc = tsm_strset_add(&need_set, refs[i], strlen(refs[i]));
+	for (size_t i = 0; i < dis.n && rc == 0; i++)
+		if (!tsm_strset_has(&need_set, dis.v[i]))
+			rc = tsm_strset_add(&dis_set, dis.v[i], strlen(dis.v[i]));
+	if (rc == 0) {
+		strset_replace(&need_set, need, nneed);
+		strset_replace(&dis_set, disabled, ndisabled);
+	}
+out_clear:
+	tsm_strset_clear(&need_set);
+	tsm_strset_clear(&dis);
+	tsm_strset_clear(&dis_set);
+	return rc;
+}
+
+int tsm_ts_summarize(struct tsm_ts_info *info, char *const *ref_packages, size_t nref_packages,
+		     char *const *ref_applications, size_t nref_applications)
+{
+	int rc = summarize_one(info, false, ref_packages, nref_packages, &info->packages,
+			       &info->npackages, &info->disabled_packages, &info->ndisabled_packages);
+
+	if (rc == 0)
+		rc = summarize_one(info, true, ref_applications, nref_applications,
+				   &info->applications, &info->napplications,
+				   &info->disabled_applications, &info->ndisabled_applications);
+	return rc;
 }

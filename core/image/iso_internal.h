@@ -125,7 +125,7 @@ uint16_t iso_crc_itu(const uint8_t *p, size_t n);
  * inversion): GPT header and entry array. */
 uint32_t iso_crc32(const uint8_t *p, size_t n);
 
-/* ---- iso9660.c ------------------------------------------------------ */
+/* ---- iso_fields.c: shared by iso9660.c, joliet.c, rockridge.c ------- */
 /* One code point of UTF-8 at *@s (advanced); U+FFFD for malformed bytes. */
 uint32_t iso_utf8_next(const char **s);
 /* A name space's rules for a directory's names: make() writes the mapped
@@ -140,6 +140,18 @@ struct iso_name_ops {
  * numbered suffix. */
 int iso_names_unique(struct iso_node **kids, size_t n, const struct iso_name_ops *ops);
 
+/* 17-byte ECMA-119 8.4.26.1 date and 7-byte 9.1.5 date. */
+void iso_set_date_8_4_26_1(uint8_t *p, int64_t ns);
+void iso_set_date_9_1_5(uint8_t *p, int64_t ns);
+/* Pads @s into an @n-byte field with spaces (a-/d-characters). */
+void iso_set_achars(uint8_t *p, size_t n, const char *s, bool dchars);
+
+/* UCS-2 BE of @s into an @n-byte field padded with UCS-2 spaces. */
+void joliet_set_chars(uint8_t *p, size_t n, const char *s);
+/* The UCS-2 unit Joliet keeps for code point @c ('_' for what it forbids). */
+uint16_t joliet_char(uint32_t c);
+
+/* ---- iso9660.c ------------------------------------------------------ */
 /* Maps a UTF-8 name to ECMA-119 d-characters ("NAME.EXT;1" or "NAME"). */
 size_t iso9660_map_name(const char *name, bool dir, unsigned suffix, char *out);
 /* ECMA-119 9.3 order of two identifiers. */
@@ -157,19 +169,12 @@ size_t iso9660_dir_record(uint8_t *p, uint32_t lba, uint32_t size, int64_t mtime
 			  size_t sulen);
 /* Bytes of @dir's ISO (or Joliet) directory; with @out, writes it too. */
 uint32_t iso9660_dir_bytes(struct iso_ctx *ctx, struct iso_node *dir, bool joliet, uint8_t *out);
-/* 17-byte ECMA-119 8.4.26.1 date and 7-byte 9.1.5 date. */
-void iso_set_date_8_4_26_1(uint8_t *p, int64_t ns);
-void iso_set_date_9_1_5(uint8_t *p, int64_t ns);
-/* Pads @s into an @n-byte field with spaces (a-/d-characters). */
-void iso_set_achars(uint8_t *p, size_t n, const char *s, bool dchars);
 
 /* ---- joliet.c ------------------------------------------------------- */
 /* Maps a UTF-8 name to Joliet UCS-2 BE (";1" appended for files); returns
  * bytes. */
 size_t joliet_map_name(const char *name, bool dir, unsigned suffix, uint8_t *out);
 int joliet_prepare(struct iso_ctx *ctx);
-/* UCS-2 BE of @s into an @n-byte field padded with UCS-2 spaces. */
-void joliet_set_chars(uint8_t *p, size_t n, const char *s);
 
 /* ---- rockridge.c ---------------------------------------------------- */
 enum rr_record { RR_NORMAL, RR_DOT, RR_DOTDOT };

@@ -17,14 +17,6 @@
 #include "encode.h"
 #include "tsmedia/log.h"
 
-static uint16_t joliet_char(uint32_t c)
-{
-	if (c > 0xFFFF || (c >= 0xD800 && c <= 0xDFFF) || c < 0x20 || c == '*' || c == '/' ||
-	    c == ':' || c == ';' || c == '?' || c == '\\')
-		return '_';
-	return (uint16_t)c;
-}
-
 size_t joliet_map_name(const char *name, bool dir, unsigned suffix, uint8_t *out)
 {
 	uint16_t u[1024], res[JOLIET_MAX_NAME];
@@ -63,20 +55,6 @@ size_t joliet_map_name(const char *name, bool dir, unsigned suffix, uint8_t *out
 		r += 4;
 	}
 	return r;
-}
-
-void joliet_set_chars(uint8_t *p, size_t n, const char *s)
-{
-	size_t i = 0;
-
-	while (s && *s && i + 2 <= n) {
-		be16_set(p + i, joliet_char(iso_utf8_next(&s)));
-		i += 2;
-	}
-	for (; i + 2 <= n; i += 2)
-		be16_set(p + i, ' ');
-	if (i < n)
-		p[i] = 0;
 }
 
 static size_t jol_make(const struct iso_node *n, unsigned suffix, uint8_t *out)

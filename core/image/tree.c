@@ -253,29 +253,6 @@ int tsm_tree_add_image(struct tsm_tree *tree, const char *path, struct tsm_image
 	return 0;
 }
 
-int tsm_tree_add_content(struct tsm_tree *tree, struct tsm_store *store, const char *id,
-			 int64_t version, const char *prefix)
-{
-	struct tsm_tree_entry *entries;
-	size_t n;
-	int rc = tsm_content_tree(store, id, version, &entries, &n);
-
-	if (rc < 0)
-		return rc;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		char *path;
-
-		if (asprintf(&path, "%s%s%s", prefix, *prefix ? "/" : "", entries[i].path) < 0) {
-			rc = -ENOMEM;
-			break;
-		}
-		rc = tsm_tree_add(tree, path, &entries[i], NULL);
-		free(path);
-	}
-	tsm_tree_entries_free(entries, n);
-	return rc;
-}
-
 static int walk_node(struct tsm_tree_node *n, int (*fn)(struct tsm_tree_node *, void *),
 		     void *arg)
 {

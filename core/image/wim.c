@@ -27,13 +27,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "catalog/catalog.h"
 #include "encode.h"
-#include "store/store_internal.h"
 #include "tsmedia/content.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
-#include "tsmedia/store.h"
 #include "tsmedia/tree.h"
 
 #define WIM_VERSION_DEFAULT 0x10d00
@@ -231,164 +228,6 @@ static int utf16_from_utf8(const char *s, uint16_t **out_ret, size_t *units_ret)
 	return 0;
 }
 
-/* ---- Windows metadata from the catalog -------------------------------- */
-
-static int meta_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct tsm_win_meta *)a)->path, ((const struct tsm_win_meta *)b)->path);
-}
-
-static void *blob_dup(sqlite3_stmt *stmt, int col, size_t *len_ret)
-{
-	int len = sqlite3_column_bytes(stmt, col);
-	void *p = malloc(len ? (size_t)len : 1);
-
-	if (p && len)
-		memcpy(p, sqlite3_column_blob(stmt, col), (size_t)len);
-	*len_ret = (size_t)len;
-	return p;
-}
-
-void tsm_win_meta_set_free(struct tsm_win_meta_set *set)
-{
-	if (!set)
-		return;
-	for (size_t i = 0; i < set->n; i++) {
-		struct tsm_win_meta *m = &set->entries[i];
-
-		free(m->path);
-		free(m->security);
-		free(m->short_name);
-		free(m->reparse);
-		for (size_t s = 0; s < m->nstreams; s++)
-			free(m->streams[s].name);
-		free(m->streams);
-	}
-	free(set->entries);
-	free(set);
-}
-
-const struct tsm_win_meta *tsm_win_meta_find(const struct tsm_win_meta_set *set,
-					     const char *path)
-{
-	struct tsm_win_meta key = { .path = (char *)path };
-
-	if (!set || !set->n)
-		return NULL;
-	return bsearch(&key, set->entries, set->n, sizeof(*set->entries), meta_cmp);
-}
-
-static int meta_load_locked(struct tsm_store *store, int64_t row, struct tsm_win_meta_set *set)
-{
-	sqlite3_stmt *stmt;
-	size_t cap = 0;
-	int rc;
-
-	if ((rc = tsm_db_prepare(store->db,
-				 "SELECT m.path, s.data, m.short_name, m.attributes, m.creation_ft,"
-				 " m.access_ft, m.write_ft, m.reparse_tag, m.reparse, m.hardlink_group,"
-				 " m.unix_uid, m.unix_gid, m.unix_mode, m.unix_rdev, m.object_id"
-				 " FROM win_meta m LEFT JOIN win_security s ON s.id = m.security"
-				 " WHERE m.version = ? ORDER BY m.path", &stmt)) < 0)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, row);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct tsm_win_meta *m;
-
-		if (set->n == cap) {
-			void *p = realloc(set->entries, (cap = cap ? 2 * cap : 256) * sizeof(*m));
-
-			if (!p) {
-				sqlite3_finalize(stmt);
-				return -ENOMEM;
-			}
-			set->entries = p;
-		}
-		m = &set->entries[set->n++];
-		memset(m, 0, sizeof(*m));
-		m->path = strdup((const char *)sqlite3_column_text(stmt, 0));
-		if (sqlite3_column_type(stmt, 1) != SQLITE_NULL)
-			m->security = blob_dup(stmt, 1, &m->security_len);
-		if (sqlite3_column_type(stmt, 2) != SQLITE_NULL)
-			m->short_name = strdup((const char *)sqlite3_column_text(stmt, 2));
-		m->attributes = (uint32_t)sqlite3_column_int64(stmt, 3);
-		m->creation_ft = (uint64_t)sqlite3_column_int64(stmt, 4);
-		m->access_ft = (uint64_t)sqlite3_column_int64(stmt, 5);
-		m->write_ft = (uint64_t)sqlite3_column_int64(stmt, 6);
-		m->reparse_tag = (uint32_t)sqlite3_column_int64(stmt, 7);
-		if (sqlite3_column_type(stmt, 8) != SQLITE_NULL)
-			m->reparse = blob_dup(stmt, 8, &m->reparse_len);
-		m->hardlink_group = (uint64_t)sqlite3_column_int64(stmt, 9);
-		if (sqlite3_column_type(stmt, 12) != SQLITE_NULL) {
-			m->has_unix = true;
-			m->unix_uid = (uint32_t)sqlite3_column_int64(stmt, 10);
-			m->unix_gid = (uint32_t)sqlite3_column_int64(stmt, 11);
-			m->unix_mode = (uint32_t)sqlite3_column_int64(stmt, 12);
-			m->unix_rdev = (uint32_t)sqlite3_column_int64(stmt, 13);
-		}
-		if (sqlite3_column_bytes(stmt, 14) == sizeof(m->object_id)) {
-			m->has_object_id = true;
-			memcpy(m->object_id, sqlite3_column_blob(stmt, 14), sizeof(m->object_id));
-		}
-		if (!m->path) {
-			sqlite3_finalize(stmt);
-			return -ENOMEM;
-		}
-	}
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return tsm_db_error(store->db, "reading Windows metadata");
-	qsort(set->entries, set->n, sizeof(*set->entries), meta_cmp);
-	if ((rc = tsm_db_prepare(store->db, "SELECT path, name, blob, size FROM win_streams"
-					    " WHERE version = ? ORDER BY path, seq", &stmt)) < 0)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, row);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct tsm_win_meta *m = (struct tsm_win_meta *)tsm_win_meta_find(
-			set, (const char *)sqlite3_column_text(stmt, 0));
-		void *p;
-
-		if (!m)
-			continue;
-		if (!(p = realloc(m->streams, (m->nstreams + 1) * sizeof(*m->streams)))) {
-			sqlite3_finalize(stmt);
-			return -ENOMEM;
-		}
-		m->streams = p;
-		m->streams[m->nstreams].name = strdup((const char *)sqlite3_column_text(stmt, 1));
-		m->streams[m->nstreams].blob_id = sqlite3_column_int64(stmt, 2);
-		m->streams[m->nstreams].size = (uint64_t)sqlite3_column_int64(stmt, 3);
-		if (!m->streams[m->nstreams++].name) {
-			sqlite3_finalize(stmt);
-			return -ENOMEM;
-		}
-	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : tsm_db_error(store->db, "reading data streams");
-}
-
-int tsm_win_meta_load(struct tsm_store *store, int64_t version_row,
-		      struct tsm_win_meta_set **set_ret)
-{
-	struct tsm_win_meta_set *set = calloc(1, sizeof(*set));
-	int rc;
-
-	if (!set)
-		return -ENOMEM;
-	if ((rc = tsm_store_read_begin(store)) < 0) {
-		free(set);
-		return rc;
-	}
-	rc = meta_load_locked(store, version_row, set);
-	tsm_store_read_end(store);
-	if (rc < 0) {
-		tsm_win_meta_set_free(set);
-		return rc;
-	}
-	*set_ret = set;
-	return 0;
-}
-
 /* ---- the layout ------------------------------------------------------ */
 
 enum wblob_kind { WB_BLOB, WB_BYTES, WB_IMAGE };
@@ -439,8 +278,6 @@ struct wim_ctx {
 	size_t nblobs, capblobs;
 	size_t *table;           /* SHA-1 hash table: 1 + index */
 	size_t table_size;
-	sqlite3_stmt *sha1_stmt;
-	bool reading;            /* inside tsm_store_read_begin */
 	unsigned nparts;
 	uint8_t guid[16];
 };
@@ -563,33 +400,12 @@ static int sha1_of_image(struct wim_ctx *c, struct tsm_image *image, uint8_t sha
 static int sha1_of_blob(struct wim_ctx *c, int64_t blob_id, uint64_t size,
 			uint8_t sha1[TSM_SHA1_LEN])
 {
-	int rc;
-
-	if (!c->o->store) {
-		tsm_error("WIM layout: blob %lld named without a store", (long long)blob_id);
+	if (!c->o->blob_sha1) {
+		tsm_error("WIM layout: blob %lld named with no way to look its SHA-1 up",
+			  (long long)blob_id);
 		return -EINVAL;
 	}
-	if (!c->sha1_stmt) {
-		if ((rc = tsm_store_read_begin(c->o->store)) < 0)
-			return rc;
-		c->reading = true;
-		if ((rc = tsm_db_prepare(c->o->store->db, "SELECT sha1, size FROM blobs WHERE id = ?",
-					 &c->sha1_stmt)) < 0)
-			return rc;
-	}
-	sqlite3_reset(c->sha1_stmt);
-	sqlite3_bind_int64(c->sha1_stmt, 1, blob_id);
-	rc = sqlite3_step(c->sha1_stmt);
-	if (rc != SQLITE_ROW || sqlite3_column_bytes(c->sha1_stmt, 0) != TSM_SHA1_LEN ||
-	    (uint64_t)sqlite3_column_int64(c->sha1_stmt, 1) != size) {
-		tsm_error("WIM layout: blob %lld is not in the store (or not of %llu bytes)",
-			  (long long)blob_id, (unsigned long long)size);
-		sqlite3_reset(c->sha1_stmt);
-		return -ENOENT;
-	}
-	memcpy(sha1, sqlite3_column_blob(c->sha1_stmt, 0), TSM_SHA1_LEN);
-	sqlite3_reset(c->sha1_stmt);
-	return 0;
+	return c->o->blob_sha1(c->o->blob_sha1_ctx, blob_id, size, sha1);
 }
 
 /* The unnamed data of a tree node as a resource. */
@@ -1422,9 +1238,6 @@ static void ctx_free(struct wim_ctx *c)
 	free(c->images);
 	free(c->blobs);
 	free(c->table);
-	sqlite3_finalize(c->sha1_stmt);
-	if (c->reading)
-		tsm_store_read_end(c->o->store);
 }
 
 void tsm_wim_parts_free(struct tsm_image **parts, size_t n)
@@ -1481,153 +1294,5 @@ int tsm_wim_layout(const struct tsm_wim_options *o, struct tsm_image ***parts_re
 	*nparts_ret = c.nparts;
 out:
 	ctx_free(&c);
-	return rc;
-}
-
-/* ---- content as a WIM --------------------------------------------------- */
-
-static char *meta_string(struct tsm_store *store, const char *id, int64_t version,
-			 const char *key)
-{
-	void *v = NULL;
-	size_t len;
-
-	if (tsm_content_meta(store, id, version, key, &v, &len) < 0)
-		return NULL;
-	return v;
-}
-
-int tsm_wim_layout_content(struct tsm_store *store, const char *id, int64_t version_row,
-			   const struct tsm_wim_content_options *co, struct tsm_image ***parts_ret,
-			   size_t *nparts_ret)
-{
-	struct tsm_content_item item;
-	struct tsm_win_meta_set *meta = NULL;
-	struct tsm_wim_image_spec *specs = NULL;
-	struct tsm_tree **trees = NULL;
-	struct tsm_tree_entry *entries = NULL;
-	size_t nentries = 0;
-	char **strings = NULL;
-	size_t nstrings = 0;
-	int64_t version = 0;
-	int count = 1, boot = 0, first, last, rc;
-	bool indexed = false;
-	char *s;
-
-	if ((rc = tsm_content_get(store, id, &item)) < 0)
-		return rc;
-	for (size_t i = 0; i < item.nversions; i++)
-		if (item.versions[i].row_id == version_row)
-			version = item.versions[i].version;
-	if (!version) {
-		tsm_error("content %s has no version row %lld", item.id, (long long)version_row);
-		tsm_content_item_clear(&item);
-		return -ENOENT;
-	}
-	if ((s = meta_string(store, id, version, "wim.images"))) {
-		count = atoi(s);
-		free(s);
-	}
-	if ((s = meta_string(store, id, version, "wim.layout"))) {
-		indexed = strcmp(s, "indexed") == 0;
-		free(s);
-	}
-	if ((s = meta_string(store, id, version, "wim.boot_index"))) {
-		boot = atoi(s);
-		free(s);
-	}
-	if (count < 1 || (!indexed && count != 1)) {
-		tsm_error("content %s: its WIM facts are inconsistent (%d images)", item.id, count);
-		rc = -EINVAL;
-		goto out;
-	}
-	if (co->index < 0 || co->index > count) {
-		tsm_error("content %s holds %d image%s, not image %d", item.id, count,
-			  count == 1 ? "" : "s", co->index);
-		rc = -EINVAL;
-		goto out;
-	}
-	first = co->index ? co->index : 1;
-	last = co->index ? co->index : count;
-	if (boot < first || boot > last)
-		boot = 0;
-	else
-		boot = boot - first + 1;
-	if ((rc = tsm_win_meta_load(store, version_row, &meta)) < 0 ||
-	    (rc = tsm_content_tree(store, id, version, &entries, &nentries)) < 0)
-		goto out;
-	specs = calloc((size_t)(last - first + 1), sizeof(*specs));
-	trees = calloc((size_t)(last - first + 1), sizeof(*trees));
-	strings = calloc((size_t)(last - first + 1) * 8, sizeof(*strings));
-	if (!specs || !trees || !strings) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int k = first; k <= last; k++) {
-		struct tsm_wim_image_spec *sp = &specs[k - first];
-		char prefix[16], key[64];
-		static const char *const props[] = { "name", "description", "display_name",
-						     "display_description", "flags", "windows" };
-		const char **dst[] = { &sp->name, &sp->description, &sp->display_name,
-				       &sp->display_description, &sp->flags, &sp->windows_xml };
-
-		snprintf(prefix, sizeof(prefix), "%d", k);
-		if ((rc = tsm_tree_new(&trees[k - first])) < 0)
-			goto out;
-		sp->tree = trees[k - first];
-		if (indexed)
-			sp->meta_prefix = strings[nstrings++] = strdup(prefix);
-		/* Image k is the whole tree, or the subtree "k/" as its root. */
-		for (size_t i = 0; i < nentries; i++) {
-			const char *path = entries[i].path;
-			size_t plen = strlen(prefix);
-
-			if (indexed) {
-				if (strncmp(path, prefix, plen) != 0 || (path[plen] && path[plen] != '/'))
-					continue;
-				if (!path[plen]) {
-					sp->tree->root->mtime_ns = entries[i].mtime_ns;
-					sp->tree->root->attributes = entries[i].attributes;
-					sp->tree->root->mode = entries[i].mode;
-					continue;
-				}
-				path += plen + 1;
-			}
-			if ((rc = tsm_tree_add(sp->tree, path, &entries[i], NULL)) < 0)
-				goto out;
-		}
-		sp->meta = meta;
-		for (size_t p = 0; p < sizeof(props) / sizeof(props[0]); p++) {
-			snprintf(key, sizeof(key), "wim.image.%d.%s", k, props[p]);
-			*dst[p] = strings[nstrings++] = meta_string(store, id, version, key);
-		}
-		if (!sp->name) {
-			char name[300];
-
-			if (last > first)
-				snprintf(name, sizeof(name), "%s %d", item.name, k);
-			else
-				snprintf(name, sizeof(name), "%s", item.name);
-			sp->name = strings[nstrings++] = strdup(name);
-		}
-	}
-	{
-		struct tsm_wim_options o = { .images = specs, .nimages = (size_t)(last - first + 1),
-					     .boot_index = (unsigned)boot,
-					     .part_size = co->part_size, .store = store };
-
-		rc = tsm_wim_layout(&o, parts_ret, nparts_ret);
-	}
-out:
-	for (int k = 0; trees && k <= last - first; k++)
-		tsm_tree_free(trees[k]);
-	free(trees);
-	for (size_t i = 0; i < nstrings; i++)
-		free(strings[i]);
-	free(strings);
-	free(specs);
-	tsm_tree_entries_free(entries, nentries);
-	tsm_win_meta_set_free(meta);
-	tsm_content_item_clear(&item);
 	return rc;
 }

@@ -426,27 +426,6 @@ static int grow(void **v, size_t n, size_t *cap, size_t size)
 	return 0;
 }
 
-void tsm_ts_step_clear(struct tsm_ts_step *s)
-{
-	free(s->name);
-	free(s->type);
-	free(s->group_path);
-	strv_free(s->packages, s->npackages);
-	strv_free(s->applications, s->napplications);
-	free(s->description);
-	free(s->condition);
-	memset(s, 0, sizeof(*s));
-}
-
-void tsm_ts_group_clear(struct tsm_ts_group *g)
-{
-	free(g->name);
-	free(g->path);
-	free(g->description);
-	free(g->condition);
-	memset(g, 0, sizeof(*g));
-}
-
 static char *path_join(const char *path, const char *name)
 {
 	size_t a = strlen(path), b = strlen(name);
@@ -1021,74 +1000,4 @@ void tsm_ts_doc_clear(struct tsm_ts_doc *doc)
 	strv_free(doc->ref_packages, doc->nref_packages);
 	strv_free(doc->ref_applications, doc->nref_applications);
 	memset(doc, 0, sizeof(*doc));
-}
-
-/* ---- what the sequence needs ------------------------------------------ */
-
-/* @set filled with the @n strings at @v. */
-static int strset_seed(struct tsm_strset *set, char *const *v, size_t n)
-{
-	int rc = 0;
-
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = tsm_strset_add(set, v[i], strlen(v[i]));
-	return rc;
-}
-
-/* *@v, *@n replaced by @set's list. */
-static void strset_replace(struct tsm_strset *set, char ***v, size_t *n)
-{
-	strv_free(*v, *n);
-	tsm_strset_take(set, v, n);
-}
-
-static int summarize_one(const struct tsm_ts_info *info, bool apps, char *const *refs,
-			 size_t nrefs, char ***need, size_t *nneed, char ***disabled,
-			 size_t *ndisabled)
-{
-	struct tsm_strset need_set = { 0 }, dis = { 0 }, dis_set = { 0 };
-	int rc;
-
-	/* What the lists hold already stays first. */
-	if ((rc = strset_seed(&need_set, *need, *nneed)) < 0 ||
-	    (rc = strset_seed(&dis_set, *disabled, *ndisabled)) < 0)
-		goto out_clear;
-	for (size_t i = 0; i < info->nsteps && rc == 0; i++) {
-		const struct tsm_ts_step *s = &info->steps[i];
-		char *const *v = apps ? s->applications : s->packages;
-		size_t n = apps ? s->napplications : s->npackages;
-
-		for (size_t k = 0; k < n && rc == 0; k++)
-			rc = tsm_strset_add(s->disabled ? &dis : &need_set, v[k], strlen(v[k]));
-	}
-	/* The referenceList names what no step shows (a child sequence's
-	 * applications): needed, unless only a disabled step uses it. */
-	for (size_t i = 0; i < nrefs && rc == 0; i++)
-		if (!tsm_strset_has(&dis, refs[i]))
-			rc = tsm_strset_add(&need_set, refs[i], strlen(refs[i]));
-	for (size_t i = 0; i < dis.n && rc == 0; i++)
-		if (!tsm_strset_has(&need_set, dis.v[i]))
-			rc = tsm_strset_add(&dis_set, dis.v[i], strlen(dis.v[i]));
-	if (rc == 0) {
-		strset_replace(&need_set, need, nneed);
-		strset_replace(&dis_set, disabled, ndisabled);
-	}
-out_clear:
-	tsm_strset_clear(&need_set);
-	tsm_strset_clear(&dis);
-	tsm_strset_clear(&dis_set);
-	return rc;
-}
-
-int tsm_ts_summarize(struct tsm_ts_info *info, char *const *ref_packages, size_t nref_packages,
-		     char *const *ref_applications, size_t nref_applications)
-{
-	int rc = summarize_one(info, false, ref_packages, nref_packages, &info->packages,
-			       &info->npackages, &info->disabled_packages, &info->ndisabled_packages);
-
-	if (rc == 0)
-		rc = summarize_one(info, true, ref_applications, nref_applications,
-				   &info->applications, &info->napplications,
-				   &info->disabled_applications, &info->ndisabled_applications);
-	return rc;
 }

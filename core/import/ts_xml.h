@@ -62,20 +62,9 @@ int tsm_ts_xml_parse_memory(const char *what, const char *buf, size_t len,
 			    struct tsm_ts_doc *doc_ret);
 void tsm_ts_doc_clear(struct tsm_ts_doc *doc);
 
-/* Fills @info's packages, applications, disabled_packages and
- * disabled_applications from its steps and the referenceList: packages in
- * order of first use by an enabled step, then referenceList entries no step
- * names; IDs only disabled steps use go to the disabled_* lists. */
-int tsm_ts_summarize(struct tsm_ts_info *info, char *const *ref_packages, size_t nref_packages,
-		     char *const *ref_applications, size_t nref_applications);
-
 /* Package IDs as steps write them: three of [A-Z0-9] and five of [0-9A-F]. */
 bool tsm_ts_package_id_valid(const char *s, size_t len);
 /* "ScopeId_<GUID>/Application_<guid>". */
 bool tsm_ts_application_id_valid(const char *s, size_t len);
-
-
-void tsm_ts_step_clear(struct tsm_ts_step *step);
-void tsm_ts_group_clear(struct tsm_ts_group *group);
 
 #endif

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/catalog.h"
+#include "catalog/rows.h"
 #include "store/store_internal.h"
 #include "tsmedia/hash.h"
 #include "tsmedia/image.h"
@@ -375,7 +375,7 @@ static int full_tree(struct tsm_store *store, const struct tsm_media_snapshot *s
 	}
 	if ((rc = tsm_store_read_begin(store)) < 0)
 		goto out;
-	rc = tsm_media_files_load(store->db, snap->info.version_id, &files, &nfiles);
+	rc = tsm_media_files_load(store, snap->info.version_id, &files, &nfiles);
 	tsm_store_read_end(store);
 	for (size_t i = 0; rc == 0 && i < nfiles; i++) {
 		struct tsm_tree_entry e = { .type = TSM_ENTRY_FILE, .mode = 0444,
@@ -531,13 +531,13 @@ int tsm_media_compose_prestaged(struct tsm_store *store, const struct tsm_media_
 			.description = d.comment,
 			.time_ns = snap->info.created * 1000000000LL,
 		};
-		struct tsm_wim_options o = { .images = &spec, .nimages = 1, .store = store };
+		struct tsm_wim_options o = { .images = &spec, .nimages = 1 };
 		struct tsm_blob_source *source = NULL;
 
 		if ((rc = tsm_store_blob_source_new(store, &source)) < 0)
 			goto out;
 		o.source = source;
-		rc = tsm_wim_layout(&o, &parts, &nparts);
+		rc = tsm_media_wim_layout(store, &o, &parts, &nparts);
 		tsm_store_blob_source_free(source);
 		if (rc < 0)
 			goto out;

@@ -3,28 +3,12 @@
 #ifndef TSMEDIA_MEDIA_INTERNAL_H
 #define TSMEDIA_MEDIA_INTERNAL_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "tsmedia/media.h"
 
 struct tsm_store;
-
-/* A media version's settings as media_options rows, one per field. */
-int tsm_media_options_save(sqlite3 *db, int64_t version, const struct tsm_media_def *d);
-int tsm_media_options_load(sqlite3 *db, int64_t version, struct tsm_media_def *d);
-
-/* Files rendered at definition time and stored as blobs (media_files). */
-struct tsm_media_file {
-	char *path;
-	int64_t blob_id;
-	uint64_t size;
-	uint8_t sha256[32];
-};
-int tsm_media_files_load(sqlite3 *db, int64_t version, struct tsm_media_file **files_ret,
-			 size_t *n_ret);
-void tsm_media_files_free(struct tsm_media_file *files, size_t n);
 
 /* Checks a definition against its type's rules; every problem is an error
  * naming it.  Renders nothing, changes nothing. */
@@ -51,6 +35,11 @@ int tsm_media_compose_ts(struct tsm_store *store, const struct tsm_media_snapsho
 /* Prestaged media: one WIM (NAME.wim) holding all of it. */
 int tsm_media_compose_prestaged(struct tsm_store *store, const struct tsm_media_snapshot *snap,
 				struct tsm_volume_set **set_ret);
+
+/* tsm_wim_layout() with the blobs' SHA-1s looked up in @store's catalog. */
+struct tsm_wim_options;
+int tsm_media_wim_layout(struct tsm_store *store, struct tsm_wim_options *o,
+			 struct tsm_image ***parts_ret, size_t *nparts_ret);
 
 /* A random GUID in registry format ({XXXXXXXX-...}), malloc'ed. */
 int tsm_media_new_guid(char **guid_ret);

@@ -16,7 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "catalog/catalog.h"
+#include "catalog/rows.h"
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
 #include "tsmedia/site.h"
@@ -249,7 +249,6 @@ static int media_file_put(struct tsm_store *store, int64_t version, const char *
 {
 	uint8_t *enc = NULL;
 	size_t enc_len = 0;
-	sqlite3_stmt *stmt;
 	int64_t blob;
 	int rc;
 
@@ -261,15 +260,7 @@ static int media_file_put(struct tsm_store *store, int64_t version, const char *
 	free(enc);
 	if (rc < 0)
 		return rc;
-	if ((rc = tsm_db_prepare(store->db, "INSERT INTO media_files(version, path, blob)"
-					    " VALUES(?, ?, ?)", &stmt)) < 0)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, version);
-	sqlite3_bind_text(stmt, 2, path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, blob);
-	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, path);
-	sqlite3_finalize(stmt);
-	return rc;
+	return tsm_media_file_row_insert(store, version, path, blob);
 }
 
 /* The media certificate: made here (self-signed) or read from PKCS#12. */
@@ -353,52 +344,6 @@ out:
 	return rc;
 }
 
-int tsm_media_files_load(sqlite3 *db, int64_t version, struct tsm_media_file **files_ret,
-			 size_t *n_ret)
-{
-	struct tsm_media_file *files = NULL;
-	sqlite3_stmt *stmt;
-	size_t n = 0;
-	int rc;
-
-	if ((rc = tsm_db_prepare(db, "SELECT f.path, f.blob, b.size, b.sha256 FROM media_files f"
-				     " JOIN blobs b ON b.id = f.blob WHERE f.version = ?"
-				     " ORDER BY f.path", &stmt)) < 0)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, version);
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		void *p = realloc(files, (n + 1) * sizeof(*files));
-
-		if (!p) {
-			rc = -ENOMEM;
-			break;
-		}
-		files = p;
-		files[n].path = strdup((const char *)sqlite3_column_text(stmt, 0));
-		files[n].blob_id = sqlite3_column_int64(stmt, 1);
-		files[n].size = (uint64_t)sqlite3_column_int64(stmt, 2);
-		if (sqlite3_column_bytes(stmt, 3) == 32)
-			memcpy(files[n].sha256, sqlite3_column_blob(stmt, 3), 32);
-		n++;
-	}
-	sqlite3_finalize(stmt);
-	if (rc < 0) {
-		tsm_media_files_free(files, n);
-		return rc;
-	}
-	*files_ret = files;
-	*n_ret = n;
-	return 0;
-}
-
-void tsm_media_files_free(struct tsm_media_file *files, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(files[i].path);
-	free(files);
-}
-
-/* A random GUID in registry format, for a new media. */
 int tsm_media_new_guid(char **guid_ret)
 {
 	uint8_t b[16];

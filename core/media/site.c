@@ -1,7 +1,6 @@
-/* Sites, their management points and trusted root CAs, in the catalog:
- *   sites(code, type, parent, created)
- *   site_mps(site, seq, url)           management points, in order
- *   site_root_cas(site, sha256, pem)   root CA certificates, in rowid order */
+/* Sites, their management points and trusted root CAs: the rules a site
+ * follows (hierarchy, usable management point URLs, root CAs that parse)
+ * and its add/edit/rm; the rows are core/catalog/site.c's. */
 #include "tsmedia/site.h"
 
 #include <arpa/inet.h>
@@ -16,60 +15,12 @@
 #include <openssl/crypto.h>
 #include <openssl/http.h>
 
-#include "catalog/catalog.h"
+#include "catalog/rows.h"
 #include "media/cert.h"
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
 #include "tsmedia/media.h"
-
-/* ---- names ----------------------------------------------------------- */
-
-const char *tsm_site_type_name(enum tsm_site_type type)
-{
-	return type == TSM_SITE_CAS ? "cas" : "primary";
-}
-
-int tsm_site_type_parse(const char *name, enum tsm_site_type *type_ret)
-{
-	if (strcasecmp(name, "primary") == 0)
-		*type_ret = TSM_SITE_PRIMARY;
-	else if (strcasecmp(name, "cas") == 0)
-		*type_ret = TSM_SITE_CAS;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-int tsm_site_code_normalize(const char *code, char norm_ret[4])
-{
-	/* Configuration Manager refuses these: device names and its own. */
-	static const char *const reserved[] = { "AUX", "CON", "NUL", "PRN", "SMS" };
-	char norm[4];
-
-	if (!code || strlen(code) != 3)
-		goto out_bad;
-	for (int i = 0; i < 3; i++) {
-		char c = (char)toupper((unsigned char)code[i]);
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
-			goto out_bad;
-		norm[i] = c;
-	}
-	norm[3] = '\0';
-	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
-		if (strcmp(norm, reserved[i]) == 0) {
-			tsm_error("site code '%s' is reserved by Configuration Manager", code);
-			return -EINVAL;
-		}
-	}
-	memcpy(norm_ret, norm, 4);
-	return 0;
-
-out_bad:
-	tsm_error("invalid site code '%s': three letters or digits (A-Z, 0-9), like PS1",
-		  code ? code : "");
-	return -EINVAL;
-}
+#include "util/strv.h"
 
 /* ---- management point URLs ------------------------------------------- */
 
@@ -217,172 +168,6 @@ bool tsm_mp_is_https(const char *url)
 
 /* ---- memory ---------------------------------------------------------- */
 
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-void tsm_site_clear(struct tsm_site *site)
-{
-	strv_free(site->mps, site->nmps);
-	strv_free(site->root_cas, site->nroot_cas);
-	memset(site, 0, sizeof(*site));
-}
-
-void tsm_site_list_free(struct tsm_site *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		tsm_site_clear(&list[i]);
-	free(list);
-}
-
-void tsm_site_codes_free(char **codes)
-{
-	if (!codes)
-		return;
-	for (char **p = codes; *p; p++)
-		free(*p);
-	free(codes);
-}
-
-static int strv_push(char ***v, size_t *n, const char *s)
-{
-	char **p = realloc(*v, (*n + 1) * sizeof(**v));
-
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	if (!(p[*n] = strdup(s)))
-		return -ENOMEM;
-	(*n)++;
-	return 0;
-}
-
-/* ---- reading --------------------------------------------------------- */
-
-static int site_load_lists(struct tsm_store *store, struct tsm_site *site)
-{
-	static const char *const sql[] = {
-		"SELECT url FROM site_mps WHERE site = ? ORDER BY seq",
-		"SELECT pem FROM site_root_cas WHERE site = ? ORDER BY rowid",
-	};
-
-	for (int i = 0; i < 2; i++) {
-		char ***v = i ? &site->root_cas : &site->mps;
-		size_t *n = i ? &site->nroot_cas : &site->nmps;
-		sqlite3_stmt *stmt;
-		int rc;
-
-		if ((rc = tsm_db_prepare(store->db, sql[i], &stmt)) < 0)
-			return rc;
-		sqlite3_bind_text(stmt, 1, site->code, -1, SQLITE_STATIC);
-		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-			if (strv_push(v, n, (const char *)sqlite3_column_text(stmt, 0)) < 0) {
-				sqlite3_finalize(stmt);
-				return -ENOMEM;
-			}
-		}
-		sqlite3_finalize(stmt);
-		if (rc != SQLITE_DONE)
-			return tsm_db_error(store->db, "reading a site");
-	}
-	return 0;
-}
-
-static int site_from_row(struct tsm_store *store, sqlite3_stmt *stmt, struct tsm_site *site)
-{
-	const char *parent = (const char *)sqlite3_column_text(stmt, 2);
-	int rc;
-
-	memset(site, 0, sizeof(*site));
-	snprintf(site->code, sizeof(site->code), "%s", sqlite3_column_text(stmt, 0));
-	if (tsm_site_type_parse((const char *)sqlite3_column_text(stmt, 1), &site->type) < 0)
-		site->type = TSM_SITE_PRIMARY;
-	snprintf(site->parent, sizeof(site->parent), "%s", parent ? parent : "");
-	if ((rc = site_load_lists(store, site)) < 0)
-		tsm_site_clear(site);
-	return rc;
-}
-
-/* -ENOENT, logged when @quiet is false, when there is no such site. */
-static int site_get_locked(struct tsm_store *store, const char *code, struct tsm_site *site,
-			   bool quiet)
-{
-	sqlite3_stmt *stmt;
-	int rc;
-
-	if ((rc = tsm_db_prepare(store->db, "SELECT code, type, parent FROM sites WHERE code = ?",
-				 &stmt)) < 0)
-		return rc;
-	sqlite3_bind_text(stmt, 1, code, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		rc = site_from_row(store, stmt, site);
-	} else if (rc == SQLITE_DONE) {
-		if (!quiet)
-			tsm_error("no site %s in %s", code, store->dir);
-		rc = -ENOENT;
-	} else {
-		rc = tsm_db_error(store->db, "reading a site");
-	}
-	sqlite3_finalize(stmt);
-	return rc;
-}
-
-int tsm_site_get(struct tsm_store *store, const char *code, struct tsm_site *site_ret)
-{
-	char norm[4];
-	int rc;
-
-	memset(site_ret, 0, sizeof(*site_ret));
-	if ((rc = tsm_site_code_normalize(code, norm)) < 0)
-		return rc;
-	if ((rc = tsm_store_read_begin(store)) < 0)
-		return rc;
-	rc = site_get_locked(store, norm, site_ret, false);
-	tsm_store_read_end(store);
-	return rc;
-}
-
-int tsm_site_list(struct tsm_store *store, struct tsm_site **list_ret, size_t *n_ret)
-{
-	struct tsm_site *list = NULL;
-	sqlite3_stmt *stmt;
-	size_t n = 0;
-	int rc;
-
-	if ((rc = tsm_store_read_begin(store)) < 0)
-		return rc;
-	if ((rc = tsm_db_prepare(store->db, "SELECT code, type, parent FROM sites ORDER BY code",
-				 &stmt)) < 0)
-		goto out_end;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct tsm_site *p = realloc(list, (n + 1) * sizeof(*list));
-
-		if (!p) {
-			rc = -ENOMEM;
-			break;
-		}
-		list = p;
-		if ((rc = site_from_row(store, stmt, &list[n])) < 0)
-			break;
-		n++;
-	}
-	sqlite3_finalize(stmt);
-	rc = rc == SQLITE_DONE ? 0 : rc < 0 ? rc : tsm_db_error(store->db, "listing sites");
-out_end:
-	tsm_store_read_end(store);
-	if (rc < 0) {
-		tsm_site_list_free(list, n);
-		return rc;
-	}
-	*list_ret = list;
-	*n_ret = n;
-	return 0;
-}
-
 /* ---- checking and writing -------------------------------------------- */
 
 /* Checks @site (code already normalized) against the rules and the
@@ -410,7 +195,7 @@ static int site_check_locked(struct tsm_store *store, const struct tsm_site *sit
 			tsm_error("site %s cannot be its own parent", site->code);
 			return -EINVAL;
 		}
-		rc = site_get_locked(store, site->parent, &parent, true);
+		rc = tsm_site_row_get(store, site->parent, &parent, true);
 		if (rc == -ENOENT) {
 			tsm_error("site %s: parent site %s does not exist (add the central"
 				  " administration site first)", site->code, site->parent);
@@ -455,49 +240,10 @@ static int site_check_locked(struct tsm_store *store, const struct tsm_site *sit
 	return 0;
 }
 
-static int step_done(struct tsm_store *store, sqlite3_stmt *stmt, const char *what)
-{
-	int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(store->db, what);
-
-	sqlite3_finalize(stmt);
-	return rc;
-}
-
-/* Writes the management points and root CAs of @site (none exist yet). */
-static int site_write_lists(struct tsm_store *store, const struct tsm_site *site,
-			    char (*sha256s)[65])
-{
-	sqlite3_stmt *stmt;
-	int rc;
-
-	for (size_t i = 0; i < site->nmps; i++) {
-		if ((rc = tsm_db_prepare(store->db, "INSERT INTO site_mps(site, seq, url)"
-						    " VALUES(?, ?, ?)", &stmt)) < 0)
-			return rc;
-		sqlite3_bind_text(stmt, 1, site->code, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 2, (int64_t)i);
-		sqlite3_bind_text(stmt, 3, site->mps[i], -1, SQLITE_STATIC);
-		if ((rc = step_done(store, stmt, "adding a management point")) < 0)
-			return rc;
-	}
-	for (size_t i = 0; i < site->nroot_cas; i++) {
-		if ((rc = tsm_db_prepare(store->db, "INSERT INTO site_root_cas(site, sha256, pem)"
-						    " VALUES(?, ?, ?)", &stmt)) < 0)
-			return rc;
-		sqlite3_bind_text(stmt, 1, site->code, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 2, sha256s[i], -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 3, site->root_cas[i], -1, SQLITE_STATIC);
-		if ((rc = step_done(store, stmt, "adding a root CA")) < 0)
-			return rc;
-	}
-	return 0;
-}
-
 int tsm_site_add(struct tsm_store *store, const struct tsm_site *in)
 {
 	struct tsm_site site = *in, existing;
 	char (*sha256s)[65];
-	sqlite3_stmt *stmt;
 	int rc;
 
 	if ((rc = tsm_site_code_normalize(in->code, site.code)) < 0)
@@ -514,7 +260,7 @@ int tsm_site_add(struct tsm_store *store, const struct tsm_site *in)
 		return -ENOMEM;
 	if ((rc = tsm_store_write_begin(store)) < 0)
 		goto out_free;
-	rc = site_get_locked(store, site.code, &existing, true);
+	rc = tsm_site_row_get(store, site.code, &existing, true);
 	if (rc == 0) {
 		tsm_site_clear(&existing);
 		tsm_error("site %s already exists in %s", site.code, store->dir);
@@ -523,18 +269,7 @@ int tsm_site_add(struct tsm_store *store, const struct tsm_site *in)
 	}
 	if (rc != -ENOENT || (rc = site_check_locked(store, &site, sha256s)) < 0)
 		goto out_abort;
-	if ((rc = tsm_db_prepare(store->db, "INSERT INTO sites(code, type, parent, created)"
-					    " VALUES(?, ?, ?, ?)", &stmt)) < 0)
-		goto out_abort;
-	sqlite3_bind_text(stmt, 1, site.code, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, tsm_site_type_name(site.type), -1, SQLITE_STATIC);
-	if (site.parent[0])
-		sqlite3_bind_text(stmt, 3, site.parent, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, 3);
-	sqlite3_bind_int64(stmt, 4, (int64_t)time(NULL));
-	if ((rc = step_done(store, stmt, "adding a site")) < 0 ||
-	    (rc = site_write_lists(store, &site, sha256s)) < 0)
+	if ((rc = tsm_site_row_insert(store, &site, sha256s)) < 0)
 		goto out_abort;
 	rc = tsm_store_write_commit(store);
 	goto out_free;
@@ -544,26 +279,6 @@ out_abort:
 out_free:
 	free(sha256s);
 	return rc;
-}
-
-static int site_delete_lists(struct tsm_store *store, const char *code)
-{
-	static const char *const sql[] = {
-		"DELETE FROM site_mps WHERE site = ?",
-		"DELETE FROM site_root_cas WHERE site = ?",
-	};
-
-	for (int i = 0; i < 2; i++) {
-		sqlite3_stmt *stmt;
-		int rc;
-
-		if ((rc = tsm_db_prepare(store->db, sql[i], &stmt)) < 0)
-			return rc;
-		sqlite3_bind_text(stmt, 1, code, -1, SQLITE_STATIC);
-		if ((rc = step_done(store, stmt, "changing a site")) < 0)
-			return rc;
-	}
-	return 0;
 }
 
 /* Removes @url (exactly, or ignoring case) from @site's list. */
@@ -624,11 +339,11 @@ static int site_apply_edit(struct tsm_site *site, const struct tsm_site_edit *e)
 				return -EEXIST;
 			}
 		}
-		if ((rc = strv_push(&site->mps, &site->nmps, e->add_mps[i])) < 0)
+		if ((rc = tsm_strv_push(&site->mps, &site->nmps, e->add_mps[i])) < 0)
 			return rc;
 	}
 	for (size_t i = 0; i < e->nadd_root_cas; i++)
-		if ((rc = strv_push(&site->root_cas, &site->nroot_cas, e->add_root_cas[i])) < 0)
+		if ((rc = tsm_strv_push(&site->root_cas, &site->nroot_cas, e->add_root_cas[i])) < 0)
 			return rc;
 	return 0;
 }
@@ -643,7 +358,7 @@ int tsm_site_edit(struct tsm_store *store, const char *code, const struct tsm_si
 		return rc;
 	if ((rc = tsm_store_write_begin(store)) < 0)
 		return rc;
-	if ((rc = site_get_locked(store, norm, &site, false)) < 0)
+	if ((rc = tsm_site_row_get(store, norm, &site, false)) < 0)
 		goto out_abort;
 	if ((rc = site_apply_edit(&site, edit)) < 0)
 		goto out_clear;
@@ -652,8 +367,8 @@ int tsm_site_edit(struct tsm_store *store, const char *code, const struct tsm_si
 		goto out_clear;
 	}
 	if ((rc = site_check_locked(store, &site, sha256s)) < 0 ||
-	    (rc = site_delete_lists(store, site.code)) < 0 ||
-	    (rc = site_write_lists(store, &site, sha256s)) < 0)
+	    (rc = tsm_site_rows_delete_lists(store, site.code)) < 0 ||
+	    (rc = tsm_site_rows_write_lists(store, &site, sha256s)) < 0)
 		goto out_clear;
 	free(sha256s);
 	tsm_site_clear(&site);
@@ -670,46 +385,26 @@ out_abort:
 int tsm_site_rm(struct tsm_store *store, const char *code)
 {
 	char norm[4], children[256] = "";
-	size_t len = 0, nchildren = 0;
+	size_t nchildren = 0;
 	struct tsm_site site;
-	sqlite3_stmt *stmt;
 	int rc;
 
 	if ((rc = tsm_site_code_normalize(code, norm)) < 0)
 		return rc;
 	if ((rc = tsm_store_write_begin(store)) < 0)
 		return rc;
-	if ((rc = site_get_locked(store, norm, &site, false)) < 0)
+	if ((rc = tsm_site_row_get(store, norm, &site, false)) < 0)
 		goto out_abort;
 	tsm_site_clear(&site);
-	if ((rc = tsm_media_refuse_if_used(store, "site", "site", norm)) < 0)
+	if ((rc = tsm_site_row_children(store, norm, children, sizeof(children), &nchildren)) < 0)
 		goto out_abort;
-	if ((rc = tsm_db_prepare(store->db, "SELECT code FROM sites WHERE parent = ? ORDER BY code",
-				 &stmt)) < 0)
-		goto out_abort;
-	sqlite3_bind_text(stmt, 1, norm, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (len < sizeof(children))
-			len += (size_t)snprintf(children + len, sizeof(children) - len, "%s%s",
-						nchildren ? ", " : "", sqlite3_column_text(stmt, 0));
-		nchildren++;
-	}
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE) {
-		rc = tsm_db_error(store->db, "reading sites");
-		goto out_abort;
-	}
 	if (nchildren) {
 		tsm_error("site %s is the parent of primary site%s %s: remove %s first", norm,
 			  nchildren > 1 ? "s" : "", children, nchildren > 1 ? "them" : "it");
 		rc = -EBUSY;
 		goto out_abort;
 	}
-	if ((rc = site_delete_lists(store, norm)) < 0 ||
-	    (rc = tsm_db_prepare(store->db, "DELETE FROM sites WHERE code = ?", &stmt)) < 0)
-		goto out_abort;
-	sqlite3_bind_text(stmt, 1, norm, -1, SQLITE_STATIC);
-	if ((rc = step_done(store, stmt, "removing a site")) < 0)
+	if ((rc = tsm_site_row_delete(store, norm)) < 0)
 		goto out_abort;
 	return tsm_store_write_commit(store);
 
@@ -726,7 +421,6 @@ int tsm_site_untrusting_primaries(struct tsm_store *store, const char *code, cha
 	struct tsm_site site;
 	char norm[4], **codes = NULL;
 	const char *top;
-	sqlite3_stmt *stmt;
 	size_t n = 0;
 	int rc;
 
@@ -734,41 +428,11 @@ int tsm_site_untrusting_primaries(struct tsm_store *store, const char *code, cha
 		return rc;
 	if ((rc = tsm_store_read_begin(store)) < 0)
 		return rc;
-	if ((rc = site_get_locked(store, norm, &site, false)) < 0)
+	if ((rc = tsm_site_row_get(store, norm, &site, false)) < 0)
 		goto out_end;
 	/* The top of the hierarchy: the CAS, or a stand-alone primary itself. */
 	top = site.type == TSM_SITE_CAS ? site.code : site.parent[0] ? site.parent : site.code;
-	if ((rc = tsm_db_prepare(store->db,
-				 "SELECT p.code FROM sites p WHERE p.type = 'primary'"
-				 " AND (p.code = ?1 OR p.parent = ?1) AND NOT EXISTS ("
-				 "  SELECT 1 FROM site_root_cas a JOIN site_root_cas b"
-				 "  ON a.sha256 = b.sha256 WHERE a.site = p.code AND b.site = ?2)"
-				 " ORDER BY p.code", &stmt)) < 0)
-		goto out_clear;
-	sqlite3_bind_text(stmt, 1, top, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(stmt, 2, site.code, -1, SQLITE_TRANSIENT);
-	if (!(codes = calloc(1, sizeof(*codes)))) {
-		sqlite3_finalize(stmt);
-		rc = -ENOMEM;
-		goto out_clear;
-	}
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		char **p = realloc(codes, (n + 2) * sizeof(*codes));
-
-		if (!p) {
-			rc = -ENOMEM;
-			break;
-		}
-		codes = p;
-		if (!(codes[n] = strdup((const char *)sqlite3_column_text(stmt, 0)))) {
-			rc = -ENOMEM;
-			break;
-		}
-		codes[++n] = NULL;
-	}
-	sqlite3_finalize(stmt);
-	rc = rc == SQLITE_DONE ? 0 : rc < 0 ? rc : tsm_db_error(store->db, "reading sites");
-out_clear:
+	rc = tsm_site_rows_untrusting(store, top, site.code, &codes, &n);
 	tsm_site_clear(&site);
 out_end:
 	tsm_store_read_end(store);

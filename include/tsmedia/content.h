@@ -1,3 +1,4 @@
+/* Layer: catalog (core/catalog/); tsm_content_add is import's (core/import/content_add.c). */
 /* Content items (boot images, OS images, packages, applications, driver
  * packages, prestart files) and their versions, each a tree of files whose
  * data are blobs in the store.

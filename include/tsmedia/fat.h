@@ -1,3 +1,4 @@
+/* Layer: image (core/image/fat.c): knows trees and extent maps, not the catalog. */
 /* The USB disk image writer: a file tree laid out as an extent map
  * (tsmedia/image.h) holding a partitioned disk with one FAT32 partition,
  * what `dd` writes to a stick.

@@ -1,3 +1,4 @@
+/* Layer: util, below all (core/store/hash.c, core/util/hex.c). */
 /* SHA-256 (names of chunks and blobs) and SHA-1 (WIM blob tables), through
  * OpenSSL's EVP interface, and hex encoding of digests. */
 #ifndef TSMEDIA_HASH_H

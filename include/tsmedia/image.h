@@ -1,3 +1,4 @@
+/* Layer: image (core/image/): extent maps and their reader; no catalog. */
 /* Virtual images as extent maps, and the one reader that serves them.
  *
  * A format writer (ISO 9660, FAT disk image, WIM) lays a volume out as an

@@ -1,3 +1,4 @@
+/* Layer: media (core/media/inspect.c). */
 /* The client's view of task sequence media: what a booting computer (or a
  * prestaged one checking its local copy) reads and checks. */
 #ifndef TSMEDIA_INSPECT_H

@@ -1,3 +1,4 @@
+/* Layer: image (core/image/): knows trees and extent maps, not the catalog. */
 /* The virtual ISO writer: a file tree plus a boot spec laid out as an
  * extent map (tsmedia/image.h) holding an ISO 9660 volume with Joliet,
  * Rock Ridge, a UDF 1.02 bridge, El Torito BIOS/UEFI boot entries and an

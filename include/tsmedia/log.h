@@ -1,3 +1,4 @@
+/* Layer: util, below all (core/util/log.c). */
 /* Messages for the user: one helper, one format ("tsmedia: error: ...").
  *
  * Core functions return 0 or a negative errno and report what went wrong

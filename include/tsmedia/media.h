@@ -1,3 +1,4 @@
+/* Layer: media (core/media/); the definition rows are core/catalog/media.c's. */
 /* Media definitions, their versions, and what a reader of one sees.
  *
  * A media definition names content by ID; each `create`/`edit` stores an
@@ -16,98 +17,11 @@
 #include <stdint.h>
 
 #include "tsmedia/content.h"
+#include "tsmedia/media_def.h"
 
 struct tsm_store;
 struct tsm_image;
 struct tsm_pin;
-
-enum tsm_media_type {
-	TSM_MEDIA_DATA,       /* an ISO of the given content: a driver pack, a tool set */
-	TSM_MEDIA_CAPTURE,    /* boots a reference computer and captures its OS */
-	TSM_MEDIA_BOOTABLE,   /* a boot image; task sequence and content from the network */
-	TSM_MEDIA_PRESTAGED,  /* one WIM: boot image, OS image, content, for a factory */
-	TSM_MEDIA_STANDALONE, /* the task sequence and all its content, no network */
-	TSM_MEDIA_TYPE_COUNT
-};
-
-enum tsm_media_mode { TSM_MODE_DYNAMIC, TSM_MODE_SITE_BASED };
-enum tsm_uda { TSM_UDA_NONE, TSM_UDA_AUTO, TSM_UDA_ADMIN, TSM_UDA_DENY };
-
-/* What the media is written to: a CD/DVD (an ISO) or a USB drive (a FAT32
- * disk image, NAME.img, that dd writes to a stick). */
-enum tsm_media_form {
-	TSM_MEDIA_CD_DVD,
-	TSM_MEDIA_USB,
-};
-
-/* USB disk image partitioning (--partition-table): MBR by default, for the
- * widest firmware support. */
-enum tsm_partition_table {
-	TSM_PARTITION_MBR,
-	TSM_PARTITION_GPT,
-};
-
-const char *tsm_media_type_name(enum tsm_media_type type);
-int tsm_media_type_parse(const char *name, enum tsm_media_type *type_ret);
-
-struct tsm_media_def {
-	char *name;
-	enum tsm_media_type type;
-	char **content; /* content IDs, in order; their trees merge at the root */
-	size_t ncontent;
-	char *label;     /* volume label */
-	char *publisher;
-	char *bios_boot; /* a path on the media: El Torito BIOS boot file */
-	unsigned boot_load_size;
-	bool boot_info_table;
-	char *uefi_boot; /* a path on the media: FAT image for UEFI */
-	uint8_t *hybrid_mbr;
-	size_t hybrid_mbr_len;
-	bool hybrid_gpt;
-	bool joliet, rock_ridge, udf;
-	enum tsm_media_form form;               /* --media cd-dvd|usb */
-	enum tsm_partition_table partition_table; /* USB: --partition-table mbr|gpt */
-	char *usb_bios_mbr;     /* USB: a file of the tree: MBR boot code (e.g. GRUB's boot.img) */
-	char *usb_bios_core;    /* USB: a file of the tree: what it loads from LBA 1 (core.img) */
-
-	/* Task sequence media (capture, bootable, prestaged, stand-alone). */
-	uint64_t volume_size;   /* bytes per volume; 0: unlimited */
-	bool autorun;
-	char *boot_image;       /* content ID */
-	char *task_sequence;    /* task sequence ID */
-	char *os_image;         /* prestaged: content ID */
-	unsigned os_image_index;
-	char **extra_content;   /* --application/--package/--driver-package IDs */
-	size_t nextra_content;
-	bool include_dependencies;
-	bool unattended, unknown_computers;
-	enum tsm_media_mode mode;
-	char *site;
-	char **management_points;
-	size_t nmanagement_points;
-	enum tsm_uda user_device_affinity;
-	char **variables;       /* NAME=VALUE */
-	size_t nvariables;
-	char *prestart_command;
-	char *prestart_files;   /* content ID */
-	int64_t valid_from, valid_until; /* stand-alone; 0: unset */
-	char *created_by, *version_text, *comment; /* prestaged */
-	char *media_guid;       /* made at create, kept by edit */
-
-	/* Set at create/edit, never stored: what the rendered files need. */
-	const char *password;   /* NULL with no_password */
-	bool no_password;
-	const char *cert_pfx_path, *cert_password; /* --certificate FILE --certificate-password-file */
-	bool cert_self_signed;
-	int64_t cert_valid_from, cert_valid_until;
-
-	/* Stored: facts about the protection, for show and inspect. */
-	bool password_protected;
-	char *cert_summary;     /* subject, dates, thumbprint of the media certificate */
-	bool cert_is_pki;       /* issued by a CA, not self-signed */
-};
-
-void tsm_media_def_clear(struct tsm_media_def *def);
 
 /* Media names: 1 to 64 of [A-Za-z0-9._-], not starting with '.'. */
 bool tsm_media_name_valid(const char *name);
@@ -120,28 +34,6 @@ bool tsm_media_name_valid(const char *name);
  * (content list, media GUID, certificate summary). */
 int tsm_media_save(struct tsm_store *store, struct tsm_media_def *def, bool edit,
 		   int64_t *version_ret);
-
-struct tsm_media_info {
-	struct tsm_media_def def;
-	int64_t version;    /* 1, 2, ... */
-	int64_t version_id; /* catalog row */
-	int64_t created;
-};
-
-int tsm_media_list(struct tsm_store *store, struct tsm_media_info **list_ret, size_t *n_ret);
-int tsm_media_get(struct tsm_store *store, const char *name, struct tsm_media_info *info_ret);
-void tsm_media_info_clear(struct tsm_media_info *info);
-void tsm_media_list_free(struct tsm_media_info *list, size_t n);
-int tsm_media_rm(struct tsm_store *store, const char *name);
-
-/* -EBUSY, with a message naming them, when the current version of a live
- * media has option @key set to @value (a task sequence or a site in use). */
-int tsm_media_refuse_if_used(struct tsm_store *store, const char *what, const char *key,
-			     const char *value);
-
-/* Names of media that use content @id (for refusing its removal). */
-int tsm_media_using_content(struct tsm_store *store, const char *id, char ***names_ret,
-			    size_t *n_ret);
 
 struct tsm_snapshot_content {
 	char id[TSM_CONTENT_ID_LEN + 1];
@@ -201,5 +93,24 @@ struct tsm_boot_choice {
 int tsm_boot_choice_from_content(struct tsm_store *store, const char *id, int64_t version,
 				 struct tsm_tree *tree, struct tsm_boot_choice *choice_ret);
 void tsm_boot_choice_clear(struct tsm_boot_choice *choice);
+
+/* ---- volume trees from the catalog (core/media/volume.c) ------------- */
+
+/* Adds every entry of content @id's version @version (0: current) under
+ * @prefix ("" for the root) of @tree. */
+struct tsm_tree;
+int tsm_tree_add_content(struct tsm_tree *tree, struct tsm_store *store, const char *id,
+			 int64_t version, const char *prefix);
+
+/* The WIM of content @id version @version_row (the catalog row, pinned by
+ * the caller): its images as imported (one, or "1/", "2/"... with their
+ * names), else the whole tree as one image named after the item. */
+struct tsm_wim_content_options {
+	uint64_t part_size;
+	int index;                /* 0: every image; else only that one */
+};
+int tsm_wim_layout_content(struct tsm_store *store, const char *id, int64_t version_row,
+			   const struct tsm_wim_content_options *o, struct tsm_image ***parts_ret,
+			   size_t *nparts_ret);
 
 #endif

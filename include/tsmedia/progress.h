@@ -1,3 +1,4 @@
+/* Layer: util, below all (core/util/progress.c). */
 /* Progress display for long work: bytes, rate and ETA on one line of a
  * terminal, redrawn at most ten times a second; silent when standard error
  * is not a terminal.  One owner thread. */

@@ -1,3 +1,4 @@
+/* Layer: media (rules, certificates: core/media/); the rows: tsmedia/site_def.h. */
 /* Sites of a Configuration Manager hierarchy, their management points and
  * trusted root CAs, and the media certificate (OpenSSL: X.509, PKCS#12).
  *
@@ -21,43 +22,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tsmedia/site_def.h"
+
 struct tsm_store;
 
 /* ---- sites ----------------------------------------------------------- */
-
-enum tsm_site_type { TSM_SITE_PRIMARY, TSM_SITE_CAS };
-
-struct tsm_site {
-	char code[4];
-	enum tsm_site_type type;
-	char parent[4];          /* "" for none */
-	char **mps;              /* management point URLs, in order */
-	size_t nmps;
-	char **root_cas;         /* PEM certificates */
-	size_t nroot_cas;
-};
-
-/* "primary" / "cas" and back; parse returns 0 or -EINVAL (not logged). */
-const char *tsm_site_type_name(enum tsm_site_type type);
-int tsm_site_type_parse(const char *name, enum tsm_site_type *type_ret);
-
-/* Checks a site code and writes its upper-case form to @norm_ret; logs and
- * returns -EINVAL when it is not three of [A-Z0-9] or is reserved. */
-int tsm_site_code_normalize(const char *code, char norm_ret[4]);
 
 /* Adds a site.  Everything is checked before anything is written: the code,
  * the parent (an existing CAS; none for a CAS), every management point URL
  * (tsm_mp_check; no duplicates; none on a CAS) and every root CA (an X.509
  * CA certificate; no duplicates).  -EEXIST when the code is taken. */
 int tsm_site_add(struct tsm_store *store, const struct tsm_site *site);
-/* -ENOENT (logged) when there is no such site. */
-int tsm_site_get(struct tsm_store *store, const char *code, struct tsm_site *site_ret);
-/* Every site, by code. */
-int tsm_site_list(struct tsm_store *store, struct tsm_site **list_ret, size_t *n_ret);
 /* Refused (-EBUSY, naming them) while primary sites have @code as parent. */
 int tsm_site_rm(struct tsm_store *store, const char *code);
-void tsm_site_clear(struct tsm_site *site);
-void tsm_site_list_free(struct tsm_site *list, size_t n);
 
 /* Changes to a site's management points and root CAs, applied in one
  * transaction: removals first, then additions at the end of the lists.
@@ -89,7 +66,6 @@ bool tsm_mp_is_https(const char *url);
  * included), or itself alone when it has no parent.  A site with no root CA is trusted by no
  * one: every primary of its hierarchy is listed.  Free with tsm_site_codes_free(). */
 int tsm_site_untrusting_primaries(struct tsm_store *store, const char *code, char ***codes_ret, size_t *n_ret);
-void tsm_site_codes_free(char **codes);
 
 /* ---- certificates ---------------------------------------------------- */
 

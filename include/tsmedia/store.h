@@ -1,3 +1,4 @@
+/* Layer: store (core/store/), the bottom layer. */
 /* The content store: chunks in pack files, blobs, and the sqlite catalog.
  *
  * A store is a directory (0700):

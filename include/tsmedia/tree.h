@@ -1,6 +1,8 @@
+/* Layer: image (core/image/tree.c): built by media/, walked by the writers. */
 /* An in-memory file tree: what a format writer lays out.  Built from
- * content versions (tsm_tree_add_content), from generated files, and from
- * nested virtual images; a writer walks it and never touches file bytes.
+ * content versions (tsm_tree_add_content in tsmedia/media.h), from
+ * generated files, and from nested virtual images; a writer walks it and
+ * never touches file bytes.
  *
  * Ownership: the tree owns its nodes, names and inline data; a node's
  * nested image holds a reference released with the tree.  One thread. */
@@ -60,11 +62,6 @@ int tsm_tree_add_data(struct tsm_tree *tree, const char *path, const void *data,
 /* A file whose bytes are a virtual image (a reference is taken). */
 int tsm_tree_add_image(struct tsm_tree *tree, const char *path, struct tsm_image *image,
 		       int64_t mtime_ns, struct tsm_tree_node **node_ret);
-
-/* Adds every entry of content @id's version @version (0: current) under
- * @prefix ("" for the root). */
-int tsm_tree_add_content(struct tsm_tree *tree, struct tsm_store *store, const char *id,
-			 int64_t version, const char *prefix);
 
 /* Calls @fn for every node, parents before children, children in name
  * order; stops at the first non-zero return and returns it. */

@@ -1,3 +1,4 @@
+/* Layer: catalog (core/catalog/ts.c); tsm_ts_import is import's (core/import/ts_import.c). */
 /* Task sequences imported from Configuration Manager (or MDT templates):
  * the step tree, the content each step needs, and the sequence document
  * itself, kept byte for byte for the media's Policy.xml.
@@ -96,6 +97,16 @@ void tsm_ts_list_free(struct tsm_ts_info *list, size_t n);
  * malloc'ed array of malloc'ed "group/step (type)" strings.  Dynamic application and package
  * installs (a base variable) are named too.  *names_ret is NULL when there are none. */
 int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret, size_t *n_ret);
+
+/* Fills @info's packages, applications, disabled_packages and
+ * disabled_applications from its steps and the referenceList: packages in
+ * order of first use by an enabled step, then referenceList entries no step
+ * names; IDs only disabled steps use go to the disabled_* lists. */
+int tsm_ts_summarize(struct tsm_ts_info *info, char *const *ref_packages, size_t nref_packages,
+		     char *const *ref_applications, size_t nref_applications);
+
+void tsm_ts_step_clear(struct tsm_ts_step *step);
+void tsm_ts_group_clear(struct tsm_ts_group *group);
 
 /* Frees an array of malloc'ed strings (as standalone_blockers returns). */
 void tsm_ts_strings_free(char **strings, size_t n);

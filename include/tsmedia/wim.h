@@ -1,3 +1,4 @@
+/* Layer: image (the WIM writer, core/image/wim.c); importing is core/import/wim.c. */
 /* WIM files, both ways (Microsoft's Windows Imaging Format, as documented by
  * the WIM format paper and by wimlib's sources).
  *
@@ -5,8 +6,8 @@
  * apart with wimlib: every file's data becomes a blob, the tree becomes a
  * content version, and what Windows keeps besides (security descriptors,
  * three timestamps, short names, named data streams, reparse points, hard
- * links) goes into the catalog's win_* tables, read back here as
- * struct tsm_win_meta.
+ * links) goes into the catalog's win_* tables, read back as struct
+ * tsm_win_meta (tsmedia/winmeta.h) and handed to the writer with the tree.
  *
  * The writer lays one or more images out as a virtual WIM: an extent map
  * whose file resources are stored uncompressed, so each maps straight onto
@@ -15,8 +16,7 @@
  * bytes: GUID and times are derived from it.  A split WIM is a set of such
  * images, one per .swm part.
  *
- * Ownership: layout results are images the caller unrefs; a struct
- * tsm_win_meta_set is freed with tsm_win_meta_set_free(). One thread. */
+ * Ownership: layout results are images the caller unrefs. One thread. */
 #ifndef TSMEDIA_WIM_H
 #define TSMEDIA_WIM_H
 
@@ -25,62 +25,15 @@
 #include <stdint.h>
 
 #include "tsmedia/hash.h"
+#include "tsmedia/winmeta.h"
 
 struct tsm_image;
-struct tsm_store;
 struct tsm_tree;
 struct tsm_blob_source;
 
 /* FAT32's largest file: the default part size of split WIMs for USB media. */
 #define TSM_WIM_FAT32_PART_MAX 4294967295ull
 
-/* Windows file attributes (MS-FSCC 2.6) the writer uses. */
-#define TSM_WIN_ATTR_READONLY 0x1u
-#define TSM_WIN_ATTR_DIRECTORY 0x10u
-#define TSM_WIN_ATTR_ARCHIVE 0x20u
-#define TSM_WIN_ATTR_NORMAL 0x80u
-#define TSM_WIN_ATTR_REPARSE_POINT 0x400u
-#define TSM_WIN_ATTR_ENCRYPTED 0x4000u
-#define TSM_WIN_REPARSE_TAG_SYMLINK 0xA000000Cu
-
-struct tsm_win_stream {
-	char *name;       /* UTF-8 */
-	int64_t blob_id;  /* 0: empty */
-	uint64_t size;
-};
-
-/* One entry's Windows metadata.  Times are FILETIMEs (100 ns since 1601). */
-struct tsm_win_meta {
-	char *path;             /* as in the content's tree; "" the root */
-	uint32_t attributes;
-	uint8_t *security;      /* SECURITY_DESCRIPTOR_RELATIVE, or NULL */
-	size_t security_len;
-	char *short_name;       /* 8.3 name, or NULL */
-	uint64_t creation_ft, access_ft, write_ft;
-	uint32_t reparse_tag;   /* with TSM_WIN_ATTR_REPARSE_POINT */
-	uint8_t *reparse;       /* the reparse data after its 8-byte header */
-	size_t reparse_len;
-	uint64_t hardlink_group; /* 0: one name; else shared by every name of the file */
-	bool has_unix;          /* wimlib's UNIX data extension */
-	uint32_t unix_uid, unix_gid, unix_mode, unix_rdev;
-	bool has_object_id;
-	uint8_t object_id[64];
-	struct tsm_win_stream *streams; /* named data streams */
-	size_t nstreams;
-};
-
-/* The Windows metadata of a content version, sorted by path. */
-struct tsm_win_meta_set {
-	struct tsm_win_meta *entries;
-	size_t n;
-};
-/* @version_row: the catalog id of the version (tsm_content_version.row_id).
- * An empty set when the version has none (not imported from a WIM). */
-int tsm_win_meta_load(struct tsm_store *store, int64_t version_row,
-		      struct tsm_win_meta_set **set_ret);
-const struct tsm_win_meta *tsm_win_meta_find(const struct tsm_win_meta_set *set,
-					     const char *path);
-void tsm_win_meta_set_free(struct tsm_win_meta_set *set);
 
 /* ---- the writer ------------------------------------------------------ */
 
@@ -103,7 +56,10 @@ struct tsm_wim_options {
 	size_t nimages;
 	unsigned boot_index;      /* 1-based; 0: none */
 	uint64_t part_size;       /* 0: one WIM; else .swm parts of at most this */
-	struct tsm_store *store;  /* blobs' SHA-1 (needed when a tree names blobs) */
+	/* A blob's SHA-1, which names its resource in the WIM (needed when a
+	 * tree names blobs): 0, or a negative errno reported by the callee. */
+	int (*blob_sha1)(void *ctx, int64_t blob_id, uint64_t size, uint8_t sha1[TSM_SHA1_LEN]);
+	void *blob_sha1_ctx;
 	/* Reads nested images to hash them (needed when a tree holds one). */
 	const struct tsm_blob_source *source;
 };
@@ -113,17 +69,6 @@ struct tsm_wim_options {
 int tsm_wim_layout(const struct tsm_wim_options *o, struct tsm_image ***parts_ret,
 		   size_t *nparts_ret);
 void tsm_wim_parts_free(struct tsm_image **parts, size_t n);
-
-/* The WIM of content @id version @version_row (the catalog row, pinned by
- * the caller): its images as imported (one, or "1/", "2/"... with their
- * names), else the whole tree as one image named after the item. */
-struct tsm_wim_content_options {
-	uint64_t part_size;
-	int index;                /* 0: every image; else only that one */
-};
-int tsm_wim_layout_content(struct tsm_store *store, const char *id, int64_t version_row,
-			   const struct tsm_wim_content_options *o, struct tsm_image ***parts_ret,
-			   size_t *nparts_ret);
 
 /* ---- encoders (exposed for the unit tests) --------------------------- */
 

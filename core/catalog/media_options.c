@@ -1,6 +1,6 @@
 /* A media definition's fields as media_options rows: one table of field
  * descriptors drives saving, loading and freeing. */
-#include "media/media_internal.h"
+#include "catalog/rows.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "store/store_internal.h"
 #include "tsmedia/log.h"
+#include "tsmedia/media_def.h"
 
 enum field_kind { F_STR, F_UINT, F_BOOL, F_INT64, F_BYTES, F_LIST, F_ENUM };
 
@@ -121,8 +123,9 @@ static int put(sqlite3_stmt *stmt, int64_t version, const char *key, const void 
 	return sqlite3_step(stmt) == SQLITE_DONE ? 0 : -EIO;
 }
 
-int tsm_media_options_save(sqlite3 *db, int64_t version, const struct tsm_media_def *d)
+int tsm_media_options_save(struct tsm_store *store, int64_t version, const struct tsm_media_def *d)
 {
+	sqlite3 *db = store->db;
 	sqlite3_stmt *stmt;
 	int rc;
 
