@@ -304,6 +304,25 @@ static const char schema_v3[] =
 	"  DELETE FROM media_refs WHERE version = NEW.id;"
 	"END;";
 
+/* v4: task_sequences becomes a rowid table.  As WITHOUT ROWID its primary
+ * key's b-tree held whole records, sequence_xml included, and every foreign
+ * key check from a ts_steps or ts_packages insert copied the parent record:
+ * importing a sequence cost references x document size (40,000 references:
+ * 11 s).  With a rowid, PRIMARY KEY(id, version) is a separate index of
+ * (id, version, rowid) and the checks read only that.  The index that v3's
+ * keys use is rebuilt with the table. */
+static const char schema_v4[] =
+	"CREATE TABLE new_task_sequences(id TEXT NOT NULL, version INTEGER NOT NULL,"
+	"  name TEXT NOT NULL, boot_image TEXT, source TEXT NOT NULL, created INTEGER NOT NULL,"
+	"  removed INTEGER NOT NULL DEFAULT 0, dialect TEXT NOT NULL, sequence_xml BLOB NOT NULL,"
+	"  PRIMARY KEY(id, version));"
+	"INSERT INTO new_task_sequences(id, version, name, boot_image, source, created, removed,"
+	"  dialect, sequence_xml) SELECT id, version, name, boot_image, source, created, removed,"
+	"  dialect, sequence_xml FROM task_sequences;"
+	"DROP TABLE task_sequences;"
+	"ALTER TABLE new_task_sequences RENAME TO task_sequences;"
+	"CREATE UNIQUE INDEX task_sequences_by_removed ON task_sequences(id, version, removed);";
+
 struct catalog_step {
 	const char *what;
 	const char *sql;
@@ -314,6 +333,8 @@ static const struct catalog_step catalog_steps[] = {
 	{ "content ids are never reused; packs record their last verify", schema_v2 },
 	{ "content, task sequences and sites a media uses cannot be removed (foreign keys)",
 	  schema_v3 },
+	{ "task sequences are a rowid table, so foreign key checks do not copy documents",
+	  schema_v4 },
 };
 
 _Static_assert(sizeof(catalog_steps) / sizeof(catalog_steps[0]) + 1 ==

@@ -87,7 +87,10 @@ tsm "$store" verify >"$WORK/verify.out" 2>"$WORK/verify.err" ||
 	fail "verify of the upgraded store failed: $(head -c 1500 "$WORK/verify.err")"
 grep -q "upgraded from schema version 1 to" "$WORK/verify.err" ||
 	fail "the upgrade was not reported: $(cat "$WORK/verify.err")"
-assert_eq "$(q 'PRAGMA user_version')" 3 "schema version after the upgrade"
+assert_eq "$(q 'PRAGMA user_version')" 4 "schema version after the upgrade"
+# v4: foreign key checks against task_sequences must not copy documents.
+[[ $(q "SELECT sql FROM sqlite_master WHERE name = 'task_sequences'") != *"WITHOUT ROWID"* ]] ||
+	fail "task_sequences is still a WITHOUT ROWID table after the upgrade"
 for t in blobs content_versions media_versions; do
 	[[ $(q "SELECT sql FROM sqlite_master WHERE name = '$t'") == *AUTOINCREMENT* ]] ||
 		fail "$t has no AUTOINCREMENT after the upgrade"
