@@ -638,6 +638,7 @@ static void test_load_windows_legacy(void **state)
 	PKCS12_free(p12);
 	X509_free(x);
 	EVP_PKEY_free(key);
+	OSSL_PROVIDER_unload(legacy);
 }
 
 /* ---- root CA files ---------------------------------------------------- */
