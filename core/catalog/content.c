@@ -1,5 +1,6 @@
 /* Content items: listing, removal and reading files back (importing is
  * core/import/'s). */
+#include "util/fdio.h"
 #include "tsmedia/content.h"
 
 #include <errno.h>
@@ -491,21 +492,6 @@ static int cat_open_locked(struct tsm_store *store, const char *id, const char *
 	return rc;
 }
 
-static int write_full(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int tsm_content_cat(struct tsm_store *store, const char *id, const char *path, int fd)
 {
 	struct tsm_blob_reader *reader = NULL;
@@ -536,7 +522,7 @@ int tsm_content_cat(struct tsm_store *store, const char *id, const char *path, i
 		}
 		if (n == 0)
 			break;
-		if ((rc = write_full(fd, buf, (size_t)n)) < 0) {
+		if ((rc = tsm_fd_write_full(fd, buf, (size_t)n, false)) < 0) {
 			if (rc != -EPIPE)
 				tsm_error("writing '%s': %s", path, strerror(-rc));
 			break;

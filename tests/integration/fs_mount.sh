@@ -14,24 +14,10 @@ store=$WORK/store
 mnt=$WORK/mnt
 mkdir -p "$mnt"
 init_store "$store" --compression none
-daemon_pid=
 
-mount_fs() {
-	"$TSMEDIAFS" --store "$store" "$mnt" -f 2>>"$WORK/daemon.log" &
-	daemon_pid=$!
-	for _ in $(seq 100); do
-		mountpoint -q "$mnt" && return 0
-		sleep 0.1
-	done
-	cat "$WORK/daemon.log" >&2
-	fail "tsmediafs did not mount within 10 s"
-}
-unmount_fs() {
-	fusermount3 -u "$mnt" 2>/dev/null || true
-	[[ -n $daemon_pid ]] && wait "$daemon_pid" 2>/dev/null || true
-	daemon_pid=
-}
-at_exit 'fusermount3 -u "$mnt"; kill -9 $daemon_pid'
+# The mount of this test's store, through lib.sh's fs_start/fs_stop.
+mount_fs() { fs_start "$store" "$mnt"; }
+unmount_fs() { fs_stop "$mnt"; }
 
 # same_bytes A B: the two files hold the same bytes (read now).
 same_bytes() { cmp -s "$1" "$2"; }
@@ -131,9 +117,9 @@ for p in "${pids[@]}"; do
 done
 
 check "kill -9, fusermount3 -u, restart"
-kill -9 "$daemon_pid"
-wait "$daemon_pid" 2>/dev/null || true
-daemon_pid=
+kill -9 "$FS_PID"
+wait "$FS_PID" 2>/dev/null || true
+FS_PID=
 fusermount3 -u "$mnt" || fail "fusermount3 -u did not clear the dead mount"
 mount_fs
 assert_eq "$(sha "$mnt/alpha.iso")" "$(sha "$WORK/alpha.2.iso")" "after restart"
