@@ -21,31 +21,7 @@
 #include <openssl/evp.h>
 
 #include "media/cmcrypt.h"
-#include "tsmedia/log.h"
-
-static char messages[8192];
-
-static void capture(enum tsm_log_level level, const char *msg)
-{
-	size_t len = strlen(messages);
-
-	(void)level;
-	snprintf(messages + len, sizeof(messages) - len, "%s\n", msg);
-}
-
-static void assert_message(const char *needle)
-{
-	if (!strstr(messages, needle))
-		fail_msg("expected a message containing '%s'; got:\n%s", needle, messages);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	messages[0] = '\0';
-	tsm_log_set_sink(capture);
-	return 0;
-}
+#include "test_cm_log.h"
 
 static uint32_t le32(const uint8_t *p)
 {
