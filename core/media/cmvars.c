@@ -21,6 +21,7 @@
  *        DVD, PXE or HD; _SMSTSMediaType names the media (BootMedia, FullMedia, PXE, OEMMedia);
  *        SMSTSAssignUsersMode is Auto, Pending or Disabled. */
 #include "media/cmvars.h"
+#include "media/cmxml.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,7 +29,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <openssl/crypto.h>
 
@@ -36,23 +36,6 @@
 
 /* [PSD]: the MediaVarList version Configuration Manager's and MDT's files carry. */
 #define MEDIA_VAR_LIST_VERSION "4.00.5345.0000"
-
-static int check_xml_text(const char *s, const char *what, const char *name)
-{
-	if (!xmlCheckUTF8((const xmlChar *)s)) {
-		tsm_error("media variable %s: %s is not UTF-8 text", name, what);
-		return -EINVAL;
-	}
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		/* XML 1.0 section 2.2: no control characters but tab, CR and LF. */
-		if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') {
-			tsm_error("media variable %s: %s holds control character %#x, which XML cannot"
-				  " carry", name, what, *p);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
 
 int tsm_cm_vars_add(struct tsm_cm_vars *vars, const char *name, const char *value)
 {
@@ -63,8 +46,8 @@ int tsm_cm_vars_add(struct tsm_cm_vars *vars, const char *name, const char *valu
 		tsm_error("a media variable needs a name");
 		return -EINVAL;
 	}
-	if ((rc = check_xml_text(name, "its name", "(unnamed)")) < 0 ||
-	    (rc = check_xml_text(value, "its value", name)) < 0)
+	if ((rc = tsm_cm_xml_check_text(name, "its name", "media variable", "")) < 0 ||
+	    (rc = tsm_cm_xml_check_text(value, "its value", "media variable", name)) < 0)
 		return rc;
 	if (tsm_cm_vars_get(vars, name))
 		return -EEXIST;
@@ -110,12 +93,8 @@ void tsm_cm_vars_clear(struct tsm_cm_vars *vars)
 
 int tsm_cm_vars_to_xml(const struct tsm_cm_vars *vars, char **xml_ret, size_t *len_ret)
 {
-	static const char decl[] = "<?xml version=\"1.0\"?>";
 	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
 	xmlNodePtr root = doc ? xmlNewDocNode(doc, NULL, BAD_CAST "MediaVarList", NULL) : NULL;
-	xmlBufferPtr buf = NULL;
-	size_t len;
-	char *out;
 	int rc = -ENOMEM;
 
 	if (!root)
@@ -124,42 +103,17 @@ int tsm_cm_vars_to_xml(const struct tsm_cm_vars *vars, char **xml_ret, size_t *l
 	if (!xmlNewProp(root, BAD_CAST "Version", BAD_CAST MEDIA_VAR_LIST_VERSION))
 		goto out_free_doc;
 	for (size_t i = 0; i < vars->n; i++) {
-		xmlNodePtr var = xmlNewChild(root, NULL, BAD_CAST "var", NULL), text;
-		const char *value = vars->v[i].value;
+		xmlNodePtr var = xmlNewChild(root, NULL, BAD_CAST "var", NULL), value;
 
 		if (!var || !xmlNewProp(var, BAD_CAST "name", BAD_CAST vars->v[i].name))
 			goto out_free_doc;
-		/* Values in CDATA, as [PSD] writes them.  A value holding "]]>" (which would end
-		 * the section) or a CR (which XML readers turn into LF, XML 1.0 section 2.11) goes
-		 * as escaped text (CR as &#13;), which every XML reader reads the same. */
-		if (strstr(value, "]]>") || strchr(value, '\r'))
-			text = xmlNewText(BAD_CAST value);
-		else
-			text = xmlNewCDataBlock(doc, BAD_CAST value, (int)strlen(value));
-		if (!text || !xmlAddChild(var, text))
+		/* <var name="NAME"><![CDATA[value]]></var> ([PSD]). */
+		value = tsm_cm_xml_value(doc, vars->v[i].value);
+		if (!value || !xmlAddChild(var, value))
 			goto out_free_doc;
 	}
-	if (!(buf = xmlBufferCreate()) || xmlNodeDump(buf, doc, root, 0, 0) < 0)
-		goto out_free_doc;
-	/* The declaration names no encoding: the bytes on the media are UTF-16LE, this text is
-	 * UTF-8 until cmcrypt converts it ([PSD] writes the same declaration). */
-	len = sizeof(decl) - 1 + (size_t)xmlBufferLength(buf);
-	if (!(out = malloc(len + 1)))
-		goto out_free_doc;
-	memcpy(out, decl, sizeof(decl) - 1);
-	memcpy(out + sizeof(decl) - 1, xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
-	out[len] = '\0';
-	*xml_ret = out;
-	*len_ret = len;
-	rc = 0;
+	rc = tsm_cm_xml_dump(doc, xml_ret, len_ret);
 out_free_doc:
-	if (buf) {
-		const xmlChar *content = xmlBufferContent(buf);
-
-		if (content) /* it held the media certificate's key */
-			OPENSSL_cleanse((void *)(uintptr_t)content, (size_t)xmlBufferLength(buf));
-		xmlBufferFree(buf);
-	}
 	xmlFreeDoc(doc);
 	return rc;
 }
@@ -168,35 +122,12 @@ int tsm_cm_vars_from_xml(const char *xml, size_t len, const char *what,
 			 struct tsm_cm_vars *vars_ret)
 {
 	struct tsm_cm_vars vars = { 0 };
-	xmlParserCtxtPtr ctxt;
 	xmlDocPtr doc;
 	xmlNodePtr root;
-	int rc = 0;
+	int rc;
 
-	if (len > TSM_CM_MAX_FILE)
-		return -EFBIG;
-	if (!(ctxt = xmlNewParserCtxt()))
-		return -ENOMEM;
-	/* Hostile input: no network, no DTD loading, no entity substitution, libxml2's default
-	 * limits.  The text is UTF-8 whatever its declaration says (cmcrypt converted it). */
-	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, "UTF-8",
-				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc) {
-		xmlError *e = xmlCtxtGetLastError(ctxt);
-
-		tsm_error("%s: the media variables are not well-formed XML: %s (line %d)", what,
-			  e && e->message ? e->message : "unknown error", e ? e->line : 0);
-		xmlFreeParserCtxt(ctxt);
-		return -EINVAL;
-	}
-	xmlFreeParserCtxt(ctxt);
-	/* No document type: Configuration Manager's files have none, and an internal subset's
-	 * entities would be expanded when a value is read. */
-	if (doc->intSubset || doc->extSubset) {
-		tsm_error("%s: the media variables carry a document type declaration", what);
-		rc = -EINVAL;
-		goto out_free_doc;
-	}
+	if ((rc = tsm_cm_xml_parse(xml, len, what, "media variables", &doc)) < 0)
+		return rc;
 	root = xmlDocGetRootElement(doc);
 	if (!root || xmlStrcmp(root->name, BAD_CAST "MediaVarList") != 0) {
 		tsm_error("%s: root element <%s>, want <MediaVarList>", what,
