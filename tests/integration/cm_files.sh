@@ -26,10 +26,12 @@ cd "$WORK"
 printf 'correct horse battery staple\n' >pw
 printf 'correct horse battery stapler\n' >wrongpw
 
-check "a media certificate as PKCS#12 whose password is the first 31 characters of the GUID"
+check "a media certificate as a user brings it: PKCS#12 under a password of its own"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 30 \
 	-subj "/CN=Media Cert" 2>/dev/null
-openssl pkcs12 -export -inkey key.pem -in cert.pem -out media.pfx -passout "pass:${GUID:0:31}"
+printf 'pfx secret\n' >pfxpw
+openssl pkcs12 -export -inkey key.pem -in cert.pem -out media.pfx -passout "pass:pfx secret"
+thumb=$(openssl x509 -in cert.pem -noout -fingerprint -sha1 | cut -d= -f2 | tr -d : | tr A-F a-f)
 
 # Compares the judge's JSON of a Variables.dat with what we put in (NAME=VALUE lines).
 same_vars() { # JUDGE_JSON EXPECTED_FILE ALG
@@ -54,7 +56,8 @@ for aes in 256 128; do
 		check "Variables.dat, AES-$aes, $pwmode: written by us, read by the judge"
 		pwargs=()
 		[[ $pwmode == password ]] && pwargs=(--password-file pw)
-		"$CM_TOOL" vars-seal "v-$aes-$pwmode.dat" --guid "$GUID" --pfx media.pfx --site PS1 \
+		"$CM_TOOL" vars-seal "v-$aes-$pwmode.dat" --guid "$GUID" --pfx media.pfx \
+			--pfx-password-file pfxpw --site PS1 \
 			--location-mp http://mp1.contoso.com --location-mp https://mp2.contoso.com \
 			--aes "$aes" "${pwargs[@]}" 'OSDComputerName=PC-<01> & "x"' 'Greeting=안녕 ]]> 😀'
 		judge vars "v-$aes-$pwmode.dat" "${pwargs[@]}" >"v-$aes-$pwmode.json"
@@ -66,13 +69,17 @@ OSDComputerName=PC-<01> & "x"
 Greeting=안녕 ]]> 😀
 EOV
 		same_vars "v-$aes-$pwmode.json" expected "$alg"
-		check "  the judge's pfx opens the media certificate"
+		check "  the judge's pfx opens the media certificate with the GUID's first 31 characters"
 		judge pfx "v-$aes-$pwmode.dat" "${pwargs[@]}" >pfx.json 2>/dev/null
 		grep -q '"subject": "CN=Media Cert"' pfx.json
-		check "  our reader reads it back, the PFX byte for byte"
+		check "  our reader reads it back, the certificate with its key"
 		"$CM_TOOL" vars-open "v-$aes-$pwmode.dat" "${pwargs[@]}" >back
 		grep -qx "#cipher=aes$aes" back
-		grep -qx "_SMSTSMediaPFX=$(xxd -p media.pfx | tr -d '\n' | tr a-f A-F)" back
+		grep -qx "#pfx=CN=Media Cert key=1 sha1=$thumb" back
+		check "  openssl opens the PFX with the GUID's first 31 characters (as ELEVATE-5 does)"
+		grep '^_SMSTSMediaPFX=' back | cut -d= -f2 | xxd -r -p >out.pfx
+		openssl pkcs12 -in out.pfx -passin "pass:${GUID:0:31}" -nodes 2>/dev/null | grep -q 'BEGIN PRIVATE KEY'
+		! openssl pkcs12 -in out.pfx -passin "pass:pfx secret" -nodes >/dev/null 2>&1 || fail "the PFX still opens with the user's password"
 		if [[ $pwmode == password ]]; then
 			check "  the fixed key and a wrong password do not open it"
 			! judge vars "v-$aes-$pwmode.dat" >/dev/null 2>&1 || fail "the judge read it without the password"

@@ -1,8 +1,8 @@
 /* A test driver for core/media/cm*.c, so that cm_files.sh can hand what they write to the
  * judge (../shared/judges/cmmedia.py) and what the judge writes to them.
  *
- *   cm_tool vars-seal OUT --guid G [--password-file F] [--aes 128|256] [--pfx FILE]
- *                         [--site S] [--mp URL | --location-mp URL ...] [NAME=VALUE ...]
+ *   cm_tool vars-seal OUT --guid G [--password-file F] [--aes 128|256]
+ *                         [--pfx FILE --pfx-password-file F] [--site S] [--mp URL | --location-mp URL ...] [NAME=VALUE ...]
  *   cm_tool vars-open FILE [--password-file F]            NAME=VALUE lines
  *   cm_tool policy-seal OUT --sequence FILE (--password-file F | --media-guid G) [--aes N]
  *                         [--package ID ...]
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/cmpfx.h"
 #include "media/cmpolicy.h"
 #include "media/cmvars.h"
 #include "tsmedia/site.h"
@@ -65,6 +66,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	const char *cmd, *file, *guid = NULL, *pwfile = NULL, *pfx_path = NULL, *site = NULL;
+	const char *pfx_pwfile = NULL;
 	const char *mp = NULL, *seq_path = NULL, *mps[16], *extra[64];
 	struct tsm_cm_policy_package pkgs[16];
 	size_t nmps = 0, nextra = 0, npkgs = 0;
@@ -89,6 +91,8 @@ int main(int argc, char **argv)
 			cipher = v && strcmp(v, "128") == 0 ? TSM_CM_AES128 : TSM_CM_AES256, i++;
 		else if (strcmp(a, "--pfx") == 0)
 			pfx_path = v, i++;
+		else if (strcmp(a, "--pfx-password-file") == 0)
+			pfx_pwfile = v, i++;
 		else if (strcmp(a, "--site") == 0)
 			site = v, i++;
 		else if (strcmp(a, "--mp") == 0)
@@ -114,15 +118,25 @@ int main(int argc, char **argv)
 						.location_mps = mps, .nlocation_mps = nmps,
 						.extra = extra, .nextra = nextra };
 		struct tsm_cm_vars vars = { 0 };
+		uint8_t *pfx = NULL;
+		size_t pfx_len = 0;
+		char *pfx_pw = NULL;
 
-		if (pfx_path && (rc = read_file(pfx_path, &data, &len)) < 0)
-			return 1;
-		in.pfx = data;
-		in.pfx_len = len;
+		/* The user's PKCS#12 re-encoded under the GUID's password, as render does. */
+		if (pfx_path) {
+			if (!guid || !pfx_pwfile || read_file(pfx_path, &data, &len) < 0 ||
+			    tsm_password_read(pfx_pwfile, &pfx_pw) < 0 ||
+			    tsm_cm_pfx_wrap(data, len, pfx_pw, guid, &pfx, &pfx_len) < 0)
+				return 1;
+			tsm_password_free(pfx_pw);
+		}
+		in.pfx = pfx;
+		in.pfx_len = pfx_len;
 		if ((rc = tsm_cm_vars_build(&in, &vars)) == 0 &&
 		    (rc = tsm_cm_vars_seal(&vars, password, cipher, &out, &out_len)) == 0)
 			rc = write_file(file, out, out_len);
 		tsm_cm_vars_clear(&vars);
+		free(pfx);
 	} else if (strcmp(cmd, "vars-open") == 0) {
 		struct tsm_cm_vars vars = { 0 };
 
@@ -132,6 +146,15 @@ int main(int argc, char **argv)
 			printf("#cipher=%s\n", tsm_cm_cipher_name(cipher));
 			for (size_t i = 0; i < vars.n; i++)
 				printf("%s=%s\n", vars.v[i].name, vars.v[i].value);
+			if (tsm_cm_vars_get(&vars, "_SMSTSMediaPFX")) {
+				struct tsm_cm_pfx_info info;
+
+				if ((rc = tsm_cm_pfx_describe(tsm_cm_vars_get(&vars, "_SMSTSMediaPFX"),
+							      tsm_cm_vars_get(&vars, "_SMSMediaGuid"),
+							      file, &info)) == 0)
+					printf("#pfx=%s key=%d sha1=%s\n", info.subject, info.has_key,
+					       info.sha1);
+			}
 		}
 		tsm_cm_vars_clear(&vars);
 	} else if (strcmp(cmd, "policy-seal") == 0) {
