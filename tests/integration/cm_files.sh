@@ -13,10 +13,13 @@ set -euo pipefail
 
 JUDGE=$(dirname "$0")/../../../shared/judges/cmmedia.py
 [[ -f $JUDGE ]] || skip "judge missing: $JUDGE (../shared/judges beside the project)"
-python3 -c 'import cryptography' 2>/dev/null || skip "python3-cryptography is not installed"
+# Debian's python3 and its python3-cryptography, whatever python3 comes first in PATH.
+PY=/usr/bin/python3
+[[ -x $PY ]] || skip "/usr/bin/python3 is not installed"
+$PY -c 'import cryptography' 2>/dev/null || skip "python3-cryptography is not installed"
 CM_TOOL=${CM_TOOL:-$(dirname "$0")/../../build/tests/integration/cm_tool}
 [[ -x $CM_TOOL ]] || fail "cm_tool not built at $CM_TOOL"
-judge() { python3 "$JUDGE" "$@"; }
+judge() { $PY "$JUDGE" "$@"; }
 
 check "the judge's own known answers"
 judge selftest >/dev/null
@@ -35,7 +38,7 @@ thumb=$(openssl x509 -in cert.pem -noout -fingerprint -sha1 | cut -d= -f2 | tr -
 
 # Compares the judge's JSON of a Variables.dat with what we put in (NAME=VALUE lines).
 same_vars() { # JUDGE_JSON EXPECTED_FILE ALG
-	python3 - "$1" "$2" "$3" <<'PY'
+	$PY - "$1" "$2" "$3" <<'PY'
 import json, sys
 got = json.load(open(sys.argv[1]))
 want = dict(l.rstrip("\n").split("=", 1) for l in open(sys.argv[2]) if l.strip())
@@ -104,7 +107,7 @@ for aes in 256 128; do
 	judge policy "p-$aes-pw.xml" --password-file pw >"p-$aes-pw.json"
 	! judge policy "p-$aes-pw.xml" --media-guid "$GUID" >/dev/null 2>&1 || fail "policy opened without its password"
 done
-python3 - <<'PY'
+$PY - <<'PY'
 import json
 seq = open("seq.xml", encoding="utf-8").read().split("?>", 1)[1].strip()
 for f in ["p-256-guid.json", "p-128-guid.json", "p-256-pw.json", "p-128-pw.json"]:
@@ -161,7 +164,7 @@ for cut in 0 10 23 24 40 $((size - 9)); do
 	grep -Eq "cut.dat: .*(shorter than the 24-byte header|bytes of ciphertext, the file has)" err ||
 		fail "a file cut to $cut bytes: $(cat err)"
 done
-python3 - "$f" <<'PY'
+$PY - "$f" <<'PY'
 import struct, sys
 b = bytearray(open(sys.argv[1], "rb").read())
 c = struct.unpack_from("<I", b, 12)[0]
