@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "media/cmpfx.h"
 #include "media/cmpolicy.h"
 #include "media/cmvars.h"
@@ -136,7 +138,7 @@ int main(int argc, char **argv)
 		    (rc = tsm_cm_vars_seal(&vars, password, cipher, &out, &out_len)) == 0)
 			rc = write_file(file, out, out_len);
 		tsm_cm_vars_clear(&vars);
-		free(pfx);
+		OPENSSL_clear_free(pfx, pfx_len);
 	} else if (strcmp(cmd, "vars-open") == 0) {
 		struct tsm_cm_vars vars = { 0 };
 
