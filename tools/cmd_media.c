@@ -79,9 +79,15 @@ static const char create_help[] =
 	"  --application ID, --package ID, --driver-package ID   more content (repeatable)\n"
 	"  --include-dependencies             application dependencies too\n"
 	"  --password-file FILE | --no-password\n"
-	"                         protect the variables and policy (AES-256-GCM, key from\n"
-	"                         the password; the password is never stored); one is\n"
-	"                         required, capture media takes neither\n"
+	"                         protect the variables and policy with a password, in\n"
+	"                         Configuration Manager's format (the password is never\n"
+	"                         stored); one is required, capture media takes neither.\n"
+	"                         Without one, anyone holding the media reads them\n"
+	"  --media-cipher aes256|aes128\n"
+	"                         AES-256 (default; Configuration Manager 2107 and later) or\n"
+	"                         AES-128 for older sites\n"
+	"  --allow-weak-password  keep a password one GPU would guess within a year (refused\n"
+	"                         otherwise, with the estimate; see the README)\n"
 	"  --unattended, --unknown-computers\n"
 	"  --site CODE --mode dynamic|site-based --management-point URL (repeatable, ordered)\n"
 	"                         bootable, prestaged: where the media finds its site\n"
@@ -103,7 +109,7 @@ enum { OPT_TYPE = 256, OPT_NAME, OPT_CONTENT, OPT_PUBLISHER, OPT_BIOS, OPT_LOAD,
        OPT_UNKNOWN, OPT_MODE, OPT_SITE, OPT_MP, OPT_CERT, OPT_CERT_PW, OPT_SELF_SIGNED,
        OPT_CERT_FROM, OPT_CERT_UNTIL, OPT_UDA, OPT_VARIABLE, OPT_PRESTART_CMD,
        OPT_PRESTART_FILES, OPT_VALID_FROM, OPT_VALID_UNTIL, OPT_CREATED_BY, OPT_VERSION,
-       OPT_COMMENT, OPT_USB_MBR, OPT_USB_CORE, OPT_HELP };
+       OPT_COMMENT, OPT_USB_MBR, OPT_USB_CORE, OPT_CIPHER, OPT_ALLOW_WEAK, OPT_HELP };
 
 /* Secrets read from files for this command only; freed at its end. */
 struct secrets {
@@ -246,6 +252,8 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		{ "include-dependencies", no_argument, NULL, OPT_DEPS },
 		{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
 		{ "no-password", no_argument, NULL, OPT_NO_PASSWORD },
+		{ "media-cipher", required_argument, NULL, OPT_CIPHER },
+		{ "allow-weak-password", no_argument, NULL, OPT_ALLOW_WEAK },
 		{ "unattended", no_argument, NULL, OPT_UNATTENDED },
 		{ "unknown-computers", no_argument, NULL, OPT_UNKNOWN },
 		{ "mode", required_argument, NULL, OPT_MODE },
@@ -359,6 +367,16 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 			d->password = sec->password;
 			break;
 		case OPT_NO_PASSWORD: d->no_password = true; break;
+		case OPT_CIPHER:
+			if (strcmp(optarg, "aes256") == 0)
+				d->cipher = TSM_MEDIA_AES256;
+			else if (strcmp(optarg, "aes128") == 0)
+				d->cipher = TSM_MEDIA_AES128;
+			else
+				return cli_usage_error(cmd, "invalid --media-cipher '%s': aes256 or aes128",
+						       optarg);
+			break;
+		case OPT_ALLOW_WEAK: d->allow_weak_password = true; break;
 		case OPT_UNATTENDED: d->unattended = true; break;
 		case OPT_UNKNOWN: d->unknown_computers = true; break;
 		case OPT_MODE:
@@ -491,6 +509,7 @@ static int media_edit(struct cli *cli, int argc, char **argv)
 	optind = 2;
 	/* Not kept between versions: given again when the files are rendered. */
 	info.def.password_protected = false;
+	info.def.weak_password = false;
 	rc = parse_def_options(argc, argv, &info.def, true, &type_given, &sec);
 	if (rc == 0 && optind < argc)
 		rc = cli_usage_error("media edit ", "unexpected argument '%s'", argv[optind]);
@@ -545,6 +564,11 @@ static void json_def(struct json *j, const struct tsm_media_def *d)
 	json_end_array(j);
 	json_key(j, "media_guid"); json_string(j, d->media_guid);
 	json_key(j, "password_protected"); json_bool(j, d->password_protected);
+	json_key(j, "media_cipher"); json_string(j, d->type == TSM_MEDIA_DATA ? NULL
+					     : d->cipher == TSM_MEDIA_AES128 ? "aes128" : "aes256");
+	json_key(j, "weak_password_allowed"); json_bool(j, d->weak_password);
+	json_key(j, "exposed"); json_string(j, d->type != TSM_MEDIA_DATA && d->type != TSM_MEDIA_CAPTURE &&
+					 !d->password_protected ? tsm_media_exposure(d) : NULL);
 	json_key(j, "certificate"); json_string(j, d->cert_summary);
 	json_key(j, "partition_table"); json_string(j, d->partition_table == TSM_PARTITION_GPT ? "gpt" : "mbr");
 }
@@ -653,9 +677,15 @@ static int media_show(struct cli *cli, int argc, char **argv)
 		       d->hybrid_gpt ? ", hybrid GPT" : "");
 		if (d->type != TSM_MEDIA_DATA) {
 			printf("Media GUID: %s\n", d->media_guid ? d->media_guid : "-");
-			printf("Password:  %s\n", d->password_protected
-							  ? "yes: variables and policy are encrypted"
-							  : "no: anyone holding the media can read its variables");
+			if (d->password_protected)
+				printf("Password:  yes: variables and policy are encrypted (%s)%s\n",
+				       d->cipher == TSM_MEDIA_AES128 ? "AES-128" : "AES-256",
+				       d->weak_password ? "; the password is weak, kept because of"
+							  " --allow-weak-password" : "");
+			else if (d->type == TSM_MEDIA_CAPTURE)
+				printf("Password:  none (capture media)\n");
+			else
+				printf("Password:  none: %s\n", tsm_media_exposure(d));
 			if (d->cert_summary)
 				printf("Certificate: %s\n", d->cert_summary);
 			if (d->type == TSM_MEDIA_BOOTABLE || d->type == TSM_MEDIA_PRESTAGED ||
@@ -796,11 +826,16 @@ out_free:
 
 static const char inspect_help[] =
 	"Usage: tsmedia [--store DIR] media inspect PATH|NAME [--password-file FILE]\n"
+	"                                            [--show-secrets] [--json]\n"
 	"\n"
-	"Reads task sequence media the way a booting client does: TSMBootstrap.ini,\n"
-	"the variables and policy (decrypted with the password when the media is\n"
-	"protected; a wrong password is an error), and every file checked against the\n"
-	"manifest on whichever volume it is.  PATH is an ISO (the first of a set:\n"
+	"Reads Configuration Manager task sequence media, tsmedia's or anyone's, the way\n"
+	"a booting client does: TsmBootstrap.ini, the variables (with the password, or\n"
+	"the fixed key of media without one), the policy's task sequence and packages\n"
+	"(with the password or the media GUID), the media certificate's subject and\n"
+	"dates; and, on media tsmedia made, every file against the manifest on\n"
+	"whichever volume it is.  Secrets (the certificate, password variables, the\n"
+	"task sequence's credentials) are masked unless --show-secrets.  A wrong or\n"
+	"missing password is an error.  PATH is an ISO (the first of a set:\n"
 	"NAME.1.iso finds NAME.2.iso ... beside it) or a directory (a USB stick, a\n"
 	"copy); NAME is a media of the store, exported to $TMPDIR to be read.\n"
 	"Exit status 0 when every file matches, 1 otherwise.\n";
@@ -874,15 +909,135 @@ static int inspect_export(struct cli *cli, const char *name, char *dir, char ***
 	return rc;
 }
 
+static void inspect_print_json(const struct tsm_inspect_result *r, bool ok)
+{
+	struct json j;
+
+	json_init(&j, stdout);
+	json_begin_object(&j);
+	json_key(&j, "volumes"); json_uint(&j, r->volumes);
+	json_key(&j, "media_type"); json_string(&j, r->media_type);
+	json_key(&j, "password_required"); json_bool(&j, r->password_required);
+	json_key(&j, "unattended"); json_bool(&j, r->unattended);
+	json_key(&j, "cipher"); json_string(&j, r->cipher);
+	json_key(&j, "variables");
+	json_begin_array(&j);
+	for (size_t i = 0; i < r->nvars; i++) {
+		json_begin_object(&j);
+		json_key(&j, "name"); json_string(&j, r->vars[i].name);
+		json_key(&j, "value"); json_string(&j, r->vars[i].value);
+		json_key(&j, "secret"); json_bool(&j, r->vars[i].secret);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	json_key(&j, "certificate");
+	if (r->has_cert) {
+		json_begin_object(&j);
+		json_key(&j, "subject"); json_string(&j, r->cert_subject);
+		json_key(&j, "issuer"); json_string(&j, r->cert_issuer);
+		json_key(&j, "not_before"); json_int(&j, r->cert_not_before);
+		json_key(&j, "not_after"); json_int(&j, r->cert_not_after);
+		json_key(&j, "sha1"); json_string(&j, r->cert_sha1);
+		json_key(&j, "private_key"); json_bool(&j, r->cert_has_key);
+		json_end_object(&j);
+	} else {
+		json_string(&j, NULL);
+	}
+	json_key(&j, "policy");
+	if (r->has_policy) {
+		json_begin_object(&j);
+		json_key(&j, "cipher"); json_string(&j, r->policy_cipher);
+		json_key(&j, "task_sequence"); json_string(&j, r->ts_id);
+		json_key(&j, "name"); json_string(&j, r->ts_name);
+		json_key(&j, "advertisement"); json_string(&j, r->adv_id);
+		json_key(&j, "boot_image"); json_string(&j, r->boot_image_id);
+		json_key(&j, "packages");
+		json_begin_array(&j);
+		for (size_t i = 0; i < r->npackages; i++)
+			json_string(&j, r->packages[i]);
+		json_end_array(&j);
+		json_key(&j, "sequence"); json_string(&j, r->sequence);
+		json_end_object(&j);
+	} else {
+		json_string(&j, NULL);
+	}
+	json_key(&j, "manifest");
+	if (r->has_manifest) {
+		json_begin_object(&j);
+		json_key(&j, "files"); json_uint(&j, r->files_listed);
+		json_key(&j, "match"); json_uint(&j, r->files_ok);
+		json_key(&j, "bytes"); json_uint(&j, r->bytes_ok);
+		json_key(&j, "differ"); json_uint(&j, r->files_bad);
+		json_key(&j, "missing"); json_uint(&j, r->files_missing);
+		json_key(&j, "unchecked"); json_uint(&j, r->files_unchecked);
+		json_key(&j, "problems");
+		json_begin_array(&j);
+		for (size_t i = 0; i < r->nproblems; i++)
+			json_string(&j, r->problems[i]);
+		json_end_array(&j);
+		json_end_object(&j);
+	} else {
+		json_string(&j, NULL);
+	}
+	json_key(&j, "ok"); json_bool(&j, ok);
+	json_end_object(&j);
+	json_finish(&j);
+}
+
+static void inspect_print(const struct tsm_inspect_result *r)
+{
+	char from[32], until[32];
+
+	printf("Volumes:   %u\n", r->volumes);
+	printf("Media:     %s, %s%s\n", r->media_type,
+	       r->password_required ? "protected by a password" : "no password",
+	       r->unattended ? ", unattended" : "");
+	printf("--- SMS/data/Variables.dat: %zu variables (%s%s)\n", r->nvars,
+	       r->cipher, r->password_required ? "" : ", Configuration Manager's fixed key");
+	for (size_t i = 0; i < r->nvars; i++)
+		printf("  %s=%s\n", r->vars[i].name, r->vars[i].value);
+	if (r->has_cert) {
+		tsm_date_format(r->cert_not_before, from);
+		tsm_date_format(r->cert_not_after, until);
+		printf("--- media certificate: %s, issued by %s, valid %s to %s, SHA-1 %s, %s\n",
+		       r->cert_subject, r->cert_issuer, from, until, r->cert_sha1,
+		       r->cert_has_key ? "with its private key" : "without a private key");
+	}
+	if (r->has_policy) {
+		printf("--- SMS/data/Policy.xml (%s): task sequence %s \"%s\", advertisement %s,"
+		       " boot image %s\n", r->policy_cipher, r->ts_id ? r->ts_id : "-",
+		       r->ts_name ? r->ts_name : "", r->adv_id ? r->adv_id : "-",
+		       r->boot_image_id ? r->boot_image_id : "-");
+		printf("  packages:");
+		for (size_t i = 0; i < r->npackages; i++)
+			printf(" %s", r->packages[i]);
+		printf("%s\n", r->npackages ? "" : " none");
+		if (r->sequence)
+			printf("  sequence: %s\n", r->sequence);
+	}
+	if (!r->has_manifest) {
+		printf("--- no SMS/data/Manifest.txt (media tsmedia did not make): files not checked\n");
+		return;
+	}
+	printf("--- manifest: %zu files, %zu match (%llu bytes), %zu differ, %zu missing,"
+	       " %zu patched when laid out (not checked)\n", r->files_listed, r->files_ok,
+	       (unsigned long long)r->bytes_ok, r->files_bad, r->files_missing, r->files_unchecked);
+	for (size_t i = 0; i < r->nproblems; i++)
+		printf("  %s\n", r->problems[i]);
+}
+
 static int media_inspect(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "password-file", required_argument, NULL, 'p' },
+		{ "show-secrets", no_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct tsm_inspect_result r;
 	char *password = NULL, **paths = NULL, tmpdir[4096] = "";
+	bool show_secrets = false, as_json = false;
 	size_t n = 0;
 	struct stat st;
 	int c, rc;
@@ -893,6 +1048,8 @@ static int media_inspect(struct cli *cli, int argc, char **argv)
 			if (tsm_password_read(optarg, &password) < 0)
 				return 1;
 			break;
+		case 's': show_secrets = true; break;
+		case 'j': as_json = true; break;
 		case 'h': fputs(inspect_help, stdout); return 0;
 		default: return cli_bad_option("media inspect ", argv);
 		}
@@ -907,20 +1064,16 @@ static int media_inspect(struct cli *cli, int argc, char **argv)
 		rc = mkdtemp(tmpdir) ? inspect_export(cli, argv[optind], tmpdir, &paths, &n) : -errno;
 	}
 	if (rc == 0)
-		rc = tsm_media_inspect((const char *const *)paths, n, password, &r);
+		rc = tsm_media_inspect((const char *const *)paths, n, password, show_secrets, &r);
 	if (rc == 0) {
-		printf("Volumes:   %u\n", r.volumes);
-		printf("Encrypted: %s\n", r.encrypted ? "yes (decrypted with the password)" : "no");
-		printf("--- SMS/data/TSMBootstrap.ini\n%s", r.bootstrap);
-		printf("--- SMS/data/Variables.dat\n%s", r.variables);
-		if (r.policy)
-			printf("--- SMS/data/Policy.xml: %zu bytes\n", strlen(r.policy));
-		printf("--- manifest: %zu files, %zu match (%llu bytes), %zu differ, %zu missing,"
-		       " %zu patched when laid out (not checked)\n", r.files_listed, r.files_ok,
-		       (unsigned long long)r.bytes_ok, r.files_bad, r.files_missing, r.files_unchecked);
-		for (size_t i = 0; i < r.nproblems; i++)
-			printf("  %s\n", r.problems[i]);
-		if (r.files_bad || r.files_missing || r.files_ok + r.files_unchecked != r.files_listed)
+		bool ok = !r.files_bad && !r.files_missing &&
+			  r.files_ok + r.files_unchecked == r.files_listed;
+
+		if (as_json)
+			inspect_print_json(&r, ok);
+		else
+			inspect_print(&r);
+		if (!ok)
 			rc = -EIO;
 		tsm_inspect_result_clear(&r);
 	}

@@ -18,9 +18,10 @@ static const char site_help[] =
 	"Usage: tsmedia [--store DIR] site COMMAND [ARGS]\n"
 	"\n"
 	"  add --code CODE --type primary|cas [--parent CODE] [--root-ca FILE ...]\n"
-	"      [--mp URL ...]          add a site\n"
+	"      [--mp URL ...] [site values]   add a site\n"
 	"  edit CODE [--add-mp URL] [--rm-mp URL] [--add-root-ca FILE]\n"
-	"      [--rm-root-ca SHA256]   change its management points and root CAs\n"
+	"      [--rm-root-ca SHA256] [site values] [--clear NAME]\n"
+	"                              change its management points, root CAs and values\n"
 	"  list [--json]               every site\n"
 	"  show CODE [--json]          a site, and the primary sites of its hierarchy\n"
 	"                              that do not trust its root CAs\n"
@@ -44,7 +45,22 @@ static const char add_help[] =
 	"                   Repeatable; the order is kept (clients try them in order).\n"
 	"                   Primary sites only\n"
 	"\n"
-	"Nothing is stored unless everything is valid.\n";
+	"and the site values below.  Nothing is stored unless everything is valid.\n\n";
+
+static const char values_help[] =
+	"Site values: what only the site knows and the bootable and prestaged media made\n"
+	"for it carry in their variables (Configuration Manager refuses media without\n"
+	"them; so does tsmedia, naming the missing ones).  Copy them from the site, or\n"
+	"from a media it made (tsmedia media inspect --show-secrets):\n"
+	"  --http-port N, --https-port N     the site's client ports (_SMSTSHTTPPort, ...)\n"
+	"  --iis-ssl-state N                 its IISSSLState (_SMSTSIISSSLState)\n"
+	"  --signing-certificate HEX         _SMSTSSiteSigningCertificate\n"
+	"  --public-root-key HEX             _SMSTSPublicRootKey\n"
+	"  --root-ca-certs TEXT              _SMSTSRootCACerts\n"
+	"  --use-first-cert VALUE            _SMSTSUseFirstCert\n"
+	"  --x64-unknown-guid GUID, --x86-unknown-guid GUID\n"
+	"                                    the unknown-computer records media with\n"
+	"                                    --unknown-computers use\n";
 
 static const char edit_help[] =
 	"Usage: tsmedia [--store DIR] site edit CODE [--add-mp URL] [--rm-mp URL]\n"
@@ -52,7 +68,9 @@ static const char edit_help[] =
 	"\n"
 	"Changes a site's management points and root CAs in one step: removals first,\n"
 	"then additions at the end of the lists.  Each option is repeatable.  A root CA\n"
-	"is named by the SHA-256 thumbprint 'site show' prints (colons allowed).\n";
+	"is named by the SHA-256 thumbprint 'site show' prints (colons allowed).  A site\n"
+	"value is set (replacing the one there) or removed with --clear NAME (http-port,\n"
+	"...).\n\n";
 
 static const char list_help[] =
 	"Usage: tsmedia [--store DIR] site list [--json]\n\n"
@@ -68,6 +86,38 @@ static const char rm_help[] =
 	"Usage: tsmedia [--store DIR] site rm CODE\n\n"
 	"Removes a site.  A central administration site is not removed while primary\n"
 	"sites have it as their parent.\n";
+
+/* getopt values of the site value options: OPT_VALUE + enum tsm_site_value. */
+#define OPT_VALUE 1000
+#define OPT_CLEAR 999
+
+/* @fixed followed by one option per site value (and --clear when @clear): malloc'ed. */
+static struct option *value_options(const struct option *fixed, size_t nfixed, bool clear)
+{
+	struct option *o = calloc(nfixed + TSM_SITE_VALUE_COUNT + 2, sizeof(*o));
+	size_t n = nfixed;
+
+	if (!o)
+		return NULL;
+	memcpy(o, fixed, nfixed * sizeof(*o));
+	for (int i = 0; i < TSM_SITE_VALUE_COUNT; i++)
+		o[n++] = (struct option){ tsm_site_value_name(i), required_argument, NULL,
+					  OPT_VALUE + i };
+	if (clear)
+		o[n++] = (struct option){ "clear", required_argument, NULL, OPT_CLEAR };
+	return o;
+}
+
+/* --clear NAME: the value's index, or -1 (usage error printed). */
+static int value_by_name(const char *name)
+{
+	for (int i = 0; i < TSM_SITE_VALUE_COUNT; i++)
+		if (strcmp(name, tsm_site_value_name(i)) == 0)
+			return i;
+	cli_usage_error("site edit ", "--clear '%s': not a site value (http-port, https-port, ...)",
+			name);
+	return -1;
+}
 
 /* Root CA files, read and checked, appended to @pems. */
 static int read_root_cas(const char *path, char ***pems, size_t *n)
@@ -95,26 +145,27 @@ static int read_root_cas(const char *path, char ***pems, size_t *n)
 
 static int site_add(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {
+	static const struct option fixed[] = {
 		{ "code", required_argument, NULL, 'c' },
 		{ "type", required_argument, NULL, 't' },
 		{ "parent", required_argument, NULL, 'p' },
 		{ "root-ca", required_argument, NULL, 'r' },
 		{ "mp", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
 	};
+	struct option *options = value_options(fixed, sizeof(fixed) / sizeof(fixed[0]), false);
 	struct tsm_site site = { .type = TSM_SITE_PRIMARY };
-	const char *code = NULL, *parent = NULL, **ca_files;
+	const char *code = NULL, *parent = NULL, **ca_files = NULL;
 	char **pems = NULL;
 	size_t nca_files = 0, npems = 0;
 	struct tsm_store *store;
 	bool have_type = false;
 	int c, rc, ret = 1;
 
-	if (!(ca_files = calloc((size_t)argc, sizeof(*ca_files))) ||
+	if (!options || !(ca_files = calloc((size_t)argc, sizeof(*ca_files))) ||
 	    !(site.mps = calloc((size_t)argc, sizeof(*site.mps)))) {
 		free(ca_files);
+		free(options);
 		return 1;
 	}
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -131,8 +182,14 @@ static int site_add(struct cli *cli, int argc, char **argv)
 		case 'p': parent = optarg; break;
 		case 'r': ca_files[nca_files++] = optarg; break;
 		case 'm': site.mps[site.nmps++] = optarg; break;
-		case 'h': fputs(add_help, stdout); ret = 0; goto out_free;
-		default: ret = cli_bad_option("site add ", argv); goto out_free;
+		case 'h': fputs(add_help, stdout); fputs(values_help, stdout); ret = 0; goto out_free;
+		default:
+			if (c >= OPT_VALUE && c < OPT_VALUE + TSM_SITE_VALUE_COUNT) {
+				site.values[c - OPT_VALUE] = optarg;
+				break;
+			}
+			ret = cli_bad_option("site add ", argv);
+			goto out_free;
 		}
 	}
 	if (optind != argc) {
@@ -177,23 +234,24 @@ out_free:
 	tsm_pem_list_free(pems, npems);
 	free(site.mps);
 	free(ca_files);
+	free(options);
 	return ret;
 }
 
 static int site_edit(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {
+	static const struct option fixed[] = {
 		{ "add-mp", required_argument, NULL, 'm' },
 		{ "rm-mp", required_argument, NULL, 'M' },
 		{ "add-root-ca", required_argument, NULL, 'r' },
 		{ "rm-root-ca", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
 	};
+	struct option *options = value_options(fixed, sizeof(fixed) / sizeof(fixed[0]), true);
 	const char **add_mps, **rm_mps, **ca_files, **rm_cas;
-	size_t nadd_mps = 0, nrm_mps = 0, nca_files = 0, nrm_cas = 0, npems = 0;
+	size_t nadd_mps = 0, nrm_mps = 0, nca_files = 0, nrm_cas = 0, npems = 0, nvalues = 0;
 	char **pems = NULL;
-	struct tsm_site_edit e;
+	struct tsm_site_edit e = { 0 };
 	struct tsm_store *store;
 	int c, rc, ret = 1;
 
@@ -201,25 +259,48 @@ static int site_edit(struct cli *cli, int argc, char **argv)
 	rm_mps = calloc((size_t)argc, sizeof(*rm_mps));
 	ca_files = calloc((size_t)argc, sizeof(*ca_files));
 	rm_cas = calloc((size_t)argc, sizeof(*rm_cas));
-	if (!add_mps || !rm_mps || !ca_files || !rm_cas)
+	if (!options || !add_mps || !rm_mps || !ca_files || !rm_cas)
 		goto out_free;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		int v;
+
 		switch (c) {
 		case 'm': add_mps[nadd_mps++] = optarg; break;
 		case 'M': rm_mps[nrm_mps++] = optarg; break;
 		case 'r': ca_files[nca_files++] = optarg; break;
 		case 'R': rm_cas[nrm_cas++] = optarg; break;
-		case 'h': fputs(edit_help, stdout); ret = 0; goto out_free;
-		default: ret = cli_bad_option("site edit ", argv); goto out_free;
+		case 'h': fputs(edit_help, stdout); fputs(values_help, stdout); ret = 0; goto out_free;
+		case OPT_CLEAR:
+			if ((v = value_by_name(optarg)) < 0) {
+				ret = 2;
+				goto out_free;
+			}
+			e.set_values[v] = "";
+			nvalues++;
+			break;
+		default:
+			if (c >= OPT_VALUE && c < OPT_VALUE + TSM_SITE_VALUE_COUNT) {
+				if (!*optarg) {
+					ret = cli_usage_error("site edit ", "--%s needs a value (--clear %s"
+							      " removes it)", tsm_site_value_name(c - OPT_VALUE),
+							      tsm_site_value_name(c - OPT_VALUE));
+					goto out_free;
+				}
+				e.set_values[c - OPT_VALUE] = optarg;
+				nvalues++;
+				break;
+			}
+			ret = cli_bad_option("site edit ", argv);
+			goto out_free;
 		}
 	}
 	if (argc - optind != 1) {
 		ret = cli_usage_error("site edit ", "expected one site CODE");
 		goto out_free;
 	}
-	if (!nadd_mps && !nrm_mps && !nca_files && !nrm_cas) {
+	if (!nadd_mps && !nrm_mps && !nca_files && !nrm_cas && !nvalues) {
 		ret = cli_usage_error("site edit ", "nothing to change: give --add-mp, --rm-mp,"
-						    " --add-root-ca or --rm-root-ca");
+						    " --add-root-ca, --rm-root-ca or a site value");
 		goto out_free;
 	}
 	for (size_t i = 0; i < nca_files; i++) {
@@ -228,12 +309,14 @@ static int site_edit(struct cli *cli, int argc, char **argv)
 			goto out_free;
 		}
 	}
-	e = (struct tsm_site_edit){
-		.add_mps = add_mps, .nadd_mps = nadd_mps,
-		.rm_mps = rm_mps, .nrm_mps = nrm_mps,
-		.add_root_cas = (const char *const *)pems, .nadd_root_cas = npems,
-		.rm_root_cas = rm_cas, .nrm_root_cas = nrm_cas,
-	};
+	e.add_mps = add_mps;
+	e.nadd_mps = nadd_mps;
+	e.rm_mps = rm_mps;
+	e.nrm_mps = nrm_mps;
+	e.add_root_cas = (const char *const *)pems;
+	e.nadd_root_cas = npems;
+	e.rm_root_cas = rm_cas;
+	e.nrm_root_cas = nrm_cas;
 	if (cli_open_store(cli, &store) < 0)
 		goto out_free;
 	rc = tsm_site_edit(store, argv[optind], &e);
@@ -251,6 +334,7 @@ out_free:
 	free(rm_mps);
 	free(ca_files);
 	free(rm_cas);
+	free(options);
 	return ret;
 }
 
@@ -360,6 +444,13 @@ static void json_site(struct json *j, const struct site_view *v)
 		json_end_object(j);
 	}
 	json_end_array(j);
+	json_key(j, "values");
+	json_begin_object(j);
+	for (int i = 0; i < TSM_SITE_VALUE_COUNT; i++) {
+		json_key(j, tsm_site_value_name(i));
+		json_string(j, s->values[i]);
+	}
+	json_end_object(j);
 	json_key(j, "primary_sites"); json_codes(j, v->children, v->nchildren);
 	json_key(j, "untrusting_primaries"); json_codes(j, v->untrusting, v->nuntrusting);
 	json_end_object(j);
@@ -389,6 +480,13 @@ static void print_site(const struct site_view *v)
 
 		tsm_date_format(v->cas[i].not_after, na);
 		printf("  %s\n    SHA-256 %s, valid until %s\n", v->cas[i].subject, v->cas[i].sha256, na);
+	}
+	printf("Values its media carry:\n");
+	for (int i = 0; i < TSM_SITE_VALUE_COUNT; i++) {
+		const char *val = s->values[i];
+
+		printf("  %-20s %.*s%s\n", tsm_site_value_name(i), val ? 60 : 0, val ? val : "",
+		       !val ? "-" : strlen(val) > 60 ? "..." : "");
 	}
 	printf("Primary sites not trusting its root CAs:");
 	for (size_t i = 0; i < v->nuntrusting; i++)

@@ -323,6 +323,13 @@ static const char schema_v4[] =
 	"ALTER TABLE new_task_sequences RENAME TO task_sequences;"
 	"CREATE UNIQUE INDEX task_sequences_by_removed ON task_sequences(id, version, removed);";
 
+/* v5: what only a site knows and its bootable and prestaged media carry in their
+ * variables (site add/edit --http-port ...; names in catalog/site.c). */
+static const char schema_v5[] =
+	"CREATE TABLE IF NOT EXISTS site_values(site TEXT NOT NULL REFERENCES sites(code),"
+	"  name TEXT NOT NULL,"
+	"  value TEXT NOT NULL, PRIMARY KEY(site, name)) WITHOUT ROWID;";
+
 struct catalog_step {
 	const char *what;
 	const char *sql;
@@ -335,6 +342,7 @@ static const struct catalog_step catalog_steps[] = {
 	  schema_v3 },
 	{ "task sequences are a rowid table, so foreign key checks do not copy documents",
 	  schema_v4 },
+	{ "sites keep the values their media carry", schema_v5 },
 };
 
 _Static_assert(sizeof(catalog_steps) / sizeof(catalog_steps[0]) + 1 ==

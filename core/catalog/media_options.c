@@ -62,9 +62,11 @@ static const struct field fields[] = {
 	{ "version_text", F_STR, OFF(version_text), 0 },
 	{ "comment", F_STR, OFF(comment), 0 },
 	{ "media_guid", F_STR, OFF(media_guid), 0 },
+	{ "cipher", F_ENUM, OFF(cipher), 0 },
 	{ "password_protected", F_BOOL, OFF(password_protected), 0 },
 	{ "cert_summary", F_STR, OFF(cert_summary), 0 },
 	{ "cert_is_pki", F_BOOL, OFF(cert_is_pki), 0 },
+	{ "weak_password", F_BOOL, OFF(weak_password), 0 },
 };
 
 #define FIELD(d, f, type) (*(type *)((char *)(d) + (f)->offset))

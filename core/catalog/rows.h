@@ -75,7 +75,7 @@ int tsm_site_row_get(struct tsm_store *store, const char *code, struct tsm_site 
  * root CA's SHA-256 in hex). */
 int tsm_site_row_insert(struct tsm_store *store, const struct tsm_site *site,
 			char (*sha256s)[65]);
-/* Writes the management points and root CAs of @site (none exist yet). */
+/* Writes the management points, root CAs and values of @site (none exist yet). */
 int tsm_site_rows_write_lists(struct tsm_store *store, const struct tsm_site *site,
 			      char (*sha256s)[65]);
 int tsm_site_rows_delete_lists(struct tsm_store *store, const char *code);

@@ -2,6 +2,7 @@
  *   sites(code, type, parent, created)
  *   site_mps(site, seq, url)           management points, in order
  *   site_root_cas(site, sha256, pem)   root CA certificates, in rowid order
+ *   site_values(site, name, value)     what only the site knows, for its media
  * The rules a site must follow are core/media/site.c's. */
 #include "tsmedia/site_def.h"
 
@@ -79,6 +80,8 @@ void tsm_site_clear(struct tsm_site *site)
 {
 	strv_free(site->mps, site->nmps);
 	strv_free(site->root_cas, site->nroot_cas);
+	for (int i = 0; i < TSM_SITE_VALUE_COUNT; i++)
+		free(site->values[i]);
 	memset(site, 0, sizeof(*site));
 }
 
@@ -98,7 +101,51 @@ void tsm_site_codes_free(char **codes)
 	free(codes);
 }
 
+/* The catalog's (and the command line's) names of a site's values. */
+static const char *const value_names[TSM_SITE_VALUE_COUNT] = {
+	[TSM_SITE_HTTP_PORT] = "http-port",
+	[TSM_SITE_HTTPS_PORT] = "https-port",
+	[TSM_SITE_IIS_SSL_STATE] = "iis-ssl-state",
+	[TSM_SITE_SIGNING_CERTIFICATE] = "signing-certificate",
+	[TSM_SITE_PUBLIC_ROOT_KEY] = "public-root-key",
+	[TSM_SITE_ROOT_CA_CERTS] = "root-ca-certs",
+	[TSM_SITE_USE_FIRST_CERT] = "use-first-cert",
+	[TSM_SITE_X64_UNKNOWN_GUID] = "x64-unknown-guid",
+	[TSM_SITE_X86_UNKNOWN_GUID] = "x86-unknown-guid",
+};
+
+const char *tsm_site_value_name(enum tsm_site_value v)
+{
+	return (unsigned)v < TSM_SITE_VALUE_COUNT ? value_names[v] : NULL;
+}
+
 /* ---- reading --------------------------------------------------------- */
+
+static int site_load_values(struct tsm_store *store, struct tsm_site *site)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((rc = tsm_db_prepare(store->db, "SELECT name, value FROM site_values WHERE site = ?",
+				 &stmt)) < 0)
+		return rc;
+	sqlite3_bind_text(stmt, 1, site->code, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(stmt, 0);
+
+		for (int i = 0; i < TSM_SITE_VALUE_COUNT; i++) {
+			if (strcmp(name, value_names[i]) != 0)
+				continue;
+			free(site->values[i]);
+			if (!(site->values[i] = strdup((const char *)sqlite3_column_text(stmt, 1)))) {
+				sqlite3_finalize(stmt);
+				return -ENOMEM;
+			}
+		}
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : tsm_db_error(store->db, "reading a site's values");
+}
 
 static int site_load_lists(struct tsm_store *store, struct tsm_site *site)
 {
@@ -126,7 +173,7 @@ static int site_load_lists(struct tsm_store *store, struct tsm_site *site)
 		if (rc != SQLITE_DONE)
 			return tsm_db_error(store->db, "reading a site");
 	}
-	return 0;
+	return site_load_values(store, site);
 }
 
 static int site_from_row(struct tsm_store *store, sqlite3_stmt *stmt, struct tsm_site *site)
@@ -254,6 +301,18 @@ int tsm_site_rows_write_lists(struct tsm_store *store, const struct tsm_site *si
 		if ((rc = step_done(store, stmt, "adding a root CA")) < 0)
 			return rc;
 	}
+	for (int i = 0; i < TSM_SITE_VALUE_COUNT; i++) {
+		if (!site->values[i])
+			continue;
+		if ((rc = tsm_db_prepare(store->db, "INSERT INTO site_values(site, name, value)"
+						    " VALUES(?, ?, ?)", &stmt)) < 0)
+			return rc;
+		sqlite3_bind_text(stmt, 1, site->code, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 2, value_names[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 3, site->values[i], -1, SQLITE_STATIC);
+		if ((rc = step_done(store, stmt, "adding a site's value")) < 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -262,9 +321,10 @@ int tsm_site_rows_delete_lists(struct tsm_store *store, const char *code)
 	static const char *const sql[] = {
 		"DELETE FROM site_mps WHERE site = ?",
 		"DELETE FROM site_root_cas WHERE site = ?",
+		"DELETE FROM site_values WHERE site = ?",
 	};
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		sqlite3_stmt *stmt;
 		int rc;
 

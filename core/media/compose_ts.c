@@ -1,7 +1,7 @@
 /* Capture, bootable and stand-alone media: what is on each volume.
  *
  *   /                 the boot image's files
- *   SMS/data/         TSMBootstrap.ini, Variables.dat, Policy.xml (rendered
+ *   SMS/data/         TsmBootstrap.ini, Variables.dat, Policy.xml (rendered
  *                     at definition time), Manifest.txt (made here)
  *   SMS/PKG/<ID>/     each content item the media carries
  *   MediaLabel.txt, autorun.inf
@@ -397,8 +397,11 @@ static int full_tree(struct tsm_store *store, const struct tsm_media_snapshot *s
 	}
 	tsm_media_files_free(files, nfiles);
 	if (rc == 0) {
-		char label[128];
-		int n = snprintf(label, sizeof(label), "%s\r\n", d->label ? d->label : d->name);
+		/* "label=<the media label>", one line (Microsoft, "Create stand-alone media":
+		 * Configuration Manager writes MediaLabel.txt with label=Configuration Manager
+		 * by default, the custom label instead when one is given). */
+		char label[160];
+		int n = snprintf(label, sizeof(label), "label=%s\r\n", d->label ? d->label : d->name);
 
 		rc = tsm_tree_add_data(tree, "MediaLabel.txt", label, (size_t)n,
 				       snap->info.created * 1000000000LL, NULL);

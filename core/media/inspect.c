@@ -1,4 +1,4 @@
-/* Reading media the way a booting client does: TSMBootstrap.ini, the
+/* Reading media the way a booting client does: TsmBootstrap.ini, the
  * variables and policy (decrypted with the password when protected), and
  * every file checked against the manifest, on whichever volume it is.
  * ISO volumes are read with libiso9660; a directory (a USB stick, a copy)
@@ -22,7 +22,9 @@
 #include "tsmedia/hash.h"
 #include "tsmedia/log.h"
 
-/* Files of SMS/data read whole (TSMBootstrap.ini, Variables.dat,
+#include <openssl/crypto.h>
+
+/* Files of SMS/data read whole (TsmBootstrap.ini, Variables.dat,
  * Policy.xml): Configuration Manager's clients fail on task sequence policy
  * over 32 MB ("Reduce the size of task sequence policy", Microsoft Learn),
  * so none a client could use is larger. */
@@ -301,44 +303,20 @@ static void problem(struct tsm_inspect_result *r, const char *fmt, ...)
 	}
 }
 
-/* A protected file: decrypted with the password, or the reason why not. */
-static int read_protected(struct volume *v, const char *path, const char *password,
-			  struct tsm_inspect_result *r, char **text_ret)
+/* SMS/data/NAME under any of @names, or -ENOENT: ISO 9660 names may be in either case
+ * (Configuration Manager writes TsmBootstrap.ini; earlier tsmedia TSMBootstrap.ini). */
+static int read_sms_data(struct volume *v, const char *const *names, uint8_t **data_ret,
+			 size_t *len_ret)
 {
-	uint8_t *data, *plain;
-	size_t len, plain_len;
-	int rc = read_small(v, path, SMS_DATA_MAX, &data, &len);
+	int rc = -ENOENT;
 
-	if (rc < 0)
-		return rc;
-	if (!tsm_media_is_encrypted(data, len)) {
-		*text_ret = (char *)data;
-		return 0;
+	for (; *names && rc == -ENOENT; names++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "SMS/data/%s", *names);
+		rc = read_small(v, path, SMS_DATA_MAX, data_ret, len_ret);
 	}
-	r->encrypted = true;
-	if (!password) {
-		free(data);
-		tsm_error("%s: %s is protected by the media password: give --password-file", v->path,
-			  path);
-		return -EACCES;
-	}
-	rc = tsm_media_decrypt(password, data, len, &plain, &plain_len);
-	free(data);
-	if (rc == -EACCES) {
-		tsm_error("%s: wrong media password (%s does not decrypt)", v->path, path);
-		return rc;
-	}
-	if (rc == -E2BIG) {
-		tsm_error("%s: %s asks for more PBKDF2 iterations than tsmedia writes (%u): refused",
-			  v->path, path, TSM_ENC_ITERATIONS);
-		return rc;
-	}
-	if (rc < 0) {
-		tsm_error("%s: %s is damaged", v->path, path);
-		return rc;
-	}
-	*text_ret = (char *)plain;
-	return 0;
+	return rc;
 }
 
 /* Checks line @lineno of the manifest, "SHA256 SIZE VOLUME PATH", against
@@ -414,11 +392,15 @@ static int check_line(struct volume *vols, size_t nvols, const char *line, size_
 }
 
 int tsm_media_inspect(const char *const *paths, size_t n, const char *password,
-		      struct tsm_inspect_result *r)
+		      bool show_secrets, struct tsm_inspect_result *r)
 {
+	static const char *const bootstrap_names[] = { "TsmBootstrap.ini", "TSMBootstrap.ini",
+						       "tsmbootstrap.ini", NULL };
+	static const char *const vars_names[] = { "Variables.dat", "variables.dat", NULL };
+	static const char *const policy_names[] = { "Policy.xml", "policy.xml", NULL };
 	struct volume *vols = calloc(n, sizeof(*vols));
-	uint8_t *boot = NULL, *manifest = NULL;
-	size_t len, opened = 0, lineno = 0;
+	uint8_t *boot = NULL, *vars = NULL, *policy = NULL, *manifest = NULL;
+	size_t len, boot_len = 0, vars_len = 0, policy_len = 0, opened = 0, lineno = 0;
 	char *save = NULL;
 	int rc = 0;
 
@@ -430,27 +412,32 @@ int tsm_media_inspect(const char *const *paths, size_t n, const char *password,
 	if (rc < 0)
 		goto out;
 	r->volumes = (unsigned)n;
-	rc = read_small(&vols[0], "SMS/data/TSMBootstrap.ini", SMS_DATA_MAX, &boot, &len);
+	rc = read_sms_data(&vols[0], bootstrap_names, &boot, &boot_len);
 	if (rc == -ENOENT)
-		tsm_error("%s: no SMS/data/TSMBootstrap.ini: not task sequence media (or not its"
+		tsm_error("%s: no SMS/data/TsmBootstrap.ini: not task sequence media (or not its"
 			  " first volume)", paths[0]);
 	if (rc < 0)
 		goto out;
-	r->bootstrap = (char *)boot;
-	boot = NULL;
-	if ((rc = read_protected(&vols[0], "SMS/data/Variables.dat", password, r,
-				 &r->variables)) < 0)
-		goto out;
-	rc = read_protected(&vols[0], "SMS/data/Policy.xml", password, r, &r->policy);
+	rc = read_sms_data(&vols[0], vars_names, &vars, &vars_len);
 	if (rc == -ENOENT)
-		rc = 0; /* bootable and prestaged media carry no policy */
+		tsm_error("%s: no SMS/data/Variables.dat", paths[0]);
 	if (rc < 0)
 		goto out;
+	rc = read_sms_data(&vols[0], policy_names, &policy, &policy_len);
+	if (rc < 0 && rc != -ENOENT) /* bootable and prestaged media carry no policy */
+		goto out;
+	if ((rc = tsm_inspect_sms_data((const char *)boot, boot_len, vars, vars_len, policy,
+				       policy_len, password, show_secrets, paths[0], r)) < 0)
+		goto out;
+	/* Media tsmedia made list every file with its SHA-256; Configuration Manager's do not. */
 	rc = read_small(&vols[0], "SMS/data/Manifest.txt", MANIFEST_MAX, &manifest, &len);
-	if (rc == -ENOENT)
-		tsm_error("%s: no SMS/data/Manifest.txt", paths[0]);
+	if (rc == -ENOENT) {
+		rc = 0;
+		goto out;
+	}
 	if (rc < 0)
 		goto out;
+	r->has_manifest = true;
 	/* Lines by hand (not strtok): their numbers are in the messages. */
 	for (char *line = (char *)manifest; rc == 0 && line; line = save) {
 		char *nl = strchr(line, '\n');
@@ -469,6 +456,8 @@ out:
 		volume_close(&vols[i]);
 	free(vols);
 	free(boot);
+	free(vars);
+	free(policy);
 	free(manifest);
 	if (rc < 0)
 		tsm_inspect_result_clear(r);
@@ -477,9 +466,21 @@ out:
 
 void tsm_inspect_result_clear(struct tsm_inspect_result *r)
 {
-	free(r->bootstrap);
-	free(r->variables);
-	free(r->policy);
+	for (size_t i = 0; i < r->nvars; i++) {
+		free(r->vars[i].name);
+		if (r->vars[i].value)
+			OPENSSL_cleanse(r->vars[i].value, strlen(r->vars[i].value));
+		free(r->vars[i].value);
+	}
+	free(r->vars);
+	free(r->ts_id);
+	free(r->ts_name);
+	free(r->adv_id);
+	free(r->boot_image_id);
+	free(r->sequence);
+	for (size_t i = 0; i < r->npackages; i++)
+		free(r->packages[i]);
+	free(r->packages);
 	for (size_t i = 0; i < r->nproblems; i++)
 		free(r->problems[i]);
 	free(r->problems);

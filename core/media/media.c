@@ -240,7 +240,7 @@ static int media_ts_content(struct tsm_store *store, struct tsm_media_def *d)
 int tsm_media_save(struct tsm_store *store, struct tsm_media_def *d, bool edit,
 		   int64_t *version_ret)
 {
-	int64_t row;
+	int64_t row, prev_row = 0;
 	int rc = media_check_def(store, d);
 	bool ts_media = d->type != TSM_MEDIA_DATA;
 
@@ -255,8 +255,17 @@ int tsm_media_save(struct tsm_store *store, struct tsm_media_def *d, bool edit,
 	}
 	if ((rc = tsm_store_write_begin(store)) < 0)
 		return rc;
+	/* An edit renders from what the version it replaces holds (its certificate). */
+	if (edit && ts_media) {
+		struct tsm_media_info prev;
+
+		if (tsm_media_row_get(store, d->name, &prev) == 0) {
+			prev_row = prev.version_id;
+			tsm_media_info_clear(&prev);
+		}
+	}
 	if ((rc = tsm_media_rows_insert_version(store, d, edit, version_ret, &row)) < 0 ||
-	    (ts_media && (rc = tsm_media_render(store, row, d)) < 0) ||
+	    (ts_media && (rc = tsm_media_render(store, row, prev_row, d)) < 0) ||
 	    (rc = tsm_media_options_save(store, row, d)) < 0 ||
 	    (ts_media && (rc = tsm_media_rows_insert_refs(store, row, d)) < 0) ||
 	    (rc = tsm_media_rows_insert_content(store, row, d)) < 0 ||
@@ -267,8 +276,7 @@ int tsm_media_save(struct tsm_store *store, struct tsm_media_def *d, bool edit,
 	if ((rc = tsm_store_write_commit(store)) < 0)
 		return rc;
 	if (ts_media && d->type != TSM_MEDIA_CAPTURE && !d->password)
-		tsm_warn("media '%s' has no password: anyone holding it can read its variables%s",
-			 d->name, d->cert_summary ? " and its certificate's private key" : "");
+		tsm_warn("media '%s' has no password: %s", d->name, tsm_media_exposure(d));
 	return 0;
 }
 

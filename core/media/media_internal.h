@@ -14,10 +14,11 @@ struct tsm_store;
  * naming it.  Renders nothing, changes nothing. */
 int tsm_media_check_rules(struct tsm_store *store, const struct tsm_media_def *d);
 
-/* Renders the definition-time files (TSMBootstrap.ini, Variables.dat,
+/* Renders the definition-time files (TsmBootstrap.ini, Variables.dat,
  * Policy.xml) into the store as blobs, recorded for @version.  Inside the
  * write session of the save. */
-int tsm_media_render(struct tsm_store *store, int64_t version, struct tsm_media_def *d);
+int tsm_media_render(struct tsm_store *store, int64_t version, int64_t prev_version,
+		     struct tsm_media_def *d);
 
 /* Lays out one volume of @d's form (ISO, or FAT disk image for USB). */
 struct tsm_tree;
@@ -45,17 +46,5 @@ int tsm_media_wim_layout(struct tsm_store *store, struct tsm_wim_options *o,
 int tsm_media_new_guid(char **guid_ret);
 
 #define TSMEDIA_VERSION_STRING "0.1.0"
-
-/* AES-256-GCM under a key from PBKDF2-HMAC-SHA256(password, random salt):
- * "TSMENC1\0" | iterations (u32 LE) | salt[16] | nonce[12] | ciphertext | tag[16]. */
-#define TSM_ENC_MAGIC "TSMENC1"
-#define TSM_ENC_ITERATIONS 600000u
-int tsm_media_encrypt(const char *password, const uint8_t *plain, size_t len, uint8_t **out_ret,
-		      size_t *out_len_ret);
-/* -EACCES on a wrong password (the tag does not verify), -EINVAL when not ours,
- * -E2BIG when its header asks for more iterations than tsmedia writes. */
-int tsm_media_decrypt(const char *password, const uint8_t *in, size_t len, uint8_t **plain_ret,
-		      size_t *plain_len_ret);
-bool tsm_media_is_encrypted(const uint8_t *data, size_t len);
 
 #endif

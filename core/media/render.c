@@ -1,349 +1,312 @@
-/* Files a task sequence media's definition renders once, at create/edit:
- * SMS/data/TSMBootstrap.ini, SMS/data/Variables.dat and, for capture and
- * stand-alone media, SMS/data/Policy.xml.  They go into the store as blobs
- * (encrypted first when the media has a password) and are recorded in
- * media_files; the password and the certificate's key are used here and
- * kept nowhere else. */
+/* Files a task sequence media's definition renders once, at create/edit, in Configuration
+ * Manager's formats (core/media/cm*.c): SMS/data/TsmBootstrap.ini, SMS/data/Variables.dat and,
+ * for capture and stand-alone media, SMS/data/Policy.xml.  They go into the store as blobs and
+ * are recorded in media_files.  The password and the certificate's private key are used here
+ * and kept nowhere else: the key exists only inside the encrypted Variables.dat. */
 #include "media/media_internal.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "catalog/rows.h"
+#include "media/cmpassword.h"
+#include "media/cmpfx.h"
+#include "media/cmrender.h"
+#include "media/cmvars.h"
 #include "store/store_internal.h"
+#include "tsmedia/content.h"
 #include "tsmedia/log.h"
 #include "tsmedia/site.h"
+#include "tsmedia/store.h"
 #include "tsmedia/ts.h"
 
-/* A growing text buffer. */
-struct text {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void text_add(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (t->failed)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (t->len + (size_t)n + 1 > t->cap &&
-		      !(t->p = realloc(t->p, t->cap = (t->len + (size_t)n + 1) * 2)))) {
-		t->failed = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-	va_end(ap);
-	t->len += (size_t)n;
-}
-
-/* XML text with the five entities escaped. */
-static void text_add_xml(struct text *t, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<': text_add(t, "&lt;"); break;
-		case '>': text_add(t, "&gt;"); break;
-		case '&': text_add(t, "&amp;"); break;
-		case '"': text_add(t, "&quot;"); break;
-		case '\'': text_add(t, "&apos;"); break;
-		default: text_add(t, "%c", *s);
-		}
-	}
-}
-
-static const char *media_type_word(enum tsm_media_type type)
-{
-	switch (type) {
-	case TSM_MEDIA_CAPTURE: return "CaptureMedia";
-	case TSM_MEDIA_BOOTABLE: return "BootMedia";
-	case TSM_MEDIA_PRESTAGED: return "OEMMedia";
-	case TSM_MEDIA_STANDALONE: return "FullMedia";
-	default: return "DataMedia";
-	}
-}
-
-static const char *uda_word(enum tsm_uda uda)
-{
-	switch (uda) {
-	case TSM_UDA_AUTO: return "Auto";
-	case TSM_UDA_ADMIN: return "Pending";
-	case TSM_UDA_DENY: return "Disabled";
-	default: return NULL;
-	}
-}
-
-static void format_time(int64_t t, char *out, size_t n)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void var(struct text *t, const char *name, const char *value)
-{
-	if (!value)
-		return;
-	text_add(t, "  <var name=\"");
-	text_add_xml(t, name);
-	text_add(t, "\">");
-	text_add_xml(t, value);
-	text_add(t, "</var>\r\n");
-}
-
-static char *base64(const uint8_t *data, size_t len)
-{
-	char *out = malloc(4 * ((len + 2) / 3) + 1);
-
-	if (out)
-		EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-	return out;
-}
-
-/* The media variables (ConfigMgr's names where it has them). */
-static int render_variables(const struct tsm_media_def *d, const struct tsm_cert *cert,
-			    const char *pfx_password, struct text *t)
-{
-	char when[32];
-
-	text_add(t, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<MediaVarList Version=\"1\">\r\n");
-	var(t, "_SMSMediaGuid", d->media_guid);
-	var(t, "_SMSTSMediaType", media_type_word(d->type));
-	var(t, "_SMSTSMediaLabel", d->label ? d->label : d->name);
-	if (d->site)
-		var(t, "_SMSTSSiteCode", d->site);
-	if (d->nmanagement_points) {
-		struct text mps = { 0 };
-
-		for (size_t i = 0; i < d->nmanagement_points; i++)
-			text_add(&mps, "%s%s", i ? "*" : "", d->management_points[i]);
-		var(t, "SMSTSLocationMPs", mps.p);
-		free(mps.p);
-		var(t, "_SMSTSMediaMode", d->mode == TSM_MODE_SITE_BASED ? "SiteBased" : "Dynamic");
-	}
-	if (cert && cert->pkcs12) {
-		char *pfx = base64(cert->pkcs12, cert->pkcs12_len);
-
-		var(t, "_SMSTSMediaPFX", pfx);
-		var(t, "_SMSTSMediaCertThumbprint", cert->sha1);
-		free(pfx);
-		var(t, "_SMSTSMediaPFXPassword", pfx_password);
-	}
-	var(t, "SMSTSAssignUsersMode", uda_word(d->user_device_affinity));
-	if (d->unknown_computers)
-		var(t, "_SMSTSSupportUnknownMachines", "true");
-	if (d->prestart_command)
-		var(t, "_SMSTSPreStartCommand", d->prestart_command);
-	if (d->prestart_files)
-		var(t, "_SMSTSPreStartPackageID", d->prestart_files);
-	if (d->valid_from) {
-		format_time(d->valid_from, when, sizeof(when));
-		var(t, "_SMSTSMediaValidFrom", when);
-	}
-	if (d->valid_until) {
-		format_time(d->valid_until, when, sizeof(when));
-		var(t, "_SMSTSMediaValidUntil", when);
-	}
-	if (d->type == TSM_MEDIA_PRESTAGED) {
-		var(t, "_SMSTSMediaCreatedBy", d->created_by);
-		var(t, "_SMSTSMediaVersion", d->version_text);
-		var(t, "_SMSTSMediaComment", d->comment);
-	}
-	for (size_t i = 0; i < d->nvariables; i++) {
-		char *eq = strchr(d->variables[i], '=');
-		char *name = eq ? strndup(d->variables[i], (size_t)(eq - d->variables[i])) : NULL;
-
-		if (name)
-			var(t, name, eq + 1);
-		free(name);
-	}
-	text_add(t, "</MediaVarList>\r\n");
-	return t->failed ? -ENOMEM : 0;
-}
-
-static void render_bootstrap(const struct tsm_media_def *d, bool has_policy, struct text *t)
-{
-	text_add(t, "[MediaInfo]\r\n");
-	text_add(t, "MediaType=%s\r\n", media_type_word(d->type));
-	text_add(t, "MediaGuid=%s\r\n", d->media_guid);
-	text_add(t, "MediaLabel=%s\r\n", d->label ? d->label : d->name);
-	text_add(t, "PasswordRequired=%s\r\n", d->password ? "true" : "false");
-	text_add(t, "Encryption=%s\r\n", d->password ? "AES-256-GCM/PBKDF2-HMAC-SHA256" : "none");
-	text_add(t, "Unattended=%s\r\n", d->unattended ? "true" : "false");
-	text_add(t, "UnknownComputers=%s\r\n", d->unknown_computers ? "true" : "false");
-	if (d->site)
-		text_add(t, "SiteCode=%s\r\n", d->site);
-	text_add(t, "Variables=SMS\\data\\Variables.dat\r\n");
-	if (has_policy)
-		text_add(t, "Policy=SMS\\data\\Policy.xml\r\n");
-	text_add(t, "Manifest=SMS\\data\\Manifest.txt\r\n");
-	text_add(t, "CreatedBy=tsmedia %s\r\n", TSMEDIA_VERSION_STRING);
-}
-
-/* The built-in task sequence of capture media: prepare the OS, capture it. */
-static const char capture_sequence[] =
-	"<sequence version=\"3.10\">"
-	"<step type=\"SMS_TaskSequence_PrepareOSAction\" name=\"Prepare Operating System\"/>"
-	"<step type=\"SMS_TaskSequence_CaptureSystemImageAction\" name=\"Capture the Reference"
-	" Machine\"/></sequence>";
-
-static int render_policy(struct tsm_store *store, const struct tsm_media_def *d, struct text *t)
-{
-	struct tsm_ts_info ts = { 0 };
-	int rc;
-
-	text_add(t, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<MediaPolicy Version=\"1\">\r\n");
-	if (d->type == TSM_MEDIA_CAPTURE) {
-		text_add(t, "  <TaskSequence ID=\"CAPTURE\" Name=\"Capture\"><![CDATA[%s]]></TaskSequence>\r\n",
-			 capture_sequence);
-	} else {
-		if ((rc = tsm_ts_get(store, d->task_sequence, &ts)) < 0)
-			return rc;
-		text_add(t, "  <TaskSequence ID=\"%s\" Version=\"%lld\" Name=\"", ts.id,
-			 (long long)ts.version);
-		text_add_xml(t, ts.name);
-		text_add(t, "\" BootImage=\"%s\">", d->boot_image ? d->boot_image : ts.boot_image);
-		/* The sequence as it was exported, in a CDATA section ("]]>"
-		 * inside is split so it cannot end the section early). */
-		text_add(t, "<![CDATA[");
-		for (const char *p = ts.sequence_xml, *q; p && *p; p = q + 3) {
-			q = strstr(p, "]]>");
-			if (!q) {
-				text_add(t, "%s", p);
-				break;
-			}
-			text_add(t, "%.*s]]]]><![CDATA[>", (int)(q - p), p);
-		}
-		text_add(t, "]]></TaskSequence>\r\n  <Packages>\r\n");
-		for (size_t i = 0; i < ts.npackages; i++)
-			text_add(t, "    <Package ID=\"%s\" Path=\"SMS\\PKG\\%s\"/>\r\n", ts.packages[i],
-				 ts.packages[i]);
-		for (size_t i = 0; i < d->nextra_content; i++)
-			text_add(t, "    <Package ID=\"%s\" Path=\"SMS\\PKG\\%s\"/>\r\n",
-				 d->extra_content[i], d->extra_content[i]);
-		text_add(t, "  </Packages>\r\n");
-		tsm_ts_info_clear(&ts);
-	}
-	text_add(t, "</MediaPolicy>\r\n");
-	return t->failed ? -ENOMEM : 0;
-}
+/* The SMS/data files' names: TsmBootstrap.ini as Configuration Manager spells it (scripts that
+ * copy it out of its media, e.g. pxethiefup's ISO reader, and its own logs). */
+#define BOOTSTRAP_PATH "SMS/data/TsmBootstrap.ini"
+#define VARIABLES_PATH "SMS/data/Variables.dat"
+#define POLICY_PATH "SMS/data/Policy.xml"
 
 static int media_file_put(struct tsm_store *store, int64_t version, const char *path,
-			  const void *data, size_t len, const char *password)
+			  const void *data, size_t len)
 {
-	uint8_t *enc = NULL;
-	size_t enc_len = 0;
 	int64_t blob;
-	int rc;
+	int rc = tsm_store_put_bytes(store, data, len, path, &blob);
 
-	if (password && (rc = tsm_media_encrypt(password, data, len, &enc, &enc_len)) < 0) {
-		tsm_error("encrypting %s failed", path);
-		return rc;
-	}
-	rc = tsm_store_put_bytes(store, enc ? enc : data, enc ? enc_len : len, path, &blob);
-	free(enc);
 	if (rc < 0)
 		return rc;
 	return tsm_media_file_row_insert(store, version, path, blob);
 }
 
-/* The media certificate: made here (self-signed) or read from PKCS#12. */
-static int media_certificate(struct tsm_media_def *d, struct tsm_cert *cert, bool *have,
-			     char **pfx_password)
+/* The whole of blob @blob_id (a small rendered file). */
+static int blob_read_all(struct tsm_store *store, int64_t blob_id, uint8_t **data_ret,
+			 size_t *len_ret)
 {
-	char summary[512], from[32], until[32];
-	int rc = 0;
+	struct tsm_blob_reader *r;
+	uint64_t size;
+	uint8_t *data;
+	ssize_t n;
+	int rc;
 
-	*have = false;
-	if (d->cert_pfx_path) {
-		rc = tsm_cert_load_pkcs12(d->cert_pfx_path, d->cert_password, cert);
-	} else if (d->cert_self_signed) {
-		/* The key travels in the variables as PKCS#12; its password is a
-		 * random one, in the variables beside it. */
-		uint8_t rnd[18];
-
-		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-			return -EIO;
-		free(*pfx_password);
-		if (!(*pfx_password = base64(rnd, sizeof(rnd))))
-			return -ENOMEM;
-		rc = tsm_cert_create_self_signed(d->name, d->cert_valid_from, d->cert_valid_until,
-						 *pfx_password, cert);
-	} else {
-		return 0;
-	}
-	if (rc < 0)
+	if ((rc = tsm_blob_reader_open(store, blob_id, &r)) < 0)
 		return rc;
-	*have = true;
-	format_time(cert->not_before, from, sizeof(from));
-	format_time(cert->not_after, until, sizeof(until));
-	snprintf(summary, sizeof(summary), "%s, %s, valid %s to %s, SHA-256 %s", cert->subject,
-		 cert->self_signed ? "self-signed" : "issued by a CA", from, until, cert->sha256);
-	free(d->cert_summary);
-	d->cert_summary = strdup(summary);
-	d->cert_is_pki = !cert->self_signed;
+	size = tsm_blob_reader_size(r);
+	if (size > TSM_CM_MAX_FILE || !(data = malloc(size ? size : 1))) {
+		tsm_blob_reader_close(r);
+		return size > TSM_CM_MAX_FILE ? -EFBIG : -ENOMEM;
+	}
+	n = tsm_blob_reader_pread(r, data, size, 0);
+	tsm_blob_reader_close(r);
+	if (n < 0 || (uint64_t)n != size) {
+		free(data);
+		return n < 0 ? (int)n : -EIO;
+	}
+	*data_ret = data;
+	*len_ret = size;
 	return 0;
 }
 
-int tsm_media_render(struct tsm_store *store, int64_t version, struct tsm_media_def *d)
+/* An edit that does not change the certificate carries it over from the previous version's
+ * Variables.dat, which only the media password (or, without one, the fixed key) opens; the
+ * GUID is kept, so the PKCS#12 opens as it did. */
+static int certificate_carry_over(struct tsm_store *store, int64_t prev_version,
+				  const struct tsm_media_def *d, uint8_t **pfx_ret,
+				  size_t *pfx_len_ret)
 {
-	struct text boot = { 0 }, vars = { 0 }, policy = { 0 };
-	struct tsm_cert cert = { 0 };
-	bool has_policy = d->type == TSM_MEDIA_CAPTURE || d->type == TSM_MEDIA_STANDALONE;
-	char *pfx_password = NULL;
-	bool have_cert;
+	struct tsm_media_file *files = NULL;
+	struct tsm_cm_vars vars = { 0 };
+	uint8_t *data = NULL;
+	size_t nfiles = 0, len = 0;
+	const char *hex;
+	long pfx_len = 0;
 	int rc;
 
-	if ((rc = media_certificate(d, &cert, &have_cert, &pfx_password)) < 0) {
-		free(pfx_password);
+	if ((rc = tsm_media_files_load(store, prev_version, &files, &nfiles)) < 0)
+		return rc;
+	rc = -ENOENT;
+	for (size_t i = 0; i < nfiles; i++)
+		if (strcmp(files[i].path, VARIABLES_PATH) == 0)
+			rc = blob_read_all(store, files[i].blob_id, &data, &len);
+	tsm_media_files_free(files, nfiles);
+	if (rc < 0) {
+		tsm_error("media %s: the previous version's Variables.dat cannot be read", d->name);
 		return rc;
 	}
-	render_bootstrap(d, has_policy, &boot);
-	if ((rc = render_variables(d, have_cert ? &cert : NULL,
-				   pfx_password ? pfx_password : d->cert_password, &vars)) < 0)
-		goto out;
-	if (has_policy && (rc = render_policy(store, d, &policy)) < 0)
-		goto out;
-	if (boot.failed) {
-		rc = -ENOMEM;
-		goto out;
+	rc = tsm_cm_vars_open(data, len, d->password, "the previous version's Variables.dat",
+			      &vars, NULL);
+	if (rc == -EACCES && d->password) /* the previous version may have had no password */
+		rc = tsm_cm_vars_open(data, len, NULL, "the previous version's Variables.dat",
+				      &vars, NULL);
+	free(data);
+	if (rc == -EACCES) {
+		tsm_error("media %s: its certificate (with its private key) is only inside the"
+			  " previous version's encrypted Variables.dat; give the media password with"
+			  " --password-file to keep it, or a new certificate (--certificate or"
+			  " --self-signed-certificate)", d->name);
+		return rc;
 	}
-	/* TSMBootstrap.ini stays readable: it says whether a password is needed. */
-	if ((rc = media_file_put(store, version, "SMS/data/TSMBootstrap.ini", boot.p, boot.len,
-				 NULL)) < 0 ||
-	    (rc = media_file_put(store, version, "SMS/data/Variables.dat", vars.p, vars.len,
-				 d->password)) < 0)
-		goto out;
-	if (has_policy)
-		rc = media_file_put(store, version, "SMS/data/Policy.xml", policy.p, policy.len,
-				    d->password);
-out:
-	if (vars.p)
-		OPENSSL_cleanse(vars.p, vars.len); /* it held the certificate's key */
-	free(boot.p);
-	free(vars.p);
-	free(policy.p);
-	free(pfx_password);
+	if (rc < 0)
+		return rc;
+	if (!(hex = tsm_cm_vars_get(&vars, "_SMSTSMediaPFX"))) {
+		tsm_error("media %s: the previous version lists a certificate its Variables.dat"
+			  " does not hold", d->name);
+		tsm_cm_vars_clear(&vars);
+		return -EINVAL;
+	}
+	*pfx_ret = OPENSSL_hexstr2buf(hex, &pfx_len);
+	tsm_cm_vars_clear(&vars);
+	if (!*pfx_ret)
+		return -EINVAL;
+	*pfx_len_ret = (size_t)pfx_len;
+	return 0;
+}
+
+/* The media certificate as _SMSTSMediaPFX wants it: made here (self-signed) or read from the
+ * user's PKCS#12, and re-encoded under the GUID's PFX password (cmpfx.h). */
+static int media_certificate(struct tsm_media_def *d, const char *guid, uint8_t **pfx_ret,
+			     size_t *pfx_len_ret)
+{
+	struct tsm_cert cert = { 0 };
+	char summary[512], from[32], until[32], pw[33] = "";
+	const char *password = d->cert_password;
+	int rc;
+
+	if (d->cert_pfx_path) {
+		rc = tsm_cert_load_pkcs12(d->cert_pfx_path, d->cert_password, &cert);
+	} else {
+		/* A throwaway password for the moment between making and re-encoding. */
+		uint8_t rnd[16];
+
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			return -EIO;
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+		OPENSSL_cleanse(rnd, sizeof(rnd));
+		password = pw;
+		rc = tsm_cert_create_self_signed(d->name, d->cert_valid_from, d->cert_valid_until,
+						 pw, &cert);
+	}
+	if (rc == 0)
+		rc = tsm_cm_pfx_wrap(cert.pkcs12, cert.pkcs12_len, password, guid, pfx_ret,
+				     pfx_len_ret);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (rc < 0) {
+		tsm_cert_clear(&cert);
+		return rc;
+	}
+	tsm_date_format(cert.not_before, from);
+	tsm_date_format(cert.not_after, until);
+	snprintf(summary, sizeof(summary), "%s, %s, valid %s to %s, SHA-256 %s", cert.subject,
+		 cert.self_signed ? "self-signed" : "issued by a CA", from, until, cert.sha256);
+	free(d->cert_summary);
+	d->cert_summary = strdup(summary);
+	d->cert_is_pki = !cert.self_signed;
 	tsm_cert_clear(&cert);
+	return d->cert_summary ? 0 : -ENOMEM;
+}
+
+/* A stand-alone media's packages, named as the catalog names them. */
+static int policy_packages(struct tsm_store *store, const struct tsm_media_def *d,
+			   const struct tsm_ts_info *ts, struct tsm_cm_policy_package **pkgs_ret,
+			   struct tsm_content_item **items_ret, size_t *n_ret)
+{
+	size_t n = ts->npackages + d->nextra_content;
+	struct tsm_cm_policy_package *pkgs = calloc(n ? n : 1, sizeof(*pkgs));
+	struct tsm_content_item *items = calloc(n ? n : 1, sizeof(*items));
+	int rc = 0;
+
+	if (!pkgs || !items) {
+		free(pkgs);
+		free(items);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *id = i < ts->npackages ? ts->packages[i]
+						   : d->extra_content[i - ts->npackages];
+
+		rc = tsm_content_get(store, id, &items[i]);
+		pkgs[i].id = id;
+		pkgs[i].name = rc == 0 ? items[i].name : id;
+	}
+	*pkgs_ret = pkgs;
+	*items_ret = items;
+	*n_ret = n;
 	return rc;
 }
 
+const char *tsm_media_exposure(const struct tsm_media_def *d)
+{
+	/* Without a password Variables.dat opens with a key every copy of Configuration Manager
+	 * knows, and Policy.xml with the media GUID written in Variables.dat (cmrender.c). */
+	bool policy = d->type == TSM_MEDIA_STANDALONE;
+
+	if (d->cert_summary && policy)
+		return "anyone holding it can read its variables, the media certificate's private"
+		       " key, the task sequence and any credentials in it";
+	if (d->cert_summary)
+		return "anyone holding it can read its variables and the media certificate's private"
+		       " key";
+	if (policy)
+		return "anyone holding it can read its variables, the task sequence and any"
+		       " credentials in it";
+	return "anyone holding it can read its variables";
+}
+
+int tsm_media_render(struct tsm_store *store, int64_t version, int64_t prev_version,
+		     struct tsm_media_def *d)
+{
+	enum tsm_cm_cipher cipher = d->cipher == TSM_MEDIA_AES128 ? TSM_CM_AES128 : TSM_CM_AES256;
+	const char *words[4] = { d->name, d->label, d->site, NULL };
+	struct tsm_cm_password_estimate est;
+	struct tsm_cm_site_values sv = { 0 };
+	struct tsm_cm_policy_package *pkgs = NULL;
+	struct tsm_content_item *items = NULL;
+	struct tsm_cm_rendered out = { 0 };
+	struct tsm_ts_info ts = { 0 };
+	struct tsm_site site = { 0 };
+	uint8_t *pfx = NULL;
+	size_t pfx_len = 0, npkgs = 0;
+	bool have_site = false;
+	char guid[37];
+	int rc = 0;
+
+	if (!words[1])
+		words[1] = d->site, words[2] = NULL;
+	/* Configuration Manager's key is one unsalted SHA-1: refuse what a GPU finds in a year. */
+	if (d->password) {
+		if ((rc = tsm_cm_password_check(d->password, cipher, words,
+						d->allow_weak_password, &est)) < 0)
+			return rc;
+		d->weak_password = est.seconds < TSM_CM_PASSWORD_MIN_SECONDS;
+	}
+	if ((rc = tsm_cm_media_guid(d->media_guid, guid)) < 0)
+		return rc;
+	if (d->cert_pfx_path || d->cert_self_signed)
+		rc = media_certificate(d, guid, &pfx, &pfx_len);
+	else if (d->cert_summary && prev_version)
+		rc = certificate_carry_over(store, prev_version, d, &pfx, &pfx_len);
+	if (rc < 0)
+		goto out_free;
+	if (d->site) {
+		if ((rc = tsm_site_get(store, d->site, &site)) < 0)
+			goto out_free;
+		have_site = true;
+		sv = (struct tsm_cm_site_values){
+			.http_port = site.values[TSM_SITE_HTTP_PORT],
+			.https_port = site.values[TSM_SITE_HTTPS_PORT],
+			.iis_ssl_state = site.values[TSM_SITE_IIS_SSL_STATE],
+			.site_signing_certificate = site.values[TSM_SITE_SIGNING_CERTIFICATE],
+			.public_root_key = site.values[TSM_SITE_PUBLIC_ROOT_KEY],
+			.root_ca_certs = site.values[TSM_SITE_ROOT_CA_CERTS],
+			.use_first_cert = site.values[TSM_SITE_USE_FIRST_CERT],
+			.x64_unknown_guid = site.values[TSM_SITE_X64_UNKNOWN_GUID],
+			.x86_unknown_guid = site.values[TSM_SITE_X86_UNKNOWN_GUID],
+		};
+	}
+	if (d->type == TSM_MEDIA_STANDALONE &&
+	    ((rc = tsm_ts_get(store, d->task_sequence, &ts)) < 0 ||
+	     (rc = policy_packages(store, d, &ts, &pkgs, &items, &npkgs)) < 0))
+		goto out_free;
+	struct tsm_cm_render_in in = {
+		.def = d,
+		.site = have_site ? &sv : NULL,
+		.pfx = pfx,
+		.pfx_len = pfx_len,
+		.ts = d->type == TSM_MEDIA_STANDALONE ? &ts : NULL,
+		.packages = pkgs,
+		.npackages = npkgs,
+		.password = d->password,
+		.cipher = cipher,
+	};
+	if ((rc = tsm_cm_render(&in, &out)) < 0)
+		goto out_free;
+	if ((rc = media_file_put(store, version, BOOTSTRAP_PATH, out.bootstrap,
+				 out.bootstrap_len)) < 0 ||
+	    (rc = media_file_put(store, version, VARIABLES_PATH, out.variables,
+				 out.variables_len)) < 0 ||
+	    (out.policy &&
+	     (rc = media_file_put(store, version, POLICY_PATH, out.policy, out.policy_len)) < 0))
+		goto out_free;
+out_free:
+	tsm_cm_rendered_clear(&out);
+	if (pfx)
+		OPENSSL_clear_free(pfx, pfx_len);
+	for (size_t i = 0; items && i < npkgs; i++)
+		tsm_content_item_clear(&items[i]);
+	free(items);
+	free(pkgs);
+	tsm_ts_info_clear(&ts);
+	if (have_site)
+		tsm_site_clear(&site);
+	return rc;
+}
+
+/* A random GUID in registry format, for a new media (the variables carry it without its
+ * braces: cmrender.c). */
 int tsm_media_new_guid(char **guid_ret)
 {
 	uint8_t b[16];

@@ -237,6 +237,9 @@ static int site_check_locked(struct tsm_store *store, const struct tsm_site *sit
 			}
 		}
 	}
+	for (int i = 0; i < TSM_SITE_VALUE_COUNT; i++)
+		if (site->values[i] && (rc = tsm_site_value_check(i, site->values[i], site->code)) < 0)
+			return rc;
 	return 0;
 }
 
@@ -345,6 +348,18 @@ static int site_apply_edit(struct tsm_site *site, const struct tsm_site_edit *e)
 	for (size_t i = 0; i < e->nadd_root_cas; i++)
 		if ((rc = tsm_strv_push(&site->root_cas, &site->nroot_cas, e->add_root_cas[i])) < 0)
 			return rc;
+	for (int i = 0; i < TSM_SITE_VALUE_COUNT; i++) {
+		if (!e->set_values[i])
+			continue;
+		if (!*e->set_values[i] && !site->values[i]) {
+			tsm_error("site %s has no --%s to remove", site->code, tsm_site_value_name(i));
+			return -ENOENT;
+		}
+		free(site->values[i]);
+		site->values[i] = NULL;
+		if (*e->set_values[i] && !(site->values[i] = strdup(e->set_values[i])))
+			return -ENOMEM;
+	}
 	return 0;
 }
 

@@ -26,6 +26,10 @@ struct tsm_pin;
 /* Media names: 1 to 64 of [A-Za-z0-9._-], not starting with '.'. */
 bool tsm_media_name_valid(const char *name);
 
+/* What anyone holding task sequence media @def without a password can read (its files are
+ * encrypted under keys written on the media itself): a sentence for create and show. */
+const char *tsm_media_exposure(const struct tsm_media_def *def);
+
 /* Stores a new media (@edit false; the name must be free) or a new version
  * of an existing one (@edit true).  The definition is checked against its
  * type's rules, content resolved, the definition-time files rendered (task

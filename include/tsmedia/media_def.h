@@ -24,6 +24,9 @@ enum tsm_media_type {
 };
 
 enum tsm_media_mode { TSM_MODE_DYNAMIC, TSM_MODE_SITE_BASED };
+/* How Variables.dat and Policy.xml are encrypted (--media-cipher): AES-256, as Configuration
+ * Manager 2107 and later write them, or AES-128 for older sites. */
+enum tsm_media_cipher { TSM_MEDIA_AES256, TSM_MEDIA_AES128 };
 enum tsm_uda { TSM_UDA_NONE, TSM_UDA_AUTO, TSM_UDA_ADMIN, TSM_UDA_DENY };
 
 /* What the media is written to: a CD/DVD (an ISO) or a USB drive (a FAT32
@@ -86,6 +89,7 @@ struct tsm_media_def {
 	int64_t valid_from, valid_until; /* stand-alone; 0: unset */
 	char *created_by, *version_text, *comment; /* prestaged */
 	char *media_guid;       /* made at create, kept by edit */
+	enum tsm_media_cipher cipher; /* task sequence media: --media-cipher */
 
 	/* Set at create/edit, never stored: what the rendered files need. */
 	const char *password;   /* NULL with no_password */
@@ -93,11 +97,13 @@ struct tsm_media_def {
 	const char *cert_pfx_path, *cert_password; /* --certificate FILE --certificate-password-file */
 	bool cert_self_signed;
 	int64_t cert_valid_from, cert_valid_until;
+	bool allow_weak_password; /* --allow-weak-password */
 
 	/* Stored: facts about the protection, for show and inspect. */
 	bool password_protected;
 	char *cert_summary;     /* subject, dates, thumbprint of the media certificate */
 	bool cert_is_pki;       /* issued by a CA, not self-signed */
+	bool weak_password;     /* a guessable password kept because of --allow-weak-password */
 };
 
 void tsm_media_def_clear(struct tsm_media_def *def);

@@ -49,8 +49,15 @@ struct tsm_site_edit {
 	size_t nadd_root_cas;
 	const char *const *rm_root_cas;  /* SHA-256 thumbprints, hex (colons allowed) */
 	size_t nrm_root_cas;
+	const char *set_values[TSM_SITE_VALUE_COUNT]; /* NULL: unchanged; "": removed */
 };
 int tsm_site_edit(struct tsm_store *store, const char *code, const struct tsm_site_edit *edit);
+
+/* The media variable site value @v becomes ("_SMSTSHTTPPort"). */
+const char *tsm_site_value_variable(enum tsm_site_value v);
+/* Checks @value for @v; logs what is wrong, naming site @code and the option, and returns
+ * -EINVAL. */
+int tsm_site_value_check(enum tsm_site_value v, const char *value, const char *code);
 
 /* A management point URL: http:// or https:// (any case), a host (DNS
  * name, IPv4, or [IPv6]), an optional port 1-65535, an optional path; no

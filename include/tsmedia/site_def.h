@@ -1,6 +1,6 @@
 /* Layer: catalog (core/catalog/site.c). */
 /* Sites as the catalog stores them: code, type, parent, management points
- * and root CAs; reading and listing them.  Adding, editing and removing a
+ * root CAs and values; reading and listing them.  Adding, editing and removing a
  * site (its rules) are tsmedia/site.h's.
  *
  * Ownership: the caller frees what these functions return with the
@@ -14,6 +14,25 @@ struct tsm_store;
 
 enum tsm_site_type { TSM_SITE_PRIMARY, TSM_SITE_CAS };
 
+/* What only a site knows and the bootable and prestaged media made for it carry in their
+ * variables (the media variables and the checks: tsmedia/site.h, core/media/site_values.c).
+ * Copied from the site (or from a media it made: tsmedia media inspect --show-secrets). */
+enum tsm_site_value {
+	TSM_SITE_HTTP_PORT,           /* _SMSTSHTTPPort */
+	TSM_SITE_HTTPS_PORT,          /* _SMSTSHTTPSPort */
+	TSM_SITE_IIS_SSL_STATE,       /* _SMSTSIISSSLState */
+	TSM_SITE_SIGNING_CERTIFICATE, /* _SMSTSSiteSigningCertificate */
+	TSM_SITE_PUBLIC_ROOT_KEY,     /* _SMSTSPublicRootKey */
+	TSM_SITE_ROOT_CA_CERTS,       /* _SMSTSRootCACerts */
+	TSM_SITE_USE_FIRST_CERT,      /* _SMSTSUseFirstCert */
+	TSM_SITE_X64_UNKNOWN_GUID,    /* _SMSTSx64UnknownMachineGUID */
+	TSM_SITE_X86_UNKNOWN_GUID,    /* _SMSTSx86UnknownMachineGUID */
+	TSM_SITE_VALUE_COUNT
+};
+
+/* A value's option and catalog name ("http-port"). */
+const char *tsm_site_value_name(enum tsm_site_value v);
+
 struct tsm_site {
 	char code[4];
 	enum tsm_site_type type;
@@ -22,6 +41,7 @@ struct tsm_site {
 	size_t nmps;
 	char **root_cas;         /* PEM certificates */
 	size_t nroot_cas;
+	char *values[TSM_SITE_VALUE_COUNT]; /* NULL: not given */
 };
 
 /* "primary" / "cas" and back; parse returns 0 or -EINVAL (not logged). */

@@ -41,6 +41,7 @@ sqlite3 "$STORE/catalog.db" <<-'SQL' || fail "could not make a version 2 catalog
 	DROP TRIGGER media_removed;
 	DROP TABLE media_refs;
 	DROP INDEX task_sequences_by_removed;
+	DROP TABLE site_values;
 	CREATE TABLE old_media_content(version INTEGER NOT NULL REFERENCES media_versions(id),  seq INTEGER NOT NULL, content TEXT NOT NULL, PRIMARY KEY(version, seq)) WITHOUT ROWID;
 	INSERT INTO old_media_content SELECT version, seq, content FROM media_content;
 	DROP TABLE media_content;
@@ -59,10 +60,11 @@ assert_eq "$(sqlite3 "$STORE/catalog.db" "SELECT count(*) FROM pragma_foreign_ke
 assert_eq "$(sqlite3 "$STORE/catalog.db" "SELECT count(*) FROM sqlite_master WHERE name = 'media_refs' OR type = 'trigger'")" 0
 rows_before=$(sqlite3 "$STORE/catalog.db" 'SELECT version, seq, content FROM media_content ORDER BY 1, 2' | sha256sum)
 
-check "the first open upgrades it to version 4: rows kept, references intact, the foreign key there"
+check "the first open upgrades it to version 5: rows kept, references intact, the foreign key there"
 tsm "$STORE" content list >/dev/null 2>"$WORK/open.err" || fail "content list on a version 2 store: $(cat "$WORK/open.err")"
-grep -q "upgraded from schema version 2 to 4" "$WORK/open.err" || fail "the upgrade was not reported: $(cat "$WORK/open.err")"
-assert_eq "$(sqlite3 "$STORE/catalog.db" 'PRAGMA user_version')" 4
+grep -q "upgraded from schema version 2 to 5" "$WORK/open.err" || fail "the upgrade was not reported: $(cat "$WORK/open.err")"
+assert_eq "$(sqlite3 "$STORE/catalog.db" 'PRAGMA user_version')" 5
+assert_eq "$(sqlite3 "$STORE/catalog.db" "SELECT count(*) FROM sqlite_master WHERE name = 'site_values'")" 1
 assert_eq "$(sqlite3 "$STORE/catalog.db" 'SELECT version, seq, content FROM media_content ORDER BY 1, 2' | sha256sum)" "$rows_before"
 assert_eq "$(sqlite3 "$STORE/catalog.db" 'PRAGMA foreign_key_check' | wc -l)" 0
 assert_eq "$(sqlite3 "$STORE/catalog.db" "SELECT group_concat(\"from\" || '>' || \"to\" || ' ' || on_update || ' ' || on_delete, ', ') FROM (SELECT * FROM pragma_foreign_key_list('media_content') WHERE \"table\" = 'content' ORDER BY seq)")" "content>id RESTRICT RESTRICT, live>removed RESTRICT RESTRICT"
@@ -108,10 +110,10 @@ tsm "$STORE" gc >/dev/null 2>"$WORK/gc.err" || fail "gc failed: $(cat "$WORK/gc.
 verify_ok "$STORE"
 cat_check "$STORE" "$A" "$WORK/a.json"
 
-check "a catalog from a newer tsmedia (schema version 5) is refused, unchanged"
-sqlite3 "$STORE/catalog.db" 'PRAGMA user_version=5' || fail "could not set user_version"
+check "a catalog from a newer tsmedia (schema version 6) is refused, unchanged"
+sqlite3 "$STORE/catalog.db" 'PRAGMA user_version=6' || fail "could not set user_version"
 digest=$(catalog_digest "$STORE")
-expect_fail_with "catalog schema version 5, this tsmedia reads up to version 4" -- tsm "$STORE" content list
+expect_fail_with "catalog schema version 6, this tsmedia reads up to version 5" -- tsm "$STORE" content list
 assert_eq "$(catalog_digest "$STORE")" "$digest"
 
 pass

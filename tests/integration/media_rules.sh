@@ -44,15 +44,20 @@ ossl ca -batch -config "$P/openssl.cnf" -cert "$P/contoso.pem" -keyfile "$P/cont
 	-in "$P/old.csr" -out "$P/old.pem"
 ossl pkcs12 -export -inkey "$P/old.key" -in "$P/old.pem" -passout "file:$P/p12pw" -out "$P/old.p12"
 ossl pkcs12 -export -nokeys -in "$P/client.pem" -passout "file:$P/p12pw" -out "$P/nokey.p12"
-printf 'media password\n' >"$WORK/pw"
+# Strong enough for the media password check (issue 13): one GPU needs more than a year.
+printf 'media password: larch quartz fennel\n' >"$WORK/pw"
 
 # ------------------------------------------------------------------ sites
 # CAS and PS1 trust Contoso; PS2 trusts only Fabrikam.
 tsm "$S" site add --code CAS --type cas --root-ca "$P/contoso.pem" >/dev/null
+# The values only a site knows, which its bootable and prestaged media carry (issue 13).
+SITEVALUES=(--http-port 80 --https-port 443 --iis-ssl-state 448 --signing-certificate 3082ABCD
+	--x64-unknown-guid a1b2c3d4-0000-4000-8000-000000000064
+	--x86-unknown-guid a1b2c3d4-0000-4000-8000-000000000086)
 tsm "$S" site add --code PS1 --type primary --parent CAS --root-ca "$P/contoso.pem" \
-	--mp https://mp1.contoso.com --mp http://mp2.contoso.com >/dev/null
+	--mp https://mp1.contoso.com --mp http://mp2.contoso.com "${SITEVALUES[@]}" >/dev/null
 tsm "$S" site add --code PS2 --type primary --parent CAS --root-ca "$P/fabrikam.pem" \
-	--mp http://mp.fabrikam.com >/dev/null
+	--mp http://mp.fabrikam.com "${SITEVALUES[@]}" >/dev/null
 
 # ------------------------------------------------------------------ content
 mkdir -p "$WORK/boot/boot" "$WORK/os"

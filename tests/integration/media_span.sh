@@ -108,7 +108,8 @@ if d['standalone_blockers']:
     sys.exit(f"blockers: {d['standalone_blockers']}")
 EOF
 
-printf 'span password\n' >"$WORK/pw"
+# Strong enough for the media password check (issue 13).
+printf 'span password: larch quartz fennel\n' >"$WORK/pw"
 check "a stand-alone media of about 1.6 GB on 650 MB CDs spans at least three volumes"
 tsm "$S" media create --type standalone --name span --task-sequence "$TS" --size 650mb \
 	--media cd-dvd --password-file "$WORK/pw" >/dev/null 2>"$WORK/create.err" ||
@@ -216,7 +217,7 @@ for path, vols in on.items():
         sys.exit(f'{path} is on volumes {vols}: not exactly one')
     elif vols[0] != 1 and not path.startswith('SMS/PKG/'):
         sys.exit(f'{path} is on volume {vols[0]}: only packages go past volume 1')
-if on.get('SMS/data/Manifest.txt') != [1] or on.get('SMS/data/TSMBootstrap.ini') != [1]:
+if on.get('SMS/data/Manifest.txt') != [1] or on.get('SMS/data/TsmBootstrap.ini') != [1]:
     sys.exit('SMS/data is not (only) on volume 1')
 if on.get('boot/etfsboot.com') != [1]:
     sys.exit(f"the boot files are on {on.get('boot/etfsboot.com')}, not volume 1 only")

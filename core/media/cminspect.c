@@ -1,0 +1,87 @@
+/* `media inspect`'s view of Configuration Manager's SMS/data files (tsmedia/inspect.h): what
+ * cmread.c reads, with secrets masked unless asked for. */
+#include "tsmedia/inspect.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "media/cmread.h"
+#include "tsmedia/log.h"
+
+#define MASK "********"
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int tsm_inspect_sms_data(const char *bootstrap, size_t bootstrap_len, const uint8_t *vars,
+			 size_t vars_len, const uint8_t *policy, size_t policy_len,
+			 const char *password, bool show_secrets, const char *where,
+			 struct tsm_inspect_result *r)
+{
+	struct tsm_cm_media_view v;
+	int rc;
+
+	if ((rc = tsm_cm_media_open(bootstrap, bootstrap_len, vars, vars_len, policy, policy_len,
+				    password, where, &v)) < 0)
+		return rc;
+	snprintf(r->media_type, sizeof(r->media_type), "%s", v.bootstrap.media_type);
+	r->password_required = v.bootstrap.password_required;
+	r->unattended = v.bootstrap.unattended;
+	r->cipher = tsm_cm_cipher_name(v.vars_cipher);
+	rc = -ENOMEM;
+	if (!(r->vars = calloc(v.vars.n ? v.vars.n : 1, sizeof(*r->vars))))
+		goto out_clear;
+	for (size_t i = 0; i < v.vars.n; i++, r->nvars++) {
+		bool secret = tsm_cm_is_secret_name(v.vars.v[i].name);
+
+		r->vars[i].secret = secret;
+		r->vars[i].name = strdup(v.vars.v[i].name);
+		r->vars[i].value = strdup(secret && !show_secrets ? MASK : v.vars.v[i].value);
+		if (!r->vars[i].name || !r->vars[i].value)
+			goto out_clear;
+	}
+	if (v.has_cert) {
+		r->has_cert = true;
+		r->cert_has_key = v.cert.has_key;
+		memcpy(r->cert_subject, v.cert.subject, sizeof(r->cert_subject));
+		memcpy(r->cert_issuer, v.cert.issuer, sizeof(r->cert_issuer));
+		memcpy(r->cert_sha1, v.cert.sha1, sizeof(r->cert_sha1));
+		r->cert_not_before = v.cert.not_before;
+		r->cert_not_after = v.cert.not_after;
+	}
+	if (v.has_policy) {
+		const struct tsm_cm_instance *ts = tsm_cm_policy_find(&v.policy, "CCM_TaskSequence");
+		const char *seq = ts ? tsm_cm_instance_get(ts, "TS_Sequence") : NULL;
+
+		r->has_policy = true;
+		r->policy_cipher = tsm_cm_cipher_name(v.policy_cipher);
+		if (ts) {
+			r->ts_id = dup_or_null(tsm_cm_instance_get(ts, "PKG_PackageID"));
+			r->ts_name = dup_or_null(tsm_cm_instance_get(ts, "PKG_Name"));
+			r->adv_id = dup_or_null(tsm_cm_instance_get(ts, "ADV_AdvertisementID"));
+			r->boot_image_id = dup_or_null(tsm_cm_instance_get(ts, "TS_BootImageID"));
+		}
+		if (seq && show_secrets)
+			r->sequence = strdup(seq);
+		else if (seq && tsm_cm_mask_sequence(seq, &r->sequence) < 0)
+			tsm_warn("%s: the policy's TS_Sequence is not XML", where);
+		if (!(r->packages = calloc(v.policy.n ? v.policy.n : 1, sizeof(*r->packages))))
+			goto out_clear;
+		for (size_t i = 0; i < v.policy.n; i++) {
+			const char *id = tsm_cm_instance_get(&v.policy.inst[i], "PKG_PackageID");
+
+			if (&v.policy.inst[i] == ts || !id)
+				continue;
+			if (!(r->packages[r->npackages++] = strdup(id)))
+				goto out_clear;
+		}
+	}
+	rc = 0;
+out_clear:
+	tsm_cm_media_view_clear(&v);
+	return rc;
+}
