@@ -837,7 +837,8 @@ static const char inspect_help[] =
 	"task sequence's credentials) are masked unless --show-secrets.  A wrong or\n"
 	"missing password is an error.  PATH is an ISO (the first of a set:\n"
 	"NAME.1.iso finds NAME.2.iso ... beside it) or a directory (a USB stick, a\n"
-	"copy); NAME is a media of the store, exported to $TMPDIR to be read.\n"
+	"copy); NAME is a media of the store, exported to $TMPDIR to be read (a USB\n"
+	"image or a prestaged WIM: its SMS/data read from the store, no manifest).\n"
 	"Exit status 0 when every file matches, 1 otherwise.\n";
 
 /* The volumes of a set beside its first: NAME.1.iso, NAME.2.iso, ... */
@@ -1026,6 +1027,25 @@ static void inspect_print(const struct tsm_inspect_result *r)
 		printf("  %s\n", r->problems[i]);
 }
 
+/* Whether media @name is read from the store (USB images, prestaged WIMs) rather than
+ * exported as ISO volumes. */
+static int inspect_form(struct cli *cli, const char *name, bool *stored_ret)
+{
+	struct tsm_media_info info;
+	struct tsm_store *store;
+	int rc;
+
+	if (cli_open_store(cli, &store) < 0)
+		return -EIO;
+	rc = tsm_media_get(store, name, &info);
+	tsm_store_close(store);
+	if (rc < 0)
+		return rc;
+	*stored_ret = info.def.form == TSM_MEDIA_USB || info.def.type == TSM_MEDIA_PRESTAGED;
+	tsm_media_info_clear(&info);
+	return 0;
+}
+
 static int media_inspect(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -1037,7 +1057,7 @@ static int media_inspect(struct cli *cli, int argc, char **argv)
 	};
 	struct tsm_inspect_result r;
 	char *password = NULL, **paths = NULL, tmpdir[4096] = "";
-	bool show_secrets = false, as_json = false;
+	bool show_secrets = false, as_json = false, stored = false;
 	size_t n = 0;
 	struct stat st;
 	int c, rc;
@@ -1058,12 +1078,23 @@ static int media_inspect(struct cli *cli, int argc, char **argv)
 		return cli_usage_error("media inspect ", "expected a PATH or a media NAME");
 	if (stat(argv[optind], &st) == 0) {
 		rc = inspect_volumes(argv[optind], &paths, &n);
+	} else if ((rc = inspect_form(cli, argv[optind], &stored)) < 0) {
+		/* reported */
+	} else if (stored) {
+		/* A USB image or a prestaged WIM: its SMS/data read from the store. */
+		struct tsm_store *store;
+
+		rc = cli_open_store(cli, &store) < 0 ? -EIO : 0;
+		if (rc == 0) {
+			rc = tsm_media_inspect_stored(store, argv[optind], password, show_secrets, &r);
+			tsm_store_close(store);
+		}
 	} else {
 		snprintf(tmpdir, sizeof(tmpdir), "%s/tsmedia-inspect.XXXXXX",
 			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 		rc = mkdtemp(tmpdir) ? inspect_export(cli, argv[optind], tmpdir, &paths, &n) : -errno;
 	}
-	if (rc == 0)
+	if (rc == 0 && !stored)
 		rc = tsm_media_inspect((const char *const *)paths, n, password, show_secrets, &r);
 	if (rc == 0) {
 		bool ok = !r.files_bad && !r.files_missing &&

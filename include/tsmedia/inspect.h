@@ -56,6 +56,11 @@ int tsm_inspect_sms_data(const char *bootstrap, size_t bootstrap_len, const uint
 			 size_t vars_len, const uint8_t *policy, size_t policy_len,
 			 const char *password, bool show_secrets, const char *where,
 			 struct tsm_inspect_result *r);
+/* Media @name of @store read from the store itself (any form: USB images and prestaged WIMs
+ * too): its SMS/data files as the client would read them; no manifest check. */
+struct tsm_store;
+int tsm_media_inspect_stored(struct tsm_store *store, const char *name, const char *password,
+			     bool show_secrets, struct tsm_inspect_result *result_ret);
 void tsm_inspect_result_clear(struct tsm_inspect_result *result);
 
 #endif

@@ -304,6 +304,18 @@ tsm "$S" media inspect "$mnt/bdyn.iso" >"$WORK/bdyn.inspect" || fail "inspect bd
 grep -q -- "--- media certificate: CN=bdyn" "$WORK/bdyn.inspect" || fail "inspect bdyn certificate: $(cat "$WORK/bdyn.inspect")"
 grep -q "_SMSTSMediaPFX=\*\*\*\*\*\*\*\*" "$WORK/bdyn.inspect" || fail "inspect shows the media certificate unmasked"
 
+check "media inspect by NAME of a USB image and a prestaged WIM: SMS/data read from the store"
+for m in bsite pre; do
+	tsm "$S" media inspect "$m" --password-file "$WORK/pw" --json >"$WORK/$m.inspect.json" ||
+		fail "inspect $m: $(cat "$WORK/$m.inspect.json")"
+done
+assert_eq "$("${PYHELP[@]}" get "$WORK/bsite.inspect.json" media_type)" BootMedia "inspect bsite media type"
+assert_eq "$("${PYHELP[@]}" get "$WORK/bsite.inspect.json" cipher)" aes128 "inspect bsite cipher"
+assert_eq "$("${PYHELP[@]}" get "$WORK/pre.inspect.json" media_type)" OEMMedia "inspect pre media type"
+grep -q '"private_key":true' "$WORK/pre.inspect.json" || fail "inspect pre: no certificate with its key"
+expect_fail_with "pre: SMS/data/Variables.dat: the password does not open it" -- \
+	tsm "$S" media inspect pre --password-file "$WORK/wrong"
+
 check "hostile SMS/data on an ISO: truncated and lying files are clear errors"
 cp -r "$J" "$WORK/hostile"
 head -c 40 "$J/SMS/data/Variables.dat" >"$WORK/hostile/SMS/data/Variables.dat"
