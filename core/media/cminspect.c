@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/rows.h"
 #include "media/cmread.h"
+#include "media/media_internal.h"
 #include "tsmedia/log.h"
 #include "tsmedia/media.h"
 #include "tsmedia/store.h"
@@ -89,43 +89,14 @@ out_clear:
 	return rc;
 }
 
-/* The whole of blob @blob_id, at most TSM_CM_MAX_FILE bytes. */
-static int blob_read(struct tsm_store *store, int64_t blob_id, uint8_t **data_ret,
-		     size_t *len_ret)
-{
-	struct tsm_blob_reader *r;
-	uint64_t size;
-	uint8_t *data;
-	ssize_t n;
-	int rc;
-
-	if ((rc = tsm_blob_reader_open(store, blob_id, &r)) < 0)
-		return rc;
-	size = tsm_blob_reader_size(r);
-	if (size > TSM_CM_MAX_FILE || !(data = malloc(size ? size : 1))) {
-		tsm_blob_reader_close(r);
-		return size > TSM_CM_MAX_FILE ? -EFBIG : -ENOMEM;
-	}
-	n = tsm_blob_reader_pread(r, data, size, 0);
-	tsm_blob_reader_close(r);
-	if (n < 0 || (uint64_t)n != size) {
-		free(data);
-		return n < 0 ? (int)n : -EIO;
-	}
-	*data_ret = data;
-	*len_ret = size;
-	return 0;
-}
-
 int tsm_media_inspect_stored(struct tsm_store *store, const char *name, const char *password,
 			     bool show_secrets, struct tsm_inspect_result *r)
 {
 	static const char *const paths[3] = { "SMS/data/TsmBootstrap.ini", "SMS/data/Variables.dat",
 					      "SMS/data/Policy.xml" };
-	struct tsm_media_file *files = NULL;
 	struct tsm_media_info info;
 	uint8_t *data[3] = { NULL };
-	size_t len[3] = { 0 }, nfiles = 0;
+	size_t len[3] = { 0 };
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -136,29 +107,18 @@ int tsm_media_inspect_stored(struct tsm_store *store, const char *name, const ch
 		tsm_media_info_clear(&info);
 		return -EINVAL;
 	}
-	rc = tsm_media_files_load(store, info.version_id, &files, &nfiles);
-	tsm_media_info_clear(&info);
-	for (size_t i = 0; rc == 0 && i < nfiles; i++)
-		for (int k = 0; k < 3; k++)
-			if (strcmp(files[i].path, paths[k]) == 0)
-				rc = blob_read(store, files[i].blob_id, &data[k], &len[k]);
-	tsm_media_files_free(files, nfiles);
-	if (rc == 0 && (!data[0] || !data[1])) {
-		tsm_error("media %s: its SMS/data files are not in the store", name);
-		rc = -ENOENT;
+	for (int k = 0; k < 3 && rc == 0; k++) {
+		rc = tsm_media_file_bytes(store, info.version_id, paths[k], &data[k], &len[k]);
+		if (rc == -ENOENT && k == 2)
+			rc = 0; /* bootable and prestaged media have no policy */
+		else if (rc == -ENOENT)
+			tsm_error("media %s: its %s is not in the store", name, paths[k]);
 	}
+	tsm_media_info_clear(&info);
 	if (rc == 0) {
-		char *boot = realloc(data[0], len[0] + 1);
-
-		if (boot) {
-			data[0] = (uint8_t *)boot;
-			boot[len[0]] = '\0';
-			r->volumes = 1;
-			rc = tsm_inspect_sms_data(boot, len[0], data[1], len[1], data[2], len[2],
-						  password, show_secrets, name, r);
-		} else {
-			rc = -ENOMEM;
-		}
+		r->volumes = 1;
+		rc = tsm_inspect_sms_data((const char *)data[0], len[0], data[1], len[1], data[2],
+					  len[2], password, show_secrets, name, r);
 	}
 	for (int k = 0; k < 3; k++)
 		free(data[k]);

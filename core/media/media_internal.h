@@ -20,6 +20,11 @@ int tsm_media_check_rules(struct tsm_store *store, const struct tsm_media_def *d
 int tsm_media_render(struct tsm_store *store, int64_t version, int64_t prev_version,
 		     struct tsm_media_def *d);
 
+/* The bytes of rendered file @path of media version row @version (NUL after them; malloc'ed);
+ * -ENOENT when the version has none. */
+int tsm_media_file_bytes(struct tsm_store *store, int64_t version, const char *path,
+			 uint8_t **data_ret, size_t *len_ret);
+
 /* Lays out one volume of @d's form (ISO, or FAT disk image for USB). */
 struct tsm_tree;
 struct tsm_image;

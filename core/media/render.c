@@ -42,20 +42,28 @@ static int media_file_put(struct tsm_store *store, int64_t version, const char *
 	return tsm_media_file_row_insert(store, version, path, blob);
 }
 
-/* The whole of blob @blob_id (a small rendered file). */
-static int blob_read_all(struct tsm_store *store, int64_t blob_id, uint8_t **data_ret,
-			 size_t *len_ret)
+int tsm_media_file_bytes(struct tsm_store *store, int64_t version, const char *path,
+			 uint8_t **data_ret, size_t *len_ret)
 {
-	struct tsm_blob_reader *r;
+	struct tsm_media_file *files = NULL;
+	struct tsm_blob_reader *r = NULL;
+	size_t nfiles = 0;
 	uint64_t size;
 	uint8_t *data;
 	ssize_t n;
 	int rc;
 
-	if ((rc = tsm_blob_reader_open(store, blob_id, &r)) < 0)
+	if ((rc = tsm_media_files_load(store, version, &files, &nfiles)) < 0)
+		return rc;
+	rc = -ENOENT;
+	for (size_t i = 0; i < nfiles && rc == -ENOENT; i++)
+		if (strcmp(files[i].path, path) == 0)
+			rc = tsm_blob_reader_open(store, files[i].blob_id, &r);
+	tsm_media_files_free(files, nfiles);
+	if (rc < 0)
 		return rc;
 	size = tsm_blob_reader_size(r);
-	if (size > TSM_CM_MAX_FILE || !(data = malloc(size ? size : 1))) {
+	if (size > TSM_CM_MAX_FILE || !(data = malloc(size + 1))) {
 		tsm_blob_reader_close(r);
 		return size > TSM_CM_MAX_FILE ? -EFBIG : -ENOMEM;
 	}
@@ -65,6 +73,7 @@ static int blob_read_all(struct tsm_store *store, int64_t blob_id, uint8_t **dat
 		free(data);
 		return n < 0 ? (int)n : -EIO;
 	}
+	data[size] = 0; /* text files read as strings */
 	*data_ret = data;
 	*len_ret = size;
 	return 0;
@@ -77,22 +86,14 @@ static int certificate_carry_over(struct tsm_store *store, int64_t prev_version,
 				  const struct tsm_media_def *d, uint8_t **pfx_ret,
 				  size_t *pfx_len_ret)
 {
-	struct tsm_media_file *files = NULL;
 	struct tsm_cm_vars vars = { 0 };
 	uint8_t *data = NULL;
-	size_t nfiles = 0, len = 0;
+	size_t len = 0;
 	const char *hex;
 	long pfx_len = 0;
 	int rc;
 
-	if ((rc = tsm_media_files_load(store, prev_version, &files, &nfiles)) < 0)
-		return rc;
-	rc = -ENOENT;
-	for (size_t i = 0; i < nfiles; i++)
-		if (strcmp(files[i].path, VARIABLES_PATH) == 0)
-			rc = blob_read_all(store, files[i].blob_id, &data, &len);
-	tsm_media_files_free(files, nfiles);
-	if (rc < 0) {
+	if ((rc = tsm_media_file_bytes(store, prev_version, VARIABLES_PATH, &data, &len)) < 0) {
 		tsm_error("media %s: the previous version's Variables.dat cannot be read", d->name);
 		return rc;
 	}
