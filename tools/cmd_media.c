@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -837,7 +838,8 @@ static const char inspect_help[] =
 	"task sequence's credentials) are masked unless --show-secrets.  A wrong or\n"
 	"missing password is an error.  PATH is an ISO (the first of a set:\n"
 	"NAME.1.iso finds NAME.2.iso ... beside it) or a directory (a USB stick, a\n"
-	"copy); NAME is a media of the store, exported to $TMPDIR to be read (a USB\n"
+	"copy) or a prestaged WIM (SMS/data of its first image, no manifest); NAME\n"
+	"is a media of the store, exported to $TMPDIR to be read (a USB\n"
 	"image or a prestaged WIM: its SMS/data read from the store, no manifest).\n"
 	"Exit status 0 when every file matches, 1 otherwise.\n";
 
@@ -1027,6 +1029,13 @@ static void inspect_print(const struct tsm_inspect_result *r)
 		printf("  %s\n", r->problems[i]);
 }
 
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n > m && strcasecmp(s + n - m, suffix) == 0;
+}
+
 /* Whether media @name is read from the store (USB images, prestaged WIMs) rather than
  * exported as ISO volumes. */
 static int inspect_form(struct cli *cli, const char *name, bool *stored_ret)
@@ -1076,7 +1085,14 @@ static int media_inspect(struct cli *cli, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("media inspect ", "expected a PATH or a media NAME");
-	if (stat(argv[optind], &st) == 0) {
+	if (stat(argv[optind], &st) == 0 && has_suffix(argv[optind], ".wim")) {
+		stored = true; /* read here, not as volumes */
+		rc = tsm_media_inspect_wim(argv[optind], password, show_secrets, &r);
+	} else if (stat(argv[optind], &st) == 0 && has_suffix(argv[optind], ".img")) {
+		tsm_error("%s: reading a USB disk image by its path is not supported; inspect the media"
+			  " by its NAME, or a copy of the stick's files (a directory)", argv[optind]);
+		rc = -ENOTSUP;
+	} else if (stat(argv[optind], &st) == 0) {
 		rc = inspect_volumes(argv[optind], &paths, &n);
 	} else if ((rc = inspect_form(cli, argv[optind], &stored)) < 0) {
 		/* reported */

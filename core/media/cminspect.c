@@ -3,9 +3,13 @@
 #include "tsmedia/inspect.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <wimlib.h>
 
 #include "media/cmread.h"
 #include "media/media_internal.h"
@@ -122,5 +126,95 @@ int tsm_media_inspect_stored(struct tsm_store *store, const char *name, const ch
 	}
 	for (int k = 0; k < 3; k++)
 		free(data[k]);
+	return rc;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* A file extracted to @dir, whole, at most TSM_CM_MAX_FILE bytes; -ENOENT when not there. */
+static int read_extracted(const char *dir, const char *name, uint8_t **data_ret, size_t *len_ret)
+{
+	char path[4200];
+	uint8_t *data;
+	size_t n;
+	long size;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/data/%s", dir, name);
+	if (!(f = fopen(path, "rb")))
+		return -ENOENT;
+	if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0 ||
+	    (unsigned long)size > TSM_CM_MAX_FILE || !(data = malloc((size_t)size + 1))) {
+		fclose(f);
+		return -EFBIG;
+	}
+	n = fread(data, 1, (size_t)size, f);
+	fclose(f);
+	if (n != (size_t)size) {
+		free(data);
+		return -EIO;
+	}
+	data[n] = 0;
+	*data_ret = data;
+	*len_ret = n;
+	return 0;
+}
+
+int tsm_media_inspect_wim(const char *path, const char *password, bool show_secrets,
+			  struct tsm_inspect_result *r)
+{
+	static const char *const names[3] = { "TsmBootstrap.ini", "Variables.dat", "Policy.xml" };
+	const char *tmp = getenv("TMPDIR");
+	const wimlib_tchar *sms_data = "/SMS/data";
+	char dir[4096];
+	WIMStruct *wim = NULL;
+	uint8_t *data[3] = { NULL };
+	size_t len[3] = { 0 };
+	int rc, wrc;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(dir, sizeof(dir), "%s/tsmedia-inspect.XXXXXX", tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		return -errno;
+	/* SMS/data of image 1 (a prestaged media's only image) into a private directory: the
+	 * files are small, and Variables.dat and Policy.xml stay encrypted there. */
+	if ((wrc = wimlib_open_wim(path, 0, &wim)) != 0) {
+		tsm_error("%s: not a WIM wimlib reads: %s", path, wimlib_get_error_string(wrc));
+		rc = -EINVAL;
+		goto out_rmdir;
+	}
+	wrc = wimlib_extract_paths(wim, 1, dir, &sms_data, 1,
+				   WIMLIB_EXTRACT_FLAG_NO_ACLS | WIMLIB_EXTRACT_FLAG_NO_ATTRIBUTES |
+					   WIMLIB_EXTRACT_FLAG_NO_PRESERVE_DIR_STRUCTURE);
+	wimlib_free(wim);
+	if (wrc != 0) {
+		tsm_error("%s: no SMS/data in its first image (%s): not task sequence media", path,
+			  wimlib_get_error_string(wrc));
+		rc = -EINVAL;
+		goto out_rmdir;
+	}
+	rc = 0;
+	for (int k = 0; k < 3 && rc == 0; k++) {
+		rc = read_extracted(dir, names[k], &data[k], &len[k]);
+		if (rc == -ENOENT && k == 2)
+			rc = 0;
+		else if (rc < 0)
+			tsm_error("%s: SMS/data/%s: %s", path, names[k], strerror(-rc));
+	}
+	if (rc == 0) {
+		r->volumes = 1;
+		rc = tsm_inspect_sms_data((const char *)data[0], len[0], data[1], len[1], data[2],
+					  len[2], password, show_secrets, path, r);
+	}
+	for (int k = 0; k < 3; k++)
+		free(data[k]);
+out_rmdir:
+	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	return rc;
 }

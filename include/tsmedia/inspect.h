@@ -61,6 +61,10 @@ int tsm_inspect_sms_data(const char *bootstrap, size_t bootstrap_len, const uint
 struct tsm_store;
 int tsm_media_inspect_stored(struct tsm_store *store, const char *name, const char *password,
 			     bool show_secrets, struct tsm_inspect_result *result_ret);
+/* A WIM file (a prestaged media): SMS/data of its first image, read with wimlib; no manifest
+ * check. */
+int tsm_media_inspect_wim(const char *path, const char *password, bool show_secrets,
+			  struct tsm_inspect_result *result_ret);
 void tsm_inspect_result_clear(struct tsm_inspect_result *result);
 
 #endif

@@ -315,6 +315,12 @@ assert_eq "$("${PYHELP[@]}" get "$WORK/pre.inspect.json" media_type)" OEMMedia "
 grep -q '"private_key":true' "$WORK/pre.inspect.json" || fail "inspect pre: no certificate with its key"
 expect_fail_with "pre: SMS/data/Variables.dat: the password does not open it" -- \
 	tsm "$S" media inspect pre --password-file "$WORK/wrong"
+check "media inspect of the prestaged WIM on the mount, by its path (wimlib)"
+tsm "$S" media inspect "$mnt/pre.wim" --password-file "$WORK/pw" >"$WORK/prewim.inspect" ||
+	fail "inspect pre.wim: $(cat "$WORK/prewim.inspect")"
+grep -q 'Media:     OEMMedia, protected by a password' "$WORK/prewim.inspect" || fail "inspect pre.wim: $(cat "$WORK/prewim.inspect")"
+grep -q '_SMSTSLaunchMode=HD' "$WORK/prewim.inspect" || fail "inspect pre.wim variables: $(cat "$WORK/prewim.inspect")"
+expect_fail_with "reading a USB disk image by its path is not supported" -- tsm "$S" media inspect "$mnt/bsite.img"
 
 check "hostile SMS/data on an ISO: truncated and lying files are clear errors"
 cp -r "$J" "$WORK/hostile"
