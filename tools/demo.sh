@@ -88,8 +88,13 @@ cat >"$demo/src/deploy.xml" <<'XML'
 </sequence>
 XML
 step "$tsmedia" ts import --name "Deploy Windows 11" --id PS100010 --boot-image PS100001 "$demo/src/deploy.xml"
-step "$tsmedia" site add --code PS1 --type primary --mp http://mp1.contoso.com
-printf 'demo-media-password\n' >"$demo/password"
+# What only a site knows and its bootable and prestaged media carry: a real site's values come
+# from the site (or from a media it made: tsmedia media inspect --show-secrets); these are
+# the demo's own.
+step "$tsmedia" site add --code PS1 --type primary --mp http://mp1.contoso.com \
+	--http-port 80 --https-port 443 --iis-ssl-state 0 --signing-certificate 3082ABCD
+# Strong enough for the media password check (one GPU would need more than a year).
+printf 'demo media password: larch quartz fennel\n' >"$demo/password"
 boot_opts=(--bios-boot isolinux/isolinux.bin --boot-load-size 4 --boot-info-table --uefi-boot efi/boot.img)
 step "$tsmedia" media create --type capture --name capture --boot-image PS100001 "${boot_opts[@]}"
 step "$tsmedia" media create --type bootable --name bootable --boot-image PS100001 --no-password \
