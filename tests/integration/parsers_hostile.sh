@@ -164,8 +164,10 @@ if have_finding inspect; then
 		printf '[MediaInfo]\r\nMediaType=BootMedia\r\n' >"$vol/SMS/data/TSMBootstrap.ini"
 		tail -c +2 "$bin" >"$vol/SMS/data/Variables.dat"
 		printf 'a media password\n' >"$WORK/media.pw"
+		# tsmedia's own format (and its PBKDF2) is gone (issue 13): the file is
+		# refused at once as not Configuration Manager's container.
 		refused "media inspect of $(basename "$bin")" \
-			"pbkdf2-$n: SMS/data/Variables\.dat asks for more PBKDF2 iterations than tsmedia writes \(600000\)" \
+			"pbkdf2-$n: SMS/data/Variables\.dat: magic 0x[0-9a-f]+, not an encrypted media file" \
 			"$TSMEDIA" --store "$S" media inspect "$vol" --password-file "$WORK/media.pw"
 	done
 	((n > 0)) || skip_part "no timeout-pbkdf2-* reproducer in $FINDINGS/inspect"
@@ -176,8 +178,14 @@ fi
 # it would count as a match).
 VOL=$WORK/stick
 mkdir -p "$VOL/SMS/data" "$VOL/sources"
-printf '[MediaInfo]\r\nMediaType=BootMedia\r\n' >"$VOL/SMS/data/TSMBootstrap.ini"
-printf '<MediaVarList/>\r\n' >"$VOL/SMS/data/Variables.dat"
+printf '[MediaInfo]\r\nMediaType=BootMedia\r\n' >"$VOL/SMS/data/TsmBootstrap.ini"
+# Variables.dat in Configuration Manager's format (issue 13), under the fixed key of media
+# without a password, written by the judge.
+JUDGE=$(dirname "$0")/../../../shared/judges/cmmedia.py
+[[ -f $JUDGE ]] || skip "judge missing: $JUDGE"
+printf '<MediaVarList Version="4.00.5345.0000"/>' >"$WORK/vars.xml"
+/usr/bin/python3 "$JUDGE" encrypt "$WORK/vars.xml" "$VOL/SMS/data/Variables.dat" ||
+	fail "the judge could not write a Variables.dat"
 printf 'outside the volume\n' >"$WORK/decoy.txt"
 DECOY_SHA=$(sha "$WORK/decoy.txt")
 DECOY_SIZE=$(stat -c %s "$WORK/decoy.txt")
