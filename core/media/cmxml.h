@@ -14,8 +14,8 @@ xmlNodePtr tsm_cm_xml_value(xmlDocPtr doc, const char *value);
 /* "<?xml version="1.0"?>" and @doc's root element as UTF-8 text (malloc'ed, NUL-terminated);
  * libxml2's buffer is wiped (values may be secrets). */
 int tsm_cm_xml_dump(xmlDocPtr doc, char **xml_ret, size_t *len_ret);
-/* Parses hostile UTF-8 text: no network, no document type, libxml2's default limits.
- * -EINVAL logged as "@what: the @kind are not well-formed XML: ...". */
+/* Parses hostile UTF-8 text with util/xml.h's bounded reader (no network, no document type,
+ * limits); errors are logged as "@what: the @kind: ..." (-EINVAL, -E2BIG, -ENOMEM). */
 int tsm_cm_xml_parse(const char *xml, size_t len, const char *what, const char *kind,
 		     xmlDocPtr *doc_ret);
 
