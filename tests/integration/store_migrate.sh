@@ -2,6 +2,7 @@
 # A store whose catalog is at schema version 1 (before content ids were kept
 # from reuse) opens with today's tsmedia: it is upgraded once, in place, reads
 # the same bytes, passes verify, and from then on never hands out an id again.
+# A version 4 catalog (before site values) takes the one step to version 5.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -87,7 +88,10 @@ tsm "$store" verify >"$WORK/verify.out" 2>"$WORK/verify.err" ||
 	fail "verify of the upgraded store failed: $(head -c 1500 "$WORK/verify.err")"
 grep -q "upgraded from schema version 1 to" "$WORK/verify.err" ||
 	fail "the upgrade was not reported: $(cat "$WORK/verify.err")"
-assert_eq "$(q 'PRAGMA user_version')" 4 "schema version after the upgrade"
+assert_eq "$(q 'PRAGMA user_version')" 5 "schema version after the upgrade"
+# v5: the values only a site knows (site add --http-port ...).
+assert_eq "$(q "SELECT count(*) FROM sqlite_master WHERE name = 'site_values'")" 1 \
+	"site_values after the upgrade"
 # v4: foreign key checks against task_sequences must not copy documents.
 [[ $(q "SELECT sql FROM sqlite_master WHERE name = 'task_sequences'") != *"WITHOUT ROWID"* ]] ||
 	fail "task_sequences is still a WITHOUT ROWID table after the upgrade"
@@ -120,6 +124,27 @@ assert_eq "$(q 'SELECT count(*) FROM content_versions WHERE id <= '"$max_cv")" 0
 	"a content version id was reused"
 assert_eq "$(q 'SELECT count(*) FROM media_versions WHERE id <= '"$max_mv")" 0 \
 	"a media version id was reused"
+verify_ok "$store"
+
+check "a version 4 catalog (before site values) upgrades to 5 alone; its sites keep their rows and take values"
+tsm "$store" site add --code PS7 --type primary --mp http://mp7.example >/dev/null ||
+	fail "site add PS7 failed"
+# Version 4 is today's schema without site_values: what tsmedia wrote before.
+sqlite3 "$store/catalog.db" 'DROP TABLE site_values; PRAGMA user_version=4' ||
+	fail "could not make a version 4 catalog"
+sites_before=$(q 'SELECT * FROM sites ORDER BY code; SELECT * FROM site_mps ORDER BY site, seq' | sha256sum)
+tsm "$store" site show PS7 >/dev/null 2>"$WORK/open4.err" ||
+	fail "site show on a version 4 store: $(cat "$WORK/open4.err")"
+grep -q "upgraded from schema version 4 to 5" "$WORK/open4.err" ||
+	fail "the upgrade from 4 was not reported: $(cat "$WORK/open4.err")"
+assert_eq "$(q 'PRAGMA user_version')" 5 "schema version after the upgrade from 4"
+assert_eq "$(q 'SELECT * FROM sites ORDER BY code; SELECT * FROM site_mps ORDER BY site, seq' | sha256sum)" \
+	"$sites_before" "site rows changed by the upgrade from 4"
+assert_eq "$(q 'PRAGMA foreign_key_check')" "" "references after the upgrade from 4"
+tsm "$store" site edit PS7 --http-port 8080 >/dev/null 2>"$WORK/edit.err" ||
+	fail "site edit --http-port on the upgraded store: $(cat "$WORK/edit.err")"
+assert_eq "$(q "SELECT name || '=' || value FROM site_values WHERE site = 'PS7'")" "http-port=8080" \
+	"the site value in the upgraded catalog"
 verify_ok "$store"
 
 check "a catalog from a newer tsmedia, or of no known version, is refused and left alone"
