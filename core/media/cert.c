@@ -808,10 +808,8 @@ static int p12_mac_verify(struct p12_walk *w, PKCS12 *p12, const ASN1_INTEGER *i
 	return -EACCES;
 }
 
-/* What PKCS12_parse() does, with every derivation's count checked first:
- * the first private key, and the certificate that belongs to it. */
-static int pkcs12_read(PKCS12 *p12, const char *path, const char *password, EVP_PKEY **key_ret,
-		       X509 **x_ret)
+int tsm_pkcs12_read(PKCS12 *p12, const char *path, const char *password, EVP_PKEY **key_ret,
+		    X509 **x_ret)
 {
 	struct p12_walk w = { .path = path, .pass = password };
 	const ASN1_INTEGER *mac_iter = NULL;
@@ -919,7 +917,7 @@ int tsm_cert_load_pkcs12(const char *path, const char *password, struct tsm_cert
 		rc = -EINVAL;
 		goto out_free;
 	}
-	if ((rc = pkcs12_read(p12, path, pass, &key, &x)) < 0)
+	if ((rc = tsm_pkcs12_read(p12, path, pass, &key, &x)) < 0)
 		goto out_free;
 	if ((rc = cert_describe(x, path, cert_ret)) < 0)
 		goto out_free;

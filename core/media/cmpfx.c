@@ -21,6 +21,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
+#include "media/cert.h"
 #include "tsmedia/log.h"
 
 static void pfx_password(const char *media_guid, char out[TSM_CM_PFX_PASSWORD_LEN + 1])
@@ -31,18 +32,30 @@ static void pfx_password(const char *media_guid, char out[TSM_CM_PFX_PASSWORD_LE
 	out[n] = '\0';
 }
 
-static int parse(const uint8_t *p12, size_t len, const char *password, const char *what,
-		 EVP_PKEY **key, X509 **x, STACK_OF(X509) **ca)
+/* @p12 as one whole DER PKCS#12, or -EINVAL (logged). */
+static int decode(const uint8_t *p12, size_t len, const char *what, PKCS12 **pk_ret)
 {
 	const unsigned char *p = p12;
-	PKCS12 *pk;
-	int ok;
+	PKCS12 *pk = NULL;
 
 	if (len > LONG_MAX || !(pk = d2i_PKCS12(NULL, &p, (long)len)) || p != p12 + len) {
+		PKCS12_free(pk);
 		ERR_clear_error();
 		tsm_error("%s: not a PKCS#12", what);
 		return -EINVAL;
 	}
+	*pk_ret = pk;
+	return 0;
+}
+
+static int parse(const uint8_t *p12, size_t len, const char *password, const char *what,
+		 EVP_PKEY **key, X509 **x, STACK_OF(X509) **ca)
+{
+	PKCS12 *pk;
+	int ok, rc;
+
+	if ((rc = decode(p12, len, what, &pk)) < 0)
+		return rc;
 	if (PKCS12_mac_present(pk) && !PKCS12_verify_mac(pk, password, -1)) {
 		PKCS12_free(pk);
 		ERR_clear_error();
@@ -61,6 +74,24 @@ static int parse(const uint8_t *p12, size_t len, const char *password, const cha
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* A _SMSTSMediaPFX from a media anyone made: every key derivation's iteration count is
+ * checked before it runs (cert.c), since the file may name 2^31 of them (minutes of CPU)
+ * whatever the password.  The user's own PKCS#12 that tsm_cm_pfx_wrap() takes was read
+ * the same way by tsm_cert_load_pkcs12() first. */
+static int open_checked(const uint8_t *p12, size_t len, const char *password, const char *what,
+			EVP_PKEY **key, X509 **x)
+{
+	PKCS12 *pk;
+	int rc;
+
+	if ((rc = decode(p12, len, what, &pk)) < 0)
+		return rc;
+	rc = tsm_pkcs12_read(pk, what, password, key, x);
+	PKCS12_free(pk);
+	ERR_clear_error();
+	return rc;
 }
 
 int tsm_cm_pfx_wrap(const uint8_t *p12, size_t len, const char *password, const char *media_guid,
@@ -134,7 +165,6 @@ int tsm_cm_pfx_describe(const char *hex, const char *media_guid, const char *wha
 	long der_len = 0;
 	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
-	STACK_OF(X509) *ca = NULL;
 	int rc;
 
 	memset(info_ret, 0, sizeof(*info_ret));
@@ -145,7 +175,7 @@ int tsm_cm_pfx_describe(const char *hex, const char *media_guid, const char *wha
 		return -EINVAL;
 	}
 	pfx_password(media_guid, pass);
-	rc = parse(der, (size_t)der_len, pass, what, &key, &x, &ca);
+	rc = open_checked(der, (size_t)der_len, pass, what, &key, &x);
 	OPENSSL_cleanse(pass, sizeof(pass));
 	OPENSSL_clear_free(der, (size_t)der_len);
 	if (rc < 0)
@@ -163,7 +193,6 @@ int tsm_cm_pfx_describe(const char *hex, const char *media_guid, const char *wha
 		snprintf(info_ret->sha1 + 2 * i, 3, "%02x", md[i]);
 	info_ret->has_key = key != NULL;
 out_free:
-	sk_X509_pop_free(ca, X509_free);
 	X509_free(x);
 	EVP_PKEY_free(key);
 	return rc;

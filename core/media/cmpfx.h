@@ -26,7 +26,8 @@ struct tsm_cm_pfx_info {
 
 /* Opens a _SMSTSMediaPFX value (hex) with @media_guid's PFX password and describes it.
  * -EINVAL (logged, naming @what) when it is not hex or not PKCS#12, -EACCES when the GUID's
- * password does not open it. */
+ * password does not open it, -E2BIG when it asks for more key-derivation iterations than
+ * Windows accepts (checked before any is spent: the file may come from anyone's media). */
 int tsm_cm_pfx_describe(const char *hex, const char *media_guid, const char *what,
 			struct tsm_cm_pfx_info *info_ret);
 

@@ -100,7 +100,7 @@ static void test_wrap_and_describe(void **state)
 	messages[0] = '\0';
 	assert_int_equal(tsm_cm_pfx_describe(hex, "9AE6B618-77EC-46CB-B1B5-88F693E0B1C2", "x", &info),
 			 -EACCES);
-	assert_message("x: the PKCS#12 does not open with its password");
+	assert_message("x: wrong password for this PKCS#12 file");
 	free(hex);
 	OPENSSL_free(out);
 	OPENSSL_free(in);
@@ -127,11 +127,40 @@ static void test_refused(void **state)
 	assert_int_equal(tsm_cm_pfx_describe("3082", GUID, "Variables.dat", &info), -EINVAL);
 }
 
+/* A media anyone made may name more key-derivation iterations than any writer uses (2^31 keep
+ * a CPU busy for minutes): described only after the counts are checked, as cert.c checks a
+ * user's PKCS#12.  One over Windows' maximum (600,000, cert.c) is refused before it is spent. */
+static void test_iterations_refused(void **state)
+{
+	char pass[32];
+	PKCS12 *p;
+	unsigned char *der = NULL;
+	struct tsm_cm_pfx_info info;
+	char *hex;
+	int n;
+	(void)state;
+
+	snprintf(pass, sizeof(pass), "%.31s", GUID);
+	p = PKCS12_create(pass, "media", key, cert, NULL, NID_pbe_WithSHA1And3_Key_TripleDES_CBC,
+			  NID_pbe_WithSHA1And3_Key_TripleDES_CBC, 2048, 600001, 0);
+	assert_non_null(p);
+	n = i2d_PKCS12(p, &der);
+	PKCS12_free(p);
+	assert_true(n > 0);
+	hex = to_hex(der, (size_t)n);
+	assert_int_equal(tsm_cm_pfx_describe(hex, GUID, "Variables.dat", &info), -E2BIG);
+	assert_message("Variables.dat: the integrity check (MAC) asks for 600001 key-derivation"
+		       " iterations");
+	free(hex);
+	OPENSSL_free(der);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_wrap_and_describe, setup),
 		cmocka_unit_test_setup(test_refused, setup),
+		cmocka_unit_test_setup(test_iterations_refused, setup),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
