@@ -327,6 +327,31 @@ int tsm_cm_seal(const char *password, enum tsm_cm_cipher cipher, const char *tex
 	return 0;
 }
 
+int tsm_cm_text_from_plain(const uint8_t *plain, size_t len, const char *what, char **text_ret,
+			   size_t *text_len_ret)
+{
+	size_t text_len = 0;
+	char *text = NULL;
+	int rc;
+
+	if ((rc = tsm_cm_utf8_from_utf16le(plain, len, &text, &text_len)) < 0) {
+		tsm_error("%s: the decrypted data is not UTF-16LE text", what);
+		return rc;
+	}
+	/* Trailing NUL characters end the text ([PT] cuts at the last NUL). */
+	while (text_len && text[text_len - 1] == '\0')
+		text_len--;
+	if (memchr(text, '\0', text_len)) {
+		tsm_error("%s: the decrypted text holds a NUL character before its end", what);
+		tsm_cm_free_secret(text, text_len);
+		return -EINVAL;
+	}
+	text[text_len] = '\0';
+	*text_ret = text;
+	*text_len_ret = text_len;
+	return 0;
+}
+
 int tsm_cm_open(const char *password, const uint8_t *data, size_t len, const char *what,
 		char **text_ret, size_t *text_len_ret, enum tsm_cm_cipher *cipher_ret)
 {
@@ -360,20 +385,8 @@ int tsm_cm_open(const char *password, const uint8_t *data, size_t len, const cha
 	}
 	if (rc < 0)
 		goto out_free_plain;
-	if ((rc = tsm_cm_utf8_from_utf16le(plain, plain_len, &text, &text_len)) < 0) {
-		tsm_error("%s: the decrypted data is not UTF-16LE text", what);
+	if ((rc = tsm_cm_text_from_plain(plain, plain_len, what, &text, &text_len)) < 0)
 		goto out_free_plain;
-	}
-	/* Trailing NUL characters end the text ([PT] cuts at the last NUL). */
-	while (text_len && text[text_len - 1] == '\0')
-		text_len--;
-	if (memchr(text, '\0', text_len)) {
-		tsm_error("%s: the decrypted text holds a NUL character before its end", what);
-		tsm_cm_free_secret(text, text_len);
-		rc = -EINVAL;
-		goto out_free_plain;
-	}
-	text[text_len] = '\0';
 	*text_ret = text;
 	*text_len_ret = text_len;
 	if (cipher_ret)

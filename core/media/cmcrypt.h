@@ -79,6 +79,12 @@ int tsm_cm_seal(const char *password, enum tsm_cm_cipher cipher, const char *tex
 int tsm_cm_open(const char *password, const uint8_t *data, size_t len, const char *what,
 		char **text_ret, size_t *text_len_ret, enum tsm_cm_cipher *cipher_ret);
 
+/* The decrypted bytes of a file read from @what (UTF-16LE) as UTF-8 text, NUL-terminated, the
+ * trailing UTF-16 NULs dropped: what tsm_cm_open() gives after decrypting.  -EINVAL (logged)
+ * when it is not UTF-16LE text or holds a NUL before its end.  The caller wipes the text. */
+int tsm_cm_text_from_plain(const uint8_t *plain, size_t len, const char *what, char **text_ret,
+			   size_t *text_len_ret);
+
 /* True when @data starts with the container's magic (a quick test; open checks all). */
 bool tsm_cm_is_container(const uint8_t *data, size_t len);
 

@@ -77,6 +77,14 @@ regress)
 			if [[ -f $f/pkcs12/password.txt && $(head -1 "$f/pkcs12/password.txt") != fuzzpw ]]; then
 				echo "WARNING: $f/pkcs12/password.txt is not the harness's password (fuzzpw)"
 			fi ;;
+		cmdata)
+			# The crafted PKCS#12 files as the media certificate of a media
+			# anyone made (mode 0x08: a media GUID, then the PKCS#12).
+			for g in "$f"/pkcs12/*.p12; do
+				[[ -f $g ]] || continue
+				{ printf '\x088AE6B618-77EC-46CB-B1B5-88F693E0B1C2'; cat "$g"; } >"$tmp/media-pfx-$(basename "$g")"
+				inputs+=("$tmp/media-pfx-$(basename "$g")")
+			done ;;
 		inspect)
 			# The 4 GiB case needs its file extended to 4.3 GB (a test of the
 			# hostile-input suite); here its first 77 KB are inspected as they are.

@@ -1,14 +1,16 @@
 /* libFuzzer harness: `media inspect` (core/media/inspect.c), what a booting
  * client reads from a media.  The first byte of the input chooses:
- *   0x01  the rest is a protected file (Variables.dat, Policy.xml): decrypted
- *         with the harness's password (core/media/crypt.c);
+ *   0x01  the rest is an encrypted file in Configuration Manager's container
+ *         (Variables.dat, Policy.xml): opened with the harness's password
+ *         (core/media/cmcrypt.c; fuzz_cmdata reads what is inside);
  *   0x02  the rest is SMS/data/Manifest.txt of a directory volume (a USB
- *         stick's copy) holding a bootstrap and plain variables; a file
- *         beside the volume is a decoy: a manifest line that reaches it must
- *         never count as a matching file of the volume;
+ *         stick's copy) holding a TsmBootstrap.ini and a Variables.dat under
+ *         the fixed key; a file beside the volume is a decoy: a manifest
+ *         line that reaches it must never count as a matching file of the
+ *         volume;
  *   else  the whole input is an ISO volume (byte 0 lies in the system area,
  *         which ISO 9660 leaves alone; ECMA-119 6.2.1), inspected with the
- *         harness's password. */
+ *         harness's password (which a media without one does not need). */
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,22 +21,28 @@
 #include <sys/stat.h>
 
 #include "fuzz_common.h"
-#include "media/media_internal.h"
+#include "media/cmcrypt.h"
 #include "tsmedia/inspect.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* make-corpus.sh writes seeds naming these files with their SHA-256 and
- * size: keep the texts the same in both places. */
+ * size: keep the texts the same in both places.  Variables.dat is
+ * VARIABLES_TEXT sealed under the fixed key with AES-256 (no salt, a zero IV:
+ * the same bytes from any writer; make-corpus.sh has the judge write them). */
 #define DECOY_TEXT "a file beside the volume\n"
-#define BOOTSTRAP_TEXT "[Bootstrap]\nMediaType=FullMedia\n"
-#define VARIABLES_TEXT "<MediaVariables/>\n"
+#define BOOTSTRAP_TEXT "[MediaInfo]\r\nMediaType=FullMedia\r\nPasswordRequired=false\r\n" \
+	"Unattended=false\r\n"
+#define VARIABLES_TEXT "<MediaVarList Version=\"4.00.5345.0000\"><var name=\"_SMSTSMediaType\">" \
+	"<![CDATA[FullMedia]]></var></MediaVarList>"
 
 static char volume_real[PATH_MAX];
 
 static void directory_volume_init(void)
 {
 	static bool done;
+	uint8_t *vars;
+	size_t vars_len;
 
 	if (done)
 		return;
@@ -43,10 +51,12 @@ static void directory_volume_init(void)
 	    !realpath(fuzz_path("vol"), volume_real))
 		abort();
 	fuzz_write_file("decoy.txt", (const uint8_t *)DECOY_TEXT, strlen(DECOY_TEXT));
-	fuzz_write_file("vol/SMS/data/TSMBootstrap.ini", (const uint8_t *)BOOTSTRAP_TEXT,
+	fuzz_write_file("vol/SMS/data/TsmBootstrap.ini", (const uint8_t *)BOOTSTRAP_TEXT,
 			strlen(BOOTSTRAP_TEXT));
-	fuzz_write_file("vol/SMS/data/Variables.dat", (const uint8_t *)VARIABLES_TEXT,
-			strlen(VARIABLES_TEXT));
+	if (tsm_cm_seal(TSM_CM_NO_PASSWORD, TSM_CM_AES256, VARIABLES_TEXT, &vars, &vars_len) < 0)
+		abort();
+	fuzz_write_file("vol/SMS/data/Variables.dat", vars, vars_len);
+	free(vars);
 	done = true;
 }
 
@@ -87,21 +97,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fuzz_init("inspect");
 	if (size && data[0] == 0x01) {
-		uint8_t *plain;
-		size_t plain_len;
+		size_t text_len;
+		char *text;
 
-		rc = tsm_media_decrypt(FUZZ_PASSWORD, data + 1, size - 1, &plain, &plain_len);
-
-		fuzz_expect_valid(rc == 0, "the decryption of a protected file");
+		rc = tsm_cm_open(FUZZ_PASSWORD, data + 1, size - 1, "fuzz: encrypted file", &text,
+				 &text_len, NULL);
+		fuzz_expect_valid(rc == 0, "the opening of an encrypted file");
 		if (rc == 0)
-			free(plain);
+			tsm_cm_free_secret(text, text_len);
 		return 0;
 	}
 	if (size && data[0] == 0x02) {
 		directory_volume_init();
 		fuzz_write_file("vol/SMS/data/Manifest.txt", data + 1, size - 1);
 		path = fuzz_path("vol");
-		rc = tsm_media_inspect(&path, 1, FUZZ_PASSWORD, &r);
+		rc = tsm_media_inspect(&path, 1, NULL, false, &r);
 
 		fuzz_expect_valid(rc == 0, "inspect of a directory volume");
 		if (rc == 0) {
@@ -118,7 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	path = fuzz_write_file("input.iso", data, size);
-	rc = tsm_media_inspect(&path, 1, FUZZ_PASSWORD, &r);
+	rc = tsm_media_inspect(&path, 1, FUZZ_PASSWORD, false, &r);
 	fuzz_expect_valid(rc == 0, "inspect of an ISO volume");
 	if (rc == 0)
 		tsm_inspect_result_clear(&r);

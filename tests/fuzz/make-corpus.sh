@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?usage: make-corpus.sh OUTDIR [HARNESS...]}
 shift
 harnesses=("$@")
-((${#harnesses[@]})) || harnesses=(iso wim ts_xml cert inspect)
+((${#harnesses[@]})) || harnesses=(iso wim ts_xml cert inspect cmdata)
 if [[ -z ${TSMEDIA:-} ]]; then
 	for t in "$root/build/tools/tsmedia" "$root/build-fuzz/tools/tsmedia"; do
 		[[ -x $t ]] && TSMEDIA=$t && break
@@ -147,56 +147,167 @@ seeds_cert() {
 		--valid-from 2025-01-01 --valid-until 2045-01-01 >/dev/null
 }
 
-seeds_inspect() {
-	local d=$out/inspect b m
-	mkdir -p "$d"
-	# ISO volumes: task sequence media without a password (a protected one
-	# costs 600,000 PBKDF2 rounds per run; mode 0x01 below covers decryption).
-	mkdir -p "$tmp/bootimg/sources"
+# Task sequence media of each type made by tsmedia and exported as ISOs
+# (cm/NAME.iso), their SMS/data taken out (cm/NAME/): for the inspect and
+# cmdata seeds.  The site has the values bootable media carry; "fuzzpw" is
+# weak, so the protected media keep it with --allow-weak-password.
+cm_media_made=
+cm_media() {
+	local b ts n
+	[[ -n $cm_media_made ]] && return 0
+	cm_media_made=1
+	mkdir -p "$tmp/bootimg/sources" "$tmp/cm"
 	head -c 3000 /dev/urandom >"$tmp/bootimg/sources/boot.wim"
 	echo "boot image" >"$tmp/bootimg/readme.txt"
 	b=$(tsm content add --kind boot-image --name seedboot "$tmp/bootimg")
-	tsm media create --type capture --name seedcap --boot-image "$b" >/dev/null
-	tsm media export seedcap -o "$d/capture.iso"
-	tsm site add --code PS1 --type primary --mp http://mp1.example.com >/dev/null
-	tsm media create --type bootable --name seedboot --boot-image "$b" --no-password \
+	printf '<sequence version="3.10"><step type="SMS_TaskSequence_RunCommandLineAction" name="Join"><action>cmd /c echo</action><defaultVarList><variable name="OSDJoinPassword" property="JoinPassword">secret</variable></defaultVarList></step></sequence>\n' >"$tmp/seq.xml"
+	ts=$(tsm ts import --name "Seed sequence" --boot-image "$b" "$tmp/seq.xml")
+	tsm site add --code PS1 --type primary --mp http://mp1.example.com --http-port 80 \
+		--https-port 443 --iis-ssl-state 448 --signing-certificate 308201A2300D06092A864886F70D01010B0500 \
+		--x64-unknown-guid a1b2c3d4-0000-4000-8000-000000000064 \
+		--x86-unknown-guid a1b2c3d4-0000-4000-8000-000000000086 >/dev/null
+	printf '%s\n' "$PASSWORD" >"$tmp/pw"
+	tsm media create --type capture --name capture --boot-image "$b" >/dev/null
+	tsm media create --type bootable --name bootable --boot-image "$b" --no-password \
 		--site PS1 --management-point http://mp1.example.com --self-signed-certificate \
-		--unknown-computers --variable OSDComputerName=SEED >/dev/null
-	tsm media export seedboot -o "$d/bootable.iso"
-	tsm media create --type bootable --name seedboot2 --boot-image "$b" --no-password \
-		--site PS1 --management-point http://mp1.example.com --no-udf --no-joliet >/dev/null
-	tsm media export seedboot2 -o "$d/bootable-plain.iso"
-	# Mode 0x01: protected files as crypt.c writes them (TSMENC1, header as
-	# AAD), with the fewest iterations it accepts so that runs stay fast.
-	python3 - "$d" "$PASSWORD" <<-'PY'
-	import os, struct, sys
-	from cryptography.hazmat.primitives import hashes
-	from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-	from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-	out, password = sys.argv[1], sys.argv[2].encode()
-	def container(plain, iterations=1000):
-	    salt, nonce = os.urandom(16), os.urandom(12)
-	    header = b"TSMENC1\0" + struct.pack("<I", iterations) + salt + nonce
-	    key = PBKDF2HMAC(hashes.SHA256(), 32, salt, iterations).derive(password)
-	    return header + AESGCM(key).encrypt(nonce, plain, header)
-	for name, plain in (("variables", b"<MediaVariables><var name=\"SMSTSMediaType\">FullMedia</var></MediaVariables>"),
-	                    ("empty", b"")):
-	    with open(f"{out}/decrypt-{name}.bin", "wb") as f:
-	        f.write(b"\x01" + container(plain))
-	PY
+		--unknown-computers --variable OSDComputerName=SEED >/dev/null 2>&1
+	tsm media create --type bootable --name bootable-plain --boot-image "$b" --no-password \
+		--site PS1 --mode site-based --management-point http://mp1.example.com --no-udf --no-joliet \
+		--media-cipher aes128 >/dev/null 2>&1
+	tsm media create --type bootable --name bootable-password --boot-image "$b" \
+		--password-file "$tmp/pw" --allow-weak-password --site PS1 \
+		--management-point http://mp1.example.com --self-signed-certificate >/dev/null 2>&1
+	tsm media create --type standalone --name standalone --task-sequence "$ts" --no-password \
+		--variable 'Note=a & b <c>' >/dev/null 2>&1
+	tsm media create --type standalone --name standalone-password --task-sequence "$ts" \
+		--password-file "$tmp/pw" --allow-weak-password --media-cipher aes128 >/dev/null 2>&1
+	for n in capture bootable bootable-plain bootable-password standalone standalone-password; do
+		tsm media export "$n" -o "$tmp/cm/$n.iso"
+		if have xorriso xorriso; then
+			xorriso -osirrox on -indev "$tmp/cm/$n.iso" -extract /SMS/data "$tmp/cm/$n" >/dev/null 2>&1
+			chmod -R u+w "$tmp/cm/$n"
+		fi
+	done
+}
+
+seeds_inspect() {
+	local d=$out/inspect n m
+	mkdir -p "$d"
+	# ISO volumes: task sequence media tsmedia made, with and without a password.
+	cm_media
+	for n in capture bootable bootable-plain bootable-password standalone; do
+		cp "$tmp/cm/$n.iso" "$d/$n.iso"
+	done
+	# Mode 0x01: files in Configuration Manager's container that open with the
+	# harness's password: tsmedia's, and the judge's (AES-256 and AES-128).
+	for n in bootable-password standalone-password; do
+		[[ -f $tmp/cm/$n/Variables.dat ]] && { printf '\x01'; cat "$tmp/cm/$n/Variables.dat"; } >"$d/open-$n-variables.bin"
+	done
+	[[ -f $tmp/cm/standalone-password/Policy.xml ]] &&
+		{ printf '\x01'; cat "$tmp/cm/standalone-password/Policy.xml"; } >"$d/open-standalone-password-policy.bin"
+	if judge_ok; then
+		printf '<MediaVarList Version="4.00.5345.0000"><var name="_SMSTSMediaType"><![CDATA[BootMedia]]></var></MediaVarList>' >"$tmp/judge-vars.xml"
+		for aes in 128 256; do
+			judge encrypt "$tmp/judge-vars.xml" "$tmp/j.dat" --aes "$aes" --password-file "$tmp/pw"
+			{ printf '\x01'; cat "$tmp/j.dat"; } >"$d/open-judge-aes$aes.bin"
+		done
+	fi
 	# Mode 0x02: a manifest for the harness's directory volume (its files'
-	# texts are in fuzz_inspect.c).
+	# texts are in fuzz_inspect.c; its Variables.dat is VARIABLES_TEXT and a
+	# UTF-16 NUL under the fixed key, which the judge writes byte for byte
+	# as tsmedia does).
+	local boot_text vars_sha='' vars_size=0
+	boot_text=$(printf '[MediaInfo]\r\nMediaType=FullMedia\r\nPasswordRequired=false\r\nUnattended=false\r\n_')
+	boot_text=${boot_text%_}
+	if judge_ok; then
+		printf '<MediaVarList Version="4.00.5345.0000"><var name="_SMSTSMediaType"><![CDATA[FullMedia]]></var></MediaVarList>\0' >"$tmp/dir-vars.xml"
+		judge encrypt "$tmp/dir-vars.xml" "$tmp/dir-vars.dat" --aes 256
+		vars_sha=$(sha256sum <"$tmp/dir-vars.dat" | cut -c1-64)
+		vars_size=$(stat -c %s "$tmp/dir-vars.dat")
+	fi
 	m=$d/dir-manifest.txt
 	{
 		printf '\x02# tsmedia manifest\n'
-		printf '%s %s 1 SMS/data/TSMBootstrap.ini\n' \
-			"$(printf '[Bootstrap]\nMediaType=FullMedia\n' | sha256sum | cut -c1-64)" 33
-		printf '%s %s 1 SMS/data/Variables.dat\n' \
-			"$(printf '<MediaVariables/>\n' | sha256sum | cut -c1-64)" 18
+		printf '%s %s 1 SMS/data/TsmBootstrap.ini\n' \
+			"$(printf '%s' "$boot_text" | sha256sum | cut -c1-64)" "${#boot_text}"
+		[[ -n $vars_sha ]] && printf '%s %s 1 SMS/data/Variables.dat\n' "$vars_sha" "$vars_size"
 		printf -- '- 2048 1 isolinux/isolinux.bin\n'
 		printf '%s 5 1 missing.txt\n' "$(printf '%064d' 0)"
 		printf '%s 5 2 on-volume-two.txt\n' "$(printf '%064d' 0)"
 	} >"$m"
+}
+
+JUDGE=$root/../shared/judges/cmmedia.py
+judge() { /usr/bin/python3 "$JUDGE" "$@"; }
+judge_ok() {
+	[[ -f $JUDGE ]] && /usr/bin/python3 -c 'import cryptography' 2>/dev/null && return 0
+	echo "make-corpus: SKIPPED seeds the judge writes: $JUDGE or python3-cryptography is absent" >&2
+	return 1
+}
+
+# The SMS/data readers (fuzz_cmdata.c: the first byte says which one):
+# the files of the media tsmedia made, their decrypted texts and media
+# certificates (the judge decrypts them), and files the judge encrypted.
+seeds_cmdata() {
+	local d=$out/cmdata n f
+	mkdir -p "$d"
+	cm_media
+	for n in capture bootable bootable-plain bootable-password standalone standalone-password; do
+		f=$tmp/cm/$n
+		[[ -d $f ]] || continue
+		{ printf '\x01'; cat "$f/TsmBootstrap.ini"; } >"$d/bootstrap-$n.bin"
+		case $n in
+		*-password) { printf '\x03'; cat "$f/Variables.dat"; } >"$d/vars-$n.bin" ;;
+		*) { printf '\x02'; cat "$f/Variables.dat"; } >"$d/vars-$n.bin" ;;
+		esac
+	done
+	[[ -f $tmp/cm/standalone-password/Policy.xml ]] &&
+		{ printf '\x05'; cat "$tmp/cm/standalone-password/Policy.xml"; } >"$d/policy-standalone-password.bin"
+	judge_ok || return 0
+	# Through the judge: the media GUID and its Policy.xml (0x04), the decrypted
+	# Variables.dat and Policy.xml (0x06, 0x07), the media certificate (0x08).
+	/usr/bin/python3 - "$JUDGE" "$tmp/cm" "$d" "$PASSWORD" <<-'PY'
+	import json, os, sys
+	sys.path.insert(0, os.path.dirname(sys.argv[1]))
+	import cmmedia  # the judge, read-only: its header-driven decrypt
+	cm, out, password = sys.argv[2], sys.argv[3], sys.argv[4]
+	def write(name, first, body):
+	    with open(os.path.join(out, name), "wb") as f:
+	        f.write(bytes([first]) + body)
+	for n in sorted(os.listdir(cm)):
+	    d = os.path.join(cm, n)
+	    if not os.path.isdir(d):
+	        continue
+	    key = password if n.endswith("-password") else cmmedia.NO_PASSWORD
+	    text, _ = cmmedia.decrypt(open(os.path.join(d, "Variables.dat"), "rb").read(), key)
+	    write(f"plain-vars-{n}.bin", 0x06, (text + "\0").encode("utf-16-le"))
+	    v = cmmedia.parse_xml(text, "Variables.dat")
+	    vars = {e.get("name"): (e.text or "") for e in v.iter("var")}
+	    guid = vars["_SMSMediaGuid"]
+	    if vars.get("_SMSTSMediaPFX"):
+	        write(f"pfx-{n}.bin", 0x08, guid.encode() + bytes.fromhex(vars["_SMSTSMediaPFX"]))
+	    policy = os.path.join(d, "Policy.xml")
+	    if os.path.exists(policy):
+	        blob = open(policy, "rb").read()
+	        ptext, _ = cmmedia.decrypt(blob, password if n.endswith("-password") else guid)
+	        write(f"plain-policy-{n}.bin", 0x07, (ptext + "\0").encode("utf-16-le"))
+	        if not n.endswith("-password"):
+	            write(f"policy-{n}.bin", 0x04, guid.encode() + blob)
+	PY
+	# Files the judge encrypted as Configuration Manager does, AES-128 and 256.
+	local guid=8AE6B618-77EC-46CB-B1B5-88F693E0B1C2 aes
+	printf '<?xml version="1.0" encoding="utf-16"?>\n<MediaVarList Version="4.00.5345.0000"><var name="_SMSMediaGuid"><![CDATA[%s]]></var><var name="SMSTSLocationMPs"><![CDATA[http://mp1.example.com*https://mp2.example.com]]></var><var name="Note">a &amp; b &lt;c&gt;</var></MediaVarList>\n' "$guid" >"$tmp/jv.xml"
+	printf '<Policy PolicyID="X"><PolicyRule PolicyRuleID="R"><PolicyAction PolicyActionType="WMI-XML"><instance class="CCM_TaskSequence"><property name="PKG_Name" type="8"><value><![CDATA[From the judge]]></value></property><property name="TS_Sequence" type="8"><value><![CDATA[<sequence version="3.10"><step name="s" type="SMS_TaskSequence_JoinDomainWorkgroupAction"><defaultVarList><variable name="OSDJoinPassword">p</variable></defaultVarList></step></sequence>]]></value></property></instance></PolicyAction></PolicyRule></Policy>\n' >"$tmp/jp.xml"
+	for aes in 128 256; do
+		judge encrypt "$tmp/jv.xml" "$tmp/j.dat" --aes "$aes"
+		{ printf '\x02'; cat "$tmp/j.dat"; } >"$d/judge-vars-aes$aes.bin"
+		judge encrypt "$tmp/jv.xml" "$tmp/j.dat" --aes "$aes" --password-file "$tmp/pw"
+		{ printf '\x03'; cat "$tmp/j.dat"; } >"$d/judge-vars-password-aes$aes.bin"
+		judge encrypt "$tmp/jp.xml" "$tmp/j.dat" --aes "$aes" --media-guid "$guid"
+		{ printf '\x04%s' "$guid"; cat "$tmp/j.dat"; } >"$d/judge-policy-aes$aes.bin"
+		judge encrypt "$tmp/jp.xml" "$tmp/j.dat" --aes "$aes" --password-file "$tmp/pw"
+		{ printf '\x05'; cat "$tmp/j.dat"; } >"$d/judge-policy-password-aes$aes.bin"
+	done
 }
 
 for h in "${harnesses[@]}"; do
