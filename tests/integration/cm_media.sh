@@ -95,6 +95,30 @@ create sausb --type standalone --task-sequence "$TS" "${BOOTOPTS[@]}" --package 
 	--no-password --media usb --media-cipher aes128
 create pre --type prestaged --boot-image "$BOOT" --os-image "$OS" "${NET[@]}" \
 	--management-point http://mp1.contoso.com --password-file "$WORK/pw"
+# The whole matrix: every type and form, with and without a password (capture media take
+# none), AES-256 and AES-128; named x-FORM-PASSWORD-AES, read whole by the judge below.
+MATRIX=()
+for aes in 256 128; do
+	for pw in no yes; do
+		pwopt=(--no-password)
+		[[ $pw == yes ]] && pwopt=(--password-file "$WORK/pw")
+		c=(--media-cipher "aes$aes")
+		[[ $pw == no ]] && create "x-cap-$pw-$aes" --type capture --boot-image "$BOOT" "${BOOTOPTS[@]}" "${c[@]}" &&
+			MATRIX+=("x-cap-$pw-$aes:iso:CaptureMedia")
+		create "x-bdyn-$pw-$aes" --type bootable --boot-image "$BOOT" "${BOOTOPTS[@]}" "${NET[@]}" \
+			--mode dynamic --management-point http://mp1.contoso.com "${pwopt[@]}" "${c[@]}"
+		create "x-bsite-$pw-$aes" --type bootable --boot-image "$BOOT" "${BOOTOPTS[@]}" "${NET[@]}" \
+			--mode site-based --management-point http://mp2.contoso.com --media usb "${pwopt[@]}" "${c[@]}"
+		create "x-sa-$pw-$aes" --type standalone --task-sequence "$TS" "${BOOTOPTS[@]}" --package "$PKG" \
+			"${pwopt[@]}" "${c[@]}"
+		create "x-sausb-$pw-$aes" --type standalone --task-sequence "$TS" "${BOOTOPTS[@]}" --package "$PKG" \
+			--media usb "${pwopt[@]}" "${c[@]}"
+		create "x-pre-$pw-$aes" --type prestaged --boot-image "$BOOT" --os-image "$OS" "${NET[@]}" \
+			--management-point http://mp1.contoso.com "${pwopt[@]}" "${c[@]}"
+		MATRIX+=("x-bdyn-$pw-$aes:iso:BootMedia" "x-bsite-$pw-$aes:img:BootMedia" "x-sa-$pw-$aes:iso:FullMedia"
+			"x-sausb-$pw-$aes:img:FullMedia" "x-pre-$pw-$aes:wim:OEMMedia")
+	done
+done
 grep -q "media 'bdyn' has no password: anyone holding it can read its variables and the media certificate's private key" "$WORK/bdyn.err" ||
 	fail "no exposure warning for bdyn: $(cat "$WORK/bdyn.err")"
 grep -q "the task sequence and any credentials in it" "$WORK/sausb.err" ||
@@ -225,6 +249,31 @@ policy_is sausb "$F6" --media-guid "$GUID"
 judge_media pre pre.wim OEMMedia 0x6610 yes
 vars_have pre _SMSTSLaunchMode=HD SMSTSMP="<absent>" "SMSTSLocationMPs=http://mp1.contoso.com" _SMSTSHTTPPort=80
 pfx_ok pre --password-file "$WORK/pw"
+
+for m in "${MATRIX[@]}"; do
+	IFS=: read -r name ext type <<<"$m"
+	pw=$(cut -d- -f3 <<<"$name")
+	aes=$(cut -d- -f4 <<<"$name")
+	pwargs=()
+	[[ $pw == yes ]] && pwargs=(--password-file "$WORK/pw")
+	judge_media "$name" "$name.$ext" "$type" "$([[ $aes == 256 ]] && echo 0x6610 || echo 0x660e)" "$pw"
+	case $name in
+	x-cap-*) policy_is "$name" capture --media-guid "$GUID" ;;
+	x-sa-* | x-sausb-*)
+		vars_have "$name" _SMSTSStandAloneMedia=true
+		if [[ $pw == yes ]]; then policy_is "$name" "$F6" "${pwargs[@]}"; else policy_is "$name" "$F6" --media-guid "$GUID"; fi ;;
+	*)
+		# Bootable and prestaged: the site's values, the management points as the mode says.
+		vars_have "$name" _SMSTSSiteCode=PS1 _SMSTSHTTPPort=80 _SMSTSHTTPSPort=443 _SMSTSIISSSLState=448 \
+			_SMSTSSiteSigningCertificate="$SIGN" _SMSTSMediaPFX="<present>"
+		case $name in
+		x-bsite-*) vars_have "$name" SMSTSMP=http://mp2.contoso.com SMSTSLocationMPs="<absent>" ;;
+		*) vars_have "$name" SMSTSLocationMPs=http://mp1.contoso.com SMSTSMP="<absent>" ;;
+		esac
+		pfx_ok "$name" "${pwargs[@]}"
+		[[ ! -e $WORK/$name/Policy.xml ]] || fail "$name: bootable and prestaged media carry no Policy.xml" ;;
+	esac
+done
 
 check "media show says the cipher and what media without a password expose"
 tsm "$S" media show bdyn >"$WORK/bdyn.show"
