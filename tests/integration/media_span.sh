@@ -253,6 +253,54 @@ if [[ -f $WORK/x.uncovered ]]; then
 	DEFERRED+=("volume 1's manifest does not cover every file of the set; not in it: $(cat "$WORK/x.uncovered")")
 	echo "FAIL (deferred): ${DEFERRED[-1]}" >&2
 fi
+
+# judge_span DIR PASSWORD-ARGS...: the judge (../shared/judges/cmmedia.py, a reader nobody here
+# wrote) reads DIR/SMS/data as Configuration Manager's client would: Variables.dat says
+# stand-alone media, Policy.xml's TS_Sequence is the imported sequence (issue 13).
+JUDGE=$(dirname "$0")/../../../shared/judges/cmmedia.py
+judge_span() {
+	local d=$1/SMS/data alg=$2
+	shift 2
+	/usr/bin/python3 "$JUDGE" vars "$d/Variables.dat" "$@" >"$WORK/span-vars.json" ||
+		fail "the judge cannot read $d/Variables.dat"
+	/usr/bin/python3 - "$WORK/span-vars.json" "$alg" <<-'EOF' || fail "the judge's variables of $d"
+	import json, sys
+	v = json.load(open(sys.argv[1]))
+	assert v["alg"] == sys.argv[2], v["alg"]
+	assert v["vars"]["_SMSTSStandAloneMedia"] == "true" and v["vars"]["_SMSTSMediaType"] == "FullMedia", v["vars"]
+	EOF
+	[[ ${1:-} == --password-file ]] || set -- --media-guid "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["vars"]["_SMSMediaGuid"])' "$WORK/span-vars.json")"
+	/usr/bin/python3 "$JUDGE" policy "$d/Policy.xml" "$@" >"$WORK/span-policy.json" ||
+		fail "the judge cannot read $d/Policy.xml"
+	/usr/bin/python3 - "$WORK/span-policy.json" "$WORK/span.xml" <<-'EOF' || fail "the judge's policy of $d"
+	import json, sys, xml.etree.ElementTree as ET
+	ts = json.load(open(sys.argv[1]))[0]
+	assert ts["class"] == "CCM_TaskSequence", ts["class"]
+	got = ET.canonicalize(ts["properties"]["TS_Sequence"], strip_text=True)
+	want = ET.canonicalize(open(sys.argv[2], encoding="utf-8").read(), strip_text=True)
+	assert got == want, "TS_Sequence is not the imported sequence"
+	EOF
+}
+if [[ -f $JUDGE ]] && /usr/bin/python3 -c 'import cryptography' 2>/dev/null; then
+	check "the judge reads volume 1's Variables.dat and Policy.xml (password, AES-256)"
+	judge_span "$WORK/x/1" 0x6610 --password-file "$WORK/pw"
+	if [[ -x ${TSMEDIAFS:-} && -e /dev/fuse ]] && command -v fusermount3 >/dev/null; then
+		check "the same set without a password, AES-128: the judge reads volume 1 on the mount"
+		tsm "$S" media create --type standalone --name span-open --task-sequence "$TS" --size 650mb \
+			--media cd-dvd --no-password --media-cipher aes128 >/dev/null 2>"$WORK/create.err" ||
+			fail "media create span-open: $(cat "$WORK/create.err")"
+		fs_start "$S" "$WORK/mnt"
+		xorriso -osirrox on -indev "$WORK/mnt/span-open.1.iso" -extract /SMS/data "$WORK/open/SMS/data" \
+			>/dev/null 2>&1 || fail "xorriso cannot extract SMS/data from span-open.1.iso on the mount"
+		[[ -f $WORK/mnt/span-open.$NVOL.iso ]] || fail "span-open does not span $NVOL volumes: $(ls "$WORK/mnt")"
+		fs_stop "$WORK/mnt"
+		judge_span "$WORK/open" 0x660e
+	else
+		skip_part "the mount (tsmediafs, /dev/fuse, fusermount3) for the set without a password"
+	fi
+else
+	skip_part "the judge ($JUDGE) or python3-cryptography"
+fi
 rm -rf "$WORK/x"
 
 check "media inspect span.1.iso finds its siblings and checks every file"
