@@ -87,6 +87,25 @@ if have_finding pkcs12; then
 		--mode site-based --management-point https://mp1.contoso.com
 	tsm "$S" media list >"$WORK/media.list"
 	if grep -q hostile "$WORK/media.list"; then fail "a refused media create left a media: $(cat "$WORK/media.list")"; fi
+
+	# The same file as the media certificate of a media someone else made
+	# (_SMSTSMediaPFX in hex, in a Variables.dat the judge encrypted under
+	# the fixed key): media inspect refuses it before any derivation runs.
+	JUDGE=$(dirname "$0")/../../../shared/judges/cmmedia.py
+	if [[ -f $JUDGE ]]; then
+		vol=$WORK/pfx-stick
+		mkdir -p "$vol/SMS/data"
+		printf '[MediaInfo]\r\nMediaType=BootMedia\r\nPasswordRequired=false\r\n' >"$vol/SMS/data/TsmBootstrap.ini"
+		printf '<MediaVarList Version="4.00.5345.0000"><var name="_SMSMediaGuid"><![CDATA[8AE6B618-77EC-46CB-B1B5-88F693E0B1C2]]></var><var name="_SMSTSMediaPFX"><![CDATA[%s]]></var></MediaVarList>' \
+			"$(od -An -v -tx1 "$P12" | tr -d ' \n')" >"$WORK/pfx-vars.xml"
+		/usr/bin/python3 "$JUDGE" encrypt "$WORK/pfx-vars.xml" "$vol/SMS/data/Variables.dat" ||
+			fail "the judge could not write a Variables.dat"
+		refused "media inspect of a media whose certificate asks for 2^31-1 MAC iterations" \
+			"pfx-stick: SMS/data/Variables\.dat: the integrity check \(MAC\) asks for 2147483647 key-derivation iterations" \
+			"$TSMEDIA" --store "$S" media inspect "$vol"
+	else
+		skip_part "the judge ($JUDGE) to write a media whose certificate is that PKCS#12"
+	fi
 fi
 
 # ------------------------------------------------------------------ task sequence XML
