@@ -43,9 +43,12 @@ TS=$(tsm "$S" ts import --boot-image "$BOOT" "$F6")
 SIGN=308201A2300D06092A864886F70D01010B0500
 X64=a1b2c3d4-0000-4000-8000-000000000064
 X86=a1b2c3d4-0000-4000-8000-000000000086
+ROOTKEY=0602000000A40000525341310008000001000100
+ROOTCAS=MIIBszCCAVmgAwIBAgIUQ
 tsm "$S" site add --code PS1 --type primary --mp http://mp1.contoso.com --mp http://mp2.contoso.com \
 	--http-port 80 --https-port 443 --iis-ssl-state 448 --signing-certificate "$SIGN" \
-	--x64-unknown-guid "$X64" --x86-unknown-guid "$X86" >/dev/null
+	--x64-unknown-guid "$X64" --x86-unknown-guid "$X86" --public-root-key "$ROOTKEY" \
+	--root-ca-certs "$ROOTCAS" --use-first-cert 1 >/dev/null
 tsm "$S" site show PS1 --json >"$WORK/site.json"
 assert_eq "$("${PYHELP[@]}" get "$WORK/site.json" values.iis-ssl-state)" 448 "site show: a site value"
 
@@ -265,7 +268,8 @@ for m in "${MATRIX[@]}"; do
 	*)
 		# Bootable and prestaged: the site's values, the management points as the mode says.
 		vars_have "$name" _SMSTSSiteCode=PS1 _SMSTSHTTPPort=80 _SMSTSHTTPSPort=443 _SMSTSIISSSLState=448 \
-			_SMSTSSiteSigningCertificate="$SIGN" _SMSTSMediaPFX="<present>"
+			_SMSTSSiteSigningCertificate="$SIGN" _SMSTSMediaPFX="<present>" _SMSTSPublicRootKey="$ROOTKEY" \
+			_SMSTSRootCACerts="$ROOTCAS" _SMSTSUseFirstCert=1
 		case $name in
 		x-bsite-*) vars_have "$name" SMSTSMP=http://mp2.contoso.com SMSTSLocationMPs="<absent>" ;;
 		*) vars_have "$name" SMSTSLocationMPs=http://mp1.contoso.com SMSTSMP="<absent>" ;;
