@@ -40,6 +40,7 @@
 #include "import/session.h"
 #include "import/source.h"
 #include "import/wim_check.h"
+#include "import/winpe.h"
 #include "import/wire.h"
 #include "tsmedia/content.h"
 #include "tsmedia/hash.h"
@@ -47,6 +48,7 @@
 #include "tsmedia/wim.h"
 #include "util/fdio.h"
 #include "util/sandbox.h"
+#include "util/strset.h"
 
 #define MAX_DEPTH 256
 #define MAX_ENTRIES 4000000
@@ -948,7 +950,7 @@ static int take_blobs(struct wim_reader *r, struct tsm_import *imp, int fd)
 			tsm_error("%s: wimlib sent a compressed blob in an uncompressed WIM", r->file);
 			return -EIO;
 		}
-		if (!w || w->got || (flags & RESHDR_FLAG_METADATA)) {
+		if (!w || w->got || (!w->store && !w->keep) || (flags & RESHDR_FLAG_METADATA)) {
 			if ((rc = pipe_skip(&in, size)) < 0)
 				return rc;
 			continue;
@@ -1086,7 +1088,8 @@ static int set_meta_str(struct tsm_import *imp, const char *key, const char *val
 
 /* What is kept of each image: wimlib's properties, then the <WINDOWS>
  * element of its XML. */
-#define IMAGE_PROPS 6
+#define IMAGE_PROPS 7
+#define IMAGE_PROP_ARCH 6
 static const char *const image_props[IMAGE_PROPS][2] = {
 	{ "NAME", "name" },
 	{ "DESCRIPTION", "description" },
@@ -1094,6 +1097,7 @@ static const char *const image_props[IMAGE_PROPS][2] = {
 	{ "DISPLAYDESCRIPTION", "display_description" },
 	{ "FLAGS", "flags" },
 	{ NULL, "windows" },
+	{ "WINDOWS/ARCH", "arch" },
 };
 
 /* In the reader: r->props from wimlib. */
@@ -1402,6 +1406,139 @@ static int record_entries(struct wim_reader *r, struct tsm_import *imp)
 	return rc;
 }
 
+
+/* ---- a Windows PE boot image (--kind boot-image) ---------------------- */
+
+/* A boot image is the WIM itself (sources/boot.wim on the media, byte for
+ * byte) plus its boot files, read out of the chosen image by wimlib at the
+ * paths media need (import/winpe.h).  Only those files' blobs are stored
+ * apart from the WIM. */
+static int boot_select(struct wim_reader *r, const struct tsm_wim_facts *facts,
+		       struct tsm_winpe_plan *plan)
+{
+	const char **paths;
+	bool *dirs;
+	int rc;
+
+	if (facts->total_parts > 1) {
+		tsm_error("%s: a split WIM cannot be a boot image: the boot manager starts"
+			  " sources/boot.wim, one file (join the parts with wimlib-imagex"
+			  " export first)", r->file);
+		return -EINVAL;
+	}
+	if (r->last > r->first) {
+		tsm_error("%s holds %d images: name the boot image with --index N (the WIM boots"
+			  " image %u)", r->file, r->last - r->first + 1, r->boot_index);
+		return -EINVAL;
+	}
+	/* The boot manager starts the image the WIM header's boot index names
+	 * (Microsoft, "Windows Imaging File Format (WIM)", the header's
+	 * dwBootIndex; wimlib-imagex info --boot), and the media carry the WIM
+	 * unchanged: another image cannot be the one that boots. */
+	if (r->boot_index && r->boot_index != (unsigned)r->first) {
+		tsm_error("%s: image %d is not the image the WIM boots (its boot index is %u):"
+			  " the boot manager would start image %u from sources/boot.wim", r->file,
+			  r->first, r->boot_index, r->boot_index);
+		return -EINVAL;
+	}
+	if (!(paths = calloc(r->n + 1, sizeof(*paths))) || !(dirs = calloc(r->n + 1, sizeof(*dirs)))) {
+		free(paths);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		paths[i] = r->entries[i].path;
+		dirs[i] = r->entries[i].dir;
+	}
+	rc = tsm_winpe_plan(r->file, r->first, paths, dirs, r->n, r->props[IMAGE_PROP_ARCH], plan);
+	free(paths);
+	free(dirs);
+	if (rc < 0)
+		return rc;
+	if (!r->boot_index)
+		tsm_warn("%s: the WIM's header names no image to boot (boot index 0); the boot"
+			 " manager may refuse it (wimlib-imagex info FILE %d --boot marks it)",
+			 r->file, r->first);
+	r->store_bytes = facts->file_size;
+	for (size_t i = 0; i < r->nwants; i++)
+		r->wants[i].store = r->wants[i].keep = false;
+	for (size_t i = 0; i < plan->nfiles; i++) {
+		const struct entry *e = &r->entries[plan->files[i].entry];
+
+		if (e->data && !r->wants[e->data - 1].store) {
+			r->wants[e->data - 1].store = true;
+			r->store_bytes += r->wants[e->data - 1].size;
+		}
+	}
+	return 0;
+}
+
+static int boot_record(struct wim_reader *r, struct tsm_import *imp,
+		       const struct tsm_winpe_plan *plan, int fd, const struct stat *st)
+{
+	static const char *const dirs[] = { "boot", "boot/fonts", "efi", "efi/boot", "efi/microsoft",
+					    "efi/microsoft/boot", "efi/microsoft/boot/fonts",
+					    "sources" };
+	int64_t mtime = tsm_timespec_ns(&st->st_mtim);
+	char what[PATH_MAX + 32], index[16];
+	struct stat now;
+	int rc = 0;
+
+	for (size_t d = 0; rc == 0 && d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+		size_t len = strlen(dirs[d]);
+		bool used = strcmp(dirs[d], "sources") == 0;
+
+		for (size_t i = 0; !used && i < plan->nfiles; i++)
+			used = strncmp(plan->files[i].media_path, dirs[d], len) == 0 &&
+			       plan->files[i].media_path[len] == '/';
+		if (used)
+			rc = tsm_import_add_dir(imp, dirs[d], 0755, mtime, 0);
+	}
+	for (size_t i = 0; rc == 0 && i < plan->nfiles; i++) {
+		const struct entry *e = &r->entries[plan->files[i].entry];
+
+		rc = tsm_import_add_file_blob(imp, plan->files[i].media_path, 0444,
+					      filetime_ns(e->m.write_ft), 0x21,
+					      e->data ? r->wants[e->data - 1].blob_id : 0, e->size);
+	}
+	snprintf(what, sizeof(what), "%s (as %s)", r->file, TSM_WINPE_BOOT_WIM);
+	if (rc == 0)
+		rc = tsm_import_add_file_fd(imp, TSM_WINPE_BOOT_WIM, 0444, mtime, 0x21, fd, what);
+	/* What was scanned is what was stored: the file did not change meanwhile. */
+	if (rc == 0 && (fstat(fd, &now) < 0 || now.st_size != st->st_size ||
+			now.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+			now.st_mtim.tv_nsec != st->st_mtim.tv_nsec)) {
+		tsm_error("%s changed while it was imported", r->file);
+		rc = -EAGAIN;
+	}
+	/* El Torito as oscdimg -bootdata:2#p0,e,b<etfsboot.com>#pEF,e,b<efisys.bin>
+	 * writes it (Microsoft Learn, "Oscdimg Command-Line Options"): platform
+	 * 0 no emulation, then platform 0xEF no emulation. */
+	if (rc == 0 && plan->bios) {
+		struct tsm_boot_entry e = { .platform = TSM_BOOT_PLATFORM_BIOS,
+					    .load_size = TSM_WINPE_ETFSBOOT_LOAD_SIZE,
+					    .path = (char *)TSM_WINPE_ETFSBOOT };
+
+		rc = tsm_import_add_boot(imp, &e);
+	}
+	if (rc == 0 && plan->uefi_cd) {
+		struct tsm_boot_entry e = { .platform = TSM_BOOT_PLATFORM_UEFI,
+					    .path = (char *)TSM_WINPE_EFISYS };
+
+		rc = tsm_import_add_boot(imp, &e);
+	}
+	snprintf(index, sizeof(index), "%d", r->first);
+	if (rc == 0)
+		rc = set_meta_str(imp, "boot.arch", plan->arch);
+	if (rc == 0)
+		rc = set_meta_str(imp, "boot.wim_index", index);
+	if (rc == 0 && plan->client)
+		rc = set_meta_str(imp, "boot.client", plan->client);
+	if (rc == 0)
+		rc = set_meta_str(imp, "boot.firmware", plan->bios && plan->uefi ? "bios,uefi"
+							 : plan->bios ? "bios" : "uefi");
+	return rc;
+}
+
 static void reader_free(struct wim_reader *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
@@ -1508,16 +1645,30 @@ int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options
 	struct tsm_sandbox_limits lim;
 	struct tsm_sandbox *sb;
 	struct tsm_import *imp = NULL;
+	struct tsm_winpe_plan plan = { 0 };
+	bool boot = o->kind == TSM_KIND_BOOT_IMAGE;
+	struct stat st;
 	char *real = NULL;
-	int rc, crc;
+	int rc, crc, fd = -1;
 
 	/* Checked here, where nothing of wimlib runs, then again by the
 	 * reader right before wimlib opens the file. */
 	if ((rc = tsm_wim_check_file(o->source, &facts)) < 0)
 		return rc;
-	reader_limits(&facts, &lim);
-	if ((rc = tsm_sandbox_start(o->source, "WIM reader", &lim, reader_main, &job, &sb)) < 0)
+	/* A boot image keeps the WIM's bytes: the file as it is now. */
+	if (boot && ((fd = open(o->source, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)) {
+		rc = -errno;
+		tsm_error("%s: %s", o->source, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return rc;
+	}
+	reader_limits(&facts, &lim);
+	if ((rc = tsm_sandbox_start(o->source, "WIM reader", &lim, reader_main, &job, &sb)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	if ((rc = receive_scan(&r, tsm_sandbox_fd(sb))) < 0) {
 		crc = tsm_sandbox_finish(sb, rc != -EPIPE);
 		if (crc < 0)
@@ -1525,6 +1676,10 @@ int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options
 		else
 			tsm_error("%s: the WIM reader %s", r.file, rc == -EPIPE
 				  ? "ended without a result" : "sent a malformed result");
+		goto out;
+	}
+	if (boot && (rc = boot_select(&r, &facts, &plan)) < 0) {
+		tsm_sandbox_finish(sb, true);
 		goto out;
 	}
 	tsm_debug("%s: %zu entries in %d image(s), %zu distinct blobs, %llu bytes to store",
@@ -1543,13 +1698,20 @@ int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options
 		tsm_error("%s: the WIM reader's data ended early", r.file);
 		rc = -EIO;
 	}
-	if (rc == 0 && (rc = record_entries(&r, imp)) == 0)
+	if (rc == 0 && boot)
+		rc = boot_record(&r, imp, &plan, fd, &st);
+	else if (rc == 0)
+		rc = record_entries(&r, imp);
+	if (rc == 0)
 		rc = record_images(&r, imp);
 	if (rc < 0)
 		tsm_import_abort(imp);
 	else
 		rc = tsm_import_finish(imp, res);
 out:
+	if (fd >= 0)
+		close(fd);
+	tsm_winpe_plan_clear(&plan);
 	free(real);
 	reader_free(&r);
 	return rc;

@@ -8,8 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "import/winpe.h"
+#include "media/media_internal.h"
 #include "tsmedia/content.h"
+#include "tsmedia/log.h"
 #include "tsmedia/tree.h"
 
 void tsm_boot_choice_clear(struct tsm_boot_choice *c)
@@ -91,4 +95,93 @@ int tsm_boot_choice_from_content(struct tsm_store *store, const char *id, int64_
 	if (!c->uefi_boot && tsm_tree_lookup(tree, "efi/microsoft/boot/efisys.bin"))
 		c->uefi_boot = strdup("efi/microsoft/boot/efisys.bin");
 	return 0;
+}
+
+/* ---- checks at media create ------------------------------------------ */
+
+static const struct tsm_tree_entry *entry_find(const struct tsm_tree_entry *e, size_t n,
+					       const char *path)
+{
+	/* FAT and ISO 9660 readers match names without case: so does this. */
+	for (size_t i = 0; i < n; i++)
+		if (e[i].type == TSM_ENTRY_FILE && strcasecmp(e[i].path, path) == 0)
+			return &e[i];
+	return NULL;
+}
+
+char *tsm_boot_image_meta(struct tsm_store *store, const char *id, int64_t version,
+			  const char *key)
+{
+	void *v = NULL;
+	size_t len;
+
+	return tsm_content_meta(store, id, version, key, &v, &len) == 0 ? v : NULL;
+}
+
+#define BOOT_PROBLEM(...)                                                                    \
+	do {                                                                                 \
+		tsm_error(__VA_ARGS__);                                                      \
+		problems++;                                                                  \
+	} while (0)
+
+int tsm_boot_image_check(struct tsm_store *store, const struct tsm_media_def *d, const char *type,
+			 const char *boot_id)
+{
+	static const char *const efi_names[] = { "bootx64.efi", "bootia32.efi", "bootaa64.efi" };
+	struct tsm_tree_entry *tree = NULL;
+	struct tsm_boot_entry *entries = NULL;
+	size_t ntree = 0, nentries = 0;
+	bool bios = d->bios_boot != NULL, uefi = d->uefi_boot != NULL;
+	char *arch = NULL, *client = NULL;
+	int problems = 0, rc;
+
+	if ((rc = tsm_content_tree(store, boot_id, 0, &tree, &ntree)) < 0)
+		return rc;
+	if ((rc = tsm_content_boot_entries(store, boot_id, 0, &entries, &nentries)) < 0) {
+		tsm_tree_entries_free(tree, ntree);
+		return rc;
+	}
+	for (size_t i = 0; i < nentries; i++) {
+		bios |= entries[i].platform == TSM_BOOT_PLATFORM_BIOS;
+		uefi |= entries[i].platform == TSM_BOOT_PLATFORM_UEFI;
+	}
+	/* The layouts tsm_boot_choice_from_content() falls back to. */
+	bios |= entry_find(tree, ntree, TSM_WINPE_ETFSBOOT) != NULL;
+	uefi |= entry_find(tree, ntree, TSM_WINPE_EFISYS) != NULL;
+	arch = tsm_boot_image_meta(store, boot_id, 0, "boot.arch");
+	client = tsm_boot_image_meta(store, boot_id, 0, "boot.client");
+	if (d->form == TSM_MEDIA_USB) {
+		/* UEFI starts a stick from \EFI\BOOT\BOOT<arch>.EFI (UEFI 2.x 3.5.1.1). */
+		const char *name = tsm_winpe_efi_name(arch);
+		bool found = false;
+		char path[64];
+
+		for (size_t i = 0; !found && i < sizeof(efi_names) / sizeof(efi_names[0]); i++) {
+			snprintf(path, sizeof(path), "efi/boot/%s", name ? name : efi_names[i]);
+			found = entry_find(tree, ntree, path) != NULL;
+		}
+		if (!found && arch)
+			BOOT_PROBLEM("media '%s' (%s): a USB image boots under UEFI from efi/boot/%s,"
+				     " which boot image %s (%s) does not hold", d->name, type,
+				     name ? name : "boot<arch>.efi", boot_id, arch);
+	} else if (d->type != TSM_MEDIA_PRESTAGED && !bios && !uefi) {
+		BOOT_PROBLEM("media '%s' (%s): boot image %s has no BIOS or UEFI boot entry: it holds"
+			     " neither %s (BIOS) nor %s (UEFI) as Windows PE media do, nor El Torito"
+			     " entries of an imported ISO; name its boot files with --bios-boot and"
+			     " --uefi-boot", d->name, type, boot_id, TSM_WINPE_ETFSBOOT, TSM_WINPE_EFISYS);
+	}
+	/* BIOS firmware runs x86 code only (El Torito 1.0: platform 0 is 80x86). */
+	if (arch && strcmp(arch, "arm64") == 0 && d->form != TSM_MEDIA_USB && d->bios_boot)
+		BOOT_PROBLEM("media '%s' (%s): boot image %s is arm64: a BIOS boot entry (x86"
+			     " firmware) cannot start it; leave out --bios-boot", d->name, type,
+			     boot_id);
+	if (arch && !client)
+		tsm_warn("media '%s': boot image %s has no Configuration Manager client"
+			 " (sms/bin/.../TsmBootstrap.exe): the media will start Windows PE but no"
+			 " task sequence", d->name, boot_id);
+	free(arch);
+	free(client);
+	tsm_boot_entries_free(entries, nentries);
+	tsm_tree_entries_free(tree, ntree);
+	return problems;
 }

@@ -42,6 +42,18 @@ int tsm_media_compose_ts(struct tsm_store *store, const struct tsm_media_snapsho
 int tsm_media_compose_prestaged(struct tsm_store *store, const struct tsm_media_snapshot *snap,
 				struct tsm_volume_set **set_ret);
 
+/* Whether boot image @boot_id can boot media @d (of type name @type):
+ * a boot entry for CD/DVD media, efi/boot/boot<arch>.efi for USB media of a
+ * Windows PE boot image, no BIOS entry for an arm64 one.  Each problem is
+ * an error naming the media and what is missing; returns their count (or a
+ * negative errno).  Warns when a Windows PE boot image lacks the
+ * Configuration Manager client. */
+int tsm_boot_image_check(struct tsm_store *store, const struct tsm_media_def *d, const char *type,
+			 const char *boot_id);
+/* A fact of a boot image's version (boot.arch, boot.client...), or NULL. */
+char *tsm_boot_image_meta(struct tsm_store *store, const char *id, int64_t version,
+			  const char *key);
+
 /* tsm_wim_layout() with the blobs' SHA-1s looked up in @store's catalog. */
 struct tsm_wim_options;
 int tsm_media_wim_layout(struct tsm_store *store, struct tsm_wim_options *o,

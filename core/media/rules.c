@@ -239,6 +239,21 @@ static void check_task_sequence(struct check *c, struct tsm_store *store)
 	tsm_ts_info_clear(&ts);
 }
 
+/* The boot image (named, else the task sequence's) can boot the media. */
+static void check_boot(struct check *c, struct tsm_store *store)
+{
+	struct tsm_ts_info ts = { 0 };
+	const char *id = c->d->boot_image;
+	int n;
+
+	if (!id && c->d->task_sequence && tsm_ts_get(store, c->d->task_sequence, &ts) == 0)
+		id = ts.boot_image;
+	if (id && tsm_content_exists(store, id) &&
+	    (n = tsm_boot_image_check(store, c->d, c->type, id)) != 0)
+		c->errors += n > 0 ? n : 1;
+	tsm_ts_info_clear(&ts);
+}
+
 int tsm_media_check_rules(struct tsm_store *store, const struct tsm_media_def *d)
 {
 	struct check c = { d, tsm_media_type_name(d->type), 0 };
@@ -260,5 +275,6 @@ int tsm_media_check_rules(struct tsm_store *store, const struct tsm_media_def *d
 		broken(&c, "--os-image ID is required");
 	check_site(&c, store);
 	check_task_sequence(&c, store);
+	check_boot(&c, store);
 	return c.errors ? -EINVAL : 0;
 }

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Makes a WinPE-shaped boot image, OUT.wim: a WIM whose files sit at Windows
+# PE's real paths (Windows\Boot\...), with stand-ins that boot:
+#   Windows/Boot/DVD/PCAT/etfsboot.com  a few lines of nasm: loaded by a BIOS
+#       as a no-emulation El Torito image, it prints a banner on COM1 and halts
+#   Windows/Boot/DVD/EFI/en-US/efisys.bin  a FAT image holding a GRUB EFI
+#       application (EFI/BOOT/BOOTX64.EFI) that prints a banner and halts
+#   Windows/Boot/EFI/bootmgfw.efi  a GRUB EFI application with its own banner
+#       (what UEFI starts from a USB stick's efi/boot/bootx64.efi)
+# and placeholders for the rest (bootmgr, the BCD stores, boot.sdi, fonts,
+# the Configuration Manager client).  The image is LZX-compressed, marked
+# bootable (boot index 1) and says WINDOWS/ARCH 9 (x64), as a real boot.wim.
+#
+#   tools/make-winpe-demo.sh OUT.wim [--arch N] [--no-client] [--no-boot-files]
+#
+# Banners: "tsmedia-winpe: etfsboot.com started by the BIOS",
+# "tsmedia-winpe: efisys.bin started by UEFI",
+# "tsmedia-winpe: bootx64.efi started by UEFI".
+# Needs: nasm wimtools grub-efi-amd64-bin grub-common mtools dosfstools.
+set -euo pipefail
+out=${1:?usage: make-winpe-demo.sh OUT.wim [--arch N] [--no-client] [--no-boot-files]}
+shift
+arch=9 client=1 bootfiles=1
+while (($#)); do
+	case $1 in
+	--arch) arch=$2; shift 2 ;;
+	--no-client) client=0; shift ;;
+	--no-boot-files) bootfiles=0; shift ;;
+	*) echo "make-winpe-demo.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+t=$work/tree
+B=$t/Windows/Boot
+mkdir -p "$t/Windows/System32" "$t/sources"
+echo "wpeinit" >"$t/Windows/System32/startnet.cmd"
+head -c 300000 /dev/urandom >"$t/Windows/System32/winpe-standin.dll"
+if ((client)); then
+	mkdir -p "$t/sms/bin/x64"
+	printf 'MZ tsmedia stand-in for TsmBootstrap.exe\n' >"$t/sms/bin/x64/TsmBootstrap.exe"
+fi
+
+if ((bootfiles)); then
+	mkdir -p "$B/PCAT" "$B/EFI" "$B/DVD/PCAT" "$B/DVD/EFI/en-US" "$B/Fonts"
+	printf 'tsmedia stand-in for bootmgr\n' >"$B/PCAT/bootmgr"
+	printf 'tsmedia stand-in for bootmgr.efi\n' >"$B/EFI/bootmgr.efi"
+	printf 'tsmedia stand-in for the BIOS BCD store\n' >"$B/DVD/PCAT/BCD"
+	printf 'tsmedia stand-in for the UEFI BCD store\n' >"$B/DVD/EFI/BCD"
+	head -c 65536 /dev/urandom >"$B/DVD/PCAT/boot.sdi"
+	cp "$B/DVD/PCAT/boot.sdi" "$B/DVD/EFI/boot.sdi"
+	printf 'tsmedia stand-in font\n' >"$B/Fonts/segmono_boot.ttf"
+	printf 'tsmedia stand-in font 2\n' >"$B/Fonts/wgl4_boot.ttf"
+
+	# etfsboot.com: loaded at 0x7C00 (segment 0 or 0x7C0: the code finds its
+	# own address), writes to COM1 through the UART's registers, halts.
+	cat >"$work/etfsboot.asm" <<-'ASM'
+	bits 16
+	org 0
+	start:
+		cli
+		call here
+	here:
+		pop si
+		add si, msg - here
+		push cs
+		pop ds
+	next:
+		lodsb
+		test al, al
+		jz done
+		mov ah, al
+	wait_tx:
+		mov dx, 0x3fd
+		in al, dx
+		test al, 0x20
+		jz wait_tx
+		mov al, ah
+		mov dx, 0x3f8
+		out dx, al
+		jmp next
+	done:
+		hlt
+		jmp done
+	msg: db 13, 10, "tsmedia-winpe: etfsboot.com started by the BIOS", 13, 10, 0
+	times 4096 - ($ - $$) db 0
+	ASM
+	nasm -f bin -o "$B/DVD/PCAT/etfsboot.com" "$work/etfsboot.asm"
+
+	grub_efi() { # OUT BANNER
+		cat >"$work/grub.cfg" <<-CFG
+		serial --unit=0 --speed=115200
+		terminal_output serial console
+		echo "$2"
+		halt
+		CFG
+		grub-mkstandalone -O x86_64-efi -o "$1" --modules="serial halt echo" \
+			--locales= --fonts= --themes= "boot/grub/grub.cfg=$work/grub.cfg"
+	}
+	grub_efi "$work/efisys.efi" "tsmedia-winpe: efisys.bin started by UEFI"
+	grub_efi "$B/EFI/bootmgfw.efi" "tsmedia-winpe: bootx64.efi started by UEFI"
+	size_kib=$(( ($(stat -c %s "$work/efisys.efi") / 1024 + 512) / 256 * 256 + 256 ))
+	mkfs.fat -C -n EFISYS "$B/DVD/EFI/en-US/efisys.bin" "$size_kib" >/dev/null
+	MTOOLS_SKIP_CHECK=1 mmd -i "$B/DVD/EFI/en-US/efisys.bin" ::/EFI ::/EFI/BOOT
+	MTOOLS_SKIP_CHECK=1 mcopy -i "$B/DVD/EFI/en-US/efisys.bin" "$work/efisys.efi" ::/EFI/BOOT/BOOTX64.EFI
+	cp "$B/DVD/EFI/en-US/efisys.bin" "$B/DVD/EFI/en-US/efisys_noprompt.bin"
+fi
+
+rm -f "$out"
+wimlib-imagex capture "$t" "$out" "Microsoft Windows PE (x64)" "tsmedia WinPE stand-in" \
+	--boot --compress=LZX --quiet >/dev/null
+wimlib-imagex info "$out" 1 --image-property "WINDOWS/ARCH=$arch" >/dev/null
