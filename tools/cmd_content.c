@@ -294,6 +294,33 @@ static void print_item_text(const struct tsm_content_item *item, const struct ts
 	}
 }
 
+/* A boot image's facts (a Windows PE WIM's): malloc'ed, or NULL. */
+static char *meta_str(struct tsm_store *store, const char *id, const char *key)
+{
+	void *v = NULL;
+	size_t len;
+
+	return tsm_content_meta(store, id, 0, key, &v, &len) == 0 ? v : NULL;
+}
+
+static void print_boot_text(const struct tsm_boot_entry *b, size_t n, const char *arch,
+			    const char *client)
+{
+	if (arch)
+		printf("Architecture: %s\nClient:    %s\n", arch,
+		       client ? client : "none: media start Windows PE but no task sequence");
+	for (size_t i = 0; i < n; i++) {
+		char size[32] = "the whole image";
+
+		if (b[i].load_size)
+			snprintf(size, sizeof(size), "%u sectors", b[i].load_size);
+		printf("Boot entry: El Torito %s (platform 0x%02X), %s, load size %s: %s\n",
+		       b[i].platform == TSM_BOOT_PLATFORM_UEFI ? "UEFI" : "BIOS", b[i].platform,
+		       b[i].emulation ? "emulation" : "no emulation", size,
+		       b[i].path ? b[i].path : "(an image no directory names)");
+	}
+}
+
 static const char show_help[] =
 	"Usage: tsmedia [--store DIR] content show ID [--json]\n\n"
 	"Shows an item: its kind, name, versions, and the files of its current\n"
@@ -306,6 +333,7 @@ static int content_show(struct cli *cli, int argc, char **argv)
 	struct tsm_boot_entry *boots = NULL;
 	struct tsm_store *store;
 	size_t n = 0, nboots = 0;
+	char *arch = NULL, *client = NULL;
 	bool as_json;
 	int rc = cli_parse_json_args(argc, argv, show_help, "content show ", "a content ID", &as_json);
 
@@ -316,10 +344,13 @@ static int content_show(struct cli *cli, int argc, char **argv)
 	rc = tsm_content_get(store, argv[optind], &item);
 	if (rc == 0 && (rc = tsm_content_tree(store, argv[optind], 0, &entries, &n)) < 0)
 		tsm_content_item_clear(&item);
-	if (rc == 0 && as_json &&
-	    (rc = tsm_content_boot_entries(store, argv[optind], 0, &boots, &nboots)) < 0) {
+	if (rc == 0 && (rc = tsm_content_boot_entries(store, argv[optind], 0, &boots, &nboots)) < 0) {
 		tsm_tree_entries_free(entries, n);
 		tsm_content_item_clear(&item);
+	}
+	if (rc == 0) {
+		arch = meta_str(store, argv[optind], "boot.arch");
+		client = meta_str(store, argv[optind], "boot.client");
 	}
 	tsm_store_close(store);
 	if (rc < 0)
@@ -331,6 +362,8 @@ static int content_show(struct cli *cli, int argc, char **argv)
 		json_begin_object(&j);
 		json_item_head(&j, &item);
 		json_key(&j, "files"); json_entries(&j, entries, n);
+		json_key(&j, "architecture"); json_string(&j, arch); /* NULL: null */
+		json_key(&j, "client"); json_string(&j, client);
 		json_key(&j, "boot");
 		json_begin_array(&j);
 		for (size_t i = 0; i < nboots; i++) {
@@ -355,7 +388,10 @@ static int content_show(struct cli *cli, int argc, char **argv)
 		json_finish(&j);
 	} else {
 		print_item_text(&item, entries, n);
+		print_boot_text(boots, nboots, arch, client);
 	}
+	free(arch);
+	free(client);
 	tsm_boot_entries_free(boots, nboots);
 	tsm_tree_entries_free(entries, n);
 	tsm_content_item_clear(&item);

@@ -617,11 +617,42 @@ static int media_list(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* The architecture of the media's boot image (a Windows PE WIM's), or NULL. */
+static char *boot_arch(struct tsm_store *store, const struct tsm_media_snapshot *snap)
+{
+	const char *id = snap->info.def.boot_image;
+	void *v = NULL;
+	size_t len;
+
+	for (size_t i = 0; id && i < snap->ncontent; i++)
+		if (strcmp(snap->content[i].id, id) == 0 &&
+		    tsm_content_meta(store, id, snap->content[i].version, "boot.arch", &v, &len) == 0)
+			return v;
+	return NULL;
+}
+
+/* The boot entries volume @v has, one line each. */
+static void print_boot_entries(const struct tsm_volume *v)
+{
+	if (v->bios_boot)
+		printf("  %-32s El Torito BIOS (platform 0x00), no emulation, load size %u: %s\n",
+		       v->file_name, v->bios_load_size, v->bios_boot);
+	if (v->uefi_boot)
+		printf("  %-32s El Torito UEFI (platform 0xEF), no emulation, load size %u%s: %s\n",
+		       v->file_name, v->uefi_load_size, v->uefi_load_size ? "" : " (to its end)",
+		       v->uefi_boot);
+	if (v->usb_efi)
+		printf("  %-32s UEFI from the FAT partition: %s\n", v->file_name, v->usb_efi);
+	if (!v->bios_boot && !v->uefi_boot && !v->usb_efi)
+		printf("  %-32s none: does not boot\n", v->file_name);
+}
+
 static int media_show(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_media_snapshot *snap;
 	struct tsm_volume_set *set;
 	struct tsm_store *store;
+	char *arch = NULL;
 	bool as_json;
 	int rc = cli_parse_json_args(argc, argv, media_help, "media show ", "a media NAME", &as_json);
 
@@ -632,6 +663,8 @@ static int media_show(struct cli *cli, int argc, char **argv)
 	rc = tsm_media_snapshot_take(store, argv[optind], false, &snap);
 	if (rc == 0 && (rc = tsm_media_layout(store, snap, &set)) < 0)
 		tsm_media_snapshot_free(snap);
+	if (rc == 0)
+		arch = boot_arch(store, snap);
 	tsm_store_close(store);
 	if (rc < 0)
 		return 1;
@@ -641,6 +674,7 @@ static int media_show(struct cli *cli, int argc, char **argv)
 		json_init(&j, stdout);
 		json_begin_object(&j);
 		json_def(&j, &snap->info.def);
+		json_key(&j, "architecture"); json_string(&j, arch); /* NULL: null */
 		json_key(&j, "version"); json_int(&j, snap->info.version);
 		json_key(&j, "snapshot"); json_string(&j, snap->key);
 		json_key(&j, "content_versions");
@@ -658,6 +692,33 @@ static int media_show(struct cli *cli, int argc, char **argv)
 			json_begin_object(&j);
 			json_key(&j, "file"); json_string(&j, set->volumes[i].file_name);
 			json_key(&j, "size"); json_uint(&j, tsm_image_size(set->volumes[i].image));
+			json_key(&j, "boot");
+			json_begin_array(&j);
+			if (set->volumes[i].bios_boot) {
+				json_begin_object(&j);
+				json_key(&j, "platform"); json_string(&j, "bios");
+				json_key(&j, "platform_id"); json_uint(&j, 0x00);
+				json_key(&j, "emulation"); json_string(&j, "none");
+				json_key(&j, "load_size"); json_uint(&j, set->volumes[i].bios_load_size);
+				json_key(&j, "path"); json_string(&j, set->volumes[i].bios_boot);
+				json_end_object(&j);
+			}
+			if (set->volumes[i].uefi_boot) {
+				json_begin_object(&j);
+				json_key(&j, "platform"); json_string(&j, "uefi");
+				json_key(&j, "platform_id"); json_uint(&j, 0xEF);
+				json_key(&j, "emulation"); json_string(&j, "none");
+				json_key(&j, "load_size"); json_uint(&j, set->volumes[i].uefi_load_size);
+				json_key(&j, "path"); json_string(&j, set->volumes[i].uefi_boot);
+				json_end_object(&j);
+			}
+			if (set->volumes[i].usb_efi) {
+				json_begin_object(&j);
+				json_key(&j, "platform"); json_string(&j, "uefi-disk");
+				json_key(&j, "path"); json_string(&j, set->volumes[i].usb_efi);
+				json_end_object(&j);
+			}
+			json_end_array(&j);
 			json_end_object(&j);
 		}
 		json_end_array(&j);
@@ -673,9 +734,14 @@ static int media_show(struct cli *cli, int argc, char **argv)
 		for (size_t i = 0; i < snap->ncontent; i++)
 			printf(" %s (version %lld)", snap->content[i].id,
 			       (long long)snap->content[i].version);
-		printf("\nBoot:      BIOS %s, UEFI %s%s%s\n", d->bios_boot ? d->bios_boot : "-",
-		       d->uefi_boot ? d->uefi_boot : "-", d->hybrid_mbr_len ? ", hybrid MBR" : "",
-		       d->hybrid_gpt ? ", hybrid GPT" : "");
+		printf("\n");
+		if (arch)
+			printf("Architecture: %s (the boot image's)\n", arch);
+		printf("Boot entries%s%s:\n", d->hybrid_mbr_len ? " (and a hybrid MBR" : "",
+		       d->hybrid_mbr_len ? (d->hybrid_gpt ? " and GPT)" : ")")
+					 : (d->hybrid_gpt ? " (and a hybrid GPT)" : ""));
+		for (size_t i = 0; i < set->n; i++)
+			print_boot_entries(&set->volumes[i]);
 		if (d->type != TSM_MEDIA_DATA) {
 			printf("Media GUID: %s\n", d->media_guid ? d->media_guid : "-");
 			if (d->password_protected)
@@ -700,6 +766,7 @@ static int media_show(struct cli *cli, int argc, char **argv)
 			printf("  %-32s %15llu bytes\n", set->volumes[i].file_name,
 			       (unsigned long long)tsm_image_size(set->volumes[i].image));
 	}
+	free(arch);
 	tsm_volume_set_free(set);
 	tsm_media_snapshot_free(snap);
 	return 0;

@@ -87,13 +87,18 @@ static void boot_entry(uint8_t *p, uint32_t lba, uint16_t sectors)
 	le32_set(p + 8, lba);
 }
 
-static uint16_t efi_sectors(const struct iso_node *n)
+uint16_t tsm_iso_efi_load_size(uint64_t size)
 {
-	uint64_t s = (n->size + 511) / 512;
+	uint64_t s = (size + 511) / 512;
 
 	/* Above 65535 the count cannot be said; 0 tells firmware (EDK2's
 	 * ElTorito.c among them) to use the image up to the end. */
 	return s > 0xFFFF ? 0 : (uint16_t)s;
+}
+
+static uint16_t efi_sectors(const struct iso_node *n)
+{
+	return tsm_iso_efi_load_size(n->size);
 }
 
 int eltorito_write_catalog(struct iso_ctx *ctx)

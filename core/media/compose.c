@@ -21,6 +21,9 @@ void tsm_volume_set_free(struct tsm_volume_set *set)
 		return;
 	for (size_t i = 0; i < set->n; i++) {
 		free(set->volumes[i].file_name);
+		free(set->volumes[i].bios_boot);
+		free(set->volumes[i].uefi_boot);
+		free(set->volumes[i].usb_efi);
 		tsm_image_unref(set->volumes[i].image);
 	}
 	free(set->volumes);
@@ -187,6 +190,35 @@ static int layout_volume(struct tsm_store *store, const struct tsm_media_def *d,
 	return layout_iso(store, d, tree, image_ret);
 }
 
+int tsm_volume_note_boot(struct tsm_volume *v, const struct tsm_media_def *d,
+			 struct tsm_tree *tree)
+{
+	/* UEFI 2.x 3.5.1.1: the removable-media file of each architecture. */
+	static const char *const usb_efi[] = { "EFI/BOOT/BOOTX64.EFI", "efi/boot/bootx64.efi",
+					       "EFI/BOOT/BOOTIA32.EFI", "efi/boot/bootia32.efi",
+					       "EFI/BOOT/BOOTAA64.EFI", "efi/boot/bootaa64.efi" };
+
+	if (d->form == TSM_MEDIA_USB) {
+		for (size_t i = 0; !v->usb_efi && i < sizeof(usb_efi) / sizeof(usb_efi[0]); i++)
+			if (tsm_tree_lookup(tree, usb_efi[i]) && !(v->usb_efi = strdup(usb_efi[i])))
+				return -ENOMEM;
+		return 0;
+	}
+	if (d->bios_boot) {
+		if (!(v->bios_boot = strdup(d->bios_boot)))
+			return -ENOMEM;
+		v->bios_load_size = d->boot_load_size ? d->boot_load_size : 4; /* as the writer */
+	}
+	if (d->uefi_boot) {
+		struct tsm_tree_node *n = tsm_tree_lookup(tree, d->uefi_boot);
+
+		if (!(v->uefi_boot = strdup(d->uefi_boot)))
+			return -ENOMEM;
+		v->uefi_load_size = tsm_iso_efi_load_size(n ? n->size : 0);
+	}
+	return 0;
+}
+
 /* The file name of volume @index (0-based) of @n. */
 static int volume_file_name(const struct tsm_media_def *d, size_t index, size_t n,
 			    char **name_ret)
@@ -254,6 +286,8 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 		}
 		if (rc == 0)
 			rc = layout_volume(store, &d, tree, &image);
+		if (rc == 0)
+			rc = tsm_volume_note_boot(&set->volumes[0], &d, tree);
 		tsm_boot_choice_clear(&bc);
 		break;
 	}

@@ -252,7 +252,7 @@ static int volume_add(struct tsm_tree *vt, const struct item *it)
 
 static int build_volume(struct tsm_store *store, struct plan *p, struct tsm_media_def *vd,
 			unsigned vol, const char *manifest, size_t manifest_len,
-			struct tsm_image **image_ret)
+			struct tsm_volume *volume)
 {
 	struct tsm_tree *vt;
 	int rc = tsm_tree_new(&vt);
@@ -283,7 +283,9 @@ static int build_volume(struct tsm_store *store, struct plan *p, struct tsm_medi
 			v.hybrid_mbr_len = 0;
 			v.hybrid_gpt = false;
 		}
-		rc = tsm_media_layout_volume(store, &v, vt, image_ret);
+		rc = tsm_media_layout_volume(store, &v, vt, &volume->image);
+		if (rc == 0)
+			rc = tsm_volume_note_boot(volume, &v, vt);
 	}
 	tsm_tree_free(vt);
 	return rc;
@@ -471,8 +473,7 @@ int tsm_media_compose_ts(struct tsm_store *store, const struct tsm_media_snapsho
 		for (unsigned v = 1; v <= p.volumes; v++) {
 			struct tsm_volume *vol = &set->volumes[set->n];
 
-			if ((rc = build_volume(store, &p, &d, v, manifest, manifest_len,
-					       &vol->image)) < 0 ||
+			if ((rc = build_volume(store, &p, &d, v, manifest, manifest_len, vol)) < 0 ||
 			    (rc = tsm_media_volume_file_name(&d, v - 1, p.volumes, &vol->file_name)) < 0)
 				goto out;
 			set->n++;

@@ -45,6 +45,11 @@ struct tsm_iso_options {
 /* Lays @tree out as an ISO image.  Returns 0, or a negative errno with a
  * message logged (a boot path that is not a file, more than 65535
  * directories, ...). */
+/* The sector count the UEFI (platform 0xEF) El Torito entry gives for a
+ * FAT image of @size bytes: its 512-byte sectors, or 0 (to the end of the
+ * image) above 65535. */
+uint16_t tsm_iso_efi_load_size(uint64_t size);
+
 int tsm_iso_layout(struct tsm_tree *tree, const struct tsm_iso_options *opts,
 		   struct tsm_image **image_ret);
 

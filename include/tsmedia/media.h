@@ -69,6 +69,13 @@ void tsm_media_snapshot_free(struct tsm_media_snapshot *snap);
 struct tsm_volume {
 	char *file_name;
 	struct tsm_image *image;
+	/* The boot entries the volume has (what `media show` prints); NULL:
+	 * none.  Owned, freed with the set. */
+	char *bios_boot;         /* El Torito platform 0x00, no emulation */
+	unsigned bios_load_size; /* 512-byte sectors */
+	char *uefi_boot;         /* El Torito platform 0xEF, no emulation */
+	unsigned uefi_load_size; /* 0: the image up to its end */
+	char *usb_efi;           /* USB image: the file UEFI firmware starts */
 };
 
 struct tsm_volume_set {
