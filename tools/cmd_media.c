@@ -631,6 +631,18 @@ static char *boot_arch(struct tsm_store *store, const struct tsm_media_snapshot 
 	return NULL;
 }
 
+static void json_eltorito_entry(struct json *j, const char *platform, unsigned id,
+				unsigned load_size, const char *path)
+{
+	json_begin_object(j);
+	json_key(j, "platform"); json_string(j, platform);
+	json_key(j, "platform_id"); json_uint(j, id);
+	json_key(j, "emulation"); json_string(j, "none");
+	json_key(j, "load_size"); json_uint(j, load_size);
+	json_key(j, "path"); json_string(j, path);
+	json_end_object(j);
+}
+
 /* The boot entries volume @v has, one line each. */
 static void print_boot_entries(const struct tsm_volume *v)
 {
@@ -694,24 +706,12 @@ static int media_show(struct cli *cli, int argc, char **argv)
 			json_key(&j, "size"); json_uint(&j, tsm_image_size(set->volumes[i].image));
 			json_key(&j, "boot");
 			json_begin_array(&j);
-			if (set->volumes[i].bios_boot) {
-				json_begin_object(&j);
-				json_key(&j, "platform"); json_string(&j, "bios");
-				json_key(&j, "platform_id"); json_uint(&j, 0x00);
-				json_key(&j, "emulation"); json_string(&j, "none");
-				json_key(&j, "load_size"); json_uint(&j, set->volumes[i].bios_load_size);
-				json_key(&j, "path"); json_string(&j, set->volumes[i].bios_boot);
-				json_end_object(&j);
-			}
-			if (set->volumes[i].uefi_boot) {
-				json_begin_object(&j);
-				json_key(&j, "platform"); json_string(&j, "uefi");
-				json_key(&j, "platform_id"); json_uint(&j, 0xEF);
-				json_key(&j, "emulation"); json_string(&j, "none");
-				json_key(&j, "load_size"); json_uint(&j, set->volumes[i].uefi_load_size);
-				json_key(&j, "path"); json_string(&j, set->volumes[i].uefi_boot);
-				json_end_object(&j);
-			}
+			if (set->volumes[i].bios_boot)
+				json_eltorito_entry(&j, "bios", 0x00, set->volumes[i].bios_load_size,
+						    set->volumes[i].bios_boot);
+			if (set->volumes[i].uefi_boot)
+				json_eltorito_entry(&j, "uefi", 0xEF, set->volumes[i].uefi_load_size,
+						    set->volumes[i].uefi_boot);
 			if (set->volumes[i].usb_efi) {
 				json_begin_object(&j);
 				json_key(&j, "platform"); json_string(&j, "uefi-disk");
