@@ -237,7 +237,9 @@ int tsm_winpe_plan(const char *file, int image, const char *const *paths, const 
 		tsm_winpe_plan_clear(&p);
 		return rc;
 	}
-	p.bios = set_complete(&p, BIOS, arch->efi_name, NULL, 0);
+	/* BIOS firmware runs x86 code (El Torito 1.0: platform 0, 80x86): an
+	 * arm64 image gets no BIOS entry whatever files it holds. */
+	p.bios = strcmp(arch->name, "arm64") != 0 && set_complete(&p, BIOS, arch->efi_name, NULL, 0);
 	p.uefi = set_complete(&p, UEFI, arch->efi_name, NULL, 0);
 	p.uefi_cd = p.uefi && set_complete(&p, UEFI_CD, arch->efi_name, NULL, 0);
 	if (!p.bios && !p.uefi) {
