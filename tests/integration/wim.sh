@@ -96,7 +96,8 @@ $W capture "$SRC" "$WORK/multi.wim" "One" "first image" --compress=LZX --unix-da
 	fail "wimlib-imagex capture failed"
 $W append "$SRC2" "$WORK/multi.wim" "Two" --unix-data >/dev/null 2>&1 || fail "wimlib-imagex append failed"
 $W info "$WORK/multi.wim" 2 --boot >/dev/null 2>&1 || fail "wimlib-imagex info --boot failed"
-ID_MULTI=$(add_content "$STORE" --kind boot-image --name multi "$WORK/multi.wim")
+# (As an OS image: a boot image WIM is kept whole with its boot files; winpe_boot.sh.)
+ID_MULTI=$(add_content "$STORE" --kind os-image --name multi "$WORK/multi.wim")
 show_json "$STORE" "$ID_MULTI" "$WORK/multi.json"
 grep -q '"1/big.bin"' "$WORK/multi.json" || fail "image 1 is not under 1/"
 grep -q '"2/only-in-two.bin"' "$WORK/multi.json" || fail "image 2 is not under 2/"
