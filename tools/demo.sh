@@ -104,11 +104,53 @@ step "$tsmedia" media create --type standalone --name standalone --task-sequence
 step "$tsmedia" media create --type prestaged --name prestaged --boot-image PS100001 --os-image PS100003 \
 	--task-sequence PS100010 --password-file "$demo/password" --site PS1 \
 	--management-point http://mp1.contoso.com --created-by "tsmedia demo" --version 1.0
+# A boot image as Configuration Manager has it: a Windows PE boot.wim
+# (WinPE-shaped, its etfsboot.com and efisys.bin stand-ins print banners).
+# The WIM is kept whole as sources/boot.wim; its boot files go where media
+# need them, and the media boot as oscdimg's would.
+tools/make-winpe-demo.sh "$demo/src/winpe.wim"
+step "$tsmedia" content add --kind boot-image --name "WinPE boot image (x64)" --id PS100020 "$demo/src/winpe.wim"
+step "$tsmedia" content show PS100020
+step "$tsmedia" media create --type bootable --name winpe-bootable --boot-image PS100020 --no-password \
+	--site PS1 --management-point http://mp1.contoso.com --self-signed-certificate
+step "$tsmedia" media create --type bootable --name winpe-usb --boot-image PS100020 --no-password \
+	--site PS1 --management-point http://mp1.contoso.com --self-signed-certificate --media usb
+step "$tsmedia" media show winpe-bootable
 step "$tsmedia" media list
 step "$tsmedia" verify
 step "$tsmedia" stats
 step "$tsmedia" mount "$demo/mnt"
 step ls -l "$demo/mnt"
+
+# Boots the WinPE media from the mount: BANNER on the serial port within
+# two minutes, or the demo says it did not boot.
+boot_demo() {
+	local what=$1 banner=$2 log=$demo/boot.log
+	shift 2
+	: >"$log"
+	printf '\n\033[1m$ qemu-system-x86_64 %s\033[0m\n' "$*"
+	timeout 120 qemu-system-x86_64 -m 256 -nographic -monitor none -no-reboot \
+		-serial "file:$log" "$@" >/dev/null 2>&1 &
+	local pid=$! i
+	for i in $(seq 600); do
+		grep -aq "$banner" "$log" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	if grep -aq "$banner" "$log"; then
+		echo "$what: booted ('$banner')"
+	else
+		echo "$what: did NOT boot (no '$banner' on the serial port)" >&2
+		return 1
+	fi
+}
+boot_demo "winpe-bootable.iso under BIOS" "etfsboot.com started by the BIOS" -cdrom "$demo/mnt/winpe-bootable.iso"
+boot_demo "winpe-bootable.iso under UEFI" "efisys.bin started by UEFI" \
+	-bios /usr/share/ovmf/OVMF.fd -cdrom "$demo/mnt/winpe-bootable.iso"
+boot_demo "winpe-usb.img under UEFI" "bootx64.efi started by UEFI" -bios /usr/share/ovmf/OVMF.fd \
+	-drive "file=$demo/mnt/winpe-usb.img,format=raw,if=virtio,readonly=on"
 
 cat <<MSG
 
@@ -121,6 +163,8 @@ media there is a live file assembled on read.  Try:
   qemu-system-x86_64 -m 256 -nographic -no-reboot -bios /usr/share/ovmf/OVMF.fd -cdrom $demo/mnt/demo-boot.iso
   # the stand-alone media boots the same way; read it as a client would
   $tsmedia media inspect $demo/mnt/standalone.iso --password-file $demo/password
+  # the WinPE boot image's media: sources/boot.wim is the imported WIM
+  xorriso -indev $demo/mnt/winpe-bootable.iso -report_el_torito plain
   wimlib-imagex dir $demo/mnt/prestaged.wim
   # change content: the media follows on the next open, no command on the media
   echo changed >$pkg/Scripts/configure.cmd

@@ -160,6 +160,15 @@ int tsm_boot_image_check(struct tsm_store *store, const struct tsm_media_def *d,
 			snprintf(path, sizeof(path), "efi/boot/%s", name ? name : efi_names[i]);
 			found = entry_find(tree, ntree, path) != NULL;
 		}
+		const struct tsm_tree_entry *wim = entry_find(tree, ntree, TSM_WINPE_BOOT_WIM);
+
+		/* FAT32 file sizes are 32 bits (Microsoft FAT specification 1.03,
+		 * DIR_FileSize); the boot manager starts one WIM, not a split set. */
+		if (wim && wim->size > 0xFFFFFFFFull)
+			BOOT_PROBLEM("media '%s' (%s): %s of boot image %s is %llu bytes: FAT32 holds"
+				     " files under 4 GiB and a boot image cannot be split into .swm"
+				     " parts; make it CD/DVD media or the boot image smaller", d->name,
+				     type, TSM_WINPE_BOOT_WIM, boot_id, (unsigned long long)wim->size);
 		if (!found && arch)
 			BOOT_PROBLEM("media '%s' (%s): a USB image boots under UEFI from efi/boot/%s,"
 				     " which boot image %s (%s) does not hold", d->name, type,
