@@ -88,6 +88,23 @@ for pair in "bootmgr:PCAT/bootmgr" "boot/etfsboot.com:DVD/PCAT/etfsboot.com" \
 done
 verify_ok "$S"
 
+check "a WIM of several images: --index names the one it boots"
+cp "$WORK/boot.wim" "$WORK/multi.wim"
+mkdir -p "$WORK/second/Windows"
+echo second >"$WORK/second/Windows/readme.txt"
+wimlib-imagex append "$WORK/second" "$WORK/multi.wim" "Second image" >/dev/null
+refused "several images without --index" \
+	"multi.wim holds 2 images: name the boot image with --index N \(the WIM boots image 1\)" -- \
+	tsm "$S" content add --kind boot-image --name multi "$WORK/multi.wim"
+refused "--index of an image the WIM does not boot" \
+	"multi.wim: image 2 is not the image the WIM boots \(its boot index is 1\)" -- \
+	tsm "$S" content add --kind boot-image --name multi --index 2 "$WORK/multi.wim"
+MULTI=$(add_content "$S" --kind boot-image --name multi --index 1 "$WORK/multi.wim")
+tsm "$S" content cat "$MULTI" sources/boot.wim >"$WORK/multi-got.wim"
+assert_eq "$(sha "$WORK/multi-got.wim")" "$(sha "$WORK/multi.wim")" "sources/boot.wim of a two-image WIM"
+tsm "$S" content cat "$MULTI" boot/etfsboot.com | cmp -s - "$WORK/ref/Boot/DVD/PCAT/etfsboot.com" ||
+	fail "the boot files of --index 1 are not image 1's"
+
 check "a WIM without the Configuration Manager client: media create warns"
 "$root/tools/make-winpe-demo.sh" "$WORK/noclient.wim" --no-client
 NOCLIENT=$(add_content "$S" --kind boot-image --name "WinPE without client" "$WORK/noclient.wim")
@@ -155,8 +172,22 @@ tsm "$S" media show cap-usb >"$WORK/show-usb.txt"
 grep -Eq 'cap-usb.img +UEFI from the FAT partition: efi/boot/bootx64.efi' "$WORK/show-usb.txt" ||
 	fail "media show of USB media: $(cat "$WORK/show-usb.txt")"
 
+check "prestaged media carry the boot image as the other media do: sources/boot.wim and the boot files"
+mkdir -p "$WORK/os/Windows/System32"
+randfile "$WORK/os/Windows/System32/ntoskrnl.exe" 300000
+wimlib-imagex capture "$WORK/os" "$WORK/os.wim" "Windows" >/dev/null
+OS=$(add_content "$S" --kind os-image --name os "$WORK/os.wim")
+create pre --type prestaged --boot-image "$BOOT" --os-image "$OS" --site PS1 \
+	--management-point http://mp1.contoso.com --no-password
+
 M=$WORK/mnt
 fs_start "$S" "$M"
+rm -rf "$WORK/pre"
+wimlib-imagex extract "$M/pre.wim" 1 /sources/boot.wim /boot/etfsboot.com /bootmgr --dest-dir="$WORK/pre" \
+	--no-acls >/dev/null || fail "wimlib-imagex cannot extract the boot image from the prestaged WIM"
+assert_eq "$(sha "$WORK/pre/boot.wim")" "$WIMSHA" "sources/boot.wim in the prestaged WIM"
+cmp -s "$WORK/pre/etfsboot.com" "$WORK/ref/Boot/DVD/PCAT/etfsboot.com" || fail "prestaged: boot/etfsboot.com"
+cmp -s "$WORK/pre/bootmgr" "$WORK/ref/Boot/PCAT/bootmgr" || fail "prestaged: bootmgr"
 EFISYS_SECTORS=$(( ($(stat -c %s "$WORK/ref/Boot/DVD/EFI/en-US/efisys.bin") + 511) / 512 ))
 for kind in cap boot sa; do
 	iso=$M/$kind-cd.iso
