@@ -199,7 +199,7 @@ int tsm_winpe_plan(const char *file, int image, const char *const *paths, const 
 			tsm_error("%s: image %d says no architecture (no WINDOWS/ARCH in the WIM's XML):"
 				  " a Windows PE boot image names x86, x64 or arm64", file, image);
 		else
-			tsm_error("%s: image %d is a boot image for %s (WINDOWS/ARCH %s): tsmedia makes"
+			tsm_error("%s: image %d is a boot image for %s (WINDOWS/ARCH %.16s): tsmedia makes"
 				  " boot media for x86, x64 and arm64 only", file, image,
 				  what ? what : "an unknown architecture", arch_prop);
 		return -ENOTSUP;
