@@ -11,7 +11,12 @@
 # the Configuration Manager client).  The image is LZX-compressed, marked
 # bootable (boot index 1) and says WINDOWS/ARCH 9 (x64), as a real boot.wim.
 #
-#   tools/make-winpe-demo.sh OUT.wim [--arch N] [--no-client] [--no-boot-files]
+#   tools/make-winpe-demo.sh OUT.wim [--arch N] [--efi-machine HEX] [--no-client] [--no-boot-files]
+#
+# --arch N sets WINDOWS/ARCH (0 x86, 9 x64, 12 arm64...); for an architecture
+# other than x64, bootmgfw.efi is a stand-in that only has the PE header of
+# a program for that machine (it does not boot).  --efi-machine HEX gives it
+# that PE machine instead (0xaa64 arm64, 0x14c x86, 0x8664 x64).
 #
 # Banners: "tsmedia-winpe: etfsboot.com started by the BIOS",
 # "tsmedia-winpe: efisys.bin started by UEFI",
@@ -20,10 +25,11 @@
 set -euo pipefail
 out=${1:?usage: make-winpe-demo.sh OUT.wim [--arch N] [--no-client] [--no-boot-files]}
 shift
-arch=9 client=1 bootfiles=1
+arch=9 client=1 bootfiles=1 machine=
 while (($#)); do
 	case $1 in
 	--arch) arch=$2; shift 2 ;;
+	--efi-machine) machine=$2; shift 2 ;;
 	--no-client) client=0; shift ;;
 	--no-boot-files) bootfiles=0; shift ;;
 	*) echo "make-winpe-demo.sh: unknown option $1" >&2; exit 2 ;;
@@ -99,7 +105,24 @@ if ((bootfiles)); then
 			--locales= --fonts= --themes= "boot/grub/grub.cfg=$work/grub.cfg"
 	}
 	grub_efi "$work/efisys.efi" "tsmedia-winpe: efisys.bin started by UEFI"
-	grub_efi "$B/EFI/bootmgfw.efi" "tsmedia-winpe: bootx64.efi started by UEFI"
+	case $arch in
+	0) machine=${machine:-0x14c} ;;
+	12) machine=${machine:-0xaa64} ;;
+	esac
+	if [[ -n $machine ]]; then
+		# PE Format: "MZ", the signature's offset at 0x3c, "PE\0\0", Machine.
+		python3 - "$B/EFI/bootmgfw.efi" "$machine" <<-'PY'
+		import struct, sys
+		head = bytearray(512)
+		head[0:2] = b'MZ'
+		struct.pack_into('<I', head, 0x3c, 0x80)
+		head[0x80:0x84] = b'PE\0\0'
+		struct.pack_into('<H', head, 0x84, int(sys.argv[2], 16))
+		open(sys.argv[1], 'wb').write(bytes(head) + b'tsmedia stand-in: not a working program\n')
+		PY
+	else
+		grub_efi "$B/EFI/bootmgfw.efi" "tsmedia-winpe: bootx64.efi started by UEFI"
+	fi
 	size_kib=$(( ($(stat -c %s "$work/efisys.efi") / 1024 + 512) / 256 * 256 + 256 ))
 	mkfs.fat -C -n EFISYS "$B/DVD/EFI/en-US/efisys.bin" "$size_kib" >/dev/null
 	MTOOLS_SKIP_CHECK=1 mmd -i "$B/DVD/EFI/en-US/efisys.bin" ::/EFI ::/EFI/BOOT

@@ -156,6 +156,8 @@ struct want {
 	int64_t blob_id;
 	uint8_t *data;
 	char *where;       /* a path using it, for messages */
+	uint8_t *head;     /* its first TSM_WINPE_HEAD bytes as they pass, when wanted */
+	size_t head_len;
 };
 
 struct entry {
@@ -777,6 +779,7 @@ struct pipe_in {
 	int fd;
 	uint64_t left; /* of the current blob */
 	bool eof;
+	struct want *peek; /* the current blob's head is kept in peek->head */
 };
 
 static ssize_t pipe_read_some(struct pipe_in *p, void *buf, size_t len)
@@ -841,6 +844,14 @@ static ssize_t blob_read(void *ctx, void *buf, size_t len)
 	if (n == 0) {
 		tsm_error("wimlib's data stream ended inside a blob");
 		return -EIO;
+	}
+	if (n > 0 && p->peek && p->peek->head_len < TSM_WINPE_HEAD) {
+		size_t k = TSM_WINPE_HEAD - p->peek->head_len;
+
+		if (k > (size_t)n)
+			k = (size_t)n;
+		memcpy(p->peek->head + p->peek->head_len, buf, k);
+		p->peek->head_len += k;
 	}
 	if (n > 0)
 		p->left -= (uint64_t)n;
@@ -960,6 +971,7 @@ static int take_blobs(struct wim_reader *r, struct tsm_import *imp, int fd)
 				  w->where, (unsigned long long)size, (unsigned long long)w->size);
 			return -EIO;
 		}
+		in.peek = w->head ? w : NULL;
 		if ((rc = take_blob(r, imp, &in, w)) < 0)
 			return rc;
 		got++;
@@ -1469,6 +1481,13 @@ static int boot_select(struct wim_reader *r, const struct tsm_wim_facts *facts,
 			r->store_bytes += r->wants[e->data - 1].size;
 		}
 	}
+	/* The UEFI boot manager's machine type is checked as it is stored. */
+	if (plan->uefi_entry < r->n && r->entries[plan->uefi_entry].data) {
+		struct want *w = &r->wants[r->entries[plan->uefi_entry].data - 1];
+
+		if (!(w->head = malloc(TSM_WINPE_HEAD)))
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -1483,6 +1502,14 @@ static int boot_record(struct wim_reader *r, struct tsm_import *imp,
 	struct stat now;
 	int rc = 0;
 
+	if (plan->uefi_entry < r->n) {
+		const struct entry *e = &r->entries[plan->uefi_entry];
+		const struct want *w = e->data ? &r->wants[e->data - 1] : NULL;
+
+		if ((rc = tsm_winpe_check_machine(r->file, e->path, w ? w->head : NULL,
+						  w ? w->head_len : 0, plan->arch)) < 0)
+			return rc;
+	}
 	for (size_t d = 0; rc == 0 && d < sizeof(dirs) / sizeof(dirs[0]); d++) {
 		size_t len = strlen(dirs[d]);
 		bool used = strcmp(dirs[d], "sources") == 0;
@@ -1555,6 +1582,7 @@ static void reader_free(struct wim_reader *r)
 	for (size_t i = 0; i < r->nwants; i++) {
 		free(r->wants[i].data);
 		free(r->wants[i].where);
+		free(r->wants[i].head);
 	}
 	free(r->wants);
 	free(r->want_table);

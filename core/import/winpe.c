@@ -48,12 +48,15 @@ struct arch {
 	const char *name;
 	const char *efi_name; /* efi/boot/<this> */
 	const char *sms_dir;  /* sms/bin/<this>/TsmBootstrap.exe */
+	uint16_t machine;     /* PE COFF header Machine */
 };
 
+/* Machine values: Microsoft Learn, "PE Format", Machine Types
+ * (IMAGE_FILE_MACHINE_I386 0x14c, _AMD64 0x8664, _ARM64 0xaa64). */
 static const struct arch arches[] = {
-	{ "0", "x86", "bootia32.efi", "i386" },
-	{ "9", "x64", "bootx64.efi", "x64" },
-	{ "12", "arm64", "bootaa64.efi", "arm64" },
+	{ "0", "x86", "bootia32.efi", "i386", 0x014c },
+	{ "9", "x64", "bootx64.efi", "x64", 0x8664 },
+	{ "12", "arm64", "bootaa64.efi", "arm64", 0xaa64 },
 };
 
 static const char *const arch_unsupported[][2] = {
@@ -104,6 +107,42 @@ const char *tsm_winpe_efi_name(const char *arch)
 		if (strcmp(arches[i].name, arch) == 0)
 			return arches[i].efi_name;
 	return NULL;
+}
+
+/* PE Format (Microsoft Learn): "MZ" at 0; at 0x3c the 32-bit offset of the
+ * signature "PE\0\0", which the COFF header follows, Machine its first
+ * 16 bits.  Three fields: all this reads of the program. */
+int tsm_winpe_check_machine(const char *file, const char *path, const uint8_t *head, size_t len,
+			    const char *arch)
+{
+	uint32_t pe;
+	uint16_t machine;
+	const char *is = NULL;
+
+	if (!head || len < 0x40 || head[0] != 'M' || head[1] != 'Z') {
+		tsm_error("%s: %s is not a UEFI program (no MZ header)", file, path);
+		return -EINVAL;
+	}
+	pe = (uint32_t)head[0x3c] | (uint32_t)head[0x3d] << 8 | (uint32_t)head[0x3e] << 16 |
+	     (uint32_t)head[0x3f] << 24;
+	if (pe > len - 6 || memcmp(head + pe, "PE\0\0", 4) != 0) {
+		tsm_error("%s: %s is not a UEFI program (no PE signature in its first %zu bytes)",
+			  file, path, len);
+		return -EINVAL;
+	}
+	machine = (uint16_t)(head[pe + 4] | head[pe + 5] << 8);
+	for (size_t i = 0; i < sizeof(arches) / sizeof(arches[0]); i++) {
+		if (arches[i].machine != machine)
+			continue;
+		if (strcmp(arches[i].name, arch) == 0)
+			return 0;
+		is = arches[i].name;
+	}
+	tsm_error("%s: the image says %s, but its UEFI boot manager %s is %s%s%s (PE machine"
+		  " 0x%04x): a boot image of another architecture", file, arch, path,
+		  is ? "an " : "a program for another machine", is ? is : "", is ? " program" : "",
+		  machine);
+	return -EINVAL;
 }
 
 void tsm_winpe_plan_clear(struct tsm_winpe_plan *p)
@@ -205,12 +244,15 @@ int tsm_winpe_plan(const char *file, int image, const char *const *paths, const 
 		return -ENOTSUP;
 	}
 	p.arch = arch->name;
+	p.uefi_entry = (size_t)-1;
 	snprintf(client, sizeof(client), "sms/bin/%s/TsmBootstrap.exe", arch->sms_dir);
 	for (size_t k = 0; rc == 0 && k < sizeof(files) / sizeof(files[0]); k++) {
 		for (size_t i = 0; rc == 0 && i < n; i++) {
 			/* Windows paths are case-insensitive. */
 			if (is_dir[i] || strcasecmp(paths[i], files[k].wim) != 0)
 				continue;
+			if (files[k].needed_by & UEFI && strstr(files[k].media, "%s"))
+				p.uefi_entry = i;
 			rc = plan_add(&p, i, media_path(files[k].media, arch->efi_name));
 			break;
 		}

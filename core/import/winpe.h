@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Where media made from a WinPE boot image keep the files El Torito names. */
 #define TSM_WINPE_ETFSBOOT "boot/etfsboot.com"
@@ -27,6 +28,7 @@ struct tsm_winpe_file {
 
 struct tsm_winpe_plan {
 	const char *arch;          /* "x86", "x64", "arm64" (static) */
+	size_t uefi_entry;         /* the entry of Windows/Boot/EFI/bootmgfw.efi; (size_t)-1: none */
 	struct tsm_winpe_file *files; /* sorted by media_path */
 	size_t nfiles;
 	bool bios;                 /* bootmgr, boot/bcd, boot/boot.sdi, etfsboot.com */
@@ -44,6 +46,15 @@ struct tsm_winpe_plan {
 int tsm_winpe_plan(const char *file, int image, const char *const *paths, const bool *is_dir,
 		   size_t n, const char *arch_prop, struct tsm_winpe_plan *plan_ret);
 void tsm_winpe_plan_clear(struct tsm_winpe_plan *plan);
+
+/* How much of the UEFI boot manager tsm_winpe_check_machine() reads. */
+#define TSM_WINPE_HEAD 4096
+
+/* Whether the @len first bytes of @path (the UEFI boot manager) are a PE
+ * program for @arch: its COFF header's Machine.  Refused with a message
+ * naming @file and @path otherwise. */
+int tsm_winpe_check_machine(const char *file, const char *path, const uint8_t *head, size_t len,
+			    const char *arch);
 
 /* The removable-media boot file name of @arch ("bootx64.efi"...), or NULL. */
 const char *tsm_winpe_efi_name(const char *arch);

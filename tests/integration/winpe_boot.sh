@@ -56,6 +56,11 @@ refused "boot image for Itanium" \
 refused "boot image for 32-bit ARM" "is a boot image for ARM \(32-bit\) \(WINDOWS/ARCH 5\)" -- \
 	tsm "$S" content add --kind boot-image --name arm "$WORK/arm32.wim"
 
+"$root/tools/make-winpe-demo.sh" "$WORK/mixed.wim" --efi-machine 0xaa64
+refused "x64 boot image whose UEFI boot manager is an arm64 program" \
+	"mixed.wim: the image says x64, but its UEFI boot manager Windows/Boot/EFI/bootmgfw.efi is an arm64 program \(PE machine 0xaa64\): a boot image of another architecture" -- \
+	tsm "$S" content add --kind boot-image --name mixed "$WORK/mixed.wim"
+
 # ------------------------------------------------------------------ import
 check "content add --kind boot-image keeps the WIM and reads its boot files to the media's paths"
 BOOT=$(add_content "$S" --kind boot-image --name "WinPE x64" "$WORK/boot.wim")

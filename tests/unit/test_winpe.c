@@ -135,12 +135,62 @@ static void test_refused(void **state)
 	assert_int_equal(tsm_winpe_plan("x.wim", 1, pe, dirs, NPE, "9", &p), -ENOENT);
 }
 
+/* A PE header: "MZ", 0x3c -> @at, "PE\0\0", Machine @machine. */
+static size_t make_pe(uint8_t *buf, size_t len, uint32_t at, uint16_t machine)
+{
+	memset(buf, 0, len);
+	buf[0] = 'M';
+	buf[1] = 'Z';
+	buf[0x3c] = (uint8_t)at;
+	buf[0x3d] = (uint8_t)(at >> 8);
+	buf[0x3e] = (uint8_t)(at >> 16);
+	buf[0x3f] = (uint8_t)(at >> 24);
+	if ((uint64_t)at + 6 <= len) {
+		memcpy(buf + at, "PE\0\0", 4);
+		buf[at + 4] = (uint8_t)machine;
+		buf[at + 5] = (uint8_t)(machine >> 8);
+	}
+	return len;
+}
+
+static void test_machine(void **state)
+{
+	uint8_t b[TSM_WINPE_HEAD];
+	size_t n;
+
+	(void)state;
+	n = make_pe(b, sizeof(b), 0x80, 0x8664);
+	assert_int_equal(tsm_winpe_check_machine("f", "p", b, n, "x64"), 0);
+	assert_int_equal(tsm_winpe_check_machine("f", "p", b, n, "arm64"), -EINVAL);
+	n = make_pe(b, sizeof(b), 0xf8, 0xaa64);
+	assert_int_equal(tsm_winpe_check_machine("f", "p", b, n, "arm64"), 0);
+	assert_int_equal(tsm_winpe_check_machine("f", "p", b, n, "x64"), -EINVAL);
+	n = make_pe(b, sizeof(b), 0x80, 0x014c);
+	assert_int_equal(tsm_winpe_check_machine("f", "p", b, n, "x86"), 0);
+	n = make_pe(b, sizeof(b), 0x80, 0x01c4); /* ARMNT */
+	assert_int_equal(tsm_winpe_check_machine("f", "p", b, n, "x64"), -EINVAL);
+	/* The signature past what was read, at its very end, or no MZ. */
+	n = make_pe(b, 256, 0x1000, 0x8664);
+	assert_int_equal(tsm_winpe_check_machine("f", "p", b, n, "x64"), -EINVAL);
+	n = make_pe(b, 256, 250, 0x8664);
+	assert_int_equal(tsm_winpe_check_machine("f", "p", b, n, "x64"), 0);
+	n = make_pe(b, 256, 251, 0x8664);
+	assert_int_equal(tsm_winpe_check_machine("f", "p", b, n, "x64"), -EINVAL);
+	n = make_pe(b, 256, 0xffffffffu, 0x8664);
+	assert_int_equal(tsm_winpe_check_machine("f", "p", b, n, "x64"), -EINVAL);
+	b[0] = 'X';
+	assert_int_equal(tsm_winpe_check_machine("f", "p", b, 256, "x64"), -EINVAL);
+	assert_int_equal(tsm_winpe_check_machine("f", "p", b, 10, "x64"), -EINVAL);
+	assert_int_equal(tsm_winpe_check_machine("f", "p", NULL, 0, "x64"), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_x64_layout),
 		cmocka_unit_test(test_case_and_arch),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_machine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
