@@ -651,7 +651,7 @@ static void print_boot_entries(const struct tsm_volume *v)
 		       v->file_name, v->bios_load_size, v->bios_boot);
 	if (v->uefi_boot)
 		printf("  %-32s El Torito UEFI (platform 0xEF), no emulation, load size %u%s: %s\n",
-		       v->file_name, v->uefi_load_size, v->uefi_load_size ? "" : " (to its end)",
+		       v->file_name, v->uefi_load_size, v->uefi_load_size > 1 ? "" : " (to the image's end)",
 		       v->uefi_boot);
 	if (v->usb_efi)
 		printf("  %-32s UEFI from the FAT partition: %s\n", v->file_name, v->usb_efi);

@@ -96,9 +96,11 @@ uint16_t tsm_iso_efi_load_size(uint64_t size)
 	return s > 0xFFFF ? 0 : (uint16_t)s;
 }
 
-static uint16_t efi_sectors(const struct iso_node *n)
+static uint16_t efi_sectors(const struct iso_ctx *ctx, const struct iso_node *n)
 {
-	return tsm_iso_efi_load_size(n->size);
+	unsigned given = ctx->opts->uefi_load_size;
+
+	return given ? (uint16_t)(given > 0xFFFF ? 0 : given) : tsm_iso_efi_load_size(n->size);
 }
 
 int eltorito_write_catalog(struct iso_ctx *ctx)
@@ -121,13 +123,13 @@ int eltorito_write_catalog(struct iso_ctx *ctx)
 	le16_set(p + 28, (uint16_t)(0x10000 - sum));
 	boot_entry(p + 32, first->data_lba,
 		   ctx->bios_boot ? (uint16_t)(ctx->opts->bios_load_size ? ctx->opts->bios_load_size : 4)
-				  : efi_sectors(ctx->uefi_boot));
+				  : efi_sectors(ctx, ctx->uefi_boot));
 	if (ctx->bios_boot && ctx->uefi_boot) {
 		/* 2.4 section header: 0 0x91 (final), 1 platform, 2 entries */
 		p[64] = 0x91;
 		p[65] = PLATFORM_EFI;
 		le16_set(p + 66, 1);
-		boot_entry(p + 96, ctx->uefi_boot->data_lba, efi_sectors(ctx->uefi_boot));
+		boot_entry(p + 96, ctx->uefi_boot->data_lba, efi_sectors(ctx, ctx->uefi_boot));
 	}
 	return 0;
 }

@@ -1549,6 +1549,7 @@ static int boot_record(struct wim_reader *r, struct tsm_import *imp,
 	}
 	if (rc == 0 && plan->uefi_cd) {
 		struct tsm_boot_entry e = { .platform = TSM_BOOT_PLATFORM_UEFI,
+					    .load_size = TSM_WINPE_EFISYS_LOAD_SIZE,
 					    .path = (char *)TSM_WINPE_EFISYS };
 
 		rc = tsm_import_add_boot(imp, &e);

@@ -17,8 +17,14 @@
 #define TSM_WINPE_ETFSBOOT "boot/etfsboot.com"
 #define TSM_WINPE_EFISYS "efi/microsoft/boot/efisys.bin"
 #define TSM_WINPE_BOOT_WIM "sources/boot.wim"
-/* oscdimg's BIOS entry loads etfsboot.com whole: 8 virtual sectors (4 KiB). */
+/* oscdimg's BIOS entry loads etfsboot.com whole: 8 virtual sectors (4 KiB);
+ * its UEFI entry says 1 sector, which UEFI reads as "the image runs to the
+ * end of the disc" (UEFI 2.x 13.3.2.1; Microsoft's media as re-mastered
+ * in public: "-b boot/etfsboot.com -boot-load-size 8 ... -e
+ * efi/microsoft/boot/efisys.bin -boot-load-size 1", the entries "mirror the
+ * original catalog"). */
 #define TSM_WINPE_ETFSBOOT_LOAD_SIZE 8
+#define TSM_WINPE_EFISYS_LOAD_SIZE 1
 
 /* One boot file: entry @entry of the WIM's list goes to @media_path. */
 struct tsm_winpe_file {

@@ -76,6 +76,7 @@ int tsm_boot_choice_from_content(struct tsm_store *store, const char *id, int64_
 			continue;
 		if (e->platform == TSM_BOOT_PLATFORM_UEFI && !c->uefi_boot) {
 			c->uefi_boot = path;
+			c->uefi_load_size = e->load_size;
 		} else if (e->platform == TSM_BOOT_PLATFORM_BIOS && !c->bios_boot) {
 			c->bios_boot = path;
 			c->load_size = e->load_size;

@@ -80,6 +80,7 @@ static int layout_iso(struct tsm_store *store, const struct tsm_media_def *d,
 		.bios_load_size = d->boot_load_size,
 		.boot_info_table = d->boot_info_table,
 		.uefi_boot = d->uefi_boot,
+		.uefi_load_size = d->uefi_load_size,
 		.hybrid_mbr = d->hybrid_mbr,
 		.hybrid_mbr_len = d->hybrid_mbr_len,
 		.hybrid_gpt = d->hybrid_gpt,
@@ -214,7 +215,8 @@ int tsm_volume_note_boot(struct tsm_volume *v, const struct tsm_media_def *d,
 
 		if (!(v->uefi_boot = strdup(d->uefi_boot)))
 			return -ENOMEM;
-		v->uefi_load_size = tsm_iso_efi_load_size(n ? n->size : 0);
+		v->uefi_load_size = d->uefi_load_size ? d->uefi_load_size
+						      : tsm_iso_efi_load_size(n ? n->size : 0);
 	}
 	return 0;
 }
@@ -278,6 +280,7 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 			d.boot_load_size = bc.load_size;
 			d.boot_info_table = bc.boot_info_table;
 			d.uefi_boot = bc.uefi_boot;
+			d.uefi_load_size = bc.uefi_load_size;
 			if (!d.hybrid_mbr_len && bc.hybrid_mbr_len) {
 				d.hybrid_mbr = bc.hybrid_mbr;
 				d.hybrid_mbr_len = bc.hybrid_mbr_len;

@@ -68,6 +68,7 @@ static int boot_options(struct tsm_store *store, const struct tsm_snapshot_conte
 	d->uefi_boot = c->uefi_boot ? strdup(c->uefi_boot) : NULL;
 	d->boot_load_size = c->load_size;
 	d->boot_info_table = c->boot_info_table;
+	d->uefi_load_size = c->uefi_load_size;
 	if (!d->hybrid_mbr_len && c->hybrid_mbr_len) {
 		d->hybrid_mbr = c->hybrid_mbr; /* owned by @c, which outlives the layout */
 		d->hybrid_mbr_len = c->hybrid_mbr_len;

@@ -37,6 +37,7 @@ struct tsm_iso_options {
 	 * writer ever reads.  NULL is fine when the boot file is inline data. */
 	const struct tsm_blob_source *boot_source;
 	const char *uefi_boot;     /* path in the tree of a FAT image for the UEFI (platform 0xEF) entry, or NULL */
+	unsigned uefi_load_size;   /* the 0xEF entry's sector count; 0: the image's (tsm_iso_efi_load_size) */
 	const uint8_t *hybrid_mbr; /* 432..512-byte MBR boot code template (isohdpfx.bin), or NULL */
 	size_t hybrid_mbr_len;
 	bool hybrid_gpt;           /* GPT with the EFI image as an EFI System partition */

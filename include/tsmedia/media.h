@@ -97,6 +97,7 @@ struct tsm_boot_choice {
 	unsigned load_size;
 	bool boot_info_table;
 	char *uefi_boot;
+	unsigned uefi_load_size; /* the imported entry's sector count; 0: the image's */
 	uint8_t *hybrid_mbr;
 	size_t hybrid_mbr_len;
 	bool hybrid_gpt;

@@ -57,6 +57,8 @@ struct tsm_media_def {
 	unsigned boot_load_size;
 	bool boot_info_table;
 	char *uefi_boot; /* a path on the media: FAT image for UEFI */
+	unsigned uefi_load_size; /* its entry's sector count, as the boot image's entry
+				  * says (no option); 0: the image's */
 	uint8_t *hybrid_mbr;
 	size_t hybrid_mbr_len;
 	bool hybrid_gpt;
