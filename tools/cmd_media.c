@@ -655,8 +655,14 @@ static void print_boot_entries(const struct tsm_volume *v)
 		       v->uefi_boot);
 	if (v->usb_efi)
 		printf("  %-32s UEFI from the FAT partition: %s\n", v->file_name, v->usb_efi);
-	if (!v->bios_boot && !v->uefi_boot && !v->usb_efi)
-		printf("  %-32s none: does not boot\n", v->file_name);
+	if (!v->bios_boot && !v->uefi_boot && !v->usb_efi) {
+		size_t n = strlen(v->file_name);
+
+		printf("  %-32s %s\n", v->file_name,
+		       n > 4 && strcmp(v->file_name + n - 4, ".wim") == 0
+			       ? "none: a WIM to apply to a disk, which boots from the files it holds"
+			       : "none: does not boot");
+	}
 }
 
 static int media_show(struct cli *cli, int argc, char **argv)

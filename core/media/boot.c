@@ -170,6 +170,10 @@ int tsm_boot_image_check(struct tsm_store *store, const struct tsm_media_def *d,
 				     " files under 4 GiB and a boot image cannot be split into .swm"
 				     " parts; make it CD/DVD media or the boot image smaller", d->name,
 				     type, TSM_WINPE_BOOT_WIM, boot_id, (unsigned long long)wim->size);
+		if (!found && !arch)
+			tsm_warn("media '%s': a USB image boots under UEFI from efi/boot/bootx64.efi"
+				 " (bootia32.efi, bootaa64.efi), which boot image %s does not hold: the"
+				 " stick will not boot under UEFI", d->name, boot_id);
 		if (!found && arch)
 			BOOT_PROBLEM("media '%s' (%s): a USB image boots under UEFI from efi/boot/%s,"
 				     " which boot image %s (%s) does not hold", d->name, type,

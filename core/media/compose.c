@@ -272,8 +272,10 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 		struct tsm_boot_choice bc = { 0 };
 
 		rc = compose_data_tree(store, snap, &tree);
-		/* One item from a bootable ISO boots as the ISO did. */
+		/* One item from a bootable ISO boots as the ISO did (a USB image
+		 * boots from its files, not from El Torito entries). */
 		if (rc == 0 && !d.bios_boot && !d.uefi_boot && snap->ncontent == 1 &&
+		    d.form != TSM_MEDIA_USB &&
 		    tsm_boot_choice_from_content(store, snap->content[0].id, snap->content[0].version,
 						 tree, &bc) == 0) {
 			d.bios_boot = bc.bios_boot;

@@ -62,6 +62,8 @@ static int boot_options(struct tsm_store *store, const struct tsm_snapshot_conte
 
 	if (d->bios_boot || d->uefi_boot)
 		return 0; /* given explicitly */
+	if (d->form == TSM_MEDIA_USB)
+		return 0; /* a stick boots from its files, not from El Torito entries */
 	if ((rc = tsm_boot_choice_from_content(store, boot->id, boot->version, tree, c)) < 0)
 		return rc;
 	d->bios_boot = c->bios_boot ? strdup(c->bios_boot) : NULL;

@@ -151,8 +151,8 @@ create() {
 	shift
 	tsm "$S" media create --name "$name" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
 	((rc == 0)) || fail "media create --name $name $* exited $rc: $(cat "$WORK/$name.err")"
-	if grep -q "no Configuration Manager client" "$WORK/$name.err"; then
-		fail "media $name warned about a client its boot image has: $(cat "$WORK/$name.err")"
+	if grep -Eq "no Configuration Manager client|CD boot code|will not boot" "$WORK/$name.err"; then
+		fail "media $name warned about what its boot image has: $(cat "$WORK/$name.err")"
 	fi
 }
 BOOTABLE=(--type bootable --boot-image "$BOOT" --site PS1 --management-point http://mp1.contoso.com
