@@ -48,7 +48,6 @@
 #include "tsmedia/wim.h"
 #include "util/fdio.h"
 #include "util/sandbox.h"
-#include "util/strset.h"
 
 #define MAX_DEPTH 256
 #define MAX_ENTRIES 4000000
@@ -1418,7 +1417,6 @@ static int record_entries(struct wim_reader *r, struct tsm_import *imp)
 	return rc;
 }
 
-
 /* ---- a Windows PE boot image (--kind boot-image) ---------------------- */
 
 /* A boot image is the WIM itself (sources/boot.wim on the media, byte for
@@ -1499,7 +1497,7 @@ static int boot_record(struct wim_reader *r, struct tsm_import *imp,
 					    "sources" };
 	int64_t mtime = tsm_timespec_ns(&st->st_mtim);
 	char what[PATH_MAX + 32], index[16];
-	struct stat now;
+	struct stat now, named;
 	int rc = 0;
 
 	if (plan->uefi_entry < r->n) {
@@ -1530,9 +1528,11 @@ static int boot_record(struct wim_reader *r, struct tsm_import *imp,
 	snprintf(what, sizeof(what), "%s (as %s)", r->file, TSM_WINPE_BOOT_WIM);
 	if (rc == 0)
 		rc = tsm_import_add_file_fd(imp, TSM_WINPE_BOOT_WIM, 0444, mtime, 0x21, fd, what);
-	/* What was scanned is what was stored: the file did not change meanwhile. */
-	if (rc == 0 && (fstat(fd, &now) < 0 || now.st_size != st->st_size ||
-			now.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+	/* What the reader scanned (by name) is what was stored (from @fd): the
+	 * name still leads to this file, which did not change meanwhile. */
+	if (rc == 0 && (fstat(fd, &now) < 0 || stat(r->file, &named) < 0 ||
+			named.st_dev != now.st_dev || named.st_ino != now.st_ino ||
+			now.st_size != st->st_size || now.st_mtim.tv_sec != st->st_mtim.tv_sec ||
 			now.st_mtim.tv_nsec != st->st_mtim.tv_nsec)) {
 		tsm_error("%s changed while it was imported", r->file);
 		rc = -EAGAIN;
