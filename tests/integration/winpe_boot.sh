@@ -144,7 +144,8 @@ refused "capture media from a boot image with no boot entry" \
 	tsm "$S" media create --type capture --name plaincap --boot-image "$PLAIN"
 
 # ------------------------------------------------------------------ media
-tsm "$S" site add --code PS1 --type primary --mp http://mp1.contoso.com >/dev/null
+tsm "$S" site add --code PS1 --type primary --mp http://mp1.contoso.com \
+	--http-port 80 --https-port 443 --iis-ssl-state 0 --signing-certificate 3082ABCD >/dev/null
 TS=$(tsm "$S" ts import --boot-image "$BOOT" "$F6")
 create() {
 	local name=$1 rc=0
