@@ -1,7 +1,10 @@
 /* tsmediafs: the FUSE daemon's state.
  *
- * Every media volume the catalog defines is a file in the mount's root.
- * An inode is one *snapshot* of a volume (media version + the content
+ * Every media volume the catalog defines is a file in the mount's root,
+ * following the media's newest snapshot; every numbered snapshot the store
+ * keeps is also under versions/NAME/N/, where nothing ever changes (a
+ * directory per snapshot, its files with the snapshot's time, gone when gc
+ * lets the snapshot go).  An inode is one *snapshot* of a volume (media version + the content
  * versions it resolved to): when a media or its content changes, its file
  * name points at a new inode, and the kernel is told to forget the old
  * name.  A file opened before keeps its inode, so it keeps reading exactly
@@ -38,11 +41,16 @@ struct fs_snap {
 	unsigned ncurrent; /* its nodes that are current */
 };
 
+/* A file (a volume of a snapshot) or a directory (versions/, versions/NAME/,
+ * versions/NAME/N/); the root is no node. */
 struct fs_node {
 	fuse_ino_t ino;
+	fuse_ino_t parent;
+	bool is_dir;
 	char *file_name;
-	struct fs_snap *snap;
-	struct tsm_image *image;
+	char *media;       /* the media it belongs to; NULL for versions/ */
+	struct fs_snap *snap;  /* files and versions/NAME/N/ */
+	struct tsm_image *image; /* files */
 	uint64_t size;
 	int64_t mtime;     /* the media version's creation time */
 	uint64_t nlookup;  /* the kernel's references */
@@ -77,8 +85,14 @@ struct fs {
 	int64_t retry_at_ms; /* CLOCK_MONOTONIC */
 	int64_t retry_delay_ms;
 
+	/* versions/: always there, never freed before the end. */
+	struct fs_node *versions_dir;
+
 	/* Names whose dentries the kernel must drop; sent by the watcher. */
-	char **stale_names;
+	struct fs_stale {
+		fuse_ino_t parent;
+		char *name;
+	} *stale;
 	size_t nstale;
 	bool dir_changed;
 	pthread_cond_t wake;
@@ -118,7 +132,11 @@ void fs_scrub_stop(struct fs *fs);
 
 /* Under fs->lock. */
 struct fs_node *fs_node_by_ino(struct fs *fs, fuse_ino_t ino);
-struct fs_node *fs_node_by_name(struct fs *fs, const char *name);
+/* The current child @name of directory @parent (FUSE_ROOT_ID or a
+ * directory node). */
+struct fs_node *fs_node_by_name(struct fs *fs, fuse_ino_t parent, const char *name);
+/* versions/, made once before the first refresh. */
+int fs_versions_dir_create(struct fs *fs);
 void fs_node_maybe_free(struct fs *fs, struct fs_node *node);
 void fs_nodes_free_all(struct fs *fs);
 

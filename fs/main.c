@@ -18,7 +18,8 @@ static const char usage_text[] =
 	"Serves every media of a tsmedia store as a read-only file under MOUNTPOINT:\n"
 	"NAME.iso, assembled on read from the store.  Media that are created, changed\n"
 	"or removed show up without a remount; a file opened before a change keeps\n"
-	"reading the bytes it opened.\n"
+	"reading the bytes it opened.  Every version the store keeps is also under\n"
+	"versions/NAME/N/, read-only and never changing.\n"
 	"\n"
 	"  --store DIR     the store (default: $TSMEDIA_STORE, else /var/lib/tsmedia for\n"
 	"                  root, else $XDG_DATA_HOME/tsmedia)\n"
@@ -225,7 +226,7 @@ int main(int argc, char **argv)
 	/* Open the store before mounting: a bad store is an error at once. */
 	if (!fs.store_dir || tsm_store_open(fs.store_dir, &fs.refresh_store) < 0)
 		goto out_free;
-	if (fs_refresh(&fs) < 0)
+	if (fs_versions_dir_create(&fs) < 0 || fs_refresh(&fs) < 0)
 		goto out_close;
 	if (add_default_mount_options(&args) != 0)
 		goto out_close;
@@ -235,8 +236,8 @@ out_close:
 	tsm_store_close(fs.refresh_store);
 out_free:
 	for (size_t i = 0; i < fs.nstale; i++)
-		free(fs.stale_names[i]);
-	free(fs.stale_names);
+		free(fs.stale[i].name);
+	free(fs.stale);
 	free(fs.store_dir);
 	free(cl.mountpoint);
 	free(opts.store);

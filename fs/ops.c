@@ -1,4 +1,5 @@
-/* The FUSE operations: a read-only root directory of media files. */
+/* The FUSE operations: a read-only root directory of media files, and
+ * versions/NAME/N/ beside them. */
 #include "fs.h"
 
 #include <errno.h>
@@ -37,6 +38,17 @@ static void root_attr(struct fs *fs, struct stat *st)
 static void node_attr(struct fs *fs, const struct fs_node *n, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
+	if (n->is_dir) {
+		st->st_ino = n->ino;
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		st->st_uid = fs->uid;
+		st->st_gid = fs->gid;
+		/* versions/NAME/N/ never changes; the others change with the
+		 * listing. */
+		st->st_mtime = st->st_ctime = st->st_atime = n->snap ? n->mtime : fs->dir_mtime;
+		return;
+	}
 	st->st_ino = n->ino;
 	st->st_mode = S_IFREG | 0444;
 	st->st_nlink = 1;
@@ -66,13 +78,9 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e = { .attr_timeout = ATTR_TIMEOUT, .entry_timeout = ENTRY_TIMEOUT };
 	struct fs_node *n;
 
-	if (parent != FUSE_ROOT_ID) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
 	fs_refresh(fs);
 	pthread_mutex_lock(&fs->lock);
-	n = fs_node_by_name(fs, name);
+	n = fs_node_by_name(fs, parent, name);
 	if (n) {
 		n->nlookup++;
 		e.ino = n->ino;
@@ -172,10 +180,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs *fs = fs_of(req);
 	struct dirbuf *b;
 
-	if (ino != FUSE_ROOT_ID) {
-		fuse_reply_err(req, ENOTDIR);
-		return;
-	}
+	struct fs_node *d = NULL;
+	fuse_ino_t up = FUSE_ROOT_ID;
+
 	if (!(b = calloc(1, sizeof(*b)))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -183,12 +190,18 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fs_refresh(fs);
 	/* The listing is taken once per opendir: one consistent view. */
 	pthread_mutex_lock(&fs->lock);
-	int rc = dirbuf_add(req, b, ".", FUSE_ROOT_ID, S_IFDIR);
+	if (ino != FUSE_ROOT_ID) {
+		d = fs_node_by_ino(fs, ino);
+		up = d ? d->parent : up;
+	}
+	int rc = ino != FUSE_ROOT_ID && !d ? -ENOENT : d && !d->is_dir ? -ENOTDIR : 0;
 	if (rc == 0)
-		rc = dirbuf_add(req, b, "..", FUSE_ROOT_ID, S_IFDIR);
+		rc = dirbuf_add(req, b, ".", ino, S_IFDIR);
+	if (rc == 0)
+		rc = dirbuf_add(req, b, "..", up, S_IFDIR);
 	for (struct fs_node *n = fs->nodes; n && rc == 0; n = n->next)
-		if (n->current)
-			rc = dirbuf_add(req, b, n->file_name, n->ino, S_IFREG);
+		if (n->current && n->parent == ino)
+			rc = dirbuf_add(req, b, n->file_name, n->ino, n->is_dir ? S_IFDIR : S_IFREG);
 	pthread_mutex_unlock(&fs->lock);
 	if (rc < 0) {
 		free(b->p);
@@ -244,6 +257,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	pthread_mutex_lock(&fs->lock);
 	n = fs_node_by_ino(fs, ino);
+	if (n && n->is_dir) {
+		pthread_mutex_unlock(&fs->lock);
+		free(h);
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
 	if (n) {
 		n->nopen++; /* keeps the node (and its snapshot) while we pin */
 		n->snap->refs++;
@@ -375,8 +394,9 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 	(void)ino;
 	pthread_mutex_lock(&fs->lock);
+	/* The media at the root: versions/ would count them again. */
 	for (struct fs_node *n = fs->nodes; n; n = n->next)
-		if (n->current) {
+		if (n->current && !n->is_dir && n->parent == FUSE_ROOT_ID) {
 			st.f_blocks += (n->size + 2047) / 2048;
 			st.f_files++;
 		}

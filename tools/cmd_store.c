@@ -1,4 +1,5 @@
 /* tsmedia init | stats | verify | gc */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,31 +252,56 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 }
 
 static const char gc_help[] =
-	"Usage: tsmedia [--store DIR] gc\n"
+	"Usage: tsmedia [--store DIR] gc [--keep-versions N]\n"
 	"\n"
 	"Removes what nothing references: removed content, superseded versions that\n"
 	"no reader holds, their blobs and chunks, and bytes left in packs by\n"
 	"interrupted imports; then rewrites packs that are a tenth or more garbage.\n"
 	"Safe while other processes read: what an open reader holds survives until it\n"
-	"lets go.\n";
+	"lets go.\n"
+	"\n"
+	"  --keep-versions N   keep the newest N numbered versions of each media\n"
+	"                      (versions/NAME/N on the mount) and what they use;\n"
+	"                      default 1: only the current one (older ones stay while\n"
+	"                      a reader or a mount's listing holds them)\n";
 
 int cmd_gc(struct cli *cli, int argc, char **argv)
 {
+	static const struct option options[] = {
+		{ "keep-versions", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct tsm_gc_options opts = { .keep_versions = 1 };
 	struct tsm_progress progress;
 	struct tsm_gc_result res;
 	struct tsm_store *store;
-	int rc;
+	int c, rc;
 
-	if (cli_wants_help(argc, argv)) {
-		fputs(gc_help, stdout);
-		return 0;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'k': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v < 1 || v > 1000000)
+				return cli_usage_error("gc ", "--keep-versions wants a number from 1"
+						       " to 1000000, not '%s'", optarg);
+			opts.keep_versions = (unsigned)v;
+			break;
+		}
+		case 'h': fputs(gc_help, stdout); return 0;
+		default: return cli_bad_option("gc ", argv);
+		}
 	}
-	if (argc > 1)
-		return cli_usage_error("gc ", "unexpected argument '%s'", argv[1]);
+	if (optind < argc)
+		return cli_usage_error("gc ", "unexpected argument '%s'", argv[optind]);
 	if (cli_open_store(cli, &store) < 0)
 		return 1;
 	tsm_progress_start(&progress, "compacting", 0, cli->progress);
-	rc = tsm_store_gc(store, &progress, &res);
+	rc = tsm_store_gc(store, &opts, &progress, &res);
 	tsm_progress_finish(&progress);
 	tsm_store_close(store);
 	if (rc < 0)

@@ -330,6 +330,40 @@ static const char schema_v5[] =
 	"  name TEXT NOT NULL,"
 	"  value TEXT NOT NULL, PRIMARY KEY(site, name)) WITHOUT ROWID;";
 
+/* v6: media snapshots get numbers, so a version of a media can be named
+ * (versions/NAME/N/ on the mount) and stays what it was.  A snapshot is a
+ * media version with each content ID resolved to one content version; a
+ * writer that changes what a live media resolves to records the new one
+ * (catalog/media_snapshots.c).  Numbers count per media name and are never
+ * reused: media_snapshot_numbers keeps the last one given even after gc has
+ * deleted the snapshots, or the media itself.  The keys keep gc from
+ * deleting a version a recorded snapshot names (gc deletes the snapshot
+ * first, by its rules).  Existing media start at their current snapshot,
+ * number 1. */
+static const char schema_v6[] =
+	"CREATE TABLE media_snapshots(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  media TEXT NOT NULL, number INTEGER NOT NULL,"
+	"  media_version INTEGER NOT NULL REFERENCES media_versions(id),"
+	"  created INTEGER NOT NULL, UNIQUE(media, number));"
+	"CREATE INDEX media_snapshots_by_version ON media_snapshots(media_version);"
+	"CREATE TABLE media_snapshot_content("
+	"  snapshot INTEGER NOT NULL REFERENCES media_snapshots(id), seq INTEGER NOT NULL,"
+	"  content_version INTEGER NOT NULL REFERENCES content_versions(id),"
+	"  PRIMARY KEY(snapshot, seq)) WITHOUT ROWID;"
+	"CREATE INDEX media_snapshot_content_by_version ON media_snapshot_content(content_version);"
+	"CREATE TABLE media_snapshot_numbers(media TEXT PRIMARY KEY, last INTEGER NOT NULL);"
+	"INSERT INTO media_snapshots(media, number, media_version, created)"
+	"  SELECT m.name, 1, v.id, v.created FROM media m JOIN media_versions v ON v.media = m.name"
+	"  WHERE m.removed = 0 AND v.removed = 0 AND v.version ="
+	"    (SELECT max(w.version) FROM media_versions w WHERE w.media = m.name AND w.removed = 0)"
+	"  AND NOT EXISTS (SELECT 1 FROM media_content c WHERE c.version = v.id AND NOT EXISTS"
+	"    (SELECT 1 FROM content_versions k WHERE k.content = c.content AND k.removed = 0));"
+	"INSERT INTO media_snapshot_content(snapshot, seq, content_version)"
+	"  SELECT s.id, c.seq, (SELECT k.id FROM content_versions k"
+	"    WHERE k.content = c.content AND k.removed = 0 ORDER BY k.version DESC LIMIT 1)"
+	"  FROM media_snapshots s JOIN media_content c ON c.version = s.media_version;"
+	"INSERT INTO media_snapshot_numbers(media, last) SELECT media, 1 FROM media_snapshots;";
+
 struct catalog_step {
 	const char *what;
 	const char *sql;
@@ -343,6 +377,7 @@ static const struct catalog_step catalog_steps[] = {
 	{ "task sequences are a rowid table, so foreign key checks do not copy documents",
 	  schema_v4 },
 	{ "sites keep the values their media carry", schema_v5 },
+	{ "media snapshots are numbered and kept by gc's rules (versions/NAME/N)", schema_v6 },
 };
 
 _Static_assert(sizeof(catalog_steps) / sizeof(catalog_steps[0]) + 1 ==

@@ -22,6 +22,10 @@
  *   media_files(version, path, blob)     files rendered at definition time
  *   media_refs(version, ts, ts_version, ts_live, site)  the task sequence and
  *                    site of a live media's current version (foreign keys)
+ *   media_snapshots(id, media, number, media_version, created)  a numbered
+ *                    snapshot: versions/NAME/NUMBER on the mount (v6)
+ *   media_snapshot_content(snapshot, seq, content_version)  what it resolved to
+ *   media_snapshot_numbers(media, last)  the last number given, never reused
  *
  * The connection belongs to its store handle (one thread at a time). */
 #ifndef TSMEDIA_CATALOG_H
@@ -33,7 +37,7 @@
 
 /* 'TSM1' in sqlite's application_id: tells our catalog from any sqlite file. */
 #define TSM_CATALOG_APPLICATION_ID 0x54534d31
-#define TSM_CATALOG_SCHEMA_VERSION 5
+#define TSM_CATALOG_SCHEMA_VERSION 6
 
 int tsm_catalog_create(const char *path, const char *site_code, const char *compression);
 /* Opens and checks it is a tsmedia catalog of a version we understand. */

@@ -103,28 +103,51 @@ void tsm_media_list_free(struct tsm_media_info *list, size_t n)
 	free(list);
 }
 
-int tsm_media_row_get(struct tsm_store *store, const char *name, struct tsm_media_info *info)
+/* The one row of @sql (?1 the media name, ?2 a version row when @version_id
+ * is not 0) as @info; -ENOENT when there is none. */
+static int info_query(struct tsm_store *store, const char *sql, const char *name,
+		      int64_t version_id, struct tsm_media_info *info)
 {
 	sqlite3_stmt *stmt;
-	char sql[sizeof(info_sql) + 32];
-	int rc;
+	int rc = tsm_db_prepare(store->db, sql, &stmt);
 
-	snprintf(sql, sizeof(sql), "%s AND m.name = ?", info_sql);
-	if ((rc = tsm_db_prepare(store->db, sql, &stmt)) < 0)
+	if (rc < 0)
 		return rc;
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	if (version_id)
+		sqlite3_bind_int64(stmt, 2, version_id);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		rc = info_from_row(store->db, stmt, info);
 		if (rc < 0)
 			tsm_media_info_clear(info);
-	} else if (rc == SQLITE_DONE) {
-		tsm_error("no media '%s' in %s", name, store->dir);
-		rc = -ENOENT;
 	} else {
-		rc = tsm_db_error(store->db, "reading media");
+		rc = rc == SQLITE_DONE ? -ENOENT : tsm_db_error(store->db, "reading media");
 	}
 	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int tsm_media_row_get(struct tsm_store *store, const char *name, struct tsm_media_info *info)
+{
+	char sql[sizeof(info_sql) + 32];
+	int rc;
+
+	snprintf(sql, sizeof(sql), "%s AND m.name = ?1", info_sql);
+	if ((rc = info_query(store, sql, name, 0, info)) == -ENOENT)
+		tsm_error("no media '%s' in %s", name, store->dir);
+	return rc;
+}
+
+int tsm_media_row_get_version(struct tsm_store *store, const char *name, int64_t version_id,
+			      struct tsm_media_info *info)
+{
+	int rc = info_query(store, "SELECT m.name, m.type, v.id, v.version, v.created FROM media m"
+			    " JOIN media_versions v ON v.media = m.name WHERE m.name = ?1"
+			    " AND v.id = ?2", name, version_id, info);
+
+	if (rc == -ENOENT)
+		tsm_error("media '%s': version row %lld is gone", name, (long long)version_id);
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tsmedia/content.h"
 #include "tsmedia/hash.h"
 
 struct tsm_store;
@@ -108,6 +109,38 @@ int tsm_media_options_save(struct tsm_store *store, int64_t version,
 /* Whether version row @id is still there (gc has not taken it). */
 int tsm_media_version_row_exists(struct tsm_store *store, int64_t id, bool *alive_ret);
 int tsm_content_version_row_exists(struct tsm_store *store, int64_t id, bool *alive_ret);
+
+/* Media version row @version_id of media @name, current or not. */
+int tsm_media_row_get_version(struct tsm_store *store, const char *name, int64_t version_id,
+			      struct tsm_media_info *info);
+
+/* ---- numbered snapshots (catalog/media_snapshots.c) ------------------ */
+
+/* Records the snapshot of every live media whose media version or content
+ * versions differ from its last recorded one, numbered after the last
+ * number its name was given.  Inside the writer's transaction, after its
+ * rows. */
+int tsm_media_snapshots_record(struct tsm_store *store);
+/* The numbers of live media @name's recorded snapshots, ascending. */
+int tsm_media_snapshot_numbers_get(struct tsm_store *store, const char *name,
+				   int64_t **numbers_ret, size_t *n_ret);
+struct tsm_snapshot_row_content {
+	char id[TSM_CONTENT_ID_LEN + 1];
+	int64_t version;    /* its version number */
+	int64_t version_id; /* its catalog row */
+	int64_t created;
+};
+struct tsm_snapshot_row {
+	int64_t number;
+	int64_t media_version_id;
+	struct tsm_snapshot_row_content *content; /* media_content order */
+	size_t ncontent;
+};
+/* Snapshot @number of live media @name; -ENOENT (reported) when the store
+ * does not keep it. */
+int tsm_media_snapshot_row_get(struct tsm_store *store, const char *name, int64_t number,
+			       struct tsm_snapshot_row *row);
+void tsm_snapshot_row_clear(struct tsm_snapshot_row *row);
 
 /* Files rendered at definition time and stored as blobs (media_files). */
 struct tsm_media_file {

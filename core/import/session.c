@@ -286,6 +286,9 @@ int tsm_import_finish(struct tsm_import *imp, struct tsm_content_add_result *res
 {
 	int rc = tsm_version_rows_finish(imp->rows, imp->files, imp->bytes);
 
+	/* A new version of content a media uses is a new snapshot of it. */
+	if (rc == 0)
+		rc = tsm_media_snapshots_record(imp->store);
 	imp->res.files = imp->files;
 	imp->res.dirs = imp->dirs;
 	imp->res.bytes = imp->bytes;

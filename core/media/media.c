@@ -33,17 +33,29 @@ bool tsm_media_name_valid(const char *name)
 
 /* ---- snapshots ------------------------------------------------------ */
 
+/* "MEDIA_VERSION_ROW:CONTENT_VERSION_ROW,...": equal keys, equal bytes. */
+static int snapshot_make_key(struct tsm_media_snapshot *s)
+{
+	size_t keylen = 32 + 24 * s->ncontent;
+	int pos;
+
+	if (!(s->key = malloc(keylen)))
+		return -ENOMEM;
+	pos = snprintf(s->key, keylen, "%lld:", (long long)s->info.version_id);
+	for (size_t i = 0; i < s->ncontent; i++)
+		pos += snprintf(s->key + pos, keylen - (size_t)pos, "%s%lld", i ? "," : "",
+				(long long)s->content[i].version_id);
+	return 0;
+}
+
 /* Resolves each content ID to its current version. */
 static int snapshot_resolve(struct tsm_store *store, struct tsm_media_snapshot *s)
 {
-	size_t keylen = 32 + 24 * s->info.def.ncontent;
 	int rc = 0;
 
 	s->content = calloc(s->info.def.ncontent + 1, sizeof(*s->content));
-	s->key = malloc(keylen);
-	if (!s->content || !s->key)
+	if (!s->content)
 		return -ENOMEM;
-	int pos = snprintf(s->key, keylen, "%lld:", (long long)s->info.version_id);
 	for (size_t i = 0; i < s->info.def.ncontent; i++) {
 		struct tsm_content_item item;
 		const struct tsm_content_version *cur = NULL;
@@ -67,14 +79,38 @@ static int snapshot_resolve(struct tsm_store *store, struct tsm_media_snapshot *
 		s->content[i].version_id = cur->row_id;
 		if (cur->created > s->time)
 			s->time = cur->created;
-		pos += snprintf(s->key + pos, keylen - (size_t)pos, "%s%lld", i ? "," : "",
-				(long long)cur->row_id);
 		tsm_content_item_clear(&item);
 	}
 	s->ncontent = s->info.def.ncontent;
 	if (s->info.created > s->time)
 		s->time = s->info.created;
-	return 0;
+	return snapshot_make_key(s);
+}
+
+/* The number of the newest recorded snapshot when it is @s. */
+static int snapshot_find_number(struct tsm_store *store, struct tsm_media_snapshot *s)
+{
+	struct tsm_snapshot_row row;
+	int64_t *numbers;
+	size_t n;
+	bool same;
+	int rc = tsm_media_snapshot_numbers_get(store, s->info.def.name, &numbers, &n);
+
+	if (rc < 0 || n == 0) {
+		free(numbers);
+		return rc;
+	}
+	rc = tsm_media_snapshot_row_get(store, s->info.def.name, numbers[n - 1], &row);
+	if (rc == 0) {
+		same = row.media_version_id == s->info.version_id && row.ncontent == s->ncontent;
+		for (size_t i = 0; same && i < s->ncontent; i++)
+			same = row.content[i].version_id == s->content[i].version_id;
+		if (same)
+			s->number = row.number;
+		tsm_snapshot_row_clear(&row);
+	}
+	free(numbers);
+	return rc;
 }
 
 int tsm_media_snapshot_pin(struct tsm_store *store, const struct tsm_media_snapshot *snap,
@@ -127,9 +163,72 @@ int tsm_media_snapshot_take(struct tsm_store *store, const char *name, bool pin,
 	rc = tsm_media_row_get(store, name, &s->info);
 	if (rc == 0)
 		rc = snapshot_resolve(store, s);
+	if (rc == 0)
+		rc = snapshot_find_number(store, s);
 	if (rc == 0 && pin)
 		rc = tsm_media_snapshot_pin(store, s, &s->pin);
 	tsm_store_read_end(store);
+	if (rc < 0) {
+		tsm_media_snapshot_free(s);
+		return rc;
+	}
+	*snap_ret = s;
+	return 0;
+}
+
+int tsm_media_snapshot_numbers(struct tsm_store *store, const char *name,
+			       int64_t **numbers_ret, size_t *n_ret)
+{
+	int rc = tsm_store_read_begin(store);
+
+	if (rc < 0)
+		return rc;
+	rc = tsm_media_snapshot_numbers_get(store, name, numbers_ret, n_ret);
+	tsm_store_read_end(store);
+	return rc;
+}
+
+int tsm_media_snapshot_take_number(struct tsm_store *store, const char *name, int64_t number,
+				   bool pin, struct tsm_media_snapshot **snap_ret)
+{
+	struct tsm_media_snapshot *s = calloc(1, sizeof(*s));
+	struct tsm_snapshot_row row = { 0 };
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	if ((rc = tsm_store_read_begin(store)) < 0) {
+		free(s);
+		return rc;
+	}
+	rc = tsm_media_snapshot_row_get(store, name, number, &row);
+	if (rc == 0)
+		rc = tsm_media_row_get_version(store, name, row.media_version_id, &s->info);
+	if (rc == 0 && row.ncontent != s->info.def.ncontent) {
+		tsm_error("media '%s' version %lld: %zu content versions recorded for %zu IDs",
+			  name, (long long)number, row.ncontent, s->info.def.ncontent);
+		rc = -EIO;
+	}
+	if (rc == 0 && !(s->content = calloc(row.ncontent + 1, sizeof(*s->content))))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < row.ncontent; i++) {
+		snprintf(s->content[i].id, sizeof(s->content[i].id), "%s", row.content[i].id);
+		s->content[i].version = row.content[i].version;
+		s->content[i].version_id = row.content[i].version_id;
+		if (row.content[i].created > s->time)
+			s->time = row.content[i].created;
+	}
+	if (rc == 0) {
+		s->ncontent = row.ncontent;
+		s->number = number;
+		if (s->info.created > s->time)
+			s->time = s->info.created;
+		rc = snapshot_make_key(s);
+	}
+	if (rc == 0 && pin)
+		rc = tsm_media_snapshot_pin(store, s, &s->pin);
+	tsm_store_read_end(store);
+	tsm_snapshot_row_clear(&row);
 	if (rc < 0) {
 		tsm_media_snapshot_free(s);
 		return rc;
@@ -269,7 +368,8 @@ int tsm_media_save(struct tsm_store *store, struct tsm_media_def *d, bool edit,
 	    (rc = tsm_media_options_save(store, row, d)) < 0 ||
 	    (ts_media && (rc = tsm_media_rows_insert_refs(store, row, d)) < 0) ||
 	    (rc = tsm_media_rows_insert_content(store, row, d)) < 0 ||
-	    (rc = media_try_layout(store, d->name)) < 0) {
+	    (rc = media_try_layout(store, d->name)) < 0 ||
+	    (rc = tsm_media_snapshots_record(store)) < 0) {
 		tsm_store_write_abort(store);
 		return rc;
 	}

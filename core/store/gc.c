@@ -71,6 +71,38 @@ static int gc_load_pins(struct tsm_store *store)
 	return rc;
 }
 
+/* Numbered snapshots (versions/NAME/N): a live media's newest @keep stay,
+ * and the versions they name stay with them (as if pinned); the others and
+ * every snapshot of a removed media go.  A mount that still lists one it
+ * let go holds a pin on it until its next refresh, so its versions go at a
+ * later gc.  The media's number counter (media_snapshot_numbers) stays, so
+ * no number is ever given twice. */
+static int gc_drop_snapshots(struct tsm_store *store, unsigned keep,
+			     struct tsm_gc_result *res)
+{
+	char sql[1024];
+	int rc;
+
+	if (keep < 1)
+		keep = 1;
+	snprintf(sql, sizeof(sql),
+		"CREATE TEMP TABLE IF NOT EXISTS gc_dead_snapshots(id INTEGER PRIMARY KEY);"
+		"DELETE FROM gc_dead_snapshots;"
+		"INSERT INTO gc_dead_snapshots SELECT s.id FROM media_snapshots s"
+		" WHERE s.media NOT IN (SELECT name FROM media WHERE removed = 0)"
+		" OR s.number <= (SELECT max(t.number) FROM media_snapshots t"
+		"     WHERE t.media = s.media) - %u;"
+		"DELETE FROM media_snapshot_content WHERE snapshot IN"
+		" (SELECT id FROM gc_dead_snapshots);", keep);
+	if ((rc = tsm_db_exec(store->db, sql)) < 0 ||
+	    (rc = count_changes(store, "DELETE FROM media_snapshots WHERE id IN"
+				       " (SELECT id FROM gc_dead_snapshots)", &res->snapshots_removed)) < 0)
+		return rc;
+	return tsm_db_exec(store->db,
+		"INSERT OR IGNORE INTO gc_pinned_media SELECT media_version FROM media_snapshots;"
+		"INSERT OR IGNORE INTO gc_pinned SELECT content_version FROM media_snapshot_content;");
+}
+
 /* Media versions go like content versions: removed or superseded, and
  * no reader holds them. */
 static int gc_drop_media_versions(struct tsm_store *store, struct tsm_gc_result *res)
@@ -95,11 +127,13 @@ static int gc_drop_media_versions(struct tsm_store *store, struct tsm_gc_result 
 	return rc;
 }
 
-static int gc_drop_unreferenced(struct tsm_store *store, struct tsm_gc_result *res)
+static int gc_drop_unreferenced(struct tsm_store *store, unsigned keep,
+				struct tsm_gc_result *res)
 {
 	int rc;
 
-	if ((rc = gc_load_pins(store)) < 0 || (rc = gc_drop_media_versions(store, res)) < 0)
+	if ((rc = gc_load_pins(store)) < 0 || (rc = gc_drop_snapshots(store, keep, res)) < 0 ||
+	    (rc = gc_drop_media_versions(store, res)) < 0)
 		return rc;
 	/* A version lives while it is its item's newest, unremoved one, or pinned. */
 	rc = tsm_db_exec(store->db,
@@ -146,7 +180,7 @@ static int gc_drop_unreferenced(struct tsm_store *store, struct tsm_gc_result *r
 				    " (SELECT chunk FROM blob_chunks)", &res->chunks_removed);
 }
 
-static int gc_phase_drop(struct tsm_store *store, struct tsm_gc_result *res)
+static int gc_phase_drop(struct tsm_store *store, unsigned keep, struct tsm_gc_result *res)
 {
 	int rc;
 
@@ -160,7 +194,7 @@ static int gc_phase_drop(struct tsm_store *store, struct tsm_gc_result *res)
 			return rc;
 		}
 	}
-	rc = gc_drop_unreferenced(store, res);
+	rc = gc_drop_unreferenced(store, keep, res);
 	if (rc == 0)
 		rc = tsm_store_write_commit(store);
 	else
@@ -451,14 +485,14 @@ static uint64_t pack_bytes(struct tsm_store *store)
 	return tsm_store_stats(store, &s) == 0 ? s.pack_bytes : 0;
 }
 
-int tsm_store_gc(struct tsm_store *store, struct tsm_progress *progress,
-		 struct tsm_gc_result *res)
+int tsm_store_gc(struct tsm_store *store, const struct tsm_gc_options *opts,
+		 struct tsm_progress *progress, struct tsm_gc_result *res)
 {
 	int rc;
 
 	memset(res, 0, sizeof(*res));
 	res->bytes_before = pack_bytes(store);
-	if ((rc = gc_phase_drop(store, res)) < 0)
+	if ((rc = gc_phase_drop(store, opts ? opts->keep_versions : 1, res)) < 0)
 		return rc;
 	if ((rc = gc_phase_compact(store, progress, res)) < 0)
 		return rc;

@@ -52,6 +52,9 @@ struct tsm_media_snapshot {
 	char *key;
 	int64_t time;        /* the newest of its media and content versions' times */
 	struct tsm_pin *pin; /* NULL unless taken pinned */
+	/* Its number among the media's recorded snapshots (versions/NAME/N on
+	 * the mount); 0 when it is not recorded (yet). */
+	int64_t number;
 };
 
 /* The current snapshot of media @name; with @pin, pinned (its media and
@@ -63,6 +66,17 @@ int tsm_media_snapshot_take(struct tsm_store *store, const char *name, bool pin,
 int tsm_media_snapshot_pin(struct tsm_store *store, const struct tsm_media_snapshot *snap,
 			   struct tsm_pin **pin_ret);
 void tsm_media_snapshot_free(struct tsm_media_snapshot *snap);
+
+/* Numbered snapshots: every snapshot a live media has had is recorded by
+ * the writer that made it, numbered 1, 2, ... per media name (never
+ * reused), and kept until gc's rules let it go (tsm_gc_options).  The
+ * numbers the store keeps for @name, ascending (free with free()). */
+int tsm_media_snapshot_numbers(struct tsm_store *store, const char *name,
+			       int64_t **numbers_ret, size_t *n_ret);
+/* Snapshot @number of media @name, the same bytes whenever it is taken;
+ * -ENOENT (reported) when the store does not keep it. */
+int tsm_media_snapshot_take_number(struct tsm_store *store, const char *name, int64_t number,
+				   bool pin, struct tsm_media_snapshot **snap_ret);
 
 /* What a snapshot looks like on the mount: one volume file, or a set
  * NAME.1.iso ... NAME.N.iso. */

@@ -165,6 +165,7 @@ int tsm_parse_since(const char *text, int64_t now, int64_t *time_ret);
 struct tsm_gc_result {
 	uint64_t versions_removed;
 	uint64_t media_versions_removed;
+	uint64_t snapshots_removed; /* numbered media snapshots gc let go */
 	uint64_t blobs_removed;
 	uint64_t chunks_removed;
 	uint64_t packs_rewritten;
@@ -172,7 +173,15 @@ struct tsm_gc_result {
 	uint64_t tails_cut;       /* packs whose unreferenced end was cut off */
 	uint64_t bytes_before, bytes_after; /* pack bytes on disk */
 };
-int tsm_store_gc(struct tsm_store *store, struct tsm_progress *progress,
-		 struct tsm_gc_result *result_ret);
+/* What gc keeps beyond what is current or pinned. */
+struct tsm_gc_options {
+	/* The newest N recorded snapshots of each live media (versions/NAME/N
+	 * on the mount) and the versions they name; 0 or 1: only the current
+	 * one.  A removed media's snapshots all go. */
+	unsigned keep_versions;
+};
+/* @opts may be NULL: the defaults (keep_versions 1). */
+int tsm_store_gc(struct tsm_store *store, const struct tsm_gc_options *opts,
+		 struct tsm_progress *progress, struct tsm_gc_result *result_ret);
 
 #endif

@@ -227,13 +227,13 @@ static void test_gc_respects_pins(void **state)
 	tsm_store_read_end(f->store);
 	assert_int_equal(tsm_content_rm(f->store, r.id), 0);
 
-	assert_int_equal(tsm_store_gc(f->store, NULL, &g), 0);
+	assert_int_equal(tsm_store_gc(f->store, NULL, NULL, &g), 0);
 	assert_int_equal(g.versions_removed, 0);
 	assert_int_equal(tsm_store_stats(f->store, &s), 0);
 	assert_int_equal(s.blobs, 1);
 
 	tsm_pin_release(pin);
-	assert_int_equal(tsm_store_gc(f->store, NULL, &g), 0);
+	assert_int_equal(tsm_store_gc(f->store, NULL, NULL, &g), 0);
 	assert_int_equal(g.versions_removed, 1);
 	assert_int_equal(g.blobs_removed, 1);
 	assert_int_equal(tsm_store_stats(f->store, &s), 0);
