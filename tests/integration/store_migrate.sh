@@ -2,7 +2,8 @@
 # A store whose catalog is at schema version 1 (before content ids were kept
 # from reuse) opens with today's tsmedia: it is upgraded once, in place, reads
 # the same bytes, passes verify, and from then on never hands out an id again.
-# A version 4 catalog (before site values) takes the one step to version 5.
+# A version 4 catalog (before site values and numbered snapshots) takes the
+# steps to version 6.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -88,10 +89,16 @@ tsm "$store" verify >"$WORK/verify.out" 2>"$WORK/verify.err" ||
 	fail "verify of the upgraded store failed: $(head -c 1500 "$WORK/verify.err")"
 grep -q "upgraded from schema version 1 to" "$WORK/verify.err" ||
 	fail "the upgrade was not reported: $(cat "$WORK/verify.err")"
-assert_eq "$(q 'PRAGMA user_version')" 5 "schema version after the upgrade"
+assert_eq "$(q 'PRAGMA user_version')" 6 "schema version after the upgrade"
 # v5: the values only a site knows (site add --http-port ...).
 assert_eq "$(q "SELECT count(*) FROM sqlite_master WHERE name = 'site_values'")" 1 \
 	"site_values after the upgrade"
+# v6: the live media's current snapshot is its number 1 (versions/NAME/1).
+assert_eq "$(q "SELECT group_concat(media || '/' || number, ' ') FROM media_snapshots")" m1/1 \
+	"numbered snapshots after the upgrade"
+assert_eq "$(q 'SELECT count(*) FROM media_snapshot_content')" \
+	"$(q 'SELECT count(*) FROM media_content c JOIN media_snapshots s ON s.media_version = c.version')" \
+	"the snapshot names a content version per content ID"
 # v4: foreign key checks against task_sequences must not copy documents.
 [[ $(q "SELECT sql FROM sqlite_master WHERE name = 'task_sequences'") != *"WITHOUT ROWID"* ]] ||
 	fail "task_sequences is still a WITHOUT ROWID table after the upgrade"
@@ -126,18 +133,22 @@ assert_eq "$(q 'SELECT count(*) FROM media_versions WHERE id <= '"$max_mv")" 0 \
 	"a media version id was reused"
 verify_ok "$store"
 
-check "a version 4 catalog (before site values) upgrades to 5 alone; its sites keep their rows and take values"
+check "a version 4 catalog (before site values) upgrades to 6; its sites keep their rows and take values"
 tsm "$store" site add --code PS7 --type primary --mp http://mp7.example >/dev/null ||
 	fail "site add PS7 failed"
-# Version 4 is today's schema without site_values: what tsmedia wrote before.
-sqlite3 "$store/catalog.db" 'DROP TABLE site_values; PRAGMA user_version=4' ||
+# Version 4 is today's schema without site_values and the snapshot tables:
+# what tsmedia wrote before.
+sqlite3 "$store/catalog.db" 'DROP TABLE site_values; DROP TABLE media_snapshot_content;
+	DROP TABLE media_snapshots; DROP TABLE media_snapshot_numbers; PRAGMA user_version=4' ||
 	fail "could not make a version 4 catalog"
 sites_before=$(q 'SELECT * FROM sites ORDER BY code; SELECT * FROM site_mps ORDER BY site, seq' | sha256sum)
 tsm "$store" site show PS7 >/dev/null 2>"$WORK/open4.err" ||
 	fail "site show on a version 4 store: $(cat "$WORK/open4.err")"
-grep -q "upgraded from schema version 4 to 5" "$WORK/open4.err" ||
+grep -q "upgraded from schema version 4 to 6" "$WORK/open4.err" ||
 	fail "the upgrade from 4 was not reported: $(cat "$WORK/open4.err")"
-assert_eq "$(q 'PRAGMA user_version')" 5 "schema version after the upgrade from 4"
+assert_eq "$(q 'PRAGMA user_version')" 6 "schema version after the upgrade from 4"
+assert_eq "$(q "SELECT group_concat(media || '/' || number, ' ') FROM media_snapshots")" m2/1 \
+	"numbered snapshots after the upgrade from 4"
 assert_eq "$(q 'SELECT * FROM sites ORDER BY code; SELECT * FROM site_mps ORDER BY site, seq' | sha256sum)" \
 	"$sites_before" "site rows changed by the upgrade from 4"
 assert_eq "$(q 'PRAGMA foreign_key_check')" "" "references after the upgrade from 4"
