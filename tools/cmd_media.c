@@ -12,6 +12,8 @@
 
 #include "cli.h"
 #include "json.h"
+#include "media_cmds.h"
+#include "media_io.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
 #include "tsmedia/media.h"
@@ -31,8 +33,13 @@ static const char media_help[] =
 	"  show NAME [--json]\n"
 	"                  a media's definition, its volume files and their sizes\n"
 	"  rm NAME         remove a media\n"
-	"  export NAME -o FILE [--volume N]\n"
-	"                  write a media's bytes out (the same bytes as the mount)\n"
+	"  export NAME -o FILE|DIR [--volume N] [--version N]\n"
+	"                  write a media's bytes out (the same bytes as the mount); to a\n"
+	"                  DIR: every volume of one version\n"
+	"  write NAME --device DEV [--yes] [--force-fixed-disk] [--version N]\n"
+	"                  write a USB media to a stick, verified by reading it back\n"
+	"  burn NAME [--device DEV ...] [--yes] [--version N]\n"
+	"                  burn each volume of a CD/DVD media with xorriso, verified\n"
 	"  inspect PATH|NAME [--password-file FILE]\n"
 	"                  read task sequence media as a client does; check the manifest\n";
 
@@ -667,6 +674,8 @@ static void print_boot_entries(const struct tsm_volume *v)
 
 static int media_show(struct cli *cli, int argc, char **argv)
 {
+	int64_t *kept = NULL;
+	size_t nkept = 0;
 	struct tsm_media_snapshot *snap;
 	struct tsm_volume_set *set;
 	struct tsm_store *store;
@@ -683,6 +692,11 @@ static int media_show(struct cli *cli, int argc, char **argv)
 		tsm_media_snapshot_free(snap);
 	if (rc == 0)
 		arch = boot_arch(store, snap);
+	if (rc == 0 && (rc = tsm_media_snapshot_numbers(store, argv[optind], &kept, &nkept)) < 0) {
+		free(arch);
+		tsm_volume_set_free(set);
+		tsm_media_snapshot_free(snap);
+	}
 	tsm_store_close(store);
 	if (rc < 0)
 		return 1;
@@ -728,6 +742,7 @@ static int media_show(struct cli *cli, int argc, char **argv)
 			json_end_object(&j);
 		}
 		json_end_array(&j);
+		media_show_versions_json(&j, snap, set, kept, nkept);
 		json_end_object(&j);
 		json_finish(&j);
 	} else {
@@ -771,8 +786,10 @@ static int media_show(struct cli *cli, int argc, char **argv)
 		for (size_t i = 0; i < set->n; i++)
 			printf("  %-32s %15llu bytes\n", set->volumes[i].file_name,
 			       (unsigned long long)tsm_image_size(set->volumes[i].image));
+		media_show_versions(snap, set, kept, nkept);
 	}
 	free(arch);
+	free(kept);
 	tsm_volume_set_free(set);
 	tsm_media_snapshot_free(snap);
 	return 0;
@@ -803,99 +820,7 @@ static int media_rm(struct cli *cli, int argc, char **argv)
 static int export_image(struct tsm_store *store, struct tsm_image *image, int fd,
 			const char *what, struct tsm_progress *progress)
 {
-	struct tsm_blob_source *source;
-	const size_t bufsize = 4u << 20;
-	uint8_t *buf = malloc(bufsize);
-	uint64_t off = 0, size = tsm_image_size(image);
-	int rc = buf ? tsm_store_blob_source_new(store, &source) : -ENOMEM;
-
-	if (rc < 0) {
-		free(buf);
-		return rc;
-	}
-	while (off < size) {
-		ssize_t n = tsm_image_pread(image, source, buf, bufsize, off);
-
-		if (n <= 0) {
-			rc = n < 0 ? (int)n : -EIO;
-			tsm_error("%s: reading at offset %llu failed", what, (unsigned long long)off);
-			break;
-		}
-		if ((rc = cli_write_all(fd, buf, (size_t)n)) < 0) {
-			tsm_error("writing %s: %s", what, strerror(-rc));
-			break;
-		}
-		off += (uint64_t)n;
-		tsm_progress_add(progress, (uint64_t)n);
-	}
-	tsm_store_blob_source_free(source);
-	free(buf);
-	return rc;
-}
-
-static int media_export(struct cli *cli, int argc, char **argv)
-{
-	static const struct option options[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "volume", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct tsm_media_snapshot *snap;
-	struct tsm_volume_set *set;
-	struct tsm_progress progress;
-	struct tsm_store *store;
-	const char *out = NULL;
-	unsigned long volume = 1;
-	int c, fd, rc;
-
-	while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
-		switch (c) {
-		case 'o': out = optarg; break;
-		case 'n': volume = strtoul(optarg, NULL, 10); break;
-		case 'h': fputs(media_help, stdout); return 0;
-		default: return cli_bad_option("media export ", argv);
-		}
-	}
-	if (argc - optind != 1 || !out)
-		return cli_usage_error("media export ", "expected a media NAME and -o FILE");
-	if (cli_open_store(cli, &store) < 0)
-		return 1;
-	/* Pinned: gc during a long export loses nothing. */
-	rc = tsm_media_snapshot_take(store, argv[optind], true, &snap);
-	if (rc == 0 && (rc = tsm_media_layout(store, snap, &set)) < 0)
-		tsm_media_snapshot_free(snap);
-	if (rc < 0) {
-		tsm_store_close(store);
-		return 1;
-	}
-	if (volume < 1 || volume > set->n) {
-		tsm_error("media '%s' has %zu volume(s), not %lu", argv[optind], set->n, volume);
-		rc = -EINVAL;
-		goto out_free;
-	}
-	fd = strcmp(out, "-") == 0 ? STDOUT_FILENO
-				   : open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		tsm_error("cannot create %s: %s", out, strerror(-rc));
-		goto out_free;
-	}
-	tsm_progress_start(&progress, "exporting", tsm_image_size(set->volumes[volume - 1].image),
-			   cli->progress);
-	rc = export_image(store, set->volumes[volume - 1].image, fd, out, &progress);
-	tsm_progress_finish(&progress);
-	if (fd != STDOUT_FILENO && close(fd) < 0 && rc == 0) {
-		rc = -errno;
-		tsm_error("writing %s: %s", out, strerror(-rc));
-	}
-	if (rc < 0 && fd != STDOUT_FILENO)
-		unlink(out);
-out_free:
-	tsm_volume_set_free(set);
-	tsm_media_snapshot_free(snap);
-	tsm_store_close(store);
-	return rc < 0 ? 1 : 0;
+	return media_image_write(store, image, fd, what, progress, false, 0, NULL);
 }
 
 static const char inspect_help[] =
@@ -1218,6 +1143,8 @@ int cmd_media(struct cli *cli, int argc, char **argv)
 		{ "show", media_show },
 		{ "rm", media_rm },
 		{ "export", media_export },
+		{ "write", media_write },
+		{ "burn", media_burn },
 		{ "inspect", media_inspect },
 		{ NULL, NULL },
 	};
