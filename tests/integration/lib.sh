@@ -422,4 +422,46 @@ wait_until() {
 	return 1
 }
 
+# ------------------------------------------------------------------ nginx
+# nginx_serve REPO_ROOT MNT: nginx with tools/nginx/tsmedia.conf as shipped
+# (only its port, on 127.0.0.1, and its root changed to MNT), workers as
+# www-data, in the frame of Debian's /etc/nginx/nginx.conf.  Sets port, url,
+# ngx (its directory) and nginx_pid; stopped when the test exits.
+nginx_serve() {
+	local root=$1 mnt=$2 workers
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	ngx=$WORK/nginx
+	mkdir -p "$ngx/logs" "$ngx/tmp"
+	sed -e "s|^\tlisten 80 default_server;\$|\tlisten 127.0.0.1:$port default_server;|" \
+		-e '/^\tlisten \[::\]:80 default_server;$/d' \
+		-e "s|^\troot /srv/tsmedia;\$|\troot $mnt;|" "$root/tools/nginx/tsmedia.conf" >"$ngx/tsmedia.conf"
+	grep -q "listen 127.0.0.1:$port" "$ngx/tsmedia.conf" || fail "no 'listen 80 default_server;' to substitute in tools/nginx/tsmedia.conf"
+	grep -q "root $mnt;" "$ngx/tsmedia.conf" || fail "no 'root /srv/tsmedia;' to substitute in tools/nginx/tsmedia.conf"
+	cat >"$ngx/nginx.conf" <<EOF
+user www-data;
+worker_processes auto;
+pid $ngx/nginx.pid;
+error_log $ngx/logs/error.log;
+events { worker_connections 1024; }
+http {
+	access_log $ngx/logs/access.log;
+	client_body_temp_path $ngx/tmp/body;
+	proxy_temp_path $ngx/tmp/proxy;
+	fastcgi_temp_path $ngx/tmp/fastcgi;
+	uwsgi_temp_path $ngx/tmp/uwsgi;
+	scgi_temp_path $ngx/tmp/scgi;
+	include $ngx/tsmedia.conf;
+}
+EOF
+	nginx -t -p "$ngx" -c "$ngx/nginx.conf" >"$ngx/t.out" 2>&1 || fail "nginx -t: $(cat "$ngx/t.out")"
+	nginx -p "$ngx" -c "$ngx/nginx.conf" -g 'daemon off;' 2>>"$ngx/logs/stderr" &
+	nginx_pid=$!
+	at_exit "kill $nginx_pid"
+	url=http://127.0.0.1:$port
+	wait_until 10 curl -sf -o /dev/null "$url/" ||
+		fail "nginx does not answer on $url: $(cat "$ngx/logs/stderr" "$ngx/logs/error.log" 2>/dev/null | tail -5)"
+	workers=$(ps -o user= --ppid "$nginx_pid" | sort -u | tr '\n' ' ')
+	assert_eq "$workers" "www-data " "users of the nginx workers"
+}
+
 echo "== $TEST_NAME (tsmedia: $TSMEDIA, work: $WORK)"

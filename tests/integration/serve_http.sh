@@ -66,39 +66,7 @@ daemon_pid=$!
 wait_for mountpoint -q "$mnt" || fail "tsmediafs did not mount: $(cat "$WORK/daemon.log")"
 
 # ------------------------------------------------------------------ nginx
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-ngx=$WORK/nginx
-mkdir -p "$ngx/logs" "$ngx/tmp"
-# Only the port (on 127.0.0.1) and the root: the rest as shipped.
-sed -e "s|^\tlisten 80 default_server;\$|\tlisten 127.0.0.1:$port default_server;|" \
-	-e '/^\tlisten \[::\]:80 default_server;$/d' \
-	-e "s|^\troot /srv/tsmedia;\$|\troot $mnt;|" "$root/tools/nginx/tsmedia.conf" >"$ngx/tsmedia.conf"
-grep -q "listen 127.0.0.1:$port" "$ngx/tsmedia.conf" || fail "no 'listen 80 default_server;' to substitute in tools/nginx/tsmedia.conf"
-grep -q "root $mnt;" "$ngx/tsmedia.conf" || fail "no 'root /srv/tsmedia;' to substitute in tools/nginx/tsmedia.conf"
-# The frame of Debian's /etc/nginx/nginx.conf, with this test's paths.
-cat >"$ngx/nginx.conf" <<EOF
-user www-data;
-worker_processes auto;
-pid $ngx/nginx.pid;
-error_log $ngx/logs/error.log;
-events { worker_connections 1024; }
-http {
-	access_log $ngx/logs/access.log;
-	client_body_temp_path $ngx/tmp/body;
-	proxy_temp_path $ngx/tmp/proxy;
-	fastcgi_temp_path $ngx/tmp/fastcgi;
-	uwsgi_temp_path $ngx/tmp/uwsgi;
-	scgi_temp_path $ngx/tmp/scgi;
-	include $ngx/tsmedia.conf;
-}
-EOF
-nginx -t -p "$ngx" -c "$ngx/nginx.conf" >"$ngx/t.out" 2>&1 || fail "nginx -t: $(cat "$ngx/t.out")"
-nginx -p "$ngx" -c "$ngx/nginx.conf" -g 'daemon off;' 2>>"$ngx/logs/stderr" &
-nginx_pid=$!
-url=http://127.0.0.1:$port
-wait_for curl -sf -o /dev/null "$url/" || fail "nginx does not answer on $url: $(cat "$ngx/logs/stderr" "$ngx/logs/error.log" 2>/dev/null | tail -5)"
-workers=$(ps -o user= --ppid "$nginx_pid" | sort -u | tr '\n' ' ')
-assert_eq "$workers" "www-data " "users of the nginx workers"
+nginx_serve "$root" "$mnt"
 
 check "the listing names every media; HEAD gives the sizes"
 curl -sf "$url/" >"$WORK/index.html" || fail "GET / failed"
