@@ -426,9 +426,11 @@ wait_until() {
 # nginx_serve REPO_ROOT MNT: nginx with tools/nginx/tsmedia.conf as shipped
 # (only its port, on 127.0.0.1, and its root changed to MNT), workers as
 # www-data, in the frame of Debian's /etc/nginx/nginx.conf.  Sets port, url,
-# ngx (its directory) and nginx_pid; stopped when the test exits.
+# ngx (its directory) and nginx_pid; stopped when the test exits.  A third
+# argument "no-log": no access log (load tests).
 nginx_serve() {
-	local root=$1 mnt=$2 workers
+	local root=$1 mnt=$2 workers access="access_log $WORK/nginx/logs/access.log;"
+	[[ ${3:-} == no-log ]] && access="access_log off;"
 	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	ngx=$WORK/nginx
 	mkdir -p "$ngx/logs" "$ngx/tmp"
@@ -444,7 +446,7 @@ pid $ngx/nginx.pid;
 error_log $ngx/logs/error.log;
 events { worker_connections 1024; }
 http {
-	access_log $ngx/logs/access.log;
+	$access
 	client_body_temp_path $ngx/tmp/body;
 	proxy_temp_path $ngx/tmp/proxy;
 	fastcgi_temp_path $ngx/tmp/fastcgi;

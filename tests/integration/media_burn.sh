@@ -23,8 +23,11 @@ tsm "$store" -q media export set -o "$WORK/exp/"
 check "a drive per volume: both volumes burned, each read back and compared"
 tsm "$store" media burn set --device "stdio:$WORK/d1.iso" --device "stdio:$WORK/d2.iso" --yes \
 	>"$WORK/burn.out" 2>"$WORK/burn.err" || fail "media burn failed: $(tail -5 "$WORK/burn.err")"
+# A disc, like a drive reading one, may hold a few blocks after the track
+# (xorriso's stdio: drives do): the volume is the first SIZE bytes.
+on_disc() { cmp -s -n "$(stat -c %s "$2")" "$1" "$2"; }
 for v in 1 2; do
-	cmp -s "$WORK/d$v.iso" "$WORK/exp/set.$v.iso" || fail "disc $v does not hold volume $v"
+	on_disc "$WORK/d$v.iso" "$WORK/exp/set.$v.iso" || fail "disc $v does not hold volume $v"
 	grep -q "^volume $v of 2 (set.$v.iso, $(stat -c %s "$WORK/exp/set.$v.iso") bytes) burned to stdio:$WORK/d$v.iso and read back: SHA-256 $(sha "$WORK/exp/set.$v.iso") matches\$" "$WORK/burn.out" ||
 		fail "no verified line for volume $v: $(cat "$WORK/burn.out")"
 done
@@ -68,8 +71,8 @@ _, status = os.waitpid(pid, 0)
 if os.waitstatus_to_exitcode(status) != 0:
     sys.exit(f"media burn exited {status}: {out[-600:]!r}")
 PY
-cmp -s "$WORK/disc-1.iso" "$WORK/exp/set.1.iso" || fail "the first disc does not hold volume 1"
-cmp -s "$WORK/disc.iso" "$WORK/exp/set.2.iso" || fail "the second disc does not hold volume 2"
+on_disc "$WORK/disc-1.iso" "$WORK/exp/set.1.iso" || fail "the first disc does not hold volume 1"
+on_disc "$WORK/disc.iso" "$WORK/exp/set.2.iso" || fail "the second disc does not hold volume 2"
 rm -f "$WORK/disc-1.iso" "$WORK/disc.iso"
 
 check "a byte flipped on the disc before its read back is caught"
@@ -81,10 +84,9 @@ grep -q "verify failed: the disc in stdio:$WORK/bad.iso reads back SHA-256 [0-9a
 grep -q "volume 2" "$LAST_STDOUT" && fail "volume 2 was burned after volume 1 failed"
 
 check "no burner, no terminal, a USB media: clear errors, no disc written"
-mkdir -p "$WORK/bin"
-for t in sha256sum cut; do ln -sf "$(command -v "$t")" "$WORK/bin/$t"; done
-PATH=$WORK/bin expect_fail_with "no burner: xorriso is not installed \(Debian: apt-get install xorriso\)" -- \
-	"$TSMEDIA" --store "$store" media burn set --device "stdio:$WORK/none.iso" --yes
+mkdir -p "$WORK/empty-bin"
+expect_fail_with "no burner: xorriso is not installed \(Debian: apt-get install xorriso\)" -- \
+	env PATH="$WORK/empty-bin" "$TSMEDIA" --store "$store" media burn set --device "stdio:$WORK/none.iso" --yes
 if ! ls /dev/sr[0-9]* >/dev/null 2>&1; then
 	expect_fail_with "no burner: no CD/DVD drive \(/dev/srN\) on this machine; give --device" -- \
 		tsm "$store" media burn set --yes

@@ -62,9 +62,11 @@ unchanged "$WORK/small.bin" "$small_sha"
 check "a mounted device is refused, naming where it is mounted"
 mke2fs -q -F "$small" || fail "mke2fs $small"
 mkdir -p "$WORK/m"
-mount "$small" "$WORK/m" || fail "mount $small"
-at_exit "umount '$WORK/m'"
+sync
 small_sha=$(sha "$WORK/small.bin")
+# Read-only, so the mount itself writes nothing (the check below is ours).
+mount -o ro "$small" "$WORK/m" || fail "mount $small"
+at_exit "umount '$WORK/m'"
 expect_fail_with "$small is mounted: .* on $WORK/m; unmount it first \(nothing was written\)" -- \
 	tsm "$store" media write stick --device "$small" --yes --force-fixed-disk
 umount "$WORK/m"

@@ -62,32 +62,7 @@ done
 daemon_pid=$!
 wait_for mountpoint -q "$mnt" || fail "tsmediafs did not mount: $(cat "$WORK/daemon.log")"
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-ngx=$WORK/nginx
-mkdir -p "$ngx/logs" "$ngx/tmp"
-sed -e "s|^\tlisten 80 default_server;\$|\tlisten 127.0.0.1:$port default_server;|" \
-	-e '/^\tlisten \[::\]:80 default_server;$/d' \
-	-e "s|^\troot /srv/tsmedia;\$|\troot $mnt;|" "$root/tools/nginx/tsmedia.conf" >"$ngx/tsmedia.conf"
-grep -q "listen 127.0.0.1:$port" "$ngx/tsmedia.conf" || fail "no 'listen 80 default_server;' to substitute"
-grep -q "root $mnt;" "$ngx/tsmedia.conf" || fail "no 'root /srv/tsmedia;' to substitute"
-cat >"$ngx/nginx.conf" <<EOF
-user www-data;
-worker_processes auto;
-pid $ngx/nginx.pid;
-error_log $ngx/logs/error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $ngx/tmp/body;
-	proxy_temp_path $ngx/tmp/proxy;
-	fastcgi_temp_path $ngx/tmp/fastcgi;
-	uwsgi_temp_path $ngx/tmp/uwsgi;
-	scgi_temp_path $ngx/tmp/scgi;
-	include $ngx/tsmedia.conf;
-}
-EOF
-nginx -p "$ngx" -c "$ngx/nginx.conf" -g 'daemon off;' 2>>"$ngx/logs/stderr" &
-nginx_pid=$!
+nginx_serve "$root" "$mnt" no-log
 wait_for curl -sf -o /dev/null "http://127.0.0.1:$port/m4.iso" -r 0-0 ||
 	fail "nginx does not serve m4.iso: $(cat "$ngx/logs/stderr" "$ngx/logs/error.log" 2>/dev/null | tail -5)"
 
