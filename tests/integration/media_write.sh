@@ -84,6 +84,44 @@ expect_fail_with "$WORK/stick.img is not a block device" -- \
 	tsm "$store" media write stick --device "$WORK/stick.img" --yes --force-fixed-disk
 unchanged "$WORK/big.bin" "$big_sha"
 
+check "on a terminal it asks: an answer other than yes writes nothing"
+# ask_on_tty ANSWER: media write on a pseudo-terminal, answering ANSWER to
+# its question; prints what the terminal showed.
+ask_on_tty() {
+	python3 - "$TSMEDIA" "$store" "$big" "$1" <<'PY'
+import os, pty, re, sys, time
+tsmedia, store, dev, answer = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(tsmedia, [tsmedia, "--store", store, "media", "write", "stick", "--device", dev, "--force-fixed-disk"])
+out, end, asked = b"", time.monotonic() + 120, False
+while True:
+    try:
+        b = os.read(fd, 4096)
+    except OSError:
+        b = b""
+    if not b:
+        break
+    out += b
+    if not asked and b"Type yes to write:" in out:
+        os.write(fd, answer.encode() + b"\n")
+        asked = True
+    if time.monotonic() > end:
+        sys.exit("media write did not finish on the terminal")
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(0 if asked and os.waitstatus_to_exitcode(status) == 0 else 1)
+PY
+}
+ask_on_tty no >"$WORK/tty-no.out" && fail "media write went on after the answer 'no': $(cat "$WORK/tty-no.out")"
+grep -q "Serial:" "$WORK/tty-no.out" || fail "the terminal did not show the device: $(cat "$WORK/tty-no.out")"
+grep -q "not confirmed: nothing was written to $big" "$WORK/tty-no.out" || fail "no refusal after 'no': $(cat "$WORK/tty-no.out")"
+unchanged "$WORK/big.bin" "$big_sha"
+ask_on_tty yes >"$WORK/tty-yes.out" || fail "media write on a terminal, answered yes: $(tail -5 "$WORK/tty-yes.out")"
+grep -q "matches" "$WORK/tty-yes.out" || fail "no verified write after 'yes': $(cat "$WORK/tty-yes.out")"
+cmp -n "$size" "$WORK/big.bin" "$WORK/stick.img" || fail "the device does not hold the image after 'yes'"
+dd if="$WORK/.mark" of="$WORK/big.bin" conv=notrunc status=none # a first MiB the next write must replace
+
 check "--force-fixed-disk --yes writes the image and reads it back"
 tsm "$store" media write stick --device "$big" --yes --force-fixed-disk >"$WORK/write.out" 2>"$WORK/write.err" ||
 	fail "media write failed: $(cat "$WORK/write.err")"

@@ -180,5 +180,17 @@ assert_eq "$cvs_after" 1 "versions of PS100B0B once versions/set/2 is no longer 
 expect_fail_with "media 'set' has no version 2" -- tsm "$store" media export set --version 2 -o "$WORK/x.iso"
 expect_fail_with "keep-versions wants a number" -- tsm "$store" gc --keep-versions 0
 verify_ok "$store"
+
+check "numbers are never given twice: media rm, gc, a new media of the name starts after them"
+tsm "$store" -q media rm set
+wait_until 10 test ! -e "$mnt/versions/set" || fail "versions/set is still listed after media rm"
+tsm "$store" -q gc
+mkdir -p "$WORK/small"
+echo small >"$WORK/small/f.txt"
+ids=$(add_content "$store" --kind package --name small "$WORK/small")
+tsm "$store" -q media create --type data --name set --content "$ids"
+wait_until 10 test -f "$mnt/versions/set/4/set.iso" ||
+	fail "the new media 'set' is not versions/set/4: $(ls -R "$mnt/versions")"
+assert_eq "$(ls "$mnt/versions/set")" 4 "versions/set/ of the new media"
 fs_stop "$mnt"
 pass
