@@ -311,9 +311,11 @@ int cmd_gc(struct cli *cli, int argc, char **argv)
 
 		human(res.bytes_before, before, sizeof(before));
 		human(res.bytes_after, after, sizeof(after));
-		printf("removed %llu versions, %llu blobs, %llu chunks; rewrote %llu packs,"
-		       " removed %llu; packs %s -> %s\n",
-		       (unsigned long long)res.versions_removed, (unsigned long long)res.blobs_removed,
+		printf("removed %llu versions, %llu media versions, %llu numbered media versions, %llu blobs,"
+		       " %llu chunks; rewrote %llu packs, removed %llu; packs %s -> %s\n",
+		       (unsigned long long)res.versions_removed,
+		       (unsigned long long)res.media_versions_removed,
+		       (unsigned long long)res.snapshots_removed, (unsigned long long)res.blobs_removed,
 		       (unsigned long long)res.chunks_removed, (unsigned long long)res.packs_rewritten,
 		       (unsigned long long)res.packs_removed, before, after);
 	}
