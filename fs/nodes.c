@@ -162,7 +162,8 @@ static int fresh_reuse(struct fs *fs, fuse_ino_t parent, const char *name, const
 
 	*fsnap_ret = NULL;
 	for (struct fs_node *n = fs->nodes; n && rc == 0; n = n->next) {
-		if (n->is_dir || n->parent != parent || strcmp(n->snap->snap->key, key) != 0 ||
+		if (n->is_dir || !n->snap || n->parent != parent ||
+		    strcmp(n->snap->snap->key, key) != 0 ||
 		    strcmp(n->snap->snap->info.def.name, name) != 0)
 			continue;
 		rc = fresh_hold(fresh, n);
@@ -185,8 +186,8 @@ static int fresh_keep_current(struct fs *fs, const char *name, struct fresh *fre
 	return rc;
 }
 
-/* Nodes under directory @parent for @snap's volumes, taking over its
- * listing pin.  Under fs->lock. */
+/* Nodes under directory @parent for @snap's volumes (laid out in @set),
+ * each holding a reference to @fsnap.  Under fs->lock. */
 static int fresh_add_volumes(struct fs *fs, fuse_ino_t parent, struct tsm_media_snapshot *snap,
 			     struct tsm_volume_set *set, struct fresh *fresh, int64_t mtime,
 			     struct fs_snap *fsnap)
@@ -306,7 +307,8 @@ static int fresh_add_version(struct fs *fs, struct tsm_store *store, const char 
 	snprintf(dir_name, sizeof(dir_name), "%lld", (long long)number);
 	pthread_mutex_lock(&fs->lock);
 	for (struct fs_node *n = fs->nodes; n && !dir; n = n->next)
-		if (n->is_dir && n->parent == media_dir && strcmp(n->file_name, dir_name) == 0)
+		if (n->is_dir && n->snap && n->parent == media_dir &&
+		    strcmp(n->file_name, dir_name) == 0)
 			dir = n;
 	if (dir) {
 		/* A version directory never changes: hold it and its files. */

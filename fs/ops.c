@@ -178,10 +178,9 @@ static int dirbuf_add(fuse_req_t req, struct dirbuf *b, const char *name, fuse_i
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct dirbuf *b;
-
 	struct fs_node *d = NULL;
 	fuse_ino_t up = FUSE_ROOT_ID;
+	struct dirbuf *b;
 
 	if (!(b = calloc(1, sizeof(*b)))) {
 		fuse_reply_err(req, ENOMEM);
