@@ -29,18 +29,18 @@ size=$(stat -c %s "$WORK/stick.img")
 note "stick.img: $size bytes"
 
 # loopdev FILE BYTES: a loop device on a new FILE whose first MiB is random
-# (so "nothing was written" can be checked); prints the device.
+# (so "nothing was written" can be checked); prints the device.  The caller
+# registers its detach (a $(...) subshell's at_exit would be lost).
 loopdev() {
 	truncate -s "$2" "$1"
 	randfile "$WORK/.mark" $((1 << 20))
 	dd if="$WORK/.mark" of="$1" conv=notrunc status=none
-	local dev
-	dev=$(losetup -f --show "$1") || fail "losetup $1 failed"
-	at_exit "losetup -d $dev"
-	echo "$dev"
+	losetup -f --show "$1" || fail "losetup $1 failed"
 }
 big=$(loopdev "$WORK/big.bin" $((size + (8 << 20))))
+at_exit "losetup -d $big"
 small=$(loopdev "$WORK/small.bin" $((size / 2)))
+at_exit "losetup -d $small"
 note "devices: $big ($((size + (8 << 20))) bytes), $small ($((size / 2)) bytes)"
 unchanged() { # unchanged FILE SHA: the device's backing file still has SHA
 	sync
