@@ -34,6 +34,8 @@
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "store/meta.h"
+#include "util/db.h"
 
 /* 'TSM1' in sqlite's application_id: tells our catalog from any sqlite file. */
 #define TSM_CATALOG_APPLICATION_ID 0x54534d31
@@ -42,18 +44,6 @@
 int tsm_catalog_create(const char *path, const char *site_code, const char *compression);
 /* Opens and checks it is a tsmedia catalog of a version we understand. */
 int tsm_catalog_open(const char *path, sqlite3 **db_ret);
-
-/* Runs SQL without results; logs and maps failures to -EIO. */
-int tsm_db_exec(sqlite3 *db, const char *sql);
-int tsm_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt_ret);
-/* Logs sqlite's message with @what and returns a negative errno. */
-int tsm_db_error(sqlite3 *db, const char *what);
-
-int tsm_meta_get(sqlite3 *db, const char *key, char *buf, size_t n);
-int tsm_meta_set(sqlite3 *db, const char *key, const char *value);
-
-/* Single integer result of @sql (no parameters); 0 when no row. */
-int tsm_db_int64(sqlite3 *db, const char *sql, int64_t *value_ret);
 
 /* A media version's settings as media_options rows, one per field
  * (catalog/media_options.c). */

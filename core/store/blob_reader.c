@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/catalog.h"
 #include "tsmedia/log.h"
+#include "util/db.h"
 
 struct tsm_blob_reader {
 	struct tsm_store *store;

@@ -13,9 +13,9 @@
 
 #include <zstd.h>
 
-#include "catalog/catalog.h"
 #include "tsmedia/log.h"
 #include "tsmedia/progress.h"
+#include "util/db.h"
 #include "util/workqueue.h"
 
 #define BUFFER_DATA (8u << 20)

@@ -8,8 +8,8 @@
 
 #include <zstd.h>
 
-#include "catalog/catalog.h"
 #include "tsmedia/log.h"
+#include "util/db.h"
 
 int tsm_chunk_put(struct tsm_store *store, const uint8_t hash[TSM_SHA256_LEN],
 		  const uint8_t *data, size_t len, const uint8_t *stored, size_t stored_len,

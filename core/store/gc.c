@@ -19,9 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "catalog/catalog.h"
 #include "tsmedia/log.h"
 #include "tsmedia/progress.h"
+#include "util/db.h"
 
 static int count_changes(struct tsm_store *store, const char *sql, uint64_t *count)
 {

@@ -11,8 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalog/catalog.h"
+#include "store/meta.h"
 #include "tsmedia/log.h"
+#include "util/db.h"
+
+void tsm_pack_name(int64_t pack_id, char buf[32])
+{
+	snprintf(buf, 32, "pack-%08lld.pack", (long long)pack_id);
+}
 
 static int pack_open_at(struct tsm_store *store, int64_t id, int flags, int *fd_ret)
 {

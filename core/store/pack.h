@@ -68,6 +68,9 @@ struct tsm_pack_cache {
 	struct tsm_pack_cache *next; /* every registered cache of the process */
 };
 
+/* Formats "pack-00000012.pack" into @buf. */
+void tsm_pack_name(int64_t pack_id, char buf[32]);
+
 int tsm_pack_append(struct tsm_store *store, const void *data, size_t len,
 		    int64_t *pack_ret, uint64_t *offset_ret);
 int tsm_pack_writer_sync(struct tsm_store *store);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "catalog/catalog.h"
+#include "util/db.h"
 
 static int pack_dir_bytes(struct tsm_store *store, uint64_t *bytes_ret, uint64_t *count_ret)
 {

@@ -10,8 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "catalog/catalog.h"
+#include "store/meta.h"
 #include "tsmedia/log.h"
+#include "util/db.h"
 
 char *tsm_store_default_dir(void)
 {
@@ -37,11 +38,6 @@ char *tsm_store_default_dir(void)
 	if (asprintf(&path, "%s/.local/share/tsmedia", home) < 0)
 		return NULL;
 	return path;
-}
-
-void tsm_pack_name(int64_t pack_id, char buf[32])
-{
-	snprintf(buf, 32, "pack-%08lld.pack", (long long)pack_id);
 }
 
 static bool site_code_valid(const char *code)
@@ -99,7 +95,8 @@ static bool dir_is_empty(const char *path)
 	return stat(cmd_path, &st) != 0;
 }
 
-int tsm_store_init(const char *dir, const struct tsm_store_init_options *opts)
+int tsm_store_init_db(const char *dir, const struct tsm_store_init_options *opts,
+		      const struct tsm_store_db_ops *db_ops)
 {
 	const char *site = opts && opts->site_code ? opts->site_code : "TSM";
 	enum tsm_compression comp = opts ? opts->compression : TSM_COMPRESSION_ZSTD;
@@ -134,7 +131,7 @@ int tsm_store_init(const char *dir, const struct tsm_store_init_options *opts)
 	snprintf(path, sizeof(path), "%s/catalog.db", dir);
 	/* sqlite creates its files with the umask; make them private. */
 	mode_t old_umask = umask(077);
-	rc = tsm_catalog_create(path, site, comp == TSM_COMPRESSION_ZSTD ? "zstd" : "none");
+	rc = db_ops->create(path, site, comp == TSM_COMPRESSION_ZSTD ? "zstd" : "none");
 	umask(old_umask);
 	if (rc < 0)
 		goto out_close_dir;
@@ -159,7 +156,8 @@ static int open_lock_file(struct tsm_store *store, const char *name, int *fd_ret
 	return 0;
 }
 
-int tsm_store_open(const char *dir, struct tsm_store **store_ret)
+int tsm_store_open_db(const char *dir, const struct tsm_store_db_ops *db_ops,
+		      struct tsm_store **store_ret)
 {
 	struct tsm_store *store;
 	char path[4096], value[32];
@@ -197,7 +195,7 @@ int tsm_store_open(const char *dir, struct tsm_store **store_ret)
 	if ((rc = open_lock_file(store, "lock", &store->lock_fd)) < 0 ||
 	    (rc = open_lock_file(store, "gc.lock", &store->gc_lock_fd)) < 0)
 		goto out_free;
-	if ((rc = tsm_catalog_open(path, &store->db)) < 0) {
+	if ((rc = db_ops->open(path, &store->db)) < 0) {
 		tsm_error("%s is not a usable tsmedia store", dir);
 		goto out_free;
 	}

@@ -44,6 +44,22 @@ struct tsm_store {
 	int read_depth;     /* nested read sessions */
 };
 
+/* How a store's database (catalog.db) is made and opened.  Its schema,
+ * the store's tables included, and the upgrades between schema versions
+ * are the catalog's (core/catalog/catalog.c), a layer above: the catalog
+ * hands these in (core/catalog/store_open.c defines tsm_store_init() and
+ * tsm_store_open() with them), so the store calls nothing above it. */
+struct tsm_store_db_ops {
+	/* A new database at @path with the store's settings. */
+	int (*create)(const char *path, const char *site_code, const char *compression);
+	/* Opens (and brings up to date) the database at @path. */
+	int (*open)(const char *path, sqlite3 **db_ret);
+};
+int tsm_store_init_db(const char *dir, const struct tsm_store_init_options *opts,
+		      const struct tsm_store_db_ops *db_ops);
+int tsm_store_open_db(const char *dir, const struct tsm_store_db_ops *db_ops,
+		      struct tsm_store **store_ret);
+
 /* The cached statement, reset and with bindings cleared; NULL on failure
  * (logged). */
 sqlite3_stmt *tsm_store_stmt(struct tsm_store *store, enum tsm_stmt which);
@@ -151,8 +167,5 @@ bool tsm_verified_check(const struct tsm_verified_map *map, int64_t chunk_id, ui
 void tsm_verified_mark(struct tsm_verified_map *map, int64_t chunk_id, uint32_t gen);
 /* Forgets a check (scrub found the chunk damaged). */
 void tsm_verified_clear(struct tsm_verified_map *map, int64_t chunk_id);
-
-/* Formats "pack-00000012.pack" into @buf. */
-void tsm_pack_name(int64_t pack_id, char buf[32]);
 
 #endif

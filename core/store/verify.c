@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "catalog/catalog.h"
 #include "tsmedia/log.h"
 #include "tsmedia/progress.h"
+#include "util/db.h"
 
 struct verify_state {
 	struct tsm_store *store;

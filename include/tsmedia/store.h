@@ -39,7 +39,9 @@ struct tsm_store_init_options {
  * ~/.local/share/tsmedia).  Returns a malloc'ed path or NULL. */
 char *tsm_store_default_dir(void);
 
-/* Creates a store in @dir (created if missing; must be empty otherwise). */
+/* Creates a store in @dir (created if missing; must be empty otherwise).
+ * These two are defined a layer up, in core/catalog/store_open.c: a store's
+ * database has the catalog's schema, which the store does not know. */
 int tsm_store_init(const char *dir, const struct tsm_store_init_options *opts);
 int tsm_store_open(const char *dir, struct tsm_store **store_ret);
 void tsm_store_close(struct tsm_store *store);
@@ -81,7 +83,7 @@ void tsm_store_reads_done(struct tsm_store *store);
 int tsm_store_sweep_removed_packs(void);
 void tsm_blob_reader_close(struct tsm_blob_reader *reader);
 
-/* A tsm_blob_source (tsmedia/image.h) reading blobs from @store, keeping
+/* A tsm_blob_source (tsmedia/blob_source.h) reading blobs from @store, keeping
  * a few blob readers open.  Used by one thread, like the store handle. */
 struct tsm_blob_source;
 int tsm_store_blob_source_new(struct tsm_store *store, struct tsm_blob_source **source_ret);
