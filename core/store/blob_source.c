@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "tsmedia/image.h"
+#include "tsmedia/blob_source.h"
 
 #define OPEN_READERS 8
 

@@ -21,21 +21,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct tsm_image;
+#include "tsmedia/blob_source.h" /* where BLOB segments read from */
 
-/* Where BLOB bytes come from: returns bytes read (short only at the blob's
- * end) or a negative errno. */
-struct tsm_blob_source {
-	ssize_t (*pread)(void *ctx, int64_t blob_id, void *buf, size_t len, uint64_t offset);
-	/* Optional: where the first bytes of [offset, offset + len) of a blob
-	 * lie, already checked, in a file (a pack): sets *fd_ret and *pos_ret
-	 * and returns how many bytes are there (> 0), or 0 when they must be
-	 * read (compressed, or not yet checked).  The fd stays valid until the
-	 * source is next used. */
-	size_t (*map)(void *ctx, int64_t blob_id, uint64_t offset, size_t len, int *fd_ret,
-		      uint64_t *pos_ret);
-	void *ctx;
-};
+struct tsm_image;
 
 /* A piece of a read: bytes in memory, or a file range (zero-copy). */
 struct tsm_piece {
