@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "util/path.h" /* tsm_utf8_valid */
+
 struct tsm_source_entry {
 	char *rel_path;    /* '/'-separated, relative to the source root */
 	char *path;        /* to open it: the source path joined with rel_path */
@@ -35,8 +37,5 @@ struct tsm_content_add_options;
 struct tsm_content_add_result;
 int tsm_import_directory(struct tsm_store *store, const struct tsm_content_add_options *o,
 			 struct tsm_content_add_result *res);
-
-/* True when @s is well-formed UTF-8 with no overlong forms or surrogates. */
-bool tsm_utf8_valid(const char *s);
 
 #endif

@@ -45,7 +45,7 @@
 #include "tsmedia/content.h"
 #include "tsmedia/hash.h"
 #include "tsmedia/log.h"
-#include "tsmedia/wim.h"
+#include "tsmedia/winmeta.h"
 #include "util/fdio.h"
 #include "util/sandbox.h"
 

@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "import/source.h"
+#include "util/path.h"
 
 bool tsm_utf8_valid(const char *s)
 {
