@@ -318,19 +318,10 @@ static void pack_cache_drop(struct tsm_pack_cache *c, size_t i)
 	c->entries[i] = c->entries[--c->n];
 }
 
-static bool pack_same_file(const struct tsm_pack_file *pf, const struct stat *st)
-{
-	return pf->dev == st->st_dev && pf->ino == st->st_ino &&
-	       pf->size == (uint64_t)st->st_size && pf->mtime.tv_sec == st->st_mtim.tv_sec &&
-	       pf->mtime.tv_nsec == st->st_mtim.tv_nsec;
-}
-
 static void pack_file_set(struct tsm_store *store, struct tsm_pack_file *pf, const struct stat *st)
 {
-	pf->dev = st->st_dev;
-	pf->ino = st->st_ino;
+	tsm_pack_identity_set(&pf->ident, st);
 	pf->size = (uint64_t)st->st_size;
-	pf->mtime = st->st_mtim;
 	pf->gen = tsm_verified_pack_gen(store->verified, pf->id, st);
 }
 
@@ -371,7 +362,7 @@ static int pack_cache_get_locked(struct tsm_store *store, int64_t pack_id,
 			pack_cache_drop(c, i);
 			break;
 		}
-		if (!pack_same_file(pf, &st))
+		if (!tsm_pack_identity_same(&pf->ident, &st))
 			pack_file_set(store, pf, &st); /* written to: check again */
 		pf->last_use = c->clock;
 		*pack_ret = pf;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -30,17 +31,47 @@ struct tsm_pack_writer {
 	bool fresh_only;   /* never append to an existing pack (gc compaction) */
 };
 
+/* What tells one state of a pack file from another: the file (device,
+ * inode), its size, its mtime and its ctime.  The ctime is there because
+ * no user call can set it back (utimensat sets mtime, not ctime): a pack
+ * rewritten in place at the same size with its mtime put back (touch -d)
+ * still shows as changed.  Its clock is the kernel's coarse one, so a
+ * change within the same tick as the file's previous change is not seen;
+ * packs are not written once committed, so that is a change made
+ * within a few milliseconds of the pack's last append. */
+struct tsm_pack_identity {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+/* Inline: pack.c and verified.c both use them, and pack.c calls verified.c. */
+static inline void tsm_pack_identity_set(struct tsm_pack_identity *id, const struct stat *st)
+{
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime = st->st_mtim;
+	id->ctime = st->st_ctim;
+}
+
+static inline bool tsm_pack_identity_same(const struct tsm_pack_identity *id,
+					  const struct stat *st)
+{
+	return id->dev == st->st_dev && id->ino == st->st_ino && id->size == st->st_size &&
+	       id->mtime.tv_sec == st->st_mtim.tv_sec && id->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       id->ctime.tv_sec == st->st_ctim.tv_sec && id->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
 /* An open pack and the identity of the file it was when last looked at.
  * @gen names that identity process-wide (verified.c): a chunk checked in
  * one generation is read unchecked only while the file is still that
- * file, at that size and mtime. */
+ * file, in that state. */
 struct tsm_pack_file {
 	int64_t id;
 	int fd;
-	dev_t dev;
-	ino_t ino;
-	uint64_t size;
-	struct timespec mtime;
+	struct tsm_pack_identity ident;
+	uint64_t size; /* ident.size, for the readers' bounds checks */
 	uint32_t gen;
 	uint64_t last_use;
 };

@@ -158,8 +158,8 @@ struct tsm_verified_map;
 struct tsm_verified_map *tsm_verified_map_get(int dir_fd);
 void tsm_verified_map_put(struct tsm_verified_map *map);
 /* The generation of pack @pack_id's file as @st describes it: the same
- * number for as long as the file is the same (device, inode, size, mtime),
- * a new one when it changes.  Never 0. */
+ * number for as long as the file is the same (struct tsm_pack_identity:
+ * device, inode, size, mtime, ctime), a new one when it changes.  Never 0. */
 struct stat;
 uint32_t tsm_verified_pack_gen(struct tsm_verified_map *map, int64_t pack_id,
 			       const struct stat *st);

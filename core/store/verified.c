@@ -3,7 +3,8 @@
  * A chunk is checked against its SHA-256 the first time it is read from a
  * pack file; after that, reads of it go straight to the pack file (no
  * hashing, no copy through a cache) for as long as that file is the same
- * file: same device and inode, size and mtime.  Each such identity of a
+ * file: same device and inode, size, mtime and ctime (struct
+ * tsm_pack_identity, pack.h).  Each such identity of a
  * pack gets a generation number, and a chunk's entry holds the generation
  * it was checked in; a pack written to, truncated or replaced gets a new
  * one, so every chunk in it is checked again.  Damage that changes none of
@@ -32,10 +33,7 @@ struct tsm_verified_map {
 	/* Pack file identities and their generations (under maps_lock). */
 	struct pack_gen {
 		int64_t pack_id;
-		dev_t dev;
-		ino_t ino;
-		off_t size;
-		struct timespec mtime;
+		struct tsm_pack_identity ident;
 		uint32_t gen;
 	} *gens;
 	size_t ngens, cap_gens;
@@ -118,13 +116,8 @@ uint32_t tsm_verified_pack_gen(struct tsm_verified_map *map, int64_t pack_id,
 		/* Out of memory: a generation nobody has checked anything in. */
 		gen = ++map->last_gen ? map->last_gen : ++map->last_gen;
 	} else {
-		if (!g->gen || g->dev != st->st_dev || g->ino != st->st_ino ||
-		    g->size != st->st_size || g->mtime.tv_sec != st->st_mtim.tv_sec ||
-		    g->mtime.tv_nsec != st->st_mtim.tv_nsec) {
-			g->dev = st->st_dev;
-			g->ino = st->st_ino;
-			g->size = st->st_size;
-			g->mtime = st->st_mtim;
+		if (!g->gen || !tsm_pack_identity_same(&g->ident, st)) {
+			tsm_pack_identity_set(&g->ident, st);
 			/* 0 means "not checked"; 2^32 changes of pack files in one
 			 * process's life wrap around, which is far off. */
 			g->gen = ++map->last_gen ? map->last_gen : ++map->last_gen;

@@ -440,9 +440,10 @@ int tsm_store_verify_packs(struct tsm_store *store, const struct tsm_pack_verify
 			continue;
 		}
 		/* Found good since, and not changed after that: skipped.  (The
-		 * mtime is compared to the second the good check started.) */
+		 * mtime and the ctime, which no user call can set back, are
+		 * compared to the second the good check started.) */
 		if (opts && opts->since && packs[i].verified >= opts->since &&
-		    st.st_mtim.tv_sec < packs[i].verified) {
+		    st.st_mtim.tv_sec < packs[i].verified && st.st_ctim.tv_sec < packs[i].verified) {
 			res->packs_skipped++;
 			continue;
 		}

@@ -98,7 +98,17 @@ bg_pids+=("$updater")
 gcloop=$!
 bg_pids+=("$gcloop")
 
-python3 - "$port" "$exp" "$LOAD_SECONDS" "$CLIENTS" "$WORK" <<'PY' || fail "the load clients failed (above)"
+# A request the server closed without an answer (RemoteDisconnected: nginx
+# does that when a file read fails before its header went out) leaves its
+# cause in the servers' logs, which the checks below read only when every
+# request succeeded: show them with the failure.
+server_logs() {
+	echo "nginx's error log:"
+	tail -n 20 "$ngx/logs/error.log" 2>/dev/null || true
+	echo "tsmediafs's log:"
+	tail -n 20 "$WORK/daemon.log" 2>/dev/null || true
+}
+python3 - "$port" "$exp" "$LOAD_SECONDS" "$CLIENTS" "$WORK" <<'PY' || fail "the load clients failed (above)"$'\n'"$(server_logs)"
 import hashlib, http.client, mmap, multiprocessing as mp, os, random, socket, sys, time
 port, exp, secs, nclients, work = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 media = ["m1", "m2", "m3", "m4"]

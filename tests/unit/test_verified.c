@@ -52,6 +52,10 @@ static void test_generations(void **state)
 	assert_false(tsm_verified_check(m, 42, g2));
 	assert_int_not_equal(tsm_verified_pack_gen(m, 7, &written), g2);
 	assert_int_not_equal(tsm_verified_pack_gen(m, 7, &replaced), tsm_verified_pack_gen(m, 7, &written));
+	/* Rewritten with its mtime put back (touch -d): only the ctime tells. */
+	struct stat touched = written;
+	touched.st_ctim.tv_sec = 200;
+	assert_int_not_equal(tsm_verified_pack_gen(m, 7, &touched), tsm_verified_pack_gen(m, 7, &written));
 	/* Another pack of the same identity numbers never shares one. */
 	assert_int_not_equal(tsm_verified_pack_gen(m, 8, &a), tsm_verified_pack_gen(m, 7, &a));
 	/* The scrub's clear. */
