@@ -16,7 +16,8 @@ build_packages=(meson ninja-build pkg-config gcc libc6-dev libsqlite3-dev libssl
 	libwim-dev libzxcvbn-dev libudev-dev libmount-dev scdoc)
 run_packages=(sqlite3 fuse3)
 test_packages=(python3 time grub-pc-bin python3-cryptography openssl casync xxd procps psmisc util-linux xorriso genisoimage libcdio-utils p7zip-full libarchive-tools udftools qemu-system-x86 ovmf isolinux syslinux-common grub-efi-amd64-bin grub-common mtools dosfstools samba smbclient nginx-light curl qemu-block-extra ipxe-qemu libvirt-clients gdisk fdisk wimtools ntfs-3g
-	clang libclang-rt-14-dev nasm man-db bsdextrautils bash-completion)
+	clang libclang-rt-14-dev nasm man-db bsdextrautils bash-completion
+	dpkg-dev debhelper lintian mmdebstrap systemd)
 
 demo_packages=(openssl isolinux syslinux-common grub-efi-amd64-bin grub-common mtools dosfstools
 	qemu-system-x86 ovmf wimtools nasm)
