@@ -31,6 +31,8 @@ struct tsm_store;
 struct tsm_image;
 struct tsm_media_snapshot;
 struct tsm_pin;
+struct fs_metrics;
+struct fs_file_stats;
 
 struct fs_snap {
 	int refs; /* under fs->lock */
@@ -57,6 +59,7 @@ struct fs_node {
 	unsigned nopen;    /* open handles */
 	bool current;      /* the directory names it now */
 	unsigned holds;    /* refreshes that will publish it (not freed meanwhile) */
+	struct fs_file_stats *stats; /* -o metrics: its file's counters, or NULL */
 	struct fs_node *next;
 };
 
@@ -104,6 +107,9 @@ struct fs {
 	pthread_t scrubber;
 	pthread_cond_t scrub_wake;
 	bool scrub_running, scrub_stopping;
+
+	/* -o metrics=ADDRESS:PORT, or NULL. */
+	struct fs_metrics *metrics;
 
 	bool direct_io;    /* open files bypass the page cache (default) */
 	pthread_key_t thread_key;

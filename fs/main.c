@@ -1,5 +1,6 @@
 /* tsmediafs: every media of a store as a live file on a FUSE mount. */
 #include "fs.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -37,6 +38,11 @@ static const char usage_text[] =
 	"  -o page_cache   read through the kernel's page cache (cached, 128 KiB requests)\n"
 	"                  instead of straight from the daemon (the default: uncached,\n"
 	"                  requests as large as the reader's, up to 1 MiB)\n"
+	"  -o metrics=ADDRESS:PORT\n"
+	"                  serve Prometheus metrics at http://ADDRESS:PORT/metrics (a\n"
+	"                  numeric address: 127.0.0.1:9477, [::1]:9477): opens, reads and\n"
+	"                  bytes per media file, read latency, chunk checks and damage,\n"
+	"                  snapshots, pins, catalog refreshes\n"
 	"  -o OPTION       any other FUSE mount option\n"
 	"\n"
 	"Stop with 'fusermount3 -u MOUNTPOINT' or SIGTERM.\n";
@@ -44,6 +50,7 @@ static const char usage_text[] =
 struct options {
 	char *store;
 	char *scrub;
+	char *metrics;
 	int help;
 	int version;
 	int page_cache;
@@ -60,6 +67,8 @@ static const struct fuse_opt option_spec[] = {
 	{ "page_cache", offsetof(struct options, page_cache), 1 },
 	/* -o scrub=INTERVAL: a background check of every pack. */
 	{ "scrub=%s", offsetof(struct options, scrub), 0 },
+	/* -o metrics=ADDRESS:PORT: Prometheus metrics over HTTP (metrics.c). */
+	{ "metrics=%s", offsetof(struct options, metrics), 0 },
 	{ "-h", offsetof(struct options, help), 1 },
 	{ "--help", offsetof(struct options, help), 1 },
 	{ "-V", offsetof(struct options, version), 1 },
@@ -143,6 +152,12 @@ static int run(struct fs *fs, struct fuse_args *args, struct fuse_cmdline_opts *
 		fs_watcher_stop(fs);
 		goto out_unmount;
 	}
+	/* After fuse_daemonize: the server's thread must be the daemon's. */
+	if (fs_metrics_start(fs) < 0) {
+		fs_scrub_stop(fs);
+		fs_watcher_stop(fs);
+		goto out_unmount;
+	}
 	tsm_info("serving %s on %s", fs->store_dir, cl->mountpoint);
 	if (cl->singlethread) {
 		rc = fuse_session_loop(fs->se);
@@ -156,6 +171,7 @@ static int run(struct fs *fs, struct fuse_args *args, struct fuse_cmdline_opts *
 		rc = fuse_session_loop_mt(fs->se, config);
 		fuse_loop_cfg_destroy(config);
 	}
+	fs_metrics_stop(fs->metrics);
 	fs_scrub_stop(fs);
 	fs_watcher_stop(fs);
 	tsm_info("stopped serving %s", cl->mountpoint);
@@ -174,7 +190,7 @@ int main(int argc, char **argv)
 	struct fuse_cmdline_opts cl = { 0 };
 	struct options opts = { 0 };
 	struct fs fs = { .next_ino = FUSE_ROOT_ID + 1 };
-	int rc = 1;
+	int rc = 1, err;
 
 	tsm_log_set_program("tsmediafs");
 	if (fuse_opt_parse(&args, &opts, option_spec, NULL) != 0)
@@ -210,10 +226,23 @@ int main(int argc, char **argv)
 			  opts.scrub);
 		fputs("Try 'tsmediafs --help'.\n", stderr);
 		free(opts.scrub);
+		free(opts.metrics);
 		free(opts.store);
 		fuse_opt_free_args(&args);
 		free(cl.mountpoint);
 		return 2;
+	}
+	/* Bound now: a bad address or a port in use stops the mount here. */
+	if (opts.metrics && (err = fs_metrics_new(opts.metrics, &fs.metrics)) < 0) {
+		if (err == -EINVAL)
+			fputs("Try 'tsmediafs --help'.\n", stderr);
+		free(opts.metrics);
+		free(opts.scrub);
+		free(opts.store);
+		free(fs.store_dir);
+		fuse_opt_free_args(&args);
+		free(cl.mountpoint);
+		return err == -EINVAL ? 2 : 1;
 	}
 	fs.direct_io = !opts.page_cache;
 	fs.uid = getuid();
@@ -242,6 +271,8 @@ out_free:
 	free(cl.mountpoint);
 	free(opts.store);
 	free(opts.scrub);
+	free(opts.metrics);
+	fs_metrics_free(fs.metrics);
 	fuse_opt_free_args(&args);
 	return rc;
 }

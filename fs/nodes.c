@@ -1,5 +1,6 @@
 /* The mount's files: nodes per volume snapshot, refreshed from the catalog. */
 #include "fs.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -208,6 +209,18 @@ static int fresh_add_volumes(struct fs *fs, fuse_ino_t parent, struct tsm_media_
 		n->mtime = mtime;
 		n->snap = fsnap;
 		fsnap->refs++;
+		if (fs->metrics) {
+			/* Counted by its path on the mount: versions/NAME/N/FILE apart
+			 * from the root's FILE. */
+			char label[512];
+
+			if (parent == FUSE_ROOT_ID)
+				snprintf(label, sizeof(label), "%s", n->file_name);
+			else
+				snprintf(label, sizeof(label), "versions/%s/%lld/%s",
+					 snap->info.def.name, (long long)snap->number, n->file_name);
+			n->stats = fs_metrics_file(fs->metrics, label, snap->info.def.name);
+		}
 	}
 	return rc;
 }
@@ -463,6 +476,7 @@ int fs_refresh(struct fs *fs)
 		goto out_unlock;
 	if ((rc = tsm_media_list(fs->refresh_store, &list, &n)) < 0)
 		goto out_unlock;
+	fs_metrics_refreshed(fs->metrics);
 	for (size_t i = 0; i < n; i++) {
 		int err = fresh_add_media(fs, fs->refresh_store, list[i].def.name, &fresh);
 

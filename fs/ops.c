@@ -1,6 +1,7 @@
 /* The FUSE operations: a read-only root directory of media files, and
  * versions/NAME/N/ beside them. */
 #include "fs.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -287,6 +288,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	h->node = n;
+	fs_metrics_opened(n->stats);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	if (fs->direct_io) {
 		/* Straight to the daemon, at the reader's request size.  Private
@@ -314,6 +316,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fuse_bufvec *bv;
 	size_t n = 0;
 	ssize_t got;
+	/* The clock is read only when someone scrapes the latency.  The
+	 * counters are taken now: once the reply is out, the handle may be
+	 * released (and freed) by another thread. */
+	uint64_t start = fs->metrics ? fs_metrics_now_ns() : 0;
+	struct fs_file_stats *stats = h->node->stats;
 
 	(void)ino;
 	if (!t) {
@@ -339,6 +346,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (got >= 0) {
 			fuse_reply_buf(req, (const char *)t->buf, (size_t)got);
 			tsm_store_reads_done(t->store);
+			fs_metrics_read_done(fs->metrics, stats, start, got);
 			return;
 		}
 	}
@@ -347,6 +355,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			  (long long)off, strerror((int)-got));
 		fuse_reply_err(req, EIO);
 		tsm_store_reads_done(t->store);
+		fs_metrics_read_done(fs->metrics, stats, start, -EIO);
 		return;
 	}
 	bv = t->bufv;
@@ -369,6 +378,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE);
 	/* The pack descriptors in the reply have been read from. */
 	tsm_store_reads_done(t->store);
+	fs_metrics_read_done(fs->metrics, stats, start, got);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

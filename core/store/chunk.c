@@ -2,6 +2,7 @@
 #include "store/store_internal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -137,11 +138,21 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t offset)
 	return 0;
 }
 
+/* Process-wide, for the mount's metrics (tsm_chunk_counters()). */
+static _Atomic uint64_t chunks_verified, chunks_damaged;
+
+void tsm_chunk_counters(struct tsm_chunk_counters *counters_ret)
+{
+	counters_ret->verified = atomic_load_explicit(&chunks_verified, memory_order_relaxed);
+	counters_ret->damaged = atomic_load_explicit(&chunks_damaged, memory_order_relaxed);
+}
+
 static void chunk_report(struct tsm_store *store, const struct tsm_chunk_loc *loc,
 			 const char *problem)
 {
 	char hex[TSM_SHA256_HEX_LEN + 1], name[32];
 
+	atomic_fetch_add_explicit(&chunks_damaged, 1, memory_order_relaxed);
 	tsm_hex_encode(loc->hash, TSM_SHA256_LEN, hex);
 	tsm_pack_name(loc->pack, name);
 	tsm_error("chunk %s in %s/packs/%s at offset %llu: %s", hex, store->dir, name,
@@ -205,6 +216,7 @@ int tsm_chunk_read_flags(struct tsm_store *store, const struct tsm_chunk_loc *lo
 		return 0;
 	if ((rc = tsm_sha256(out, loc->size, digest)) < 0)
 		return rc;
+	atomic_fetch_add_explicit(&chunks_verified, 1, memory_order_relaxed);
 	if (memcmp(digest, loc->hash, TSM_SHA256_LEN) != 0) {
 		tsm_verified_clear(store->verified, loc->id);
 		chunk_report(store, loc, "checksum mismatch");

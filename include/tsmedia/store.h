@@ -83,6 +83,16 @@ void tsm_store_reads_done(struct tsm_store *store);
 int tsm_store_sweep_removed_packs(void);
 void tsm_blob_reader_close(struct tsm_blob_reader *reader);
 
+/* What this process's reads have done to chunks since it started: checked
+ * against their SHA-256, and found damaged (checksum, decompression, a
+ * truncated pack: each an -EIO to its reader, and logged).  Counters for
+ * the mount's metrics; safe from any thread. */
+struct tsm_chunk_counters {
+	uint64_t verified;
+	uint64_t damaged;
+};
+void tsm_chunk_counters(struct tsm_chunk_counters *counters_ret);
+
 /* A tsm_blob_source (tsmedia/blob_source.h) reading blobs from @store, keeping
  * a few blob readers open.  Used by one thread, like the store handle. */
 struct tsm_blob_source;

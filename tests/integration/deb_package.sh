@@ -44,11 +44,12 @@ for f in /usr/bin/tsmedia /usr/bin/tsmediafs /lib/systemd/system/tsmediafs.servi
 	/usr/share/doc/tsmedia/README.md.gz \
 	/usr/share/doc/tsmedia/examples/fstab.example /usr/share/doc/tsmedia/examples/nginx/tsmedia.conf \
 	/usr/share/doc/tsmedia/examples/samba/smb.conf /usr/share/doc/tsmedia/examples/ipxe/sanboot.ipxe \
-	/usr/share/doc/tsmedia/examples/libvirt/tsmedia-demo.xml; do
+	/usr/share/doc/tsmedia/examples/libvirt/tsmedia-demo.xml \
+	/usr/share/doc/tsmedia/examples/grafana/tsmediafs.json; do
 	grep -qxF "$f" "$WORK/contents" || fail "the package has no $f"
 done
 depends=$(dpkg-deb -f "$DEB" Depends)
-for d in fuse3 libfuse3-3 libsqlite3-0 libssl3 libzstd1 libwim15 libxml2 libiso9660 libudf0; do
+for d in fuse3 libfuse3-3 libsqlite3-0 libssl3 libzstd1 libwim15 libxml2 libiso9660 libudf0 libmicrohttpd12; do
 	[[ $depends == *"$d"* ]] || fail "Depends does not name $d: $depends"
 done
 note "Depends: $depends"
