@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
@@ -125,4 +127,54 @@ bool cli_wants_help(int argc, char **argv)
 			return true;
 	}
 	return false;
+}
+
+struct json_object *cli_json_string(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+struct json_object *cli_json_strings(char *const *v, size_t n)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, cli_json_string(v[i]));
+	return a;
+}
+
+struct json_object *cli_json_ratio(double v)
+{
+	char text[64];
+
+	snprintf(text, sizeof(text), "%.4f", v);
+	return json_object_new_double_s(v, text);
+}
+
+int cli_json_print(struct json_object *doc)
+{
+	/* PLAIN: no spaces; NOSLASHESCAPE: paths keep their "/" (RFC 8259
+	 * section 7 allows "/" unescaped). */
+	const char *text = json_object_to_json_string_ext(
+		doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	int rc = 0;
+
+	if (!text) {
+		tsm_error("out of memory writing JSON");
+		rc = 1;
+	} else if (printf("%s\n", text) < 0 || fflush(stdout) != 0) {
+		tsm_error("writing JSON to standard output: %s", strerror(errno));
+		rc = 1;
+	}
+	json_object_put(doc);
+	return rc;
+}
+
+int cli_json_print_removed(const char *key, const char *value)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, key, cli_json_string(value));
+	json_object_object_add(o, "removed", json_object_new_boolean(true));
+	return cli_json_print(o);
 }

@@ -45,6 +45,21 @@ int cli_dispatch(struct cli *cli, int argc, char **argv, const char *group, cons
 int cli_parse_json_args(int argc, char **argv, const char *help, const char *cmd,
 			const char *operand, bool *as_json);
 
+/* --json output: a document is built with json-c (json-c/json.h) and
+ * written by cli_json_print(), so every string is escaped by the library.
+ * json-c's null is a NULL object: cli_json_string(NULL) is null. */
+struct json_object;
+struct json_object *cli_json_string(const char *s);
+/* An array of the strings @v[0..n). */
+struct json_object *cli_json_strings(char *const *v, size_t n);
+/* A ratio with four decimals ("%.4f"), as --json has always written it. */
+struct json_object *cli_json_ratio(double v);
+/* Writes @doc compact (no spaces, "/" as is) and a newline to standard
+ * output, then frees it.  0, or 1 (reported) when it cannot be written. */
+int cli_json_print(struct json_object *doc);
+/* What an rm --json prints: {"KEY":"VALUE","removed":true}. */
+int cli_json_print_removed(const char *key, const char *value);
+
 /* write(2) until all of @len is written: 0 or a negative errno. */
 int cli_write_all(int fd, const void *data, size_t len);
 

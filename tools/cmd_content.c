@@ -8,8 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
-#include "json.h"
 #include "tsmedia/content.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
@@ -146,17 +147,18 @@ static int content_add(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
-static void json_version(struct json *j, const struct tsm_content_version *v)
+static struct json_object *json_version(const struct tsm_content_version *v)
 {
-	json_begin_object(j);
-	json_key(j, "version"); json_int(j, v->version);
-	json_key(j, "label"); json_string(j, v->label);
-	json_key(j, "source"); json_string(j, v->source);
-	json_key(j, "created"); json_int(j, v->created);
-	json_key(j, "files"); json_uint(j, v->files);
-	json_key(j, "bytes"); json_uint(j, v->bytes);
-	json_key(j, "removed"); json_bool(j, v->removed);
-	json_end_object(j);
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "version", json_object_new_int64(v->version));
+	json_object_object_add(o, "label", cli_json_string(v->label));
+	json_object_object_add(o, "source", cli_json_string(v->source));
+	json_object_object_add(o, "created", json_object_new_int64(v->created));
+	json_object_object_add(o, "files", json_object_new_uint64(v->files));
+	json_object_object_add(o, "bytes", json_object_new_uint64(v->bytes));
+	json_object_object_add(o, "removed", json_object_new_boolean(v->removed));
+	return o;
 }
 
 static const struct tsm_content_version *current_version(const struct tsm_content_item *item)
@@ -167,23 +169,24 @@ static const struct tsm_content_version *current_version(const struct tsm_conten
 	return item->nversions ? &item->versions[item->nversions - 1] : NULL;
 }
 
-static void json_item_head(struct json *j, const struct tsm_content_item *item)
+/* The fields of an item that list and show share, in a new object. */
+static struct json_object *json_item_head(const struct tsm_content_item *item)
 {
 	const struct tsm_content_version *cur = current_version(item);
+	struct json_object *o = json_object_new_object(), *versions = json_object_new_array();
 
-	json_key(j, "id"); json_string(j, item->id);
-	json_key(j, "kind"); json_string(j, tsm_content_kind_name(item->kind));
-	json_key(j, "name"); json_string(j, item->name);
-	json_key(j, "created"); json_int(j, item->created);
-	json_key(j, "version"); json_int(j, cur ? cur->version : 0);
-	json_key(j, "label"); json_string(j, cur ? cur->label : NULL);
-	json_key(j, "file_count"); json_uint(j, cur ? cur->files : 0);
-	json_key(j, "bytes"); json_uint(j, cur ? cur->bytes : 0);
-	json_key(j, "versions");
-	json_begin_array(j);
+	json_object_object_add(o, "id", cli_json_string(item->id));
+	json_object_object_add(o, "kind", cli_json_string(tsm_content_kind_name(item->kind)));
+	json_object_object_add(o, "name", cli_json_string(item->name));
+	json_object_object_add(o, "created", json_object_new_int64(item->created));
+	json_object_object_add(o, "version", json_object_new_int64(cur ? cur->version : 0));
+	json_object_object_add(o, "label", cli_json_string(cur ? cur->label : NULL));
+	json_object_object_add(o, "file_count", json_object_new_uint64(cur ? cur->files : 0));
+	json_object_object_add(o, "bytes", json_object_new_uint64(cur ? cur->bytes : 0));
 	for (size_t i = 0; i < item->nversions; i++)
-		json_version(j, &item->versions[i]);
-	json_end_array(j);
+		json_object_array_add(versions, json_version(&item->versions[i]));
+	json_object_object_add(o, "versions", versions);
+	return o;
 }
 
 static const char list_help[] =
@@ -207,17 +210,11 @@ static int content_list(struct cli *cli, int argc, char **argv)
 	if (rc < 0)
 		return 1;
 	if (as_json) {
-		struct json j;
+		struct json_object *a = json_object_new_array();
 
-		json_init(&j, stdout);
-		json_begin_array(&j);
-		for (size_t i = 0; i < n; i++) {
-			json_begin_object(&j);
-			json_item_head(&j, &items[i]);
-			json_end_object(&j);
-		}
-		json_end_array(&j);
-		json_finish(&j);
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(a, json_item_head(&items[i]));
+		rc = cli_json_print(a);
 	} else {
 		printf("%-8s  %-14s  %7s  %8s  %14s  %s\n", "ID", "KIND", "VERSION", "FILES", "BYTES",
 		       "NAME");
@@ -232,7 +229,7 @@ static int content_list(struct cli *cli, int argc, char **argv)
 		}
 	}
 	tsm_content_items_free(items, n);
-	return 0;
+	return rc; /* 0, or 1 when the JSON could not be written */
 }
 
 static const char *entry_type_name(enum tsm_entry_type t)
@@ -240,30 +237,30 @@ static const char *entry_type_name(enum tsm_entry_type t)
 	return t == TSM_ENTRY_DIR ? "dir" : t == TSM_ENTRY_SYMLINK ? "symlink" : "file";
 }
 
-static void json_entries(struct json *j, const struct tsm_tree_entry *e, size_t n)
+static struct json_object *json_entries(const struct tsm_tree_entry *e, size_t n)
 {
-	json_begin_array(j);
+	struct json_object *a = json_object_new_array();
+
 	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
 		char hex[TSM_SHA256_HEX_LEN + 1];
 
-		json_begin_object(j);
-		json_key(j, "path"); json_string(j, e[i].path);
-		json_key(j, "type"); json_string(j, entry_type_name(e[i].type));
-		json_key(j, "mode"); json_uint(j, e[i].mode);
-		json_key(j, "mtime"); json_int(j, e[i].mtime_ns / 1000000000);
-		json_key(j, "mtime_ns"); json_int(j, e[i].mtime_ns);
-		json_key(j, "attributes"); json_uint(j, e[i].attributes);
-		json_key(j, "size"); json_uint(j, e[i].size);
+		json_object_object_add(o, "path", cli_json_string(e[i].path));
+		json_object_object_add(o, "type", cli_json_string(entry_type_name(e[i].type)));
+		json_object_object_add(o, "mode", json_object_new_uint64(e[i].mode));
+		json_object_object_add(o, "mtime", json_object_new_int64(e[i].mtime_ns / 1000000000));
+		json_object_object_add(o, "mtime_ns", json_object_new_int64(e[i].mtime_ns));
+		json_object_object_add(o, "attributes", json_object_new_uint64(e[i].attributes));
+		json_object_object_add(o, "size", json_object_new_uint64(e[i].size));
 		if (e[i].type == TSM_ENTRY_FILE) {
 			tsm_hex_encode(e[i].sha256, TSM_SHA256_LEN, hex);
-			json_key(j, "sha256"); json_string(j, hex);
+			json_object_object_add(o, "sha256", json_object_new_string(hex));
 		}
-		if (e[i].type == TSM_ENTRY_SYMLINK) {
-			json_key(j, "target"); json_string(j, e[i].link_target);
-		}
-		json_end_object(j);
+		if (e[i].type == TSM_ENTRY_SYMLINK)
+			json_object_object_add(o, "target", cli_json_string(e[i].link_target));
+		json_object_array_add(a, o);
 	}
-	json_end_array(j);
+	return a;
 }
 
 static void print_item_text(const struct tsm_content_item *item, const struct tsm_tree_entry *e,
@@ -356,36 +353,31 @@ static int content_show(struct cli *cli, int argc, char **argv)
 	if (rc < 0)
 		return 1;
 	if (as_json) {
-		struct json j;
+		struct json_object *doc = json_item_head(&item), *boot = json_object_new_array();
 
-		json_init(&j, stdout);
-		json_begin_object(&j);
-		json_item_head(&j, &item);
-		json_key(&j, "files"); json_entries(&j, entries, n);
-		json_key(&j, "architecture"); json_string(&j, arch); /* NULL: null */
-		json_key(&j, "client"); json_string(&j, client);
-		json_key(&j, "boot");
-		json_begin_array(&j);
+		json_object_object_add(doc, "files", json_entries(entries, n));
+		json_object_object_add(doc, "architecture", cli_json_string(arch)); /* NULL: null */
+		json_object_object_add(doc, "client", cli_json_string(client));
 		for (size_t i = 0; i < nboots; i++) {
 			const struct tsm_boot_entry *b = &boots[i];
+			struct json_object *o = json_object_new_object();
 
-			json_begin_object(&j);
-			json_key(&j, "platform");
-			json_string(&j, b->platform == TSM_BOOT_PLATFORM_UEFI   ? "uefi"
-					: b->platform == TSM_BOOT_PLATFORM_BIOS ? "bios"
-										: "other");
-			json_key(&j, "platform_id"); json_uint(&j, b->platform);
-			json_key(&j, "emulation"); json_uint(&j, b->emulation);
-			json_key(&j, "load_size"); json_uint(&j, b->load_size);
-			json_key(&j, "boot_info_table"); json_bool(&j, b->boot_info_table);
-			json_key(&j, "path"); json_string(&j, b->path);
-			json_key(&j, "hidden"); json_bool(&j, b->path == NULL);
-			json_key(&j, "size"); json_uint(&j, b->size);
-			json_end_object(&j);
+			json_object_object_add(o, "platform", json_object_new_string(
+				b->platform == TSM_BOOT_PLATFORM_UEFI   ? "uefi"
+				: b->platform == TSM_BOOT_PLATFORM_BIOS ? "bios"
+									: "other"));
+			json_object_object_add(o, "platform_id", json_object_new_uint64(b->platform));
+			json_object_object_add(o, "emulation", json_object_new_uint64(b->emulation));
+			json_object_object_add(o, "load_size", json_object_new_uint64(b->load_size));
+			json_object_object_add(o, "boot_info_table",
+					       json_object_new_boolean(b->boot_info_table));
+			json_object_object_add(o, "path", cli_json_string(b->path));
+			json_object_object_add(o, "hidden", json_object_new_boolean(b->path == NULL));
+			json_object_object_add(o, "size", json_object_new_uint64(b->size));
+			json_object_array_add(boot, o);
 		}
-		json_end_array(&j);
-		json_end_object(&j);
-		json_finish(&j);
+		json_object_object_add(doc, "boot", boot);
+		rc = cli_json_print(doc);
 	} else {
 		print_item_text(&item, entries, n);
 		print_boot_text(boots, nboots, arch, client);
@@ -395,7 +387,7 @@ static int content_show(struct cli *cli, int argc, char **argv)
 	tsm_boot_entries_free(boots, nboots);
 	tsm_tree_entries_free(entries, n);
 	tsm_content_item_clear(&item);
-	return 0;
+	return rc; /* 0, or 1 when the JSON could not be written */
 }
 
 static const char rm_help[] =
@@ -419,16 +411,9 @@ static int content_rm(struct cli *cli, int argc, char **argv)
 	if (rc < 0)
 		return 1;
 	tsm_content_id_normalize(argv[optind], id);
-	if (as_json) {
-		struct json j;
-
-		json_init(&j, stdout);
-		json_begin_object(&j);
-		json_key(&j, "id"); json_string(&j, id);
-		json_key(&j, "removed"); json_bool(&j, true);
-		json_end_object(&j);
-		json_finish(&j);
-	} else if (!cli->quiet) {
+	if (as_json)
+		return cli_json_print_removed("id", id);
+	if (!cli->quiet) {
 		printf("removed %s (run 'tsmedia gc' to reclaim its space)\n", id);
 	}
 	return 0;

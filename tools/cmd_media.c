@@ -10,8 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
-#include "json.h"
 #include "media_cmds.h"
 #include "media_io.h"
 #include "tsmedia/image.h"
@@ -533,52 +534,50 @@ static int media_edit(struct cli *cli, int argc, char **argv)
 	return rc < 0 ? 0 : rc;
 }
 
-static void json_def(struct json *j, const struct tsm_media_def *d)
+/* A media definition, as list and show write it, in a new object. */
+static struct json_object *json_def(const struct tsm_media_def *d)
 {
-	json_key(j, "name"); json_string(j, d->name);
-	json_key(j, "type"); json_string(j, tsm_media_type_name(d->type));
-	json_key(j, "content");
-	json_begin_array(j);
-	for (size_t i = 0; i < d->ncontent; i++)
-		json_string(j, d->content[i]);
-	json_end_array(j);
-	json_key(j, "label"); json_string(j, d->label ? d->label : d->name);
-	json_key(j, "publisher"); json_string(j, d->publisher);
-	json_key(j, "bios_boot"); json_string(j, d->bios_boot);
-	json_key(j, "boot_load_size"); json_uint(j, d->boot_load_size);
-	json_key(j, "boot_info_table"); json_bool(j, d->boot_info_table);
-	json_key(j, "uefi_boot"); json_string(j, d->uefi_boot);
-	json_key(j, "hybrid_mbr"); json_bool(j, d->hybrid_mbr_len > 0);
-	json_key(j, "hybrid_gpt"); json_bool(j, d->hybrid_gpt);
-	json_key(j, "joliet"); json_bool(j, d->joliet);
-	json_key(j, "rock_ridge"); json_bool(j, d->rock_ridge);
-	json_key(j, "udf"); json_bool(j, d->udf);
-	json_key(j, "media"); json_string(j, d->form == TSM_MEDIA_USB ? "usb" : "cd-dvd");
-	json_key(j, "size"); json_uint(j, d->volume_size);
-	json_key(j, "boot_image"); json_string(j, d->boot_image);
-	json_key(j, "task_sequence"); json_string(j, d->task_sequence);
-	json_key(j, "os_image"); json_string(j, d->os_image);
-	json_key(j, "site"); json_string(j, d->site);
-	json_key(j, "mode"); json_string(j, d->mode == TSM_MODE_SITE_BASED ? "site-based" : "dynamic");
-	json_key(j, "management_points");
-	json_begin_array(j);
-	for (size_t i = 0; i < d->nmanagement_points; i++)
-		json_string(j, d->management_points[i]);
-	json_end_array(j);
-	json_key(j, "variables");
-	json_begin_array(j);
-	for (size_t i = 0; i < d->nvariables; i++)
-		json_string(j, d->variables[i]);
-	json_end_array(j);
-	json_key(j, "media_guid"); json_string(j, d->media_guid);
-	json_key(j, "password_protected"); json_bool(j, d->password_protected);
-	json_key(j, "media_cipher"); json_string(j, d->type == TSM_MEDIA_DATA ? NULL
-					     : d->cipher == TSM_MEDIA_AES128 ? "aes128" : "aes256");
-	json_key(j, "weak_password_allowed"); json_bool(j, d->weak_password);
-	json_key(j, "exposed"); json_string(j, d->type != TSM_MEDIA_DATA && d->type != TSM_MEDIA_CAPTURE &&
-					 !d->password_protected ? tsm_media_exposure(d) : NULL);
-	json_key(j, "certificate"); json_string(j, d->cert_summary);
-	json_key(j, "partition_table"); json_string(j, d->partition_table == TSM_PARTITION_GPT ? "gpt" : "mbr");
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", cli_json_string(d->name));
+	json_object_object_add(o, "type", cli_json_string(tsm_media_type_name(d->type)));
+	json_object_object_add(o, "content", cli_json_strings(d->content, d->ncontent));
+	json_object_object_add(o, "label", cli_json_string(d->label ? d->label : d->name));
+	json_object_object_add(o, "publisher", cli_json_string(d->publisher));
+	json_object_object_add(o, "bios_boot", cli_json_string(d->bios_boot));
+	json_object_object_add(o, "boot_load_size", json_object_new_uint64(d->boot_load_size));
+	json_object_object_add(o, "boot_info_table", json_object_new_boolean(d->boot_info_table));
+	json_object_object_add(o, "uefi_boot", cli_json_string(d->uefi_boot));
+	json_object_object_add(o, "hybrid_mbr", json_object_new_boolean(d->hybrid_mbr_len > 0));
+	json_object_object_add(o, "hybrid_gpt", json_object_new_boolean(d->hybrid_gpt));
+	json_object_object_add(o, "joliet", json_object_new_boolean(d->joliet));
+	json_object_object_add(o, "rock_ridge", json_object_new_boolean(d->rock_ridge));
+	json_object_object_add(o, "udf", json_object_new_boolean(d->udf));
+	json_object_object_add(o, "media",
+			       json_object_new_string(d->form == TSM_MEDIA_USB ? "usb" : "cd-dvd"));
+	json_object_object_add(o, "size", json_object_new_uint64(d->volume_size));
+	json_object_object_add(o, "boot_image", cli_json_string(d->boot_image));
+	json_object_object_add(o, "task_sequence", cli_json_string(d->task_sequence));
+	json_object_object_add(o, "os_image", cli_json_string(d->os_image));
+	json_object_object_add(o, "site", cli_json_string(d->site));
+	json_object_object_add(o, "mode", json_object_new_string(
+		d->mode == TSM_MODE_SITE_BASED ? "site-based" : "dynamic"));
+	json_object_object_add(o, "management_points",
+			       cli_json_strings(d->management_points, d->nmanagement_points));
+	json_object_object_add(o, "variables", cli_json_strings(d->variables, d->nvariables));
+	json_object_object_add(o, "media_guid", cli_json_string(d->media_guid));
+	json_object_object_add(o, "password_protected",
+			       json_object_new_boolean(d->password_protected));
+	json_object_object_add(o, "media_cipher", cli_json_string(
+		d->type == TSM_MEDIA_DATA ? NULL : d->cipher == TSM_MEDIA_AES128 ? "aes128" : "aes256"));
+	json_object_object_add(o, "weak_password_allowed", json_object_new_boolean(d->weak_password));
+	json_object_object_add(o, "exposed", cli_json_string(
+		d->type != TSM_MEDIA_DATA && d->type != TSM_MEDIA_CAPTURE && !d->password_protected
+			? tsm_media_exposure(d) : NULL));
+	json_object_object_add(o, "certificate", cli_json_string(d->cert_summary));
+	json_object_object_add(o, "partition_table", json_object_new_string(
+		d->partition_table == TSM_PARTITION_GPT ? "gpt" : "mbr"));
+	return o;
 }
 
 static int media_list(struct cli *cli, int argc, char **argv)
@@ -598,18 +597,15 @@ static int media_list(struct cli *cli, int argc, char **argv)
 	if (rc < 0)
 		return 1;
 	if (as_json) {
-		struct json j;
+		struct json_object *a = json_object_new_array();
 
-		json_init(&j, stdout);
-		json_begin_array(&j);
 		for (size_t i = 0; i < n; i++) {
-			json_begin_object(&j);
-			json_def(&j, &list[i].def);
-			json_key(&j, "version"); json_int(&j, list[i].version);
-			json_end_object(&j);
+			struct json_object *o = json_def(&list[i].def);
+
+			json_object_object_add(o, "version", json_object_new_int64(list[i].version));
+			json_object_array_add(a, o);
 		}
-		json_end_array(&j);
-		json_finish(&j);
+		rc = cli_json_print(a);
 	} else {
 		printf("%-24s  %-6s  %7s  %s\n", "NAME", "TYPE", "VERSION", "CONTENT");
 		for (size_t i = 0; i < n; i++) {
@@ -621,7 +617,7 @@ static int media_list(struct cli *cli, int argc, char **argv)
 		}
 	}
 	tsm_media_list_free(list, n);
-	return 0;
+	return rc; /* 0, or 1 when the JSON could not be written */
 }
 
 /* The architecture of the media's boot image (a Windows PE WIM's), or NULL. */
@@ -638,16 +634,17 @@ static char *boot_arch(struct tsm_store *store, const struct tsm_media_snapshot 
 	return NULL;
 }
 
-static void json_eltorito_entry(struct json *j, const char *platform, unsigned id,
-				unsigned load_size, const char *path)
+static struct json_object *json_eltorito_entry(const char *platform, unsigned id,
+					       unsigned load_size, const char *path)
 {
-	json_begin_object(j);
-	json_key(j, "platform"); json_string(j, platform);
-	json_key(j, "platform_id"); json_uint(j, id);
-	json_key(j, "emulation"); json_string(j, "none");
-	json_key(j, "load_size"); json_uint(j, load_size);
-	json_key(j, "path"); json_string(j, path);
-	json_end_object(j);
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "platform", json_object_new_string(platform));
+	json_object_object_add(o, "platform_id", json_object_new_uint64(id));
+	json_object_object_add(o, "emulation", json_object_new_string("none"));
+	json_object_object_add(o, "load_size", json_object_new_uint64(load_size));
+	json_object_object_add(o, "path", cli_json_string(path));
+	return o;
 }
 
 /* The boot entries volume @v has, one line each. */
@@ -701,50 +698,48 @@ static int media_show(struct cli *cli, int argc, char **argv)
 	if (rc < 0)
 		return 1;
 	if (as_json) {
-		struct json j;
+		struct json_object *doc = json_def(&snap->info.def), *cv = json_object_new_array(),
+				   *vols = json_object_new_array();
 
-		json_init(&j, stdout);
-		json_begin_object(&j);
-		json_def(&j, &snap->info.def);
-		json_key(&j, "architecture"); json_string(&j, arch); /* NULL: null */
-		json_key(&j, "version"); json_int(&j, snap->info.version);
-		json_key(&j, "snapshot"); json_string(&j, snap->key);
-		json_key(&j, "content_versions");
-		json_begin_array(&j);
+		json_object_object_add(doc, "architecture", cli_json_string(arch)); /* NULL: null */
+		json_object_object_add(doc, "version", json_object_new_int64(snap->info.version));
+		json_object_object_add(doc, "snapshot", cli_json_string(snap->key));
 		for (size_t i = 0; i < snap->ncontent; i++) {
-			json_begin_object(&j);
-			json_key(&j, "id"); json_string(&j, snap->content[i].id);
-			json_key(&j, "version"); json_int(&j, snap->content[i].version);
-			json_end_object(&j);
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "id", cli_json_string(snap->content[i].id));
+			json_object_object_add(o, "version",
+					       json_object_new_int64(snap->content[i].version));
+			json_object_array_add(cv, o);
 		}
-		json_end_array(&j);
-		json_key(&j, "volumes");
-		json_begin_array(&j);
+		json_object_object_add(doc, "content_versions", cv);
 		for (size_t i = 0; i < set->n; i++) {
-			json_begin_object(&j);
-			json_key(&j, "file"); json_string(&j, set->volumes[i].file_name);
-			json_key(&j, "size"); json_uint(&j, tsm_image_size(set->volumes[i].image));
-			json_key(&j, "boot");
-			json_begin_array(&j);
-			if (set->volumes[i].bios_boot)
-				json_eltorito_entry(&j, "bios", 0x00, set->volumes[i].bios_load_size,
-						    set->volumes[i].bios_boot);
-			if (set->volumes[i].uefi_boot)
-				json_eltorito_entry(&j, "uefi", 0xEF, set->volumes[i].uefi_load_size,
-						    set->volumes[i].uefi_boot);
-			if (set->volumes[i].usb_efi) {
-				json_begin_object(&j);
-				json_key(&j, "platform"); json_string(&j, "uefi-disk");
-				json_key(&j, "path"); json_string(&j, set->volumes[i].usb_efi);
-				json_end_object(&j);
+			const struct tsm_volume *v = &set->volumes[i];
+			struct json_object *o = json_object_new_object(), *boot = json_object_new_array();
+
+			json_object_object_add(o, "file", cli_json_string(v->file_name));
+			json_object_object_add(o, "size", json_object_new_uint64(tsm_image_size(v->image)));
+			if (v->bios_boot)
+				json_object_array_add(boot, json_eltorito_entry("bios", 0x00,
+										v->bios_load_size,
+										v->bios_boot));
+			if (v->uefi_boot)
+				json_object_array_add(boot, json_eltorito_entry("uefi", 0xEF,
+										v->uefi_load_size,
+										v->uefi_boot));
+			if (v->usb_efi) {
+				struct json_object *e = json_object_new_object();
+
+				json_object_object_add(e, "platform", json_object_new_string("uefi-disk"));
+				json_object_object_add(e, "path", cli_json_string(v->usb_efi));
+				json_object_array_add(boot, e);
 			}
-			json_end_array(&j);
-			json_end_object(&j);
+			json_object_object_add(o, "boot", boot);
+			json_object_array_add(vols, o);
 		}
-		json_end_array(&j);
-		media_show_versions_json(&j, snap, set, kept, nkept);
-		json_end_object(&j);
-		json_finish(&j);
+		json_object_object_add(doc, "volumes", vols);
+		media_show_versions_json(doc, snap, set, kept, nkept);
+		rc = cli_json_print(doc);
 	} else {
 		const struct tsm_media_def *d = &snap->info.def;
 
@@ -792,7 +787,7 @@ static int media_show(struct cli *cli, int argc, char **argv)
 	free(kept);
 	tsm_volume_set_free(set);
 	tsm_media_snapshot_free(snap);
-	return 0;
+	return rc; /* 0, or 1 when the JSON could not be written */
 }
 
 static int media_rm(struct cli *cli, int argc, char **argv)
@@ -910,79 +905,63 @@ static int inspect_export(struct cli *cli, const char *name, char *dir, char ***
 	return rc;
 }
 
-static void inspect_print_json(const struct tsm_inspect_result *r, bool ok)
+/* Returns 0, or 1 when the JSON could not be written. */
+static int inspect_print_json(const struct tsm_inspect_result *r, bool ok)
 {
-	struct json j;
+	struct json_object *doc = json_object_new_object(), *vars = json_object_new_array();
+	struct json_object *o;
 
-	json_init(&j, stdout);
-	json_begin_object(&j);
-	json_key(&j, "volumes"); json_uint(&j, r->volumes);
-	json_key(&j, "media_type"); json_string(&j, r->media_type);
-	json_key(&j, "password_required"); json_bool(&j, r->password_required);
-	json_key(&j, "unattended"); json_bool(&j, r->unattended);
-	json_key(&j, "cipher"); json_string(&j, r->cipher);
-	json_key(&j, "variables");
-	json_begin_array(&j);
+	json_object_object_add(doc, "volumes", json_object_new_uint64(r->volumes));
+	json_object_object_add(doc, "media_type", cli_json_string(r->media_type));
+	json_object_object_add(doc, "password_required",
+			       json_object_new_boolean(r->password_required));
+	json_object_object_add(doc, "unattended", json_object_new_boolean(r->unattended));
+	json_object_object_add(doc, "cipher", cli_json_string(r->cipher));
 	for (size_t i = 0; i < r->nvars; i++) {
-		json_begin_object(&j);
-		json_key(&j, "name"); json_string(&j, r->vars[i].name);
-		json_key(&j, "value"); json_string(&j, r->vars[i].value);
-		json_key(&j, "secret"); json_bool(&j, r->vars[i].secret);
-		json_end_object(&j);
+		o = json_object_new_object();
+		json_object_object_add(o, "name", cli_json_string(r->vars[i].name));
+		json_object_object_add(o, "value", cli_json_string(r->vars[i].value));
+		json_object_object_add(o, "secret", json_object_new_boolean(r->vars[i].secret));
+		json_object_array_add(vars, o);
 	}
-	json_end_array(&j);
-	json_key(&j, "certificate");
+	json_object_object_add(doc, "variables", vars);
+	o = NULL; /* null when there is none */
 	if (r->has_cert) {
-		json_begin_object(&j);
-		json_key(&j, "subject"); json_string(&j, r->cert_subject);
-		json_key(&j, "issuer"); json_string(&j, r->cert_issuer);
-		json_key(&j, "not_before"); json_int(&j, r->cert_not_before);
-		json_key(&j, "not_after"); json_int(&j, r->cert_not_after);
-		json_key(&j, "sha1"); json_string(&j, r->cert_sha1);
-		json_key(&j, "private_key"); json_bool(&j, r->cert_has_key);
-		json_end_object(&j);
-	} else {
-		json_string(&j, NULL);
+		o = json_object_new_object();
+		json_object_object_add(o, "subject", cli_json_string(r->cert_subject));
+		json_object_object_add(o, "issuer", cli_json_string(r->cert_issuer));
+		json_object_object_add(o, "not_before", json_object_new_int64(r->cert_not_before));
+		json_object_object_add(o, "not_after", json_object_new_int64(r->cert_not_after));
+		json_object_object_add(o, "sha1", cli_json_string(r->cert_sha1));
+		json_object_object_add(o, "private_key", json_object_new_boolean(r->cert_has_key));
 	}
-	json_key(&j, "policy");
+	json_object_object_add(doc, "certificate", o);
+	o = NULL;
 	if (r->has_policy) {
-		json_begin_object(&j);
-		json_key(&j, "cipher"); json_string(&j, r->policy_cipher);
-		json_key(&j, "task_sequence"); json_string(&j, r->ts_id);
-		json_key(&j, "name"); json_string(&j, r->ts_name);
-		json_key(&j, "advertisement"); json_string(&j, r->adv_id);
-		json_key(&j, "boot_image"); json_string(&j, r->boot_image_id);
-		json_key(&j, "packages");
-		json_begin_array(&j);
-		for (size_t i = 0; i < r->npackages; i++)
-			json_string(&j, r->packages[i]);
-		json_end_array(&j);
-		json_key(&j, "sequence"); json_string(&j, r->sequence);
-		json_end_object(&j);
-	} else {
-		json_string(&j, NULL);
+		o = json_object_new_object();
+		json_object_object_add(o, "cipher", cli_json_string(r->policy_cipher));
+		json_object_object_add(o, "task_sequence", cli_json_string(r->ts_id));
+		json_object_object_add(o, "name", cli_json_string(r->ts_name));
+		json_object_object_add(o, "advertisement", cli_json_string(r->adv_id));
+		json_object_object_add(o, "boot_image", cli_json_string(r->boot_image_id));
+		json_object_object_add(o, "packages", cli_json_strings(r->packages, r->npackages));
+		json_object_object_add(o, "sequence", cli_json_string(r->sequence));
 	}
-	json_key(&j, "manifest");
+	json_object_object_add(doc, "policy", o);
+	o = NULL;
 	if (r->has_manifest) {
-		json_begin_object(&j);
-		json_key(&j, "files"); json_uint(&j, r->files_listed);
-		json_key(&j, "match"); json_uint(&j, r->files_ok);
-		json_key(&j, "bytes"); json_uint(&j, r->bytes_ok);
-		json_key(&j, "differ"); json_uint(&j, r->files_bad);
-		json_key(&j, "missing"); json_uint(&j, r->files_missing);
-		json_key(&j, "unchecked"); json_uint(&j, r->files_unchecked);
-		json_key(&j, "problems");
-		json_begin_array(&j);
-		for (size_t i = 0; i < r->nproblems; i++)
-			json_string(&j, r->problems[i]);
-		json_end_array(&j);
-		json_end_object(&j);
-	} else {
-		json_string(&j, NULL);
+		o = json_object_new_object();
+		json_object_object_add(o, "files", json_object_new_uint64(r->files_listed));
+		json_object_object_add(o, "match", json_object_new_uint64(r->files_ok));
+		json_object_object_add(o, "bytes", json_object_new_uint64(r->bytes_ok));
+		json_object_object_add(o, "differ", json_object_new_uint64(r->files_bad));
+		json_object_object_add(o, "missing", json_object_new_uint64(r->files_missing));
+		json_object_object_add(o, "unchecked", json_object_new_uint64(r->files_unchecked));
+		json_object_object_add(o, "problems", cli_json_strings(r->problems, r->nproblems));
 	}
-	json_key(&j, "ok"); json_bool(&j, ok);
-	json_end_object(&j);
-	json_finish(&j);
+	json_object_object_add(doc, "manifest", o);
+	json_object_object_add(doc, "ok", json_object_new_boolean(ok));
+	return cli_json_print(doc);
 }
 
 static void inspect_print(const struct tsm_inspect_result *r)
@@ -1114,9 +1093,9 @@ static int media_inspect(struct cli *cli, int argc, char **argv)
 		bool ok = !r.files_bad && !r.files_missing &&
 			  r.files_ok + r.files_unchecked == r.files_listed;
 
-		if (as_json)
-			inspect_print_json(&r, ok);
-		else
+		if (as_json && inspect_print_json(&r, ok))
+			rc = -EIO;
+		else if (!as_json)
 			inspect_print(&r);
 		if (!ok)
 			rc = -EIO;

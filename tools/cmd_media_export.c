@@ -8,8 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
-#include "json.h"
 #include "media_cmds.h"
 #include "media_io.h"
 #include "tsmedia/image.h"
@@ -175,24 +176,20 @@ void media_show_versions(const struct tsm_media_snapshot *snap, const struct tsm
 	       nkept ? "" : "none recorded", snap->info.def.name);
 }
 
-void media_show_versions_json(struct json *j, const struct tsm_media_snapshot *snap,
+void media_show_versions_json(struct json_object *doc, const struct tsm_media_snapshot *snap,
 			      const struct tsm_volume_set *set, const int64_t *kept, size_t nkept)
 {
+	struct json_object *paths = json_object_new_array(), *versions = json_object_new_array();
 	char path[512];
 
-	json_key(j, "version_number");
-	json_int(j, snap->number);
-	json_key(j, "paths");
-	json_begin_array(j);
+	json_object_object_add(doc, "version_number", json_object_new_int64(snap->number));
 	for (size_t i = 0; snap->number > 0 && i < set->n; i++) {
 		snprintf(path, sizeof(path), "versions/%s/%lld/%s", snap->info.def.name,
 			 (long long)snap->number, set->volumes[i].file_name);
-		json_string(j, path);
+		json_object_array_add(paths, json_object_new_string(path));
 	}
-	json_end_array(j);
-	json_key(j, "versions_kept");
-	json_begin_array(j);
+	json_object_object_add(doc, "paths", paths);
 	for (size_t i = 0; i < nkept; i++)
-		json_int(j, kept[i]);
-	json_end_array(j);
+		json_object_array_add(versions, json_object_new_int64(kept[i]));
+	json_object_object_add(doc, "versions_kept", versions);
 }

@@ -8,8 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
-#include "json.h"
 #include "tsmedia/log.h"
 #include "tsmedia/site.h"
 #include "tsmedia/store.h"
@@ -391,69 +392,58 @@ static int site_view_load(struct tsm_store *store, const struct tsm_site *site,
 	return 0;
 }
 
-static void json_codes(struct json *j, char **codes, size_t n)
-{
-	json_begin_array(j);
-	for (size_t i = 0; i < n; i++)
-		json_string(j, codes[i]);
-	json_end_array(j);
-}
-
-static void json_cert_fields(struct json *j, const struct tsm_cert *c)
+/* The certificate's fields, added to object @o. */
+static void json_cert_fields(struct json_object *o, const struct tsm_cert *c)
 {
 	char nb[32], na[32];
 
 	tsm_date_format(c->not_before, nb);
 	tsm_date_format(c->not_after, na);
-	json_key(j, "subject"); json_string(j, c->subject);
-	json_key(j, "issuer"); json_string(j, c->issuer);
-	json_key(j, "not_before"); json_int(j, c->not_before);
-	json_key(j, "not_after"); json_int(j, c->not_after);
-	json_key(j, "valid_from"); json_string(j, nb);
-	json_key(j, "valid_until"); json_string(j, na);
-	json_key(j, "self_signed"); json_bool(j, c->self_signed);
-	json_key(j, "sha1"); json_string(j, c->sha1);
-	json_key(j, "sha256"); json_string(j, c->sha256);
+	json_object_object_add(o, "subject", cli_json_string(c->subject));
+	json_object_object_add(o, "issuer", cli_json_string(c->issuer));
+	json_object_object_add(o, "not_before", json_object_new_int64(c->not_before));
+	json_object_object_add(o, "not_after", json_object_new_int64(c->not_after));
+	json_object_object_add(o, "valid_from", json_object_new_string(nb));
+	json_object_object_add(o, "valid_until", json_object_new_string(na));
+	json_object_object_add(o, "self_signed", json_object_new_boolean(c->self_signed));
+	json_object_object_add(o, "sha1", cli_json_string(c->sha1));
+	json_object_object_add(o, "sha256", cli_json_string(c->sha256));
 }
 
-static void json_site(struct json *j, const struct site_view *v)
+static struct json_object *json_site(const struct site_view *v)
 {
 	const struct tsm_site *s = v->site;
+	struct json_object *o = json_object_new_object(), *mps = json_object_new_array(),
+			   *cas = json_object_new_array(), *values = json_object_new_object();
 	bool any_https = false;
 
-	json_begin_object(j);
-	json_key(j, "code"); json_string(j, s->code);
-	json_key(j, "type"); json_string(j, tsm_site_type_name(s->type));
-	json_key(j, "parent"); json_string(j, s->parent[0] ? s->parent : NULL);
-	json_key(j, "management_points");
-	json_begin_array(j);
+	json_object_object_add(o, "code", cli_json_string(s->code));
+	json_object_object_add(o, "type", cli_json_string(tsm_site_type_name(s->type)));
+	json_object_object_add(o, "parent", cli_json_string(s->parent[0] ? s->parent : NULL));
 	for (size_t i = 0; i < s->nmps; i++) {
-		json_begin_object(j);
-		json_key(j, "url"); json_string(j, s->mps[i]);
-		json_key(j, "https"); json_bool(j, tsm_mp_is_https(s->mps[i]));
-		json_end_object(j);
+		struct json_object *mp = json_object_new_object();
+
+		json_object_object_add(mp, "url", cli_json_string(s->mps[i]));
+		json_object_object_add(mp, "https", json_object_new_boolean(tsm_mp_is_https(s->mps[i])));
+		json_object_array_add(mps, mp);
 		any_https |= tsm_mp_is_https(s->mps[i]);
 	}
-	json_end_array(j);
-	json_key(j, "https"); json_bool(j, any_https);
-	json_key(j, "root_cas");
-	json_begin_array(j);
+	json_object_object_add(o, "management_points", mps);
+	json_object_object_add(o, "https", json_object_new_boolean(any_https));
 	for (size_t i = 0; i < s->nroot_cas; i++) {
-		json_begin_object(j);
-		json_cert_fields(j, &v->cas[i]);
-		json_end_object(j);
+		struct json_object *ca = json_object_new_object();
+
+		json_cert_fields(ca, &v->cas[i]);
+		json_object_array_add(cas, ca);
 	}
-	json_end_array(j);
-	json_key(j, "values");
-	json_begin_object(j);
-	for (int i = 0; i < TSM_SITE_VALUE_COUNT; i++) {
-		json_key(j, tsm_site_value_name(i));
-		json_string(j, s->values[i]);
-	}
-	json_end_object(j);
-	json_key(j, "primary_sites"); json_codes(j, v->children, v->nchildren);
-	json_key(j, "untrusting_primaries"); json_codes(j, v->untrusting, v->nuntrusting);
-	json_end_object(j);
+	json_object_object_add(o, "root_cas", cas);
+	for (int i = 0; i < TSM_SITE_VALUE_COUNT; i++)
+		json_object_object_add(values, tsm_site_value_name(i), cli_json_string(s->values[i]));
+	json_object_object_add(o, "values", values);
+	json_object_object_add(o, "primary_sites", cli_json_strings(v->children, v->nchildren));
+	json_object_object_add(o, "untrusting_primaries",
+			       cli_json_strings(v->untrusting, v->nuntrusting));
+	return o;
 }
 
 static void print_site(const struct site_view *v)
@@ -500,6 +490,7 @@ static int site_show_or_list(struct cli *cli, int argc, char **argv, bool show)
 	struct tsm_store *store;
 	size_t nall = 0, first = 0, count;
 	bool as_json, found = false;
+	struct json_object *doc = NULL;
 	char code[4];
 	int rc = cli_parse_json_args(argc, argv, show ? show_help : list_help,
 				     show ? "site show " : "site list ",
@@ -530,19 +521,18 @@ static int site_show_or_list(struct cli *cli, int argc, char **argv, bool show)
 	if (!show && !as_json && nall)
 		printf("%-4s  %-7s  %-6s  %3s  %7s  %s\n", "CODE", "TYPE", "PARENT", "MPS", "ROOTCAS",
 		       "MANAGEMENT POINTS");
+	/* list --json: an array of sites; show --json: the site. */
+	doc = as_json && !show ? json_object_new_array() : NULL;
 	{
-		struct json j;
-
-		json_init(&j, stdout);
-		if (as_json && !show)
-			json_begin_array(&j);
 		for (size_t i = first; i < first + count; i++) {
 			struct site_view v;
 
 			if (site_view_load(store, &all[i], all, nall, &v) < 0)
 				goto out_free;
-			if (as_json) {
-				json_site(&j, &v);
+			if (as_json && show) {
+				doc = json_site(&v);
+			} else if (as_json) {
+				json_object_array_add(doc, json_site(&v));
 			} else if (show) {
 				print_site(&v);
 			} else {
@@ -556,13 +546,14 @@ static int site_show_or_list(struct cli *cli, int argc, char **argv, bool show)
 			}
 			site_view_clear(&v);
 		}
-		if (as_json && !show)
-			json_end_array(&j);
-		if (as_json)
-			json_finish(&j);
 	}
 	ret = 0;
+	if (as_json) {
+		ret = cli_json_print(doc);
+		doc = NULL;
+	}
 out_free:
+	json_object_put(doc);
 	tsm_site_list_free(all, nall);
 out_close:
 	tsm_store_close(store);
@@ -584,19 +575,13 @@ static int site_rm(struct cli *cli, int argc, char **argv)
 	if (rc < 0)
 		return 1;
 	if (as_json) {
-		struct json j;
 		char code[4];
 
 		tsm_site_code_normalize(argv[optind], code);
-		json_init(&j, stdout);
-		json_begin_object(&j);
-		json_key(&j, "code"); json_string(&j, code);
-		json_key(&j, "removed"); json_bool(&j, true);
-		json_end_object(&j);
-		json_finish(&j);
-	} else if (!cli->quiet) {
-		printf("removed site %s\n", argv[optind]);
+		return cli_json_print_removed("code", code);
 	}
+	if (!cli->quiet)
+		printf("removed site %s\n", argv[optind]);
 	return 0;
 }
 
@@ -658,20 +643,17 @@ static const char check_help[] =
 	"Prints the subject, issuer, dates, whether it is self-signed, and its SHA-1\n"
 	"and SHA-256 thumbprints.\n";
 
-static void cert_print(const struct tsm_cert *c, bool as_json, const char *file)
+/* Returns 0, or 1 when the JSON could not be written. */
+static int cert_print(const struct tsm_cert *c, bool as_json, const char *file)
 {
 	char nb[32], na[32];
 
 	if (as_json) {
-		struct json j;
+		struct json_object *o = json_object_new_object();
 
-		json_init(&j, stdout);
-		json_begin_object(&j);
-		json_key(&j, "file"); json_string(&j, file);
-		json_cert_fields(&j, c);
-		json_end_object(&j);
-		json_finish(&j);
-		return;
+		json_object_object_add(o, "file", cli_json_string(file));
+		json_cert_fields(o, c);
+		return cli_json_print(o);
 	}
 	tsm_date_format(c->not_before, nb);
 	tsm_date_format(c->not_after, na);
@@ -683,6 +665,7 @@ static void cert_print(const struct tsm_cert *c, bool as_json, const char *file)
 	printf("Self-signed: %s\n", c->self_signed ? "yes" : "no (issued by a CA)");
 	printf("SHA-1:       %s\n", c->sha1);
 	printf("SHA-256:     %s\n", c->sha256);
+	return 0;
 }
 
 static int write_new_file(const char *path, const unsigned char *data, size_t len)
@@ -781,9 +764,9 @@ static int cert_create(int argc, char **argv)
 	}
 	rc = write_new_file(out, cert.pkcs12, cert.pkcs12_len);
 	if (rc == 0)
-		cert_print(&cert, as_json, out);
+		rc = cert_print(&cert, as_json, out);
 	tsm_cert_clear(&cert);
-	return rc < 0 ? 1 : 0;
+	return rc ? 1 : 0;
 }
 
 static int cert_check(int argc, char **argv)
@@ -818,9 +801,9 @@ static int cert_check(int argc, char **argv)
 	tsm_password_free(password);
 	if (rc < 0)
 		return 1;
-	cert_print(&cert, as_json, argv[optind]);
+	rc = cert_print(&cert, as_json, argv[optind]);
 	tsm_cert_clear(&cert);
-	return 0;
+	return rc;
 }
 
 static int cert_create_cmd(struct cli *cli, int argc, char **argv)

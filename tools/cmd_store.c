@@ -6,8 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
-#include "json.h"
 #include "tsmedia/log.h"
 #include "tsmedia/progress.h"
 #include "tsmedia/store.h"
@@ -115,23 +116,23 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 		return 1;
 	rc = tsm_store_stats(store, &s);
 	if (rc == 0 && as_json) {
-		struct json j;
+		struct json_object *o = json_object_new_object();
 
-		json_init(&j, stdout);
-		json_begin_object(&j);
-		json_key(&j, "store"); json_string(&j, tsm_store_dir(store));
-		json_key(&j, "logical_bytes"); json_uint(&j, s.logical_bytes);
-		json_key(&j, "unique_bytes"); json_uint(&j, s.unique_bytes);
-		json_key(&j, "stored_bytes"); json_uint(&j, s.stored_bytes);
-		json_key(&j, "pack_bytes"); json_uint(&j, s.pack_bytes);
-		json_key(&j, "chunks"); json_uint(&j, s.chunks);
-		json_key(&j, "blobs"); json_uint(&j, s.blobs);
-		json_key(&j, "packs"); json_uint(&j, s.packs);
-		json_key(&j, "content_items"); json_uint(&j, s.content_items);
-		json_key(&j, "content_versions"); json_uint(&j, s.content_versions);
-		json_key(&j, "dedup_ratio"); json_double(&j, ratio(s.logical_bytes, s.stored_bytes));
-		json_end_object(&j);
-		json_finish(&j);
+		json_object_object_add(o, "store", cli_json_string(tsm_store_dir(store)));
+		json_object_object_add(o, "logical_bytes", json_object_new_uint64(s.logical_bytes));
+		json_object_object_add(o, "unique_bytes", json_object_new_uint64(s.unique_bytes));
+		json_object_object_add(o, "stored_bytes", json_object_new_uint64(s.stored_bytes));
+		json_object_object_add(o, "pack_bytes", json_object_new_uint64(s.pack_bytes));
+		json_object_object_add(o, "chunks", json_object_new_uint64(s.chunks));
+		json_object_object_add(o, "blobs", json_object_new_uint64(s.blobs));
+		json_object_object_add(o, "packs", json_object_new_uint64(s.packs));
+		json_object_object_add(o, "content_items", json_object_new_uint64(s.content_items));
+		json_object_object_add(o, "content_versions",
+				       json_object_new_uint64(s.content_versions));
+		json_object_object_add(o, "dedup_ratio",
+				       cli_json_ratio(ratio(s.logical_bytes, s.stored_bytes)));
+		if (cli_json_print(o))
+			rc = -EIO;
 	} else if (rc == 0) {
 		char a[32], b[32], d[32], e[32];
 

@@ -1,12 +1,14 @@
 /* tsmedia ts import | list | show | rm */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
-#include "json.h"
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
@@ -100,22 +102,18 @@ static int ts_import(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
-static void json_strings(struct json *j, char *const *v, size_t n)
+/* The fields list and show share, in a new object. */
+static struct json_object *json_head(const struct tsm_ts_info *t)
 {
-	json_begin_array(j);
-	for (size_t i = 0; i < n; i++)
-		json_string(j, v[i]);
-	json_end_array(j);
-}
+	struct json_object *o = json_object_new_object();
 
-static void json_head(struct json *j, const struct tsm_ts_info *t)
-{
-	json_key(j, "id"); json_string(j, t->id);
-	json_key(j, "name"); json_string(j, t->name);
-	json_key(j, "version"); json_int(j, t->version);
-	json_key(j, "boot_image"); json_string(j, t->boot_image);
-	json_key(j, "source"); json_string(j, t->source);
-	json_key(j, "created"); json_int(j, t->created);
+	json_object_object_add(o, "id", cli_json_string(t->id));
+	json_object_object_add(o, "name", cli_json_string(t->name));
+	json_object_object_add(o, "version", json_object_new_int64(t->version));
+	json_object_object_add(o, "boot_image", cli_json_string(t->boot_image));
+	json_object_object_add(o, "source", cli_json_string(t->source));
+	json_object_object_add(o, "created", json_object_new_int64(t->created));
+	return o;
 }
 
 static const char list_help[] =
@@ -140,20 +138,19 @@ static int ts_list(struct cli *cli, int argc, char **argv)
 	if (rc < 0)
 		return 1;
 	if (as_json) {
-		struct json j;
+		struct json_object *a = json_object_new_array();
 
-		json_init(&j, stdout);
-		json_begin_array(&j);
 		for (size_t i = 0; i < n; i++) {
-			json_begin_object(&j);
-			json_head(&j, &list[i]);
-			json_key(&j, "packages"); json_strings(&j, list[i].packages, list[i].npackages);
-			json_key(&j, "applications");
-			json_strings(&j, list[i].applications, list[i].napplications);
-			json_end_object(&j);
+			struct json_object *o = json_head(&list[i]);
+
+			json_object_object_add(o, "packages",
+					       cli_json_strings(list[i].packages, list[i].npackages));
+			json_object_object_add(o, "applications",
+					       cli_json_strings(list[i].applications,
+								list[i].napplications));
+			json_object_array_add(a, o);
 		}
-		json_end_array(&j);
-		json_finish(&j);
+		rc = cli_json_print(a);
 	} else {
 		printf("%-8s  %7s  %8s  %-10s  %s\n", "ID", "VERSION", "PACKAGES", "BOOT", "NAME");
 		for (size_t i = 0; i < n; i++)
@@ -162,7 +159,7 @@ static int ts_list(struct cli *cli, int argc, char **argv)
 			       list[i].name);
 	}
 	tsm_ts_list_free(list, n);
-	return 0;
+	return rc; /* 0, or 1 when the JSON could not be written */
 }
 
 /* ---- show ------------------------------------------------------------- */
@@ -253,21 +250,20 @@ static void print_step_path(FILE *f, const struct tsm_ts_step *s)
 	fprintf(f, "%s%s%s", s->group_path, *s->group_path ? "/" : "", s->name);
 }
 
-static void json_ref(struct json *j, const struct tsm_ts_info *t, const struct uses *u,
-		     const char *ref, const struct tsm_content_item *items, size_t nitems,
-		     bool check_store)
+static struct json_object *json_ref(const struct tsm_ts_info *t, const struct uses *u,
+				    const char *ref, const struct tsm_content_item *items,
+				    size_t nitems, bool check_store)
 {
 	const struct tsm_content_item *c = check_store ? find_content(items, nitems, ref) : NULL;
+	struct json_object *o = json_object_new_object(), *used_by = json_object_new_array();
 
-	json_begin_object(j);
-	json_key(j, "id"); json_string(j, ref);
+	json_object_object_add(o, "id", cli_json_string(ref));
 	if (check_store) {
-		json_key(j, "in_store"); json_bool(j, c != NULL);
-		json_key(j, "kind"); json_string(j, c ? tsm_content_kind_name(c->kind) : NULL);
-		json_key(j, "content_name"); json_string(j, c ? c->name : NULL);
+		json_object_object_add(o, "in_store", json_object_new_boolean(c != NULL));
+		json_object_object_add(o, "kind",
+				       cli_json_string(c ? tsm_content_kind_name(c->kind) : NULL));
+		json_object_object_add(o, "content_name", cli_json_string(c ? c->name : NULL));
 	}
-	json_key(j, "used_by");
-	json_begin_array(j);
 	for (size_t k = uses_first(u, ref); uses_is(u, k, ref); k++) {
 		char *path = NULL;
 		size_t len = 0;
@@ -277,85 +273,78 @@ static void json_ref(struct json *j, const struct tsm_ts_info *t, const struct u
 			continue;
 		print_step_path(f, &t->steps[u->v[k].step]);
 		fclose(f);
-		json_string(j, path);
+		json_object_array_add(used_by, cli_json_string(path));
 		free(path);
 	}
-	json_end_array(j);
-	json_end_object(j);
+	json_object_object_add(o, "used_by", used_by);
+	return o;
 }
 
-static void json_show(const struct tsm_ts_info *t, const struct uses *u,
-		      const struct tsm_content_item *items, size_t nitems, char **blockers,
-		      size_t nblockers)
+static int json_show(const struct tsm_ts_info *t, const struct uses *u,
+		     const struct tsm_content_item *items, size_t nitems, char **blockers,
+		     size_t nblockers)
 {
 	const struct tsm_content_item *boot = t->boot_image ? find_content(items, nitems, t->boot_image)
 							    : NULL;
-	struct json j;
+	struct json_object *doc = json_head(t), *groups = json_object_new_array(),
+			   *steps = json_object_new_array(), *packages = json_object_new_array(),
+			   *missing = json_object_new_array(), *apps = json_object_new_array();
 
-	json_init(&j, stdout);
-	json_begin_object(&j);
-	json_head(&j, t);
-	json_key(&j, "boot_image_in_store"); json_bool(&j, boot != NULL);
-	json_key(&j, "sequence_bytes"); json_uint(&j, t->sequence_len);
-	json_key(&j, "groups");
-	json_begin_array(&j);
+	json_object_object_add(doc, "boot_image_in_store", json_object_new_boolean(boot != NULL));
+	json_object_object_add(doc, "sequence_bytes", json_object_new_uint64(t->sequence_len));
 	for (size_t i = 0; i < t->ngroups; i++) {
 		const struct tsm_ts_group *g = &t->groups[i];
+		struct json_object *o = json_object_new_object();
 
-		json_begin_object(&j);
-		json_key(&j, "name"); json_string(&j, g->name);
-		json_key(&j, "path"); json_string(&j, g->path);
-		json_key(&j, "depth"); json_int(&j, g->depth);
-		json_key(&j, "disabled"); json_bool(&j, g->disabled);
-		json_key(&j, "continue_on_error"); json_bool(&j, g->continue_on_error);
-		json_key(&j, "description"); json_string(&j, g->description);
-		json_key(&j, "condition"); json_string(&j, g->condition);
-		json_key(&j, "first_step"); json_uint(&j, g->first_step);
-		json_end_object(&j);
+		json_object_object_add(o, "name", cli_json_string(g->name));
+		json_object_object_add(o, "path", cli_json_string(g->path));
+		json_object_object_add(o, "depth", json_object_new_int64(g->depth));
+		json_object_object_add(o, "disabled", json_object_new_boolean(g->disabled));
+		json_object_object_add(o, "continue_on_error",
+				       json_object_new_boolean(g->continue_on_error));
+		json_object_object_add(o, "description", cli_json_string(g->description));
+		json_object_object_add(o, "condition", cli_json_string(g->condition));
+		json_object_object_add(o, "first_step", json_object_new_uint64(g->first_step));
+		json_object_array_add(groups, o);
 	}
-	json_end_array(&j);
-	json_key(&j, "steps");
-	json_begin_array(&j);
+	json_object_object_add(doc, "groups", groups);
 	for (size_t i = 0; i < t->nsteps; i++) {
 		const struct tsm_ts_step *s = &t->steps[i];
+		struct json_object *o = json_object_new_object();
 
-		json_begin_object(&j);
-		json_key(&j, "name"); json_string(&j, s->name);
-		json_key(&j, "type"); json_string(&j, s->type);
-		json_key(&j, "group_path"); json_string(&j, s->group_path);
-		json_key(&j, "disabled"); json_bool(&j, s->disabled);
-		json_key(&j, "continue_on_error"); json_bool(&j, s->continue_on_error);
-		json_key(&j, "description"); json_string(&j, s->description);
-		json_key(&j, "condition"); json_string(&j, s->condition);
-		json_key(&j, "dynamic_install"); json_bool(&j, s->dynamic_install);
-		json_key(&j, "packages"); json_strings(&j, s->packages, s->npackages);
-		json_key(&j, "applications"); json_strings(&j, s->applications, s->napplications);
-		json_end_object(&j);
+		json_object_object_add(o, "name", cli_json_string(s->name));
+		json_object_object_add(o, "type", cli_json_string(s->type));
+		json_object_object_add(o, "group_path", cli_json_string(s->group_path));
+		json_object_object_add(o, "disabled", json_object_new_boolean(s->disabled));
+		json_object_object_add(o, "continue_on_error",
+				       json_object_new_boolean(s->continue_on_error));
+		json_object_object_add(o, "description", cli_json_string(s->description));
+		json_object_object_add(o, "condition", cli_json_string(s->condition));
+		json_object_object_add(o, "dynamic_install",
+				       json_object_new_boolean(s->dynamic_install));
+		json_object_object_add(o, "packages", cli_json_strings(s->packages, s->npackages));
+		json_object_object_add(o, "applications",
+				       cli_json_strings(s->applications, s->napplications));
+		json_object_array_add(steps, o);
 	}
-	json_end_array(&j);
-	json_key(&j, "packages");
-	json_begin_array(&j);
+	json_object_object_add(doc, "steps", steps);
 	for (size_t i = 0; i < t->npackages; i++)
-		json_ref(&j, t, u, t->packages[i], items, nitems, true);
-	json_end_array(&j);
-	json_key(&j, "missing");
-	json_begin_array(&j);
+		json_object_array_add(packages,
+				      json_ref(t, u, t->packages[i], items, nitems, true));
+	json_object_object_add(doc, "packages", packages);
 	for (size_t i = 0; i < t->npackages; i++)
 		if (!find_content(items, nitems, t->packages[i]))
-			json_string(&j, t->packages[i]);
-	json_end_array(&j);
-	json_key(&j, "applications");
-	json_begin_array(&j);
+			json_object_array_add(missing, cli_json_string(t->packages[i]));
+	json_object_object_add(doc, "missing", missing);
 	for (size_t i = 0; i < t->napplications; i++)
-		json_ref(&j, t, u, t->applications[i], items, nitems, false);
-	json_end_array(&j);
-	json_key(&j, "disabled_packages");
-	json_strings(&j, t->disabled_packages, t->ndisabled_packages);
-	json_key(&j, "disabled_applications");
-	json_strings(&j, t->disabled_applications, t->ndisabled_applications);
-	json_key(&j, "standalone_blockers"); json_strings(&j, blockers, nblockers);
-	json_end_object(&j);
-	json_finish(&j);
+		json_object_array_add(apps, json_ref(t, u, t->applications[i], items, nitems, false));
+	json_object_object_add(doc, "applications", apps);
+	json_object_object_add(doc, "disabled_packages",
+			       cli_json_strings(t->disabled_packages, t->ndisabled_packages));
+	json_object_object_add(doc, "disabled_applications",
+			       cli_json_strings(t->disabled_applications, t->ndisabled_applications));
+	json_object_object_add(doc, "standalone_blockers", cli_json_strings(blockers, nblockers));
+	return cli_json_print(doc) ? -EIO : 0;
 }
 
 static void print_indent(int depth)
@@ -511,7 +500,7 @@ static int ts_show(struct cli *cli, int argc, char **argv)
 		tsm_error("out of memory");
 	} else if ((rc = tsm_ts_standalone_blockers(&info, &blockers, &nblockers)) == 0) {
 		if (as_json)
-			json_show(&info, &uses, items, nitems, blockers, nblockers);
+			rc = json_show(&info, &uses, items, nitems, blockers, nblockers);
 		else
 			print_show(&info, &uses, items, nitems, blockers, nblockers);
 	}
@@ -543,18 +532,10 @@ static int ts_rm(struct cli *cli, int argc, char **argv)
 	if (rc < 0)
 		return 1;
 	tsm_content_id_normalize(argv[optind], id);
-	if (as_json) {
-		struct json j;
-
-		json_init(&j, stdout);
-		json_begin_object(&j);
-		json_key(&j, "id"); json_string(&j, id);
-		json_key(&j, "removed"); json_bool(&j, true);
-		json_end_object(&j);
-		json_finish(&j);
-	} else if (!cli->quiet) {
+	if (as_json)
+		return cli_json_print_removed("id", id);
+	if (!cli->quiet)
 		printf("removed task sequence %s\n", id);
-	}
 	return 0;
 }
 

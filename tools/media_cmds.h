@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 struct cli;
-struct json;
+struct json_object;
 struct tsm_media_snapshot;
 struct tsm_volume_set;
 
@@ -16,10 +16,11 @@ int media_write(struct cli *cli, int argc, char **argv);
 int media_burn(struct cli *cli, int argc, char **argv);
 
 /* media show: where @snap is on the mount (versions/NAME/N/...) and the
- * version numbers the store keeps (@kept, ascending). */
+ * version numbers the store keeps (@kept, ascending); the _json one adds
+ * them to object @doc. */
 void media_show_versions(const struct tsm_media_snapshot *snap, const struct tsm_volume_set *set,
 			 const int64_t *kept, size_t nkept);
-void media_show_versions_json(struct json *j, const struct tsm_media_snapshot *snap,
+void media_show_versions_json(struct json_object *doc, const struct tsm_media_snapshot *snap,
 			      const struct tsm_volume_set *set, const int64_t *kept, size_t nkept);
 
 #endif
