@@ -195,12 +195,15 @@ int main(int argc, char **argv)
 	tsm_log_set_program("tsmediafs");
 	if (fuse_opt_parse(&args, &opts, option_spec, NULL) != 0)
 		return 2;
-	if (opts.help) {
-		fputs(usage_text, stdout);
-		return 0;
-	}
-	if (opts.version) {
-		printf("tsmediafs %s (FUSE %s)\n", TSMEDIA_VERSION, fuse_pkgversion());
+	if (opts.help || opts.version) {
+		if (opts.help)
+			fputs(usage_text, stdout);
+		else
+			printf("tsmediafs %s (FUSE %s)\n", TSMEDIA_VERSION, fuse_pkgversion());
+		free(opts.store);
+		free(opts.scrub);
+		free(opts.metrics);
+		fuse_opt_free_args(&args);
 		return 0;
 	}
 	if (fuse_parse_cmdline(&args, &cl) != 0) {
