@@ -14,7 +14,8 @@
  * Threads: libfuse's worker threads run the operations; the watcher
  * thread polls the catalog, sends invalidations and, once a second, closes
  * packs gc removed; the scrub thread (-o scrub=) checks every pack on its
- * schedule.  fs->lock protects the node list, every node's counters and
+ * schedule; the metrics server's thread (-o metrics=, metrics.h) reads the
+ * counters and, under fs->lock, the node list.  fs->lock protects the node list, every node's counters and
  * every fs_snap's refs, ncurrent and listing_pin; a node's image and
  * snapshot are immutable once published.  Each thread has its own store
  * handle. */
