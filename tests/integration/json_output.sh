@@ -34,6 +34,7 @@ echo boot >"$WORK/boot/boot.txt"
 BOOT=$(add_content "$S" --kind boot-image --name "Boot é" "$WORK/boot")
 GONE=$(add_content "$S" --kind package --name "to remove" "$WORK/boot")
 tsm "$S" media create --type data --name data1 --content "$ID" >/dev/null 2>&1
+tsm "$S" media create --type capture --name cap --boot-image "$BOOT" >/dev/null 2>&1
 TS_NAME=$(printf 'TS "x" é\x02')
 cat >"$WORK/ts.xml" <<EOF2
 <sequence version="3.00"><step type="SMS_TaskSequence_RunCommandLineAction" name="Run &quot;it&quot; é"><action>cmd /c echo</action><defaultVarList><variable name="PackageID" property="PackageID">$ID</variable></defaultVarList></step></sequence>
@@ -58,6 +59,7 @@ CASES=(
 	"content rm|content rm $GONE --json"
 	"media list|media list --json"
 	"media show|media show data1 --json"
+	"media inspect|media inspect cap --json"
 	"ts list|ts list --json"
 	"ts show|ts show $TS --json"
 	"ts rm|ts rm $TS_GONE --json"
@@ -70,16 +72,22 @@ CASES=(
 MUTATING="|content rm|ts rm|site rm|cert create|"
 
 check "every command with --json in the help texts is covered"
+# Each command's own usage (its help up to the first blank line) says
+# [--json]: the top-level commands, and every subcommand of a group.
 "$TSMEDIA" --help | sed -n '/^Commands:/,/^$/p' | awk '/^  [a-z]/ { print $1 }' >"$WORK/groups"
 : >"$WORK/with-json"
 while read -r g; do
-	"$TSMEDIA" "$g" --help 2>/dev/null | awk -v g="$g" '/^  [a-z]/ { sub(/^ +/, ""); n = split($0, w, " ")
-		for (i = 2; i <= n; i++) if (w[i] ~ /--json/) { print g " " w[1]; break } }' >>"$WORK/with-json"
-	"$TSMEDIA" "$g" --help 2>/dev/null | grep -q "^Usage: .* $g .*--json" && echo "$g" >>"$WORK/with-json"
+	subs=$("$TSMEDIA" "$g" --help 2>/dev/null | sed -n '1,/^$/p' | grep -q 'COMMAND' &&
+		"$TSMEDIA" "$g" --help | sed -nE 's/^  ([a-z]+)( .*|$)/\1/p' || true)
+	if [[ -z $subs ]]; then
+		"$TSMEDIA" "$g" --help 2>/dev/null | sed -n '1,/^$/p' | grep -q -- --json && echo "$g" >>"$WORK/with-json"
+		continue
+	fi
+	for sub in $subs; do
+		"$TSMEDIA" "$g" "$sub" --help 2>/dev/null | sed -n '1,/^$/p' | grep -q -- --json &&
+			echo "$g $sub" >>"$WORK/with-json"
+	done
 done <"$WORK/groups"
-for c in "cert create" "cert check"; do # their group help puts --json on a second line
-	"$TSMEDIA" ${c} --help | grep -q -- --json && echo "$c" >>"$WORK/with-json"
-done
 sort -u -o "$WORK/with-json" "$WORK/with-json"
 (($(wc -l <"$WORK/with-json") >= 10)) || fail "found only $(wc -l <"$WORK/with-json") commands with --json: $(cat "$WORK/with-json")"
 while read -r c; do
