@@ -140,6 +140,11 @@ fi
 
 check "the options that take a value, as tools/*.c declares them"
 grep -ohE '\{ "[a-z0-9-]+", (required|no)_argument' "$ROOT"/tools/*.c | tr -d '{",' | sort -u >"$WORK/opts"
+# The site value options are made at run time from core/catalog/site.c's
+# value_names table: each takes a value.
+sed -n '/value_names\[TSM_SITE_VALUE_COUNT\] = {/,/^};/p' "$ROOT/core/catalog/site.c" |
+	sed -nE 's/.*= "([a-z0-9-]+)",/\1 required_argument/p' >>"$WORK/opts"
+grep -q '^http-port required_argument$' "$WORK/opts" || fail "no site value options found in core/catalog/site.c"
 (($(wc -l <"$WORK/opts") >= 50)) || fail "found only $(wc -l <"$WORK/opts") options in tools/*.c"
 while read -r name kind; do
 	# --version is the global option (no value) and content add's label (a value).

@@ -64,7 +64,9 @@ _tsmedia_takes_value()
 		--variable | --prestart-command | --created-by | --comment | --index | --volume | \
 		--boot-load-size | --since | --site-code | --mp | --add-mp | --rm-mp | --rm-root-ca | \
 		--os-image-index | --bios-boot | --uefi-boot | --usb-bios-mbr | --usb-bios-core | \
-		--management-point)
+		--management-point | --media-cipher | --clear | --http-port | --https-port | \
+		--iis-ssl-state | --signing-certificate | --public-root-key | --root-ca-certs | \
+		--use-first-cert | --x64-unknown-guid | --x86-unknown-guid)
 		return 0 ;;
 	esac
 	return 1
@@ -149,6 +151,7 @@ _tsmedia()
 		return ;;
 	--split) _tsmedia_compgen_words "fat32"; return ;;
 	--mode) _tsmedia_compgen_words "dynamic site-based"; return ;;
+	--media-cipher) _tsmedia_compgen_words "aes256 aes128"; return ;;
 	--user-device-affinity) _tsmedia_compgen_words "auto admin deny"; return ;;
 	--content | --boot-image | --os-image | --package | --application | --driver-package | \
 		--prestart-files)
