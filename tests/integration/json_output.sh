@@ -29,12 +29,14 @@ printf x >"$WORK/src/sub/$FILE_Q"
 printf y >"$WORK/src/$FILE_C"
 randfile "$WORK/src/big.bin" $((300 << 10))
 ID=$(add_content "$S" --kind package --name "$NAME" "$WORK/src")
-mkdir -p "$WORK/boot"
+mkdir -p "$WORK/boot/boot"
 echo boot >"$WORK/boot/boot.txt"
+# A BIOS boot file where Windows PE has one, so capture media can be made.
+head -c 2048 /dev/zero >"$WORK/boot/boot/etfsboot.com"
 BOOT=$(add_content "$S" --kind boot-image --name "Boot é" "$WORK/boot")
 GONE=$(add_content "$S" --kind package --name "to remove" "$WORK/boot")
 tsm "$S" media create --type data --name data1 --content "$ID" >/dev/null 2>&1
-tsm "$S" media create --type capture --name cap --boot-image "$BOOT" >/dev/null 2>&1
+tsm "$S" media create --type capture --name cap --boot-image "$BOOT" >/dev/null
 TS_NAME=$(printf 'TS "x" é\x02')
 cat >"$WORK/ts.xml" <<EOF2
 <sequence version="3.00"><step type="SMS_TaskSequence_RunCommandLineAction" name="Run &quot;it&quot; é"><action>cmd /c echo</action><defaultVarList><variable name="PackageID" property="PackageID">$ID</variable></defaultVarList></step></sequence>
@@ -59,6 +61,7 @@ CASES=(
 	"content rm|content rm $GONE --json"
 	"media list|media list --json"
 	"media show|media show data1 --json"
+	"media show cap|media show cap --json"
 	"media inspect|media inspect cap --json"
 	"ts list|ts list --json"
 	"ts show|ts show $TS --json"
