@@ -26,7 +26,7 @@ static const char usage_text[] =
 	"  verify              re-hash every chunk and blob; names any damage\n"
 	"  gc                  remove what nothing references and compact packs\n"
 	"  mkiso -o OUT SOURCE write an ISO image (Joliet, Rock Ridge, UDF, El Torito)\n"
-	"  media create|edit|list|show|rm|export|inspect\n"
+	"  media create|edit|list|show|rm|export|inspect|write|burn\n"
 	"                      define media and write them out\n"
 	"  mount MOUNTPOINT    serve every media as a live file (runs tsmediafs)\n"
 	"  capture --name NAME SOURCE\n"

@@ -79,7 +79,7 @@ run_checks() {
 	expect "$T " $("$T" --help | sed -n '/^Commands:/,/^$/p' | sed -nE 's/^  ([a-z]+)( .*|$)/\1/p')
 	expect "$T me" media
 	expect "$T --store $S c" capture cert content
-	expect "$T media " create edit list show rm export inspect
+	expect "$T media " create edit list show rm export inspect write burn
 	expect "$T content e" export
 	expect "$T site " add edit list show rm
 
@@ -102,6 +102,7 @@ run_checks() {
 	expect "$T --store $S media show " alpha beta.2
 	expect "$T --store $S media show b" beta.2
 	expect "$T --store=$S media export " alpha beta.2
+	expect "$T --store $S media write " alpha beta.2
 	expect "$T --store $S content show " "$ID1" "$ID2"
 	expect "$T --store $S media create --type data --name n --content " "$ID1" "$ID2"
 	expect "$T --store $S site show " PS1

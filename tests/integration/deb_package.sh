@@ -49,7 +49,7 @@ for f in /usr/bin/tsmedia /usr/bin/tsmediafs /lib/systemd/system/tsmediafs.servi
 	grep -qxF "$f" "$WORK/contents" || fail "the package has no $f"
 done
 depends=$(dpkg-deb -f "$DEB" Depends)
-for d in fuse3 libfuse3-3 libsqlite3-0 libssl3 libzstd1 libwim15 libxml2 libiso9660 libudf0 libmicrohttpd12 libjson-c5 libzxcvbn0; do
+for d in fuse3 libfuse3-3 libsqlite3-0 libssl3 libzstd1 libwim15 libxml2 libiso9660 libudf0 libmicrohttpd12 libjson-c5 libzxcvbn0 libudev1 libmount1; do
 	[[ $depends == *"$d"* ]] || fail "Depends does not name $d: $depends"
 done
 note "Depends: $depends"

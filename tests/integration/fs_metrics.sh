@@ -175,17 +175,21 @@ verified=$(query tsmediafs_chunk_verifications_total)
 assert_ge "$verified" $(((9 << 20) / (256 << 10))) "chunks checked"
 assert_ge "$(query tsmediafs_chunk_failures_total)" 1 "damaged chunks found"
 assert_ge "$(query tsmediafs_catalog_refreshes_total)" 2 "catalog refreshes after delta was created"
-assert_eq "$(query tsmediafs_media_files)" 4 "files listed"
-assert_eq "$(query tsmediafs_snapshots_live)" 4 "snapshots live"
+# The mount lists each media at its root and each numbered snapshot under
+# versions/NAME/N/, each its own snapshot with its own listing pin.
+files=$(find "$mnt" -type f | wc -l)
+version_dirs=$(find "$mnt/versions" -mindepth 2 -maxdepth 2 -type d | wc -l)
+assert_eq "$(query tsmediafs_media_files)" "$files" "files listed"
+assert_eq "$(query tsmediafs_snapshots_live)" $((4 + version_dirs)) "snapshots live (4 media, $version_dirs version directories)"
 assert_eq "$(query tsmediafs_open_files)" 1 "open files (beta.iso, held)"
-assert_eq "$(query tsmediafs_pins_live)" 5 "pins: four listed snapshots and one open file"
+assert_eq "$(query tsmediafs_pins_live)" $((4 + version_dirs + 1)) "pins: every listed snapshot and one open file"
 note "alpha: $alpha_reads reads; beta: $beta_reads reads; all: $all_reads; chunks checked: $verified; p50 read latency: $(query 'histogram_quantile(0.5, tsmediafs_read_seconds_bucket)') s"
 
 check "closing the held file lets its pin go"
 exec 7<&-
 scraped_is() { [[ $(curl -fsS "$M" | sed -n "s/^$1 //p") == "$2" ]]; }
 wait_until 10 scraped_is tsmediafs_open_files 0 || fail "the open file is still counted"
-assert_eq "$(curl -fsS "$M" | sed -n 's/^tsmediafs_pins_live //p')" 4 "pins after the close"
+assert_eq "$(curl -fsS "$M" | sed -n 's/^tsmediafs_pins_live //p')" $((4 + version_dirs)) "pins after the close"
 
 check "every query of the Grafana dashboard (tools/grafana) runs on prometheus and names served metrics"
 curl -fsS "$M" >"$WORK/last.txt"

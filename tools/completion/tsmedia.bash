@@ -66,7 +66,7 @@ _tsmedia_takes_value()
 		--os-image-index | --bios-boot | --uefi-boot | --usb-bios-mbr | --usb-bios-core | \
 		--management-point | --media-cipher | --clear | --http-port | --https-port | \
 		--iis-ssl-state | --signing-certificate | --public-root-key | --root-ca-certs | \
-		--use-first-cert | --x64-unknown-guid | --x86-unknown-guid)
+		--use-first-cert | --x64-unknown-guid | --x86-unknown-guid | --device | --keep-versions)
 		return 0 ;;
 	esac
 	return 1
@@ -166,6 +166,7 @@ _tsmedia()
 	--task-sequence) _tsmedia_compgen_words "$(_tsmedia_ts_ids)"; return ;;
 	--site | --parent | --code) _tsmedia_compgen_words "$(_tsmedia_sites)"; return ;;
 	--store) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
+	--device) mapfile -t COMPREPLY < <(compgen -f -- "${cur:-/dev/}"); return ;;
 	-o | --output | --out | --password-file | --certificate | --certificate-password-file | \
 		--root-ca | --add-root-ca | --hybrid-mbr)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
@@ -194,7 +195,7 @@ _tsmedia()
 	done
 
 	case "$cmd $sub" in
-	"media show" | "media edit" | "media rm" | "media export")
+	"media show" | "media edit" | "media rm" | "media export" | "media write" | "media burn")
 		((nargs == 0)) && _tsmedia_compgen_words "$(_tsmedia_media)" ;;
 	"media inspect")
 		if ((nargs == 0)); then
