@@ -266,6 +266,31 @@ static void json_entries(struct json *j, const struct tsm_tree_entry *e, size_t 
 	json_end_array(j);
 }
 
+/* Lexically: an absolute target, or one that climbs above the root.
+ * Images (Rock Ridge SL) may hold such links; they are kept as strings. */
+static bool link_leaves_tree(const char *path, const char *target)
+{
+	int depth = 0;
+
+	if (!target || target[0] == '/')
+		return true;
+	for (const char *p = path; *p; p++)
+		depth += *p == '/';
+	for (const char *p = target; *p;) {
+		size_t len = strcspn(p, "/");
+
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			if (--depth < 0)
+				return true;
+		} else if (len && !(len == 1 && p[0] == '.')) {
+			depth++;
+		}
+		p += len;
+		p += strspn(p, "/");
+	}
+	return false;
+}
+
 static void print_item_text(const struct tsm_content_item *item, const struct tsm_tree_entry *e,
 			    size_t n)
 {
@@ -288,7 +313,9 @@ static void print_item_text(const struct tsm_content_item *item, const struct ts
 		if (e[i].type == TSM_ENTRY_DIR)
 			printf("  %-7s %14s  %s/\n", "dir", "", e[i].path);
 		else if (e[i].type == TSM_ENTRY_SYMLINK)
-			printf("  %-7s %14s  %s -> %s\n", "symlink", "", e[i].path, e[i].link_target);
+			printf("  %-7s %14s  %s -> %s%s\n", "symlink", "", e[i].path, e[i].link_target,
+			       link_leaves_tree(e[i].path, e[i].link_target) ?
+			       "  (outside this content: kept as the image stores it)" : "");
 		else
 			printf("  %-7s %14llu  %s\n", "file", (unsigned long long)e[i].size, e[i].path);
 	}
@@ -303,8 +330,56 @@ static char *meta_str(struct tsm_store *store, const char *id, const char *key)
 	return tsm_content_meta(store, id, 0, key, &v, &len) == 0 ? v : NULL;
 }
 
+/* What an ISO import recorded beside its boot rows (content meta written
+ * by core/import/iso.c): per entry "load_segment=0x.. system_type=0x..
+ * bootable=N ...", the catalog's path, libisofs' system area summary. */
+struct boot_fact {
+	unsigned load_segment, system_type;
+	int bootable;
+};
+
+struct boot_facts {
+	struct boot_fact f[64];
+	size_t n;
+	char *catalog, *system_area;
+};
+
+static void boot_facts_load(struct tsm_store *store, const char *id, struct boot_facts *bf)
+{
+	char *text = meta_str(store, id, "eltorito");
+
+	for (char *line = text, *next; line && *line && bf->n < 64; line = next) {
+		struct boot_fact *f = &bf->f[bf->n];
+
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		if (sscanf(line, "load_segment=%x system_type=%x bootable=%d", &f->load_segment,
+			   &f->system_type, &f->bootable) == 3)
+			bf->n++;
+	}
+	free(text);
+	bf->catalog = meta_str(store, id, "boot_catalog");
+	bf->system_area = meta_str(store, id, "system_area");
+}
+
+static void boot_facts_clear(struct boot_facts *bf)
+{
+	free(bf->catalog);
+	free(bf->system_area);
+}
+
+/* El Torito 1.0 2.2 byte 1 (media type). */
+static const char *emulation_name(unsigned e)
+{
+	static const char *const names[] = { "none", "floppy 1.2 MB", "floppy 1.44 MB",
+					     "floppy 2.88 MB", "hard disk" };
+
+	return e < 5 ? names[e] : "unknown";
+}
+
 static void print_boot_text(const struct tsm_boot_entry *b, size_t n, const char *arch,
-			    const char *client)
+			    const char *client, const struct boot_facts *bf)
 {
 	if (arch)
 		printf("Architecture: %s\nClient:    %s\n", arch,
@@ -318,7 +393,17 @@ static void print_boot_text(const struct tsm_boot_entry *b, size_t n, const char
 		       b[i].platform == TSM_BOOT_PLATFORM_UEFI ? "UEFI" : "BIOS", b[i].platform,
 		       b[i].emulation ? "emulation" : "no emulation", size,
 		       b[i].path ? b[i].path : "(an image no directory names)");
+		printf("  media type %s", emulation_name(b[i].emulation));
+		if (i < bf->n)
+			printf(", load segment 0x%04x, system type 0x%02x%s", bf->f[i].load_segment,
+			       bf->f[i].system_type, bf->f[i].bootable ? "" : ", not bootable");
+		printf("%s, %llu bytes\n", b[i].boot_info_table ? ", boot info table" : "",
+		       (unsigned long long)b[i].size);
 	}
+	if (n && bf->catalog)
+		printf("Boot catalog: %s\n", bf->catalog);
+	if (bf->system_area)
+		printf("System area: %s\n", bf->system_area);
 }
 
 static const char show_help[] =
@@ -331,6 +416,7 @@ static int content_show(struct cli *cli, int argc, char **argv)
 	struct tsm_content_item item;
 	struct tsm_tree_entry *entries = NULL;
 	struct tsm_boot_entry *boots = NULL;
+	struct boot_facts facts = { 0 };
 	struct tsm_store *store;
 	size_t n = 0, nboots = 0;
 	char *arch = NULL, *client = NULL;
@@ -351,6 +437,7 @@ static int content_show(struct cli *cli, int argc, char **argv)
 	if (rc == 0) {
 		arch = meta_str(store, argv[optind], "boot.arch");
 		client = meta_str(store, argv[optind], "boot.client");
+		boot_facts_load(store, argv[optind], &facts);
 	}
 	tsm_store_close(store);
 	if (rc < 0)
@@ -376,7 +463,13 @@ static int content_show(struct cli *cli, int argc, char **argv)
 										: "other");
 			json_key(&j, "platform_id"); json_uint(&j, b->platform);
 			json_key(&j, "emulation"); json_uint(&j, b->emulation);
+			json_key(&j, "emulation_name"); json_string(&j, emulation_name(b->emulation));
 			json_key(&j, "load_size"); json_uint(&j, b->load_size);
+			if (i < facts.n) {
+				json_key(&j, "load_segment"); json_uint(&j, facts.f[i].load_segment);
+				json_key(&j, "system_type"); json_uint(&j, facts.f[i].system_type);
+				json_key(&j, "bootable"); json_bool(&j, facts.f[i].bootable);
+			}
 			json_key(&j, "boot_info_table"); json_bool(&j, b->boot_info_table);
 			json_key(&j, "path"); json_string(&j, b->path);
 			json_key(&j, "hidden"); json_bool(&j, b->path == NULL);
@@ -384,14 +477,17 @@ static int content_show(struct cli *cli, int argc, char **argv)
 			json_end_object(&j);
 		}
 		json_end_array(&j);
+		json_key(&j, "boot_catalog"); json_string(&j, facts.catalog);
+		json_key(&j, "system_area"); json_string(&j, facts.system_area);
 		json_end_object(&j);
 		json_finish(&j);
 	} else {
 		print_item_text(&item, entries, n);
-		print_boot_text(boots, nboots, arch, client);
+		print_boot_text(boots, nboots, arch, client, &facts);
 	}
 	free(arch);
 	free(client);
+	boot_facts_clear(&facts);
 	tsm_boot_entries_free(boots, nboots);
 	tsm_tree_entries_free(entries, n);
 	tsm_content_item_clear(&item);
