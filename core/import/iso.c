@@ -1453,6 +1453,23 @@ static bool has_eltorito(struct iso_reader *r)
 	       memcmp(brvd + 1, "CD001", 5) == 0 && memcmp(brvd + 7, spec, sizeof(spec) - 1) == 0;
 }
 
+/* El Torito 1.0 2.0: the boot record's LE32 at byte 0x47 is the catalog's
+ * sector; a catalog past the end of the image is named as that. */
+static int check_catalog(struct iso_reader *r)
+{
+	uint8_t lba[4];
+
+	if (!has_eltorito(r) || tsm_pread_full(r->fd, lba, sizeof(lba), 17 * ISO_SECTOR + 0x47) < 0)
+		return 0;
+	if (((uint64_t)le32(lba) + 1) * ISO_SECTOR > r->image_size) {
+		tsm_error("%s: the El Torito boot catalog (sector %u) is past the end of the image"
+			  " (%llu sectors; truncated or damaged)", r->file, le32(lba),
+			  (unsigned long long)(r->image_size / ISO_SECTOR));
+		return -EIO;
+	}
+	return 0;
+}
+
 /* In the reader: the tree, by libudf or libisofs; El Torito and the system
  * area by libisofs. */
 static int reader_scan(struct iso_reader *r)
@@ -1483,6 +1500,8 @@ static int reader_scan(struct iso_reader *r)
 		}
 		if ((rc = udf_scan(r)) < 0 || !has_eltorito(r))
 			return rc;
+		if ((rc = check_catalog(r)) < 0)
+			return rc;
 		/* The boot entries come from the ISO 9660 side. */
 		if ((rc = tsm_iso_dirs_check(r->fd, r->file, r->image_size)) < 0)
 			return rc;
@@ -1491,6 +1510,8 @@ static int reader_scan(struct iso_reader *r)
 	/* libisofs trusts the directory records' sizes and extents as much as
 	 * libiso9660 did: each is checked first (loops, records past their
 	 * sector or the image). */
+	if ((rc = check_catalog(r)) < 0)
+		return rc;
 	if ((rc = tsm_iso_dirs_check(r->fd, r->file, r->image_size)) < 0) {
 		if (r->has_udf)
 			tsm_error("%s: its UDF volume cannot be read either (damaged or truncated?%s)",
