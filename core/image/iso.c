@@ -224,6 +224,10 @@ static int layout_sectors(struct iso_ctx *ctx)
 	for (size_t i = 0; i < ctx->nnodes; i++) {
 		struct iso_node *n = &ctx->nodes[i];
 
+		if (n == ctx->catalog_node) {
+			n->data_lba = ctx->catalog_lba;
+			continue;
+		}
 		if (!n->dir && !n->symlink && n->size && n != ctx->uefi_boot &&
 		    (rc = alloc_high(ctx, &a, n->size, &n->data_lba)) < 0)
 			return rc;
@@ -319,8 +323,8 @@ static int write_file_data(struct iso_ctx *ctx)
 	for (size_t i = 0; i < ctx->nnodes; i++) {
 		struct iso_node *n = &ctx->nodes[i];
 
-		if (n->dir || n->symlink || !n->size)
-			continue;
+		if (n->dir || n->symlink || !n->size || n == ctx->catalog_node)
+			continue; /* the catalog is written as META at its sector */
 		if (n == ctx->bios_boot && ctx->opts->boot_info_table)
 			rc = eltorito_emit_boot_file(ctx, n);
 		else

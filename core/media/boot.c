@@ -21,6 +21,7 @@ void tsm_boot_choice_clear(struct tsm_boot_choice *c)
 	free(c->bios_boot);
 	free(c->uefi_boot);
 	free(c->hybrid_mbr);
+	free(c->boot_catalog);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -56,6 +57,37 @@ static void hybrid_from_content(struct tsm_store *store, const char *id, int64_t
 		c->hybrid_gpt = len && ((char *)value)[0] == '1';
 		free(value);
 	}
+	if (tsm_content_meta(store, id, version, "boot_catalog", &value, &len) == 0) {
+		c->boot_catalog = strndup(value, len);
+		free(value);
+	}
+}
+
+/* The load segment and system type of entry @i, which an ISO import
+ * records as content meta "eltorito" (core/import/iso.c), one line per
+ * entry: "load_segment=0x0000 system_type=0x00 ...". */
+static void boot_fields(struct tsm_store *store, const char *id, int64_t version, size_t i,
+			struct tsm_boot_choice *c)
+{
+	char *text, *line;
+	void *value;
+	size_t len;
+
+	if (tsm_content_meta(store, id, version, "eltorito", &value, &len) < 0)
+		return;
+	if ((text = strndup(value, len))) {
+		line = text;
+		for (size_t k = 0; k < i && line; k++)
+			if ((line = strchr(line, '\n')))
+				line++;
+		if (line && sscanf(line, "load_segment=%x system_type=%x", &c->load_segment,
+				   &c->system_type) != 2)
+			c->load_segment = c->system_type = 0;
+		if (c->load_segment > 0xffff || c->system_type > 0xff)
+			c->load_segment = c->system_type = 0;
+		free(text);
+	}
+	free(value);
 }
 
 int tsm_boot_choice_from_content(struct tsm_store *store, const char *id, int64_t version,
@@ -81,6 +113,8 @@ int tsm_boot_choice_from_content(struct tsm_store *store, const char *id, int64_
 			c->bios_boot = path;
 			c->load_size = e->load_size;
 			c->boot_info_table = e->boot_info_table;
+			c->emulation = e->emulation;
+			boot_fields(store, id, version, i, c);
 		} else {
 			free(path);
 		}

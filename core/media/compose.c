@@ -79,6 +79,10 @@ static int layout_iso(struct tsm_store *store, const struct tsm_media_def *d,
 		.bios_boot = d->bios_boot,
 		.bios_load_size = d->boot_load_size,
 		.boot_info_table = d->boot_info_table,
+		.bios_emulation = d->boot_emulation,
+		.bios_load_segment = d->boot_load_segment,
+		.bios_system_type = d->boot_system_type,
+		.boot_catalog = d->boot_catalog,
 		.uefi_boot = d->uefi_boot,
 		.uefi_load_size = d->uefi_load_size,
 		.hybrid_mbr = d->hybrid_mbr,
@@ -281,6 +285,10 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 			d.bios_boot = bc.bios_boot;
 			d.boot_load_size = bc.load_size;
 			d.boot_info_table = bc.boot_info_table;
+			d.boot_emulation = bc.emulation;
+			d.boot_load_segment = bc.load_segment;
+			d.boot_system_type = bc.system_type;
+			d.boot_catalog = bc.boot_catalog;
 			d.uefi_boot = bc.uefi_boot;
 			d.uefi_load_size = bc.uefi_load_size;
 			if (!d.hybrid_mbr_len && bc.hybrid_mbr_len) {
