@@ -175,15 +175,21 @@ else
 fi
 
 # ------------------------------------------------------------------ El Torito emulation
-# A boot sector that writes a banner to COM1 (port 0x3F8) and halts:
-#   call next; next: pop si; push cs; pop ds; add si, msg-next;
-#   mov dx, 0x3f8; l: lodsb; test al, al; jz h; out dx, al; jmp l; h: hlt; jmp h
+# A boot sector that writes a banner to COM1 (port 0x3F8) and halts, but
+# only when the BIOS booted it as the drive it was made for (DL: 0x00 the
+# first floppy, 0x80 the first hard disk, as El Torito 1.0 emulation
+# assigns them; a no-emulation boot passes the CD's own number):
+#   cmp dl, DRIVE; jne h; call next; next: pop si; push cs; pop ds;
+#   add si, msg-next; mov dx, 0x3f8; l: lodsb; test al, al; jz h;
+#   out dx, al; jmp l; h: hlt; jmp h
 bootsector() { # OUT BYTES BANNER [PARTITION-TYPE]
 	python3 - "$@" <<'EOF'
 import struct, sys
 out, size, banner = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
-code = bytes([0xE8, 0, 0, 0x5E, 0x0E, 0x1F, 0x83, 0xC6, 20, 0xBA, 0xF8, 0x03, 0xAC, 0x84, 0xC0,
-              0x74, 0x03, 0xEE, 0xEB, 0xF8, 0xF4, 0xEB, 0xFD]) + banner + b'\r\n\0'
+drive = 0x80 if len(sys.argv) > 4 else 0x00
+code = bytes([0x80, 0xFA, drive, 0x75, 20, 0xE8, 0, 0, 0x5E, 0x0E, 0x1F, 0x83, 0xC6, 20,
+              0xBA, 0xF8, 0x03, 0xAC, 0x84, 0xC0, 0x74, 0x03, 0xEE, 0xEB, 0xF8, 0xF4, 0xEB,
+              0xFD]) + banner + b'\r\n\0'
 d = bytearray(size)
 d[:len(code)] = code
 if len(sys.argv) > 4:   # an MBR: one partition from sector 1 to the end
