@@ -238,6 +238,29 @@ uint32_t eltorito_boot_info_csum(const uint8_t *data, size_t len)
  * file bytes: the boot file's, through opts->boot_source. */
 #define BOOT_FILE_MAX (64u << 20)
 
+/* GRUB 2's boot info (xorrisofs --grub2-boot-info): bytes 2548-2555 of its
+ * El Torito image hold, as LE64, the image's 2 KiB block address times 4
+ * plus 5 (xorrisofs(1)), from which its boot.img finds the rest of it. */
+#define GRUB2_INFO_OFF 2548u
+
+static bool grub2_patch(const struct iso_ctx *ctx, const struct iso_node *n)
+{
+	return ctx->opts->grub2_boot_info && n->size >= GRUB2_INFO_OFF + 8;
+}
+
+/* The checksum with GRUB 2's 8 bytes as they will be written (its two
+ * words are 4-aligned words of the sum). */
+static uint32_t csum_grub2(const struct iso_ctx *ctx, const struct iso_node *n,
+			   const uint8_t *data, uint32_t sum)
+{
+	uint64_t v = (uint64_t)n->data_lba * 4 + 5;
+
+	if (!grub2_patch(ctx, n))
+		return sum;
+	sum -= le32_get(data + GRUB2_INFO_OFF) + le32_get(data + GRUB2_INFO_OFF + 4);
+	return sum + (uint32_t)v + (uint32_t)(v >> 32);
+}
+
 static int boot_file_csum(struct iso_ctx *ctx, struct iso_node *n, uint32_t *csum_ret)
 {
 	const struct tsm_blob_source *src = ctx->opts->boot_source;
@@ -246,7 +269,8 @@ static int boot_file_csum(struct iso_ctx *ctx, struct iso_node *n, uint32_t *csu
 	ssize_t got;
 
 	if (t->data) {
-		*csum_ret = eltorito_boot_info_csum(t->data, (size_t)n->size);
+		*csum_ret = csum_grub2(ctx, n, t->data, eltorito_boot_info_csum(t->data,
+										 (size_t)n->size));
 		return 0;
 	}
 	if (!src) {
@@ -271,29 +295,41 @@ static int boot_file_csum(struct iso_ctx *ctx, struct iso_node *n, uint32_t *csu
 		free(buf);
 		return (int)got;
 	}
-	*csum_ret = eltorito_boot_info_csum(buf, (size_t)n->size);
+	*csum_ret = csum_grub2(ctx, n, buf, eltorito_boot_info_csum(buf, (size_t)n->size));
 	free(buf);
 	return 0;
 }
 
+/* The BIOS boot file with its patches (the boot info table, GRUB 2's boot
+ * info) as META and the rest of its bytes from the store, in order. */
 int eltorito_emit_boot_file(struct iso_ctx *ctx, struct iso_node *n)
 {
+	uint64_t base = (uint64_t)n->data_lba * ISO_SECTOR, at = 0;
+	bool table = ctx->opts->boot_info_table, grub = grub2_patch(ctx, n);
 	uint32_t csum = 0;
 	uint8_t *m;
 	int rc;
 
-	if ((rc = boot_file_csum(ctx, n, &csum)) < 0)
-		return rc;
-	m = tsm_image_builder_meta(ctx->b, (uint64_t)n->data_lba * ISO_SECTOR + BOOT_INFO_OFF,
-				   BOOT_INFO_LEN);
-	if (!m)
-		return -ENOMEM;
-	le32_set(m, ctx->pvd_lba);
-	le32_set(m + 4, n->data_lba);
-	le32_set(m + 8, (uint32_t)n->size);
-	le32_set(m + 12, csum);
-	if ((rc = iso_emit_file_range(ctx, n, 0, BOOT_INFO_OFF)) < 0)
-		return rc;
-	return iso_emit_file_range(ctx, n, BOOT_INFO_OFF + BOOT_INFO_LEN,
-				   n->size - (BOOT_INFO_OFF + BOOT_INFO_LEN));
+	if (table) {
+		if ((rc = boot_file_csum(ctx, n, &csum)) < 0)
+			return rc;
+		if (!(m = tsm_image_builder_meta(ctx->b, base + BOOT_INFO_OFF, BOOT_INFO_LEN)))
+			return -ENOMEM;
+		le32_set(m, ctx->pvd_lba);
+		le32_set(m + 4, n->data_lba);
+		le32_set(m + 8, (uint32_t)n->size);
+		le32_set(m + 12, csum);
+		if ((rc = iso_emit_file_range(ctx, n, 0, BOOT_INFO_OFF)) < 0)
+			return rc;
+		at = BOOT_INFO_OFF + BOOT_INFO_LEN;
+	}
+	if (grub) {
+		if (!(m = tsm_image_builder_meta(ctx->b, base + GRUB2_INFO_OFF, 8)))
+			return -ENOMEM;
+		le64_set(m, (uint64_t)n->data_lba * 4 + 5);
+		if ((rc = iso_emit_file_range(ctx, n, at, GRUB2_INFO_OFF - at)) < 0)
+			return rc;
+		at = GRUB2_INFO_OFF + 8;
+	}
+	return iso_emit_file_range(ctx, n, at, n->size - at);
 }

@@ -325,7 +325,7 @@ static int write_file_data(struct iso_ctx *ctx)
 
 		if (n->dir || n->symlink || !n->size || n == ctx->catalog_node)
 			continue; /* the catalog is written as META at its sector */
-		if (n == ctx->bios_boot && ctx->opts->boot_info_table)
+		if (n == ctx->bios_boot && (ctx->opts->boot_info_table || ctx->opts->grub2_boot_info))
 			rc = eltorito_emit_boot_file(ctx, n);
 		else
 			rc = iso_emit_file_range(ctx, n, 0, n->size);

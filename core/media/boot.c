@@ -57,6 +57,11 @@ static void hybrid_from_content(struct tsm_store *store, const char *id, int64_t
 		c->hybrid_gpt = len && ((char *)value)[0] == '1';
 		free(value);
 	}
+	/* libisofs' summary of the imported system area names GRUB 2's MBR. */
+	if (tsm_content_meta(store, id, version, "system_area", &value, &len) == 0) {
+		c->grub2_mbr = memmem(value, len, "grub2-mbr", 9) != NULL;
+		free(value);
+	}
 	if (tsm_content_meta(store, id, version, "boot_catalog", &value, &len) == 0) {
 		c->boot_catalog = strndup(value, len);
 		free(value);
@@ -83,6 +88,8 @@ static void boot_fields(struct tsm_store *store, const char *id, int64_t version
 		if (line && sscanf(line, "load_segment=%x system_type=%x", &c->load_segment,
 				   &c->system_type) != 2)
 			c->load_segment = c->system_type = 0;
+		c->grub2_boot_info = line && strstr(line, "grub2_boot_info=1") &&
+				     strstr(line, "grub2_boot_info=1") < strchrnul(line, '\n');
 		if (c->load_segment > 0xffff || c->system_type > 0xff)
 			c->load_segment = c->system_type = 0;
 		free(text);

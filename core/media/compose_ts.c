@@ -75,6 +75,8 @@ static int boot_options(struct tsm_store *store, const struct tsm_snapshot_conte
 	d->boot_load_segment = c->load_segment;
 	d->boot_system_type = c->system_type;
 	d->boot_catalog = c->boot_catalog;
+	d->boot_grub2_info = c->grub2_boot_info;
+	d->boot_grub2_mbr = c->grub2_mbr;
 	if (!d->hybrid_mbr_len && c->hybrid_mbr_len) {
 		d->hybrid_mbr = c->hybrid_mbr; /* owned by @c, which outlives the layout */
 		d->hybrid_mbr_len = c->hybrid_mbr_len;

@@ -40,6 +40,8 @@ struct tsm_iso_options {
 	 * takes, as in the image it was imported from ("isolinux/boot.cat"),
 	 * or NULL: the catalog has no name. */
 	const char *boot_catalog;
+	bool grub2_boot_info;      /* patch GRUB 2's boot info into the BIOS boot file (--grub2-boot-info) */
+	bool grub2_mbr;            /* the MBR template is GRUB 2's: its boot file address is +4 (--grub2-mbr) */
 	bool boot_info_table;      /* patch the isolinux boot info table into the BIOS boot file */
 	/* Where the BIOS boot file's bytes are read from for the boot info
 	 * table's checksum (isolinux verifies it): the only file bytes the

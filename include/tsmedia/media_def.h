@@ -60,6 +60,7 @@ struct tsm_media_def {
 	 * stored options): El Torito 2.2 media type, load segment, system type. */
 	unsigned boot_emulation, boot_load_segment, boot_system_type;
 	const char *boot_catalog; /* the catalog's path in that ISO */
+	bool boot_grub2_info, boot_grub2_mbr; /* GRUB 2's patches in that ISO */
 	char *uefi_boot; /* a path on the media: FAT image for UEFI */
 	unsigned uefi_load_size; /* its entry's sector count, as the boot image's entry
 				  * says (no option); 0: the image's */

@@ -246,6 +246,23 @@ if command -v grub-mkrescue >/dev/null && [[ -d /usr/lib/grub/i386-pc ]]; then
 	want=$(xorriso -no_rc -indev "$WORK/grub.iso" -report_system_area plain 2>/dev/null | sed -n 's/^System area summary: *//p')
 	assert_match "$want" "grub2-mbr" "xorriso calls grub-mkrescue's system area grub2-mbr"
 	assert_eq "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["system_area"])' "$WORK/grub.show.json")" "$want" "system area kind"
+	check "grub-mkrescue image re-emitted: same boot entries (grub2-boot-info too), a grub2-mbr system area; boots as CD and disk (SeaBIOS) and CD (OVMF) as the original"
+	tsm "$STORE" -q mkiso -o "$WORK/grub.re.iso" "$ID_GRUB" >/dev/null 2>"$WORK/mkiso.err" ||
+		fail "mkiso $ID_GRUB failed: $(cat "$WORK/mkiso.err")"
+	report_boot "$WORK/grub.re.iso" >"$WORK/grub.re.report"
+	assert_eq "$(cat "$WORK/grub.re.report")" "$(cat "$WORK/grub.report")" "grub: xorriso's El Torito report of the re-emitted image (but the LBAs)"
+	sa() { xorriso -no_rc -indev "$1" -report_system_area plain 2>/dev/null | sed -n 's/^System area \(options\|summary\): *//p'; }
+	# The Apple partition map grub-mkrescue adds for Macs is not re-emitted.
+	assert_eq "$(sa "$WORK/grub.re.iso")" "$(sa "$WORK/grub.iso" | sed 's/ APM$//')" "grub: system area options and kind of the re-emitted image"
+	for f in grub grub.re; do
+		expect_boot "$f-cd" "GNU GRUB" -machine q35,accel="$ACCEL" -m 256 -nodefaults -cdrom "$WORK/$f.iso" -boot d
+		expect_boot "$f-disk" "GNU GRUB" -machine q35,accel="$ACCEL" -m 256 -nodefaults \
+			-drive "file=$WORK/$f.iso,format=raw,if=ide" -snapshot -boot c
+		if [[ -f /usr/share/ovmf/OVMF.fd ]]; then
+			expect_boot "$f-uefi-cd" "GNU GRUB" -machine q35,accel="$ACCEL" -m 256 -nodefaults \
+				-bios /usr/share/ovmf/OVMF.fd -cdrom "$WORK/$f.iso"
+		fi
+	done
 else
 	note "SKIPPED grub-mkrescue (grub-pc-bin missing)"
 fi
