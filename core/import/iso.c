@@ -86,9 +86,6 @@ bool tsm_iso_file_detect(int fd)
 	return false;
 }
 
-/* Set by libcdio's log handler on an error or failed assertion. */
-static bool cdio_trouble;
-
 /* ---- the scanned tree ----------------------------------------------- */
 
 struct extent {
@@ -1289,13 +1286,11 @@ static int record_meta(struct iso_reader *r, struct tsm_import *imp, const char 
 
 /* ---- opening -------------------------------------------------------- */
 
-/* libcdio's messages go to the debug log; an error or a failed assertion
- * (which would abort) marks the image damaged instead. */
+/* libudf's messages go to the debug log (its default handler prints them,
+ * and aborts on an assertion); the UDF walk checks what it reads itself. */
 static void quiet_cdio(cdio_log_level_t level, const char message[])
 {
-	tsm_debug("libcdio: %s", message);
-	if (level >= CDIO_LOG_ERROR)
-		cdio_trouble = true;
+	tsm_debug("libcdio (level %d): %s", (int)level, message);
 }
 
 static void reader_free(struct iso_reader *r)
@@ -1581,7 +1576,6 @@ static int reader_main(void *arg, int fd)
 		return -EIO;
 	}
 	cdio_log_set_handler(quiet_cdio);
-	(void)cdio_trouble;
 	if ((rc = reader_scan(r)) < 0)
 		return rc;
 	reader_label(r, label, sizeof(label));
