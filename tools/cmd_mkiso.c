@@ -346,6 +346,7 @@ int cmd_mkiso(struct cli *cli, int argc, char **argv)
 		o.boot_catalog = boot.boot_catalog;
 		o.grub2_boot_info = boot.grub2_boot_info;
 		o.grub2_mbr = boot.grub2_mbr;
+		o.hybrid_cyl_align = boot.cyl_align;
 		o.uefi_boot = boot.uefi_boot;
 		if (!o.hybrid_mbr && boot.hybrid_mbr_len) {
 			o.hybrid_mbr = boot.hybrid_mbr;

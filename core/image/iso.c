@@ -243,8 +243,16 @@ static int layout_sectors(struct iso_ctx *ctx)
 		 * at N - 256 when the backup GPT owns the last sectors. */
 		ctx->udf_avdp2_lba = a.high;
 		ctx->total_sectors = a.high + 1 + (o->hybrid_gpt ? UDF_TAIL_GAP : 0);
+		if (!o->hybrid_gpt && o->hybrid_mbr && o->hybrid_cyl_align) {
+			/* Whole cylinders (below); the anchor stays the last sector. */
+			ctx->total_sectors = (ctx->total_sectors + 511) / 512 * 512;
+			ctx->udf_avdp2_lba = ctx->total_sectors - 1;
+		}
 	} else if (o->hybrid_gpt) {
 		ctx->total_sectors += HYBRID_GPT_TAIL_SECTORS;
+	} else if (o->hybrid_mbr && o->hybrid_cyl_align) {
+		/* 64 x 32 x 512 bytes = 512 ISO sectors a cylinder. */
+		ctx->total_sectors = (ctx->total_sectors + 511) / 512 * 512;
 	}
 	return 0;
 }

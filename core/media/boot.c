@@ -60,6 +60,7 @@ static void hybrid_from_content(struct tsm_store *store, const char *id, int64_t
 	/* libisofs' summary of the imported system area names GRUB 2's MBR. */
 	if (tsm_content_meta(store, id, version, "system_area", &value, &len) == 0) {
 		c->grub2_mbr = memmem(value, len, "grub2-mbr", 9) != NULL;
+		c->cyl_align = memmem(value, len, "cyl-align-on", 12) != NULL;
 		free(value);
 	}
 	if (tsm_content_meta(store, id, version, "boot_catalog", &value, &len) == 0) {

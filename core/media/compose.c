@@ -85,6 +85,7 @@ static int layout_iso(struct tsm_store *store, const struct tsm_media_def *d,
 		.boot_catalog = d->boot_catalog,
 		.grub2_boot_info = d->boot_grub2_info,
 		.grub2_mbr = d->boot_grub2_mbr,
+		.hybrid_cyl_align = d->boot_cyl_align,
 		.uefi_boot = d->uefi_boot,
 		.uefi_load_size = d->uefi_load_size,
 		.hybrid_mbr = d->hybrid_mbr,
@@ -294,6 +295,7 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 			d.boot_catalog = bc.boot_catalog;
 			d.boot_grub2_info = bc.grub2_boot_info;
 			d.boot_grub2_mbr = bc.grub2_mbr;
+			d.boot_cyl_align = bc.cyl_align;
 			d.uefi_boot = bc.uefi_boot;
 			d.uefi_load_size = bc.uefi_load_size;
 			if (!d.hybrid_mbr_len && bc.hybrid_mbr_len) {

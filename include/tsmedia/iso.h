@@ -42,6 +42,10 @@ struct tsm_iso_options {
 	const char *boot_catalog;
 	bool grub2_boot_info;      /* patch GRUB 2's boot info into the BIOS boot file (--grub2-boot-info) */
 	bool grub2_mbr;            /* the MBR template is GRUB 2's: its boot file address is +4 (--grub2-mbr) */
+	/* MBR only (no GPT, no UDF): pad the image to whole cylinders of 64
+	 * heads x 32 sectors (1 MiB), as isohybrid and xorriso do
+	 * ("cyl-align-on" in xorriso's -report_system_area). */
+	bool hybrid_cyl_align;
 	bool boot_info_table;      /* patch the isolinux boot info table into the BIOS boot file */
 	/* Where the BIOS boot file's bytes are read from for the boot info
 	 * table's checksum (isolinux verifies it): the only file bytes the

@@ -113,6 +113,7 @@ struct tsm_boot_choice {
 	unsigned emulation, load_segment, system_type; /* El Torito 2.2, as imported */
 	char *boot_catalog; /* the catalog's path in the imported image */
 	bool grub2_boot_info, grub2_mbr; /* GRUB 2's patches, as imported */
+	bool cyl_align;                  /* the imported MBR-only image was cylinder-aligned */
 	char *uefi_boot;
 	unsigned uefi_load_size; /* the imported entry's sector count; 0: the image's */
 	uint8_t *hybrid_mbr;

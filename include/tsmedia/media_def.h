@@ -61,6 +61,7 @@ struct tsm_media_def {
 	unsigned boot_emulation, boot_load_segment, boot_system_type;
 	const char *boot_catalog; /* the catalog's path in that ISO */
 	bool boot_grub2_info, boot_grub2_mbr; /* GRUB 2's patches in that ISO */
+	bool boot_cyl_align;                  /* that ISO was padded to whole cylinders */
 	char *uefi_boot; /* a path on the media: FAT image for UEFI */
 	unsigned uefi_load_size; /* its entry's sector count, as the boot image's entry
 				  * says (no option); 0: the image's */

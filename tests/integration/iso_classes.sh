@@ -105,7 +105,8 @@ check "genisoimage -R without -D, tree 12 levels deep: Rock Ridge relocation res
 genisoimage -quiet -R -input-charset utf-8 -o "$WORK/geniso.iso" "$SRC" 2>"$WORK/geniso.err" ||
 	fail "genisoimage failed: $(cat "$WORK/geniso.err")"
 # The image really relocates: a RR_MOVED directory at its ISO 9660 root.
-isoinfo -i "$WORK/geniso.iso" -l 2>/dev/null | grep -q '^Directory listing of /RR_MOVED/' ||
+isoinfo -i "$WORK/geniso.iso" -l >"$WORK/isoinfo.txt" 2>/dev/null || fail "isoinfo cannot list geniso.iso"
+grep -q '^Directory listing of /RR_MOVED/' "$WORK/isoinfo.txt" ||
 	fail "genisoimage wrote no rr_moved directory: the test does not test relocation"
 ID_G=$(add_content "$STORE" --kind package --name geniso "$WORK/geniso.iso")
 judge geniso "$WORK/geniso.iso" "$ID_G"
@@ -232,6 +233,31 @@ boot_class hd "hard disk emulation" -hard-disk-boot -b disk.img
 assert_match "$(cat "$WORK/hd.report")" "hd 0x0000 0x06" "genisoimage's hard disk entry carries the partition type"
 
 # ------------------------------------------------------------------ system areas
+if [[ -f /usr/lib/ISOLINUX/isohdpfx.bin && -f /usr/lib/ISOLINUX/isolinux.bin ]]; then
+	check "isohybrid MBR (xorriso -isohybrid-mbr): re-emitted with the same system area and boot entries; boots as CD and disk (SeaBIOS) as the original"
+	mkdir -p "$WORK/ih.src/isolinux"
+	cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$WORK/ih.src/isolinux/"
+	printf 'PROMPT 0\nTIMEOUT 600\n' >"$WORK/ih.src/isolinux/isolinux.cfg"
+	xorriso -as mkisofs -quiet -R -J -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin \
+		-b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4 -boot-info-table \
+		-o "$WORK/ih.iso" "$WORK/ih.src" 2>"$WORK/xorriso.err" || fail "xorriso failed: $(cat "$WORK/xorriso.err")"
+	ID_IH=$(add_content "$STORE" --kind boot-image --name ih "$WORK/ih.iso")
+	judge ih "$WORK/ih.iso" "$ID_IH"
+	tsm "$STORE" -q mkiso -o "$WORK/ih.re.iso" "$ID_IH" >/dev/null 2>"$WORK/mkiso.err" ||
+		fail "mkiso $ID_IH failed: $(cat "$WORK/mkiso.err")"
+	assert_eq "$(report_boot "$WORK/ih.re.iso")" "$(report_boot "$WORK/ih.iso")" "isohybrid: El Torito report of the re-emitted image (but the LBAs)"
+	sa_all() { # the report but the image's size and its partition's length
+		xorriso -no_rc -indev "$1" -report_system_area plain 2>/dev/null | grep -v '^ISO image size' |
+			sed -E 's/^(MBR partition +: +[0-9]+ +0x[0-9a-f]+ +0x[0-9a-f]+ +[0-9]+) +[0-9]+$/\1/'
+	}
+	assert_eq "$(sa_all "$WORK/ih.re.iso")" "$(sa_all "$WORK/ih.iso")" "isohybrid: -report_system_area of the re-emitted image (but sizes)"
+	for f in ih ih.re; do
+		expect_boot "$f-cd" "ISOLINUX" -machine q35,accel="$ACCEL" -m 256 -nodefaults -cdrom "$WORK/$f.iso" -boot d
+		expect_boot "$f-disk" "ISOLINUX" -machine q35,accel="$ACCEL" -m 256 -nodefaults \
+			-drive "file=$WORK/$f.iso,format=raw,if=ide" -snapshot -boot c
+	done
+fi
+
 if command -v grub-mkrescue >/dev/null && [[ -d /usr/lib/grub/i386-pc ]]; then
 	check "grub-mkrescue image: grub2-mbr system area and boot entries as xorriso reports them"
 	mkdir -p "$WORK/grub.src"
