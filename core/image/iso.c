@@ -90,11 +90,13 @@ static int nodes_collect(struct iso_ctx *ctx)
 
 		if (!n->dir)
 			continue;
-		n->nkids = n->t->nchildren;
-		if (!(n->kids = calloc(n->nkids ? n->nkids : 1, sizeof(*n->kids))))
+		if (!(n->kids = calloc(n->t->nchildren ? n->t->nchildren : 1, sizeof(*n->kids))))
 			return -ENOMEM;
-		for (size_t k = 0; k < n->nkids; k++)
-			n->kids[k] = n->t->children[k]->writer_data;
+		/* A hidden node (a boot image only a boot entry names) is laid
+		 * out but listed by no directory. */
+		for (size_t k = 0; k < n->t->nchildren; k++)
+			if (!n->t->children[k]->hidden)
+				n->kids[n->nkids++] = n->t->children[k]->writer_data;
 	}
 	return 0;
 }

@@ -25,21 +25,24 @@ void tsm_boot_choice_clear(struct tsm_boot_choice *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* A boot image no directory names, shown under [BOOT]/ as archivers show
- * El Torito images. */
+/* A boot image no directory names, as in the image it came from: a hidden
+ * node of the tree (laid out, named by no directory); its name is only
+ * how the boot entry finds it. */
 static char *add_hidden_image(struct tsm_tree *tree, const struct tsm_boot_entry *e, size_t i)
 {
 	struct tsm_tree_entry fe = { .type = TSM_ENTRY_FILE, .mode = 0444, .size = e->size,
 				     .blob_id = e->blob_id, .attributes = 0x21 };
+	struct tsm_tree_node *t;
 	char *path;
 
-	if (asprintf(&path, "[BOOT]/%s-%zu.img",
+	if (asprintf(&path, "[BOOT] %s-%zu.img",
 		     e->platform == TSM_BOOT_PLATFORM_UEFI ? "uefi" : "bios", i) < 0)
 		return NULL;
-	if (tsm_tree_add(tree, path, &fe, NULL) < 0) {
+	if (tsm_tree_add(tree, path, &fe, NULL) < 0 || !(t = tsm_tree_lookup(tree, path))) {
 		free(path);
 		return NULL;
 	}
+	t->hidden = true;
 	return path;
 }
 

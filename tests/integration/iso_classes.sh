@@ -12,7 +12,8 @@
 #   hard links, modes (RRIP 4.1.1 PX); xorriso -zisofs and mkzftree +
 #   genisoimage -z (RRIP ZF); a file over 4 GiB (ECMA-119 6.5.1
 #   multi-extent; TSM_ISO_BIG=0 skips it); floppy 1.44 / 2.88 MB and hard
-#   disk emulation (El Torito 1.0 2.2); GRUB's grub2-mbr system area.
+#   disk emulation (El Torito 1.0 2.2); isohybrid and GRUB's grub2-mbr
+#   system areas; a hidden EFI image (an appended partition).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -289,6 +290,27 @@ if command -v grub-mkrescue >/dev/null && [[ -d /usr/lib/grub/i386-pc ]]; then
 				-bios /usr/share/ovmf/OVMF.fd -cdrom "$WORK/$f.iso"
 		fi
 	done
+	if [[ -f /usr/share/ovmf/OVMF.fd ]]; then
+		check "a hidden EFI image (an appended partition only the El Torito entry names): kept hidden on re-emission, boots under OVMF as the original"
+		H=$WORK/hidefi.src
+		cp -a "$WORK/grub.osirrox" "$H"
+		chmod -R u+w "$H"
+		mv "$H/efi.img" "$WORK/hidefi.efi.img"
+		rm -f "$H/boot.catalog"
+		xorriso -as mkisofs -quiet -R -J -append_partition 2 0xef "$WORK/hidefi.efi.img" \
+			-e --interval:appended_partition_2:all:: -no-emul-boot \
+			-o "$WORK/hidefi.iso" "$H" 2>"$WORK/xorriso.err" || fail "xorriso failed: $(cat "$WORK/xorriso.err")"
+		ID_HE=$(add_content "$STORE" --kind boot-image --name hidefi "$WORK/hidefi.iso")
+		judge hidefi "$WORK/hidefi.iso" "$ID_HE"
+		tsm "$STORE" -q mkiso -o "$WORK/hidefi.re.iso" "$ID_HE" >/dev/null 2>"$WORK/mkiso.err" ||
+			fail "mkiso $ID_HE failed: $(cat "$WORK/mkiso.err")"
+		assert_eq "$(report_boot "$WORK/hidefi.re.iso")" "$(report_boot "$WORK/hidefi.iso")" "hidden EFI: El Torito report of the re-emitted image (no img path: still hidden)"
+		report_boot "$WORK/hidefi.iso" | grep -q "img path" && fail "the original's EFI image is not hidden: the test does not test that"
+		for f in hidefi hidefi.re; do
+			expect_boot "$f-uefi-cd" "GNU GRUB" -machine q35,accel="$ACCEL" -m 256 -nodefaults \
+				-bios /usr/share/ovmf/OVMF.fd -cdrom "$WORK/$f.iso"
+		done
+	fi
 else
 	note "SKIPPED grub-mkrescue (grub-pc-bin missing)"
 fi
