@@ -52,6 +52,12 @@ judge() {
 	cat_check "$STORE" "$id" "$WORK/$name.bsdtar.json" >/dev/null
 }
 
+# reemit OUT ID: mkiso of content ID (its boot entries and system area).
+reemit() {
+	tsm "$STORE" -q mkiso -o "$1" "$2" >/dev/null 2>"$WORK/mkiso.err" ||
+		fail "mkiso $2 failed: $(cat "$WORK/mkiso.err")"
+}
+
 # report_boot ISO: xorriso's boot image lines without the LBA (which is
 # where a writer puts things), and the image and catalog paths.
 report_boot() {
@@ -215,8 +221,7 @@ boot_class() { # NAME DESCRIPTION GENISOIMAGE-ARGS...
 	show_boot "$id" >"$WORK/$name.show"
 	assert_eq "$(sort "$WORK/$name.show")" "$(grep -v 'img opts' "$WORK/$name.report" | sort)" "$name: boot entries as xorriso reports them"
 	tsm "$STORE" content show "$id" | grep -q "^Boot entries" || fail "content show $id prints no boot entries"
-	tsm "$STORE" -q mkiso -o "$WORK/$name.re.iso" "$id" >/dev/null 2>"$WORK/mkiso.err" ||
-		fail "mkiso $id failed: $(cat "$WORK/mkiso.err")"
+	reemit "$WORK/$name.re.iso" "$id"
 	report_boot "$WORK/$name.re.iso" >"$WORK/$name.re.report"
 	assert_eq "$(cat "$WORK/$name.re.report")" "$(cat "$WORK/$name.report")" "$name: xorriso's report of the re-emitted image (but the LBAs)"
 	expect_boot "$name-orig" "TSM-$name-OK" -machine q35,accel="$ACCEL" -m 64 -nodefaults -cdrom "$WORK/$name.iso" -boot d
@@ -244,8 +249,7 @@ if [[ -f /usr/lib/ISOLINUX/isohdpfx.bin && -f /usr/lib/ISOLINUX/isolinux.bin ]];
 		-o "$WORK/ih.iso" "$WORK/ih.src" 2>"$WORK/xorriso.err" || fail "xorriso failed: $(cat "$WORK/xorriso.err")"
 	ID_IH=$(add_content "$STORE" --kind boot-image --name ih "$WORK/ih.iso")
 	judge ih "$WORK/ih.iso" "$ID_IH"
-	tsm "$STORE" -q mkiso -o "$WORK/ih.re.iso" "$ID_IH" >/dev/null 2>"$WORK/mkiso.err" ||
-		fail "mkiso $ID_IH failed: $(cat "$WORK/mkiso.err")"
+	reemit "$WORK/ih.re.iso" "$ID_IH"
 	assert_eq "$(report_boot "$WORK/ih.re.iso")" "$(report_boot "$WORK/ih.iso")" "isohybrid: El Torito report of the re-emitted image (but the LBAs)"
 	sa_all() { # the report but the image's size and its partition's length
 		xorriso -no_rc -indev "$1" -report_system_area plain 2>/dev/null | grep -v '^ISO image size' |
@@ -274,8 +278,7 @@ if command -v grub-mkrescue >/dev/null && [[ -d /usr/lib/grub/i386-pc ]]; then
 	assert_match "$want" "grub2-mbr" "xorriso calls grub-mkrescue's system area grub2-mbr"
 	assert_eq "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["system_area"])' "$WORK/grub.show.json")" "$want" "system area kind"
 	check "grub-mkrescue image re-emitted: same boot entries (grub2-boot-info too), a grub2-mbr system area; boots as CD and disk (SeaBIOS) and CD (OVMF) as the original"
-	tsm "$STORE" -q mkiso -o "$WORK/grub.re.iso" "$ID_GRUB" >/dev/null 2>"$WORK/mkiso.err" ||
-		fail "mkiso $ID_GRUB failed: $(cat "$WORK/mkiso.err")"
+	reemit "$WORK/grub.re.iso" "$ID_GRUB"
 	report_boot "$WORK/grub.re.iso" >"$WORK/grub.re.report"
 	assert_eq "$(cat "$WORK/grub.re.report")" "$(cat "$WORK/grub.report")" "grub: xorriso's El Torito report of the re-emitted image (but the LBAs)"
 	sa() { xorriso -no_rc -indev "$1" -report_system_area plain 2>/dev/null | sed -n 's/^System area \(options\|summary\): *//p'; }
@@ -302,8 +305,7 @@ if command -v grub-mkrescue >/dev/null && [[ -d /usr/lib/grub/i386-pc ]]; then
 			-o "$WORK/hidefi.iso" "$H" 2>"$WORK/xorriso.err" || fail "xorriso failed: $(cat "$WORK/xorriso.err")"
 		ID_HE=$(add_content "$STORE" --kind boot-image --name hidefi "$WORK/hidefi.iso")
 		judge hidefi "$WORK/hidefi.iso" "$ID_HE"
-		tsm "$STORE" -q mkiso -o "$WORK/hidefi.re.iso" "$ID_HE" >/dev/null 2>"$WORK/mkiso.err" ||
-			fail "mkiso $ID_HE failed: $(cat "$WORK/mkiso.err")"
+		reemit "$WORK/hidefi.re.iso" "$ID_HE"
 		assert_eq "$(report_boot "$WORK/hidefi.re.iso")" "$(report_boot "$WORK/hidefi.iso")" "hidden EFI: El Torito report of the re-emitted image (no img path: still hidden)"
 		report_boot "$WORK/hidefi.iso" | grep -q "img path" && fail "the original's EFI image is not hidden: the test does not test that"
 		for f in hidefi hidefi.re; do
