@@ -197,48 +197,96 @@ static int susp_scan(struct walk *w, const uint8_t *rec, size_t rec_off, size_t 
 	}
 }
 
+static int reloc_cmp(const void *a, const void *b)
+{
+	const struct reloc *x = a, *y = b;
+
+	return x->lba < y->lba ? -1 : x->lba > y->lba;
+}
+
+static int reloc_cmp_dir(const void *a, const void *b)
+{
+	uint32_t x = ((const struct dir *)a)->lba, y = ((const struct dir *)b)->lba;
+
+	return x < y ? -1 : x > y;
+}
+
+static int dir_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = ((const struct dir *)b)->lba;
+
+	return x < y ? -1 : x > y;
+}
+
 /* A directory's parent as Rock Ridge puts the tree together: the directory
- * whose CL names it, else the one that lists it. */
+ * whose CL names it (@w->cl sorted by lba), else the one that lists it. */
 static size_t logical_parent(const struct walk *w, size_t i)
 {
-	for (size_t k = 0; k < w->ncl; k++)
-		if (w->cl[k].lba == w->q[i].lba)
-			return w->cl[k].dir;
-	return w->q[i].parent;
+	const struct reloc *r = bsearch(&(struct reloc){ 0, w->q[i].lba }, w->cl, w->ncl,
+					sizeof(*w->cl), reloc_cmp);
+
+	return r ? r->dir : w->q[i].parent;
 }
+
+#define MAX_RELOC_DEPTH 1024 /* far deeper than the import's 64 levels */
 
 static int check_relocations(struct walk *w)
 {
-	for (size_t k = 0; k < w->ncl; k++) {
-		size_t target = w->n, at = w->cl[k].dir;
+	struct dir *sorted;
+	int rc = 0;
 
-		for (size_t i = 0; i < w->n && target == w->n; i++)
-			if (w->q[i].lba == w->cl[k].lba)
-				target = i;
-		if (target == w->n) {
+	if (!w->ncl)
+		return 0;
+	qsort(w->cl, w->ncl, sizeof(*w->cl), reloc_cmp);
+	for (size_t k = 1; k < w->ncl; k++)
+		if (w->cl[k].lba == w->cl[k - 1].lba) {
+			tsm_error("%s: not a usable ISO 9660 image: two Rock Ridge relocations (CL,"
+				  " RRIP 4.1.5.1) name the directory at sector %lu", w->file,
+				  (unsigned long)w->cl[k].lba);
+			return -EINVAL;
+		}
+	/* The queue by first sector, to find each CL's directory. */
+	if (!(sorted = malloc(w->n * sizeof(*sorted))))
+		return -ENOMEM;
+	for (size_t i = 0; i < w->n; i++) {
+		sorted[i] = w->q[i];
+		sorted[i].parent = i; /* here: the index in the queue */
+	}
+	qsort(sorted, w->n, sizeof(*sorted), reloc_cmp_dir);
+	for (size_t k = 0; rc == 0 && k < w->ncl; k++) {
+		const struct dir *t = bsearch(&w->cl[k].lba, sorted, w->n, sizeof(*sorted), dir_cmp);
+		size_t at = w->cl[k].dir;
+
+		if (!t) {
 			tsm_error("%s: not a usable ISO 9660 image: a Rock Ridge relocation (CL, RRIP"
 				  " 4.1.5.1) in the directory at sector %lu names sector %lu, which is"
 				  " no directory of the tree", w->file, (unsigned long)w->q[at].lba,
 				  (unsigned long)w->cl[k].lba);
-			return -EINVAL;
+			rc = -EINVAL;
+			break;
 		}
 		/* Up from the CL's directory: reaching the directory it names is a
-		 * loop; more steps than directories is one too. */
-		for (size_t steps = 0; ; steps++) {
-			if (at == target || steps > w->n) {
-				tsm_error("%s: not a usable ISO 9660 image: a Rock Ridge relocation loop:"
-					  " a CL entry (RRIP 4.1.5.1) in the directory at sector %lu names"
-					  " the directory at sector %lu, which contains it", w->file,
-					  (unsigned long)w->q[w->cl[k].dir].lba,
+		 * loop; a chain longer than any tree is one too. */
+		for (size_t steps = 0; at != 0; steps++) {
+			if (at == t->parent || steps > MAX_RELOC_DEPTH) {
+				tsm_error("%s: not a usable ISO 9660 image: a Rock Ridge relocation"
+					  " loop: a CL entry (RRIP 4.1.5.1) in the directory at sector"
+					  " %lu names the directory at sector %lu, which contains it",
+					  w->file, (unsigned long)w->q[w->cl[k].dir].lba,
 					  (unsigned long)w->cl[k].lba);
-				return -ELOOP;
-			}
-			if (at == 0)
+				rc = -ELOOP;
 				break;
+			}
 			at = logical_parent(w, at);
 		}
+		if (rc == 0 && t->parent == 0) {
+			tsm_error("%s: not a usable ISO 9660 image: a Rock Ridge relocation loop: a CL"
+				  " entry (RRIP 4.1.5.1) names the root directory", w->file);
+			rc = -ELOOP;
+		}
 	}
-	return 0;
+	free(sorted);
+	return rc;
 }
 
 /* One directory's records, sector by sector (ECMA-119 6.8.1.1: a record
