@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # content add of ISOs of each class the tools in the wild write, judged by
 # bsdtar -x and xorriso -osirrox (SHA-256, mode, symlink target) and by
-# xorriso -report_el_torito plain; re-emission (mkiso ID) of the El Torito
-# emulation classes, booted under SeaBIOS as the originals; hostile images
+# xorriso -report_el_torito plain; re-emission (mkiso ID, and a data media
+# exported by the reader the mount serves) of the bootable classes, booted
+# under SeaBIOS and OVMF as the originals; hostile images
 # of the kinds Rock Ridge, zisofs and El Torito allow, refused in under a
 # second with a message naming the problem and an unchanged store.
 #
@@ -224,8 +225,15 @@ boot_class() { # NAME DESCRIPTION GENISOIMAGE-ARGS...
 	reemit "$WORK/$name.re.iso" "$id"
 	report_boot "$WORK/$name.re.iso" >"$WORK/$name.re.report"
 	assert_eq "$(cat "$WORK/$name.re.report")" "$(cat "$WORK/$name.report")" "$name: xorriso's report of the re-emitted image (but the LBAs)"
-	expect_boot "$name-orig" "TSM-$name-OK" -machine q35,accel="$ACCEL" -m 64 -nodefaults -cdrom "$WORK/$name.iso" -boot d
-	expect_boot "$name-re" "TSM-$name-OK" -machine q35,accel="$ACCEL" -m 64 -nodefaults -cdrom "$WORK/$name.re.iso" -boot d
+	# A data media of the item: the reader the mount serves, through export.
+	tsm "$STORE" media create --type data --name "media-$name" --content "$id" >/dev/null ||
+		fail "media create of $id failed"
+	tsm "$STORE" media export "media-$name" -o "$WORK/$name.media.iso" >/dev/null ||
+		fail "media export media-$name failed"
+	assert_eq "$(report_boot "$WORK/$name.media.iso")" "$(cat "$WORK/$name.report")" "$name: xorriso's report of the data media (but the LBAs)"
+	for f in "$name" "$name.re" "$name.media"; do
+		expect_boot "$f" "TSM-$name-OK" -machine q35,accel="$ACCEL" -m 64 -nodefaults -cdrom "$WORK/$f.iso" -boot d
+	done
 }
 
 mkdir -p "$WORK/fd144.src" "$WORK/fd288.src" "$WORK/hd.src"
