@@ -73,17 +73,17 @@ static int buf_pread(void *ctx, void *out, size_t len, uint64_t off)
 static int decode(struct buf *b, uint64_t size, unsigned log2, uint8_t **out_ret)
 {
 	struct tsm_zisofs *z;
-	uint8_t *out = malloc(size + 1);
+	uint8_t *out;
 	uint64_t got = 0;
 	ssize_t n;
 	int rc;
 
-	assert_non_null(out);
 	*out_ret = NULL;
-	if ((rc = tsm_zisofs_open("test", buf_pread, b, b->len, size, log2, &z)) < 0) {
-		free(out);
+	/* Sizes that must be refused are never allocated. */
+	if ((rc = tsm_zisofs_open("test", buf_pread, b, b->len, size, log2, &z)) < 0)
 		return rc;
-	}
+	out = malloc(size + 1);
+	assert_non_null(out);
 	while ((n = tsm_zisofs_read(z, out + got, 7777)) > 0)
 		got += (uint64_t)n;
 	tsm_zisofs_free(z);
