@@ -221,7 +221,7 @@ boot_class() { # NAME DESCRIPTION GENISOIMAGE-ARGS...
 	grep -q "boot img" "$WORK/$name.report" || fail "xorriso reports no boot image in $name.iso"
 	show_boot "$id" >"$WORK/$name.show"
 	assert_eq "$(sort "$WORK/$name.show")" "$(grep -v 'img opts' "$WORK/$name.report" | sort)" "$name: boot entries as xorriso reports them"
-	tsm "$STORE" content show "$id" | grep -q "^Boot entries" || fail "content show $id prints no boot entries"
+	tsm "$STORE" content show "$id" | grep -q "^Boot entry: El Torito" || fail "content show $id prints no boot entries"
 	reemit "$WORK/$name.re.iso" "$id"
 	report_boot "$WORK/$name.re.iso" >"$WORK/$name.re.report"
 	assert_eq "$(cat "$WORK/$name.re.report")" "$(cat "$WORK/$name.report")" "$name: xorriso's report of the re-emitted image (but the LBAs)"
