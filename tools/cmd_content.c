@@ -263,6 +263,31 @@ static struct json_object *json_entries(const struct tsm_tree_entry *e, size_t n
 	return a;
 }
 
+/* Lexically: an absolute target, or one that climbs above the root.
+ * Images (Rock Ridge SL) may hold such links; they are kept as strings. */
+static bool link_leaves_tree(const char *path, const char *target)
+{
+	int depth = 0;
+
+	if (!target || target[0] == '/')
+		return true;
+	for (const char *p = path; *p; p++)
+		depth += *p == '/';
+	for (const char *p = target; *p;) {
+		size_t len = strcspn(p, "/");
+
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			if (--depth < 0)
+				return true;
+		} else if (len && !(len == 1 && p[0] == '.')) {
+			depth++;
+		}
+		p += len;
+		p += strspn(p, "/");
+	}
+	return false;
+}
+
 static void print_item_text(const struct tsm_content_item *item, const struct tsm_tree_entry *e,
 			    size_t n)
 {
@@ -285,7 +310,9 @@ static void print_item_text(const struct tsm_content_item *item, const struct ts
 		if (e[i].type == TSM_ENTRY_DIR)
 			printf("  %-7s %14s  %s/\n", "dir", "", e[i].path);
 		else if (e[i].type == TSM_ENTRY_SYMLINK)
-			printf("  %-7s %14s  %s -> %s\n", "symlink", "", e[i].path, e[i].link_target);
+			printf("  %-7s %14s  %s -> %s%s\n", "symlink", "", e[i].path, e[i].link_target,
+			       link_leaves_tree(e[i].path, e[i].link_target) ?
+			       "  (outside this content: kept as the image stores it)" : "");
 		else
 			printf("  %-7s %14llu  %s\n", "file", (unsigned long long)e[i].size, e[i].path);
 	}
@@ -300,8 +327,56 @@ static char *meta_str(struct tsm_store *store, const char *id, const char *key)
 	return tsm_content_meta(store, id, 0, key, &v, &len) == 0 ? v : NULL;
 }
 
+/* What an ISO import recorded beside its boot rows (content meta written
+ * by core/import/iso.c): per entry "load_segment=0x.. system_type=0x..
+ * bootable=N ...", the catalog's path, libisofs' system area summary. */
+struct boot_fact {
+	unsigned load_segment, system_type;
+	int bootable;
+};
+
+struct boot_facts {
+	struct boot_fact f[64];
+	size_t n;
+	char *catalog, *system_area;
+};
+
+static void boot_facts_load(struct tsm_store *store, const char *id, struct boot_facts *bf)
+{
+	char *text = meta_str(store, id, "eltorito");
+
+	for (char *line = text, *next; line && *line && bf->n < 64; line = next) {
+		struct boot_fact *f = &bf->f[bf->n];
+
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		if (sscanf(line, "load_segment=%x system_type=%x bootable=%d", &f->load_segment,
+			   &f->system_type, &f->bootable) == 3)
+			bf->n++;
+	}
+	free(text);
+	bf->catalog = meta_str(store, id, "boot_catalog");
+	bf->system_area = meta_str(store, id, "system_area");
+}
+
+static void boot_facts_clear(struct boot_facts *bf)
+{
+	free(bf->catalog);
+	free(bf->system_area);
+}
+
+/* El Torito 1.0 2.2 byte 1 (media type). */
+static const char *emulation_name(unsigned e)
+{
+	static const char *const names[] = { "none", "floppy 1.2 MB", "floppy 1.44 MB",
+					     "floppy 2.88 MB", "hard disk" };
+
+	return e < 5 ? names[e] : "unknown";
+}
+
 static void print_boot_text(const struct tsm_boot_entry *b, size_t n, const char *arch,
-			    const char *client)
+			    const char *client, const struct boot_facts *bf)
 {
 	if (arch)
 		printf("Architecture: %s\nClient:    %s\n", arch,
@@ -315,7 +390,17 @@ static void print_boot_text(const struct tsm_boot_entry *b, size_t n, const char
 		       b[i].platform == TSM_BOOT_PLATFORM_UEFI ? "UEFI" : "BIOS", b[i].platform,
 		       b[i].emulation ? "emulation" : "no emulation", size,
 		       b[i].path ? b[i].path : "(an image no directory names)");
+		printf("  media type %s", emulation_name(b[i].emulation));
+		if (i < bf->n)
+			printf(", load segment 0x%04x, system type 0x%02x%s", bf->f[i].load_segment,
+			       bf->f[i].system_type, bf->f[i].bootable ? "" : ", not bootable");
+		printf("%s, %llu bytes\n", b[i].boot_info_table ? ", boot info table" : "",
+		       (unsigned long long)b[i].size);
 	}
+	if (n && bf->catalog)
+		printf("Boot catalog: %s\n", bf->catalog);
+	if (bf->system_area)
+		printf("System area: %s\n", bf->system_area);
 }
 
 static const char show_help[] =
@@ -328,6 +413,7 @@ static int content_show(struct cli *cli, int argc, char **argv)
 	struct tsm_content_item item;
 	struct tsm_tree_entry *entries = NULL;
 	struct tsm_boot_entry *boots = NULL;
+	struct boot_facts facts = { 0 };
 	struct tsm_store *store;
 	size_t n = 0, nboots = 0;
 	char *arch = NULL, *client = NULL;
@@ -348,6 +434,7 @@ static int content_show(struct cli *cli, int argc, char **argv)
 	if (rc == 0) {
 		arch = meta_str(store, argv[optind], "boot.arch");
 		client = meta_str(store, argv[optind], "boot.client");
+		boot_facts_load(store, argv[optind], &facts);
 	}
 	tsm_store_close(store);
 	if (rc < 0)
@@ -368,7 +455,17 @@ static int content_show(struct cli *cli, int argc, char **argv)
 									: "other"));
 			json_object_object_add(o, "platform_id", json_object_new_uint64(b->platform));
 			json_object_object_add(o, "emulation", json_object_new_uint64(b->emulation));
+			json_object_object_add(o, "emulation_name",
+					       cli_json_string(emulation_name(b->emulation)));
 			json_object_object_add(o, "load_size", json_object_new_uint64(b->load_size));
+			if (i < facts.n) {
+				json_object_object_add(o, "load_segment",
+						       json_object_new_uint64(facts.f[i].load_segment));
+				json_object_object_add(o, "system_type",
+						       json_object_new_uint64(facts.f[i].system_type));
+				json_object_object_add(o, "bootable",
+						       json_object_new_boolean(facts.f[i].bootable));
+			}
 			json_object_object_add(o, "boot_info_table",
 					       json_object_new_boolean(b->boot_info_table));
 			json_object_object_add(o, "path", cli_json_string(b->path));
@@ -377,13 +474,16 @@ static int content_show(struct cli *cli, int argc, char **argv)
 			json_object_array_add(boot, o);
 		}
 		json_object_object_add(doc, "boot", boot);
+		json_object_object_add(doc, "boot_catalog", cli_json_string(facts.catalog));
+		json_object_object_add(doc, "system_area", cli_json_string(facts.system_area));
 		rc = cli_json_print(doc);
 	} else {
 		print_item_text(&item, entries, n);
-		print_boot_text(boots, nboots, arch, client);
+		print_boot_text(boots, nboots, arch, client, &facts);
 	}
 	free(arch);
 	free(client);
+	boot_facts_clear(&facts);
 	tsm_boot_entries_free(boots, nboots);
 	tsm_tree_entries_free(entries, n);
 	tsm_content_item_clear(&item);

@@ -340,6 +340,13 @@ int cmd_mkiso(struct cli *cli, int argc, char **argv)
 		o.bios_boot = boot.bios_boot;
 		o.bios_load_size = boot.load_size;
 		o.boot_info_table = boot.boot_info_table;
+		o.bios_emulation = boot.emulation;
+		o.bios_load_segment = boot.load_segment;
+		o.bios_system_type = boot.system_type;
+		o.boot_catalog = boot.boot_catalog;
+		o.grub2_boot_info = boot.grub2_boot_info;
+		o.grub2_mbr = boot.grub2_mbr;
+		o.hybrid_cyl_align = boot.cyl_align;
 		o.uefi_boot = boot.uefi_boot;
 		if (!o.hybrid_mbr && boot.hybrid_mbr_len) {
 			o.hybrid_mbr = boot.hybrid_mbr;

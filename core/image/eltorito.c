@@ -35,9 +35,43 @@ static struct iso_node *boot_node(struct iso_ctx *ctx, const char *path, const c
 	return t->writer_data;
 }
 
+/* El Torito 1.0 2.2 byte 1: an emulated floppy is the whole disk the BIOS
+ * sees, so the image must be exactly that large; an emulated hard disk
+ * needs an MBR (2.2 byte 4, its partition's type, is read from it). */
+static int check_emulation(struct iso_ctx *ctx)
+{
+	static const uint64_t floppy[] = { 0, 1228800, 1474560, 2949120 };
+	const struct tsm_iso_options *o = ctx->opts;
+
+	if (o->bios_emulation > 4) {
+		tsm_error("BIOS boot file '%s': unknown El Torito media type %u", o->bios_boot,
+			  o->bios_emulation);
+		return -EINVAL;
+	}
+	if (o->bios_emulation >= 1 && o->bios_emulation <= 3 &&
+	    ctx->bios_boot->size != floppy[o->bios_emulation]) {
+		tsm_error("BIOS boot file '%s' is %llu bytes: floppy emulation needs a %llu-byte"
+			  " image", o->bios_boot, (unsigned long long)ctx->bios_boot->size,
+			  (unsigned long long)floppy[o->bios_emulation]);
+		return -EINVAL;
+	}
+	if (o->bios_emulation && o->boot_info_table) {
+		tsm_error("BIOS boot file '%s': a boot info table is for no-emulation images only",
+			  o->bios_boot);
+		return -EINVAL;
+	}
+	if (o->bios_load_segment > 0xffff || o->bios_system_type > 0xff) {
+		tsm_error("BIOS boot file '%s': load segment or system type out of range",
+			  o->bios_boot);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int eltorito_prepare(struct iso_ctx *ctx)
 {
 	const struct tsm_iso_options *o = ctx->opts;
+	int rc;
 
 	if (o->bios_boot && !(ctx->bios_boot = boot_node(ctx, o->bios_boot, "BIOS boot file")))
 		return -ENOENT;
@@ -47,6 +81,16 @@ int eltorito_prepare(struct iso_ctx *ctx)
 		tsm_error("BIOS boot file '%s' is %llu bytes: too small for a boot info table",
 			  o->bios_boot, (unsigned long long)ctx->bios_boot->size);
 		return -EINVAL;
+	}
+	if (ctx->bios_boot && (rc = check_emulation(ctx)) < 0)
+		return rc;
+	if (o->boot_catalog && (ctx->bios_boot || ctx->uefi_boot)) {
+		struct tsm_tree_node *t = tsm_tree_lookup(ctx->tree, o->boot_catalog);
+
+		/* A catalog path that is not a small file is left alone: the
+		 * file stays what it is and the catalog has no name. */
+		if (t && t->type == TSM_ENTRY_FILE && t->size && t->size <= ISO_SECTOR)
+			ctx->catalog_node = t->writer_data;
 	}
 	if (ctx->bios_boot && ctx->bios_boot == ctx->uefi_boot) {
 		tsm_error("the BIOS boot file and the UEFI boot image are the same file '%s'",
@@ -73,18 +117,45 @@ void eltorito_write_br(struct iso_ctx *ctx, uint8_t *p)
 }
 
 /* El Torito 2.2 / 2.3 / 2.5, initial or section entry (32 bytes):
- *   0 boot indicator 0x88    1 media type 0 (no emulation)
- *   2 load segment (0: 0x7C0) 4 system type   5 unused
+ *   0 boot indicator 0x88    1 media type (0 no emulation, 1-3 floppy,
+ *   4 hard disk)  2 load segment (0: 0x7C0)  4 system type  5 unused
  *   6 sector count (virtual 512-byte sectors)  8 load RBA (32-bit)
  *  12 unused / selection criteria */
-static void boot_entry(uint8_t *p, uint32_t lba, uint16_t sectors)
+static void boot_entry(uint8_t *p, uint32_t lba, uint16_t sectors, uint8_t media,
+		       uint16_t segment, uint8_t system)
 {
 	p[0] = 0x88;
-	p[1] = 0;
-	le16_set(p + 2, 0);
-	p[4] = 0;
+	p[1] = media;
+	le16_set(p + 2, segment);
+	p[4] = system;
 	le16_set(p + 6, sectors);
 	le32_set(p + 8, lba);
+}
+
+/* 2.2 byte 4 for an emulated hard disk: "a copy of byte 5 (System
+ * Indicator) from the Partition Table found in the boot image", i.e. the
+ * type of the image's first used MBR partition (entries at 446, type at 4). */
+static int hd_system_type(struct iso_ctx *ctx, uint8_t *type_ret)
+{
+	const struct tsm_blob_source *src = ctx->opts->boot_source;
+	struct tsm_tree_node *t = ctx->bios_boot->t;
+	uint8_t mbr[512];
+	ssize_t got;
+
+	*type_ret = 0;
+	if (ctx->bios_boot->size < sizeof(mbr))
+		return 0;
+	if (t->data)
+		memcpy(mbr, t->data, sizeof(mbr));
+	else if (!src)
+		return 0;
+	else if ((got = t->image ? tsm_image_pread(t->image, src, mbr, sizeof(mbr), 0)
+				 : src->pread(src->ctx, t->blob_id, mbr, sizeof(mbr), 0)) !=
+		 (ssize_t)sizeof(mbr))
+		return got < 0 ? (int)got : -EIO;
+	for (int i = 0; i < 4 && !*type_ret; i++)
+		*type_ret = mbr[446 + 16 * i + 4];
+	return 0;
 }
 
 uint16_t tsm_iso_efi_load_size(uint64_t size)
@@ -107,11 +178,18 @@ int eltorito_write_catalog(struct iso_ctx *ctx)
 {
 	uint8_t *p = tsm_image_builder_meta(ctx->b, (uint64_t)ctx->catalog_lba * ISO_SECTOR,
 					    ISO_SECTOR);
+	const struct tsm_iso_options *o = ctx->opts;
 	uint16_t sum = 0;
 	struct iso_node *first = ctx->bios_boot ? ctx->bios_boot : ctx->uefi_boot;
+	uint8_t system = (uint8_t)o->bios_system_type;
+	unsigned load = o->bios_load_size ? o->bios_load_size : o->bios_emulation ? 1 : 4;
+	int rc;
 
 	if (!p)
 		return -ENOMEM;
+	if (ctx->bios_boot && o->bios_emulation == 4 && !system &&
+	    (rc = hd_system_type(ctx, &system)) < 0)
+		return rc;
 	/* 2.1 validation entry: 0 header id 1, 1 platform, 4 id string (24),
 	 * 28 checksum (the 16-bit words of the entry sum to 0), 30 0x55 0xAA */
 	p[0] = 1;
@@ -121,15 +199,17 @@ int eltorito_write_catalog(struct iso_ctx *ctx)
 	for (int i = 0; i < 32; i += 2)
 		sum = (uint16_t)(sum + le16_get(p + i));
 	le16_set(p + 28, (uint16_t)(0x10000 - sum));
-	boot_entry(p + 32, first->data_lba,
-		   ctx->bios_boot ? (uint16_t)(ctx->opts->bios_load_size ? ctx->opts->bios_load_size : 4)
-				  : efi_sectors(ctx, ctx->uefi_boot));
+	if (ctx->bios_boot)
+		boot_entry(p + 32, first->data_lba, (uint16_t)load, (uint8_t)o->bios_emulation,
+			   (uint16_t)o->bios_load_segment, system);
+	else
+		boot_entry(p + 32, first->data_lba, efi_sectors(ctx, ctx->uefi_boot), 0, 0, 0);
 	if (ctx->bios_boot && ctx->uefi_boot) {
 		/* 2.4 section header: 0 0x91 (final), 1 platform, 2 entries */
 		p[64] = 0x91;
 		p[65] = PLATFORM_EFI;
 		le16_set(p + 66, 1);
-		boot_entry(p + 96, ctx->uefi_boot->data_lba, efi_sectors(ctx, ctx->uefi_boot));
+		boot_entry(p + 96, ctx->uefi_boot->data_lba, efi_sectors(ctx, ctx->uefi_boot), 0, 0, 0);
 	}
 	return 0;
 }
@@ -158,6 +238,29 @@ uint32_t eltorito_boot_info_csum(const uint8_t *data, size_t len)
  * file bytes: the boot file's, through opts->boot_source. */
 #define BOOT_FILE_MAX (64u << 20)
 
+/* GRUB 2's boot info (xorrisofs --grub2-boot-info): bytes 2548-2555 of its
+ * El Torito image hold, as LE64, the image's 2 KiB block address times 4
+ * plus 5 (xorrisofs(1)), from which its boot.img finds the rest of it. */
+#define GRUB2_INFO_OFF 2548u
+
+static bool grub2_patch(const struct iso_ctx *ctx, const struct iso_node *n)
+{
+	return ctx->opts->grub2_boot_info && n->size >= GRUB2_INFO_OFF + 8;
+}
+
+/* The checksum with GRUB 2's 8 bytes as they will be written (its two
+ * words are 4-aligned words of the sum). */
+static uint32_t csum_grub2(const struct iso_ctx *ctx, const struct iso_node *n,
+			   const uint8_t *data, uint32_t sum)
+{
+	uint64_t v = (uint64_t)n->data_lba * 4 + 5;
+
+	if (!grub2_patch(ctx, n))
+		return sum;
+	sum -= le32_get(data + GRUB2_INFO_OFF) + le32_get(data + GRUB2_INFO_OFF + 4);
+	return sum + (uint32_t)v + (uint32_t)(v >> 32);
+}
+
 static int boot_file_csum(struct iso_ctx *ctx, struct iso_node *n, uint32_t *csum_ret)
 {
 	const struct tsm_blob_source *src = ctx->opts->boot_source;
@@ -166,7 +269,8 @@ static int boot_file_csum(struct iso_ctx *ctx, struct iso_node *n, uint32_t *csu
 	ssize_t got;
 
 	if (t->data) {
-		*csum_ret = eltorito_boot_info_csum(t->data, (size_t)n->size);
+		*csum_ret = csum_grub2(ctx, n, t->data, eltorito_boot_info_csum(t->data,
+										 (size_t)n->size));
 		return 0;
 	}
 	if (!src) {
@@ -191,29 +295,41 @@ static int boot_file_csum(struct iso_ctx *ctx, struct iso_node *n, uint32_t *csu
 		free(buf);
 		return (int)got;
 	}
-	*csum_ret = eltorito_boot_info_csum(buf, (size_t)n->size);
+	*csum_ret = csum_grub2(ctx, n, buf, eltorito_boot_info_csum(buf, (size_t)n->size));
 	free(buf);
 	return 0;
 }
 
+/* The BIOS boot file with its patches (the boot info table, GRUB 2's boot
+ * info) as META and the rest of its bytes from the store, in order. */
 int eltorito_emit_boot_file(struct iso_ctx *ctx, struct iso_node *n)
 {
+	uint64_t base = (uint64_t)n->data_lba * ISO_SECTOR, at = 0;
+	bool table = ctx->opts->boot_info_table, grub = grub2_patch(ctx, n);
 	uint32_t csum = 0;
 	uint8_t *m;
 	int rc;
 
-	if ((rc = boot_file_csum(ctx, n, &csum)) < 0)
-		return rc;
-	m = tsm_image_builder_meta(ctx->b, (uint64_t)n->data_lba * ISO_SECTOR + BOOT_INFO_OFF,
-				   BOOT_INFO_LEN);
-	if (!m)
-		return -ENOMEM;
-	le32_set(m, ctx->pvd_lba);
-	le32_set(m + 4, n->data_lba);
-	le32_set(m + 8, (uint32_t)n->size);
-	le32_set(m + 12, csum);
-	if ((rc = iso_emit_file_range(ctx, n, 0, BOOT_INFO_OFF)) < 0)
-		return rc;
-	return iso_emit_file_range(ctx, n, BOOT_INFO_OFF + BOOT_INFO_LEN,
-				   n->size - (BOOT_INFO_OFF + BOOT_INFO_LEN));
+	if (table) {
+		if ((rc = boot_file_csum(ctx, n, &csum)) < 0)
+			return rc;
+		if (!(m = tsm_image_builder_meta(ctx->b, base + BOOT_INFO_OFF, BOOT_INFO_LEN)))
+			return -ENOMEM;
+		le32_set(m, ctx->pvd_lba);
+		le32_set(m + 4, n->data_lba);
+		le32_set(m + 8, (uint32_t)n->size);
+		le32_set(m + 12, csum);
+		if ((rc = iso_emit_file_range(ctx, n, 0, BOOT_INFO_OFF)) < 0)
+			return rc;
+		at = BOOT_INFO_OFF + BOOT_INFO_LEN;
+	}
+	if (grub) {
+		if (!(m = tsm_image_builder_meta(ctx->b, base + GRUB2_INFO_OFF, 8)))
+			return -ENOMEM;
+		le64_set(m, (uint64_t)n->data_lba * 4 + 5);
+		if ((rc = iso_emit_file_range(ctx, n, at, GRUB2_INFO_OFF - at)) < 0)
+			return rc;
+		at = GRUB2_INFO_OFF + 8;
+	}
+	return iso_emit_file_range(ctx, n, at, n->size - at);
 }

@@ -73,9 +73,10 @@ int hybrid_write(struct iso_ctx *ctx)
 		return -ENOMEM;
 	if (o->hybrid_mbr)
 		memcpy(mbr, o->hybrid_mbr, o->hybrid_mbr_len < 432 ? o->hybrid_mbr_len : 432);
-	/* isohybrid: the boot file in 512-byte sectors at 432 (64-bit). */
+	/* isohybrid: the boot file in 512-byte sectors at 432 (64-bit); GRUB 2's
+	 * MBR (xorrisofs --grub2-mbr): that plus 4. */
 	if (ctx->bios_boot)
-		le64_set(mbr + 432, (uint64_t)ctx->bios_boot->data_lba * 4);
+		le64_set(mbr + 432, (uint64_t)ctx->bios_boot->data_lba * 4 + (o->grub2_mbr ? 4 : 0));
 	memcpy(mbr + 440, ctx->volume_hash + 16, 4); /* disk signature */
 	le16_set(mbr + 444, 0);
 	if (o->hybrid_gpt) {

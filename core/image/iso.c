@@ -90,11 +90,13 @@ static int nodes_collect(struct iso_ctx *ctx)
 
 		if (!n->dir)
 			continue;
-		n->nkids = n->t->nchildren;
-		if (!(n->kids = calloc(n->nkids ? n->nkids : 1, sizeof(*n->kids))))
+		if (!(n->kids = calloc(n->t->nchildren ? n->t->nchildren : 1, sizeof(*n->kids))))
 			return -ENOMEM;
-		for (size_t k = 0; k < n->nkids; k++)
-			n->kids[k] = n->t->children[k]->writer_data;
+		/* A hidden node (a boot image only a boot entry names) is laid
+		 * out but listed by no directory. */
+		for (size_t k = 0; k < n->t->nchildren; k++)
+			if (!n->t->children[k]->hidden)
+				n->kids[n->nkids++] = n->t->children[k]->writer_data;
 	}
 	return 0;
 }
@@ -224,6 +226,10 @@ static int layout_sectors(struct iso_ctx *ctx)
 	for (size_t i = 0; i < ctx->nnodes; i++) {
 		struct iso_node *n = &ctx->nodes[i];
 
+		if (n == ctx->catalog_node) {
+			n->data_lba = ctx->catalog_lba;
+			continue;
+		}
 		if (!n->dir && !n->symlink && n->size && n != ctx->uefi_boot &&
 		    (rc = alloc_high(ctx, &a, n->size, &n->data_lba)) < 0)
 			return rc;
@@ -239,8 +245,16 @@ static int layout_sectors(struct iso_ctx *ctx)
 		 * at N - 256 when the backup GPT owns the last sectors. */
 		ctx->udf_avdp2_lba = a.high;
 		ctx->total_sectors = a.high + 1 + (o->hybrid_gpt ? UDF_TAIL_GAP : 0);
+		if (!o->hybrid_gpt && o->hybrid_mbr && o->hybrid_cyl_align) {
+			/* Whole cylinders (below); the anchor stays the last sector. */
+			ctx->total_sectors = (ctx->total_sectors + 511) / 512 * 512;
+			ctx->udf_avdp2_lba = ctx->total_sectors - 1;
+		}
 	} else if (o->hybrid_gpt) {
 		ctx->total_sectors += HYBRID_GPT_TAIL_SECTORS;
+	} else if (o->hybrid_mbr && o->hybrid_cyl_align) {
+		/* 64 x 32 x 512 bytes = 512 ISO sectors a cylinder. */
+		ctx->total_sectors = (ctx->total_sectors + 511) / 512 * 512;
 	}
 	return 0;
 }
@@ -319,9 +333,9 @@ static int write_file_data(struct iso_ctx *ctx)
 	for (size_t i = 0; i < ctx->nnodes; i++) {
 		struct iso_node *n = &ctx->nodes[i];
 
-		if (n->dir || n->symlink || !n->size)
-			continue;
-		if (n == ctx->bios_boot && ctx->opts->boot_info_table)
+		if (n->dir || n->symlink || !n->size || n == ctx->catalog_node)
+			continue; /* the catalog is written as META at its sector */
+		if (n == ctx->bios_boot && (ctx->opts->boot_info_table || ctx->opts->grub2_boot_info))
 			rc = eltorito_emit_boot_file(ctx, n);
 		else
 			rc = iso_emit_file_range(ctx, n, 0, n->size);

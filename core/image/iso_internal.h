@@ -85,6 +85,7 @@ struct iso_ctx {
 	struct iso_node **jdirs; /* Joliet path table order */
 	size_t ndirs, njdirs, nfiles;
 	struct iso_node *bios_boot, *uefi_boot;
+	struct iso_node *catalog_node; /* the file the boot catalog stands for, or NULL */
 	char volume_id[33];      /* ECMA-119 d-characters */
 	uint8_t volume_hash[32]; /* SHA-256 of the volume id and size: GUIDs, serials */
 

@@ -1,4 +1,5 @@
-/* Importing an ISO image: tree from libudf or libiso9660, El Torito here.
+/* Importing an ISO image: the tree from libudf (UDF) or libisofs (ISO 9660,
+ * Rock Ridge, Joliet), El Torito and the system area from libisofs.
  *
  * The scan reads every directory, checks every name, size and extent
  * against the image and records the tree with each file's data extents
@@ -26,14 +27,14 @@
 #include <unistd.h>
 
 #include <cdio/bytesex.h>
-#include <cdio/iso9660.h>
 #include <cdio/logging.h>
 #include <cdio/udf.h>
-#include <cdio/version.h>
+#include <libisofs/libisofs.h>
 
 #include "import/session.h"
 #include "import/source.h"
 #include "import/wire.h"
+#include "import/zisofs.h"
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
 #include "util/fdio.h"
@@ -43,6 +44,8 @@
 #define MAX_DEPTH 64
 #define MAX_ENTRIES 1000000
 #define VRS_FIRST 16 /* ECMA-119 6.2.1: the system area is sectors 0-15 */
+#define MAX_BOOTS 64
+#define MAX_EXTENTS 65536u
 
 /* Windows file attributes (the session adds "directory" itself). */
 #define ATTR_READONLY 0x1
@@ -83,9 +86,6 @@ bool tsm_iso_file_detect(int fd)
 	return false;
 }
 
-/* Set by libcdio's log handler on an error or failed assertion. */
-static bool cdio_trouble;
-
 /* ---- the scanned tree ----------------------------------------------- */
 
 struct extent {
@@ -94,7 +94,6 @@ struct extent {
 
 struct node {
 	char *path;       /* relative, '/'-separated */
-	char *lib_path;   /* ISO 9660 directories: the path libiso9660 resolves */
 	enum tsm_entry_type type;
 	uint32_t mode;
 	int64_t mtime_ns;
@@ -103,14 +102,25 @@ struct node {
 	struct extent *ext; /* ISO 9660 files: data extents, in order */
 	size_t next;
 	char *target;     /* symlinks */
+	uint8_t zisofs_log2; /* zisofs (Rock Ridge ZF): log2 of its block size; 0: stored plain */
+	uint64_t stored;  /* zisofs: the bytes its extents hold (size is the uncompressed size) */
+};
+
+struct boot {
+	struct tsm_boot_entry e;
+	uint32_t rba;
+	uint16_t count;
+	uint16_t load_segment; /* El Torito 2.2 bytes 2-3; 0: 0x7C0 */
+	uint8_t system_type;   /* 2.2 byte 4: the boot image's partition type */
+	bool bootable;         /* 2.2 byte 0: 0x88 */
+	bool grub2_boot_info;  /* GRUB 2's boot info patch (xorriso --grub2-boot-info) */
+	uint32_t blocks;       /* a hidden image's 2048-byte blocks as libisofs found them; 0: unknown */
 };
 
 struct iso_reader {
 	const char *file;  /* o->source, for messages */
 	int fd;
 	uint64_t image_size;
-	iso9660_t *iso;
-	iso9660_t *iso_rr; /* Joliet chosen: the Rock Ridge tree, to fall back on */
 	udf_t *udf;
 	bool use_udf;
 	bool has_udf;      /* its volume recognition sequence names UDF */
@@ -121,6 +131,16 @@ struct iso_reader {
 	uint64_t *visited; /* directory extents seen (loop check), sorted */
 	size_t nvisited, capvisited;
 	uint64_t file_bytes;
+	unsigned past_end;      /* libisofs asked for blocks past the end */
+	uint32_t past_end_lba;
+	struct boot boots[MAX_BOOTS];
+	size_t nboots;
+	char *catalog_path;     /* the El Torito catalog's path in the tree, or NULL */
+	int max_dir_depth;      /* levels of the deepest directory (the root is 1) */
+	uint32_t cat_lba;       /* its sector and bytes */
+	uint64_t cat_size;
+	char *system_area;      /* libisofs' summary of the system area, or NULL */
+	char isofs_label[256];
 	/* OSTA CS0 names (compression IDs 8 and 16) to UTF-8 */
 	iconv_t cs0_8, cs0_16;
 };
@@ -128,7 +148,6 @@ struct iso_reader {
 static void node_clear(struct node *n)
 {
 	free(n->path);
-	free(n->lib_path);
 	free(n->ext);
 	free(n->target);
 }
@@ -237,34 +256,6 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-/* Lexically, like the directory importer: a link may not leave the tree. */
-static bool link_stays_inside(const char *rel_path, const char *target)
-{
-	int depth = 0;
-	const char *p;
-
-	if (target[0] == '/' || !*target)
-		return false;
-	for (p = rel_path; *p; p++)
-		if (*p == '/')
-			depth++;
-	for (p = target; *p;) {
-		const char *end = strchr(p, '/');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (len == 2 && p[0] == '.' && p[1] == '.') {
-			if (--depth < 0)
-				return false;
-		} else if (len && !(len == 1 && p[0] == '.')) {
-			depth++;
-		}
-		p += len;
-		while (*p == '/')
-			p++;
-	}
-	return true;
-}
-
 static int dup_check(struct iso_reader *r, const char *dir, char **names, size_t n)
 {
 	for (size_t i = 1; i < n; i++)
@@ -281,300 +272,431 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* ---- ISO 9660 (libiso9660) ------------------------------------------ */
+/* ---- ISO 9660, Rock Ridge, Joliet, El Torito (libisofs) ---------------- */
 
-struct iso_child {
-	iso9660_stat_t *st;  /* the first record */
-	char *name;          /* what the tree calls it */
-	struct extent *ext;  /* multi-extent files: one per record */
-	size_t next;
-	uint64_t size;
-};
+/* libisofs (the reader under xorriso) reads the whole ISO 9660 side: Rock
+ * Ridge (RRIP 1.12, IEEE P1282) over SUSP (IEEE P1281) with its
+ * continuation areas (CE), relocated directories (CL/PL/RE, RRIP 4.1.5),
+ * symbolic links (SL), modes (PX) and times (TF); Joliet; multi-extent
+ * files (ECMA-119 6.5.1); zisofs (ZF, whose files it marks with a
+ * decompression filter); the El Torito catalog; the system area.  Names:
+ * Rock Ridge, else Joliet, else ISO 9660 without ";1" (ECMA-119 7.5.1).
+ * It reads blocks through isofs_read_block(), which refuses any block
+ * outside the image. */
 
-/* libiso9660 before 2.1.1 copies a Joliet name's UTF-8 into room for its
- * UCS-2 bytes, cutting names whose UTF-8 is longer (most non-Latin ones).
- * A name @s came through whole iff its UTF-8 length is at most twice its
- * UTF-16 length, which is what the room was. */
-static bool joliet_name_cut(const char *s)
+static int isofs_src_open(IsoDataSource *src)
 {
-	size_t bytes = 0, units = 0;
+	(void)src;
+	return ISO_SUCCESS;
+}
 
-	if (libcdio_version_num >= 20101)
-		return false;
-	for (const uint8_t *p = (const uint8_t *)s; *p; p++) {
-		bytes++;
-		if ((*p & 0xc0) != 0x80)
-			units += *p >= 0xf0 ? 2 : 1;
+static void isofs_src_free(IsoDataSource *src)
+{
+	(void)src;
+}
+
+static int isofs_read_block(IsoDataSource *src, uint32_t lba, uint8_t *buf)
+{
+	struct iso_reader *r = src->data;
+	uint64_t off = (uint64_t)lba * ISO_SECTOR;
+	size_t len = ISO_SECTOR;
+
+	if (off >= r->image_size) {
+		if (!r->past_end++)
+			r->past_end_lba = lba;
+		return ISO_DATA_SOURCE_FAILURE;
 	}
-	return bytes > 2 * units;
-}
-
-static int iso_child_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct iso_child *)a)->name, ((const struct iso_child *)b)->name);
-}
-
-/* Joliet and plain ISO 9660 names carry a ";1" version; a plain name with
- * no extension ends in '.' (ECMA-119 7.5.1). */
-static char *iso_clean_name(const iso9660_stat_t *st, bool plain)
-{
-	char *name = strdup(st->filename);
-	char *semi;
-
-	if (!name || st->rr.b3_rock == yep)
-		return name;
-	semi = strrchr(name, ';');
-	if (semi && semi[1] && strspn(semi + 1, "0123456789") == strlen(semi + 1))
-		*semi = '\0';
-	if (plain) {
-		size_t len = strlen(name);
-
-		if (len > 1 && name[len - 1] == '.')
-			name[len - 1] = '\0';
+	/* A last sector cut short reads as zeros after its end. */
+	if (r->image_size - off < len) {
+		len = (size_t)(r->image_size - off);
+		memset(buf + len, 0, ISO_SECTOR - len);
 	}
-	return name;
+	return tsm_pread_full(r->fd, buf, len, off) < 0 ? ISO_DATA_SOURCE_FAILURE : ISO_SUCCESS;
 }
 
-static int64_t iso_mtime_ns(const iso9660_stat_t *st)
+/* Why libisofs failed: its own messages (queued, never printed), and a
+ * block it asked for past the end of the image. */
+static void isofs_report(struct iso_reader *r, int ret, const char *doing)
 {
-	struct tm tm = st->tm;
-	time_t t = mktime(&tm); /* libiso9660 gives local time */
+	char text[ISO_MSGS_MESSAGE_LEN], sev[80], first[ISO_MSGS_MESSAGE_LEN] = "";
+	int code, imgid;
 
-	return t == (time_t)-1 ? 0 : (int64_t)t * 1000000000;
+	while (iso_obtain_msgs("ALL", &code, &imgid, text, sev) == 1) {
+		tsm_debug("libisofs: %s: %s", sev, text);
+		if (!*first && (strcmp(sev, "SORRY") == 0 || strcmp(sev, "FAILURE") == 0 ||
+				strcmp(sev, "MISHAP") == 0 || strcmp(sev, "FATAL") == 0))
+			snprintf(first, sizeof(first), "%s", text);
+	}
+	if (r->past_end)
+		tsm_error("%s: %s: it points at sector %u, past the end of the image (%llu sectors;"
+			  " truncated or damaged)", r->file, doing, r->past_end_lba,
+			  (unsigned long long)(r->image_size / ISO_SECTOR));
+	else
+		tsm_error("%s: %s: %s", r->file, doing, *first ? first : iso_error_to_msg(ret));
 }
 
-static int iso_check_dir_stat(struct iso_reader *r, const iso9660_stat_t *st, const char *path)
+static int isofs_file(struct iso_reader *r, IsoFile *f, struct node *nd)
 {
-	if (st->size == 0) {
-		tsm_error("%s: directory '%s' has an empty extent", r->file, *path ? path : "/");
+	struct iso_file_section *sec = NULL;
+	IsoStream *st = iso_file_get_stream(f);
+	uint8_t algo[2] = { 0 }, algo_num = 0;
+	int count = 0, type = 0, log2 = 0, rc;
+	uint64_t stored = 0;
+
+	nd->type = TSM_ENTRY_FILE;
+	nd->size = (uint64_t)iso_file_get_size(f);
+	if (iso_file_get_old_image_sections(f, &count, &sec, 0) < 0 || count < 0 ||
+	    (unsigned)count > MAX_EXTENTS) {
+		tsm_error("%s: file '%s' has no usable data extents", r->file, nd->path);
+		free(sec);
 		return -EINVAL;
 	}
-	return check_extent(r, "directory", *path ? path : "/", (uint64_t)st->lsn * ISO_SECTOR,
-			    (uint64_t)st->secsize * ISO_SECTOR);
-}
-
-static int iso_walk(struct iso_reader *r, const char *lib_path, const char *path, int depth);
-
-static void iso_children_free(struct iso_child *c, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(c[i].name);
-		free(c[i].ext);
-	}
-	free(c);
-}
-
-/* Reads directory @lib_path into @kids (records of multi-extent files
- * merged), checked and sorted by name. */
-static int iso_read_children(struct iso_reader *r, CdioISO9660FileList_t *list, const char *path,
-			     struct iso_child **kids_ret, size_t *n_ret)
-{
-	struct iso_child *kids = NULL;
-	size_t n = 0, cap = 0, index = 0;
-	CdioListNode_t *ln;
-	char **names = NULL;
-	int rc = 0;
-
-	_CDIO_LIST_FOREACH (ln, list) {
-		iso9660_stat_t *st = _cdio_list_node_data(ln);
-		struct iso_child *prev = n ? &kids[n - 1] : NULL;
-		char *name;
-
-		/* ECMA-119 6.8.2.2: the first two records are "." and "..". */
-		if (index++ < 2 && st->type == _STAT_DIR &&
-		    (strcmp(st->filename, ".") == 0 || strcmp(st->filename, "..") == 0))
-			continue;
-		if (!r->rock_ridge && r->names[0] == 'J' && joliet_name_cut(st->filename)) {
-			if (!r->iso_rr)
-				tsm_error("%s: directory '%s' has a Joliet name that libcdio %s cuts"
-					  " short ('%s'), and no Rock Ridge names to use instead",
-					  r->file, *path ? path : "/", CDIO_VERSION, st->filename);
-			rc = -ENAMETOOLONG;
-			break;
-		}
-		if (!(name = iso_clean_name(st, !r->rock_ridge && r->names[0] == 'I'))) {
-			rc = -ENOMEM;
-			break;
-		}
-		if ((rc = check_name(r, path, name)) < 0) {
-			free(name);
-			break;
-		}
-		/* ECMA-119 6.5.1: a file of several extents is several records
-		 * with one name, in order (libiso9660 2.1 lists each). */
-		if (prev && st->type == _STAT_FILE && prev->st->type == _STAT_FILE &&
-		    strcmp(prev->name, name) == 0 && prev->ext &&
-		    prev->ext[prev->next - 1].len % ISO_SECTOR == 0) {
-			void *p = realloc(prev->ext, (prev->next + 1) * sizeof(*prev->ext));
-
-			free(name);
-			if (!p) {
-				rc = -ENOMEM;
-				break;
-			}
-			prev->ext = p;
-			prev->ext[prev->next++] = (struct extent){ (uint64_t)st->lsn * ISO_SECTOR,
-								   st->size };
-			prev->size += st->size;
-			continue;
-		}
-		if (n == cap) {
-			void *p = realloc(kids, (cap = cap ? 2 * cap : 32) * sizeof(*kids));
-
-			if (!p) {
-				free(name);
-				rc = -ENOMEM;
-				break;
-			}
-			kids = p;
-		}
-		kids[n] = (struct iso_child){ .st = st, .name = name, .size = st->size };
-		if (st->type == _STAT_FILE) {
-			if (!(kids[n].ext = malloc(sizeof(*kids[n].ext)))) {
-				free(name);
-				rc = -ENOMEM;
-				break;
-			}
-			kids[n].ext[0] = (struct extent){ (uint64_t)st->lsn * ISO_SECTOR, st->size };
-			kids[n].next = 1;
-		}
-		n++;
-	}
-	if (rc == 0 && n) {
-		qsort(kids, n, sizeof(*kids), iso_child_cmp);
-		if (!(names = malloc(n * sizeof(*names)))) {
-			rc = -ENOMEM;
-		} else {
-			for (size_t i = 0; i < n; i++)
-				names[i] = kids[i].name;
-			rc = dup_check(r, path, names, n);
-			free(names);
-		}
-	}
-	if (rc < 0) {
-		iso_children_free(kids, n);
-		return rc;
-	}
-	*kids_ret = kids;
-	*n_ret = n;
-	return 0;
-}
-
-static int iso_add_child(struct iso_reader *r, struct iso_child *k, const char *lib_path,
-			 const char *path, int depth)
-{
-	const iso9660_stat_t *st = k->st;
-	struct node nd = { 0 };
-	int rc;
-
-	if (!(nd.path = join(path, k->name)))
+	if (count && !(nd->ext = calloc((size_t)count, sizeof(*nd->ext)))) {
+		free(sec);
 		return -ENOMEM;
-	nd.mtime_ns = iso_mtime_ns(st);
-	if (st->type == _STAT_DIR) {
-		nd.type = TSM_ENTRY_DIR;
-		nd.mode = r->rock_ridge && st->rr.b3_rock == yep ? st->rr.st_mode & 07777 : 0555;
-		if ((rc = iso_check_dir_stat(r, st, nd.path)) < 0 ||
-		    (rc = visit_dir(r, (uint64_t)st->lsn * ISO_SECTOR, nd.path)) < 0)
-			goto out_free;
-		if (asprintf(&nd.lib_path, "%s/%s", lib_path, st->filename) < 0) {
-			rc = -ENOMEM;
-			goto out_free;
-		}
-		if ((rc = node_push(r, &nd)) < 0)
-			goto out_free;
-		/* The strings stay where they are while r->nodes grows. */
-		return iso_walk(r, nd.lib_path, nd.path, depth + 1);
 	}
-	if (r->rock_ridge && st->rr.b3_rock == yep && S_ISLNK(st->rr.st_mode)) {
-		nd.type = TSM_ENTRY_SYMLINK;
-		nd.mode = 0777;
-		if (!st->rr.psz_symlink || st->rr.i_symlink <= 0 ||
-		    strnlen(st->rr.psz_symlink, (size_t)st->rr.i_symlink + 1) >
-			    (size_t)st->rr.i_symlink ||
-		    !tsm_utf8_valid(st->rr.psz_symlink)) {
-			tsm_error("%s: symlink '%s' has no valid target", r->file, nd.path);
-			rc = -EINVAL;
-			goto out_free;
+	for (int i = 0; i < count; i++) {
+		nd->ext[i] = (struct extent){ (uint64_t)sec[i].block * ISO_SECTOR, sec[i].size };
+		nd->next++;
+		if ((rc = check_extent(r, "file", nd->path, nd->ext[i].off, nd->ext[i].len)) < 0) {
+			free(sec);
+			return rc;
 		}
-		if (!link_stays_inside(nd.path, st->rr.psz_symlink)) {
-			tsm_error("%s: symlink '%s' to '%s' points outside the image", r->file,
-				  nd.path, st->rr.psz_symlink);
-			rc = -EXDEV;
-			goto out_free;
-		}
-		if (!(nd.target = strdup(st->rr.psz_symlink))) {
-			rc = -ENOMEM;
-			goto out_free;
-		}
-		if ((rc = node_push(r, &nd)) < 0)
-			goto out_free;
-		return 0;
+		stored += sec[i].size; /* 2^16 sections of < 2^32 bytes: no overflow */
 	}
-	nd.type = TSM_ENTRY_FILE;
-	nd.mode = r->rock_ridge && st->rr.b3_rock == yep ? st->rr.st_mode & 07777 : 0444;
-	nd.size = k->size;
-	if (nd.size > r->image_size) {
-		rc = check_extent(r, "file", nd.path, 0, nd.size);
-		goto out_free;
+	free(sec);
+	/* A Rock Ridge ZF entry: libisofs put a zisofs decompression filter
+	 * ("osiz", type -1) on the image's stream and reports its size. */
+	if (iso_stream_get_zisofs_par(st, &type, algo, &algo_num, &log2, 0) == 1 && type == -1) {
+		if (algo_num != 0) {
+			tsm_error("%s: file '%s' is compressed with zisofs version 2 ('%c%c'), which"
+				  " tsmedia does not read", r->file, nd->path, algo[0], algo[1]);
+			return -EOPNOTSUPP;
+		}
+		nd->zisofs_log2 = (uint8_t)log2;
+		nd->stored = stored;
+		if (nd->size > UINT32_MAX) {
+			tsm_error("%s: file '%s' claims %llu bytes, more than zisofs can hold",
+				  r->file, nd->path, (unsigned long long)nd->size);
+			return -EINVAL;
+		}
+	} else if (stored != nd->size) {
+		tsm_error("%s: file '%s' is %llu bytes but its extents hold %llu", r->file,
+			  nd->path, (unsigned long long)nd->size, (unsigned long long)stored);
+		return -EINVAL;
 	}
-	for (size_t i = 0; i < k->next; i++)
-		if (k->ext[i].len && (rc = check_extent(r, "file", nd.path, k->ext[i].off,
-							k->ext[i].len)) < 0)
-			goto out_free;
-	nd.lba = k->next && nd.size ? k->ext[0].off / ISO_SECTOR : 0;
-	nd.ext = k->ext;
-	nd.next = k->next;
-	k->ext = NULL;
-	r->file_bytes += nd.size;
-	if ((rc = node_push(r, &nd)) < 0)
-		goto out_free;
+	nd->lba = nd->next && stored ? nd->ext[0].off / ISO_SECTOR : 0;
+	if (__builtin_add_overflow(r->file_bytes, nd->size, &r->file_bytes))
+		return -EOVERFLOW;
 	return 0;
-out_free:
-	node_clear(&nd);
-	return rc;
 }
 
-static int iso_walk(struct iso_reader *r, const char *lib_path, const char *path, int depth)
+static int isofs_walk(struct iso_reader *r, IsoDir *dir, const char *path, int depth)
 {
-	CdioISO9660FileList_t *list;
-	struct iso_child *kids = NULL;
-	size_t n = 0;
+	IsoDirIter *it;
+	IsoNode *n;
 	int rc = 0;
 
 	if (depth > MAX_DEPTH) {
-		tsm_error("%s: directory '%s' is nested deeper than %d levels", r->file, path,
-			  MAX_DEPTH);
+		tsm_error("%s: directory '%s' is nested deeper than %d levels (a relocation"
+			  " loop?)", r->file, path, MAX_DEPTH);
 		return -ELOOP;
 	}
-	cdio_trouble = false;
-	if (!(list = iso9660_ifs_readdir(r->iso, *lib_path ? lib_path : "/")) || cdio_trouble) {
-		if (list)
-			iso9660_filelist_free(list);
-		tsm_error("%s: cannot read directory '%s' (damaged or truncated image)", r->file,
-			  *path ? path : "/");
-		return -EIO;
+	if (iso_dir_get_children(dir, &it) != 1)
+		return -ENOMEM;
+	while (rc == 0 && iso_dir_iter_next(it, &n) == 1) {
+		const char *name = iso_node_get_name(n);
+		struct node nd = { 0 };
+		time_t mtime = iso_node_get_mtime(n);
+		int64_t ns;
+
+		if ((rc = check_name(r, path, name)) < 0)
+			break;
+		if (!(nd.path = join(path, name))) {
+			rc = -ENOMEM;
+			break;
+		}
+		nd.mtime_ns = __builtin_mul_overflow((int64_t)mtime, 1000000000, &ns) ? 0 : ns;
+		nd.mode = iso_node_get_permissions(n) & 07777;
+		switch (iso_node_get_type(n)) {
+		case LIBISO_DIR:
+			nd.type = TSM_ENTRY_DIR;
+			if (depth + 1 > r->max_dir_depth)
+				r->max_dir_depth = depth + 1;
+			if ((rc = node_push(r, &nd)) < 0)
+				break;
+			/* The path stays where it is while r->nodes grows. */
+			rc = isofs_walk(r, (IsoDir *)n, r->nodes[r->n - 1].path, depth + 1);
+			continue;
+		case LIBISO_FILE:
+			if ((rc = isofs_file(r, (IsoFile *)n, &nd)) == 0)
+				rc = node_push(r, &nd);
+			break;
+		case LIBISO_SYMLINK: {
+			/* A link's target is a string the image holds, kept as it
+			 * is, even when it leaves the tree (RRIP 4.1.3). */
+			const char *dest = iso_symlink_get_dest((IsoSymlink *)n);
+
+			nd.type = TSM_ENTRY_SYMLINK;
+			nd.mode = 0777;
+			if (!dest || !*dest || strlen(dest) > PATH_MAX || !tsm_utf8_valid(dest)) {
+				tsm_error("%s: symlink '%s' has no valid target", r->file, nd.path);
+				rc = -EINVAL;
+			} else if (!(nd.target = strdup(dest))) {
+				rc = -ENOMEM;
+			} else {
+				rc = node_push(r, &nd);
+			}
+			break;
+		}
+		case LIBISO_BOOT:
+			/* The El Torito catalog is a file of the tree, as every
+			 * reader extracts it; its path is recorded too, so that
+			 * re-emission writes its new catalog there. */
+			free(r->catalog_path);
+			if (!(r->catalog_path = strdup(nd.path))) {
+				rc = -ENOMEM;
+				break;
+			}
+			nd.type = TSM_ENTRY_FILE;
+			nd.size = r->cat_size;
+			if (nd.size && !(nd.ext = malloc(sizeof(*nd.ext)))) {
+				rc = -ENOMEM;
+				break;
+			}
+			if (nd.size) {
+				nd.ext[0] = (struct extent){ (uint64_t)r->cat_lba * ISO_SECTOR, nd.size };
+				nd.next = 1;
+				nd.lba = r->cat_lba;
+			}
+			if ((rc = check_extent(r, "boot catalog", nd.path, (uint64_t)r->cat_lba *
+					       ISO_SECTOR, nd.size)) == 0 &&
+			    !__builtin_add_overflow(r->file_bytes, nd.size, &r->file_bytes))
+				rc = node_push(r, &nd);
+			break;
+		default:
+			tsm_error("%s: '%s' is a device file, FIFO or socket, which tsmedia does not"
+				  " import", r->file, nd.path);
+			rc = -EOPNOTSUPP;
+			break;
+		}
+		if (rc < 0)
+			node_clear(&nd); /* on success node_push() took the pointers */
 	}
-	rc = iso_read_children(r, list, path, &kids, &n);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = iso_add_child(r, &kids[i], lib_path, path, depth);
-	iso_children_free(kids, n);
-	iso9660_filelist_free(list);
+	iso_dir_iter_free(it);
 	return rc;
 }
 
-static int iso_scan(struct iso_reader *r)
+/* Boot entries as libisofs reports them: the lines xorriso prints for
+ * -report_el_torito plain ("El Torito boot img :   1  BIOS  y  fd1.4
+ * 0x0000  0x00      1          33"), from the catalog El Torito 1.0
+ * 2.1-2.5 describes: platform, bootable, media type (emulation), load
+ * segment, system type, sector count, load RBA. */
+static int isofs_boot_line(struct iso_reader *r, const char *line)
 {
-	iso9660_stat_t *root = iso9660_ifs_stat(r->iso, "/");
-	int rc;
+	static const char *const emuls[] = { "none", "fd1.2", "fd1.4", "fd2.8", "hd" };
+	char pltf[16], boot[4], emul[16];
+	unsigned num, seg, sys, size, lba, platform;
+	struct boot *b;
+	size_t e;
 
-	if (!root) {
-		tsm_error("%s: cannot read the root directory", r->file);
+	if (sscanf(line, "El Torito boot img : %u %15s %3s %15s %x %x %u %u", &num, pltf, boot,
+		   emul, &seg, &sys, &size, &lba) != 8)
+		goto bad;
+	if (strcmp(pltf, "BIOS") == 0)
+		platform = 0;
+	else if (strcmp(pltf, "PPC") == 0)
+		platform = 1;
+	else if (strcmp(pltf, "Mac") == 0)
+		platform = 2;
+	else if (strcmp(pltf, "UEFI") == 0)
+		platform = 0xef;
+	else if (sscanf(pltf, "0x%x", &platform) != 1 || platform > 0xff)
+		goto bad;
+	for (e = 0; e < sizeof(emuls) / sizeof(emuls[0]) && strcmp(emul, emuls[e]); e++)
+		;
+	if (e == sizeof(emuls) / sizeof(emuls[0]) || seg > 0xffff || sys > 0xff || size > 0xffff)
+		goto bad;
+	if (r->nboots >= MAX_BOOTS) {
+		tsm_error("%s: the El Torito catalog lists more than %d boot images", r->file,
+			  MAX_BOOTS);
+		return -EFBIG;
+	}
+	b = &r->boots[r->nboots++];
+	*b = (struct boot){ .rba = lba, .count = (uint16_t)size, .load_segment = (uint16_t)seg,
+			    .system_type = (uint8_t)sys, .bootable = boot[0] == 'y' };
+	b->e.platform = (uint8_t)platform;
+	b->e.emulation = (uint8_t)e; /* El Torito 2.2 byte 1: 0 none ... 4 hard disk */
+	b->e.load_size = (uint16_t)size;
+	return 0;
+bad:
+	tsm_error("%s: libisofs reported a boot entry this version of tsmedia cannot read ('%s')",
+		  r->file, line);
+	return -EPROTO;
+}
+
+static int isofs_boot(struct iso_reader *r, IsoImage *img)
+{
+	char **lines = NULL;
+	int count = 0, rc = 0;
+
+	if (iso_image_report_el_torito(img, &lines, &count, 0) < 0)
+		return -ENOMEM;
+	for (int i = 0; rc == 0 && i < count; i++) {
+		unsigned num, blks;
+		int off = 0;
+
+		if (strncmp(lines[i], "El Torito boot img :", 20) == 0) {
+			rc = isofs_boot_line(r, lines[i]);
+		} else if (sscanf(lines[i], "El Torito img opts : %u %n", &num, &off) == 1 && off &&
+			   num >= 1 && num <= r->nboots) {
+			r->boots[num - 1].e.boot_info_table = strstr(lines[i] + off, "boot-info-table");
+			r->boots[num - 1].grub2_boot_info = strstr(lines[i] + off, "grub2-boot-info");
+		} else if (sscanf(lines[i], "El Torito img blks : %u %u", &num, &blks) == 2 &&
+			   num >= 1 && num <= r->nboots) {
+			/* A hidden image's size as libisofs found it (its
+			 * partition or file system), in 2048-byte blocks. */
+			r->boots[num - 1].blocks = blks;
+		}
+	}
+	iso_image_report_el_torito(img, &lines, &count, 1 << 15);
+	return rc;
+}
+
+/* The system area's kind as libisofs names it ("System area summary: MBR
+ * isohybrid cyl-align-on", "MBR protective-msdos-label grub2-mbr ..."). */
+static int isofs_system_area(struct iso_reader *r, IsoImage *img)
+{
+	char **lines = NULL;
+	int count = 0;
+
+	if (iso_image_report_system_area(img, &lines, &count, 0) < 0)
+		return -ENOMEM;
+	for (int i = 0; i < count; i++)
+		if (strncmp(lines[i], "System area summary:", 20) == 0) {
+			const char *s = lines[i] + 20;
+
+			while (*s == ' ')
+				s++;
+			free(r->system_area);
+			if (!(r->system_area = strdup(s)))
+				break;
+		}
+	iso_image_report_system_area(img, &lines, &count, 1 << 15);
+	return 0;
+}
+
+/* ECMA-119 6.8.2.1 allows 8 levels of directories; mkisofs and its kin
+ * move deeper ones into a directory at the root ("rr_moved", ".rr_moved")
+ * and Rock Ridge puts them back (RRIP 4.1.5: CL, PL, RE), leaving that
+ * directory empty.  It is not part of the tree the image holds: when the
+ * Rock Ridge tree is deeper than 8 levels and that directory is empty, it
+ * is dropped (as bsdtar does). */
+static int drop_relocation_dir(struct iso_reader *r)
+{
+	if (strcmp(r->names, "Rock Ridge") != 0 || r->max_dir_depth <= 8)
+		return 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const char *p = r->nodes[i].path;
+		size_t len = strlen(p);
+		bool empty = true;
+
+		if (r->nodes[i].type != TSM_ENTRY_DIR ||
+		    (strcmp(p, "rr_moved") != 0 && strcmp(p, ".rr_moved") != 0))
+			continue;
+		for (size_t k = 0; k < r->n && empty; k++)
+			empty = !(strncmp(r->nodes[k].path, p, len) == 0 && r->nodes[k].path[len] == '/');
+		if (!empty)
+			return 0;
+		tsm_debug("%s: dropping the emptied relocation directory '%s'", r->file, p);
+		node_clear(&r->nodes[i]);
+		memmove(&r->nodes[i], &r->nodes[i + 1], (r->n - i - 1) * sizeof(*r->nodes));
+		r->n--;
+		return 0;
+	}
+	return 0;
+}
+
+static int isofs_scan(struct iso_reader *r, bool tree)
+{
+	IsoDataSource src = { .version = 0, .refcount = 1, .open = isofs_src_open,
+			      .close = isofs_src_open, .read_block = isofs_read_block,
+			      .free_data = isofs_src_free, .data = r };
+	IsoReadImageFeatures *features = NULL;
+	IsoReadOpts *opts = NULL;
+	IsoImage *img = NULL;
+	int ret, rc;
+
+	if ((ret = iso_init()) < 0) {
+		tsm_error("%s: cannot start libisofs: %s", r->file, iso_error_to_msg(ret));
 		return -EIO;
 	}
-	if ((rc = iso_check_dir_stat(r, root, "")) == 0 &&
-	    (rc = visit_dir(r, (uint64_t)root->lsn * ISO_SECTOR, "")) == 0)
-		rc = iso_walk(r, "", "", 1);
-	iso9660_stat_free(root);
+	/* Messages are queued for isofs_report(), never printed; any problem
+	 * of "SORRY" or worse stops the import: a damaged image is refused,
+	 * not read in part. */
+	iso_set_msgs_severities("ALL", "NEVER", "tsmedia");
+	iso_set_abort_severity("SORRY");
+	if (iso_image_new("import", &img) < 0 || iso_read_opts_new(&opts, 0) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	iso_read_opts_set_no_iso1999(opts, 1);
+	iso_read_opts_set_no_aaip(opts, 1);
+	iso_read_opts_set_no_md5(opts, 1);
+	iso_read_opts_set_new_inos(opts, 1);
+	/* The reports below read the system area and the image's blocks
+	 * (libisofs 1.5.4 crashes reporting a hidden boot image without). */
+	iso_read_opts_load_system_area(opts, 1);
+	iso_read_opts_keep_import_src(opts, 1);
+	if ((ret = iso_image_import(img, &src, opts, &features)) < 0) {
+		isofs_report(r, ret, "not a readable ISO 9660 image");
+		rc = r->past_end ? -EIO : -EINVAL;
+		goto out;
+	}
+	if (features && iso_read_image_features_has_rockridge(features) &&
+	    iso_read_image_features_rr_loaded(features))
+		r->names = "Rock Ridge";
+	else if (features && iso_read_image_features_has_joliet(features))
+		r->names = "Joliet";
+	else
+		r->names = "ISO 9660";
+	{
+		IsoBoot *cat = NULL;
+		char *content = NULL;
+		off_t size = 0;
+
+		/* libisofs 1.5.4 crashes in iso_image_get_bootcat() on an image
+		 * without El Torito: ask only when there is a catalog. */
+		if (features && iso_read_image_features_has_eltorito(features) &&
+		    iso_image_get_bootcat(img, &cat, &r->cat_lba, &content, &size) == 1) {
+			/* El Torito 2.0: the catalog is at most a few sectors. */
+			r->cat_size = size > 0 && size <= 64 * ISO_SECTOR ? (uint64_t)size : ISO_SECTOR;
+			if (!tree && cat) {
+				/* UDF gives the tree; the catalog's path is from here. */
+				char *p = iso_tree_get_node_path((IsoNode *)cat);
+
+				if (p && p[0] == '/' && tsm_wire_path_ok(p + 1))
+					r->catalog_path = strdup(p + 1);
+				free(p);
+			}
+		}
+		free(content);
+	}
+	if (tree && ((rc = isofs_walk(r, iso_image_get_root(img), "", 1)) < 0 ||
+		     (rc = drop_relocation_dir(r)) < 0))
+		goto out;
+	if ((rc = isofs_boot(r, img)) < 0 || (rc = isofs_system_area(r, img)) < 0)
+		goto out;
+	snprintf(r->isofs_label, sizeof(r->isofs_label), "%s",
+		 iso_image_get_volume_id(img) ? iso_image_get_volume_id(img) : "");
+	rc = 0;
+out:
+	if (features)
+		iso_read_image_features_destroy(features);
+	if (opts)
+		iso_read_opts_free(opts);
+	if (img)
+		iso_image_unref(img);
 	return rc;
 }
 
@@ -923,111 +1045,46 @@ static bool image_has_udf(struct iso_reader *r)
 
 /* ---- El Torito 1.0 -------------------------------------------------- */
 
-struct boot {
-	struct tsm_boot_entry e;
-	uint32_t rba;
-	uint16_t count;
-};
-
-/* El Torito 1.0 2.0: the Boot Record Volume Descriptor is sector 17. */
-static int eltorito_read(struct iso_reader *r, struct boot **boots_ret, size_t *n_ret)
-{
-	static const char spec[] = "EL TORITO SPECIFICATION";
-	uint8_t brvd[ISO_SECTOR], *cat = NULL;
-	struct boot *boots = NULL;
-	size_t n = 0, cat_len;
-	uint32_t lba;
-	uint16_t sum = 0;
-	uint8_t platform;
-	int rc = 0;
-
-	*boots_ret = NULL;
-	*n_ret = 0;
-	if (tsm_pread_full(r->fd, brvd, sizeof(brvd), 17 * ISO_SECTOR) < 0)
-		return 0;
-	/* 0: type 0; 1-5: "CD001"; 6: version 1; 7-38: system id;
-	 * 0x47: LE32 sector of the boot catalog. */
-	if (brvd[0] != 0 || memcmp(brvd + 1, "CD001", 5) != 0 ||
-	    memcmp(brvd + 7, spec, sizeof(spec) - 1) != 0)
-		return 0;
-	lba = le32(brvd + 0x47);
-	if ((uint64_t)lba * ISO_SECTOR >= r->image_size) {
-		tsm_error("%s: the El Torito boot catalog (sector %u) is past the end of the image"
-			  " (truncated?)", r->file, lba);
-		return -EIO;
-	}
-	/* The catalog: read up to 4 sectors, as far as the image goes. */
-	cat_len = 4 * ISO_SECTOR;
-	if (r->image_size - (uint64_t)lba * ISO_SECTOR < cat_len)
-		cat_len = (size_t)(r->image_size - (uint64_t)lba * ISO_SECTOR) / 32 * 32;
-	if (!(cat = malloc(cat_len)))
-		return -ENOMEM;
-	if ((rc = tsm_pread_full(r->fd, cat, cat_len, (uint64_t)lba * ISO_SECTOR)) < 0)
-		goto bad;
-	/* 2.1 validation entry: header id 1, platform, id string, checksum,
-	 * key 55 AA; the 16-bit words sum to 0. */
-	for (size_t i = 0; cat_len >= 64 && i < 32; i += 2)
-		sum = (uint16_t)(sum + le16(cat + i));
-	if (cat_len < 64 || cat[0] != 1 || cat[0x1e] != 0x55 || cat[0x1f] != 0xaa || sum != 0) {
-		tsm_error("%s: the El Torito boot catalog (sector %u) has a bad validation entry",
-			  r->file, lba);
-		rc = -EINVAL;
-		goto out;
-	}
-	platform = cat[1];
-	/* 2.2 initial/default entry, then 2.3 section headers (0x90 more
-	 * follow, 0x91 last) each with its 2.4 section entries; 0x44 is a
-	 * section entry extension. */
-	for (size_t off = 32, left_in_section = 1; off + 32 <= cat_len; off += 32) {
-		const uint8_t *e = cat + off;
-
-		if (off > 32 && left_in_section == 0) {
-			if (e[0] != 0x90 && e[0] != 0x91)
-				break;
-			platform = e[1];
-			left_in_section = le16(e + 2);
-			if (e[0] == 0x91 && left_in_section == 0)
-				break;
-			continue;
-		}
-		if (e[0] == 0x44 && off > 32)
-			continue;
-		left_in_section--;
-		if (e[0] == 0x88) {
-			void *p = realloc(boots, (n + 1) * sizeof(*boots));
-
-			if (!p) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			boots = p;
-			boots[n] = (struct boot){ .rba = le32(e + 8), .count = le16(e + 6) };
-			boots[n].e.platform = platform;
-			boots[n].e.emulation = e[1] & 0x0f;
-			boots[n].e.load_size = le16(e + 6);
-			n++;
-			if (n > 64)
-				break;
-		}
-	}
-	*boots_ret = boots;
-	*n_ret = n;
-	boots = NULL;
-	goto out;
-bad:
-	tsm_error("%s: cannot read the El Torito boot catalog: %s", r->file, strerror(-rc));
-out:
-	free(boots);
-	free(cat);
-	return rc;
-}
-
 /* How many bytes a hidden boot image at sector @rba holds. */
 static uint64_t boot_hidden_size(struct iso_reader *r, const struct boot *b)
 {
 	uint64_t off = (uint64_t)b->rba * ISO_SECTOR, sectors512 = (uint64_t)b->rba * 4, size = 0;
 	uint8_t buf[512];
 
+	/* El Torito 2.2 byte 1: an emulated floppy is a whole 1.2, 1.44 or
+	 * 2.88 MB disk; an emulated hard disk is as large as the partitions
+	 * of its own MBR reach (4 entries of 16 bytes at 446: LE32 first
+	 * sector at 8, LE32 sectors at 12). */
+	if (b->blocks) {
+		size = (uint64_t)b->blocks * ISO_SECTOR;
+		goto clamp;
+	}
+	switch (b->e.emulation) {
+	case 1:
+		size = 1228800;
+		goto clamp;
+	case 2:
+		size = 1474560;
+		goto clamp;
+	case 3:
+		size = 2949120;
+		goto clamp;
+	case 4:
+		if (tsm_pread_full(r->fd, buf, sizeof(buf), off) == 0 && buf[510] == 0x55 &&
+		    buf[511] == 0xaa)
+			for (int i = 0; i < 4; i++) {
+				const uint8_t *p = buf + 446 + 16 * i;
+				uint64_t end = ((uint64_t)le32(p + 8) + le32(p + 12)) * 512;
+
+				if (p[4] && end > size)
+					size = end;
+			}
+		if (!size)
+			size = 512;
+		goto clamp;
+	default:
+		break;
+	}
 	if (b->count > 1 || b->e.platform != TSM_BOOT_PLATFORM_UEFI) {
 		size = (uint64_t)(b->count ? b->count : 1) * 512;
 		goto clamp;
@@ -1136,10 +1193,11 @@ static int boot_resolve(struct iso_reader *r, struct boot *b, struct tsm_import 
 		b->e.size = file->size;
 		/* isolinux's boot info table: bytes 8-15 of the file hold the
 		 * PVD's sector (16) and the file's own. */
-		b->e.boot_info_table = file->size >= 64 &&
+		b->e.boot_info_table = b->e.boot_info_table ||
+				       (file->size >= 64 &&
 				       tsm_pread_full(r->fd, head, sizeof(head),
 						  (uint64_t)b->rba * ISO_SECTOR) == 0 &&
-				       le32(head + 8) == 16 && le32(head + 12) == b->rba;
+				       le32(head + 8) == 16 && le32(head + 12) == b->rba);
 		return 0;
 	}
 	b->e.path = NULL;
@@ -1168,6 +1226,32 @@ static int boot_resolve(struct iso_reader *r, struct boot *b, struct tsm_import 
 
 /* ---- image facts ---------------------------------------------------- */
 
+/* What the catalog's boot rows do not hold, one line per entry in their
+ * order: "load_segment=0x07c0 system_type=0x06 bootable=1 grub2_boot_info=0". */
+static int record_boot_fields(struct iso_reader *r, struct tsm_import *imp)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if (!r->nboots)
+		return 0;
+	if (!(f = open_memstream(&text, &len)))
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nboots; i++)
+		fprintf(f, "load_segment=0x%04x system_type=0x%02x bootable=%d grub2_boot_info=%d\n",
+			r->boots[i].load_segment, r->boots[i].system_type, r->boots[i].bootable,
+			r->boots[i].grub2_boot_info);
+	if (fclose(f) != 0) {
+		free(text);
+		return -ENOMEM;
+	}
+	rc = tsm_import_set_meta(imp, "eltorito", text, len);
+	free(text);
+	return rc;
+}
+
 static int record_meta(struct iso_reader *r, struct tsm_import *imp, const char *label)
 {
 	uint8_t head[1024];
@@ -1189,93 +1273,24 @@ static int record_meta(struct iso_reader *r, struct tsm_import *imp, const char 
 	if (memcmp(head + 512, "EFI PART", 8) == 0 &&
 	    (rc = tsm_import_set_meta(imp, "hybrid_gpt", "1", 1)) < 0)
 		return rc;
-	return 0;
+	if (r->catalog_path &&
+	    (rc = tsm_import_set_meta(imp, "boot_catalog", r->catalog_path,
+				      strlen(r->catalog_path))) < 0)
+		return rc;
+	if (r->system_area &&
+	    (rc = tsm_import_set_meta(imp, "system_area", r->system_area,
+				      strlen(r->system_area))) < 0)
+		return rc;
+	return record_boot_fields(r, imp);
 }
 
 /* ---- opening -------------------------------------------------------- */
 
-/* libcdio's messages go to the debug log; an error or a failed assertion
- * (which would abort) marks the image damaged instead. */
+/* libudf's messages go to the debug log (its default handler prints them,
+ * and aborts on an assertion); the UDF walk checks what it reads itself. */
 static void quiet_cdio(cdio_log_level_t level, const char message[])
 {
-	tsm_debug("libcdio: %s", message);
-	if (level >= CDIO_LOG_ERROR)
-		cdio_trouble = true;
-}
-
-/* Which names the ISO 9660 tree gives: Joliet, else Rock Ridge, else plain.
- * With Joliet chosen, the Rock Ridge tree is kept open in case libiso9660
- * cuts Joliet names (see joliet_name_cut()). */
-static int iso_open(struct iso_reader *r)
-{
-	iso9660_pvd_t pvd;
-	iso9660_t *plain, *joliet;
-	bool rr = false;
-	int space, rc;
-
-	if (!(plain = iso9660_open_ext(r->file, ISO_EXTENSION_ALL & ~ISO_EXTENSION_JOLIET))) {
-		if (r->has_udf)
-			tsm_error("%s: neither its UDF nor its ISO 9660 volume can be read (damaged or"
-				  " truncated?%s)", r->file,
-				  r->image_size <= 256 * ISO_SECTOR ? " it ends before UDF's anchor at"
-								       " sector 256" : "");
-		else
-			tsm_error("%s: not a readable ISO 9660 image (damaged or truncated?)",
-				  r->file);
-		return -EINVAL;
-	}
-	if (iso9660_ifs_read_pvd(plain, &pvd)) {
-		space = iso9660_get_pvd_space_size(&pvd);
-		if (space > 0 && (uint64_t)space * ISO_SECTOR > r->image_size) {
-			tsm_error("%s: the image is truncated: its volume is %llu bytes, the file"
-				  " %llu", r->file, (unsigned long long)space * ISO_SECTOR,
-				  (unsigned long long)r->image_size);
-			iso9660_close(plain);
-			return -EIO;
-		}
-	}
-	/* Opening read only the volume descriptors; libiso9660 trusts the
-	 * directory records it parses next: check them first. */
-	if ((rc = tsm_iso_dirs_check(r->fd, r->file, r->image_size)) < 0) {
-		iso9660_close(plain);
-		return rc;
-	}
-	/* Rock Ridge: the root's "." record carries it (RRIP 4.1, SUSP SP). */
-	{
-		iso9660_stat_t *root = iso9660_ifs_stat(plain, "/");
-		rc = root ? iso_check_dir_stat(r, root, "") : -EIO;
-		if (root)
-			iso9660_stat_free(root);
-		if (rc < 0) {
-			if (rc == -EIO && !root)
-				tsm_error("%s: cannot read the root directory", r->file);
-			iso9660_close(plain);
-			return rc;
-		}
-		root = iso9660_ifs_stat(plain, "/.");
-		if (root) {
-			rr = root->rr.b3_rock == yep;
-			iso9660_stat_free(root);
-		}
-	}
-	joliet = iso9660_open_ext(r->file, ISO_EXTENSION_ALL);
-	if (joliet && !iso9660_ifs_get_joliet_level(joliet)) {
-		iso9660_close(joliet);
-		joliet = NULL;
-	}
-	if (joliet) {
-		if (rr)
-			r->iso_rr = plain;
-		else
-			iso9660_close(plain);
-		r->iso = joliet;
-		r->names = "Joliet";
-		return 0;
-	}
-	r->iso = plain;
-	r->rock_ridge = rr;
-	r->names = rr ? "Rock Ridge" : "ISO 9660";
-	return 0;
+	tsm_debug("libcdio (level %d): %s", (int)level, message);
 }
 
 static void reader_free(struct iso_reader *r)
@@ -1284,10 +1299,8 @@ static void reader_free(struct iso_reader *r)
 		node_clear(&r->nodes[i]);
 	free(r->nodes);
 	free(r->visited);
-	if (r->iso)
-		iso9660_close(r->iso);
-	if (r->iso_rr)
-		iso9660_close(r->iso_rr);
+	free(r->catalog_path);
+	free(r->system_area);
 	if (r->udf)
 		udf_close(r->udf);
 	if (r->cs0_8 != (iconv_t)-1)
@@ -1296,6 +1309,68 @@ static void reader_free(struct iso_reader *r)
 		iconv_close(r->cs0_16);
 	if (r->fd >= 0)
 		close(r->fd);
+}
+
+/* A zisofs file's stored bytes: @len at @off of its extents, in order. */
+struct zisofs_src {
+	struct iso_reader *r;
+	const struct node *nd;
+};
+
+static int zisofs_pread(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	const struct zisofs_src *z = ctx;
+	const struct node *nd = z->nd;
+	uint8_t *out = buf;
+
+	for (size_t i = 0; i < nd->next && len; i++) {
+		uint64_t n;
+
+		if (off >= nd->ext[i].len) {
+			off -= nd->ext[i].len;
+			continue;
+		}
+		n = nd->ext[i].len - off < len ? nd->ext[i].len - off : len;
+		if (tsm_pread_full(z->r->fd, out, (size_t)n, nd->ext[i].off + off) < 0) {
+			tsm_error("%s: cannot read '%s': the image ends early (truncated?)",
+				  z->r->file, nd->path);
+			return -EIO;
+		}
+		out += n;
+		len -= (size_t)n;
+		off = 0;
+	}
+	if (len) {
+		tsm_error("%s: '%s': damaged zisofs data: a block lies past its stored bytes",
+			  z->r->file, nd->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static ssize_t zisofs_stream(void *ctx, void *out, size_t want)
+{
+	return tsm_zisofs_read(ctx, out, want);
+}
+
+static int import_zisofs(struct iso_reader *r, struct tsm_import *imp, const struct node *nd)
+{
+	struct zisofs_src src = { r, nd };
+	struct tsm_zisofs *z;
+	char *what;
+	int rc;
+
+	if (asprintf(&what, "%s: '%s'", r->file, nd->path) < 0)
+		return -ENOMEM;
+	if ((rc = tsm_zisofs_open(what, zisofs_pread, &src, nd->stored, nd->size, nd->zisofs_log2,
+				  &z)) == 0) {
+		rc = tsm_import_add_file_stream(imp, nd->path, nd->mode, nd->mtime_ns,
+						ATTR_ARCHIVE | attributes(nd->mode), zisofs_stream, z,
+						nd->path);
+		tsm_zisofs_free(z);
+	}
+	free(what);
+	return rc;
 }
 
 static int import_nodes(struct iso_reader *r, struct tsm_import *imp)
@@ -1310,6 +1385,8 @@ static int import_nodes(struct iso_reader *r, struct tsm_import *imp)
 						attributes(nd->mode));
 		} else if (nd->type == TSM_ENTRY_SYMLINK) {
 			rc = tsm_import_add_symlink(imp, nd->path, nd->target, nd->mtime_ns);
+		} else if (nd->zisofs_log2) {
+			rc = import_zisofs(r, imp, nd);
 		} else {
 			struct range_stream s = { .r = r, .ext = nd->ext, .n = nd->next,
 						  .path = nd->path };
@@ -1336,15 +1413,60 @@ static int import_nodes(struct iso_reader *r, struct tsm_import *imp)
  * above that.  CPU: a hang guard; a scan reads directories only. */
 #define READER_MEMORY (2ull << 30)
 #define READER_CPU 300u
-#define WIRE_MAGIC "TSMISO1"
+#define WIRE_MAGIC "TSMISO2"
 #define WIRE_END "TSMISOE"
 #define WIRE_MAX (1ull << 30)
 #define WIRE_STR_MAX (1u << 20)
-#define MAX_EXTENTS 65536u
 
 static const char *const name_kinds[] = { "UDF", "Joliet", "Rock Ridge", "ISO 9660" };
 
-/* In the reader: the tree, by libudf or libiso9660. */
+/* The primary volume descriptor's volume space size (ECMA-119 8.4.8, LE32
+ * at byte 80) against the file: an image cut short is refused as that. */
+static int check_truncated(struct iso_reader *r)
+{
+	uint8_t pvd[ISO_SECTOR];
+
+	if (tsm_pread_full(r->fd, pvd, sizeof(pvd), VRS_FIRST * ISO_SECTOR) == 0 &&
+	    pvd[0] == 1 && memcmp(pvd + 1, "CD001", 5) == 0 &&
+	    (uint64_t)le32(pvd + 80) * ISO_SECTOR > r->image_size) {
+		tsm_error("%s: the image is truncated: its volume is %llu bytes, the file %llu",
+			  r->file, (unsigned long long)le32(pvd + 80) * ISO_SECTOR,
+			  (unsigned long long)r->image_size);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* El Torito 1.0 2.0: a Boot Record Volume Descriptor at sector 17 whose
+ * boot system identifier (byte 7) is "EL TORITO SPECIFICATION". */
+static bool has_eltorito(struct iso_reader *r)
+{
+	static const char spec[] = "EL TORITO SPECIFICATION";
+	uint8_t brvd[64];
+
+	return tsm_pread_full(r->fd, brvd, sizeof(brvd), 17 * ISO_SECTOR) == 0 && brvd[0] == 0 &&
+	       memcmp(brvd + 1, "CD001", 5) == 0 && memcmp(brvd + 7, spec, sizeof(spec) - 1) == 0;
+}
+
+/* El Torito 1.0 2.0: the boot record's LE32 at byte 0x47 is the catalog's
+ * sector; a catalog past the end of the image is named as that. */
+static int check_catalog(struct iso_reader *r)
+{
+	uint8_t lba[4];
+
+	if (!has_eltorito(r) || tsm_pread_full(r->fd, lba, sizeof(lba), 17 * ISO_SECTOR + 0x47) < 0)
+		return 0;
+	if (((uint64_t)le32(lba) + 1) * ISO_SECTOR > r->image_size) {
+		tsm_error("%s: the El Torito boot catalog (sector %u) is past the end of the image"
+			  " (%llu sectors; truncated or damaged)", r->file, le32(lba),
+			  (unsigned long long)(r->image_size / ISO_SECTOR));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* In the reader: the tree, by libudf or libisofs; El Torito and the system
+ * area by libisofs. */
 static int reader_scan(struct iso_reader *r)
 {
 	int rc;
@@ -1362,43 +1484,37 @@ static int reader_scan(struct iso_reader *r)
 			r->udf = NULL;
 		}
 	}
+	if ((rc = check_truncated(r)) < 0)
+		return rc;
 	if (r->use_udf) {
-		uint8_t pvd[ISO_SECTOR];
-
-		/* A bridge image's ISO 9660 side gives the volume's size. */
-		if (tsm_pread_full(r->fd, pvd, sizeof(pvd), VRS_FIRST * ISO_SECTOR) == 0 &&
-		    pvd[0] == 1 && memcmp(pvd + 1, "CD001", 5) == 0 &&
-		    (uint64_t)le32(pvd + 80) * ISO_SECTOR > r->image_size) {
-			tsm_error("%s: the image is truncated: its volume is %llu bytes, the file %llu",
-				  r->file, (unsigned long long)le32(pvd + 80) * ISO_SECTOR,
-				  (unsigned long long)r->image_size);
-			return -EIO;
-		}
 		if ((r->cs0_8 = iconv_open("UTF-8", "ISO-8859-1")) == (iconv_t)-1 ||
 		    (r->cs0_16 = iconv_open("UTF-8", "UTF-16BE")) == (iconv_t)-1) {
 			rc = -errno;
 			tsm_error("%s: cannot decode UDF names: iconv: %s", r->file, strerror(-rc));
 			return rc;
 		}
-		return udf_scan(r);
+		if ((rc = udf_scan(r)) < 0 || !has_eltorito(r))
+			return rc;
+		if ((rc = check_catalog(r)) < 0)
+			return rc;
+		/* The boot entries come from the ISO 9660 side. */
+		if ((rc = tsm_iso_dirs_check(r->fd, r->file, r->image_size)) < 0)
+			return rc;
+		return isofs_scan(r, false);
 	}
-	if ((rc = iso_open(r)) < 0)
+	/* libisofs trusts the directory records' sizes and extents as much as
+	 * libiso9660 did: each is checked first (loops, records past their
+	 * sector or the image). */
+	if ((rc = check_catalog(r)) < 0)
 		return rc;
-	rc = iso_scan(r);
-	if (rc == -ENAMETOOLONG && r->iso_rr) {
-		/* Joliet names cut short: Rock Ridge names instead. */
-		for (size_t i = 0; i < r->n; i++)
-			node_clear(&r->nodes[i]);
-		r->n = r->nvisited = 0;
-		r->file_bytes = 0;
-		iso9660_close(r->iso);
-		r->iso = r->iso_rr;
-		r->iso_rr = NULL;
-		r->rock_ridge = true;
-		r->names = "Rock Ridge";
-		rc = iso_scan(r);
+	if ((rc = tsm_iso_dirs_check(r->fd, r->file, r->image_size)) < 0) {
+		if (r->has_udf)
+			tsm_error("%s: its UDF volume cannot be read either (damaged or truncated?%s)",
+				  r->file, r->image_size <= 256 * ISO_SECTOR ?
+				  " it ends before UDF's anchor at sector 256" : "");
+		return rc;
 	}
-	return rc;
+	return isofs_scan(r, true);
 }
 
 /* In the reader: the volume label, when it is UTF-8. */
@@ -1407,12 +1523,8 @@ static void reader_label(struct iso_reader *r, char *label, size_t size)
 	*label = '\0';
 	if (r->use_udf) {
 		udf_get_volume_id(r->udf, label, (unsigned)size);
-	} else if (r->iso) {
-		char *id = NULL;
-
-		if (iso9660_ifs_get_volume_id(r->iso, &id) && id)
-			snprintf(label, size, "%s", id);
-		free(id);
+	} else {
+		snprintf(label, size, "%s", r->isofs_label);
 	}
 	label[size - 1] = '\0';
 	for (size_t len = strlen(label); len && label[len - 1] == ' '; len--)
@@ -1481,6 +1593,7 @@ static int reader_main(void *arg, int fd)
 		tsm_wire_put_u64(&w, (uint64_t)nd->type);
 		tsm_wire_put_u64(&w, nd->mode);
 		tsm_wire_put_u64(&w, (uint64_t)nd->mtime_ns);
+		tsm_wire_put_u64(&w, nd->zisofs_log2);
 		tsm_wire_put_u64(&w, nd->size);
 		tsm_wire_put_u64(&w, nd->next);
 		for (size_t k = 0; k < nd->next; k++) {
@@ -1489,6 +1602,23 @@ static int reader_main(void *arg, int fd)
 		}
 		tsm_wire_put_str(&w, nd->target);
 	}
+	tsm_wire_put_u64(&w, r->nboots);
+	for (size_t i = 0; i < r->nboots; i++) {
+		const struct boot *b = &r->boots[i];
+
+		tsm_wire_put_u64(&w, b->e.platform);
+		tsm_wire_put_u64(&w, b->e.emulation);
+		tsm_wire_put_u64(&w, b->e.load_size);
+		tsm_wire_put_u64(&w, b->load_segment);
+		tsm_wire_put_u64(&w, b->system_type);
+		tsm_wire_put_u64(&w, b->bootable);
+		tsm_wire_put_u64(&w, b->e.boot_info_table);
+		tsm_wire_put_u64(&w, b->grub2_boot_info);
+		tsm_wire_put_u64(&w, b->rba);
+		tsm_wire_put_u64(&w, b->blocks);
+	}
+	tsm_wire_put_str(&w, r->catalog_path);
+	tsm_wire_put_str(&w, r->system_area);
 	return tsm_wire_out_close(&w, WIRE_END);
 }
 
@@ -1503,7 +1633,12 @@ static int receive_node(struct iso_reader *r, struct tsm_wire_in *w)
 	nd.type = (enum tsm_entry_type)tsm_wire_get_count(w, TSM_ENTRY_SYMLINK);
 	nd.mode = (uint32_t)tsm_wire_get_count(w, 07777);
 	nd.mtime_ns = (int64_t)tsm_wire_get_u64(w);
-	nd.size = tsm_wire_get_count(w, nd.type == TSM_ENTRY_FILE ? r->image_size : 0);
+	nd.zisofs_log2 = (uint8_t)tsm_wire_get_count(w, nd.type == TSM_ENTRY_FILE ? 17 : 0);
+	if (nd.zisofs_log2 && nd.zisofs_log2 < 15)
+		tsm_wire_fail(w, -EPROTO);
+	/* zisofs: the uncompressed size, at most 32 bits (its header's field). */
+	nd.size = tsm_wire_get_count(w, nd.type != TSM_ENTRY_FILE ? 0 : nd.zisofs_log2 ? UINT32_MAX
+										  : r->image_size);
 	next = tsm_wire_get_count(w, nd.type == TSM_ENTRY_FILE ? MAX_EXTENTS : 0);
 	if (next && !tsm_wire_rc(w) && !(nd.ext = calloc((size_t)next, sizeof(*nd.ext))))
 		tsm_wire_fail(w, -ENOMEM);
@@ -1520,9 +1655,10 @@ static int receive_node(struct iso_reader *r, struct tsm_wire_in *w)
 	nd.target = tsm_wire_get_str(w, WIRE_STR_MAX);
 	if (tsm_wire_rc(w))
 		goto out_free;
-	if (!nd.path || !tsm_wire_path_ok(nd.path) || sum != nd.size ||
+	nd.stored = sum;
+	if (!nd.path || !tsm_wire_path_ok(nd.path) || (!nd.zisofs_log2 && sum != nd.size) ||
 	    (nd.type == TSM_ENTRY_SYMLINK) != (nd.target != NULL) ||
-	    (nd.target && !link_stays_inside(nd.path, nd.target)) ||
+	    (nd.target && (!*nd.target || strlen(nd.target) > PATH_MAX)) ||
 	    __builtin_add_overflow(r->file_bytes, nd.size, &r->file_bytes))
 		goto out_fail;
 	/* Boot entries find their file by its first sector. */
@@ -1556,6 +1692,27 @@ static int receive_tree(struct iso_reader *r, int fd, char *label, size_t size)
 	count = tsm_wire_get_count(w, MAX_ENTRIES);
 	for (uint64_t i = 0; !tsm_wire_rc(w) && i < count; i++)
 		receive_node(r, w);
+	r->nboots = (size_t)tsm_wire_get_count(w, MAX_BOOTS);
+	for (size_t i = 0; !tsm_wire_rc(w) && i < r->nboots; i++) {
+		struct boot *b = &r->boots[i];
+
+		*b = (struct boot){ 0 };
+		b->e.platform = (uint8_t)tsm_wire_get_count(w, 0xff);
+		b->e.emulation = (uint8_t)tsm_wire_get_count(w, 4);
+		b->e.load_size = (uint16_t)tsm_wire_get_count(w, 0xffff);
+		b->count = b->e.load_size;
+		b->load_segment = (uint16_t)tsm_wire_get_count(w, 0xffff);
+		b->system_type = (uint8_t)tsm_wire_get_count(w, 0xff);
+		b->bootable = tsm_wire_get_count(w, 1);
+		b->e.boot_info_table = tsm_wire_get_count(w, 1);
+		b->grub2_boot_info = tsm_wire_get_count(w, 1);
+		b->rba = (uint32_t)tsm_wire_get_count(w, UINT32_MAX);
+		b->blocks = (uint32_t)tsm_wire_get_count(w, r->image_size / ISO_SECTOR);
+	}
+	r->catalog_path = tsm_wire_get_str(w, WIRE_STR_MAX);
+	if (r->catalog_path && !tsm_wire_path_ok(r->catalog_path))
+		tsm_wire_fail(w, -EPROTO);
+	r->system_area = tsm_wire_get_str(w, 4096);
 	return tsm_wire_in_end(w, WIRE_END);
 }
 
@@ -1602,8 +1759,8 @@ int tsm_import_iso(struct tsm_store *store, const struct tsm_content_add_options
 			  : rc == -EPROTO ? "sent a malformed result" : strerror(-rc));
 		goto out;
 	}
-	if ((rc = eltorito_read(&r, &boots, &nboots)) < 0)
-		goto out;
+	boots = r.boots;
+	nboots = r.nboots;
 	for (size_t i = 0; i < nboots; i++)
 		if ((rc = boot_resolve(&r, &boots[i], NULL)) < 0)
 			goto out;
@@ -1627,7 +1784,6 @@ int tsm_import_iso(struct tsm_store *store, const struct tsm_content_add_options
 		rc = tsm_import_finish(imp, res);
 out:
 	free(real);
-	free(boots);
 	reader_free(&r);
 	return rc;
 }

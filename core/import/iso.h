@@ -1,10 +1,11 @@
 /* Importing an ISO image as content: its file tree (from UDF when it has
  * UDF, else Joliet, Rock Ridge or plain ISO 9660 names), its El Torito boot
  * entries (boot images no directory names become hidden blobs) and facts
- * about the image (volume label, hybrid MBR, GPT).  The image is read with
- * libcdio's libiso9660 and libudf, in a child process under memory and CPU
- * limits (util/sandbox.h); only El Torito, which libcdio does not parse, is
- * read here.  The image is hostile: the whole tree is checked before the
+ * about the image (volume label, hybrid MBR, GPT, the system area's kind,
+ * the catalog's path).  The image is read with libisofs (ISO 9660, Rock
+ * Ridge, Joliet, El Torito) and libcdio's libudf, in a child process under
+ * memory and CPU limits (util/sandbox.h); zisofs files are decompressed
+ * here (import/zisofs.h).  The image is hostile: the whole tree is checked before the
  * store is touched (in the child, then again as it arrives), file data are
  * read by the extents that were checked, and any error leaves the store
  * unchanged.  One thread; forks the reader before the import session

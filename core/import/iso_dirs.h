@@ -1,4 +1,5 @@
-/* Checking an ISO 9660 image's directory records before libiso9660 reads them. */
+/* Checking an ISO 9660 image's directory records, Rock Ridge continuation
+ * areas and relocations before libisofs reads them. */
 #pragma once
 
 #include <stdint.h>

@@ -21,24 +21,28 @@ void tsm_boot_choice_clear(struct tsm_boot_choice *c)
 	free(c->bios_boot);
 	free(c->uefi_boot);
 	free(c->hybrid_mbr);
+	free(c->boot_catalog);
 	memset(c, 0, sizeof(*c));
 }
 
-/* A boot image no directory names, shown under [BOOT]/ as archivers show
- * El Torito images. */
+/* A boot image no directory names, as in the image it came from: a hidden
+ * node of the tree (laid out, named by no directory); its name is only
+ * how the boot entry finds it. */
 static char *add_hidden_image(struct tsm_tree *tree, const struct tsm_boot_entry *e, size_t i)
 {
 	struct tsm_tree_entry fe = { .type = TSM_ENTRY_FILE, .mode = 0444, .size = e->size,
 				     .blob_id = e->blob_id, .attributes = 0x21 };
+	struct tsm_tree_node *t;
 	char *path;
 
-	if (asprintf(&path, "[BOOT]/%s-%zu.img",
+	if (asprintf(&path, "[BOOT] %s-%zu.img",
 		     e->platform == TSM_BOOT_PLATFORM_UEFI ? "uefi" : "bios", i) < 0)
 		return NULL;
-	if (tsm_tree_add(tree, path, &fe, NULL) < 0) {
+	if (tsm_tree_add(tree, path, &fe, NULL) < 0 || !(t = tsm_tree_lookup(tree, path))) {
 		free(path);
 		return NULL;
 	}
+	t->hidden = true;
 	return path;
 }
 
@@ -56,6 +60,45 @@ static void hybrid_from_content(struct tsm_store *store, const char *id, int64_t
 		c->hybrid_gpt = len && ((char *)value)[0] == '1';
 		free(value);
 	}
+	/* libisofs' summary of the imported system area names GRUB 2's MBR. */
+	if (tsm_content_meta(store, id, version, "system_area", &value, &len) == 0) {
+		c->grub2_mbr = memmem(value, len, "grub2-mbr", 9) != NULL;
+		c->cyl_align = memmem(value, len, "cyl-align-on", 12) != NULL;
+		free(value);
+	}
+	if (tsm_content_meta(store, id, version, "boot_catalog", &value, &len) == 0) {
+		c->boot_catalog = strndup(value, len);
+		free(value);
+	}
+}
+
+/* The load segment and system type of entry @i, which an ISO import
+ * records as content meta "eltorito" (core/import/iso.c), one line per
+ * entry: "load_segment=0x0000 system_type=0x00 ...". */
+static void boot_fields(struct tsm_store *store, const char *id, int64_t version, size_t i,
+			struct tsm_boot_choice *c)
+{
+	char *text, *line;
+	void *value;
+	size_t len;
+
+	if (tsm_content_meta(store, id, version, "eltorito", &value, &len) < 0)
+		return;
+	if ((text = strndup(value, len))) {
+		line = text;
+		for (size_t k = 0; k < i && line; k++)
+			if ((line = strchr(line, '\n')))
+				line++;
+		if (line && sscanf(line, "load_segment=%x system_type=%x", &c->load_segment,
+				   &c->system_type) != 2)
+			c->load_segment = c->system_type = 0;
+		c->grub2_boot_info = line && strstr(line, "grub2_boot_info=1") &&
+				     strstr(line, "grub2_boot_info=1") < strchrnul(line, '\n');
+		if (c->load_segment > 0xffff || c->system_type > 0xff)
+			c->load_segment = c->system_type = 0;
+		free(text);
+	}
+	free(value);
 }
 
 int tsm_boot_choice_from_content(struct tsm_store *store, const char *id, int64_t version,
@@ -81,6 +124,8 @@ int tsm_boot_choice_from_content(struct tsm_store *store, const char *id, int64_
 			c->bios_boot = path;
 			c->load_size = e->load_size;
 			c->boot_info_table = e->boot_info_table;
+			c->emulation = e->emulation;
+			boot_fields(store, id, version, i, c);
 		} else {
 			free(path);
 		}

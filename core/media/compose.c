@@ -79,6 +79,13 @@ static int layout_iso(struct tsm_store *store, const struct tsm_media_def *d,
 		.bios_boot = d->bios_boot,
 		.bios_load_size = d->boot_load_size,
 		.boot_info_table = d->boot_info_table,
+		.bios_emulation = d->boot_emulation,
+		.bios_load_segment = d->boot_load_segment,
+		.bios_system_type = d->boot_system_type,
+		.boot_catalog = d->boot_catalog,
+		.grub2_boot_info = d->boot_grub2_info,
+		.grub2_mbr = d->boot_grub2_mbr,
+		.hybrid_cyl_align = d->boot_cyl_align,
 		.uefi_boot = d->uefi_boot,
 		.uefi_load_size = d->uefi_load_size,
 		.hybrid_mbr = d->hybrid_mbr,
@@ -90,7 +97,8 @@ static int layout_iso(struct tsm_store *store, const struct tsm_media_def *d,
 	if (!tree->root->mtime_ns)
 		tree->root->mtime_ns = o.volume_time_ns;
 	/* The boot info table's checksum is the one place file bytes count. */
-	if (d->boot_info_table && (rc = tsm_store_blob_source_new(store, &source)) < 0)
+	if ((d->boot_info_table || d->boot_grub2_info || d->boot_emulation == 4) &&
+	    (rc = tsm_store_blob_source_new(store, &source)) < 0)
 		return rc;
 	o.boot_source = source;
 	rc = tsm_iso_layout(tree, &o, image_ret);
@@ -281,6 +289,13 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 			d.bios_boot = bc.bios_boot;
 			d.boot_load_size = bc.load_size;
 			d.boot_info_table = bc.boot_info_table;
+			d.boot_emulation = bc.emulation;
+			d.boot_load_segment = bc.load_segment;
+			d.boot_system_type = bc.system_type;
+			d.boot_catalog = bc.boot_catalog;
+			d.boot_grub2_info = bc.grub2_boot_info;
+			d.boot_grub2_mbr = bc.grub2_mbr;
+			d.boot_cyl_align = bc.cyl_align;
 			d.uefi_boot = bc.uefi_boot;
 			d.uefi_load_size = bc.uefi_load_size;
 			if (!d.hybrid_mbr_len && bc.hybrid_mbr_len) {

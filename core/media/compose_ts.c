@@ -71,6 +71,13 @@ static int boot_options(struct tsm_store *store, const struct tsm_snapshot_conte
 	d->boot_load_size = c->load_size;
 	d->boot_info_table = c->boot_info_table;
 	d->uefi_load_size = c->uefi_load_size;
+	d->boot_emulation = c->emulation;
+	d->boot_load_segment = c->load_segment;
+	d->boot_system_type = c->system_type;
+	d->boot_catalog = c->boot_catalog;
+	d->boot_grub2_info = c->grub2_boot_info;
+	d->boot_grub2_mbr = c->grub2_mbr;
+	d->boot_cyl_align = c->cyl_align;
 	if (!d->hybrid_mbr_len && c->hybrid_mbr_len) {
 		d->hybrid_mbr = c->hybrid_mbr; /* owned by @c, which outlives the layout */
 		d->hybrid_mbr_len = c->hybrid_mbr_len;

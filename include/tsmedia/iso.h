@@ -30,7 +30,22 @@ struct tsm_iso_options {
 	bool joliet, rock_ridge, udf;  /* a caller wanting defaults sets all three true */
 	int64_t volume_time_ns;    /* creation/modification time of the volume */
 	const char *bios_boot;     /* path in the tree of an El Torito no-emulation boot file, or NULL */
-	unsigned bios_load_size;   /* 512-byte sectors to load; 0: 4 */
+	unsigned bios_load_size;   /* 512-byte sectors to load; 0: 4 (no emulation), 1 (emulation) */
+	/* El Torito 1.0 2.2 for the BIOS entry: media type (0 no emulation,
+	 * 1-3 a 1.2/1.44/2.88 MB floppy, 4 a hard disk), load segment (0:
+	 * 0x7C0) and system type (the boot image's partition type; emulated
+	 * hard disk only; 0: taken from the image's MBR). */
+	unsigned bios_emulation, bios_load_segment, bios_system_type;
+	/* A file of the tree (at most one sector) whose place the boot catalog
+	 * takes, as in the image it was imported from ("isolinux/boot.cat"),
+	 * or NULL: the catalog has no name. */
+	const char *boot_catalog;
+	bool grub2_boot_info;      /* patch GRUB 2's boot info into the BIOS boot file (--grub2-boot-info) */
+	bool grub2_mbr;            /* the MBR template is GRUB 2's: its boot file address is +4 (--grub2-mbr) */
+	/* MBR only (no GPT, no UDF): pad the image to whole cylinders of 64
+	 * heads x 32 sectors (1 MiB), as isohybrid and xorriso do
+	 * ("cyl-align-on" in xorriso's -report_system_area). */
+	bool hybrid_cyl_align;
 	bool boot_info_table;      /* patch the isolinux boot info table into the BIOS boot file */
 	/* Where the BIOS boot file's bytes are read from for the boot info
 	 * table's checksum (isolinux verifies it): the only file bytes the

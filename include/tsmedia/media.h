@@ -110,6 +110,10 @@ struct tsm_boot_choice {
 	char *bios_boot;
 	unsigned load_size;
 	bool boot_info_table;
+	unsigned emulation, load_segment, system_type; /* El Torito 2.2, as imported */
+	char *boot_catalog; /* the catalog's path in the imported image */
+	bool grub2_boot_info, grub2_mbr; /* GRUB 2's patches, as imported */
+	bool cyl_align;                  /* the imported MBR-only image was cylinder-aligned */
 	char *uefi_boot;
 	unsigned uefi_load_size; /* the imported entry's sector count; 0: the image's */
 	uint8_t *hybrid_mbr;

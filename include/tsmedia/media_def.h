@@ -56,6 +56,12 @@ struct tsm_media_def {
 	char *bios_boot; /* a path on the media: El Torito BIOS boot file */
 	unsigned boot_load_size;
 	bool boot_info_table;
+	/* From an imported ISO's BIOS entry when it boots the media (not
+	 * stored options): El Torito 2.2 media type, load segment, system type. */
+	unsigned boot_emulation, boot_load_segment, boot_system_type;
+	const char *boot_catalog; /* the catalog's path in that ISO */
+	bool boot_grub2_info, boot_grub2_mbr; /* GRUB 2's patches in that ISO */
+	bool boot_cyl_align;                  /* that ISO was padded to whole cylinders */
 	char *uefi_boot; /* a path on the media: FAT image for UEFI */
 	unsigned uefi_load_size; /* its entry's sector count, as the boot image's entry
 				  * says (no option); 0: the image's */

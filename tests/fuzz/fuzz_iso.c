@@ -1,5 +1,5 @@
-/* libFuzzer harness: ISO import (core/import/iso.c, libcdio's libiso9660
- * and libudf underneath).  The input is written to a file on tmpfs and
+/* libFuzzer harness: ISO import (core/import/iso.c, libisofs and libcdio's
+ * libudf underneath, zisofs decompressed by core/import/zisofs.c).  The input is written to a file on tmpfs and
  * imported into a throwaway store, the way `tsmedia content add` does.  A
  * failed import must leave the store unchanged (checked); a successful one
  * changes it, so the next input gets a fresh store. */

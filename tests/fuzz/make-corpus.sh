@@ -67,6 +67,42 @@ seeds_iso() {
 	if have genisoimage genisoimage; then
 		genisoimage -quiet -udf -o "$d/genisoimage-udf.iso" "$src" 2>/dev/null
 	fi
+	seeds_iso_classes "$d"
+}
+
+# Rock Ridge relocation (a tree deeper than 8 levels, no -D), continuation
+# areas (200+ byte names), symlinks, hard links, zisofs (xorriso and
+# mkzftree), El Torito floppy and hard-disk emulation: the classes of
+# tests/integration/iso_classes.sh, small.
+seeds_iso_classes() {
+	local d=$1 rr=$tmp/rr p long
+	p=$rr
+	for i in 1 2 3 4 5 6 7 8 9 10; do p=$p/d$i; done
+	mkdir -p "$p"
+	echo deep >"$p/f"
+	long=$(printf 'n%.0s' $(seq 210))
+	echo long >"$rr/$long"
+	ln -s /tmp "$rr/abs"
+	ln -s d1/d2 "$rr/rel"
+	echo linked >"$rr/a"
+	ln "$rr/a" "$rr/b"
+	seq 1 20000 >"$rr/numbers.txt"
+	if have genisoimage genisoimage; then
+		genisoimage -quiet -R -o "$d/genisoimage-rr-relocated.iso" "$rr" 2>/dev/null
+		mkdir -p "$tmp/fd" "$tmp/hd" "$tmp/zf"
+		head -c 1474560 /dev/zero >"$tmp/fd/floppy.img"
+		genisoimage -quiet -R -b floppy.img -c boot.cat -o "$d/genisoimage-floppy.iso" "$tmp/fd" 2>/dev/null
+		python3 -c 'import struct,sys; d=bytearray(1048576); d[446:462]=struct.pack("<B3sB3sII",0x80,b"\0\2\0",6,b"\xfe\xff\xff",1,2047); d[510:512]=b"\x55\xaa"; open(sys.argv[1],"wb").write(d)' "$tmp/hd/disk.img"
+		genisoimage -quiet -R -hard-disk-boot -b disk.img -c boot.cat -o "$d/genisoimage-harddisk.iso" "$tmp/hd" 2>/dev/null
+		if command -v mkzftree >/dev/null; then
+			cp "$rr/numbers.txt" "$tmp/zf/"
+			mkzftree "$tmp/zf" "$tmp/zf.out" && genisoimage -quiet -R -z -o "$d/mkzftree.iso" "$tmp/zf.out" 2>/dev/null
+		fi
+	fi
+	if have xorriso xorriso; then
+		xorriso -no_rc -outdev "$d/xorriso-zisofs.iso" -blank as_needed -map "$rr" / \
+			-find / -type f -exec set_filter --zisofs -- >/dev/null 2>&1
+	fi
 }
 
 seeds_wim() {

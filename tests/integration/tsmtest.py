@@ -191,6 +191,9 @@ def cmd_check_show(a):
                 errs.append(f'{p!r}: size {g.get("size")!r}, expected {x["size"]}')
             if str(g.get('sha256', '')).lower() != x['sha256']:
                 errs.append(f'{p!r}: sha256 {g.get("sha256")!r}, expected {x["sha256"]}')
+        if x['type'] == 'symlink' and g.get('target') != x['target']:
+            errs.append(f'{p!r}: symlink target {g.get("target")!r}, expected {x["target"]!r}')
+        if x['type'] == 'file':
             if a.check_mode:
                 m = parse_mode(g.get('mode'))
                 if m is None or (m & 0o777) != (x['mode'] & 0o777):
