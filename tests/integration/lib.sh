@@ -76,6 +76,14 @@ done
 
 # ------------------------------------------------------------------ work dir
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tsmedia-$TEST_NAME.XXXXXX")
+# Python in the tests is Debian's, with modules from apt, whatever python3 comes
+# first in PATH (a python3 of a user's own would lack them, or bring others):
+# every "python3", in this shell and in anything it starts, is /usr/bin/python3.
+if [[ -x /usr/bin/python3 ]]; then
+	mkdir "$WORK/.python"
+	ln -s /usr/bin/python3 "$WORK/.python/python3"
+	export PATH="$WORK/.python:$PATH"
+fi
 export XDG_DATA_HOME=$WORK/xdg
 _CLEANUP_HOOKS=()
 # at_exit CMD...: run CMD (eval'd) when the test exits, last registered first.
