@@ -1,5 +1,5 @@
 /* The scrub: every pack of the store checked chunk by chunk on a schedule
- * (-o scrub=INTERVAL), so damage that leaves a pack file's size and mtime
+ * (-o scrub=INTERVAL), so damage that leaves a pack file's size, mtime and ctime
  * alone (a failing disk) is found and, from then on, read as EIO rather
  * than served from the unchecked fast path (see core/store/verified.c). */
 #include "fs.h"
