@@ -192,8 +192,11 @@ cm_media() {
 	local b ts n
 	[[ -n $cm_media_made ]] && return 0
 	cm_media_made=1
-	mkdir -p "$tmp/bootimg/sources" "$tmp/cm"
+	mkdir -p "$tmp/bootimg/sources" "$tmp/bootimg/boot" "$tmp/cm"
 	head -c 3000 /dev/urandom >"$tmp/bootimg/sources/boot.wim"
+	# A boot image must give media a boot entry: an ADK-shaped tree's BIOS
+	# El Torito image (its bytes do not matter to the SMS/data readers).
+	head -c 2048 /dev/zero >"$tmp/bootimg/boot/etfsboot.com"
 	echo "boot image" >"$tmp/bootimg/readme.txt"
 	b=$(tsm content add --kind boot-image --name seedboot "$tmp/bootimg")
 	printf '<sequence version="3.10"><step type="SMS_TaskSequence_RunCommandLineAction" name="Join"><action>cmd /c echo</action><defaultVarList><variable name="OSDJoinPassword" property="JoinPassword">secret</variable></defaultVarList></step></sequence>\n' >"$tmp/seq.xml"
