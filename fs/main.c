@@ -10,6 +10,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
 
@@ -193,6 +194,7 @@ int main(int argc, char **argv)
 	struct fs fs = { .next_ino = FUSE_ROOT_ID + 1 };
 	int rc = 1, err;
 
+	tsm_i18n_init();
 	tsm_log_set_program("tsmediafs");
 	if (fuse_opt_parse(&args, &opts, option_spec, NULL) != 0)
 		return 2;
