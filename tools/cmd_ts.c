@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
@@ -92,8 +93,8 @@ static int ts_import(struct cli *cli, int argc, char **argv)
 
 		for (size_t i = 0; i < info.nsteps; i++)
 			disabled += info.steps[i].disabled;
-		fprintf(stderr, "%s version %lld: %zu steps (%zu disabled) in %zu groups,"
-				" %zu packages, %zu applications\n",
+		fprintf(stderr, _("%s version %lld: %zu steps (%zu disabled) in %zu groups,"
+				" %zu packages, %zu applications\n"),
 			info.id, (long long)info.version, info.nsteps, disabled, info.ngroups,
 			info.npackages, info.napplications);
 		tsm_ts_info_clear(&info);
