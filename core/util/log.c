@@ -17,7 +17,11 @@ void tsm_i18n_init(void)
 	 * built in build/po instead of the installed one. */
 	const char *dir = getenv("TEXTDOMAINDIR");
 
-	setlocale(LC_ALL, "");
+	/* The messages' language and the character set to write them in, only:
+	 * numbers, dates and sorting stay C so JSON, metrics and listings read
+	 * the same under every locale. */
+	setlocale(LC_CTYPE, "");
+	setlocale(LC_MESSAGES, "");
 	bindtextdomain(TSM_TEXTDOMAIN, dir && *dir ? dir : TSMEDIA_LOCALEDIR);
 	bind_textdomain_codeset(TSM_TEXTDOMAIN, "UTF-8");
 }
