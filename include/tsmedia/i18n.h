@@ -9,8 +9,8 @@
 /* Texts not printed through tsm_log (which translates its format itself). */
 #define _(s) dgettext(TSM_TEXTDOMAIN, s)
 
-/* setlocale for LC_CTYPE and LC_MESSAGES (only) and bind the domain to TEXTDOMAINDIR, else the
- * installed locale dir; called first thing in main(). */
+/* setlocale for LC_CTYPE and LC_MESSAGES (only), and bind the domain to
+ * TEXTDOMAINDIR, else the installed locale dir; first thing in main(). */
 void tsm_i18n_init(void);
 
 #endif
