@@ -515,7 +515,7 @@ static int content_rm(struct cli *cli, int argc, char **argv)
 	if (as_json)
 		return cli_json_print_removed("id", id);
 	if (!cli->quiet) {
-		printf("removed %s (run 'tsmedia gc' to reclaim its space)\n", id);
+		printf(_("removed %s (run 'tsmedia gc' to reclaim its space)\n"), id);
 	}
 	return 0;
 }

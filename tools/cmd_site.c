@@ -328,7 +328,7 @@ static int site_edit(struct cli *cli, int argc, char **argv)
 		goto out_free;
 	}
 	if (!cli->quiet)
-		printf("changed site %s\n", argv[optind]);
+		printf(_("changed site %s\n"), argv[optind]);
 	ret = 0;
 out_free:
 	tsm_pem_list_free(pems, npems);
@@ -582,7 +582,7 @@ static int site_rm(struct cli *cli, int argc, char **argv)
 		return cli_json_print_removed("code", code);
 	}
 	if (!cli->quiet)
-		printf("removed site %s\n", argv[optind]);
+		printf(_("removed site %s\n"), argv[optind]);
 	return 0;
 }
 

@@ -536,7 +536,7 @@ static int ts_rm(struct cli *cli, int argc, char **argv)
 	if (as_json)
 		return cli_json_print_removed("id", id);
 	if (!cli->quiet)
-		printf("removed task sequence %s\n", id);
+		printf(_("removed task sequence %s\n"), id);
 	return 0;
 }
 
