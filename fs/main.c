@@ -10,6 +10,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
 
@@ -193,6 +194,7 @@ int main(int argc, char **argv)
 	struct fs fs = { .next_ino = FUSE_ROOT_ID + 1 };
 	int rc = 1, err;
 
+	tsm_i18n_init();
 	tsm_log_set_program("tsmediafs");
 	if (fuse_opt_parse(&args, &opts, option_spec, NULL) != 0)
 		return 2;
@@ -208,12 +210,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (fuse_parse_cmdline(&args, &cl) != 0) {
-		fputs("Try 'tsmediafs --help'.\n", stderr);
+		fputs(_("Try 'tsmediafs --help'.\n"), stderr);
 		return 2;
 	}
 	if (!cl.mountpoint) {
 		tsm_error("no MOUNTPOINT given");
-		fputs("Try 'tsmediafs --help'.\n", stderr);
+		fputs(_("Try 'tsmediafs --help'.\n"), stderr);
 		return 2;
 	}
 	/* Absolute: the daemon changes to / when it detaches. */
@@ -228,7 +230,7 @@ int main(int argc, char **argv)
 	if (opts.scrub && tsm_parse_interval(opts.scrub, &fs.scrub_interval) < 0) {
 		tsm_error("invalid -o scrub=%s: an interval like 90s, 30m, 6h, 7d or 2w",
 			  opts.scrub);
-		fputs("Try 'tsmediafs --help'.\n", stderr);
+		fputs(_("Try 'tsmediafs --help'.\n"), stderr);
 		free(opts.scrub);
 		free(opts.metrics);
 		free(opts.store);
@@ -239,7 +241,7 @@ int main(int argc, char **argv)
 	/* Bound now: a bad address or a port in use stops the mount here. */
 	if (opts.metrics && (err = fs_metrics_new(opts.metrics, &fs.metrics)) < 0) {
 		if (err == -EINVAL)
-			fputs("Try 'tsmediafs --help'.\n", stderr);
+			fputs(_("Try 'tsmediafs --help'.\n"), stderr);
 		free(opts.metrics);
 		free(opts.scrub);
 		free(opts.store);

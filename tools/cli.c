@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
 
@@ -38,10 +39,10 @@ int cli_usage_error(const char *help_cmd, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), _(fmt), ap);
 	va_end(ap);
 	tsm_error("%s", msg);
-	fprintf(stderr, "Try 'tsmedia %s--help'.\n", help_cmd);
+	fprintf(stderr, _("Try 'tsmedia %s--help'.\n"), help_cmd);
 	return EXIT_USAGE;
 }
 

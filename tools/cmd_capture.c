@@ -17,6 +17,7 @@
 #include <wimlib.h>
 
 #include "cli.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
@@ -134,8 +135,8 @@ int cmd_capture(struct cli *cli, int argc, char **argv)
 	printf("%s\n", res.id);
 	fflush(stdout);
 	if (!cli->quiet)
-		fprintf(stderr, "%s version %lld: captured %s: %llu files, %llu directories, %llu"
-			" bytes\n", res.id, (long long)res.version, source,
+		fprintf(stderr, _("%s version %lld: captured %s: %llu files, %llu directories, %llu"
+			" bytes\n"), res.id, (long long)res.version, source,
 			(unsigned long long)res.files, (unsigned long long)res.dirs,
 			(unsigned long long)res.bytes);
 	ret = 0;

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/content.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
@@ -141,7 +142,7 @@ static int content_add(struct cli *cli, int argc, char **argv)
 	printf("%s\n", res.id);
 	fflush(stdout);
 	if (!cli->quiet)
-		fprintf(stderr, "%s version %lld: %llu files, %llu directories, %llu bytes\n", res.id,
+		fprintf(stderr, _("%s version %lld: %llu files, %llu directories, %llu bytes\n"), res.id,
 			(long long)res.version, (unsigned long long)res.files,
 			(unsigned long long)res.dirs, (unsigned long long)res.bytes);
 	return 0;
@@ -514,7 +515,7 @@ static int content_rm(struct cli *cli, int argc, char **argv)
 	if (as_json)
 		return cli_json_print_removed("id", id);
 	if (!cli->quiet) {
-		printf("removed %s (run 'tsmedia gc' to reclaim its space)\n", id);
+		printf(_("removed %s (run 'tsmedia gc' to reclaim its space)\n"), id);
 	}
 	return 0;
 }

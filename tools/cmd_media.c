@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "media_cmds.h"
 #include "media_io.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
 #include "tsmedia/media.h"
@@ -484,7 +485,7 @@ static int media_create(struct cli *cli, int argc, char **argv)
 	rc = tsm_media_save(store, &d, false, &version);
 	tsm_store_close(store);
 	if (rc == 0 && !cli->quiet)
-		printf("created media %s (%s, version %lld)\n", d.name, tsm_media_type_name(d.type),
+		printf(_("created media %s (%s, version %lld)\n"), d.name, tsm_media_type_name(d.type),
 		       (long long)version);
 	else if (rc < 0)
 		tsm_error("media '%s' was not created", d.name);
@@ -525,7 +526,7 @@ static int media_edit(struct cli *cli, int argc, char **argv)
 	if (rc == 0) {
 		rc = tsm_media_save(store, &info.def, true, &version) < 0 ? 1 : 0;
 		if (rc == 0 && !cli->quiet)
-			printf("media %s is now version %lld\n", info.def.name, (long long)version);
+			printf(_("media %s is now version %lld\n"), info.def.name, (long long)version);
 	}
 	tsm_password_free(sec.password);
 	tsm_password_free(sec.cert_password);
@@ -807,7 +808,7 @@ static int media_rm(struct cli *cli, int argc, char **argv)
 	if (as_json)
 		printf("{\"name\":\"%s\",\"removed\":true}\n", argv[optind]); /* name is [A-Za-z0-9._-] */
 	else if (!cli->quiet)
-		printf("removed media %s\n", argv[optind]);
+		printf(_("removed media %s\n"), argv[optind]);
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "media_cmds.h"
 #include "media_io.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/hash.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
@@ -187,8 +188,8 @@ static int verify_volume(struct cli *cli, struct media_sel *sel, size_t v, const
 		return rc;
 	}
 	if (!cli->quiet)
-		printf("volume %zu of %zu (%s, %" PRIu64 " bytes) burned to %s and read back:"
-		       " SHA-256 %s matches\n", v + 1, sel->set->n, sel->set->volumes[v].file_name,
+		printf(_("volume %zu of %zu (%s, %" PRIu64 " bytes) burned to %s and read back:"
+		       " SHA-256 %s matches\n"), v + 1, sel->set->n, sel->set->volumes[v].file_name,
 		       tsm_image_size(image), dev, hex_w);
 	return 0;
 }

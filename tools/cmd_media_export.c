@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "media_cmds.h"
 #include "media_io.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
 #include "tsmedia/media.h"
@@ -95,7 +96,7 @@ static int export_set(struct cli *cli, struct media_sel *sel, const char *dir)
 		char vdir[128];
 
 		media_sel_dir(sel, vdir, sizeof(vdir));
-		printf("exported %zu volume(s) of media %s version %lld%s%s%s to %s\n", n,
+		printf(_("exported %zu volume(s) of media %s version %lld%s%s%s to %s\n"), n,
 		       sel->snap->info.def.name, (long long)sel->snap->info.version,
 		       vdir[0] ? " (" : "", vdir, vdir[0] ? ")" : "", dir);
 	}

@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "media_cmds.h"
 #include "media_io.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/hash.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
@@ -337,7 +338,7 @@ static int write_checked(struct cli *cli, struct media_sel *sel, const struct wr
 				  hex_r, hex_w);
 	}
 	if (rc == 0 && !cli->quiet)
-		printf("wrote %s (%" PRIu64 " bytes) to %s and read it back: SHA-256 %s matches\n",
+		printf(_("wrote %s (%" PRIu64 " bytes) to %s and read it back: SHA-256 %s matches\n"),
 		       file, size, o->device, hex_w);
 out_free:
 	free(info.parts);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/content.h"
 #include "tsmedia/image.h"
 #include "tsmedia/iso.h"
@@ -126,7 +127,7 @@ static int resolve_source(struct cli *cli, struct tsm_store *store, const char *
 		memcpy(id, res.id, TSM_CONTENT_ID_LEN + 1);
 		fprintf(stderr, "%s\n", res.id);
 		if (!cli->quiet)
-			fprintf(stderr, "imported %s as %s version %lld: %llu files, %llu bytes\n",
+			fprintf(stderr, _("imported %s as %s version %lld: %llu files, %llu bytes\n"),
 				source, res.id, (long long)res.version,
 				(unsigned long long)res.files, (unsigned long long)res.bytes);
 		return 0;

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "tsmedia/site.h"
 #include "tsmedia/store.h"
@@ -327,7 +328,7 @@ static int site_edit(struct cli *cli, int argc, char **argv)
 		goto out_free;
 	}
 	if (!cli->quiet)
-		printf("changed site %s\n", argv[optind]);
+		printf(_("changed site %s\n"), argv[optind]);
 	ret = 0;
 out_free:
 	tsm_pem_list_free(pems, npems);
@@ -517,7 +518,7 @@ static int site_show_or_list(struct cli *cli, int argc, char **argv, bool show)
 		count = 1;
 	}
 	if (!show && !as_json && !nall)
-		fprintf(stderr, "no sites; add one with 'tsmedia site add'\n");
+		fputs(_("no sites; add one with 'tsmedia site add'\n"), stderr);
 	if (!show && !as_json && nall)
 		printf("%-4s  %-7s  %-6s  %3s  %7s  %s\n", "CODE", "TYPE", "PARENT", "MPS", "ROOTCAS",
 		       "MANAGEMENT POINTS");
@@ -581,7 +582,7 @@ static int site_rm(struct cli *cli, int argc, char **argv)
 		return cli_json_print_removed("code", code);
 	}
 	if (!cli->quiet)
-		printf("removed site %s\n", argv[optind]);
+		printf(_("removed site %s\n"), argv[optind]);
 	return 0;
 }
 

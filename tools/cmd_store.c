@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "tsmedia/progress.h"
 #include "tsmedia/store.h"
@@ -59,7 +60,7 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 		return 1;
 	rc = tsm_store_init(dir, &opts);
 	if (rc == 0 && !cli->quiet)
-		printf("created store %s (site code %s, compression %s)\n", dir, opts.site_code,
+		printf(_("created store %s (site code %s, compression %s)\n"), dir, opts.site_code,
 		       opts.compression == TSM_COMPRESSION_ZSTD ? "zstd" : "none");
 	free(dir);
 	return rc < 0 ? 1 : 0;
@@ -312,8 +313,8 @@ int cmd_gc(struct cli *cli, int argc, char **argv)
 
 		human(res.bytes_before, before, sizeof(before));
 		human(res.bytes_after, after, sizeof(after));
-		printf("removed %llu versions, %llu media versions, %llu numbered media versions, %llu blobs,"
-		       " %llu chunks; rewrote %llu packs, removed %llu; packs %s -> %s\n",
+		printf(_("removed %llu versions, %llu media versions, %llu numbered media versions, %llu blobs,"
+		       " %llu chunks; rewrote %llu packs, removed %llu; packs %s -> %s\n"),
 		       (unsigned long long)res.versions_removed,
 		       (unsigned long long)res.media_versions_removed,
 		       (unsigned long long)res.snapshots_removed, (unsigned long long)res.blobs_removed,

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
@@ -92,8 +93,8 @@ static int ts_import(struct cli *cli, int argc, char **argv)
 
 		for (size_t i = 0; i < info.nsteps; i++)
 			disabled += info.steps[i].disabled;
-		fprintf(stderr, "%s version %lld: %zu steps (%zu disabled) in %zu groups,"
-				" %zu packages, %zu applications\n",
+		fprintf(stderr, _("%s version %lld: %zu steps (%zu disabled) in %zu groups,"
+				" %zu packages, %zu applications\n"),
 			info.id, (long long)info.version, info.nsteps, disabled, info.ngroups,
 			info.npackages, info.napplications);
 		tsm_ts_info_clear(&info);
@@ -535,7 +536,7 @@ static int ts_rm(struct cli *cli, int argc, char **argv)
 	if (as_json)
 		return cli_json_print_removed("id", id);
 	if (!cli->quiet)
-		printf("removed task sequence %s\n", id);
+		printf(_("removed task sequence %s\n"), id);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
 
@@ -59,6 +60,8 @@ int main(int argc, char **argv)
 	struct cli cli = { 0 };
 	const char *cmd;
 	int c;
+
+	tsm_i18n_init();
 
 	/* A closed pipe (tsmedia content cat ... | head) is an error return,
 	 * not a signal death. */

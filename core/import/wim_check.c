@@ -43,6 +43,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "util/fdio.h"
 
@@ -116,7 +117,7 @@ static int refuse(const struct check *c, int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), _(fmt), ap);
 	va_end(ap);
 	tsm_error("%s: not a usable WIM: %s", c->file, msg);
 	return err;

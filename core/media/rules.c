@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "tsmedia/site.h"
 #include "tsmedia/ts.h"
@@ -28,7 +29,7 @@ static void broken(struct check *c, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), _(fmt), ap);
 	va_end(ap);
 	tsm_error("media '%s' (%s): %s", c->d->name, c->type, msg);
 	c->errors++;

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Korean messages (issue 20):
+#   - one error of each command group (init, content, ts, site, media, mkiso,
+#     capture, mount and tsmediafs) comes out under LANG=ko_KR.UTF-8 as the
+#     msgstr po/ko.po gives its msgid, and under LANG=C as the English msgid,
+#     with the same values in the %-directives both times;
+#   - msgfmt --check --statistics po/ko.po: every message translated, none fuzzy;
+#   - the .pot made again from the sources (po/POTFILES, with the keywords of
+#     po/meson.build) has no msgid that ko.po lacks, and every source file
+#     with a message is in po/POTFILES: a new message without its Korean
+#     translation fails here.
+# The catalogue of the build tree is found through TEXTDOMAINDIR (meson sets it
+# to build/po; tsm_i18n_init() prefers it to the installed locale dir).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+ROOT=$(cd "$TESTS_DIR/../.." && pwd)
+PO=$ROOT/po
+export TEXTDOMAINDIR=${TEXTDOMAINDIR:-$ROOT/build/po}
+TSMEDIAFS=${TSMEDIAFS:-$(dirname "$TSMEDIA")/../fs/tsmediafs}
+for t in msgfmt xgettext msgcmp; do
+	command -v "$t" >/dev/null || skip "$t is not installed (Debian: gettext)"
+done
+[[ -f $TEXTDOMAINDIR/ko/LC_MESSAGES/tsmedia.mo ]] ||
+	fail "no catalogue at $TEXTDOMAINDIR/ko/LC_MESSAGES/tsmedia.mo (meson builds it from po/ko.po)"
+
+check "msgfmt --check: ko.po is well-formed and every format directive matches its msgid"
+stats=$(LC_ALL=C msgfmt --check --statistics -o /dev/null "$PO/ko.po" 2>&1) ||
+	fail "msgfmt --check po/ko.po: $stats"
+note "$stats"
+[[ $stats =~ ^([0-9]+)\ translated\ messages\.$ ]] ||
+	fail "po/ko.po has untranslated or fuzzy messages: $stats"
+assert_ge "${BASH_REMATCH[1]}" 600 "translated messages in po/ko.po"
+
+check "every source file with a message is in po/POTFILES"
+# The keywords come from po/meson.build, so this test and the build agree.
+mapfile -t keywords < <(grep -o "'--keyword=[^']*'" "$PO/meson.build" | tr -d "'")
+((${#keywords[@]} >= 5)) || fail "no --keyword= arguments found in po/meson.build"
+names=$(printf '%s\n' "${keywords[@]}" | sed 's/^--keyword=//; s/:.*//' | paste -sd'|')
+(cd "$ROOT" && grep -rlE "(^|[^A-Za-z0-9_])($names)\(\"" core tools fs --include=*.c | sort) >"$WORK/with_messages"
+sort "$PO/POTFILES" >"$WORK/potfiles"
+missing=$(comm -23 "$WORK/with_messages" "$WORK/potfiles")
+[[ -z $missing ]] || fail "files with messages missing from po/POTFILES: $missing"
+
+check "the .pot made from the sources has no msgid that ko.po lacks"
+(cd "$ROOT" && xgettext --from-code=UTF-8 "${keywords[@]}" -o "$WORK/tsmedia.pot" -f po/POTFILES)
+pot_n=$(grep -c '^msgid ' "$WORK/tsmedia.pot")
+assert_ge "$pot_n" 600 "msgids xgettext finds"
+msgcmp "$PO/ko.po" "$WORK/tsmedia.pot" 2>"$WORK/msgcmp.err" ||
+	fail "messages with no Korean translation (add them to po/ko.po): $(head -c 2000 "$WORK/msgcmp.err")"
+
+if ! locale -a 2>/dev/null | grep -qix 'ko_KR\.utf-\?8'; then
+	skip "the ko_KR.UTF-8 locale is not installed (tools/setup.sh --for-tests makes it: locales, /etc/locale.gen, locale-gen); the catalogue checks above passed"
+fi
+
+# msgstr ID: the Korean text po/ko.po gives the msgid (C escapes as in the PO).
+msgstr() {
+	python3 - "$PO/ko.po" "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding='utf-8').read()
+for m in re.finditer(r'(?m)^msgid ((?:".*"\n)+)msgstr ((?:".*"\n)+)', text):
+    join = lambda b: ''.join(re.findall(r'^"(.*)"$', b, re.M))
+    if join(m.group(1)) == sys.argv[2]:
+        print(join(m.group(2)))
+        sys.exit(0)
+sys.exit("no msgid %r in ko.po" % sys.argv[2])
+PY
+}
+
+# match FORMAT LINE: the values LINE holds for FORMAT's directives, one a
+# line; fails when LINE is not FORMAT with some values in its directives.
+match() {
+	python3 - "$1" "$2" <<'PY'
+import re, sys
+fmt, line = sys.argv[1], sys.argv[2]
+fmt = fmt.encode().decode('unicode_escape').encode('latin-1').decode('utf-8')
+rx, pos = '', 0
+for d in re.finditer(r'%(?:%|[-+ #0]*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|z|j|t|L)?[diouxXeEfgGcsp])', fmt):
+    rx += re.escape(fmt[pos:d.start()])
+    rx += '%' if d.group() == '%%' else '(.*?)'
+    pos = d.end()
+rx += re.escape(fmt[pos:])
+m = re.fullmatch(rx, line)
+if not m:
+    sys.exit("%r is not the message %r" % (line, fmt))
+print('\n'.join(m.groups()))
+PY
+}
+
+store=$WORK/store
+LC_ALL=C "$TSMEDIA" --store "$store" init >/dev/null 2>&1 || fail "tsmedia init $store failed"
+err_ko=$(msgstr "error: ")
+assert_ne "$err_ko" "error: " "the Korean 'error: '"
+
+# one PROGRAM MSGID ARGS...: PROGRAM ARGS fails with MSGID's error in English
+# under LANG=C and with its msgstr under ko_KR.UTF-8, the same values in both.
+one() {
+	local prog=$1 id=$2 name ko en_out ko_out en_vals ko_vals
+	shift 2
+	name=$(basename "$prog")
+	ko=$(msgstr "$id")
+	assert_ne "$ko" "$id" "the msgstr of '$id'"
+	en_out=$(env -u LANGUAGE -u LC_MESSAGES LC_ALL=C LANG=C "$prog" "$@" 2>&1 >/dev/null) &&
+		fail "$name $*: succeeded, an error was expected"
+	ko_out=$(env -u LANGUAGE -u LC_MESSAGES -u LC_ALL LANG=ko_KR.UTF-8 "$prog" "$@" 2>&1 >/dev/null) &&
+		fail "$name $*: succeeded under ko_KR.UTF-8, an error was expected"
+	en_vals=$(match "$name: error: $id" "$(head -n1 <<<"$en_out")") || fail "LANG=C $name $*: $en_vals"
+	ko_vals=$(match "$name: $err_ko$ko" "$(head -n1 <<<"$ko_out")") || fail "ko_KR.UTF-8 $name $*: $ko_vals"
+	assert_eq "$ko_vals" "$en_vals" "the values in '$id' in both languages"
+	note "$(head -n1 <<<"$ko_out")"
+}
+
+check "one error of each command group, in Korean and in English"
+one "$TSMEDIA" "invalid site code '%s': three characters, A-Z or 0-9" \
+	--store "$WORK/store2" init --site-code XYZ1
+[[ ! -e $WORK/store2/catalog.db ]] || fail "init with a bad site code made a store"
+one "$TSMEDIA" "invalid content ID '%s'" --store "$store" content show ZZZZ
+one "$TSMEDIA" "no task sequence %s in %s" --store "$store" ts show XYZ00009
+one "$TSMEDIA" "no site %s in %s" --store "$store" site show QQQ
+one "$TSMEDIA" "no media '%s' in %s" --store "$store" media show nosuch
+one "$TSMEDIA" "-o OUT is required" --store "$store" mkiso "$WORK"
+one "$TSMEDIA" "--name is required" --store "$store" capture "$WORK"
+one "$TSMEDIA" "expected a MOUNTPOINT" --store "$store" mount
+if [[ -x $TSMEDIAFS ]]; then
+	one "$TSMEDIAFS" "no MOUNTPOINT given" -o "store=$store"
+else
+	skip_part "tsmediafs (not built: libfuse3-dev)"
+fi
+
+check "the usage hint after an error is translated too"
+out=$(LANG=ko_KR.UTF-8 "$TSMEDIA" --store "$store" mkiso "$WORK" 2>&1 >/dev/null) && fail "mkiso without -o succeeded"
+hint=$(msgstr "Try 'tsmedia %s--help'.\\n")
+want=$(match "${hint%\\n}" "$(sed -n 2p <<<"$out")") || fail "the hint of mkiso is not the Korean one: $want"
+assert_eq "$want" "mkiso " "the command in the hint"
+
+pass
