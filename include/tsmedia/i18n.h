@@ -1,3 +1,4 @@
+/* Layer: util, below all (core/util/log.c). */
 #ifndef TSMEDIA_I18N_H
 #define TSMEDIA_I18N_H
 
