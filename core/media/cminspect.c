@@ -11,6 +11,7 @@
 
 #include <wimlib.h>
 
+#include "import/wim_check.h"
 #include "media/cmread.h"
 #include "media/media_internal.h"
 #include "tsmedia/log.h"
@@ -174,11 +175,18 @@ int tsm_media_inspect_wim(const char *path, const char *password, bool show_secr
 	const wimlib_tchar *sms_data = "/SMS/data";
 	char dir[4096];
 	WIMStruct *wim = NULL;
+	struct tsm_wim_facts facts;
 	uint8_t *data[3] = { NULL };
 	size_t len[3] = { 0 };
 	int rc, wrc;
 
 	memset(r, 0, sizeof(*r));
+	/* A WIM from anywhere: its header, blob table and metadata sizes are checked
+	 * against the file before wimlib reads it, as an import does, since wimlib
+	 * allocates what a hostile header claims (gigabytes for a few KB). */
+	rc = tsm_wim_check_file(path, &facts);
+	if (rc < 0)
+		return rc;
 	snprintf(dir, sizeof(dir), "%s/tsmedia-inspect.XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir))
 		return -errno;
