@@ -30,7 +30,7 @@
 #include "tsmedia/media.h"
 #include "tsmedia/progress.h"
 
-static const char burn_help[] =
+static const char burn_help[] = N_(
 	"Usage: tsmedia [--store DIR] media burn NAME [--device DEV ...] [--yes] [--version N]\n"
 	"\n"
 	"Burns every volume of one version of a CD/DVD media (NAME.iso, or the set\n"
@@ -43,7 +43,7 @@ static const char burn_help[] =
 	"                 a file instead, as xorriso does.  Given more than once, volume\n"
 	"                 K goes to the K-th device (the last one takes the rest)\n"
 	"  --yes          do not ask for discs (scripts, and burners loaded in advance)\n"
-	"  --version N    the media's version N (versions/NAME/N/; default: newest)\n";
+	"  --version N    the media's version N (versions/NAME/N/; default: newest)\n");
 
 /* xorriso on $PATH, or NULL (reported). */
 static char *find_xorriso(void)
@@ -276,7 +276,7 @@ int media_burn(struct cli *cli, int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'h': fputs(burn_help, stdout); free(devices); return 0;
+		case 'h': fputs(_(burn_help), stdout); free(devices); return 0;
 		default: free(devices); return cli_bad_option("media burn ", argv);
 		}
 	}

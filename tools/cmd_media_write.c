@@ -32,7 +32,7 @@
 #include "tsmedia/media.h"
 #include "tsmedia/progress.h"
 
-static const char write_help[] =
+static const char write_help[] = N_(
 	"Usage: tsmedia [--store DIR] media write NAME --device DEV [--yes] [--force-fixed-disk]\n"
 	"                                         [--version N]\n"
 	"\n"
@@ -49,7 +49,7 @@ static const char write_help[] =
 	"  --device DEV        the whole disk to overwrite\n"
 	"  --yes               do not ask\n"
 	"  --force-fixed-disk  write to a disk the kernel does not call removable\n"
-	"  --version N         the media's version N (versions/NAME/N/; default: newest)\n";
+	"  --version N         the media's version N (versions/NAME/N/; default: newest)\n");
 
 /* What we know of a block device. */
 struct device_info {
@@ -370,7 +370,7 @@ int media_write(struct cli *cli, int argc, char **argv)
 			if (media_parse_version("media write ", optarg, &o.number) != 0)
 				return EXIT_USAGE;
 			break;
-		case 'h': fputs(write_help, stdout); return 0;
+		case 'h': fputs(_(write_help), stdout); return 0;
 		default: return cli_bad_option("media write ", argv);
 		}
 	}

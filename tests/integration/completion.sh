@@ -6,7 +6,8 @@
 # --help names), option values, and live media names, content IDs, task
 # sequence IDs and site codes read from the store the line names (--store or
 # $TSMEDIA_STORE), including a media created and one removed after the
-# completion was loaded.  Also: every option of tools/*.c that takes a value
+# completion was loaded; the same under ko_KR.UTF-8, where the help texts
+# are in Korean.  Also: every option of tools/*.c that takes a value
 # is one the completion skips as a value, and no other.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -137,6 +138,34 @@ if [[ -f /usr/share/bash-completion/bash_completion ]]; then
 	run_checks "with bash-completion's _init_completion"
 else
 	skip_part "bash-completion is not installed (Debian: bash-completion): checked without it only"
+fi
+
+check "under a Korean locale: the completion reads the C locale's help"
+# The help texts are translated under ko_KR.UTF-8 ("Commands:" is not there);
+# the completion runs the programs with LC_ALL=C, so it offers the same words.
+if ! locale -a 2>/dev/null | grep -qix 'ko_KR\.utf-\?8'; then
+	skip_part "the ko_KR.UTF-8 locale is not installed (tools/setup.sh --for-tests makes it): not checked under it"
+elif [[ ! -f ${TEXTDOMAINDIR:-/nonexistent}/ko/LC_MESSAGES/tsmedia.mo ]]; then
+	skip_part "no Korean catalogue in \$TEXTDOMAINDIR (meson test points it at build/po): not checked under ko_KR.UTF-8"
+else
+	cmds=$(LC_ALL=C "$T" --help | sed -n '/^Commands:/,/^$/p' | sed -nE 's/^  ([a-z]+)( .*|$)/\1/p')
+	[[ $(LC_ALL=ko_KR.UTF-8 "$T" --help) != "$(LC_ALL=C "$T" --help)" ]] ||
+		fail "tsmedia --help is the same under ko_KR.UTF-8 and C: the Korean catalogue is not used"
+	saved_lang=${LANG-}
+	export LANG=ko_KR.UTF-8 LC_ALL=ko_KR.UTF-8
+	# shellcheck disable=SC2086
+	expect "$T " $cmds
+	expect "$T media " create edit list show rm export inspect write burn
+	expect_has "$T content add --" --kind --name --version --id --as-file --index
+	expect "$T stats --" --json
+	expect "$T --store $S media show " alpha beta.2
+	expect "$T --store $S content show " "$ID1" "$ID2"
+	expect "$T --store $S site show " PS1
+	if [[ -x $TSMEDIAFS ]]; then
+		expect_has "$TSMEDIAFS /mnt -o " allow_other page_cache scrub= store=
+	fi
+	unset LC_ALL
+	LANG=$saved_lang
 fi
 
 check "the options that take a value, as tools/*.c declares them"
