@@ -97,7 +97,7 @@ int cli_parse_json_args(int argc, char **argv, const char *help, const char *cmd
 		}
 	}
 	if (argc - optind != (operand ? 1 : 0))
-		return operand ? cli_usage_error(cmd, "expected %s", operand)
+		return operand ? cli_usage_error(cmd, "expected %s", _(operand))
 			       : cli_usage_error(cmd, "unexpected argument");
 	return -1;
 }

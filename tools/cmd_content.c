@@ -422,7 +422,7 @@ static int content_show(struct cli *cli, int argc, char **argv)
 	size_t n = 0, nboots = 0;
 	char *arch = NULL, *client = NULL;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, show_help, "content show ", "a content ID", &as_json);
+	int rc = cli_parse_json_args(argc, argv, show_help, "content show ", N_("a content ID"), &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -503,7 +503,7 @@ static int content_rm(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_store *store;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, rm_help, "content rm ", "a content ID", &as_json);
+	int rc = cli_parse_json_args(argc, argv, rm_help, "content rm ", N_("a content ID"), &as_json);
 	char id[TSM_CONTENT_ID_LEN + 1];
 
 	if (rc >= 0)

@@ -681,7 +681,7 @@ static int media_show(struct cli *cli, int argc, char **argv)
 	struct tsm_store *store;
 	char *arch = NULL;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, media_help, "media show ", "a media NAME", &as_json);
+	int rc = cli_parse_json_args(argc, argv, media_help, "media show ", N_("a media NAME"), &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -804,7 +804,7 @@ static int media_rm(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_store *store;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, media_help, "media rm ", "a media NAME", &as_json);
+	int rc = cli_parse_json_args(argc, argv, media_help, "media rm ", N_("a media NAME"), &as_json);
 
 	if (rc >= 0)
 		return rc;

@@ -515,7 +515,7 @@ static int site_show_or_list(struct cli *cli, int argc, char **argv, bool show)
 	char code[4];
 	int rc = cli_parse_json_args(argc, argv, show ? show_help : list_help,
 				     show ? "site show " : "site list ",
-				     show ? "one site CODE" : NULL, &as_json);
+				     show ? N_("one site CODE") : NULL, &as_json);
 	int ret = 1;
 
 	if (rc >= 0)
@@ -586,7 +586,7 @@ static int site_rm(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_store *store;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, rm_help, "site rm ", "one site CODE", &as_json);
+	int rc = cli_parse_json_args(argc, argv, rm_help, "site rm ", N_("one site CODE"), &as_json);
 
 	if (rc >= 0)
 		return rc;

@@ -487,7 +487,7 @@ static int ts_show(struct cli *cli, int argc, char **argv)
 	char **blockers = NULL;
 	size_t nitems = 0, nblockers = 0;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, show_help, "ts show ", "a task sequence ID", &as_json);
+	int rc = cli_parse_json_args(argc, argv, show_help, "ts show ", N_("a task sequence ID"), &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -526,7 +526,7 @@ static int ts_rm(struct cli *cli, int argc, char **argv)
 	char id[TSM_CONTENT_ID_LEN + 1];
 	struct tsm_store *store;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, rm_help, "ts rm ", "a task sequence ID", &as_json);
+	int rc = cli_parse_json_args(argc, argv, rm_help, "ts rm ", N_("a task sequence ID"), &as_json);
 
 	if (rc >= 0)
 		return rc;
