@@ -716,7 +716,7 @@ static int content_export(struct cli *cli, int argc, char **argv)
 
 		rc = name ? export_part(store, parts[i], name, &progress) : -ENOMEM;
 		if (rc == 0 && !cli->quiet)
-			fprintf(stderr, "%s: %llu bytes%s\n", name,
+			fprintf(stderr, _("%s: %llu bytes%s\n"), name,
 				(unsigned long long)tsm_image_size(parts[i]),
 				nparts > 1 ? "" : "");
 		free(name);

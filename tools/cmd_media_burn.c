@@ -221,8 +221,9 @@ static int burn_all(struct cli *cli, struct media_sel *sel, char **devices, size
 		if (!yes) {
 			char question[4400];
 
-			snprintf(question, sizeof(question), "Put a blank disc for volume %zu of %zu"
-				 " (%s) into %s, then press Enter:", v + 1, sel->set->n,
+			snprintf(question, sizeof(question),
+				 _("Put a blank disc for volume %zu of %zu (%s) into %s, then press"
+				   " Enter:"), v + 1, sel->set->n,
 				 sel->set->volumes[v].file_name, devices[k]);
 			if (!media_confirm(question, "")) {
 				tsm_error("not confirmed: volume %zu and after were not burned", v + 1);

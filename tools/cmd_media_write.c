@@ -275,21 +275,25 @@ static int write_checked(struct cli *cli, struct media_sel *sel, const struct wr
 	if (!cli->quiet || !o->yes) {
 		FILE *out = o->yes ? stdout : stderr;
 
-		fprintf(out, "Media:     %s version %lld%s%s%s: %s, %" PRIu64 " bytes\n",
+		/* TRANSLATORS: media write; keep the values of the lines aligned. */
+		fprintf(out, _("Media:     %s version %lld%s%s%s: %s, %llu bytes\n"),
 			sel->snap->info.def.name, (long long)sel->snap->info.version,
-			vdir[0] ? " (" : "", vdir, vdir[0] ? ")" : "", file, size);
-		fprintf(out, "Device:    %s\n", o->device);
-		fprintf(out, "Model:     %s%s%s%s\n", info.model[0] ? info.model : "unknown",
+			vdir[0] ? " (" : "", vdir, vdir[0] ? ")" : "", file, (unsigned long long)size);
+		fprintf(out, _("Device:    %s\n"), o->device);
+		fprintf(out, _("Model:     %s%s%s%s\n"), info.model[0] ? info.model : _("unknown"),
 			info.bus[0] ? " (" : "", info.bus, info.bus[0] ? ")" : "");
-		fprintf(out, "Size:      %" PRIu64 " bytes (%.1f GB)\n", info.size, info.size / 1e9);
-		fprintf(out, "Serial:    %s\n", info.serial[0] ? info.serial : "unknown");
-		fprintf(out, "Removable: %s\n", info.removable ? "yes" : "no (--force-fixed-disk)");
+		fprintf(out, _("Size:      %llu bytes (%.1f GB)\n"), (unsigned long long)info.size,
+			info.size / 1e9);
+		fprintf(out, _("Serial:    %s\n"), info.serial[0] ? info.serial : _("unknown"));
+		fprintf(out, _("Removable: %s\n"),
+			info.removable ? _("yes") : _("no (--force-fixed-disk)"));
 	}
 	if (!o->yes) {
 		char question[512];
 
-		snprintf(question, sizeof(question), "Everything on %s will be lost.  Type yes to"
-			 " write:", o->device);
+		/* TRANSLATORS: the answer stays "yes", whatever the language. */
+		snprintf(question, sizeof(question), _("Everything on %s will be lost.  Type yes to"
+						       " write:"), o->device);
 		if (!media_confirm(question, "yes")) {
 			tsm_error("not confirmed: nothing was written to %s", o->device);
 			rc = -ECANCELED;

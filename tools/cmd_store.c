@@ -194,8 +194,8 @@ static int verify_since(struct cli *cli, struct tsm_store *store, int64_t since)
 		return 1;
 	}
 	if (!cli->quiet)
-		printf("ok: %llu packs checked (%llu chunks, %llu bytes), %llu unchanged and"
-		       " checked since\n", (unsigned long long)res.packs_checked,
+		printf(_("ok: %llu packs checked (%llu chunks, %llu bytes), %llu unchanged and"
+			 " checked since\n"), (unsigned long long)res.packs_checked,
 		       (unsigned long long)res.chunks_checked, (unsigned long long)res.bytes_checked,
 		       (unsigned long long)res.packs_skipped);
 	return 0;
@@ -248,7 +248,7 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 		return 1;
 	}
 	if (!cli->quiet)
-		printf("ok: %llu blobs, %llu chunk reads, %llu bytes checked\n",
+		printf(_("ok: %llu blobs, %llu chunk reads, %llu bytes checked\n"),
 		       (unsigned long long)res.blobs_checked, (unsigned long long)res.chunks_checked,
 		       (unsigned long long)res.bytes_checked);
 	return 0;
