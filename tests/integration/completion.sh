@@ -43,36 +43,9 @@ complete_line() {
 	) | sed '/^$/d' | sort
 }
 
-# expect LINE WORD...: the completions of LINE are exactly WORD...
-expect() {
-	local line=$1 got want
-	shift
-	got=$(complete_line "$line")
-	want=$(printf '%s\n' "$@" | sed '/^$/d' | sort)
-	[[ $got == "$want" ]] || fail "completing '$line': got [$(tr '\n' ' ' <<<"$got")], expected [$(tr '\n' ' ' <<<"$want")]"
-	note "'$line' -> $(tr '\n' ' ' <<<"$got")"
-}
-# expect_has LINE WORD...: the completions of LINE include every WORD.
-expect_has() {
-	local line=$1 got w
-	shift
-	got=$(complete_line "$line")
-	for w in "$@"; do
-		grep -qxF -- "$w" <<<"$got" || fail "completing '$line': '$w' missing from [$(tr '\n' ' ' <<<"$got")]"
-	done
-	note "'$line' -> includes $*"
-}
-
+# expect and expect_has (lib.sh) use complete_line.
 S=$WORK/store
-init_store "$S" --site-code PS1
-mkdir -p "$WORK/src/a" "$WORK/src/b"
-echo one >"$WORK/src/a/f"
-echo two >"$WORK/src/b/g"
-ID1=$(add_content "$S" --kind package --name A "$WORK/src/a")
-ID2=$(add_content "$S" --kind package --name B "$WORK/src/b")
-tsm "$S" media create --type data --name alpha --content "$ID1" >/dev/null 2>&1
-tsm "$S" media create --type data --name beta.2 --content "$ID2" >/dev/null 2>&1
-tsm "$S" site add --code PS1 --type primary --mp http://mp.example >/dev/null 2>&1
+completion_store "$S"
 T=$TSMEDIA
 
 run_checks() {
@@ -143,14 +116,8 @@ fi
 check "under a Korean locale: the completion reads the C locale's help"
 # The help texts are translated under ko_KR.UTF-8 ("Commands:" is not there);
 # the completion runs the programs with LC_ALL=C, so it offers the same words.
-if ! locale -a 2>/dev/null | grep -qix 'ko_KR\.utf-\?8'; then
-	skip_part "the ko_KR.UTF-8 locale is not installed (tools/setup.sh --for-tests makes it): not checked under it"
-elif [[ ! -f ${TEXTDOMAINDIR:-/nonexistent}/ko/LC_MESSAGES/tsmedia.mo ]]; then
-	skip_part "no Korean catalogue in \$TEXTDOMAINDIR (meson test points it at build/po): not checked under ko_KR.UTF-8"
-else
+if korean_help; then
 	cmds=$(LC_ALL=C "$T" --help | sed -n '/^Commands:/,/^$/p' | sed -nE 's/^  ([a-z]+)( .*|$)/\1/p')
-	[[ $(LC_ALL=ko_KR.UTF-8 "$T" --help) != "$(LC_ALL=C "$T" --help)" ]] ||
-		fail "tsmedia --help is the same under ko_KR.UTF-8 and C: the Korean catalogue is not used"
 	saved_lang=${LANG-}
 	export LANG=ko_KR.UTF-8 LC_ALL=ko_KR.UTF-8
 	# shellcheck disable=SC2086

@@ -69,36 +69,9 @@ complete_line() {
 	timeout -k 5 60 zsh -f "$WORK/capture.zsh" "$COMPDIR" "$1" | sed '/^$/d' | sort -u ||
 		fail "completing '$1' in zsh failed or timed out"
 }
-# expect LINE WORD...: the completions of LINE are exactly WORD...
-expect() {
-	local line=$1 got want
-	shift
-	got=$(complete_line "$line")
-	want=$(printf '%s\n' "$@" | sed '/^$/d' | sort -u)
-	[[ $got == "$want" ]] || fail "completing '$line': got [$(tr '\n' ' ' <<<"$got")], expected [$(tr '\n' ' ' <<<"$want")]"
-	note "'$line' -> $(tr '\n' ' ' <<<"$got")"
-}
-# expect_has LINE WORD...: the completions of LINE include every WORD.
-expect_has() {
-	local line=$1 got w
-	shift
-	got=$(complete_line "$line")
-	for w in "$@"; do
-		grep -qxF -- "$w" <<<"$got" || fail "completing '$line': '$w' missing from [$(tr '\n' ' ' <<<"$got")]"
-	done
-	note "'$line' -> includes $*"
-}
-
+# expect and expect_has (lib.sh) use complete_line.
 S=$WORK/store
-init_store "$S" --site-code PS1
-mkdir -p "$WORK/src/a" "$WORK/src/b"
-echo one >"$WORK/src/a/f"
-echo two >"$WORK/src/b/g"
-ID1=$(add_content "$S" --kind package --name A "$WORK/src/a")
-ID2=$(add_content "$S" --kind package --name B "$WORK/src/b")
-tsm "$S" media create --type data --name alpha --content "$ID1" >/dev/null 2>&1
-tsm "$S" media create --type data --name beta.2 --content "$ID2" >/dev/null 2>&1
-tsm "$S" site add --code PS1 --type primary --mp http://mp.example >/dev/null 2>&1
+completion_store "$S"
 mkdir -p "$WORK/cwd/srcdir"
 cd "$WORK/cwd"
 
@@ -150,13 +123,7 @@ run_checks() {
 }
 
 run_checks "LANG=C"
-if ! locale -a 2>/dev/null | grep -qix 'ko_KR\.utf-\?8'; then
-	skip_part "the ko_KR.UTF-8 locale is not installed (tools/setup.sh --for-tests makes it): not checked under it"
-elif [[ ! -f ${TEXTDOMAINDIR:-/nonexistent}/ko/LC_MESSAGES/tsmedia.mo ]]; then
-	skip_part "no Korean catalogue in \$TEXTDOMAINDIR (meson test points it at build/po): not checked under ko_KR.UTF-8"
-else
-	[[ $(LC_ALL=ko_KR.UTF-8 "$TSMEDIA" --help) != "$(LC_ALL=C "$TSMEDIA" --help)" ]] ||
-		fail "tsmedia --help is the same under ko_KR.UTF-8 and C: the Korean catalogue is not used"
+if korean_help; then
 	LANG=ko_KR.UTF-8 LC_ALL=ko_KR.UTF-8 run_checks "ko_KR.UTF-8"
 fi
 
