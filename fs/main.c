@@ -14,11 +14,11 @@
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
 
-/* TRANSLATORS: keep the option names, the -o options and their values, and
- * the metavariables (DIR, MOUNTPOINT, OPTION...) as they are; the completion
- * and the man_pages test read the help of the C locale. */
-static const char usage_text[] = N_(
-	"Usage: tsmediafs [--store DIR] MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
+static const char usage_text[] =
+	/* TRANSLATORS: keep the option names, the -o options and their values, and
+	 * the metavariables (DIR, MOUNTPOINT, OPTION...) as they are; the completion
+	 * and the man_pages test read the help of the C locale. */
+	N_("Usage: tsmediafs [--store DIR] MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
 	"\n"
 	"Serves every media of a tsmedia store as a read-only file under MOUNTPOINT:\n"
 	"NAME.iso, assembled on read from the store.  Media that are created, changed\n"

@@ -12,12 +12,12 @@
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
 
-/* TRANSLATORS: every --help text: keep command names, option names, their
- * values and the metavariables (DIR, FILE, NAME, ID...) as they are, and the
- * two-space indent of the "  COMMAND" and "  --option" lines.  Scripts and the
- * completion read the help of the C locale, never this translation. */
-static const char usage_text[] = N_(
-	"Usage: tsmedia [--store DIR] [-q] [-v] COMMAND [ARGS]\n"
+static const char usage_text[] =
+	/* TRANSLATORS: every --help text: keep command names, option names, their
+	 * values and the metavariables (DIR, FILE, NAME, ID...) as they are, and the
+	 * two-space indent of the "  COMMAND" and "  --option" lines.  Scripts and the
+	 * completion read the help of the C locale, never this translation. */
+	N_("Usage: tsmedia [--store DIR] [-q] [-v] COMMAND [ARGS]\n"
 	"\n"
 	"Task sequence media, assembled live from a deduplicated content store.\n"
 	"\n"
