@@ -710,7 +710,7 @@ static int content_export(struct cli *cli, int argc, char **argv)
 		tsm_error("cannot lay out content %s as a WIM", item.id);
 	for (size_t i = 0; rc == 0 && i < nparts; i++)
 		total += tsm_image_size(parts[i]);
-	tsm_progress_start(&progress, "export", total, cli->progress);
+	tsm_progress_start(&progress, _("export"), total, cli->progress);
 	for (size_t i = 0; rc == 0 && i < nparts; i++) {
 		char *name = part_name(out, i + 1);
 

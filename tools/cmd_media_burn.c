@@ -108,7 +108,7 @@ static int burn_volume(struct cli *cli, struct media_sel *sel, size_t v, const c
 
 	snprintf(devarg, sizeof(devarg), "dev=%s", dev);
 	snprintf(tsize, sizeof(tsize), "tsize=%" PRIu64, size);
-	snprintf(label, sizeof(label), "burning %zu/%zu", v + 1, sel->set->n);
+	snprintf(label, sizeof(label), _("burning %zu/%zu"), v + 1, sel->set->n);
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
 	fflush(log);
@@ -172,7 +172,7 @@ static int verify_volume(struct cli *cli, struct media_sel *sel, size_t v, const
 		tsm_error("cannot open %s to verify volume %zu: %s", path, v + 1, strerror(-rc));
 		return rc;
 	}
-	tsm_progress_start(&progress, "verifying", tsm_image_size(image), cli->progress);
+	tsm_progress_start(&progress, _("verifying"), tsm_image_size(image), cli->progress);
 	rc = media_image_verify(sel->store, image, fd, path, &progress, got);
 	tsm_progress_finish(&progress);
 	close(fd);

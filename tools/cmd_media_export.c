@@ -45,7 +45,7 @@ static int export_volume(struct cli *cli, struct media_sel *sel, size_t v, const
 		tsm_error("cannot create %s: %s", path, strerror(-rc));
 		return rc;
 	}
-	tsm_progress_start(&progress, "exporting", tsm_image_size(image), cli->progress);
+	tsm_progress_start(&progress, _("exporting"), tsm_image_size(image), cli->progress);
 	rc = media_image_write(sel->store, image, fd, path, &progress, false, 0, NULL);
 	tsm_progress_finish(&progress);
 	if (fd != STDOUT_FILENO && close(fd) < 0 && rc == 0) {

@@ -308,7 +308,7 @@ static int write_checked(struct cli *cli, struct media_sel *sel, const struct wr
 			  strerror(-rc), rc == -EBUSY ? " (mounted or in use by another program)" : "");
 		goto out_free;
 	}
-	tsm_progress_start(&progress, "writing", size, cli->progress);
+	tsm_progress_start(&progress, _("writing"), size, cli->progress);
 	rc = media_image_write(sel->store, image, fd, o->device, &progress, true, info.block_size,
 			       wrote);
 	tsm_progress_finish(&progress);
@@ -328,7 +328,7 @@ static int write_checked(struct cli *cli, struct media_sel *sel, const struct wr
 		tsm_error("cannot open %s to verify it: %s", o->device, strerror(-rc));
 		goto out_free;
 	}
-	tsm_progress_start(&progress, "verifying", size, cli->progress);
+	tsm_progress_start(&progress, _("verifying"), size, cli->progress);
 	rc = media_image_verify(sel->store, image, fd, o->device, &progress, read_back);
 	tsm_progress_finish(&progress);
 	close(fd);

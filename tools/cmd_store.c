@@ -182,7 +182,7 @@ static int verify_since(struct cli *cli, struct tsm_store *store, int64_t since)
 	struct tsm_progress progress;
 	int rc;
 
-	tsm_progress_start(&progress, "verifying", 0, cli->progress);
+	tsm_progress_start(&progress, _("verifying"), 0, cli->progress);
 	rc = tsm_store_verify_packs(store, &opts, &progress, &res);
 	tsm_progress_finish(&progress);
 	if (rc < 0)
@@ -234,7 +234,7 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 		tsm_store_close(store);
 		return rc;
 	}
-	tsm_progress_start(&progress, "verifying", 0, cli->progress);
+	tsm_progress_start(&progress, _("verifying"), 0, cli->progress);
 	rc = tsm_store_verify(store, &progress, &res);
 	tsm_progress_finish(&progress);
 	tsm_store_close(store);
@@ -303,7 +303,7 @@ int cmd_gc(struct cli *cli, int argc, char **argv)
 		return cli_usage_error("gc ", "unexpected argument '%s'", argv[optind]);
 	if (cli_open_store(cli, &store) < 0)
 		return 1;
-	tsm_progress_start(&progress, "compacting", 0, cli->progress);
+	tsm_progress_start(&progress, _("compacting"), 0, cli->progress);
 	rc = tsm_store_gc(store, &opts, &progress, &res);
 	tsm_progress_finish(&progress);
 	tsm_store_close(store);
