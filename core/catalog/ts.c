@@ -709,7 +709,8 @@ static bool step_excluded_standalone(const struct tsm_ts_info *info, const struc
 	return false;
 }
 
-int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret, size_t *n_ret)
+static int blockers(const struct tsm_ts_info *info, bool honour_conditions, char ***names_ret,
+		    size_t *n_ret)
 {
 	char **names = NULL;
 	size_t n = 0;
@@ -723,7 +724,7 @@ int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret
 		for (size_t k = 0; !blocked && s->type && k < sizeof(standalone_blocker_types) /
 							       sizeof(standalone_blocker_types[0]); k++)
 			blocked = strcmp(s->type, standalone_blocker_types[k]) == 0;
-		if (!blocked || s->disabled || step_excluded_standalone(info, s))
+		if (!blocked || s->disabled || (honour_conditions && step_excluded_standalone(info, s)))
 			continue;
 		if (asprintf(&line, "%s%s%s (%s%s)", s->group_path, *s->group_path ? "/" : "", s->name,
 			     s->type ? s->type : "untyped",
@@ -743,6 +744,16 @@ int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret
 out_oom:
 	tsm_ts_strings_free(names, n);
 	return -ENOMEM;
+}
+
+int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret, size_t *n_ret)
+{
+	return blockers(info, false, names_ret, n_ret);
+}
+
+int tsm_ts_standalone_refused(const struct tsm_ts_info *info, char ***names_ret, size_t *n_ret)
+{
+	return blockers(info, true, names_ret, n_ret);
 }
 
 /* ---- what the sequence needs ------------------------------------------ */

