@@ -266,6 +266,19 @@ static int read_mbr_template(struct tsm_media_def *d, const char *path)
 	return 0;
 }
 
+/* Adds @value to a list an edit's option replaces: the first use of the option in a command
+ * empties the list the version had (*@replaced says it was). */
+static int list_push_replacing(char ***items, size_t *n, bool *replaced, const char *value)
+{
+	if (!*replaced) {
+		for (size_t i = 0; i < *n; i++)
+			free((*items)[i]);
+		*n = 0;
+		*replaced = true;
+	}
+	return list_push(items, n, value);
+}
+
 static int replace_str(char **slot, const char *value)
 {
 	free(*slot);
@@ -461,14 +474,8 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 			break;
 		case OPT_SITE: rc = replace_str(&d->site, optarg); break;
 		case OPT_MP:
-			/* An edit's list replaces the version's, as --content does. */
-			if (!mps_replaced) {
-				for (size_t i = 0; i < d->nmanagement_points; i++)
-					free(d->management_points[i]);
-				d->nmanagement_points = 0;
-				mps_replaced = true;
-			}
-			rc = list_push(&d->management_points, &d->nmanagement_points, optarg);
+			rc = list_push_replacing(&d->management_points, &d->nmanagement_points,
+						 &mps_replaced, optarg);
 			break;
 		case OPT_CERT: d->cert_pfx_path = optarg; break;
 		case OPT_CERT_PW:
@@ -496,25 +503,14 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 						       " admin or deny", optarg);
 			break;
 		case OPT_VARIABLE:
-			if (!vars_replaced) {
-				for (size_t i = 0; i < d->nvariables; i++)
-					free(d->variables[i]);
-				d->nvariables = 0;
-				vars_replaced = true;
-			}
-			rc = list_push(&d->variables, &d->nvariables, optarg);
+			rc = list_push_replacing(&d->variables, &d->nvariables, &vars_replaced, optarg);
 			break;
 		case OPT_ALLOW_STEP:
 			if (!*optarg || strpbrk(optarg, "\n\r"))
 				return cli_usage_error(cmd, "invalid --allow-step '%s': a step's name, or"
 						       " its path group/step", optarg);
-			if (!steps_replaced) {
-				for (size_t i = 0; i < d->nallowed_steps; i++)
-					free(d->allowed_steps[i]);
-				d->nallowed_steps = 0;
-				steps_replaced = true;
-			}
-			rc = list_push(&d->allowed_steps, &d->nallowed_steps, optarg);
+			rc = list_push_replacing(&d->allowed_steps, &d->nallowed_steps, &steps_replaced,
+						 optarg);
 			break;
 		case OPT_PRESTART_CMD: rc = replace_str(&d->prestart_command, optarg); break;
 		case OPT_PRESTART_FILES: rc = parse_content_id(cmd, optarg, &d->prestart_files); break;

@@ -93,12 +93,8 @@ assert_eq "$TS1" PS10000E "the console export's own ID"
 
 # ------------------------------------------------------------------ helpers
 bad_case() { # DESCRIPTION REGEX -- CMD...: fails naming the problem; catalog unchanged.
-	local desc=$1 re=$2 d0
-	shift 2
-	check "refused: $desc"
-	d0=$(catalog_digest "$S")
-	expect_fail_with "$re" "$@"
-	assert_eq "$(catalog_digest "$S")" "$d0" "catalog changed by a refused command ($desc)"
+	check "refused: $1"
+	refused_unchanged "$S" "$@"
 	if grep -q 'created media' "$LAST_STDOUT"; then fail "a refused create said it created: $(cat "$LAST_STDOUT")"; fi
 }
 good_case() { # DESCRIPTION CMD...: must succeed; its stdout/stderr in $WORK/.good.{out,err}.
