@@ -41,6 +41,7 @@ static const char add_help[] =
 	"Usage: tsmedia [--store DIR] content add --kind KIND --name NAME\n"
 	"                                         [--version V] [--id ID] [--as-file]\n"
 	"                                         [--index N] SOURCE\n"
+	"       tsmedia [--store DIR] content add --id EXISTING [--version V] SOURCE\n"
 	"\n"
 	"Imports SOURCE (a directory, or a single file) into the store and prints the\n"
 	"content ID.  Files are cut into content-defined chunks; chunks the store\n"
