@@ -104,6 +104,10 @@ static int content_add(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case 'k':
+			/* Any case on the command line (--kind Package); the catalog's names are
+			 * lower case. */
+			for (char *p = optarg; *p; p++)
+				*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
 			if (tsm_content_kind_parse(optarg, &o.kind) < 0)
 				return cli_usage_error("content add ",
 						       "invalid --kind '%s': boot-image, os-image, package,"

@@ -376,6 +376,13 @@ bad_case "content add --id EXISTING with another kind names both kinds" \
 	"content $APP is a application, not a package" -- \
 	tsm "$S" content add --id "$APP" --kind package "$WORK/app"
 
+check "content add --kind in any case"
+mkdir -p "$WORK/drv"
+randfile "$WORK/drv/d.inf" 100
+DRV=$(add_content "$S" --kind Driver-Package --name drivers "$WORK/drv")
+tsm "$S" content show "$DRV" --json >"$WORK/drv.json"
+assert_eq "$("${PYHELP[@]}" get "$WORK/drv.json" kind)" driver-package "--kind Driver-Package"
+
 check "help: every type in the usage and the group's summary; show and export have their own help"
 tsm "$S" media create --help >"$WORK/create.help"
 grep -q -- "--type capture|bootable|prestaged|standalone" "$WORK/create.help" || fail "media create --help: $(head -5 "$WORK/create.help")"
