@@ -3,6 +3,7 @@
 #include "metrics.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,7 +173,10 @@ static int run(struct fs *fs, struct fuse_args *args, struct fuse_cmdline_opts *
 		/* -o max_threads=N, else libfuse's default of 10. */
 		fuse_loop_cfg_set_max_threads(config, cl->max_threads > 0 && cl->max_threads <= 100000
 							      ? cl->max_threads : 10);
-		fuse_loop_cfg_set_idle_threads(config, cl->max_idle_threads);
+		/* Only when -o max_idle_threads= was given: libfuse's "unset" is UINT_MAX, which
+		 * its setter reports as "Ignoring invalid max threads value 4294967295". */
+		if (cl->max_idle_threads != UINT_MAX && cl->max_idle_threads <= 100000)
+			fuse_loop_cfg_set_idle_threads(config, cl->max_idle_threads);
 		rc = fuse_session_loop_mt(fs->se, config);
 		fuse_loop_cfg_destroy(config);
 	}

@@ -41,6 +41,7 @@ static const char add_help[] = N_(
 	"Usage: tsmedia [--store DIR] content add --kind KIND --name NAME\n"
 	"                                         [--version V] [--id ID] [--as-file]\n"
 	"                                         [--index N] SOURCE\n"
+	"       tsmedia [--store DIR] content add --id EXISTING [--version V] SOURCE\n"
 	"\n"
 	"Imports SOURCE (a directory, or a single file) into the store and prints the\n"
 	"content ID.  Files are cut into content-defined chunks; chunks the store\n"
@@ -53,7 +54,9 @@ static const char add_help[] = N_(
 	"  --id ID         the item's ID: a new ID creates the item under it (so it can\n"
 	"                  carry the package ID a task sequence references); an existing\n"
 	"                  ID gets a new version, and the old version stays until\n"
-	"                  nothing references it\n"
+	"                  nothing references it; its kind and name are kept when\n"
+	"                  --kind and --name are not given (another kind is an error).\n"
+	"                  IDs are one namespace with task sequences'\n"
 	"  --as-file       SOURCE is an ISO or WIM image to keep as one file, not to take\n"
 	"                  apart\n"
 	"  --index N       SOURCE is a WIM: import only its image N (1 is the first)\n"
@@ -94,12 +97,17 @@ static int content_add(struct cli *cli, int argc, char **argv)
 	};
 	struct tsm_content_add_options o = { .kind = TSM_KIND_COUNT, .progress = cli->progress };
 	struct tsm_content_add_result res;
+	struct tsm_content_item item = { 0 };
 	struct tsm_store *store;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case 'k':
+			/* Any case on the command line (--kind Package); the catalog's names are
+			 * lower case. */
+			for (char *p = optarg; *p; p++)
+				*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
 			if (tsm_content_kind_parse(optarg, &o.kind) < 0)
 				return cli_usage_error("content add ",
 						       "invalid --kind '%s': boot-image, os-image, package,"
@@ -123,9 +131,10 @@ static int content_add(struct cli *cli, int argc, char **argv)
 		default: return cli_bad_option("content add ", argv);
 		}
 	}
-	if (o.kind == TSM_KIND_COUNT)
-		return cli_usage_error("content add ", "--kind is required");
-	if (!o.name)
+	if (o.kind == TSM_KIND_COUNT && !o.id)
+		return cli_usage_error("content add ", "--kind is required (or --id of an existing"
+				       " item, whose kind a new version keeps)");
+	if (!o.name && !o.id)
 		return cli_usage_error("content add ", "--name is required");
 	if (optind + 1 != argc)
 		return cli_usage_error("content add ", optind >= argc ? "no SOURCE given"
@@ -133,7 +142,24 @@ static int content_add(struct cli *cli, int argc, char **argv)
 	o.source = argv[optind];
 	if (cli_open_store(cli, &store) < 0)
 		return 1;
+	if (o.kind == TSM_KIND_COUNT || !o.name) {
+		/* A new version of an existing item: its kind and name unless given. */
+		if (!tsm_content_exists(store, o.id)) {
+			tsm_store_close(store);
+			return cli_usage_error("content add ", "%s is not an item of the store: a new"
+					       " item needs --kind and --name", o.id);
+		}
+		if (tsm_content_get(store, o.id, &item) < 0) {
+			tsm_store_close(store);
+			return 1;
+		}
+		if (o.kind == TSM_KIND_COUNT)
+			o.kind = item.kind;
+		if (!o.name)
+			o.name = item.name;
+	}
 	rc = tsm_content_add(store, &o, &res);
+	tsm_content_item_clear(&item);
 	tsm_store_close(store);
 	if (rc < 0) {
 		tsm_error("nothing was imported from %s", o.source);

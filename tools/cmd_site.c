@@ -20,7 +20,7 @@ static const char site_help[] = N_(
 	"Usage: tsmedia [--store DIR] site COMMAND [ARGS]\n"
 	"\n"
 	"  add --code CODE --type primary|cas [--parent CODE] [--root-ca FILE ...]\n"
-	"      [--mp URL ...] [site values]   add a site\n"
+	"      [--management-point URL ...] [site values]   add a site\n"
 	"  edit CODE [--add-mp URL] [--rm-mp URL] [--add-root-ca FILE]\n"
 	"      [--rm-root-ca SHA256] [site values] [--clear NAME]\n"
 	"                              change its management points, root CAs and values\n"
@@ -34,7 +34,8 @@ static const char site_help[] = N_(
 
 static const char add_help[] = N_(
 	"Usage: tsmedia [--store DIR] site add --code CODE --type primary|cas\n"
-	"                                      [--parent CODE] [--root-ca FILE ...] [--mp URL ...]\n"
+	"                                      [--parent CODE] [--root-ca FILE ...]\n"
+	"                                      [--management-point URL ...]\n"
 	"\n"
 	"  --code CODE      three letters or digits, like PS1\n"
 	"  --type TYPE      primary, or cas (central administration site)\n"
@@ -43,9 +44,11 @@ static const char add_help[] = N_(
 	"  --root-ca FILE   a root CA certificate the site trusts (PEM, one or more\n"
 	"                   certificates, or DER); each must be a CA certificate\n"
 	"                   (basicConstraints CA:TRUE).  Repeatable\n"
-	"  --mp URL         a management point, http://HOST[:PORT][/PATH] or https://...\n"
+	"  --management-point URL\n"
+	"                   a management point, http://HOST[:PORT][/PATH] or https://...\n"
 	"                   Repeatable; the order is kept (clients try them in order).\n"
-	"                   Primary sites only\n"
+	"                   Primary sites only (--mp is the same option, as in media\n"
+	"                   create)\n"
 	"\n"
 	"and the site values below.  Nothing is stored unless everything is valid.\n\n");
 
@@ -172,7 +175,8 @@ static int site_add(struct cli *cli, int argc, char **argv)
 		{ "type", required_argument, NULL, 't' },
 		{ "parent", required_argument, NULL, 'p' },
 		{ "root-ca", required_argument, NULL, 'r' },
-		{ "mp", required_argument, NULL, 'm' },
+		{ "management-point", required_argument, NULL, 'm' },
+		{ "mp", required_argument, NULL, 'm' }, /* the same, shorter */
 		{ "help", no_argument, NULL, 'h' },
 	};
 	struct option *options = value_options(fixed, sizeof(fixed) / sizeof(fixed[0]), false);

@@ -179,6 +179,8 @@ struct tsm_ts_rows {
 /* The next "<site>NNNNN" free among content and task sequences (the
  * counter is shared with content, as Configuration Manager shares IDs). */
 int tsm_ts_id_allocate(struct tsm_store *store, char id[9]);
+/* Whether a live task sequence has ID @id (normalized). */
+int tsm_ts_id_taken(struct tsm_store *store, const char *id, bool *taken_ret);
 /* The highest version of task sequence @id (0: none). */
 int tsm_ts_max_version(struct tsm_store *store, const char *id, int64_t *version_ret);
 int tsm_ts_rows_write(struct tsm_store *store, const char *id, int64_t version,

@@ -62,6 +62,18 @@ static int import_resolve_item(struct tsm_store *store, const struct tsm_content
 		}
 		if ((rc = tsm_content_row_find(store, res->id, &row)) < 0)
 			return rc;
+		if (!row.exists || row.removed) {
+			bool ts = false;
+
+			/* One namespace, as Configuration Manager's package IDs are. */
+			if ((rc = tsm_ts_id_taken(store, res->id, &ts)) < 0)
+				return rc;
+			if (ts) {
+				tsm_error("ID %s is task sequence %s's: content and task sequences share"
+					  " one set of IDs", res->id, res->id);
+				return -EEXIST;
+			}
+		}
 		if (row.exists && !row.removed && strcmp(row.kind, kind) != 0) {
 			tsm_error("content %s is a %s, not a %s: a new version keeps the kind",
 				  res->id, row.kind, kind);

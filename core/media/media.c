@@ -350,7 +350,8 @@ int tsm_media_save(struct tsm_store *store, struct tsm_media_def *d, bool edit,
 			return rc;
 		if (!d->media_guid && (rc = tsm_media_new_guid(&d->media_guid)) < 0)
 			return rc;
-		d->password_protected = d->password != NULL;
+		if (!d->keep_protection)
+			d->password_protected = d->password != NULL;
 	}
 	if ((rc = tsm_store_write_begin(store)) < 0)
 		return rc;
@@ -375,7 +376,7 @@ int tsm_media_save(struct tsm_store *store, struct tsm_media_def *d, bool edit,
 	}
 	if ((rc = tsm_store_write_commit(store)) < 0)
 		return rc;
-	if (ts_media && d->type != TSM_MEDIA_CAPTURE && !d->password)
+	if (ts_media && d->type != TSM_MEDIA_CAPTURE && !d->password_protected)
 		tsm_warn("media '%s' has no password: %s", d->name, tsm_media_exposure(d));
 	return 0;
 }

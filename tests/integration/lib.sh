@@ -160,6 +160,16 @@ expect_fail_with() {
 	note "failed as expected (exit $rc): $(head -n 2 "$LAST_STDERR" | tr '\n' ' ' | head -c 240)"
 }
 
+# refused_unchanged STORE DESCRIPTION REGEX -- CMD...: CMD fails with stderr matching REGEX
+# (expect_fail_with) and STORE's catalog is what it was before.
+refused_unchanged() {
+	local store=$1 desc=$2 re=$3 d0
+	shift 3
+	d0=$(catalog_digest "$store")
+	expect_fail_with "$re" "$@"
+	assert_eq "$(catalog_digest "$store")" "$d0" "catalog changed by a refused command ($desc)"
+}
+
 # catalog_digest STORE: SHA-256 of `sqlite3 .dump` of the catalog.  Dumps a
 # copy (db + WAL) so that reading never changes the store itself.
 catalog_digest() {

@@ -70,7 +70,8 @@ _tsmedia_takes_value()
 		--os-image-index | --bios-boot | --uefi-boot | --usb-bios-mbr | --usb-bios-core | \
 		--management-point | --media-cipher | --clear | --http-port | --https-port | \
 		--iis-ssl-state | --signing-certificate | --public-root-key | --root-ca-certs | \
-		--use-first-cert | --x64-unknown-guid | --x86-unknown-guid | --device | --keep-versions)
+		--use-first-cert | --x64-unknown-guid | --x86-unknown-guid | --device | --keep-versions | \
+		--allow-step)
 		return 0 ;;
 	esac
 	return 1
