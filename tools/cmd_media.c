@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "media_cmds.h"
 #include "media_io.h"
+#include "tsmedia/app.h"
 #include "tsmedia/i18n.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
@@ -86,8 +87,11 @@ static const char create_help[] =
 	"  --boot-image ID        the boot image (stand-alone: default the task sequence's)\n"
 	"  --task-sequence ID     stand-alone, prestaged: the task sequence to carry\n"
 	"  --os-image ID --os-image-index N   prestaged: the OS image\n"
-	"  --application ID, --package ID, --driver-package ID   more content (repeatable)\n"
-	"  --include-dependencies             application dependencies too\n"
+	"  --application ID, --package ID, --driver-package ID   more content (repeatable);\n"
+	"                         an application (ScopeId_.../Application_...) with all\n"
+	"                         its deployment types' contents\n"
+	"  --include-dependencies the deployment types the applications depend on, and\n"
+	"                         theirs, each once (a missing one or a cycle is refused)\n"
 	"  --password-file FILE | --no-password\n"
 	"                         protect the variables and policy with a password, in\n"
 	"                         Configuration Manager's format (the password is never\n"
@@ -361,6 +365,18 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		case OPT_OS_IMAGE: rc = parse_content_id(cmd, optarg, &d->os_image); break;
 		case OPT_OS_INDEX: d->os_image_index = (unsigned)strtoul(optarg, NULL, 10); break;
 		case OPT_APP:
+			if (strncasecmp(optarg, "ScopeId_", 8) == 0) {
+				char app[128];
+
+				if (tsm_app_id_normalize(optarg, "Application", app) < 0)
+					return cli_usage_error(cmd, "invalid --application '%s':"
+							       " ScopeId_<GUID>/Application_<GUID>",
+							       optarg);
+				rc = list_push(&d->applications, &d->napplications, app);
+				break;
+			}
+			/* a content ID */
+			__attribute__((fallthrough));
 		case OPT_PKG:
 		case OPT_DRV: {
 			char *id = NULL;
@@ -559,6 +575,8 @@ static struct json_object *json_def(const struct tsm_media_def *d)
 	json_object_object_add(o, "size", json_object_new_uint64(d->volume_size));
 	json_object_object_add(o, "boot_image", cli_json_string(d->boot_image));
 	json_object_object_add(o, "task_sequence", cli_json_string(d->task_sequence));
+	json_object_object_add(o, "applications", cli_json_strings(d->applications, d->napplications));
+	json_object_object_add(o, "include_dependencies", json_object_new_boolean(d->include_dependencies));
 	json_object_object_add(o, "os_image", cli_json_string(d->os_image));
 	json_object_object_add(o, "site", cli_json_string(d->site));
 	json_object_object_add(o, "mode", json_object_new_string(

@@ -83,7 +83,9 @@ struct tsm_media_def {
 	unsigned os_image_index;
 	char **extra_content;   /* --application/--package/--driver-package IDs */
 	size_t nextra_content;
-	bool include_dependencies;
+	char **applications;    /* --application ScopeId_.../Application_... (no step names them) */
+	size_t napplications;
+	bool include_dependencies; /* the applications' dependencies, transitively */
 	bool unattended, unknown_computers;
 	enum tsm_media_mode mode;
 	char *site;
