@@ -623,6 +623,15 @@ static int parse_doc(struct parse *p, const char *buf, size_t len, const char *e
 		tsm_error("%s: empty, not an application", p->what);
 		return -EINVAL;
 	}
+	/* The digest declares encoding="utf-16" ([SDK]: the serializer writes it into a
+	 * string), also when saved as UTF-8 bytes: bytes with no UTF-16 BOM and no NUL
+	 * in the first four are read as UTF-8 whatever that declaration says. */
+	if (!encoding && len >= 4 && !memchr(buf, '\0', 4) &&
+	    !((unsigned char)buf[0] == 0xff && (unsigned char)buf[1] == 0xfe) &&
+	    !((unsigned char)buf[0] == 0xfe && (unsigned char)buf[1] == 0xff) &&
+	    (memmem(buf, len < 200 ? len : 200, "encoding=\"utf-16\"", 16) ||
+	     memmem(buf, len < 200 ? len : 200, "encoding=\"UTF-16\"", 16)))
+		encoding = "UTF-8";
 	/* Bounded; a <!DOCTYPE> refused before its subset is read (util/xml.h). */
 	if ((rc = tsm_xml_read(p->what, buf, len, encoding, &doc)) < 0)
 		return rc;
