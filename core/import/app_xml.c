@@ -85,7 +85,8 @@ static char *text(xmlNode *n)
 }
 
 /* Text for display: UTF-8 (libxml2 gives it), no control characters but
- * tab, at most @max bytes; leading and trailing white space dropped. */
+ * tab, at most @max bytes; leading and trailing white space dropped.  @field
+ * names it as the digest does (element and attribute names). */
 static int clean_text(const struct parse *p, const char *field, char **s, size_t max)
 {
 	char *t = *s, *end;
@@ -102,12 +103,12 @@ static int clean_text(const struct parse *p, const char *field, char **s, size_t
 	*end = '\0';
 	len = (size_t)(end - t);
 	if (len > max) {
-		tsm_error("%s: %s is %zu bytes, more than %zu: refused", p->what, field, len, max);
+		tsm_error("%s: the %s is %zu bytes, more than %zu: refused", p->what, field, len, max);
 		return -E2BIG;
 	}
 	for (const char *c = t; *c; c++) {
 		if ((unsigned char)*c < 0x20 && *c != '\t') {
-			tsm_error("%s: %s holds a control character: refused", p->what, field);
+			tsm_error("%s: the %s holds a control character: refused", p->what, field);
 			return -EINVAL;
 		}
 	}
@@ -131,7 +132,7 @@ static int number(const struct parse *p, const char *field, const char *s, uint6
 	*out = v;
 	return 0;
 bad:
-	tsm_error("%s: %s '%s' is not a number from 0 to %llu", p->what, field, s ? s : "",
+	tsm_error("%s: the %s '%s' is not a number from 0 to %llu", p->what, field, s ? s : "",
 		  (unsigned long long)max);
 	return -EINVAL;
 }
@@ -162,7 +163,7 @@ static int revision(const struct parse *p, xmlNode *n, int64_t *out)
 {
 	char *v = attr(n, "Version");
 	uint64_t r = 0;
-	int rc = v ? number(p, "a Version", v, INT32_MAX, &r) : 0;
+	int rc = v ? number(p, "Version", v, INT32_MAX, &r) : 0;
 
 	free(v);
 	*out = (int64_t)r;
@@ -208,7 +209,7 @@ static int read_content(struct parse *p, xmlNode *n, struct tsm_app_content *c)
 		return -EINVAL;
 	}
 	free(cid);
-	rc = ver ? number(p, "a content Version", ver, INT32_MAX, &v) : 0;
+	rc = ver ? number(p, "Content Version", ver, INT32_MAX, &v) : 0;
 	free(ver);
 	if (rc < 0)
 		return rc;
@@ -232,7 +233,7 @@ static int read_content(struct parse *p, xmlNode *n, struct tsm_app_content *c)
 			tsm_error("%s: a <File> of content %s (line %ld) has no Name", p->what, uid,
 				  xmlGetLineNo(f));
 		if (rc == 0 && size)
-			rc = number(p, "a file Size", size, INT64_MAX, &v);
+			rc = number(p, "File Size", size, INT64_MAX, &v);
 		else
 			v = 0;
 		for (size_t k = 0; rc == 0 && k < c->nfiles; k++) {
@@ -276,7 +277,7 @@ static int read_intent(struct parse *p, xmlNode *n, char app[ID_MAX], char dt[ID
 	*state = attr(n, "DesiredState");
 	if (!*state && !(*state = strdup("")))
 		return -ENOMEM;
-	return clean_text(p, "a DesiredState", state, 64);
+	return clean_text(p, "DesiredState", state, 64);
 }
 
 /* The intent expressions of a DeploymentTypeRule: directly under it, or
@@ -361,8 +362,8 @@ static int read_dependencies(struct parse *p, xmlNode *deps, struct tsm_app_dt *
 		if (!g->name && !(g->name = strdup("")))
 			return -ENOMEM;
 		g->op = expr ? text(child(expr, "Operator")) : strdup("Or");
-		if ((rc = clean_text(p, "a dependency group's name", &g->name, TSM_APP_MAX_TEXT)) < 0 ||
-		    (rc = clean_text(p, "a dependency group's operator", &g->op, 64)) < 0)
+		if ((rc = clean_text(p, "DeploymentTypeRule DisplayName", &g->name, TSM_APP_MAX_TEXT)) < 0 ||
+		    (rc = clean_text(p, "DeploymentTypeRule Operator", &g->op, 64)) < 0)
 			return rc;
 		if ((rc = rule_intents(p, r, add_dep, g)) < 0)
 			return rc;
@@ -446,9 +447,9 @@ static int read_dt(struct parse *p, xmlNode *n, struct tsm_app_dt *dt)
 		return -ENOMEM;
 	dt->install_command = install_command(installer);
 	if ((rc = revision(p, n, &dt->revision)) < 0 ||
-	    (rc = clean_text(p, "a deployment type's title", &dt->title, TSM_APP_MAX_TEXT)) < 0 ||
-	    (rc = clean_text(p, "a deployment type's technology", &dt->technology, 64)) < 0 ||
-	    (rc = clean_text(p, "an install command", &dt->install_command, TSM_APP_MAX_COMMAND)) < 0)
+	    (rc = clean_text(p, "DeploymentType Title", &dt->title, TSM_APP_MAX_TEXT)) < 0 ||
+	    (rc = clean_text(p, "DeploymentType Technology", &dt->technology, 64)) < 0 ||
+	    (rc = clean_text(p, "InstallCommandLine", &dt->install_command, TSM_APP_MAX_COMMAND)) < 0)
 		return rc;
 	for (xmlNode *c = contents ? contents->children : NULL; c; c = c->next) {
 		void *q;
@@ -509,9 +510,9 @@ static int read_digest(struct parse *p, xmlNode *root)
 	}
 	app->publisher = text(child(a, "Publisher"));
 	app->software_version = text(child(a, "SoftwareVersion"));
-	if ((rc = clean_text(p, "the application's title", &app->title, TSM_APP_MAX_TEXT)) < 0 ||
-	    (rc = clean_text(p, "the publisher", &app->publisher, TSM_APP_MAX_TEXT)) < 0 ||
-	    (rc = clean_text(p, "the software version", &app->software_version, TSM_APP_MAX_TEXT)) < 0)
+	if ((rc = clean_text(p, "Application Title", &app->title, TSM_APP_MAX_TEXT)) < 0 ||
+	    (rc = clean_text(p, "Application Publisher", &app->publisher, TSM_APP_MAX_TEXT)) < 0 ||
+	    (rc = clean_text(p, "Application SoftwareVersion", &app->software_version, TSM_APP_MAX_TEXT)) < 0)
 		return rc;
 	if (!*app->title) {
 		tsm_error("%s: application %s has no title", p->what, app->id);
@@ -653,9 +654,14 @@ static int parse_doc(struct parse *p, const char *buf, size_t len, const char *e
 			p->what = outer;
 		}
 	} else {
-		tsm_error("%s: not an application: the root element is <%s>, expected <AppMgmtDigest>%s",
-			  p->what, root ? (const char *)root->name : "",
-			  inner ? "" : " or a console export's <INSTANCE CLASSNAME=\"SMS_Application\">");
+		if (inner)
+			tsm_error("%s: not an application: the root element is <%s>, expected"
+				  " <AppMgmtDigest>", p->what, root ? (const char *)root->name : "");
+		else
+			tsm_error("%s: not an application: the root element is <%s>, expected"
+				  " <AppMgmtDigest> or a console export's <INSTANCE"
+				  " CLASSNAME=\"SMS_Application\">", p->what,
+				  root ? (const char *)root->name : "");
 		rc = -EINVAL;
 	}
 	free(inner_what);

@@ -208,7 +208,7 @@ int tsm_media_apps_resolve(struct tsm_store *store, const struct tsm_media_def *
 	if (d->type != TSM_MEDIA_STANDALONE && d->type != TSM_MEDIA_PRESTAGED)
 		return 0;
 	if (d->task_sequence && tsm_ts_get(store, d->task_sequence, &ts) == 0) {
-		snprintf(by, sizeof(by), "named by task sequence %s", ts.id);
+		snprintf(by, sizeof(by), _("named by task sequence %s"), ts.id);
 		for (size_t i = 0; i < ts.napplications && rc == 0; i++)
 			rc = take_app(&r, ts.applications[i], by);
 	}
