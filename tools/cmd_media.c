@@ -575,8 +575,6 @@ static struct json_object *json_def(const struct tsm_media_def *d)
 	json_object_object_add(o, "size", json_object_new_uint64(d->volume_size));
 	json_object_object_add(o, "boot_image", cli_json_string(d->boot_image));
 	json_object_object_add(o, "task_sequence", cli_json_string(d->task_sequence));
-	json_object_object_add(o, "applications", cli_json_strings(d->applications, d->napplications));
-	json_object_object_add(o, "include_dependencies", json_object_new_boolean(d->include_dependencies));
 	json_object_object_add(o, "os_image", cli_json_string(d->os_image));
 	json_object_object_add(o, "site", cli_json_string(d->site));
 	json_object_object_add(o, "mode", json_object_new_string(
