@@ -287,7 +287,8 @@ static const char schema_v6[] =
  * type's dependency groups and what it supersedes.  Deployment type IDs are
  * store-wide (a re-import of an application deletes its rows first: the keys
  * cascade).  app_content_bindings ties a content's Content_ ID to the store's
- * content item that holds its files (content add --id Content_...).  IF NOT
+ * content item that holds its files (content add --id Content_...); gc deleting
+ * that item deletes the binding (the next content add binds a new one).  IF NOT
  * EXISTS, as v5: the step only adds tables. */
 static const char schema_v7[] =
 	"CREATE TABLE IF NOT EXISTS applications(id TEXT PRIMARY KEY, revision INTEGER NOT NULL,"
@@ -320,7 +321,7 @@ static const char schema_v7[] =
 	"  desired_state TEXT NOT NULL, PRIMARY KEY(dt, seq)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS app_supersedes_by_app ON app_supersedes(old_app);"
 	"CREATE TABLE IF NOT EXISTS app_content_bindings(content_uid TEXT PRIMARY KEY,"
-	"  content TEXT NOT NULL UNIQUE REFERENCES content(id));";
+	"  content TEXT NOT NULL UNIQUE REFERENCES content(id) ON DELETE CASCADE);";
 
 struct catalog_step {
 	const char *what;

@@ -232,6 +232,17 @@ expect_fail_with "no application $(re_escape "$(app 2)")" -- tsm "$S" app show "
 tsm "$S" content show "$C3" >/dev/null || fail "the removed application's content went too"
 tsm "$S" app rm "$(app 1)" --json >"$WORK/rm.json"
 assert_eq "$(jget "$WORK/rm.json" removed)" true
+
+check "a bound content removed and collected: the application shows it missing; content add binds it again"
+tsm "$S" content rm "$C1" >/dev/null || fail "content rm $C1"
+tsm "$S" gc >/dev/null 2>"$WORK/gc.err" || fail "gc with a bound content removed: $(cat "$WORK/gc.err")"
+import two two.xml >/dev/null
+tsm "$S" app show "$(app 1)" --json >"$WORK/a1.json"
+assert_eq "$(jget "$WORK/a1.json" deployment_types.0.contents.0.store_content)" None "content 1 after gc"
+assert_eq "$(jget "$WORK/a1.json" deployment_types.1.contents.0.store_content)" "$C2" "content 2 stays bound"
+C1b=$(add_content "$S" --kind application --name again --id "$(cid 1)" "$WORK/two/content/$(cid 2)")
+tsm "$S" app show "$(app 1)" --json >"$WORK/a1.json"
+assert_eq "$(jget "$WORK/a1.json" deployment_types.0.contents.0.store_content)" "$C1b" "content 1 bound again"
 verify_ok "$S"
 
 pass
