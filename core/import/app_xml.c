@@ -28,7 +28,6 @@
 #include "import/app_xml.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,12 +35,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <libxml/tree.h>
 
 #include "tsmedia/log.h"
+#include "util/fdio.h"
 #include "util/path.h"
 #include "util/xml.h"
 
@@ -685,53 +683,17 @@ int tsm_app_xml_parse_memory(const char *what, const char *buf, size_t len, stru
 
 int tsm_app_xml_parse_file(const char *path, struct tsm_app *app)
 {
-	struct stat st;
-	char *buf;
-	size_t got = 0;
-	int fd, rc;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
 
 	memset(app, 0, sizeof(*app));
-	/* O_NONBLOCK: a FIFO must not hang the import. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
-		rc = -errno;
-		tsm_error("%s: %s", path, strerror(errno));
+	if ((rc = tsm_file_read_whole(path, TSM_APP_XML_MAX_BYTES, &buf, &len)) == -EFBIG)
+		tsm_error("%s: %zu bytes, more than an application may have (%u MiB): refused", path,
+			  len, TSM_APP_XML_MAX_BYTES >> 20);
+	if (rc < 0)
 		return rc;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		tsm_error("%s: not a regular file", path);
-		close(fd);
-		return -EINVAL;
-	}
-	if ((uint64_t)st.st_size > TSM_APP_XML_MAX_BYTES) {
-		tsm_error("%s: %lld bytes, more than an application may have (%u MiB): refused", path,
-			  (long long)st.st_size, TSM_APP_XML_MAX_BYTES >> 20);
-		close(fd);
-		return -EFBIG;
-	}
-	if (!(buf = malloc((size_t)st.st_size + 1))) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : 0;
-			if (n < 0) {
-				tsm_error("%s: %s", path, strerror(errno));
-				free(buf);
-				close(fd);
-				return rc;
-			}
-			break;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	rc = tsm_app_xml_parse_memory(path, buf, got, app);
+	rc = tsm_app_xml_parse_memory(path, buf, len, app);
 	free(buf);
 	return rc;
 }

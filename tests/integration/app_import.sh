@@ -12,35 +12,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-GEN=("python3" "$TESTS_DIR/appgen.py")
+. "$(dirname "$0")/lib_apps.sh"
 S=$WORK/store
 init_store "$S" --site-code PS1
-SCOPE=ScopeId_0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9
-# guid KIND N: a GUID per object of the test (a: applications, d: deployment
-# types, c: contents), lower case as the digest writes them.
-guid() { printf '%s%07x-0000-4000-8000-%012x' "$1" "$2" "$2"; }
-app() { printf '%s/Application_%s' "$SCOPE" "$(guid a "$1")"; }
-dt() { printf '%s/DeploymentType_%s' "$SCOPE" "$(guid d "$1")"; }
-cid() { printf 'Content_%s' "$(guid c "$1")"; }
-gen() { # gen NAME SPEC-APPS-JSON: digests into $WORK/NAME/
-	printf '{"scope": "%s", "apps": %s}' "$SCOPE" "$2" >"$WORK/$1.json"
-	"${GEN[@]}" "$WORK/$1.json" "$WORK/$1" || fail "appgen $1 failed"
-}
-# An application N with one deployment type N and one content N of one file,
-# depending (one group per element of DEPS: "APP:DT APP:DT ...") on others.
-simple() { # simple N TITLE [GROUP...] -> JSON of one app
-	local n=$1 title=$2 groups="" g
-	shift 2
-	for g in "$@"; do
-		local deps="" d
-		for d in $g; do
-			deps+="${deps:+, }[\"$(guid a "${d%%:*}")\", \"$(guid d "${d##*:}")\", \"Required\"]"
-		done
-		groups+="${groups:+, }{\"name\": \"group $n\", \"deps\": [$deps]}"
-	done
-	printf '{"file": "a%d.xml", "guid": "%s", "title": "%s", "dts": [{"guid": "%s", "title": "%s install", "tech": "Script", "command": "install.cmd", "contents": [{"guid": "%s", "files": [["app%d.bin", %d], ["install.cmd", 20]]}], "groups": [%s]}]}' \
-		"$n" "$(guid a "$n")" "$title" "$(guid d "$n")" "$title" "$(guid c "$n")" "$n" $((1000 + 37 * n)) "$groups"
-}
 import() { # import DIR FILE [ARGS...]: app import, must succeed; prints the ID
 	local dir=$1 file=$2 out
 	shift 2

@@ -9,6 +9,7 @@
 # content it lacks, refuses the media, naming it, and changes nothing.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_apps.sh"
 
 JUDGE=$(dirname "$0")/../../../shared/judges/cmmedia.py
 [[ -f $JUDGE ]] || skip "judge missing: $JUDGE (../shared/judges beside the project)"
@@ -29,29 +30,11 @@ BOOT=$(add_content "$S" --kind boot-image --name "boot demo" "$WORK/boot")
 BOOTOPTS=(--bios-boot isolinux/isolinux.bin --boot-load-size 4 --boot-info-table --uefi-boot efi/boot.img)
 printf 'pineapple dishwasher orbit galaxy\n' >"$WORK/pw"
 
-SCOPE=ScopeId_0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9
-guid() { printf '%s%07x-0000-4000-8000-%012x' "$1" "$2" "$2"; }
-app() { printf '%s/Application_%s' "$SCOPE" "$(guid a "$1")"; }
-cid() { printf 'Content_%s' "$(guid c "$1")"; }
-simple() { # simple N TITLE [GROUP...]: one deployment type, one content of two files
-	local n=$1 title=$2 groups="" g
-	shift 2
-	for g in "$@"; do
-		local deps="" d
-		for d in $g; do
-			deps+="${deps:+, }[\"$(guid a "${d%%:*}")\", \"$(guid d "${d##*:}")\", \"Required\"]"
-		done
-		groups+="${groups:+, }{\"name\": \"group $n\", \"deps\": [$deps]}"
-	done
-	printf '{"file": "a%d.xml", "guid": "%s", "title": "%s", "dts": [{"guid": "%s", "title": "%s install", "contents": [{"guid": "%s", "files": [["app%d.bin", %d], ["install.cmd", 20]]}], "groups": [%s]}]}' \
-		"$n" "$(guid a "$n")" "$title" "$(guid d "$n")" "$title" "$(guid c "$n")" "$n" $((70000 + 977 * n)) "$groups"
-}
 # Chain 10 -> 11 -> 12; diamond 20 -> (21 | 22) -> 23; 30 named by --application only;
 # 40 depends on 49, which is never imported; 50's content is never added.
-printf '{"scope": "%s", "apps": [%s]}' "$SCOPE" "$(simple 12 Twelve), $(simple 11 Eleven 12:12), $(simple 10 Ten 11:11),
+gen apps "[$(simple 12 Twelve), $(simple 11 Eleven 12:12), $(simple 10 Ten 11:11),
 	$(simple 23 Base), $(simple 21 Left 23:23), $(simple 22 Right 23:23), $(simple 20 Top 21:21 22:22),
-	$(simple 30 Extra), $(simple 40 Needy 49:49), $(simple 50 Empty)" >"$WORK/apps.json"
-python3 "$TESTS_DIR/appgen.py" "$WORK/apps.json" "$WORK/apps" || fail "appgen failed"
+	$(simple 30 Extra), $(simple 40 Needy 49:49), $(simple 50 Empty)]"
 for n in 12 11 10 23 21 22 20 30 40; do
 	tsm "$S" app import --content "$WORK/apps/content" "$WORK/apps/a$n.xml" >/dev/null 2>"$WORK/imp.err" ||
 		fail "app import a$n.xml: $(cat "$WORK/imp.err")"
