@@ -143,4 +143,38 @@ python3 "$TESTS_DIR/appgen.py" "$WORK/dup.json" "$WORK/dup" || fail "appgen dup"
 tsm "$S" app import --content "$WORK/dup" "$WORK/dup/a60.xml" >/dev/null 2>"$WORK/imp.err" || fail "app import a60: $(cat "$WORK/imp.err")"
 assert_eq "$(stat_get "$S" unique_bytes)" "$before" "unique bytes after an application with the same files"
 
+check "a spanned set (650 MB CDs) carries each application's content once across its volumes"
+MiB=$((1024 * 1024))
+# big N MB DEP: application N, one content of a sparse N.bin of MB MiB, depending on DEP.
+big() {
+	printf '{"file": "a%d.xml", "guid": "%s", "title": "Big %d", "dts": [{"guid": "%s", "title": "Big %d", "contents": [{"guid": "%s", "write": false, "files": [["big%d.bin", %d]]}], "groups": [{"name": "g", "deps": [["%s", "%s", "Required"]]}]}]}' \
+		"$1" "$(guid a "$1")" "$1" "$(guid d "$1")" "$1" "$(guid c "$1")" "$1" $(($2 * MiB)) "$(guid a "$3")" "$(guid d "$3")"
+}
+gen span "[$(simple 63 Shared), $(big 61 340 63), $(big 62 340 63)]"
+for n in 61 62; do
+	mkdir -p "$WORK/span/content/$(cid "$n")"
+	truncate -s $((340 * MiB)) "$WORK/span/content/$(cid "$n")/big$n.bin"
+	randfile "$WORK/.head" 65536
+	dd if="$WORK/.head" of="$WORK/span/content/$(cid "$n")/big$n.bin" conv=notrunc status=none
+done
+for n in 63 61 62; do
+	tsm "$S" app import --content "$WORK/span/content" "$WORK/span/a$n.xml" >/dev/null 2>"$WORK/imp.err" ||
+		fail "app import a$n.xml: $(cat "$WORK/imp.err")"
+done
+TS4=$(ts span.xml 61 62)
+tsm "$S" media create --type standalone --name span --task-sequence "$TS4" "${BOOTOPTS[@]}" --size 650mb \
+	--password-file "$WORK/pw" --include-dependencies >/dev/null 2>"$WORK/c4.err" || fail "media create span: $(cat "$WORK/c4.err")"
+for _ in $(seq 100); do [[ -f $mnt/span.2.iso ]] && break; sleep 0.1; done
+[[ -f $mnt/span.1.iso && -f $mnt/span.2.iso && ! -e $mnt/span.3.iso ]] || fail "span is not a set of two volumes: $(ls "$mnt")"
+: >"$WORK/span.files"
+for v in 1 2; do
+	7z l -slt "$mnt/span.$v.iso" >"$WORK/span.$v.list" 2>&1 || fail "7z cannot list span.$v.iso"
+	sed -n 's/^Path = \(SMS\/PKG\/Content_.*\/.*\)/\1/p' "$WORK/span.$v.list" >>"$WORK/span.files"
+done
+assert_eq "$(sort "$WORK/span.files" | uniq -d)" "" "files on more than one volume"
+assert_eq "$(sort "$WORK/span.files" | tr '\n' ' ')" \
+	"SMS/PKG/$(cid 61)/big61.bin SMS/PKG/$(cid 62)/big62.bin SMS/PKG/$(cid 63)/app63.bin SMS/PKG/$(cid 63)/install.cmd " \
+	"application files across the set"
+note "span: $(wc -l <"$WORK/span.files") application files, each on one of 2 volumes"
+
 pass
