@@ -5,8 +5,10 @@
 # diamond), each once, and an application only --application names.  Each ISO is read
 # from the mount by 7z and every file compared with its source; the manifest names each
 # file once; the policy, opened by ../shared/judges/cmmedia.py, describes the
-# applications and deployment types on the media.  A dependency the store lacks, or a
-# content it lacks, refuses the media, naming it, and changes nothing.
+# applications and deployment types on the media.  Prestaged media (the WIM listed by
+# wimlib-imagex) carry them too, and a set spanning two CDs carries each file once.  A
+# dependency the store lacks, or a content it lacks, refuses the media, naming it, and
+# changes nothing.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_apps.sh"
@@ -88,6 +90,28 @@ carries() {
 }
 carries nodeps 10 20
 carries deps 10 11 12 20 21 22 23 30
+
+check "prestaged media carry the applications' contents too (wimlib-imagex lists the WIM)"
+if command -v wimlib-imagex >/dev/null; then
+	mkdir -p "$WORK/os"
+	randfile "$WORK/os/install.wim" 100000
+	OS=$(add_content "$S" --kind os-image --name "os image" "$WORK/os")
+	tsm "$S" site add --code PS1 --type primary --mp http://mp1.contoso.com --http-port 80 --https-port 443 \
+		--iis-ssl-state 0 --signing-certificate 308201A2300D06092A864886F70D01010B0500 >/dev/null ||
+		fail "site add PS1"
+	tsm "$S" media create --type prestaged --name pre --boot-image "$BOOT" --os-image "$OS" --task-sequence "$TS" \
+		--site PS1 --self-signed-certificate --certificate-valid-from 2025-01-01 \
+		--certificate-valid-until 2035-01-01 --management-point http://mp1.contoso.com \
+		--password-file "$WORK/pw" --include-dependencies >/dev/null 2>"$WORK/c3.err" ||
+		fail "media create pre: $(cat "$WORK/c3.err")"
+	for _ in $(seq 100); do [[ -f $mnt/pre.wim ]] && break; sleep 0.1; done
+	wimlib-imagex dir "$mnt/pre.wim" 1 >"$WORK/pre.list" 2>&1 || fail "wimlib-imagex dir pre.wim: $(head -5 "$WORK/pre.list")"
+	got=$(sed -n 's|^/SMS/PKG/\(Content_[^/]*\)$|\1|p' "$WORK/pre.list" | sort | tr '\n' ' ')
+	want=$(for n in 10 11 12 20 21 22 23; do cid "$n"; echo; done | sort | tr '\n' ' ')
+	assert_eq "$got" "$want" "pre.wim: the contents under SMS/PKG"
+else
+	skip_part "wimlib-imagex is not installed (Debian: wimtools): prestaged media not judged"
+fi
 
 check "each content once: the manifest names each file of the diamond's base once"
 tr -d '\r' <"$WORK/x-deps/SMS/data/Manifest.txt" >"$WORK/manifest"
