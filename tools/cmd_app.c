@@ -251,16 +251,14 @@ static void print_show(struct tsm_store *store, const struct tsm_app *a)
 
 			printf("     depends on ('%s', %s of):\n", grp->name, grp->op);
 			for (size_t k = 0; k < grp->ndeps; k++)
-				printf("       %s %s%s%s\n", grp->deps[k].app, grp->deps[k].dt,
-				       strcmp(grp->deps[k].desired_state, "Required") == 0
-					       ? "  (installed automatically)" : "",
+				printf("       %s %s  (DesiredState %s)%s\n", grp->deps[k].app,
+				       grp->deps[k].dt, grp->deps[k].desired_state,
 				       tsm_app_exists(store, grp->deps[k].app)
 					       ? "" : "  MISSING from the store");
 		}
 		for (size_t k = 0; k < dt->nsupersedes; k++)
-			printf("     supersedes %s %s%s\n", dt->supersedes[k].app, dt->supersedes[k].dt,
-			       strcmp(dt->supersedes[k].desired_state, "Prohibited") == 0
-				       ? "  (uninstalled first)" : "");
+			printf("     supersedes %s %s  (DesiredState %s)\n", dt->supersedes[k].app,
+			       dt->supersedes[k].dt, dt->supersedes[k].desired_state);
 	}
 	if (a->nsuperseded_by) {
 		printf("\nSuperseded by:\n");

@@ -20,8 +20,8 @@
  *        InstallCommandLine, Dependencies and Supersedes, each a list of DeploymentTypeRule
  *        (Rules namespace, .../2009/06/14/Rules) whose Annotation/DisplayName Text names a
  *        dependency group, whose DeploymentTypeExpression holds an Operator and Operands of
- *        DeploymentTypeIntentExpression (DesiredState "Required" for an automatic install,
- *        "Prohibited" for a superseded type uninstalled first), each naming a
+ *        DeploymentTypeIntentExpression (with a DesiredState, kept as given: the SDK's
+ *        DeploymentTypeDesiredState, Required for a dependency), each naming a
  *        DeploymentTypeApplicationReference and a DeploymentTypeReference by
  *        AuthoringScopeId and LogicalName.
  * Namespaces are not checked: element names are. */

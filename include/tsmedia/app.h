@@ -47,7 +47,7 @@ struct tsm_app_content {
 struct tsm_app_dep {
 	char *app;             /* ScopeId_.../Application_... */
 	char *dt;              /* ScopeId_.../DeploymentType_... */
-	char *desired_state;   /* "Required" (installed automatically) or "Present" */
+	char *desired_state;   /* the digest's DesiredState ("Required"), as given */
 };
 
 /* A dependency group: the deployment type needs one of @deps ("Or"). */
@@ -60,7 +60,7 @@ struct tsm_app_dep_group {
 
 struct tsm_app_supersede {
 	char *app, *dt;        /* the superseded application's deployment type */
-	char *desired_state;   /* "Prohibited": uninstalled first; else kept */
+	char *desired_state;   /* the digest's DesiredState, as given */
 };
 
 struct tsm_app_dt {

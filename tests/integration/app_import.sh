@@ -102,7 +102,7 @@ for n in 10 20; do
 	import deps "a$n.xml" >/dev/null
 done
 tsm "$S" app show "$(app 10)" >"$WORK/a10.txt"
-grep -q "$(app 11) $(dt 11)  (installed automatically)  MISSING from the store" "$WORK/a10.txt" ||
+grep -q "$(app 11) $(dt 11)  (DesiredState Required)  MISSING from the store" "$WORK/a10.txt" ||
 	fail "app show does not name the missing dependency: $(cat "$WORK/a10.txt")"
 for n in 12 11 23 21 22; do
 	import deps "a$n.xml" --content "$WORK/deps/content" >/dev/null
@@ -135,7 +135,7 @@ gen sup "[$(simple 40 Old), {\"file\": \"new.xml\", \"guid\": \"$(guid a 41)\", 
 import sup a40.xml >/dev/null
 import sup new.xml >/dev/null
 tsm "$S" app show "$(app 41)" >"$WORK/a41.txt"
-grep -q "supersedes $(app 40) $(dt 40)  (uninstalled first)" "$WORK/a41.txt" || fail "app show: $(cat "$WORK/a41.txt")"
+grep -q "supersedes $(app 40) $(dt 40)  (DesiredState Prohibited)" "$WORK/a41.txt" || fail "app show: $(cat "$WORK/a41.txt")"
 tsm "$S" app show "$(app 40)" >"$WORK/a40.txt"
 grep -A1 "^Superseded by:" "$WORK/a40.txt" | grep -q "$(app 41)" || fail "app show of the old one: $(cat "$WORK/a40.txt")"
 tsm "$S" app show "$(app 41)" --json >"$WORK/a41.json"
