@@ -112,8 +112,13 @@ cat >"$demo/src/deploy.xml" <<XML
       <action>osdsetupwindows.exe</action>
     </step>
     <step type="SMS_TaskSequence_InstallApplicationAction" name="Install Application">
-      <defaultVarList><variable name="ApplicationName" property="ApplicationName">$scope/$viewer</variable></defaultVarList>
-      <action>smsappinstall.exe</action>
+      <action>smsappinstall.exe /app:$scope/$viewer /basevar: /continueOnError:False</action>
+      <defaultVarList>
+        <variable name="OSDApp" property="AppInfo" hidden="true">1</variable>
+        <variable name="OSDApp0Name" property="AppInfo0Name">$scope/$viewer</variable>
+        <variable name="ApplicationName" property="ApplicationName" hidden="true">$scope/$viewer</variable>
+        <variable name="OSDAppCount" property="NumApps">1</variable>
+      </defaultVarList>
     </step>
   </group>
 </sequence>

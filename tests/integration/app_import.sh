@@ -144,8 +144,7 @@ assert_eq "$(jget "$WORK/a41.json" deployment_types.0.supersedes.0.deployment_ty
 check "a task sequence naming applications (referenceList, an Install Application step of two) shows which the store holds"
 cat >"$WORK/ts.xml" <<X
 <sequence version="3.10"><referenceList><reference package="$(app 10)"/><reference package="$(app 1)"/></referenceList>
-<group name="Apps"><step type="SMS_TaskSequence_InstallApplicationAction" name="Install Application"><action>smsappinstall.exe</action><defaultVarList>
-<variable name="ApplicationName" property="ApplicationName">$(app 10):$(app 99)</variable><variable name="NumApps" property="NumApps">2</variable></defaultVarList></step></group></sequence>
+<group name="Apps">$(install_step 10 99)</group></sequence>
 X
 TS=$(tsm "$S" ts import --name "apps" "$WORK/ts.xml" 2>"$WORK/ts.err") || fail "ts import: $(cat "$WORK/ts.err")"
 tsm "$S" ts show "$TS" --json >"$WORK/ts.json"

@@ -45,12 +45,9 @@ tsm "$S" app import "$WORK/apps/a50.xml" >/dev/null 2>"$WORK/imp.err" || fail "a
 
 # ts FILE APP...: a sequence whose Install Application step installs the applications.
 ts() {
-	local file=$1 list="" a
+	local file=$1
 	shift
-	for a in "$@"; do list+="${list:+:}$(app "$a")"; done
-	cat >"$WORK/$file" <<-X
-	<sequence version="3.10"><group name="Apps"><step type="SMS_TaskSequence_InstallApplicationAction" name="Install Application"><action>smsappinstall.exe</action><defaultVarList><variable name="ApplicationName" property="ApplicationName">$list</variable><variable name="NumApps" property="NumApps">$#</variable></defaultVarList></step></group></sequence>
-	X
+	printf '<sequence version="3.10"><group name="Apps">%s</group></sequence>' "$(install_step "$@")" >"$WORK/$file"
 	tsm "$S" ts import --name "$file" --boot-image "$BOOT" "$WORK/$file" 2>/dev/null || fail "ts import $file"
 }
 TS=$(ts apps.xml 10 20)

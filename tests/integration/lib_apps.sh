@@ -33,3 +33,19 @@ gen() {
 	printf '{"scope": "%s", "apps": %s}' "$SCOPE" "$2" >"$WORK/$1.json"
 	python3 "$TESTS_DIR/appgen.py" "$WORK/$1.json" "$WORK/$1" || fail "appgen $1 failed"
 }
+
+# install_step N...: an Install Application step installing applications N...,
+# in the shape Configuration Manager saves it (the SMS_TaskSequence_
+# InstallApplicationAction class of Microsoft Learn; the XML as public scripts
+# that build such steps write it): smsappinstall.exe /app:<model names, comma
+# separated>, an OSDApp<i>Name variable per application and ApplicationName the list.
+install_step() {
+	local list="" vars="" i=0 a
+	for a in "$@"; do
+		list+="${list:+,}$(app "$a")"
+		vars+="<variable name=\"OSDApp${i}Name\" property=\"AppInfo${i}Name\">$(app "$a")</variable>"
+		i=$((i + 1))
+	done
+	printf '<step type="SMS_TaskSequence_InstallApplicationAction" name="Install Application" description="" runIn="FullOS" successCodeList="0" retryCount="0" runFromNet="false"><action>smsappinstall.exe /app:%s /basevar: /continueOnError:False</action><defaultVarList><variable name="OSDApp" property="AppInfo" hidden="true">%d</variable>%s<variable name="ApplicationName" property="ApplicationName" hidden="true">%s</variable><variable name="OSDAppCount" property="NumApps">%d</variable></defaultVarList></step>' \
+		"$list" "$#" "$vars" "$list" "$#"
+}
