@@ -144,7 +144,8 @@ static int deps_check(struct tsm_store *store, const struct tsm_app *app)
 	if (rc == 0) {
 		struct walk w = { .g = &g, .what = app->source };
 
-		qsort(g.e, g.n, sizeof(*g.e), edge_cmp);
+		if (g.n)
+			qsort(g.e, g.n, sizeof(*g.e), edge_cmp);
 		for (size_t i = 0; i < app->ndts && rc == 0; i++)
 			rc = walk_from(&w, app->dts[i].id);
 		tsm_strset_clear(&w.done);
