@@ -496,7 +496,7 @@ static int load_relations(struct tsm_store *store, struct tsm_app_dt *dt)
 	return rc;
 }
 
-/* Distinct applications from a one-parameter query, into @v. */
+/* Distinct applications from a query of one parameter (@id) or none (@id NULL), into @v. */
 static int app_names(struct tsm_store *store, const char *sql, const char *id, char ***v,
 		     size_t *n)
 {
@@ -506,7 +506,8 @@ static int app_names(struct tsm_store *store, const char *sql, const char *id, c
 
 	if ((rc = tsm_db_prepare(store->db, sql, &s)) < 0)
 		return rc;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (id)
+		sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *t = (const char *)sqlite3_column_text(s, 0);
 
@@ -640,8 +641,7 @@ int tsm_app_list(struct tsm_store *store, struct tsm_app **list_ret, size_t *n_r
 
 	if ((rc = tsm_store_read_begin(store)) < 0)
 		return rc;
-	rc = app_names(store, "SELECT id FROM applications WHERE ?1 IS NOT NULL ORDER BY id", "",
-		       &ids, &nids);
+	rc = app_names(store, "SELECT id FROM applications ORDER BY id", NULL, &ids, &nids);
 	if (rc == 0 && nids && !(list = calloc(nids, sizeof(*list))))
 		rc = -ENOMEM;
 	for (; rc == 0 && n < nids; n++)
