@@ -317,21 +317,6 @@ int tsm_app_binding_insert(struct tsm_store *store, const char *content_id, cons
 	return rc;
 }
 
-int tsm_app_content_binding(struct tsm_store *store, const char *content_id,
-			    char id_ret[TSM_CONTENT_ID_LEN + 1])
-{
-	char norm[TSM_APP_CONTENT_ID_LEN + 1];
-	int rc;
-
-	if (tsm_app_content_id_normalize(content_id, norm) < 0)
-		return -EINVAL;
-	if ((rc = tsm_store_read_begin(store)) < 0)
-		return rc;
-	rc = tsm_app_binding_find(store, norm, id_ret);
-	tsm_store_read_end(store);
-	return rc;
-}
-
 int tsm_app_content_of(struct tsm_store *store, const char *store_id,
 		       char out[TSM_APP_CONTENT_ID_LEN + 1])
 {

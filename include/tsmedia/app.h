@@ -124,10 +124,6 @@ int tsm_app_id_normalize(const char *s, const char *kind, char *out);
 /* "Content_<guid>", the GUID lower-cased into @out (TSM_APP_CONTENT_ID_LEN + 1). */
 int tsm_app_content_id_normalize(const char *s, char out[TSM_APP_CONTENT_ID_LEN + 1]);
 
-/* The store content item bound to @content_id (Content_...), into @id_ret;
- * -ENOENT (no message) when none is. */
-int tsm_app_content_binding(struct tsm_store *store, const char *content_id,
-			    char id_ret[TSM_CONTENT_ID_LEN + 1]);
 /* The Content_ ID a store content item is bound to, into @out, or -ENOENT. */
 int tsm_app_content_of(struct tsm_store *store, const char *store_id,
 		       char out[TSM_APP_CONTENT_ID_LEN + 1]);
