@@ -98,6 +98,14 @@ static int ts_import(struct cli *cli, int argc, char **argv)
 				" %zu packages, %zu applications\n"),
 			info.id, (long long)info.version, info.nsteps, disabled, info.ngroups,
 			info.npackages, info.napplications);
+		size_t missing = 0;
+
+		for (size_t i = 0; i < info.napplications; i++)
+			missing += !tsm_app_exists(store, info.applications[i]);
+		if (missing)
+			tsm_warn("task sequence %s: %zu of its %zu applications are not in the store"
+				 " ('tsmedia ts show %s' names them; 'tsmedia app import' adds them)",
+				 info.id, missing, info.napplications, info.id);
 		tsm_ts_info_clear(&info);
 	}
 	tsm_store_close(store);

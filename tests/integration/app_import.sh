@@ -147,6 +147,8 @@ cat >"$WORK/ts.xml" <<X
 <group name="Apps">$(install_step 10 99)</group></sequence>
 X
 TS=$(tsm "$S" ts import --name "apps" "$WORK/ts.xml" 2>"$WORK/ts.err") || fail "ts import: $(cat "$WORK/ts.err")"
+grep -q "warning: task sequence $TS: 1 of its 3 applications are not in the store" "$WORK/ts.err" ||
+	fail "ts import does not say an application is missing: $(cat "$WORK/ts.err")"
 tsm "$S" ts show "$TS" --json >"$WORK/ts.json"
 assert_eq "$(jget "$WORK/ts.json" applications.0.id)" "$(app 10)"
 assert_eq "$(jget "$WORK/ts.json" applications.0.in_store)" true
