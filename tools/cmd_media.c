@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "media_cmds.h"
 #include "media_io.h"
+#include "tsmedia/app.h"
 #include "tsmedia/i18n.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
@@ -92,8 +93,11 @@ static const char create_help[] = N_(
 	"  --task-sequence ID     stand-alone, prestaged: the task sequence to carry\n"
 	"  --os-image ID --os-image-index N   prestaged: the OS image (N from 1)\n"
 	"  --application ID, --package ID, --driver-package ID   more content (repeatable),\n"
-	"                         each of the kind its option names\n"
-	"  --include-dependencies             application dependencies too\n"
+	"                         each of the kind its option names; an application\n"
+	"                         (ScopeId_.../Application_...) with all its deployment\n"
+	"                         types' contents\n"
+	"  --include-dependencies the deployment types the applications depend on, and\n"
+	"                         theirs, each once (a missing one or a cycle is refused)\n"
 	"  --password-file FILE | --no-password\n"
 	"                         protect the variables and policy with a password, in\n"
 	"                         Configuration Manager's format (the password is never\n"
@@ -426,6 +430,18 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 						       " number in the WIM, from 1", optarg);
 			break;
 		case OPT_APP:
+			if (strncasecmp(optarg, "ScopeId_", 8) == 0) {
+				char app[128];
+
+				if (tsm_app_id_normalize(optarg, "Application", app) < 0)
+					return cli_usage_error(cmd, "invalid --application '%s':"
+							       " ScopeId_<GUID>/Application_<GUID>",
+							       optarg);
+				rc = list_push(&d->applications, &d->napplications, app);
+				break;
+			}
+			/* a content ID */
+			__attribute__((fallthrough));
 		case OPT_PKG:
 		case OPT_DRV: {
 			char *id = NULL;

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "tsmedia/app.h"
 #include "tsmedia/i18n.h"
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
@@ -97,6 +98,14 @@ static int ts_import(struct cli *cli, int argc, char **argv)
 				" %zu packages, %zu applications\n"),
 			info.id, (long long)info.version, info.nsteps, disabled, info.ngroups,
 			info.npackages, info.napplications);
+		size_t missing = 0;
+
+		for (size_t i = 0; i < info.napplications; i++)
+			missing += !tsm_app_exists(store, info.applications[i]);
+		if (missing)
+			tsm_warn("task sequence %s: %zu of its %zu applications are not in the store"
+				 " ('tsmedia ts show %s' names them; 'tsmedia app import' adds them)",
+				 info.id, missing, info.napplications, info.id);
 		tsm_ts_info_clear(&info);
 	}
 	tsm_store_close(store);
@@ -253,14 +262,25 @@ static void print_step_path(FILE *f, const struct tsm_ts_step *s)
 	fprintf(f, "%s%s%s", s->group_path, *s->group_path ? "/" : "", s->name);
 }
 
+/* What ts show knows of the applications a task sequence names. */
+struct app_presence {
+	bool *present;  /* [i]: the store holds t->applications[i] */
+	char **titles;  /* [i]: its title, or NULL */
+};
+
 static struct json_object *json_ref(const struct tsm_ts_info *t, const struct uses *u,
 				    const char *ref, const struct tsm_content_item *items,
-				    size_t nitems, bool check_store)
+				    size_t nitems, bool check_store, const struct app_presence *ap,
+				    size_t app_index)
 {
 	const struct tsm_content_item *c = check_store ? find_content(items, nitems, ref) : NULL;
 	struct json_object *o = json_object_new_object(), *used_by = json_object_new_array();
 
 	json_object_object_add(o, "id", cli_json_string(ref));
+	if (ap) {
+		json_object_object_add(o, "in_store", json_object_new_boolean(ap->present[app_index]));
+		json_object_object_add(o, "title", cli_json_string(ap->titles[app_index]));
+	}
 	if (check_store) {
 		json_object_object_add(o, "in_store", json_object_new_boolean(c != NULL));
 		json_object_object_add(o, "kind",
@@ -285,7 +305,7 @@ static struct json_object *json_ref(const struct tsm_ts_info *t, const struct us
 
 static int json_show(const struct tsm_ts_info *t, const struct uses *u,
 		     const struct tsm_content_item *items, size_t nitems, char **blockers,
-		     size_t nblockers)
+		     size_t nblockers, const struct app_presence *ap)
 {
 	const struct tsm_content_item *boot = t->boot_image ? find_content(items, nitems, t->boot_image)
 							    : NULL;
@@ -333,14 +353,15 @@ static int json_show(const struct tsm_ts_info *t, const struct uses *u,
 	json_object_object_add(doc, "steps", steps);
 	for (size_t i = 0; i < t->npackages; i++)
 		json_object_array_add(packages,
-				      json_ref(t, u, t->packages[i], items, nitems, true));
+				      json_ref(t, u, t->packages[i], items, nitems, true, NULL, 0));
 	json_object_object_add(doc, "packages", packages);
 	for (size_t i = 0; i < t->npackages; i++)
 		if (!find_content(items, nitems, t->packages[i]))
 			json_object_array_add(missing, cli_json_string(t->packages[i]));
 	json_object_object_add(doc, "missing", missing);
 	for (size_t i = 0; i < t->napplications; i++)
-		json_object_array_add(apps, json_ref(t, u, t->applications[i], items, nitems, false));
+		json_object_array_add(apps, json_ref(t, u, t->applications[i], items, nitems, false,
+						     ap, i));
 	json_object_object_add(doc, "applications", apps);
 	json_object_object_add(doc, "disabled_packages",
 			       cli_json_strings(t->disabled_packages, t->ndisabled_packages));
@@ -393,7 +414,7 @@ static void print_step(const struct tsm_ts_info *t, const struct tsm_ts_step *s)
 
 static void print_refs_text(const struct tsm_ts_info *t, const struct uses *u,
 			    char *const *refs, size_t n, const struct tsm_content_item *items,
-			    size_t nitems, bool check_store)
+			    size_t nitems, bool check_store, const struct app_presence *ap)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct tsm_content_item *c = check_store ? find_content(items, nitems, refs[i])
@@ -401,6 +422,10 @@ static void print_refs_text(const struct tsm_ts_info *t, const struct uses *u,
 		bool first = true;
 
 		printf("  %s", refs[i]);
+		if (ap && ap->present[i])
+			printf(_("  in the store: '%s'"), ap->titles[i] ? ap->titles[i] : "");
+		else if (ap)
+			fputs(_("  MISSING from the store"), stdout);
 		if (check_store) {
 			if (c)
 				printf(_("  in the store: %s '%s'"), tsm_content_kind_name(c->kind), c->name);
@@ -419,7 +444,7 @@ static void print_refs_text(const struct tsm_ts_info *t, const struct uses *u,
 
 static void print_show(const struct tsm_ts_info *t, const struct uses *u,
 		       const struct tsm_content_item *items, size_t nitems, char **blockers,
-		       size_t nblockers)
+		       size_t nblockers, const struct app_presence *ap)
 {
 	const struct tsm_content_item *boot = t->boot_image ? find_content(items, nitems, t->boot_image)
 							    : NULL;
@@ -451,17 +476,17 @@ static void print_show(const struct tsm_ts_info *t, const struct uses *u,
 	}
 	printf(_("\nPackages (%zu, in the order steps first use them; %zu missing from the store):\n"),
 	       t->npackages, missing);
-	print_refs_text(t, u, t->packages, t->npackages, items, nitems, true);
+	print_refs_text(t, u, t->packages, t->npackages, items, nitems, true, NULL);
 	if (t->napplications) {
 		printf(_("\nApplications (%zu):\n"), t->napplications);
-		print_refs_text(t, u, t->applications, t->napplications, items, nitems, false);
+		print_refs_text(t, u, t->applications, t->napplications, items, nitems, false, ap);
 	}
 	if (t->ndisabled_packages || t->ndisabled_applications) {
 		fputs(_("\nUsed only by disabled steps (not needed on media):\n"), stdout);
 		print_refs_text(t, u, t->disabled_packages, t->ndisabled_packages, items, nitems,
-				false);
+				false, NULL);
 		print_refs_text(t, u, t->disabled_applications, t->ndisabled_applications, items,
-				nitems, false);
+				nitems, false, NULL);
 	}
 	if (nblockers) {
 		fputs(_("\nSteps stand-alone media cannot run (they need a site):\n"), stdout);
@@ -484,6 +509,7 @@ static int ts_show(struct cli *cli, int argc, char **argv)
 	struct tsm_store *store;
 	struct tsm_ts_info info;
 	struct uses uses = { 0 };
+	struct app_presence ap = { 0 };
 	char **blockers = NULL;
 	size_t nitems = 0, nblockers = 0;
 	bool as_json;
@@ -496,19 +522,44 @@ static int ts_show(struct cli *cli, int argc, char **argv)
 	rc = tsm_ts_get(store, argv[optind], &info);
 	if (rc == 0 && (rc = tsm_content_list(store, &items, &nitems)) < 0)
 		tsm_ts_info_clear(&info);
+	if (rc == 0) {
+		ap.present = calloc(info.napplications + 1, sizeof(*ap.present));
+		ap.titles = calloc(info.napplications + 1, sizeof(*ap.titles));
+		if (!ap.present || !ap.titles)
+			rc = -ENOMEM;
+		for (size_t i = 0; rc == 0 && i < info.napplications; i++) {
+			struct tsm_app app;
+
+			if (!tsm_app_exists(store, info.applications[i]) ||
+			    tsm_app_get(store, info.applications[i], &app) < 0)
+				continue;
+			ap.present[i] = true;
+			ap.titles[i] = strdup(app.title);
+			tsm_app_clear(&app);
+		}
+		if (rc < 0)
+			tsm_ts_info_clear(&info);
+	}
 	tsm_store_close(store);
-	if (rc < 0)
+	if (rc < 0) {
+		free(ap.present);
+		free(ap.titles);
 		return 1;
+	}
 	if (nitems)
 		qsort(items, nitems, sizeof(*items), item_cmp);
 	if ((rc = uses_build(&info, &uses)) < 0) {
 		tsm_error("out of memory");
 	} else if ((rc = tsm_ts_standalone_blockers(&info, &blockers, &nblockers)) == 0) {
 		if (as_json)
-			rc = json_show(&info, &uses, items, nitems, blockers, nblockers);
+			rc = json_show(&info, &uses, items, nitems, blockers, nblockers, &ap);
 		else
-			print_show(&info, &uses, items, nitems, blockers, nblockers);
+			print_show(&info, &uses, items, nitems, blockers, nblockers, &ap);
 	}
+	for (size_t i = 0; i < info.napplications; i++)
+		free(ap.titles[i]);
+	free(ap.titles);
+	free(ap.present);
 	free(uses.v);
 	tsm_ts_strings_free(blockers, nblockers);
 	tsm_content_items_free(items, nitems);

@@ -38,6 +38,8 @@ static const char usage_text[] =
 	"                      capture a directory or NTFS volume as an OS image (WIM)\n"
 	"  ts import|list|show|rm\n"
 	"                      task sequences and the content their steps need\n"
+	"  app import|list|show|rm\n"
+	"                      applications, their deployment types and dependencies\n"
 	"  site add|edit|list|show|rm\n"
 	"                      sites, their management points and trusted root CAs\n"
 	"  cert create|check   a self-signed media certificate; check a PKCS#12 file\n"
@@ -111,6 +113,8 @@ int main(int argc, char **argv)
 		return cmd_capture(&cli, argc, argv);
 	if (strcmp(cmd, "ts") == 0)
 		return cmd_ts(&cli, argc, argv);
+	if (strcmp(cmd, "app") == 0)
+		return cmd_app(&cli, argc, argv);
 	if (strcmp(cmd, "site") == 0)
 		return cmd_site(&cli, argc, argv);
 	if (strcmp(cmd, "cert") == 0)

@@ -47,6 +47,7 @@ static const struct field fields[] = {
 	{ "os_image_index", F_UINT, OFF(os_image_index), 0 },
 	{ "extra_content", F_LIST, OFF(extra_content), OFF(nextra_content) },
 	{ "include_dependencies", F_BOOL, OFF(include_dependencies), 0 },
+	{ "applications", F_LIST, OFF(applications), OFF(napplications) },
 	{ "unattended", F_BOOL, OFF(unattended), 0 },
 	{ "unknown_computers", F_BOOL, OFF(unknown_computers), 0 },
 	{ "mode", F_ENUM, OFF(mode), 0 },

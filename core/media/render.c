@@ -20,6 +20,7 @@
 #include "media/cmrender.h"
 #include "media/cmvars.h"
 #include "store/store_internal.h"
+#include "tsmedia/app.h"
 #include "tsmedia/content.h"
 #include "tsmedia/hash.h"
 #include "tsmedia/log.h"
@@ -180,6 +181,64 @@ static int media_certificate(struct tsm_media_def *d, const char *guid, uint8_t 
 	return d->cert_summary && d->cert_subject && d->cert_issuer && d->cert_sha1 ? 0 : -ENOMEM;
 }
 
+/* A stand-alone media's applications and deployment types, as its policy
+ * describes them (cmpolicy.h); the strings are @apps'. */
+struct policy_apps {
+	struct tsm_media_apps apps;
+	struct tsm_cm_policy_app *a;
+	struct tsm_cm_policy_dt *t;
+	char (*paths)[64];
+};
+
+static void policy_apps_clear(struct policy_apps *p)
+{
+	tsm_media_apps_clear(&p->apps);
+	free(p->a);
+	free(p->t);
+	free(p->paths);
+}
+
+static int policy_apps(struct tsm_store *store, const struct tsm_media_def *d,
+		       struct policy_apps *p)
+{
+	struct tsm_media_apps *apps = &p->apps;
+	int problems, rc = tsm_media_apps_resolve(store, d, apps, &problems);
+
+	if (rc < 0)
+		return rc;
+	p->a = calloc(apps->napps ? apps->napps : 1, sizeof(*p->a));
+	p->t = calloc(apps->ndts ? apps->ndts : 1, sizeof(*p->t));
+	p->paths = calloc(apps->ndts ? apps->ndts : 1, sizeof(*p->paths));
+	if (!p->a || !p->t || !p->paths)
+		return -ENOMEM;
+	for (size_t i = 0; i < apps->napps; i++) {
+		const struct tsm_app *a = &apps->apps[i];
+
+		p->a[i] = (struct tsm_cm_policy_app){
+			.model_name = a->id, .title = a->title,
+			.software_version = *a->software_version ? a->software_version : NULL,
+			.publisher = *a->publisher ? a->publisher : NULL,
+		};
+	}
+	for (size_t i = 0; i < apps->ndts; i++) {
+		const struct tsm_app *a = &apps->apps[apps->dts[i].app_index];
+		const struct tsm_app_dt *dt = &a->dts[apps->dts[i].dt_index];
+		unsigned depended = 0;
+
+		for (size_t g = 0; g < dt->ngroups; g++)
+			depended += (unsigned)dt->groups[g].ndeps;
+		if (dt->ncontents)
+			snprintf(p->paths[i], sizeof(p->paths[i]), "SMS\\PKG\\%s", dt->contents[0].id);
+		p->t[i] = (struct tsm_cm_policy_dt){
+			.model_name = dt->id, .app_model_name = a->id, .title = dt->title,
+			.technology = dt->technology, .priority = (unsigned)apps->dts[i].dt_index + 1,
+			.content_id = dt->ncontents ? dt->contents[0].id : NULL,
+			.content_path = dt->ncontents ? p->paths[i] : NULL, .depended = depended,
+		};
+	}
+	return 0;
+}
+
 /* A stand-alone media's packages, named as the catalog names them. */
 static int policy_packages(struct tsm_store *store, const struct tsm_media_def *d,
 			   const struct tsm_ts_info *ts, struct tsm_cm_policy_package **pkgs_ret,
@@ -332,6 +391,7 @@ int tsm_media_render(struct tsm_store *store, int64_t version, int64_t prev_vers
 	struct tsm_cm_site_values sv = { 0 };
 	struct tsm_cm_policy_package *pkgs = NULL;
 	struct tsm_content_item *items = NULL;
+	struct policy_apps papps = { 0 };
 	struct tsm_cm_rendered out = { 0 };
 	struct tsm_ts_info ts = { 0 };
 	struct tsm_site site = { 0 };
@@ -402,7 +462,8 @@ int tsm_media_render(struct tsm_store *store, int64_t version, int64_t prev_vers
 	}
 	if (d->type == TSM_MEDIA_STANDALONE &&
 	    ((rc = tsm_ts_get(store, d->task_sequence, &ts)) < 0 ||
-	     (rc = policy_packages(store, d, &ts, &pkgs, &items, &npkgs)) < 0))
+	     (rc = policy_packages(store, d, &ts, &pkgs, &items, &npkgs)) < 0 ||
+	     (rc = policy_apps(store, d, &papps)) < 0))
 		goto out_free;
 	struct tsm_cm_render_in in = {
 		.def = d,
@@ -412,6 +473,10 @@ int tsm_media_render(struct tsm_store *store, int64_t version, int64_t prev_vers
 		.ts = d->type == TSM_MEDIA_STANDALONE ? &ts : NULL,
 		.packages = pkgs,
 		.npackages = npkgs,
+		.apps = papps.a,
+		.napps = papps.apps.napps,
+		.dts = papps.t,
+		.ndts = papps.apps.ndts,
 		.password = d->password,
 		.cipher = cipher,
 	};
@@ -437,6 +502,7 @@ out_free:
 		tsm_content_item_clear(&items[i]);
 	free(items);
 	free(pkgs);
+	policy_apps_clear(&papps);
 	tsm_ts_info_clear(&ts);
 	free(root_cas);
 	if (have_site)

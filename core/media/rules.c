@@ -82,7 +82,7 @@ static void check_not_for_type(struct check *c)
 	if (t != TSM_MEDIA_STANDALONE && (d->valid_from || d->valid_until))
 		broken(c, "--valid-from/--valid-until belong to stand-alone media");
 	if ((t == TSM_MEDIA_CAPTURE || t == TSM_MEDIA_BOOTABLE) &&
-	    (d->task_sequence || d->nextra_content || d->include_dependencies))
+	    (d->task_sequence || d->nextra_content || d->napplications || d->include_dependencies))
 		broken(c, "%s media carries no task sequence and no packages: leave out"
 			  " --task-sequence, --application/--package/--driver-package and"
 			  " --include-dependencies", c->type);
@@ -627,6 +627,7 @@ int tsm_media_check_rules(struct tsm_store *store, const struct tsm_media_def *d
 	check_prestart(&c, store);
 	check_site(&c, store);
 	check_task_sequence(&c, store);
+	c.errors += tsm_media_apps_check(store, d); /* media/apps.c */
 	check_boot(&c, store);
 	return c.errors ? -EINVAL : 0;
 }

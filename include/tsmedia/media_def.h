@@ -85,7 +85,9 @@ struct tsm_media_def {
 	size_t nextra_content;
 	unsigned char *extra_slots; /* not stored: the kind each new extra_content was given as
 				     * (enum tsm_content_kind + 1; 0: kept from the version edited) */
-	bool include_dependencies;
+	char **applications;    /* --application ScopeId_.../Application_... (no step names them) */
+	size_t napplications;
+	bool include_dependencies; /* the applications' dependencies, transitively */
 	bool unattended, unknown_computers;
 	enum tsm_media_mode mode;
 	char *site;

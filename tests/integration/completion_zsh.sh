@@ -4,13 +4,15 @@
 # compinit with tools/completion first in $fpath, a command line is typed and
 # Tab pressed, and the matches the completion system adds are read back.
 # Checked: commands, subcommands, options of a command (those its --help
-# names), option values, live media names, content IDs and site codes from
-# the store the line names (--store or $TSMEDIA_STORE), tsmediafs' -o
-# options, the same under ko_KR.UTF-8 (where the help is in Korean); and
+# names), option values, live media names, content IDs, application IDs and
+# site codes from the store the line names (--store or $TSMEDIA_STORE),
+# tsmediafs' -o options, the same under ko_KR.UTF-8 (where the help is in
+# Korean); and
 # that the options the completion takes to have a value (read from the help
 # texts) are exactly those tools/*.c declares with one.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_apps.sh"
 
 ROOT=$(cd "$TESTS_DIR/../.." && pwd)
 COMPDIR=$ROOT/tools/completion
@@ -72,6 +74,8 @@ complete_line() {
 # expect and expect_has (lib.sh) use complete_line.
 S=$WORK/store
 completion_store "$S"
+gen apps "[$(simple 1 Tool)]"
+tsm "$S" app import "$WORK/apps/a1.xml" >/dev/null 2>"$WORK/app.err" || fail "app import: $(cat "$WORK/app.err")"
 mkdir -p "$WORK/cwd/srcdir"
 cd "$WORK/cwd"
 
@@ -86,6 +90,7 @@ run_checks() {
 	expect "tsmedia --store $S c" capture cert content
 	expect "tsmedia media " create edit list show rm export inspect write burn
 	expect "tsmedia site " add edit list show rm
+	expect "tsmedia app " import list show rm
 
 	check "options from each command's help ($1)"
 	expect "tsmedia --st" --store
@@ -109,6 +114,7 @@ run_checks() {
 	expect "tsmedia --store $S content show " "$ID1" "$ID2"
 	expect "tsmedia --store $S media create --type data --name n --content " "$ID1" "$ID2"
 	expect "tsmedia --store $S site show " PS1
+	expect "tsmedia --store $S app show " "$(app 1)"
 	TSMEDIA_STORE=$S expect "tsmedia media rm " alpha beta.2
 	expect "tsmedia --store $S media show alpha " ""
 	expect "tsmedia --store $S media show --json " alpha beta.2
@@ -137,7 +143,7 @@ zsh -f -c '
 	all=(${(f)"$(_tsmedia_options -v)"})
 	for cmd in ${(f)"$(_tsmedia_commands)"}; do
 		all+=(${(f)"$(_tsmedia_options -v $cmd)"})
-		[[ " content media ts site cert " == *" $cmd "* ]] || continue
+		[[ " content media ts app site cert " == *" $cmd "* ]] || continue
 		for sub in ${(f)"$(_tsmedia_subcommands $cmd)"}; do
 			all+=(${(f)"$(_tsmedia_options -v $cmd $sub)"})
 		done

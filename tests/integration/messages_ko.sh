@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Korean messages (issue 20):
-#   - one error of each command group (init, content, ts, site, media, mkiso,
+#   - one error of each command group (init, content, ts, app, site, media, mkiso,
 #     capture, mount and tsmediafs) comes out under LANG=ko_KR.UTF-8 as the
 #     msgstr po/ko.po gives its msgid, and under LANG=C as the English msgid,
 #     with the same values in the %-directives both times;
@@ -122,6 +122,8 @@ one "$TSMEDIA" "invalid site code '%s': three characters, A-Z or 0-9" \
 [[ ! -e $WORK/store2/catalog.db ]] || fail "init with a bad site code made a store"
 one "$TSMEDIA" "invalid content ID '%s'" --store "$store" content show ZZZZ
 one "$TSMEDIA" "no task sequence %s in %s" --store "$store" ts show XYZ00009
+one "$TSMEDIA" "no application %s in %s" --store "$store" app show \
+	ScopeId_0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9/Application_11111111-2222-3333-4444-555555555555
 one "$TSMEDIA" "no site %s in %s" --store "$store" site show QQQ
 one "$TSMEDIA" "no media '%s' in %s" --store "$store" media show nosuch
 one "$TSMEDIA" "-o OUT is required" --store "$store" mkiso "$WORK"
