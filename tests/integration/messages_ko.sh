@@ -12,7 +12,8 @@
 #   - the help of tsmedia, of a command group, of a command and of tsmediafs
 #     is, under ko_KR.UTF-8, exactly ko.po's translation of what LANG=C prints
 #     (and that is the English source text, a msgid), with every option name
-#     of the English help still in it;
+#     of the English help still in it; every other command's help is in
+#     Korean too, with the same option names;
 #   - media show, content list and stats print their Korean labels (the same
 #     values as under LANG=C), and --json is byte for byte the same in both.
 # The catalogue of the build tree is found through TEXTDOMAINDIR (meson sets it
@@ -195,6 +196,39 @@ if [[ -x $TSMEDIAFS ]]; then
 else
 	skip_part "tsmediafs --help (not built: libfuse3-dev)"
 fi
+
+check "every command's --help is in Korean, with the options of the English"
+# The commands and groups of tsmedia --help, and each group's subcommands.
+n=0
+while read -r cmd; do
+	args_list=("$cmd")
+	if LC_ALL=C "$TSMEDIA" "$cmd" --help | grep -q '^Usage: tsmedia .* COMMAND \[ARGS\]$'; then
+		while read -r sub; do
+			args_list+=("$cmd $sub")
+		done < <(LC_ALL=C "$TSMEDIA" "$cmd" --help | sed -nE 's/^  ([a-z]+)( .*|$)/\1/p')
+	fi
+	for args in "${args_list[@]}"; do
+		# shellcheck disable=SC2086
+		env -u LANGUAGE -u LC_MESSAGES LC_ALL=C LANG=C "$TSMEDIA" $args --help >"$WORK/all.en" ||
+			fail "LANG=C tsmedia $args --help failed"
+		# shellcheck disable=SC2086
+		env -u LANGUAGE -u LC_MESSAGES -u LC_ALL LANG=ko_KR.UTF-8 "$TSMEDIA" $args --help >"$WORK/all.ko" ||
+			fail "ko_KR.UTF-8 tsmedia $args --help failed"
+		# Translated: not the English, and not ASCII only (Hangul is not).
+		! cmp -s "$WORK/all.en" "$WORK/all.ko" || fail "tsmedia $args --help is the same in both languages"
+		LC_ALL=C grep -q "$(printf '[\200-\377]')" "$WORK/all.ko" ||
+			fail "tsmedia $args --help under ko_KR.UTF-8 is ASCII only: not translated"
+		for l in en ko; do
+			{ grep -oE -- '(^|[^A-Za-z0-9-])--?[A-Za-z][A-Za-z0-9-]*' "$WORK/all.$l" || true; } |
+				sed -E 's/^[^-]+//' | sort -u >"$WORK/all.$l.opts"
+		done
+		d=$(comm -3 "$WORK/all.en.opts" "$WORK/all.ko.opts" | tr -d '\t' | tr '\n' ' ')
+		[[ -z $d ]] || fail "tsmedia $args --help: options only in one language: $d"
+		n=$((n + 1))
+	done
+done < <(LC_ALL=C "$TSMEDIA" --help | sed -n '/^Commands:/,/^$/p' | sed -nE 's/^  ([a-z]+)( .*|$)/\1/p')
+assert_ge "$n" 40 "commands whose help was compared"
+note "$n help texts in Korean, each with the options of the English"
 
 check "media show, content list and stats in Korean; --json the same in both languages"
 mkdir -p "$WORK/src"
