@@ -102,6 +102,29 @@ int cli_parse_json_args(int argc, char **argv, const char *help, const char *cmd
 	return -1;
 }
 
+void cli_import_begin(void)
+{
+	tsm_log_hold_errors();
+}
+
+int cli_import_end(const char *source, int rc)
+{
+	char **msgs = NULL;
+	size_t n = tsm_log_release_errors(rc < 0 ? &msgs : NULL);
+
+	if (rc >= 0)
+		return rc;
+	for (size_t i = 1; i < n; i++)
+		tsm_error("%s", msgs[i]);
+	if (n > 1)
+		tsm_error("%s: nothing was imported: %s (and %zu more problems above)", source,
+			  msgs[0], n - 1);
+	else
+		tsm_error("%s: nothing was imported: %s", source, n ? msgs[0] : strerror(-rc));
+	tsm_log_messages_free(msgs, n);
+	return rc;
+}
+
 int cli_write_all(int fd, const void *data, size_t len)
 {
 	const uint8_t *p = data;

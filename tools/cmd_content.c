@@ -133,12 +133,11 @@ static int content_add(struct cli *cli, int argc, char **argv)
 	o.source = argv[optind];
 	if (cli_open_store(cli, &store) < 0)
 		return 1;
-	rc = tsm_content_add(store, &o, &res);
+	cli_import_begin();
+	rc = cli_import_end(o.source, tsm_content_add(store, &o, &res));
 	tsm_store_close(store);
-	if (rc < 0) {
-		tsm_error("nothing was imported from %s", o.source);
+	if (rc < 0)
 		return 1;
-	}
 	printf("%s\n", res.id);
 	fflush(stdout);
 	if (!cli->quiet)
