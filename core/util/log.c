@@ -53,7 +53,9 @@ static bool hold(enum tsm_log_level level, const char *msg)
 {
 	bool kept = false;
 
-	if (level != TSM_LOG_ERROR)
+	/* With a sink (a sandboxed reader's, which hands its messages to the
+	 * parent; a daemon's syslog) messages go there, held or not. */
+	if (level != TSM_LOG_ERROR || log_sink)
 		return false;
 	pthread_mutex_lock(&held_lock);
 	if (holding && nheld < HELD_MAX && (held[nheld] = strdup(msg))) {

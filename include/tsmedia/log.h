@@ -41,7 +41,8 @@ void tsm_logv(enum tsm_log_level level, const char *fmt, va_list ap)
  * tsm_log_release_errors() stops holding and returns how many it held in
  * @msgs_ret, a malloc'ed array of malloc'ed strings the caller frees with
  * tsm_log_messages_free(); with @msgs_ret NULL it writes them (as errors).
- * Held messages of other threads are held alike (one lock). */
+ * Held messages of other threads are held alike (one lock).  With a sink set
+ * (tsm_log_set_sink) nothing is held: messages go to the sink. */
 void tsm_log_hold_errors(void);
 size_t tsm_log_release_errors(char ***msgs_ret);
 void tsm_log_messages_free(char **msgs, size_t n);
