@@ -28,7 +28,6 @@
 #include "iso_internal.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,9 +125,14 @@ static int parse_line(struct iso_ctx *ctx, struct sa_plan *p, char *s, unsigned 
 			return bad_map("anchor number", line);
 		if (!(p->anchors[n] = anchor_node(ctx, kind, path)) || p->anchors[n]->dir ||
 		    p->anchors[n]->symlink || !p->anchors[n]->size) {
-			tsm_error("the imported system area has a partition over %s%s%s, which this"
-				  " image does not have: it cannot be carried over", path ? "file '" : "the ",
-				  path ? path : kind, path ? "'" : " boot image");
+			if (path)
+				tsm_error("the imported system area has a partition over file '%s',"
+					  " which this image does not have: it cannot be carried over",
+					  path);
+			else
+				tsm_error("the imported system area has a partition over the %s boot"
+					  " image, which this image does not have: it cannot be carried"
+					  " over", kind);
 			return -EINVAL;
 		}
 		return 0;
@@ -265,8 +269,8 @@ static int apply_field(struct iso_ctx *ctx, uint8_t *sa, const struct sa_field *
 		return rc;
 	v = f->count ? b - a : a;
 	if (v < 0 || (f->count && v == 0) || (f->width == 4 && v > (int64_t)UINT32_MAX)) {
-		tsm_error("the imported system area's field at byte %u comes out as %" PRId64
-			  " in this layout: it cannot be carried over", f->off, v);
+		tsm_error("the imported system area's field at byte %u comes out as %lld in this"
+			  " layout: it cannot be carried over", f->off, (long long)v);
 		return -EINVAL;
 	}
 	if (f->width == 8)

@@ -33,6 +33,8 @@
 
 #include <zlib.h>
 
+#include "tsmedia/i18n.h"
+
 #define SA TSM_ISO_SYSTEM_AREA
 /* How far before the image's end a field may point (the backup GPT and
  * the gap xorriso leaves before it): 256 ISO sectors, what the ISO writer
@@ -87,15 +89,16 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static void refuse(struct desc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void refuse(struct desc *d, const char *fmt, ...)
+/* The first reason, translated (xgettext: --keyword=sa_refuse:2). */
+static void sa_refuse(struct desc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sa_refuse(struct desc *d, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (d->why)
 		return;
 	va_start(ap, fmt);
-	if (vasprintf(&d->why, fmt, ap) < 0)
+	if (vasprintf(&d->why, _(fmt), ap) < 0)
 		d->why = NULL;
 	va_end(ap);
 }
@@ -233,7 +236,7 @@ static void describe_mbr(struct desc *d)
 		if (all_zero(p, 16) || count == 0 || count == 0xFFFFFFFFu)
 			continue;
 		if (!classify_range(d, first, first + count, 512, &rs, &re)) {
-			refuse(d, "MBR partition %d (type 0x%02x) covers blocks %llu-%llu of 512"
+			sa_refuse(d, "MBR partition %d (type 0x%02x) covers blocks %llu-%llu of 512"
 			       " bytes, which are neither a boot image nor a file of the image, nor"
 			       " reach its end", i + 1, p[4], (unsigned long long)first,
 			       (unsigned long long)(first + count - 1));
@@ -281,30 +284,30 @@ static void describe_gpt(struct desc *d)
 	/* 5.3.2: the header is 92 bytes up to a block; its CRC32 is over the
 	 * header with the CRC field zero. */
 	if (hsize < 92 || hsize > 512) {
-		refuse(d, "its GPT header says it is %u bytes (92 to 512)", hsize);
+		sa_refuse(d, "its GPT header says it is %u bytes (92 to 512)", hsize);
 		return;
 	}
 	memcpy(copy, h, hsize);
 	memset(copy + 16, 0, 4);
 	if (gpt_crc(copy, hsize) != le32(h + 16) || le64(h + 24) != 1) {
-		refuse(d, "its GPT header is damaged (CRC32 or its own LBA wrong)");
+		sa_refuse(d, "its GPT header is damaged (CRC32 or its own LBA wrong)");
 		return;
 	}
 	/* Entries of 128 x 2^n bytes (5.3.2); all of them in the system area. */
 	if (esize < 128 || esize % 128 || (esize & (esize - 1)) || count > SA / esize ||
 	    array < 2 || array > SA / 512 || (uint64_t)count * esize > SA - array * 512) {
-		refuse(d, "its GPT entry array (%u entries of %u bytes at block %llu) is not in the"
+		sa_refuse(d, "its GPT entry array (%u entries of %u bytes at block %llu) is not in the"
 		       " system area", count, esize, (unsigned long long)array);
 		return;
 	}
 	if (gpt_crc(d->sa + array * 512, (size_t)count * esize) != le32(h + 88)) {
-		refuse(d, "its GPT entry array is damaged (CRC32 wrong)");
+		sa_refuse(d, "its GPT entry array is damaged (CRC32 wrong)");
 		return;
 	}
 	/* The backup header is the image's last block; the last usable block
 	 * comes some blocks before it. */
 	if (!classify(d, alt + 1, 512, NULL, &r) || r.kind != R_IMG) {
-		refuse(d, "its backup GPT header (block %llu) is not near the image's end",
+		sa_refuse(d, "its backup GPT header (block %llu) is not near the image's end",
 		       (unsigned long long)alt);
 		return;
 	}
@@ -314,7 +317,7 @@ static void describe_gpt(struct desc *d)
 		uint64_t need = ((uint64_t)-r.delta + ((uint64_t)count * esize + 511) / 512) * 512;
 
 		if (need > TAIL_MAX) {
-			refuse(d, "its backup GPT would need %llu bytes at the image's end",
+			sa_refuse(d, "its backup GPT would need %llu bytes at the image's end",
 			       (unsigned long long)need);
 			return;
 		}
@@ -322,13 +325,13 @@ static void describe_gpt(struct desc *d)
 			d->tail = need;
 	}
 	if (!classify(d, last + 1, 512, NULL, &r)) {
-		refuse(d, "its GPT's last usable block (%llu) is not near the image's end",
+		sa_refuse(d, "its GPT's last usable block (%llu) is not near the image's end",
 		       (unsigned long long)last);
 		return;
 	}
 	put_pos(d, 512 + 48, 8, "le", 512, &r, -1);
 	if (!classify(d, le64(h + 40), 512, NULL, &r)) {
-		refuse(d, "its GPT's first usable block (%llu) is not in the system area",
+		sa_refuse(d, "its GPT's first usable block (%llu) is not in the system area",
 		       (unsigned long long)le64(h + 40));
 		return;
 	}
@@ -342,7 +345,7 @@ static void describe_gpt(struct desc *d)
 		if (all_zero(e, 16))
 			continue;
 		if (elast < first || elast == UINT64_MAX) {
-			refuse(d, "GPT partition %u ends (block %llu) before it starts (%llu)", i + 1,
+			sa_refuse(d, "GPT partition %u ends (block %llu) before it starts (%llu)", i + 1,
 			       (unsigned long long)elast, (unsigned long long)first);
 			continue;
 		}
@@ -351,12 +354,12 @@ static void describe_gpt(struct desc *d)
 		if (memcmp(e, gpt_type_hfsplus, 16) == 0 &&
 		    !exact_range(d, first, elast + 1, 512, &rs, &re)) {
 			d->hfsplus = true;
-			refuse(d, "GPT partition %u is an HFS+ file system (blocks %llu-%llu of 512"
+			sa_refuse(d, "GPT partition %u is an HFS+ file system (blocks %llu-%llu of 512"
 			       " bytes)", i + 1, (unsigned long long)first, (unsigned long long)elast);
 			continue;
 		}
 		if (!classify_range(d, first, elast + 1, 512, &rs, &re)) {
-			refuse(d, "GPT partition %u covers blocks %llu-%llu of 512 bytes, which are"
+			sa_refuse(d, "GPT partition %u covers blocks %llu-%llu of 512 bytes, which are"
 			       " neither a boot image nor a file of the image, nor reach its end",
 			       i + 1, (unsigned long long)first, (unsigned long long)elast);
 			continue;
@@ -374,7 +377,7 @@ static void describe_apm(struct desc *d, uint32_t bs)
 	uint32_t n = be32(d->sa + bs + 4);
 
 	if (n == 0 || n >= SA / bs) {
-		refuse(d, "its Apple partition map has %u entries of %u bytes: not all in the"
+		sa_refuse(d, "its Apple partition map has %u entries of %u bytes: not all in the"
 		       " system area", n, bs);
 		return;
 	}
@@ -388,19 +391,19 @@ static void describe_apm(struct desc *d, uint32_t bs)
 		memcpy(type, e + 48, 32);
 		type[32] = '\0';
 		if (e[0] != 'P' || e[1] != 'M') {
-			refuse(d, "Apple partition map entry %u is not one (no \"PM\")", i);
+			sa_refuse(d, "Apple partition map entry %u is not one (no \"PM\")", i);
 			return;
 		}
 		if (strcmp(type, "Apple_HFS") == 0 &&
 		    !exact_range(d, first, first + count, bs, &rs, &re)) {
 			d->hfsplus = true;
-			refuse(d, "Apple partition map entry %u is an HFS+ file system (blocks"
+			sa_refuse(d, "Apple partition map entry %u is an HFS+ file system (blocks"
 			       " %llu-%llu of %u bytes)", i, (unsigned long long)first,
 			       (unsigned long long)(first + count - 1), bs);
 			continue;
 		}
 		if (!classify_range(d, first, first + count, bs, &rs, &re)) {
-			refuse(d, "Apple partition map entry %u (%s) covers blocks %llu-%llu of %u"
+			sa_refuse(d, "Apple partition map entry %u (%s) covers blocks %llu-%llu of %u"
 			       " bytes, which are neither a boot image nor a file of the image, nor"
 			       " reach its end", i, type, (unsigned long long)first,
 			       (unsigned long long)(first + count - 1), bs);
@@ -411,7 +414,7 @@ static void describe_apm(struct desc *d, uint32_t bs)
 		/* Data blocks as many as the partition's, no boot code fields:
 		 * what xorriso writes; anything else would not follow. */
 		if (be32(e + 80) != 0 || be32(e + 84) != count || !all_zero(e + 92, 28)) {
-			refuse(d, "Apple partition map entry %u (%s) has data or boot code fields"
+			sa_refuse(d, "Apple partition map entry %u (%s) has data or boot code fields"
 			       " that would not follow a new layout", i, type);
 			continue;
 		}
@@ -462,8 +465,8 @@ int tsm_iso_sysarea_describe(const uint8_t *sa, uint64_t image_size, const char 
 	if (all_zero(sa, SA))
 		return TSM_SA_EMPTY;
 	if (unknown_kind(summary, word, sizeof(word))) {
-		if (asprintf(why_ret, "its system area holds '%s' (as xorriso calls it), which"
-			     " tsmedia does not carry over", word) < 0)
+		if (asprintf(why_ret, _("its system area holds '%s' (as xorriso calls it), which"
+				       " tsmedia does not carry over"), word) < 0)
 			return -ENOMEM;
 		return TSM_SA_REFUSED;
 	}
