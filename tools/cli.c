@@ -110,17 +110,16 @@ void cli_import_begin(void)
 int cli_import_end(const char *source, int rc)
 {
 	char **msgs = NULL;
-	size_t n = tsm_log_release_errors(rc < 0 ? &msgs : NULL), len = strlen(source);
+	size_t n = tsm_log_release_errors(rc < 0 ? &msgs : NULL);
 	const char *cause;
 
 	if (rc >= 0)
 		return rc;
 	for (size_t i = 1; i < n; i++)
 		tsm_error("%s", msgs[i]);
-	/* "FILE: nothing was imported: CAUSE", the cause without FILE again. */
+	/* The cause as it was reported: it names the file or the entry of it
+	 * that is wrong ("X.iso: 'a/b': damaged zisofs data ..."). */
 	cause = n ? msgs[0] : strerror(-rc);
-	if (strncmp(cause, source, len) == 0 && cause[len] == ':' && cause[len + 1] == ' ')
-		cause += len + 2;
 	if (n > 1)
 		tsm_error("%s: nothing was imported: %s (and %zu more problems above)", source,
 			  cause, n - 1);

@@ -176,6 +176,27 @@ if ((HAVE_ISOLINUX)); then
 	assert_match "$(sa_norm "$WORK/gpt.iso")" "GPT partition path : 2 /efi.img" "the original's GPT has a partition over the EFI image"
 	reemit gpt "$ID"
 
+	check "gc keeps the system area's blob while its content lives, and drops it after content rm"
+	blob=$(sqlite3 "$STORE/catalog.db" "SELECT CAST(value AS INTEGER) FROM content_meta m JOIN content_versions v ON v.id = m.version WHERE v.content = '$ID' AND key = 'system_area.blob'")
+	[[ $blob =~ ^[0-9]+$ ]] || fail "no system_area.blob recorded for $ID"
+	assert_eq "$(sqlite3 "$STORE/catalog.db" "SELECT size FROM blobs WHERE id = $blob")" 32768 "the system area's blob is 32 KiB"
+	assert_eq "$(head -c 32768 "$WORK/gpt.iso" | sha256sum | cut -d' ' -f1)" \
+		"$(sqlite3 "$STORE/catalog.db" "SELECT lower(hex(sha256)) FROM blobs WHERE id = $blob")" "the blob holds the original's first 32 KiB"
+	tsm "$STORE" -q gc >/dev/null || fail "gc failed"
+	tsm "$STORE" -q mkiso -o "$WORK/gpt.gc.iso" "$ID" >/dev/null 2>"$WORK/mkiso.err" || fail "mkiso after gc: $(cat "$WORK/mkiso.err")"
+	judge "gpt (after gc)" "$WORK/gpt.iso" "$WORK/gpt.gc.iso"
+	verify_ok "$STORE"
+	# Another image, made a second later (xorriso's GUIDs follow the clock).
+	sleep 1.1
+	mkxorriso "$WORK/gpt2.iso" "${BIOS[@]}" "${UEFI[@]}" -isohybrid-gpt-basdat
+	ID2=$(add_content "$STORE" --kind boot-image --name gpt2 "$WORK/gpt2.iso")
+	blob2=$(sqlite3 "$STORE/catalog.db" "SELECT CAST(value AS INTEGER) FROM content_meta m JOIN content_versions v ON v.id = m.version WHERE v.content = '$ID2' AND key = 'system_area.blob'")
+	assert_ne "$blob2" "$blob" "another system area, another blob"
+	tsm "$STORE" -q content rm "$ID2" >/dev/null || fail "content rm $ID2 failed"
+	tsm "$STORE" -q gc >/dev/null || fail "gc failed"
+	assert_eq "$(sqlite3 "$STORE/catalog.db" "SELECT count(*) FROM blobs WHERE id IN ($blob, $blob2)")" 1 "after content rm and gc: the removed item's system area is gone, the other's kept"
+	assert_eq "$(sqlite3 "$STORE/catalog.db" "SELECT count(*) FROM blobs WHERE id = $blob")" 1 "the live item's system area is kept"
+
 	check "GPT and Apple partition map (xorriso -isohybrid-apm-hfsplus): carried over"
 	mkxorriso "$WORK/apm.iso" "${BIOS[@]}" "${UEFI[@]}" -isohybrid-gpt-basdat -isohybrid-apm-hfsplus
 	ID=$(add_content "$STORE" --kind boot-image --name apm "$WORK/apm.iso")
