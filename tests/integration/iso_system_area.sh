@@ -176,6 +176,12 @@ if ((HAVE_ISOLINUX)); then
 	assert_match "$(sa_norm "$WORK/gpt.iso")" "GPT partition path : 2 /efi.img" "the original's GPT has a partition over the EFI image"
 	reemit gpt "$ID"
 
+	check "a capture media made with the GPT hybrid as its boot image carries its system area over too"
+	tsm "$STORE" media create --type capture --name sa-cap --boot-image "$ID" >/dev/null 2>"$WORK/cap.err" ||
+		fail "media create --type capture failed: $(cat "$WORK/cap.err")"
+	tsm "$STORE" media export sa-cap -o "$WORK/gpt.cap.iso" >/dev/null || fail "media export sa-cap failed"
+	judge "gpt (capture media)" "$WORK/gpt.iso" "$WORK/gpt.cap.iso"
+
 	check "gc keeps the system area's blob while its content lives, and drops it after content rm"
 	blob=$(sqlite3 "$STORE/catalog.db" "SELECT CAST(value AS INTEGER) FROM content_meta m JOIN content_versions v ON v.id = m.version WHERE v.content = '$ID' AND key = 'system_area.blob'")
 	[[ $blob =~ ^[0-9]+$ ]] || fail "no system_area.blob recorded for $ID"
