@@ -102,6 +102,33 @@ int cli_parse_json_args(int argc, char **argv, const char *help, const char *cmd
 	return -1;
 }
 
+void cli_import_begin(void)
+{
+	tsm_log_hold_errors();
+}
+
+int cli_import_end(const char *source, int rc)
+{
+	char **msgs = NULL;
+	size_t n = tsm_log_release_errors(rc < 0 ? &msgs : NULL);
+	const char *cause;
+
+	if (rc >= 0)
+		return rc;
+	for (size_t i = 1; i < n; i++)
+		tsm_error("%s", msgs[i]);
+	/* The cause as it was reported: it names the file or the entry of it
+	 * that is wrong ("X.iso: 'a/b': damaged zisofs data ..."). */
+	cause = n ? msgs[0] : strerror(-rc);
+	if (n > 1)
+		tsm_error("%s: nothing was imported: %s (and %zu more problems above)", source,
+			  cause, n - 1);
+	else
+		tsm_error("%s: nothing was imported: %s", source, cause);
+	tsm_log_messages_free(msgs, n);
+	return rc;
+}
+
 int cli_write_all(int fd, const void *data, size_t len)
 {
 	const uint8_t *p = data;

@@ -61,6 +61,14 @@ int cli_json_print(struct json_object *doc);
 /* What an rm --json prints: {"KEY":"VALUE","removed":true}. */
 int cli_json_print_removed(const char *key, const char *value);
 
+/* Around an import (content add, capture, mkiso of a directory, ts import):
+ * cli_import_begin() holds the errors it reports; cli_import_end() with its
+ * result @rc releases them: on success as they were, on failure as one line
+ * "SOURCE: nothing was imported: CAUSE" (the first error; any others are
+ * written before it and counted in it).  Returns @rc. */
+void cli_import_begin(void);
+int cli_import_end(const char *source, int rc);
+
 /* write(2) until all of @len is written: 0 or a negative errno. */
 int cli_write_all(int fd, const void *data, size_t len);
 

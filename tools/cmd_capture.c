@@ -128,10 +128,9 @@ int cmd_capture(struct cli *cli, int argc, char **argv)
 	}
 	wimlib_set_print_errors(false);
 	o.source = tmp;
-	if (tsm_content_add(store, &o, &res) < 0) {
-		tsm_error("nothing was imported from %s", source);
+	cli_import_begin();
+	if (cli_import_end(source, tsm_content_add(store, &o, &res)) < 0)
 		goto out;
-	}
 	printf("%s\n", res.id);
 	fflush(stdout);
 	if (!cli->quiet)

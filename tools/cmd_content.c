@@ -160,13 +160,12 @@ static int content_add(struct cli *cli, int argc, char **argv)
 		if (!o.name)
 			o.name = item.name;
 	}
-	rc = tsm_content_add(store, &o, &res);
+	cli_import_begin();
+	rc = cli_import_end(o.source, tsm_content_add(store, &o, &res));
 	tsm_content_item_clear(&item);
 	tsm_store_close(store);
-	if (rc < 0) {
-		tsm_error("nothing was imported from %s", o.source);
+	if (rc < 0)
 		return 1;
-	}
 	printf("%s\n", res.id);
 	fflush(stdout);
 	if (!cli->quiet)

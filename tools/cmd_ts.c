@@ -81,10 +81,10 @@ static int ts_import(struct cli *cli, int argc, char **argv)
 								    : "one FILE.xml only");
 	if (cli_open_store(cli, &store) < 0)
 		return 1;
-	rc = tsm_ts_import(store, name, id, boot, argv[optind], id_ret);
+	cli_import_begin();
+	rc = cli_import_end(argv[optind], tsm_ts_import(store, name, id, boot, argv[optind], id_ret));
 	if (rc < 0) {
 		tsm_store_close(store);
-		tsm_error("nothing was imported from %s", argv[optind]);
 		return 1;
 	}
 	printf("%s\n", id_ret);
