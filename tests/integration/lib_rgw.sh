@@ -172,7 +172,10 @@ rgw_stop() {
 }
 
 # rgw_curl ARGS...: curl signed for the test user (SigV4, path-style URLs).
+# S3 wants x-amz-content-sha256 on every signed request; curl 7.88 sends it
+# only when given (UNSIGNED-PAYLOAD: the body is not part of the signature).
 rgw_curl() {
 	curl -sS --fail --aws-sigv4 "aws:amz:$RGW_REGION:s3" \
-		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$@"
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
 }
