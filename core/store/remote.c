@@ -1350,6 +1350,53 @@ static int gc_visit(void *ctx, const char *key, uint64_t size, int64_t mtime)
 	return trash_add(&w->now_trash, id, since);
 }
 
+/* Published catalogs older than the current one: deleted once no live
+ * lease names them and they are older than the grace period (a frontend
+ * that has just read catalog/CURRENT fetches its generation at once). */
+struct gen_walk {
+	struct tsm_s3 *s3;
+	int64_t current, now, grace;
+	const struct tsm_frontend_info *leases;
+	size_t nleases;
+	uint64_t deleted;
+};
+
+static int gen_visit(void *ctx, const char *key, uint64_t size, int64_t mtime)
+{
+	struct gen_walk *w = ctx;
+	long long gen;
+	char end;
+
+	(void)size;
+	if (sscanf(key, "catalog/%lld.d%c", &gen, &end) != 2 || end != 'b' || gen < 1 ||
+	    gen >= w->current || w->now - mtime < w->grace)
+		return 0;
+	for (size_t i = 0; i < w->nleases; i++)
+		if (w->leases[i].generation == gen && w->now < w->leases[i].expires + w->grace)
+			return 0;
+	w->deleted++;
+	return tsm_s3_delete(w->s3, key);
+}
+
+static int gc_generations(struct tsm_store *store, struct tsm_s3 *s3, int64_t grace)
+{
+	struct lease_walk lw = { .store = store, .s3 = s3, .now = (int64_t)time(NULL) };
+	struct gen_walk gw = { .s3 = s3, .now = lw.now, .grace = grace };
+	struct tsm_remote_current cur;
+	int rc;
+
+	if ((rc = current_get(s3, &cur)) < 0)
+		return rc == -ENOENT ? 0 : rc;
+	if ((rc = tsm_s3_list(s3, "leases/", lease_visit, &lw)) == 0) {
+		gw.current = cur.generation;
+		gw.leases = lw.infos;
+		gw.nleases = lw.ninfos;
+		rc = tsm_s3_list(s3, "catalog/", gen_visit, &gw);
+	}
+	free(lw.infos);
+	return rc;
+}
+
 int tsm_remote_gc(struct tsm_store *store, int64_t grace, struct tsm_gc_result *res)
 {
 	struct gc_walk w = { .store = store, .now = (int64_t)time(NULL), .grace = grace };
@@ -1366,6 +1413,8 @@ int tsm_remote_gc(struct tsm_store *store, int64_t grace, struct tsm_gc_result *
 	sqlite3_finalize(w.known);
 	if (rc == 0)
 		rc = trash_save(store, &w.now_trash);
+	if (rc == 0)
+		rc = gc_generations(store, w.s3, grace);
 	res->remote_packs_deleted += w.deleted;
 	res->remote_packs_waiting += w.now_trash.n;
 	free(w.old.ids);

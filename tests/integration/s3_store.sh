@@ -264,5 +264,12 @@ if tsm "$store" frontends --json | grep -q '"fe5"'; then
 fi
 tsm "$store" frontends --json | grep -q '"fe1"' || fail "gc forgot fe1, whose lease is live"
 
+check "gc deletes published catalogs no live lease names, older than the grace"
+cur=$(rgw_curl "$RGW_ENDPOINT/$BUCKET/site1/catalog/CURRENT" | sed -n 's/^generation //p')
+objects catalog/ | grep -q "catalog/$(printf %020d "$cur").db" || fail "gc deleted the current catalog"
+left=$(objects catalog/ | grep -c '\.db$')
+note "catalog generations: $cur published, $left kept"
+assert_le "$left" 3 "published catalogs kept after gc"
+
 for fe in fe1 fe2 fe3; do fe_stop "$fe"; done
 pass
