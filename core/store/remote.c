@@ -41,14 +41,28 @@
 #define CATALOG_MAX (64ull << 30)
 #define CURRENT_MAX 4096
 #define LEASE_MAX (16u << 20)
-/* One ranged GET reads the missing chunk and the ones after it in its
- * pack, up to this many bytes: sequential reads need few requests. */
-#define READAHEAD_BYTES (4u << 20)
-#define READAHEAD_CHUNKS 64
 /* Attempts of a ranged GET that failed for a reason other than 404. */
 #define GET_TRIES 3
 
 /* ---- the frontend registered for this process ---------------------------- */
+
+/* Read-ahead (see pf_ahead): windows of WINDOW_BYTES, AHEAD of them fetched
+ * in the background by PREFETCHERS threads. */
+#define WINDOW_BYTES (4u << 20)
+#define WINDOW_CHUNKS 256
+#define AHEAD 4
+#define PREFETCHERS 4
+#define INFLIGHT_MAX 64
+#define TRIGGERS_MAX 256
+
+#define CHECKED_SLOTS 65536
+#define CHECKED_LOCKS 64
+struct checked_slot {
+	uint8_t hash[TSM_SHA256_LEN];
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
 
 struct tsm_frontend {
 	dev_t dev;
@@ -65,6 +79,22 @@ struct tsm_frontend {
 	int64_t generation;       /* applied; under the poller's thread */
 	int64_t next_poll, next_lease;
 	_Atomic uint64_t hits, misses, fetched;
+	/* The cache's windows, sorted by pack and start (win_*). */
+	pthread_rwlock_t win_lock;
+	struct { int64_t pack; uint64_t start, end; } *wins;
+	size_t nwins, capwins;
+	/* Checked cache files (checked_has). */
+	struct checked_slot *checked;
+	pthread_mutex_t checked_lock[CHECKED_LOCKS];
+	/* Read-ahead (pf_*): under pf_lock. */
+	pthread_mutex_t pf_lock;
+	pthread_cond_t pf_work, pf_done;
+	struct pf_job *pf_queue;
+	bool pf_started;
+	struct { int64_t pack; uint64_t start, end; } inflight[64];
+	size_t ninflight;
+	struct { int64_t pack; uint64_t offset; } triggers[256];
+	size_t ntrigger_next;
 };
 
 static pthread_mutex_t frontends_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -76,6 +106,7 @@ struct tsm_remote {
 	unsigned timeout;
 	struct tsm_frontend *fe; /* frontend: shared */
 	struct tsm_s3 *s3;       /* this handle's client, made at first use */
+	uint8_t *winbuf;         /* frontend: WINDOW_BYTES for a fetch */
 };
 
 static char *meta_dup(struct tsm_store *store, const char *key)
@@ -139,6 +170,7 @@ void tsm_remote_detach(struct tsm_store *store)
 	if (!r)
 		return;
 	tsm_s3_free(r->s3);
+	free(r->winbuf);
 	free(r->url);
 	free(r->endpoint);
 	free(r->region);
@@ -485,31 +517,7 @@ static int frontend_poll_catalog(struct tsm_store *store, struct tsm_frontend *f
 	return 0;
 }
 
-static uint64_t dir_usage(const char *path)
-{
-	uint64_t total = 0;
-	DIR *d = opendir(path);
-	struct dirent *de;
-
-	if (!d)
-		return 0;
-	while ((de = readdir(d))) {
-		char sub[4096];
-		struct stat st;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-		if (lstat(sub, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode))
-			total += dir_usage(sub);
-		else if (S_ISREG(st.st_mode))
-			total += (uint64_t)st.st_size;
-	}
-	closedir(d);
-	return total;
-}
+static uint64_t win_scan(struct tsm_frontend *fe);
 
 static bool id_valid(const char *id)
 {
@@ -557,6 +565,17 @@ int tsm_frontend_setup(const struct tsm_frontend_options *opts, char **store_dir
 		goto out_s3;
 	}
 	pthread_mutex_init(&fe->evict_lock, NULL);
+	pthread_mutex_init(&fe->pf_lock, NULL);
+	pthread_rwlock_init(&fe->win_lock, NULL);
+	pthread_cond_init(&fe->pf_work, NULL);
+	pthread_cond_init(&fe->pf_done, NULL);
+	for (int i = 0; i < CHECKED_LOCKS; i++)
+		pthread_mutex_init(&fe->checked_lock[i], NULL);
+	if (!(fe->checked = calloc(CHECKED_SLOTS, sizeof(*fe->checked)))) {
+		free(fe);
+		rc = -ENOMEM;
+		goto out_s3;
+	}
 	fe->timeout = opts->timeout;
 	fe->limit = opts->cache_size ? opts->cache_size : (10ull << 30);
 	fe->poll_interval = opts->poll_interval > 0 ? opts->poll_interval : 5;
@@ -638,7 +657,7 @@ int tsm_frontend_setup(const struct tsm_frontend_options *opts, char **store_dir
 	}
 	fe->dev = st.st_dev;
 	fe->ino = st.st_ino;
-	atomic_store(&fe->used, dir_usage(fe->chunks_dir));
+	atomic_store(&fe->used, win_scan(fe));
 	pthread_mutex_lock(&frontends_lock);
 	if (frontend) {
 		pthread_mutex_unlock(&frontends_lock);
@@ -659,6 +678,8 @@ int tsm_frontend_setup(const struct tsm_frontend_options *opts, char **store_dir
 	return 0;
 
 out_fe:
+	free(fe->wins);
+	free(fe->checked);
 	free(fe->url);
 	free(fe->endpoint);
 	free(fe->region);
@@ -764,24 +785,16 @@ int tsm_frontend_stats(struct tsm_store *store, struct tsm_frontend_stats *stats
 
 /* ---- frontend: chunks through the cache ---------------------------------------- */
 
-static void cache_path(const struct tsm_frontend *fe, const uint8_t hash[TSM_SHA256_LEN],
-		       char *buf, size_t n, char *dir, size_t dn)
-{
-	char hex[TSM_SHA256_HEX_LEN + 1];
-
-	tsm_hex_encode(hash, TSM_SHA256_LEN, hex);
-	/* tsm_frontend_setup() keeps chunks_dir short enough for both. */
-	if (snprintf(dir, dn, "%s/%.2s", fe->chunks_dir, hex) >= (int)dn ||
-	    snprintf(buf, n, "%s/%s", dir, hex) >= (int)n)
-		buf[0] = dir[0] = 0;
-}
-
-/* Decompresses (when stored so) and checks one chunk's stored bytes. */
-static int chunk_decode(const struct tsm_chunk_loc *loc, const uint8_t *stored, uint8_t *out,
-			const char **problem)
+/* Decompresses (when stored so) and checks one chunk's stored bytes into
+ * @out; with @out NULL, checks only (a raw chunk is hashed where it is,
+ * a compressed one decompressed into @scratch). */
+static int chunk_decode_to(const struct tsm_chunk_loc *loc, const uint8_t *stored, uint8_t *out,
+			   uint8_t *scratch, const char **problem)
 {
 	uint8_t digest[TSM_SHA256_LEN];
 
+	if (!out)
+		out = loc->codec == TSM_COMPRESSION_ZSTD ? scratch : (uint8_t *)stored;
 	if (loc->codec == TSM_COMPRESSION_ZSTD) {
 		size_t n = ZSTD_decompress(out, loc->size, stored, loc->stored_size);
 
@@ -800,10 +813,163 @@ static int chunk_decode(const struct tsm_chunk_loc *loc, const uint8_t *stored, 
 	return 0;
 }
 
+static int chunk_decode(const struct tsm_chunk_loc *loc, const uint8_t *stored, uint8_t *out,
+			const char **problem)
+{
+	return chunk_decode_to(loc, stored, out, NULL, problem);
+}
+
+/* ---- frontend: the chunk cache ---------------------------------------------------
+ *
+ * The cache holds *windows*: runs of contiguous chunks of one pack, as one
+ * ranged GET fetched them, every chunk checked, in one file
+ * DIR/chunks/pack-NNNNNNNN-START-END (hex offsets in the pack).  One file per
+ * window rather than per chunk: a file system makes a few hundred files a
+ * second cheaply, not tens of thousands.  The windows of the cache are
+ * indexed in memory (made from the directory at start), sorted by pack and
+ * start; a chunk is found by its pack and offset, which the catalog gives.
+ * Whole windows are evicted, least recently used first (a hit moves a
+ * file's mtime forward, at most once a minute). */
+
+static int win_cmp(int64_t pack_a, uint64_t start_a, int64_t pack_b, uint64_t start_b)
+{
+	if (pack_a != pack_b)
+		return pack_a < pack_b ? -1 : 1;
+	return (start_a > start_b) - (start_a < start_b);
+}
+
+/* Index of the last window at or before (@pack, @start), or -1.  Under
+ * win_lock. */
+static ssize_t win_find(const struct tsm_frontend *fe, int64_t pack, uint64_t start)
+{
+	ssize_t lo = 0, hi = (ssize_t)fe->nwins - 1, best = -1;
+
+	while (lo <= hi) {
+		ssize_t mid = lo + (hi - lo) / 2;
+
+		if (win_cmp(fe->wins[mid].pack, fe->wins[mid].start, pack, start) <= 0) {
+			best = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return best;
+}
+
+static int win_insert(struct tsm_frontend *fe, int64_t pack, uint64_t start, uint64_t end)
+{
+	ssize_t at;
+
+	pthread_rwlock_wrlock(&fe->win_lock);
+	at = win_find(fe, pack, start);
+	if (at >= 0 && fe->wins[at].pack == pack && fe->wins[at].start == start) {
+		fe->wins[at].end = end; /* fetched again */
+		pthread_rwlock_unlock(&fe->win_lock);
+		return 0;
+	}
+	if (fe->nwins == fe->capwins) {
+		size_t cap = fe->capwins ? 2 * fe->capwins : 256;
+		void *p = realloc(fe->wins, cap * sizeof(*fe->wins));
+
+		if (!p) {
+			pthread_rwlock_unlock(&fe->win_lock);
+			return -ENOMEM;
+		}
+		fe->wins = p;
+		fe->capwins = cap;
+	}
+	memmove(&fe->wins[at + 2], &fe->wins[at + 1],
+		(fe->nwins - (size_t)(at + 1)) * sizeof(*fe->wins));
+	fe->wins[at + 1].pack = pack;
+	fe->wins[at + 1].start = start;
+	fe->wins[at + 1].end = end;
+	fe->nwins++;
+	pthread_rwlock_unlock(&fe->win_lock);
+	return 0;
+}
+
+static void win_remove(struct tsm_frontend *fe, int64_t pack, uint64_t start)
+{
+	ssize_t at;
+
+	pthread_rwlock_wrlock(&fe->win_lock);
+	at = win_find(fe, pack, start);
+	if (at >= 0 && fe->wins[at].pack == pack && fe->wins[at].start == start) {
+		memmove(&fe->wins[at], &fe->wins[at + 1],
+			(fe->nwins - (size_t)at - 1) * sizeof(*fe->wins));
+		fe->nwins--;
+	}
+	pthread_rwlock_unlock(&fe->win_lock);
+}
+
+/* The cached window holding @loc whole: its start and end. */
+static bool win_lookup(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc,
+		       uint64_t *start_ret, uint64_t *end_ret)
+{
+	bool found = false;
+	ssize_t at;
+
+	pthread_rwlock_rdlock(&fe->win_lock);
+	at = win_find(fe, loc->pack, loc->offset);
+	if (at >= 0 && fe->wins[at].pack == loc->pack &&
+	    loc->offset + loc->stored_size <= fe->wins[at].end) {
+		*start_ret = fe->wins[at].start;
+		*end_ret = fe->wins[at].end;
+		found = true;
+	}
+	pthread_rwlock_unlock(&fe->win_lock);
+	return found;
+}
+
+static void win_path(const struct tsm_frontend *fe, int64_t pack, uint64_t start, uint64_t end,
+		     char *buf, size_t n)
+{
+	/* tsm_frontend_setup() keeps chunks_dir short enough. */
+	if (snprintf(buf, n, "%s/pack-%08lld-%012llx-%012llx", fe->chunks_dir, (long long)pack,
+		     (unsigned long long)start, (unsigned long long)end) >= (int)n)
+		buf[0] = 0;
+}
+
+/* Reads the cache directory into the index (at start); returns the bytes
+ * in it.  Files that are not windows (a crash's temporary files) go. */
+static uint64_t win_scan(struct tsm_frontend *fe)
+{
+	DIR *d = opendir(fe->chunks_dir);
+	struct dirent *de;
+	uint64_t total = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		long long pack;
+		unsigned long long start, end;
+		char path[4096], tail;
+		struct stat st;
+
+		if (de->d_name[0] == '.' && (!de->d_name[1] || de->d_name[1] == '.' ||
+					     strstr(de->d_name, ".tmp") == NULL))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", fe->chunks_dir, de->d_name) >=
+		    (int)sizeof(path))
+			continue;
+		if (sscanf(de->d_name, "pack-%lld-%llx-%llx%c", &pack, &start, &end, &tail) != 3 ||
+		    pack <= 0 || end <= start || lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    (uint64_t)st.st_size != end - start) {
+			unlink(path);
+			continue;
+		}
+		if (win_insert(fe, pack, start, end) == 0)
+			total += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return total;
+}
+
 struct evict_entry {
 	struct timespec mtime;
-	uint64_t size;
-	char path[160];
+	int64_t pack;
+	uint64_t start, end;
 };
 
 static int evict_cmp(const void *a, const void *b)
@@ -815,120 +981,176 @@ static int evict_cmp(const void *a, const void *b)
 	return (x->mtime.tv_nsec > y->mtime.tv_nsec) - (x->mtime.tv_nsec < y->mtime.tv_nsec);
 }
 
-/* Least recently used out (a hit moves a file's mtime forward), down to
- * 90% of the limit. */
+/* Least recently used windows out, down to 90% of the limit. */
 static void cache_evict(struct tsm_frontend *fe)
 {
 	struct evict_entry *e = NULL;
-	size_t n = 0, cap = 0;
 	uint64_t used = 0, target = fe->limit / 10 * 9;
-	DIR *top;
-	struct dirent *de;
+	size_t n = 0;
 
 	if (pthread_mutex_trylock(&fe->evict_lock) != 0)
 		return; /* another thread is at it */
-	if (!(top = opendir(fe->chunks_dir)))
-		goto out;
-	while ((de = readdir(top))) {
-		char sub[4096];
-		DIR *d;
-		struct dirent *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", fe->chunks_dir, de->d_name);
-		if (!(d = opendir(sub)))
-			continue;
-		while ((f = readdir(d))) {
-			struct stat st;
-			char path[4096];
-
-			if (strlen(f->d_name) != TSM_SHA256_HEX_LEN)
-				continue;
-			if (snprintf(path, sizeof(path), "%s/%s", sub, f->d_name) >=
-				    (int)sizeof(e->path) ||
-			    stat(path, &st) < 0)
-				continue;
-			if (n == cap) {
-				size_t c = cap ? 2 * cap : 1024;
-				void *p = realloc(e, c * sizeof(*e));
-
-				if (!p)
-					break;
-				e = p;
-				cap = c;
-			}
-			e[n].mtime = st.st_mtim;
-			e[n].size = (uint64_t)st.st_size;
-			strcpy(e[n].path, path);
-			used += e[n].size;
+	pthread_rwlock_rdlock(&fe->win_lock);
+	if (fe->nwins && (e = calloc(fe->nwins, sizeof(*e)))) {
+		for (size_t i = 0; i < fe->nwins; i++) {
+			e[n].pack = fe->wins[i].pack;
+			e[n].start = fe->wins[i].start;
+			e[n].end = fe->wins[i].end;
 			n++;
 		}
-		closedir(d);
 	}
-	closedir(top);
+	pthread_rwlock_unlock(&fe->win_lock);
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
+		struct stat st;
+
+		win_path(fe, e[i].pack, e[i].start, e[i].end, path, sizeof(path));
+		if (stat(path, &st) == 0) {
+			e[i].mtime = st.st_mtim;
+			used += (uint64_t)st.st_size;
+		}
+	}
 	qsort(e, n, sizeof(*e), evict_cmp);
-	for (size_t i = 0; i < n && used > target; i++)
-		if (unlink(e[i].path) == 0)
-			used -= e[i].size;
+	for (size_t i = 0; i < n && used > target; i++) {
+		char path[4096];
+
+		win_path(fe, e[i].pack, e[i].start, e[i].end, path, sizeof(path));
+		win_remove(fe, e[i].pack, e[i].start);
+		if (unlink(path) == 0)
+			used -= e[i].end - e[i].start;
+	}
 	atomic_store(&fe->used, used);
-out:
 	free(e);
 	pthread_mutex_unlock(&fe->evict_lock);
 }
 
-static void cache_put(struct tsm_frontend *fe, const uint8_t hash[TSM_SHA256_LEN],
-		      const uint8_t *stored, size_t len)
+/* Checked cache files, by chunk hash, with the identity of the file the
+ * check read (inode, size, mtime, ctime): a later read of the same file as
+ * it was needs no hashing, as a pack's checked chunks need none
+ * (verified.c).  A file replaced, rewritten or touched is checked again.
+ * Direct-mapped; a slot taken by another chunk only costs a hash. */
+static size_t checked_index(const uint8_t hash[TSM_SHA256_LEN])
 {
-	char path[4096], dir[4096], tmp[4200];
+	return ((size_t)hash[0] << 8 | hash[1]) % CHECKED_SLOTS;
+}
+
+static bool checked_has(struct tsm_frontend *fe, const uint8_t hash[TSM_SHA256_LEN],
+			const struct stat *st)
+{
+	size_t i = checked_index(hash);
+	const struct checked_slot *c = &fe->checked[i];
+	bool yes;
+
+	pthread_mutex_lock(&fe->checked_lock[i % CHECKED_LOCKS]);
+	yes = memcmp(c->hash, hash, TSM_SHA256_LEN) == 0 && c->ino == st->st_ino &&
+	      c->size == st->st_size && c->mtime.tv_sec == st->st_mtim.tv_sec &&
+	      c->mtime.tv_nsec == st->st_mtim.tv_nsec && c->ctime.tv_sec == st->st_ctim.tv_sec &&
+	      c->ctime.tv_nsec == st->st_ctim.tv_nsec;
+	pthread_mutex_unlock(&fe->checked_lock[i % CHECKED_LOCKS]);
+	return yes;
+}
+
+static void checked_set(struct tsm_frontend *fe, const uint8_t hash[TSM_SHA256_LEN],
+			const struct stat *st)
+{
+	size_t i = checked_index(hash);
+	struct checked_slot *c = &fe->checked[i];
+
+	pthread_mutex_lock(&fe->checked_lock[i % CHECKED_LOCKS]);
+	memcpy(c->hash, hash, TSM_SHA256_LEN);
+	c->ino = st->st_ino;
+	c->size = st->st_size;
+	c->mtime = st->st_mtim;
+	c->ctime = st->st_ctim;
+	pthread_mutex_unlock(&fe->checked_lock[i % CHECKED_LOCKS]);
+}
+
+/* Adds a window whose every chunk was checked (@locs, @n: its chunks; @buf
+ * their stored bytes). */
+static void cache_put_window(struct tsm_frontend *fe, const struct tsm_chunk_loc *locs, size_t n,
+			     const uint8_t *buf)
+{
+	uint64_t start = locs[0].offset, end = locs[n - 1].offset + locs[n - 1].stored_size;
+	char path[4096], tmp[4200];
 	static _Atomic unsigned counter;
+	struct stat st;
 	int fd;
 
-	cache_path(fe, hash, path, sizeof(path), dir, sizeof(dir));
-	mkdir(dir, 0700);
-	snprintf(tmp, sizeof(tmp), "%s/.%d-%u.tmp", dir, (int)getpid(),
+	win_path(fe, locs[0].pack, start, end, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s/.%d-%u.tmp", fe->chunks_dir, (int)getpid(),
 		 atomic_fetch_add(&counter, 1));
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+	if (!path[0] || (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 		return;
-	bool ok = write(fd, stored, len) == (ssize_t)len;
+	bool ok = write(fd, buf, end - start) == (ssize_t)(end - start);
 
-	close(fd);
-	if (!ok || rename(tmp, path) < 0) {
+	if (ok && fstat(fd, &st) == 0 && rename(tmp, path) == 0 &&
+	    win_insert(fe, locs[0].pack, start, end) == 0) {
+		/* The bytes just written are the bytes just checked. */
+		for (size_t i = 0; i < n; i++)
+			checked_set(fe, locs[i].hash, &st);
+	} else {
+		ok = false;
 		unlink(tmp);
-		return;
 	}
-	if (atomic_fetch_add(&fe->used, len) + len > fe->limit)
+	close(fd);
+	if (ok && atomic_fetch_add(&fe->used, end - start) + (end - start) > fe->limit)
 		cache_evict(fe);
 }
 
-/* From the cache: 0 (checked), -ENOENT (not there), -EIO (damaged: the
- * file is removed and the caller fetches it again). */
+static bool cache_has(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc)
+{
+	uint64_t start, end;
+
+	return win_lookup(fe, loc, &start, &end);
+}
+
+/* From the cache: 0 (checked), -ENOENT (not there), -EIO (damaged: its
+ * window is removed and the caller fetches the chunk again). */
 static int cache_get(struct tsm_store *store, struct tsm_frontend *fe,
 		     const struct tsm_chunk_loc *loc, uint8_t *out, uint8_t *scratch)
 {
-	char path[4096], dir[4096], hex[TSM_SHA256_HEX_LEN + 1];
+	char path[4096], hex[TSM_SHA256_HEX_LEN + 1];
 	uint8_t *stored = loc->codec == TSM_COMPRESSION_ZSTD ? scratch : out;
 	const char *problem = NULL;
+	uint64_t start, end;
 	struct stat st;
 	ssize_t n;
 	int fd, rc;
 
-	cache_path(fe, loc->hash, path, sizeof(path), dir, sizeof(dir));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!win_lookup(fe, loc, &start, &end))
 		return -ENOENT;
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != loc->stored_size) {
-		problem = "has the wrong size";
+	win_path(fe, loc->pack, start, end, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		win_remove(fe, loc->pack, start); /* removed behind our back */
+		return -ENOENT;
+	}
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != end - start) {
+		problem = "is in a cache file of the wrong size";
 		rc = -EIO;
-	} else if ((n = pread(fd, stored, loc->stored_size, 0)) != (ssize_t)loc->stored_size) {
-		problem = "cannot be read";
+	} else if ((n = pread(fd, stored, loc->stored_size, (off_t)(loc->offset - start))) !=
+		   (ssize_t)loc->stored_size) {
+		problem = "cannot be read from the cache";
 		rc = -EIO;
+	} else if (checked_has(fe, loc->hash, &st)) {
+		rc = 0;
+		if (loc->codec == TSM_COMPRESSION_ZSTD) {
+			size_t z = ZSTD_decompress(out, loc->size, stored, loc->stored_size);
+
+			if (ZSTD_isError(z) || z != loc->size) {
+				problem = "does not decompress";
+				rc = -EIO;
+			}
+		}
 	} else {
 		rc = chunk_decode(loc, stored, out, &problem);
+		if (rc == 0)
+			checked_set(fe, loc->hash, &st);
 	}
 	if (rc == 0) {
 		struct timespec now;
 
-		/* Recently used: its mtime, at most once a minute. */
+		/* Recently used: its mtime, at most once a minute (a new
+		 * mtime makes the next read check it again). */
 		clock_gettime(CLOCK_REALTIME, &now);
 		if (now.tv_sec - st.st_mtim.tv_sec > 60)
 			futimens(fd, NULL);
@@ -937,16 +1159,17 @@ static int cache_get(struct tsm_store *store, struct tsm_frontend *fe,
 	if (rc < 0) {
 		tsm_hex_encode(loc->hash, TSM_SHA256_LEN, hex);
 		tsm_warn("%s: cached chunk %s %s: removed, fetched again", store->dir, hex, problem);
+		win_remove(fe, loc->pack, start);
 		if (unlink(path) == 0)
-			atomic_fetch_sub(&fe->used, (uint64_t)st.st_size);
+			atomic_fetch_sub(&fe->used, end - start);
 	}
 	return rc;
 }
 
-/* The chunks after @loc in its pack that a read-ahead fetches with it:
- * contiguous, at most READAHEAD_BYTES in all. */
+/* The chunks after @loc in its pack, contiguous with it, at most
+ * @max_bytes from its start in all. */
 static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc *loc,
-			     struct tsm_chunk_loc *next, size_t max)
+			     struct tsm_chunk_loc *next, size_t max, uint64_t max_bytes)
 {
 	static const char sql[] = "SELECT " TSM_CHUNK_LOC_COLUMNS
 				  " FROM chunks c WHERE c.pack = ? AND c.offset > ?"
@@ -964,7 +1187,7 @@ static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc
 		struct tsm_chunk_loc c;
 
 		if (tsm_chunk_loc_from_row(store, stmt, 0, &c) < 0 || c.offset != end ||
-		    end + c.stored_size - loc->offset > READAHEAD_BYTES)
+		    end + c.stored_size - loc->offset > max_bytes)
 			break;
 		next[n++] = c;
 		end += c.stored_size;
@@ -973,8 +1196,7 @@ static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc
 	return n;
 }
 
-static void chunk_fail(struct tsm_store *store, struct tsm_s3 *s3, const struct tsm_chunk_loc *loc,
-		       const char *problem)
+static void chunk_fail(struct tsm_s3 *s3, const struct tsm_chunk_loc *loc, const char *problem)
 {
 	char hex[TSM_SHA256_HEX_LEN + 1], key[48];
 
@@ -982,70 +1204,271 @@ static void chunk_fail(struct tsm_store *store, struct tsm_s3 *s3, const struct 
 	pack_key(loc->pack, key);
 	tsm_error("chunk %s in %s%s at offset %llu: %s", hex, tsm_s3_location(s3), key,
 		  (unsigned long long)loc->offset, problem);
-	(void)store;
+}
+
+/* Fetches @n contiguous chunks of one pack with one ranged GET (tried
+ * GET_TRIES times), checks each and caches the good ones.  With @first_out,
+ * the first chunk's bytes go there too and its check decides the result.
+ * -ENOENT: the object is gone (404). */
+static int fetch_window(struct tsm_frontend *fe, struct tsm_s3 *s3, const struct tsm_chunk_loc *locs,
+			size_t n, uint8_t *first_out, uint8_t *buf, uint8_t *scratch, bool quiet)
+{
+	const char *problem = NULL;
+	uint64_t total = 0;
+	char key[48];
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += locs[i].stored_size;
+	if (total > WINDOW_BYTES)
+		return -EIO; /* the plans never make one */
+	pack_key(locs[0].pack, key);
+	for (int attempt = 0; attempt < GET_TRIES; attempt++) {
+		if (attempt)
+			usleep(200000u << attempt);
+		rc = tsm_s3_get_range(s3, key, locs[0].offset, total, buf);
+		if (rc == 0 || rc == -ENOENT)
+			break;
+	}
+	if (rc < 0) {
+		if (rc != -ENOENT && !quiet)
+			chunk_fail(s3, &locs[0], "cannot be fetched");
+		return rc == -ENOENT ? rc : -EIO;
+	}
+	atomic_fetch_add(&fe->fetched, total);
+	/* Only checked bytes enter the cache: the window goes in when every
+	 * chunk of it is good. */
+	uint64_t off = 0;
+	bool all_good = true;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *out = i == 0 && first_out ? first_out : NULL;
+
+		if (chunk_decode_to(&locs[i], buf + off, out, scratch, &problem) < 0) {
+			chunk_fail(s3, &locs[i], problem);
+			all_good = false;
+			if (i == 0 && first_out)
+				rc = -EIO;
+		}
+		off += locs[i].stored_size;
+	}
+	if (all_good)
+		cache_put_window(fe, locs, n, buf);
+	return rc;
+}
+
+/* ---- frontend: read-ahead with several requests in flight -------------------- */
+
+/* A sequential reader's misses are fetched WINDOW_BYTES at a time; AHEAD
+ * windows after the one it waits for are fetched meanwhile by PREFETCHERS
+ * threads, and reading the first chunk of a fetched window asks for the
+ * next one, so a steady reader finds its chunks in the cache.  A reader
+ * that needs a chunk another request is already fetching waits for that
+ * request (coalescing) instead of fetching it again. */
+
+struct pf_job {
+	struct tsm_chunk_loc *locs;
+	size_t n;
+	struct pf_job *next;
+};
+
+static bool pf_inflight_has(const struct tsm_frontend *fe, int64_t pack, uint64_t offset)
+{
+	for (size_t i = 0; i < fe->ninflight; i++)
+		if (fe->inflight[i].pack == pack && offset >= fe->inflight[i].start &&
+		    offset < fe->inflight[i].end)
+			return true;
+	return false;
+}
+
+static void *prefetcher_main(void *arg)
+{
+	struct tsm_frontend *fe = arg;
+	struct tsm_s3_config cfg = { .url = fe->url, .endpoint = fe->endpoint,
+				     .region = fe->region, .timeout = fe->timeout };
+	struct tsm_s3 *s3 = NULL;
+	uint8_t *scratch = malloc(TSM_CHUNK_MAX), *buf = malloc(WINDOW_BYTES);
+
+	if (!scratch || !buf || tsm_s3_new(&cfg, &s3) < 0) {
+		free(scratch);
+		free(buf);
+		return NULL;
+	}
+	pthread_mutex_lock(&fe->pf_lock);
+	for (;;) {
+		struct pf_job *job;
+
+		while (!fe->pf_queue)
+			pthread_cond_wait(&fe->pf_work, &fe->pf_lock);
+		job = fe->pf_queue;
+		fe->pf_queue = job->next;
+		pthread_mutex_unlock(&fe->pf_lock);
+		/* A failure is the reader's to report when it needs the bytes. */
+		fetch_window(fe, s3, job->locs, job->n, NULL, buf, scratch, true);
+		pthread_mutex_lock(&fe->pf_lock);
+		for (size_t i = 0; i < fe->ninflight; i++) {
+			if (fe->inflight[i].pack == job->locs[0].pack &&
+			    fe->inflight[i].start == job->locs[0].offset) {
+				fe->inflight[i] = fe->inflight[--fe->ninflight];
+				break;
+			}
+		}
+		pthread_cond_broadcast(&fe->pf_done);
+		free(job->locs);
+		free(job);
+	}
+	return NULL;
+}
+
+/* Queues the windows of @plan (chunks after @loc, contiguous) that no
+ * request fetches and the cache lacks.  Under no
+ * lock; takes pf_lock. */
+static void pf_queue_windows(struct tsm_frontend *fe, const struct tsm_chunk_loc *plan, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i;
+		uint64_t start = plan[i].offset;
+
+		while (j < n && plan[j].offset + plan[j].stored_size - start <= WINDOW_BYTES)
+			j++;
+		/* Only whole windows: one the plan cut short would overlap the
+		 * window a later plan makes there, and fetch its bytes twice. */
+		if (j == i || j == n)
+			break;
+		if (cache_has(fe, &plan[i])) {
+			i = j;
+			continue;
+		}
+		pthread_mutex_lock(&fe->pf_lock);
+		if (!fe->pf_started) {
+			fe->pf_started = true;
+			for (int t = 0; t < PREFETCHERS; t++) {
+				pthread_t th;
+
+				if (pthread_create(&th, NULL, prefetcher_main, fe) == 0)
+					pthread_detach(th);
+			}
+		}
+		if (fe->ninflight < INFLIGHT_MAX && !pf_inflight_has(fe, plan[i].pack, start)) {
+			struct pf_job *job = calloc(1, sizeof(*job));
+
+			if (job && (job->locs = malloc((j - i) * sizeof(*job->locs)))) {
+				memcpy(job->locs, plan + i, (j - i) * sizeof(*job->locs));
+				job->n = j - i;
+				fe->inflight[fe->ninflight].pack = plan[i].pack;
+				fe->inflight[fe->ninflight].start = start;
+				fe->inflight[fe->ninflight].end =
+					plan[j - 1].offset + plan[j - 1].stored_size;
+				fe->ninflight++;
+				struct pf_job **tail = &fe->pf_queue;
+
+				while (*tail)
+					tail = &(*tail)->next;
+				*tail = job;
+				/* Reading its first chunk asks for the next window. */
+				fe->triggers[fe->ntrigger_next % TRIGGERS_MAX].pack = plan[i].pack;
+				fe->triggers[fe->ntrigger_next % TRIGGERS_MAX].offset = start;
+				fe->ntrigger_next++;
+				pthread_cond_signal(&fe->pf_work);
+			} else {
+				free(job);
+			}
+		}
+		pthread_mutex_unlock(&fe->pf_lock);
+		i = j;
+	}
+}
+
+/* The next AHEAD windows after @loc, to be fetched in the background. */
+static void pf_ahead(struct tsm_store *store, struct tsm_frontend *fe,
+		     const struct tsm_chunk_loc *loc)
+{
+	struct tsm_chunk_loc *plan = malloc((AHEAD + 2) * WINDOW_CHUNKS * sizeof(*plan));
+	size_t n;
+
+	if (!plan)
+		return;
+	n = readahead_plan(store, loc, plan, (AHEAD + 2) * WINDOW_CHUNKS,
+			   (uint64_t)(AHEAD + 2) * WINDOW_BYTES);
+	/* Skip the window @loc starts (the caller has it). */
+	size_t first = 0;
+
+	while (first < n && plan[first].offset + plan[first].stored_size - loc->offset <= WINDOW_BYTES)
+		first++;
+	pf_queue_windows(fe, plan + first, n - first);
+	free(plan);
+}
+
+/* Whether @loc starts a window a prefetch fetched (then the reader has
+ * reached it: time to ask for one more). */
+static bool pf_triggered(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&fe->pf_lock);
+	for (size_t i = 0; i < TRIGGERS_MAX && !hit; i++) {
+		if (fe->triggers[i].pack == loc->pack && fe->triggers[i].offset == loc->offset &&
+		    loc->pack) {
+			fe->triggers[i].pack = 0;
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&fe->pf_lock);
+	return hit;
+}
+
+/* Waits while a request fetches @loc; true when one did. */
+static bool pf_wait(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc)
+{
+	bool waited = false;
+
+	pthread_mutex_lock(&fe->pf_lock);
+	while (pf_inflight_has(fe, loc->pack, loc->offset)) {
+		waited = true;
+		pthread_cond_wait(&fe->pf_done, &fe->pf_lock);
+	}
+	pthread_mutex_unlock(&fe->pf_lock);
+	return waited;
 }
 
 int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uint8_t *out,
 			  uint8_t *scratch)
 {
 	struct tsm_frontend *fe = store->remote->fe;
-	struct tsm_chunk_loc next[READAHEAD_CHUNKS];
-	const char *problem = NULL;
+	struct tsm_remote *r = store->remote;
+	struct tsm_chunk_loc *win;
 	struct tsm_s3 *s3;
-	uint8_t *buf;
-	size_t nnext, total;
-	char key[48];
+	size_t n;
 	int rc;
 
 	if (loc->size > TSM_CHUNK_MAX || loc->stored_size > TSM_CHUNK_MAX ||
 	    (loc->codec == TSM_COMPRESSION_NONE && loc->stored_size != loc->size))
 		return -EIO;
-	if (cache_get(store, fe, loc, out, scratch) == 0) {
+	if (cache_get(store, fe, loc, out, scratch) == 0 ||
+	    (pf_wait(fe, loc) && cache_get(store, fe, loc, out, scratch) == 0)) {
 		atomic_fetch_add(&fe->hits, 1);
+		if (pf_triggered(fe, loc))
+			pf_ahead(store, fe, loc);
 		return 0;
 	}
 	atomic_fetch_add(&fe->misses, 1);
 	if ((rc = tsm_remote_s3(store, &s3)) < 0)
 		return -EIO;
-	nnext = readahead_plan(store, loc, next, READAHEAD_CHUNKS);
-	total = loc->stored_size;
-	for (size_t i = 0; i < nnext; i++)
-		total += next[i].stored_size;
-	if (!(buf = malloc(total ? total : 1)))
+	/* The handle's window buffer, kept: no mapping made and torn down
+	 * per fetch. */
+	if (!r->winbuf && !(r->winbuf = malloc(WINDOW_BYTES)))
 		return -ENOMEM;
-	pack_key(loc->pack, key);
-	for (int attempt = 0; attempt < GET_TRIES; attempt++) {
-		if (attempt)
-			usleep(200000u << attempt);
-		rc = tsm_s3_get_range(s3, key, loc->offset, total, buf);
-		if (rc == 0 || rc == -ENOENT)
-			break;
-	}
-	if (rc < 0) {
-		free(buf);
-		if (rc == -ENOENT)
-			return -ENOENT;
-		chunk_fail(store, s3, loc, "cannot be fetched");
-		return -EIO;
-	}
-	atomic_fetch_add(&fe->fetched, total);
-	/* Only checked bytes enter the cache. */
-	rc = chunk_decode(loc, loc->codec == TSM_COMPRESSION_ZSTD ? buf : buf, out, &problem);
-	if (rc < 0) {
-		chunk_fail(store, s3, loc, problem);
-		free(buf);
-		return -EIO;
-	}
-	cache_put(fe, loc->hash, buf, loc->stored_size);
-	size_t off = loc->stored_size;
-
-	for (size_t i = 0; i < nnext; i++) {
-		if (chunk_decode(&next[i], buf + off, scratch, &problem) == 0)
-			cache_put(fe, next[i].hash, buf + off, next[i].stored_size);
-		off += next[i].stored_size;
-	}
-	free(buf);
-	return 0;
+	if (!(win = malloc(WINDOW_CHUNKS * sizeof(*win))))
+		return -ENOMEM;
+	/* This chunk's window now, the next ones in the background. */
+	win[0] = *loc;
+	n = 1 + readahead_plan(store, loc, win + 1, WINDOW_CHUNKS - 1, WINDOW_BYTES);
+	pf_ahead(store, fe, loc);
+	rc = fetch_window(fe, s3, win, n, out, r->winbuf, scratch, false);
+	free(win);
+	return rc;
 }
 
 /* ---- leases ---------------------------------------------------------------------- */
