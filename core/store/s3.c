@@ -90,6 +90,17 @@ int tsm_s3_parse_url(const char *url, char **bucket_ret, char **prefix_ret)
 				goto bad;
 		if (plen && (strstr(p, "//") || p[0] == '/'))
 			goto bad;
+		/* No "." or ".." segment: a URL path would resolve it, out of
+		 * the prefix or the bucket. */
+		for (size_t i = 0; i < plen;) {
+			size_t seg = strcspn(p + i, "/");
+
+			if (seg > plen - i)
+				seg = plen - i;
+			if ((seg == 1 && p[i] == '.') || (seg == 2 && p[i] == '.' && p[i + 1] == '.'))
+				goto bad;
+			i += seg + 1;
+		}
 		*prefix_ret = plen ? malloc(plen + 2) : strdup("");
 		if (*prefix_ret && plen) {
 			memcpy(*prefix_ret, p, plen);
@@ -803,7 +814,7 @@ int tsm_s3_list_parse(const char *xml, size_t len, size_t prefix_len, tsm_s3_lis
 		}
 		errno = 0;
 		sz = strtoull(size, &end, 10);
-		if (errno || end == size || *end) {
+		if (errno || size[0] < '0' || size[0] > '9' || *end) {
 			rc = -EIO;
 			break;
 		}
