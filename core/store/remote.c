@@ -251,30 +251,72 @@ int tsm_remote_upload_session(struct tsm_store *store)
 
 /* ---- writer: publishing the catalog ------------------------------------------ */
 
+/* A decimal number that is all of [@p, @end): digits only, no overflow. */
+static bool parse_decimal(const char *p, const char *end, uint64_t max, uint64_t *value_ret)
+{
+	uint64_t v = 0;
+
+	if (p == end || end - p > 20)
+		return false;
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9' || v > (max - (uint64_t)(*p - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*value_ret = v;
+	return true;
+}
+
 int tsm_remote_current_parse(const char *text, size_t len, struct tsm_remote_current *cur)
 {
-	char hex[TSM_SHA256_HEX_LEN + 2], tail;
-	long long gen;
-	unsigned long long size;
+	static const char *const names[4] = { "tsmedia-catalog ", "generation ", "sha256 ", "size " };
+	const char *p = text, *end = text + len;
+	uint64_t gen = 0, size = 0, version = 0;
 
-	/* Exactly the four lines tsm_remote_publish writes; NUL-terminated
-	 * within @len. */
-	if (len == 0 || len > CURRENT_MAX || memchr(text, 0, len) || text[len] != 0)
+	/* Exactly the four lines tsm_remote_publish writes, each ended by a
+	 * newline, nothing after. */
+	if (len == 0 || len > CURRENT_MAX || memchr(text, 0, len))
 		return -EINVAL;
-	if (sscanf(text, "tsmedia-catalog 1\ngeneration %lld\nsha256 %65[0-9a-f]\nsize %llu%c", &gen,
-		   hex, &size, &tail) != 4 ||
-	    tail != '\n' || gen < 1 || strlen(hex) != TSM_SHA256_HEX_LEN ||
-	    tsm_hex_decode(hex, cur->sha256, TSM_SHA256_LEN) < 0 || size > CATALOG_MAX ||
-	    strchr(text, '\n') == NULL)
-		return -EINVAL;
-	/* Nothing after the fourth line. */
-	const char *p = text;
+	for (int i = 0; i < 4; i++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t nlen = strlen(names[i]);
 
-	for (int i = 0; i < 4; i++)
-		p = strchr(p, '\n') + 1;
-	if (*p)
+		if (!nl || (size_t)(nl - p) < nlen || memcmp(p, names[i], nlen) != 0)
+			return -EINVAL;
+		p += nlen;
+		switch (i) {
+		case 0:
+			if (!parse_decimal(p, nl, 1, &version) || version != 1)
+				return -EINVAL;
+			break;
+		case 1:
+			if (!parse_decimal(p, nl, INT64_MAX - 1, &gen) || gen < 1)
+				return -EINVAL;
+			break;
+		case 2: {
+			if (nl - p != TSM_SHA256_HEX_LEN)
+				return -EINVAL;
+			for (const char *h = p; h < nl; h++)
+				if (!((*h >= '0' && *h <= '9') || (*h >= 'a' && *h <= 'f')))
+					return -EINVAL;
+			char hex[TSM_SHA256_HEX_LEN + 1];
+
+			memcpy(hex, p, TSM_SHA256_HEX_LEN);
+			hex[TSM_SHA256_HEX_LEN] = 0;
+			if (tsm_hex_decode(hex, cur->sha256, TSM_SHA256_LEN) < 0)
+				return -EINVAL;
+			break;
+		}
+		case 3:
+			if (!parse_decimal(p, nl, CATALOG_MAX, &size))
+				return -EINVAL;
+			break;
+		}
+		p = nl + 1;
+	}
+	if (p != end)
 		return -EINVAL;
-	cur->generation = gen;
+	cur->generation = (int64_t)gen;
 	cur->size = size;
 	return 0;
 }
