@@ -98,19 +98,6 @@ static const struct fuse_opt option_spec[] = {
 	{ "scrub=%s", offsetof(struct options, scrub), 0 },
 	/* -o metrics=ADDRESS:PORT: Prometheus metrics over HTTP (metrics.c). */
 	{ "metrics=%s", offsetof(struct options, metrics), 0 },
-	/* A frontend of a store on object storage. */
-	{ "--remote=%s", offsetof(struct options, remote), 0 },
-	{ "--remote %s", offsetof(struct options, remote), 0 },
-	{ "--endpoint=%s", offsetof(struct options, endpoint), 0 },
-	{ "--endpoint %s", offsetof(struct options, endpoint), 0 },
-	{ "--region=%s", offsetof(struct options, region), 0 },
-	{ "--region %s", offsetof(struct options, region), 0 },
-	{ "--cache=%s", offsetof(struct options, cache), 0 },
-	{ "--cache %s", offsetof(struct options, cache), 0 },
-	{ "--cache-size=%s", offsetof(struct options, cache_size), 0 },
-	{ "--cache-size %s", offsetof(struct options, cache_size), 0 },
-	{ "--frontend-id=%s", offsetof(struct options, frontend_id), 0 },
-	{ "--frontend-id %s", offsetof(struct options, frontend_id), 0 },
 	{ "poll=%s", offsetof(struct options, poll), 0 },
 	{ "lease=%s", offsetof(struct options, lease), 0 },
 	{ "timeout=%s", offsetof(struct options, timeout), 0 },
@@ -120,6 +107,63 @@ static const struct fuse_opt option_spec[] = {
 	{ "--version", offsetof(struct options, version), 1 },
 	FUSE_OPT_END
 };
+
+/* The frontend's long options, taken out of argv before libfuse parses
+ * the rest: libfuse's "--cache %s" would also match "--cache-size" (as
+ * "-oVALUE" matches "-o %s") and every matching template is applied. */
+static int take_frontend_options(int *argc, char **argv, struct options *o)
+{
+	static const struct { const char *name; size_t off; } long_opts[] = {
+		{ "--remote", offsetof(struct options, remote) },
+		{ "--endpoint", offsetof(struct options, endpoint) },
+		{ "--region", offsetof(struct options, region) },
+		{ "--cache", offsetof(struct options, cache) },
+		{ "--cache-size", offsetof(struct options, cache_size) },
+		{ "--frontend-id", offsetof(struct options, frontend_id) },
+	};
+	int out = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		const char *value = NULL;
+		size_t k, n = sizeof(long_opts) / sizeof(long_opts[0]);
+
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		for (k = 0; k < n; k++) {
+			size_t len = strlen(long_opts[k].name);
+
+			if (strncmp(argv[i], long_opts[k].name, len) != 0)
+				continue;
+			if (argv[i][len] == '=') {
+				value = argv[i] + len + 1;
+				break;
+			}
+			if (argv[i][len] == 0) {
+				if (i + 1 >= *argc) {
+					tsm_error("%s needs a value", long_opts[k].name);
+					return -EINVAL;
+				}
+				value = argv[++i];
+				break;
+			}
+		}
+		if (k == n) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		char **field = (char **)((char *)o + long_opts[k].off);
+
+		free(*field);
+		if (!(*field = strdup(value)))
+			return -ENOMEM;
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return 0;
+}
 
 static void options_free(struct options *o)
 {
@@ -324,7 +368,7 @@ out_destroy:
 
 int main(int argc, char **argv)
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_args args;
 	struct fuse_cmdline_opts cl = { 0 };
 	struct options opts = { 0 };
 	struct fs fs = { .next_ino = FUSE_ROOT_ID + 1 };
@@ -332,6 +376,12 @@ int main(int argc, char **argv)
 
 	tsm_i18n_init();
 	tsm_log_set_program("tsmediafs");
+	if (take_frontend_options(&argc, argv, &opts) < 0) {
+		fputs(_("Try 'tsmediafs --help'.\n"), stderr);
+		options_free(&opts);
+		return 2;
+	}
+	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	if (fuse_opt_parse(&args, &opts, option_spec, NULL) != 0)
 		return 2;
 	if (opts.help || opts.version) {
