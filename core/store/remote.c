@@ -808,14 +808,16 @@ void tsm_frontend_stop(struct tsm_store *store)
 	tsm_s3_delete(s3, key);
 }
 
-int tsm_frontend_stats(struct tsm_store *store, struct tsm_frontend_stats *stats)
+int tsm_frontend_stats(struct tsm_frontend_stats *stats)
 {
 	struct tsm_frontend *fe;
 
 	memset(stats, 0, sizeof(*stats));
-	if (!tsm_remote_is_frontend(store))
-		return -EINVAL;
-	fe = store->remote->fe;
+	pthread_mutex_lock(&frontends_lock);
+	fe = frontend;
+	pthread_mutex_unlock(&frontends_lock);
+	if (!fe)
+		return -ENOENT;
 	stats->generation = fe->generation;
 	stats->cache_bytes = atomic_load(&fe->used);
 	stats->cache_limit = fe->limit;

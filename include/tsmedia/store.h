@@ -236,12 +236,15 @@ int tsm_frontend_setup(const struct tsm_frontend_options *opts, char **store_dir
 int tsm_frontend_poll(struct tsm_store *store, bool *changed_ret);
 /* Removes the lease (a clean stop). */
 void tsm_frontend_stop(struct tsm_store *store);
+/* The frontend this process serves (for the mount's metrics; any thread):
+ * its catalog generation, cache use and limit, chunk reads served from the
+ * cache and fetched, bytes fetched.  -ENOENT when it serves none. */
 struct tsm_frontend_stats {
 	int64_t generation;
 	uint64_t cache_bytes, cache_limit;
 	uint64_t hits, misses, fetched_bytes;
 };
-int tsm_frontend_stats(struct tsm_store *store, struct tsm_frontend_stats *stats_ret);
+int tsm_frontend_stats(struct tsm_frontend_stats *stats_ret);
 
 /* The writer: the frontends whose leases are in the bucket. */
 struct tsm_frontend_info {

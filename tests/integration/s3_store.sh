@@ -171,7 +171,8 @@ assert_eq "$(cat "$WORK/old.sha")" "$(sha "$WORK/alpha.1.iso")" "bytes of the sn
 verify_ok "$store"
 
 check "radosgw killed and restarted during a read: EIO or the right bytes, never wrong ones"
-fe_start fe3 -o lease=6s,timeout=5s
+mport=$(_rgw_free_port)
+fe_start fe3 -o lease=6s,timeout=5s,metrics=127.0.0.1:$mport
 python3 - "$WORK/fe3.mnt/alpha.iso" "$WORK/alpha.2.iso" "$WORK/kill.ready" "$WORK/kill.done" >"$WORK/kill.out" <<'PY' &
 import os, sys, time
 path, ref, ready, done = sys.argv[1:]
@@ -212,6 +213,19 @@ wait "$kreader" || fail "reader across the radosgw restart: $(cat "$WORK/kill.ou
 note "$(cat "$WORK/kill.out")"
 grep -q "WRONG" "$WORK/kill.out" && fail "wrong bytes"
 cmp "$WORK/fe3.mnt/alpha.iso" "$WORK/alpha.2.iso" || fail "fe3 after radosgw came back: alpha.iso differs"
+
+check "a frontend's metrics: its generation, cache use, hits, misses and bytes fetched"
+curl -sf "http://127.0.0.1:$mport/metrics" >"$WORK/fe3.metrics" || fail "no metrics from fe3"
+metric() { sed -n "s/^$1 //p" "$WORK/fe3.metrics"; }
+gen_now=$(rgw_curl "$RGW_ENDPOINT/$BUCKET/site1/catalog/CURRENT" | sed -n 's/^generation //p')
+assert_eq "$(metric tsmediafs_remote_generation)" "$gen_now" "tsmediafs_remote_generation"
+assert_ge "$(metric tsmediafs_cache_hits_total)" 1 "tsmediafs_cache_hits_total"
+assert_ge "$(metric tsmediafs_cache_misses_total)" 1 "tsmediafs_cache_misses_total"
+assert_ge "$(metric tsmediafs_remote_fetched_bytes_total)" "$(stat -c %s "$WORK/a2/big.bin")" \
+	"tsmediafs_remote_fetched_bytes_total after reading alpha.iso"
+assert_eq "$(metric tsmediafs_cache_bytes)" "$(du -sb --apparent-size "$WORK/fe3.cache/chunks" |
+	cut -f1 | xargs -I{} expr {} - "$(stat -c %s "$WORK/fe3.cache/chunks")")" "tsmediafs_cache_bytes"
+assert_eq "$(metric tsmediafs_cache_limit_bytes)" $((10 << 30)) "tsmediafs_cache_limit_bytes (the default)"
 
 check "an object overwritten behind tsmedia's back: EIO on a frontend, named by verify"
 # The pack that holds the start of a2/big.bin, which alpha.iso serves now.
@@ -262,8 +276,10 @@ catalog_dump() {
 	} >"$2"
 }
 catalog_dump "$store" "$WORK/before.sql"
+# New bytes (an import of bytes the store has makes no pack to upload).
+randfile "$WORK/big4.bin" $((48 << 20))
 kill -STOP "$RGW_GW_PID"
-"$TSMEDIA" --store "$store" content add --kind package --name Kup "$WORK/big3.bin" >/dev/null 2>&1 &
+"$TSMEDIA" --store "$store" content add --kind package --name Kup "$WORK/big4.bin" >/dev/null 2>&1 &
 w=$!
 wait_until 60 bash -c "ss -Htnp state established '( dport = :$RGW_PORT )' | grep -q 'pid=$w,'" ||
 	{ kill -CONT "$RGW_GW_PID"; fail "the writer never connected to radosgw"; }
