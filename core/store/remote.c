@@ -76,7 +76,7 @@ struct tsm_frontend {
 	pthread_mutex_t evict_lock;
 	char id[64];
 	int64_t poll_interval, lease_ttl;
-	int64_t generation;       /* applied; under the poller's thread */
+	_Atomic int64_t generation; /* applied; written by the poller's thread */
 	int64_t next_poll, next_lease;
 	_Atomic uint64_t hits, misses, fetched;
 	/* The cache's windows, sorted by pack and start (win_*). */

@@ -500,20 +500,24 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 	}
 	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rq->status);
-	if (cc != CURLE_OK && !(rq->sink && rq->sink->overflow)) {
+	/* The status first: an error's body may not fit a buffer sized for
+	 * the object (a 404 for a small range), which is no reason to call it
+	 * anything but a 404. */
+	if (rq->status == 404) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (cc != CURLE_OK && !(rq->sink && rq->sink->overflow) &&
+	    (rq->status >= 200 && rq->status <= 299 ? true : rq->status == 0)) {
 		tsm_error("%s %s%s: %s", rq->method, s3->location, rq->key ? rq->key : "",
 			  errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		rc = -EIO;
 		goto out;
 	}
-	if (rq->sink && rq->sink->overflow) {
+	if (rq->sink && rq->sink->overflow && rq->status >= 200 && rq->status <= 299) {
 		tsm_error("%s %s%s: the answer is larger than expected", rq->method, s3->location,
 			  rq->key ? rq->key : "");
 		rc = -EFBIG;
-		goto out;
-	}
-	if (rq->status == 404) {
-		rc = -ENOENT;
 		goto out;
 	}
 	if (rq->status < 200 || rq->status > 299) {
