@@ -78,6 +78,7 @@ struct tsm_frontend {
 	int64_t poll_interval, lease_ttl;
 	_Atomic int64_t generation; /* applied; written by the poller's thread */
 	int64_t next_poll, next_lease;
+	struct timespec pins_mtime; /* of pins/ when the lease was last written */
 	_Atomic uint64_t hits, misses, fetched;
 	/* The cache's windows, sorted by pack and start (win_*). */
 	pthread_rwlock_t win_lock;
@@ -789,10 +790,22 @@ int tsm_frontend_poll(struct tsm_store *store, bool *changed_ret)
 		fe->next_poll = now + fe->poll_interval;
 		rc = frontend_poll_catalog(store, fe, changed_ret);
 	}
-	/* Renewed at a third of its life, and at once when the catalog moved. */
-	if (now >= fe->next_lease || *changed_ret) {
+	/* Renewed at a third of its life, at once when the catalog moved, and
+	 * when the pins changed (a file opened or let go: pins/ was written),
+	 * so gc learns of a new open within a poll of the watcher, not a third
+	 * of the lease later. */
+	struct stat pins;
+	bool pins_changed = fstatat(store->dir_fd, "pins", &pins, 0) == 0 &&
+			    (pins.st_mtim.tv_sec != fe->pins_mtime.tv_sec ||
+			     pins.st_mtim.tv_nsec != fe->pins_mtime.tv_nsec);
+
+	if (now >= fe->next_lease || *changed_ret || pins_changed) {
 		lrc = frontend_lease_write(store, fe, now);
 		fe->next_lease = lrc < 0 ? now + 1 : now + (fe->lease_ttl + 2) / 3;
+		/* Read before the lease collected the pins: a pin made since
+		 * is seen at the next call. */
+		if (lrc == 0 && pins_changed)
+			fe->pins_mtime = pins.st_mtim;
 	}
 	return rc < 0 ? rc : lrc;
 }
