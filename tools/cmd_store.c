@@ -373,16 +373,16 @@ int cmd_gc(struct cli *cli, int argc, char **argv)
 }
 
 static const char frontends_help[] =
-	"Usage: tsmedia [--store DIR] frontends [--json]\n"
+	"Usage: tsmedia [--store DIR] frontends\n"
 	"\n"
 	"Lists the tsmediafs frontends of a store on object storage, from their leases:\n"
 	"each one's id, the catalog generation it serves (and the current one), how\n"
-	"long ago it renewed its lease, when the lease expires, and its cache use.\n";
+	"long ago it renewed its lease, when the lease expires (negative: expired),\n"
+	"and its cache use.\n";
 
 int cmd_frontends(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -390,12 +390,10 @@ int cmd_frontends(struct cli *cli, int argc, char **argv)
 	struct tsm_store *store;
 	int64_t current = 0, now = (int64_t)time(NULL);
 	size_t n;
-	bool json = false;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
-		case 'j': json = true; break;
 		case 'h': fputs(frontends_help, stdout); return 0;
 		default: return cli_bad_option("frontends ", argv);
 		}
@@ -412,40 +410,17 @@ int cmd_frontends(struct cli *cli, int argc, char **argv)
 		free(list);
 		return 1;
 	}
-	if (json) {
-		struct json_object *arr = json_object_new_array();
+	printf(_("%-24s %10s %10s %12s %21s\n"), _("FRONTEND"), _("GENERATION"), _("LEASE AGE"),
+	       _("EXPIRES IN"), _("CACHE"));
+	for (size_t i = 0; i < n; i++) {
+		char used[32], limit[32], cache[70];
 
-		for (size_t i = 0; i < n; i++) {
-			struct json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "id", json_object_new_string(list[i].id));
-			json_object_object_add(o, "generation", json_object_new_int64(list[i].generation));
-			json_object_object_add(o, "current_generation", json_object_new_int64(current));
-			json_object_object_add(o, "lease_age", json_object_new_int64(now - list[i].renewed));
-			json_object_object_add(o, "expires", json_object_new_int64(list[i].expires));
-			json_object_object_add(o, "expired", json_object_new_boolean(list[i].expires <= now));
-			json_object_object_add(o, "cache_bytes",
-					       json_object_new_int64((int64_t)list[i].cache_bytes));
-			json_object_object_add(o, "cache_limit",
-					       json_object_new_int64((int64_t)list[i].cache_limit));
-			json_object_array_add(arr, o);
-		}
-		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
-		json_object_put(arr);
-	} else {
-		printf(_("%-24s %10s %10s %12s %21s\n"), _("FRONTEND"), _("GENERATION"),
-		       _("LEASE AGE"), _("EXPIRES IN"), _("CACHE"));
-		for (size_t i = 0; i < n; i++) {
-			char used[32], limit[32], cache[70];
-
-			human(list[i].cache_bytes, used, sizeof(used));
-			human(list[i].cache_limit, limit, sizeof(limit));
-			snprintf(cache, sizeof(cache), "%s / %s", used, limit);
-			printf("%-24s %4lld of %3lld %9llds %11llds %21s\n", list[i].id,
-			       (long long)list[i].generation, (long long)current,
-			       (long long)(now - list[i].renewed), (long long)(list[i].expires - now),
-			       cache);
-		}
+		human(list[i].cache_bytes, used, sizeof(used));
+		human(list[i].cache_limit, limit, sizeof(limit));
+		snprintf(cache, sizeof(cache), "%s / %s", used, limit);
+		printf("%-24s %4lld of %3lld %9llds %11llds %21s\n", list[i].id,
+		       (long long)list[i].generation, (long long)current,
+		       (long long)(now - list[i].renewed), (long long)(list[i].expires - now), cache);
 	}
 	free(list);
 	return 0;
