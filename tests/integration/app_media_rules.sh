@@ -62,4 +62,19 @@ tsm "$S" media show sa >"$WORK/show.txt" || fail "media show sa"
 grep -Eq "^Applications: +$(re_escape "$(app 30)")\$" "$WORK/show.txt" ||
 	fail "media show sa does not list application 30: $(cat "$WORK/show.txt")"
 
+check "media that carry no applications refuse --application and --include-dependencies"
+refused_unchanged "$S" "bootable --include-dependencies" "bootable media carries no task sequence" -- \
+	tsm "$S" media create --type bootable --name bm --boot-image "$BOOT" "${BOOTOPTS[@]}" --site PS1 \
+	--self-signed-certificate --no-password --include-dependencies
+refused_unchanged "$S" "data --application APP" "data media .*--application" -- \
+	tsm "$S" media create --type data --name dm --content "$PKG" --application "$(app 30)"
+refused_unchanged "$S" "data --include-dependencies" "data media .*--include-dependencies" -- \
+	tsm "$S" media create --type data --name dm --content "$PKG" --include-dependencies
+refused_unchanged "$S" "data --task-sequence --package" "data media .*--task-sequence" -- \
+	tsm "$S" media create --type data --name dm --content "$PKG" --task-sequence "$TS" --package "$PKG"
+tsm "$S" media create --type data --name dm --content "$PKG" >/dev/null 2>"$WORK/c.err" ||
+	fail "plain data media: $(cat "$WORK/c.err")"
+refused_unchanged "$S" "data edit --application APP" "data media .*--application" -- \
+	tsm "$S" media edit dm --application "$(app 30)"
+
 pass
