@@ -77,4 +77,11 @@ tsm "$S" media create --type data --name dm --content "$PKG" >/dev/null 2>"$WORK
 refused_unchanged "$S" "data edit --application APP" "data media .*--application" -- \
 	tsm "$S" media edit dm --application "$(app 30)"
 
+check "an application a media names with --application cannot be removed until the media is"
+refused_unchanged "$S" "app rm of an application media sa names" \
+	"application $(re_escape "$(app 30)") is named by media sa" -- tsm "$S" app rm "$(app 30)"
+tsm "$S" media rm sa >/dev/null 2>"$WORK/rm.err" || fail "media rm sa: $(cat "$WORK/rm.err")"
+tsm "$S" app rm "$(app 30)" >/dev/null 2>"$WORK/rm.err" || fail "app rm once no media names it: $(cat "$WORK/rm.err")"
+tsm "$S" app show "$(app 30)" >/dev/null 2>&1 && fail "application 30 is still there after app rm"
+
 pass
