@@ -62,6 +62,29 @@ tsm "$S" media show sa >"$WORK/show.txt" || fail "media show sa"
 grep -Eq "^Applications: +$(re_escape "$(app 30)")\$" "$WORK/show.txt" ||
 	fail "media show sa does not list application 30: $(cat "$WORK/show.txt")"
 
+check "media edit of stand-alone media with applications changes only what it is given"
+# content_ids NAME: the store items media NAME carries, in order.
+content_ids() {
+	tsm "$S" media show "$1" --json | $PY -c 'import json, sys; print(" ".join(c["id"] for c in json.load(sys.stdin)["content_versions"]))' ||
+		fail "media show $1 --json"
+}
+tsm "$S" media create --type standalone --name sa-deps --task-sequence "$TS" "${BOOTOPTS[@]}" \
+	--password-file "$WORK/pw" --include-dependencies >/dev/null 2>"$WORK/c.err" ||
+	fail "media create sa-deps: $(cat "$WORK/c.err")"
+before_sa=$(content_ids sa) before_deps=$(content_ids sa-deps)
+# sa carries 10 (its task sequence) and 30; sa-deps 10 and 11, which 10 depends on.
+assert_eq "$(wc -w <<<"$before_sa")" 3 "sa: the boot image and the contents of applications 10 and 30"
+assert_eq "$(wc -w <<<"$before_deps")" 3 "sa-deps: the boot image and the contents of applications 10 and 11"
+assert_ne "$before_sa" "$before_deps" "sa and sa-deps carry different applications"
+tsm "$S" media edit sa --label RELABELED >/dev/null 2>"$WORK/e.err" || fail "media edit sa --label: $(cat "$WORK/e.err")"
+tsm "$S" media edit sa-deps --label RELABELED >/dev/null 2>"$WORK/e.err" ||
+	fail "media edit sa-deps --label: $(cat "$WORK/e.err")"
+assert_eq "$(json_field sa label)" '"RELABELED"' "sa: the new label"
+assert_eq "$(json_field sa applications)" "[\"$(app 30)\"]" "sa: --application kept by a label edit"
+assert_eq "$(content_ids sa)" "$before_sa" "sa: the contents kept by a label edit"
+assert_eq "$(json_field sa-deps include_dependencies)" true "sa-deps: --include-dependencies kept by a label edit"
+assert_eq "$(content_ids sa-deps)" "$before_deps" "sa-deps: the contents kept by a label edit"
+
 check "media that carry no applications refuse --application and --include-dependencies"
 refused_unchanged "$S" "bootable --include-dependencies" "bootable media carries no task sequence" -- \
 	tsm "$S" media create --type bootable --name bm --boot-image "$BOOT" "${BOOTOPTS[@]}" --site PS1 \
