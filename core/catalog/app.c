@@ -219,7 +219,7 @@ static int write_dt(sqlite3 *db, sqlite3_stmt **w, const char *app, size_t prio,
 }
 
 /* Deployment type IDs are store-wide: one another application holds is refused. */
-static int dt_owner_check(struct tsm_store *store, const struct tsm_app *app)
+int tsm_app_dt_owner_check(struct tsm_store *store, const struct tsm_app *app)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -248,7 +248,7 @@ int tsm_app_rows_replace(struct tsm_store *store, const struct tsm_app *app)
 	sqlite3_stmt *w[W_COUNT] = { 0 }, *del;
 	int rc;
 
-	if ((rc = dt_owner_check(store, app)) < 0)
+	if ((rc = tsm_app_dt_owner_check(store, app)) < 0)
 		return rc;
 	/* The old rows go with their application (the keys cascade). */
 	if ((rc = tsm_db_prepare(store->db, "DELETE FROM applications WHERE id = ?", &del)) < 0)

@@ -201,6 +201,13 @@ printf '<sequence/>' >"$WORK/notapp.xml"
 expect_fail_with "notapp.xml: not an application: the root element is <sequence>" -- tsm "$S" app import "$WORK/notapp.xml"
 assert_eq "$(catalog_digest "$S")" "$d" "a refused digest changed the catalog"
 
+check "a deployment type another application holds is refused before --content adds anything"
+# Application 55 lists application 10's deployment type, with a content of its own.
+gen thief "[{\"file\": \"thief.xml\", \"guid\": \"$(guid a 55)\", \"title\": \"Thief\", \"dts\": [{\"guid\": \"$(guid d 10)\", \"title\": \"Ten again\", \"contents\": [{\"guid\": \"$(guid c 55)\", \"files\": [[\"thief.bin\", 4000]]}]}]}]"
+refused_unchanged "$S" "app import --content of a deployment type application 10 holds" \
+	"deployment type $(re_escape "$(dt 10)") belongs to application $(re_escape "$(app 10)") already" -- \
+	tsm "$S" app import --content "$WORK/thief/content" "$WORK/thief/thief.xml"
+
 check "app rm removes an application; its contents stay until content rm"
 tsm "$S" app rm "$(app 2)" >/dev/null || fail "app rm"
 expect_fail_with "no application $(re_escape "$(app 2)")" -- tsm "$S" app show "$(app 2)"
