@@ -16,7 +16,10 @@
 #include "tsmedia/store.h"
 
 static const char usage_text[] =
-	"Usage: tsmediafs [--store DIR] MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
+	/* TRANSLATORS: keep the option names, the -o options and their values, and
+	 * the metavariables (DIR, MOUNTPOINT, OPTION...) as they are; the completion
+	 * and the man_pages test read the help of the C locale. */
+	N_("Usage: tsmediafs [--store DIR] MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
 	"\n"
 	"Serves every media of a tsmedia store as a read-only file under MOUNTPOINT:\n"
 	"NAME.iso, assembled on read from the store.  Media that are created, changed\n"
@@ -48,7 +51,7 @@ static const char usage_text[] =
 	"                  snapshots, pins, catalog refreshes\n"
 	"  -o OPTION       any other FUSE mount option\n"
 	"\n"
-	"Stop with 'fusermount3 -u MOUNTPOINT' or SIGTERM.\n";
+	"Stop with 'fusermount3 -u MOUNTPOINT' or SIGTERM.\n");
 
 struct options {
 	char *store;
@@ -204,7 +207,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (opts.help || opts.version) {
 		if (opts.help)
-			fputs(usage_text, stdout);
+			fputs(_(usage_text), stdout);
 		else
 			printf("tsmediafs %s (FUSE %s)\n", TSMEDIA_VERSION, fuse_pkgversion());
 		free(opts.store);

@@ -14,7 +14,7 @@
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
 
-static const char app_help[] =
+static const char app_help[] = N_(
 	"Usage: tsmedia [--store DIR] app COMMAND [ARGS]\n"
 	"\n"
 	"  import [--content DIR] FILE.xml\n"
@@ -24,9 +24,9 @@ static const char app_help[] =
 	"  show ID [--json]\n"
 	"                  its deployment types, their contents, dependencies and\n"
 	"                  supersedence, and whether the store holds each content\n"
-	"  rm ID [--json]  remove an application\n";
+	"  rm ID [--json]  remove an application\n");
 
-static const char import_help[] =
+static const char import_help[] = N_(
 	"Usage: tsmedia [--store DIR] app import [--content DIR] FILE.xml\n"
 	"\n"
 	"Reads an application and records its deployment types in priority order\n"
@@ -46,7 +46,7 @@ static const char import_help[] =
 	"                    imported as content; else add each later with\n"
 	"                    'tsmedia content add --kind application --id Content_<GUID>'\n"
 	"\n"
-	"Nothing is changed when the file cannot be read or is refused.\n";
+	"Nothing is changed when the file cannot be read or is refused.\n");
 
 static int app_import(struct cli *cli, int argc, char **argv)
 {
@@ -64,7 +64,7 @@ static int app_import(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.content_dir = optarg; break;
-		case 'h': fputs(import_help, stdout); return 0;
+		case 'h': fputs(_(import_help), stdout); return 0;
 		default: return cli_bad_option("app import ", argv);
 		}
 	}
@@ -97,9 +97,9 @@ static int app_import(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
-static const char list_help[] =
+static const char list_help[] = N_(
 	"Usage: tsmedia [--store DIR] app list [--json]\n\n"
-	"Lists every application: ID, revision, deployment types, title.\n";
+	"Lists every application: ID, revision, deployment types, title.\n");
 
 static struct json_object *json_head(const struct tsm_app *a)
 {
@@ -144,7 +144,9 @@ static int app_list(struct cli *cli, int argc, char **argv)
 		}
 		rc = cli_json_print(a);
 	} else {
-		printf("%-93s  %8s  %3s  %s\n", "ID", "REVISION", "DTS", "TITLE");
+		/* TRANSLATORS: the header of app list after its ID column, over
+		 * columns of 8 (right) and 3 (right) characters and the title. */
+		printf("%-93s  %s\n", "ID", _("REVISION  DTS  TITLE"));
 		for (size_t i = 0; i < n; i++)
 			printf("%-93s  %8lld  %3zu  %s\n", list[i].id, (long long)list[i].revision,
 			       list[i].ndts, list[i].title);
@@ -223,70 +225,71 @@ static void print_show(struct tsm_store *store, const struct tsm_app *a)
 	char stamp[32];
 
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", gmtime(&when));
-	printf("ID:          %s\nTitle:       %s\nRevision:    %lld (imported %s UTC)\n"
-	       "Publisher:   %s\nVersion:     %s\nSource:      %s\n", a->id, a->title,
+	/* TRANSLATORS: app show; keep the values of the lines aligned. */
+	printf(_("ID:          %s\nTitle:       %s\nRevision:    %lld (imported %s UTC)\n"
+		 "Publisher:   %s\nVersion:     %s\nSource:      %s\n"), a->id, a->title,
 	       (long long)a->revision, stamp, a->publisher, a->software_version, a->source);
-	printf("\nDeployment types (%zu, in priority order):\n", a->ndts);
+	printf(_("\nDeployment types (%zu, in priority order):\n"), a->ndts);
 	for (size_t i = 0; i < a->ndts; i++) {
 		const struct tsm_app_dt *dt = &a->dts[i];
 
 		printf("  %zu. %s  <%s>\n     %s\n", i + 1, dt->title, dt->technology, dt->id);
 		if (*dt->install_command)
-			printf("     install: %s\n", dt->install_command);
+			printf(_("     install: %s\n"), dt->install_command);
 		for (size_t k = 0; k < dt->ncontents; k++) {
 			const struct tsm_app_content *c = &dt->contents[k];
 			uint64_t bytes = 0;
 
 			for (size_t f = 0; f < c->nfiles; f++)
 				bytes += c->files[f].size;
-			printf("     content %s (version %lld): %zu files, %llu bytes; ", c->id,
+			printf(_("     content %s (version %lld): %zu files, %llu bytes; "), c->id,
 			       (long long)c->version, c->nfiles, (unsigned long long)bytes);
 			if (c->store_id[0])
-				printf("in the store as %s\n", c->store_id);
+				printf(_("in the store as %s\n"), c->store_id);
 			else
-				printf("MISSING from the store\n");
+				fputs(_("MISSING from the store\n"), stdout);
 		}
 		for (size_t g = 0; g < dt->ngroups; g++) {
 			const struct tsm_app_dep_group *grp = &dt->groups[g];
 
-			printf("     depends on ('%s', %s of):\n", grp->name, grp->op);
+			printf(_("     depends on ('%s', %s of):\n"), grp->name, grp->op);
 			for (size_t k = 0; k < grp->ndeps; k++)
 				printf("       %s %s  (DesiredState %s)%s\n", grp->deps[k].app,
 				       grp->deps[k].dt, grp->deps[k].desired_state,
 				       tsm_app_exists(store, grp->deps[k].app)
-					       ? "" : "  MISSING from the store");
+					       ? "" : _("  MISSING from the store"));
 		}
 		for (size_t k = 0; k < dt->nsupersedes; k++)
-			printf("     supersedes %s %s  (DesiredState %s)\n", dt->supersedes[k].app,
+			printf(_("     supersedes %s %s  (DesiredState %s)\n"), dt->supersedes[k].app,
 			       dt->supersedes[k].dt, dt->supersedes[k].desired_state);
 	}
 	if (a->nsuperseded_by) {
-		printf("\nSuperseded by:\n");
+		fputs(_("\nSuperseded by:\n"), stdout);
 		for (size_t i = 0; i < a->nsuperseded_by; i++)
 			printf("  %s\n", a->superseded_by[i]);
 	}
 	if (a->nneeded_by) {
-		printf("\nA dependency of:\n");
+		fputs(_("\nA dependency of:\n"), stdout);
 		for (size_t i = 0; i < a->nneeded_by; i++)
 			printf("  %s\n", a->needed_by[i]);
 	}
 }
 
-static const char show_help[] =
+static const char show_help[] = N_(
 	"Usage: tsmedia [--store DIR] app show ID [--json]\n\n"
 	"Shows an application: its deployment types in priority order with their\n"
 	"technology, install command and contents (and whether the store holds each),\n"
 	"the dependency groups of each (and whether the store holds each application\n"
 	"they name), what each supersedes, and the applications that supersede it or\n"
 	"depend on it.  ID is ScopeId_<GUID>/Application_<GUID>, as task sequences\n"
-	"name it.\n";
+	"name it.\n");
 
 static int app_show(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_store *store;
 	struct tsm_app app;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, show_help, "app show ", "an application ID",
+	int rc = cli_parse_json_args(argc, argv, show_help, "app show ", N_("an application ID"),
 				     &as_json);
 
 	if (rc >= 0)
@@ -315,17 +318,17 @@ static int app_show(struct cli *cli, int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
-static const char rm_help[] =
+static const char rm_help[] = N_(
 	"Usage: tsmedia [--store DIR] app rm ID [--json]\n\n"
 	"Removes an application.  One that another application depends on is kept\n"
-	"(the error names them).  Its contents stay until 'tsmedia content rm'.\n";
+	"(the error names them).  Its contents stay until 'tsmedia content rm'.\n");
 
 static int app_rm(struct cli *cli, int argc, char **argv)
 {
 	char id[128];
 	struct tsm_store *store;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, rm_help, "app rm ", "an application ID", &as_json);
+	int rc = cli_parse_json_args(argc, argv, rm_help, "app rm ", N_("an application ID"), &as_json);
 
 	if (rc >= 0)
 		return rc;

@@ -25,7 +25,7 @@
 #include "tsmedia/site.h"
 #include "tsmedia/store.h"
 
-static const char media_help[] =
+static const char media_help[] = N_(
 	"Usage: tsmedia [--store DIR] media COMMAND [ARGS]\n"
 	"\n"
 	"  create --type TYPE --name NAME [options]\n"
@@ -45,9 +45,9 @@ static const char media_help[] =
 	"  burn NAME [--device DEV ...] [--yes] [--version N]\n"
 	"                  burn each volume of a CD/DVD media with xorriso, verified\n"
 	"  inspect PATH|NAME [--password-file FILE]\n"
-	"                  read task sequence media as a client does; check the manifest\n";
+	"                  read task sequence media as a client does; check the manifest\n");
 
-static const char create_help[] =
+static const char create_help[] = N_(
 	"Usage: tsmedia [--store DIR] media create --type data --name NAME --content ID[,ID...]\n"
 	"                                          [ISO options]\n"
 	"       tsmedia [--store DIR] media create --type capture|bootable|prestaged|standalone\n"
@@ -127,7 +127,7 @@ static const char create_help[] =
 	"  --created-by TEXT (50) --version TEXT (32) --comment TEXT (127)   prestaged\n"
 	"Values of --type, --size, --mode, --media, --media-cipher, --partition-table and\n"
 	"--user-device-affinity are matched in any case.\n"
-	"Every option a type has no use for is refused, with the rule that says so.\n";
+	"Every option a type has no use for is refused, with the rule that says so.\n");
 
 enum { OPT_TYPE = 256, OPT_NAME, OPT_CONTENT, OPT_PUBLISHER, OPT_BIOS, OPT_LOAD, OPT_BIT,
        OPT_UEFI, OPT_MBR, OPT_GPT, OPT_NOJ, OPT_NORR, OPT_NOUDF, OPT_MEDIA, OPT_PTABLE,
@@ -542,7 +542,7 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		case OPT_COMMENT: rc = replace_str(&d->comment, optarg); break;
 		case OPT_USB_MBR: rc = replace_str(&d->usb_bios_mbr, optarg); break;
 		case OPT_USB_CORE: rc = replace_str(&d->usb_bios_core, optarg); break;
-		case 'h': fputs(create_help, stdout); return -1;
+		case 'h': fputs(_(create_help), stdout); return -1;
 		default: return cli_bad_option(cmd, argv);
 		}
 	}
@@ -626,7 +626,7 @@ static int media_edit(struct cli *cli, int argc, char **argv)
 	int rc;
 
 	if (cli_wants_help(argc, argv)) {
-		fputs(create_help, stdout);
+		fputs(_(create_help), stdout);
 		return 0;
 	}
 	if (argc < 2 || argv[1][0] == '-')
@@ -815,7 +815,9 @@ static int media_list(struct cli *cli, int argc, char **argv)
 		}
 		rc = cli_json_print(a);
 	} else {
-		printf("%-24s  %-6s  %7s  %s\n", "NAME", "TYPE", "VERSION", "CONTENT");
+		/* TRANSLATORS: the header of media list, over columns of 24, 6
+		 * and 7 (right) characters and the content IDs. */
+		fputs(_("NAME                      TYPE    VERSION  CONTENT\n"), stdout);
 		for (size_t i = 0; i < n; i++) {
 			printf("%-24s  %-6s  %7lld  ", list[i].def.name,
 			       tsm_media_type_name(list[i].def.type), (long long)list[i].version);
@@ -859,30 +861,30 @@ static struct json_object *json_eltorito_entry(const char *platform, unsigned id
 static void print_boot_entries(const struct tsm_volume *v)
 {
 	if (v->bios_boot)
-		printf("  %-32s El Torito BIOS (platform 0x00), no emulation, load size %u: %s\n",
+		printf(_("  %-32s El Torito BIOS (platform 0x00), no emulation, load size %u: %s\n"),
 		       v->file_name, v->bios_load_size, v->bios_boot);
 	if (v->uefi_boot)
-		printf("  %-32s El Torito UEFI (platform 0xEF), no emulation, load size %u%s: %s\n",
-		       v->file_name, v->uefi_load_size, v->uefi_load_size > 1 ? "" : " (to the image's end)",
-		       v->uefi_boot);
+		printf(_("  %-32s El Torito UEFI (platform 0xEF), no emulation, load size %u%s: %s\n"),
+		       v->file_name, v->uefi_load_size,
+		       v->uefi_load_size > 1 ? "" : _(" (to the image's end)"), v->uefi_boot);
 	if (v->usb_efi)
-		printf("  %-32s UEFI from the FAT partition: %s\n", v->file_name, v->usb_efi);
+		printf(_("  %-32s UEFI from the FAT partition: %s\n"), v->file_name, v->usb_efi);
 	if (!v->bios_boot && !v->uefi_boot && !v->usb_efi) {
 		size_t n = strlen(v->file_name);
 
 		printf("  %-32s %s\n", v->file_name,
 		       n > 4 && strcmp(v->file_name + n - 4, ".wim") == 0
-			       ? "none: a WIM to apply to a disk, which boots from the files it holds"
-			       : "none: does not boot");
+			       ? _("none: a WIM to apply to a disk, which boots from the files it holds")
+			       : _("none: does not boot"));
 	}
 }
 
-static const char show_help[] =
+static const char show_help[] = N_(
 	"Usage: tsmedia [--store DIR] media show NAME [--json]\n"
 	"\n"
 	"Shows a media's definition, every setting it was given (variables whose name\n"
 	"looks secret are masked), its certificate (subject, issuer, dates, thumbprint),\n"
-	"its boot entries, its volume files and their sizes, and its versions.\n";
+	"its boot entries, its volume files and their sizes, and its versions.\n");
 
 static void print_list(const char *label, char *const *v, size_t n)
 {
@@ -906,51 +908,51 @@ static void print_ts_settings(const struct tsm_media_def *d)
 		tsm_date_format(d->cert_not_before, from);
 		tsm_date_format(d->cert_not_after, until);
 		if (d->cert_subject)
-			printf("  subject %s, issuer %s, valid %s to %s, SHA-1 %s\n", d->cert_subject,
+			printf(_("  subject %s, issuer %s, valid %s to %s, SHA-1 %s\n"), d->cert_subject,
 			       d->cert_issuer ? d->cert_issuer : "-", from, until,
 			       d->cert_sha1 ? d->cert_sha1 : "-");
 	}
-	printf("Cipher:    %s\n", d->cipher == TSM_MEDIA_AES128 ? "aes128" : "aes256");
+	printf(_("Cipher:    %s\n"), d->cipher == TSM_MEDIA_AES128 ? "aes128" : "aes256");
 	if (d->boot_image)
-		printf("Boot image: %s\n", d->boot_image);
+		printf(_("Boot image: %s\n"), d->boot_image);
 	if (d->task_sequence)
-		printf("Task sequence: %s\n", d->task_sequence);
+		printf(_("Task sequence: %s\n"), d->task_sequence);
 	if (d->os_image)
-		printf("OS image:  %s (index %u)\n", d->os_image, d->os_image_index ? d->os_image_index : 1);
-	print_list("More content:", d->extra_content, d->nextra_content);
-	print_list("Applications:", d->applications, d->napplications);
+		printf(_("OS image:  %s (index %u)\n"), d->os_image, d->os_image_index ? d->os_image_index : 1);
+	print_list(_("More content:"), d->extra_content, d->nextra_content);
+	print_list(_("Applications:"), d->applications, d->napplications);
 	if (d->include_dependencies)
-		printf("Include dependencies: yes\n");
+		fputs(_("Include dependencies: yes\n"), stdout);
 	if (d->site)
-		printf("Site:      %s, %s\n", d->site, mode_name(d));
-	print_list("Management points:", d->management_points, d->nmanagement_points);
+		printf(_("Site:      %s, %s\n"), d->site, mode_name(d));
+	print_list(_("Management points:"), d->management_points, d->nmanagement_points);
 	if (vars)
-		print_list("Variables:", vars, d->nvariables);
+		print_list(_("Variables:"), vars, d->nvariables);
 	strings_free(vars, d->nvariables);
 	if (d->type != TSM_MEDIA_CAPTURE)
-		printf("Unattended: %s\n", d->unattended ? "yes" : "no");
+		printf(_("Unattended: %s\n"), d->unattended ? _("yes") : _("no"));
 	if (d->type == TSM_MEDIA_BOOTABLE || d->type == TSM_MEDIA_PRESTAGED)
-		printf("Unknown computers: %s\n", d->unknown_computers ? "yes" : "no");
+		printf(_("Unknown computers: %s\n"), d->unknown_computers ? _("yes") : _("no"));
 	if (uda_name(d->user_device_affinity))
-		printf("User device affinity: %s\n", uda_name(d->user_device_affinity));
+		printf(_("User device affinity: %s\n"), uda_name(d->user_device_affinity));
 	if (d->prestart_command)
-		printf("Prestart:  %s%s%s\n", d->prestart_command,
-		       d->prestart_files ? ", files " : "", d->prestart_files ? d->prestart_files : "");
+		printf(_("Prestart:  %s%s%s\n"), d->prestart_command,
+		       d->prestart_files ? _(", files ") : "", d->prestart_files ? d->prestart_files : "");
 	if (d->valid_from) {
 		tsm_date_format(d->valid_from, when);
-		printf("Valid from: %s\n", when);
+		printf(_("Valid from: %s\n"), when);
 	}
 	if (d->valid_until) {
 		tsm_date_format(d->valid_until, when);
-		printf("Valid until: %s\n", when);
+		printf(_("Valid until: %s\n"), when);
 	}
-	print_list("Allowed steps:", d->allowed_steps, d->nallowed_steps);
+	print_list(_("Allowed steps:"), d->allowed_steps, d->nallowed_steps);
 	if (d->created_by)
-		printf("Created by: %s\n", d->created_by);
+		printf(_("Created by: %s\n"), d->created_by);
 	if (d->version_text)
-		printf("Prestaged version: %s\n", d->version_text);
+		printf(_("Prestaged version: %s\n"), d->version_text);
 	if (d->comment)
-		printf("Comment:   %s\n", d->comment);
+		printf(_("Comment:   %s\n"), d->comment);
 }
 
 static int media_show(struct cli *cli, int argc, char **argv)
@@ -962,7 +964,7 @@ static int media_show(struct cli *cli, int argc, char **argv)
 	struct tsm_store *store;
 	char *arch = NULL;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, show_help, "media show ", "a media NAME", &as_json);
+	int rc = cli_parse_json_args(argc, argv, show_help, "media show ", N_("a media NAME"), &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -1027,44 +1029,51 @@ static int media_show(struct cli *cli, int argc, char **argv)
 	} else {
 		const struct tsm_media_def *d = &snap->info.def;
 
-		printf("Name:      %s\nType:      %s\nVersion:   %lld\nLabel:     %s\n", d->name,
+		/* TRANSLATORS: media show; keep the values of the lines aligned. */
+		printf(_("Name:      %s\nType:      %s\nVersion:   %lld\nLabel:     %s\n"), d->name,
 		       tsm_media_type_name(d->type), (long long)snap->info.version,
 		       d->label ? d->label : d->name);
-		printf("Content:  ");
+		fputs(_("Content:  "), stdout);
 		for (size_t i = 0; i < snap->ncontent; i++)
-			printf(" %s (version %lld)", snap->content[i].id,
+			printf(_(" %s (version %lld)"), snap->content[i].id,
 			       (long long)snap->content[i].version);
 		printf("\n");
 		if (arch)
-			printf("Architecture: %s (the boot image's)\n", arch);
-		printf("Boot entries%s%s:\n", d->hybrid_mbr_len ? " (and a hybrid MBR" : "",
-		       d->hybrid_mbr_len ? (d->hybrid_gpt ? " and GPT)" : ")")
-					 : (d->hybrid_gpt ? " (and a hybrid GPT)" : ""));
+			printf(_("Architecture: %s (the boot image's)\n"), arch);
+		if (d->hybrid_mbr_len && d->hybrid_gpt)
+			fputs(_("Boot entries (and a hybrid MBR and GPT):\n"), stdout);
+		else if (d->hybrid_mbr_len)
+			fputs(_("Boot entries (and a hybrid MBR):\n"), stdout);
+		else if (d->hybrid_gpt)
+			fputs(_("Boot entries (and a hybrid GPT):\n"), stdout);
+		else
+			fputs(_("Boot entries:\n"), stdout);
 		for (size_t i = 0; i < set->n; i++)
 			print_boot_entries(&set->volumes[i]);
 		if (d->type != TSM_MEDIA_DATA) {
-			printf("Media GUID: %s\n", d->media_guid ? d->media_guid : "-");
+			printf(_("Media GUID: %s\n"), d->media_guid ? d->media_guid : "-");
 			if (d->password_protected)
-				printf("Password:  yes: variables and policy are encrypted (%s)%s\n",
+				printf(_("Password:  yes: variables and policy are encrypted (%s)%s\n"),
 				       d->cipher == TSM_MEDIA_AES128 ? "AES-128" : "AES-256",
-				       d->weak_password ? "; the password is weak, kept because of"
-							  " --allow-weak-password" : "");
+				       d->weak_password ? _("; the password is weak, kept because of"
+							    " --allow-weak-password") : "");
 			else if (d->type == TSM_MEDIA_CAPTURE)
-				printf("Password:  none (capture media)\n");
+				fputs(_("Password:  none (capture media)\n"), stdout);
 			else
-				printf("Password:  none: %s\n", tsm_media_exposure(d));
+				printf(_("Password:  none: %s\n"), tsm_media_exposure(d));
 			if (d->cert_summary)
-				printf("Certificate: %s\n", d->cert_summary);
+				printf(_("Certificate: %s\n"), d->cert_summary);
 			print_ts_settings(d);
 			if (d->type == TSM_MEDIA_BOOTABLE || d->type == TSM_MEDIA_PRESTAGED ||
 			    d->type == TSM_MEDIA_STANDALONE)
-				printf("Note:      packages on the media are not encrypted (as in"
-				       " Configuration Manager); keep the media physically safe, or\n"
-				       "           deliver sensitive content from the network instead\n");
+				fputs(_("Note:      packages on the media are not encrypted (as in"
+					" Configuration Manager); keep the media physically safe, or\n"
+					"           deliver sensitive content from the network instead\n"),
+				      stdout);
 		}
-		printf("Volumes:\n");
+		fputs(_("Volumes:\n"), stdout);
 		for (size_t i = 0; i < set->n; i++)
-			printf("  %-32s %15llu bytes\n", set->volumes[i].file_name,
+			printf(_("  %-32s %15llu bytes\n"), set->volumes[i].file_name,
 			       (unsigned long long)tsm_image_size(set->volumes[i].image));
 		media_show_versions(snap, set, kept, nkept);
 	}
@@ -1079,7 +1088,7 @@ static int media_rm(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_store *store;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, media_help, "media rm ", "a media NAME", &as_json);
+	int rc = cli_parse_json_args(argc, argv, media_help, "media rm ", N_("a media NAME"), &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -1103,7 +1112,7 @@ static int export_image(struct tsm_store *store, struct tsm_image *image, int fd
 	return media_image_write(store, image, fd, what, progress, false, 0, NULL);
 }
 
-static const char inspect_help[] =
+static const char inspect_help[] = N_(
 	"Usage: tsmedia [--store DIR] media inspect PATH|NAME [--password-file FILE]\n"
 	"                                            [--show-secrets] [--json]\n"
 	"\n"
@@ -1119,7 +1128,7 @@ static const char inspect_help[] =
 	"copy) or a prestaged WIM (SMS/data of its first image, no manifest); NAME\n"
 	"is a media of the store, exported to $TMPDIR to be read (a USB\n"
 	"image or a prestaged WIM: its SMS/data read from the store, no manifest).\n"
-	"Exit status 0 when every file matches, 1 otherwise.\n";
+	"Exit status 0 when every file matches, 1 otherwise.\n");
 
 /* The volumes of a set beside its first: NAME.1.iso, NAME.2.iso, ... */
 static int inspect_volumes(const char *path, char ***paths_ret, size_t *n_ret)
@@ -1253,42 +1262,45 @@ static void inspect_print(const struct tsm_inspect_result *r)
 {
 	char from[32], until[32];
 
-	printf("Volumes:   %u\n", r->volumes);
-	printf("Media:     %s, %s%s\n", r->media_type,
-	       r->password_required ? "protected by a password" : "no password",
-	       r->unattended ? ", unattended" : "");
-	printf("--- SMS/data/Variables.dat: %zu variables (%s%s)\n", r->nvars,
-	       r->cipher, r->password_required ? "" : ", Configuration Manager's fixed key");
+	/* TRANSLATORS: media inspect; keep the values of the lines aligned. */
+	printf(_("Volumes:   %u\n"), r->volumes);
+	printf(_("Media:     %s, %s%s\n"), r->media_type,
+	       r->password_required ? _("protected by a password") : _("no password"),
+	       r->unattended ? _(", unattended") : "");
+	printf(_("--- SMS/data/Variables.dat: %zu variables (%s%s)\n"), r->nvars,
+	       r->cipher, r->password_required ? "" : _(", Configuration Manager's fixed key"));
 	for (size_t i = 0; i < r->nvars; i++)
 		printf("  %s=%s\n", r->vars[i].name, r->vars[i].value);
 	if (r->has_cert) {
 		tsm_date_format(r->cert_not_before, from);
 		tsm_date_format(r->cert_not_after, until);
-		printf("--- media certificate: %s, issued by %s, valid %s to %s, SHA-1 %s, %s\n",
+		printf(_("--- media certificate: %s, issued by %s, valid %s to %s, SHA-1 %s, %s\n"),
 		       r->cert_subject, r->cert_issuer, from, until, r->cert_sha1,
-		       r->cert_has_key ? "with its private key" : "without a private key");
+		       r->cert_has_key ? _("with its private key") : _("without a private key"));
 	}
 	if (r->has_policy) {
-		printf("--- SMS/data/Policy.xml (%s): task sequence %s \"%s\", advertisement %s,"
-		       " boot image %s\n", r->policy_cipher, r->ts_id ? r->ts_id : "-",
+		printf(_("--- SMS/data/Policy.xml (%s): task sequence %s \"%s\", advertisement %s,"
+			 " boot image %s\n"), r->policy_cipher, r->ts_id ? r->ts_id : "-",
 		       r->ts_name ? r->ts_name : "", r->adv_id ? r->adv_id : "-",
 		       r->boot_image_id ? r->boot_image_id : "-");
-		printf("  packages:");
+		fputs(_("  packages:"), stdout);
 		for (size_t i = 0; i < r->npackages; i++)
 			printf(" %s", r->packages[i]);
-		printf("%s\n", r->npackages ? "" : " none");
+		printf("%s\n", r->npackages ? "" : _(" none"));
 		if (r->sequence)
-			printf("  sequence: %s\n", r->sequence);
+			printf(_("  sequence: %s\n"), r->sequence);
 	}
 	if (!r->has_manifest) {
-		printf("--- no SMS/data/Manifest.txt (media tsmedia did not make): files not checked\n");
+		fputs(_("--- no SMS/data/Manifest.txt (media tsmedia did not make): files not checked\n"),
+		      stdout);
 		return;
 	}
-	printf("--- manifest: %zu files, %zu match (%llu bytes), %zu differ, %zu missing,"
-	       " %zu patched when laid out (not checked)\n", r->files_listed, r->files_ok,
+	printf(_("--- manifest: %zu files, %zu match (%llu bytes), %zu differ, %zu missing,"
+		 " %zu patched when laid out (not checked)\n"), r->files_listed, r->files_ok,
 	       (unsigned long long)r->bytes_ok, r->files_bad, r->files_missing, r->files_unchecked);
+	/* The problems as the locale reads them (--json keeps the English ones). */
 	for (size_t i = 0; i < r->nproblems; i++)
-		printf("  %s\n", r->problems[i]);
+		printf("  %s\n", r->problems_text[i]);
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -1341,7 +1353,7 @@ static int media_inspect(struct cli *cli, int argc, char **argv)
 			break;
 		case 's': show_secrets = true; break;
 		case 'j': as_json = true; break;
-		case 'h': fputs(inspect_help, stdout); return 0;
+		case 'h': fputs(_(inspect_help), stdout); return 0;
 		default: return cli_bad_option("media inspect ", argv);
 		}
 	}

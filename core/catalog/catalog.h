@@ -12,7 +12,8 @@
  *   tree_entries(version, path, mode, mtime_ns, attributes, size, blob, link_target)
  *   content_boot(version, seq, platform, emulation, load_size, boot_info_table,
  *                path, blob, size)   El Torito entries of an imported image
- *   content_meta(version, key, value)  volume_id, hybrid_mbr, hybrid_gpt
+ *   content_meta(version, key, value)  volume_id, hybrid_mbr, hybrid_gpt,
+ *                                      system_area.blob (a blob id gc keeps), system_area.map
  *   media(name, type, created, removed)
  *   media_versions(id, media, version, created, removed)
  *   media_options(version, key, value)   a media version's settings

@@ -15,6 +15,7 @@
 #include "import/source.h"
 #include "store/store_internal.h"
 #include "tsmedia/app.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "tsmedia/progress.h"
 #include "tsmedia/winmeta.h"
@@ -174,7 +175,7 @@ int tsm_import_begin(struct tsm_store *store, const struct tsm_content_add_optio
 		tsm_import_abort(imp);
 		return rc;
 	}
-	snprintf(imp->label, sizeof(imp->label), "importing %s", o->name);
+	snprintf(imp->label, sizeof(imp->label), _("importing %s"), o->name);
 	tsm_progress_start(&imp->progress, imp->label, total_bytes, o->progress);
 	*imp_ret = imp;
 	return 0;

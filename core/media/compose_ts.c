@@ -80,6 +80,10 @@ static int boot_options(struct tsm_store *store, const struct tsm_snapshot_conte
 	d->boot_grub2_info = c->grub2_boot_info;
 	d->boot_grub2_mbr = c->grub2_mbr;
 	d->boot_cyl_align = c->cyl_align;
+	if (!d->hybrid_mbr_len && !d->hybrid_gpt && c->system_area) {
+		d->system_area = c->system_area; /* owned by @c, as below */
+		d->system_area_map = c->system_area_map;
+	}
 	if (!d->hybrid_mbr_len && c->hybrid_mbr_len) {
 		d->hybrid_mbr = c->hybrid_mbr; /* owned by @c, which outlives the layout */
 		d->hybrid_mbr_len = c->hybrid_mbr_len;

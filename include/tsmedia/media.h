@@ -122,6 +122,10 @@ struct tsm_boot_choice {
 	uint8_t *hybrid_mbr;
 	size_t hybrid_mbr_len;
 	bool hybrid_gpt;
+	/* The imported ISO's whole system area (32 KiB, read from its blob) and
+	 * the map of the fields that follow a layout (tsmedia/iso.h), or NULL. */
+	uint8_t *system_area;
+	char *system_area_map;
 };
 int tsm_boot_choice_from_content(struct tsm_store *store, const char *id, int64_t version,
 				 struct tsm_tree *tree, struct tsm_boot_choice *choice_ret);

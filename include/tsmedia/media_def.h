@@ -68,6 +68,10 @@ struct tsm_media_def {
 	uint8_t *hybrid_mbr;
 	size_t hybrid_mbr_len;
 	bool hybrid_gpt;
+	/* From an imported ISO that boots the media (not stored options): its
+	 * whole system area and the map of its fields (tsmedia/iso.h). */
+	const uint8_t *system_area;
+	const char *system_area_map;
 	bool joliet, rock_ridge, udf;
 	enum tsm_media_form form;               /* --media cd-dvd|usb */
 	enum tsm_partition_table partition_table; /* USB: --partition-table mbr|gpt */

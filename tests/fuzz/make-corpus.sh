@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?usage: make-corpus.sh OUTDIR [HARNESS...]}
 shift
 harnesses=("$@")
-((${#harnesses[@]})) || harnesses=(iso wim ts_xml app_xml cert inspect cmdata)
+((${#harnesses[@]})) || harnesses=(iso sysarea wim ts_xml app_xml cert inspect cmdata)
 if [[ -z ${TSMEDIA:-} ]]; then
 	for t in "$root/build/tools/tsmedia" "$root/build-fuzz/tools/tsmedia"; do
 		[[ -x $t ]] && TSMEDIA=$t && break
@@ -103,6 +103,42 @@ seeds_iso_classes() {
 		xorriso -no_rc -outdev "$d/xorriso-zisofs.iso" -blank as_needed -map "$rr" / \
 			-find / -type f -exec set_filter --zisofs -- >/dev/null 2>&1
 	fi
+}
+
+# The system area reader (fuzz_sysarea.c): xorriso's hybrids (isohybrid MBR,
+# GPT, GPT + APM), each as its 24-byte head (image size, the BIOS and EFI
+# boot images' sectors and sizes from xorriso's El Torito report) and its
+# first 32 KiB.
+seeds_sysarea() {
+	local d=$out/sysarea t=$tmp/sysarea n
+	mkdir -p "$d" "$t/src/isolinux"
+	have xorriso xorriso || return 0
+	have mkfs.fat dosfstools || return 0
+	[[ -f /usr/lib/ISOLINUX/isohdpfx.bin ]] || { echo "make-corpus: SKIPPED sysarea seeds (Debian: isolinux)" >&2; return 0; }
+	head -c 2048 /dev/urandom >"$t/src/isolinux/isolinux.bin"
+	head -c 300000 /dev/urandom >"$t/src/file.bin"
+	dd if=/dev/zero of="$t/src/efi.img" bs=1k count=1440 status=none
+	mkfs.fat "$t/src/efi.img" >/dev/null
+	for n in mbr gpt apm; do
+		local extra=()
+		[[ $n != mbr ]] && extra+=(-isohybrid-gpt-basdat)
+		[[ $n == apm ]] && extra+=(-isohybrid-apm-hfsplus)
+		xorriso -as mkisofs -quiet -R -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin \
+			-b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4 \
+			-eltorito-alt-boot -e efi.img -no-emul-boot "${extra[@]}" -o "$t/$n.iso" "$t/src" 2>/dev/null
+		xorriso -no_rc -indev "$t/$n.iso" -report_el_torito plain 2>/dev/null >"$t/$n.report"
+		/usr/bin/python3 - "$t/$n.iso" "$t/$n.report" "$d/xorriso-$n.bin" <<-'PY'
+		import os, re, struct, sys
+		iso, rep, out = sys.argv[1:]
+		lba = {}
+		for l in open(rep):
+		    m = re.match(r"El Torito boot img :\s+\d+\s+(\S+)\s.*\s(\d+)$", l.strip())
+		    if m and m.group(1) not in lba:
+		        lba[m.group(1)] = int(m.group(2))
+		head = struct.pack("<QIIII", os.path.getsize(iso), lba["BIOS"], 2048, lba["UEFI"], 1474560)
+		open(out, "wb").write(head + open(iso, "rb").read(32768))
+		PY
+	done
 }
 
 seeds_wim() {

@@ -6,14 +6,18 @@
 # IDs, task sequence IDs, application IDs and site codes come from the store the command line
 # names (--store, else $TSMEDIA_STORE, else tsmedia's default), read with the
 # list commands.  Installed as completions/tsmedia and completions/tsmediafs.
+#
+# Under another language (LANG=ko_KR.UTF-8) the help texts and the headers
+# of the listings are translated, so what is read here is always what the
+# programs print in the C locale (LC_ALL=C).
 
 # _tsmedia_run ARGS...: run the tsmedia being completed, on the store the
-# command line names, with no messages.
+# command line names, with no messages, in the C locale.
 _tsmedia_run()
 {
 	local -a store=()
 	[[ -n ${_tsmedia_store-} ]] && store=(--store "$_tsmedia_store")
-	"${_tsmedia_bin:-tsmedia}" "${store[@]}" "$@" 2>/dev/null
+	LC_ALL=C LANGUAGE= "${_tsmedia_bin:-tsmedia}" "${store[@]}" "$@" 2>/dev/null
 }
 
 # _tsmedia_names PATTERN ARGS...: the first column of a listing, rows only
@@ -243,7 +247,7 @@ _tsmediafs()
 	-o)
 		# The -o options tsmediafs --help describes, then FUSE's own.
 		local opts
-		opts=$("${words[0]}" --help 2>/dev/null | sed -nE 's/^  -o ([a-z_]+)(=[A-Z:]+)?.*/\1\2/p' |
+		opts=$(LC_ALL=C LANGUAGE= "${words[0]}" --help 2>/dev/null | sed -nE 's/^  -o ([a-z_]+)(=[A-Z:]+)?.*/\1\2/p' |
 			sed -E 's/=.*/=/' | grep -v '^OPTION')
 		mapfile -t COMPREPLY < <(compgen -W "$opts max_threads=" -- "${cur##*,}")
 		[[ $cur == *,* ]] && COMPREPLY=("${COMPREPLY[@]/#/${cur%,*},}")
