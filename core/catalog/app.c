@@ -643,8 +643,9 @@ int tsm_app_list(struct tsm_store *store, struct tsm_app **list_ret, size_t *n_r
 }
 
 /* The media whose current definition names application @id with --application
- * (media_options' "applications": IDs joined by newlines) would no longer save:
- * refused, as ts rm and site rm refuse what media use. */
+ * (media_options' "applications": IDs joined by newlines) could no longer be
+ * edited (an edit keeps the list, adding to it): refused, as ts rm and site rm
+ * refuse what media use. */
 static int media_naming_check(struct tsm_store *store, const char *id)
 {
 	char names[512] = "";
@@ -671,8 +672,8 @@ static int media_naming_check(struct tsm_store *store, const char *id)
 	rc = step_done(store->db, rc, "reading media definitions");
 	sqlite3_finalize(s);
 	if (rc == 0 && n) {
-		tsm_error("application %s is named by media %s (--application): edit or remove them"
-			  " first", id, names);
+		tsm_error("application %s is named by media %s (--application, which media edit"
+			  " adds to and never drops): remove those media first", id, names);
 		rc = -EBUSY;
 	}
 	return rc;
