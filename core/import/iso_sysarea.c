@@ -37,9 +37,11 @@
 
 #define SA TSM_ISO_SYSTEM_AREA
 /* How far before the image's end a field may point (the backup GPT and
- * the gap xorriso leaves before it): 256 ISO sectors, what the ISO writer
- * can leave at the end beside UDF's last anchor (ECMA-167 3/8.4.2.1). */
-#define TAIL_MAX (256u * 2048u)
+ * the gap xorriso leaves before it): what the ISO writer lays out.  It
+ * leaves at most 255 ISO sectors after the data, below UDF's last anchor
+ * at N - 256 (ECMA-167 3/8.4.2.1), of which one more than the fields need
+ * (core/image/sysarea.c, SA_MAX_TAIL_SECTORS): 254 sectors. */
+#define TAIL_MAX (254u * 2048u)
 
 enum ref_kind { R_ABS, R_IMG, R_START, R_END };
 
