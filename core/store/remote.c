@@ -1595,6 +1595,16 @@ int tsm_remote_lease_parse(const char *text, size_t len, struct tsm_remote_lease
 	return rc;
 }
 
+/* A lease counts until @grace after it expires; a grace beyond the end of
+ * time (gc --grace takes any that fits 64 bits) keeps it forever instead
+ * of wrapping round to long ago. */
+static bool lease_live(int64_t now, int64_t expires, int64_t grace)
+{
+	int64_t until;
+
+	return __builtin_add_overflow(expires, grace, &until) ? grace > 0 : now < until;
+}
+
 struct lease_walk {
 	struct tsm_store *store;
 	struct tsm_s3 *s3;
@@ -1621,7 +1631,7 @@ static int lease_visit(void *ctx, const char *key, uint64_t size, int64_t mtime)
 	if (rc < 0)
 		return rc;
 	rc = tsm_remote_lease_parse(text, len, &lease, NULL);
-	if (rc == 0 && w->pinned && w->now < lease.expires + w->grace)
+	if (rc == 0 && w->pinned && lease_live(w->now, lease.expires, w->grace))
 		rc = tsm_remote_lease_parse(text, len, &lease, w->pinned);
 	free(text);
 	if (rc == -EINVAL) {
@@ -1633,7 +1643,7 @@ static int lease_visit(void *ctx, const char *key, uint64_t size, int64_t mtime)
 	}
 	if (rc < 0)
 		return rc;
-	if (w->pinned && w->now >= lease.expires + w->grace) {
+	if (w->pinned && !lease_live(w->now, lease.expires, w->grace)) {
 		tsm_info("forgetting frontend %s: its lease expired at %lld", lease.frontend,
 			 (long long)lease.expires);
 		return tsm_s3_delete(w->s3, key);
@@ -1852,7 +1862,8 @@ static int gen_visit(void *ctx, const char *key, uint64_t size, int64_t mtime)
 	    gen >= w->current || w->now - mtime < w->grace)
 		return 0;
 	for (size_t i = 0; i < w->nleases; i++)
-		if (w->leases[i].generation == gen && w->now < w->leases[i].expires + w->grace)
+		if (w->leases[i].generation == gen &&
+		    lease_live(w->now, w->leases[i].expires, w->grace))
 			return 0;
 	w->deleted++;
 	return tsm_s3_delete(w->s3, key);

@@ -329,6 +329,11 @@ if [[ $'\n'$(frontend_ids)$'\n' == *$'\n'fe5$'\n'* ]]; then
 fi
 [[ $'\n'$(frontend_ids)$'\n' == *$'\n'fe1$'\n'* ]] || fail "gc forgot fe1, whose lease is live"
 
+check "gc with the longest grace (9223372036854775807 seconds) forgets no frontend"
+tsm "$store" gc --grace 9223372036854775807s >/dev/null
+[[ $'\n'$(frontend_ids)$'\n' == *$'\n'fe1$'\n'* ]] ||
+	fail "gc --grace 9223372036854775807s forgot fe1, whose lease is live (its expiry plus the grace wrapped round)"
+
 check "gc deletes published catalogs no live lease names, older than the grace"
 cur=$(rgw_curl "$RGW_ENDPOINT/$BUCKET/site1/catalog/CURRENT" | sed -n 's/^generation //p')
 [[ $(objects catalog/) == *"catalog/$(printf %020d "$cur").db"* ]] || fail "gc deleted the current catalog"
