@@ -227,10 +227,13 @@ static int frontend_setup(struct options *o, struct fs *fs)
 		tsm_error("invalid --cache-size %s: a size like 512M, 20G or 1T", o->cache_size);
 		return -EINVAL;
 	}
-	struct { const char *text, *name; int64_t *out; } ivals[] = {
-		{ o->poll, "poll", &fo.poll_interval },
-		{ o->lease, "lease", &fo.lease_ttl },
-		{ o->timeout, "timeout", &secs },
+	/* At most a day of stalling, a year between polls or renewals: a
+	 * longer one is refused, not taken as the default (a lease's expiry,
+	 * now plus its life, must not wrap round). */
+	struct { const char *text, *name; int64_t *out, max; const char *max_text; } ivals[] = {
+		{ o->poll, "poll", &fo.poll_interval, 365 * 86400, "365d" },
+		{ o->lease, "lease", &fo.lease_ttl, 365 * 86400, "365d" },
+		{ o->timeout, "timeout", &secs, 86400, "1d" },
 	};
 
 	secs = 0;
@@ -240,8 +243,13 @@ static int frontend_setup(struct options *o, struct fs *fs)
 				  ivals[i].name, ivals[i].text);
 			return -EINVAL;
 		}
+		if (ivals[i].text && *ivals[i].out > ivals[i].max) {
+			tsm_error("invalid -o %s=%s: at most %s", ivals[i].name, ivals[i].text,
+				  ivals[i].max_text);
+			return -EINVAL;
+		}
 	}
-	fo.timeout = secs > 0 && secs < 86400 ? (unsigned)secs : 0;
+	fo.timeout = (unsigned)secs;
 	/* Absolute: the daemon changes to / when it detaches. */
 	if (mkdir(o->cache, 0700) < 0 && errno != EEXIST) {
 		tsm_error("cannot create %s: %s", o->cache, strerror(errno));

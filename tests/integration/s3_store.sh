@@ -73,6 +73,14 @@ rgw_curl "$RGW_ENDPOINT/$BUCKET/site1/catalog/CURRENT" >"$WORK/current"
 grep -qx 'generation 1' "$WORK/current" || fail "catalog/CURRENT: $(cat "$WORK/current")"
 expect_fail_with "already holds a store" -- tsm "$WORK/other" init --s3 "$URL" --endpoint "$RGW_ENDPOINT"
 
+check "a frontend refuses intervals beyond their bounds instead of taking its defaults"
+# Refused before any request: the endpoint (a closed port) is never asked.
+mkdir -p "$WORK/badopt.mnt"
+for bad in timeout=2d poll=366d lease=9223372036854775807s; do
+	expect_fail_with "invalid -o $bad: at most" -- "$TSMEDIAFS" --remote "$URL" \
+		--endpoint http://127.0.0.1:9 --cache "$WORK/badopt.cache" -o "$bad" "$WORK/badopt.mnt"
+done
+
 check "content add and media create upload the packs and publish the catalog"
 mkdir -p "$WORK/a/sub"
 randfile "$WORK/a/big.bin" $((24 << 20))
