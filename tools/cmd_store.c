@@ -72,7 +72,9 @@ static const char stats_help[] =
 	"Shows what the store holds: logical bytes (the sum of every live content\n"
 	"version's files), unique bytes (distinct file contents), stored bytes (chunks\n"
 	"after dedup and compression), pack bytes on disk (garbage included), chunk,\n"
-	"blob and content counts, and the dedup ratio (logical / stored).\n";
+	"blob and content counts, and the dedup ratio (logical / stored).  Blobs read\n"
+	"out of a stored WIM (a boot image's boot files) are counted apart: they take\n"
+	"no stored bytes of their own.\n";
 
 static double ratio(uint64_t a, uint64_t b)
 {
@@ -130,6 +132,10 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 		json_object_object_add(o, "content_items", json_object_new_uint64(s.content_items));
 		json_object_object_add(o, "content_versions",
 				       json_object_new_uint64(s.content_versions));
+		json_object_object_add(o, "wim_resource_blobs",
+				       json_object_new_uint64(s.wim_resource_blobs));
+		json_object_object_add(o, "wim_resource_bytes",
+				       json_object_new_uint64(s.wim_resource_bytes));
 		json_object_object_add(o, "dedup_ratio",
 				       cli_json_ratio(ratio(s.logical_bytes, s.stored_bytes)));
 		if (cli_json_print(o))
@@ -150,6 +156,9 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 		printf("pack bytes:     %s in %llu packs\n", e, (unsigned long long)s.packs);
 		printf("chunks:         %llu\n", (unsigned long long)s.chunks);
 		printf("blobs:          %llu\n", (unsigned long long)s.blobs);
+		printf("in stored WIMs: %llu blobs, %llu bytes (no chunks of their own)\n",
+		       (unsigned long long)s.wim_resource_blobs,
+		       (unsigned long long)s.wim_resource_bytes);
 		printf("dedup ratio:    %.2f\n", ratio(s.logical_bytes, s.stored_bytes));
 	}
 	tsm_store_close(store);

@@ -12,26 +12,30 @@
 # bootable (boot index 1) and says WINDOWS/ARCH 9 (x64), as a real boot.wim.
 #
 #   tools/make-winpe-demo.sh OUT.wim [--arch N] [--efi-machine HEX] [--no-client] [--no-boot-files]
+#                                    [--compress none|xpress|lzx|lzms]
 #
 # --arch N sets WINDOWS/ARCH (0 x86, 9 x64, 12 arm64...); for an architecture
 # other than x64, bootmgfw.efi is a stand-in that only has the PE header of
 # a program for that machine (it does not boot).  --efi-machine HEX gives it
 # that PE machine instead (0xaa64 arm64, 0x14c x86, 0x8664 x64).
+# --compress gives the WIM another compression than LZX (wimlib-imagex
+# capture --compress).
 #
 # Banners: "tsmedia-winpe: etfsboot.com started by the BIOS",
 # "tsmedia-winpe: efisys.bin started by UEFI",
 # "tsmedia-winpe: bootx64.efi started by UEFI".
 # Needs: nasm wimtools grub-efi-amd64-bin grub-common mtools dosfstools.
 set -euo pipefail
-out=${1:?usage: make-winpe-demo.sh OUT.wim [--arch N] [--no-client] [--no-boot-files]}
+out=${1:?usage: make-winpe-demo.sh OUT.wim [--arch N] [--no-client] [--no-boot-files] [--compress TYPE]}
 shift
-arch=9 client=1 bootfiles=1 machine=
+arch=9 client=1 bootfiles=1 machine= compress=LZX
 while (($#)); do
 	case $1 in
 	--arch) arch=$2; shift 2 ;;
 	--efi-machine) machine=$2; shift 2 ;;
 	--no-client) client=0; shift ;;
 	--no-boot-files) bootfiles=0; shift ;;
+	--compress) compress=$2; shift 2 ;;
 	*) echo "make-winpe-demo.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -132,5 +136,5 @@ fi
 
 rm -f "$out"
 wimlib-imagex capture "$t" "$out" "Microsoft Windows PE (x64)" "tsmedia WinPE stand-in" \
-	--boot --compress=LZX --quiet >/dev/null
+	--boot --compress="$compress" --quiet >/dev/null
 wimlib-imagex info "$out" 1 --image-property "WINDOWS/ARCH=$arch" >/dev/null

@@ -281,6 +281,22 @@ static const char schema_v6[] =
 	"  FROM media_snapshots s JOIN media_content c ON c.version = s.media_version;"
 	"INSERT INTO media_snapshot_numbers(media, last) SELECT media, 1 FROM media_snapshots;";
 
+/* v7: a blob can be a resource inside another blob, a stored WIM: a boot
+ * image's boot files are read out of its boot.wim (store/wim_resource.h)
+ * rather than stored a second time.  Such a blob has its blobs row and no
+ * blob_chunks; its row here says where in the WIM blob its resource lies
+ * (the blob table entry's offset and size in the WIM) and how the WIM
+ * compresses it (format as wimlib numbers it: 0 none, 1 XPRESS, 2 LZX,
+ * 3 LZMS; the header's chunk size).  The key keeps the WIM blob while the
+ * blob is referenced; gc keeps it alive the same way.  IF NOT EXISTS, as
+ * in v5: a catalog taken back to an older version by dropping only the
+ * tables that version lacked keeps this one. */
+static const char schema_v7[] =
+	"CREATE TABLE IF NOT EXISTS blob_wim_resources(blob INTEGER PRIMARY KEY REFERENCES blobs(id),"
+	"  wim INTEGER NOT NULL REFERENCES blobs(id), offset INTEGER NOT NULL,"
+	"  stored_size INTEGER NOT NULL, format INTEGER NOT NULL, chunk_size INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS blob_wim_resources_by_wim ON blob_wim_resources(wim);";
+
 struct catalog_step {
 	const char *what;
 	const char *sql;
@@ -295,6 +311,7 @@ static const struct catalog_step catalog_steps[] = {
 	  schema_v4 },
 	{ "sites keep the values their media carry", schema_v5 },
 	{ "media snapshots are numbered and kept by gc's rules (versions/NAME/N)", schema_v6 },
+	{ "a boot image's boot files are read out of its WIM, not stored twice", schema_v7 },
 };
 
 _Static_assert(sizeof(catalog_steps) / sizeof(catalog_steps[0]) + 1 ==

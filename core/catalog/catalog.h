@@ -39,7 +39,7 @@
 
 /* 'TSM1' in sqlite's application_id: tells our catalog from any sqlite file. */
 #define TSM_CATALOG_APPLICATION_ID 0x54534d31
-#define TSM_CATALOG_SCHEMA_VERSION 6
+#define TSM_CATALOG_SCHEMA_VERSION 7
 
 int tsm_catalog_create(const char *path, const char *site_code, const char *compression);
 /* Opens and checks it is a tsmedia catalog of a version we understand. */
