@@ -7,7 +7,8 @@
 # read.  For each compression: the store grows by no more than the WIM,
 # stats and content show say which files take no space of their own, and
 # the files read back (content cat) and on the mount (the ISO's extents,
-# extracted by xorriso) are what wimlib-imagex extracts.  A damaged chunk of
+# extracted by xorriso from ISO 9660 and by 7-Zip from the UDF 1.02 tree,
+# which udfinfo reads) are what wimlib-imagex extracts.  A damaged chunk of
 # the WIM is an I/O error for the boot file on the mount and in content
 # cat, and verify names the boot file.  gc keeps the WIM while another
 # content's file shares a boot file's bytes.  A solid WIM's boot files are
@@ -16,9 +17,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 fs_require
-for t in nasm wimlib-imagex grub-mkstandalone mkfs.fat mcopy xorriso sqlite3; do
+for t in nasm wimlib-imagex grub-mkstandalone mkfs.fat mcopy xorriso sqlite3 udfinfo 7z; do
 	command -v "$t" >/dev/null ||
-		skip "$t is not installed (Debian: nasm wimtools grub-efi-amd64-bin grub-common dosfstools mtools xorriso sqlite3)"
+		skip "$t is not installed (Debian: nasm wimtools grub-efi-amd64-bin grub-common dosfstools mtools xorriso sqlite3 udftools p7zip-full)"
 done
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -83,6 +84,21 @@ iso_check() {
 	done
 }
 
+# udf_check ISO REF TAG: the ISO's UDF is 1.02, as oscdimg -udfver102
+# writes Windows media (udfinfo), and each boot file 7-Zip reads from the
+# UDF tree is the one wimlib-imagex extracted.
+udf_check() {
+	local p
+	udfinfo "$1" >"$WORK/udfinfo.out" 2>&1 || fail "$3: udfinfo cannot read the UDF: $(cat "$WORK/udfinfo.out")"
+	grep -qx 'udfrev=1.02' "$WORK/udfinfo.out" || fail "$3: the UDF is not revision 1.02: $(grep udfrev "$WORK/udfinfo.out")"
+	rm -rf "$WORK/u"
+	7z x -tudf -o"$WORK/u" "$1" "${!FROM[@]}" >"$WORK/7z.out" 2>&1 ||
+		fail "$3: 7z cannot extract the boot files from the UDF: $(tail -5 "$WORK/7z.out")"
+	for p in "${!FROM[@]}"; do
+		cmp -s "$WORK/u/$p" "$2/${FROM[$p]}" || fail "$3: /$p in the UDF differs from wimlib-imagex extract"
+	done
+}
+
 M=$WORK/mnt
 for c in none xpress lzx lzms; do
 	check "$c: the boot files are read out of the stored WIM; the store grows by no more than the WIM"
@@ -113,11 +129,12 @@ for c in none xpress lzx lzms; do
 	bytes_check "$S" "$BOOT" "$WORK/ref-$c" "$c"
 	verify_ok "$S"
 
-	check "$c: on the mount, the boot files in the ISO are wimlib-imagex's"
+	check "$c: on the mount, the boot files in the ISO (ISO 9660 and UDF 1.02) are wimlib-imagex's"
 	tsm "$S" media create --type capture --name cap --boot-image "$BOOT" >/dev/null 2>"$WORK/create.err" ||
 		fail "$c: media create: $(cat "$WORK/create.err")"
 	fs_start "$S" "$M"
 	iso_check "$M/cap.iso" "$WORK/ref-$c" "$c"
+	udf_check "$M/cap.iso" "$WORK/ref-$c" "$c"
 	assert_eq "$(xorriso -osirrox on -indev "$M/cap.iso" -extract /sources/boot.wim "$WORK/x/boot.wim" >/dev/null 2>&1 &&
 		sha "$WORK/x/boot.wim")" "$(sha "$WORK/$c.wim")" "$c: sources/boot.wim on the mounted ISO"
 	fs_stop "$M"

@@ -2,7 +2,11 @@
 ; sector, after the BPB): loads the Windows boot manager, BOOTMGR, to
 ; 2000:0000 and runs it with DL the BIOS drive number and this boot sector,
 ; BPB and all, left at 0000:7C00: what the boot sector "bootsect /nt60"
-; writes does for the boot manager.  The image writer lays BOOTMGR out as
+; writes does for the boot manager.  The same contract as GRUB's "ntldr"
+; command ("Load NTLDR or BootMGR", grub-core/loader/i386/pc/ntldr.c): the
+; file whole at 2000:0000, CS:IP 2000:0000, DS = ES = SS = 0, SP 7C00, EDX
+; the BIOS drive number, the partition's boot sector at 0000:7C00 with its
+; BPB's hidden sectors and drive number right.  The image writer lays BOOTMGR out as
 ; one run of sectors and writes where it starts (relative to the volume)
 ; and how many sectors it has into the two fields at 500 and 504.  Reads:
 ; INT 13h AH=42h (EDD, "Extended Read"), 64 sectors at a time.
@@ -16,6 +20,7 @@ start:
 	mov ss, ax
 	mov sp, 0x7c00
 	mov ds, ax
+	mov es, ax
 	sti
 	cld
 	mov [0x7c40], dl        ; BS_DrvNum: the drive this volume is on
@@ -47,6 +52,7 @@ have:
 	mov ax, [dap.count]
 	sub cx, ax
 	jnz next
+	xor edx, edx
 	mov dl, [0x7c40]
 	jmp 0x2000:0x0000
 
