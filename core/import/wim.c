@@ -1801,7 +1801,7 @@ int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options
 	struct tsm_sandbox *sb;
 	struct tsm_import *imp = NULL;
 	struct tsm_winpe_plan plan = { 0 };
-	bool boot = o->kind == TSM_KIND_BOOT_IMAGE, need_data = !boot;
+	bool boot = o->kind == TSM_KIND_BOOT_IMAGE;
 	struct stat st;
 	char *real = NULL;
 	int rc, crc, fd = -1;
@@ -1844,13 +1844,13 @@ int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options
 		tsm_sandbox_finish(sb, true);
 		goto out;
 	}
-	/* A boot image whose boot files are all read out of the WIM's bytes
-	 * needs nothing of wimlib's data. */
-	for (size_t i = 0; i < r.nwants; i++)
-		need_data |= r.wants[i].store || r.wants[i].keep;
-	if (need_data && (rc = tsm_sandbox_send(sb, "G", 1)) == 0)
+	/* Even when nothing of it is stored (a boot image whose boot files
+	 * are read out of the WIM's bytes), the reader writes every blob:
+	 * wimlib checks each one's SHA-1 as it reads it, so a WIM damaged
+	 * anywhere is refused. */
+	if ((rc = tsm_sandbox_send(sb, "G", 1)) == 0)
 		rc = import_data(&r, imp, tsm_sandbox_fd(sb));
-	crc = tsm_sandbox_finish(sb, rc < 0 || !need_data);
+	crc = tsm_sandbox_finish(sb, rc < 0);
 	if (crc < 0) {
 		rc = crc; /* the reader's failure explains the data's end */
 	} else if (rc == -EPIPE) {

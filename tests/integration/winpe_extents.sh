@@ -140,6 +140,21 @@ for c in none xpress lzx lzms; do
 	fs_stop "$M"
 done
 
+check "a boot image damaged in a file that is no boot file is refused, the store unchanged"
+# winpe-standin.dll is random bytes: stored as they are, so flipping two of
+# them is damage only its SHA-1 shows.
+cp "$WORK/lzx.wim" "$WORK/dll.wim"
+read -r dll_off < <(wimlib-imagex info "$WORK/dll.wim" --blobs 2>/dev/null |
+	awk '/^Uncompressed size += 300000 bytes/ { f = 1 } f && /^Offset in WIM/ { print $5; exit }')
+[[ -n ${dll_off:-} ]] || fail "could not find winpe-standin.dll's resource"
+printf '\x00\x01' | dd of="$WORK/dll.wim" bs=1 seek=$((dll_off + 1000)) conv=notrunc status=none
+S=$WORK/store-lzx
+before=$(catalog_digest "$S")
+packs=$(pack_bytes "$S")
+expect_fail_with "dll.wim: .*SHA-1" -- tsm "$S" content add --kind boot-image --name damaged "$WORK/dll.wim"
+assert_eq "$(catalog_digest "$S")" "$before" "the catalog after a refused damaged boot image"
+assert_eq "$(pack_bytes "$S")" "$packs" "the packs after a refused damaged boot image"
+
 check "a damaged chunk of the stored WIM is an I/O error for the boot file in it, and verify names it"
 S=$WORK/store-lzx
 BOOT=$(tsm "$S" content list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
