@@ -2,6 +2,17 @@
  * system over the same file data as ECMA-119, so readers that prefer UDF
  * (Windows Setup, 7-Zip) see real names and files of any size.
  *
+ * Windows PE media are made so: the ADK's MakeWinPEMedia /ISO runs
+ * "oscdimg -bootdata:2#p0,e,b<etfsboot.com>#pEF,e,b<efisys.bin> -u1
+ * -udfver102", and oscdimg's -u1 writes UDF and ISO 9660 over the same
+ * data, -udfver102 UDF revision 1.02 (OSCDIMG's usage text: "-u1 ... an
+ * image that has both the UDF file system and the ISO 9660 file system";
+ * learn.microsoft.com, "Oscdimg Command-Line Options").  Windows setup
+ * ISOs use -u2 instead: UDF alone, the ISO 9660 tree holding only a text
+ * file telling readers without UDF that the disc needs it.  tsmedia writes
+ * the -u1 form (with Joliet and Rock Ridge beside it, which oscdimg's
+ * -u1 does not write: its ISO 9660 names are 8.3).
+ *
  *   volume recognition (ECMA-167 2/9): BEA01 NSR02 TEA01 after the ISO
  *     descriptors;
  *   main VDS at sector 32, reserve VDS at 48 (3/8.4): PVD, IUVD, PD, LVD
