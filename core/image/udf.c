@@ -4,14 +4,13 @@
  *
  * Windows PE media are made so: the ADK's MakeWinPEMedia /ISO runs
  * "oscdimg -bootdata:2#p0,e,b<etfsboot.com>#pEF,e,b<efisys.bin> -u1
- * -udfver102", and oscdimg's -u1 writes UDF and ISO 9660 over the same
- * data, -udfver102 UDF revision 1.02 (OSCDIMG's usage text: "-u1 ... an
- * image that has both the UDF file system and the ISO 9660 file system";
- * learn.microsoft.com, "Oscdimg Command-Line Options").  Windows setup
- * ISOs use -u2 instead: UDF alone, the ISO 9660 tree holding only a text
- * file telling readers without UDF that the disc needs it.  tsmedia writes
- * the -u1 form (with Joliet and Rock Ridge beside it, which oscdimg's
- * -u1 does not write: its ISO 9660 names are 8.3).
+ * -udfver102" (the ADK's MakeWinPEMedia.cmd).  Per oscdimg's usage text
+ * (OSCDIMG 2.55) and learn.microsoft.com "Oscdimg Command-Line Options",
+ * -u1 writes UDF and ISO 9660 over the same file data, -u2 UDF alone with
+ * a default text file in the ISO 9660 tree for readers without UDF (as
+ * -j2 does for Joliet), and -udfver102 makes the UDF revision 1.02.
+ * Windows setup ISOs are -u2.  tsmedia writes the -u1 form, with Joliet
+ * and Rock Ridge beside it (oscdimg's -u1 ISO 9660 names are DOS 8.3).
  *
  *   volume recognition (ECMA-167 2/9): BEA01 NSR02 TEA01 after the ISO
  *     descriptors;
