@@ -474,6 +474,9 @@ int tsm_wim_find_resources(const char *path, int fd, const uint8_t (*sha1s)[20],
 
 				if (found_ret[w] || memcmp(e + 30, sha1s[w], 20) != 0)
 					continue;
+				/* Chunks larger than the reader takes: stored apart. */
+				if (compressed && c.chunk > TSM_WIM_RES_CHUNK_MAX)
+					continue;
 				found_ret[w] = true;
 				desc_ret[w] = (struct tsm_wim_res_desc){
 					.offset = r.offset, .stored_size = r.size, .size = r.usize,

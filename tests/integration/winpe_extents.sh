@@ -11,8 +11,10 @@
 # which udfinfo reads) are what wimlib-imagex extracts.  A damaged chunk of
 # the WIM is an I/O error for the boot file on the mount and in content
 # cat, and verify names the boot file.  gc keeps the WIM while another
-# content's file shares a boot file's bytes.  A solid WIM's boot files are
-# stored apart.  A schema version 6 catalog is upgraded to 7.
+# content's file shares a boot file's bytes.  A solid WIM's boot files, and
+# those in chunks larger than the reader takes, are stored apart.  A boot
+# image damaged in any file is refused.  A schema version 6 catalog is
+# upgraded to 7.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -236,6 +238,12 @@ BOOT=$(add_content "$S" --kind boot-image --name "WinPE solid" "$WORK/solid.wim"
 assert_eq "$(stat_get "$S" wim_resource_blobs)" 0 "blobs read out of a solid WIM"
 show_check "$S" "$BOOT" apart
 bytes_check "$S" "$BOOT" "$WORK/ref-lzx" solid
+
+check "an LZMS WIM with 4 MiB chunks (more than the reader takes): its compressed boot files are stored apart, and read back right"
+wimlib-imagex export "$WORK/lzx.wim" 1 "$WORK/lzms4m.wim" --compress=LZMS --chunk-size=4194304 --boot >/dev/null
+BOOT=$(add_content "$S" --kind boot-image --name "WinPE LZMS 4M" "$WORK/lzms4m.wim")
+bytes_check "$S" "$BOOT" "$WORK/ref-lzx" lzms-4m
+verify_ok "$S"
 
 check "a schema version 6 catalog is upgraded to 7 (blob_wim_resources)"
 S=$WORK/store-v6
