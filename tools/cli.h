@@ -39,7 +39,8 @@ int cli_dispatch(struct cli *cli, int argc, char **argv, const char *group, cons
 		 const struct cli_subcommand *subs);
 
 /* The options of a listing or showing subcommand: --json and --help, then
- * one operand (described by @operand, e.g. "a content ID") or none (NULL).
+ * one operand (described by @operand, e.g. N_("a content ID"): translated
+ * when printed) or none (NULL).
  * Returns -1 to go on, else the exit code (help printed, or a usage
  * error). */
 int cli_parse_json_args(int argc, char **argv, const char *help, const char *cmd,
@@ -60,6 +61,14 @@ int cli_json_print(struct json_object *doc);
 /* What an rm --json prints: {"KEY":"VALUE","removed":true}. */
 int cli_json_print_removed(const char *key, const char *value);
 
+/* Around an import (content add, capture, mkiso of a directory, ts import):
+ * cli_import_begin() holds the errors it reports; cli_import_end() with its
+ * result @rc releases them: on success as they were, on failure as one line
+ * "SOURCE: nothing was imported: CAUSE" (the first error; any others are
+ * written before it and counted in it).  Returns @rc. */
+void cli_import_begin(void);
+int cli_import_end(const char *source, int rc);
+
 /* write(2) until all of @len is written: 0 or a negative errno. */
 int cli_write_all(int fd, const void *data, size_t len);
 
@@ -76,6 +85,7 @@ int cmd_media(struct cli *cli, int argc, char **argv);
 int cmd_mount(struct cli *cli, int argc, char **argv);
 int cmd_capture(struct cli *cli, int argc, char **argv);
 int cmd_ts(struct cli *cli, int argc, char **argv);
+int cmd_app(struct cli *cli, int argc, char **argv);
 int cmd_site(struct cli *cli, int argc, char **argv);
 int cmd_cert(struct cli *cli, int argc, char **argv);
 

@@ -21,7 +21,7 @@
 #include "tsmedia/store.h"
 #include "tsmedia/tree.h"
 
-static const char mkiso_help[] =
+static const char mkiso_help[] = N_(
 	"Usage: tsmedia [--store DIR] mkiso -o OUT [OPTIONS] SOURCE\n"
 	"\n"
 	"Writes an ISO image of SOURCE: a content ID, or a directory (imported first as\n"
@@ -42,7 +42,7 @@ static const char mkiso_help[] =
 	"      --uefi-boot PATH    FAT image for the UEFI El Torito entry (path in SOURCE)\n"
 	"      --hybrid-mbr FILE   MBR boot code template (isohdpfx.bin): a USB-bootable\n"
 	"                          image\n"
-	"      --hybrid-gpt        a GPT too, with the UEFI image as EFI System partition\n";
+	"      --hybrid-gpt        a GPT too, with the UEFI image as EFI System partition\n");
 
 enum {
 	OPT_PUBLISHER = 256,
@@ -118,12 +118,11 @@ static int resolve_source(struct cli *cli, struct tsm_store *store, const char *
 			copy[len - 1] = '\0';
 		name = strrchr(copy, '/') && strrchr(copy, '/')[1] ? strrchr(copy, '/') + 1 : copy;
 		o.name = name;
-		rc = tsm_content_add(store, &o, &res);
+		cli_import_begin();
+		rc = cli_import_end(source, tsm_content_add(store, &o, &res));
 		free(copy);
-		if (rc < 0) {
-			tsm_error("nothing was imported from %s", source);
+		if (rc < 0)
 			return rc;
-		}
 		memcpy(id, res.id, TSM_CONTENT_ID_LEN + 1);
 		fprintf(stderr, "%s\n", res.id);
 		if (!cli->quiet)
@@ -311,7 +310,7 @@ int cmd_mkiso(struct cli *cli, int argc, char **argv)
 		case OPT_HYBRID_MBR: mbr_path = optarg; break;
 		case OPT_HYBRID_GPT: o.hybrid_gpt = true; break;
 		case OPT_LAYOUT_ONLY: layout_only = true; break;
-		case 'h': fputs(mkiso_help, stdout); return 0;
+		case 'h': fputs(_(mkiso_help), stdout); return 0;
 		default: return cli_bad_option("mkiso ", argv);
 		}
 	}
@@ -337,7 +336,9 @@ int cmd_mkiso(struct cli *cli, int argc, char **argv)
 	o.volume_time_ns = tree->root->mtime_ns;
 	/* A content ID from a bootable ISO brings its own boot entries. */
 	if (!o.bios_boot && !o.uefi_boot &&
-	    tsm_boot_choice_from_content(store, id, 0, tree, &boot) == 0) {
+	    tsm_boot_choice_from_content(store, id, 0, tree, &boot) < 0)
+		goto out_free_tree;
+	if (!o.bios_boot && !o.uefi_boot) {
 		o.bios_boot = boot.bios_boot;
 		o.bios_load_size = boot.load_size;
 		o.boot_info_table = boot.boot_info_table;
@@ -349,6 +350,11 @@ int cmd_mkiso(struct cli *cli, int argc, char **argv)
 		o.grub2_mbr = boot.grub2_mbr;
 		o.hybrid_cyl_align = boot.cyl_align;
 		o.uefi_boot = boot.uefi_boot;
+		/* The imported system area, unless --hybrid-mbr/--hybrid-gpt. */
+		if (!o.hybrid_mbr && !o.hybrid_gpt && boot.system_area) {
+			o.system_area = boot.system_area;
+			o.system_area_map = boot.system_area_map;
+		}
 		if (!o.hybrid_mbr && boot.hybrid_mbr_len) {
 			o.hybrid_mbr = boot.hybrid_mbr;
 			o.hybrid_mbr_len = boot.hybrid_mbr_len;

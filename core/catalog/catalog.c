@@ -281,7 +281,49 @@ static const char schema_v6[] =
 	"  FROM media_snapshots s JOIN media_content c ON c.version = s.media_version;"
 	"INSERT INTO media_snapshot_numbers(media, last) SELECT media, 1 FROM media_snapshots;";
 
-/* v7: a blob can be a resource inside another blob, a stored WIM: a boot
+/* v7: Configuration Manager applications (catalog/app.c), as an application's
+ * SDMPackageXML models them: the application, its deployment types in
+ * priority order, the contents each uses with their files, each deployment
+ * type's dependency groups and what it supersedes.  Deployment type IDs are
+ * store-wide (a re-import of an application deletes its rows first: the keys
+ * cascade).  app_content_bindings ties a content's Content_ ID to the store's
+ * content item that holds its files (content add --id Content_...); gc deleting
+ * that item deletes the binding (the next content add binds a new one).  IF NOT
+ * EXISTS, as v5: the step only adds tables. */
+static const char schema_v7[] =
+	"CREATE TABLE IF NOT EXISTS applications(id TEXT PRIMARY KEY, revision INTEGER NOT NULL,"
+	"  title TEXT NOT NULL, publisher TEXT NOT NULL, software_version TEXT NOT NULL,"
+	"  source TEXT NOT NULL, created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS app_deployment_types(app TEXT NOT NULL"
+	"    REFERENCES applications(id) ON DELETE CASCADE,"
+	"  priority INTEGER NOT NULL, id TEXT NOT NULL UNIQUE, revision INTEGER NOT NULL,"
+	"  title TEXT NOT NULL, technology TEXT NOT NULL, install_command TEXT NOT NULL,"
+	"  PRIMARY KEY(app, priority)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS app_contents(dt TEXT NOT NULL"
+	"    REFERENCES app_deployment_types(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL, content TEXT NOT NULL, version INTEGER NOT NULL,"
+	"  PRIMARY KEY(dt, seq)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS app_contents_by_content ON app_contents(content);"
+	"CREATE TABLE IF NOT EXISTS app_content_files(dt TEXT NOT NULL, content_seq INTEGER NOT NULL,"
+	"  seq INTEGER NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,"
+	"  PRIMARY KEY(dt, content_seq, seq),"
+	"  FOREIGN KEY(dt, content_seq) REFERENCES app_contents(dt, seq) ON DELETE CASCADE)"
+	"  WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS app_dependencies(dt TEXT NOT NULL"
+	"    REFERENCES app_deployment_types(id) ON DELETE CASCADE,"
+	"  grp INTEGER NOT NULL, seq INTEGER NOT NULL, group_name TEXT NOT NULL,"
+	"  operator TEXT NOT NULL, dep_app TEXT NOT NULL, dep_dt TEXT NOT NULL,"
+	"  desired_state TEXT NOT NULL, PRIMARY KEY(dt, grp, seq)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS app_dependencies_by_app ON app_dependencies(dep_app);"
+	"CREATE TABLE IF NOT EXISTS app_supersedes(dt TEXT NOT NULL"
+	"    REFERENCES app_deployment_types(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL, old_app TEXT NOT NULL, old_dt TEXT NOT NULL,"
+	"  desired_state TEXT NOT NULL, PRIMARY KEY(dt, seq)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS app_supersedes_by_app ON app_supersedes(old_app);"
+	"CREATE TABLE IF NOT EXISTS app_content_bindings(content_uid TEXT PRIMARY KEY,"
+	"  content TEXT NOT NULL UNIQUE REFERENCES content(id) ON DELETE CASCADE);";
+
+/* v8: a blob can be a resource inside another blob, a stored WIM: a boot
  * image's boot files are read out of its boot.wim (store/wim_resource.h)
  * rather than stored a second time.  Such a blob has its blobs row and no
  * blob_chunks; its row here says where in the WIM blob its resource lies
@@ -291,7 +333,7 @@ static const char schema_v6[] =
  * blob is referenced; gc keeps it alive the same way.  IF NOT EXISTS, as
  * in v5: a catalog taken back to an older version by dropping only the
  * tables that version lacked keeps this one. */
-static const char schema_v7[] =
+static const char schema_v8[] =
 	"CREATE TABLE IF NOT EXISTS blob_wim_resources(blob INTEGER PRIMARY KEY REFERENCES blobs(id),"
 	"  wim INTEGER NOT NULL REFERENCES blobs(id), offset INTEGER NOT NULL,"
 	"  stored_size INTEGER NOT NULL, format INTEGER NOT NULL, chunk_size INTEGER NOT NULL);"
@@ -311,7 +353,8 @@ static const struct catalog_step catalog_steps[] = {
 	  schema_v4 },
 	{ "sites keep the values their media carry", schema_v5 },
 	{ "media snapshots are numbered and kept by gc's rules (versions/NAME/N)", schema_v6 },
-	{ "a boot image's boot files are read out of its WIM, not stored twice", schema_v7 },
+	{ "applications, their deployment types, contents and dependencies", schema_v7 },
+	{ "a boot image's boot files are read out of its WIM, not stored twice", schema_v8 },
 };
 
 _Static_assert(sizeof(catalog_steps) / sizeof(catalog_steps[0]) + 1 ==

@@ -29,7 +29,7 @@ int gpt_guid_derive(const uint8_t seed[32], uint8_t salt, uint8_t out[16])
 
 /* CHS of an LBA with isohybrid's geometry (64 heads, 32 sectors), or the
  * "too large" marker 1023/255/63. */
-static void set_chs(uint8_t *p, uint64_t lba)
+void mbr_chs(uint8_t *p, uint64_t lba)
 {
 	uint64_t c = lba / (64 * 32);
 	unsigned h = (unsigned)(lba / 32 % 64), s = (unsigned)(lba % 32 + 1);
@@ -52,9 +52,9 @@ void mbr_entry(uint8_t *p, uint8_t status, uint8_t type, uint64_t start, uint64_
 	if (count > 0xFFFFFFFFu - start)
 		count = 0xFFFFFFFFu - start;
 	p[0] = status;
-	set_chs(p + 1, start);
+	mbr_chs(p + 1, start);
 	p[4] = type;
-	set_chs(p + 5, start + count - 1);
+	mbr_chs(p + 5, start + count - 1);
 	le32_set(p + 8, (uint32_t)start);
 	le32_set(p + 12, (uint32_t)count);
 }

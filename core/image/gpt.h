@@ -27,6 +27,10 @@ extern const uint8_t gpt_type_basic_data[16];
  * 0 or -EIO. */
 int gpt_guid_derive(const uint8_t seed[32], uint8_t salt, uint8_t out[16]);
 
+/* The 3-byte CHS at @p of @lba with isohybrid's geometry (64 heads, 32
+ * sectors), or the "too large" marker 1023/254/63. */
+void mbr_chs(uint8_t *p, uint64_t lba);
+
 /* One MBR partition entry at @p: 0 status, 1 CHS first, 4 type, 5 CHS last,
  * 8 first LBA, 12 number of sectors (clamped to 32 bits). */
 void mbr_entry(uint8_t *p, uint8_t status, uint8_t type, uint64_t start, uint64_t count);

@@ -113,6 +113,7 @@ static void ctx_free(struct iso_ctx *ctx)
 	free(ctx->dirs);
 	free(ctx->jdirs);
 	free(ctx->susp);
+	sysarea_free(ctx);
 }
 
 /* ---- sector allocation ---------------------------------------------- */
@@ -244,12 +245,29 @@ static int layout_sectors(struct iso_ctx *ctx)
 		/* ECMA-167 3/8.4.2.1: a second anchor at N (the last sector), or
 		 * at N - 256 when the backup GPT owns the last sectors. */
 		ctx->udf_avdp2_lba = a.high;
-		ctx->total_sectors = a.high + 1 + (o->hybrid_gpt ? UDF_TAIL_GAP : 0);
-		if (!o->hybrid_gpt && o->hybrid_mbr && o->hybrid_cyl_align) {
+		ctx->total_sectors = a.high + 1 + (o->hybrid_gpt && !ctx->sa ? UDF_TAIL_GAP : 0);
+		if (!ctx->sa && !o->hybrid_gpt && o->hybrid_mbr && o->hybrid_cyl_align) {
 			/* Whole cylinders (below); the anchor stays the last sector. */
 			ctx->total_sectors = (ctx->total_sectors + 511) / 512 * 512;
 			ctx->udf_avdp2_lba = ctx->total_sectors - 1;
 		}
+		if (ctx->sa && sysarea_tail_sectors(ctx)) {
+			/* The backup GPT after UDF's anchor at N - 256, then whole
+			 * cylinders when the original had them. */
+			ctx->total_sectors = a.high + 1 + UDF_TAIL_GAP;
+			if (o->hybrid_cyl_align)
+				ctx->total_sectors = (ctx->total_sectors + 511) / 512 * 512;
+			ctx->udf_avdp2_lba = ctx->total_sectors - 1 - UDF_TAIL_GAP;
+		} else if (ctx->sa && o->hybrid_cyl_align) {
+			ctx->total_sectors = (ctx->total_sectors + 511) / 512 * 512;
+			ctx->udf_avdp2_lba = ctx->total_sectors - 1;
+		}
+	} else if (ctx->sa) {
+		/* An imported system area: the room its tables need at the end
+		 * (the backup GPT), then whole cylinders when the original had. */
+		ctx->total_sectors += sysarea_tail_sectors(ctx);
+		if (o->hybrid_cyl_align)
+			ctx->total_sectors = (ctx->total_sectors + 511) / 512 * 512;
 	} else if (o->hybrid_gpt) {
 		ctx->total_sectors += HYBRID_GPT_TAIL_SECTORS;
 	} else if (o->hybrid_mbr && o->hybrid_cyl_align) {
@@ -376,7 +394,9 @@ static int layout(struct iso_ctx *ctx, struct tsm_image **image_ret)
 	    (o->joliet && (rc = joliet_prepare(ctx)) < 0) || (o->udf && (rc = udf_prepare(ctx)) < 0) ||
 	    (rc = eltorito_prepare(ctx)) < 0)
 		return rc;
-	if (o->hybrid_gpt && !ctx->uefi_boot)
+	if ((rc = sysarea_prepare(ctx)) < 0)
+		return rc;
+	if (!ctx->sa && o->hybrid_gpt && !ctx->uefi_boot)
 		tsm_warn("hybrid GPT without a UEFI boot image: only the ISO data partition");
 
 	/* Sizes: directories (with their Rock Ridge entries and the
@@ -402,7 +422,8 @@ static int layout(struct iso_ctx *ctx, struct tsm_image **image_ret)
 	    (o->joliet && (rc = iso9660_write_path_tables(ctx, true)) < 0) ||
 	    (rc = write_dirs(ctx, false)) < 0 || (o->joliet && (rc = write_dirs(ctx, true)) < 0) ||
 	    ((ctx->bios_boot || ctx->uefi_boot) && (rc = eltorito_write_catalog(ctx)) < 0) ||
-	    (o->udf && (rc = udf_write(ctx)) < 0) || (rc = hybrid_write(ctx)) < 0 ||
+	    (o->udf && (rc = udf_write(ctx)) < 0) ||
+	    (rc = ctx->sa ? sysarea_write(ctx) : hybrid_write(ctx)) < 0 ||
 	    (rc = write_file_data(ctx)) < 0) {
 		tsm_image_builder_free(ctx->b);
 		ctx->b = NULL;

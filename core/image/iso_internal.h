@@ -109,6 +109,8 @@ struct iso_ctx {
 	uint32_t udf_avdp2_lba;
 	uint64_t udf_next_unique;
 
+	struct sa_plan *sa;     /* an imported system area carried over (sysarea.c), or NULL */
+
 	uint32_t data_end;      /* first sector after the last file's data */
 	uint32_t total_sectors; /* the image, 2048-byte sectors */
 };
@@ -210,6 +212,17 @@ uint8_t udf_tag_checksum(const uint8_t *tag);
 int udf_prepare(struct iso_ctx *ctx);
 void udf_write_vrs(uint8_t *p);
 int udf_write(struct iso_ctx *ctx);
+
+/* ---- sysarea.c ------------------------------------------------------ */
+/* An imported system area (opts->system_area and its map): prepare reads
+ * the map once the boot images are known; tail_sectors is the room its
+ * tables need after the data; write puts it at sector 0 and the backup GPT
+ * at the end, once the layout is done. */
+struct sa_plan;
+int sysarea_prepare(struct iso_ctx *ctx);
+uint32_t sysarea_tail_sectors(const struct iso_ctx *ctx);
+int sysarea_write(struct iso_ctx *ctx);
+void sysarea_free(struct iso_ctx *ctx);
 
 /* ---- hybrid.c ------------------------------------------------------- */
 int hybrid_write(struct iso_ctx *ctx);

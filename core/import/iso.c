@@ -12,6 +12,7 @@
  * read error, never a read past what was checked. */
 #include "import/iso.h"
 #include "import/iso_dirs.h"
+#include "import/iso_sysarea.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -140,6 +141,9 @@ struct iso_reader {
 	uint32_t cat_lba;       /* its sector and bytes */
 	uint64_t cat_size;
 	char *system_area;      /* libisofs' summary of the system area, or NULL */
+	uint64_t partition_offset; /* xorriso -partition_offset: blocks of 512 bytes */
+	uint8_t *sa;            /* the system area's bytes, when it is carried over */
+	char *sa_map;           /* and how its fields follow a layout (iso_sysarea.h) */
 	char isofs_label[256];
 	/* OSTA CS0 names (compression IDs 8 and 16) to UTF-8 */
 	iconv_t cs0_8, cs0_16;
@@ -572,7 +576,11 @@ static int isofs_system_area(struct iso_reader *r, IsoImage *img)
 
 	if (iso_image_report_system_area(img, &lines, &count, 0) < 0)
 		return -ENOMEM;
-	for (int i = 0; i < count; i++)
+	for (int i = 0; i < count; i++) {
+		unsigned long long off;
+
+		if (sscanf(lines[i], "Partition offset : %llu", &off) == 1)
+			r->partition_offset = off;
 		if (strncmp(lines[i], "System area summary:", 20) == 0) {
 			const char *s = lines[i] + 20;
 
@@ -582,6 +590,7 @@ static int isofs_system_area(struct iso_reader *r, IsoImage *img)
 			if (!(r->system_area = strdup(s)))
 				break;
 		}
+	}
 	iso_image_report_system_area(img, &lines, &count, 1 << 15);
 	return 0;
 }
@@ -1252,6 +1261,116 @@ static int record_boot_fields(struct iso_reader *r, struct tsm_import *imp)
 	return rc;
 }
 
+/* The system area's bytes as a blob (images made alike share it) and its
+ * map, for the ISO writer to carry it over (content meta
+ * "system_area.blob", the blob's id, and "system_area.map"). */
+struct mem_stream {
+	const uint8_t *p;
+	size_t left;
+};
+
+static ssize_t mem_read(void *ctx, void *out, size_t want)
+{
+	struct mem_stream *m = ctx;
+
+	if (want > m->left)
+		want = m->left;
+	memcpy(out, m->p, want);
+	m->p += want;
+	m->left -= want;
+	return (ssize_t)want;
+}
+
+static int record_system_area(struct iso_reader *r, struct tsm_import *imp)
+{
+	struct mem_stream m = { r->sa, TSM_ISO_SYSTEM_AREA };
+	char id[32];
+	int64_t blob;
+	uint64_t size;
+	int rc;
+
+	if (!r->sa_map)
+		return 0;
+	if ((rc = tsm_import_add_hidden_blob(imp, mem_read, &m, "system area", &blob, &size)) < 0)
+		return rc;
+	snprintf(id, sizeof(id), "%lld", (long long)blob);
+	if ((rc = tsm_import_set_meta(imp, "system_area.blob", id, strlen(id))) < 0)
+		return rc;
+	return tsm_import_set_meta(imp, "system_area.map", r->sa_map, strlen(r->sa_map));
+}
+
+/* Reads the system area (ECMA-119 6.2.1: sectors 0-15) and describes how
+ * it follows a new layout (iso_sysarea.h): its fields may point at the
+ * first boot image of each platform and at the files of the tree (one
+ * extent each, stored as they are).  What cannot follow is refused; an
+ * HFS+ file system (grub-mkrescue's, for Macs) is left out with a warning,
+ * and the image is then re-emitted with tables of the writer's own. */
+static int system_area_read(struct iso_reader *r)
+{
+	struct tsm_sa_anchor *anchors;
+	size_t n = 0;
+	char *why = NULL;
+	int rc;
+
+	if (r->partition_offset) {
+		tsm_error("%s: its ISO 9660 volume starts %llu blocks into a partition (xorriso"
+			  " -partition_offset), which tsmedia does not carry over", r->file,
+			  (unsigned long long)r->partition_offset);
+		return -EINVAL;
+	}
+	if (!(r->sa = malloc(TSM_ISO_SYSTEM_AREA)))
+		return -ENOMEM;
+	if (tsm_pread_full(r->fd, r->sa, TSM_ISO_SYSTEM_AREA, 0) < 0) {
+		tsm_error("%s: cannot read its system area (the image ends early)", r->file);
+		return -EIO;
+	}
+	if (!(anchors = calloc(r->n + 2, sizeof(*anchors))))
+		return -ENOMEM;
+	for (int platform = 0; platform < 2; platform++)
+		for (size_t i = 0; i < r->nboots; i++) {
+			const struct boot *b = &r->boots[i];
+
+			if (b->e.platform != (platform ? TSM_BOOT_PLATFORM_UEFI : TSM_BOOT_PLATFORM_BIOS))
+				continue;
+			anchors[n++] = (struct tsm_sa_anchor){ platform ? "uefi" : "bios", NULL,
+							       (uint64_t)b->rba * ISO_SECTOR,
+							       b->e.size };
+			break;
+		}
+	for (size_t i = 0; i < r->n; i++) {
+		const struct node *nd = &r->nodes[i];
+
+		if (nd->type == TSM_ENTRY_FILE && nd->next == 1 && !nd->zisofs_log2 && nd->size &&
+		    !strchr(nd->path, '\n'))
+			anchors[n++] = (struct tsm_sa_anchor){ "file", nd->path, nd->ext[0].off,
+							       nd->size };
+	}
+	rc = tsm_iso_sysarea_describe(r->sa, r->image_size, r->system_area, anchors, n,
+				      &r->sa_map, &why);
+	free(anchors);
+	switch (rc) {
+	case TSM_SA_EMPTY:
+	case TSM_SA_MAPPED:
+		rc = 0;
+		break;
+	case TSM_SA_HFSPLUS:
+		tsm_warn("%s: its system area is not carried over whole: it holds an HFS+ file"
+			  " system for Macs (%s); re-emitted, the image has its MBR boot code and"
+			  " a GPT of tsmedia's own (ISO data and EFI System partition), no Apple"
+			  " partition map", r->file, why);
+		rc = 0;
+		break;
+	case TSM_SA_REFUSED:
+		tsm_error("%s: its system area cannot be carried over: %s", r->file, why);
+		rc = -EINVAL;
+		break;
+	default:
+		break;
+	}
+	free(why);
+	return rc;
+}
+
 static int record_meta(struct iso_reader *r, struct tsm_import *imp, const char *label)
 {
 	uint8_t head[1024];
@@ -1281,6 +1400,8 @@ static int record_meta(struct iso_reader *r, struct tsm_import *imp, const char 
 	    (rc = tsm_import_set_meta(imp, "system_area", r->system_area,
 				      strlen(r->system_area))) < 0)
 		return rc;
+	if ((rc = record_system_area(r, imp)) < 0)
+		return rc;
 	return record_boot_fields(r, imp);
 }
 
@@ -1301,6 +1422,8 @@ static void reader_free(struct iso_reader *r)
 	free(r->visited);
 	free(r->catalog_path);
 	free(r->system_area);
+	free(r->sa);
+	free(r->sa_map);
 	if (r->udf)
 		udf_close(r->udf);
 	if (r->cs0_8 != (iconv_t)-1)
@@ -1554,11 +1677,25 @@ struct reader_job {
 	ino_t ino;
 };
 
-/* The child.  It ends with _exit(): nothing is freed. */
+static int reader_run(const struct reader_job *job, struct iso_reader *r, int fd);
+
+/* The child (a process; in a fuzz build perhaps a thread, see sandbox.c):
+ * it reads into a copy of the importer's reader, which holds nothing of
+ * the heap yet, and frees what it made. */
 static int reader_main(void *arg, int fd)
 {
 	const struct reader_job *job = arg;
-	struct iso_reader *r = job->r;
+	struct iso_reader r = *job->r;
+	int rc;
+
+	r.fd = -1;
+	rc = reader_run(job, &r, fd);
+	reader_free(&r);
+	return rc;
+}
+
+static int reader_run(const struct reader_job *job, struct iso_reader *r, int fd)
+{
 	struct tsm_wire_out w;
 	char label[256];
 	struct stat st;
@@ -1619,6 +1756,7 @@ static int reader_main(void *arg, int fd)
 	}
 	tsm_wire_put_str(&w, r->catalog_path);
 	tsm_wire_put_str(&w, r->system_area);
+	tsm_wire_put_u64(&w, r->partition_offset);
 	return tsm_wire_out_close(&w, WIRE_END);
 }
 
@@ -1713,6 +1851,7 @@ static int receive_tree(struct iso_reader *r, int fd, char *label, size_t size)
 	if (r->catalog_path && !tsm_wire_path_ok(r->catalog_path))
 		tsm_wire_fail(w, -EPROTO);
 	r->system_area = tsm_wire_get_str(w, 4096);
+	r->partition_offset = tsm_wire_get_count(w, UINT32_MAX);
 	return tsm_wire_in_end(w, WIRE_END);
 }
 
@@ -1766,6 +1905,8 @@ int tsm_import_iso(struct tsm_store *store, const struct tsm_content_add_options
 			goto out;
 	tsm_debug("%s: %zu entries from %s names, %zu boot entries", r.file, r.n, r.names,
 		  nboots);
+	if ((rc = system_area_read(&r)) < 0)
+		goto out;
 
 	real = realpath(o->source, NULL);
 	if ((rc = tsm_import_begin(store, o, real ? real : o->source, r.file_bytes, &imp)) < 0)

@@ -12,8 +12,11 @@
 
 #include "import/winpe.h"
 #include "media/media_internal.h"
+#include "tsmedia/blob_source.h"
 #include "tsmedia/content.h"
+#include "tsmedia/iso.h"
 #include "tsmedia/log.h"
+#include "tsmedia/store.h"
 #include "tsmedia/tree.h"
 
 void tsm_boot_choice_clear(struct tsm_boot_choice *c)
@@ -22,6 +25,8 @@ void tsm_boot_choice_clear(struct tsm_boot_choice *c)
 	free(c->uefi_boot);
 	free(c->hybrid_mbr);
 	free(c->boot_catalog);
+	free(c->system_area);
+	free(c->system_area_map);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -44,6 +49,45 @@ static char *add_hidden_image(struct tsm_tree *tree, const struct tsm_boot_entry
 	}
 	t->hidden = true;
 	return path;
+}
+
+/* The imported system area (core/import/iso.c: content meta
+ * "system_area.blob" names its blob, "system_area.map" says how its fields
+ * follow a layout): its 32 KiB read through the store, each chunk checked. */
+static int system_area_from_content(struct tsm_store *store, const char *id, int64_t version,
+				    struct tsm_boot_choice *c)
+{
+	struct tsm_blob_source *src;
+	void *value;
+	size_t len;
+	long long blob;
+	char text[32];
+	ssize_t got;
+	int rc;
+
+	if (tsm_content_meta(store, id, version, "system_area.blob", &value, &len) < 0)
+		return 0;
+	snprintf(text, sizeof(text), "%.*s", (int)(len < 31 ? len : 31), (char *)value);
+	free(value);
+	if (sscanf(text, "%lld", &blob) != 1 || blob <= 0 ||
+	    tsm_content_meta(store, id, version, "system_area.map", &value, &len) < 0) {
+		tsm_error("content %s: its system area's record is damaged", id);
+		return -EIO;
+	}
+	c->system_area_map = strndup(value, len);
+	free(value);
+	if (!c->system_area_map || !(c->system_area = malloc(TSM_ISO_SYSTEM_AREA_BYTES)))
+		return -ENOMEM;
+	if ((rc = tsm_store_blob_source_new(store, &src)) < 0)
+		return rc;
+	got = src->pread(src->ctx, blob, c->system_area, TSM_ISO_SYSTEM_AREA_BYTES, 0);
+	tsm_store_blob_source_free(src);
+	if (got != (ssize_t)TSM_ISO_SYSTEM_AREA_BYTES) {
+		tsm_error("content %s: cannot read its system area (blob %lld): %s", id, blob,
+			  got < 0 ? strerror((int)-got) : "it is too short");
+		return got < 0 ? (int)got : -EIO;
+	}
+	return 0;
 }
 
 static void hybrid_from_content(struct tsm_store *store, const char *id, int64_t version,
@@ -133,6 +177,10 @@ int tsm_boot_choice_from_content(struct tsm_store *store, const char *id, int64_
 	tsm_boot_entries_free(entries, n);
 	if (n)
 		hybrid_from_content(store, id, version, c);
+	if (n && (rc = system_area_from_content(store, id, version, c)) < 0) {
+		tsm_boot_choice_clear(c);
+		return rc;
+	}
 	/* Windows PE boot images: etfsboot.com for BIOS, efisys.bin for UEFI. */
 	if (!c->bios_boot && tsm_tree_lookup(tree, "boot/etfsboot.com")) {
 		c->bios_boot = strdup("boot/etfsboot.com");

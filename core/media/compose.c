@@ -92,6 +92,8 @@ static int layout_iso(struct tsm_store *store, const struct tsm_media_def *d,
 		.hybrid_mbr = d->hybrid_mbr,
 		.hybrid_mbr_len = d->hybrid_mbr_len,
 		.hybrid_gpt = d->hybrid_gpt,
+		.system_area = d->system_area,
+		.system_area_map = d->system_area_map,
 	};
 
 	tsm_tree_walk(tree, newest_mtime, &o.volume_time_ns);
@@ -310,8 +312,8 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 		 * boots from its files, not from El Torito entries). */
 		if (rc == 0 && !d.bios_boot && !d.uefi_boot && snap->ncontent == 1 &&
 		    d.form != TSM_MEDIA_USB &&
-		    tsm_boot_choice_from_content(store, snap->content[0].id, snap->content[0].version,
-						 tree, &bc) == 0) {
+		    (rc = tsm_boot_choice_from_content(store, snap->content[0].id,
+						       snap->content[0].version, tree, &bc)) == 0) {
 			d.bios_boot = bc.bios_boot;
 			d.boot_load_size = bc.load_size;
 			d.boot_info_table = bc.boot_info_table;
@@ -324,6 +326,11 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 			d.boot_cyl_align = bc.cyl_align;
 			d.uefi_boot = bc.uefi_boot;
 			d.uefi_load_size = bc.uefi_load_size;
+			/* The imported system area, unless the media names its own. */
+			if (!d.hybrid_mbr_len && !d.hybrid_gpt && bc.system_area) {
+				d.system_area = bc.system_area;
+				d.system_area_map = bc.system_area_map;
+			}
 			if (!d.hybrid_mbr_len && bc.hybrid_mbr_len) {
 				d.hybrid_mbr = bc.hybrid_mbr;
 				d.hybrid_mbr_len = bc.hybrid_mbr_len;

@@ -169,7 +169,9 @@ static int gc_drop_unreferenced(struct tsm_store *store, unsigned keep,
 		" (SELECT blob FROM tree_entries WHERE blob IS NOT NULL) AND id NOT IN"
 		" (SELECT blob FROM content_boot WHERE blob IS NOT NULL) AND id NOT IN"
 		" (SELECT blob FROM media_files) AND id NOT IN"
-		" (SELECT blob FROM win_streams WHERE blob IS NOT NULL);"
+		" (SELECT blob FROM win_streams WHERE blob IS NOT NULL) AND id NOT IN"
+		/* an imported ISO's system area (core/import/iso.c) */
+		" (SELECT CAST(value AS INTEGER) FROM content_meta WHERE key = 'system_area.blob');"
 		/* A WIM whose resources live blobs read stays (one level:
 		 * a WIM blob is a blob of chunks). */
 		"DELETE FROM gc_blobs WHERE id IN (SELECT wim FROM blob_wim_resources"

@@ -2,6 +2,8 @@
 #include "tsmedia/i18n.h"
 
 #include <locale.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,12 @@
 static enum tsm_log_level log_level = TSM_LOG_INFO;
 static const char *log_program = "tsmedia";
 static tsm_log_sink_fn log_sink;
+
+#define HELD_MAX 64
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool holding;
+static char *held[HELD_MAX];
+static size_t nheld;
 
 void tsm_i18n_init(void)
 {
@@ -40,17 +48,85 @@ static const char *level_prefix(enum tsm_log_level level)
 	}
 }
 
+/* Keeps an error message while errors are held: true when kept. */
+static bool hold(enum tsm_log_level level, const char *msg)
+{
+	bool kept = false;
+
+	/* With a sink (a sandboxed reader's, which hands its messages to the
+	 * parent; a daemon's syslog) messages go there, held or not. */
+	if (level != TSM_LOG_ERROR || log_sink)
+		return false;
+	pthread_mutex_lock(&held_lock);
+	if (holding && nheld < HELD_MAX && (held[nheld] = strdup(msg))) {
+		nheld++;
+		kept = true;
+	}
+	pthread_mutex_unlock(&held_lock);
+	return kept;
+}
+
+static void log_write(enum tsm_log_level level, const char *msg);
+
+void tsm_log_hold_errors(void)
+{
+	pthread_mutex_lock(&held_lock);
+	holding = true;
+	pthread_mutex_unlock(&held_lock);
+}
+
+size_t tsm_log_release_errors(char ***msgs_ret)
+{
+	char **msgs = NULL;
+	size_t n;
+
+	pthread_mutex_lock(&held_lock);
+	holding = false;
+	n = nheld;
+	if (n && (msgs = malloc(n * sizeof(*msgs))))
+		memcpy(msgs, held, n * sizeof(*msgs));
+	else
+		for (size_t i = 0; i < n; i++)
+			free(held[i]);
+	nheld = 0;
+	pthread_mutex_unlock(&held_lock);
+	if (!msgs)
+		n = 0;
+	if (!msgs_ret) {
+		for (size_t i = 0; i < n; i++)
+			log_write(TSM_LOG_ERROR, msgs[i]);
+		tsm_log_messages_free(msgs, n);
+		return n;
+	}
+	*msgs_ret = msgs;
+	return n;
+}
+
+void tsm_log_messages_free(char **msgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(msgs[i]);
+	free(msgs);
+}
+
 void tsm_logv(enum tsm_log_level level, const char *fmt, va_list ap)
 {
 	char msg[4096];
-	char line[4200];
-	int n;
 
 	if (level > log_level)
 		return;
 	/* Every message is translated here, so call sites stay plain
 	 * tsm_error("...") and xgettext finds them by keyword (po/meson.build). */
 	vsnprintf(msg, sizeof(msg), _(fmt), ap);
+	if (!hold(level, msg))
+		log_write(level, msg);
+}
+
+static void log_write(enum tsm_log_level level, const char *msg)
+{
+	char line[4200];
+	int n;
+
 	if (log_sink) {
 		log_sink(level, msg);
 		return;

@@ -1,5 +1,7 @@
 #include "tsmedia/progress.h"
 
+#include "tsmedia/i18n.h"
+
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,7 +28,7 @@ static void format_bytes(double bytes, char *out, size_t n)
 
 static void progress_draw(struct tsm_progress *progress, double now)
 {
-	char done[32], total[32], rate[32], line[200];
+	char done[32], total[32], rate[32], line[320];
 	double elapsed = now - progress->start;
 	double bps = elapsed > 0 ? (double)progress->done / elapsed : 0;
 	int n;
@@ -37,12 +39,20 @@ static void progress_draw(struct tsm_progress *progress, double now)
 		double left = bps > 0 ? (double)(progress->total - progress->done) / bps : 0;
 
 		format_bytes((double)progress->total, total, sizeof(total));
-		n = snprintf(line, sizeof(line), "\r%s: %s / %s (%3.0f%%), %s/s, ETA %02d:%02d \x1b[K",
-			     progress->label, done, total,
-			     100.0 * (double)progress->done / (double)progress->total, rate,
-			     (int)(left / 60), (int)left % 60);
+		char body[160];
+
+		/* TRANSLATORS: a progress line: bytes done / in all (percent),
+		 * bytes per second, time left as minutes:seconds. */
+		snprintf(body, sizeof(body), _("%s / %s (%3.0f%%), %s/s, ETA %02d:%02d"), done,
+			 total, 100.0 * (double)progress->done / (double)progress->total, rate,
+			 (int)(left / 60), (int)left % 60);
+		n = snprintf(line, sizeof(line), "\r%s: %s \x1b[K", progress->label, body);
 	} else {
-		n = snprintf(line, sizeof(line), "\r%s: %s, %s/s \x1b[K", progress->label, done, rate);
+		char body[96];
+
+		/* TRANSLATORS: a progress line: bytes done, bytes per second. */
+		snprintf(body, sizeof(body), _("%s, %s/s"), done, rate);
+		n = snprintf(line, sizeof(line), "\r%s: %s \x1b[K", progress->label, body);
 	}
 	if (n > 0 && write(STDERR_FILENO, line, (size_t)n) > 0)
 		progress->drawn = true;

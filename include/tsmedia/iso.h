@@ -24,6 +24,9 @@ struct tsm_tree;
 struct tsm_image;
 struct tsm_blob_source;
 
+/* ECMA-119 6.2.1: the system area is sectors 0-15. */
+#define TSM_ISO_SYSTEM_AREA_BYTES 32768u
+
 struct tsm_iso_options {
 	const char *volume_id;     /* default "CDROM"; ISO: d-characters upper-cased, 32 max; Joliet: 16 UCS-2 */
 	const char *publisher, *preparer, *application; /* may be NULL */
@@ -56,6 +59,13 @@ struct tsm_iso_options {
 	const uint8_t *hybrid_mbr; /* 432..512-byte MBR boot code template (isohdpfx.bin), or NULL */
 	size_t hybrid_mbr_len;
 	bool hybrid_gpt;           /* GPT with the EFI image as an EFI System partition */
+	/* An imported ISO's whole system area (32 KiB, sectors 0-15) carried
+	 * over, and the map of its fields that follow the layout (written by
+	 * core/import/iso_sysarea.c, applied by core/image/sysarea.c): its MBR,
+	 * GPT and APM partitions over the boot images follow their new sectors.
+	 * Both or neither; they take the place of hybrid_mbr and hybrid_gpt. */
+	const uint8_t *system_area;
+	const char *system_area_map;
 };
 
 /* Lays @tree out as an ISO image.  Returns 0, or a negative errno with a

@@ -29,6 +29,9 @@ bool tsm_media_name_valid(const char *name);
 /* What anyone holding task sequence media @def without a password can read (its files are
  * encrypted under keys written on the media itself): a sentence for create and show. */
 const char *tsm_media_exposure(const struct tsm_media_def *def);
+/* Whether media variable @name_value ("NAME=VALUE") has a name that looks secret (a password,
+ * a key, a credential): show masks its value, as media inspect does. */
+bool tsm_media_variable_secret(const char *name_value);
 
 /* Stores a new media (@edit false; the name must be free) or a new version
  * of an existing one (@edit true).  The definition is checked against its
@@ -121,6 +124,10 @@ struct tsm_boot_choice {
 	uint8_t *hybrid_mbr;
 	size_t hybrid_mbr_len;
 	bool hybrid_gpt;
+	/* The imported ISO's whole system area (32 KiB, read from its blob) and
+	 * the map of the fields that follow a layout (tsmedia/iso.h), or NULL. */
+	uint8_t *system_area;
+	char *system_area_map;
 };
 int tsm_boot_choice_from_content(struct tsm_store *store, const char *id, int64_t version,
 				 struct tsm_tree *tree, struct tsm_boot_choice *choice_ret);
