@@ -13,8 +13,8 @@
 # cat, and verify names the boot file.  gc keeps the WIM while another
 # content's file shares a boot file's bytes.  A solid WIM's boot files, and
 # those in chunks larger than the reader takes, are stored apart.  A boot
-# image damaged in any file is refused.  A schema version 6 catalog is
-# upgraded to 7.
+# image damaged in any file is refused.  A schema version 7 catalog is
+# upgraded to 8.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -245,22 +245,22 @@ BOOT=$(add_content "$S" --kind boot-image --name "WinPE LZMS 4M" "$WORK/lzms4m.w
 bytes_check "$S" "$BOOT" "$WORK/ref-lzx" lzms-4m
 verify_ok "$S"
 
-check "a schema version 6 catalog is upgraded to 7 (blob_wim_resources)"
-S=$WORK/store-v6
+check "a schema version 7 catalog is upgraded to 8 (blob_wim_resources)"
+S=$WORK/store-v7
 init_store "$S"
-mkdir -p "$WORK/v6"
-randfile "$WORK/v6/a.bin" 100000
-V6=$(add_content "$S" --kind package --name v6 "$WORK/v6")
-# Version 6 is today's schema without blob_wim_resources.
-sqlite3 "$S/catalog.db" 'DROP TABLE blob_wim_resources; PRAGMA user_version=6' ||
-	fail "could not make a version 6 catalog"
-tsm "$S" content list >/dev/null 2>"$WORK/open6.err" || fail "content list on a version 6 store: $(cat "$WORK/open6.err")"
-grep -q "upgraded from schema version 6 to 7" "$WORK/open6.err" ||
-	fail "the upgrade from 6 was not reported: $(cat "$WORK/open6.err")"
-assert_eq "$(sqlite3 "$S/catalog.db" 'PRAGMA user_version')" 7 "schema version after the upgrade from 6"
+mkdir -p "$WORK/v7"
+randfile "$WORK/v7/a.bin" 100000
+V7=$(add_content "$S" --kind package --name v7 "$WORK/v7")
+# Version 7 is today's schema without blob_wim_resources.
+sqlite3 "$S/catalog.db" 'DROP TABLE blob_wim_resources; PRAGMA user_version=7' ||
+	fail "could not make a version 7 catalog"
+tsm "$S" content list >/dev/null 2>"$WORK/open7.err" || fail "content list on a version 7 store: $(cat "$WORK/open7.err")"
+grep -q "upgraded from schema version 7 to 8" "$WORK/open7.err" ||
+	fail "the upgrade from 7 was not reported: $(cat "$WORK/open7.err")"
+assert_eq "$(sqlite3 "$S/catalog.db" 'PRAGMA user_version')" 8 "schema version after the upgrade from 7"
 assert_eq "$(sqlite3 "$S/catalog.db" "SELECT count(*) FROM sqlite_master WHERE name = 'blob_wim_resources'")" 1 \
 	"blob_wim_resources after the upgrade"
-tsm "$S" content cat "$V6" a.bin | cmp -s - "$WORK/v6/a.bin" || fail "a.bin after the upgrade from 6"
+tsm "$S" content cat "$V7" a.bin | cmp -s - "$WORK/v7/a.bin" || fail "a.bin after the upgrade from 7"
 verify_ok "$S"
 
 pass
