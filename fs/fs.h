@@ -113,6 +113,8 @@ struct fs {
 	struct fs_metrics *metrics;
 
 	bool direct_io;    /* open files bypass the page cache (default) */
+	bool remote;       /* a frontend of a store on object storage: the watcher
+	                    * polls its catalog and renews its lease */
 	pthread_key_t thread_key;
 	uid_t uid;
 	gid_t gid;

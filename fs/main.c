@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@ static const char usage_text[] =
 	 * the metavariables (DIR, MOUNTPOINT, OPTION...) as they are; the completion
 	 * and the man_pages test read the help of the C locale. */
 	N_("Usage: tsmediafs [--store DIR] MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
+	"       tsmediafs --remote s3://BUCKET[/PREFIX] --endpoint URL --cache DIR\n"
+	"                 [--cache-size SIZE] MOUNTPOINT [-o poll=INTERVAL] ...\n"
 	"\n"
 	"Serves every media of a tsmedia store as a read-only file under MOUNTPOINT:\n"
 	"NAME.iso, assembled on read from the store.  Media that are created, changed\n"
@@ -51,10 +54,34 @@ static const char usage_text[] =
 	"                  snapshots, pins, catalog refreshes\n"
 	"  -o OPTION       any other FUSE mount option\n"
 	"\n"
+	"A frontend of a store on object storage (docs/scale.md):\n"
+	"  --remote s3://BUCKET[/PREFIX]\n"
+	"                  serve the store a writer publishes there (tsmedia init --s3);\n"
+	"                  credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,\n"
+	"                  or TSMEDIA_S3_CREDENTIALS naming a private (0600) file\n"
+	"  --endpoint URL  the object storage service (http(s)://HOST[:PORT])\n"
+	"  --region R      its region (default us-east-1)\n"
+	"  --cache DIR     the frontend's catalog and its cache of checked chunks\n"
+	"  --cache-size SIZE\n"
+	"                  bytes of chunks the cache keeps, least recently used out\n"
+	"                  (512M, 20G, 1T; default 10G)\n"
+	"  --frontend-id ID\n"
+	"                  the name of its lease (default HOSTNAME-PID)\n"
+	"  -o poll=INTERVAL\n"
+	"                  how often to look for a new catalog (default 5s)\n"
+	"  -o lease=INTERVAL\n"
+	"                  how long its lease lasts unrenewed (default 60s; renewed at\n"
+	"                  a third of that)\n"
+	"  -o timeout=INTERVAL\n"
+	"                  how long a request to object storage may stall before the\n"
+	"                  read fails with EIO (default 30s)\n"
+	"\n"
 	"Stop with 'fusermount3 -u MOUNTPOINT' or SIGTERM.\n");
 
 struct options {
 	char *store;
+	char *remote, *endpoint, *region, *cache, *cache_size, *frontend_id;
+	char *poll, *lease, *timeout;
 	char *scrub;
 	char *metrics;
 	int help;
@@ -75,12 +102,163 @@ static const struct fuse_opt option_spec[] = {
 	{ "scrub=%s", offsetof(struct options, scrub), 0 },
 	/* -o metrics=ADDRESS:PORT: Prometheus metrics over HTTP (metrics.c). */
 	{ "metrics=%s", offsetof(struct options, metrics), 0 },
+	{ "poll=%s", offsetof(struct options, poll), 0 },
+	{ "lease=%s", offsetof(struct options, lease), 0 },
+	{ "timeout=%s", offsetof(struct options, timeout), 0 },
 	{ "-h", offsetof(struct options, help), 1 },
 	{ "--help", offsetof(struct options, help), 1 },
 	{ "-V", offsetof(struct options, version), 1 },
 	{ "--version", offsetof(struct options, version), 1 },
 	FUSE_OPT_END
 };
+
+/* The frontend's long options, taken out of argv before libfuse parses
+ * the rest: libfuse's "--cache %s" would also match "--cache-size" (as
+ * "-oVALUE" matches "-o %s") and every matching template is applied. */
+static int take_frontend_options(int *argc, char **argv, struct options *o)
+{
+	static const struct { const char *name; size_t off; } long_opts[] = {
+		{ "--remote", offsetof(struct options, remote) },
+		{ "--endpoint", offsetof(struct options, endpoint) },
+		{ "--region", offsetof(struct options, region) },
+		{ "--cache", offsetof(struct options, cache) },
+		{ "--cache-size", offsetof(struct options, cache_size) },
+		{ "--frontend-id", offsetof(struct options, frontend_id) },
+	};
+	int out = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		const char *value = NULL;
+		size_t k, n = sizeof(long_opts) / sizeof(long_opts[0]);
+
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		for (k = 0; k < n; k++) {
+			size_t len = strlen(long_opts[k].name);
+
+			if (strncmp(argv[i], long_opts[k].name, len) != 0)
+				continue;
+			if (argv[i][len] == '=') {
+				value = argv[i] + len + 1;
+				break;
+			}
+			if (argv[i][len] == 0) {
+				if (i + 1 >= *argc) {
+					tsm_error("%s needs a value", long_opts[k].name);
+					return -EINVAL;
+				}
+				value = argv[++i];
+				break;
+			}
+		}
+		if (k == n) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		char **field = (char **)((char *)o + long_opts[k].off);
+
+		free(*field);
+		if (!(*field = strdup(value)))
+			return -ENOMEM;
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return 0;
+}
+
+static void options_free(struct options *o)
+{
+	char **fields[] = { &o->store, &o->scrub, &o->metrics, &o->remote, &o->endpoint,
+			    &o->region, &o->cache, &o->cache_size, &o->frontend_id, &o->poll,
+			    &o->lease, &o->timeout };
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		free(*fields[i]);
+		*fields[i] = NULL;
+	}
+}
+
+/* "512M", "20G", "1T", "1048576": bytes (binary units). */
+static int parse_size(const char *text, uint64_t *bytes_ret)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || end == text || text[0] == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 0: break;
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	case 'T': case 't': shift = 40; end++; break;
+	default: return -EINVAL;
+	}
+	if (*end || v == 0 || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*bytes_ret = (uint64_t)v << shift;
+	return 0;
+}
+
+static int frontend_setup(struct options *o, struct fs *fs)
+{
+	struct tsm_frontend_options fo = { .url = o->remote, .endpoint = o->endpoint,
+					   .region = o->region, .cache_dir = o->cache,
+					   .id = o->frontend_id };
+	int64_t secs;
+	char *dir = NULL;
+	int rc;
+
+	if (!o->endpoint || !o->cache) {
+		tsm_error("--remote needs --endpoint URL and --cache DIR");
+		return -EINVAL;
+	}
+	if (o->store) {
+		tsm_error("--store and --remote exclude each other: a frontend's store is in its --cache");
+		return -EINVAL;
+	}
+	if (o->cache_size && parse_size(o->cache_size, &fo.cache_size) < 0) {
+		tsm_error("invalid --cache-size %s: a size like 512M, 20G or 1T", o->cache_size);
+		return -EINVAL;
+	}
+	struct { const char *text, *name; int64_t *out; } ivals[] = {
+		{ o->poll, "poll", &fo.poll_interval },
+		{ o->lease, "lease", &fo.lease_ttl },
+		{ o->timeout, "timeout", &secs },
+	};
+
+	secs = 0;
+	for (size_t i = 0; i < sizeof(ivals) / sizeof(ivals[0]); i++) {
+		if (ivals[i].text && tsm_parse_interval(ivals[i].text, ivals[i].out) < 0) {
+			tsm_error("invalid -o %s=%s: an interval like 90s, 30m, 6h, 7d or 2w",
+				  ivals[i].name, ivals[i].text);
+			return -EINVAL;
+		}
+	}
+	fo.timeout = secs > 0 && secs < 86400 ? (unsigned)secs : 0;
+	/* Absolute: the daemon changes to / when it detaches. */
+	if (mkdir(o->cache, 0700) < 0 && errno != EEXIST) {
+		tsm_error("cannot create %s: %s", o->cache, strerror(errno));
+		return -errno;
+	}
+	if (!(dir = realpath(o->cache, NULL))) {
+		tsm_error("no cache directory at %s: %s", o->cache, strerror(errno));
+		return -ENOENT;
+	}
+	fo.cache_dir = dir;
+	rc = tsm_frontend_setup(&fo, &fs->store_dir);
+	free(dir);
+	if (rc < 0)
+		return rc;
+	fs->remote = true;
+	return 0;
+}
 
 static void syslog_sink(enum tsm_log_level level, const char *msg)
 {
@@ -183,6 +361,8 @@ static int run(struct fs *fs, struct fuse_args *args, struct fuse_cmdline_opts *
 	fs_metrics_stop(fs->metrics);
 	fs_scrub_stop(fs);
 	fs_watcher_stop(fs);
+	if (fs->remote)
+		tsm_frontend_stop(fs->refresh_store);
 	tsm_info("stopped serving %s", cl->mountpoint);
 out_unmount:
 	fuse_session_unmount(fs->se);
@@ -195,7 +375,7 @@ out_destroy:
 
 int main(int argc, char **argv)
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_args args;
 	struct fuse_cmdline_opts cl = { 0 };
 	struct options opts = { 0 };
 	struct fs fs = { .next_ino = FUSE_ROOT_ID + 1 };
@@ -203,6 +383,12 @@ int main(int argc, char **argv)
 
 	tsm_i18n_init();
 	tsm_log_set_program("tsmediafs");
+	if (take_frontend_options(&argc, argv, &opts) < 0) {
+		fputs(_("Try 'tsmediafs --help'.\n"), stderr);
+		options_free(&opts);
+		return 2;
+	}
+	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	if (fuse_opt_parse(&args, &opts, option_spec, NULL) != 0)
 		return 2;
 	if (opts.help || opts.version) {
@@ -210,9 +396,7 @@ int main(int argc, char **argv)
 			fputs(_(usage_text), stdout);
 		else
 			printf("tsmediafs %s (FUSE %s)\n", TSMEDIA_VERSION, fuse_pkgversion());
-		free(opts.store);
-		free(opts.scrub);
-		free(opts.metrics);
+		options_free(&opts);
 		fuse_opt_free_args(&args);
 		return 0;
 	}
@@ -225,8 +409,30 @@ int main(int argc, char **argv)
 		fputs(_("Try 'tsmediafs --help'.\n"), stderr);
 		return 2;
 	}
+	if (opts.remote) {
+		/* A frontend: its store is the mirror in the cache directory. */
+		int ferr = frontend_setup(&opts, &fs);
+
+		if (ferr < 0) {
+			if (ferr == -EINVAL)
+				fputs(_("Try 'tsmediafs --help'.\n"), stderr);
+			options_free(&opts);
+			fuse_opt_free_args(&args);
+			free(cl.mountpoint);
+			return ferr == -EINVAL ? 2 : 1;
+		}
+	} else if (opts.endpoint || opts.cache || opts.cache_size || opts.region || opts.frontend_id ||
+		   opts.poll || opts.lease || opts.timeout) {
+		tsm_error("--endpoint, --region, --cache, --cache-size, --frontend-id and -o poll=, "
+			  "lease=, timeout= go with --remote");
+		fputs(_("Try 'tsmediafs --help'.\n"), stderr);
+		options_free(&opts);
+		fuse_opt_free_args(&args);
+		free(cl.mountpoint);
+		return 2;
+	}
 	/* Absolute: the daemon changes to / when it detaches. */
-	{
+	if (!fs.remote) {
 		char *dir = opts.store ? strdup(opts.store) : tsm_store_default_dir();
 
 		fs.store_dir = dir ? realpath(dir, NULL) : NULL;
@@ -238,9 +444,7 @@ int main(int argc, char **argv)
 		tsm_error("invalid -o scrub=%s: an interval like 90s, 30m, 6h, 7d or 2w",
 			  opts.scrub);
 		fputs(_("Try 'tsmediafs --help'.\n"), stderr);
-		free(opts.scrub);
-		free(opts.metrics);
-		free(opts.store);
+		options_free(&opts);
 		fuse_opt_free_args(&args);
 		free(cl.mountpoint);
 		return 2;
@@ -249,9 +453,7 @@ int main(int argc, char **argv)
 	if (opts.metrics && (err = fs_metrics_new(opts.metrics, &fs.metrics)) < 0) {
 		if (err == -EINVAL)
 			fputs(_("Try 'tsmediafs --help'.\n"), stderr);
-		free(opts.metrics);
-		free(opts.scrub);
-		free(opts.store);
+		options_free(&opts);
 		free(fs.store_dir);
 		fuse_opt_free_args(&args);
 		free(cl.mountpoint);
@@ -282,9 +484,7 @@ out_free:
 	free(fs.stale);
 	free(fs.store_dir);
 	free(cl.mountpoint);
-	free(opts.store);
-	free(opts.scrub);
-	free(opts.metrics);
+	options_free(&opts);
 	fs_metrics_free(fs.metrics);
 	fuse_opt_free_args(&args);
 	return rc;

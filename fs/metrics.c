@@ -228,6 +228,28 @@ static int render(struct fs_metrics *m, char **page_ret, size_t *len_ret)
 		   "Times the catalog was read again after it changed.");
 	fprintf(out, "tsmediafs_catalog_refreshes_total %llu\n",
 		(unsigned long long)get(&m->refreshes));
+	/* A frontend of a store on object storage (--remote). */
+	struct tsm_frontend_stats fe;
+
+	if (tsm_frontend_stats(&fe) == 0) {
+		put_header(out, "tsmediafs_remote_generation", "gauge",
+			   "The published catalog generation the frontend serves.");
+		fprintf(out, "tsmediafs_remote_generation %lld\n", (long long)fe.generation);
+		put_header(out, "tsmediafs_cache_bytes", "gauge", "Bytes in the chunk cache.");
+		fprintf(out, "tsmediafs_cache_bytes %llu\n", (unsigned long long)fe.cache_bytes);
+		put_header(out, "tsmediafs_cache_limit_bytes", "gauge", "The chunk cache's limit.");
+		fprintf(out, "tsmediafs_cache_limit_bytes %llu\n", (unsigned long long)fe.cache_limit);
+		put_header(out, "tsmediafs_cache_hits_total", "counter",
+			   "Chunk reads served from the cache.");
+		fprintf(out, "tsmediafs_cache_hits_total %llu\n", (unsigned long long)fe.hits);
+		put_header(out, "tsmediafs_cache_misses_total", "counter",
+			   "Chunk reads that fetched from object storage.");
+		fprintf(out, "tsmediafs_cache_misses_total %llu\n", (unsigned long long)fe.misses);
+		put_header(out, "tsmediafs_remote_fetched_bytes_total", "counter",
+			   "Bytes fetched from object storage (read-ahead included).");
+		fprintf(out, "tsmediafs_remote_fetched_bytes_total %llu\n",
+			(unsigned long long)fe.fetched_bytes);
+	}
 	if (fclose(out) != 0)
 		return -ENOMEM;
 	return 0;

@@ -563,6 +563,16 @@ static void *watcher_main(void *arg)
 		if (fs->stopping)
 			break;
 		pthread_mutex_unlock(&fs->lock);
+		/* A frontend: a new catalog generation is a commit to the
+		 * mirror's catalog, which the refresh below sees. */
+		if (fs->remote && ticks % 5 == 0) {
+			bool changed;
+
+			pthread_mutex_lock(&fs->refresh_lock);
+			tsm_frontend_poll(fs->refresh_store, &changed);
+			tsm_store_reads_done(fs->refresh_store);
+			pthread_mutex_unlock(&fs->refresh_lock);
+		}
 		fs_refresh(fs);
 		send_invalidations(fs);
 		/* Once a second: let go of packs gc removed, also in worker

@@ -758,6 +758,8 @@ static struct json_object *json_def(const struct tsm_media_def *d)
 	json_object_object_add(o, "os_image_index", json_object_new_uint64(d->os_image_index));
 	json_object_object_add(o, "extra_content",
 			       cli_json_strings(d->extra_content, d->nextra_content));
+	json_object_object_add(o, "applications",
+			       cli_json_strings(d->applications, d->napplications));
 	json_object_object_add(o, "include_dependencies",
 			       json_object_new_boolean(d->include_dependencies));
 	json_object_object_add(o, "unattended", json_object_new_boolean(d->unattended));
@@ -921,6 +923,7 @@ static void print_ts_settings(const struct tsm_media_def *d)
 	if (d->os_image)
 		printf(_("OS image:  %s (index %u)\n"), d->os_image, d->os_image_index ? d->os_image_index : 1);
 	print_list(_("More content:"), d->extra_content, d->nextra_content);
+	print_list(_("Applications:"), d->applications, d->napplications);
 	if (d->include_dependencies)
 		fputs(_("Include dependencies: yes\n"), stdout);
 	if (d->site)

@@ -16,6 +16,7 @@
 
 static const char init_help[] = N_(
 	"Usage: tsmedia [--store DIR] init [--site-code ABC] [--compression zstd|none]\n"
+	"                                  [--s3 s3://BUCKET[/PREFIX] --endpoint URL [--region R]]\n"
 	"\n"
 	"Creates a content store in DIR (private to its owner: 0700/0600).\n"
 	"\n"
@@ -23,13 +24,25 @@ static const char init_help[] = N_(
 	"                        this store hands out (ABC00001, ...); default TSM\n"
 	"  --compression zstd|none\n"
 	"                        compress chunks with zstd (kept raw when that does not\n"
-	"                        shrink them) or store them raw; default zstd\n");
+	"                        shrink them) or store them raw; default zstd\n"
+	"  --s3 s3://BUCKET[/PREFIX]\n"
+	"                        keep the packs on S3-compatible object storage too and\n"
+	"                        publish the catalog there after every change, for\n"
+	"                        tsmediafs --remote frontends (docs/scale.md); DIR stays\n"
+	"                        the writer's store.  Credentials: AWS_ACCESS_KEY_ID and\n"
+	"                        AWS_SECRET_ACCESS_KEY, or TSMEDIA_S3_CREDENTIALS naming a\n"
+	"                        private (0600) file that holds them\n"
+	"  --endpoint URL        the object storage service (http(s)://HOST[:PORT])\n"
+	"  --region R            its region (default us-east-1)\n");
 
 int cmd_init(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "site-code", required_argument, NULL, 's' },
 		{ "compression", required_argument, NULL, 'c' },
+		{ "s3", required_argument, NULL, 'u' },
+		{ "endpoint", required_argument, NULL, 'e' },
+		{ "region", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -50,18 +63,28 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 				return cli_usage_error("init ", "invalid --compression '%s': zstd or none",
 						       optarg);
 			break;
+		case 'u': opts.remote_url = optarg; break;
+		case 'e': opts.remote_endpoint = optarg; break;
+		case 'r': opts.remote_region = optarg; break;
 		case 'h': fputs(_(init_help), stdout); return 0;
 		default: return cli_bad_option("init ", argv);
 		}
 	}
 	if (optind < argc)
 		return cli_usage_error("init ", "unexpected argument '%s'", argv[optind]);
+	if ((opts.remote_endpoint || opts.remote_region) && !opts.remote_url)
+		return cli_usage_error("init ", "--endpoint and --region go with --s3");
+	if (opts.remote_url && !opts.remote_endpoint)
+		return cli_usage_error("init ", "--s3 needs --endpoint URL");
 	if (!(dir = cli_store_dir(cli)))
 		return 1;
 	rc = tsm_store_init(dir, &opts);
 	if (rc == 0 && !cli->quiet)
 		printf(_("created store %s (site code %s, compression %s)\n"), dir, opts.site_code,
 		       opts.compression == TSM_COMPRESSION_ZSTD ? "zstd" : "none");
+	if (rc == 0 && !cli->quiet && opts.remote_url)
+		printf(_("packs and catalog published to %s at %s\n"), opts.remote_url,
+		       opts.remote_endpoint);
 	free(dir);
 	return rc < 0 ? 1 : 0;
 }
@@ -254,6 +277,15 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 			  (unsigned long long)res.blobs_checked);
 		return 1;
 	}
+	if (res.remote_packs_bad) {
+		tsm_error("object storage is damaged: %llu of %llu pack objects differ from their packs",
+			  (unsigned long long)res.remote_packs_bad,
+			  (unsigned long long)res.remote_packs_checked);
+		return 1;
+	}
+	if (res.remote_packs_checked && !cli->quiet)
+		printf(_("ok: %llu pack objects on object storage match their packs\n"),
+		       (unsigned long long)res.remote_packs_checked);
 	if (!cli->quiet)
 		printf(_("ok: %llu blobs, %llu chunk reads, %llu bytes checked\n"),
 		       (unsigned long long)res.blobs_checked, (unsigned long long)res.chunks_checked,
@@ -262,7 +294,7 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 }
 
 static const char gc_help[] = N_(
-	"Usage: tsmedia [--store DIR] gc [--keep-versions N]\n"
+	"Usage: tsmedia [--store DIR] gc [--keep-versions N] [--grace DURATION]\n"
 	"\n"
 	"Removes what nothing references: removed content, superseded versions that\n"
 	"no reader holds, their blobs and chunks, and bytes left in packs by\n"
@@ -273,12 +305,18 @@ static const char gc_help[] = N_(
 	"  --keep-versions N   keep the newest N numbered versions of each media\n"
 	"                      (versions/NAME/N on the mount) and what they use;\n"
 	"                      default 1: only the current one (older ones stay while\n"
-	"                      a reader or a mount's listing holds them)\n");
+	"                      a reader or a mount's listing holds them)\n"
+	"  --grace DURATION    a store on object storage: a pack object the catalog no\n"
+	"                      longer names is deleted DURATION after gc first found it\n"
+	"                      so (frontends on an older catalog still read it), and a\n"
+	"                      frontend's lease is honoured DURATION past its expiry\n"
+	"                      (90s, 30m, 6h, 7d; default 1h)\n");
 
 int cmd_gc(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "keep-versions", required_argument, NULL, 'k' },
+		{ "grace", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -302,6 +340,11 @@ int cmd_gc(struct cli *cli, int argc, char **argv)
 			opts.keep_versions = (unsigned)v;
 			break;
 		}
+		case 'g':
+			if (tsm_parse_interval(optarg, &opts.remote_grace) < 0)
+				return cli_usage_error("gc ", "invalid --grace '%s': an interval like 90s, 30m,"
+						       " 6h or 7d", optarg);
+			break;
 		case 'h': fputs(_(gc_help), stdout); return 0;
 		default: return cli_bad_option("gc ", argv);
 		}
@@ -328,6 +371,65 @@ int cmd_gc(struct cli *cli, int argc, char **argv)
 		       (unsigned long long)res.snapshots_removed, (unsigned long long)res.blobs_removed,
 		       (unsigned long long)res.chunks_removed, (unsigned long long)res.packs_rewritten,
 		       (unsigned long long)res.packs_removed, before, after);
+		if (res.remote_packs_deleted || res.remote_packs_waiting)
+			printf(_("object storage: deleted %llu pack objects, %llu wait for the grace "
+				 "period\n"),
+			       (unsigned long long)res.remote_packs_deleted,
+			       (unsigned long long)res.remote_packs_waiting);
 	}
+	return 0;
+}
+
+static const char frontends_help[] = N_(
+	"Usage: tsmedia [--store DIR] frontends\n"
+	"\n"
+	"Lists the tsmediafs frontends of a store on object storage, from their leases:\n"
+	"each one's id, the catalog generation it serves (and the current one), how\n"
+	"long ago it renewed its lease, when the lease expires (negative: expired),\n"
+	"and its cache use.\n");
+
+int cmd_frontends(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct tsm_frontend_info *list;
+	struct tsm_store *store;
+	int64_t current = 0, now = (int64_t)time(NULL);
+	size_t n;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'h': fputs(_(frontends_help), stdout); return 0;
+		default: return cli_bad_option("frontends ", argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("frontends ", "unexpected argument '%s'", argv[optind]);
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	rc = tsm_store_frontends(store, &list, &n);
+	if (rc == 0)
+		rc = tsm_store_remote_generation(store, &current);
+	tsm_store_close(store);
+	if (rc < 0) {
+		free(list);
+		return 1;
+	}
+	printf(_("%-24s %10s %10s %12s %21s\n"), _("FRONTEND"), _("GENERATION"), _("LEASE AGE"),
+	       _("EXPIRES IN"), _("CACHE"));
+	for (size_t i = 0; i < n; i++) {
+		char used[32], limit[32], cache[70];
+
+		human(list[i].cache_bytes, used, sizeof(used));
+		human(list[i].cache_limit, limit, sizeof(limit));
+		snprintf(cache, sizeof(cache), "%s / %s", used, limit);
+		printf("%-24s %4lld of %3lld %9llds %11llds %21s\n", list[i].id,
+		       (long long)list[i].generation, (long long)current,
+		       (long long)(now - list[i].renewed), (long long)(list[i].expires - now), cache);
+	}
+	free(list);
 	return 0;
 }

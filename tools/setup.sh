@@ -14,11 +14,12 @@ cd "$(dirname "$0")/.."
 build_packages=(meson ninja-build pkg-config gcc libc6-dev libsqlite3-dev libssl-dev
 	libzstd-dev libcmocka-dev libfuse3-dev libcdio-dev libiso9660-dev libudf-dev libxml2-dev
 	libwim-dev libzxcvbn-dev libudev-dev libmount-dev scdoc libmicrohttpd-dev libjson-c-dev
-	libisofs-dev zlib1g-dev gettext)
-run_packages=(sqlite3 fuse3 libisofs6)
+	libisofs-dev zlib1g-dev gettext libcurl4-openssl-dev)
+run_packages=(sqlite3 fuse3 libisofs6 libcurl4)
 test_packages=(python3 time grub-pc-bin python3-cryptography openssl casync xxd procps psmisc util-linux xorriso genisoimage libcdio-utils p7zip-full libarchive-tools udftools qemu-system-x86 ovmf isolinux syslinux-common grub-efi-amd64-bin grub-common mtools dosfstools samba smbclient nginx-light curl qemu-block-extra ipxe-qemu libvirt-clients gdisk fdisk wimtools ntfs-3g
 	clang libclang-rt-14-dev nasm man-db bsdextrautils bash-completion
-	dpkg-dev debhelper lintian mmdebstrap systemd prometheus locales zsh)
+	dpkg-dev debhelper lintian mmdebstrap systemd prometheus locales zsh
+	radosgw ceph-mon ceph-osd ceph-common uuid-runtime iproute2)
 
 demo_packages=(openssl isolinux syslinux-common grub-efi-amd64-bin grub-common mtools dosfstools
 	qemu-system-x86 ovmf wimtools nasm)

@@ -22,14 +22,15 @@ static const char usage_text[] =
 	"Task sequence media, assembled live from a deduplicated content store.\n"
 	"\n"
 	"Commands:\n"
-	"  init [--site-code ABC] [--compression zstd|none]\n"
-	"                      create a store\n"
+	"  init [--site-code ABC] [--compression zstd|none] [--s3 URL --endpoint URL]\n"
+	"                      create a store (on object storage too, with --s3)\n"
 	"  content add|list|show|rm|cat|export\n"
 	"                      import and inspect content (boot images, OS images,\n"
 	"                      packages, applications, driver packages, prestart files)\n"
 	"  stats [--json]      logical and stored bytes, chunks, blobs, dedup ratio\n"
 	"  verify              re-hash every chunk and blob; names any damage\n"
 	"  gc                  remove what nothing references and compact packs\n"
+	"  frontends           the tsmediafs frontends of a store on object storage\n"
 	"  mkiso -o OUT SOURCE write an ISO image (Joliet, Rock Ridge, UDF, El Torito)\n"
 	"  media create|edit|list|show|rm|export|inspect|write|burn\n"
 	"                      define media and write them out\n"
@@ -103,6 +104,8 @@ int main(int argc, char **argv)
 		return cmd_verify(&cli, argc, argv);
 	if (strcmp(cmd, "gc") == 0)
 		return cmd_gc(&cli, argc, argv);
+	if (strcmp(cmd, "frontends") == 0)
+		return cmd_frontends(&cli, argc, argv);
 	if (strcmp(cmd, "mkiso") == 0)
 		return cmd_mkiso(&cli, argc, argv);
 	if (strcmp(cmd, "media") == 0)

@@ -219,7 +219,7 @@ static int write_dt(sqlite3 *db, sqlite3_stmt **w, const char *app, size_t prio,
 }
 
 /* Deployment type IDs are store-wide: one another application holds is refused. */
-static int dt_owner_check(struct tsm_store *store, const struct tsm_app *app)
+int tsm_app_dt_owner_check(struct tsm_store *store, const struct tsm_app *app)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -248,7 +248,7 @@ int tsm_app_rows_replace(struct tsm_store *store, const struct tsm_app *app)
 	sqlite3_stmt *w[W_COUNT] = { 0 }, *del;
 	int rc;
 
-	if ((rc = dt_owner_check(store, app)) < 0)
+	if ((rc = tsm_app_dt_owner_check(store, app)) < 0)
 		return rc;
 	/* The old rows go with their application (the keys cascade). */
 	if ((rc = tsm_db_prepare(store->db, "DELETE FROM applications WHERE id = ?", &del)) < 0)
@@ -642,6 +642,43 @@ int tsm_app_list(struct tsm_store *store, struct tsm_app **list_ret, size_t *n_r
 	return 0;
 }
 
+/* The media whose current definition names application @id with --application
+ * (media_options' "applications": IDs joined by newlines) could no longer be
+ * edited (an edit keeps the list, adding to it): refused, as ts rm and site rm
+ * refuse what media use. */
+static int media_naming_check(struct tsm_store *store, const char *id)
+{
+	char names[512] = "";
+	size_t len = 0, n = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = tsm_db_prepare(store->db,
+				 "SELECT DISTINCT v.media FROM media_versions v"
+				 " JOIN media m ON m.name = v.media"
+				 " JOIN media_options o ON o.version = v.id AND o.key = 'applications'"
+				 " WHERE v.removed = 0 AND m.removed = 0 AND v.version = (SELECT"
+				 " max(w.version) FROM media_versions w WHERE w.media = v.media AND"
+				 " w.removed = 0) AND instr(char(10) || CAST(o.value AS TEXT) || char(10),"
+				 " char(10) || ?1 || char(10)) > 0 ORDER BY 1", &s)) < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len < sizeof(names))
+			len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", n ? ", " : "",
+						(const char *)sqlite3_column_text(s, 0));
+		n++;
+	}
+	rc = step_done(store->db, rc, "reading media definitions");
+	sqlite3_finalize(s);
+	if (rc == 0 && n) {
+		tsm_error("application %s is named by media %s (--application, which media edit"
+			  " adds to and never drops): remove those media first", id, names);
+		rc = -EBUSY;
+	}
+	return rc;
+}
+
 int tsm_app_rm(struct tsm_store *store, const char *id)
 {
 	char norm[APP_ID_MAX];
@@ -673,6 +710,8 @@ int tsm_app_rm(struct tsm_store *store, const char *id)
 		goto out_abort;
 	}
 	tsm_app_clear(&app);
+	if ((rc = media_naming_check(store, norm)) < 0)
+		goto out_abort;
 	if ((rc = tsm_db_prepare(store->db, "DELETE FROM applications WHERE id = ?", &s)) < 0)
 		goto out_abort;
 	sqlite3_bind_text(s, 1, norm, -1, SQLITE_STATIC);

@@ -211,6 +211,9 @@ struct tsm_app;
 /* Replaces application @app->id's rows (deployment types another
  * application holds are refused, naming it). */
 int tsm_app_rows_replace(struct tsm_store *store, const struct tsm_app *app);
+/* The refusal tsm_app_rows_replace makes first: a deployment type of @app that
+ * another application holds (an error naming it). */
+int tsm_app_dt_owner_check(struct tsm_store *store, const struct tsm_app *app);
 /* Application @id (normalized) into @app; -ENOENT, no message, when there is
  * none.  @full: content files, and who depends on or supersedes it. */
 int tsm_app_load(struct tsm_store *store, const char *id, bool full, struct tsm_app *app);

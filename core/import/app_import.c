@@ -259,10 +259,12 @@ int tsm_app_import(struct tsm_store *store, const struct tsm_app_import_options 
 	}
 	if (o->content_dir && (rc = content_dir_check(&app, o->content_dir)) < 0)
 		goto out;
-	/* Checked before the contents go in, and again in the write session. */
+	/* Checked before the contents go in (a refusal then adds none), and again in the
+	 * write session. */
 	if ((rc = tsm_store_read_begin(store)) < 0)
 		goto out;
-	rc = deps_check(store, &app);
+	if ((rc = deps_check(store, &app)) == 0)
+		rc = tsm_app_dt_owner_check(store, &app);
 	tsm_store_read_end(store);
 	if (rc < 0)
 		goto out;

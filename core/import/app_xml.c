@@ -27,6 +27,7 @@
  * Namespaces are not checked: element names are. */
 #include "import/app_xml.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -41,6 +42,7 @@
 #include "tsmedia/log.h"
 #include "util/fdio.h"
 #include "util/path.h"
+#include "util/strset.h"
 #include "util/xml.h"
 
 #define ID_MAX 100
@@ -192,10 +194,35 @@ static int file_name_check(const struct parse *p, const char *content, const cha
 	return 0;
 }
 
+/* @name not yet among @seen (the content's names folded to ASCII lower case:
+ * Windows file names ignore case), then added: a set, so a content of many
+ * files costs O(n log n), not a comparison with every earlier name. */
+static int file_name_once(const struct parse *p, const char *content, struct tsm_strset *seen,
+			  const char *name)
+{
+	size_t len = strlen(name);
+	char *lower = malloc(len + 1);
+	int rc = 0;
+
+	if (!lower)
+		return -ENOMEM;
+	for (size_t i = 0; i <= len; i++)
+		lower[i] = (char)tolower((unsigned char)name[i]);
+	if (tsm_strset_has(seen, lower)) {
+		tsm_error("%s: content %s lists file '%s' twice: refused", p->what, content, name);
+		rc = -EINVAL;
+	} else {
+		rc = tsm_strset_add(seen, lower, len);
+	}
+	free(lower);
+	return rc;
+}
+
 static int read_content(struct parse *p, xmlNode *n, struct tsm_app_content *c)
 {
 	char uid[TSM_APP_CONTENT_ID_LEN + 1];
 	char *cid = attr(n, "ContentId"), *ver = attr(n, "Version");
+	struct tsm_strset seen = { 0 };
 	uint64_t v = 0;
 	int rc;
 
@@ -214,7 +241,7 @@ static int read_content(struct parse *p, xmlNode *n, struct tsm_app_content *c)
 	if (!(c->id = strdup(uid)))
 		return -ENOMEM;
 	c->version = (int64_t)v;
-	for (xmlNode *f = n->children; f; f = f->next) {
+	for (xmlNode *f = n->children; f && rc == 0; f = f->next) {
 		char *name, *size;
 		void *q = NULL;
 
@@ -222,7 +249,8 @@ static int read_content(struct parse *p, xmlNode *n, struct tsm_app_content *c)
 			continue;
 		if (++p->files > TSM_APP_MAX_FILES) {
 			tsm_error("%s: more than %d content files: refused", p->what, TSM_APP_MAX_FILES);
-			return -E2BIG;
+			rc = -E2BIG;
+			break;
 		}
 		name = attr(f, "Name");
 		size = attr(f, "Size");
@@ -234,24 +262,21 @@ static int read_content(struct parse *p, xmlNode *n, struct tsm_app_content *c)
 			rc = number(p, "File Size", size, INT64_MAX, &v);
 		else
 			v = 0;
-		for (size_t k = 0; rc == 0 && k < c->nfiles; k++) {
-			if (strcasecmp(c->files[k].name, name) == 0) {
-				tsm_error("%s: content %s lists file '%s' twice: refused", p->what, uid, name);
-				rc = -EINVAL;
-			}
-		}
+		if (rc == 0)
+			rc = file_name_once(p, uid, &seen, name);
 		free(size);
 		if (rc == 0 && !(q = reallocarray(c->files, c->nfiles + 1, sizeof(*c->files))))
 			rc = -ENOMEM;
 		if (rc < 0) {
 			free(name);
-			return rc;
+			break;
 		}
 		c->files = q;
 		c->files[c->nfiles].name = name;
 		c->files[c->nfiles++].size = v;
 	}
-	return 0;
+	tsm_strset_clear(&seen);
+	return rc;
 }
 
 /* ---- rules: dependencies and supersedence -------------------------------- */

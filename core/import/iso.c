@@ -1302,9 +1302,8 @@ static int record_system_area(struct iso_reader *r, struct tsm_import *imp)
 /* Reads the system area (ECMA-119 6.2.1: sectors 0-15) and describes how
  * it follows a new layout (iso_sysarea.h): its fields may point at the
  * first boot image of each platform and at the files of the tree (one
- * extent each, stored as they are).  What cannot follow is refused; an
- * HFS+ file system (grub-mkrescue's, for Macs) is left out with a warning,
- * and the image is then re-emitted with tables of the writer's own. */
+ * extent each, stored as they are).  What cannot follow is refused, an
+ * HFS+ file system (grub-mkrescue's default, for Macs) too. */
 static int system_area_read(struct iso_reader *r)
 {
 	struct tsm_sa_anchor *anchors;
@@ -1354,11 +1353,14 @@ static int system_area_read(struct iso_reader *r)
 		rc = 0;
 		break;
 	case TSM_SA_HFSPLUS:
-		tsm_warn("%s: its system area is not carried over whole: it holds an HFS+ file"
-			  " system for Macs (%s); re-emitted, the image has its MBR boot code and"
-			  " a GPT of tsmedia's own (ISO data and EFI System partition), no Apple"
-			  " partition map", r->file, why);
-		rc = 0;
+		/* Its extents point at this image's layout, and tsmedia writes no
+		 * HFS+: re-emitted, the image would lose what Macs boot from.  An
+		 * import reproduces the ISO or refuses it (issue 15). */
+		tsm_error("%s: its system area cannot be carried over: it holds an HFS+ file"
+			  " system for Macs (%s), which tsmedia does not write; keep the image as"
+			  " it is with --as-file, or make it without HFS+ (grub-mkrescue ..."
+			  " -- -hfsplus off)", r->file, why);
+		rc = -EINVAL;
 		break;
 	case TSM_SA_REFUSED:
 		tsm_error("%s: its system area cannot be carried over: %s", r->file, why);

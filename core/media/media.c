@@ -252,22 +252,24 @@ void tsm_media_snapshot_free(struct tsm_media_snapshot *snap)
 
 static int media_check_def(struct tsm_store *store, const struct tsm_media_def *d)
 {
+	int rc;
+
 	if (!tsm_media_name_valid(d->name)) {
 		tsm_error("invalid media name '%s': 1 to 64 of A-Z a-z 0-9 . _ -, not starting"
 			  " with '.'", d->name);
 		return -EINVAL;
 	}
-	if (d->type != TSM_MEDIA_DATA)
-		return tsm_media_check_rules(store, d);
+	/* Data media: only that no task sequence media option was given. */
+	if ((rc = tsm_media_check_rules(store, d)) < 0 || d->type != TSM_MEDIA_DATA)
+		return rc;
 	if (d->ncontent == 0) {
 		tsm_error("media '%s' has no content: give --content ID[,ID...]", d->name);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < d->ncontent; i++) {
 		struct tsm_content_item item;
-		int rc = tsm_content_get(store, d->content[i], &item);
 
-		if (rc < 0)
+		if ((rc = tsm_content_get(store, d->content[i], &item)) < 0)
 			return rc;
 		tsm_content_item_clear(&item);
 	}

@@ -105,6 +105,41 @@ static void check_not_for_type(struct check *c)
 		broken(c, "--allow-step belongs to stand-alone media");
 }
 
+/* Data media is an ISO of the content given with --content: none of the task sequence media's
+ * options reaches it, so each is refused rather than stored and ignored. */
+static void check_data_options(struct check *c)
+{
+	const struct tsm_media_def *d = c->d;
+	const struct {
+		bool given;
+		const char *option;
+	} ts_only[] = {
+		{ d->task_sequence != NULL, "--task-sequence" },
+		{ d->boot_image != NULL, "--boot-image" },
+		{ d->os_image || d->os_image_index, "--os-image/--os-image-index" },
+		{ d->nextra_content || d->napplications, "--application/--package/--driver-package" },
+		{ d->include_dependencies, "--include-dependencies" },
+		{ d->site || d->nmanagement_points || d->mode == TSM_MODE_SITE_BASED,
+		  "--site/--management-point/--mode" },
+		{ d->password || d->no_password || d->allow_weak_password || d->cipher != TSM_MEDIA_AES256,
+		  "--password-file/--no-password/--allow-weak-password/--media-cipher" },
+		{ d->cert_pfx_path || d->cert_self_signed || d->cert_valid_from || d->cert_valid_until,
+		  "--certificate/--self-signed-certificate" },
+		{ d->nvariables, "--variable" },
+		{ d->prestart_command || d->prestart_files, "--prestart-command/--prestart-files" },
+		{ d->unattended || d->unknown_computers || d->user_device_affinity != TSM_UDA_NONE,
+		  "--unattended/--unknown-computers/--user-device-affinity" },
+		{ d->valid_from || d->valid_until || d->nallowed_steps,
+		  "--valid-from/--valid-until/--allow-step" },
+		{ d->created_by || d->version_text || d->comment, "--created-by/--version/--comment" },
+	};
+
+	for (size_t i = 0; i < sizeof(ts_only) / sizeof(ts_only[0]); i++)
+		if (ts_only[i].given)
+			broken(c, "data media is an ISO of its --content and nothing else: %s belongs to"
+				  " task sequence media (leave it out)", ts_only[i].option);
+}
+
 /* [BOOT]: one media certificate, self-signed or imported; its dates belong to the self-signed
  * one. */
 static void check_certificate_options(struct check *c)
@@ -606,8 +641,10 @@ int tsm_media_check_rules(struct tsm_store *store, const struct tsm_media_def *d
 {
 	struct check c = { d, tsm_media_type_name(d->type), 0 };
 
-	if (d->type == TSM_MEDIA_DATA)
-		return 0;
+	if (d->type == TSM_MEDIA_DATA) {
+		check_data_options(&c);
+		return c.errors ? -EINVAL : 0;
+	}
 	check_not_for_type(&c);
 	check_certificate_options(&c);
 	check_password(&c);

@@ -1,5 +1,6 @@
 /* Chunks: stored once per SHA-256, read back and checked on every read. */
 #include "store/store_internal.h"
+#include "store/remote.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -173,6 +174,16 @@ int tsm_chunk_read_flags(struct tsm_store *store, const struct tsm_chunk_loc *lo
 	uint32_t gen;
 	int rc;
 
+	/* A frontend has no packs: chunks come from object storage through
+	 * its cache, checked as they come. */
+	if (tsm_remote_is_frontend(store)) {
+		rc = tsm_remote_chunk_read(store, loc, out, scratch);
+		if (rc == 0)
+			atomic_fetch_add_explicit(&chunks_verified, 1, memory_order_relaxed);
+		else if (rc == -EIO)
+			atomic_fetch_add_explicit(&chunks_damaged, 1, memory_order_relaxed);
+		return rc;
+	}
 	if ((rc = tsm_pack_cache_get(store, loc->pack, &pf)) < 0)
 		return rc;
 	gen = pf->gen;
@@ -237,7 +248,8 @@ int tsm_chunk_map_checked(struct tsm_store *store, const struct tsm_chunk_loc *l
 {
 	const struct tsm_pack_file *pf;
 
-	if (loc->codec != TSM_COMPRESSION_NONE || in_chunk > loc->size ||
+	if (tsm_remote_is_frontend(store) || loc->codec != TSM_COMPRESSION_NONE ||
+	    in_chunk > loc->size ||
 	    len > loc->size - in_chunk)
 		return -EAGAIN;
 	if (tsm_pack_cache_get(store, loc->pack, &pf) < 0)

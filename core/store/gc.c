@@ -8,6 +8,7 @@
  * the chunk up again.  Old pack files are unlinked after the catalog
  * commit; a reader holding one open still reads right bytes from it. */
 #include "store/store_internal.h"
+#include "store/remote.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -52,13 +53,18 @@ static int gc_insert_ids(struct tsm_store *store, const char *table, const int64
 	return rc;
 }
 
-static int gc_load_pins(struct tsm_store *store)
+static int gc_load_pins(struct tsm_store *store, int64_t grace)
 {
 	struct tsm_pinned pinned;
 	int rc;
 
 	if ((rc = tsm_pins_collect(store, &pinned)) < 0)
 		return rc;
+	/* On object storage, what the frontends' leases name is pinned too. */
+	if ((rc = tsm_remote_leases_collect(store, grace, &pinned)) < 0) {
+		tsm_pinned_clear(&pinned);
+		return rc;
+	}
 	rc = tsm_db_exec(store->db,
 		"CREATE TEMP TABLE IF NOT EXISTS gc_pinned(version INTEGER PRIMARY KEY);"
 		"CREATE TEMP TABLE IF NOT EXISTS gc_pinned_media(version INTEGER PRIMARY KEY);"
@@ -127,12 +133,12 @@ static int gc_drop_media_versions(struct tsm_store *store, struct tsm_gc_result 
 	return rc;
 }
 
-static int gc_drop_unreferenced(struct tsm_store *store, unsigned keep,
+static int gc_drop_unreferenced(struct tsm_store *store, unsigned keep, int64_t grace,
 				struct tsm_gc_result *res)
 {
 	int rc;
 
-	if ((rc = gc_load_pins(store)) < 0 || (rc = gc_drop_snapshots(store, keep, res)) < 0 ||
+	if ((rc = gc_load_pins(store, grace)) < 0 || (rc = gc_drop_snapshots(store, keep, res)) < 0 ||
 	    (rc = gc_drop_media_versions(store, res)) < 0)
 		return rc;
 	/* A version lives while it is its item's newest, unremoved one, or pinned. */
@@ -187,7 +193,8 @@ static int gc_drop_unreferenced(struct tsm_store *store, unsigned keep,
 				    " (SELECT chunk FROM blob_chunks)", &res->chunks_removed);
 }
 
-static int gc_phase_drop(struct tsm_store *store, unsigned keep, struct tsm_gc_result *res)
+static int gc_phase_drop(struct tsm_store *store, unsigned keep, int64_t grace,
+			 struct tsm_gc_result *res)
 {
 	int rc;
 
@@ -201,7 +208,7 @@ static int gc_phase_drop(struct tsm_store *store, unsigned keep, struct tsm_gc_r
 			return rc;
 		}
 	}
-	rc = gc_drop_unreferenced(store, keep, res);
+	rc = gc_drop_unreferenced(store, keep, grace, res);
 	if (rc == 0)
 		rc = tsm_store_write_commit(store);
 	else
@@ -415,8 +422,10 @@ static int gc_phase_compact(struct tsm_store *store, struct tsm_progress *progre
 	}
 	sqlite3_finalize(del);
 	del = NULL;
-	/* Still under the write lock: no import is appending. */
-	for (size_t i = 0; i < n; i++)
+	/* Still under the write lock: no import is appending.  A pack on
+	 * object storage is never changed (its object is what frontends
+	 * read); its sessions seal fresh packs, so it has no such tails. */
+	for (size_t i = 0; i < n && !tsm_remote_is_writer(store); i++)
 		if (!pack_needs_compaction(&u[i]))
 			gc_cut_tail(store, &u[i], res);
 	if ((rc = tsm_store_write_commit(store)) < 0)
@@ -499,12 +508,25 @@ int tsm_store_gc(struct tsm_store *store, const struct tsm_gc_options *opts,
 
 	memset(res, 0, sizeof(*res));
 	res->bytes_before = pack_bytes(store);
-	if ((rc = gc_phase_drop(store, opts ? opts->keep_versions : 1, res)) < 0)
+	int64_t grace = opts && opts->remote_grace > 0 ? opts->remote_grace : 3600;
+
+	if ((rc = gc_phase_drop(store, opts ? opts->keep_versions : 1, grace, res)) < 0)
 		return rc;
 	if ((rc = gc_phase_compact(store, progress, res)) < 0)
 		return rc;
 	if ((rc = gc_remove_orphan_packs(store, res)) < 0)
 		return rc;
+	/* Pack objects: deleted a grace period after the catalog stopped
+	 * naming them, so frontends still on an older generation can read
+	 * them meanwhile; under the write lock, so no upload is under way. */
+	if (tsm_remote_is_writer(store)) {
+		if ((rc = tsm_store_write_begin(store)) < 0)
+			return rc;
+		rc = tsm_remote_gc(store, grace, res);
+		tsm_store_write_abort(store);
+		if (rc < 0)
+			return rc;
+	}
 	res->bytes_after = pack_bytes(store);
 	return 0;
 }

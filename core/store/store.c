@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "store/meta.h"
+#include "store/remote.h"
+#include "store/s3.h"
 #include "tsmedia/log.h"
 #include "util/db.h"
 
@@ -95,6 +97,53 @@ static bool dir_is_empty(const char *path)
 	return stat(cmd_path, &st) != 0;
 }
 
+static int remote_init_check(const struct tsm_store_init_options *opts)
+{
+	struct tsm_s3_config cfg = { .url = opts->remote_url, .endpoint = opts->remote_endpoint,
+				     .region = opts->remote_region };
+	struct tsm_s3 *s3;
+	int rc;
+
+	if (!opts->remote_endpoint) {
+		tsm_error("a store on object storage needs --endpoint URL");
+		return -EINVAL;
+	}
+	if ((rc = tsm_s3_new(&cfg, &s3)) < 0)
+		return rc;
+	if ((rc = tsm_s3_bucket_ensure(s3)) == 0) {
+		rc = tsm_s3_head(s3, "catalog/CURRENT", NULL, NULL);
+		if (rc == 0) {
+			tsm_error("%s already holds a store (catalog/CURRENT)", tsm_s3_location(s3));
+			rc = -EEXIST;
+		} else if (rc == -ENOENT) {
+			rc = 0;
+		}
+	}
+	tsm_s3_free(s3);
+	return rc;
+}
+
+/* Records the location in the new catalog and publishes it (generation 1). */
+static int remote_init_finish(const char *dir, const struct tsm_store_init_options *opts,
+			      const struct tsm_store_db_ops *db_ops)
+{
+	struct tsm_store *store;
+	int rc = tsm_store_open_db(dir, db_ops, &store);
+
+	if (rc < 0)
+		return rc;
+	if ((rc = tsm_meta_set(store->db, "remote_url", opts->remote_url)) < 0 ||
+	    (rc = tsm_meta_set(store->db, "remote_endpoint", opts->remote_endpoint)) < 0 ||
+	    (opts->remote_region &&
+	     (rc = tsm_meta_set(store->db, "remote_region", opts->remote_region)) < 0) ||
+	    (rc = tsm_remote_attach(store)) < 0)
+		goto out_close;
+	rc = tsm_remote_publish(store);
+out_close:
+	tsm_store_close(store);
+	return rc;
+}
+
 int tsm_store_init_db(const char *dir, const struct tsm_store_init_options *opts,
 		      const struct tsm_store_db_ops *db_ops)
 {
@@ -111,6 +160,9 @@ int tsm_store_init_db(const char *dir, const struct tsm_store_init_options *opts
 		tsm_error("%s already holds a store", dir);
 		return -EEXIST;
 	}
+	/* Object storage is checked before anything is made here. */
+	if (opts && opts->remote_url && (rc = remote_init_check(opts)) < 0)
+		return rc;
 	if ((rc = make_private_dir(dir)) < 0)
 		return rc;
 	snprintf(path, sizeof(path), "%s/packs", dir);
@@ -137,6 +189,16 @@ int tsm_store_init_db(const char *dir, const struct tsm_store_init_options *opts
 		goto out_close_dir;
 	chmod(path, 0600);
 	fsync(dir_fd);
+	if (opts && opts->remote_url && (rc = remote_init_finish(dir, opts, db_ops)) < 0) {
+		/* Leave nothing half made. */
+		const char *files[] = { "catalog.db", "catalog.db-wal", "catalog.db-shm", "lock",
+					"gc.lock" };
+
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+			unlinkat(dir_fd, files[i], 0);
+		unlinkat(dir_fd, "packs", AT_REMOVEDIR);
+		unlinkat(dir_fd, "pins", AT_REMOVEDIR);
+	}
 out_close_dir:
 	close(dir_fd);
 	return rc;
@@ -209,6 +271,8 @@ int tsm_store_open_db(const char *dir, const struct tsm_store_db_ops *db_ops,
 							: TSM_COMPRESSION_NONE;
 	tsm_chunker_init(&store->chunker, TSM_CHUNK_MIN, TSM_CHUNK_AVG, TSM_CHUNK_MAX);
 	store->verified = tsm_verified_map_get(store->dir_fd);
+	if ((rc = tsm_remote_attach(store)) < 0)
+		goto out_free;
 	*store_ret = store;
 	return 0;
 
@@ -223,6 +287,7 @@ void tsm_store_close(struct tsm_store *store)
 		return;
 	if (store->writing)
 		tsm_store_write_abort(store);
+	tsm_remote_detach(store);
 	tsm_pack_cache_close(&store->packs);
 	tsm_verified_map_put(store->verified);
 	for (int i = 0; i < TSM_STMT_COUNT; i++)
@@ -271,6 +336,7 @@ int tsm_store_data_version(struct tsm_store *store, int64_t *version_ret)
 }
 
 const char *tsm_store_site_code(const struct tsm_store *store) { return store->site_code; }
+bool tsm_store_is_remote(const struct tsm_store *store) { return tsm_remote_is_writer(store); }
 
 static int flock_waiting(int fd, int op, const char *what, const char *dir)
 {
@@ -306,6 +372,10 @@ int tsm_store_write_begin(struct tsm_store *store)
 		return rc;
 	}
 	tsm_pack_writer_reset(store);
+	/* Pack objects are never rewritten: every session seals its own. */
+	if (tsm_remote_is_writer(store))
+		store->writer.fresh_only = true;
+	store->changes_at_begin = sqlite3_total_changes64(store->db);
 	store->writing = true;
 	return 0;
 }
@@ -314,16 +384,28 @@ int tsm_store_write_commit(struct tsm_store *store)
 {
 	int rc = tsm_pack_writer_sync(store);
 
+	/* On object storage, durable means stored there and checked: the
+	 * same rule as the fsync, before anything references the packs. */
+	if (rc == 0)
+		rc = tsm_remote_upload_session(store);
 	if (rc < 0) {
 		tsm_store_write_abort(store);
 		return rc;
 	}
+	bool changed = sqlite3_total_changes64(store->db) != store->changes_at_begin;
+
 	rc = tsm_db_exec(store->db, "COMMIT");
 	if (rc < 0) {
 		tsm_store_write_abort(store);
 		return rc;
 	}
 	tsm_pack_writer_reset(store);
+	/* Frontends see the change once it is published; a failure here loses
+	 * nothing (the next command that commits publishes everything). */
+	if (changed && tsm_remote_is_writer(store) && tsm_remote_publish(store) < 0)
+		tsm_warn("%s: the change is committed but not yet published to object storage; "
+			 "the next change publishes it",
+			 store->dir);
 	store->writing = false;
 	flock(store->lock_fd, LOCK_UN);
 	return 0;

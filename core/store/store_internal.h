@@ -36,9 +36,11 @@ struct tsm_store {
 	struct tsm_pack_cache packs;
 	sqlite3_stmt *stmts[TSM_STMT_COUNT];
 	struct tsm_verified_map *verified;
+	struct tsm_remote *remote; /* NULL: a local store (store/remote.h) */
 
 	/* A write session (tsm_store_write_begin .. commit/abort). */
 	bool writing;
+	int64_t changes_at_begin; /* sqlite3_total_changes64 then: publish only a change */
 	struct tsm_pack_writer writer;
 	bool read_owns_txn; /* tsm_store_read_begin() opened the transaction */
 	int read_depth;     /* nested read sessions */
@@ -49,6 +51,7 @@ struct tsm_store {
  * are the catalog's (core/catalog/catalog.c), a layer above: the catalog
  * hands these in (core/catalog/store_open.c defines tsm_store_init() and
  * tsm_store_open() with them), so the store calls nothing above it. */
+struct tsm_remote;
 struct tsm_store_db_ops {
 	/* A new database at @path with the store's settings. */
 	int (*create)(const char *path, const char *site_code, const char *compression);

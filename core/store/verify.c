@@ -2,6 +2,7 @@
  * SHA-256 and each blob against its SHA-256, SHA-1 and size; then the chunks
  * no blob uses.  Damage names the chunk, its pack and the content using it. */
 #include "store/store_internal.h"
+#include "store/remote.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -255,6 +256,11 @@ out_free:
 	free(vs.bad_chunks);
 out_end:
 	tsm_store_read_end(store);
+	/* On object storage: every pack object is the pack it was uploaded
+	 * from (frontends read the objects). */
+	if (rc == 0)
+		rc = tsm_remote_verify(store, &result_ret->remote_packs_checked,
+				       &result_ret->remote_packs_bad);
 	return rc;
 }
 

@@ -32,6 +32,11 @@ enum tsm_compression {
 struct tsm_store_init_options {
 	const char *site_code;            /* three characters [A-Z0-9]; default "TSM" */
 	enum tsm_compression compression; /* default TSM_COMPRESSION_ZSTD */
+	/* A store on object storage (docs/scale.md): s3://BUCKET[/PREFIX],
+	 * the service's URL and region (NULL: us-east-1).  NULL url: local. */
+	const char *remote_url;
+	const char *remote_endpoint;
+	const char *remote_region;
 };
 
 /* Where the store lives when --store is not given: $TSMEDIA_STORE, else
@@ -143,6 +148,9 @@ struct tsm_verify_result {
 	uint64_t chunks_checked, chunks_bad;
 	uint64_t blobs_checked, blobs_bad;
 	uint64_t bytes_checked;
+	/* A store on object storage: pack objects compared with their local
+	 * packs (size and MD5), and those that differ or are missing. */
+	uint64_t remote_packs_checked, remote_packs_bad;
 };
 /* Re-hashes every chunk and every blob.  Each damaged chunk is reported with
  * its pack and every content item that uses it.  Returns 0 when the check
@@ -187,6 +195,8 @@ struct tsm_gc_result {
 	uint64_t packs_rewritten;
 	uint64_t packs_removed;
 	uint64_t tails_cut;       /* packs whose unreferenced end was cut off */
+	uint64_t remote_packs_deleted; /* pack objects deleted from object storage */
+	uint64_t remote_packs_waiting; /* unnamed pack objects kept for the grace period */
 	uint64_t bytes_before, bytes_after; /* pack bytes on disk */
 };
 /* What gc keeps beyond what is current or pinned. */
@@ -195,9 +205,62 @@ struct tsm_gc_options {
 	 * on the mount) and the versions they name; 0 or 1: only the current
 	 * one.  A removed media's snapshots all go. */
 	unsigned keep_versions;
+	/* A store on object storage: a pack object no catalog names is deleted
+	 * this many seconds after gc first found it unnamed, and a frontend's
+	 * lease is honoured this long after it expired (0: one hour). */
+	int64_t remote_grace;
 };
 /* @opts may be NULL: the defaults (keep_versions 1). */
 int tsm_store_gc(struct tsm_store *store, const struct tsm_gc_options *opts,
 		 struct tsm_progress *progress, struct tsm_gc_result *result_ret);
+
+/* ---- object storage (docs/scale.md) ------------------------------------ */
+
+/* A frontend: tsmediafs serving a store published on object storage.
+ * tsm_frontend_setup() makes (or reuses) the cache directory, fetches the
+ * current catalog into cache_dir/store and registers it for this process:
+ * every handle opened on that directory reads chunks from the object
+ * store through the chunk cache.  Returns the directory to open. */
+struct tsm_frontend_options {
+	const char *url;          /* s3://BUCKET[/PREFIX] */
+	const char *endpoint;     /* http(s)://HOST[:PORT] */
+	const char *region;       /* NULL: us-east-1 */
+	const char *cache_dir;
+	uint64_t cache_size;      /* bytes of chunks kept; 0: 10 GiB */
+	const char *id;           /* the lease's name; NULL: HOSTNAME-PID */
+	int64_t poll_interval;    /* seconds between looks at catalog/CURRENT; 0: 5 */
+	int64_t lease_ttl;        /* seconds a lease lasts unrenewed; 0: 60 */
+	unsigned timeout;         /* seconds a request may stall; 0: 30 */
+};
+int tsm_frontend_setup(const struct tsm_frontend_options *opts, char **store_dir_ret);
+/* Call about once a second with a handle on the frontend's store: looks
+ * at catalog/CURRENT when the poll interval has passed and switches to a
+ * new generation (*changed_ret), and renews the lease.  A failure (the
+ * object store away) is logged and returned; the catalog stays as it was. */
+int tsm_frontend_poll(struct tsm_store *store, bool *changed_ret);
+/* Removes the lease (a clean stop). */
+void tsm_frontend_stop(struct tsm_store *store);
+/* The frontend this process serves (for the mount's metrics; any thread):
+ * its catalog generation, cache use and limit, chunk reads served from the
+ * cache and fetched, bytes fetched.  -ENOENT when it serves none. */
+struct tsm_frontend_stats {
+	int64_t generation;
+	uint64_t cache_bytes, cache_limit;
+	uint64_t hits, misses, fetched_bytes;
+};
+int tsm_frontend_stats(struct tsm_frontend_stats *stats_ret);
+
+/* The writer: the frontends whose leases are in the bucket. */
+struct tsm_frontend_info {
+	char id[64];
+	int64_t generation, renewed, expires;
+	uint64_t cache_bytes, cache_limit;
+};
+int tsm_store_frontends(struct tsm_store *store, struct tsm_frontend_info **list_ret,
+			size_t *n_ret);
+/* The writer: the generation catalog/CURRENT names (0: none yet). */
+int tsm_store_remote_generation(struct tsm_store *store, int64_t *generation_ret);
+/* Whether @store keeps its packs on object storage (the writer). */
+bool tsm_store_is_remote(const struct tsm_store *store);
 
 #endif

@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?usage: make-corpus.sh OUTDIR [HARNESS...]}
 shift
 harnesses=("$@")
-((${#harnesses[@]})) || harnesses=(iso sysarea wim ts_xml app_xml cert inspect cmdata winpe)
+((${#harnesses[@]})) || harnesses=(iso sysarea wim ts_xml app_xml cert inspect cmdata remote winpe)
 if [[ -z ${TSMEDIA:-} ]]; then
 	for t in "$root/build/tools/tsmedia" "$root/build-fuzz/tools/tsmedia"; do
 		[[ -x $t ]] && TSMEDIA=$t && break
@@ -416,6 +416,19 @@ seeds_cmdata() {
 		judge encrypt "$tmp/jp.xml" "$tmp/j.dat" --aes "$aes" --password-file "$tmp/pw"
 		{ printf '\x05'; cat "$tmp/j.dat"; } >"$d/judge-policy-password-aes$aes.bin"
 	done
+}
+
+# What a store on object storage reads from its bucket: catalog/CURRENT and
+# a lease as tsmedia writes them, and ListObjectsV2 answers in the shape of
+# the example in Amazon's API reference (API_ListObjectsV2.html).
+seeds_remote() {
+	local d=$out/remote
+	mkdir -p "$d"
+	printf '\x01tsmedia-catalog 1\ngeneration 7\nsha256 %s\nsize 118784\n' \
+		"$(printf x | sha256sum | cut -d' ' -f1)" >"$d/current.bin"
+	printf '\x02tsmedia-lease 1\nfrontend dp-01.example\ngeneration 7\nrenewed 1764680000\nexpires 1764680060\ncache-bytes 1048576\ncache-limit 10737418240\nmedia-version 3\ncontent-version 12\ncontent-version 14\n' >"$d/lease.bin"
+	printf '\x03<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><Prefix>site1/packs/</Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Contents><Key>site1/packs/pack-00000001.pack</Key><LastModified>2026-12-02T13:00:00.000Z</LastModified><ETag>&quot;0f343b0931126a20f133d67c2b018a3b&quot;</ETag><Size>1048576</Size><StorageClass>STANDARD</StorageClass></Contents><Contents><Key>site1/packs/pack-00000002.pack</Key><LastModified>2026-12-02T13:01:00.000Z</LastModified><Size>4096</Size></Contents></ListBucketResult>\n' >"$d/list.bin"
+	printf '\x03<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken><Contents><Key>site1/leases/fe1</Key><Size>200</Size></Contents></ListBucketResult>\n' >"$d/list-truncated.bin"
 }
 
 for h in "${harnesses[@]}"; do

@@ -116,7 +116,8 @@ assert_eq "$(jget "$WORK/a20.json" deployment_types.0.dependency_groups.1.deploy
 assert_eq "$(jget "$WORK/a20.json" deployment_types.0.dependency_groups.0.deployment_types.0.desired_state)" Required
 tsm "$S" app show "$(app 23)" --json >"$WORK/a23.json"
 assert_eq "$(jget "$WORK/a23.json" needed_by)" "[\"$(app 21)\", \"$(app 22)\"]" "who depends on the diamond's base"
-tsm "$S" app show "$(app 10)" | grep -q "MISSING" && fail "app 10 still shows a missing dependency"
+tsm "$S" app show "$(app 10)" >"$WORK/a10-after.txt" || fail "app show of application 10 failed"
+if grep -q "MISSING" "$WORK/a10-after.txt"; then fail "app 10 still shows a missing dependency"; fi
 
 check "a dependency cycle is refused, naming it; nothing changes"
 gen cyc "[$(simple 30 Thirty 31:31), $(simple 31 ThirtyOne 32:32), $(simple 32 ThirtyTwo 30:30)]"
@@ -200,6 +201,13 @@ expect_fail_with "badid.xml: <Application> \(line 1\) names '$(re_escape "$SCOPE
 printf '<sequence/>' >"$WORK/notapp.xml"
 expect_fail_with "notapp.xml: not an application: the root element is <sequence>" -- tsm "$S" app import "$WORK/notapp.xml"
 assert_eq "$(catalog_digest "$S")" "$d" "a refused digest changed the catalog"
+
+check "a deployment type another application holds is refused before --content adds anything"
+# Application 55 lists application 10's deployment type, with a content of its own.
+gen thief "[{\"file\": \"thief.xml\", \"guid\": \"$(guid a 55)\", \"title\": \"Thief\", \"dts\": [{\"guid\": \"$(guid d 10)\", \"title\": \"Ten again\", \"contents\": [{\"guid\": \"$(guid c 55)\", \"files\": [[\"thief.bin\", 4000]]}]}]}]"
+refused_unchanged "$S" "app import --content of a deployment type application 10 holds" \
+	"deployment type $(re_escape "$(dt 10)") belongs to application $(re_escape "$(app 10)") already" -- \
+	tsm "$S" app import --content "$WORK/thief/content" "$WORK/thief/thief.xml"
 
 check "app rm removes an application; its contents stay until content rm"
 tsm "$S" app rm "$(app 2)" >/dev/null || fail "app rm"

@@ -275,7 +275,9 @@ if command -v grub-mkrescue >/dev/null && [[ -d /usr/lib/grub/i386-pc ]]; then
 	check "grub-mkrescue image: grub2-mbr system area and boot entries as xorriso reports them"
 	mkdir -p "$WORK/grub.src"
 	printf 'grub\n' >"$WORK/grub.src/hello.txt"
-	grub-mkrescue -o "$WORK/grub.iso" "$WORK/grub.src" >/dev/null 2>"$WORK/grub.err" ||
+	# Without HFS+: tsmedia writes none, and refuses an image that holds
+	# one (grub-mkrescue's default; iso_system_area tests the refusal).
+	grub-mkrescue -o "$WORK/grub.iso" "$WORK/grub.src" -- -hfsplus off >/dev/null 2>"$WORK/grub.err" ||
 		fail "grub-mkrescue failed: $(tail -3 "$WORK/grub.err")"
 	ID_GRUB=$(add_content "$STORE" --kind boot-image --name grub "$WORK/grub.iso")
 	judge grub "$WORK/grub.iso" "$ID_GRUB"
@@ -290,8 +292,7 @@ if command -v grub-mkrescue >/dev/null && [[ -d /usr/lib/grub/i386-pc ]]; then
 	report_boot "$WORK/grub.re.iso" >"$WORK/grub.re.report"
 	assert_eq "$(cat "$WORK/grub.re.report")" "$(cat "$WORK/grub.report")" "grub: xorriso's El Torito report of the re-emitted image (but the LBAs)"
 	sa() { xorriso -no_rc -indev "$1" -report_system_area plain 2>/dev/null | sed -n 's/^System area \(options\|summary\): *//p'; }
-	# The Apple partition map grub-mkrescue adds for Macs is not re-emitted.
-	assert_eq "$(sa "$WORK/grub.re.iso")" "$(sa "$WORK/grub.iso" | sed 's/ APM$//')" "grub: system area options and kind of the re-emitted image"
+	assert_eq "$(sa "$WORK/grub.re.iso")" "$(sa "$WORK/grub.iso")" "grub: system area options and kind of the re-emitted image"
 	for f in grub grub.re; do
 		expect_boot "$f-cd" "GNU GRUB" -machine q35,accel="$ACCEL" -m 256 -nodefaults -cdrom "$WORK/$f.iso" -boot d
 		expect_boot "$f-disk" "GNU GRUB" -machine q35,accel="$ACCEL" -m 256 -nodefaults \

@@ -12,7 +12,7 @@
 #   GPT hybrid (-isohybrid-gpt-basdat), GPT + APM (-isohybrid-apm-hfsplus)
 #   an appended EFI System partition only El Torito names (-append_partition)
 #   grub-mkrescue without HFS+ (protective MBR, GPT, grub2-mbr); with HFS+
-#   (its default) it is imported with a warning and the writer's own GPT
+#   (its default) it is refused: tsmedia writes no HFS+
 #
 # Refused, naming the ISO and what its system area holds, the store
 # unchanged: an appended partition that is no boot image, a GPT whose CRC is
@@ -243,12 +243,16 @@ if command -v grub-mkrescue >/dev/null && [[ -d /usr/lib/grub/i386-pc && -d /usr
 		note "SKIPPED the OVMF disk boot (ovmf or qemu-system-x86 missing)"
 	fi
 
-	check "grub-mkrescue with HFS+ (its default): imported with a warning that names the HFS+ file system"
+	check "grub-mkrescue with HFS+ (its default): refused, naming the HFS+ file system and what to do instead; catalog unchanged"
 	grub-mkrescue -o "$WORK/grubhfs.iso" "$WORK/grub.src" >/dev/null 2>"$WORK/grub.err" ||
 		fail "grub-mkrescue failed: $(tail -3 "$WORK/grub.err")"
-	tsm "$STORE" content add --kind boot-image --name grubhfs "$WORK/grubhfs.iso" >"$WORK/grubhfs.id" 2>"$WORK/grubhfs.err" ||
-		fail "content add of grub-mkrescue's default image failed: $(cat "$WORK/grubhfs.err")"
-	assert_match "$(cat "$WORK/grubhfs.err")" "warning: .*grubhfs.iso: its system area is not carried over whole: it holds an HFS\\+ file system" "the warning"
+	refused_unchanged "$STORE" "grub-mkrescue with HFS+" \
+		"$(re_escape "$WORK/grubhfs.iso"): nothing was imported: .*HFS\+ file system for Macs.*--as-file" \
+		tsm "$STORE" content add --kind boot-image --name grubhfs "$WORK/grubhfs.iso"
+	check "... and kept whole with --as-file"
+	ID_GRUBHFS=$(add_content "$STORE" --kind boot-image --name grubhfs --as-file "$WORK/grubhfs.iso")
+	tsm "$STORE" content cat "$ID_GRUBHFS" grubhfs.iso 2>/dev/null | cmp - "$WORK/grubhfs.iso" ||
+		fail "--as-file did not keep grub-mkrescue's image byte for byte"
 else
 	note "SKIPPED grub-mkrescue (grub-pc-bin, grub-efi-amd64-bin or mtools missing)"
 fi

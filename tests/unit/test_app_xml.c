@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -157,12 +158,61 @@ static void test_refused(void **state)
 	refused("<Title>Script</Title>", "<Title>a\001b</Title>", -EINVAL);
 }
 
+/* The digest with content 1's viewer.msi replaced by @n files, the last named
+ * @last; the CPU seconds its parse took; the parse's result in @rc. */
+static double parse_many_files(size_t n, const char *last, int *rc)
+{
+	static const char one[] = "<File Name=\"viewer.msi\" Size=\"123456789012\"/>";
+	const char *at = strstr(digest, one);
+	size_t cap = sizeof(digest) + (n + 1) * 48, len;
+	char *xml = malloc(cap);
+	struct tsm_app a;
+	clock_t t0;
+
+	assert_non_null(at);
+	assert_non_null(xml);
+	len = (size_t)snprintf(xml, cap, "%.*s", (int)(at - digest), digest);
+	for (size_t i = 0; i + 1 < n; i++)
+		len += (size_t)snprintf(xml + len, cap - len, "<File Name=\"f%07zu.bin\" Size=\"1\"/>", i);
+	len += (size_t)snprintf(xml + len, cap - len, "<File Name=\"%s\" Size=\"1\"/>%s", last,
+				at + strlen(one));
+	t0 = clock();
+	*rc = tsm_app_xml_parse_memory("many", xml, len, &a);
+	t0 = clock() - t0;
+	if (*rc == 0) {
+		assert_int_equal(a.dts[1].contents[0].nfiles, n + 1); /* and setup.cmd */
+		tsm_app_clear(&a);
+	}
+	free(xml);
+	return (double)t0 / CLOCKS_PER_SEC;
+}
+
+/* A content of many files: a name repeated in another case is refused, and
+ * ten times the files cost about ten times the work, not a hundred (each name
+ * is looked up in a set, not compared with every earlier one). */
+static void test_many_files(void **state)
+{
+	double small, large;
+	int rc;
+
+	(void)state;
+	parse_many_files(2000, "F0000007.BIN", &rc);
+	assert_int_equal(rc, -EINVAL);
+	small = parse_many_files(9000, "last.bin", &rc);
+	assert_int_equal(rc, 0);
+	large = parse_many_files(90000, "last.bin", &rc);
+	assert_int_equal(rc, 0);
+	if (large > 40 * small + 0.05)
+		fail_msg("90000 files took %.3f s of CPU, 9000 took %.3f s: quadratic", large, small);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_object),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_many_files),
 	};
 
 	tsm_log_set_level(TSM_LOG_ERROR);

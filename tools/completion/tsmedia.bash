@@ -72,7 +72,7 @@ _tsmedia_takes_value()
 		--management-point | --media-cipher | --clear | --http-port | --https-port | \
 		--iis-ssl-state | --signing-certificate | --public-root-key | --root-ca-certs | \
 		--use-first-cert | --x64-unknown-guid | --x86-unknown-guid | --device | --keep-versions | \
-		--allow-step)
+		--allow-step | --s3 | --endpoint | --region | --grace)
 		return 0 ;;
 	esac
 	return 1
@@ -243,7 +243,10 @@ _tsmediafs()
 		cword=$COMP_CWORD
 	fi
 	case $prev in
-	--store) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
+	--store | --cache) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
+	--remote) mapfile -t COMPREPLY < <(compgen -W "s3://" -- "$cur"); compopt -o nospace 2>/dev/null; return ;;
+	--endpoint) mapfile -t COMPREPLY < <(compgen -W "http:// https://" -- "$cur"); compopt -o nospace 2>/dev/null; return ;;
+	--region | --cache-size | --frontend-id) return ;;
 	-o)
 		# The -o options tsmediafs --help describes, then FUSE's own.
 		local opts
@@ -255,7 +258,7 @@ _tsmediafs()
 		return ;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--store -f -d -s -o -h --help -V --version" -- "$cur"))
+		COMPREPLY=($(compgen -W "--store --remote --endpoint --region --cache --cache-size --frontend-id -f -d -s -o -h --help -V --version" -- "$cur"))
 		return
 	fi
 	mapfile -t COMPREPLY < <(compgen -d -- "$cur")

@@ -1,0 +1,1990 @@
+/* A store on S3-compatible object storage: the writer's uploads and
+ * publishing, the frontend's mirror catalog and chunk cache, leases and
+ * the remote side of gc and verify (remote.h; docs/scale.md).
+ *
+ * Objects under the store's prefix:
+ *   packs/pack-NNNNNNNN.pack  a sealed pack, byte for byte the writer's file
+ *   catalog/GENERATION.db     a published catalog (sqlite database)
+ *   catalog/CURRENT           which generation is current, and its SHA-256
+ *   leases/FRONTEND-ID        what a frontend still serves, until when
+ *
+ * sqlite's online backup API (https://www.sqlite.org/backup.html) makes
+ * the published copy (a consistent snapshot of the writer's catalog, read
+ * in one read transaction) and switches a frontend's catalog in one write
+ * transaction, so the mount's readers (WAL) see either generation whole. */
+#include "store/remote.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zstd.h>
+
+#include "store/meta.h"
+#include "store/s3.h"
+#include "store/store_internal.h"
+#include "tsmedia/log.h"
+#include "util/db.h"
+
+/* A published catalog larger than this is refused by frontends. */
+#define CATALOG_MAX (64ull << 30)
+#define CURRENT_MAX 4096
+#define LEASE_MAX (16u << 20)
+/* Attempts of a ranged GET that failed for a reason other than 404. */
+#define GET_TRIES 3
+
+/* ---- the frontend registered for this process ---------------------------- */
+
+/* Read-ahead (see pf_ahead): windows of WINDOW_BYTES, AHEAD of them fetched
+ * in the background by PREFETCHERS threads. */
+#define WINDOW_BYTES (4u << 20)
+#define WINDOW_CHUNKS 256
+#define AHEAD 4
+#define PREFETCHERS 4
+#define INFLIGHT_MAX 64
+#define TRIGGERS_MAX 256
+
+#define CHECKED_SLOTS 65536
+#define CHECKED_LOCKS 64
+struct checked_slot {
+	uint8_t hash[TSM_SHA256_LEN];
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+struct tsm_frontend {
+	dev_t dev;
+	ino_t ino;
+	char *store_dir;
+	char *url, *endpoint, *region;
+	unsigned timeout;
+	char *chunks_dir;
+	uint64_t limit;
+	_Atomic uint64_t used;
+	pthread_mutex_t evict_lock;
+	char id[64];
+	int64_t poll_interval, lease_ttl;
+	_Atomic int64_t generation; /* applied; written by the poller's thread */
+	int64_t next_poll, next_lease;
+	struct timespec pins_mtime; /* of pins/ when the lease was last written */
+	_Atomic uint64_t hits, misses, fetched;
+	/* The cache's windows, sorted by pack and start (win_*). */
+	pthread_rwlock_t win_lock;
+	struct { int64_t pack; uint64_t start, end; } *wins;
+	size_t nwins, capwins;
+	/* Checked cache files (checked_has). */
+	struct checked_slot *checked;
+	pthread_mutex_t checked_lock[CHECKED_LOCKS];
+	/* Read-ahead (pf_*): under pf_lock. */
+	pthread_mutex_t pf_lock;
+	pthread_cond_t pf_work, pf_done;
+	struct pf_job *pf_queue;
+	bool pf_started;
+	struct { int64_t pack; uint64_t start, end; } inflight[64];
+	size_t ninflight;
+	struct { int64_t pack; uint64_t offset; } triggers[256];
+	size_t ntrigger_next;
+};
+
+static pthread_mutex_t frontends_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tsm_frontend *frontend; /* one per process (the mount) */
+
+struct tsm_remote {
+	bool frontend;
+	char *url, *endpoint, *region;
+	unsigned timeout;
+	struct tsm_frontend *fe; /* frontend: shared */
+	struct tsm_s3 *s3;       /* this handle's client, made at first use */
+	uint8_t *winbuf;         /* frontend: WINDOW_BYTES for a fetch */
+};
+
+static char *meta_dup(struct tsm_store *store, const char *key)
+{
+	char buf[1024];
+
+	if (tsm_meta_get(store->db, key, buf, sizeof(buf)) < 0)
+		return NULL;
+	return strdup(buf);
+}
+
+int tsm_remote_attach(struct tsm_store *store)
+{
+	struct tsm_remote *r;
+	struct stat st;
+	char *url = NULL;
+
+	if (fstat(store->dir_fd, &st) < 0)
+		return -errno;
+	pthread_mutex_lock(&frontends_lock);
+	struct tsm_frontend *fe = frontend && frontend->dev == st.st_dev && frontend->ino == st.st_ino
+					  ? frontend : NULL;
+	pthread_mutex_unlock(&frontends_lock);
+	if (!fe && !(url = meta_dup(store, "remote_url")))
+		return 0; /* a local store */
+	if (!(r = calloc(1, sizeof(*r)))) {
+		free(url);
+		return -ENOMEM;
+	}
+	if (fe) {
+		r->frontend = true;
+		r->fe = fe;
+		r->url = strdup(fe->url);
+		r->endpoint = strdup(fe->endpoint);
+		r->region = fe->region ? strdup(fe->region) : NULL;
+		r->timeout = fe->timeout;
+	} else {
+		r->url = url;
+		r->endpoint = meta_dup(store, "remote_endpoint");
+		r->region = meta_dup(store, "remote_region");
+		if (!r->endpoint) {
+			tsm_error("%s: the catalog names object storage %s but no endpoint", store->dir,
+				  url);
+			store->remote = r;
+			tsm_remote_detach(store);
+			return -EIO;
+		}
+	}
+	store->remote = r;
+	if (!r->url || !r->endpoint) {
+		tsm_remote_detach(store);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void tsm_remote_detach(struct tsm_store *store)
+{
+	struct tsm_remote *r = store->remote;
+
+	if (!r)
+		return;
+	tsm_s3_free(r->s3);
+	free(r->winbuf);
+	free(r->url);
+	free(r->endpoint);
+	free(r->region);
+	free(r);
+	store->remote = NULL;
+}
+
+bool tsm_remote_is_writer(const struct tsm_store *store)
+{
+	return store->remote && !store->remote->frontend;
+}
+
+bool tsm_remote_is_frontend(const struct tsm_store *store)
+{
+	return store->remote && store->remote->frontend;
+}
+
+int tsm_remote_s3(struct tsm_store *store, struct tsm_s3 **s3_ret)
+{
+	struct tsm_remote *r = store->remote;
+	int rc;
+
+	if (!r->s3) {
+		struct tsm_s3_config cfg = { .url = r->url, .endpoint = r->endpoint,
+					     .region = r->region, .timeout = r->timeout };
+
+		if ((rc = tsm_s3_new(&cfg, &r->s3)) < 0)
+			return rc;
+	}
+	*s3_ret = r->s3;
+	return 0;
+}
+
+/* ---- writer: packs ------------------------------------------------------------ */
+
+static void pack_key(int64_t id, char key[48])
+{
+	char name[32];
+
+	tsm_pack_name(id, name);
+	snprintf(key, 48, "packs/%s", name);
+}
+
+int tsm_remote_upload_session(struct tsm_store *store)
+{
+	struct tsm_pack_writer *w = &store->writer;
+	struct tsm_s3 *s3;
+	int rc;
+
+	if (!tsm_remote_is_writer(store) || !w->n_touched)
+		return 0;
+	if ((rc = tsm_remote_s3(store, &s3)) < 0)
+		return rc;
+	for (size_t i = 0; i < w->n_touched; i++) {
+		struct tsm_pack_touched *t = &w->touched[i];
+		char key[48];
+		struct stat st;
+
+		/* Objects are immutable: a remote store's sessions only ever
+		 * create packs (tsm_store_write_begin sets fresh_only). */
+		if (!t->created) {
+			tsm_error("%s: pack %lld was appended to, which a store on object storage "
+				  "never does",
+				  store->dir, (long long)t->id);
+			return -EIO;
+		}
+		if (fstat(t->fd, &st) < 0)
+			return -errno;
+		pack_key(t->id, key);
+		if ((rc = tsm_s3_put_fd(s3, key, t->fd, (uint64_t)st.st_size)) < 0) {
+			tsm_error("%s: pack %lld could not be stored on %s: nothing is committed",
+				  store->dir, (long long)t->id, tsm_s3_location(s3));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- writer: publishing the catalog ------------------------------------------ */
+
+/* A decimal number that is all of [@p, @end): digits only, no overflow. */
+static bool parse_decimal(const char *p, const char *end, uint64_t max, uint64_t *value_ret)
+{
+	uint64_t v = 0;
+
+	if (p == end || end - p > 20)
+		return false;
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9' || v > (max - (uint64_t)(*p - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*value_ret = v;
+	return true;
+}
+
+int tsm_remote_current_parse(const char *text, size_t len, struct tsm_remote_current *cur)
+{
+	static const char *const names[4] = { "tsmedia-catalog ", "generation ", "sha256 ", "size " };
+	const char *p = text, *end = text + len;
+	uint64_t gen = 0, size = 0, version = 0;
+
+	/* Exactly the four lines tsm_remote_publish writes, each ended by a
+	 * newline, nothing after. */
+	if (len == 0 || len > CURRENT_MAX || memchr(text, 0, len))
+		return -EINVAL;
+	for (int i = 0; i < 4; i++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t nlen = strlen(names[i]);
+
+		if (!nl || (size_t)(nl - p) < nlen || memcmp(p, names[i], nlen) != 0)
+			return -EINVAL;
+		p += nlen;
+		switch (i) {
+		case 0:
+			if (!parse_decimal(p, nl, 1, &version) || version != 1)
+				return -EINVAL;
+			break;
+		case 1:
+			if (!parse_decimal(p, nl, INT64_MAX - 1, &gen) || gen < 1)
+				return -EINVAL;
+			break;
+		case 2: {
+			if (nl - p != TSM_SHA256_HEX_LEN)
+				return -EINVAL;
+			for (const char *h = p; h < nl; h++)
+				if (!((*h >= '0' && *h <= '9') || (*h >= 'a' && *h <= 'f')))
+					return -EINVAL;
+			char hex[TSM_SHA256_HEX_LEN + 1];
+
+			memcpy(hex, p, TSM_SHA256_HEX_LEN);
+			hex[TSM_SHA256_HEX_LEN] = 0;
+			if (tsm_hex_decode(hex, cur->sha256, TSM_SHA256_LEN) < 0)
+				return -EINVAL;
+			break;
+		}
+		case 3:
+			if (!parse_decimal(p, nl, CATALOG_MAX, &size))
+				return -EINVAL;
+			break;
+		}
+		p = nl + 1;
+	}
+	if (p != end)
+		return -EINVAL;
+	cur->generation = (int64_t)gen;
+	cur->size = size;
+	return 0;
+}
+
+static int current_get(struct tsm_s3 *s3, struct tsm_remote_current *cur)
+{
+	char *text;
+	size_t len;
+	int rc = tsm_s3_get_small(s3, "catalog/CURRENT", CURRENT_MAX, &text, &len);
+
+	if (rc < 0)
+		return rc;
+	if ((rc = tsm_remote_current_parse(text, len, cur)) < 0)
+		tsm_error("%scatalog/CURRENT is not a tsmedia catalog pointer", tsm_s3_location(s3));
+	free(text);
+	return rc;
+}
+
+static int file_sha256(int fd, uint8_t out[TSM_SHA256_LEN], uint64_t *size_ret)
+{
+	struct tsm_file_hasher *h;
+	uint8_t buf[1 << 16], sha1[TSM_SHA1_LEN];
+	uint64_t off = 0;
+	int rc;
+
+	if ((rc = tsm_file_hasher_new(&h)) < 0)
+		return rc;
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		if ((rc = tsm_file_hasher_update_sha256(h, buf, (size_t)n)) < 0)
+			break;
+		off += (uint64_t)n;
+	}
+	if (rc == 0)
+		rc = tsm_file_hasher_final(h, out, sha1);
+	tsm_file_hasher_free(h);
+	*size_ret = off;
+	return rc;
+}
+
+/* A copy of @src's main database at @path, in one read transaction. */
+static int db_copy_to(sqlite3 *src, const char *path)
+{
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		rc = tsm_db_error(dst, "creating the catalog copy to publish");
+		sqlite3_close(dst);
+		return rc;
+	}
+	if (!(b = sqlite3_backup_init(dst, "main", src, "main"))) {
+		rc = tsm_db_error(dst, "copying the catalog to publish");
+		sqlite3_close(dst);
+		return rc;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		rc = tsm_db_error(dst, "copying the catalog to publish");
+		sqlite3_close(dst);
+		return rc;
+	}
+	/* The copy is a frontend's catalog: the writer's location and settings
+	 * of object storage are its own; a single file, no WAL. */
+	rc = tsm_db_exec(dst, "DELETE FROM meta WHERE key LIKE 'remote\\_%' ESCAPE '\\'");
+	if (rc == 0)
+		rc = tsm_db_exec(dst, "PRAGMA journal_mode=DELETE");
+	sqlite3_close(dst);
+	return rc;
+}
+
+int tsm_remote_publish(struct tsm_store *store)
+{
+	struct tsm_remote_current cur = { 0 };
+	uint8_t sha[TSM_SHA256_LEN];
+	char tmp[4096], key[64], text[256], hex[TSM_SHA256_HEX_LEN + 1];
+	struct tsm_s3 *s3;
+	uint64_t size;
+	int fd, rc;
+
+	if (!tsm_remote_is_writer(store))
+		return 0;
+	if ((rc = tsm_remote_s3(store, &s3)) < 0)
+		return rc;
+	rc = current_get(s3, &cur);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	snprintf(tmp, sizeof(tmp), "%s/publish-%d.tmp", store->dir, (int)getpid());
+	unlink(tmp);
+	if ((rc = db_copy_to(store->db, tmp)) < 0)
+		goto out_unlink;
+	if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		goto out_unlink;
+	}
+	if ((rc = file_sha256(fd, sha, &size)) == 0) {
+		snprintf(key, sizeof(key), "catalog/%020lld.db", (long long)(cur.generation + 1));
+		rc = tsm_s3_put_fd(s3, key, fd, size);
+	}
+	close(fd);
+	if (rc < 0)
+		goto out_unlink;
+	tsm_hex_encode(sha, TSM_SHA256_LEN, hex);
+	snprintf(text, sizeof(text), "tsmedia-catalog 1\ngeneration %lld\nsha256 %s\nsize %llu\n",
+		 (long long)(cur.generation + 1), hex, (unsigned long long)size);
+	/* CURRENT last: a frontend never sees a generation before it is whole. */
+	rc = tsm_s3_put_buf(s3, "catalog/CURRENT", text, strlen(text));
+	if (rc == 0)
+		tsm_info("published catalog generation %lld to %s", (long long)(cur.generation + 1),
+			 tsm_s3_location(s3));
+out_unlink:
+	unlink(tmp);
+	return rc;
+}
+
+/* ---- frontend: setup and polling ---------------------------------------------- */
+
+static int mkdir_private(const char *path)
+{
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		int err = errno;
+
+		tsm_error("cannot create %s: %s", path, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+/* Fetches generation @cur into @path and checks its size and SHA-256. */
+static int catalog_fetch(struct tsm_s3 *s3, const struct tsm_remote_current *cur, const char *path)
+{
+	uint8_t sha[TSM_SHA256_LEN];
+	char key[64];
+	uint64_t len, size;
+	int fd, rc;
+
+	snprintf(key, sizeof(key), "catalog/%020lld.db", (long long)cur->generation);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		tsm_error("cannot create %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	rc = tsm_s3_get_fd(s3, key, fd, cur->size, &len);
+	if (rc == 0 && (rc = file_sha256(fd, sha, &size)) == 0 &&
+	    (size != cur->size || memcmp(sha, cur->sha256, TSM_SHA256_LEN) != 0)) {
+		tsm_error("%s%s does not match catalog/CURRENT (size or SHA-256): not used",
+			  tsm_s3_location(s3), key);
+		rc = -EIO;
+	}
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc < 0)
+		unlink(path);
+	return rc;
+}
+
+/* Switches the catalog of @dest to the database at @path, in one write
+ * transaction of @dest (readers of other connections see one or the other). */
+static int catalog_switch(sqlite3 *dest, const char *path)
+{
+	sqlite3 *src = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	sqlite3_busy_timeout(dest, 60000);
+	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		rc = tsm_db_error(src, "opening a fetched catalog");
+		sqlite3_close(src);
+		return rc;
+	}
+	if (!(b = sqlite3_backup_init(dest, "main", src, "main"))) {
+		rc = tsm_db_error(dest, "switching to a fetched catalog");
+		sqlite3_close(src);
+		return rc;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	rc = rc == SQLITE_DONE ? 0 : tsm_db_error(dest, "switching to a fetched catalog");
+	sqlite3_close(src);
+	return rc;
+}
+
+static int frontend_poll_catalog(struct tsm_store *store, struct tsm_frontend *fe, bool *changed)
+{
+	struct tsm_remote_current cur;
+	struct tsm_s3 *s3;
+	char tmp[4096];
+	int rc;
+
+	if ((rc = tsm_remote_s3(store, &s3)) < 0 || (rc = current_get(s3, &cur)) < 0)
+		return rc;
+	if (cur.generation == fe->generation)
+		return 0;
+	if (cur.generation < fe->generation) {
+		tsm_warn("%scatalog/CURRENT went back from generation %lld to %lld: kept %lld",
+			 tsm_s3_location(s3), (long long)fe->generation, (long long)cur.generation,
+			 (long long)fe->generation);
+		return 0;
+	}
+	snprintf(tmp, sizeof(tmp), "%s/fetch.tmp", store->dir);
+	if ((rc = catalog_fetch(s3, &cur, tmp)) < 0)
+		return rc;
+	/* Through a connection of its own, so that every handle, this one
+	 * too, sees another connection's commit (sqlite's data_version), as
+	 * after a writer's change to a local store.  Like gc: no reader is
+	 * between a lookup and its pin meanwhile. */
+	char db_path[4096];
+	sqlite3 *dest = NULL;
+
+	snprintf(db_path, sizeof(db_path), "%s/catalog.db", store->dir);
+	while (flock(store->gc_lock_fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	if (sqlite3_open_v2(db_path, &dest, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		rc = tsm_db_error(dest, "opening the frontend's catalog");
+	else
+		rc = catalog_switch(dest, tmp);
+	sqlite3_close(dest);
+	flock(store->gc_lock_fd, LOCK_UN);
+	unlink(tmp);
+	if (rc < 0)
+		return rc;
+	tsm_info("switched to catalog generation %lld of %s", (long long)cur.generation,
+		 tsm_s3_location(s3));
+	fe->generation = cur.generation;
+	*changed = true;
+	return 0;
+}
+
+static uint64_t win_scan(struct tsm_frontend *fe);
+
+static bool id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n >= 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
+		      (id[i] >= '0' && id[i] <= '9') || strchr("._-", id[i])))
+			return false;
+	return true;
+}
+
+int tsm_frontend_setup(const struct tsm_frontend_options *opts, char **store_dir_ret)
+{
+	struct tsm_frontend *fe;
+	struct tsm_remote_current cur;
+	struct tsm_s3_config cfg = { .url = opts->url, .endpoint = opts->endpoint,
+				     .region = opts->region, .timeout = opts->timeout };
+	struct tsm_s3 *s3 = NULL;
+	char path[4096], host[64];
+	struct stat st;
+	int rc;
+
+	if (!opts->cache_dir || !opts->url || !opts->endpoint) {
+		tsm_error("a frontend needs --remote, --endpoint and --cache");
+		return -EINVAL;
+	}
+	/* Room for chunks/XX/HASH in the cache's path buffers. */
+	if (strlen(opts->cache_dir) > 3900) {
+		tsm_error("the cache directory %s: its path must be at most 3900 characters",
+			  opts->cache_dir);
+		return -ENAMETOOLONG;
+	}
+	if (opts->id && !id_valid(opts->id)) {
+		tsm_error("invalid frontend id '%s': up to 63 letters, digits, '.', '_' or '-'",
+			  opts->id);
+		return -EINVAL;
+	}
+	if ((rc = tsm_s3_new(&cfg, &s3)) < 0)
+		return rc;
+	if (!(fe = calloc(1, sizeof(*fe)))) {
+		rc = -ENOMEM;
+		goto out_s3;
+	}
+	pthread_mutex_init(&fe->evict_lock, NULL);
+	pthread_mutex_init(&fe->pf_lock, NULL);
+	pthread_rwlock_init(&fe->win_lock, NULL);
+	pthread_cond_init(&fe->pf_work, NULL);
+	pthread_cond_init(&fe->pf_done, NULL);
+	for (int i = 0; i < CHECKED_LOCKS; i++)
+		pthread_mutex_init(&fe->checked_lock[i], NULL);
+	if (!(fe->checked = calloc(CHECKED_SLOTS, sizeof(*fe->checked)))) {
+		free(fe);
+		rc = -ENOMEM;
+		goto out_s3;
+	}
+	fe->timeout = opts->timeout;
+	fe->limit = opts->cache_size ? opts->cache_size : (10ull << 30);
+	fe->poll_interval = opts->poll_interval > 0 ? opts->poll_interval : 5;
+	fe->lease_ttl = opts->lease_ttl > 0 ? opts->lease_ttl : 60;
+	if (opts->id) {
+		snprintf(fe->id, sizeof(fe->id), "%s", opts->id);
+	} else {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "frontend");
+		host[sizeof(host) - 1] = 0;
+		for (char *p = host; *p; p++)
+			if (!strchr("._-", *p) && !((*p >= 'a' && *p <= 'z') ||
+						   (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+				*p = '-';
+		snprintf(fe->id, sizeof(fe->id), "%.40s-%d", host, (int)getpid());
+	}
+	rc = -ENOMEM;
+	if (!(fe->url = strdup(opts->url)) || !(fe->endpoint = strdup(opts->endpoint)) ||
+	    (opts->region && !(fe->region = strdup(opts->region))) ||
+	    asprintf(&fe->store_dir, "%s/store", opts->cache_dir) < 0 ||
+	    asprintf(&fe->chunks_dir, "%s/chunks", opts->cache_dir) < 0)
+		goto out_fe;
+	if ((rc = mkdir_private(opts->cache_dir)) < 0 || (rc = mkdir_private(fe->store_dir)) < 0 ||
+	    (rc = mkdir_private(fe->chunks_dir)) < 0)
+		goto out_fe;
+	const char *subdirs[] = { "packs", "pins" };
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", fe->store_dir, subdirs[i]);
+		if ((rc = mkdir_private(path)) < 0)
+			goto out_fe;
+	}
+	const char *locks[] = { "lock", "gc.lock" };
+
+	for (size_t i = 0; i < 2; i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", fe->store_dir, locks[i]);
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+			rc = -errno;
+			tsm_error("cannot create %s: %s", path, strerror(-rc));
+			goto out_fe;
+		}
+		close(fd);
+	}
+	/* The first catalog: the mount starts only with a complete one. */
+	if ((rc = current_get(s3, &cur)) < 0) {
+		if (rc == -ENOENT)
+			tsm_error("%s holds no published catalog (catalog/CURRENT): is it a tsmedia "
+				  "store?",
+				  tsm_s3_location(s3));
+		goto out_fe;
+	}
+	snprintf(path, sizeof(path), "%s/fetch.tmp", fe->store_dir);
+	if ((rc = catalog_fetch(s3, &cur, path)) < 0)
+		goto out_fe;
+	char db[4096];
+
+	snprintf(db, sizeof(db), "%s/catalog.db", fe->store_dir);
+	if (stat(db, &st) == 0) {
+		sqlite3 *dest = NULL;
+
+		/* A cache directory used before: switch its catalog in place. */
+		if (sqlite3_open_v2(db, &dest, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+			rc = tsm_db_error(dest, "opening the frontend's catalog");
+		else
+			rc = catalog_switch(dest, path);
+		sqlite3_close(dest);
+		unlink(path);
+	} else {
+		rc = rename(path, db) < 0 ? -errno : 0;
+	}
+	if (rc < 0)
+		goto out_fe;
+	fe->generation = cur.generation;
+	if (stat(fe->store_dir, &st) < 0) {
+		rc = -errno;
+		goto out_fe;
+	}
+	fe->dev = st.st_dev;
+	fe->ino = st.st_ino;
+	atomic_store(&fe->used, win_scan(fe));
+	pthread_mutex_lock(&frontends_lock);
+	if (frontend) {
+		pthread_mutex_unlock(&frontends_lock);
+		tsm_error("this process already serves a frontend");
+		rc = -EBUSY;
+		goto out_fe;
+	}
+	frontend = fe;
+	pthread_mutex_unlock(&frontends_lock);
+	if (!(*store_dir_ret = strdup(fe->store_dir))) {
+		rc = -ENOMEM;
+		goto out_s3; /* registered: stays for the process */
+	}
+	tsm_info("frontend %s of %s: catalog generation %lld, cache %s (%llu of %llu bytes used)",
+		 fe->id, tsm_s3_location(s3), (long long)cur.generation, fe->chunks_dir,
+		 (unsigned long long)atomic_load(&fe->used), (unsigned long long)fe->limit);
+	tsm_s3_free(s3);
+	return 0;
+
+out_fe:
+	free(fe->wins);
+	free(fe->checked);
+	free(fe->url);
+	free(fe->endpoint);
+	free(fe->region);
+	free(fe->store_dir);
+	free(fe->chunks_dir);
+	free(fe);
+out_s3:
+	tsm_s3_free(s3);
+	return rc;
+}
+
+/* The lease: what this frontend still serves (its live pins), and until
+ * when.  Same pin lines as a pin file. */
+static int frontend_lease_write(struct tsm_store *store, struct tsm_frontend *fe, int64_t now)
+{
+	struct tsm_pinned p;
+	struct tsm_s3 *s3;
+	char key[96], *text = NULL;
+	size_t cap, len = 0;
+	int rc;
+
+	if ((rc = tsm_remote_s3(store, &s3)) < 0)
+		return rc;
+	if ((rc = tsm_pins_collect(store, &p)) < 0)
+		return rc;
+	cap = 512 + 40 * (p.ncontent + p.nmedia);
+	if (!(text = malloc(cap))) {
+		tsm_pinned_clear(&p);
+		return -ENOMEM;
+	}
+	len += (size_t)snprintf(text + len, cap - len,
+				"tsmedia-lease 1\nfrontend %s\ngeneration %lld\nrenewed %lld\n"
+				"expires %lld\ncache-bytes %llu\ncache-limit %llu\n",
+				fe->id, (long long)fe->generation, (long long)now,
+				(long long)(now + fe->lease_ttl),
+				(unsigned long long)atomic_load(&fe->used),
+				(unsigned long long)fe->limit);
+	for (size_t i = 0; i < p.nmedia; i++)
+		len += (size_t)snprintf(text + len, cap - len, "media-version %lld\n",
+					(long long)p.media_versions[i]);
+	for (size_t i = 0; i < p.ncontent; i++)
+		len += (size_t)snprintf(text + len, cap - len, "content-version %lld\n",
+					(long long)p.content_versions[i]);
+	tsm_pinned_clear(&p);
+	snprintf(key, sizeof(key), "leases/%s", fe->id);
+	rc = tsm_s3_put_buf(s3, key, text, len);
+	free(text);
+	return rc;
+}
+
+int tsm_frontend_poll(struct tsm_store *store, bool *changed_ret)
+{
+	struct tsm_frontend *fe;
+	struct timespec ts;
+	int64_t now;
+	int rc = 0, lrc = 0;
+
+	*changed_ret = false;
+	if (!tsm_remote_is_frontend(store))
+		return 0;
+	fe = store->remote->fe;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = ts.tv_sec;
+	if (now >= fe->next_poll) {
+		fe->next_poll = now + fe->poll_interval;
+		rc = frontend_poll_catalog(store, fe, changed_ret);
+	}
+	/* Renewed at a third of its life, at once when the catalog moved, and
+	 * when the pins changed (a file opened or let go: pins/ was written),
+	 * so gc learns of a new open within a poll of the watcher, not a third
+	 * of the lease later. */
+	struct stat pins;
+	bool pins_changed = fstatat(store->dir_fd, "pins", &pins, 0) == 0 &&
+			    (pins.st_mtim.tv_sec != fe->pins_mtime.tv_sec ||
+			     pins.st_mtim.tv_nsec != fe->pins_mtime.tv_nsec);
+
+	if (now >= fe->next_lease || *changed_ret || pins_changed) {
+		lrc = frontend_lease_write(store, fe, now);
+		fe->next_lease = lrc < 0 ? now + 1 : now + (fe->lease_ttl + 2) / 3;
+		/* Read before the lease collected the pins: a pin made since
+		 * is seen at the next call. */
+		if (lrc == 0 && pins_changed)
+			fe->pins_mtime = pins.st_mtim;
+	}
+	return rc < 0 ? rc : lrc;
+}
+
+void tsm_frontend_stop(struct tsm_store *store)
+{
+	struct tsm_s3 *s3;
+	char key[96];
+
+	if (!tsm_remote_is_frontend(store) || tsm_remote_s3(store, &s3) < 0)
+		return;
+	snprintf(key, sizeof(key), "leases/%s", store->remote->fe->id);
+	tsm_s3_delete(s3, key);
+}
+
+int tsm_frontend_stats(struct tsm_frontend_stats *stats)
+{
+	struct tsm_frontend *fe;
+
+	memset(stats, 0, sizeof(*stats));
+	pthread_mutex_lock(&frontends_lock);
+	fe = frontend;
+	pthread_mutex_unlock(&frontends_lock);
+	if (!fe)
+		return -ENOENT;
+	stats->generation = fe->generation;
+	stats->cache_bytes = atomic_load(&fe->used);
+	stats->cache_limit = fe->limit;
+	stats->hits = atomic_load(&fe->hits);
+	stats->misses = atomic_load(&fe->misses);
+	stats->fetched_bytes = atomic_load(&fe->fetched);
+	return 0;
+}
+
+/* ---- frontend: chunks through the cache ---------------------------------------- */
+
+/* Decompresses (when stored so) and checks one chunk's stored bytes into
+ * @out; with @out NULL, checks only (a raw chunk is hashed where it is,
+ * a compressed one decompressed into @scratch). */
+static int chunk_decode_to(const struct tsm_chunk_loc *loc, const uint8_t *stored, uint8_t *out,
+			   uint8_t *scratch, const char **problem)
+{
+	uint8_t digest[TSM_SHA256_LEN];
+
+	if (!out)
+		out = loc->codec == TSM_COMPRESSION_ZSTD ? scratch : (uint8_t *)stored;
+	if (loc->codec == TSM_COMPRESSION_ZSTD) {
+		size_t n = ZSTD_decompress(out, loc->size, stored, loc->stored_size);
+
+		if (ZSTD_isError(n) || n != loc->size) {
+			*problem = "does not decompress";
+			return -EIO;
+		}
+	} else if (stored != out) {
+		memcpy(out, stored, loc->size);
+	}
+	if (tsm_sha256(out, loc->size, digest) < 0 ||
+	    memcmp(digest, loc->hash, TSM_SHA256_LEN) != 0) {
+		*problem = "checksum mismatch";
+		return -EIO;
+	}
+	return 0;
+}
+
+static int chunk_decode(const struct tsm_chunk_loc *loc, const uint8_t *stored, uint8_t *out,
+			const char **problem)
+{
+	return chunk_decode_to(loc, stored, out, NULL, problem);
+}
+
+/* ---- frontend: the chunk cache ---------------------------------------------------
+ *
+ * The cache holds *windows*: runs of contiguous chunks of one pack, as one
+ * ranged GET fetched them, every chunk checked, in one file
+ * DIR/chunks/pack-NNNNNNNN-START-END (hex offsets in the pack).  One file per
+ * window rather than per chunk: a file system makes a few hundred files a
+ * second cheaply, not tens of thousands.  The windows of the cache are
+ * indexed in memory (made from the directory at start), sorted by pack and
+ * start; a chunk is found by its pack and offset, which the catalog gives.
+ * Whole windows are evicted, least recently used first (a hit moves a
+ * file's mtime forward, at most once a minute). */
+
+static int win_cmp(int64_t pack_a, uint64_t start_a, int64_t pack_b, uint64_t start_b)
+{
+	if (pack_a != pack_b)
+		return pack_a < pack_b ? -1 : 1;
+	return (start_a > start_b) - (start_a < start_b);
+}
+
+/* Index of the last window at or before (@pack, @start), or -1.  Under
+ * win_lock. */
+static ssize_t win_find(const struct tsm_frontend *fe, int64_t pack, uint64_t start)
+{
+	ssize_t lo = 0, hi = (ssize_t)fe->nwins - 1, best = -1;
+
+	while (lo <= hi) {
+		ssize_t mid = lo + (hi - lo) / 2;
+
+		if (win_cmp(fe->wins[mid].pack, fe->wins[mid].start, pack, start) <= 0) {
+			best = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return best;
+}
+
+static int win_insert(struct tsm_frontend *fe, int64_t pack, uint64_t start, uint64_t end)
+{
+	ssize_t at;
+
+	pthread_rwlock_wrlock(&fe->win_lock);
+	at = win_find(fe, pack, start);
+	if (at >= 0 && fe->wins[at].pack == pack && fe->wins[at].start == start) {
+		fe->wins[at].end = end; /* fetched again */
+		pthread_rwlock_unlock(&fe->win_lock);
+		return 0;
+	}
+	if (fe->nwins == fe->capwins) {
+		size_t cap = fe->capwins ? 2 * fe->capwins : 256;
+		void *p = realloc(fe->wins, cap * sizeof(*fe->wins));
+
+		if (!p) {
+			pthread_rwlock_unlock(&fe->win_lock);
+			return -ENOMEM;
+		}
+		fe->wins = p;
+		fe->capwins = cap;
+	}
+	memmove(&fe->wins[at + 2], &fe->wins[at + 1],
+		(fe->nwins - (size_t)(at + 1)) * sizeof(*fe->wins));
+	fe->wins[at + 1].pack = pack;
+	fe->wins[at + 1].start = start;
+	fe->wins[at + 1].end = end;
+	fe->nwins++;
+	pthread_rwlock_unlock(&fe->win_lock);
+	return 0;
+}
+
+static void win_remove(struct tsm_frontend *fe, int64_t pack, uint64_t start)
+{
+	ssize_t at;
+
+	pthread_rwlock_wrlock(&fe->win_lock);
+	at = win_find(fe, pack, start);
+	if (at >= 0 && fe->wins[at].pack == pack && fe->wins[at].start == start) {
+		memmove(&fe->wins[at], &fe->wins[at + 1],
+			(fe->nwins - (size_t)at - 1) * sizeof(*fe->wins));
+		fe->nwins--;
+	}
+	pthread_rwlock_unlock(&fe->win_lock);
+}
+
+/* The cached window holding @loc whole: its start and end. */
+static bool win_lookup(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc,
+		       uint64_t *start_ret, uint64_t *end_ret)
+{
+	bool found = false;
+	ssize_t at;
+
+	pthread_rwlock_rdlock(&fe->win_lock);
+	at = win_find(fe, loc->pack, loc->offset);
+	if (at >= 0 && fe->wins[at].pack == loc->pack &&
+	    loc->offset + loc->stored_size <= fe->wins[at].end) {
+		*start_ret = fe->wins[at].start;
+		*end_ret = fe->wins[at].end;
+		found = true;
+	}
+	pthread_rwlock_unlock(&fe->win_lock);
+	return found;
+}
+
+static void win_path(const struct tsm_frontend *fe, int64_t pack, uint64_t start, uint64_t end,
+		     char *buf, size_t n)
+{
+	/* tsm_frontend_setup() keeps chunks_dir short enough. */
+	if (snprintf(buf, n, "%s/pack-%08lld-%012llx-%012llx", fe->chunks_dir, (long long)pack,
+		     (unsigned long long)start, (unsigned long long)end) >= (int)n)
+		buf[0] = 0;
+}
+
+/* Reads the cache directory into the index (at start); returns the bytes
+ * in it.  Files that are not windows (a crash's temporary files) go. */
+static uint64_t win_scan(struct tsm_frontend *fe)
+{
+	DIR *d = opendir(fe->chunks_dir);
+	struct dirent *de;
+	uint64_t total = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		long long pack;
+		unsigned long long start, end;
+		char path[4096], tail;
+		struct stat st;
+
+		if (de->d_name[0] == '.' && (!de->d_name[1] || de->d_name[1] == '.' ||
+					     strstr(de->d_name, ".tmp") == NULL))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", fe->chunks_dir, de->d_name) >=
+		    (int)sizeof(path))
+			continue;
+		if (sscanf(de->d_name, "pack-%lld-%llx-%llx%c", &pack, &start, &end, &tail) != 3 ||
+		    pack <= 0 || end <= start || lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    (uint64_t)st.st_size != end - start) {
+			unlink(path);
+			continue;
+		}
+		if (win_insert(fe, pack, start, end) == 0)
+			total += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return total;
+}
+
+struct evict_entry {
+	struct timespec mtime;
+	int64_t pack;
+	uint64_t start, end;
+};
+
+static int evict_cmp(const void *a, const void *b)
+{
+	const struct evict_entry *x = a, *y = b;
+
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	return (x->mtime.tv_nsec > y->mtime.tv_nsec) - (x->mtime.tv_nsec < y->mtime.tv_nsec);
+}
+
+/* Least recently used windows out, down to 90% of the limit. */
+static void cache_evict(struct tsm_frontend *fe)
+{
+	struct evict_entry *e = NULL;
+	uint64_t used = 0, target = fe->limit / 10 * 9;
+	size_t n = 0;
+
+	if (pthread_mutex_trylock(&fe->evict_lock) != 0)
+		return; /* another thread is at it */
+	pthread_rwlock_rdlock(&fe->win_lock);
+	if (fe->nwins && (e = calloc(fe->nwins, sizeof(*e)))) {
+		for (size_t i = 0; i < fe->nwins; i++) {
+			e[n].pack = fe->wins[i].pack;
+			e[n].start = fe->wins[i].start;
+			e[n].end = fe->wins[i].end;
+			n++;
+		}
+	}
+	pthread_rwlock_unlock(&fe->win_lock);
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
+		struct stat st;
+
+		win_path(fe, e[i].pack, e[i].start, e[i].end, path, sizeof(path));
+		if (stat(path, &st) == 0) {
+			e[i].mtime = st.st_mtim;
+			used += (uint64_t)st.st_size;
+		}
+	}
+	qsort(e, n, sizeof(*e), evict_cmp);
+	for (size_t i = 0; i < n && used > target; i++) {
+		char path[4096];
+
+		win_path(fe, e[i].pack, e[i].start, e[i].end, path, sizeof(path));
+		win_remove(fe, e[i].pack, e[i].start);
+		if (unlink(path) == 0)
+			used -= e[i].end - e[i].start;
+	}
+	atomic_store(&fe->used, used);
+	free(e);
+	pthread_mutex_unlock(&fe->evict_lock);
+}
+
+/* Checked cache files, by chunk hash, with the identity of the file the
+ * check read (inode, size, mtime, ctime): a later read of the same file as
+ * it was needs no hashing, as a pack's checked chunks need none
+ * (verified.c).  A file replaced, rewritten or touched is checked again.
+ * Direct-mapped; a slot taken by another chunk only costs a hash. */
+static size_t checked_index(const uint8_t hash[TSM_SHA256_LEN])
+{
+	return ((size_t)hash[0] << 8 | hash[1]) % CHECKED_SLOTS;
+}
+
+static bool checked_has(struct tsm_frontend *fe, const uint8_t hash[TSM_SHA256_LEN],
+			const struct stat *st)
+{
+	size_t i = checked_index(hash);
+	const struct checked_slot *c = &fe->checked[i];
+	bool yes;
+
+	pthread_mutex_lock(&fe->checked_lock[i % CHECKED_LOCKS]);
+	yes = memcmp(c->hash, hash, TSM_SHA256_LEN) == 0 && c->ino == st->st_ino &&
+	      c->size == st->st_size && c->mtime.tv_sec == st->st_mtim.tv_sec &&
+	      c->mtime.tv_nsec == st->st_mtim.tv_nsec && c->ctime.tv_sec == st->st_ctim.tv_sec &&
+	      c->ctime.tv_nsec == st->st_ctim.tv_nsec;
+	pthread_mutex_unlock(&fe->checked_lock[i % CHECKED_LOCKS]);
+	return yes;
+}
+
+static void checked_set(struct tsm_frontend *fe, const uint8_t hash[TSM_SHA256_LEN],
+			const struct stat *st)
+{
+	size_t i = checked_index(hash);
+	struct checked_slot *c = &fe->checked[i];
+
+	pthread_mutex_lock(&fe->checked_lock[i % CHECKED_LOCKS]);
+	memcpy(c->hash, hash, TSM_SHA256_LEN);
+	c->ino = st->st_ino;
+	c->size = st->st_size;
+	c->mtime = st->st_mtim;
+	c->ctime = st->st_ctim;
+	pthread_mutex_unlock(&fe->checked_lock[i % CHECKED_LOCKS]);
+}
+
+/* Adds a window whose every chunk was checked (@locs, @n: its chunks; @buf
+ * their stored bytes). */
+static void cache_put_window(struct tsm_frontend *fe, const struct tsm_chunk_loc *locs, size_t n,
+			     const uint8_t *buf)
+{
+	uint64_t start = locs[0].offset, end = locs[n - 1].offset + locs[n - 1].stored_size;
+	char path[4096], tmp[4200];
+	static _Atomic unsigned counter;
+	struct stat st;
+	int fd;
+
+	win_path(fe, locs[0].pack, start, end, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s/.%d-%u.tmp", fe->chunks_dir, (int)getpid(),
+		 atomic_fetch_add(&counter, 1));
+	if (!path[0] || (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return;
+	bool ok = write(fd, buf, end - start) == (ssize_t)(end - start);
+
+	if (ok && fstat(fd, &st) == 0 && rename(tmp, path) == 0 &&
+	    win_insert(fe, locs[0].pack, start, end) == 0) {
+		/* The bytes just written are the bytes just checked. */
+		for (size_t i = 0; i < n; i++)
+			checked_set(fe, locs[i].hash, &st);
+	} else {
+		ok = false;
+		unlink(tmp);
+	}
+	close(fd);
+	if (ok && atomic_fetch_add(&fe->used, end - start) + (end - start) > fe->limit)
+		cache_evict(fe);
+}
+
+static bool cache_has(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc)
+{
+	uint64_t start, end;
+
+	return win_lookup(fe, loc, &start, &end);
+}
+
+/* From the cache: 0 (checked), -ENOENT (not there), -EIO (damaged: its
+ * window is removed and the caller fetches the chunk again). */
+static int cache_get(struct tsm_store *store, struct tsm_frontend *fe,
+		     const struct tsm_chunk_loc *loc, uint8_t *out, uint8_t *scratch)
+{
+	char path[4096], hex[TSM_SHA256_HEX_LEN + 1];
+	uint8_t *stored = loc->codec == TSM_COMPRESSION_ZSTD ? scratch : out;
+	const char *problem = NULL;
+	uint64_t start, end;
+	struct stat st;
+	ssize_t n;
+	int fd, rc;
+
+	if (!win_lookup(fe, loc, &start, &end))
+		return -ENOENT;
+	win_path(fe, loc->pack, start, end, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		win_remove(fe, loc->pack, start); /* removed behind our back */
+		return -ENOENT;
+	}
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != end - start) {
+		problem = "is in a cache file of the wrong size";
+		rc = -EIO;
+	} else if ((n = pread(fd, stored, loc->stored_size, (off_t)(loc->offset - start))) !=
+		   (ssize_t)loc->stored_size) {
+		problem = "cannot be read from the cache";
+		rc = -EIO;
+	} else if (checked_has(fe, loc->hash, &st)) {
+		rc = 0;
+		if (loc->codec == TSM_COMPRESSION_ZSTD) {
+			size_t z = ZSTD_decompress(out, loc->size, stored, loc->stored_size);
+
+			if (ZSTD_isError(z) || z != loc->size) {
+				problem = "does not decompress";
+				rc = -EIO;
+			}
+		}
+	} else {
+		rc = chunk_decode(loc, stored, out, &problem);
+		if (rc == 0)
+			checked_set(fe, loc->hash, &st);
+	}
+	if (rc == 0) {
+		struct timespec now;
+
+		/* Recently used: its mtime, at most once a minute (a new
+		 * mtime makes the next read check it again). */
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec - st.st_mtim.tv_sec > 60)
+			futimens(fd, NULL);
+	}
+	close(fd);
+	if (rc < 0) {
+		tsm_hex_encode(loc->hash, TSM_SHA256_LEN, hex);
+		tsm_warn("%s: cached chunk %s %s: removed, fetched again", store->dir, hex, problem);
+		win_remove(fe, loc->pack, start);
+		if (unlink(path) == 0)
+			atomic_fetch_sub(&fe->used, end - start);
+	}
+	return rc;
+}
+
+/* The chunks after @loc in its pack, contiguous with it, at most
+ * @max_bytes from its start in all. */
+static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc *loc,
+			     struct tsm_chunk_loc *next, size_t max, uint64_t max_bytes)
+{
+	static const char sql[] = "SELECT " TSM_CHUNK_LOC_COLUMNS
+				  " FROM chunks c WHERE c.pack = ? AND c.offset > ?"
+				  " ORDER BY c.offset LIMIT ?";
+	uint64_t end = loc->offset + loc->stored_size;
+	sqlite3_stmt *stmt;
+	size_t n = 0;
+
+	if (tsm_db_prepare(store->db, sql, &stmt) < 0)
+		return 0;
+	sqlite3_bind_int64(stmt, 1, loc->pack);
+	sqlite3_bind_int64(stmt, 2, (int64_t)loc->offset);
+	sqlite3_bind_int64(stmt, 3, (int64_t)max);
+	while (n < max && sqlite3_step(stmt) == SQLITE_ROW) {
+		struct tsm_chunk_loc c;
+
+		if (tsm_chunk_loc_from_row(store, stmt, 0, &c) < 0 || c.offset != end ||
+		    end + c.stored_size - loc->offset > max_bytes)
+			break;
+		next[n++] = c;
+		end += c.stored_size;
+	}
+	sqlite3_finalize(stmt);
+	return n;
+}
+
+static void chunk_fail(struct tsm_s3 *s3, const struct tsm_chunk_loc *loc, const char *problem)
+{
+	char hex[TSM_SHA256_HEX_LEN + 1], key[48];
+
+	tsm_hex_encode(loc->hash, TSM_SHA256_LEN, hex);
+	pack_key(loc->pack, key);
+	tsm_error("chunk %s in %s%s at offset %llu: %s", hex, tsm_s3_location(s3), key,
+		  (unsigned long long)loc->offset, problem);
+}
+
+/* Fetches @n contiguous chunks of one pack with one ranged GET (tried
+ * GET_TRIES times), checks each and caches the good ones.  With @first_out,
+ * the first chunk's bytes go there too and its check decides the result.
+ * -ENOENT: the object is gone (404). */
+static int fetch_window(struct tsm_frontend *fe, struct tsm_s3 *s3, const struct tsm_chunk_loc *locs,
+			size_t n, uint8_t *first_out, uint8_t *buf, uint8_t *scratch, bool quiet)
+{
+	const char *problem = NULL;
+	uint64_t total = 0;
+	char key[48];
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += locs[i].stored_size;
+	if (total > WINDOW_BYTES)
+		return -EIO; /* the plans never make one */
+	pack_key(locs[0].pack, key);
+	for (int attempt = 0; attempt < GET_TRIES; attempt++) {
+		if (attempt)
+			usleep(200000u << attempt);
+		rc = tsm_s3_get_range(s3, key, locs[0].offset, total, buf);
+		if (rc == 0 || rc == -ENOENT)
+			break;
+	}
+	if (rc < 0) {
+		if (rc != -ENOENT && !quiet)
+			chunk_fail(s3, &locs[0], "cannot be fetched");
+		return rc == -ENOENT ? rc : -EIO;
+	}
+	atomic_fetch_add(&fe->fetched, total);
+	/* Only checked bytes enter the cache: the window goes in when every
+	 * chunk of it is good. */
+	uint64_t off = 0;
+	bool all_good = true;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *out = i == 0 && first_out ? first_out : NULL;
+
+		if (chunk_decode_to(&locs[i], buf + off, out, scratch, &problem) < 0) {
+			chunk_fail(s3, &locs[i], problem);
+			all_good = false;
+			if (i == 0 && first_out)
+				rc = -EIO;
+		}
+		off += locs[i].stored_size;
+	}
+	if (all_good)
+		cache_put_window(fe, locs, n, buf);
+	return rc;
+}
+
+/* ---- frontend: read-ahead with several requests in flight -------------------- */
+
+/* A sequential reader's misses are fetched WINDOW_BYTES at a time; AHEAD
+ * windows after the one it waits for are fetched meanwhile by PREFETCHERS
+ * threads, and reading the first chunk of a fetched window asks for the
+ * next one, so a steady reader finds its chunks in the cache.  A reader
+ * that needs a chunk another request is already fetching waits for that
+ * request (coalescing) instead of fetching it again. */
+
+struct pf_job {
+	struct tsm_chunk_loc *locs;
+	size_t n;
+	struct pf_job *next;
+};
+
+static bool pf_inflight_has(const struct tsm_frontend *fe, int64_t pack, uint64_t offset)
+{
+	for (size_t i = 0; i < fe->ninflight; i++)
+		if (fe->inflight[i].pack == pack && offset >= fe->inflight[i].start &&
+		    offset < fe->inflight[i].end)
+			return true;
+	return false;
+}
+
+static void *prefetcher_main(void *arg)
+{
+	struct tsm_frontend *fe = arg;
+	struct tsm_s3_config cfg = { .url = fe->url, .endpoint = fe->endpoint,
+				     .region = fe->region, .timeout = fe->timeout };
+	struct tsm_s3 *s3 = NULL;
+	uint8_t *scratch = malloc(TSM_CHUNK_MAX), *buf = malloc(WINDOW_BYTES);
+
+	if (!scratch || !buf || tsm_s3_new(&cfg, &s3) < 0) {
+		free(scratch);
+		free(buf);
+		return NULL;
+	}
+	pthread_mutex_lock(&fe->pf_lock);
+	for (;;) {
+		struct pf_job *job;
+
+		while (!fe->pf_queue)
+			pthread_cond_wait(&fe->pf_work, &fe->pf_lock);
+		job = fe->pf_queue;
+		fe->pf_queue = job->next;
+		pthread_mutex_unlock(&fe->pf_lock);
+		/* A failure is the reader's to report when it needs the bytes. */
+		fetch_window(fe, s3, job->locs, job->n, NULL, buf, scratch, true);
+		pthread_mutex_lock(&fe->pf_lock);
+		for (size_t i = 0; i < fe->ninflight; i++) {
+			if (fe->inflight[i].pack == job->locs[0].pack &&
+			    fe->inflight[i].start == job->locs[0].offset) {
+				fe->inflight[i] = fe->inflight[--fe->ninflight];
+				break;
+			}
+		}
+		pthread_cond_broadcast(&fe->pf_done);
+		free(job->locs);
+		free(job);
+	}
+	return NULL;
+}
+
+/* Queues the windows of @plan (chunks after @loc, contiguous) that no
+ * request fetches and the cache lacks.  Under no
+ * lock; takes pf_lock. */
+static void pf_queue_windows(struct tsm_frontend *fe, const struct tsm_chunk_loc *plan, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i;
+		uint64_t start = plan[i].offset;
+
+		while (j < n && plan[j].offset + plan[j].stored_size - start <= WINDOW_BYTES)
+			j++;
+		/* Only whole windows: one the plan cut short would overlap the
+		 * window a later plan makes there, and fetch its bytes twice. */
+		if (j == i || j == n)
+			break;
+		if (cache_has(fe, &plan[i])) {
+			i = j;
+			continue;
+		}
+		pthread_mutex_lock(&fe->pf_lock);
+		if (!fe->pf_started) {
+			fe->pf_started = true;
+			for (int t = 0; t < PREFETCHERS; t++) {
+				pthread_t th;
+
+				if (pthread_create(&th, NULL, prefetcher_main, fe) == 0)
+					pthread_detach(th);
+			}
+		}
+		if (fe->ninflight < INFLIGHT_MAX && !pf_inflight_has(fe, plan[i].pack, start)) {
+			struct pf_job *job = calloc(1, sizeof(*job));
+
+			if (job && (job->locs = malloc((j - i) * sizeof(*job->locs)))) {
+				memcpy(job->locs, plan + i, (j - i) * sizeof(*job->locs));
+				job->n = j - i;
+				fe->inflight[fe->ninflight].pack = plan[i].pack;
+				fe->inflight[fe->ninflight].start = start;
+				fe->inflight[fe->ninflight].end =
+					plan[j - 1].offset + plan[j - 1].stored_size;
+				fe->ninflight++;
+				struct pf_job **tail = &fe->pf_queue;
+
+				while (*tail)
+					tail = &(*tail)->next;
+				*tail = job;
+				/* Reading its first chunk asks for the next window. */
+				fe->triggers[fe->ntrigger_next % TRIGGERS_MAX].pack = plan[i].pack;
+				fe->triggers[fe->ntrigger_next % TRIGGERS_MAX].offset = start;
+				fe->ntrigger_next++;
+				pthread_cond_signal(&fe->pf_work);
+			} else {
+				free(job);
+			}
+		}
+		pthread_mutex_unlock(&fe->pf_lock);
+		i = j;
+	}
+}
+
+/* The next AHEAD windows after @loc, to be fetched in the background. */
+static void pf_ahead(struct tsm_store *store, struct tsm_frontend *fe,
+		     const struct tsm_chunk_loc *loc)
+{
+	struct tsm_chunk_loc *plan = malloc((AHEAD + 2) * WINDOW_CHUNKS * sizeof(*plan));
+	size_t n;
+
+	if (!plan)
+		return;
+	n = readahead_plan(store, loc, plan, (AHEAD + 2) * WINDOW_CHUNKS,
+			   (uint64_t)(AHEAD + 2) * WINDOW_BYTES);
+	/* Skip the window @loc starts (the caller has it). */
+	size_t first = 0;
+
+	while (first < n && plan[first].offset + plan[first].stored_size - loc->offset <= WINDOW_BYTES)
+		first++;
+	pf_queue_windows(fe, plan + first, n - first);
+	free(plan);
+}
+
+/* Whether @loc starts a window a prefetch fetched (then the reader has
+ * reached it: time to ask for one more). */
+static bool pf_triggered(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&fe->pf_lock);
+	for (size_t i = 0; i < TRIGGERS_MAX && !hit; i++) {
+		if (fe->triggers[i].pack == loc->pack && fe->triggers[i].offset == loc->offset &&
+		    loc->pack) {
+			fe->triggers[i].pack = 0;
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&fe->pf_lock);
+	return hit;
+}
+
+/* Waits while a request fetches @loc; true when one did. */
+static bool pf_wait(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc)
+{
+	bool waited = false;
+
+	pthread_mutex_lock(&fe->pf_lock);
+	while (pf_inflight_has(fe, loc->pack, loc->offset)) {
+		waited = true;
+		pthread_cond_wait(&fe->pf_done, &fe->pf_lock);
+	}
+	pthread_mutex_unlock(&fe->pf_lock);
+	return waited;
+}
+
+int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uint8_t *out,
+			  uint8_t *scratch)
+{
+	struct tsm_frontend *fe = store->remote->fe;
+	struct tsm_remote *r = store->remote;
+	struct tsm_chunk_loc *win;
+	struct tsm_s3 *s3;
+	size_t n;
+	int rc;
+
+	if (loc->size > TSM_CHUNK_MAX || loc->stored_size > TSM_CHUNK_MAX ||
+	    (loc->codec == TSM_COMPRESSION_NONE && loc->stored_size != loc->size))
+		return -EIO;
+	if (cache_get(store, fe, loc, out, scratch) == 0 ||
+	    (pf_wait(fe, loc) && cache_get(store, fe, loc, out, scratch) == 0)) {
+		atomic_fetch_add(&fe->hits, 1);
+		if (pf_triggered(fe, loc))
+			pf_ahead(store, fe, loc);
+		return 0;
+	}
+	atomic_fetch_add(&fe->misses, 1);
+	if ((rc = tsm_remote_s3(store, &s3)) < 0)
+		return -EIO;
+	/* The handle's window buffer, kept: no mapping made and torn down
+	 * per fetch. */
+	if (!r->winbuf && !(r->winbuf = malloc(WINDOW_BYTES)))
+		return -ENOMEM;
+	if (!(win = malloc(WINDOW_CHUNKS * sizeof(*win))))
+		return -ENOMEM;
+	/* This chunk's window now, the next ones in the background. */
+	win[0] = *loc;
+	n = 1 + readahead_plan(store, loc, win + 1, WINDOW_CHUNKS - 1, WINDOW_BYTES);
+	pf_ahead(store, fe, loc);
+	rc = fetch_window(fe, s3, win, n, out, r->winbuf, scratch, false);
+	free(win);
+	return rc;
+}
+
+/* ---- leases ---------------------------------------------------------------------- */
+
+static int pinned_push(int64_t **ids, size_t *n, size_t *cap, int64_t id)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 16;
+		void *p = realloc(*ids, c * sizeof(**ids));
+
+		if (!p)
+			return -ENOMEM;
+		*ids = p;
+		*cap = c;
+	}
+	(*ids)[(*n)++] = id;
+	return 0;
+}
+
+int tsm_remote_lease_parse(const char *text, size_t len, struct tsm_remote_lease *lease,
+			   struct tsm_pinned *pinned)
+{
+	char *copy, *line, *save = NULL;
+	int rc = 0, n = 0;
+
+	memset(lease, 0, sizeof(*lease));
+	if (len > LEASE_MAX || memchr(text, 0, len))
+		return -EINVAL;
+	if (!(copy = strndup(text, len)))
+		return -ENOMEM;
+	for (line = strtok_r(copy, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+		long long v;
+		unsigned long long u;
+		char word[64], end;
+
+		n++;
+		if (n == 1) {
+			if (strcmp(line, "tsmedia-lease 1") != 0)
+				rc = -EINVAL;
+		} else if (sscanf(line, "frontend %63s%c", word, &end) == 1 && id_valid(word)) {
+			strcpy(lease->frontend, word);
+		} else if (sscanf(line, "generation %lld%c", &v, &end) == 1 && v >= 0) {
+			lease->generation = v;
+		} else if (sscanf(line, "renewed %lld%c", &v, &end) == 1) {
+			lease->renewed = v;
+		} else if (sscanf(line, "expires %lld%c", &v, &end) == 1) {
+			lease->expires = v;
+		} else if (sscanf(line, "cache-bytes %llu%c", &u, &end) == 1) {
+			lease->cache_bytes = u;
+		} else if (sscanf(line, "cache-limit %llu%c", &u, &end) == 1) {
+			lease->cache_limit = u;
+		} else if (sscanf(line, "media-version %lld%c", &v, &end) == 1 && v > 0) {
+			if (pinned)
+				rc = pinned_push(&pinned->media_versions, &pinned->nmedia,
+						 &pinned->cap_media, v);
+		} else if (sscanf(line, "content-version %lld%c", &v, &end) == 1 && v > 0) {
+			if (pinned)
+				rc = pinned_push(&pinned->content_versions, &pinned->ncontent,
+						 &pinned->cap_content, v);
+		} else {
+			rc = -EINVAL;
+		}
+	}
+	free(copy);
+	if (rc == 0 && (n == 0 || !lease->frontend[0] || !lease->expires))
+		rc = -EINVAL;
+	return rc;
+}
+
+struct lease_walk {
+	struct tsm_store *store;
+	struct tsm_s3 *s3;
+	int64_t now, grace;
+	struct tsm_pinned *pinned;
+	struct tsm_frontend_info *infos;
+	size_t ninfos, cap;
+};
+
+static int lease_visit(void *ctx, const char *key, uint64_t size, int64_t mtime)
+{
+	struct lease_walk *w = ctx;
+	struct tsm_remote_lease lease;
+	char *text;
+	size_t len;
+	int rc;
+
+	(void)mtime;
+	if (size > LEASE_MAX)
+		return 0;
+	rc = tsm_s3_get_small(w->s3, key, LEASE_MAX, &text, &len);
+	if (rc == -ENOENT)
+		return 0; /* its frontend stopped meanwhile */
+	if (rc < 0)
+		return rc;
+	rc = tsm_remote_lease_parse(text, len, &lease, NULL);
+	if (rc == 0 && w->pinned && w->now < lease.expires + w->grace)
+		rc = tsm_remote_lease_parse(text, len, &lease, w->pinned);
+	free(text);
+	if (rc == -EINVAL) {
+		/* Not a lease: what it would keep is unknown, so gc stops. */
+		tsm_error("%s%s is not a frontend lease: nothing is collected while it is there "
+			  "(remove it if no frontend wrote it)",
+			  tsm_s3_location(w->s3), key);
+		return rc;
+	}
+	if (rc < 0)
+		return rc;
+	if (w->pinned && w->now >= lease.expires + w->grace) {
+		tsm_info("forgetting frontend %s: its lease expired at %lld", lease.frontend,
+			 (long long)lease.expires);
+		return tsm_s3_delete(w->s3, key);
+	}
+	if (w->infos || !w->pinned) {
+		if (w->ninfos == w->cap) {
+			size_t c = w->cap ? 2 * w->cap : 8;
+			void *p = realloc(w->infos, c * sizeof(*w->infos));
+
+			if (!p)
+				return -ENOMEM;
+			w->infos = p;
+			w->cap = c;
+		}
+		struct tsm_frontend_info *fi = &w->infos[w->ninfos++];
+
+		memset(fi, 0, sizeof(*fi));
+		snprintf(fi->id, sizeof(fi->id), "%s", lease.frontend);
+		fi->generation = lease.generation;
+		fi->renewed = lease.renewed;
+		fi->expires = lease.expires;
+		fi->cache_bytes = lease.cache_bytes;
+		fi->cache_limit = lease.cache_limit;
+	}
+	return 0;
+}
+
+int tsm_remote_leases_collect(struct tsm_store *store, int64_t grace, struct tsm_pinned *pinned)
+{
+	struct lease_walk w = { .store = store, .now = (int64_t)time(NULL), .grace = grace,
+				.pinned = pinned };
+	int rc;
+
+	if (!tsm_remote_is_writer(store))
+		return 0;
+	if ((rc = tsm_remote_s3(store, &w.s3)) < 0)
+		return rc;
+	return tsm_s3_list(w.s3, "leases/", lease_visit, &w);
+}
+
+int tsm_store_frontends(struct tsm_store *store, struct tsm_frontend_info **list_ret,
+			size_t *n_ret)
+{
+	struct lease_walk w = { .store = store, .now = (int64_t)time(NULL) };
+	int rc;
+
+	*list_ret = NULL;
+	*n_ret = 0;
+	if (!tsm_remote_is_writer(store)) {
+		tsm_error("%s is not a store on object storage (tsmedia init --s3)", store->dir);
+		return -EINVAL;
+	}
+	if ((rc = tsm_remote_s3(store, &w.s3)) < 0)
+		return rc;
+	rc = tsm_s3_list(w.s3, "leases/", lease_visit, &w);
+	if (rc < 0) {
+		free(w.infos);
+		return rc;
+	}
+	*list_ret = w.infos;
+	*n_ret = w.ninfos;
+	return 0;
+}
+
+int tsm_store_remote_generation(struct tsm_store *store, int64_t *generation_ret)
+{
+	struct tsm_remote_current cur;
+	struct tsm_s3 *s3;
+	int rc;
+
+	*generation_ret = 0;
+	if (!tsm_remote_is_writer(store))
+		return -EINVAL;
+	if ((rc = tsm_remote_s3(store, &s3)) < 0)
+		return rc;
+	rc = current_get(s3, &cur);
+	if (rc == 0)
+		*generation_ret = cur.generation;
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* ---- the remote side of gc and verify ---------------------------------------------- */
+
+/* remote-trash in the writer's store: "PACK-ID SINCE" per line, packs the
+ * catalog no longer names and since when.  The writer's own file. */
+struct trash {
+	int64_t *ids, *since;
+	size_t n, cap;
+};
+
+static int trash_add(struct trash *t, int64_t id, int64_t since)
+{
+	if (t->n == t->cap) {
+		size_t c = t->cap ? 2 * t->cap : 32;
+		int64_t *a = realloc(t->ids, c * sizeof(*a)), *b;
+
+		if (!a)
+			return -ENOMEM;
+		t->ids = a;
+		if (!(b = realloc(t->since, c * sizeof(*b))))
+			return -ENOMEM;
+		t->since = b;
+		t->cap = c;
+	}
+	t->ids[t->n] = id;
+	t->since[t->n++] = since;
+	return 0;
+}
+
+static int64_t trash_since(const struct trash *t, int64_t id)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->ids[i] == id)
+			return t->since[i];
+	return -1;
+}
+
+static void trash_load(struct tsm_store *store, struct trash *t)
+{
+	FILE *f;
+	int fd = openat(store->dir_fd, "remote-trash", O_RDONLY | O_CLOEXEC);
+	long long id, since;
+
+	if (fd < 0 || !(f = fdopen(fd, "r"))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while (fscanf(f, "%lld %lld\n", &id, &since) == 2)
+		if (id > 0 && trash_add(t, id, since) < 0)
+			break;
+	fclose(f);
+}
+
+static int trash_save(struct tsm_store *store, const struct trash *t)
+{
+	FILE *f;
+	int fd = openat(store->dir_fd, "remote-trash.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			0600);
+
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		fprintf(f, "%lld %lld\n", (long long)t->ids[i], (long long)t->since[i]);
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	return renameat(store->dir_fd, "remote-trash.tmp", store->dir_fd, "remote-trash") < 0 ? -errno
+												: 0;
+}
+
+struct gc_walk {
+	struct tsm_store *store;
+	struct tsm_s3 *s3;
+	sqlite3_stmt *known;
+	struct trash old, now_trash;
+	int64_t now, grace;
+	uint64_t deleted;
+};
+
+static int gc_visit(void *ctx, const char *key, uint64_t size, int64_t mtime)
+{
+	struct gc_walk *w = ctx;
+	long long id;
+	char end;
+	int rc;
+
+	(void)size;
+	(void)mtime;
+	if (sscanf(key, "packs/pack-%lld.pac%c", &id, &end) != 2 || end != 'k' || id <= 0)
+		return 0; /* not ours: left alone */
+	sqlite3_reset(w->known);
+	sqlite3_bind_int64(w->known, 1, id);
+	rc = sqlite3_step(w->known);
+	if (rc == SQLITE_ROW)
+		return 0; /* named by the catalog */
+	if (rc != SQLITE_DONE)
+		return tsm_db_error(w->store->db, "looking up a pack");
+	int64_t since = trash_since(&w->old, id);
+
+	if (since < 0)
+		since = w->now;
+	if (w->now - since >= w->grace) {
+		if ((rc = tsm_s3_delete(w->s3, key)) < 0)
+			return rc;
+		w->deleted++;
+		return 0;
+	}
+	return trash_add(&w->now_trash, id, since);
+}
+
+/* Published catalogs older than the current one: deleted once no live
+ * lease names them and they are older than the grace period (a frontend
+ * that has just read catalog/CURRENT fetches its generation at once). */
+struct gen_walk {
+	struct tsm_s3 *s3;
+	int64_t current, now, grace;
+	const struct tsm_frontend_info *leases;
+	size_t nleases;
+	uint64_t deleted;
+};
+
+static int gen_visit(void *ctx, const char *key, uint64_t size, int64_t mtime)
+{
+	struct gen_walk *w = ctx;
+	long long gen;
+	char end;
+
+	(void)size;
+	if (sscanf(key, "catalog/%lld.d%c", &gen, &end) != 2 || end != 'b' || gen < 1 ||
+	    gen >= w->current || w->now - mtime < w->grace)
+		return 0;
+	for (size_t i = 0; i < w->nleases; i++)
+		if (w->leases[i].generation == gen && w->now < w->leases[i].expires + w->grace)
+			return 0;
+	w->deleted++;
+	return tsm_s3_delete(w->s3, key);
+}
+
+static int gc_generations(struct tsm_store *store, struct tsm_s3 *s3, int64_t grace)
+{
+	struct lease_walk lw = { .store = store, .s3 = s3, .now = (int64_t)time(NULL) };
+	struct gen_walk gw = { .s3 = s3, .now = lw.now, .grace = grace };
+	struct tsm_remote_current cur;
+	int rc;
+
+	if ((rc = current_get(s3, &cur)) < 0)
+		return rc == -ENOENT ? 0 : rc;
+	if ((rc = tsm_s3_list(s3, "leases/", lease_visit, &lw)) == 0) {
+		gw.current = cur.generation;
+		gw.leases = lw.infos;
+		gw.nleases = lw.ninfos;
+		rc = tsm_s3_list(s3, "catalog/", gen_visit, &gw);
+	}
+	free(lw.infos);
+	return rc;
+}
+
+int tsm_remote_gc(struct tsm_store *store, int64_t grace, struct tsm_gc_result *res)
+{
+	struct gc_walk w = { .store = store, .now = (int64_t)time(NULL), .grace = grace };
+	int rc;
+
+	if (!tsm_remote_is_writer(store))
+		return 0;
+	if ((rc = tsm_remote_s3(store, &w.s3)) < 0)
+		return rc;
+	if ((rc = tsm_db_prepare(store->db, "SELECT 1 FROM packs WHERE id = ?", &w.known)) < 0)
+		return rc;
+	trash_load(store, &w.old);
+	rc = tsm_s3_list(w.s3, "packs/", gc_visit, &w);
+	sqlite3_finalize(w.known);
+	if (rc == 0)
+		rc = trash_save(store, &w.now_trash);
+	if (rc == 0)
+		rc = gc_generations(store, w.s3, grace);
+	res->remote_packs_deleted += w.deleted;
+	res->remote_packs_waiting += w.now_trash.n;
+	free(w.old.ids);
+	free(w.old.since);
+	free(w.now_trash.ids);
+	free(w.now_trash.since);
+	return rc;
+}
+
+static int md5_file(int fd, char hex[33], uint64_t *size_ret)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t buf[1 << 16], d[EVP_MAX_MD_SIZE];
+	unsigned dlen;
+	uint64_t off = 0;
+	int rc = -EIO;
+
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL))
+		goto out;
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+			goto out;
+		off += (uint64_t)n;
+	}
+	if (!EVP_DigestFinal_ex(ctx, d, &dlen))
+		goto out;
+	tsm_hex_encode(d, dlen, hex);
+	*size_ret = off;
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int tsm_remote_verify(struct tsm_store *store, uint64_t *checked_ret, uint64_t *bad_ret)
+{
+	sqlite3_stmt *stmt;
+	struct tsm_s3 *s3;
+	int rc;
+
+	*checked_ret = *bad_ret = 0;
+	if (!tsm_remote_is_writer(store))
+		return 0;
+	if ((rc = tsm_remote_s3(store, &s3)) < 0)
+		return rc;
+	if ((rc = tsm_db_prepare(store->db, "SELECT id FROM packs ORDER BY id", &stmt)) < 0)
+		return rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(stmt, 0);
+		char key[48], md5[33], etag[80];
+		uint64_t local_size, size;
+		int fd;
+
+		/* The object's key is the local file's path in the store. */
+		pack_key(id, key);
+		if ((fd = openat(store->dir_fd, key, O_RDONLY | O_CLOEXEC)) < 0) {
+			tsm_error("%s/%s is missing", store->dir, key);
+			(*bad_ret)++;
+			continue;
+		}
+		rc = md5_file(fd, md5, &local_size);
+		close(fd);
+		if (rc < 0)
+			break;
+		rc = tsm_s3_head_etag(s3, key, &size, etag, sizeof(etag));
+		(*checked_ret)++;
+		if (rc == -ENOENT) {
+			tsm_error("%s%s is missing from object storage", tsm_s3_location(s3), key);
+			(*bad_ret)++;
+			rc = 0;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		if (size != local_size || strcasecmp(etag, md5) != 0) {
+			tsm_error("%s%s differs from the pack it was uploaded from (%llu bytes, MD5 %s; "
+				  "object: %llu bytes, ETag %s): frontends read it as damage",
+				  tsm_s3_location(s3), key, (unsigned long long)local_size, md5,
+				  (unsigned long long)size, etag);
+			(*bad_ret)++;
+		}
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE || rc == 0 ? 0 : rc < 0 ? rc : tsm_db_error(store->db, "listing packs");
+}

@@ -1,0 +1,87 @@
+/* Layer: store — a store on S3-compatible object storage (remote.c). */
+/* Two roles (docs/scale.md):
+ *
+ * The *writer* (the site server) is a local store whose catalog's meta
+ * names a bucket (remote_url, remote_endpoint, remote_region; set by
+ * `tsmedia init --s3`).  Its write sessions never append to an existing
+ * pack (every session seals fresh packs), upload each new pack as
+ * packs/pack-NNNNNNNN.pack and check it before the catalog transaction
+ * that references it commits (tsm_remote_upload_session), and after the
+ * commit publish the catalog: a consistent copy (sqlite's backup API) as
+ * catalog/GENERATION.db, then catalog/CURRENT naming it with its SHA-256
+ * (tsm_remote_publish).
+ *
+ * A *frontend* (tsmediafs --remote) keeps a mirror store in its cache
+ * directory: a catalog fetched from catalog/CURRENT and switched in place
+ * with sqlite's backup API (the mount sees a commit), no packs, and a
+ * bounded cache of checked chunks.  It registers the mirror for the
+ * process (tsm_remote_frontend_setup), so every handle the mount opens on
+ * it reads chunks with ranged GETs through that cache.
+ *
+ * Threads: the registered frontend is shared by every handle (its counters
+ * are atomic, eviction takes its lock); each handle has its own S3 client. */
+#ifndef TSMEDIA_STORE_REMOTE_H
+#define TSMEDIA_STORE_REMOTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tsm_store;
+struct tsm_chunk_loc;
+struct tsm_s3;
+struct tsm_gc_result;
+
+struct tsm_remote;
+
+/* At open: what the store is (a writer by its meta, a frontend by the
+ * process's registration, else local: store->remote stays NULL). */
+int tsm_remote_attach(struct tsm_store *store);
+void tsm_remote_detach(struct tsm_store *store);
+bool tsm_remote_is_writer(const struct tsm_store *store);
+bool tsm_remote_is_frontend(const struct tsm_store *store);
+/* The handle's S3 client, made at first use. */
+int tsm_remote_s3(struct tsm_store *store, struct tsm_s3 **s3_ret);
+
+/* Writer: uploads and checks the packs this session created (before
+ * COMMIT). */
+int tsm_remote_upload_session(struct tsm_store *store);
+/* Writer: publishes the catalog as it is now (after COMMIT, the write lock
+ * still held). */
+int tsm_remote_publish(struct tsm_store *store);
+
+/* Frontend: reads one chunk (through the cache) into @out, checked
+ * against its SHA-256.  -ENOENT when its pack object is gone (gc moved
+ * it: the caller looks it up again), -EIO otherwise. */
+int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uint8_t *out,
+			  uint8_t *scratch);
+
+/* Writer's gc: what unexpired frontend leases still name is kept (added to
+ * the pins); leases expired longer than @grace ago are deleted. */
+struct tsm_pinned;
+int tsm_remote_leases_collect(struct tsm_store *store, int64_t grace, struct tsm_pinned *pinned);
+/* Writer's gc, after the local one: pack objects no catalog row names are
+ * deleted once they have been unnamed for @grace seconds. */
+int tsm_remote_gc(struct tsm_store *store, int64_t grace, struct tsm_gc_result *res);
+/* Writer's verify: every pack object has the size and MD5 of its local
+ * pack; a different one is named and counted in @bad_ret. */
+int tsm_remote_verify(struct tsm_store *store, uint64_t *checked_ret, uint64_t *bad_ret);
+
+/* catalog/CURRENT: "tsmedia-catalog 1\ngeneration N\nsha256 HEX\nsize N\n".
+ * Exposed for the fuzz harness. */
+struct tsm_remote_current {
+	int64_t generation;
+	uint8_t sha256[32];
+	uint64_t size;
+};
+int tsm_remote_current_parse(const char *text, size_t len, struct tsm_remote_current *cur);
+/* A lease (leases/ID): header lines, then pin lines. */
+struct tsm_remote_lease {
+	char frontend[64];
+	int64_t generation, renewed, expires;
+	uint64_t cache_bytes, cache_limit;
+};
+int tsm_remote_lease_parse(const char *text, size_t len, struct tsm_remote_lease *lease,
+			   struct tsm_pinned *pinned);
+
+#endif

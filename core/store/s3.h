@@ -1,0 +1,80 @@
+/* Layer: store — a small S3 client (libcurl with its own SigV4 signing). */
+/* Objects of one bucket (and key prefix) on any S3-compatible service:
+ * AWS S3, MinIO, Ceph's RADOS Gateway.  Requests are path-style
+ * (ENDPOINT/BUCKET/KEY) and signed by libcurl (CURLOPT_AWS_SIGV4,
+ * "aws:amz:REGION:s3"); nothing here signs or speaks HTTP by hand.
+ *
+ * Ownership and threads: a tsm_s3 is made by tsm_s3_new() and freed by
+ * tsm_s3_free(); it holds one curl handle (its connections are reused) and
+ * is used by one thread at a time, like the store handle that owns it.
+ *
+ * Errors: 0 or a negative errno: -ENOENT for a missing object (404), -EIO
+ * for everything else (connection refused, timeout, 5xx, a short body),
+ * each logged with the method, the object's key and the reason. */
+#ifndef TSMEDIA_S3_H
+#define TSMEDIA_S3_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tsm_s3_config {
+	const char *url;      /* s3://BUCKET[/PREFIX] */
+	const char *endpoint; /* http(s)://HOST[:PORT] */
+	const char *region;   /* NULL: "us-east-1" */
+	/* Seconds a request may take without progress before it fails
+	 * (0: 30). */
+	unsigned timeout;
+};
+
+struct tsm_s3;
+
+/* Reads the credentials from the environment (AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, optional AWS_SESSION_TOKEN) or, when
+ * $TSMEDIA_S3_CREDENTIALS names one, from that file (mode 0600 or
+ * stricter, owned by the caller: anything else is refused). */
+int tsm_s3_new(const struct tsm_s3_config *config, struct tsm_s3 **s3_ret);
+void tsm_s3_free(struct tsm_s3 *s3);
+/* "s3://BUCKET/PREFIX": for messages. */
+const char *tsm_s3_location(const struct tsm_s3 *s3);
+
+/* Splits s3://BUCKET[/PREFIX]; -EINVAL (logged) when it is not one. */
+int tsm_s3_parse_url(const char *url, char **bucket_ret, char **prefix_ret);
+
+/* Uploads @len bytes of @fd from offset 0 as @key and checks that the
+ * service stored exactly them: the request carries the payload's SHA-256
+ * (x-amz-content-sha256, signed) and MD5 (Content-MD5), which the service
+ * checks before it stores the object, and a HEAD afterwards must give the
+ * same size and, for a single-part upload, the MD5 as its ETag. */
+int tsm_s3_put_fd(struct tsm_s3 *s3, const char *key, int fd, uint64_t len);
+int tsm_s3_put_buf(struct tsm_s3 *s3, const char *key, const void *buf, size_t len);
+/* Exactly @len bytes of @key from @offset (a ranged GET). */
+int tsm_s3_get_range(struct tsm_s3 *s3, const char *key, uint64_t offset, size_t len,
+		     void *buf);
+/* The whole object into @fd (from its current position); at most @max
+ * bytes, else -EFBIG. */
+int tsm_s3_get_fd(struct tsm_s3 *s3, const char *key, int fd, uint64_t max, uint64_t *len_ret);
+/* A small object into a malloc'ed NUL-terminated buffer (at most @max). */
+int tsm_s3_get_small(struct tsm_s3 *s3, const char *key, size_t max, char **buf_ret,
+		     size_t *len_ret);
+int tsm_s3_delete(struct tsm_s3 *s3, const char *key);
+/* Size and age of @key. */
+int tsm_s3_head(struct tsm_s3 *s3, const char *key, uint64_t *size_ret, int64_t *mtime_ret);
+/* Every key under @prefix (relative to the store's prefix), in order:
+ * @fn gets the key (relative), its size and its mtime; a negative return
+ * stops the listing with that value.  ListObjectsV2, parsed with libxml2. */
+typedef int (*tsm_s3_list_fn)(void *ctx, const char *key, uint64_t size, int64_t mtime);
+int tsm_s3_list(struct tsm_s3 *s3, const char *prefix, tsm_s3_list_fn fn, void *ctx);
+/* Size and ETag (without quotes) of @key. */
+int tsm_s3_head_etag(struct tsm_s3 *s3, const char *key, uint64_t *size_ret, char *etag,
+		     size_t etag_len);
+/* Creates the bucket when it does not exist (the tests' fresh gateway). */
+int tsm_s3_bucket_ensure(struct tsm_s3 *s3);
+
+/* Parses one page of a ListObjectsV2 response (for the fuzz harness too):
+ * calls @fn for each <Contents>; sets @truncated_ret and the continuation
+ * token (malloc'ed, or NULL).  -EIO when it is not such a document. */
+int tsm_s3_list_parse(const char *xml, size_t len, size_t prefix_len, tsm_s3_list_fn fn,
+		      void *ctx, bool *truncated_ret, char **token_ret);
+
+#endif

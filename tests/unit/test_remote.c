@@ -1,0 +1,190 @@
+/* What a store on object storage reads from its bucket: the catalog
+ * pointer (catalog/CURRENT), a frontend's lease, a ListObjectsV2 answer,
+ * and s3:// locations.  Each has the shape tsmedia writes (or Amazon's API
+ * reference shows, for the listing) and is refused otherwise. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store/remote.h"
+#include "store/s3.h"
+#include "store/store_internal.h"
+#include "tsmedia/log.h"
+
+#define HEX64 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+static int current(const char *text, struct tsm_remote_current *cur)
+{
+	return tsm_remote_current_parse(text, strlen(text), cur);
+}
+
+static void test_current(void **state)
+{
+	struct tsm_remote_current cur;
+
+	(void)state;
+	assert_int_equal(current("tsmedia-catalog 1\ngeneration 12\nsha256 " HEX64 "\nsize 4096\n",
+				 &cur), 0);
+	assert_int_equal(cur.generation, 12);
+	assert_int_equal(cur.size, 4096);
+	assert_int_equal(cur.sha256[0], 0x9f);
+	assert_int_equal(cur.sha256[31], 0x08);
+	/* Refused: another version, generation 0 or negative, a short or
+	 * upper-case hash, a missing line, trailing text, no final newline. */
+	const char *bad[] = {
+		"tsmedia-catalog 2\ngeneration 12\nsha256 " HEX64 "\nsize 4096\n",
+		"tsmedia-catalog 1\ngeneration 0\nsha256 " HEX64 "\nsize 4096\n",
+		"tsmedia-catalog 1\ngeneration -3\nsha256 " HEX64 "\nsize 4096\n",
+		"tsmedia-catalog 1\ngeneration 12\nsha256 9f86d0\nsize 4096\n",
+		"tsmedia-catalog 1\ngeneration 12\nsha256 9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08\nsize 4096\n",
+		"tsmedia-catalog 1\ngeneration 12\nsize 4096\n",
+		"tsmedia-catalog 1\ngeneration 12\nsha256 " HEX64 "\nsize 4096\nmore\n",
+		"tsmedia-catalog 1\ngeneration 12\nsha256 " HEX64 "\nsize 4096",
+		"tsmedia-catalog 1\ngeneration 12\nsha256 " HEX64 "\nsize 99999999999999999\n",
+		"",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(current(bad[i], &cur), -EINVAL);
+}
+
+static void test_lease(void **state)
+{
+	const char *text = "tsmedia-lease 1\nfrontend dp-01.example\ngeneration 7\nrenewed 100\n"
+			   "expires 160\ncache-bytes 5\ncache-limit 10\nmedia-version 3\n"
+			   "content-version 12\ncontent-version 14\n";
+	struct tsm_remote_lease lease;
+	struct tsm_pinned pinned = { 0 };
+
+	(void)state;
+	assert_int_equal(tsm_remote_lease_parse(text, strlen(text), &lease, &pinned), 0);
+	assert_string_equal(lease.frontend, "dp-01.example");
+	assert_int_equal(lease.generation, 7);
+	assert_int_equal(lease.renewed, 100);
+	assert_int_equal(lease.expires, 160);
+	assert_int_equal(lease.cache_bytes, 5);
+	assert_int_equal(lease.cache_limit, 10);
+	assert_int_equal(pinned.nmedia, 1);
+	assert_int_equal(pinned.media_versions[0], 3);
+	assert_int_equal(pinned.ncontent, 2);
+	assert_int_equal(pinned.content_versions[1], 14);
+	tsm_pinned_clear(&pinned);
+
+	const char *bad[] = {
+		"tsmedia-lease 2\nfrontend a\nexpires 5\n",
+		"tsmedia-lease 1\nfrontend a/b\nexpires 5\n",      /* not an id */
+		"tsmedia-lease 1\nfrontend a\n",                   /* no expiry */
+		"tsmedia-lease 1\nexpires 5\n",                    /* no frontend */
+		"tsmedia-lease 1\nfrontend a\nexpires 5\nmedia-version 0\n",
+		"tsmedia-lease 1\nfrontend a\nexpires 5\ncontent-version 3x\n",
+		"tsmedia-lease 1\nfrontend a\nexpires 5\nsomething else\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(tsm_remote_lease_parse(bad[i], strlen(bad[i]), &lease, &pinned),
+				 -EINVAL);
+		tsm_pinned_clear(&pinned);
+	}
+}
+
+struct seen {
+	char keys[4][64];
+	uint64_t sizes[4];
+	int64_t mtimes[4];
+	int n;
+};
+
+static int collect(void *ctx, const char *key, uint64_t size, int64_t mtime)
+{
+	struct seen *s = ctx;
+
+	if (s->n == 4)
+		return -E2BIG;
+	snprintf(s->keys[s->n], sizeof(s->keys[0]), "%s", key);
+	s->sizes[s->n] = size;
+	s->mtimes[s->n++] = mtime;
+	return 0;
+}
+
+static void test_list(void **state)
+{
+	/* The shape of the example in
+	 * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html */
+	const char *xml =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		"<Name>b</Name><Prefix>site1/packs/</Prefix><KeyCount>2</KeyCount>"
+		"<IsTruncated>true</IsTruncated><NextContinuationToken>tok/en=</NextContinuationToken>"
+		"<Contents><Key>site1/packs/pack-00000001.pack</Key>"
+		"<LastModified>2026-12-02T13:00:00.000Z</LastModified><Size>1048576</Size></Contents>"
+		"<Contents><Key>site1/packs/pack-00000002.pack</Key><Size>7</Size></Contents>"
+		"</ListBucketResult>";
+	struct seen s = { 0 };
+	bool truncated;
+	char *token;
+
+	(void)state;
+	assert_int_equal(tsm_s3_list_parse(xml, strlen(xml), strlen("site1/"), collect, &s,
+					   &truncated, &token), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.keys[0], "packs/pack-00000001.pack");
+	assert_int_equal(s.sizes[0], 1048576);
+	assert_int_equal(s.mtimes[0], 1796216400); /* 2026-12-02T13:00:00Z */
+	assert_string_equal(s.keys[1], "packs/pack-00000002.pack");
+	assert_true(truncated);
+	assert_string_equal(token, "tok/en=");
+	free(token);
+
+	const char *bad[] = {
+		"<Error><Code>AccessDenied</Code></Error>",
+		"<ListBucketResult><Contents><Size>3</Size></Contents></ListBucketResult>",
+		"<ListBucketResult><Contents><Key>k</Key><Size>-3</Size></Contents></ListBucketResult>",
+		"<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
+		"<ListBucketResult><Contents><Key>k</Key>",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(tsm_s3_list_parse(bad[i], strlen(bad[i]), 0, collect, &s, &truncated,
+						   &token), -EIO);
+		assert_null(token);
+	}
+}
+
+static void test_url(void **state)
+{
+	char *bucket, *prefix;
+
+	(void)state;
+	assert_int_equal(tsm_s3_parse_url("s3://my-bucket.1/site1/dp", &bucket, &prefix), 0);
+	assert_string_equal(bucket, "my-bucket.1");
+	assert_string_equal(prefix, "site1/dp/");
+	free(bucket);
+	free(prefix);
+	assert_int_equal(tsm_s3_parse_url("s3://abc", &bucket, &prefix), 0);
+	assert_string_equal(prefix, "");
+	free(bucket);
+	free(prefix);
+	const char *bad[] = { "http://abc/x", "s3://ab", "s3://ABC", "s3://abc//x", "s3://abc/x?y",
+			      "s3://abc/../x", "s3://abc/a/./b", "s3://abc/a/.." };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tsm_s3_parse_url(bad[i], &bucket, &prefix), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_current),
+		cmocka_unit_test(test_lease),
+		cmocka_unit_test(test_list),
+		cmocka_unit_test(test_url),
+	};
+
+	tsm_log_set_level(TSM_LOG_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
