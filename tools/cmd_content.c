@@ -266,6 +266,15 @@ static const char *entry_type_name(enum tsm_entry_type t)
 	return t == TSM_ENTRY_DIR ? "dir" : t == TSM_ENTRY_SYMLINK ? "symlink" : "file";
 }
 
+/* The path of the file of @e[0..n) whose blob is @blob_id, or NULL. */
+static const char *path_of_blob(const struct tsm_tree_entry *e, size_t n, int64_t blob_id)
+{
+	for (size_t i = 0; blob_id && i < n; i++)
+		if (e[i].type == TSM_ENTRY_FILE && e[i].blob_id == blob_id)
+			return e[i].path;
+	return NULL;
+}
+
 static struct json_object *json_entries(const struct tsm_tree_entry *e, size_t n)
 {
 	struct json_object *a = json_object_new_array();
@@ -284,6 +293,10 @@ static struct json_object *json_entries(const struct tsm_tree_entry *e, size_t n
 		if (e[i].type == TSM_ENTRY_FILE) {
 			tsm_hex_encode(e[i].sha256, TSM_SHA256_LEN, hex);
 			json_object_object_add(o, "sha256", json_object_new_string(hex));
+			/* Read out of this WIM's bytes: no space of its own. */
+			if (e[i].wim_blob_id)
+				json_object_object_add(o, "in_wim", cli_json_string(
+					path_of_blob(e, n, e[i].wim_blob_id)));
 		}
 		if (e[i].type == TSM_ENTRY_SYMLINK)
 			json_object_object_add(o, "target", cli_json_string(e[i].link_target));
@@ -342,6 +355,10 @@ static void print_item_text(const struct tsm_content_item *item, const struct ts
 			printf("  %-7s %14s  %s -> %s%s\n", "symlink", "", e[i].path, e[i].link_target,
 			       link_leaves_tree(e[i].path, e[i].link_target) ?
 			       _("  (outside this content: kept as the image stores it)") : "");
+		else if (e[i].wim_blob_id)
+			printf(_("  %-7s %14llu  %s  (read out of %s: no space of its own)\n"), "file",
+			       (unsigned long long)e[i].size, e[i].path,
+			       path_of_blob(e, n, e[i].wim_blob_id) ?: _("a stored WIM"));
 		else
 			printf("  %-7s %14llu  %s\n", "file", (unsigned long long)e[i].size, e[i].path);
 	}

@@ -869,7 +869,10 @@ static void print_boot_entries(const struct tsm_volume *v)
 		       v->uefi_load_size > 1 ? "" : _(" (to the image's end)"), v->uefi_boot);
 	if (v->usb_efi)
 		printf(_("  %-32s UEFI from the FAT partition: %s\n"), v->file_name, v->usb_efi);
-	if (!v->bios_boot && !v->uefi_boot && !v->usb_efi) {
+	if (v->usb_bios)
+		printf(_("  %-32s BIOS from the MBR (tsmedia's MBR and boot sector code): %s\n"),
+		       v->file_name, v->usb_bios);
+	if (!v->bios_boot && !v->uefi_boot && !v->usb_efi && !v->usb_bios) {
 		size_t n = strlen(v->file_name);
 
 		printf("  %-32s %s\n", v->file_name,
@@ -1018,6 +1021,13 @@ static int media_show(struct cli *cli, int argc, char **argv)
 
 				json_object_object_add(e, "platform", json_object_new_string("uefi-disk"));
 				json_object_object_add(e, "path", cli_json_string(v->usb_efi));
+				json_object_array_add(boot, e);
+			}
+			if (v->usb_bios) {
+				struct json_object *e = json_object_new_object();
+
+				json_object_object_add(e, "platform", json_object_new_string("bios-disk"));
+				json_object_object_add(e, "path", cli_json_string(v->usb_bios));
 				json_object_array_add(boot, e);
 			}
 			json_object_object_add(o, "boot", boot);

@@ -153,6 +153,10 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 		json_object_object_add(o, "content_items", json_object_new_uint64(s.content_items));
 		json_object_object_add(o, "content_versions",
 				       json_object_new_uint64(s.content_versions));
+		json_object_object_add(o, "wim_resource_blobs",
+				       json_object_new_uint64(s.wim_resource_blobs));
+		json_object_object_add(o, "wim_resource_bytes",
+				       json_object_new_uint64(s.wim_resource_bytes));
 		json_object_object_add(o, "dedup_ratio",
 				       cli_json_ratio(ratio(s.logical_bytes, s.stored_bytes)));
 		if (cli_json_print(o))
@@ -174,6 +178,9 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 		printf(_("pack bytes:     %s in %llu packs\n"), e, (unsigned long long)s.packs);
 		printf(_("chunks:         %llu\n"), (unsigned long long)s.chunks);
 		printf(_("blobs:          %llu\n"), (unsigned long long)s.blobs);
+		printf(_("in stored WIMs: %llu blobs, %llu bytes (no chunks of their own)\n"),
+		       (unsigned long long)s.wim_resource_blobs,
+		       (unsigned long long)s.wim_resource_bytes);
 		printf(_("dedup ratio:    %.2f\n"), ratio(s.logical_bytes, s.stored_bytes));
 	}
 	tsm_store_close(store);

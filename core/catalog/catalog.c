@@ -323,6 +323,22 @@ static const char schema_v7[] =
 	"CREATE TABLE IF NOT EXISTS app_content_bindings(content_uid TEXT PRIMARY KEY,"
 	"  content TEXT NOT NULL UNIQUE REFERENCES content(id) ON DELETE CASCADE);";
 
+/* v8: a blob can be a resource inside another blob, a stored WIM: a boot
+ * image's boot files are read out of its boot.wim (store/wim_resource.h)
+ * rather than stored a second time.  Such a blob has its blobs row and no
+ * blob_chunks; its row here says where in the WIM blob its resource lies
+ * (the blob table entry's offset and size in the WIM) and how the WIM
+ * compresses it (format as wimlib numbers it: 0 none, 1 XPRESS, 2 LZX,
+ * 3 LZMS; the header's chunk size).  The key keeps the WIM blob while the
+ * blob is referenced; gc keeps it alive the same way.  IF NOT EXISTS, as
+ * in v5: a catalog taken back to an older version by dropping only the
+ * tables that version lacked keeps this one. */
+static const char schema_v8[] =
+	"CREATE TABLE IF NOT EXISTS blob_wim_resources(blob INTEGER PRIMARY KEY REFERENCES blobs(id),"
+	"  wim INTEGER NOT NULL REFERENCES blobs(id), offset INTEGER NOT NULL,"
+	"  stored_size INTEGER NOT NULL, format INTEGER NOT NULL, chunk_size INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS blob_wim_resources_by_wim ON blob_wim_resources(wim);";
+
 struct catalog_step {
 	const char *what;
 	const char *sql;
@@ -338,6 +354,7 @@ static const struct catalog_step catalog_steps[] = {
 	{ "sites keep the values their media carry", schema_v5 },
 	{ "media snapshots are numbered and kept by gc's rules (versions/NAME/N)", schema_v6 },
 	{ "applications, their deployment types, contents and dependencies", schema_v7 },
+	{ "a boot image's boot files are read out of its WIM, not stored twice", schema_v8 },
 };
 
 _Static_assert(sizeof(catalog_steps) / sizeof(catalog_steps[0]) + 1 ==

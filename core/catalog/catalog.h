@@ -1,6 +1,6 @@
 /* The sqlite catalog: schema, opening, and small query helpers.
  *
- * Tables (schema version 7; catalog.c has the steps from 1):
+ * Tables (schema version 8; catalog.c has the steps from 1):
  *   meta(key, value)                 site_code, compression, next_content_number
  *   packs(id, created, verified)
  *   chunks(id, hash, pack, offset, stored_size, size, codec)
@@ -42,7 +42,7 @@
 
 /* 'TSM1' in sqlite's application_id: tells our catalog from any sqlite file. */
 #define TSM_CATALOG_APPLICATION_ID 0x54534d31
-#define TSM_CATALOG_SCHEMA_VERSION 7
+#define TSM_CATALOG_SCHEMA_VERSION 8
 
 int tsm_catalog_create(const char *path, const char *site_code, const char *compression);
 /* Opens and checks it is a tsmedia catalog of a version we understand. */

@@ -223,6 +223,7 @@ static void entry_from_row(sqlite3_stmt *stmt, struct tsm_tree_entry *e)
 	if (sqlite3_column_bytes(stmt, 6) == TSM_SHA256_LEN)
 		memcpy(e->sha256, sqlite3_column_blob(stmt, 6), TSM_SHA256_LEN);
 	e->link_target = column_strdup(stmt, 7);
+	e->wim_blob_id = sqlite3_column_int64(stmt, 8);
 }
 
 int tsm_content_tree(struct tsm_store *store, const char *id, int64_t version,
@@ -239,8 +240,9 @@ int tsm_content_tree(struct tsm_store *store, const char *id, int64_t version,
 	if ((rc = version_row_find(store, id, version, &row)) < 0)
 		goto out_end;
 	if ((rc = tsm_db_prepare(store->db, "SELECT * FROM (SELECT t.path, t.mode, t.mtime_ns,"
-					    " t.attributes, t.size, t.blob, b.sha256, t.link_target"
+					    " t.attributes, t.size, t.blob, b.sha256, t.link_target, w.wim"
 					    " FROM tree_entries t LEFT JOIN blobs b ON b.id = t.blob"
+					    " LEFT JOIN blob_wim_resources w ON w.blob = t.blob"
 					    " WHERE t.version = ?) ORDER BY 1", &stmt)) < 0)
 		goto out_end;
 	sqlite3_bind_int64(stmt, 1, row);

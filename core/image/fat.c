@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bios_boot_code.h"
 #include "encode.h"
 #include "fat_internal.h"
 #include "gpt.h"
@@ -863,9 +864,29 @@ static int volume_hash(struct fat_ctx *ctx)
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* The root's file tsm_fat_options.bios_loader names, when tsmedia's own
+ * BIOS boot code can load it: MBR table, no template, small enough. */
+static const struct fat_node *bios_loader(const struct fat_ctx *ctx)
+{
+	const struct tsm_fat_options *o = ctx->opts;
+	const struct fat_node *root = &ctx->nodes[0];
+
+	if (!o->bios_loader || (o->mbr_boot_code && o->mbr_boot_code_len) ||
+	    o->partition_table == TSM_FAT_GPT)
+		return NULL;
+	for (size_t i = 0; i < root->nkids; i++) {
+		const struct fat_node *n = root->kids[i];
+
+		if (n->dir || strcmp(n->t->name, o->bios_loader) != 0)
+			continue;
+		return n->size && n->size <= TSM_FAT_BIOS_LOADER_MAX ? n : NULL;
+	}
+	return NULL;
+}
+
 static bool bios_boot(const struct fat_ctx *ctx)
 {
-	return ctx->opts->mbr_boot_code && ctx->opts->mbr_boot_code_len;
+	return (ctx->opts->mbr_boot_code && ctx->opts->mbr_boot_code_len) || bios_loader(ctx);
 }
 
 static int write_partition_table(struct fat_ctx *ctx)
@@ -882,8 +903,10 @@ static int write_partition_table(struct fat_ctx *ctx)
 
 	if (!mbr)
 		return -ENOMEM;
-	if (bios_boot(ctx))
+	if (o->mbr_boot_code && o->mbr_boot_code_len)
 		memcpy(mbr, o->mbr_boot_code, o->mbr_boot_code_len < 440 ? o->mbr_boot_code_len : 440);
+	else if (bios_loader(ctx))
+		memcpy(mbr, bios_mbr_code, sizeof(bios_mbr_code));
 	else
 		boot_stub(mbr, 0, 440, no_bios_boot);
 	memcpy(mbr + 440, ctx->hash + 16, 4); /* disk signature */
@@ -941,11 +964,22 @@ static int write_reserved(struct fat_ctx *ctx)
 
 	if (!p)
 		return -ENOMEM;
+	const struct fat_node *loader = bios_loader(ctx);
+
 	fat_write_boot_sector(p, &ctx->g, le32_get(ctx->hash), ctx->label);
 	if (o->boot_sector && o->boot_sector_len >= FAT_SECTOR) {
 		/* the template's jump and boot code around our BPB */
 		memcpy(p, o->boot_sector, 3);
 		memcpy(p + 90, o->boot_sector + 90, 510 - 90);
+	} else if (loader) {
+		/* Our code after the BPB (the jump at 0 already goes to 90),
+		 * told where the file's one run of clusters lies in the volume. */
+		memcpy(p + 90, bios_vbr_code, sizeof(bios_vbr_code));
+		le32_set(p + BIOS_VBR_FILE_LBA,
+			 (uint32_t)(ctx->g.data_start +
+				    (uint64_t)(loader->cluster - 2) * ctx->g.sectors_per_cluster));
+		le16_set(p + BIOS_VBR_FILE_SECTORS,
+			 (uint16_t)((loader->size + FAT_SECTOR - 1) / FAT_SECTOR));
 	}
 	fat_write_fsinfo(p + FAT_SECTOR, free_count, free_count ? 2 + ctx->used : 0xFFFFFFFFu);
 	/* section 3.1: the backup boot sector (BPB_BkBootSec), FSInfo after it */
@@ -1101,6 +1135,10 @@ static int layout(struct fat_ctx *ctx, struct tsm_image **image_ret)
 		return -EINVAL;
 	if ((rc = names(ctx)) < 0 || (rc = place(ctx)) < 0 || (rc = volume_hash(ctx)) < 0)
 		return rc;
+	if (ctx->opts->bios_loader && !bios_boot(ctx))
+		tsm_warn("USB image: no BIOS boot code: %s is not a file of the root of at most %u"
+			 " bytes, or the partition table is GPT", ctx->opts->bios_loader,
+			 TSM_FAT_BIOS_LOADER_MAX);
 	if ((rc = tsm_image_builder_new(&ctx->b)) < 0)
 		return rc;
 	if ((rc = write_all(ctx)) < 0) {

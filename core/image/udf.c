@@ -2,6 +2,16 @@
  * system over the same file data as ECMA-119, so readers that prefer UDF
  * (Windows Setup, 7-Zip) see real names and files of any size.
  *
+ * Windows PE media are made so: the ADK's MakeWinPEMedia /ISO runs
+ * "oscdimg -bootdata:2#p0,e,b<etfsboot.com>#pEF,e,b<efisys.bin> -u1
+ * -udfver102" (the ADK's MakeWinPEMedia.cmd).  Per oscdimg's usage text
+ * (OSCDIMG 2.55) and learn.microsoft.com "Oscdimg Command-Line Options",
+ * -u1 writes UDF and ISO 9660 over the same file data, -u2 UDF alone with
+ * a default text file in the ISO 9660 tree for readers without UDF (as
+ * -j2 does for Joliet), and -udfver102 makes the UDF revision 1.02.
+ * Windows setup ISOs are -u2.  tsmedia writes the -u1 form, with Joliet
+ * and Rock Ridge beside it (oscdimg's -u1 ISO 9660 names are DOS 8.3).
+ *
  *   volume recognition (ECMA-167 2/9): BEA01 NSR02 TEA01 after the ISO
  *     descriptors;
  *   main VDS at sector 32, reserve VDS at 48 (3/8.4): PVD, IUVD, PD, LVD

@@ -228,12 +228,29 @@ int tsm_import_add_file_fd(struct tsm_import *imp, const char *path, uint32_t mo
 			   int64_t mtime_ns, uint32_t attributes, int fd, const char *what)
 {
 	int64_t blob;
+
+	return tsm_import_add_file_fd_blob(imp, path, mode, mtime_ns, attributes, fd, what, &blob);
+}
+
+int tsm_import_add_file_fd_blob(struct tsm_import *imp, const char *path, uint32_t mode,
+				int64_t mtime_ns, uint32_t attributes, int fd, const char *what,
+				int64_t *blob_id_ret)
+{
 	uint64_t size;
-	int rc = tsm_blob_writer_import_fd(imp->blobs, fd, what, &imp->progress, &blob, &size);
+	int rc = tsm_blob_writer_import_fd(imp->blobs, fd, what, &imp->progress, blob_id_ret,
+					   &size);
 
 	if (rc < 0)
 		return rc;
-	return file_recorded(imp, path, mode, mtime_ns, attributes, blob, size);
+	return file_recorded(imp, path, mode, mtime_ns, attributes, *blob_id_ret, size);
+}
+
+int tsm_import_add_wim_resource(struct tsm_import *imp, int64_t wim_blob,
+				const struct tsm_wim_res_desc *d, const uint8_t *sha256,
+				const uint8_t *sha1, const char *what, int64_t *blob_id_ret)
+{
+	return tsm_store_put_wim_resource(imp->store, wim_blob, d, sha256, sha1, what,
+					  blob_id_ret);
 }
 
 int tsm_import_add_file_stream(struct tsm_import *imp, const char *path, uint32_t mode,

@@ -54,6 +54,17 @@ int tsm_import_set_meta(struct tsm_import *imp, const char *key, const void *val
 int tsm_import_add_blob(struct tsm_import *imp, tsm_import_read_fn read, void *ctx,
 			const char *what, const uint8_t *sha1, int64_t *blob_id_ret,
 			uint64_t *size_ret);
+/* tsm_import_add_file_fd() that gives the file's blob id. */
+int tsm_import_add_file_fd_blob(struct tsm_import *imp, const char *path, uint32_t mode,
+				int64_t mtime_ns, uint32_t attributes, int fd, const char *what,
+				int64_t *blob_id_ret);
+/* A blob whose bytes are resource @d of blob @wim_blob, a WIM stored in
+ * this session (store/wim_resource.h): no second copy of them.  The caller
+ * read the resource and checked it (@sha256, @sha1 of its bytes). */
+struct tsm_wim_res_desc;
+int tsm_import_add_wim_resource(struct tsm_import *imp, int64_t wim_blob,
+				const struct tsm_wim_res_desc *d, const uint8_t *sha256,
+				const uint8_t *sha1, const char *what, int64_t *blob_id_ret);
 /* A file whose bytes are blob @blob_id, stored already (0: empty file). */
 int tsm_import_add_file_blob(struct tsm_import *imp, const char *path, uint32_t mode,
 			     int64_t mtime_ns, uint32_t attributes, int64_t blob_id, uint64_t size);

@@ -166,6 +166,8 @@ struct want {
 	char *where;       /* a path using it, for messages */
 	uint8_t *head;     /* its first TSM_WINPE_HEAD bytes as they pass, when wanted */
 	size_t head_len;
+	bool derive;       /* a boot file read out of the stored WIM's bytes */
+	struct tsm_wim_res_desc res; /* where (derive) */
 };
 
 struct entry {
@@ -1429,12 +1431,20 @@ static int record_entries(struct wim_reader *r, struct tsm_import *imp)
 /* ---- a Windows PE boot image (--kind boot-image) ---------------------- */
 
 /* A boot image is the WIM itself (sources/boot.wim on the media, byte for
- * byte) plus its boot files, read out of the chosen image by wimlib at the
- * paths media need (import/winpe.h).  Only those files' blobs are stored
- * apart from the WIM. */
+ * byte) plus its boot files at the paths media need (import/winpe.h).  A
+ * boot file is a blob read through the WIM's own bytes: its resource, as
+ * the WIM's blob table places it, inside the stored WIM blob
+ * (store/wim_resource.h), so its bytes are not stored twice.  Only a boot
+ * file the WIM keeps otherwise (a solid resource) is stored apart, as
+ * wimlib hands it over. */
 static int boot_select(struct wim_reader *r, const struct tsm_wim_facts *facts,
-		       struct tsm_winpe_plan *plan)
+		       struct tsm_winpe_plan *plan, int fd)
 {
+	uint8_t (*sha1s)[TSM_SHA1_LEN];
+	struct tsm_wim_res_desc *descs;
+	struct want **ws;
+	bool *found;
+	size_t k = 0;
 	const char **paths;
 	bool *dirs;
 	int rc;
@@ -1480,14 +1490,46 @@ static int boot_select(struct wim_reader *r, const struct tsm_wim_facts *facts,
 	r->store_bytes = facts->file_size;
 	for (size_t i = 0; i < r->nwants; i++)
 		r->wants[i].store = r->wants[i].keep = false;
+	sha1s = calloc(plan->nfiles + 1, sizeof(*sha1s));
+	descs = calloc(plan->nfiles + 1, sizeof(*descs));
+	ws = calloc(plan->nfiles + 1, sizeof(*ws));
+	found = calloc(plan->nfiles + 1, sizeof(*found));
+	if (!sha1s || !descs || !ws || !found) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
 	for (size_t i = 0; i < plan->nfiles; i++) {
 		const struct entry *e = &r->entries[plan->files[i].entry];
+		size_t j = 0;
 
-		if (e->data && !r->wants[e->data - 1].store) {
-			r->wants[e->data - 1].store = true;
-			r->store_bytes += r->wants[e->data - 1].size;
+		while (e->data && j < k && ws[j] != &r->wants[e->data - 1])
+			j++;
+		if (e->data && j == k) {
+			ws[k] = &r->wants[e->data - 1];
+			memcpy(sha1s[k++], ws[j]->sha1, TSM_SHA1_LEN);
 		}
 	}
+	if ((rc = tsm_wim_find_resources(r->file, fd, (const uint8_t(*)[20])sha1s, k, found,
+					 descs)) < 0)
+		goto out_free;
+	for (size_t j = 0; j < k; j++) {
+		if (found[j] && descs[j].size == ws[j]->size) {
+			ws[j]->derive = true;
+			ws[j]->res = descs[j];
+			continue;
+		}
+		tsm_debug("%s: '%s' is not in a resource of its own: stored apart", r->file,
+			  ws[j]->where);
+		ws[j]->store = true;
+		r->store_bytes += ws[j]->size;
+	}
+out_free:
+	free(sha1s);
+	free(descs);
+	free(ws);
+	free(found);
+	if (rc < 0)
+		return rc;
 	/* The UEFI boot manager's machine type is checked as it is stored. */
 	if (plan->uefi_entry < r->n && r->entries[plan->uefi_entry].data) {
 		struct want *w = &r->wants[r->entries[plan->uefi_entry].data - 1];
@@ -1496,6 +1538,80 @@ static int boot_select(struct wim_reader *r, const struct tsm_wim_facts *facts,
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+struct fd_in {
+	const char *file;
+	int fd;
+};
+
+/* tsm_wim_res_pread_fn over the WIM file. */
+static int fd_pread(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	struct fd_in *in = ctx;
+	int rc = tsm_pread_full(in->fd, buf, len, off);
+
+	if (rc < 0)
+		tsm_error("%s: %s", in->file, strerror(-rc));
+	return rc;
+}
+
+/* Boot file @w read out of the WIM's bytes as the store will read it
+ * (store/wim_resource.h), hashed and checked against the SHA-1 the WIM
+ * names it by, then recorded as a blob inside blob @wim_blob. */
+static int derive_blob(struct wim_reader *r, struct tsm_import *imp, int fd, uint64_t file_size,
+		       int64_t wim_blob, struct want *w)
+{
+	struct fd_in in = { r->file, fd };
+	char what[2 * TSM_SHA1_LEN + 256], hex[2 * TSM_SHA1_LEN + 1], got_hex[2 * TSM_SHA1_LEN + 1];
+	uint8_t sha256[TSM_SHA256_LEN], sha1[TSM_SHA1_LEN], *buf;
+	struct tsm_file_hasher *h = NULL;
+	struct tsm_wim_res *res = NULL;
+	uint64_t off = 0;
+	int rc;
+
+	tsm_hex_encode(w->sha1, TSM_SHA1_LEN, hex);
+	snprintf(what, sizeof(what), "%s: '%s' (blob %s)", r->file, w->where, hex);
+	if (!(buf = malloc(1u << 20)))
+		return -ENOMEM;
+	if ((rc = tsm_wim_res_open(what, &w->res, file_size, fd_pread, &in, &res)) < 0 ||
+	    (rc = tsm_file_hasher_new(&h)) < 0)
+		goto out;
+	while (off < w->res.size) {
+		ssize_t n = tsm_wim_res_pread(res, buf, 1u << 20, off);
+
+		if (n <= 0) {
+			rc = n < 0 ? (int)n : -EIO;
+			goto out;
+		}
+		if (w->head && w->head_len < TSM_WINPE_HEAD) {
+			size_t c = TSM_WINPE_HEAD - w->head_len < (size_t)n ? TSM_WINPE_HEAD - w->head_len
+									     : (size_t)n;
+
+			memcpy(w->head + w->head_len, buf, c);
+			w->head_len += c;
+		}
+		if ((rc = tsm_file_hasher_update(h, buf, (size_t)n)) < 0)
+			goto out;
+		off += (uint64_t)n;
+	}
+	if ((rc = tsm_file_hasher_final(h, sha256, sha1)) < 0)
+		goto out;
+	if (memcmp(sha1, w->sha1, TSM_SHA1_LEN) != 0) {
+		tsm_hex_encode(sha1, TSM_SHA1_LEN, got_hex);
+		tsm_error("%s: SHA-1 mismatch: the image says %s, the data hash to %s", what, hex,
+			  got_hex);
+		rc = -EBADMSG;
+		goto out;
+	}
+	if ((rc = tsm_import_add_wim_resource(imp, wim_blob, &w->res, sha256, sha1, what,
+					      &w->blob_id)) == 0)
+		w->got = true;
+out:
+	tsm_file_hasher_free(h);
+	tsm_wim_res_free(res);
+	free(buf);
+	return rc;
 }
 
 static int boot_record(struct wim_reader *r, struct tsm_import *imp,
@@ -1507,16 +1623,9 @@ static int boot_record(struct wim_reader *r, struct tsm_import *imp,
 	int64_t mtime = tsm_timespec_ns(&st->st_mtim);
 	char what[PATH_MAX + 32], index[16];
 	struct stat now, named;
+	int64_t wim_blob = 0;
 	int rc = 0;
 
-	if (plan->uefi_entry < r->n) {
-		const struct entry *e = &r->entries[plan->uefi_entry];
-		const struct want *w = e->data ? &r->wants[e->data - 1] : NULL;
-
-		if ((rc = tsm_winpe_check_machine(r->file, e->path, w ? w->head : NULL,
-						  w ? w->head_len : 0, plan->arch)) < 0)
-			return rc;
-	}
 	for (size_t d = 0; rc == 0 && d < sizeof(dirs) / sizeof(dirs[0]); d++) {
 		size_t len = strlen(dirs[d]);
 		bool used = strcmp(dirs[d], "sources") == 0;
@@ -1527,6 +1636,26 @@ static int boot_record(struct wim_reader *r, struct tsm_import *imp,
 		if (used)
 			rc = tsm_import_add_dir(imp, dirs[d], 0755, mtime, 0);
 	}
+	snprintf(what, sizeof(what), "%s (as %s)", r->file, TSM_WINPE_BOOT_WIM);
+	/* The WIM first: the boot files are read out of its blob. */
+	if (rc == 0)
+		rc = tsm_import_add_file_fd_blob(imp, TSM_WINPE_BOOT_WIM, 0444, mtime, 0x21, fd, what,
+						 &wim_blob);
+	for (size_t i = 0; rc == 0 && i < plan->nfiles; i++) {
+		const struct entry *e = &r->entries[plan->files[i].entry];
+		struct want *w = e->data ? &r->wants[e->data - 1] : NULL;
+
+		if (w && w->derive && !w->got)
+			rc = derive_blob(r, imp, fd, (uint64_t)st->st_size, wim_blob, w);
+	}
+	if (rc == 0 && plan->uefi_entry < r->n) {
+		const struct entry *e = &r->entries[plan->uefi_entry];
+		const struct want *w = e->data ? &r->wants[e->data - 1] : NULL;
+
+		if ((rc = tsm_winpe_check_machine(r->file, e->path, w ? w->head : NULL,
+						  w ? w->head_len : 0, plan->arch)) < 0)
+			return rc;
+	}
 	for (size_t i = 0; rc == 0 && i < plan->nfiles; i++) {
 		const struct entry *e = &r->entries[plan->files[i].entry];
 
@@ -1534,9 +1663,6 @@ static int boot_record(struct wim_reader *r, struct tsm_import *imp,
 					      filetime_ns(e->m.write_ft), 0x21,
 					      e->data ? r->wants[e->data - 1].blob_id : 0, e->size);
 	}
-	snprintf(what, sizeof(what), "%s (as %s)", r->file, TSM_WINPE_BOOT_WIM);
-	if (rc == 0)
-		rc = tsm_import_add_file_fd(imp, TSM_WINPE_BOOT_WIM, 0444, mtime, 0x21, fd, what);
 	/* What the reader scanned (by name) is what was stored (from @fd): the
 	 * name still leads to this file, which did not change meanwhile. */
 	if (rc == 0 && (fstat(fd, &now) < 0 || stat(r->file, &named) < 0 ||
@@ -1727,7 +1853,7 @@ int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options
 				  ? "ended without a result" : "sent a malformed result");
 		goto out;
 	}
-	if (boot && (rc = boot_select(&r, &facts, &plan)) < 0) {
+	if (boot && (rc = boot_select(&r, &facts, &plan, fd)) < 0) {
 		tsm_sandbox_finish(sb, true);
 		goto out;
 	}
@@ -1738,6 +1864,10 @@ int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options
 		tsm_sandbox_finish(sb, true);
 		goto out;
 	}
+	/* Even when nothing of it is stored (a boot image whose boot files
+	 * are read out of the WIM's bytes), the reader writes every blob:
+	 * wimlib checks each one's SHA-1 as it reads it, so a WIM damaged
+	 * anywhere is refused. */
 	if ((rc = tsm_sandbox_send(sb, "G", 1)) == 0)
 		rc = import_data(&r, imp, tsm_sandbox_fd(sb));
 	crc = tsm_sandbox_finish(sb, rc < 0);

@@ -422,3 +422,70 @@ out:
 		*facts_ret = f;
 	return rc;
 }
+
+int tsm_wim_find_resources(const char *path, int fd, const uint8_t (*sha1s)[20], size_t n,
+			   bool *found_ret, struct tsm_wim_res_desc *desc_ret)
+{
+	enum { BATCH = 1024 };
+	struct check c = { .file = path, .fd = fd };
+	struct reshdr bt;
+	uint8_t h[HDR_SIZE], *buf;
+	uint32_t flags;
+	uint64_t count;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		found_ret[i] = false;
+	if ((rc = tsm_pread_full(fd, h, sizeof(h), 0)) < 0) {
+		tsm_error("%s: cannot read the WIM header: %s", path, strerror(-rc));
+		return rc;
+	}
+	/* A pipable WIM frames its resources otherwise (wimlib's resource.h,
+	 * struct pwm_chunk_hdr): none is read in place. */
+	if (memcmp(h, "MSWIM\0\0\0", 8) != 0)
+		return 0;
+	c.version = le32(h + 12);
+	c.part = le16(h + 40);
+	c.chunk = le32(h + 20);
+	flags = le32(h + 16);
+	c.ctype = !(flags & HDR_FLAG_COMPRESSION) ? CT_NONE : flags & HDR_FLAG_LZX ? CT_LZX
+		  : flags & HDR_FLAG_LZMS ? CT_LZMS : CT_XPRESS;
+	get_reshdr(h + 48, &bt);
+	count = bt.size / ENTRY_SIZE;
+	if (!(buf = malloc((size_t)BATCH * ENTRY_SIZE)))
+		return -ENOMEM;
+	for (uint64_t i = 0; rc == 0 && i < count; i += BATCH) {
+		size_t k = count - i < BATCH ? (size_t)(count - i) : BATCH;
+
+		if ((rc = tsm_pread_full(fd, buf, k * ENTRY_SIZE, bt.offset + i * ENTRY_SIZE)) < 0) {
+			tsm_error("%s: cannot read the blob table: %s", path, strerror(-rc));
+			break;
+		}
+		for (size_t j = 0; j < k; j++) {
+			const uint8_t *e = buf + j * ENTRY_SIZE;
+			struct reshdr r;
+
+			get_reshdr(e, &r);
+			if (le16(e + 24) != c.part || (r.flags & RESHDR_METADATA) ||
+			    (c.version == VERSION_SOLID && (r.flags & RESHDR_SOLID)))
+				continue;
+			for (size_t w = 0; w < n; w++) {
+				bool compressed = r.flags & RESHDR_COMPRESSED;
+
+				if (found_ret[w] || memcmp(e + 30, sha1s[w], 20) != 0)
+					continue;
+				/* Chunks larger than the reader takes: stored apart. */
+				if (compressed && c.chunk > TSM_WIM_RES_CHUNK_MAX)
+					continue;
+				found_ret[w] = true;
+				desc_ret[w] = (struct tsm_wim_res_desc){
+					.offset = r.offset, .stored_size = r.size, .size = r.usize,
+					.format = compressed ? (enum tsm_wim_format)c.ctype
+							     : TSM_WIM_FORMAT_NONE,
+					.chunk_size = compressed ? c.chunk : 0 };
+			}
+		}
+	}
+	free(buf);
+	return rc;
+}

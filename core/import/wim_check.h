@@ -15,7 +15,10 @@
 #define TSMEDIA_IMPORT_WIM_CHECK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "store/wim_resource.h"
 
 /* The XML data of a real WIM is a few KB per image; this leaves room for
  * thousands of images and keeps libxml2's tree (several times the text)
@@ -41,5 +44,15 @@ struct tsm_wim_facts {
 /* Checks WIM file @path (named so in messages).  0, or a negative errno
  * after reporting what is wrong. */
 int tsm_wim_check_file(const char *path, struct tsm_wim_facts *facts_ret);
+
+/* Where the blob of SHA-1 @sha1s[i] lies in WIM @fd (named @path), as
+ * its blob table says: @found_ret[i] is true and @desc_ret[i] filled for
+ * each one held in a resource of its own in this file (a solid resource,
+ * another part or a pipable WIM lay them out otherwise, and chunks larger
+ * than TSM_WIM_RES_CHUNK_MAX are more than the reader takes: not found).  The
+ * file has passed tsm_wim_check_file(); the descriptors are checked again
+ * where they are used (tsm_wim_res_check()). */
+int tsm_wim_find_resources(const char *path, int fd, const uint8_t (*sha1s)[20], size_t n,
+			   bool *found_ret, struct tsm_wim_res_desc *desc_ret);
 
 #endif

@@ -24,6 +24,7 @@ void tsm_volume_set_free(struct tsm_volume_set *set)
 		free(set->volumes[i].bios_boot);
 		free(set->volumes[i].uefi_boot);
 		free(set->volumes[i].usb_efi);
+		free(set->volumes[i].usb_bios);
 		tsm_image_unref(set->volumes[i].image);
 	}
 	free(set->volumes);
@@ -148,6 +149,23 @@ static int tree_file_bytes(struct tsm_store *store, struct tsm_tree *tree, const
 	return 0;
 }
 
+/* A Windows PE boot image that boots under BIOS, on a stick with an MBR
+ * and no boot code of the boot image's own: tsmedia's MBR and boot sector
+ * code (core/image/boot/) start its boot manager, "bootmgr", as a disk
+ * made with "bootsect /nt60" does.  NULL otherwise. */
+static const char *usb_bios_loader(struct tsm_store *store, const struct tsm_media_def *d)
+{
+	char *fw;
+	bool bios;
+
+	if (d->usb_bios_mbr || !d->boot_image || d->partition_table == TSM_PARTITION_GPT)
+		return NULL;
+	fw = tsm_boot_image_meta(store, d->boot_image, 0, "boot.firmware");
+	bios = fw && strstr(fw, "bios");
+	free(fw);
+	return bios ? "bootmgr" : NULL;
+}
+
 static int layout_usb(struct tsm_store *store, const struct tsm_media_def *d,
 		      struct tsm_tree *tree, struct tsm_image **image_ret)
 {
@@ -174,6 +192,7 @@ static int layout_usb(struct tsm_store *store, const struct tsm_media_def *d,
 	o.mbr_boot_code_len = mbr_len;
 	o.embed = core;
 	o.embed_len = core_len;
+	o.bios_loader = usb_bios_loader(store, d);
 
 	if (d->bios_boot || d->hybrid_mbr)
 		tsm_warn("media '%s': a USB image boots under UEFI only: --bios-boot and "
@@ -201,8 +220,8 @@ static int layout_volume(struct tsm_store *store, const struct tsm_media_def *d,
 	return layout_iso(store, d, tree, image_ret);
 }
 
-int tsm_volume_note_boot(struct tsm_volume *v, const struct tsm_media_def *d,
-			 struct tsm_tree *tree)
+int tsm_volume_note_boot(struct tsm_store *store, struct tsm_volume *v,
+			 const struct tsm_media_def *d, struct tsm_tree *tree)
 {
 	/* UEFI 2.x 3.5.1.1: the removable-media file of each architecture. */
 	static const char *const usb_efi[] = { "EFI/BOOT/BOOTX64.EFI", "efi/boot/bootx64.efi",
@@ -213,6 +232,13 @@ int tsm_volume_note_boot(struct tsm_volume *v, const struct tsm_media_def *d,
 		for (size_t i = 0; !v->usb_efi && i < sizeof(usb_efi) / sizeof(usb_efi[0]); i++)
 			if (tsm_tree_lookup(tree, usb_efi[i]) && !(v->usb_efi = strdup(usb_efi[i])))
 				return -ENOMEM;
+		/* As the FAT writer decides: the file there, small enough. */
+		const char *loader = usb_bios_loader(store, d);
+		struct tsm_tree_node *n = loader ? tsm_tree_lookup(tree, loader) : NULL;
+
+		if (n && n->type == TSM_ENTRY_FILE && n->size && n->size <= TSM_FAT_BIOS_LOADER_MAX &&
+		    !(v->usb_bios = strdup(loader)))
+			return -ENOMEM;
 		return 0;
 	}
 	if (d->bios_boot) {
@@ -314,7 +340,7 @@ int tsm_media_layout(struct tsm_store *store, const struct tsm_media_snapshot *s
 		if (rc == 0)
 			rc = layout_volume(store, &d, tree, &image);
 		if (rc == 0)
-			rc = tsm_volume_note_boot(&set->volumes[0], &d, tree);
+			rc = tsm_volume_note_boot(store, &set->volumes[0], &d, tree);
 		tsm_boot_choice_clear(&bc);
 		break;
 	}

@@ -314,7 +314,7 @@ static int build_volume(struct tsm_store *store, struct plan *p, struct tsm_medi
 		}
 		rc = tsm_media_layout_volume(store, &v, vt, &volume->image);
 		if (rc == 0)
-			rc = tsm_volume_note_boot(volume, &v, vt);
+			rc = tsm_volume_note_boot(store, volume, &v, vt);
 	}
 	tsm_tree_free(vt);
 	return rc;

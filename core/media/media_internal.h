@@ -34,8 +34,8 @@ int tsm_media_layout_volume(struct tsm_store *store, const struct tsm_media_def 
 			    struct tsm_tree *tree, struct tsm_image **image_ret);
 /* Records in @v the boot entries a volume of @d with @tree has. */
 struct tsm_volume;
-int tsm_volume_note_boot(struct tsm_volume *v, const struct tsm_media_def *d,
-			 struct tsm_tree *tree);
+int tsm_volume_note_boot(struct tsm_store *store, struct tsm_volume *v,
+			 const struct tsm_media_def *d, struct tsm_tree *tree);
 int tsm_media_volume_file_name(const struct tsm_media_def *d, size_t index, size_t n,
 			       char **name_ret);
 /* Capture, bootable and stand-alone media: trees, rendered files, the

@@ -1,13 +1,21 @@
 /* Reading a blob back: binary search for the chunk, read it, check it.
  * The last chunk read is kept, so sequential small reads cost one chunk
- * read per chunk. */
+ * read per chunk.
+ *
+ * A blob listed in blob_wim_resources has no chunks of its own: its bytes
+ * are a resource of another blob, a stored WIM (a boot image's boot
+ * files inside its boot.wim), read through that blob's reader, so every
+ * byte still comes from chunks checked against their SHA-256
+ * (store/wim_resource.h decompresses them). */
 #include "store/store_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/wim_resource.h"
 #include "tsmedia/log.h"
 #include "util/db.h"
 
@@ -21,6 +29,10 @@ struct tsm_blob_reader {
 	uint8_t *cache;   /* the chunk last read */
 	uint8_t *scratch;
 	ssize_t cached;   /* its index, or -1 */
+	/* A blob inside a WIM blob: that blob's reader and the resource. */
+	struct tsm_blob_reader *wim;
+	struct tsm_wim_res *res;
+	char *what;
 };
 
 static int reader_load_chunks(struct tsm_blob_reader *r)
@@ -86,6 +98,67 @@ static int reader_load_chunks(struct tsm_blob_reader *r)
 	return 0;
 }
 
+/* tsm_wim_res_pread_fn over the WIM blob. */
+static int wim_pread(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	struct tsm_blob_reader *wim = ctx;
+	ssize_t n = tsm_blob_reader_pread(wim, buf, len, off);
+
+	if (n >= 0 && (size_t)n != len) {
+		tsm_error("%s: blob %lld ends before byte %llu", wim->store->dir,
+			  (long long)wim->blob_id, (unsigned long long)(off + len));
+		return -EIO;
+	}
+	return n < 0 ? (int)n : 0;
+}
+
+/* The blob's WIM resource row, if it has one: its reader reads through
+ * the WIM blob's.  0 also when there is none (r->res stays NULL). */
+static int reader_open_wim_resource(struct tsm_blob_reader *r)
+{
+	struct tsm_store *store = r->store;
+	struct tsm_wim_res_desc d = { 0 };
+	sqlite3_stmt *stmt;
+	int64_t wim_blob, v[5];
+	int rc;
+
+	if ((rc = tsm_db_prepare(store->db,
+				 "SELECT wim, offset, stored_size, format, chunk_size"
+				 " FROM blob_wim_resources WHERE blob = ?", &stmt)) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, r->blob_id);
+	rc = sqlite3_step(stmt);
+	for (int i = 0; i < 5; i++)
+		v[i] = sqlite3_column_int64(stmt, i);
+	sqlite3_finalize(stmt);
+	wim_blob = v[0];
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return tsm_db_error(store->db, "reading a blob's WIM resource");
+	if (asprintf(&r->what, "%s: blob %lld (in WIM blob %lld)", store->dir,
+		     (long long)r->blob_id, (long long)wim_blob) < 0) {
+		r->what = NULL;
+		return -ENOMEM;
+	}
+	if (v[1] < 0 || v[2] < 0 || v[3] < 0 || v[3] > TSM_WIM_FORMAT_LZMS || v[4] < 0 ||
+	    v[4] > TSM_WIM_RES_CHUNK_MAX) {
+		tsm_error("%s: a WIM resource row with negative or unknown values", r->what);
+		return -EIO;
+	}
+	d = (struct tsm_wim_res_desc){ .offset = (uint64_t)v[1], .stored_size = (uint64_t)v[2],
+				       .size = r->size, .format = (enum tsm_wim_format)v[3],
+				       .chunk_size = (uint32_t)v[4] };
+	if ((rc = tsm_blob_reader_open(store, wim_blob, &r->wim)) < 0)
+		return rc;
+	/* One level: the WIM is a blob of chunks. */
+	if (r->wim->res) {
+		tsm_error("%s: the WIM blob is itself inside another blob", r->what);
+		return -EIO;
+	}
+	return tsm_wim_res_open(r->what, &d, r->wim->size, wim_pread, r->wim, &r->res);
+}
+
 int tsm_blob_reader_open(struct tsm_store *store, int64_t blob_id,
 			 struct tsm_blob_reader **reader_ret)
 {
@@ -116,6 +189,12 @@ int tsm_blob_reader_open(struct tsm_store *store, int64_t blob_id,
 		goto out_free;
 	}
 	r->size = (uint64_t)size;
+	if ((rc = reader_open_wim_resource(r)) < 0)
+		goto out_free;
+	if (r->res) {
+		*reader_ret = r;
+		return 0;
+	}
 	r->cache = malloc(TSM_CHUNK_MAX);
 	r->scratch = malloc(TSM_CHUNK_MAX);
 	if (!r->cache || !r->scratch) {
@@ -158,6 +237,8 @@ ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *r, void *buf, size_t len,
 
 	if (offset >= r->size || len == 0)
 		return 0;
+	if (r->res)
+		return tsm_wim_res_pread(r->res, buf, len, offset);
 	if (len > r->size - offset)
 		len = (size_t)(r->size - offset);
 	if (len > SSIZE_MAX)
@@ -199,8 +280,8 @@ size_t tsm_blob_reader_map(struct tsm_blob_reader *r, uint64_t offset, size_t le
 	uint64_t in_chunk;
 	size_t i, n;
 
-	if (offset >= r->size || len == 0)
-		return 0;
+	if (offset >= r->size || len == 0 || r->res)
+		return 0; /* a WIM resource's bytes are decompressed: read them */
 	i = chunk_index_at(r, offset);
 	c = &r->chunks[i];
 	in_chunk = offset - r->starts[i];
@@ -222,5 +303,8 @@ void tsm_blob_reader_close(struct tsm_blob_reader *r)
 	free(r->starts);
 	free(r->cache);
 	free(r->scratch);
+	tsm_wim_res_free(r->res);
+	tsm_blob_reader_close(r->wim);
+	free(r->what);
 	free(r);
 }

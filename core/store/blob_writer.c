@@ -17,6 +17,7 @@
 #include "tsmedia/progress.h"
 #include "util/db.h"
 #include "util/workqueue.h"
+#include "store/wim_resource.h"
 
 #define BUFFER_DATA (8u << 20)
 #define BUFFER_CAP (BUFFER_DATA + TSM_CHUNK_MAX)
@@ -492,4 +493,68 @@ int tsm_store_put_bytes(struct tsm_store *store, const void *data, size_t len, c
 	rc = tsm_blob_writer_import_stream(w, mem_read, &m, what, NULL, blob_id_ret, &size);
 	tsm_blob_writer_free(w);
 	return rc;
+}
+
+int tsm_store_put_wim_resource(struct tsm_store *store, int64_t wim_blob,
+			       const struct tsm_wim_res_desc *d,
+			       const uint8_t sha256[TSM_SHA256_LEN],
+			       const uint8_t sha1[TSM_SHA1_LEN], const char *what,
+			       int64_t *blob_id_ret)
+{
+	sqlite3_stmt *stmt = tsm_store_stmt(store, TSM_STMT_BLOB_FIND);
+	int64_t wim_size = -1;
+	int rc;
+
+	if (!stmt)
+		return -EIO;
+	/* Bytes the store holds already (as chunks or inside a WIM) stay
+	 * where they are. */
+	sqlite3_bind_blob(stmt, 1, sha256, TSM_SHA256_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*blob_id_ret = sqlite3_column_int64(stmt, 0);
+		rc = (uint64_t)sqlite3_column_int64(stmt, 1) == d->size ? 0 : -EIO;
+		sqlite3_reset(stmt);
+		if (rc < 0)
+			tsm_error("%s: a stored blob has the same SHA-256 and another size", what);
+		return rc;
+	}
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return tsm_db_error(store->db, "looking up a blob");
+	if ((rc = tsm_db_prepare(store->db, "SELECT size FROM blobs WHERE id = ?", &stmt)) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, wim_blob);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		wim_size = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (wim_size < 0) {
+		tsm_error("%s: blob %lld is not in the catalog", what, (long long)wim_blob);
+		return -ENOENT;
+	}
+	if ((rc = tsm_wim_res_check(what, d, (uint64_t)wim_size)) < 0)
+		return rc;
+	if (!(stmt = tsm_store_stmt(store, TSM_STMT_BLOB_INSERT)))
+		return -EIO;
+	sqlite3_bind_blob(stmt, 1, sha256, TSM_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 2, sha1, TSM_SHA1_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (int64_t)d->size);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return tsm_db_error(store->db, "adding a blob");
+	*blob_id_ret = sqlite3_last_insert_rowid(store->db);
+	if ((rc = tsm_db_prepare(store->db,
+				 "INSERT INTO blob_wim_resources(blob, wim, offset, stored_size, format,"
+				 " chunk_size) VALUES(?, ?, ?, ?, ?, ?)", &stmt)) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, *blob_id_ret);
+	sqlite3_bind_int64(stmt, 2, wim_blob);
+	sqlite3_bind_int64(stmt, 3, (int64_t)d->offset);
+	sqlite3_bind_int64(stmt, 4, (int64_t)d->stored_size);
+	sqlite3_bind_int(stmt, 5, (int)d->format);
+	sqlite3_bind_int64(stmt, 6, d->chunk_size);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : tsm_db_error(store->db, "adding a blob's WIM resource");
 }

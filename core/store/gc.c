@@ -178,6 +178,11 @@ static int gc_drop_unreferenced(struct tsm_store *store, unsigned keep, int64_t 
 		" (SELECT blob FROM win_streams WHERE blob IS NOT NULL) AND id NOT IN"
 		/* an imported ISO's system area (core/import/iso.c) */
 		" (SELECT CAST(value AS INTEGER) FROM content_meta WHERE key = 'system_area.blob');"
+		/* A WIM whose resources live blobs read stays (one level:
+		 * a WIM blob is a blob of chunks). */
+		"DELETE FROM gc_blobs WHERE id IN (SELECT wim FROM blob_wim_resources"
+		" WHERE blob NOT IN (SELECT id FROM gc_blobs));"
+		"DELETE FROM blob_wim_resources WHERE blob IN (SELECT id FROM gc_blobs);"
 		"DELETE FROM blob_chunks WHERE blob IN (SELECT id FROM gc_blobs);");
 	if (rc < 0)
 		return rc;

@@ -54,6 +54,10 @@ int tsm_store_stats(struct tsm_store *store, struct tsm_store_stats *s)
 		  offsetof(struct tsm_store_stats, content_items) },
 		{ "SELECT count(*) FROM content_versions WHERE removed = 0",
 		  offsetof(struct tsm_store_stats, content_versions) },
+		{ "SELECT count(*) FROM blob_wim_resources",
+		  offsetof(struct tsm_store_stats, wim_resource_blobs) },
+		{ "SELECT coalesce(sum(b.size), 0) FROM blob_wim_resources w JOIN blobs b"
+		  " ON b.id = w.blob", offsetof(struct tsm_store_stats, wim_resource_bytes) },
 	};
 	uint64_t pack_files;
 	int rc;

@@ -145,6 +145,18 @@ void tsm_blob_writer_free(struct tsm_blob_writer *writer);
 int tsm_store_put_bytes(struct tsm_store *store, const void *data, size_t len, const char *what,
 			int64_t *blob_id_ret);
 
+/* A blob whose bytes are resource @d of blob @wim_blob, a stored WIM
+ * (store/wim_resource.h): a row in blobs and one in blob_wim_resources,
+ * no chunks.  The caller read the resource and hashed it (@sha256,
+ * @sha1); a blob with that SHA-256 already stored is returned instead.
+ * gc keeps @wim_blob while the blob lives.  Inside a write session. */
+struct tsm_wim_res_desc;
+int tsm_store_put_wim_resource(struct tsm_store *store, int64_t wim_blob,
+			       const struct tsm_wim_res_desc *d,
+			       const uint8_t sha256[TSM_SHA256_LEN],
+			       const uint8_t sha1[TSM_SHA1_LEN], const char *what,
+			       int64_t *blob_id_ret);
+
 /* Pin bookkeeping for gc: the content versions some live pin holds; stale
  * pins of dead processes are removed.  Caller holds gc.lock exclusively. */
 struct tsm_pinned {

@@ -106,6 +106,9 @@ struct tsm_tree_entry {
 	int64_t blob_id;     /* files; 0 otherwise */
 	uint8_t sha256[TSM_SHA256_LEN];
 	char *link_target;   /* symlinks */
+	/* Files whose bytes are read out of a stored WIM (a boot image's boot
+	 * files): that WIM's blob, which takes their space; 0 otherwise. */
+	int64_t wim_blob_id;
 };
 
 /* Items not removed, by ID.  Free with tsm_content_items_free(). */

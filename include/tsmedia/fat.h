@@ -66,7 +66,17 @@ struct tsm_fat_options {
 	 * core.img, as grub-install embeds it).  Larger than the gap: -EFBIG. */
 	const uint8_t *embed;
 	size_t embed_len;
+	/* BIOS boot by tsmedia's own code (core/image/boot/), when there is
+	 * no @mbr_boot_code and the table is MBR: the MBR runs the active
+	 * partition's boot sector, whose code loads this file of the root
+	 * ("bootmgr") whole to 2000:0000 and runs it with DL the drive and
+	 * the boot sector at 0000:7C00, as the Windows boot manager is started
+	 * from a disk.  A file larger than TSM_FAT_BIOS_LOADER_MAX, or none
+	 * of that name: no BIOS boot, with a warning. */
+	const char *bios_loader;
 };
+/* 2000:0000 up to the extended BIOS data area below 640 KiB. */
+#define TSM_FAT_BIOS_LOADER_MAX (0x9F000u - 0x20000u)
 
 /* Lays @tree out as a FAT32 disk image.  Returns 0, or a negative errno
  * with a message logged: -EFBIG for a file of 4 GiB or more or a volume

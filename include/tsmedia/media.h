@@ -93,6 +93,8 @@ struct tsm_volume {
 	char *uefi_boot;         /* El Torito platform 0xEF, no emulation */
 	unsigned uefi_load_size; /* 0: the image up to its end */
 	char *usb_efi;           /* USB image: the file UEFI firmware starts */
+	char *usb_bios;          /* USB image: the file tsmedia's MBR and boot
+				  * sector code start under BIOS (bootmgr) */
 };
 
 struct tsm_volume_set {

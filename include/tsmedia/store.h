@@ -137,6 +137,10 @@ struct tsm_store_stats {
 	uint64_t packs;
 	uint64_t content_items;
 	uint64_t content_versions;
+	/* Blobs read out of a stored WIM (a boot image's boot files): counted
+	 * in blobs and unique_bytes, but stored as no chunks of their own. */
+	uint64_t wim_resource_blobs;
+	uint64_t wim_resource_bytes;
 };
 int tsm_store_stats(struct tsm_store *store, struct tsm_store_stats *stats_ret);
 

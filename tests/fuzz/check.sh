@@ -66,6 +66,7 @@ regress)
 				inputs+=("$tmp"/iso-udf-toctou-*.iso)
 			fi ;;
 		wim) inputs+=("$f"/wim/*) ;;
+		winpe) inputs+=("$f"/wim/*) ;;
 		ts_xml)
 			for g in "$f"/tsxml/*.xml.gz; do
 				[[ -f $g ]] || continue

@@ -239,6 +239,13 @@ void fuzz_store_check_unchanged(const char *what)
 void fuzz_import(fuzz_import_fn import, int kind, const char *what, const char *file_name,
 		 const uint8_t *data, size_t size)
 {
+	fuzz_import_then(import, kind, what, file_name, data, size, NULL);
+}
+
+void fuzz_import_then(fuzz_import_fn import, int kind, const char *what, const char *file_name,
+		      const uint8_t *data, size_t size,
+		      void (*after)(struct tsm_store *store, const char *id))
+{
 	struct tsm_content_add_options o = {
 		.kind = (enum tsm_content_kind)kind,
 		.name = "fuzz",
@@ -255,9 +262,12 @@ void fuzz_import(fuzz_import_fn import, int kind, const char *what, const char *
 	}
 
 	fuzz_expect_valid(rc == 0, what);
-	if (rc < 0)
+	if (rc < 0) {
 		fuzz_store_check_unchanged(what);
-	else
+	} else {
+		if (after)
+			after(fuzz_store(), res.id);
 		fuzz_store_discard();
+	}
 	fuzz_remove(file_name);
 }

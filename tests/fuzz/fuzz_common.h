@@ -51,5 +51,10 @@ typedef int (*fuzz_import_fn)(struct tsm_store *store, const struct tsm_content_
 			      struct tsm_content_add_result *res);
 void fuzz_import(fuzz_import_fn import, int kind, const char *what, const char *file_name,
 		 const uint8_t *data, size_t size);
+/* The same; after a successful import, @after(store, the new content's
+ * ID) runs before the store is discarded (it aborts on a finding). */
+void fuzz_import_then(fuzz_import_fn import, int kind, const char *what, const char *file_name,
+		      const uint8_t *data, size_t size,
+		      void (*after)(struct tsm_store *store, const char *id));
 
 #endif

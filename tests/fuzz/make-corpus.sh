@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?usage: make-corpus.sh OUTDIR [HARNESS...]}
 shift
 harnesses=("$@")
-((${#harnesses[@]})) || harnesses=(iso sysarea wim ts_xml app_xml cert inspect cmdata remote)
+((${#harnesses[@]})) || harnesses=(iso sysarea wim ts_xml app_xml cert inspect cmdata remote winpe)
 if [[ -z ${TSMEDIA:-} ]]; then
 	for t in "$root/build/tools/tsmedia" "$root/build-fuzz/tools/tsmedia"; do
 		[[ -x $t ]] && TSMEDIA=$t && break
@@ -154,6 +154,21 @@ seeds_wim() {
 	# Two images (the second sharing blobs), the second bootable.
 	cp "$d/none.wim" "$d/two-images.wim"
 	wimlib-imagex append "$src/sub dir" "$d/two-images.wim" SECOND --boot >/dev/null
+}
+
+# WinPE-shaped boot images (tools/make-winpe-demo.sh) in each compression
+# whose boot files are read out of the WIM's bytes, and solid (stored apart).
+seeds_winpe() {
+	local d=$out/winpe c
+	mkdir -p "$d"
+	for c in wimlib-imagex:wimtools nasm:nasm grub-mkstandalone:grub-common mkfs.fat:dosfstools \
+		mcopy:mtools; do
+		have "${c%%:*}" "${c#*:}" || return 0
+	done
+	for c in none xpress lzx lzms; do
+		"$root/tools/make-winpe-demo.sh" "$d/winpe-$c.wim" --compress "$c"
+	done
+	wimlib-imagex export "$d/winpe-lzx.wim" 1 "$d/winpe-solid.wim" --solid --boot >/dev/null
 }
 
 seeds_ts_xml() {
