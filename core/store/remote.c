@@ -789,6 +789,11 @@ int tsm_frontend_poll(struct tsm_store *store, bool *changed_ret)
 	if (now >= fe->next_poll) {
 		fe->next_poll = now + fe->poll_interval;
 		rc = frontend_poll_catalog(store, fe, changed_ret);
+		/* A poll can take long (a catalog download, a busy switch, a
+		 * stalled request): the lease is dated from its end, never
+		 * written already expired for gc to forget a live frontend. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now = ts.tv_sec;
 	}
 	/* Renewed at a third of its life, at once when the catalog moved, and
 	 * when the pins changed (a file opened or let go: pins/ was written),
