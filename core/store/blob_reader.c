@@ -211,13 +211,24 @@ void tsm_blob_reader_ahead(struct tsm_blob_reader *r, uint64_t offset, uint64_t 
 }
 
 /* The reader is at chunk @i: true when a worker checked it ahead (the
- * verified map says how that went), false when the reader checks it. */
+ * verified map says how that went), false when the reader checks it.
+ * A compressed chunk the worker checked is copied to the reader's cache. */
 static bool reader_ahead_claim(struct tsm_blob_reader *r, size_t i)
 {
-	for (size_t k = 0; k < r->njobs; k++)
-		if (i >= r->jobs[k].first && i - r->jobs[k].first < r->jobs[k].n)
-			return tsm_ahead_claim(r->store->ahead, r->jobs[k].job,
-					       i - r->jobs[k].first);
+	for (size_t k = 0; k < r->njobs; k++) {
+		struct reader_job *j = &r->jobs[k];
+		const uint8_t *bytes;
+
+		if (i < j->first || i - j->first >= j->n)
+			continue;
+		if (!tsm_ahead_claim(r->store->ahead, j->job, i - j->first))
+			return false;
+		if ((bytes = tsm_ahead_bytes(j->job, i - j->first))) {
+			memcpy(r->cache, bytes, r->chunks[i].size);
+			r->cached = (ssize_t)i;
+		}
+		return true;
+	}
 	return false;
 }
 
@@ -248,7 +259,7 @@ ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *r, void *buf, size_t len,
 			n = len - done;
 		if (r->cached != (ssize_t)i &&
 		    (tsm_chunk_pread_checked(r->store, c, out + done, n, (uint32_t)in_chunk) == 0 ||
-		     (reader_ahead_claim(r, i) &&
+		     (reader_ahead_claim(r, i) && r->cached != (ssize_t)i &&
 		      tsm_chunk_pread_checked(r->store, c, out + done, n, (uint32_t)in_chunk) == 0))) {
 			done += n;
 			i++;

@@ -19,6 +19,10 @@
  * compare-and-swap:
  *     FREE -> WORKER (a worker reads and checks it) -> DONE
  *     FREE -> READER (the reader got there first; workers skip it)
+ * A compressed chunk's bytes, decompressed and checked by the worker, stay
+ * with the job for the reader (tsm_ahead_bytes): bytes that matched their
+ * SHA-256 are right whatever happens to the pack after, and the reader
+ * does not decompress them again (zstd, too, runs on both cores).
  * Workers take a job's chunks from its end, the reader from its start:
  * when the reader catches up they hash different chunks.  A reader that
  * meets a chunk a worker is checking waits for it (one chunk's read and
@@ -56,6 +60,9 @@ struct tsm_ahead_job {
 	size_t n;
 	struct tsm_chunk_loc *locs;
 	atomic_int *state;
+	/* A compressed chunk's checked bytes (loc.size of them), or NULL;
+	 * written by the worker before the chunk's state becomes DONE. */
+	uint8_t **bytes;
 	struct tsm_ahead_job *next; /* queue, under ctx->lock */
 };
 
@@ -89,6 +96,9 @@ void tsm_ahead_job_put(struct tsm_ahead_job *job)
 {
 	if (!job || atomic_fetch_sub_explicit(&job->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	for (size_t i = 0; i < job->n; i++)
+		free(job->bytes[i]);
+	free(job->bytes);
 	free(job->locs);
 	free(job->state);
 	free(job);
@@ -106,9 +116,18 @@ static void worker_run_job(struct ahead_worker *w, struct tsm_ahead_job *job)
 		/* The result stays in the verified map: a good chunk is marked
 		 * checked in its pack file's generation, a bad one is not (and
 		 * its reader, reading it again, reports it). */
-		if (!tsm_chunk_is_checked(&w->shadow, &job->locs[i]))
+		if (job->locs[i].codec != TSM_COMPRESSION_NONE) {
+			uint8_t *out = malloc(job->locs[i].size ? job->locs[i].size : 1);
+
+			if (out && tsm_chunk_read_flags(&w->shadow, &job->locs[i], out, w->scratch,
+							TSM_CHUNK_QUIET) == 0)
+				job->bytes[i] = out;
+			else
+				free(out);
+		} else if (!tsm_chunk_is_checked(&w->shadow, &job->locs[i])) {
 			tsm_chunk_read_flags(&w->shadow, &job->locs[i], w->buf, w->scratch,
 					     TSM_CHUNK_QUIET);
+		}
 		pthread_mutex_lock(&ctx->lock);
 		atomic_store(&job->state[i], CHUNK_DONE);
 		pthread_cond_broadcast(&ctx->done);
@@ -277,9 +296,11 @@ int tsm_ahead_submit(struct tsm_ahead *ctx, const struct tsm_chunk_loc *locs, si
 	job->n = n;
 	job->locs = malloc(n * sizeof(*job->locs));
 	job->state = calloc(n, sizeof(*job->state));
-	if (!job->locs || !job->state) {
+	job->bytes = calloc(n, sizeof(*job->bytes));
+	if (!job->locs || !job->state || !job->bytes) {
 		free(job->locs);
 		free(job->state);
+		free(job->bytes);
 		free(job);
 		return -ENOMEM;
 	}
@@ -314,6 +335,14 @@ bool tsm_ahead_claim(struct tsm_ahead *ctx, struct tsm_ahead_job *job, size_t i)
 		pthread_cond_wait(&ctx->done, &ctx->lock);
 	pthread_mutex_unlock(&ctx->lock);
 	return true;
+}
+
+const uint8_t *tsm_ahead_bytes(struct tsm_ahead_job *job, size_t i)
+{
+	/* DONE was stored (seq_cst) after the bytes were written. */
+	if (i >= job->n || atomic_load(&job->state[i]) != CHUNK_DONE)
+		return NULL;
+	return job->bytes[i];
 }
 
 void tsm_ahead_job_cancel(struct tsm_ahead_job *job)

@@ -5,7 +5,10 @@
  *    file it was read from*: a chunk damaged in place after the worker
  *    checked it is EIO to the reader, never the damaged bytes;
  *  - a pack gc rewrites (compacts into a new pack) between the worker's
- *    check and the read: the chunk damaged in its new pack is EIO too.
+ *    check and the read: the chunk damaged in its new pack is EIO too;
+ *  - compressed chunks (which the worker hands over decompressed) read
+ *    back right, and one damaged before any check is EIO, whoever meets it
+ *    first.
  * TSMEDIA_THREADS=2 gives the process one worker on any machine. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,10 +78,10 @@ static void add_tree(struct fixture *f, const char *sub, const char *name, const
 	memcpy(id_ret, res.id, sizeof(res.id));
 }
 
-static int setup(void **state)
+static int setup_store(void **state, enum tsm_compression compression)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct tsm_store_init_options opts = { .compression = TSM_COMPRESSION_NONE };
+	struct tsm_store_init_options opts = { .compression = compression };
 	char x_id[TSM_CONTENT_ID_LEN + 1];
 	uint8_t *y = malloc(Y_LEN);
 	sqlite3_stmt *stmt;
@@ -98,6 +101,9 @@ static int setup(void **state)
 	free(y);
 	assert_non_null(f->x = malloc(X_LEN));
 	fill(f->x, X_LEN, 1);
+	if (compression == TSM_COMPRESSION_ZSTD)
+		for (size_t i = 0; i < X_LEN; i++)
+			f->x[i] &= 0x0f; /* half of it compresses away */
 	add_tree(f, "x", "x.bin", f->x, X_LEN, x_id);
 
 	assert_int_equal(sqlite3_prepare_v2(f->store->db,
@@ -129,6 +135,9 @@ static int setup(void **state)
 	*state = f;
 	return 0;
 }
+
+static int setup(void **state) { return setup_store(state, TSM_COMPRESSION_NONE); }
+static int setup_zstd(void **state) { return setup_store(state, TSM_COMPRESSION_ZSTD); }
 
 static int teardown(void **state)
 {
@@ -310,6 +319,41 @@ static void test_gc_rewrite_between_check_and_read(void **state)
 	tsm_blob_reader_close(r);
 }
 
+static void test_compressed_read_ahead(void **state)
+{
+	struct fixture *f = *state;
+	struct tsm_blob_reader *r;
+	size_t far = chunk_at(f, 8u << 20);
+
+	assert_true(f->locs[far].codec == TSM_COMPRESSION_ZSTD);
+	assert_int_equal(tsm_blob_reader_open(f->store, f->blob, &r), 0);
+	read_step(r, f, 0, STEP);
+	read_step(r, f, STEP, STEP);
+	assert_true(checked_within(f, far, 10000));
+	for (uint64_t off = 2 * STEP; off < X_LEN; off += STEP)
+		read_step(r, f, off, STEP);
+	tsm_blob_reader_close(r);
+}
+
+static void test_compressed_damaged_is_eio(void **state)
+{
+	struct fixture *f = *state;
+	struct tsm_blob_reader *r;
+	size_t k = chunk_at(f, 7u << 20);
+	uint64_t bad_step = f->starts[k] - f->starts[k] % STEP;
+	uint64_t good_again = f->starts[k] + f->locs[k].size - 1;
+
+	good_again += STEP - good_again % STEP;
+	damage(f, &f->locs[k]);
+	assert_int_equal(tsm_blob_reader_open(f->store, f->blob, &r), 0);
+	for (uint64_t off = 0; off < bad_step; off += STEP)
+		read_step(r, f, off, STEP);
+	read_step(r, f, bad_step, -EIO);
+	for (uint64_t off = good_again; off < X_LEN; off += STEP)
+		read_step(r, f, off, STEP);
+	tsm_blob_reader_close(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +362,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sequential_reads_check_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_after_check_is_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_rewrite_between_check_and_read, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_compressed_read_ahead, setup_zstd, teardown),
+		cmocka_unit_test_setup_teardown(test_compressed_damaged_is_eio, setup_zstd,
 						teardown),
 	};
 
