@@ -221,7 +221,7 @@ static bool reader_ahead_claim(struct tsm_blob_reader *r, size_t i)
 
 		if (i < j->first || i - j->first >= j->n)
 			continue;
-		if (!tsm_ahead_claim(r->store->ahead, j->job, i - j->first))
+		if (!tsm_ahead_claim(j->job, i - j->first))
 			return false;
 		if ((bytes = tsm_ahead_bytes(j->job, i - j->first))) {
 			memcpy(r->cache, bytes, r->chunks[i].size);

@@ -203,8 +203,8 @@ void tsm_verified_clear(struct tsm_verified_map *map, int64_t chunk_id);
  * tsm_ahead_submit() queues a copy of @locs and returns the job, with a
  * reference for the caller (tsm_ahead_job_put).  tsm_ahead_claim() is the
  * reader's turn at chunk @i of a job: false when the reader must check it
- * itself (no worker took it, and none will now); true when a worker did
- * (waiting while it still was): the verified map has the outcome, and
+ * itself (no worker took it, and none will now; or one is still at it);
+ * true when a worker did: the verified map has the outcome, and
  * tsm_ahead_bytes() a compressed chunk's bytes.
  * tsm_ahead_job_cancel(): no worker takes its chunks any more.  A job is
  * used by the thread that submitted it; the context by any thread. */
@@ -217,7 +217,7 @@ struct tsm_ahead *tsm_ahead_get(struct tsm_store *store);
 void tsm_ahead_put(struct tsm_ahead *ctx);
 int tsm_ahead_submit(struct tsm_ahead *ctx, const struct tsm_chunk_loc *locs, size_t n,
 		     struct tsm_ahead_job **job_ret);
-bool tsm_ahead_claim(struct tsm_ahead *ctx, struct tsm_ahead_job *job, size_t i);
+bool tsm_ahead_claim(struct tsm_ahead_job *job, size_t i);
 void tsm_ahead_job_cancel(struct tsm_ahead_job *job);
 /* The checked bytes (loc->size) of compressed chunk @i that a worker
  * decompressed, or NULL; valid while the caller holds the job. */

@@ -25,16 +25,17 @@
  * does not decompress them again (zstd, too, runs on both cores).
  * Workers take a job's chunks from its end, the reader from its start:
  * when the reader catches up they hash different chunks.  A reader that
- * meets a chunk a worker is checking waits for it (one chunk's read and
- * hash at most) rather than hash it twice.
+ * meets a chunk a worker is still checking checks it itself rather than
+ * wait for a thread a busy machine may not be running.
  *
  * Threads and locks.  One context per store directory per process (like
  * the verified map), shared by every handle of that directory and counted
  * under ctxs_lock; a handle takes its reference on first use.  ctx->lock
- * guards the queue and @stopping and is the mutex of both condition
- * variables: @work (a job queued, or stopping) and @done (a chunk left
- * WORKER).  A job's chunk states are atomics; its reference count is
- * atomic (the queue, the worker running it and the reader each hold one).
+ * guards the queue and @stopping and is the mutex of @work (a job queued,
+ * or stopping).  A job's chunk states are atomics (a compressed chunk's
+ * bytes are written before its state becomes DONE, and read after it is
+ * seen DONE); its reference count is atomic (the queue, the worker running
+ * it and the reader each hold one).
  * Each worker has its own store handle without a database (a pack
  * descriptor cache and the verified map), touched by that worker alone, and
  * swept of removed packs like every handle (tsm_store_sweep_removed_packs). */
@@ -82,7 +83,6 @@ struct tsm_ahead {
 
 	pthread_mutex_t lock;
 	pthread_cond_t work;
-	pthread_cond_t done;
 	struct tsm_ahead_job *head, *tail;
 	bool stopping;
 	unsigned nworkers;
@@ -106,8 +106,6 @@ void tsm_ahead_job_put(struct tsm_ahead_job *job)
 
 static void worker_run_job(struct ahead_worker *w, struct tsm_ahead_job *job)
 {
-	struct tsm_ahead *ctx = w->ctx;
-
 	for (size_t i = job->n; i-- > 0;) {
 		int expected = CHUNK_FREE;
 
@@ -128,10 +126,7 @@ static void worker_run_job(struct ahead_worker *w, struct tsm_ahead_job *job)
 			tsm_chunk_read_flags(&w->shadow, &job->locs[i], w->buf, w->scratch,
 					     TSM_CHUNK_QUIET);
 		}
-		pthread_mutex_lock(&ctx->lock);
 		atomic_store(&job->state[i], CHUNK_DONE);
-		pthread_cond_broadcast(&ctx->done);
-		pthread_mutex_unlock(&ctx->lock);
 	}
 	/* Nothing was lent: the sweep may close packs gc removed. */
 	tsm_store_reads_done(&w->shadow);
@@ -213,7 +208,6 @@ static void ahead_free(struct tsm_ahead *ctx)
 	}
 	pthread_mutex_destroy(&ctx->lock);
 	pthread_cond_destroy(&ctx->work);
-	pthread_cond_destroy(&ctx->done);
 	free(ctx);
 }
 
@@ -245,7 +239,6 @@ struct tsm_ahead *tsm_ahead_get(struct tsm_store *store)
 		ctx->ino = st.st_ino;
 		pthread_mutex_init(&ctx->lock, NULL);
 		pthread_cond_init(&ctx->work, NULL);
-		pthread_cond_init(&ctx->done, NULL);
 		for (unsigned i = 0; i < nworkers; i++)
 			if (worker_open(ctx, &ctx->workers[i], store) == 0)
 				ctx->nworkers++;
@@ -320,21 +313,17 @@ int tsm_ahead_submit(struct tsm_ahead *ctx, const struct tsm_chunk_loc *locs, si
 	return 0;
 }
 
-bool tsm_ahead_claim(struct tsm_ahead *ctx, struct tsm_ahead_job *job, size_t i)
+bool tsm_ahead_claim(struct tsm_ahead_job *job, size_t i)
 {
 	int expected = CHUNK_FREE;
 
 	if (i >= job->n)
 		return false;
-	if (atomic_compare_exchange_strong(&job->state[i], &expected, CHUNK_READER))
-		return false;
-	if (expected != CHUNK_WORKER)
-		return expected == CHUNK_DONE;
-	pthread_mutex_lock(&ctx->lock);
-	while (atomic_load(&job->state[i]) == CHUNK_WORKER)
-		pthread_cond_wait(&ctx->done, &ctx->lock);
-	pthread_mutex_unlock(&ctx->lock);
-	return true;
+	/* Free: now the reader's.  Being checked by a worker: the reader checks
+	 * it too rather than wait (a busy machine may not run the worker for
+	 * a while); the second check marks what the first did. */
+	atomic_compare_exchange_strong(&job->state[i], &expected, CHUNK_READER);
+	return expected == CHUNK_DONE;
 }
 
 const uint8_t *tsm_ahead_bytes(struct tsm_ahead_job *job, size_t i)
