@@ -3,6 +3,7 @@
 #include "metrics.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,10 @@
 #include "tsmedia/store.h"
 
 static const char usage_text[] =
-	"Usage: tsmediafs [--store DIR] MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
+	/* TRANSLATORS: keep the option names, the -o options and their values, and
+	 * the metavariables (DIR, MOUNTPOINT, OPTION...) as they are; the completion
+	 * and the man_pages test read the help of the C locale. */
+	N_("Usage: tsmediafs [--store DIR] MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
 	"\n"
 	"Serves every media of a tsmedia store as a read-only file under MOUNTPOINT:\n"
 	"NAME.iso, assembled on read from the store.  Media that are created, changed\n"
@@ -47,7 +51,7 @@ static const char usage_text[] =
 	"                  snapshots, pins, catalog refreshes\n"
 	"  -o OPTION       any other FUSE mount option\n"
 	"\n"
-	"Stop with 'fusermount3 -u MOUNTPOINT' or SIGTERM.\n";
+	"Stop with 'fusermount3 -u MOUNTPOINT' or SIGTERM.\n");
 
 struct options {
 	char *store;
@@ -169,7 +173,10 @@ static int run(struct fs *fs, struct fuse_args *args, struct fuse_cmdline_opts *
 		/* -o max_threads=N, else libfuse's default of 10. */
 		fuse_loop_cfg_set_max_threads(config, cl->max_threads > 0 && cl->max_threads <= 100000
 							      ? cl->max_threads : 10);
-		fuse_loop_cfg_set_idle_threads(config, cl->max_idle_threads);
+		/* Only when -o max_idle_threads= was given: libfuse's "unset" is UINT_MAX, which
+		 * its setter reports as "Ignoring invalid max threads value 4294967295". */
+		if (cl->max_idle_threads != UINT_MAX && cl->max_idle_threads <= 100000)
+			fuse_loop_cfg_set_idle_threads(config, cl->max_idle_threads);
 		rc = fuse_session_loop_mt(fs->se, config);
 		fuse_loop_cfg_destroy(config);
 	}
@@ -200,7 +207,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (opts.help || opts.version) {
 		if (opts.help)
-			fputs(usage_text, stdout);
+			fputs(_(usage_text), stdout);
 		else
 			printf("tsmediafs %s (FUSE %s)\n", TSMEDIA_VERSION, fuse_pkgversion());
 		free(opts.store);

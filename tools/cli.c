@@ -62,7 +62,7 @@ int cli_dispatch(struct cli *cli, int argc, char **argv, const char *group, cons
 	char prefix[64];
 
 	if (argc < 2) {
-		fputs(help, stderr);
+		fputs(_(help), stderr);
 		return EXIT_USAGE;
 	}
 	sub = argv[1];
@@ -71,7 +71,7 @@ int cli_dispatch(struct cli *cli, int argc, char **argv, const char *group, cons
 		if (strcmp(sub, s->name) == 0)
 			return s->run(cli, argc - 1, argv + 1);
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
-		fputs(help, stdout);
+		fputs(_(help), stdout);
 		return 0;
 	}
 	snprintf(prefix, sizeof(prefix), "%s ", group);
@@ -92,12 +92,12 @@ int cli_parse_json_args(int argc, char **argv, const char *help, const char *cmd
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case 'j': *as_json = true; break;
-		case 'h': fputs(help, stdout); return 0;
+		case 'h': fputs(_(help), stdout); return 0;
 		default: return cli_bad_option(cmd, argv);
 		}
 	}
 	if (argc - optind != (operand ? 1 : 0))
-		return operand ? cli_usage_error(cmd, "expected %s", operand)
+		return operand ? cli_usage_error(cmd, "expected %s", _(operand))
 			       : cli_usage_error(cmd, "unexpected argument");
 	return -1;
 }

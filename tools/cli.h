@@ -39,7 +39,8 @@ int cli_dispatch(struct cli *cli, int argc, char **argv, const char *group, cons
 		 const struct cli_subcommand *subs);
 
 /* The options of a listing or showing subcommand: --json and --help, then
- * one operand (described by @operand, e.g. "a content ID") or none (NULL).
+ * one operand (described by @operand, e.g. N_("a content ID"): translated
+ * when printed) or none (NULL).
  * Returns -1 to go on, else the exit code (help printed, or a usage
  * error). */
 int cli_parse_json_args(int argc, char **argv, const char *help, const char *cmd,
@@ -76,6 +77,7 @@ int cmd_media(struct cli *cli, int argc, char **argv);
 int cmd_mount(struct cli *cli, int argc, char **argv);
 int cmd_capture(struct cli *cli, int argc, char **argv);
 int cmd_ts(struct cli *cli, int argc, char **argv);
+int cmd_app(struct cli *cli, int argc, char **argv);
 int cmd_site(struct cli *cli, int argc, char **argv);
 int cmd_cert(struct cli *cli, int argc, char **argv);
 

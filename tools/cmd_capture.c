@@ -22,7 +22,7 @@
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
 
-static const char capture_help[] =
+static const char capture_help[] = N_(
 	"Usage: tsmedia [--store DIR] capture --name NAME [--kind KIND] [--id ID]\n"
 	"                                     [--version V] [--description TEXT]\n"
 	"                                     [--unix-data] [--ntfs] SOURCE\n"
@@ -42,7 +42,7 @@ static const char capture_help[] =
 	"  --ntfs              SOURCE is an NTFS volume\n"
 	"\n"
 	"The capture is written uncompressed to a temporary WIM in the store\n"
-	"directory, imported, and removed.\n";
+	"directory, imported, and removed.\n");
 
 enum { OPT_DESCRIPTION = 256, OPT_UNIX_DATA, OPT_NTFS };
 
@@ -82,7 +82,7 @@ int cmd_capture(struct cli *cli, int argc, char **argv)
 		case OPT_DESCRIPTION: description = optarg; break;
 		case OPT_UNIX_DATA: add_flags |= WIMLIB_ADD_FLAG_UNIX_DATA; break;
 		case OPT_NTFS: add_flags |= WIMLIB_ADD_FLAG_NTFS; break;
-		case 'h': fputs(capture_help, stdout); return 0;
+		case 'h': fputs(_(capture_help), stdout); return 0;
 		default: return cli_bad_option("capture ", argv);
 		}
 	}

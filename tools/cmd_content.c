@@ -20,7 +20,7 @@
 #include "tsmedia/media.h"
 #include "tsmedia/wim.h"
 
-static const char content_help[] =
+static const char content_help[] = N_(
 	"Usage: tsmedia [--store DIR] content COMMAND [ARGS]\n"
 	"\n"
 	"  add --kind KIND --name NAME [--version V] [--id ID] SOURCE\n"
@@ -35,12 +35,13 @@ static const char content_help[] =
 	"\n"
 	"KIND: boot-image, os-image, package, application, driver-package, prestart.\n"
 	"IDs are a site code and five hex digits, like Configuration Manager's\n"
-	"package IDs: TSM00001, PS100012.\n";
+	"package IDs: TSM00001, PS100012.\n");
 
-static const char add_help[] =
+static const char add_help[] = N_(
 	"Usage: tsmedia [--store DIR] content add --kind KIND --name NAME\n"
 	"                                         [--version V] [--id ID] [--as-file]\n"
 	"                                         [--index N] SOURCE\n"
+	"       tsmedia [--store DIR] content add --id EXISTING [--version V] SOURCE\n"
 	"\n"
 	"Imports SOURCE (a directory, or a single file) into the store and prints the\n"
 	"content ID.  Files are cut into content-defined chunks; chunks the store\n"
@@ -53,7 +54,11 @@ static const char add_help[] =
 	"  --id ID         the item's ID: a new ID creates the item under it (so it can\n"
 	"                  carry the package ID a task sequence references); an existing\n"
 	"                  ID gets a new version, and the old version stays until\n"
-	"                  nothing references it\n"
+	"                  nothing references it; its kind and name are kept when\n"
+	"                  --kind and --name are not given (another kind is an error).\n"
+	"                  IDs are one namespace with task sequences'.  An application's\n"
+	"                  content ID (Content_<GUID>, with --kind application) is bound\n"
+	"                  to an item of its own, whose ID is printed\n"
 	"  --as-file       SOURCE is an ISO or WIM image to keep as one file, not to take\n"
 	"                  apart\n"
 	"  --index N       SOURCE is a WIM: import only its image N (1 is the first)\n"
@@ -78,7 +83,7 @@ static const char add_help[] =
 	"\n"
 	"SOURCE may hold files, directories and symlinks that stay inside it; FIFOs,\n"
 	"sockets, devices and names that are not UTF-8 are refused, and nothing is\n"
-	"changed when anything in SOURCE cannot be imported.\n";
+	"changed when anything in SOURCE cannot be imported.\n");
 
 static int content_add(struct cli *cli, int argc, char **argv)
 {
@@ -94,12 +99,17 @@ static int content_add(struct cli *cli, int argc, char **argv)
 	};
 	struct tsm_content_add_options o = { .kind = TSM_KIND_COUNT, .progress = cli->progress };
 	struct tsm_content_add_result res;
+	struct tsm_content_item item = { 0 };
 	struct tsm_store *store;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case 'k':
+			/* Any case on the command line (--kind Package); the catalog's names are
+			 * lower case. */
+			for (char *p = optarg; *p; p++)
+				*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
 			if (tsm_content_kind_parse(optarg, &o.kind) < 0)
 				return cli_usage_error("content add ",
 						       "invalid --kind '%s': boot-image, os-image, package,"
@@ -119,13 +129,14 @@ static int content_add(struct cli *cli, int argc, char **argv)
 			o.wim_index = (int)v;
 			break;
 		}
-		case 'h': fputs(add_help, stdout); return 0;
+		case 'h': fputs(_(add_help), stdout); return 0;
 		default: return cli_bad_option("content add ", argv);
 		}
 	}
-	if (o.kind == TSM_KIND_COUNT)
-		return cli_usage_error("content add ", "--kind is required");
-	if (!o.name)
+	if (o.kind == TSM_KIND_COUNT && !o.id)
+		return cli_usage_error("content add ", "--kind is required (or --id of an existing"
+				       " item, whose kind a new version keeps)");
+	if (!o.name && !o.id)
 		return cli_usage_error("content add ", "--name is required");
 	if (optind + 1 != argc)
 		return cli_usage_error("content add ", optind >= argc ? "no SOURCE given"
@@ -133,7 +144,24 @@ static int content_add(struct cli *cli, int argc, char **argv)
 	o.source = argv[optind];
 	if (cli_open_store(cli, &store) < 0)
 		return 1;
+	if (o.kind == TSM_KIND_COUNT || !o.name) {
+		/* A new version of an existing item: its kind and name unless given. */
+		if (!tsm_content_exists(store, o.id)) {
+			tsm_store_close(store);
+			return cli_usage_error("content add ", "%s is not an item of the store: a new"
+					       " item needs --kind and --name", o.id);
+		}
+		if (tsm_content_get(store, o.id, &item) < 0) {
+			tsm_store_close(store);
+			return 1;
+		}
+		if (o.kind == TSM_KIND_COUNT)
+			o.kind = item.kind;
+		if (!o.name)
+			o.name = item.name;
+	}
 	rc = tsm_content_add(store, &o, &res);
+	tsm_content_item_clear(&item);
 	tsm_store_close(store);
 	if (rc < 0) {
 		tsm_error("nothing was imported from %s", o.source);
@@ -190,9 +218,9 @@ static struct json_object *json_item_head(const struct tsm_content_item *item)
 	return o;
 }
 
-static const char list_help[] =
+static const char list_help[] = N_(
 	"Usage: tsmedia [--store DIR] content list [--json]\n\n"
-	"Lists every content item: ID, kind, current version, files, bytes, name.\n";
+	"Lists every content item: ID, kind, current version, files, bytes, name.\n");
 
 static int content_list(struct cli *cli, int argc, char **argv)
 {
@@ -217,8 +245,9 @@ static int content_list(struct cli *cli, int argc, char **argv)
 			json_object_array_add(a, json_item_head(&items[i]));
 		rc = cli_json_print(a);
 	} else {
-		printf("%-8s  %-14s  %7s  %8s  %14s  %s\n", "ID", "KIND", "VERSION", "FILES", "BYTES",
-		       "NAME");
+		/* TRANSLATORS: the header of content list, over columns of 8, 14,
+		 * 7 (right), 8 (right) and 14 (right) characters and the name. */
+		fputs(_("ID        KIND            VERSION     FILES           BYTES  NAME\n"), stdout);
 		for (size_t i = 0; i < n; i++) {
 			const struct tsm_content_version *cur = current_version(&items[i]);
 
@@ -292,28 +321,28 @@ static bool link_leaves_tree(const char *path, const char *target)
 static void print_item_text(const struct tsm_content_item *item, const struct tsm_tree_entry *e,
 			    size_t n)
 {
-	printf("ID:        %s\nKind:      %s\nName:      %s\n", item->id,
+	printf(_("ID:        %s\nKind:      %s\nName:      %s\n"), item->id,
 	       tsm_content_kind_name(item->kind), item->name);
-	printf("Versions:\n");
+	fputs(_("Versions:\n"), stdout);
 	for (size_t i = 0; i < item->nversions; i++) {
 		const struct tsm_content_version *v = &item->versions[i];
 		char when[32];
 		time_t t = (time_t)v->created;
 
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", gmtime(&t));
-		printf("  %lld%s%s%s  %s UTC  %llu files, %llu bytes  from %s%s\n",
+		printf(_("  %lld%s%s%s  %s UTC  %llu files, %llu bytes  from %s%s\n"),
 		       (long long)v->version, v->label ? " (" : "", v->label ? v->label : "",
 		       v->label ? ")" : "", when, (unsigned long long)v->files,
-		       (unsigned long long)v->bytes, v->source, v->removed ? "  [removed]" : "");
+		       (unsigned long long)v->bytes, v->source, v->removed ? _("  [removed]") : "");
 	}
-	printf("Files of the current version:\n");
+	fputs(_("Files of the current version:\n"), stdout);
 	for (size_t i = 0; i < n; i++) {
 		if (e[i].type == TSM_ENTRY_DIR)
 			printf("  %-7s %14s  %s/\n", "dir", "", e[i].path);
 		else if (e[i].type == TSM_ENTRY_SYMLINK)
 			printf("  %-7s %14s  %s -> %s%s\n", "symlink", "", e[i].path, e[i].link_target,
 			       link_leaves_tree(e[i].path, e[i].link_target) ?
-			       "  (outside this content: kept as the image stores it)" : "");
+			       _("  (outside this content: kept as the image stores it)") : "");
 		else
 			printf("  %-7s %14llu  %s\n", "file", (unsigned long long)e[i].size, e[i].path);
 	}
@@ -380,34 +409,36 @@ static void print_boot_text(const struct tsm_boot_entry *b, size_t n, const char
 			    const char *client, const struct boot_facts *bf)
 {
 	if (arch)
-		printf("Architecture: %s\nClient:    %s\n", arch,
-		       client ? client : "none: media start Windows PE but no task sequence");
+		printf(_("Architecture: %s\nClient:    %s\n"), arch,
+		       client ? client : _("none: media start Windows PE but no task sequence"));
 	for (size_t i = 0; i < n; i++) {
-		char size[32] = "the whole image";
+		char size[64];
 
 		if (b[i].load_size)
-			snprintf(size, sizeof(size), "%u sectors", b[i].load_size);
-		printf("Boot entry: El Torito %s (platform 0x%02X), %s, load size %s: %s\n",
+			snprintf(size, sizeof(size), _("%u sectors"), b[i].load_size);
+		else
+			snprintf(size, sizeof(size), "%s", _("the whole image"));
+		printf(_("Boot entry: El Torito %s (platform 0x%02X), %s, load size %s: %s\n"),
 		       b[i].platform == TSM_BOOT_PLATFORM_UEFI ? "UEFI" : "BIOS", b[i].platform,
-		       b[i].emulation ? "emulation" : "no emulation", size,
-		       b[i].path ? b[i].path : "(an image no directory names)");
-		printf("  media type %s", emulation_name(b[i].emulation));
+		       b[i].emulation ? _("emulation") : _("no emulation"), size,
+		       b[i].path ? b[i].path : _("(an image no directory names)"));
+		printf(_("  media type %s"), emulation_name(b[i].emulation));
 		if (i < bf->n)
-			printf(", load segment 0x%04x, system type 0x%02x%s", bf->f[i].load_segment,
-			       bf->f[i].system_type, bf->f[i].bootable ? "" : ", not bootable");
-		printf("%s, %llu bytes\n", b[i].boot_info_table ? ", boot info table" : "",
+			printf(_(", load segment 0x%04x, system type 0x%02x%s"), bf->f[i].load_segment,
+			       bf->f[i].system_type, bf->f[i].bootable ? "" : _(", not bootable"));
+		printf(_("%s, %llu bytes\n"), b[i].boot_info_table ? _(", boot info table") : "",
 		       (unsigned long long)b[i].size);
 	}
 	if (n && bf->catalog)
-		printf("Boot catalog: %s\n", bf->catalog);
+		printf(_("Boot catalog: %s\n"), bf->catalog);
 	if (bf->system_area)
-		printf("System area: %s\n", bf->system_area);
+		printf(_("System area: %s\n"), bf->system_area);
 }
 
-static const char show_help[] =
+static const char show_help[] = N_(
 	"Usage: tsmedia [--store DIR] content show ID [--json]\n\n"
 	"Shows an item: its kind, name, versions, and the files of its current\n"
-	"version with their sizes (and, with --json, SHA-256, modes and times).\n";
+	"version with their sizes (and, with --json, SHA-256, modes and times).\n");
 
 static int content_show(struct cli *cli, int argc, char **argv)
 {
@@ -419,7 +450,7 @@ static int content_show(struct cli *cli, int argc, char **argv)
 	size_t n = 0, nboots = 0;
 	char *arch = NULL, *client = NULL;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, show_help, "content show ", "a content ID", &as_json);
+	int rc = cli_parse_json_args(argc, argv, show_help, "content show ", N_("a content ID"), &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -491,16 +522,16 @@ static int content_show(struct cli *cli, int argc, char **argv)
 	return rc; /* 0, or 1 when the JSON could not be written */
 }
 
-static const char rm_help[] =
+static const char rm_help[] = N_(
 	"Usage: tsmedia [--store DIR] content rm ID [--json]\n\n"
 	"Removes a content item.  Its data stays until 'tsmedia gc' finds nothing\n"
-	"referencing it (a reader that has it open keeps it until it closes).\n";
+	"referencing it (a reader that has it open keeps it until it closes).\n");
 
 static int content_rm(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_store *store;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, rm_help, "content rm ", "a content ID", &as_json);
+	int rc = cli_parse_json_args(argc, argv, rm_help, "content rm ", N_("a content ID"), &as_json);
 	char id[TSM_CONTENT_ID_LEN + 1];
 
 	if (rc >= 0)
@@ -520,11 +551,11 @@ static int content_rm(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
-static const char cat_help[] =
+static const char cat_help[] = N_(
 	"Usage: tsmedia [--store DIR] content cat ID PATH\n\n"
 	"Writes the bytes of file PATH (relative to the content's root) of the current\n"
 	"version of ID to standard output, read back through the store.  Every chunk\n"
-	"is checked before it is written: damage is an error, never wrong bytes.\n";
+	"is checked before it is written: damage is an error, never wrong bytes.\n");
 
 static int content_cat(struct cli *cli, int argc, char **argv)
 {
@@ -532,7 +563,7 @@ static int content_cat(struct cli *cli, int argc, char **argv)
 	int rc;
 
 	if (cli_wants_help(argc, argv)) {
-		fputs(cat_help, stdout);
+		fputs(_(cat_help), stdout);
 		return 0;
 	}
 	if (argc != 3)
@@ -544,7 +575,7 @@ static int content_cat(struct cli *cli, int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 }
 
-static const char export_help[] =
+static const char export_help[] = N_(
 	"Usage: tsmedia [--store DIR] content export ID -o FILE.wim [--split SIZE]\n"
 	"                                            [--index N]\n\n"
 	"Writes the current version of ID as a WIM, read through the same extent map\n"
@@ -558,7 +589,7 @@ static const char export_help[] =
 	"  --split SIZE        split into parts of at most SIZE bytes (suffixes K, M, G\n"
 	"                      are powers of 1024; 'fat32' is 4 GiB - 1), as Windows\n"
 	"                      Setup reads install.swm from FAT32 USB media\n"
-	"  --index N           only image N\n";
+	"  --index N           only image N\n");
 
 static int parse_size(const char *s, uint64_t *size_ret)
 {
@@ -683,7 +714,7 @@ static int content_export(struct cli *cli, int argc, char **argv)
 			wo.index = (int)v;
 			break;
 		}
-		case 'h': fputs(export_help, stdout); return 0;
+		case 'h': fputs(_(export_help), stdout); return 0;
 		default: return cli_bad_option("content export ", argv);
 		}
 	}
@@ -707,13 +738,13 @@ static int content_export(struct cli *cli, int argc, char **argv)
 		tsm_error("cannot lay out content %s as a WIM", item.id);
 	for (size_t i = 0; rc == 0 && i < nparts; i++)
 		total += tsm_image_size(parts[i]);
-	tsm_progress_start(&progress, "export", total, cli->progress);
+	tsm_progress_start(&progress, _("export"), total, cli->progress);
 	for (size_t i = 0; rc == 0 && i < nparts; i++) {
 		char *name = part_name(out, i + 1);
 
 		rc = name ? export_part(store, parts[i], name, &progress) : -ENOMEM;
 		if (rc == 0 && !cli->quiet)
-			fprintf(stderr, "%s: %llu bytes%s\n", name,
+			fprintf(stderr, _("%s: %llu bytes%s\n"), name,
 				(unsigned long long)tsm_image_size(parts[i]),
 				nparts > 1 ? "" : "");
 		free(name);

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "media_cmds.h"
 #include "media_io.h"
+#include "tsmedia/app.h"
 #include "tsmedia/i18n.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
@@ -24,11 +25,12 @@
 #include "tsmedia/site.h"
 #include "tsmedia/store.h"
 
-static const char media_help[] =
+static const char media_help[] = N_(
 	"Usage: tsmedia [--store DIR] media COMMAND [ARGS]\n"
 	"\n"
-	"  create --type data --name NAME --content ID[,ID...] [ISO options]\n"
-	"                  define a media; it appears on the mount as NAME.iso\n"
+	"  create --type TYPE --name NAME [options]\n"
+	"                  define a media (data, capture, bootable, prestaged, standalone);\n"
+	"                  it appears on the mount as NAME.iso, NAME.img or NAME.wim\n"
 	"  edit NAME [--content ID[,ID...]] [ISO options]\n"
 	"                  a new version of a media (open readers keep theirs)\n"
 	"  list [--json]   every media\n"
@@ -43,11 +45,13 @@ static const char media_help[] =
 	"  burn NAME [--device DEV ...] [--yes] [--version N]\n"
 	"                  burn each volume of a CD/DVD media with xorriso, verified\n"
 	"  inspect PATH|NAME [--password-file FILE]\n"
-	"                  read task sequence media as a client does; check the manifest\n";
+	"                  read task sequence media as a client does; check the manifest\n");
 
-static const char create_help[] =
+static const char create_help[] = N_(
 	"Usage: tsmedia [--store DIR] media create --type data --name NAME --content ID[,ID...]\n"
 	"                                          [ISO options]\n"
+	"       tsmedia [--store DIR] media create --type capture|bootable|prestaged|standalone\n"
+	"                                          --name NAME [task sequence media options]\n"
 	"       tsmedia [--store DIR] media edit NAME [--content ID[,ID...]] [ISO options]\n"
 	"\n"
 	"Defines a media (create) or stores a new version of one (edit).  A data media\n"
@@ -55,7 +59,8 @@ static const char create_help[] =
 	"follows its content: a new version of a content item is on the media at the\n"
 	"next open, with no command on the media.\n"
 	"\n"
-	"  --type data            the media type\n"
+	"  --type TYPE            data, capture, bootable, prestaged or standalone (any case;\n"
+	"                         stand-alone is standalone)\n"
 	"  --name NAME            1 to 64 of A-Z a-z 0-9 . _ -\n"
 	"  --content ID[,ID...]   content items on the media (repeatable)\n"
 	"ISO options:\n"
@@ -79,15 +84,20 @@ static const char create_help[] =
 	"                         holding MBR boot code (GRUB's boot.img) and one it loads\n"
 	"                         from the sectors before the partition (core.img)\n"
 	"  --size 650mb|4.7gb|8.5gb|unlimited\n"
-	"                         volume size: stand-alone media over it spans a set\n"
-	"                         (default 4.7gb); USB and unlimited never span\n"
+	"                         volume size (any case): stand-alone media over it spans a\n"
+	"                         set (default 4.7gb); USB and unlimited never span; not for\n"
+	"                         prestaged media (one WIM)\n"
 	"\n"
 	"Task sequence media (--type capture|bootable|prestaged|standalone):\n"
 	"  --boot-image ID        the boot image (stand-alone: default the task sequence's)\n"
 	"  --task-sequence ID     stand-alone, prestaged: the task sequence to carry\n"
-	"  --os-image ID --os-image-index N   prestaged: the OS image\n"
-	"  --application ID, --package ID, --driver-package ID   more content (repeatable)\n"
-	"  --include-dependencies             application dependencies too\n"
+	"  --os-image ID --os-image-index N   prestaged: the OS image (N from 1)\n"
+	"  --application ID, --package ID, --driver-package ID   more content (repeatable),\n"
+	"                         each of the kind its option names; an application\n"
+	"                         (ScopeId_.../Application_...) with all its deployment\n"
+	"                         types' contents\n"
+	"  --include-dependencies the deployment types the applications depend on, and\n"
+	"                         theirs, each once (a missing one or a cycle is refused)\n"
 	"  --password-file FILE | --no-password\n"
 	"                         protect the variables and policy with a password, in\n"
 	"                         Configuration Manager's format (the password is never\n"
@@ -100,26 +110,34 @@ static const char create_help[] =
 	"                         otherwise, with the estimate; see the README)\n"
 	"  --unattended, --unknown-computers\n"
 	"  --site CODE --mode dynamic|site-based --management-point URL (repeatable, ordered)\n"
-	"                         bootable, prestaged: where the media finds its site\n"
+	"                         bootable, prestaged: where the media finds its site; each\n"
+	"                         management point one of a site's (site-based: of CODE's);\n"
+	"                         --mp is the same option, as in site add\n"
 	"  --certificate FILE.p12 --certificate-password-file FILE\n"
-	"                         a PKI media certificate (needed for HTTPS management points)\n"
+	"                         a PKI media certificate (needed for HTTPS management points):\n"
+	"                         Client Authentication, issued by a root CA of the site\n"
 	"  --self-signed-certificate [--certificate-valid-from DATE --certificate-valid-until DATE]\n"
-	"  --user-device-affinity auto|admin|deny\n"
-	"  --variable NAME=VALUE  a media variable (repeatable)\n"
+	"                         the default of bootable and prestaged media: valid a year\n"
+	"  --user-device-affinity auto|admin|deny   bootable, prestaged\n"
+	"  --variable NAME=VALUE  a media variable (repeatable; not a name starting with '_')\n"
 	"  --prestart-command CMD [--prestart-files ID]\n"
+	"                         what CMD runs by a relative path must be in the files\n"
 	"  --valid-from DATE --valid-until DATE   stand-alone: when the media may run\n"
+	"  --allow-step NAME      stand-alone: keep a step that needs a site (repeatable)\n"
 	"  --created-by TEXT (50) --version TEXT (32) --comment TEXT (127)   prestaged\n"
-	"  --autorun              an autorun.inf at the root\n"
-	"Every option a type has no use for is refused, with the rule that says so.\n";
+	"Values of --type, --size, --mode, --media, --media-cipher, --partition-table and\n"
+	"--user-device-affinity are matched in any case.\n"
+	"Every option a type has no use for is refused, with the rule that says so.\n");
 
 enum { OPT_TYPE = 256, OPT_NAME, OPT_CONTENT, OPT_PUBLISHER, OPT_BIOS, OPT_LOAD, OPT_BIT,
        OPT_UEFI, OPT_MBR, OPT_GPT, OPT_NOJ, OPT_NORR, OPT_NOUDF, OPT_MEDIA, OPT_PTABLE,
-       OPT_SIZE, OPT_AUTORUN, OPT_BOOT_IMAGE, OPT_TS, OPT_OS_IMAGE, OPT_OS_INDEX, OPT_APP,
+       OPT_SIZE, OPT_BOOT_IMAGE, OPT_TS, OPT_OS_IMAGE, OPT_OS_INDEX, OPT_APP,
        OPT_PKG, OPT_DRV, OPT_DEPS, OPT_PASSWORD_FILE, OPT_NO_PASSWORD, OPT_UNATTENDED,
        OPT_UNKNOWN, OPT_MODE, OPT_SITE, OPT_MP, OPT_CERT, OPT_CERT_PW, OPT_SELF_SIGNED,
        OPT_CERT_FROM, OPT_CERT_UNTIL, OPT_UDA, OPT_VARIABLE, OPT_PRESTART_CMD,
        OPT_PRESTART_FILES, OPT_VALID_FROM, OPT_VALID_UNTIL, OPT_CREATED_BY, OPT_VERSION,
-       OPT_COMMENT, OPT_USB_MBR, OPT_USB_CORE, OPT_CIPHER, OPT_ALLOW_WEAK, OPT_HELP };
+       OPT_COMMENT, OPT_USB_MBR, OPT_USB_CORE, OPT_CIPHER, OPT_ALLOW_WEAK, OPT_ALLOW_STEP,
+       OPT_HELP };
 
 /* Secrets read from files for this command only; freed at its end. */
 struct secrets {
@@ -139,17 +157,48 @@ static int list_push(char ***items, size_t *n, const char *value)
 
 static int parse_size(const char *s, uint64_t *bytes)
 {
-	/* Sizes of the discs they name, as the wizard means them. */
-	if (strcmp(s, "650mb") == 0)
+	/* Sizes of the discs they name, as the wizard means them; any case (4.7GB). */
+	if (strcasecmp(s, "650mb") == 0)
 		*bytes = 333000ull * 2048;
-	else if (strcmp(s, "4.7gb") == 0)
+	else if (strcasecmp(s, "4.7gb") == 0)
 		*bytes = 2295104ull * 2048;
-	else if (strcmp(s, "8.5gb") == 0)
+	else if (strcasecmp(s, "8.5gb") == 0)
 		*bytes = 4173824ull * 2048;
-	else if (strcmp(s, "unlimited") == 0)
+	else if (strcasecmp(s, "unlimited") == 0)
 		*bytes = 0;
 	else
 		return -EINVAL;
+	return 0;
+}
+
+/* --type in any case; stand-alone is standalone, as Configuration Manager spells it. */
+static int parse_media_type(const char *value, enum tsm_media_type *type_ret)
+{
+	char lower[32];
+	size_t n = strlen(value);
+
+	if (n >= sizeof(lower))
+		return -EINVAL;
+	for (size_t i = 0; i <= n; i++)
+		lower[i] = (char)(value[i] >= 'A' && value[i] <= 'Z' ? value[i] + 32 : value[i]);
+	if (strcmp(lower, "stand-alone") == 0)
+		snprintf(lower, sizeof(lower), "standalone");
+	return tsm_media_type_parse(lower, type_ret);
+}
+
+/* A positive decimal number, all of @value. */
+static int parse_positive(const char *value, unsigned *n_ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*value || strspn(value, "0123456789") != strlen(value))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || *end || v == 0 || v > 0xffffffffu)
+		return -EINVAL;
+	*n_ret = (unsigned)v;
 	return 0;
 }
 
@@ -222,6 +271,19 @@ static int read_mbr_template(struct tsm_media_def *d, const char *path)
 	return 0;
 }
 
+/* Adds @value to a list an edit's option replaces: the first use of the option in a command
+ * empties the list the version had (*@replaced says it was). */
+static int list_push_replacing(char ***items, size_t *n, bool *replaced, const char *value)
+{
+	if (!*replaced) {
+		for (size_t i = 0; i < *n; i++)
+			free((*items)[i]);
+		*n = 0;
+		*replaced = true;
+	}
+	return list_push(items, n, value);
+}
+
 static int replace_str(char **slot, const char *value)
 {
 	free(*slot);
@@ -251,7 +313,6 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		{ "media", required_argument, NULL, OPT_MEDIA },
 		{ "partition-table", required_argument, NULL, OPT_PTABLE },
 		{ "size", required_argument, NULL, OPT_SIZE },
-		{ "autorun", no_argument, NULL, OPT_AUTORUN },
 		{ "boot-image", required_argument, NULL, OPT_BOOT_IMAGE },
 		{ "task-sequence", required_argument, NULL, OPT_TS },
 		{ "os-image", required_argument, NULL, OPT_OS_IMAGE },
@@ -269,6 +330,7 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "site", required_argument, NULL, OPT_SITE },
 		{ "management-point", required_argument, NULL, OPT_MP },
+		{ "mp", required_argument, NULL, OPT_MP }, /* site add's spelling */
 		{ "certificate", required_argument, NULL, OPT_CERT },
 		{ "certificate-password-file", required_argument, NULL, OPT_CERT_PW },
 		{ "self-signed-certificate", no_argument, NULL, OPT_SELF_SIGNED },
@@ -283,20 +345,23 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		{ "created-by", required_argument, NULL, OPT_CREATED_BY },
 		{ "version", required_argument, NULL, OPT_VERSION },
 		{ "comment", required_argument, NULL, OPT_COMMENT },
+		{ "allow-step", required_argument, NULL, OPT_ALLOW_STEP },
 		{ "usb-bios-mbr", required_argument, NULL, OPT_USB_MBR },
 		{ "usb-bios-core", required_argument, NULL, OPT_USB_CORE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *cmd = edit ? "media edit " : "media create ";
-	bool content_replaced = false;
+	bool content_replaced = false, mps_replaced = false, vars_replaced = false;
+	bool steps_replaced = false;
 	int c, rc = 0;
 
 	while ((c = getopt_long(argc, argv, "V:h", options, NULL)) != -1 && rc == 0) {
 		switch (c) {
 		case OPT_TYPE:
-			if (tsm_media_type_parse(optarg, &d->type) < 0)
-				return cli_usage_error(cmd, "invalid --type '%s': data", optarg);
+			if (parse_media_type(optarg, &d->type) < 0)
+				return cli_usage_error(cmd, "invalid --type '%s': data, capture, bootable,"
+						       " prestaged or standalone", optarg);
 			*type_given = true;
 			break;
 		case OPT_NAME:
@@ -334,17 +399,17 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		case OPT_NORR: d->rock_ridge = false; break;
 		case OPT_NOUDF: d->udf = false; break;
 		case OPT_MEDIA:
-			if (strcmp(optarg, "cd-dvd") == 0)
+			if (strcasecmp(optarg, "cd-dvd") == 0)
 				d->form = TSM_MEDIA_CD_DVD;
-			else if (strcmp(optarg, "usb") == 0)
+			else if (strcasecmp(optarg, "usb") == 0)
 				d->form = TSM_MEDIA_USB;
 			else
 				return cli_usage_error(cmd, "invalid --media '%s': cd-dvd or usb", optarg);
 			break;
 		case OPT_PTABLE:
-			if (strcmp(optarg, "mbr") == 0)
+			if (strcasecmp(optarg, "mbr") == 0)
 				d->partition_table = TSM_PARTITION_MBR;
-			else if (strcmp(optarg, "gpt") == 0)
+			else if (strcasecmp(optarg, "gpt") == 0)
 				d->partition_table = TSM_PARTITION_GPT;
 			else
 				return cli_usage_error(cmd, "invalid --partition-table '%s': mbr or gpt",
@@ -354,19 +419,45 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 			if (parse_size(optarg, &d->volume_size) < 0)
 				return cli_usage_error(cmd, "invalid --size '%s': 650mb, 4.7gb, 8.5gb or"
 						       " unlimited", optarg);
+			d->volume_size_given = true;
 			break;
-		case OPT_AUTORUN: d->autorun = true; break;
 		case OPT_BOOT_IMAGE: rc = parse_content_id(cmd, optarg, &d->boot_image); break;
 		case OPT_TS: rc = parse_content_id(cmd, optarg, &d->task_sequence); break;
 		case OPT_OS_IMAGE: rc = parse_content_id(cmd, optarg, &d->os_image); break;
-		case OPT_OS_INDEX: d->os_image_index = (unsigned)strtoul(optarg, NULL, 10); break;
+		case OPT_OS_INDEX:
+			if (parse_positive(optarg, &d->os_image_index) < 0)
+				return cli_usage_error(cmd, "invalid --os-image-index '%s': the image's"
+						       " number in the WIM, from 1", optarg);
+			break;
 		case OPT_APP:
+			if (strncasecmp(optarg, "ScopeId_", 8) == 0) {
+				char app[128];
+
+				if (tsm_app_id_normalize(optarg, "Application", app) < 0)
+					return cli_usage_error(cmd, "invalid --application '%s':"
+							       " ScopeId_<GUID>/Application_<GUID>",
+							       optarg);
+				rc = list_push(&d->applications, &d->napplications, app);
+				break;
+			}
+			/* a content ID */
+			__attribute__((fallthrough));
 		case OPT_PKG:
 		case OPT_DRV: {
 			char *id = NULL;
+			unsigned char *p = realloc(d->extra_slots, d->nextra_content + 1);
 
+			if (!p)
+				return 1;
+			if (!d->extra_slots) /* an edit's kept items: their kinds were checked */
+				memset(p, 0, d->nextra_content + 1);
+			d->extra_slots = p;
 			if ((rc = parse_content_id(cmd, optarg, &id)) == 0)
 				rc = list_push(&d->extra_content, &d->nextra_content, id);
+			if (rc == 0)
+				d->extra_slots[d->nextra_content - 1] = (unsigned char)(1 +
+					(c == OPT_APP ? TSM_KIND_APPLICATION
+					 : c == OPT_PKG ? TSM_KIND_PACKAGE : TSM_KIND_DRIVER_PACKAGE));
 			free(id);
 			break;
 		}
@@ -378,9 +469,9 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 			break;
 		case OPT_NO_PASSWORD: d->no_password = true; break;
 		case OPT_CIPHER:
-			if (strcmp(optarg, "aes256") == 0)
+			if (strcasecmp(optarg, "aes256") == 0)
 				d->cipher = TSM_MEDIA_AES256;
-			else if (strcmp(optarg, "aes128") == 0)
+			else if (strcasecmp(optarg, "aes128") == 0)
 				d->cipher = TSM_MEDIA_AES128;
 			else
 				return cli_usage_error(cmd, "invalid --media-cipher '%s': aes256 or aes128",
@@ -390,16 +481,19 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		case OPT_UNATTENDED: d->unattended = true; break;
 		case OPT_UNKNOWN: d->unknown_computers = true; break;
 		case OPT_MODE:
-			if (strcmp(optarg, "dynamic") == 0)
+			if (strcasecmp(optarg, "dynamic") == 0)
 				d->mode = TSM_MODE_DYNAMIC;
-			else if (strcmp(optarg, "site-based") == 0)
+			else if (strcasecmp(optarg, "site-based") == 0)
 				d->mode = TSM_MODE_SITE_BASED;
 			else
 				return cli_usage_error(cmd, "invalid --mode '%s': dynamic or site-based",
 						       optarg);
 			break;
 		case OPT_SITE: rc = replace_str(&d->site, optarg); break;
-		case OPT_MP: rc = list_push(&d->management_points, &d->nmanagement_points, optarg); break;
+		case OPT_MP:
+			rc = list_push_replacing(&d->management_points, &d->nmanagement_points,
+						 &mps_replaced, optarg);
+			break;
 		case OPT_CERT: d->cert_pfx_path = optarg; break;
 		case OPT_CERT_PW:
 			if (tsm_password_read(optarg, &sec->cert_password) < 0)
@@ -415,17 +509,26 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 					       &d->cert_valid_until);
 			break;
 		case OPT_UDA:
-			if (strcmp(optarg, "auto") == 0)
+			if (strcasecmp(optarg, "auto") == 0)
 				d->user_device_affinity = TSM_UDA_AUTO;
-			else if (strcmp(optarg, "admin") == 0)
+			else if (strcasecmp(optarg, "admin") == 0)
 				d->user_device_affinity = TSM_UDA_ADMIN;
-			else if (strcmp(optarg, "deny") == 0)
+			else if (strcasecmp(optarg, "deny") == 0)
 				d->user_device_affinity = TSM_UDA_DENY;
 			else
 				return cli_usage_error(cmd, "invalid --user-device-affinity '%s': auto,"
 						       " admin or deny", optarg);
 			break;
-		case OPT_VARIABLE: rc = list_push(&d->variables, &d->nvariables, optarg); break;
+		case OPT_VARIABLE:
+			rc = list_push_replacing(&d->variables, &d->nvariables, &vars_replaced, optarg);
+			break;
+		case OPT_ALLOW_STEP:
+			if (!*optarg || strpbrk(optarg, "\n\r"))
+				return cli_usage_error(cmd, "invalid --allow-step '%s': a step's name, or"
+						       " its path group/step", optarg);
+			rc = list_push_replacing(&d->allowed_steps, &d->nallowed_steps, &steps_replaced,
+						 optarg);
+			break;
 		case OPT_PRESTART_CMD: rc = replace_str(&d->prestart_command, optarg); break;
 		case OPT_PRESTART_FILES: rc = parse_content_id(cmd, optarg, &d->prestart_files); break;
 		case OPT_VALID_FROM:
@@ -439,10 +542,15 @@ static int parse_def_options(int argc, char **argv, struct tsm_media_def *d, boo
 		case OPT_COMMENT: rc = replace_str(&d->comment, optarg); break;
 		case OPT_USB_MBR: rc = replace_str(&d->usb_bios_mbr, optarg); break;
 		case OPT_USB_CORE: rc = replace_str(&d->usb_bios_core, optarg); break;
-		case 'h': fputs(create_help, stdout); return -1;
+		case 'h': fputs(_(create_help), stdout); return -1;
 		default: return cli_bad_option(cmd, argv);
 		}
 	}
+	/* The wizard's Security page offers a self-signed certificate, selected by default, or an
+	 * imported PKI one: bootable and prestaged media always carry one. */
+	if (!edit && (d->type == TSM_MEDIA_BOOTABLE || d->type == TSM_MEDIA_PRESTAGED) &&
+	    !d->cert_pfx_path && !d->cert_self_signed && !d->cert_valid_from && !d->cert_valid_until)
+		d->cert_self_signed = d->cert_defaulted = true;
 	if (d->cert_self_signed && !d->cert_valid_until) {
 		/* A year from now unless told otherwise, as the wizard proposes. */
 		if (!d->cert_valid_from)
@@ -470,11 +578,20 @@ static int media_create(struct cli *cli, int argc, char **argv)
 		tsm_media_def_clear(&d);
 		return rc < 0 ? 0 : rc;
 	}
-	if (!type_given || !d.name || optind < argc) {
+	if (optind < argc) {
+		rc = cli_usage_error("media create ", "unexpected argument '%s' (options take the"
+				     " form --name VALUE)", argv[optind]);
+		tsm_password_free(sec.password);
+		tsm_password_free(sec.cert_password);
+		tsm_media_def_clear(&d);
+		return rc;
+	}
+	if (!type_given || !d.name) {
+		tsm_password_free(sec.password);
+		tsm_password_free(sec.cert_password);
 		tsm_media_def_clear(&d);
 		return cli_usage_error("media create ", !type_given ? "--type is required"
-						       : !d.name ? "--name is required"
-								 : "unexpected argument");
+								   : "--name is required");
 	}
 	if (cli_open_store(cli, &store) < 0) {
 		tsm_password_free(sec.password);
@@ -487,6 +604,10 @@ static int media_create(struct cli *cli, int argc, char **argv)
 	if (rc == 0 && !cli->quiet)
 		printf(_("created media %s (%s, version %lld)\n"), d.name, tsm_media_type_name(d.type),
 		       (long long)version);
+	if (rc == 0 && d.cert_defaulted)
+		tsm_info("media '%s': no certificate option: it carries a self-signed media certificate"
+			 " (%s), the wizard's default; --certificate FILE.p12 imports a PKI one instead",
+			 d.name, d.cert_summary ? d.cert_summary : "");
 	else if (rc < 0)
 		tsm_error("media '%s' was not created", d.name);
 	tsm_password_free(sec.password);
@@ -505,7 +626,7 @@ static int media_edit(struct cli *cli, int argc, char **argv)
 	int rc;
 
 	if (cli_wants_help(argc, argv)) {
-		fputs(create_help, stdout);
+		fputs(_(create_help), stdout);
 		return 0;
 	}
 	if (argc < 2 || argv[1][0] == '-')
@@ -517,10 +638,16 @@ static int media_edit(struct cli *cli, int argc, char **argv)
 		return 1;
 	}
 	optind = 2;
-	/* Not kept between versions: given again when the files are rendered. */
-	info.def.password_protected = false;
-	info.def.weak_password = false;
 	rc = parse_def_options(argc, argv, &info.def, true, &type_given, &sec);
+	if (rc == 0 && type_given)
+		rc = cli_usage_error("media edit ", "the type of a media does not change: remove it"
+				     " and create it again");
+	/* Neither password option: the protection stays as it is, and the rendered files carry
+	 * over unless the change reaches them (render.c); else it is given again. */
+	if (!info.def.password && !info.def.no_password)
+		info.def.keep_protection = true;
+	else
+		info.def.password_protected = info.def.weak_password = false;
 	if (rc == 0 && optind < argc)
 		rc = cli_usage_error("media edit ", "unexpected argument '%s'", argv[optind]);
 	if (rc == 0) {
@@ -535,9 +662,58 @@ static int media_edit(struct cli *cli, int argc, char **argv)
 	return rc < 0 ? 0 : rc;
 }
 
+static const char *mode_name(const struct tsm_media_def *d)
+{
+	return d->mode == TSM_MODE_SITE_BASED ? "site-based" : "dynamic";
+}
+
+static const char *uda_name(enum tsm_uda uda)
+{
+	switch (uda) {
+	case TSM_UDA_AUTO: return "auto";
+	case TSM_UDA_ADMIN: return "admin";
+	case TSM_UDA_DENY: return "deny";
+	default: return NULL;
+	}
+}
+
+/* The media variables, secret-looking values masked (as media inspect masks them). */
+static char **variables_masked(const struct tsm_media_def *d)
+{
+	char **v = calloc(d->nvariables + 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < d->nvariables; i++) {
+		if (!tsm_media_variable_secret(d->variables[i]))
+			v[i] = strdup(d->variables[i]);
+		else if (asprintf(&v[i], "%.*s=********", (int)strcspn(d->variables[i], "="),
+				  d->variables[i]) < 0)
+			v[i] = NULL;
+	}
+	return v;
+}
+
+static void strings_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static struct json_object *json_date(int64_t t)
+{
+	char buf[32];
+
+	if (!t)
+		return NULL;
+	tsm_date_format(t, buf);
+	return json_object_new_string(buf);
+}
+
 /* A media definition, as list and show write it, in a new object. */
 static struct json_object *json_def(const struct tsm_media_def *d)
 {
+	char **vars = variables_masked(d);
+	struct json_object *cert = NULL;
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "name", cli_json_string(d->name));
@@ -561,11 +737,11 @@ static struct json_object *json_def(const struct tsm_media_def *d)
 	json_object_object_add(o, "task_sequence", cli_json_string(d->task_sequence));
 	json_object_object_add(o, "os_image", cli_json_string(d->os_image));
 	json_object_object_add(o, "site", cli_json_string(d->site));
-	json_object_object_add(o, "mode", json_object_new_string(
-		d->mode == TSM_MODE_SITE_BASED ? "site-based" : "dynamic"));
+	json_object_object_add(o, "mode", json_object_new_string(mode_name(d)));
 	json_object_object_add(o, "management_points",
 			       cli_json_strings(d->management_points, d->nmanagement_points));
-	json_object_object_add(o, "variables", cli_json_strings(d->variables, d->nvariables));
+	json_object_object_add(o, "variables", cli_json_strings(vars, vars ? d->nvariables : 0));
+	strings_free(vars, d->nvariables);
 	json_object_object_add(o, "media_guid", cli_json_string(d->media_guid));
 	json_object_object_add(o, "password_protected",
 			       json_object_new_boolean(d->password_protected));
@@ -578,6 +754,35 @@ static struct json_object *json_def(const struct tsm_media_def *d)
 	json_object_object_add(o, "certificate", cli_json_string(d->cert_summary));
 	json_object_object_add(o, "partition_table", json_object_new_string(
 		d->partition_table == TSM_PARTITION_GPT ? "gpt" : "mbr"));
+	/* Every other setting, so each can be seen again (null or empty when unset). */
+	json_object_object_add(o, "os_image_index", json_object_new_uint64(d->os_image_index));
+	json_object_object_add(o, "extra_content",
+			       cli_json_strings(d->extra_content, d->nextra_content));
+	json_object_object_add(o, "include_dependencies",
+			       json_object_new_boolean(d->include_dependencies));
+	json_object_object_add(o, "unattended", json_object_new_boolean(d->unattended));
+	json_object_object_add(o, "unknown_computers", json_object_new_boolean(d->unknown_computers));
+	json_object_object_add(o, "user_device_affinity",
+			       cli_json_string(uda_name(d->user_device_affinity)));
+	json_object_object_add(o, "prestart_command", cli_json_string(d->prestart_command));
+	json_object_object_add(o, "prestart_files", cli_json_string(d->prestart_files));
+	json_object_object_add(o, "valid_from", json_date(d->valid_from));
+	json_object_object_add(o, "valid_until", json_date(d->valid_until));
+	json_object_object_add(o, "allowed_steps",
+			       cli_json_strings(d->allowed_steps, d->nallowed_steps));
+	json_object_object_add(o, "created_by", cli_json_string(d->created_by));
+	json_object_object_add(o, "prestaged_version", cli_json_string(d->version_text));
+	json_object_object_add(o, "comment", cli_json_string(d->comment));
+	if (d->cert_summary) {
+		cert = json_object_new_object();
+		json_object_object_add(cert, "subject", cli_json_string(d->cert_subject));
+		json_object_object_add(cert, "issuer", cli_json_string(d->cert_issuer));
+		json_object_object_add(cert, "self_signed", json_object_new_boolean(!d->cert_is_pki));
+		json_object_object_add(cert, "not_before", json_date(d->cert_not_before));
+		json_object_object_add(cert, "not_after", json_date(d->cert_not_after));
+		json_object_object_add(cert, "sha1", cli_json_string(d->cert_sha1));
+	}
+	json_object_object_add(o, "certificate_details", cert);
 	return o;
 }
 
@@ -608,7 +813,9 @@ static int media_list(struct cli *cli, int argc, char **argv)
 		}
 		rc = cli_json_print(a);
 	} else {
-		printf("%-24s  %-6s  %7s  %s\n", "NAME", "TYPE", "VERSION", "CONTENT");
+		/* TRANSLATORS: the header of media list, over columns of 24, 6
+		 * and 7 (right) characters and the content IDs. */
+		fputs(_("NAME                      TYPE    VERSION  CONTENT\n"), stdout);
 		for (size_t i = 0; i < n; i++) {
 			printf("%-24s  %-6s  %7lld  ", list[i].def.name,
 			       tsm_media_type_name(list[i].def.type), (long long)list[i].version);
@@ -652,22 +859,97 @@ static struct json_object *json_eltorito_entry(const char *platform, unsigned id
 static void print_boot_entries(const struct tsm_volume *v)
 {
 	if (v->bios_boot)
-		printf("  %-32s El Torito BIOS (platform 0x00), no emulation, load size %u: %s\n",
+		printf(_("  %-32s El Torito BIOS (platform 0x00), no emulation, load size %u: %s\n"),
 		       v->file_name, v->bios_load_size, v->bios_boot);
 	if (v->uefi_boot)
-		printf("  %-32s El Torito UEFI (platform 0xEF), no emulation, load size %u%s: %s\n",
-		       v->file_name, v->uefi_load_size, v->uefi_load_size > 1 ? "" : " (to the image's end)",
-		       v->uefi_boot);
+		printf(_("  %-32s El Torito UEFI (platform 0xEF), no emulation, load size %u%s: %s\n"),
+		       v->file_name, v->uefi_load_size,
+		       v->uefi_load_size > 1 ? "" : _(" (to the image's end)"), v->uefi_boot);
 	if (v->usb_efi)
-		printf("  %-32s UEFI from the FAT partition: %s\n", v->file_name, v->usb_efi);
+		printf(_("  %-32s UEFI from the FAT partition: %s\n"), v->file_name, v->usb_efi);
 	if (!v->bios_boot && !v->uefi_boot && !v->usb_efi) {
 		size_t n = strlen(v->file_name);
 
 		printf("  %-32s %s\n", v->file_name,
 		       n > 4 && strcmp(v->file_name + n - 4, ".wim") == 0
-			       ? "none: a WIM to apply to a disk, which boots from the files it holds"
-			       : "none: does not boot");
+			       ? _("none: a WIM to apply to a disk, which boots from the files it holds")
+			       : _("none: does not boot"));
 	}
+}
+
+static const char show_help[] = N_(
+	"Usage: tsmedia [--store DIR] media show NAME [--json]\n"
+	"\n"
+	"Shows a media's definition, every setting it was given (variables whose name\n"
+	"looks secret are masked), its certificate (subject, issuer, dates, thumbprint),\n"
+	"its boot entries, its volume files and their sizes, and its versions.\n");
+
+static void print_list(const char *label, char *const *v, size_t n)
+{
+	if (!n)
+		return;
+	printf("%-10s ", label);
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s", i ? ", " : "", v[i]);
+	printf("\n");
+}
+
+/* Every setting of a task sequence media that is set, one line each. */
+static void print_ts_settings(const struct tsm_media_def *d)
+{
+	char **vars = variables_masked(d);
+	char when[32];
+
+	if (d->cert_summary) {
+		char from[32], until[32];
+
+		tsm_date_format(d->cert_not_before, from);
+		tsm_date_format(d->cert_not_after, until);
+		if (d->cert_subject)
+			printf(_("  subject %s, issuer %s, valid %s to %s, SHA-1 %s\n"), d->cert_subject,
+			       d->cert_issuer ? d->cert_issuer : "-", from, until,
+			       d->cert_sha1 ? d->cert_sha1 : "-");
+	}
+	printf(_("Cipher:    %s\n"), d->cipher == TSM_MEDIA_AES128 ? "aes128" : "aes256");
+	if (d->boot_image)
+		printf(_("Boot image: %s\n"), d->boot_image);
+	if (d->task_sequence)
+		printf(_("Task sequence: %s\n"), d->task_sequence);
+	if (d->os_image)
+		printf(_("OS image:  %s (index %u)\n"), d->os_image, d->os_image_index ? d->os_image_index : 1);
+	print_list(_("More content:"), d->extra_content, d->nextra_content);
+	if (d->include_dependencies)
+		fputs(_("Include dependencies: yes\n"), stdout);
+	if (d->site)
+		printf(_("Site:      %s, %s\n"), d->site, mode_name(d));
+	print_list(_("Management points:"), d->management_points, d->nmanagement_points);
+	if (vars)
+		print_list(_("Variables:"), vars, d->nvariables);
+	strings_free(vars, d->nvariables);
+	if (d->type != TSM_MEDIA_CAPTURE)
+		printf(_("Unattended: %s\n"), d->unattended ? _("yes") : _("no"));
+	if (d->type == TSM_MEDIA_BOOTABLE || d->type == TSM_MEDIA_PRESTAGED)
+		printf(_("Unknown computers: %s\n"), d->unknown_computers ? _("yes") : _("no"));
+	if (uda_name(d->user_device_affinity))
+		printf(_("User device affinity: %s\n"), uda_name(d->user_device_affinity));
+	if (d->prestart_command)
+		printf(_("Prestart:  %s%s%s\n"), d->prestart_command,
+		       d->prestart_files ? _(", files ") : "", d->prestart_files ? d->prestart_files : "");
+	if (d->valid_from) {
+		tsm_date_format(d->valid_from, when);
+		printf(_("Valid from: %s\n"), when);
+	}
+	if (d->valid_until) {
+		tsm_date_format(d->valid_until, when);
+		printf(_("Valid until: %s\n"), when);
+	}
+	print_list(_("Allowed steps:"), d->allowed_steps, d->nallowed_steps);
+	if (d->created_by)
+		printf(_("Created by: %s\n"), d->created_by);
+	if (d->version_text)
+		printf(_("Prestaged version: %s\n"), d->version_text);
+	if (d->comment)
+		printf(_("Comment:   %s\n"), d->comment);
 }
 
 static int media_show(struct cli *cli, int argc, char **argv)
@@ -679,7 +961,7 @@ static int media_show(struct cli *cli, int argc, char **argv)
 	struct tsm_store *store;
 	char *arch = NULL;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, media_help, "media show ", "a media NAME", &as_json);
+	int rc = cli_parse_json_args(argc, argv, show_help, "media show ", N_("a media NAME"), &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -744,43 +1026,51 @@ static int media_show(struct cli *cli, int argc, char **argv)
 	} else {
 		const struct tsm_media_def *d = &snap->info.def;
 
-		printf("Name:      %s\nType:      %s\nVersion:   %lld\nLabel:     %s\n", d->name,
+		/* TRANSLATORS: media show; keep the values of the lines aligned. */
+		printf(_("Name:      %s\nType:      %s\nVersion:   %lld\nLabel:     %s\n"), d->name,
 		       tsm_media_type_name(d->type), (long long)snap->info.version,
 		       d->label ? d->label : d->name);
-		printf("Content:  ");
+		fputs(_("Content:  "), stdout);
 		for (size_t i = 0; i < snap->ncontent; i++)
-			printf(" %s (version %lld)", snap->content[i].id,
+			printf(_(" %s (version %lld)"), snap->content[i].id,
 			       (long long)snap->content[i].version);
 		printf("\n");
 		if (arch)
-			printf("Architecture: %s (the boot image's)\n", arch);
-		printf("Boot entries%s%s:\n", d->hybrid_mbr_len ? " (and a hybrid MBR" : "",
-		       d->hybrid_mbr_len ? (d->hybrid_gpt ? " and GPT)" : ")")
-					 : (d->hybrid_gpt ? " (and a hybrid GPT)" : ""));
+			printf(_("Architecture: %s (the boot image's)\n"), arch);
+		if (d->hybrid_mbr_len && d->hybrid_gpt)
+			fputs(_("Boot entries (and a hybrid MBR and GPT):\n"), stdout);
+		else if (d->hybrid_mbr_len)
+			fputs(_("Boot entries (and a hybrid MBR):\n"), stdout);
+		else if (d->hybrid_gpt)
+			fputs(_("Boot entries (and a hybrid GPT):\n"), stdout);
+		else
+			fputs(_("Boot entries:\n"), stdout);
 		for (size_t i = 0; i < set->n; i++)
 			print_boot_entries(&set->volumes[i]);
 		if (d->type != TSM_MEDIA_DATA) {
-			printf("Media GUID: %s\n", d->media_guid ? d->media_guid : "-");
+			printf(_("Media GUID: %s\n"), d->media_guid ? d->media_guid : "-");
 			if (d->password_protected)
-				printf("Password:  yes: variables and policy are encrypted (%s)%s\n",
+				printf(_("Password:  yes: variables and policy are encrypted (%s)%s\n"),
 				       d->cipher == TSM_MEDIA_AES128 ? "AES-128" : "AES-256",
-				       d->weak_password ? "; the password is weak, kept because of"
-							  " --allow-weak-password" : "");
+				       d->weak_password ? _("; the password is weak, kept because of"
+							    " --allow-weak-password") : "");
 			else if (d->type == TSM_MEDIA_CAPTURE)
-				printf("Password:  none (capture media)\n");
+				fputs(_("Password:  none (capture media)\n"), stdout);
 			else
-				printf("Password:  none: %s\n", tsm_media_exposure(d));
+				printf(_("Password:  none: %s\n"), tsm_media_exposure(d));
 			if (d->cert_summary)
-				printf("Certificate: %s\n", d->cert_summary);
+				printf(_("Certificate: %s\n"), d->cert_summary);
+			print_ts_settings(d);
 			if (d->type == TSM_MEDIA_BOOTABLE || d->type == TSM_MEDIA_PRESTAGED ||
 			    d->type == TSM_MEDIA_STANDALONE)
-				printf("Note:      packages on the media are not encrypted (as in"
-				       " Configuration Manager); keep the media physically safe, or\n"
-				       "           deliver sensitive content from the network instead\n");
+				fputs(_("Note:      packages on the media are not encrypted (as in"
+					" Configuration Manager); keep the media physically safe, or\n"
+					"           deliver sensitive content from the network instead\n"),
+				      stdout);
 		}
-		printf("Volumes:\n");
+		fputs(_("Volumes:\n"), stdout);
 		for (size_t i = 0; i < set->n; i++)
-			printf("  %-32s %15llu bytes\n", set->volumes[i].file_name,
+			printf(_("  %-32s %15llu bytes\n"), set->volumes[i].file_name,
 			       (unsigned long long)tsm_image_size(set->volumes[i].image));
 		media_show_versions(snap, set, kept, nkept);
 	}
@@ -795,7 +1085,7 @@ static int media_rm(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_store *store;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, media_help, "media rm ", "a media NAME", &as_json);
+	int rc = cli_parse_json_args(argc, argv, media_help, "media rm ", N_("a media NAME"), &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -819,7 +1109,7 @@ static int export_image(struct tsm_store *store, struct tsm_image *image, int fd
 	return media_image_write(store, image, fd, what, progress, false, 0, NULL);
 }
 
-static const char inspect_help[] =
+static const char inspect_help[] = N_(
 	"Usage: tsmedia [--store DIR] media inspect PATH|NAME [--password-file FILE]\n"
 	"                                            [--show-secrets] [--json]\n"
 	"\n"
@@ -835,7 +1125,7 @@ static const char inspect_help[] =
 	"copy) or a prestaged WIM (SMS/data of its first image, no manifest); NAME\n"
 	"is a media of the store, exported to $TMPDIR to be read (a USB\n"
 	"image or a prestaged WIM: its SMS/data read from the store, no manifest).\n"
-	"Exit status 0 when every file matches, 1 otherwise.\n";
+	"Exit status 0 when every file matches, 1 otherwise.\n");
 
 /* The volumes of a set beside its first: NAME.1.iso, NAME.2.iso, ... */
 static int inspect_volumes(const char *path, char ***paths_ret, size_t *n_ret)
@@ -969,42 +1259,45 @@ static void inspect_print(const struct tsm_inspect_result *r)
 {
 	char from[32], until[32];
 
-	printf("Volumes:   %u\n", r->volumes);
-	printf("Media:     %s, %s%s\n", r->media_type,
-	       r->password_required ? "protected by a password" : "no password",
-	       r->unattended ? ", unattended" : "");
-	printf("--- SMS/data/Variables.dat: %zu variables (%s%s)\n", r->nvars,
-	       r->cipher, r->password_required ? "" : ", Configuration Manager's fixed key");
+	/* TRANSLATORS: media inspect; keep the values of the lines aligned. */
+	printf(_("Volumes:   %u\n"), r->volumes);
+	printf(_("Media:     %s, %s%s\n"), r->media_type,
+	       r->password_required ? _("protected by a password") : _("no password"),
+	       r->unattended ? _(", unattended") : "");
+	printf(_("--- SMS/data/Variables.dat: %zu variables (%s%s)\n"), r->nvars,
+	       r->cipher, r->password_required ? "" : _(", Configuration Manager's fixed key"));
 	for (size_t i = 0; i < r->nvars; i++)
 		printf("  %s=%s\n", r->vars[i].name, r->vars[i].value);
 	if (r->has_cert) {
 		tsm_date_format(r->cert_not_before, from);
 		tsm_date_format(r->cert_not_after, until);
-		printf("--- media certificate: %s, issued by %s, valid %s to %s, SHA-1 %s, %s\n",
+		printf(_("--- media certificate: %s, issued by %s, valid %s to %s, SHA-1 %s, %s\n"),
 		       r->cert_subject, r->cert_issuer, from, until, r->cert_sha1,
-		       r->cert_has_key ? "with its private key" : "without a private key");
+		       r->cert_has_key ? _("with its private key") : _("without a private key"));
 	}
 	if (r->has_policy) {
-		printf("--- SMS/data/Policy.xml (%s): task sequence %s \"%s\", advertisement %s,"
-		       " boot image %s\n", r->policy_cipher, r->ts_id ? r->ts_id : "-",
+		printf(_("--- SMS/data/Policy.xml (%s): task sequence %s \"%s\", advertisement %s,"
+			 " boot image %s\n"), r->policy_cipher, r->ts_id ? r->ts_id : "-",
 		       r->ts_name ? r->ts_name : "", r->adv_id ? r->adv_id : "-",
 		       r->boot_image_id ? r->boot_image_id : "-");
-		printf("  packages:");
+		fputs(_("  packages:"), stdout);
 		for (size_t i = 0; i < r->npackages; i++)
 			printf(" %s", r->packages[i]);
-		printf("%s\n", r->npackages ? "" : " none");
+		printf("%s\n", r->npackages ? "" : _(" none"));
 		if (r->sequence)
-			printf("  sequence: %s\n", r->sequence);
+			printf(_("  sequence: %s\n"), r->sequence);
 	}
 	if (!r->has_manifest) {
-		printf("--- no SMS/data/Manifest.txt (media tsmedia did not make): files not checked\n");
+		fputs(_("--- no SMS/data/Manifest.txt (media tsmedia did not make): files not checked\n"),
+		      stdout);
 		return;
 	}
-	printf("--- manifest: %zu files, %zu match (%llu bytes), %zu differ, %zu missing,"
-	       " %zu patched when laid out (not checked)\n", r->files_listed, r->files_ok,
+	printf(_("--- manifest: %zu files, %zu match (%llu bytes), %zu differ, %zu missing,"
+		 " %zu patched when laid out (not checked)\n"), r->files_listed, r->files_ok,
 	       (unsigned long long)r->bytes_ok, r->files_bad, r->files_missing, r->files_unchecked);
+	/* The problems as the locale reads them (--json keeps the English ones). */
 	for (size_t i = 0; i < r->nproblems; i++)
-		printf("  %s\n", r->problems[i]);
+		printf("  %s\n", r->problems_text[i]);
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -1057,7 +1350,7 @@ static int media_inspect(struct cli *cli, int argc, char **argv)
 			break;
 		case 's': show_secrets = true; break;
 		case 'j': as_json = true; break;
-		case 'h': fputs(inspect_help, stdout); return 0;
+		case 'h': fputs(_(inspect_help), stdout); return 0;
 		default: return cli_bad_option("media inspect ", argv);
 		}
 	}

@@ -30,7 +30,7 @@
 #include "tsmedia/media.h"
 #include "tsmedia/progress.h"
 
-static const char burn_help[] =
+static const char burn_help[] = N_(
 	"Usage: tsmedia [--store DIR] media burn NAME [--device DEV ...] [--yes] [--version N]\n"
 	"\n"
 	"Burns every volume of one version of a CD/DVD media (NAME.iso, or the set\n"
@@ -43,7 +43,7 @@ static const char burn_help[] =
 	"                 a file instead, as xorriso does.  Given more than once, volume\n"
 	"                 K goes to the K-th device (the last one takes the rest)\n"
 	"  --yes          do not ask for discs (scripts, and burners loaded in advance)\n"
-	"  --version N    the media's version N (versions/NAME/N/; default: newest)\n";
+	"  --version N    the media's version N (versions/NAME/N/; default: newest)\n");
 
 /* xorriso on $PATH, or NULL (reported). */
 static char *find_xorriso(void)
@@ -108,7 +108,7 @@ static int burn_volume(struct cli *cli, struct media_sel *sel, size_t v, const c
 
 	snprintf(devarg, sizeof(devarg), "dev=%s", dev);
 	snprintf(tsize, sizeof(tsize), "tsize=%" PRIu64, size);
-	snprintf(label, sizeof(label), "burning %zu/%zu", v + 1, sel->set->n);
+	snprintf(label, sizeof(label), _("burning %zu/%zu"), v + 1, sel->set->n);
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
 	fflush(log);
@@ -172,7 +172,7 @@ static int verify_volume(struct cli *cli, struct media_sel *sel, size_t v, const
 		tsm_error("cannot open %s to verify volume %zu: %s", path, v + 1, strerror(-rc));
 		return rc;
 	}
-	tsm_progress_start(&progress, "verifying", tsm_image_size(image), cli->progress);
+	tsm_progress_start(&progress, _("verifying"), tsm_image_size(image), cli->progress);
 	rc = media_image_verify(sel->store, image, fd, path, &progress, got);
 	tsm_progress_finish(&progress);
 	close(fd);
@@ -221,8 +221,9 @@ static int burn_all(struct cli *cli, struct media_sel *sel, char **devices, size
 		if (!yes) {
 			char question[4400];
 
-			snprintf(question, sizeof(question), "Put a blank disc for volume %zu of %zu"
-				 " (%s) into %s, then press Enter:", v + 1, sel->set->n,
+			snprintf(question, sizeof(question),
+				 _("Put a blank disc for volume %zu of %zu (%s) into %s, then press"
+				   " Enter:"), v + 1, sel->set->n,
 				 sel->set->volumes[v].file_name, devices[k]);
 			if (!media_confirm(question, "")) {
 				tsm_error("not confirmed: volume %zu and after were not burned", v + 1);
@@ -276,7 +277,7 @@ int media_burn(struct cli *cli, int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'h': fputs(burn_help, stdout); free(devices); return 0;
+		case 'h': fputs(_(burn_help), stdout); free(devices); return 0;
 		default: free(devices); return cli_bad_option("media burn ", argv);
 		}
 	}

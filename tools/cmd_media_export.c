@@ -19,7 +19,7 @@
 #include "tsmedia/media.h"
 #include "tsmedia/progress.h"
 
-static const char export_help[] =
+static const char export_help[] = N_(
 	"Usage: tsmedia [--store DIR] media export NAME -o FILE|DIR [--volume N] [--version N]\n"
 	"\n"
 	"Writes a media's bytes out: the same bytes the mount serves.  Every volume\n"
@@ -29,7 +29,7 @@ static const char export_help[] =
 	"one volume (the first unless --volume N; - for standard output).\n"
 	"\n"
 	"  --version N   the media's version N, as the mount serves it under\n"
-	"                versions/NAME/N/ (default: the newest)\n";
+	"                versions/NAME/N/ (default: the newest)\n");
 
 /* Writes volume @v of @sel to @path (created, or truncated). */
 static int export_volume(struct cli *cli, struct media_sel *sel, size_t v, const char *path)
@@ -45,7 +45,7 @@ static int export_volume(struct cli *cli, struct media_sel *sel, size_t v, const
 		tsm_error("cannot create %s: %s", path, strerror(-rc));
 		return rc;
 	}
-	tsm_progress_start(&progress, "exporting", tsm_image_size(image), cli->progress);
+	tsm_progress_start(&progress, _("exporting"), tsm_image_size(image), cli->progress);
 	rc = media_image_write(sel->store, image, fd, path, &progress, false, 0, NULL);
 	tsm_progress_finish(&progress);
 	if (fd != STDOUT_FILENO && close(fd) < 0 && rc == 0) {
@@ -136,7 +136,7 @@ int media_export(struct cli *cli, int argc, char **argv)
 			if (media_parse_version("media export ", optarg, &number) != 0)
 				return EXIT_USAGE;
 			break;
-		case 'h': fputs(export_help, stdout); return 0;
+		case 'h': fputs(_(export_help), stdout); return 0;
 		default: return cli_bad_option("media export ", argv);
 		}
 	}
@@ -165,16 +165,16 @@ void media_show_versions(const struct tsm_media_snapshot *snap, const struct tsm
 			 const int64_t *kept, size_t nkept)
 {
 	if (snap->number > 0) {
-		printf("Paths:     (this version, never changing, on the mount)\n");
+		fputs(_("Paths:     (this version, never changing, on the mount)\n"), stdout);
 		for (size_t i = 0; i < set->n; i++)
 			printf("  versions/%s/%lld/%s\n", snap->info.def.name, (long long)snap->number,
 			       set->volumes[i].file_name);
 	}
-	printf("Versions:  ");
+	fputs(_("Versions:  "), stdout);
 	for (size_t i = 0; i < nkept; i++)
 		printf("%s%lld", i ? " " : "", (long long)kept[i]);
-	printf("%s (versions/%s/N/; gc --keep-versions decides how many stay)\n",
-	       nkept ? "" : "none recorded", snap->info.def.name);
+	printf(_("%s (versions/%s/N/; gc --keep-versions decides how many stay)\n"),
+	       nkept ? "" : _("none recorded"), snap->info.def.name);
 }
 
 void media_show_versions_json(struct json_object *doc, const struct tsm_media_snapshot *snap,

@@ -32,7 +32,7 @@
 #include "tsmedia/media.h"
 #include "tsmedia/progress.h"
 
-static const char write_help[] =
+static const char write_help[] = N_(
 	"Usage: tsmedia [--store DIR] media write NAME --device DEV [--yes] [--force-fixed-disk]\n"
 	"                                         [--version N]\n"
 	"\n"
@@ -49,7 +49,7 @@ static const char write_help[] =
 	"  --device DEV        the whole disk to overwrite\n"
 	"  --yes               do not ask\n"
 	"  --force-fixed-disk  write to a disk the kernel does not call removable\n"
-	"  --version N         the media's version N (versions/NAME/N/; default: newest)\n";
+	"  --version N         the media's version N (versions/NAME/N/; default: newest)\n");
 
 /* What we know of a block device. */
 struct device_info {
@@ -275,21 +275,25 @@ static int write_checked(struct cli *cli, struct media_sel *sel, const struct wr
 	if (!cli->quiet || !o->yes) {
 		FILE *out = o->yes ? stdout : stderr;
 
-		fprintf(out, "Media:     %s version %lld%s%s%s: %s, %" PRIu64 " bytes\n",
+		/* TRANSLATORS: media write; keep the values of the lines aligned. */
+		fprintf(out, _("Media:     %s version %lld%s%s%s: %s, %llu bytes\n"),
 			sel->snap->info.def.name, (long long)sel->snap->info.version,
-			vdir[0] ? " (" : "", vdir, vdir[0] ? ")" : "", file, size);
-		fprintf(out, "Device:    %s\n", o->device);
-		fprintf(out, "Model:     %s%s%s%s\n", info.model[0] ? info.model : "unknown",
+			vdir[0] ? " (" : "", vdir, vdir[0] ? ")" : "", file, (unsigned long long)size);
+		fprintf(out, _("Device:    %s\n"), o->device);
+		fprintf(out, _("Model:     %s%s%s%s\n"), info.model[0] ? info.model : _("unknown"),
 			info.bus[0] ? " (" : "", info.bus, info.bus[0] ? ")" : "");
-		fprintf(out, "Size:      %" PRIu64 " bytes (%.1f GB)\n", info.size, info.size / 1e9);
-		fprintf(out, "Serial:    %s\n", info.serial[0] ? info.serial : "unknown");
-		fprintf(out, "Removable: %s\n", info.removable ? "yes" : "no (--force-fixed-disk)");
+		fprintf(out, _("Size:      %llu bytes (%.1f GB)\n"), (unsigned long long)info.size,
+			info.size / 1e9);
+		fprintf(out, _("Serial:    %s\n"), info.serial[0] ? info.serial : _("unknown"));
+		fprintf(out, _("Removable: %s\n"),
+			info.removable ? _("yes") : _("no (--force-fixed-disk)"));
 	}
 	if (!o->yes) {
 		char question[512];
 
-		snprintf(question, sizeof(question), "Everything on %s will be lost.  Type yes to"
-			 " write:", o->device);
+		/* TRANSLATORS: the answer stays "yes", whatever the language. */
+		snprintf(question, sizeof(question), _("Everything on %s will be lost.  Type yes to"
+						       " write:"), o->device);
 		if (!media_confirm(question, "yes")) {
 			tsm_error("not confirmed: nothing was written to %s", o->device);
 			rc = -ECANCELED;
@@ -304,7 +308,7 @@ static int write_checked(struct cli *cli, struct media_sel *sel, const struct wr
 			  strerror(-rc), rc == -EBUSY ? " (mounted or in use by another program)" : "");
 		goto out_free;
 	}
-	tsm_progress_start(&progress, "writing", size, cli->progress);
+	tsm_progress_start(&progress, _("writing"), size, cli->progress);
 	rc = media_image_write(sel->store, image, fd, o->device, &progress, true, info.block_size,
 			       wrote);
 	tsm_progress_finish(&progress);
@@ -324,7 +328,7 @@ static int write_checked(struct cli *cli, struct media_sel *sel, const struct wr
 		tsm_error("cannot open %s to verify it: %s", o->device, strerror(-rc));
 		goto out_free;
 	}
-	tsm_progress_start(&progress, "verifying", size, cli->progress);
+	tsm_progress_start(&progress, _("verifying"), size, cli->progress);
 	rc = media_image_verify(sel->store, image, fd, o->device, &progress, read_back);
 	tsm_progress_finish(&progress);
 	close(fd);
@@ -370,7 +374,7 @@ int media_write(struct cli *cli, int argc, char **argv)
 			if (media_parse_version("media write ", optarg, &o.number) != 0)
 				return EXIT_USAGE;
 			break;
-		case 'h': fputs(write_help, stdout); return 0;
+		case 'h': fputs(_(write_help), stdout); return 0;
 		default: return cli_bad_option("media write ", argv);
 		}
 	}

@@ -21,7 +21,7 @@
 #include "tsmedia/store.h"
 #include "tsmedia/tree.h"
 
-static const char mkiso_help[] =
+static const char mkiso_help[] = N_(
 	"Usage: tsmedia [--store DIR] mkiso -o OUT [OPTIONS] SOURCE\n"
 	"\n"
 	"Writes an ISO image of SOURCE: a content ID, or a directory (imported first as\n"
@@ -42,7 +42,7 @@ static const char mkiso_help[] =
 	"      --uefi-boot PATH    FAT image for the UEFI El Torito entry (path in SOURCE)\n"
 	"      --hybrid-mbr FILE   MBR boot code template (isohdpfx.bin): a USB-bootable\n"
 	"                          image\n"
-	"      --hybrid-gpt        a GPT too, with the UEFI image as EFI System partition\n";
+	"      --hybrid-gpt        a GPT too, with the UEFI image as EFI System partition\n");
 
 enum {
 	OPT_PUBLISHER = 256,
@@ -311,7 +311,7 @@ int cmd_mkiso(struct cli *cli, int argc, char **argv)
 		case OPT_HYBRID_MBR: mbr_path = optarg; break;
 		case OPT_HYBRID_GPT: o.hybrid_gpt = true; break;
 		case OPT_LAYOUT_ONLY: layout_only = true; break;
-		case 'h': fputs(mkiso_help, stdout); return 0;
+		case 'h': fputs(_(mkiso_help), stdout); return 0;
 		default: return cli_bad_option("mkiso ", argv);
 		}
 	}

@@ -8,16 +8,17 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
-static const char mount_help[] =
+static const char mount_help[] = N_(
 	"Usage: tsmedia [--store DIR] mount MOUNTPOINT [-f] [-o OPTION[,OPTION...]]\n"
 	"\n"
 	"Serves every media of the store as a live file under MOUNTPOINT: NAME.iso\n"
 	"(NAME.1.iso ... NAME.N.iso for a set), assembled on read.  Runs tsmediafs;\n"
 	"see 'tsmediafs --help' for its options (-f stays in the foreground,\n"
 	"-o allow_other lets other users read the media).  Unmount with\n"
-	"'fusermount3 -u MOUNTPOINT'.\n";
+	"'fusermount3 -u MOUNTPOINT'.\n");
 
 /* tsmediafs next to this program in the build tree, else on $PATH. */
 static const char *daemon_path(char *buf, size_t n)
@@ -44,7 +45,7 @@ int cmd_mount(struct cli *cli, int argc, char **argv)
 	int n = 0;
 
 	if (cli_wants_help(argc, argv)) {
-		fputs(mount_help, stdout);
+		fputs(_(mount_help), stdout);
 		return 0;
 	}
 	if (argc < 2)

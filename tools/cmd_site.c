@@ -16,11 +16,11 @@
 #include "tsmedia/site.h"
 #include "tsmedia/store.h"
 
-static const char site_help[] =
+static const char site_help[] = N_(
 	"Usage: tsmedia [--store DIR] site COMMAND [ARGS]\n"
 	"\n"
 	"  add --code CODE --type primary|cas [--parent CODE] [--root-ca FILE ...]\n"
-	"      [--mp URL ...] [site values]   add a site\n"
+	"      [--management-point URL ...] [site values]   add a site\n"
 	"  edit CODE [--add-mp URL] [--rm-mp URL] [--add-root-ca FILE]\n"
 	"      [--rm-root-ca SHA256] [site values] [--clear NAME]\n"
 	"                              change its management points, root CAs and values\n"
@@ -30,11 +30,12 @@ static const char site_help[] =
 	"  rm CODE                     remove a site (not while it is a parent)\n"
 	"\n"
 	"A hierarchy is a central administration site (cas) with primary sites below\n"
-	"it, or a stand-alone primary site.  Site codes are three letters or digits.\n";
+	"it, or a stand-alone primary site.  Site codes are three letters or digits.\n");
 
-static const char add_help[] =
+static const char add_help[] = N_(
 	"Usage: tsmedia [--store DIR] site add --code CODE --type primary|cas\n"
-	"                                      [--parent CODE] [--root-ca FILE ...] [--mp URL ...]\n"
+	"                                      [--parent CODE] [--root-ca FILE ...]\n"
+	"                                      [--management-point URL ...]\n"
 	"\n"
 	"  --code CODE      three letters or digits, like PS1\n"
 	"  --type TYPE      primary, or cas (central administration site)\n"
@@ -43,13 +44,15 @@ static const char add_help[] =
 	"  --root-ca FILE   a root CA certificate the site trusts (PEM, one or more\n"
 	"                   certificates, or DER); each must be a CA certificate\n"
 	"                   (basicConstraints CA:TRUE).  Repeatable\n"
-	"  --mp URL         a management point, http://HOST[:PORT][/PATH] or https://...\n"
+	"  --management-point URL\n"
+	"                   a management point, http://HOST[:PORT][/PATH] or https://...\n"
 	"                   Repeatable; the order is kept (clients try them in order).\n"
-	"                   Primary sites only\n"
+	"                   Primary sites only (--mp is the same option, as in media\n"
+	"                   create)\n"
 	"\n"
-	"and the site values below.  Nothing is stored unless everything is valid.\n\n";
+	"and the site values below.  Nothing is stored unless everything is valid.\n\n");
 
-static const char values_help[] =
+static const char values_help[] = N_(
 	"Site values: what only the site knows and the bootable and prestaged media made\n"
 	"for it carry in their variables (Configuration Manager refuses media without\n"
 	"them; so does tsmedia, naming the missing ones).  Copy them from the site, or\n"
@@ -62,9 +65,9 @@ static const char values_help[] =
 	"  --use-first-cert VALUE            _SMSTSUseFirstCert\n"
 	"  --x64-unknown-guid GUID, --x86-unknown-guid GUID\n"
 	"                                    the unknown-computer records media with\n"
-	"                                    --unknown-computers use\n";
+	"                                    --unknown-computers use\n");
 
-static const char edit_help[] =
+static const char edit_help[] = N_(
 	"Usage: tsmedia [--store DIR] site edit CODE [--add-mp URL] [--rm-mp URL]\n"
 	"                                            [--add-root-ca FILE] [--rm-root-ca SHA256]\n"
 	"\n"
@@ -72,22 +75,22 @@ static const char edit_help[] =
 	"then additions at the end of the lists.  Each option is repeatable.  A root CA\n"
 	"is named by the SHA-256 thumbprint 'site show' prints (colons allowed).  A site\n"
 	"value is set (replacing the one there) or removed with --clear NAME (http-port,\n"
-	"...).\n\n";
+	"...).\n\n");
 
-static const char list_help[] =
+static const char list_help[] = N_(
 	"Usage: tsmedia [--store DIR] site list [--json]\n\n"
-	"Lists every site: code, type, parent, management points and root CAs.\n";
+	"Lists every site: code, type, parent, management points and root CAs.\n");
 
-static const char show_help[] =
+static const char show_help[] = N_(
 	"Usage: tsmedia [--store DIR] site show CODE [--json]\n\n"
 	"Shows a site: its type and parent, management points in order (and which use\n"
 	"HTTPS), its root CAs, and the primary sites of its hierarchy that trust none\n"
-	"of them (dynamic media made at this site needs that list empty).\n";
+	"of them (dynamic media made at this site needs that list empty).\n");
 
-static const char rm_help[] =
+static const char rm_help[] = N_(
 	"Usage: tsmedia [--store DIR] site rm CODE\n\n"
 	"Removes a site.  A central administration site is not removed while primary\n"
-	"sites have it as their parent.\n";
+	"sites have it as their parent.\n");
 
 /* getopt values of the site value options: OPT_VALUE + enum tsm_site_value. */
 #define OPT_VALUE 1000
@@ -145,6 +148,26 @@ static int read_root_cas(const char *path, char ***pems, size_t *n)
 	return 0;
 }
 
+/* "added primary site PS1 under CAS: 2 management points, 1 root CA" (a cas
+ * has no parent: the store refuses one). */
+static void print_added(const struct tsm_site *site, size_t npems)
+{
+	char mps[64], cas[64];
+
+	snprintf(mps, sizeof(mps),
+		 dngettext(TSM_TEXTDOMAIN, "%zu management point", "%zu management points", site->nmps),
+		 site->nmps);
+	snprintf(cas, sizeof(cas), dngettext(TSM_TEXTDOMAIN, "%zu root CA", "%zu root CAs", npems),
+		 npems);
+	if (site->type == TSM_SITE_CAS)
+		printf(_("added central administration site %s: %s, %s\n"), site->code, mps, cas);
+	else if (site->parent[0])
+		printf(_("added primary site %s under %s: %s, %s\n"), site->code, site->parent, mps,
+		       cas);
+	else
+		printf(_("added primary site %s: %s, %s\n"), site->code, mps, cas);
+}
+
 static int site_add(struct cli *cli, int argc, char **argv)
 {
 	static const struct option fixed[] = {
@@ -152,7 +175,8 @@ static int site_add(struct cli *cli, int argc, char **argv)
 		{ "type", required_argument, NULL, 't' },
 		{ "parent", required_argument, NULL, 'p' },
 		{ "root-ca", required_argument, NULL, 'r' },
-		{ "mp", required_argument, NULL, 'm' },
+		{ "management-point", required_argument, NULL, 'm' },
+		{ "mp", required_argument, NULL, 'm' }, /* the same, shorter */
 		{ "help", no_argument, NULL, 'h' },
 	};
 	struct option *options = value_options(fixed, sizeof(fixed) / sizeof(fixed[0]), false);
@@ -184,7 +208,7 @@ static int site_add(struct cli *cli, int argc, char **argv)
 		case 'p': parent = optarg; break;
 		case 'r': ca_files[nca_files++] = optarg; break;
 		case 'm': site.mps[site.nmps++] = optarg; break;
-		case 'h': fputs(add_help, stdout); fputs(values_help, stdout); ret = 0; goto out_free;
+		case 'h': fputs(_(add_help), stdout); fputs(_(values_help), stdout); ret = 0; goto out_free;
 		default:
 			if (c >= OPT_VALUE && c < OPT_VALUE + TSM_SITE_VALUE_COUNT) {
 				site.values[c - OPT_VALUE] = optarg;
@@ -227,10 +251,7 @@ static int site_add(struct cli *cli, int argc, char **argv)
 		goto out_free;
 	}
 	if (!cli->quiet)
-		printf("added %s site %s%s%s: %zu management point%s, %zu root CA%s\n",
-		       site.type == TSM_SITE_CAS ? "central administration" : "primary", site.code,
-		       site.parent[0] ? " under " : "", site.parent, site.nmps,
-		       site.nmps == 1 ? "" : "s", npems, npems == 1 ? "" : "s");
+		print_added(&site, npems);
 	ret = 0;
 out_free:
 	tsm_pem_list_free(pems, npems);
@@ -271,7 +292,7 @@ static int site_edit(struct cli *cli, int argc, char **argv)
 		case 'M': rm_mps[nrm_mps++] = optarg; break;
 		case 'r': ca_files[nca_files++] = optarg; break;
 		case 'R': rm_cas[nrm_cas++] = optarg; break;
-		case 'h': fputs(edit_help, stdout); fputs(values_help, stdout); ret = 0; goto out_free;
+		case 'h': fputs(_(edit_help), stdout); fputs(_(values_help), stdout); ret = 0; goto out_free;
 		case OPT_CLEAR:
 			if ((v = value_by_name(optarg)) < 0) {
 				ret = 2;
@@ -451,38 +472,41 @@ static void print_site(const struct site_view *v)
 {
 	const struct tsm_site *s = v->site;
 
-	printf("Site:      %s\n", s->code);
-	printf("Type:      %s\n", s->type == TSM_SITE_CAS ? "central administration site (cas)"
-							 : "primary");
+	/* TRANSLATORS: site show; keep the values of the lines aligned. */
+	printf(_("Site:      %s\n"), s->code);
+	printf(_("Type:      %s\n"), s->type == TSM_SITE_CAS ? _("central administration site (cas)")
+							    : _("primary"));
 	if (s->type == TSM_SITE_CAS) {
-		printf("Primary sites:");
+		fputs(_("Primary sites:"), stdout);
 		for (size_t i = 0; i < v->nchildren; i++)
 			printf(" %s", v->children[i]);
-		printf("%s\n", v->nchildren ? "" : " none");
+		printf("%s\n", v->nchildren ? "" : _(" none"));
 	} else {
-		printf("Parent:    %s\n", s->parent[0] ? s->parent : "none (stand-alone primary site)");
+		printf(_("Parent:    %s\n"),
+		       s->parent[0] ? s->parent : _("none (stand-alone primary site)"));
 	}
-	printf("Management points:%s\n", s->nmps ? "" : " none");
+	printf(_("Management points:%s\n"), s->nmps ? "" : _(" none"));
 	for (size_t i = 0; i < s->nmps; i++)
 		printf("  %zu. %s  (%s)\n", i + 1, s->mps[i], tsm_mp_is_https(s->mps[i]) ? "HTTPS" : "HTTP");
-	printf("Root CAs:%s\n", s->nroot_cas ? "" : " none");
+	printf(_("Root CAs:%s\n"), s->nroot_cas ? "" : _(" none"));
 	for (size_t i = 0; i < s->nroot_cas; i++) {
 		char na[32];
 
 		tsm_date_format(v->cas[i].not_after, na);
-		printf("  %s\n    SHA-256 %s, valid until %s\n", v->cas[i].subject, v->cas[i].sha256, na);
+		printf(_("  %s\n    SHA-256 %s, valid until %s\n"), v->cas[i].subject,
+		       v->cas[i].sha256, na);
 	}
-	printf("Values its media carry:\n");
+	fputs(_("Values its media carry:\n"), stdout);
 	for (int i = 0; i < TSM_SITE_VALUE_COUNT; i++) {
 		const char *val = s->values[i];
 
 		printf("  %-20s %.*s%s\n", tsm_site_value_name(i), val ? 60 : 0, val ? val : "",
 		       !val ? "-" : strlen(val) > 60 ? "..." : "");
 	}
-	printf("Primary sites not trusting its root CAs:");
+	fputs(_("Primary sites not trusting its root CAs:"), stdout);
 	for (size_t i = 0; i < v->nuntrusting; i++)
 		printf(" %s", v->untrusting[i]);
-	printf("%s\n", v->nuntrusting ? "" : " none");
+	printf("%s\n", v->nuntrusting ? "" : _(" none"));
 }
 
 static int site_show_or_list(struct cli *cli, int argc, char **argv, bool show)
@@ -495,7 +519,7 @@ static int site_show_or_list(struct cli *cli, int argc, char **argv, bool show)
 	char code[4];
 	int rc = cli_parse_json_args(argc, argv, show ? show_help : list_help,
 				     show ? "site show " : "site list ",
-				     show ? "one site CODE" : NULL, &as_json);
+				     show ? N_("one site CODE") : NULL, &as_json);
 	int ret = 1;
 
 	if (rc >= 0)
@@ -520,8 +544,9 @@ static int site_show_or_list(struct cli *cli, int argc, char **argv, bool show)
 	if (!show && !as_json && !nall)
 		fputs(_("no sites; add one with 'tsmedia site add'\n"), stderr);
 	if (!show && !as_json && nall)
-		printf("%-4s  %-7s  %-6s  %3s  %7s  %s\n", "CODE", "TYPE", "PARENT", "MPS", "ROOTCAS",
-		       "MANAGEMENT POINTS");
+		/* TRANSLATORS: the header of site list, over columns of 4, 7, 6,
+		 * 3 (right) and 7 (right) characters and the management points. */
+		fputs(_("CODE  TYPE     PARENT  MPS  ROOTCAS  MANAGEMENT POINTS\n"), stdout);
 	/* list --json: an array of sites; show --json: the site. */
 	doc = as_json && !show ? json_object_new_array() : NULL;
 	{
@@ -565,7 +590,7 @@ static int site_rm(struct cli *cli, int argc, char **argv)
 {
 	struct tsm_store *store;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, rm_help, "site rm ", "one site CODE", &as_json);
+	int rc = cli_parse_json_args(argc, argv, rm_help, "site rm ", N_("one site CODE"), &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -612,7 +637,7 @@ int cmd_site(struct cli *cli, int argc, char **argv)
 
 /* ---- tsmedia cert ---------------------------------------------------- */
 
-static const char cert_help[] =
+static const char cert_help[] = N_(
 	"Usage: tsmedia cert COMMAND [ARGS]\n"
 	"\n"
 	"  create --out FILE.p12 --password-file F --subject CN --valid-from DATE\n"
@@ -620,9 +645,9 @@ static const char cert_help[] =
 	"  check FILE.p12 --password-file F [--json]\n"
 	"                                read a PKCS#12 file and show its certificate\n"
 	"\n"
-	"DATE: YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM:SSZ.\n";
+	"DATE: YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM:SSZ.\n");
 
-static const char create_help[] =
+static const char create_help[] = N_(
 	"Usage: tsmedia cert create --out FILE.p12 --password-file F --subject CN\n"
 	"                           --valid-from DATE --valid-until DATE [--json]\n"
 	"\n"
@@ -634,15 +659,15 @@ static const char create_help[] =
 	"Configuration Manager accepts a self-signed media certificate only for HTTP\n"
 	"management points; HTTPS needs a certificate from your PKI.\n"
 	"\n"
-	"DATE: YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM:SSZ.\n";
+	"DATE: YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM:SSZ.\n");
 
-static const char check_help[] =
+static const char check_help[] = N_(
 	"Usage: tsmedia cert check FILE.p12 --password-file F [--json]\n"
 	"\n"
 	"Reads a PKCS#12 (.pfx/.p12) file the way media creation does: it must open\n"
 	"with the password, hold a private key and its certificate, and be valid now.\n"
 	"Prints the subject, issuer, dates, whether it is self-signed, and its SHA-1\n"
-	"and SHA-256 thumbprints.\n";
+	"and SHA-256 thumbprints.\n");
 
 /* Returns 0, or 1 when the JSON could not be written. */
 static int cert_print(const struct tsm_cert *c, bool as_json, const char *file)
@@ -658,14 +683,15 @@ static int cert_print(const struct tsm_cert *c, bool as_json, const char *file)
 	}
 	tsm_date_format(c->not_before, nb);
 	tsm_date_format(c->not_after, na);
-	printf("File:        %s\n", file);
-	printf("Subject:     %s\n", c->subject);
-	printf("Issuer:      %s\n", c->issuer);
-	printf("Valid from:  %s\n", nb);
-	printf("Valid until: %s\n", na);
-	printf("Self-signed: %s\n", c->self_signed ? "yes" : "no (issued by a CA)");
-	printf("SHA-1:       %s\n", c->sha1);
-	printf("SHA-256:     %s\n", c->sha256);
+	/* TRANSLATORS: cert check; keep the values of the lines aligned. */
+	printf(_("File:        %s\n"), file);
+	printf(_("Subject:     %s\n"), c->subject);
+	printf(_("Issuer:      %s\n"), c->issuer);
+	printf(_("Valid from:  %s\n"), nb);
+	printf(_("Valid until: %s\n"), na);
+	printf(_("Self-signed: %s\n"), c->self_signed ? _("yes") : _("no (issued by a CA)"));
+	printf(_("SHA-1:       %s\n"), c->sha1);
+	printf(_("SHA-256:     %s\n"), c->sha256);
 	return 0;
 }
 
@@ -740,7 +766,7 @@ static int cert_create(int argc, char **argv)
 		case 'f': from = optarg; break;
 		case 'u': until = optarg; break;
 		case 'j': as_json = true; break;
-		case 'h': fputs(create_help, stdout); return 0;
+		case 'h': fputs(_(create_help), stdout); return 0;
 		default: return cli_bad_option("cert create ", argv);
 		}
 	}
@@ -788,7 +814,7 @@ static int cert_check(int argc, char **argv)
 		switch (c) {
 		case 'p': pwfile = optarg; break;
 		case 'j': as_json = true; break;
-		case 'h': fputs(check_help, stdout); return 0;
+		case 'h': fputs(_(check_help), stdout); return 0;
 		default: return cli_bad_option("cert check ", argv);
 		}
 	}

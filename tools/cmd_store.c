@@ -14,7 +14,7 @@
 #include "tsmedia/progress.h"
 #include "tsmedia/store.h"
 
-static const char init_help[] =
+static const char init_help[] = N_(
 	"Usage: tsmedia [--store DIR] init [--site-code ABC] [--compression zstd|none]\n"
 	"\n"
 	"Creates a content store in DIR (private to its owner: 0700/0600).\n"
@@ -23,7 +23,7 @@ static const char init_help[] =
 	"                        this store hands out (ABC00001, ...); default TSM\n"
 	"  --compression zstd|none\n"
 	"                        compress chunks with zstd (kept raw when that does not\n"
-	"                        shrink them) or store them raw; default zstd\n";
+	"                        shrink them) or store them raw; default zstd\n");
 
 int cmd_init(struct cli *cli, int argc, char **argv)
 {
@@ -50,7 +50,7 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 				return cli_usage_error("init ", "invalid --compression '%s': zstd or none",
 						       optarg);
 			break;
-		case 'h': fputs(init_help, stdout); return 0;
+		case 'h': fputs(_(init_help), stdout); return 0;
 		default: return cli_bad_option("init ", argv);
 		}
 	}
@@ -66,13 +66,13 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 }
 
-static const char stats_help[] =
+static const char stats_help[] = N_(
 	"Usage: tsmedia [--store DIR] stats [--json]\n"
 	"\n"
 	"Shows what the store holds: logical bytes (the sum of every live content\n"
 	"version's files), unique bytes (distinct file contents), stored bytes (chunks\n"
 	"after dedup and compression), pack bytes on disk (garbage included), chunk,\n"
-	"blob and content counts, and the dedup ratio (logical / stored).\n";
+	"blob and content counts, and the dedup ratio (logical / stored).\n");
 
 static double ratio(uint64_t a, uint64_t b)
 {
@@ -107,7 +107,7 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case 'j': as_json = true; break;
-		case 'h': fputs(stats_help, stdout); return 0;
+		case 'h': fputs(_(stats_help), stdout); return 0;
 		default: return cli_bad_option("stats ", argv);
 		}
 	}
@@ -141,22 +141,23 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 		human(s.unique_bytes, b, sizeof(b));
 		human(s.stored_bytes, d, sizeof(d));
 		human(s.pack_bytes, e, sizeof(e));
-		printf("store:          %s\n", tsm_store_dir(store));
-		printf("content:        %llu items, %llu versions\n",
+		/* TRANSLATORS: store stats; keep the values of the lines aligned. */
+		printf(_("store:          %s\n"), tsm_store_dir(store));
+		printf(_("content:        %llu items, %llu versions\n"),
 		       (unsigned long long)s.content_items, (unsigned long long)s.content_versions);
-		printf("logical bytes:  %s (%llu)\n", a, (unsigned long long)s.logical_bytes);
-		printf("unique bytes:   %s (%llu)\n", b, (unsigned long long)s.unique_bytes);
-		printf("stored bytes:   %s (%llu)\n", d, (unsigned long long)s.stored_bytes);
-		printf("pack bytes:     %s in %llu packs\n", e, (unsigned long long)s.packs);
-		printf("chunks:         %llu\n", (unsigned long long)s.chunks);
-		printf("blobs:          %llu\n", (unsigned long long)s.blobs);
-		printf("dedup ratio:    %.2f\n", ratio(s.logical_bytes, s.stored_bytes));
+		printf(_("logical bytes:  %s (%llu)\n"), a, (unsigned long long)s.logical_bytes);
+		printf(_("unique bytes:   %s (%llu)\n"), b, (unsigned long long)s.unique_bytes);
+		printf(_("stored bytes:   %s (%llu)\n"), d, (unsigned long long)s.stored_bytes);
+		printf(_("pack bytes:     %s in %llu packs\n"), e, (unsigned long long)s.packs);
+		printf(_("chunks:         %llu\n"), (unsigned long long)s.chunks);
+		printf(_("blobs:          %llu\n"), (unsigned long long)s.blobs);
+		printf(_("dedup ratio:    %.2f\n"), ratio(s.logical_bytes, s.stored_bytes));
 	}
 	tsm_store_close(store);
 	return rc < 0 ? 1 : 0;
 }
 
-static const char verify_help[] =
+static const char verify_help[] = N_(
 	"Usage: tsmedia [--store DIR] verify [--since TIME]\n"
 	"\n"
 	"Re-reads every blob chunk by chunk and checks each chunk against its SHA-256\n"
@@ -172,7 +173,7 @@ static const char verify_help[] =
 	"                '--since @0' checks every pack.\n"
 	"\n"
 	"Exit status: 0 when the store is intact, 1 when damage was found or the check\n"
-	"could not run.\n";
+	"could not run.\n");
 
 static int verify_since(struct cli *cli, struct tsm_store *store, int64_t since)
 {
@@ -181,7 +182,7 @@ static int verify_since(struct cli *cli, struct tsm_store *store, int64_t since)
 	struct tsm_progress progress;
 	int rc;
 
-	tsm_progress_start(&progress, "verifying", 0, cli->progress);
+	tsm_progress_start(&progress, _("verifying"), 0, cli->progress);
 	rc = tsm_store_verify_packs(store, &opts, &progress, &res);
 	tsm_progress_finish(&progress);
 	if (rc < 0)
@@ -193,8 +194,8 @@ static int verify_since(struct cli *cli, struct tsm_store *store, int64_t since)
 		return 1;
 	}
 	if (!cli->quiet)
-		printf("ok: %llu packs checked (%llu chunks, %llu bytes), %llu unchanged and"
-		       " checked since\n", (unsigned long long)res.packs_checked,
+		printf(_("ok: %llu packs checked (%llu chunks, %llu bytes), %llu unchanged and"
+			 " checked since\n"), (unsigned long long)res.packs_checked,
 		       (unsigned long long)res.chunks_checked, (unsigned long long)res.bytes_checked,
 		       (unsigned long long)res.packs_skipped);
 	return 0;
@@ -217,7 +218,7 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case 's': since_text = optarg; break;
-		case 'h': fputs(verify_help, stdout); return 0;
+		case 'h': fputs(_(verify_help), stdout); return 0;
 		default: return cli_bad_option("verify ", argv);
 		}
 	}
@@ -233,7 +234,7 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 		tsm_store_close(store);
 		return rc;
 	}
-	tsm_progress_start(&progress, "verifying", 0, cli->progress);
+	tsm_progress_start(&progress, _("verifying"), 0, cli->progress);
 	rc = tsm_store_verify(store, &progress, &res);
 	tsm_progress_finish(&progress);
 	tsm_store_close(store);
@@ -247,13 +248,13 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 		return 1;
 	}
 	if (!cli->quiet)
-		printf("ok: %llu blobs, %llu chunk reads, %llu bytes checked\n",
+		printf(_("ok: %llu blobs, %llu chunk reads, %llu bytes checked\n"),
 		       (unsigned long long)res.blobs_checked, (unsigned long long)res.chunks_checked,
 		       (unsigned long long)res.bytes_checked);
 	return 0;
 }
 
-static const char gc_help[] =
+static const char gc_help[] = N_(
 	"Usage: tsmedia [--store DIR] gc [--keep-versions N]\n"
 	"\n"
 	"Removes what nothing references: removed content, superseded versions that\n"
@@ -265,7 +266,7 @@ static const char gc_help[] =
 	"  --keep-versions N   keep the newest N numbered versions of each media\n"
 	"                      (versions/NAME/N on the mount) and what they use;\n"
 	"                      default 1: only the current one (older ones stay while\n"
-	"                      a reader or a mount's listing holds them)\n";
+	"                      a reader or a mount's listing holds them)\n");
 
 int cmd_gc(struct cli *cli, int argc, char **argv)
 {
@@ -294,7 +295,7 @@ int cmd_gc(struct cli *cli, int argc, char **argv)
 			opts.keep_versions = (unsigned)v;
 			break;
 		}
-		case 'h': fputs(gc_help, stdout); return 0;
+		case 'h': fputs(_(gc_help), stdout); return 0;
 		default: return cli_bad_option("gc ", argv);
 		}
 	}
@@ -302,7 +303,7 @@ int cmd_gc(struct cli *cli, int argc, char **argv)
 		return cli_usage_error("gc ", "unexpected argument '%s'", argv[optind]);
 	if (cli_open_store(cli, &store) < 0)
 		return 1;
-	tsm_progress_start(&progress, "compacting", 0, cli->progress);
+	tsm_progress_start(&progress, _("compacting"), 0, cli->progress);
 	rc = tsm_store_gc(store, &opts, &progress, &res);
 	tsm_progress_finish(&progress);
 	tsm_store_close(store);

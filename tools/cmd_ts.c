@@ -9,13 +9,14 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "tsmedia/app.h"
 #include "tsmedia/i18n.h"
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
 #include "tsmedia/ts.h"
 
-static const char ts_help[] =
+static const char ts_help[] = N_(
 	"Usage: tsmedia [--store DIR] ts COMMAND [ARGS]\n"
 	"\n"
 	"  import [--name NAME] [--id ID] [--boot-image ID] FILE.xml\n"
@@ -24,9 +25,9 @@ static const char ts_help[] =
 	"  list [--json]   every task sequence\n"
 	"  show ID [--json]\n"
 	"                  the steps, the content they need and whether the store has it\n"
-	"  rm ID [--json]  remove a task sequence\n";
+	"  rm ID [--json]  remove a task sequence\n");
 
-static const char import_help[] =
+static const char import_help[] = N_(
 	"Usage: tsmedia [--store DIR] ts import [--name NAME] [--id ID] [--boot-image ID] FILE.xml\n"
 	"\n"
 	"Reads a task sequence and records its steps, the packages and applications\n"
@@ -49,7 +50,7 @@ static const char import_help[] =
 	"lines such as OSDApplyOS.exe /image:ID, and variables such as\n"
 	"OSDDownloadDownloadPackages); packages only disabled steps use are listed\n"
 	"apart, as media do not need them.  Nothing is changed when the file cannot\n"
-	"be read.\n";
+	"be read.\n");
 
 static int ts_import(struct cli *cli, int argc, char **argv)
 {
@@ -71,7 +72,7 @@ static int ts_import(struct cli *cli, int argc, char **argv)
 		case 'n': name = optarg; break;
 		case 'i': id = optarg; break;
 		case 'b': boot = optarg; break;
-		case 'h': fputs(import_help, stdout); return 0;
+		case 'h': fputs(_(import_help), stdout); return 0;
 		default: return cli_bad_option("ts import ", argv);
 		}
 	}
@@ -97,6 +98,14 @@ static int ts_import(struct cli *cli, int argc, char **argv)
 				" %zu packages, %zu applications\n"),
 			info.id, (long long)info.version, info.nsteps, disabled, info.ngroups,
 			info.npackages, info.napplications);
+		size_t missing = 0;
+
+		for (size_t i = 0; i < info.napplications; i++)
+			missing += !tsm_app_exists(store, info.applications[i]);
+		if (missing)
+			tsm_warn("task sequence %s: %zu of its %zu applications are not in the store"
+				 " ('tsmedia ts show %s' names them; 'tsmedia app import' adds them)",
+				 info.id, missing, info.napplications, info.id);
 		tsm_ts_info_clear(&info);
 	}
 	tsm_store_close(store);
@@ -117,10 +126,10 @@ static struct json_object *json_head(const struct tsm_ts_info *t)
 	return o;
 }
 
-static const char list_help[] =
+static const char list_help[] = N_(
 	"Usage: tsmedia [--store DIR] ts list [--json]\n\n"
 	"Lists every task sequence: ID, current version, packages it needs, boot\n"
-	"image, name.\n";
+	"image, name.\n");
 
 static int ts_list(struct cli *cli, int argc, char **argv)
 {
@@ -153,7 +162,9 @@ static int ts_list(struct cli *cli, int argc, char **argv)
 		}
 		rc = cli_json_print(a);
 	} else {
-		printf("%-8s  %7s  %8s  %-10s  %s\n", "ID", "VERSION", "PACKAGES", "BOOT", "NAME");
+		/* TRANSLATORS: the header of ts list, over columns of 8, 7 (right),
+		 * 8 (right) and 10 characters and the name. */
+		fputs(_("ID        VERSION  PACKAGES  BOOT        NAME\n"), stdout);
 		for (size_t i = 0; i < n; i++)
 			printf("%-8s  %7lld  %8zu  %-10s  %s\n", list[i].id, (long long)list[i].version,
 			       list[i].npackages, list[i].boot_image ? list[i].boot_image : "-",
@@ -251,14 +262,25 @@ static void print_step_path(FILE *f, const struct tsm_ts_step *s)
 	fprintf(f, "%s%s%s", s->group_path, *s->group_path ? "/" : "", s->name);
 }
 
+/* What ts show knows of the applications a task sequence names. */
+struct app_presence {
+	bool *present;  /* [i]: the store holds t->applications[i] */
+	char **titles;  /* [i]: its title, or NULL */
+};
+
 static struct json_object *json_ref(const struct tsm_ts_info *t, const struct uses *u,
 				    const char *ref, const struct tsm_content_item *items,
-				    size_t nitems, bool check_store)
+				    size_t nitems, bool check_store, const struct app_presence *ap,
+				    size_t app_index)
 {
 	const struct tsm_content_item *c = check_store ? find_content(items, nitems, ref) : NULL;
 	struct json_object *o = json_object_new_object(), *used_by = json_object_new_array();
 
 	json_object_object_add(o, "id", cli_json_string(ref));
+	if (ap) {
+		json_object_object_add(o, "in_store", json_object_new_boolean(ap->present[app_index]));
+		json_object_object_add(o, "title", cli_json_string(ap->titles[app_index]));
+	}
 	if (check_store) {
 		json_object_object_add(o, "in_store", json_object_new_boolean(c != NULL));
 		json_object_object_add(o, "kind",
@@ -283,7 +305,7 @@ static struct json_object *json_ref(const struct tsm_ts_info *t, const struct us
 
 static int json_show(const struct tsm_ts_info *t, const struct uses *u,
 		     const struct tsm_content_item *items, size_t nitems, char **blockers,
-		     size_t nblockers)
+		     size_t nblockers, const struct app_presence *ap)
 {
 	const struct tsm_content_item *boot = t->boot_image ? find_content(items, nitems, t->boot_image)
 							    : NULL;
@@ -331,14 +353,15 @@ static int json_show(const struct tsm_ts_info *t, const struct uses *u,
 	json_object_object_add(doc, "steps", steps);
 	for (size_t i = 0; i < t->npackages; i++)
 		json_object_array_add(packages,
-				      json_ref(t, u, t->packages[i], items, nitems, true));
+				      json_ref(t, u, t->packages[i], items, nitems, true, NULL, 0));
 	json_object_object_add(doc, "packages", packages);
 	for (size_t i = 0; i < t->npackages; i++)
 		if (!find_content(items, nitems, t->packages[i]))
 			json_object_array_add(missing, cli_json_string(t->packages[i]));
 	json_object_object_add(doc, "missing", missing);
 	for (size_t i = 0; i < t->napplications; i++)
-		json_object_array_add(apps, json_ref(t, u, t->applications[i], items, nitems, false));
+		json_object_array_add(apps, json_ref(t, u, t->applications[i], items, nitems, false,
+						     ap, i));
 	json_object_object_add(doc, "applications", apps);
 	json_object_object_add(doc, "disabled_packages",
 			       cli_json_strings(t->disabled_packages, t->ndisabled_packages));
@@ -356,11 +379,11 @@ static void print_indent(int depth)
 static void print_group(const struct tsm_ts_group *g)
 {
 	print_indent(g->depth);
-	printf("[%s]%s%s\n", g->name, g->disabled ? "  (disabled)" : "",
-	       g->continue_on_error ? "  (continue on error)" : "");
+	printf("[%s]%s%s\n", g->name, g->disabled ? _("  (disabled)") : "",
+	       g->continue_on_error ? _("  (continue on error)") : "");
 	if (g->condition) {
 		print_indent(g->depth);
-		printf("  if %s\n", g->condition);
+		printf(_("  if %s\n"), g->condition);
 	}
 }
 
@@ -369,28 +392,29 @@ static void print_step(const struct tsm_ts_info *t, const struct tsm_ts_step *s)
 	int depth = s->group >= 0 ? t->groups[s->group].depth + 1 : 0;
 
 	print_indent(depth);
-	printf("%s  <%s>%s%s\n", s->name, s->type ? s->type : "no type",
-	       s->disabled ? "  (disabled)" : "", s->continue_on_error ? "  (continue on error)" : "");
+	printf("%s  <%s>%s%s\n", s->name, s->type ? s->type : _("no type"),
+	       s->disabled ? _("  (disabled)") : "",
+	       s->continue_on_error ? _("  (continue on error)") : "");
 	if (s->condition) {
 		print_indent(depth);
-		printf("  if %s\n", s->condition);
+		printf(_("  if %s\n"), s->condition);
 	}
 	if (s->npackages || s->napplications || s->dynamic_install) {
 		print_indent(depth);
-		printf("  needs:");
+		fputs(_("  needs:"), stdout);
 		for (size_t i = 0; i < s->npackages; i++)
 			printf(" %s", s->packages[i]);
 		for (size_t i = 0; i < s->napplications; i++)
 			printf(" %s", s->applications[i]);
 		if (s->dynamic_install)
-			printf(" (a list named by a variable at run time)");
+			fputs(_(" (a list named by a variable at run time)"), stdout);
 		printf("\n");
 	}
 }
 
 static void print_refs_text(const struct tsm_ts_info *t, const struct uses *u,
 			    char *const *refs, size_t n, const struct tsm_content_item *items,
-			    size_t nitems, bool check_store)
+			    size_t nitems, bool check_store, const struct app_presence *ap)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct tsm_content_item *c = check_store ? find_content(items, nitems, refs[i])
@@ -398,25 +422,29 @@ static void print_refs_text(const struct tsm_ts_info *t, const struct uses *u,
 		bool first = true;
 
 		printf("  %s", refs[i]);
+		if (ap && ap->present[i])
+			printf(_("  in the store: '%s'"), ap->titles[i] ? ap->titles[i] : "");
+		else if (ap)
+			fputs(_("  MISSING from the store"), stdout);
 		if (check_store) {
 			if (c)
-				printf("  in the store: %s '%s'", tsm_content_kind_name(c->kind), c->name);
+				printf(_("  in the store: %s '%s'"), tsm_content_kind_name(c->kind), c->name);
 			else
-				printf("  MISSING from the store");
+				fputs(_("  MISSING from the store"), stdout);
 		}
-		printf("\n    used by:");
+		fputs(_("\n    used by:"), stdout);
 		for (size_t k = uses_first(u, refs[i]); uses_is(u, k, refs[i]); k++) {
 			printf("%s", first ? " " : "; ");
 			print_step_path(stdout, &t->steps[u->v[k].step]);
 			first = false;
 		}
-		printf("%s\n", first ? " (the referenceList only)" : "");
+		printf("%s\n", first ? _(" (the referenceList only)") : "");
 	}
 }
 
 static void print_show(const struct tsm_ts_info *t, const struct uses *u,
 		       const struct tsm_content_item *items, size_t nitems, char **blockers,
-		       size_t nblockers)
+		       size_t nblockers, const struct app_presence *ap)
 {
 	const struct tsm_content_item *boot = t->boot_image ? find_content(items, nitems, t->boot_image)
 							    : NULL;
@@ -429,50 +457,51 @@ static void print_show(const struct tsm_ts_info *t, const struct uses *u,
 	for (size_t i = 0; i < t->npackages; i++)
 		missing += !find_content(items, nitems, t->packages[i]);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", gmtime(&when));
-	printf("ID:          %s\nName:        %s\nVersion:     %lld (imported %s UTC)\n"
-	       "Source:      %s\n", t->id, t->name, (long long)t->version, stamp, t->source);
+	/* TRANSLATORS: ts show; keep the values of the lines aligned. */
+	printf(_("ID:          %s\nName:        %s\nVersion:     %lld (imported %s UTC)\n"
+		 "Source:      %s\n"), t->id, t->name, (long long)t->version, stamp, t->source);
 	if (!t->boot_image)
-		printf("Boot image:  none\n");
+		fputs(_("Boot image:  none\n"), stdout);
 	else if (boot)
-		printf("Boot image:  %s  in the store: '%s'\n", t->boot_image, boot->name);
+		printf(_("Boot image:  %s  in the store: '%s'\n"), t->boot_image, boot->name);
 	else
-		printf("Boot image:  %s  MISSING from the store\n", t->boot_image);
-	printf("Steps:       %zu in %zu groups, %zu disabled\n", t->nsteps, t->ngroups, disabled);
-	printf("\nSteps:\n");
+		printf(_("Boot image:  %s  MISSING from the store\n"), t->boot_image);
+	printf(_("Steps:       %zu in %zu groups, %zu disabled\n"), t->nsteps, t->ngroups, disabled);
+	fputs(_("\nSteps:\n"), stdout);
 	for (size_t i = 0; i <= t->nsteps; i++) {
 		for (; gi < t->ngroups && t->groups[gi].first_step <= i; gi++)
 			print_group(&t->groups[gi]);
 		if (i < t->nsteps)
 			print_step(t, &t->steps[i]);
 	}
-	printf("\nPackages (%zu, in the order steps first use them; %zu missing from the store):\n",
+	printf(_("\nPackages (%zu, in the order steps first use them; %zu missing from the store):\n"),
 	       t->npackages, missing);
-	print_refs_text(t, u, t->packages, t->npackages, items, nitems, true);
+	print_refs_text(t, u, t->packages, t->npackages, items, nitems, true, NULL);
 	if (t->napplications) {
-		printf("\nApplications (%zu):\n", t->napplications);
-		print_refs_text(t, u, t->applications, t->napplications, items, nitems, false);
+		printf(_("\nApplications (%zu):\n"), t->napplications);
+		print_refs_text(t, u, t->applications, t->napplications, items, nitems, false, ap);
 	}
 	if (t->ndisabled_packages || t->ndisabled_applications) {
-		printf("\nUsed only by disabled steps (not needed on media):\n");
+		fputs(_("\nUsed only by disabled steps (not needed on media):\n"), stdout);
 		print_refs_text(t, u, t->disabled_packages, t->ndisabled_packages, items, nitems,
-				false);
+				false, NULL);
 		print_refs_text(t, u, t->disabled_applications, t->ndisabled_applications, items,
-				nitems, false);
+				nitems, false, NULL);
 	}
 	if (nblockers) {
-		printf("\nSteps stand-alone media cannot run (they need a site):\n");
+		fputs(_("\nSteps stand-alone media cannot run (they need a site):\n"), stdout);
 		for (size_t i = 0; i < nblockers; i++)
 			printf("  %s\n", blockers[i]);
 	}
 }
 
-static const char show_help[] =
+static const char show_help[] = N_(
 	"Usage: tsmedia [--store DIR] ts show ID [--json]\n\n"
 	"Shows a task sequence: its steps indented by group (disabled ones marked,\n"
 	"with their conditions), the packages and applications each step needs, and\n"
 	"for every package whether the store holds content under its ID, so what is\n"
 	"missing for media is plain.  Also names the steps stand-alone media cannot\n"
-	"run.\n";
+	"run.\n");
 
 static int ts_show(struct cli *cli, int argc, char **argv)
 {
@@ -480,10 +509,11 @@ static int ts_show(struct cli *cli, int argc, char **argv)
 	struct tsm_store *store;
 	struct tsm_ts_info info;
 	struct uses uses = { 0 };
+	struct app_presence ap = { 0 };
 	char **blockers = NULL;
 	size_t nitems = 0, nblockers = 0;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, show_help, "ts show ", "a task sequence ID", &as_json);
+	int rc = cli_parse_json_args(argc, argv, show_help, "ts show ", N_("a task sequence ID"), &as_json);
 
 	if (rc >= 0)
 		return rc;
@@ -492,19 +522,44 @@ static int ts_show(struct cli *cli, int argc, char **argv)
 	rc = tsm_ts_get(store, argv[optind], &info);
 	if (rc == 0 && (rc = tsm_content_list(store, &items, &nitems)) < 0)
 		tsm_ts_info_clear(&info);
+	if (rc == 0) {
+		ap.present = calloc(info.napplications + 1, sizeof(*ap.present));
+		ap.titles = calloc(info.napplications + 1, sizeof(*ap.titles));
+		if (!ap.present || !ap.titles)
+			rc = -ENOMEM;
+		for (size_t i = 0; rc == 0 && i < info.napplications; i++) {
+			struct tsm_app app;
+
+			if (!tsm_app_exists(store, info.applications[i]) ||
+			    tsm_app_get(store, info.applications[i], &app) < 0)
+				continue;
+			ap.present[i] = true;
+			ap.titles[i] = strdup(app.title);
+			tsm_app_clear(&app);
+		}
+		if (rc < 0)
+			tsm_ts_info_clear(&info);
+	}
 	tsm_store_close(store);
-	if (rc < 0)
+	if (rc < 0) {
+		free(ap.present);
+		free(ap.titles);
 		return 1;
+	}
 	if (nitems)
 		qsort(items, nitems, sizeof(*items), item_cmp);
 	if ((rc = uses_build(&info, &uses)) < 0) {
 		tsm_error("out of memory");
 	} else if ((rc = tsm_ts_standalone_blockers(&info, &blockers, &nblockers)) == 0) {
 		if (as_json)
-			rc = json_show(&info, &uses, items, nitems, blockers, nblockers);
+			rc = json_show(&info, &uses, items, nitems, blockers, nblockers, &ap);
 		else
-			print_show(&info, &uses, items, nitems, blockers, nblockers);
+			print_show(&info, &uses, items, nitems, blockers, nblockers, &ap);
 	}
+	for (size_t i = 0; i < info.napplications; i++)
+		free(ap.titles[i]);
+	free(ap.titles);
+	free(ap.present);
 	free(uses.v);
 	tsm_ts_strings_free(blockers, nblockers);
 	tsm_content_items_free(items, nitems);
@@ -512,17 +567,17 @@ static int ts_show(struct cli *cli, int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 }
 
-static const char rm_help[] =
+static const char rm_help[] = N_(
 	"Usage: tsmedia [--store DIR] ts rm ID [--json]\n\n"
 	"Removes a task sequence (every version).  Importing under its ID again\n"
-	"starts a new version.\n";
+	"starts a new version.\n");
 
 static int ts_rm(struct cli *cli, int argc, char **argv)
 {
 	char id[TSM_CONTENT_ID_LEN + 1];
 	struct tsm_store *store;
 	bool as_json;
-	int rc = cli_parse_json_args(argc, argv, rm_help, "ts rm ", "a task sequence ID", &as_json);
+	int rc = cli_parse_json_args(argc, argv, rm_help, "ts rm ", N_("a task sequence ID"), &as_json);
 
 	if (rc >= 0)
 		return rc;

@@ -62,7 +62,34 @@ bytes 8M os >"$demo/src/os/Windows/System32/ntoskrnl.exe"
 printf '[fonts]\r\n' >"$demo/src/os/Windows/win.ini"
 wimlib-imagex capture "$demo/src/os" "$demo/src/os.wim" "Windows 11 Enterprise" --compress=LZX >/dev/null
 step "$tsmedia" content add --kind os-image --name "Windows 11 Enterprise" --id PS100003 "$demo/src/os.wim"
-cat >"$demo/src/deploy.xml" <<'XML'
+# Two applications as Configuration Manager exports them (their digest,
+# SDMPackageXML): a viewer whose deployment type depends on a runtime's.  Each
+# content's files are in a folder named by its content ID.
+scope=ScopeId_9D3B1E52-4C77-4E0B-A6A1-2F4F1C0D7E11
+viewer=Application_5b0c4a1e-7d2f-4f60-9a51-3c1e2d4b6a01
+runtime=Application_5b0c4a1e-7d2f-4f60-9a51-3c1e2d4b6a02
+apps=$demo/src/apps
+mkdir -p "$apps/Content_7e4c2a10-1b3d-4e5f-8a9b-0c1d2e3f4a01" "$apps/Content_7e4c2a10-1b3d-4e5f-8a9b-0c1d2e3f4a02"
+bytes 2M viewer >"$apps/Content_7e4c2a10-1b3d-4e5f-8a9b-0c1d2e3f4a01/viewer.msi"
+bytes 1M runtime >"$apps/Content_7e4c2a10-1b3d-4e5f-8a9b-0c1d2e3f4a02/runtime.msi"
+# app_digest APP TITLE DT CONTENT FILE [DEPENDENCY_APP DEPENDENCY_DT]
+app_digest() {
+	local deps=
+	[[ -n ${6-} ]] && deps="<Dependencies><DeploymentTypeRule xmlns=\"http://schemas.microsoft.com/SystemsCenterConfigurationManager/2009/06/14/Rules\" id=\"DTRule_1\" Severity=\"Critical\"><Annotation><DisplayName Text=\"Runtime\"/></Annotation><DeploymentTypeExpression><Operator>Or</Operator><Operands><DeploymentTypeIntentExpression DesiredState=\"Required\"><DeploymentTypeApplicationReference AuthoringScopeId=\"$scope\" LogicalName=\"$6\" Version=\"1\"/><DeploymentTypeReference AuthoringScopeId=\"$scope\" LogicalName=\"$7\" Version=\"1\"/></DeploymentTypeIntentExpression></Operands></DeploymentTypeExpression></DeploymentTypeRule></Dependencies>"
+	cat <<-XML
+	<?xml version="1.0" encoding="utf-16"?>
+	<AppMgmtDigest xmlns="http://schemas.microsoft.com/SystemCenterConfigurationManager/2009/AppMgmtDigest"><Application AuthoringScopeId="$scope" LogicalName="$1" Version="1"><DeploymentTypes><DeploymentType AuthoringScopeId="$scope" LogicalName="$3" Version="1"/></DeploymentTypes><Title ResourceId="Res_1">$2</Title><Publisher ResourceId="Res_2">Contoso</Publisher><SoftwareVersion ResourceId="Res_3">1.0</SoftwareVersion></Application><DeploymentType AuthoringScopeId="$scope" LogicalName="$3" Version="1"><Title ResourceId="Res_4">$2 (MSI)</Title><Technology>MSI</Technology><Installer Technology="MSI"><Contents><Content ContentId="$4" Version="1"><File Name="$5" Size="$(stat -c %s "$apps/$4/$5")"/></Content></Contents><CustomData><InstallCommandLine>msiexec /i "$5" /qn</InstallCommandLine></CustomData></Installer>$deps</DeploymentType></AppMgmtDigest>
+	XML
+}
+app_digest "$runtime" "Contoso Runtime" DeploymentType_6c1d5b2f-8e30-4071-ab62-4d2f3e5c7b02 \
+	Content_7e4c2a10-1b3d-4e5f-8a9b-0c1d2e3f4a02 runtime.msi >"$apps/runtime.xml"
+app_digest "$viewer" "Contoso Viewer" DeploymentType_6c1d5b2f-8e30-4071-ab62-4d2f3e5c7b01 \
+	Content_7e4c2a10-1b3d-4e5f-8a9b-0c1d2e3f4a01 viewer.msi \
+	"$runtime" DeploymentType_6c1d5b2f-8e30-4071-ab62-4d2f3e5c7b02 >"$apps/viewer.xml"
+step "$tsmedia" app import --content "$apps" "$apps/runtime.xml"
+step "$tsmedia" app import --content "$apps" "$apps/viewer.xml"
+step "$tsmedia" app show "$scope/$viewer"
+cat >"$demo/src/deploy.xml" <<XML
 <sequence version="3.10">
   <referenceList>
     <reference package="PS100003" program="*"/>
@@ -84,6 +111,15 @@ cat >"$demo/src/deploy.xml" <<'XML'
       <defaultVarList><variable name="_SMSClientPackageID" property="ClientPackageID">PS100012</variable></defaultVarList>
       <action>osdsetupwindows.exe</action>
     </step>
+    <step type="SMS_TaskSequence_InstallApplicationAction" name="Install Application">
+      <action>smsappinstall.exe /app:$scope/$viewer /basevar: /continueOnError:False</action>
+      <defaultVarList>
+        <variable name="OSDApp" property="AppInfo" hidden="true">1</variable>
+        <variable name="OSDApp0Name" property="AppInfo0Name">$scope/$viewer</variable>
+        <variable name="ApplicationName" property="ApplicationName" hidden="true">$scope/$viewer</variable>
+        <variable name="OSDAppCount" property="NumApps">1</variable>
+      </defaultVarList>
+    </step>
   </group>
 </sequence>
 XML
@@ -99,8 +135,11 @@ boot_opts=(--bios-boot isolinux/isolinux.bin --boot-load-size 4 --boot-info-tabl
 step "$tsmedia" media create --type capture --name capture --boot-image PS100001 "${boot_opts[@]}"
 step "$tsmedia" media create --type bootable --name bootable --boot-image PS100001 --no-password \
 	--site PS1 --management-point http://mp1.contoso.com --self-signed-certificate "${boot_opts[@]}"
+# Stand-alone media carry the viewer's content and, with --include-dependencies,
+# the runtime's it depends on (SMS/PKG/Content_<GUID>/ each).
 step "$tsmedia" media create --type standalone --name standalone --task-sequence PS100010 \
-	--password-file "$demo/password" --variable OSDComputerName=DEMO01 "${boot_opts[@]}"
+	--password-file "$demo/password" --variable OSDComputerName=DEMO01 --include-dependencies \
+	"${boot_opts[@]}"
 step "$tsmedia" media create --type prestaged --name prestaged --boot-image PS100001 --os-image PS100003 \
 	--task-sequence PS100010 --password-file "$demo/password" --site PS1 \
 	--management-point http://mp1.contoso.com --created-by "tsmedia demo" --version 1.0

@@ -18,7 +18,7 @@ build_packages=(meson ninja-build pkg-config gcc libc6-dev libsqlite3-dev libssl
 run_packages=(sqlite3 fuse3 libisofs6)
 test_packages=(python3 time grub-pc-bin python3-cryptography openssl casync xxd procps psmisc util-linux xorriso genisoimage libcdio-utils p7zip-full libarchive-tools udftools qemu-system-x86 ovmf isolinux syslinux-common grub-efi-amd64-bin grub-common mtools dosfstools samba smbclient nginx-light curl qemu-block-extra ipxe-qemu libvirt-clients gdisk fdisk wimtools ntfs-3g
 	clang libclang-rt-14-dev nasm man-db bsdextrautils bash-completion
-	dpkg-dev debhelper lintian mmdebstrap systemd prometheus locales)
+	dpkg-dev debhelper lintian mmdebstrap systemd prometheus locales zsh)
 
 demo_packages=(openssl isolinux syslinux-common grub-efi-amd64-bin grub-common mtools dosfstools
 	qemu-system-x86 ovmf wimtools nasm)

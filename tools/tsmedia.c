@@ -13,7 +13,11 @@
 #include "tsmedia/store.h"
 
 static const char usage_text[] =
-	"Usage: tsmedia [--store DIR] [-q] [-v] COMMAND [ARGS]\n"
+	/* TRANSLATORS: every --help text: keep command names, option names, their
+	 * values and the metavariables (DIR, FILE, NAME, ID...) as they are, and the
+	 * two-space indent of the "  COMMAND" and "  --option" lines.  Scripts and the
+	 * completion read the help of the C locale, never this translation. */
+	N_("Usage: tsmedia [--store DIR] [-q] [-v] COMMAND [ARGS]\n"
 	"\n"
 	"Task sequence media, assembled live from a deduplicated content store.\n"
 	"\n"
@@ -34,6 +38,8 @@ static const char usage_text[] =
 	"                      capture a directory or NTFS volume as an OS image (WIM)\n"
 	"  ts import|list|show|rm\n"
 	"                      task sequences and the content their steps need\n"
+	"  app import|list|show|rm\n"
+	"                      applications, their deployment types and dependencies\n"
 	"  site add|edit|list|show|rm\n"
 	"                      sites, their management points and trusted root CAs\n"
 	"  cert create|check   a self-signed media certificate; check a PKCS#12 file\n"
@@ -45,7 +51,7 @@ static const char usage_text[] =
 	"  -q, --quiet         no progress display, errors only\n"
 	"  -v, --verbose       more messages\n"
 	"  -h, --help          this help; 'tsmedia COMMAND --help' for a command\n"
-	"  -V, --version       the version\n";
+	"  -V, --version       the version\n");
 
 int main(int argc, char **argv)
 {
@@ -73,13 +79,13 @@ int main(int argc, char **argv)
 		case 's': cli.store_dir = optarg; break;
 		case 'q': cli.quiet = true; tsm_log_set_level(TSM_LOG_ERROR); break;
 		case 'v': tsm_log_set_level(TSM_LOG_DEBUG); break;
-		case 'h': fputs(usage_text, stdout); return 0;
+		case 'h': fputs(_(usage_text), stdout); return 0;
 		case 'V': printf("tsmedia %s\n", TSMEDIA_VERSION); return 0;
 		default: return cli_bad_option("", argv);
 		}
 	}
 	if (optind >= argc) {
-		fputs(usage_text, stderr);
+		fputs(_(usage_text), stderr);
 		return EXIT_USAGE;
 	}
 	cli.progress = !cli.quiet && isatty(STDERR_FILENO);
@@ -107,12 +113,14 @@ int main(int argc, char **argv)
 		return cmd_capture(&cli, argc, argv);
 	if (strcmp(cmd, "ts") == 0)
 		return cmd_ts(&cli, argc, argv);
+	if (strcmp(cmd, "app") == 0)
+		return cmd_app(&cli, argc, argv);
 	if (strcmp(cmd, "site") == 0)
 		return cmd_site(&cli, argc, argv);
 	if (strcmp(cmd, "cert") == 0)
 		return cmd_cert(&cli, argc, argv);
 	if (strcmp(cmd, "help") == 0) {
-		fputs(usage_text, stdout);
+		fputs(_(usage_text), stdout);
 		return 0;
 	}
 	return cli_usage_error("", "unknown command '%s'", cmd);

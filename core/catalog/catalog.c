@@ -281,6 +281,48 @@ static const char schema_v6[] =
 	"  FROM media_snapshots s JOIN media_content c ON c.version = s.media_version;"
 	"INSERT INTO media_snapshot_numbers(media, last) SELECT media, 1 FROM media_snapshots;";
 
+/* v7: Configuration Manager applications (catalog/app.c), as an application's
+ * SDMPackageXML models them: the application, its deployment types in
+ * priority order, the contents each uses with their files, each deployment
+ * type's dependency groups and what it supersedes.  Deployment type IDs are
+ * store-wide (a re-import of an application deletes its rows first: the keys
+ * cascade).  app_content_bindings ties a content's Content_ ID to the store's
+ * content item that holds its files (content add --id Content_...); gc deleting
+ * that item deletes the binding (the next content add binds a new one).  IF NOT
+ * EXISTS, as v5: the step only adds tables. */
+static const char schema_v7[] =
+	"CREATE TABLE IF NOT EXISTS applications(id TEXT PRIMARY KEY, revision INTEGER NOT NULL,"
+	"  title TEXT NOT NULL, publisher TEXT NOT NULL, software_version TEXT NOT NULL,"
+	"  source TEXT NOT NULL, created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS app_deployment_types(app TEXT NOT NULL"
+	"    REFERENCES applications(id) ON DELETE CASCADE,"
+	"  priority INTEGER NOT NULL, id TEXT NOT NULL UNIQUE, revision INTEGER NOT NULL,"
+	"  title TEXT NOT NULL, technology TEXT NOT NULL, install_command TEXT NOT NULL,"
+	"  PRIMARY KEY(app, priority)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS app_contents(dt TEXT NOT NULL"
+	"    REFERENCES app_deployment_types(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL, content TEXT NOT NULL, version INTEGER NOT NULL,"
+	"  PRIMARY KEY(dt, seq)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS app_contents_by_content ON app_contents(content);"
+	"CREATE TABLE IF NOT EXISTS app_content_files(dt TEXT NOT NULL, content_seq INTEGER NOT NULL,"
+	"  seq INTEGER NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,"
+	"  PRIMARY KEY(dt, content_seq, seq),"
+	"  FOREIGN KEY(dt, content_seq) REFERENCES app_contents(dt, seq) ON DELETE CASCADE)"
+	"  WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS app_dependencies(dt TEXT NOT NULL"
+	"    REFERENCES app_deployment_types(id) ON DELETE CASCADE,"
+	"  grp INTEGER NOT NULL, seq INTEGER NOT NULL, group_name TEXT NOT NULL,"
+	"  operator TEXT NOT NULL, dep_app TEXT NOT NULL, dep_dt TEXT NOT NULL,"
+	"  desired_state TEXT NOT NULL, PRIMARY KEY(dt, grp, seq)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS app_dependencies_by_app ON app_dependencies(dep_app);"
+	"CREATE TABLE IF NOT EXISTS app_supersedes(dt TEXT NOT NULL"
+	"    REFERENCES app_deployment_types(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL, old_app TEXT NOT NULL, old_dt TEXT NOT NULL,"
+	"  desired_state TEXT NOT NULL, PRIMARY KEY(dt, seq)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS app_supersedes_by_app ON app_supersedes(old_app);"
+	"CREATE TABLE IF NOT EXISTS app_content_bindings(content_uid TEXT PRIMARY KEY,"
+	"  content TEXT NOT NULL UNIQUE REFERENCES content(id) ON DELETE CASCADE);";
+
 struct catalog_step {
 	const char *what;
 	const char *sql;
@@ -295,6 +337,7 @@ static const struct catalog_step catalog_steps[] = {
 	  schema_v4 },
 	{ "sites keep the values their media carry", schema_v5 },
 	{ "media snapshots are numbered and kept by gc's rules (versions/NAME/N)", schema_v6 },
+	{ "applications, their deployment types, contents and dependencies", schema_v7 },
 };
 
 _Static_assert(sizeof(catalog_steps) / sizeof(catalog_steps[0]) + 1 ==

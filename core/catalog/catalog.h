@@ -1,6 +1,6 @@
 /* The sqlite catalog: schema, opening, and small query helpers.
  *
- * Tables (schema version 3; catalog.c has the steps from 1):
+ * Tables (schema version 7; catalog.c has the steps from 1):
  *   meta(key, value)                 site_code, compression, next_content_number
  *   packs(id, created, verified)
  *   chunks(id, hash, pack, offset, stored_size, size, codec)
@@ -26,6 +26,8 @@
  *                    snapshot: versions/NAME/NUMBER on the mount (v6)
  *   media_snapshot_content(snapshot, seq, content_version)  what it resolved to
  *   media_snapshot_numbers(media, last)  the last number given, never reused
+ *   applications, app_deployment_types, app_contents, app_content_files,
+ *   app_dependencies, app_supersedes, app_content_bindings  (v7; catalog/app.c)
  *
  * The connection belongs to its store handle (one thread at a time). */
 #ifndef TSMEDIA_CATALOG_H
@@ -39,7 +41,7 @@
 
 /* 'TSM1' in sqlite's application_id: tells our catalog from any sqlite file. */
 #define TSM_CATALOG_APPLICATION_ID 0x54534d31
-#define TSM_CATALOG_SCHEMA_VERSION 6
+#define TSM_CATALOG_SCHEMA_VERSION 7
 
 int tsm_catalog_create(const char *path, const char *site_code, const char *compression);
 /* Opens and checks it is a tsmedia catalog of a version we understand. */

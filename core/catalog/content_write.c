@@ -44,30 +44,11 @@ int tsm_content_row_find(struct tsm_store *store, const char *id, struct tsm_con
 	return rc;
 }
 
-/* The next free "<site>NNNNN" from the store's counter. */
+/* The next free "<site>NNNNN" from the store's counter: free among content and task sequences
+ * alike, one namespace as Configuration Manager's package IDs are (ts.c). */
 int tsm_content_id_allocate(struct tsm_store *store, char id[TSM_CONTENT_ID_LEN + 1])
 {
-	char value[32];
-	long long next;
-	int rc;
-
-	if ((rc = tsm_meta_get(store->db, "next_content_number", value, sizeof(value))) < 0)
-		return rc;
-	for (next = strtoll(value, NULL, 10); next <= 0xfffff; next++) {
-		struct tsm_content_row row;
-
-		snprintf(id, TSM_CONTENT_ID_LEN + 1, "%s%05llX", store->site_code, next);
-		if ((rc = tsm_content_row_find(store, id, &row)) < 0)
-			return rc;
-		if (!row.exists)
-			break;
-	}
-	if (next > 0xfffff) {
-		tsm_error("%s: every content ID of site %s is taken", store->dir, store->site_code);
-		return -ENOSPC;
-	}
-	snprintf(value, sizeof(value), "%lld", next + 1);
-	return tsm_meta_set(store->db, "next_content_number", value);
+	return tsm_ts_id_allocate(store, id);
 }
 
 int tsm_content_row_upsert(struct tsm_store *store, const char *id, const char *kind,

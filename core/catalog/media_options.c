@@ -47,6 +47,7 @@ static const struct field fields[] = {
 	{ "os_image_index", F_UINT, OFF(os_image_index), 0 },
 	{ "extra_content", F_LIST, OFF(extra_content), OFF(nextra_content) },
 	{ "include_dependencies", F_BOOL, OFF(include_dependencies), 0 },
+	{ "applications", F_LIST, OFF(applications), OFF(napplications) },
 	{ "unattended", F_BOOL, OFF(unattended), 0 },
 	{ "unknown_computers", F_BOOL, OFF(unknown_computers), 0 },
 	{ "mode", F_ENUM, OFF(mode), 0 },
@@ -58,6 +59,7 @@ static const struct field fields[] = {
 	{ "prestart_files", F_STR, OFF(prestart_files), 0 },
 	{ "valid_from", F_INT64, OFF(valid_from), 0 },
 	{ "valid_until", F_INT64, OFF(valid_until), 0 },
+	{ "allowed_steps", F_LIST, OFF(allowed_steps), OFF(nallowed_steps) },
 	{ "created_by", F_STR, OFF(created_by), 0 },
 	{ "version_text", F_STR, OFF(version_text), 0 },
 	{ "comment", F_STR, OFF(comment), 0 },
@@ -66,7 +68,13 @@ static const struct field fields[] = {
 	{ "password_protected", F_BOOL, OFF(password_protected), 0 },
 	{ "cert_summary", F_STR, OFF(cert_summary), 0 },
 	{ "cert_is_pki", F_BOOL, OFF(cert_is_pki), 0 },
+	{ "cert_subject", F_STR, OFF(cert_subject), 0 },
+	{ "cert_issuer", F_STR, OFF(cert_issuer), 0 },
+	{ "cert_sha1", F_STR, OFF(cert_sha1), 0 },
+	{ "cert_not_before", F_INT64, OFF(cert_not_before), 0 },
+	{ "cert_not_after", F_INT64, OFF(cert_not_after), 0 },
 	{ "weak_password", F_BOOL, OFF(weak_password), 0 },
+	{ "render_key", F_STR, OFF(render_key), 0 },
 };
 
 #define FIELD(d, f, type) (*(type *)((char *)(d) + (f)->offset))
@@ -256,6 +264,7 @@ void tsm_media_def_clear(struct tsm_media_def *d)
 			free_list(FIELD(d, f, char **), AUX(d, f, size_t));
 	}
 	free_list(d->content, d->ncontent);
+	free(d->extra_slots);
 	free(d->name);
 	memset(d, 0, sizeof(*d));
 }

@@ -179,6 +179,8 @@ struct tsm_ts_rows {
 /* The next "<site>NNNNN" free among content and task sequences (the
  * counter is shared with content, as Configuration Manager shares IDs). */
 int tsm_ts_id_allocate(struct tsm_store *store, char id[9]);
+/* Whether a live task sequence has ID @id (normalized). */
+int tsm_ts_id_taken(struct tsm_store *store, const char *id, bool *taken_ret);
 /* The highest version of task sequence @id (0: none). */
 int tsm_ts_max_version(struct tsm_store *store, const char *id, int64_t *version_ret);
 int tsm_ts_rows_write(struct tsm_store *store, const char *id, int64_t version,
@@ -202,5 +204,28 @@ int tsm_media_used_error(struct tsm_store *store, const char *what, enum tsm_med
  * foreign key keeps it from being removed). */
 int tsm_media_using_content(struct tsm_store *store, const char *id, char ***names_ret,
 			    size_t *n_ret);
+
+/* ---- applications (catalog/app.c) ------------------------------------ */
+
+struct tsm_app;
+/* Replaces application @app->id's rows (deployment types another
+ * application holds are refused, naming it). */
+int tsm_app_rows_replace(struct tsm_store *store, const struct tsm_app *app);
+/* Application @id (normalized) into @app; -ENOENT, no message, when there is
+ * none.  @full: content files, and who depends on or supersedes it. */
+int tsm_app_load(struct tsm_store *store, const char *id, bool full, struct tsm_app *app);
+/* A dependency: deployment type @from_dt of @from_app needs @to_dt of @to_app. */
+struct tsm_app_edge {
+	char *from_app, *from_dt, *to_app, *to_dt;
+};
+/* Every dependency of the store's deployment types but those of @exclude. */
+int tsm_app_edges_load(struct tsm_store *store, const char *exclude, struct tsm_app_edge **e_ret,
+		       size_t *n_ret);
+void tsm_app_edges_free(struct tsm_app_edge *e, size_t n);
+/* The store content item bound to Content_ ID @content_id (normalized);
+ * -ENOENT, no message, when none is. */
+int tsm_app_binding_find(struct tsm_store *store, const char *content_id,
+			 char id_ret[TSM_CONTENT_ID_LEN + 1]);
+int tsm_app_binding_insert(struct tsm_store *store, const char *content_id, const char *id);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "catalog/catalog.h"
@@ -95,6 +96,16 @@ static int id_count(struct tsm_store *store, const char *sql, const char *id, in
 	*n_ret = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
 	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : tsm_db_error(store->db, sql);
 	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int tsm_ts_id_taken(struct tsm_store *store, const char *id, bool *taken_ret)
+{
+	int64_t n = 0;
+	int rc = id_count(store, "SELECT count(*) FROM task_sequences WHERE id = ? AND removed = 0",
+			  id, &n);
+
+	*taken_ret = n > 0;
 	return rc;
 }
 
@@ -646,7 +657,60 @@ static const char *const standalone_blocker_types[] = {
 	"SMS_TaskSequence_ReleaseStateStoreAction",
 };
 
-int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret, size_t *n_ret)
+/* Whether a condition summary (core/import/ts_xml.c: the top-level terms joined by " and ",
+ * nested operators in parentheses) is false on stand-alone media: one of its terms is
+ * "_SMSTSMediaType notEquals FullMedia", or "_SMSTSMediaType equals" another media type.
+ * Microsoft, "Task sequence variables", _SMSTSMediaType: FullMedia is stand-alone media. */
+static bool condition_excludes_standalone(const char *cond)
+{
+	static const char var[] = "_SMSTSMediaType ";
+	int depth = 0;
+
+	for (const char *term = cond, *p = cond;; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')')
+			depth--;
+		if (*p && !(depth == 0 && strncmp(p, " and ", 5) == 0))
+			continue;
+		{
+			size_t len = (size_t)(p - term);
+			const char *op = term + sizeof(var) - 1;
+
+			if (len > sizeof(var) - 1 && strncasecmp(term, var, sizeof(var) - 1) == 0) {
+				size_t rest = len - (sizeof(var) - 1);
+
+				if (rest == strlen("notEquals FullMedia") &&
+				    strncasecmp(op, "notEquals FullMedia", rest) == 0)
+					return true;
+				if (rest > strlen("equals ") && strncasecmp(op, "equals ", 7) == 0 &&
+				    !(rest == strlen("equals FullMedia") &&
+				      strncasecmp(op + 7, "FullMedia", 9) == 0))
+					return true;
+			}
+		}
+		if (!*p)
+			return false;
+		term = p + 5;
+		p += 4;
+	}
+}
+
+/* The step's own condition or an enclosing group's keeps it off stand-alone media. */
+static bool step_excluded_standalone(const struct tsm_ts_info *info, const struct tsm_ts_step *s)
+{
+	if (s->condition && condition_excludes_standalone(s->condition))
+		return true;
+	for (long g = s->group, hops = 0; g >= 0 && (size_t)g < info->ngroups &&
+					   hops <= (long)info->ngroups; g = info->groups[g].parent, hops++)
+		if (info->groups[g].condition &&
+		    condition_excludes_standalone(info->groups[g].condition))
+			return true;
+	return false;
+}
+
+static int blockers(const struct tsm_ts_info *info, bool honour_conditions, char ***names_ret,
+		    size_t *n_ret)
 {
 	char **names = NULL;
 	size_t n = 0;
@@ -660,7 +724,7 @@ int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret
 		for (size_t k = 0; !blocked && s->type && k < sizeof(standalone_blocker_types) /
 							       sizeof(standalone_blocker_types[0]); k++)
 			blocked = strcmp(s->type, standalone_blocker_types[k]) == 0;
-		if (!blocked || s->disabled)
+		if (!blocked || s->disabled || (honour_conditions && step_excluded_standalone(info, s)))
 			continue;
 		if (asprintf(&line, "%s%s%s (%s%s)", s->group_path, *s->group_path ? "/" : "", s->name,
 			     s->type ? s->type : "untyped",
@@ -680,6 +744,16 @@ int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret
 out_oom:
 	tsm_ts_strings_free(names, n);
 	return -ENOMEM;
+}
+
+int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret, size_t *n_ret)
+{
+	return blockers(info, false, names_ret, n_ret);
+}
+
+int tsm_ts_standalone_refused(const struct tsm_ts_info *info, char ***names_ret, size_t *n_ret)
+{
+	return blockers(info, true, names_ret, n_ret);
 }
 
 /* ---- what the sequence needs ------------------------------------------ */

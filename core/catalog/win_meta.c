@@ -115,7 +115,10 @@ static int meta_load_locked(struct tsm_store *store, int64_t row, struct tsm_win
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)
 		return tsm_db_error(store->db, "reading Windows metadata");
-	qsort(set->entries, set->n, sizeof(*set->entries), meta_cmp);
+	/* qsort(NULL, 0, ...) is undefined: an OS image that is not a WIM has
+	 * no rows, and no array. */
+	if (set->n)
+		qsort(set->entries, set->n, sizeof(*set->entries), meta_cmp);
 	if ((rc = tsm_db_prepare(store->db, "SELECT path, name, blob, size FROM win_streams"
 					    " WHERE version = ? ORDER BY path, seq", &stmt)) < 0)
 		return rc;

@@ -1554,11 +1554,25 @@ struct reader_job {
 	ino_t ino;
 };
 
-/* The child.  It ends with _exit(): nothing is freed. */
+static int reader_run(const struct reader_job *job, struct iso_reader *r, int fd);
+
+/* The child (a process; in a fuzz build perhaps a thread, see sandbox.c):
+ * it reads into a copy of the importer's reader, which holds nothing of
+ * the heap yet, and frees what it made. */
 static int reader_main(void *arg, int fd)
 {
 	const struct reader_job *job = arg;
-	struct iso_reader *r = job->r;
+	struct iso_reader r = *job->r;
+	int rc;
+
+	r.fd = -1;
+	rc = reader_run(job, &r, fd);
+	reader_free(&r);
+	return rc;
+}
+
+static int reader_run(const struct reader_job *job, struct iso_reader *r, int fd)
+{
 	struct tsm_wire_out w;
 	char label[256];
 	struct stat st;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 #include "catalog/rows.h"
 #include "import/source.h"
 #include "store/store_internal.h"
+#include "tsmedia/app.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "tsmedia/progress.h"
 #include "tsmedia/winmeta.h"
@@ -53,7 +56,31 @@ static int import_resolve_item(struct tsm_store *store, const struct tsm_content
 	struct tsm_content_row row = { 0 };
 	int rc;
 
-	if (o->id) {
+	if (o->id && strncasecmp(o->id, "Content_", 8) == 0) {
+		/* An application's content: the item bound to its Content_ ID, or
+		 * a new one bound to it (catalog/app.c). */
+		char uid[TSM_APP_CONTENT_ID_LEN + 1];
+
+		if (tsm_app_content_id_normalize(o->id, uid) < 0) {
+			tsm_error("invalid content ID '%s': Content_ and a GUID", o->id);
+			return -EINVAL;
+		}
+		if (o->kind != TSM_KIND_APPLICATION) {
+			tsm_error("content %s is an application's content: --kind application", uid);
+			return -EINVAL;
+		}
+		if ((rc = tsm_app_binding_find(store, uid, res->id)) == -ENOENT) {
+			if ((rc = tsm_content_id_allocate(store, res->id)) < 0 ||
+			    (rc = tsm_content_row_upsert(store, res->id, kind, o->name, false)) < 0 ||
+			    (rc = tsm_app_binding_insert(store, uid, res->id)) < 0)
+				return rc;
+			res->new_item = true;
+			res->version = 1;
+			return 0;
+		}
+		if (rc < 0 || (rc = tsm_content_row_find(store, res->id, &row)) < 0)
+			return rc;
+	} else if (o->id) {
 		if (tsm_content_id_normalize(o->id, res->id) < 0) {
 			tsm_error("invalid content ID '%s': a site code of three letters or digits"
 				  " and five hex digits, e.g. PS100012", o->id);
@@ -61,6 +88,18 @@ static int import_resolve_item(struct tsm_store *store, const struct tsm_content
 		}
 		if ((rc = tsm_content_row_find(store, res->id, &row)) < 0)
 			return rc;
+		if (!row.exists || row.removed) {
+			bool ts = false;
+
+			/* One namespace, as Configuration Manager's package IDs are. */
+			if ((rc = tsm_ts_id_taken(store, res->id, &ts)) < 0)
+				return rc;
+			if (ts) {
+				tsm_error("ID %s is task sequence %s's: content and task sequences share"
+					  " one set of IDs", res->id, res->id);
+				return -EEXIST;
+			}
+		}
 		if (row.exists && !row.removed && strcmp(row.kind, kind) != 0) {
 			tsm_error("content %s is a %s, not a %s: a new version keeps the kind",
 				  res->id, row.kind, kind);
@@ -99,7 +138,14 @@ int tsm_import_check_options(const struct tsm_content_add_options *o)
 		tsm_error("invalid version label '%s': up to 64 characters", o->version_label);
 		return -EINVAL;
 	}
-	if (o->id && tsm_content_id_normalize(o->id, id) < 0) {
+	if (o->id && strncasecmp(o->id, "Content_", 8) == 0) {
+		char uid[TSM_APP_CONTENT_ID_LEN + 1];
+
+		if (tsm_app_content_id_normalize(o->id, uid) < 0) {
+			tsm_error("invalid content ID '%s': Content_ and a GUID", o->id);
+			return -EINVAL;
+		}
+	} else if (o->id && tsm_content_id_normalize(o->id, id) < 0) {
 		tsm_error("invalid content ID '%s': a site code of three letters or digits and"
 			  " five hex digits, e.g. PS100012", o->id);
 		return -EINVAL;
@@ -129,7 +175,7 @@ int tsm_import_begin(struct tsm_store *store, const struct tsm_content_add_optio
 		tsm_import_abort(imp);
 		return rc;
 	}
-	snprintf(imp->label, sizeof(imp->label), "importing %s", o->name);
+	snprintf(imp->label, sizeof(imp->label), _("importing %s"), o->name);
 	tsm_progress_start(&imp->progress, imp->label, total_bytes, o->progress);
 	*imp_ret = imp;
 	return 0;

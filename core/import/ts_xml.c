@@ -19,6 +19,7 @@
 #include <libxml/tree.h>
 
 #include "tsmedia/log.h"
+#include "util/fdio.h"
 #include "util/strset.h"
 #include "util/xml.h"
 
@@ -935,53 +936,17 @@ int tsm_ts_xml_parse_memory(const char *what, const char *buf, size_t len,
 
 int tsm_ts_xml_parse_file(const char *path, struct tsm_ts_doc *doc_ret)
 {
-	struct stat st;
-	char *buf;
-	size_t got = 0;
-	int fd, rc;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
 
 	memset(doc_ret, 0, sizeof(*doc_ret));
-	/* O_NONBLOCK: a FIFO must not hang the import. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		rc = -errno;
-		tsm_error("%s: %s", path, strerror(errno));
-		return rc;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		tsm_error("%s: not a regular file", path);
-		close(fd);
-		return -EINVAL;
-	}
-	if ((uint64_t)st.st_size > TSM_TS_XML_MAX_BYTES) {
+	if ((rc = tsm_file_read_whole(path, TSM_TS_XML_MAX_BYTES, &buf, &len)) == -EFBIG)
 		tsm_error("%s: %lld bytes, more than a task sequence may have (%u MiB): refused", path,
-			  (long long)st.st_size, TSM_TS_XML_MAX_BYTES >> 20);
-		close(fd);
-		return -EFBIG;
-	}
-	if (!(buf = malloc((size_t)st.st_size + 1))) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			tsm_error("%s: %s", path, strerror(errno));
-			free(buf);
-			close(fd);
-			return rc;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	rc = tsm_ts_xml_parse_memory(path, buf, got, doc_ret);
+			  (long long)len, TSM_TS_XML_MAX_BYTES >> 20);
+	if (rc < 0)
+		return rc;
+	rc = tsm_ts_xml_parse_memory(path, buf, len, doc_ret);
 	free(buf);
 	return rc;
 }

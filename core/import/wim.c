@@ -104,6 +104,15 @@ static int wimlib_log_begin(struct wimlib_log *l)
 	return 0;
 }
 
+static void wimlib_log_end(struct wimlib_log *l)
+{
+	/* Setting the file turns printing on: off again after it. */
+	wimlib_set_error_file(stderr);
+	wimlib_set_print_errors(false);
+	fclose(l->f);
+	free(l->buf);
+}
+
 /* The new lines since the last call, as one string (static storage). */
 static const char *wimlib_log_new(struct wimlib_log *l)
 {
@@ -1645,24 +1654,35 @@ struct reader_job {
 	int index;
 };
 
-/* The child.  It ends with _exit(): nothing is freed. */
+static int reader_run(struct wim_reader *r, int index, int fd)
+{
+	char go = 0;
+	int rc;
+
+	if ((rc = scan(r, index)) < 0 || (rc = collect_images(r)) < 0 ||
+	    (rc = send_scan(r, fd)) < 0)
+		return rc;
+	/* The importer goes on ('G') or gives up (the socket closes). */
+	if (tsm_fd_read_full(fd, &go, 1) < 0 || go != 'G')
+		return 0;
+	return write_data(r, fd);
+}
+
+/* The child (a process; in a fuzz build perhaps a thread, see sandbox.c):
+ * it frees what it made, and gives wimlib's messages back to stderr. */
 static int reader_main(void *arg, int fd)
 {
 	const struct reader_job *job = arg;
 	struct wim_reader r = { .file = job->file };
-	char go = 0;
 	int rc;
 
 	pthread_once(&wimlib_once, wimlib_init_once);
 	if ((rc = wimlib_log_begin(&r.log)) < 0)
 		return rc;
-	if ((rc = scan(&r, job->index)) < 0 || (rc = collect_images(&r)) < 0 ||
-	    (rc = send_scan(&r, fd)) < 0)
-		return rc;
-	/* The importer goes on ('G') or gives up (the socket closes). */
-	if (tsm_fd_read_full(fd, &go, 1) < 0 || go != 'G')
-		return 0;
-	return write_data(&r, fd);
+	rc = reader_run(&r, job->index, fd);
+	reader_free(&r);
+	wimlib_log_end(&r.log);
+	return rc;
 }
 
 int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options *o,

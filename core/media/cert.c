@@ -342,6 +342,11 @@ static int cert_describe(X509 *x, const char *what, struct tsm_cert *c)
 	/* Issued by itself and signed by its own key. */
 	c->self_signed = X509_self_signed(x, 1) == 1;
 	ERR_clear_error();
+	/* Microsoft, "PKI certificate requirements for Configuration Manager", client certificate
+	 * for task sequence media: "Enhanced Key Usage value must contain Client Authentication
+	 * (1.3.6.1.5.5.7.3.2)".  A certificate without the extension does not carry the value. */
+	c->client_auth = (X509_get_extension_flags(x) & EXFLAG_XKUSAGE) &&
+			 (X509_get_extended_key_usage(x) & XKU_SSL_CLIENT);
 	if (thumbprint(x, EVP_sha1(), c->sha1) < 0 || thumbprint(x, EVP_sha256(), c->sha256) < 0) {
 		char err[256];
 
@@ -356,6 +361,8 @@ void tsm_cert_clear(struct tsm_cert *c)
 {
 	free(c->subject);
 	free(c->issuer);
+	free(c->pem);
+	tsm_pem_list_free(c->chain_pems, c->nchain);
 	if (c->pkcs12) {
 		OPENSSL_cleanse(c->pkcs12, c->pkcs12_len);
 		free(c->pkcs12);
@@ -809,7 +816,7 @@ static int p12_mac_verify(struct p12_walk *w, PKCS12 *p12, const ASN1_INTEGER *i
 }
 
 int tsm_pkcs12_read(PKCS12 *p12, const char *path, const char *password, EVP_PKEY **key_ret,
-		    X509 **x_ret)
+		    X509 **x_ret, STACK_OF(X509) **others_ret)
 {
 	struct p12_walk w = { .path = path, .pass = password };
 	const ASN1_INTEGER *mac_iter = NULL;
@@ -821,6 +828,8 @@ int tsm_pkcs12_read(PKCS12 *p12, const char *path, const char *password, EVP_PKE
 
 	*key_ret = NULL;
 	*x_ret = NULL;
+	if (others_ret)
+		*others_ret = NULL;
 	if (!(w.certs = sk_X509_new_null()))
 		return -ENOMEM;
 	if (!(safes = PKCS12_unpack_authsafes(p12))) {
@@ -851,11 +860,18 @@ int tsm_pkcs12_read(PKCS12 *p12, const char *path, const char *password, EVP_PKE
 		ERR_set_mark();
 		match = X509_check_private_key(x, w.key);
 		ERR_pop_to_mark();
-		if (match == 1) {
+		if (match == 1 && !*x_ret) {
 			*x_ret = x;
-			break;
+			if (!others_ret)
+				break;
+			continue;
 		}
-		X509_free(x);
+		if (others_ret && !*others_ret && !(*others_ret = sk_X509_new_null())) {
+			X509_free(x);
+			continue;
+		}
+		if (!others_ret || !sk_X509_push(*others_ret, x))
+			X509_free(x);
 	}
 	if (!*x_ret) {
 		tsm_error("%s holds no certificate for its private key", path);
@@ -866,6 +882,10 @@ int tsm_pkcs12_read(PKCS12 *p12, const char *path, const char *password, EVP_PKE
 	w.key = NULL;
 	rc = 0;
 out_free:
+	if (rc < 0 && others_ret) {
+		sk_X509_pop_free(*others_ret, X509_free);
+		*others_ret = NULL;
+	}
 	EVP_PKEY_free(w.key);
 	sk_X509_pop_free(w.certs, X509_free);
 	sk_PKCS7_pop_free(safes, PKCS7_free);
@@ -895,6 +915,25 @@ static int cert_dates_check(const struct tsm_cert *c, const char *path)
 	return 0;
 }
 
+static char *x509_pem(X509 *x);
+
+/* The certificate and the others its file carries, as PEM, for tsm_cert_verify_roots(). */
+static int cert_keep_pems(struct tsm_cert *c, X509 *x, STACK_OF(X509) *others)
+{
+	int n = others ? sk_X509_num(others) : 0;
+
+	if (!(c->pem = x509_pem(x)))
+		return -ENOMEM;
+	if (n > 0 && !(c->chain_pems = calloc((size_t)n, sizeof(*c->chain_pems))))
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		if (!(c->chain_pems[i] = x509_pem(sk_X509_value(others, i))))
+			return -ENOMEM;
+		c->nchain++;
+	}
+	return 0;
+}
+
 int tsm_cert_load_pkcs12(const char *path, const char *password, struct tsm_cert *cert_ret)
 {
 	const char *pass = password ? password : "";
@@ -902,6 +941,7 @@ int tsm_cert_load_pkcs12(const char *path, const char *password, struct tsm_cert
 	const unsigned char *p;
 	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
+	STACK_OF(X509) *others = NULL;
 	PKCS12 *p12 = NULL;
 	size_t len;
 	int rc;
@@ -917,10 +957,14 @@ int tsm_cert_load_pkcs12(const char *path, const char *password, struct tsm_cert
 		rc = -EINVAL;
 		goto out_free;
 	}
-	if ((rc = tsm_pkcs12_read(p12, path, pass, &key, &x)) < 0)
+	if ((rc = tsm_pkcs12_read(p12, path, pass, &key, &x, &others)) < 0)
 		goto out_free;
 	if ((rc = cert_describe(x, path, cert_ret)) < 0)
 		goto out_free;
+	if ((rc = cert_keep_pems(cert_ret, x, others)) < 0) {
+		tsm_cert_clear(cert_ret);
+		goto out_free;
+	}
 	if ((rc = cert_dates_check(cert_ret, path)) < 0) {
 		tsm_cert_clear(cert_ret);
 		goto out_free;
@@ -934,6 +978,7 @@ out_free:
 		free(buf);
 	}
 	X509_free(x);
+	sk_X509_pop_free(others, X509_free);
 	EVP_PKEY_free(key);
 	PKCS12_free(p12);
 	ERR_clear_error();
@@ -1113,6 +1158,89 @@ int tsm_root_ca_check_pem(const char *pem, const char *what, char sha256_ret[65]
 		rc = -EIO;
 	X509_free(x);
 	return rc;
+}
+
+int tsm_cert_verify_roots(const struct tsm_cert *c, char *const *roots, size_t nroots,
+			  char *why, size_t why_len)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	X509 *leaf = c->pem ? pem_one_cert(c->pem, "the media certificate") : NULL;
+	int rc = -ENOMEM;
+
+	snprintf(why, why_len, "%s", "");
+	if (!store || !ctx || !untrusted || !leaf)
+		goto out_free;
+	for (size_t i = 0; i < nroots; i++) {
+		X509 *r = pem_one_cert(roots[i], "a root CA of the site");
+
+		if (!r || !X509_STORE_add_cert(store, r)) {
+			X509_free(r);
+			goto out_free;
+		}
+		X509_free(r);
+	}
+	for (size_t i = 0; i < c->nchain; i++) {
+		X509 *o = pem_one_cert(c->chain_pems[i], "a certificate of the PKCS#12 file");
+
+		if (!o || !sk_X509_push(untrusted, o)) {
+			X509_free(o);
+			goto out_free;
+		}
+	}
+	/* Only the site's roots are trusted: no system store, no partial chain. */
+	if (!X509_STORE_CTX_init(ctx, store, leaf, untrusted))
+		goto out_free;
+	if (X509_verify_cert(ctx) == 1) {
+		rc = 0;
+	} else {
+		snprintf(why, why_len, "%s",
+			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+		rc = -EKEYREJECTED;
+	}
+out_free:
+	X509_free(leaf);
+	sk_X509_pop_free(untrusted, X509_free);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	return rc;
+}
+
+int tsm_root_cas_der_hex(char *const *pems, size_t n, char **hex_ret)
+{
+	size_t cap = 1, len = 0;
+	char *hex = malloc(1);
+	int rc = 0;
+
+	if (!hex)
+		return -ENOMEM;
+	hex[0] = '\0';
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		X509 *x = pem_one_cert(pems[i], "a root CA of the site");
+		unsigned char *der = NULL;
+		int dlen = x ? i2d_X509(x, &der) : -1;
+		char *p;
+
+		if (dlen <= 0 || !(p = realloc(hex, cap + 2 * (size_t)dlen))) {
+			rc = x ? -ENOMEM : -EINVAL;
+		} else {
+			hex = p;
+			cap += 2 * (size_t)dlen;
+			/* Upper-case hex of the DER bytes, as the site's signing certificate is written. */
+			for (int k = 0; k < dlen; k++)
+				len += (size_t)snprintf(hex + len, cap - len, "%02X", der[k]);
+		}
+		OPENSSL_free(der);
+		X509_free(x);
+	}
+	if (rc < 0) {
+		free(hex);
+		return rc;
+	}
+	*hex_ret = hex;
+	return 0;
 }
 
 int tsm_thumbprint_normalize(const char *in, size_t nbytes, char *out)

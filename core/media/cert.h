@@ -21,8 +21,9 @@ int tsm_thumbprint_normalize(const char *in, size_t nbytes, char *out);
  * key and the certificate that belongs to it, both the caller's.  Errors
  * logged naming @path: -EACCES wrong password, -EINVAL malformed, -E2BIG
  * more iterations than Windows accepts, -ENOTSUP an algorithm this OpenSSL
- * lacks. */
+ * lacks.  @others_ret (may be NULL) receives the file's other certificates (the
+ * chain a CA-issued certificate travels with), NULL when there are none. */
 int tsm_pkcs12_read(PKCS12 *p12, const char *path, const char *password, EVP_PKEY **key_ret,
-		    X509 **x_ret);
+		    X509 **x_ret, STACK_OF(X509) **others_ret);
 
 #endif

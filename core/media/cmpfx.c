@@ -88,7 +88,7 @@ static int open_checked(const uint8_t *p12, size_t len, const char *password, co
 
 	if ((rc = decode(p12, len, what, &pk)) < 0)
 		return rc;
-	rc = tsm_pkcs12_read(pk, what, password, key, x);
+	rc = tsm_pkcs12_read(pk, what, password, key, x, NULL);
 	PKCS12_free(pk);
 	ERR_clear_error();
 	return rc;

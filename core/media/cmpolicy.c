@@ -16,14 +16,22 @@
  *        PKG_SourceVersion, ADV_AdvertisementID, PRG_ProgramName, TS_BootImageID,
  *        TS_Sequence.
  *  [WMI] Microsoft, CIMTYPE_ENUMERATION: CIM_STRING = 8 (a property's type attribute).
+ *  [APP] Microsoft Learn, "SMS_Application Server WMI Class" and "SMS_DeploymentType Server
+ *        WMI Class" (configmgr/develop/reference/apps): the property names ModelName,
+ *        LocalizedDisplayName, SoftwareVersion, Manufacturer; AppModelName, Technology,
+ *        PriorityInLatestApp, ContentId, NumberOfDependedDTs.
  * What is not public: the exact root and attributes of a stand-alone media's Policy.xml and
- * which further properties its client reads; this writes one Policy whose rule holds the
- * task sequence instance first, then one instance per package. */
+ * which further properties its client reads, nor how it describes applications; this
+ * writes one Policy whose rule holds the task sequence instance first, then one instance
+ * per package, then one SMS_Application instance per application and one
+ * SMS_DeploymentType instance per deployment type the media carries ([APP]), with
+ * ContentPath (ours) saying where its content lies on the media. */
 #include "media/cmpolicy.h"
 #include "media/cmxml.h"
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,6 +149,37 @@ int tsm_cm_policy_build(const struct tsm_cm_media_policy *in, char **xml_ret, si
 		if ((rc = add_prop(doc, inst, "PKG_PackageID", p->id)) < 0 ||
 		    (rc = add_prop(doc, inst, "PKG_Name", p->name ? p->name : p->id)) < 0 ||
 		    (rc = add_prop(doc, inst, "PKG_SourceVersion", p->version)) < 0)
+			goto out_free_doc;
+	}
+	for (size_t i = 0; i < in->napps; i++) {
+		const struct tsm_cm_policy_app *a = &in->apps[i];
+
+		rc = -ENOMEM;
+		if (!(inst = new_instance(action, "SMS_Application")))
+			goto out_free_doc;
+		if ((rc = add_prop(doc, inst, "ModelName", a->model_name)) < 0 ||
+		    (rc = add_prop(doc, inst, "LocalizedDisplayName", a->title)) < 0 ||
+		    (rc = add_prop(doc, inst, "SoftwareVersion", a->software_version)) < 0 ||
+		    (rc = add_prop(doc, inst, "Manufacturer", a->publisher)) < 0)
+			goto out_free_doc;
+	}
+	for (size_t i = 0; i < in->ndts; i++) {
+		const struct tsm_cm_policy_dt *t = &in->dts[i];
+		char prio[16], deps[16];
+
+		snprintf(prio, sizeof(prio), "%u", t->priority);
+		snprintf(deps, sizeof(deps), "%u", t->depended);
+		rc = -ENOMEM;
+		if (!(inst = new_instance(action, "SMS_DeploymentType")))
+			goto out_free_doc;
+		if ((rc = add_prop(doc, inst, "ModelName", t->model_name)) < 0 ||
+		    (rc = add_prop(doc, inst, "AppModelName", t->app_model_name)) < 0 ||
+		    (rc = add_prop(doc, inst, "LocalizedDisplayName", t->title)) < 0 ||
+		    (rc = add_prop(doc, inst, "Technology", t->technology)) < 0 ||
+		    (rc = add_prop(doc, inst, "PriorityInLatestApp", prio)) < 0 ||
+		    (rc = add_prop(doc, inst, "ContentId", t->content_id)) < 0 ||
+		    (rc = add_prop(doc, inst, "ContentPath", t->content_path)) < 0 ||
+		    (rc = add_prop(doc, inst, "NumberOfDependedDTs", deps)) < 0)
 			goto out_free_doc;
 	}
 	rc = tsm_cm_xml_dump(doc, xml_ret, len_ret);

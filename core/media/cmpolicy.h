@@ -1,5 +1,5 @@
 /* SMS/data/Policy.xml of stand-alone and capture media: Configuration Manager policy instances
- * (the task sequence and the packages it uses) in the container of cmcrypt.h, encrypted under
+ * (the task sequence, the packages and the applications it uses) in the container of cmcrypt.h, encrypted under
  * the media password or, without one, under the media's _SMSMediaGuid.
  *
  * Written and read with libxml2; readers find instances by class and properties by name, as
@@ -18,6 +18,25 @@ struct tsm_cm_policy_package {
 	const char *version; /* PKG_SourceVersion, or NULL */
 };
 
+/* An application the media carries, and each of its deployment types carried
+ * (property names of the SMS_Application and SMS_DeploymentType classes, cmpolicy.c). */
+struct tsm_cm_policy_app {
+	const char *model_name;       /* ModelName: ScopeId_.../Application_... */
+	const char *title;            /* LocalizedDisplayName */
+	const char *software_version; /* SoftwareVersion, or NULL */
+	const char *publisher;        /* Manufacturer, or NULL */
+};
+struct tsm_cm_policy_dt {
+	const char *model_name;     /* ModelName: ScopeId_.../DeploymentType_... */
+	const char *app_model_name; /* AppModelName */
+	const char *title;          /* LocalizedDisplayName */
+	const char *technology;     /* Technology */
+	unsigned priority;          /* PriorityInLatestApp, 1 first */
+	const char *content_id;     /* ContentId: Content_<GUID>, or NULL */
+	const char *content_path;   /* where it lies on the media (SMS\PKG\Content_<GUID>) */
+	unsigned depended;          /* NumberOfDependedDTs: the types it depends on */
+};
+
 struct tsm_cm_media_policy {
 	const char *site_code;     /* PolicySource "SMS:<site>", or NULL */
 	const char *adv_id;        /* ADV_AdvertisementID (required) */
@@ -28,6 +47,10 @@ struct tsm_cm_media_policy {
 	const char *sequence_xml;  /* TS_Sequence: the <sequence> document (required) */
 	const struct tsm_cm_policy_package *packages;
 	size_t npackages;
+	const struct tsm_cm_policy_app *apps;
+	size_t napps;
+	const struct tsm_cm_policy_dt *dts;
+	size_t ndts;
 };
 
 /* The policy document as UTF-8 XML.  -EINVAL (logged) when a required field is missing or the

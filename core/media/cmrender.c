@@ -187,6 +187,10 @@ static int render_policy(const struct tsm_cm_render_in *in, const char *key, uin
 		.site_code = d->site,
 		.packages = in->packages,
 		.npackages = in->npackages,
+		.apps = in->apps,
+		.napps = in->napps,
+		.dts = in->dts,
+		.ndts = in->ndts,
 	};
 
 	if (d->type == TSM_MEDIA_CAPTURE) {

@@ -32,6 +32,10 @@ struct tsm_cm_render_in {
 	const struct tsm_ts_info *ts;             /* stand-alone: its task sequence */
 	const struct tsm_cm_policy_package *packages; /* stand-alone: what it carries */
 	size_t npackages;
+	const struct tsm_cm_policy_app *apps;     /* stand-alone: its applications */
+	size_t napps;
+	const struct tsm_cm_policy_dt *dts;       /*   and their deployment types */
+	size_t ndts;
 	const char *password;                     /* the media password, or NULL for none */
 	enum tsm_cm_cipher cipher;
 };

@@ -3,7 +3,8 @@
  *   /                 the boot image's files
  *   SMS/data/         TsmBootstrap.ini, Variables.dat, Policy.xml (rendered
  *                     at definition time), Manifest.txt (made here)
- *   SMS/PKG/<ID>/     each content item the media carries
+ *   SMS/PKG/<ID>/     each content item the media carries (an application's
+ *                     content: SMS/PKG/Content_<GUID>/)
  *   MediaLabel.txt, autorun.inf
  *
  * Stand-alone media over its volume size spans a set: the first volume
@@ -19,6 +20,7 @@
 
 #include "catalog/rows.h"
 #include "store/store_internal.h"
+#include "tsmedia/app.h"
 #include "tsmedia/hash.h"
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
@@ -121,9 +123,21 @@ static uint64_t item_cost(const struct item *it)
 	return (it->node->size + SECTOR - 1) / SECTOR * SECTOR + SECTOR + 512;
 }
 
+/* Where content @id lies on the media: SMS/PKG/<ID> for a package; an
+ * application's content under its content ID, SMS/PKG/Content_<GUID>.  What
+ * folder Configuration Manager gives an application's content on stand-alone
+ * media is not published; its content IDs name content everywhere else
+ * (SMS_DeploymentType.ContentId, the digest's Content elements). */
+static void content_dir(struct tsm_store *store, const char *id, char *out, size_t n)
+{
+	char uid[TSM_APP_CONTENT_ID_LEN + 1];
+
+	snprintf(out, n, "SMS/PKG/%s", tsm_app_content_of(store, id, uid) == 0 ? uid : id);
+}
+
 /* Package files, in the order of the media's content list (the task
  * sequence's order of use), then by path. */
-static int plan_order(struct plan *p, const struct tsm_media_snapshot *snap)
+static int plan_order(struct tsm_store *store, struct plan *p, const struct tsm_media_snapshot *snap)
 {
 	struct item *sorted = malloc((p->n + 1) * sizeof(*sorted));
 	size_t k = 0;
@@ -134,9 +148,10 @@ static int plan_order(struct plan *p, const struct tsm_media_snapshot *snap)
 		if (p->items[i].first_volume)
 			sorted[k++] = p->items[i];
 	for (size_t c = 0; c < snap->ncontent; c++) {
-		char prefix[32];
+		char prefix[80];
 
-		snprintf(prefix, sizeof(prefix), "SMS/PKG/%s/", snap->content[c].id);
+		content_dir(store, snap->content[c].id, prefix, sizeof(prefix) - 1);
+		strcat(prefix, "/");
 		for (size_t i = 0; i < p->n; i++)
 			if (!p->items[i].first_volume &&
 			    strncmp(p->items[i].path, prefix, strlen(prefix)) == 0)
@@ -366,7 +381,7 @@ static int full_tree(struct tsm_store *store, const struct tsm_media_snapshot *s
 		goto out;
 	for (size_t i = 0; i < snap->ncontent; i++) {
 		const struct tsm_snapshot_content *c = &snap->content[i];
-		char prefix[32];
+		char prefix[80];
 
 		if (c == boot)
 			continue;
@@ -381,7 +396,7 @@ static int full_tree(struct tsm_store *store, const struct tsm_media_snapshot *s
 				goto out;
 			continue;
 		}
-		snprintf(prefix, sizeof(prefix), "SMS/PKG/%s", c->id);
+		content_dir(store, c->id, prefix, sizeof(prefix));
 		if ((rc = tsm_tree_add_content(tree, store, c->id, c->version, prefix)) < 0)
 			goto out;
 	}
@@ -461,7 +476,7 @@ int tsm_media_compose_ts(struct tsm_store *store, const struct tsm_media_snapsho
 	d.uefi_boot = d.uefi_boot ? strdup(d.uefi_boot) : NULL;
 	if ((rc = full_tree(store, snap, &d, &bc, &p.full)) < 0)
 		goto out;
-	if ((rc = tsm_tree_walk(p.full, plan_collect, &p)) < 0 || (rc = plan_order(&p, snap)) < 0)
+	if ((rc = tsm_tree_walk(p.full, plan_collect, &p)) < 0 || (rc = plan_order(store, &p, snap)) < 0)
 		goto out;
 	if (d.type == TSM_MEDIA_STANDALONE && d.form == TSM_MEDIA_CD_DVD && d.volume_size)
 		budget = d.volume_size - d.volume_size / 50 - (4u << 20); /* room for metadata */
@@ -531,7 +546,7 @@ int tsm_media_compose_prestaged(struct tsm_store *store, const struct tsm_media_
 	d.bios_boot = d.bios_boot ? strdup(d.bios_boot) : NULL;
 	d.uefi_boot = d.uefi_boot ? strdup(d.uefi_boot) : NULL;
 	if ((rc = full_tree(store, snap, &d, &bc, &p.full)) < 0 ||
-	    (rc = tsm_tree_walk(p.full, plan_collect, &p)) < 0 || (rc = plan_order(&p, snap)) < 0 ||
+	    (rc = tsm_tree_walk(p.full, plan_collect, &p)) < 0 || (rc = plan_order(store, &p, snap)) < 0 ||
 	    (rc = plan_assign(&p, 0)) < 0)
 		goto out;
 	if ((rc = manifest_render(&p, &manifest, &manifest_len)) < 0 ||

@@ -20,6 +20,7 @@
 
 #include "media/media_internal.h"
 #include "tsmedia/hash.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 #include <openssl/crypto.h>
@@ -285,21 +286,33 @@ static int hash_add(void *arg, const uint8_t *data, size_t len)
 
 static void problem(struct tsm_inspect_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Records a problem twice: in English (what --json carries, the same in
+ * every locale) and translated (what the human output prints). */
 static void problem(struct tsm_inspect_result *r, const char *fmt, ...)
 {
-	va_list ap;
-	char *msg;
-	void *p;
+	va_list ap, ap2;
+	char *msg, *text;
+	void *p, *q;
 
 	va_start(ap, fmt);
+	va_copy(ap2, ap);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
+	if (vasprintf(&text, _(fmt), ap2) < 0)
+		text = NULL;
+	va_end(ap2);
 	va_end(ap);
-	if (msg && (p = realloc(r->problems, (r->nproblems + 1) * sizeof(*r->problems)))) {
+	p = msg && text ? realloc(r->problems, (r->nproblems + 1) * sizeof(*r->problems)) : NULL;
+	if (p)
 		r->problems = p;
-		r->problems[r->nproblems++] = msg;
+	q = p ? realloc(r->problems_text, (r->nproblems + 1) * sizeof(*r->problems_text)) : NULL;
+	if (q) {
+		r->problems_text = q;
+		r->problems[r->nproblems] = msg;
+		r->problems_text[r->nproblems++] = text;
 	} else {
 		free(msg);
+		free(text);
 	}
 }
 
@@ -481,8 +494,11 @@ void tsm_inspect_result_clear(struct tsm_inspect_result *r)
 	for (size_t i = 0; i < r->npackages; i++)
 		free(r->packages[i]);
 	free(r->packages);
-	for (size_t i = 0; i < r->nproblems; i++)
+	for (size_t i = 0; i < r->nproblems; i++) {
 		free(r->problems[i]);
+		free(r->problems_text[i]);
+	}
 	free(r->problems);
+	free(r->problems_text);
 	memset(r, 0, sizeof(*r));
 }

@@ -311,7 +311,8 @@ static int content_list_add(struct tsm_media_def *d, const char *id)
 /* What task sequence media carries, fixed at definition time so the
  * rendered policy and the content agree: the boot image first, then the
  * prestart files, the OS image, the task sequence's packages in the order
- * its steps use them, and the content named on the command line. */
+ * its steps use them, its applications' contents, and the content named on
+ * the command line. */
 static int media_ts_content(struct tsm_store *store, struct tsm_media_def *d)
 {
 	struct tsm_ts_info ts = { 0 };
@@ -327,9 +328,19 @@ static int media_ts_content(struct tsm_store *store, struct tsm_media_def *d)
 	if ((rc = content_list_add(d, d->boot_image)) == 0 &&
 	    (rc = content_list_add(d, d->prestart_files)) == 0)
 		rc = content_list_add(d, d->os_image);
-	if (d->type == TSM_MEDIA_STANDALONE || d->type == TSM_MEDIA_PRESTAGED)
+	if (d->type == TSM_MEDIA_STANDALONE || d->type == TSM_MEDIA_PRESTAGED) {
+		struct tsm_media_apps apps;
+		int problems;
+
 		for (size_t i = 0; rc == 0 && i < ts.npackages; i++)
 			rc = content_list_add(d, ts.packages[i]);
+		/* Then the applications' contents (and their dependencies'), each once. */
+		if (rc == 0 && (rc = tsm_media_apps_resolve(store, d, &apps, &problems)) == 0) {
+			for (size_t i = 0; rc == 0 && i < apps.ncontents; i++)
+				rc = content_list_add(d, apps.contents[i]);
+			tsm_media_apps_clear(&apps);
+		}
+	}
 	for (size_t i = 0; rc == 0 && i < d->nextra_content; i++)
 		rc = content_list_add(d, d->extra_content[i]);
 	tsm_ts_info_clear(&ts);
@@ -350,7 +361,8 @@ int tsm_media_save(struct tsm_store *store, struct tsm_media_def *d, bool edit,
 			return rc;
 		if (!d->media_guid && (rc = tsm_media_new_guid(&d->media_guid)) < 0)
 			return rc;
-		d->password_protected = d->password != NULL;
+		if (!d->keep_protection)
+			d->password_protected = d->password != NULL;
 	}
 	if ((rc = tsm_store_write_begin(store)) < 0)
 		return rc;
@@ -375,7 +387,7 @@ int tsm_media_save(struct tsm_store *store, struct tsm_media_def *d, bool edit,
 	}
 	if ((rc = tsm_store_write_commit(store)) < 0)
 		return rc;
-	if (ts_media && d->type != TSM_MEDIA_CAPTURE && !d->password)
+	if (ts_media && d->type != TSM_MEDIA_CAPTURE && !d->password_protected)
 		tsm_warn("media '%s' has no password: %s", d->name, tsm_media_exposure(d));
 	return 0;
 }

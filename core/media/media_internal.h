@@ -66,6 +66,30 @@ int tsm_media_wim_layout(struct tsm_store *store, struct tsm_wim_options *o,
 /* A random GUID in registry format ({XXXXXXXX-...}), malloc'ed. */
 int tsm_media_new_guid(char **guid_ret);
 
+/* The applications stand-alone and prestaged media carry (media/apps.c). */
+struct tsm_app;
+struct tsm_media_app_dt {
+	const struct tsm_app *app;  /* into tsm_media_apps.apps */
+	size_t app_index, dt_index; /* the deployment type: app->dts[dt_index] */
+};
+struct tsm_media_apps {
+	struct tsm_app *apps;          /* each application loaded once */
+	size_t napps;
+	struct tsm_media_app_dt *dts;  /* the deployment types carried, in order */
+	size_t ndts;
+	char **contents;               /* their store content IDs, each once */
+	size_t ncontents;
+};
+/* What @d's task sequence and --application name, with their dependencies when
+ * @d->include_dependencies.  Each problem (an application, a deployment type or
+ * a content the store lacks; a dependency cycle) is an error naming the media;
+ * -EINVAL with their count in *@problems_ret when there are any. */
+int tsm_media_apps_resolve(struct tsm_store *store, const struct tsm_media_def *d,
+			   struct tsm_media_apps *out, int *problems_ret);
+void tsm_media_apps_clear(struct tsm_media_apps *a);
+/* For the rules: the count of problems (reported), 0 when none. */
+int tsm_media_apps_check(struct tsm_store *store, const struct tsm_media_def *d);
+
 #define TSMEDIA_VERSION_STRING "0.1.0"
 
 #endif

@@ -16,10 +16,13 @@
 #include "catalog/rows.h"
 #include "media/cmpassword.h"
 #include "media/cmpfx.h"
+#include "media/cmread.h"
 #include "media/cmrender.h"
 #include "media/cmvars.h"
 #include "store/store_internal.h"
+#include "tsmedia/app.h"
 #include "tsmedia/content.h"
+#include "tsmedia/hash.h"
 #include "tsmedia/log.h"
 #include "tsmedia/site.h"
 #include "tsmedia/store.h"
@@ -164,10 +167,76 @@ static int media_certificate(struct tsm_media_def *d, const char *guid, uint8_t 
 	snprintf(summary, sizeof(summary), "%s, %s, valid %s to %s, SHA-256 %s", cert.subject,
 		 cert.self_signed ? "self-signed" : "issued by a CA", from, until, cert.sha256);
 	free(d->cert_summary);
+	free(d->cert_subject);
+	free(d->cert_issuer);
+	free(d->cert_sha1);
 	d->cert_summary = strdup(summary);
+	d->cert_subject = strdup(cert.subject);
+	d->cert_issuer = strdup(cert.issuer);
+	d->cert_sha1 = strdup(cert.sha1);
+	d->cert_not_before = cert.not_before;
+	d->cert_not_after = cert.not_after;
 	d->cert_is_pki = !cert.self_signed;
 	tsm_cert_clear(&cert);
-	return d->cert_summary ? 0 : -ENOMEM;
+	return d->cert_summary && d->cert_subject && d->cert_issuer && d->cert_sha1 ? 0 : -ENOMEM;
+}
+
+/* A stand-alone media's applications and deployment types, as its policy
+ * describes them (cmpolicy.h); the strings are @apps'. */
+struct policy_apps {
+	struct tsm_media_apps apps;
+	struct tsm_cm_policy_app *a;
+	struct tsm_cm_policy_dt *t;
+	char (*paths)[64];
+};
+
+static void policy_apps_clear(struct policy_apps *p)
+{
+	tsm_media_apps_clear(&p->apps);
+	free(p->a);
+	free(p->t);
+	free(p->paths);
+}
+
+static int policy_apps(struct tsm_store *store, const struct tsm_media_def *d,
+		       struct policy_apps *p)
+{
+	struct tsm_media_apps *apps = &p->apps;
+	int problems, rc = tsm_media_apps_resolve(store, d, apps, &problems);
+
+	if (rc < 0)
+		return rc;
+	p->a = calloc(apps->napps ? apps->napps : 1, sizeof(*p->a));
+	p->t = calloc(apps->ndts ? apps->ndts : 1, sizeof(*p->t));
+	p->paths = calloc(apps->ndts ? apps->ndts : 1, sizeof(*p->paths));
+	if (!p->a || !p->t || !p->paths)
+		return -ENOMEM;
+	for (size_t i = 0; i < apps->napps; i++) {
+		const struct tsm_app *a = &apps->apps[i];
+
+		p->a[i] = (struct tsm_cm_policy_app){
+			.model_name = a->id, .title = a->title,
+			.software_version = *a->software_version ? a->software_version : NULL,
+			.publisher = *a->publisher ? a->publisher : NULL,
+		};
+	}
+	for (size_t i = 0; i < apps->ndts; i++) {
+		const struct tsm_app *a = &apps->apps[apps->dts[i].app_index];
+		const struct tsm_app_dt *dt = &a->dts[apps->dts[i].dt_index];
+		unsigned depended = 0;
+
+		for (size_t g = 0; g < dt->ngroups; g++)
+			depended += (unsigned)dt->groups[g].ndeps;
+		if (dt->ncontents)
+			snprintf(p->paths[i], sizeof(p->paths[i]), "SMS\\PKG\\%s", dt->contents[0].id);
+		p->t[i] = (struct tsm_cm_policy_dt){
+			.model_name = dt->id, .app_model_name = a->id, .title = dt->title,
+			.technology = dt->technology, .priority = (unsigned)apps->dts[i].dt_index + 1,
+			.content_id = dt->ncontents ? dt->contents[0].id : NULL,
+			.content_path = dt->ncontents ? p->paths[i] : NULL, .depended = depended,
+		};
+	}
+	return 0;
 }
 
 /* A stand-alone media's packages, named as the catalog names them. */
@@ -199,12 +268,108 @@ static int policy_packages(struct tsm_store *store, const struct tsm_media_def *
 	return rc;
 }
 
+/* ---- what the files are rendered from ---------------------------------------------------- */
+
+static void key_str(FILE *f, const char *tag, const char *v)
+{
+	fprintf(f, "%s=%zu:%s;", tag, v ? strlen(v) : (size_t)0, v ? v : "");
+}
+
+static void key_list(FILE *f, const char *tag, char *const *v, size_t n)
+{
+	fprintf(f, "%s=%zu[", tag, n);
+	for (size_t i = 0; i < n; i++)
+		key_str(f, "", v[i]);
+	fputs("];", f);
+}
+
+/* A SHA-256 (hex) of everything the SMS/data files are rendered from but the password and the
+ * certificate's private key: the definition's fields, the site's values, management points and
+ * root CAs, the task sequence's version, whether a password protects them.  Equal keys, equal
+ * files (but for the random IVs): an edit that keeps the key keeps the files. */
+static int render_key(struct tsm_store *store, const struct tsm_media_def *d, char hex[65])
+{
+	struct tsm_site site = { 0 };
+	struct tsm_ts_info ts = { 0 };
+	uint8_t sum[TSM_SHA256_LEN];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "type=%d;form=%d;size=%llu;unattended=%d;unknown=%d;mode=%d;uda=%d;cipher=%d;"
+		   "protected=%d;from=%lld;until=%lld;", (int)d->type, (int)d->form,
+		(unsigned long long)d->volume_size, d->unattended, d->unknown_computers, (int)d->mode,
+		(int)d->user_device_affinity, (int)d->cipher, d->password_protected,
+		(long long)d->valid_from, (long long)d->valid_until);
+	key_str(f, "guid", d->media_guid);
+	key_str(f, "boot", d->boot_image);
+	key_str(f, "ts", d->task_sequence);
+	key_str(f, "prestart", d->prestart_command);
+	key_str(f, "prestart_files", d->prestart_files);
+	key_str(f, "cert", d->cert_summary);
+	key_str(f, "site", d->site);
+	key_list(f, "mps", d->management_points, d->nmanagement_points);
+	key_list(f, "vars", d->variables, d->nvariables);
+	key_list(f, "extra", d->extra_content, d->nextra_content);
+	if (d->site && tsm_site_get(store, d->site, &site) == 0) {
+		for (int v = 0; v < TSM_SITE_VALUE_COUNT; v++)
+			key_str(f, "value", site.values[v]);
+		key_list(f, "site_mps", site.mps, site.nmps);
+		key_list(f, "root_cas", site.root_cas, site.nroot_cas);
+		tsm_site_clear(&site);
+	}
+	if (d->task_sequence && tsm_ts_get(store, d->task_sequence, &ts) == 0) {
+		fprintf(f, "ts_version=%lld;", (long long)ts.version);
+		tsm_ts_info_clear(&ts);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	rc = tsm_sha256(buf, len, sum);
+	free(buf);
+	if (rc == 0)
+		tsm_hex_encode(sum, sizeof(sum), hex);
+	return rc;
+}
+
+/* The rendered files of @prev_version, recorded again for @version: same blobs. */
+static int files_carry_over(struct tsm_store *store, int64_t version, int64_t prev_version)
+{
+	struct tsm_media_file *files = NULL;
+	size_t n = 0;
+	int rc = tsm_media_files_load(store, prev_version, &files, &n);
+
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = tsm_media_file_row_insert(store, version, files[i].path, files[i].blob_id);
+	tsm_media_files_free(files, n);
+	return rc;
+}
+
+bool tsm_media_variable_secret(const char *name_value)
+{
+	char name[256];
+	size_t n = strcspn(name_value, "=");
+
+	snprintf(name, sizeof(name), "%.*s", (int)(n < sizeof(name) ? n : sizeof(name) - 1),
+		 name_value);
+	return tsm_cm_is_secret_name(name);
+}
+
 const char *tsm_media_exposure(const struct tsm_media_def *d)
 {
 	/* Without a password Variables.dat opens with a key every copy of Configuration Manager
 	 * knows, and Policy.xml with the media GUID written in Variables.dat (cmrender.c). */
 	bool policy = d->type == TSM_MEDIA_STANDALONE;
 
+	/* A PKI certificate's key is trusted by the site's systems, not only by this media. */
+	if (d->cert_summary && d->cert_is_pki)
+		return "anyone holding it can read its variables and the private key of its PKI"
+		       " certificate, which the site's systems trust: whoever copies the media can"
+		       " authenticate as it until the certificate is revoked";
 	if (d->cert_summary && policy)
 		return "anyone holding it can read its variables, the media certificate's private"
 		       " key, the task sequence and any credentials in it";
@@ -226,15 +391,34 @@ int tsm_media_render(struct tsm_store *store, int64_t version, int64_t prev_vers
 	struct tsm_cm_site_values sv = { 0 };
 	struct tsm_cm_policy_package *pkgs = NULL;
 	struct tsm_content_item *items = NULL;
+	struct policy_apps papps = { 0 };
 	struct tsm_cm_rendered out = { 0 };
 	struct tsm_ts_info ts = { 0 };
 	struct tsm_site site = { 0 };
 	uint8_t *pfx = NULL;
 	size_t pfx_len = 0, npkgs = 0;
+	char *root_cas = NULL;
 	bool have_site = false;
-	char guid[37];
+	char guid[37], key[65];
 	int rc = 0;
 
+	if ((rc = render_key(store, d, key)) < 0)
+		return rc;
+	/* An edit with neither password option: what the files hold has not changed, so they
+	 * carry over as they are (no password asked); else they must be written again, which a
+	 * password-protected media cannot be without its password. */
+	if (d->keep_protection && prev_version) {
+		bool new_cert = d->cert_pfx_path || d->cert_self_signed;
+
+		if (!new_cert && d->render_key && strcmp(d->render_key, key) == 0)
+			return files_carry_over(store, version, prev_version);
+		if (d->password_protected) {
+			tsm_error("media %s: this change rewrites its encrypted variables%s: give the"
+				  " media password with --password-file (or --no-password to drop it)",
+				  d->name, d->type == TSM_MEDIA_STANDALONE ? " and policy" : "");
+			return -EACCES;
+		}
+	}
 	if (!words[1])
 		words[1] = d->site, words[2] = NULL;
 	/* Configuration Manager's key is one unsalted SHA-1: refuse what a GPU finds in a year. */
@@ -256,13 +440,21 @@ int tsm_media_render(struct tsm_store *store, int64_t version, int64_t prev_vers
 		if ((rc = tsm_site_get(store, d->site, &site)) < 0)
 			goto out_free;
 		have_site = true;
+		/* The root CAs the site trusts reach the client in _SMSTSRootCACerts (KB 4468601
+		 * lists the variable among those a network media sets; its encoding is not
+		 * published): a value copied from the site's own media wins, else the DER of each
+		 * root CA in hex (site.h). */
+		if (!site.values[TSM_SITE_ROOT_CA_CERTS] && site.nroot_cas &&
+		    (rc = tsm_root_cas_der_hex(site.root_cas, site.nroot_cas, &root_cas)) < 0)
+			goto out_free;
 		sv = (struct tsm_cm_site_values){
 			.http_port = site.values[TSM_SITE_HTTP_PORT],
 			.https_port = site.values[TSM_SITE_HTTPS_PORT],
 			.iis_ssl_state = site.values[TSM_SITE_IIS_SSL_STATE],
 			.site_signing_certificate = site.values[TSM_SITE_SIGNING_CERTIFICATE],
 			.public_root_key = site.values[TSM_SITE_PUBLIC_ROOT_KEY],
-			.root_ca_certs = site.values[TSM_SITE_ROOT_CA_CERTS],
+			.root_ca_certs = site.values[TSM_SITE_ROOT_CA_CERTS] ? site.values[TSM_SITE_ROOT_CA_CERTS]
+									    : root_cas,
 			.use_first_cert = site.values[TSM_SITE_USE_FIRST_CERT],
 			.x64_unknown_guid = site.values[TSM_SITE_X64_UNKNOWN_GUID],
 			.x86_unknown_guid = site.values[TSM_SITE_X86_UNKNOWN_GUID],
@@ -270,7 +462,8 @@ int tsm_media_render(struct tsm_store *store, int64_t version, int64_t prev_vers
 	}
 	if (d->type == TSM_MEDIA_STANDALONE &&
 	    ((rc = tsm_ts_get(store, d->task_sequence, &ts)) < 0 ||
-	     (rc = policy_packages(store, d, &ts, &pkgs, &items, &npkgs)) < 0))
+	     (rc = policy_packages(store, d, &ts, &pkgs, &items, &npkgs)) < 0 ||
+	     (rc = policy_apps(store, d, &papps)) < 0))
 		goto out_free;
 	struct tsm_cm_render_in in = {
 		.def = d,
@@ -280,6 +473,10 @@ int tsm_media_render(struct tsm_store *store, int64_t version, int64_t prev_vers
 		.ts = d->type == TSM_MEDIA_STANDALONE ? &ts : NULL,
 		.packages = pkgs,
 		.npackages = npkgs,
+		.apps = papps.a,
+		.napps = papps.apps.napps,
+		.dts = papps.t,
+		.ndts = papps.apps.ndts,
 		.password = d->password,
 		.cipher = cipher,
 	};
@@ -292,6 +489,11 @@ int tsm_media_render(struct tsm_store *store, int64_t version, int64_t prev_vers
 	    (out.policy &&
 	     (rc = media_file_put(store, version, POLICY_PATH, out.policy, out.policy_len)) < 0))
 		goto out_free;
+	/* Keyed as rendered: with the certificate just made or read. */
+	if ((rc = render_key(store, d, key)) == 0) {
+		free(d->render_key);
+		rc = (d->render_key = strdup(key)) ? 0 : -ENOMEM;
+	}
 out_free:
 	tsm_cm_rendered_clear(&out);
 	if (pfx)
@@ -300,7 +502,9 @@ out_free:
 		tsm_content_item_clear(&items[i]);
 	free(items);
 	free(pkgs);
+	policy_apps_clear(&papps);
 	tsm_ts_info_clear(&ts);
+	free(root_cas);
 	if (have_site)
 		tsm_site_clear(&site);
 	return rc;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,13 @@ struct tsm_sandbox {
 	int fd;     /* the parent's end of the socket */
 	int msg_fd; /* the read end of the child's messages */
 	bool killed;
+	/* Thread mode (fuzz builds only, see thread_mode()) */
+	bool in_thread;
+	pthread_t thread;
+	tsm_sandbox_fn fn;
+	void *arg;
+	int child_fd;
+	int thread_rc;
 };
 
 /* ---- the child -------------------------------------------------------- */
@@ -111,6 +119,88 @@ static __attribute__((noreturn)) void child_main(const struct tsm_sandbox_limits
 	_exit(rc < 0 ? (-rc < 256 ? -rc : EIO) : 0);
 }
 
+/* ---- thread mode (fuzz builds) ---------------------------------------- */
+
+/* libFuzzer's coverage counters in a forked child are the child's copy: the
+ * readers' own branches would never guide the fuzzing.  A fuzz build
+ * (-Dfuzz=true defines TSM_FUZZ_BUILD) can therefore run @fn in a thread of
+ * the same process instead, when TSM_SANDBOX_THREAD=1 is in the
+ * environment.  The protocol over the socket is the same; what is lost is
+ * what only a process gives: no RLIMIT_AS or RLIMIT_CPU (libFuzzer's
+ * -rss_limit_mb and -timeout are the limits then), no closed descriptors,
+ * and a crash is the whole process's (which is what a fuzzer wants to see).
+ * Normal builds never take this path: the code is not compiled in. */
+#ifdef TSM_FUZZ_BUILD
+static bool thread_mode(void)
+{
+	const char *v = getenv("TSM_SANDBOX_THREAD");
+
+	return v && strcmp(v, "1") == 0;
+}
+
+static void *thread_main(void *p)
+{
+	struct tsm_sandbox *sb = p;
+
+	sb->thread_rc = sb->fn(sb->arg, sb->child_fd);
+	/* As a child's exit would: the parent's reads see the end. */
+	close(sb->child_fd);
+	return NULL;
+}
+
+static int thread_start(struct tsm_sandbox *sb, int sv[2])
+{
+	int rc;
+
+	/* A write to a socket the parent closed fails with EPIPE here, as the
+	 * child's would end it; never a signal that ends the fuzzer. */
+	signal(SIGPIPE, SIG_IGN);
+	sb->child_fd = sv[1];
+	sb->fd = sv[0];
+	sb->in_thread = true;
+	if ((rc = pthread_create(&sb->thread, NULL, thread_main, sb)) != 0) {
+		sb->fd = -1;
+		return -rc;
+	}
+	return 0;
+}
+
+static int thread_finish(struct tsm_sandbox *sb, bool kill_child)
+{
+	int rc;
+
+	/* Giving up: the reader's next read or write on the socket fails. */
+	if (kill_child) {
+		sb->killed = true;
+		shutdown(sb->fd, SHUT_RDWR);
+	}
+	pthread_join(sb->thread, NULL);
+	close(sb->fd);
+	rc = sb->killed ? 0 : sb->thread_rc;
+	free(sb);
+	return rc;
+}
+#else
+static bool thread_mode(void)
+{
+	return false;
+}
+
+static int thread_start(struct tsm_sandbox *sb, int sv[2])
+{
+	(void)sb;
+	(void)sv;
+	return -ENOSYS;
+}
+
+static int thread_finish(struct tsm_sandbox *sb, bool kill_child)
+{
+	(void)sb;
+	(void)kill_child;
+	return -ENOSYS;
+}
+#endif
+
 /* ---- the parent ------------------------------------------------------- */
 
 int tsm_sandbox_start(const char *file, const char *what, const struct tsm_sandbox_limits *lim,
@@ -123,10 +213,16 @@ int tsm_sandbox_start(const char *file, const char *what, const struct tsm_sandb
 	if (!(sb = calloc(1, sizeof(*sb))))
 		return -ENOMEM;
 	*sb = (struct tsm_sandbox){ .file = file, .what = what, .lim = *lim, .fd = -1,
-				    .msg_fd = -1 };
+				    .msg_fd = -1, .fn = fn, .arg = arg };
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		rc = -errno;
 		goto out_free;
+	}
+	if (thread_mode()) {
+		if ((rc = thread_start(sb, sv)) < 0)
+			goto out_close_socket;
+		*sb_ret = sb;
+		return 0;
 	}
 	if (pipe2(msg, O_CLOEXEC) < 0) {
 		rc = -errno;
@@ -207,6 +303,8 @@ int tsm_sandbox_finish(struct tsm_sandbox *sb, bool kill_child)
 	int status, rc = 0;
 	pid_t got;
 
+	if (sb->in_thread)
+		return thread_finish(sb, kill_child);
 	if (kill_child) {
 		sb->killed = true;
 		kill(sb->pid, SIGKILL);

@@ -18,6 +18,10 @@
  * checked, bounded.  tsm_sandbox_finish() waits for the child, logs the
  * child's messages, then how it ended when that was not by returning.
  *
+ * A fuzz build can run @fn in a thread instead (TSM_SANDBOX_THREAD=1; see
+ * sandbox.c and tests/fuzz/README.md), so @fn must not rely on exiting to
+ * free what it made, nor on the caller's memory being a copy.
+ *
  * Fork copies only the calling thread: start a sandbox before the caller
  * starts threads, or from a thread that holds no lock the child needs.
  * One sandbox is owned by one thread of the parent. */

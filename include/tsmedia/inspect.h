@@ -39,7 +39,8 @@ struct tsm_inspect_result {
 	size_t files_listed, files_ok, files_bad, files_missing;
 	size_t files_unchecked; /* listed without a hash: patched when laid out */
 	uint64_t bytes_ok;
-	char **problems;  /* one line per file that failed */
+	char **problems;  /* one line per file that failed (English: --json) */
+	char **problems_text; /* the same lines in the locale's language */
 	size_t nproblems;
 };
 

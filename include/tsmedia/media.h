@@ -29,6 +29,9 @@ bool tsm_media_name_valid(const char *name);
 /* What anyone holding task sequence media @def without a password can read (its files are
  * encrypted under keys written on the media itself): a sentence for create and show. */
 const char *tsm_media_exposure(const struct tsm_media_def *def);
+/* Whether media variable @name_value ("NAME=VALUE") has a name that looks secret (a password,
+ * a key, a credential): show masks its value, as media inspect does. */
+bool tsm_media_variable_secret(const char *name_value);
 
 /* Stores a new media (@edit false; the name must be free) or a new version
  * of an existing one (@edit true).  The definition is checked against its

@@ -76,14 +76,18 @@ struct tsm_media_def {
 
 	/* Task sequence media (capture, bootable, prestaged, stand-alone). */
 	uint64_t volume_size;   /* bytes per volume; 0: unlimited */
-	bool autorun;
+	bool autorun;           /* versions made before --autorun was dropped: their autorun.inf */
 	char *boot_image;       /* content ID */
 	char *task_sequence;    /* task sequence ID */
 	char *os_image;         /* prestaged: content ID */
 	unsigned os_image_index;
 	char **extra_content;   /* --application/--package/--driver-package IDs */
 	size_t nextra_content;
-	bool include_dependencies;
+	unsigned char *extra_slots; /* not stored: the kind each new extra_content was given as
+				     * (enum tsm_content_kind + 1; 0: kept from the version edited) */
+	char **applications;    /* --application ScopeId_.../Application_... (no step names them) */
+	size_t napplications;
+	bool include_dependencies; /* the applications' dependencies, transitively */
 	bool unattended, unknown_computers;
 	enum tsm_media_mode mode;
 	char *site;
@@ -95,6 +99,8 @@ struct tsm_media_def {
 	char *prestart_command;
 	char *prestart_files;   /* content ID */
 	int64_t valid_from, valid_until; /* stand-alone; 0: unset */
+	char **allowed_steps;   /* stand-alone: --allow-step, steps run although they need a site */
+	size_t nallowed_steps;
 	char *created_by, *version_text, *comment; /* prestaged */
 	char *media_guid;       /* made at create, kept by edit */
 	enum tsm_media_cipher cipher; /* task sequence media: --media-cipher */
@@ -106,12 +112,18 @@ struct tsm_media_def {
 	bool cert_self_signed;
 	int64_t cert_valid_from, cert_valid_until;
 	bool allow_weak_password; /* --allow-weak-password */
+	bool volume_size_given;   /* --size */
+	bool cert_defaulted;      /* neither certificate option: the wizard's self-signed default */
+	bool keep_protection;     /* edit: neither password option; the rendered files carry over */
 
 	/* Stored: facts about the protection, for show and inspect. */
 	bool password_protected;
 	char *cert_summary;     /* subject, dates, thumbprint of the media certificate */
+	char *cert_subject, *cert_issuer, *cert_sha1; /* the same, field by field (RFC 2253, hex) */
+	int64_t cert_not_before, cert_not_after;
 	bool cert_is_pki;       /* issued by a CA, not self-signed */
 	bool weak_password;     /* a guessable password kept because of --allow-weak-password */
+	char *render_key;       /* SHA-256 of what the SMS/data files were rendered from (render.c) */
 };
 
 void tsm_media_def_clear(struct tsm_media_def *def);

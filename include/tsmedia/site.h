@@ -83,6 +83,10 @@ struct tsm_cert {
 	char sha1[41], sha256[65];      /* thumbprints of the DER certificate, hex */
 	unsigned char *pkcs12;          /* the PKCS#12 bytes (certificate + key) */
 	size_t pkcs12_len;
+	bool client_auth;               /* its Enhanced Key Usage holds Client Authentication */
+	char *pem;                      /* tsm_cert_load_pkcs12: the certificate, PEM */
+	char **chain_pems;              /* and the other certificates of its file */
+	size_t nchain;
 };
 
 /* A new self-signed certificate with its key, as PKCS#12 protected by @password.
@@ -102,12 +106,22 @@ int tsm_cert_load_pkcs12(const char *path, const char *password, struct tsm_cert
  * messages. */
 int tsm_cert_from_pem(const char *pem, const char *what, struct tsm_cert *cert_ret);
 void tsm_cert_clear(struct tsm_cert *cert);
+/* Whether @cert (from tsm_cert_load_pkcs12, with the certificates its file carries as
+ * intermediates) chains to one of @roots (PEM) and to nothing else: OpenSSL's
+ * X509_verify_cert with a store of @roots only.  0; -EKEYREJECTED with OpenSSL's reason in
+ * @why; -ENOMEM. */
+int tsm_cert_verify_roots(const struct tsm_cert *cert, char *const *roots, size_t nroots,
+			  char *why, size_t why_len);
 
 /* Reads a root CA file: PEM with one or more certificates, or one DER certificate.  Each must
  * be an X.509 CA certificate (basicConstraints CA:TRUE); errors name the file.  Returns the
  * certificates as malloc'ed PEM strings; free with tsm_pem_list_free(). */
 int tsm_root_ca_read(const char *path, char ***pems_ret, size_t *n_ret);
 void tsm_pem_list_free(char **pems, size_t n);
+/* The certificates @pems as one string of upper-case hex: each one's DER encoding, one after
+ * another (DER is self-delimiting).  What a media's _SMSTSRootCACerts holds when the site has no
+ * --root-ca-certs value copied from one of its own media (core/media/render.c). */
+int tsm_root_cas_der_hex(char *const *pems, size_t n, char **hex_ret);
 
 /* Reads a password file: the first line without its newline; empty is an error. */
 int tsm_password_read(const char *path, char **password_ret);

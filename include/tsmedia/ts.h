@@ -97,6 +97,10 @@ void tsm_ts_list_free(struct tsm_ts_info *list, size_t n);
  * malloc'ed array of malloc'ed "group/step (type)" strings.  Dynamic application and package
  * installs (a base variable) are named too.  *names_ret is NULL when there are none. */
 int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret, size_t *n_ret);
+/* The blockers that keep stand-alone media from being made: those whose condition, and every
+ * enclosing group's, can be true there (a condition "_SMSTSMediaType notEquals FullMedia", or
+ * equals another media type, keeps a step off stand-alone media, so it does not run there). */
+int tsm_ts_standalone_refused(const struct tsm_ts_info *info, char ***names_ret, size_t *n_ret);
 
 /* Fills @info's packages, applications, disabled_packages and
  * disabled_applications from its steps and the referenceList: packages in

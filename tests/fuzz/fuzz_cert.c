@@ -2,7 +2,9 @@
  * Every input is tried three ways, as the commands read files: as a PKCS#12
  * file opened with the harness's password (`media create --certificate`,
  * `cert check`), as a root CA file, PEM or DER (`site add --root-ca`), and
- * as PEM text (what the catalog keeps and `site show` describes). */
+ * as PEM text (what the catalog keeps and `site show` describes).  A PKCS#12
+ * that loads is verified against the root CAs the input also yields, and
+ * those are encoded as _SMSTSRootCACerts is (media create's checks). */
 #include <openssl/err.h>
 #include <stdint.h>
 #include <stddef.h>
@@ -16,17 +18,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct tsm_cert cert;
-	char **pems = NULL;
+	struct tsm_cert cert, p12 = { 0 };
+	char **pems = NULL, why[256], *hex;
 	size_t npems = 0;
 	const char *path;
 	char *text;
 	int ok = 0;
+	bool have_p12 = false;
 
 	fuzz_init("cert");
 	path = fuzz_write_file("input.cert", data, size);
-	if (tsm_cert_load_pkcs12(path, FUZZ_PASSWORD, &cert) == 0) {
-		tsm_cert_clear(&cert);
+	if (tsm_cert_load_pkcs12(path, FUZZ_PASSWORD, &p12) == 0) {
+		have_p12 = true;
 		ok = 1;
 	}
 	if (tsm_root_ca_read(path, &pems, &npems) == 0) {
@@ -34,8 +37,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < npems; i++)
 			if (tsm_cert_from_pem(pems[i], "root CA", &cert) == 0)
 				tsm_cert_clear(&cert);
-		tsm_pem_list_free(pems, npems);
+		if (tsm_root_cas_der_hex(pems, npems, &hex) == 0)
+			free(hex);
 	}
+	if (have_p12) {
+		(void)tsm_cert_verify_roots(&p12, pems, npems, why, sizeof(why));
+		tsm_cert_clear(&p12);
+	}
+	tsm_pem_list_free(pems, npems);
 	fuzz_remove("input.cert");
 	if (!(text = malloc(size + 1)))
 		abort();

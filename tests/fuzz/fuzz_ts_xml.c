@@ -1,7 +1,8 @@
 /* libFuzzer harness: task sequence XML (core/import/ts_xml.c, libxml2
  * underneath): the three dialects, then what `ts import` and `ts show`
  * derive from a parsed document (the package and application lists, the
- * steps stand-alone media cannot run).  Pure: no files, no store. */
+ * steps stand-alone media cannot run, and those their conditions do not keep
+ * off stand-alone media).  Pure: no files, no store. */
 #include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -31,8 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	info.ngroups = doc.ngroups;
 	if (tsm_ts_summarize(&info, doc.ref_packages, doc.nref_packages, doc.ref_applications,
 			     doc.nref_applications) == 0 &&
-	    tsm_ts_standalone_blockers(&info, &blockers, &nblockers) == 0)
+	    tsm_ts_standalone_blockers(&info, &blockers, &nblockers) == 0) {
 		tsm_ts_strings_free(blockers, nblockers);
+		if (tsm_ts_standalone_refused(&info, &blockers, &nblockers) == 0)
+			tsm_ts_strings_free(blockers, nblockers);
+	}
 	tsm_ts_strings_free(info.packages, info.npackages);
 	tsm_ts_strings_free(info.applications, info.napplications);
 	tsm_ts_strings_free(info.disabled_packages, info.ndisabled_packages);

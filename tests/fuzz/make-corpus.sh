@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?usage: make-corpus.sh OUTDIR [HARNESS...]}
 shift
 harnesses=("$@")
-((${#harnesses[@]})) || harnesses=(iso wim ts_xml cert inspect cmdata)
+((${#harnesses[@]})) || harnesses=(iso wim ts_xml app_xml cert inspect cmdata)
 if [[ -z ${TSMEDIA:-} ]]; then
 	for t in "$root/build/tools/tsmedia" "$root/build-fuzz/tools/tsmedia"; do
 		[[ -x $t ]] && TSMEDIA=$t && break
@@ -142,6 +142,24 @@ seeds_ts_xml() {
 	<?xml version="1.0" encoding="utf-8"?>
 	<INSTANCE CLASSNAME="SMS_TaskSequencePackage"><PROPERTY NAME="Name" TYPE="string"><VALUE>Seed</VALUE></PROPERTY><PROPERTY NAME="PackageID" TYPE="string"><VALUE>PS100010</VALUE></PROPERTY><PROPERTY NAME="BootImageID" TYPE="string"><VALUE>PS100011</VALUE></PROPERTY><PROPERTY NAME="Sequence" TYPE="string"><VALUE>$seq</VALUE></PROPERTY></INSTANCE>
 	X
+}
+
+seeds_app_xml() {
+	local d=$out/app_xml
+	local scope=ScopeId_0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9
+	mkdir -p "$d"
+	# Written to the digest's published shape (core/import/app_xml.c): an
+	# application with two deployment types, a dependency group and a
+	# supersedence; the same inside a console export's object.xml.
+	cat >"$d/digest-two-dts.xml" <<-X
+	<?xml version="1.0" encoding="utf-16"?>
+	<AppMgmtDigest xmlns="http://schemas.microsoft.com/SystemCenterConfigurationManager/2009/AppMgmtDigest"><Application AuthoringScopeId="$scope" LogicalName="Application_11111111-2222-3333-4444-555555555555" Version="3"><DisplayInfo DefaultLanguage="en-US"><Info Language="en-US"><Title>Seed App</Title></Info></DisplayInfo><DeploymentTypes><DeploymentType AuthoringScopeId="$scope" LogicalName="DeploymentType_aaaaaaaa-0000-0000-0000-000000000001" Version="1"/><DeploymentType AuthoringScopeId="$scope" LogicalName="DeploymentType_aaaaaaaa-0000-0000-0000-000000000002" Version="1"/></DeploymentTypes><Title ResourceId="Res_1">Seed App</Title><Publisher ResourceId="Res_2">Seed</Publisher><SoftwareVersion ResourceId="Res_3">1.0</SoftwareVersion></Application><DeploymentType AuthoringScopeId="$scope" LogicalName="DeploymentType_aaaaaaaa-0000-0000-0000-000000000001" Version="1"><Title ResourceId="Res_4">MSI x64</Title><DeploymentTechnology>GLOBAL/MSIDeploymentTechnology</DeploymentTechnology><Technology>MSI</Technology><Hosting>Native</Hosting><Installer Technology="MSI"><Contents><Content ContentId="Content_bbbbbbbb-0000-0000-0000-000000000001" Version="1"><File Name="seed.msi" Size="12"/><File Name="setup.cmd" Size="3"/><Location>\\server\share\</Location></Content></Contents><CustomData><InstallCommandLine>msiexec /i seed.msi /qn</InstallCommandLine></CustomData></Installer><Dependencies><DeploymentTypeRule xmlns="http://schemas.microsoft.com/SystemsCenterConfigurationManager/2009/06/14/Rules" id="DTRule_1" Severity="Critical"><Annotation><DisplayName Text="Runtime"/></Annotation><DeploymentTypeExpression><Operator>Or</Operator><Operands><DeploymentTypeIntentExpression DesiredState="Required"><DeploymentTypeApplicationReference AuthoringScopeId="$scope" LogicalName="Application_99999999-2222-3333-4444-555555555555" Version="1"/><DeploymentTypeReference AuthoringScopeId="$scope" LogicalName="DeploymentType_99999999-0000-0000-0000-000000000001" Version="1"/></DeploymentTypeIntentExpression></Operands></DeploymentTypeExpression></DeploymentTypeRule></Dependencies><Supersedes><DeploymentTypeRule xmlns="http://schemas.microsoft.com/SystemsCenterConfigurationManager/2009/06/14/Rules" id="DTRule_2"><DeploymentTypeIntentExpression DesiredState="Prohibited"><DeploymentTypeApplicationReference AuthoringScopeId="$scope" LogicalName="Application_88888888-2222-3333-4444-555555555555" Version="1"/><DeploymentTypeReference AuthoringScopeId="$scope" LogicalName="DeploymentType_88888888-0000-0000-0000-000000000001" Version="1"/></DeploymentTypeIntentExpression></DeploymentTypeRule></Supersedes></DeploymentType><DeploymentType AuthoringScopeId="$scope" LogicalName="DeploymentType_aaaaaaaa-0000-0000-0000-000000000002" Version="1"><Title ResourceId="Res_5">Script</Title><Technology>Script</Technology><Installer Technology="Script"><Contents><Content ContentId="Content_bbbbbbbb-0000-0000-0000-000000000002" Version="2"><File Name="install.ps1" Size="40"/></Content></Contents><InstallAction><Provider>Script</Provider><Args><Arg Name="InstallCommandLine" Type="String">powershell -File install.ps1</Arg></Args></InstallAction></Installer></DeploymentType></AppMgmtDigest>
+	X
+	{
+		printf '<?xml version="1.0" encoding="utf-8"?>\n<INSTANCE CLASSNAME="SMS_Application"><PROPERTY NAME="LocalizedDisplayName" TYPE="string"><VALUE>Seed App</VALUE></PROPERTY><PROPERTY NAME="SDMPackageXML" TYPE="string"><VALUE>'
+		sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' "$d/digest-two-dts.xml"
+		printf '</VALUE></PROPERTY></INSTANCE>\n'
+	} >"$d/object-two-dts.xml"
 }
 
 seeds_cert() {

@@ -63,10 +63,10 @@ assert_eq "$(sqlite3 "$STORE/catalog.db" "SELECT count(*) FROM pragma_foreign_ke
 assert_eq "$(sqlite3 "$STORE/catalog.db" "SELECT count(*) FROM sqlite_master WHERE name = 'media_refs' OR type = 'trigger'")" 0
 rows_before=$(sqlite3 "$STORE/catalog.db" 'SELECT version, seq, content FROM media_content ORDER BY 1, 2' | sha256sum)
 
-check "the first open upgrades it to version 6: rows kept, references intact, the foreign key there"
+check "the first open upgrades it to version 7: rows kept, references intact, the foreign key there"
 tsm "$STORE" content list >/dev/null 2>"$WORK/open.err" || fail "content list on a version 2 store: $(cat "$WORK/open.err")"
-grep -q "upgraded from schema version 2 to 6" "$WORK/open.err" || fail "the upgrade was not reported: $(cat "$WORK/open.err")"
-assert_eq "$(sqlite3 "$STORE/catalog.db" 'PRAGMA user_version')" 6
+grep -q "upgraded from schema version 2 to 7" "$WORK/open.err" || fail "the upgrade was not reported: $(cat "$WORK/open.err")"
+assert_eq "$(sqlite3 "$STORE/catalog.db" 'PRAGMA user_version')" 7
 assert_eq "$(sqlite3 "$STORE/catalog.db" "SELECT count(*) FROM sqlite_master WHERE name = 'site_values'")" 1
 assert_eq "$(sqlite3 "$STORE/catalog.db" 'SELECT version, seq, content FROM media_content ORDER BY 1, 2' | sha256sum)" "$rows_before"
 assert_eq "$(sqlite3 "$STORE/catalog.db" 'PRAGMA foreign_key_check' | wc -l)" 0
@@ -113,10 +113,10 @@ tsm "$STORE" gc >/dev/null 2>"$WORK/gc.err" || fail "gc failed: $(cat "$WORK/gc.
 verify_ok "$STORE"
 cat_check "$STORE" "$A" "$WORK/a.json"
 
-check "a catalog from a newer tsmedia (schema version 7) is refused, unchanged"
-sqlite3 "$STORE/catalog.db" 'PRAGMA user_version=7' || fail "could not set user_version"
+check "a catalog from a newer tsmedia (schema version 8) is refused, unchanged"
+sqlite3 "$STORE/catalog.db" 'PRAGMA user_version=8' || fail "could not set user_version"
 digest=$(catalog_digest "$STORE")
-expect_fail_with "catalog schema version 7, this tsmedia reads up to version 6" -- tsm "$STORE" content list
+expect_fail_with "catalog schema version 8, this tsmedia reads up to version 7" -- tsm "$STORE" content list
 assert_eq "$(catalog_digest "$STORE")" "$digest"
 
 pass

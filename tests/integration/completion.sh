@@ -6,7 +6,8 @@
 # --help names), option values, and live media names, content IDs, task
 # sequence IDs and site codes read from the store the line names (--store or
 # $TSMEDIA_STORE), including a media created and one removed after the
-# completion was loaded.  Also: every option of tools/*.c that takes a value
+# completion was loaded; the same under ko_KR.UTF-8, where the help texts
+# are in Korean.  Also: every option of tools/*.c that takes a value
 # is one the completion skips as a value, and no other.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -42,36 +43,9 @@ complete_line() {
 	) | sed '/^$/d' | sort
 }
 
-# expect LINE WORD...: the completions of LINE are exactly WORD...
-expect() {
-	local line=$1 got want
-	shift
-	got=$(complete_line "$line")
-	want=$(printf '%s\n' "$@" | sed '/^$/d' | sort)
-	[[ $got == "$want" ]] || fail "completing '$line': got [$(tr '\n' ' ' <<<"$got")], expected [$(tr '\n' ' ' <<<"$want")]"
-	note "'$line' -> $(tr '\n' ' ' <<<"$got")"
-}
-# expect_has LINE WORD...: the completions of LINE include every WORD.
-expect_has() {
-	local line=$1 got w
-	shift
-	got=$(complete_line "$line")
-	for w in "$@"; do
-		grep -qxF -- "$w" <<<"$got" || fail "completing '$line': '$w' missing from [$(tr '\n' ' ' <<<"$got")]"
-	done
-	note "'$line' -> includes $*"
-}
-
+# expect and expect_has (lib.sh) use complete_line.
 S=$WORK/store
-init_store "$S" --site-code PS1
-mkdir -p "$WORK/src/a" "$WORK/src/b"
-echo one >"$WORK/src/a/f"
-echo two >"$WORK/src/b/g"
-ID1=$(add_content "$S" --kind package --name A "$WORK/src/a")
-ID2=$(add_content "$S" --kind package --name B "$WORK/src/b")
-tsm "$S" media create --type data --name alpha --content "$ID1" >/dev/null 2>&1
-tsm "$S" media create --type data --name beta.2 --content "$ID2" >/dev/null 2>&1
-tsm "$S" site add --code PS1 --type primary --mp http://mp.example >/dev/null 2>&1
+completion_store "$S"
 T=$TSMEDIA
 
 run_checks() {
@@ -137,6 +111,28 @@ if [[ -f /usr/share/bash-completion/bash_completion ]]; then
 	run_checks "with bash-completion's _init_completion"
 else
 	skip_part "bash-completion is not installed (Debian: bash-completion): checked without it only"
+fi
+
+check "under a Korean locale: the completion reads the C locale's help"
+# The help texts are translated under ko_KR.UTF-8 ("Commands:" is not there);
+# the completion runs the programs with LC_ALL=C, so it offers the same words.
+if korean_help; then
+	cmds=$(LC_ALL=C "$T" --help | sed -n '/^Commands:/,/^$/p' | sed -nE 's/^  ([a-z]+)( .*|$)/\1/p')
+	saved_lang=${LANG-}
+	export LANG=ko_KR.UTF-8 LC_ALL=ko_KR.UTF-8
+	# shellcheck disable=SC2086
+	expect "$T " $cmds
+	expect "$T media " create edit list show rm export inspect write burn
+	expect_has "$T content add --" --kind --name --version --id --as-file --index
+	expect "$T stats --" --json
+	expect "$T --store $S media show " alpha beta.2
+	expect "$T --store $S content show " "$ID1" "$ID2"
+	expect "$T --store $S site show " PS1
+	if [[ -x $TSMEDIAFS ]]; then
+		expect_has "$TSMEDIAFS /mnt -o " allow_other page_cache scrub= store=
+	fi
+	unset LC_ALL
+	LANG=$saved_lang
 fi
 
 check "the options that take a value, as tools/*.c declares them"

@@ -40,7 +40,8 @@ dpkg-deb -c "$DEB" | awk '{ print $6 }' | sed 's|^\./|/|' >"$WORK/contents"
 for f in /usr/bin/tsmedia /usr/bin/tsmediafs /lib/systemd/system/tsmediafs.service \
 	/usr/share/man/man1/tsmedia.1.gz /usr/share/man/man8/tsmediafs.8.gz \
 	/usr/share/man/man5/tsmedia-store.5.gz /usr/share/bash-completion/completions/tsmedia \
-	/usr/share/bash-completion/completions/tsmediafs /usr/share/doc/tsmedia/copyright \
+	/usr/share/bash-completion/completions/tsmediafs /usr/share/zsh/vendor-completions/_tsmedia \
+	/usr/share/doc/tsmedia/copyright \
 	/usr/share/doc/tsmedia/README.md.gz \
 	/usr/share/doc/tsmedia/examples/fstab.example /usr/share/doc/tsmedia/examples/nginx/tsmedia.conf \
 	/usr/share/doc/tsmedia/examples/samba/smb.conf /usr/share/doc/tsmedia/examples/ipxe/sanboot.ipxe \

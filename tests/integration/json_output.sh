@@ -50,6 +50,12 @@ tsm "$S" site add --code PS1 --type primary --root-ca "$WORK/pki/ca.pem" --mp 'h
 echo 'pass word' >"$WORK/pw"
 tsm "$S" cert create --out "$WORK/c.p12" --password-file "$WORK/pw" --subject 'Media "é"' \
 	--valid-from 2026-01-01 --valid-until 2030-01-01 >/dev/null
+APP=ScopeId_0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9/Application_11111111-2222-3333-4444-555555555555
+DT=ScopeId_0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9/DeploymentType_11111111-2222-3333-4444-666666666666
+cat >"$WORK/app.xml" <<EOF2
+<AppMgmtDigest><Application AuthoringScopeId="${APP%%/*}" LogicalName="${APP#*/}" Version="2"><DeploymentTypes><DeploymentType AuthoringScopeId="${DT%%/*}" LogicalName="${DT#*/}" Version="1"/></DeploymentTypes><Title>App &quot;q&quot; \ é 😀</Title></Application><DeploymentType AuthoringScopeId="${DT%%/*}" LogicalName="${DT#*/}" Version="1"><Title>DT é</Title><Technology>MSI</Technology><Installer><Contents><Content ContentId="Content_11111111-2222-3333-4444-777777777777" Version="1"><File Name="q&quot;é.msi" Size="10"/></Content></Contents><CustomData><InstallCommandLine>msiexec /i "q&quot;é.msi"</InstallCommandLine></CustomData></Installer></DeploymentType></AppMgmtDigest>
+EOF2
+tsm "$S" app import "$WORK/app.xml" >/dev/null 2>&1
 
 # The commands under test, as "NAME|ARGS": a NAME that changes the store
 # runs on a copy of it (its own for the reference binary too).
@@ -66,13 +72,16 @@ CASES=(
 	"ts list|ts list --json"
 	"ts show|ts show $TS --json"
 	"ts rm|ts rm $TS_GONE --json"
+	"app list|app list --json"
+	"app show|app show $APP --json"
+	"app rm|app rm $APP --json"
 	"site list|site list --json"
 	"site show|site show PS1 --json"
 	"site rm|site rm PS1 --json"
 	"cert check|cert check $WORK/c.p12 --password-file $WORK/pw --json"
 	"cert create|cert create --out @OUT@ --password-file $WORK/pw --subject S --valid-from 2026-01-01 --valid-until 2030-01-01 --json"
 )
-MUTATING="|content rm|ts rm|site rm|cert create|"
+MUTATING="|content rm|ts rm|app rm|site rm|cert create|"
 
 check "every command with --json in the help texts is covered"
 # Each command's own usage (its help up to the first blank line) says

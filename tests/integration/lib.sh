@@ -160,6 +160,16 @@ expect_fail_with() {
 	note "failed as expected (exit $rc): $(head -n 2 "$LAST_STDERR" | tr '\n' ' ' | head -c 240)"
 }
 
+# refused_unchanged STORE DESCRIPTION REGEX -- CMD...: CMD fails with stderr matching REGEX
+# (expect_fail_with) and STORE's catalog is what it was before.
+refused_unchanged() {
+	local store=$1 desc=$2 re=$3 d0
+	shift 3
+	d0=$(catalog_digest "$store")
+	expect_fail_with "$re" "$@"
+	assert_eq "$(catalog_digest "$store")" "$d0" "catalog changed by a refused command ($desc)"
+}
+
 # catalog_digest STORE: SHA-256 of `sqlite3 .dump` of the catalog.  Dumps a
 # copy (db + WAL) so that reading never changes the store itself.
 catalog_digest() {
@@ -472,6 +482,57 @@ EOF
 		fail "nginx does not answer on $url: $(cat "$ngx/logs/stderr" "$ngx/logs/error.log" 2>/dev/null | tail -5)"
 	workers=$(ps -o user= --ppid "$nginx_pid" | sort -u | tr '\n' ' ')
 	assert_eq "$workers" "www-data " "users of the nginx workers"
+}
+
+# The shell completion tests (completion.sh, completion_zsh.sh) define
+# complete_line LINE: the completions offered at the end of LINE, sorted.
+# expect LINE WORD...: the completions of LINE are exactly WORD...
+expect() {
+	local line=$1 got want
+	shift
+	got=$(complete_line "$line")
+	want=$(printf '%s\n' "$@" | sed '/^$/d' | sort)
+	[[ $got == "$want" ]] || fail "completing '$line': got [$(tr '\n' ' ' <<<"$got")], expected [$(tr '\n' ' ' <<<"$want")]"
+	note "'$line' -> $(tr '\n' ' ' <<<"$got")"
+}
+# expect_has LINE WORD...: the completions of LINE include every WORD.
+expect_has() {
+	local line=$1 got w
+	shift
+	got=$(complete_line "$line")
+	for w in "$@"; do
+		grep -qxF -- "$w" <<<"$got" || fail "completing '$line': '$w' missing from [$(tr '\n' ' ' <<<"$got")]"
+	done
+	note "'$line' -> includes $*"
+}
+# completion_store DIR: a store (site code PS1) for the completion tests:
+# content $ID1 and $ID2, media alpha and beta.2, site PS1.
+completion_store() {
+	local s=$1
+	init_store "$s" --site-code PS1
+	mkdir -p "$WORK/src/a" "$WORK/src/b"
+	echo one >"$WORK/src/a/f"
+	echo two >"$WORK/src/b/g"
+	ID1=$(add_content "$s" --kind package --name A "$WORK/src/a")
+	ID2=$(add_content "$s" --kind package --name B "$WORK/src/b")
+	tsm "$s" media create --type data --name alpha --content "$ID1" >/dev/null 2>&1
+	tsm "$s" media create --type data --name beta.2 --content "$ID2" >/dev/null 2>&1
+	tsm "$s" site add --code PS1 --type primary --mp http://mp.example >/dev/null 2>&1
+}
+# korean_help: 0 when tsmedia can speak Korean here (the ko_KR.UTF-8 locale,
+# the catalogue in $TEXTDOMAINDIR) and its --help is translated (fails if
+# not); 1, with the reason as a skipped part, when it cannot.
+korean_help() {
+	if ! locale -a 2>/dev/null | grep -qix 'ko_KR\.utf-\?8'; then
+		skip_part "the ko_KR.UTF-8 locale is not installed (tools/setup.sh --for-tests makes it): not checked under it"
+		return 1
+	fi
+	if [[ ! -f ${TEXTDOMAINDIR:-/nonexistent}/ko/LC_MESSAGES/tsmedia.mo ]]; then
+		skip_part "no Korean catalogue in \$TEXTDOMAINDIR (meson test points it at build/po): not checked under ko_KR.UTF-8"
+		return 1
+	fi
+	[[ $(LC_ALL=ko_KR.UTF-8 "$TSMEDIA" --help) != "$(LC_ALL=C "$TSMEDIA" --help)" ]] ||
+		fail "tsmedia --help is the same under ko_KR.UTF-8 and C: the Korean catalogue is not used"
 }
 
 echo "== $TEST_NAME (tsmedia: $TSMEDIA, work: $WORK)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Korean messages (issue 20):
-#   - one error of each command group (init, content, ts, site, media, mkiso,
+#   - one error of each command group (init, content, ts, app, site, media, mkiso,
 #     capture, mount and tsmediafs) comes out under LANG=ko_KR.UTF-8 as the
 #     msgstr po/ko.po gives its msgid, and under LANG=C as the English msgid,
 #     with the same values in the %-directives both times;
@@ -9,6 +9,13 @@
 #     po/meson.build) has no msgid that ko.po lacks, and every source file
 #     with a message is in po/POTFILES: a new message without its Korean
 #     translation fails here.
+#   - the help of tsmedia, of a command group, of a command and of tsmediafs
+#     is, under ko_KR.UTF-8, exactly ko.po's translation of what LANG=C prints
+#     (and that is the English source text, a msgid), with every option name
+#     of the English help still in it; every other command's help is in
+#     Korean too, with the same option names;
+#   - media show, content list and stats print their Korean labels (the same
+#     values as under LANG=C), and --json is byte for byte the same in both.
 # The catalogue of the build tree is found through TEXTDOMAINDIR (meson sets it
 # to build/po; tsm_i18n_init() prefers it to the installed locale dir).
 set -euo pipefail
@@ -116,6 +123,8 @@ one "$TSMEDIA" "invalid site code '%s': three characters, A-Z or 0-9" \
 [[ ! -e $WORK/store2/catalog.db ]] || fail "init with a bad site code made a store"
 one "$TSMEDIA" "invalid content ID '%s'" --store "$store" content show ZZZZ
 one "$TSMEDIA" "no task sequence %s in %s" --store "$store" ts show XYZ00009
+one "$TSMEDIA" "no application %s in %s" --store "$store" app show \
+	ScopeId_0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9/Application_11111111-2222-3333-4444-555555555555
 one "$TSMEDIA" "no site %s in %s" --store "$store" site show QQQ
 one "$TSMEDIA" "no media '%s' in %s" --store "$store" media show nosuch
 one "$TSMEDIA" "-o OUT is required" --store "$store" mkiso "$WORK"
@@ -132,5 +141,131 @@ out=$(LANG=ko_KR.UTF-8 "$TSMEDIA" --store "$store" mkiso "$WORK" 2>&1 >/dev/null
 hint=$(msgstr "Try 'tsmedia %s--help'.\\n")
 want=$(match "${hint%\\n}" "$(sed -n 2p <<<"$out")") || fail "the hint of mkiso is not the Korean one: $want"
 assert_eq "$want" "mkiso " "the command in the hint"
+
+# translation FILE: the msgstr po/ko.po gives the msgid that is the whole text
+# of FILE, both as the program prints them (unescaped).
+translation() {
+	python3 - "$PO/ko.po" "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding='utf-8').read()
+want = open(sys.argv[2], encoding='utf-8').read()
+unescape = lambda s: re.sub(r'\\(.)', lambda m: {'n': '\n', 't': '\t'}.get(m.group(1), m.group(1)), s)
+join = lambda b: unescape(''.join(re.findall(r'^"(.*)"$', b, re.M)))
+for m in re.finditer(r'(?m)^msgid ((?:".*"\n)+)msgstr ((?:".*"\n)+)', text):
+    if join(m.group(1)) == want:
+        sys.stdout.write(join(m.group(2)))
+        sys.exit(0)
+sys.exit("no msgid of ko.po is the text of %s" % sys.argv[2])
+PY
+}
+
+# help_in_both NAME KOREAN PROGRAM ARGS...: PROGRAM ARGS --help prints under
+# LANG=C a msgid of ko.po (the English source text) and under ko_KR.UTF-8
+# exactly its msgstr, which holds the string KOREAN and every option name of
+# the English.
+help_in_both() {
+	local name=$1 korean=$2 prog=$3 d
+	shift 3
+	env -u LANGUAGE -u LC_MESSAGES LC_ALL=C LANG=C "$prog" "$@" --help >"$WORK/$name.en" ||
+		fail "LANG=C $(basename "$prog") $* --help failed"
+	env -u LANGUAGE -u LC_MESSAGES -u LC_ALL LANG=ko_KR.UTF-8 "$prog" "$@" --help >"$WORK/$name.ko" ||
+		fail "ko_KR.UTF-8 $(basename "$prog") $* --help failed"
+	translation "$WORK/$name.en" >"$WORK/$name.want" ||
+		fail "LANG=C $(basename "$prog") $* --help is not the English text of a msgid in ko.po"
+	d=$(diff -u "$WORK/$name.want" "$WORK/$name.ko" | head -n 20) ||
+		fail "$(basename "$prog") $* --help under ko_KR.UTF-8 is not ko.po's translation: $d"
+	! cmp -s "$WORK/$name.en" "$WORK/$name.ko" || fail "$(basename "$prog") $* --help is the same in both languages"
+	grep -qF -- "$korean" "$WORK/$name.ko" || fail "$(basename "$prog") $* --help under ko_KR.UTF-8 lacks '$korean'"
+	{ grep -oE -- '(^|[^A-Za-z0-9-])--?[A-Za-z][A-Za-z0-9-]*' "$WORK/$name.en" || true; } |
+		sed -E 's/^[^-]+//' | sort -u >"$WORK/$name.en.opts"
+	{ grep -oE -- '(^|[^A-Za-z0-9-])--?[A-Za-z][A-Za-z0-9-]*' "$WORK/$name.ko" || true; } |
+		sed -E 's/^[^-]+//' | sort -u >"$WORK/$name.ko.opts"
+	(($(wc -l <"$WORK/$name.en.opts") >= 2)) || fail "found no options in $(basename "$prog") $* --help"
+	d=$(comm -23 "$WORK/$name.en.opts" "$WORK/$name.ko.opts" | tr '\n' ' ')
+	[[ -z $d ]] || fail "$(basename "$prog") $* --help under ko_KR.UTF-8 lost the options: $d"
+	note "$(basename "$prog") $*: $(head -n1 "$WORK/$name.ko"), $(wc -l <"$WORK/$name.en.opts") options kept"
+}
+
+check "--help in Korean: tsmedia, a command group, a command, tsmediafs"
+help_in_both top "명령:" "$TSMEDIA"
+grep -q '^Commands:$' "$WORK/top.en" || fail "LANG=C tsmedia --help has no 'Commands:' line"
+help_in_both media "미디어를 정의합니다" "$TSMEDIA" media
+help_in_both content_add "콘텐츠 ID를 출력합니다" "$TSMEDIA" content add
+if [[ -x $TSMEDIAFS ]]; then
+	help_in_both tsmediafs "읽기 전용 파일로 제공합니다" "$TSMEDIAFS"
+else
+	skip_part "tsmediafs --help (not built: libfuse3-dev)"
+fi
+
+check "every command's --help is in Korean, with the options of the English"
+# The commands and groups of tsmedia --help, and each group's subcommands.
+n=0
+while read -r cmd; do
+	args_list=("$cmd")
+	if LC_ALL=C "$TSMEDIA" "$cmd" --help | grep -q '^Usage: tsmedia .* COMMAND \[ARGS\]$'; then
+		while read -r sub; do
+			args_list+=("$cmd $sub")
+		done < <(LC_ALL=C "$TSMEDIA" "$cmd" --help | sed -nE 's/^  ([a-z]+)( .*|$)/\1/p')
+	fi
+	for args in "${args_list[@]}"; do
+		# shellcheck disable=SC2086
+		env -u LANGUAGE -u LC_MESSAGES LC_ALL=C LANG=C "$TSMEDIA" $args --help >"$WORK/all.en" ||
+			fail "LANG=C tsmedia $args --help failed"
+		# shellcheck disable=SC2086
+		env -u LANGUAGE -u LC_MESSAGES -u LC_ALL LANG=ko_KR.UTF-8 "$TSMEDIA" $args --help >"$WORK/all.ko" ||
+			fail "ko_KR.UTF-8 tsmedia $args --help failed"
+		# Translated: not the English, and not ASCII only (Hangul is not).
+		! cmp -s "$WORK/all.en" "$WORK/all.ko" || fail "tsmedia $args --help is the same in both languages"
+		LC_ALL=C grep -q "$(printf '[\200-\377]')" "$WORK/all.ko" ||
+			fail "tsmedia $args --help under ko_KR.UTF-8 is ASCII only: not translated"
+		for l in en ko; do
+			{ grep -oE -- '(^|[^A-Za-z0-9-])--?[A-Za-z][A-Za-z0-9-]*' "$WORK/all.$l" || true; } |
+				sed -E 's/^[^-]+//' | sort -u >"$WORK/all.$l.opts"
+		done
+		d=$(comm -3 "$WORK/all.en.opts" "$WORK/all.ko.opts" | tr -d '\t' | tr '\n' ' ')
+		[[ -z $d ]] || fail "tsmedia $args --help: options only in one language: $d"
+		n=$((n + 1))
+	done
+done < <(LC_ALL=C "$TSMEDIA" --help | sed -n '/^Commands:/,/^$/p' | sed -nE 's/^  ([a-z]+)( .*|$)/\1/p')
+assert_ge "$n" 40 "commands whose help was compared"
+note "$n help texts in Korean, each with the options of the English"
+
+check "media show, content list and stats in Korean; --json the same in both languages"
+mkdir -p "$WORK/src"
+echo one >"$WORK/src/f"
+id=$(add_content "$store" --kind package --name P "$WORK/src")
+tsm "$store" media create --type data --name kodata --content "$id" >/dev/null 2>&1 ||
+	fail "media create kodata failed"
+# both ARGS...: tsmedia ARGS on the store, under LANG=C and ko_KR.UTF-8,
+# into $WORK/out.en and $WORK/out.ko.
+both() {
+	env -u LANGUAGE -u LC_MESSAGES LC_ALL=C LANG=C "$TSMEDIA" --store "$store" "$@" >"$WORK/out.en" ||
+		fail "LANG=C tsmedia $* failed"
+	env -u LANGUAGE -u LC_MESSAGES -u LC_ALL LANG=ko_KR.UTF-8 "$TSMEDIA" --store "$store" "$@" >"$WORK/out.ko" ||
+		fail "ko_KR.UTF-8 tsmedia $* failed"
+}
+show_fmt='Name:      %s\nType:      %s\nVersion:   %lld\nLabel:     %s'
+both media show kodata
+en_vals=$(match "$show_fmt" "$(head -n4 "$WORK/out.en")") || fail "LANG=C media show: $en_vals"
+ko_fmt=$(msgstr "$show_fmt\n")
+ko_vals=$(match "${ko_fmt%\\n}" "$(head -n4 "$WORK/out.ko")") || fail "ko_KR.UTF-8 media show: $ko_vals"
+assert_eq "$ko_vals" "$en_vals" "the values media show prints in both languages"
+assert_eq "$(head -n1 "$WORK/out.ko")" "이름:      kodata" "the first line of media show under ko_KR.UTF-8"
+note "$(head -n1 "$WORK/out.ko")"
+both content list
+list_hdr='ID        KIND            VERSION     FILES           BYTES  NAME'
+assert_eq "$(head -n1 "$WORK/out.en")" "$list_hdr" "the header of content list under LANG=C"
+ko_hdr=$(msgstr "$list_hdr\n")
+assert_eq "$(head -n1 "$WORK/out.ko")" "${ko_hdr%\\n}" "the header of content list under ko_KR.UTF-8"
+assert_eq "$(tail -n +2 "$WORK/out.ko")" "$(tail -n +2 "$WORK/out.en")" "the rows of content list"
+both stats
+grep -q '^dedup ratio: ' "$WORK/out.en" || fail "LANG=C stats has no 'dedup ratio:' line"
+grep -q '^중복 제거 비율: ' "$WORK/out.ko" || fail "stats under ko_KR.UTF-8 has no Korean dedup ratio line"
+for args in "media show kodata --json" "media list --json" "content show $id --json" "stats --json"; do
+	# shellcheck disable=SC2086
+	both $args
+	cmp -s "$WORK/out.en" "$WORK/out.ko" || fail "tsmedia $args differs under ko_KR.UTF-8: $(diff "$WORK/out.en" "$WORK/out.ko" | head -c 600)"
+done
+note "--json of media show, media list, content show and stats: the same bytes in both languages"
 
 pass

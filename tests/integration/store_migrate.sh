@@ -3,7 +3,7 @@
 # from reuse) opens with today's tsmedia: it is upgraded once, in place, reads
 # the same bytes, passes verify, and from then on never hands out an id again.
 # A version 4 catalog (before site values and numbered snapshots) takes the
-# steps to version 6.
+# steps to version 7.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -89,7 +89,7 @@ tsm "$store" verify >"$WORK/verify.out" 2>"$WORK/verify.err" ||
 	fail "verify of the upgraded store failed: $(head -c 1500 "$WORK/verify.err")"
 grep -q "upgraded from schema version 1 to" "$WORK/verify.err" ||
 	fail "the upgrade was not reported: $(cat "$WORK/verify.err")"
-assert_eq "$(q 'PRAGMA user_version')" 6 "schema version after the upgrade"
+assert_eq "$(q 'PRAGMA user_version')" 7 "schema version after the upgrade"
 # v5: the values only a site knows (site add --http-port ...).
 assert_eq "$(q "SELECT count(*) FROM sqlite_master WHERE name = 'site_values'")" 1 \
 	"site_values after the upgrade"
@@ -133,7 +133,7 @@ assert_eq "$(q 'SELECT count(*) FROM media_versions WHERE id <= '"$max_mv")" 0 \
 	"a media version id was reused"
 verify_ok "$store"
 
-check "a version 4 catalog (before site values) upgrades to 6; its sites keep their rows and take values"
+check "a version 4 catalog (before site values) upgrades to 7; its sites keep their rows and take values"
 tsm "$store" site add --code PS7 --type primary --mp http://mp7.example >/dev/null ||
 	fail "site add PS7 failed"
 # Version 4 is today's schema without site_values and the snapshot tables:
@@ -144,9 +144,9 @@ sqlite3 "$store/catalog.db" 'DROP TABLE site_values; DROP TABLE media_snapshot_c
 sites_before=$(q 'SELECT * FROM sites ORDER BY code; SELECT * FROM site_mps ORDER BY site, seq' | sha256sum)
 tsm "$store" site show PS7 >/dev/null 2>"$WORK/open4.err" ||
 	fail "site show on a version 4 store: $(cat "$WORK/open4.err")"
-grep -q "upgraded from schema version 4 to 6" "$WORK/open4.err" ||
+grep -q "upgraded from schema version 4 to 7" "$WORK/open4.err" ||
 	fail "the upgrade from 4 was not reported: $(cat "$WORK/open4.err")"
-assert_eq "$(q 'PRAGMA user_version')" 6 "schema version after the upgrade from 4"
+assert_eq "$(q 'PRAGMA user_version')" 7 "schema version after the upgrade from 4"
 assert_eq "$(q "SELECT group_concat(media || '/' || number, ' ') FROM media_snapshots")" m2/1 \
 	"numbered snapshots after the upgrade from 4"
 assert_eq "$(q 'SELECT * FROM sites ORDER BY code; SELECT * FROM site_mps ORDER BY site, seq' | sha256sum)" \

@@ -738,6 +738,56 @@ static void test_bad_encoding_quiet(void **state)
 /* libxml2 2.9.14 builds and checks a tag's attributes pairwise: tags with
  * too many attributes, or too long to hold few, and documents with too many
  * nodes are refused before that work. */
+/* Stand-alone media honour the conditions that keep a step off them (issue 16): a step or an
+ * enclosing group whose condition is _SMSTSMediaType notEquals FullMedia, or equals another
+ * media type, does not run there; any other condition may be true there. */
+static void test_standalone_conditions(void **state)
+{
+#define AUTO "<step type=\"SMS_TaskSequence_AutoApplyAction\" name=\"%s\"><condition>%s</condition></step>"
+#define VAR(op, v) "<expression type=\"SMS_TaskSequence_VariableConditionExpression\">" \
+	"<variable name=\"Operator\">" op "</variable><variable name=\"Value\">" v "</variable>" \
+	"<variable name=\"Variable\">_SMSTSMediaType</variable></expression>"
+	char xml[8192];
+	struct tsm_ts_doc doc;
+	struct tsm_ts_info info;
+	char **all, **refused;
+	size_t nall, nrefused;
+	int n;
+
+	(void)state;
+	n = snprintf(xml, sizeof(xml),
+		     "<sequence version=\"3.10\">" AUTO AUTO AUTO AUTO
+		     "<group name=\"Not standalone\"><condition>" VAR("equals", "BootMedia")
+		     "</condition>" AUTO "</group>"
+		     "<step type=\"SMS_TaskSequence_AutoApplyAction\" name=\"no condition\"/>"
+		     "</sequence>",
+		     "not full", VAR("notEquals", "FullMedia"),
+		     "only full", VAR("equals", "FullMedia"),
+		     "either", "<operator type=\"or\">" VAR("notEquals", "FullMedia")
+			       VAR("equals", "FullMedia") "</operator>",
+		     "oem and more", VAR("equals", "OEMMedia")
+			       "<expression type=\"SMS_TaskSequence_VariableConditionExpression\">"
+			       "<variable name=\"Operator\">exists</variable>"
+			       "<variable name=\"Variable\">X</variable></expression>",
+		     "in group", "");
+	assert_true(n > 0 && (size_t)n < sizeof(xml));
+	assert_int_equal(tsm_ts_xml_parse_memory("cond.xml", xml, (size_t)n, &doc), 0);
+	summarize(&doc, &info);
+	assert_int_equal(tsm_ts_standalone_blockers(&info, &all, &nall), 0);
+	assert_int_equal(nall, 6); /* every site-bound step, whatever its condition */
+	assert_int_equal(tsm_ts_standalone_refused(&info, &refused, &nrefused), 0);
+	assert_int_equal(nrefused, 3);
+	assert_string_equal(refused[0], "only full (SMS_TaskSequence_AutoApplyAction)");
+	assert_string_equal(refused[1], "either (SMS_TaskSequence_AutoApplyAction)");
+	assert_string_equal(refused[2], "no condition (SMS_TaskSequence_AutoApplyAction)");
+	tsm_ts_strings_free(all, nall);
+	tsm_ts_strings_free(refused, nrefused);
+	summary_free(&info);
+	tsm_ts_doc_clear(&doc);
+#undef AUTO
+#undef VAR
+}
+
 static void test_xml_shapes_refused(void **state)
 {
 	struct gen g = { 0 };
@@ -809,6 +859,7 @@ int main(void)
 		cmocka_unit_test(test_many_references_dedup_in_order),
 		cmocka_unit_test(test_bad_encoding_quiet),
 		cmocka_unit_test(test_xml_shapes_refused),
+		cmocka_unit_test(test_standalone_conditions),
 	};
 	struct stat st;
 	int failed;

@@ -3,17 +3,21 @@
 # Commands and subcommands are completed from `tsmedia --help` and
 # `tsmedia GROUP --help`, options from the help of the command being typed,
 # so the completion follows the binary it completes.  Media names, content
-# IDs, task sequence IDs and site codes come from the store the command line
+# IDs, task sequence IDs, application IDs and site codes come from the store the command line
 # names (--store, else $TSMEDIA_STORE, else tsmedia's default), read with the
 # list commands.  Installed as completions/tsmedia and completions/tsmediafs.
+#
+# Under another language (LANG=ko_KR.UTF-8) the help texts and the headers
+# of the listings are translated, so what is read here is always what the
+# programs print in the C locale (LC_ALL=C).
 
 # _tsmedia_run ARGS...: run the tsmedia being completed, on the store the
-# command line names, with no messages.
+# command line names, with no messages, in the C locale.
 _tsmedia_run()
 {
 	local -a store=()
 	[[ -n ${_tsmedia_store-} ]] && store=(--store "$_tsmedia_store")
-	"${_tsmedia_bin:-tsmedia}" "${store[@]}" "$@" 2>/dev/null
+	LC_ALL=C LANGUAGE= "${_tsmedia_bin:-tsmedia}" "${store[@]}" "$@" 2>/dev/null
 }
 
 # _tsmedia_names PATTERN ARGS...: the first column of a listing, rows only
@@ -29,6 +33,7 @@ _tsmedia_media() { _tsmedia_names '^[A-Za-z0-9._-]+$' media list; }
 _tsmedia_content_ids() { _tsmedia_names '^[A-Z0-9]{3}[0-9A-F]{5}$' content list; }
 _tsmedia_ts_ids() { _tsmedia_names '^[A-Z0-9]{3}[0-9A-F]{5}$' ts list; }
 _tsmedia_sites() { _tsmedia_names '^[A-Z0-9]{3}$' site list; }
+_tsmedia_app_ids() { _tsmedia_names '^ScopeId_[0-9A-F-]{36}/Application_[0-9a-f-]{36}$' app list; }
 
 # _tsmedia_help_options ARGS...: the long and short options a help text names.
 _tsmedia_help_options()
@@ -66,7 +71,8 @@ _tsmedia_takes_value()
 		--os-image-index | --bios-boot | --uefi-boot | --usb-bios-mbr | --usb-bios-core | \
 		--management-point | --media-cipher | --clear | --http-port | --https-port | \
 		--iis-ssl-state | --signing-certificate | --public-root-key | --root-ca-certs | \
-		--use-first-cert | --x64-unknown-guid | --x86-unknown-guid | --device | --keep-versions)
+		--use-first-cert | --x64-unknown-guid | --x86-unknown-guid | --device | --keep-versions | \
+		--allow-step)
 		return 0 ;;
 	esac
 	return 1
@@ -116,7 +122,7 @@ _tsmedia()
 	fi
 
 	# A command group's subcommand is the next word.
-	local groups=" content media ts site cert "
+	local groups=" content media ts app site cert "
 	if [[ $groups == *" $cmd "* ]]; then
 		if ((cword == cmd_at + 1)); then
 			_tsmedia_compgen_words "$(_tsmedia_subcommands "$cmd")"
@@ -153,8 +159,15 @@ _tsmedia()
 	--mode) _tsmedia_compgen_words "dynamic site-based"; return ;;
 	--media-cipher) _tsmedia_compgen_words "aes256 aes128"; return ;;
 	--user-device-affinity) _tsmedia_compgen_words "auto admin deny"; return ;;
-	--content | --boot-image | --os-image | --package | --application | --driver-package | \
-		--prestart-files)
+	--content)
+		if [[ $cmd == app ]]; then
+			mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+		else
+			_tsmedia_compgen_words "$(_tsmedia_content_ids)"
+		fi
+		return ;;
+	--application) _tsmedia_compgen_words "$(_tsmedia_content_ids) $(_tsmedia_app_ids)"; return ;;
+	--boot-image | --os-image | --package | --driver-package | --prestart-files)
 		_tsmedia_compgen_words "$(_tsmedia_content_ids)"; return ;;
 	--id)
 		if [[ $cmd == ts ]]; then
@@ -206,12 +219,14 @@ _tsmedia()
 		((nargs == 0)) && _tsmedia_compgen_words "$(_tsmedia_content_ids)" ;;
 	"ts show" | "ts rm")
 		((nargs == 0)) && _tsmedia_compgen_words "$(_tsmedia_ts_ids)" ;;
+	"app show" | "app rm")
+		((nargs == 0)) && _tsmedia_compgen_words "$(_tsmedia_app_ids)" ;;
 	"site show" | "site edit" | "site rm")
 		((nargs == 0)) && _tsmedia_compgen_words "$(_tsmedia_sites)" ;;
 	"mkiso ")
 		_tsmedia_compgen_words "$(_tsmedia_content_ids)"
 		mapfile -t -O "${#COMPREPLY[@]}" COMPREPLY < <(compgen -d -- "$cur") ;;
-	"content add" | "capture " | "ts import" | "cert check" | "mount ")
+	"content add" | "capture " | "ts import" | "app import" | "cert check" | "mount ")
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
 	esac
 }
@@ -232,7 +247,7 @@ _tsmediafs()
 	-o)
 		# The -o options tsmediafs --help describes, then FUSE's own.
 		local opts
-		opts=$("${words[0]}" --help 2>/dev/null | sed -nE 's/^  -o ([a-z_]+)(=[A-Z:]+)?.*/\1\2/p' |
+		opts=$(LC_ALL=C LANGUAGE= "${words[0]}" --help 2>/dev/null | sed -nE 's/^  -o ([a-z_]+)(=[A-Z:]+)?.*/\1\2/p' |
 			sed -E 's/=.*/=/' | grep -v '^OPTION')
 		mapfile -t COMPREPLY < <(compgen -W "$opts max_threads=" -- "${cur##*,}")
 		[[ $cur == *,* ]] && COMPREPLY=("${COMPREPLY[@]/#/${cur%,*},}")
