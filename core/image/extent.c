@@ -135,7 +135,7 @@ static void image_ahead(const struct tsm_image *image, const struct tsm_blob_sou
 static void image_read_starts(const struct tsm_image *image,
 			      const struct tsm_blob_source *source, uint64_t offset, size_t len)
 {
-	if (source->sequential && source->ahead &&
+	if (source && source->sequential && source->ahead &&
 	    source->sequential(source->ctx, image, offset, len))
 		image_ahead(image, source, offset, (uint64_t)len + AHEAD_BYTES);
 }
