@@ -75,6 +75,10 @@ static size_t segment_at(const struct tsm_image *image, uint64_t offset)
 	return lo;
 }
 
+static ssize_t image_pread_at(const struct tsm_image *image,
+			      const struct tsm_blob_source *source, void *buf, size_t len,
+			      uint64_t offset);
+
 static ssize_t segment_read(const struct tsm_segment *s, const struct tsm_blob_source *source,
 			    uint8_t *out, size_t n, uint64_t in_seg)
 {
@@ -88,7 +92,7 @@ static ssize_t segment_read(const struct tsm_segment *s, const struct tsm_blob_s
 		memcpy(out, s->u.meta + in_seg, n);
 		return (ssize_t)n;
 	case TSM_SEGMENT_IMAGE:
-		got = tsm_image_pread(s->u.image.image, source, out, n, s->u.image.offset + in_seg);
+		got = image_pread_at(s->u.image.image, source, out, n, s->u.image.offset + in_seg);
 		break;
 	case TSM_SEGMENT_BLOB:
 		got = source->pread(source->ctx, s->u.blob.id, out, n, s->u.blob.offset + in_seg);
@@ -101,8 +105,51 @@ static ssize_t segment_read(const struct tsm_segment *s, const struct tsm_blob_s
 	return got;
 }
 
+/* A sequential reader has this much after its read checked ahead. */
+#define AHEAD_BYTES (8u << 20)
+
+/* Names the blob bytes in [offset, offset + len) to the source. */
+static void image_ahead(const struct tsm_image *image, const struct tsm_blob_source *source,
+			uint64_t offset, uint64_t len)
+{
+	if (offset >= image->size)
+		return;
+	if (len > image->size - offset)
+		len = image->size - offset;
+	for (size_t i = segment_at(image, offset); i < image->nsegs && len; i++) {
+		const struct tsm_segment *s = &image->segs[i];
+		uint64_t in_seg = offset - s->offset;
+		uint64_t n = s->length - in_seg < len ? s->length - in_seg : len;
+
+		if (s->kind == TSM_SEGMENT_BLOB)
+			source->ahead(source->ctx, s->u.blob.id, s->u.blob.offset + in_seg, n);
+		else if (s->kind == TSM_SEGMENT_IMAGE)
+			image_ahead(s->u.image.image, source, s->u.image.offset + in_seg, n);
+		offset += n;
+		len -= n;
+	}
+}
+
+/* A read of @image starts: when the source finds it sequential, the
+ * bytes of this read and those after it are named for checking ahead. */
+static void image_read_starts(const struct tsm_image *image,
+			      const struct tsm_blob_source *source, uint64_t offset, size_t len)
+{
+	if (source && source->sequential && source->ahead &&
+	    source->sequential(source->ctx, image, offset, len))
+		image_ahead(image, source, offset, (uint64_t)len + AHEAD_BYTES);
+}
+
 ssize_t tsm_image_pread(const struct tsm_image *image, const struct tsm_blob_source *source,
 			void *buf, size_t len, uint64_t offset)
+{
+	image_read_starts(image, source, offset, len);
+	return image_pread_at(image, source, buf, len, offset);
+}
+
+static ssize_t image_pread_at(const struct tsm_image *image,
+			      const struct tsm_blob_source *source, void *buf, size_t len,
+			      uint64_t offset)
 {
 	uint8_t *out = buf;
 	size_t done = 0, i;
@@ -239,7 +286,10 @@ ssize_t tsm_image_map(const struct tsm_image *image, const struct tsm_blob_sourc
 		      size_t max, size_t *n_ret)
 {
 	struct map_state m = { source, scratch, pieces, max, 0 };
-	ssize_t got = map_range(image, &m, offset, len, 0);
+	ssize_t got;
+
+	image_read_starts(image, source, offset, len);
+	got = map_range(image, &m, offset, len, 0);
 
 	*n_ret = m.n;
 	return got;

@@ -193,8 +193,8 @@ static int entry_insert(struct tsm_import *imp, const char *path, uint32_t mode,
 					  target);
 }
 
-int tsm_import_add_dir(struct tsm_import *imp, const char *path, uint32_t mode,
-		       int64_t mtime_ns, uint32_t attributes)
+static int dir_recorded(struct tsm_import *imp, const char *path, uint32_t mode,
+			int64_t mtime_ns, uint32_t attributes)
 {
 	int rc = entry_insert(imp, path, S_IFDIR | (mode & 07777), mtime_ns,
 			      attributes | FILE_ATTRIBUTE_DIRECTORY, 0, 0, NULL);
@@ -204,8 +204,8 @@ int tsm_import_add_dir(struct tsm_import *imp, const char *path, uint32_t mode,
 	return rc;
 }
 
-int tsm_import_add_symlink(struct tsm_import *imp, const char *path, const char *target,
-			   int64_t mtime_ns)
+static int symlink_recorded(struct tsm_import *imp, const char *path, const char *target,
+			    int64_t mtime_ns)
 {
 	return entry_insert(imp, path, S_IFLNK | 0777, mtime_ns, FILE_ATTRIBUTE_REPARSE_POINT, 0,
 			    0, target);
@@ -224,17 +224,107 @@ static int file_recorded(struct tsm_import *imp, const char *path, uint32_t mode
 	return rc;
 }
 
-int tsm_import_add_file_fd(struct tsm_import *imp, const char *path, uint32_t mode,
-			   int64_t mtime_ns, uint32_t attributes, int fd, const char *what)
-{
-	int64_t blob;
+/* An entry whose row waits for the small files queued before it (and,
+ * for a file, for its own blob): rows go in the order entries came. */
+struct deferred {
+	struct tsm_import *imp;
+	enum { DEFERRED_FILE, DEFERRED_DIR, DEFERRED_SYMLINK } kind;
+	char *path, *target;
+	uint32_t mode, attributes;
+	int64_t mtime_ns;
+};
 
-	return tsm_import_add_file_fd_blob(imp, path, mode, mtime_ns, attributes, fd, what, &blob);
+static void deferred_free(struct deferred *d)
+{
+	free(d->path);
+	free(d->target);
+	free(d);
 }
 
-int tsm_import_add_file_fd_blob(struct tsm_import *imp, const char *path, uint32_t mode,
-				int64_t mtime_ns, uint32_t attributes, int fd, const char *what,
-				int64_t *blob_id_ret)
+static struct deferred *deferred_new(struct tsm_import *imp, int kind, const char *path,
+				     const char *target, uint32_t mode, int64_t mtime_ns,
+				     uint32_t attributes)
+{
+	struct deferred *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	*d = (struct deferred){ imp, kind, strdup(path), target ? strdup(target) : NULL, mode,
+				attributes, mtime_ns };
+	if (!d->path || (target && !d->target)) {
+		deferred_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static int deferred_done(void *ctx, int status, int64_t blob, uint64_t size)
+{
+	struct deferred *d = ctx;
+	int rc = status;
+
+	if (status == 0) {
+		switch (d->kind) {
+		case DEFERRED_FILE:
+			rc = file_recorded(d->imp, d->path, d->mode, d->mtime_ns, d->attributes, blob,
+					   size);
+			break;
+		case DEFERRED_DIR:
+			rc = dir_recorded(d->imp, d->path, d->mode, d->mtime_ns, d->attributes);
+			break;
+		case DEFERRED_SYMLINK:
+			rc = symlink_recorded(d->imp, d->path, d->target, d->mtime_ns);
+			break;
+		}
+	}
+	deferred_free(d);
+	return rc;
+}
+
+/* Queues an entry without bytes behind the small files waiting; 1 when
+ * none wait (record it now). */
+static int defer_entry(struct tsm_import *imp, int kind, const char *path, const char *target,
+		       uint32_t mode, int64_t mtime_ns, uint32_t attributes)
+{
+	struct deferred *d;
+	int rc;
+
+	if (!tsm_blob_writer_pending(imp->blobs))
+		return 1;
+	if (!(d = deferred_new(imp, kind, path, target, mode, mtime_ns, attributes)))
+		return -ENOMEM;
+	if ((rc = tsm_blob_writer_queue_entry(imp->blobs, deferred_done, d)) < 0)
+		deferred_free(d);
+	return rc;
+}
+
+/* Everything queued is stored and recorded: before rows that do not go
+ * through the queue. */
+static int import_flush(struct tsm_import *imp)
+{
+	return tsm_blob_writer_flush(imp->blobs);
+}
+
+int tsm_import_add_dir(struct tsm_import *imp, const char *path, uint32_t mode,
+		       int64_t mtime_ns, uint32_t attributes)
+{
+	int rc = defer_entry(imp, DEFERRED_DIR, path, NULL, mode, mtime_ns, attributes);
+
+	return rc <= 0 ? rc : dir_recorded(imp, path, mode, mtime_ns, attributes);
+}
+
+int tsm_import_add_symlink(struct tsm_import *imp, const char *path, const char *target,
+			   int64_t mtime_ns)
+{
+	int rc = defer_entry(imp, DEFERRED_SYMLINK, path, target, 0, mtime_ns, 0);
+
+	return rc <= 0 ? rc : symlink_recorded(imp, path, target, mtime_ns);
+}
+
+/* Stores the file now (after what is queued before it) and records it. */
+static int add_file_now(struct tsm_import *imp, const char *path, uint32_t mode,
+			int64_t mtime_ns, uint32_t attributes, int fd, const char *what,
+			int64_t *blob_id_ret)
 {
 	uint64_t size;
 	int rc = tsm_blob_writer_import_fd(imp->blobs, fd, what, &imp->progress, blob_id_ret,
@@ -243,6 +333,41 @@ int tsm_import_add_file_fd_blob(struct tsm_import *imp, const char *path, uint32
 	if (rc < 0)
 		return rc;
 	return file_recorded(imp, path, mode, mtime_ns, attributes, *blob_id_ret, size);
+}
+
+int tsm_import_add_file_fd(struct tsm_import *imp, const char *path, uint32_t mode,
+			   int64_t mtime_ns, uint32_t attributes, int fd, const char *what)
+{
+	int64_t blob;
+	int rc;
+
+	/* With workers, a small file joins the queue: many are hashed and
+	 * compressed at once (blob_writer.c). */
+	if (tsm_blob_writer_parallel(imp->blobs)) {
+		struct deferred *d = deferred_new(imp, DEFERRED_FILE, path, NULL, mode, mtime_ns,
+						  attributes);
+
+		if (!d)
+			return -ENOMEM;
+		rc = tsm_blob_writer_queue_file(imp->blobs, fd, what, &imp->progress,
+						deferred_done, d);
+		if (rc <= 0) {
+			if (rc < 0)
+				deferred_free(d);
+			return rc;
+		}
+		deferred_free(d); /* not small: imported alone, below */
+	}
+	return add_file_now(imp, path, mode, mtime_ns, attributes, fd, what, &blob);
+}
+
+/* The caller needs the blob's ID at once (a boot.wim, whose boot files are
+ * recorded next as resources of it): never queued. */
+int tsm_import_add_file_fd_blob(struct tsm_import *imp, const char *path, uint32_t mode,
+				int64_t mtime_ns, uint32_t attributes, int fd, const char *what,
+				int64_t *blob_id_ret)
+{
+	return add_file_now(imp, path, mode, mtime_ns, attributes, fd, what, blob_id_ret);
 }
 
 int tsm_import_add_wim_resource(struct tsm_import *imp, int64_t wim_blob,
@@ -276,11 +401,19 @@ int tsm_import_add_hidden_blob(struct tsm_import *imp, tsm_import_read_fn read, 
 
 int tsm_import_add_boot(struct tsm_import *imp, const struct tsm_boot_entry *e)
 {
+	int rc = import_flush(imp);
+
+	if (rc < 0)
+		return rc;
 	return tsm_version_rows_add_boot(imp->rows, e);
 }
 
 int tsm_import_set_meta(struct tsm_import *imp, const char *key, const void *value, size_t len)
 {
+	int rc = import_flush(imp);
+
+	if (rc < 0)
+		return rc;
 	return tsm_version_rows_set_meta(imp->rows, key, value, len);
 }
 
@@ -315,11 +448,19 @@ int tsm_import_add_blob(struct tsm_import *imp, tsm_import_read_fn read, void *c
 int tsm_import_add_file_blob(struct tsm_import *imp, const char *path, uint32_t mode,
 			     int64_t mtime_ns, uint32_t attributes, int64_t blob_id, uint64_t size)
 {
+	int rc = import_flush(imp);
+
+	if (rc < 0)
+		return rc;
 	return file_recorded(imp, path, mode, mtime_ns, attributes, size ? blob_id : 0, size);
 }
 
 int tsm_import_add_win_meta(struct tsm_import *imp, const struct tsm_win_meta *m)
 {
+	int rc = import_flush(imp);
+
+	if (rc < 0)
+		return rc;
 	if (!tsm_utf8_valid(m->path) || (m->short_name && !tsm_utf8_valid(m->short_name))) {
 		tsm_error("invalid path '%s' in the source", m->path);
 		return -EINVAL;
@@ -347,7 +488,10 @@ static void import_free(struct tsm_import *imp)
 
 int tsm_import_finish(struct tsm_import *imp, struct tsm_content_add_result *res)
 {
-	int rc = tsm_version_rows_finish(imp->rows, imp->files, imp->bytes);
+	int rc = import_flush(imp);
+
+	if (rc == 0)
+		rc = tsm_version_rows_finish(imp->rows, imp->files, imp->bytes);
 
 	/* A new version of content a media uses is a new snapshot of it. */
 	if (rc == 0)

@@ -1,6 +1,9 @@
 /* Reading a blob back: binary search for the chunk, read it, check it.
  * The last chunk read is kept, so sequential small reads cost one chunk
- * read per chunk.
+ * read per chunk.  A reader moving forward has the chunks it will read
+ * next checked ahead on worker threads (verify_ahead.c): reads that
+ * continue where the last one ended ask for it themselves, and an image
+ * reader asks for the blobs it will come to (tsm_blob_reader_ahead).
  *
  * A blob listed in blob_wim_resources has no chunks of its own: its bytes
  * are a resource of another blob, a stored WIM (a boot image's boot
@@ -19,6 +22,11 @@
 #include "tsmedia/log.h"
 #include "util/db.h"
 
+/* A reader that reads on from where it stopped has this much after its
+ * read checked ahead. */
+#define AHEAD_BYTES (8u << 20)
+#define AHEAD_JOBS 16
+
 struct tsm_blob_reader {
 	struct tsm_store *store;
 	int64_t blob_id;
@@ -33,6 +41,17 @@ struct tsm_blob_reader {
 	struct tsm_blob_reader *wim;
 	struct tsm_wim_res *res;
 	char *what;
+
+	/* Verify ahead: jobs handed to the workers and not yet behind the
+	 * reader, oldest first; chunks before @ahead_end were handed over. */
+	struct reader_job {
+		struct tsm_ahead_job *job;
+		size_t first, n;
+	} jobs[AHEAD_JOBS];
+	size_t njobs;
+	size_t ahead_end;
+	size_t pos;       /* the chunk the last read started in */
+	uint64_t seq_end; /* where the last pread ended */
 };
 
 static int reader_load_chunks(struct tsm_blob_reader *r)
@@ -171,6 +190,7 @@ int tsm_blob_reader_open(struct tsm_store *store, int64_t blob_id,
 	r->store = store;
 	r->blob_id = blob_id;
 	r->cached = -1;
+	r->seq_end = UINT64_MAX;
 	if ((rc = tsm_db_prepare(store->db, "SELECT size FROM blobs WHERE id = ?", &stmt)) < 0)
 		goto out_free;
 	sqlite3_bind_int64(stmt, 1, blob_id);
@@ -228,6 +248,73 @@ static size_t chunk_index_at(const struct tsm_blob_reader *r, uint64_t offset)
 	return lo;
 }
 
+static void reader_job_drop(struct tsm_blob_reader *r, size_t k)
+{
+	tsm_ahead_job_cancel(r->jobs[k].job);
+	tsm_ahead_job_put(r->jobs[k].job);
+	memmove(&r->jobs[k], &r->jobs[k + 1], (r->njobs - k - 1) * sizeof(r->jobs[0]));
+	r->njobs--;
+}
+
+void tsm_blob_reader_ahead(struct tsm_blob_reader *r, uint64_t offset, uint64_t len)
+{
+	struct tsm_ahead_job *job;
+	struct tsm_ahead *ctx;
+	size_t first, end;
+
+	/* A WIM resource has no chunks of its own: its reads go through the
+	 * WIM blob's reader, which checks what it reads itself. */
+	if (r->res || !r->nchunks)
+		return;
+	if (offset >= r->size || len == 0 || !(ctx = tsm_ahead_get(r->store)))
+		return;
+	if (len > r->size - offset)
+		len = r->size - offset;
+	first = chunk_index_at(r, offset);
+	end = chunk_index_at(r, offset + len - 1) + 1;
+	/* Jobs the reader has passed are of no more use. */
+	while (r->njobs && r->jobs[0].first + r->jobs[0].n <= r->pos)
+		reader_job_drop(r, 0);
+	/* Moved back before what was handed over: start again from here. */
+	if (first < r->ahead_end && (!r->njobs || first < r->jobs[0].first)) {
+		while (r->njobs)
+			reader_job_drop(r, r->njobs - 1);
+		r->ahead_end = first;
+	}
+	if (first < r->ahead_end)
+		first = r->ahead_end;
+	if (first >= end)
+		return;
+	if (r->njobs == AHEAD_JOBS)
+		reader_job_drop(r, 0);
+	if (tsm_ahead_submit(ctx, &r->chunks[first], end - first, &job) < 0)
+		return; /* the reader checks them itself */
+	r->jobs[r->njobs++] = (struct reader_job){ job, first, end - first };
+	r->ahead_end = end;
+}
+
+/* The reader is at chunk @i: true when a worker checked it ahead (the
+ * verified map says how that went), false when the reader checks it.
+ * A compressed chunk the worker checked is copied to the reader's cache. */
+static bool reader_ahead_claim(struct tsm_blob_reader *r, size_t i)
+{
+	for (size_t k = 0; k < r->njobs; k++) {
+		struct reader_job *j = &r->jobs[k];
+		const uint8_t *bytes;
+
+		if (i < j->first || i - j->first >= j->n)
+			continue;
+		if (!tsm_ahead_claim(j->job, i - j->first))
+			return false;
+		if ((bytes = tsm_ahead_bytes(j->job, i - j->first))) {
+			memcpy(r->cache, bytes, r->chunks[i].size);
+			r->cached = (ssize_t)i;
+		}
+		return true;
+	}
+	return false;
+}
+
 ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *r, void *buf, size_t len,
 			      uint64_t offset)
 {
@@ -244,6 +331,10 @@ ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *r, void *buf, size_t len,
 	if (len > SSIZE_MAX)
 		len = SSIZE_MAX;
 	i = chunk_index_at(r, offset);
+	r->pos = i;
+	/* Reading on from where the last read ended: sequential. */
+	if (offset == r->seq_end)
+		tsm_blob_reader_ahead(r, offset, (uint64_t)len + AHEAD_BYTES);
 	while (done < len) {
 		struct tsm_chunk_loc *c = &r->chunks[i];
 		uint64_t in_chunk = offset + done - r->starts[i];
@@ -252,7 +343,9 @@ ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *r, void *buf, size_t len,
 		if (n > len - done)
 			n = len - done;
 		if (r->cached != (ssize_t)i &&
-		    tsm_chunk_pread_checked(r->store, c, out + done, n, (uint32_t)in_chunk) == 0) {
+		    (tsm_chunk_pread_checked(r->store, c, out + done, n, (uint32_t)in_chunk) == 0 ||
+		     (reader_ahead_claim(r, i) && r->cached != (ssize_t)i &&
+		      tsm_chunk_pread_checked(r->store, c, out + done, n, (uint32_t)in_chunk) == 0))) {
 			done += n;
 			i++;
 			continue;
@@ -270,6 +363,7 @@ ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *r, void *buf, size_t len,
 		done += n;
 		i++;
 	}
+	r->seq_end = offset + done;
 	return (ssize_t)done;
 }
 
@@ -283,12 +377,15 @@ size_t tsm_blob_reader_map(struct tsm_blob_reader *r, uint64_t offset, size_t le
 	if (offset >= r->size || len == 0 || r->res)
 		return 0; /* a WIM resource's bytes are decompressed: read them */
 	i = chunk_index_at(r, offset);
+	r->pos = i;
 	c = &r->chunks[i];
 	in_chunk = offset - r->starts[i];
 	n = c->size - (size_t)in_chunk;
 	if (n > len)
 		n = len;
-	if (tsm_chunk_map_checked(r->store, c, (uint32_t)in_chunk, n, fd_ret, pos_ret) < 0)
+	if (tsm_chunk_map_checked(r->store, c, (uint32_t)in_chunk, n, fd_ret, pos_ret) < 0 &&
+	    (!reader_ahead_claim(r, i) ||
+	     tsm_chunk_map_checked(r->store, c, (uint32_t)in_chunk, n, fd_ret, pos_ret) < 0))
 		return 0;
 	/* The reply reads from it later: keep it open until the reads end. */
 	r->store->packs.lent = true;
@@ -299,6 +396,8 @@ void tsm_blob_reader_close(struct tsm_blob_reader *r)
 {
 	if (!r)
 		return;
+	while (r->njobs)
+		reader_job_drop(r, r->njobs - 1);
 	free(r->chunks);
 	free(r->starts);
 	free(r->cache);

@@ -3,7 +3,14 @@
  * Two buffers alternate: while the workers hash and compress the chunks of
  * one (and one worker runs the file's whole SHA-256 and SHA-1 over it), the
  * calling thread reads and cuts the next.  Chunks are stored in file order
- * by the calling thread, which alone touches sqlite and the packs. */
+ * by the calling thread, which alone touches sqlite and the packs.
+ *
+ * Small files go in bulk (tsm_blob_writer_queue_file): many are read and
+ * cut into one batch, whose chunks and file hashes the workers compute
+ * while the calling thread reads the next batch and stores the one before,
+ * file after file in the order they were queued.  What reaches the packs
+ * and the catalog, and in which order, is what the file-by-file path
+ * writes (the same cuts, the same compression choice, the same rows). */
 #include "store/store_internal.h"
 
 #include <errno.h>
@@ -58,9 +65,38 @@ struct buffer {
 	struct hash_job hash[2]; /* SHA-256, SHA-1 */
 };
 
+/* A queued small file (or a place in the order, with no bytes). */
+struct small_item {
+	bool is_blob;
+	const uint8_t *data; /* its bytes in the batch */
+	size_t len;
+	size_t job0, njobs; /* its chunks: the batch's jobs[job0 .. job0 + njobs) */
+	uint8_t sha256[TSM_SHA256_LEN], sha1[TSM_SHA1_LEN];
+	int err;
+	char *what;
+	tsm_blob_done_fn done;
+	void *ctx;
+};
+
+#define SMALL_BATCH_DATA (8u << 20)
+#define SMALL_BATCH_ITEMS 2048
+
+struct small_batch {
+	uint8_t *data, *zdata;
+	size_t len;
+	struct chunk_job *jobs;
+	size_t njobs, cap_jobs;
+	struct small_item *items;
+	size_t nitems, cap_items;
+};
+
 struct tsm_blob_writer {
 	struct tsm_store *store;
+	/* The workers, or NULL with TSMEDIA_THREADS=1: then every job runs on
+	 * the calling thread, in the order it is submitted, through the same
+	 * steps (the same chunks, the same store bytes). */
 	struct tsm_workqueue *wq;
+	unsigned nworkers;
 	ZSTD_CCtx *cctx[MAX_WORKERS + 1]; /* one per worker, the last for inline work */
 	struct tsm_file_hasher *hasher;
 	struct buffer buf[NBUFFERS];
@@ -72,6 +108,13 @@ struct tsm_blob_writer {
 	 * is probed again now and then. */
 	uint64_t tried, submitted;
 	uint64_t compressed_chunks;
+
+	/* Small files: one batch being filled, the other (when @small_pending)
+	 * with the workers, to be stored next. */
+	struct small_batch small[2];
+	int small_cur;
+	bool small_pending;
+	struct tsm_progress *small_progress;
 };
 
 #define COMPRESS_PROBE (8u << 20)   /* tried on at least this much of a file */
@@ -102,16 +145,19 @@ int tsm_blob_writer_new(struct tsm_store *store, struct tsm_blob_writer **writer
 			goto out_free;
 		}
 	}
+	w->nworkers = nthreads > 1 ? nthreads : 0;
 	if (store->compression == TSM_COMPRESSION_ZSTD) {
-		for (unsigned i = 0; i <= nthreads; i++) {
+		for (unsigned i = 0; i <= w->nworkers; i++) {
 			if (!(w->cctx[i] = ZSTD_createCCtx())) {
 				rc = -ENOMEM;
 				goto out_free;
 			}
 		}
 	}
-	if ((rc = tsm_workqueue_new(nthreads, &w->wq)) < 0)
+	if (w->nworkers && (rc = tsm_workqueue_new(w->nworkers, &w->wq)) < 0)
 		goto out_free;
+	if (w->wq)
+		w->nworkers = tsm_workqueue_threads(w->wq);
 	*writer_ret = w;
 	return 0;
 
@@ -120,11 +166,31 @@ out_free:
 	return rc;
 }
 
+static void small_batch_drop(struct small_batch *b, size_t from)
+{
+	for (size_t i = from; i < b->nitems; i++) {
+		b->items[i].done(b->items[i].ctx, -ECANCELED, 0, 0);
+		free(b->items[i].what);
+	}
+	b->nitems = b->njobs = b->len = 0;
+}
+
+static void small_batch_free(struct small_batch *b)
+{
+	small_batch_drop(b, 0);
+	free(b->data);
+	free(b->zdata);
+	free(b->jobs);
+	free(b->items);
+}
+
 void tsm_blob_writer_free(struct tsm_blob_writer *w)
 {
 	if (!w)
 		return;
 	tsm_workqueue_free(w->wq);
+	for (int i = 0; i < 2; i++)
+		small_batch_free(&w->small[i]);
 	for (int i = 0; i <= MAX_WORKERS; i++)
 		ZSTD_freeCCtx(w->cctx[i]);
 	for (int i = 0; i < NBUFFERS; i++) {
@@ -165,26 +231,48 @@ static void hash_job_run(void *arg, unsigned worker)
 			     : tsm_file_hasher_update_sha256(job->writer->hasher, b->data, b->cut);
 }
 
-static int buffer_add_job(struct tsm_blob_writer *w, struct buffer *b, size_t off, size_t len)
+static int writer_submit(struct tsm_blob_writer *w, tsm_work_fn fn, void *arg)
+{
+	if (!w->wq) {
+		fn(arg, w->nworkers); /* the inline slot */
+		return 0;
+	}
+	return tsm_workqueue_submit(w->wq, fn, arg);
+}
+
+static void writer_wait(struct tsm_blob_writer *w)
+{
+	if (w->wq)
+		tsm_workqueue_wait(w->wq);
+}
+
+/* A job for the chunk at @data (its compressed form goes to @out). */
+static int jobs_add(struct tsm_blob_writer *w, struct chunk_job **jobs, size_t *njobs,
+		    size_t *cap_jobs, const uint8_t *data, uint8_t *out, size_t len)
 {
 	struct chunk_job *job;
 
-	if (b->njobs == b->cap_jobs) {
-		size_t cap = b->cap_jobs ? 2 * b->cap_jobs : 256;
-		void *p = realloc(b->jobs, cap * sizeof(*b->jobs));
+	if (*njobs == *cap_jobs) {
+		size_t cap = *cap_jobs ? 2 * *cap_jobs : 256;
+		void *p = realloc(*jobs, cap * sizeof(**jobs));
 
 		if (!p)
 			return -ENOMEM;
-		b->jobs = p;
-		b->cap_jobs = cap;
+		*jobs = p;
+		*cap_jobs = cap;
 	}
-	job = &b->jobs[b->njobs++];
+	job = &(*jobs)[(*njobs)++];
 	job->writer = w;
-	job->data = b->data + off;
-	job->out = b->zdata + off;
+	job->data = data;
+	job->out = out;
 	job->len = len;
 	job->err = 0;
 	return 0;
+}
+
+static int buffer_add_job(struct tsm_blob_writer *w, struct buffer *b, size_t off, size_t len)
+{
+	return jobs_add(w, &b->jobs, &b->njobs, &b->cap_jobs, b->data + off, b->zdata + off, len);
 }
 
 struct stream {
@@ -294,17 +382,17 @@ static int buffer_submit(struct tsm_blob_writer *w, struct buffer *b)
 	w->submitted += b->cut;
 	buffer_prepare_hash_jobs(w, b);
 	for (int i = 0; i < 2; i++)
-		if ((rc = tsm_workqueue_submit(w->wq, hash_job_run, &b->hash[i])) < 0)
+		if ((rc = writer_submit(w, hash_job_run, &b->hash[i])) < 0)
 			return rc;
 	for (size_t i = 0; i < b->njobs; i++)
-		if ((rc = tsm_workqueue_submit(w->wq, chunk_job_run, &b->jobs[i])) < 0)
+		if ((rc = writer_submit(w, chunk_job_run, &b->jobs[i])) < 0)
 			return rc;
 	return 0;
 }
 
 static void buffer_run_inline(struct tsm_blob_writer *w, struct buffer *b)
 {
-	unsigned inline_slot = tsm_workqueue_threads(w->wq);
+	unsigned inline_slot = w->nworkers;
 
 	for (size_t i = 0; i < b->njobs; i++)
 		b->jobs[i].try_compress = true;
@@ -335,7 +423,7 @@ static int blob_write_chunks(struct tsm_blob_writer *w, const struct stream *in,
 			return buffer_commit(w, b, what, progress);
 		}
 		if (pending)
-			tsm_workqueue_wait(w->wq);
+			writer_wait(w);
 		if ((rc = buffer_submit(w, b)) < 0)
 			break;
 		/* Stored while the workers hash @b. */
@@ -348,7 +436,7 @@ static int blob_write_chunks(struct tsm_blob_writer *w, const struct stream *in,
 		pending = b;
 		cur = (cur + 1) % NBUFFERS;
 	}
-	tsm_workqueue_wait(w->wq);
+	writer_wait(w);
 	if (pending && rc == 0)
 		rc = buffer_commit(w, pending, what, progress);
 	return rc;
@@ -409,6 +497,229 @@ static int blob_record(struct tsm_blob_writer *w, const uint8_t sha256[TSM_SHA25
 	return 0;
 }
 
+/* ---- small files in bulk ------------------------------------------- */
+
+bool tsm_blob_writer_parallel(const struct tsm_blob_writer *w) { return w->wq != NULL; }
+
+bool tsm_blob_writer_pending(const struct tsm_blob_writer *w)
+{
+	return w->small_pending || w->small[w->small_cur].nitems > 0;
+}
+
+/* A small file's SHA-256 and SHA-1, over its bytes in the batch (fixed
+ * while the batch's jobs run). */
+static void small_file_hash_run(void *arg, unsigned worker)
+{
+	struct small_item *item = arg;
+
+	(void)worker;
+	item->err = tsm_sha256(item->data, item->len, item->sha256);
+	if (item->err == 0)
+		item->err = tsm_sha1(item->data, item->len, item->sha1);
+}
+
+static int small_batch_submit(struct tsm_blob_writer *w, struct small_batch *b)
+{
+	int rc;
+
+	for (size_t i = 0; i < b->nitems; i++) {
+		struct small_item *item = &b->items[i];
+
+		if (item->is_blob && (rc = writer_submit(w, small_file_hash_run, item)) < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < b->njobs; i++) {
+		b->jobs[i].try_compress = true; /* as a small file alone (buffer_run_inline) */
+		if ((rc = writer_submit(w, chunk_job_run, &b->jobs[i])) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Stores one small file: its chunks in order, then its blob row. */
+static int small_item_store(struct tsm_blob_writer *w, struct small_batch *b,
+			    struct small_item *item, int64_t *blob_id_ret)
+{
+	int rc;
+
+	if (item->err < 0) {
+		tsm_error("hashing %s failed", item->what);
+		return -EIO;
+	}
+	w->n_chunk_ids = 0;
+	for (size_t j = item->job0; j < item->job0 + item->njobs; j++) {
+		struct chunk_job *job = &b->jobs[j];
+		int64_t id;
+
+		if (job->err < 0) {
+			tsm_error("hashing a chunk of %s failed", item->what);
+			return job->err;
+		}
+		rc = tsm_chunk_put(w->store, job->hash, job->data, job->len,
+				   job->out_len ? job->out : NULL, job->out_len, &id);
+		if (rc < 0 || (rc = chunk_ids_push(w, id)) < 0)
+			return rc;
+		tsm_progress_add(w->small_progress, job->len);
+	}
+	return blob_record(w, item->sha256, item->sha1, item->len, item->what, blob_id_ret);
+}
+
+/* Stores the batch's files and calls their owners, in queue order. */
+static int small_batch_commit(struct tsm_blob_writer *w, struct small_batch *b)
+{
+	size_t i = 0;
+	int rc = 0;
+
+	while (i < b->nitems && rc == 0) {
+		struct small_item *item = &b->items[i++];
+		int64_t blob_id = 0;
+		int status = item->is_blob ? small_item_store(w, b, item, &blob_id) : 0;
+
+		rc = item->done(item->ctx, status, blob_id, item->len);
+		if (status < 0)
+			rc = status;
+		free(item->what);
+	}
+	/* After an error the rest are let go: the import is given up. */
+	small_batch_drop(b, i);
+	return rc;
+}
+
+/* The filled batch goes to the workers; the one before is stored meanwhile. */
+static int small_cycle(struct tsm_blob_writer *w)
+{
+	struct small_batch *cur = &w->small[w->small_cur], *prev = &w->small[!w->small_cur];
+	int rc;
+
+	writer_wait(w);
+	if ((rc = small_batch_submit(w, cur)) < 0)
+		return rc;
+	if (w->small_pending && (rc = small_batch_commit(w, prev)) < 0)
+		return rc;
+	w->small_pending = true;
+	w->small_cur = !w->small_cur;
+	return 0;
+}
+
+int tsm_blob_writer_flush(struct tsm_blob_writer *w)
+{
+	int rc = 0;
+
+	if (w->small[w->small_cur].nitems && (rc = small_cycle(w)) < 0)
+		return rc;
+	writer_wait(w);
+	if (w->small_pending) {
+		w->small_pending = false;
+		rc = small_batch_commit(w, &w->small[!w->small_cur]);
+	}
+	return rc;
+}
+
+static struct small_item *small_item_new(struct small_batch *b)
+{
+	if (b->nitems == b->cap_items) {
+		size_t cap = b->cap_items ? 2 * b->cap_items : 64;
+		void *p = realloc(b->items, cap * sizeof(*b->items));
+
+		if (!p)
+			return NULL;
+		b->items = p;
+		b->cap_items = cap;
+	}
+	memset(&b->items[b->nitems], 0, sizeof(b->items[0]));
+	return &b->items[b->nitems++];
+}
+
+/* Room in the batch being filled for @len bytes and an item, storing the
+ * batch before when there is none. */
+static int small_make_room(struct tsm_blob_writer *w, size_t len, struct small_batch **b_ret)
+{
+	struct small_batch *b = &w->small[w->small_cur];
+	int rc;
+
+	if (b->nitems == SMALL_BATCH_ITEMS || b->len + len > SMALL_BATCH_DATA) {
+		if ((rc = small_cycle(w)) < 0)
+			return rc;
+		b = &w->small[w->small_cur];
+	}
+	if (!b->data && (!(b->data = malloc(SMALL_BATCH_DATA)) ||
+			 !(b->zdata = malloc(SMALL_BATCH_DATA))))
+		return -ENOMEM;
+	*b_ret = b;
+	return 0;
+}
+
+int tsm_blob_writer_queue_entry(struct tsm_blob_writer *w, tsm_blob_done_fn done, void *ctx)
+{
+	struct small_batch *b;
+	struct small_item *item;
+	int rc;
+
+	if ((rc = small_make_room(w, 0, &b)) < 0)
+		return rc;
+	if (!(item = small_item_new(b)))
+		return -ENOMEM;
+	item->done = done;
+	item->ctx = ctx;
+	return 0;
+}
+
+int tsm_blob_writer_queue_file(struct tsm_blob_writer *w, int fd, const char *what,
+			       struct tsm_progress *progress, tsm_blob_done_fn done, void *ctx)
+{
+	struct small_batch *b;
+	struct small_item *item;
+	size_t len = 0, off;
+	int rc;
+
+	if ((rc = small_make_room(w, INLINE_LIMIT + 1, &b)) < 0)
+		return rc;
+	/* pread: a file found not small is read again from its start. */
+	while (len <= INLINE_LIMIT) {
+		ssize_t n = pread(fd, b->data + b->len + len, INLINE_LIMIT + 1 - len, (off_t)len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			tsm_error("reading %s: %s", what, strerror(-rc));
+			return rc;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > INLINE_LIMIT)
+		return 1;
+	if (!(item = small_item_new(b)) || !(item->what = strdup(what))) {
+		if (item)
+			b->nitems--;
+		return -ENOMEM;
+	}
+	item->is_blob = true;
+	item->data = b->data + b->len;
+	item->len = len;
+	item->job0 = b->njobs;
+	item->done = done;
+	item->ctx = ctx;
+	for (off = 0; off < len;) {
+		size_t n = tsm_chunker_cut(&w->store->chunker, b->data + b->len + off, len - off, true);
+
+		if ((rc = jobs_add(w, &b->jobs, &b->njobs, &b->cap_jobs, b->data + b->len + off,
+				   b->zdata + b->len + off, n)) < 0) {
+			free(item->what);
+			b->nitems--;
+			b->njobs = item->job0;
+			return rc;
+		}
+		off += n;
+	}
+	item->njobs = b->njobs - item->job0;
+	b->len += len;
+	w->small_progress = progress;
+	return 0;
+}
+
 int tsm_blob_writer_import_stream(struct tsm_blob_writer *w, tsm_blob_read_fn read, void *ctx,
 				  const char *what, struct tsm_progress *progress,
 				  int64_t *blob_id_ret, uint64_t *size_ret)
@@ -416,6 +727,10 @@ int tsm_blob_writer_import_stream(struct tsm_blob_writer *w, tsm_blob_read_fn re
 	uint8_t sha256[TSM_SHA256_LEN], sha1[TSM_SHA1_LEN];
 	struct stream in = { read, ctx };
 	int rc;
+
+	/* Files queued before this one are stored before it. */
+	if ((rc = tsm_blob_writer_flush(w)) < 0)
+		return rc;
 
 	w->n_chunk_ids = 0;
 	w->size = 0;

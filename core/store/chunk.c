@@ -148,16 +148,26 @@ void tsm_chunk_counters(struct tsm_chunk_counters *counters_ret)
 	counters_ret->damaged = atomic_load_explicit(&chunks_damaged, memory_order_relaxed);
 }
 
-static void chunk_report(struct tsm_store *store, const struct tsm_chunk_loc *loc,
-			 const char *problem)
+static void chunk_report_flags(struct tsm_store *store, const struct tsm_chunk_loc *loc,
+			       const char *problem, unsigned flags)
 {
 	char hex[TSM_SHA256_HEX_LEN + 1], name[32];
 
+	/* A check made ahead of the reader says nothing: the reader, when it
+	 * gets there, reads the chunk again and reports what it finds. */
+	if (flags & TSM_CHUNK_QUIET)
+		return;
 	atomic_fetch_add_explicit(&chunks_damaged, 1, memory_order_relaxed);
 	tsm_hex_encode(loc->hash, TSM_SHA256_LEN, hex);
 	tsm_pack_name(loc->pack, name);
 	tsm_error("chunk %s in %s/packs/%s at offset %llu: %s", hex, store->dir, name,
 		  (unsigned long long)loc->offset, problem);
+}
+
+static void chunk_report(struct tsm_store *store, const struct tsm_chunk_loc *loc,
+			 const char *problem)
+{
+	chunk_report_flags(store, loc, problem, 0);
 }
 
 /* Whether the chunk lies inside the pack file as it is now. */
@@ -188,16 +198,16 @@ int tsm_chunk_read_flags(struct tsm_store *store, const struct tsm_chunk_loc *lo
 		return rc;
 	gen = pf->gen;
 	if (loc->size > TSM_CHUNK_MAX || loc->stored_size > TSM_CHUNK_MAX) {
-		chunk_report(store, loc, "size out of range in the catalog");
+		chunk_report_flags(store, loc, "size out of range in the catalog", flags);
 		return -EIO;
 	}
 	if (!chunk_in_pack(loc, pf)) {
-		chunk_report(store, loc, "pack is truncated");
+		chunk_report_flags(store, loc, "pack is truncated", flags);
 		return -EIO;
 	}
 	if (loc->codec == TSM_COMPRESSION_NONE) {
 		if (loc->stored_size != loc->size) {
-			chunk_report(store, loc, "raw chunk with two sizes in the catalog");
+			chunk_report_flags(store, loc, "raw chunk with two sizes in the catalog", flags);
 			return -EIO;
 		}
 		rc = pread_full(pf->fd, out, loc->size, loc->offset);
@@ -208,17 +218,17 @@ int tsm_chunk_read_flags(struct tsm_store *store, const struct tsm_chunk_loc *lo
 
 			if (ZSTD_isError(n) || n != loc->size) {
 				tsm_verified_clear(store->verified, loc->id);
-				chunk_report(store, loc, "does not decompress");
+				chunk_report_flags(store, loc, "does not decompress", flags);
 				return -EIO;
 			}
 		}
 	}
 	if (rc == -ENODATA) {
-		chunk_report(store, loc, "pack is truncated");
+		chunk_report_flags(store, loc, "pack is truncated", flags);
 		return -EIO;
 	}
 	if (rc < 0) {
-		chunk_report(store, loc, strerror(-rc));
+		chunk_report_flags(store, loc, strerror(-rc), flags);
 		return rc == -EIO ? rc : -EIO;
 	}
 	/* Checked once per pack file generation (see verified.c), like raw
@@ -230,7 +240,7 @@ int tsm_chunk_read_flags(struct tsm_store *store, const struct tsm_chunk_loc *lo
 	atomic_fetch_add_explicit(&chunks_verified, 1, memory_order_relaxed);
 	if (memcmp(digest, loc->hash, TSM_SHA256_LEN) != 0) {
 		tsm_verified_clear(store->verified, loc->id);
-		chunk_report(store, loc, "checksum mismatch");
+		chunk_report_flags(store, loc, "checksum mismatch", flags);
 		return -EIO;
 	}
 	tsm_verified_mark(store->verified, loc->id, gen);
@@ -241,6 +251,14 @@ int tsm_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uin
 		   uint8_t *scratch)
 {
 	return tsm_chunk_read_flags(store, loc, out, scratch, 0);
+}
+
+bool tsm_chunk_is_checked(struct tsm_store *store, const struct tsm_chunk_loc *loc)
+{
+	const struct tsm_pack_file *pf;
+
+	return tsm_pack_cache_get(store, loc->pack, &pf) == 0 && chunk_in_pack(loc, pf) &&
+	       tsm_verified_check(store->verified, loc->id, pf->gen);
 }
 
 int tsm_chunk_map_checked(struct tsm_store *store, const struct tsm_chunk_loc *loc,

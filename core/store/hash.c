@@ -19,6 +19,15 @@ int tsm_sha256(const void *data, size_t len, uint8_t out[TSM_SHA256_LEN])
 	return 0;
 }
 
+int tsm_sha1(const void *data, size_t len, uint8_t out[TSM_SHA1_LEN])
+{
+	unsigned int n = 0;
+
+	if (!EVP_Digest(data, len, out, &n, EVP_sha1(), NULL) || n != TSM_SHA1_LEN)
+		return -EIO;
+	return 0;
+}
+
 int tsm_file_hasher_reset(struct tsm_file_hasher *hasher)
 {
 	if (!EVP_DigestInit_ex(hasher->sha256, EVP_sha256(), NULL) ||

@@ -288,6 +288,7 @@ void tsm_store_close(struct tsm_store *store)
 	if (store->writing)
 		tsm_store_write_abort(store);
 	tsm_remote_detach(store);
+	tsm_ahead_put(store->ahead);
 	tsm_pack_cache_close(&store->packs);
 	tsm_verified_map_put(store->verified);
 	for (int i = 0; i < TSM_STMT_COUNT; i++)

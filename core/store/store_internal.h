@@ -37,6 +37,10 @@ struct tsm_store {
 	sqlite3_stmt *stmts[TSM_STMT_COUNT];
 	struct tsm_verified_map *verified;
 	struct tsm_remote *remote; /* NULL: a local store (store/remote.h) */
+	/* Verify ahead (verify_ahead.c): the directory's context, taken on
+	 * first use; @ahead_off once it is known not to run. */
+	struct tsm_ahead *ahead;
+	bool ahead_off;
 
 	/* A write session (tsm_store_write_begin .. commit/abort). */
 	bool writing;
@@ -107,8 +111,13 @@ int tsm_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uin
 /* TSM_CHUNK_RECHECK: hash it even if this pack file generation checked it
  * already (verify, scrub). */
 #define TSM_CHUNK_RECHECK 1u
+/* TSM_CHUNK_QUIET: damage is neither logged nor counted (a check ahead of
+ * the reader: the reader reports what it finds when it gets there). */
+#define TSM_CHUNK_QUIET 2u
 int tsm_chunk_read_flags(struct tsm_store *store, const struct tsm_chunk_loc *loc, uint8_t *out,
 			 uint8_t *scratch, unsigned flags);
+/* Whether the chunk was checked in its pack file as it is now (one fstat). */
+bool tsm_chunk_is_checked(struct tsm_store *store, const struct tsm_chunk_loc *loc);
 /* Where part of a raw chunk checked in its pack file as it is now lies:
  * the pack's descriptor (owned by the cache) and position; -EAGAIN when the
  * chunk needs the checked path (compressed, not checked, moved, or past
@@ -141,6 +150,25 @@ int tsm_blob_writer_import_stream(struct tsm_blob_writer *writer, tsm_blob_read_
 				  void *ctx, const char *what, struct tsm_progress *progress,
 				  int64_t *blob_id_ret, uint64_t *size_ret);
 void tsm_blob_writer_free(struct tsm_blob_writer *writer);
+/* Small files in bulk, when the writer has workers (tsm_blob_writer_parallel;
+ * not with TSMEDIA_THREADS=1): tsm_blob_writer_queue_file() reads @fd (from
+ * its start, with pread) and queues it when it is small (0), or returns 1
+ * and queues nothing when it is not (import it with import_fd).  @done is
+ * called on the calling thread, in queue order, once the file is stored
+ * (status 0, its blob and size), or with a negative status when the queue
+ * is given up (an earlier error, or the writer freed): it then only lets
+ * @ctx go.  tsm_blob_writer_queue_entry() takes a place in the same order
+ * for something with no bytes (a directory): @done gets blob 0.  An
+ * import of a file (import_fd, import_stream) or tsm_blob_writer_flush()
+ * stores everything queued first. */
+typedef int (*tsm_blob_done_fn)(void *ctx, int status, int64_t blob_id, uint64_t size);
+bool tsm_blob_writer_parallel(const struct tsm_blob_writer *writer);
+bool tsm_blob_writer_pending(const struct tsm_blob_writer *writer);
+int tsm_blob_writer_queue_file(struct tsm_blob_writer *writer, int fd, const char *what,
+			       struct tsm_progress *progress, tsm_blob_done_fn done, void *ctx);
+int tsm_blob_writer_queue_entry(struct tsm_blob_writer *writer, tsm_blob_done_fn done,
+				void *ctx);
+int tsm_blob_writer_flush(struct tsm_blob_writer *writer);
 /* Bytes in memory as a blob (generated files).  Inside a write session. */
 int tsm_store_put_bytes(struct tsm_store *store, const void *data, size_t len, const char *what,
 			int64_t *blob_id_ret);
@@ -182,5 +210,33 @@ bool tsm_verified_check(const struct tsm_verified_map *map, int64_t chunk_id, ui
 void tsm_verified_mark(struct tsm_verified_map *map, int64_t chunk_id, uint32_t gen);
 /* Forgets a check (scrub found the chunk damaged). */
 void tsm_verified_clear(struct tsm_verified_map *map, int64_t chunk_id);
+
+/* Verify ahead (verify_ahead.c): worker threads check the chunks a
+ * sequential reader will read next.  tsm_ahead_get() is the context of
+ * @store's directory (the handle keeps a reference until it closes), or
+ * NULL when the process has one processor or TSMEDIA_THREADS=1.
+ * tsm_ahead_submit() queues a copy of @locs and returns the job, with a
+ * reference for the caller (tsm_ahead_job_put).  tsm_ahead_claim() is the
+ * reader's turn at chunk @i of a job: false when the reader must check it
+ * itself (no worker took it, and none will now; or one is still at it);
+ * true when a worker did: the verified map has the outcome, and
+ * tsm_ahead_bytes() a compressed chunk's bytes.
+ * tsm_ahead_job_cancel(): no worker takes its chunks any more.  A job is
+ * used by the thread that submitted it; the context by any thread. */
+struct tsm_ahead;
+struct tsm_ahead_job;
+/* Has [offset, offset + len) of the blob checked ahead of the reader (the
+ * chunks not handed over yet); nothing when verify ahead does not run. */
+void tsm_blob_reader_ahead(struct tsm_blob_reader *reader, uint64_t offset, uint64_t len);
+struct tsm_ahead *tsm_ahead_get(struct tsm_store *store);
+void tsm_ahead_put(struct tsm_ahead *ctx);
+int tsm_ahead_submit(struct tsm_ahead *ctx, const struct tsm_chunk_loc *locs, size_t n,
+		     struct tsm_ahead_job **job_ret);
+bool tsm_ahead_claim(struct tsm_ahead_job *job, size_t i);
+void tsm_ahead_job_cancel(struct tsm_ahead_job *job);
+/* The checked bytes (loc->size) of compressed chunk @i that a worker
+ * decompressed, or NULL; valid while the caller holds the job. */
+const uint8_t *tsm_ahead_bytes(struct tsm_ahead_job *job, size_t i);
+void tsm_ahead_job_put(struct tsm_ahead_job *job);
 
 #endif

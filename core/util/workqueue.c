@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "tsmedia/log.h"
+
 struct task {
 	tsm_work_fn fn;
 	void *arg;
@@ -29,10 +31,36 @@ struct tsm_workqueue {
 	struct worker *workers;
 };
 
+/* TSMEDIA_THREADS=N, a whole number from 1: at most N threads do the
+ * work of one import or read (1: everything on the calling thread, the
+ * reference the parallel paths are tested against).  Anything else is
+ * refused with a warning, once, and the processors are counted. */
+static long threads_from_env(void)
+{
+	static int warned;
+	const char *env = getenv("TSMEDIA_THREADS");
+	unsigned long v;
+	char *end;
+
+	if (!env)
+		return 0;
+	errno = 0;
+	v = strtoul(env, &end, 10);
+	if (*env >= '0' && *env <= '9' && !*end && !errno && v >= 1 && v <= 1024)
+		return (long)v;
+	if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+		tsm_warn("TSMEDIA_THREADS='%s' is not a number of threads from 1 to 1024:"
+			 " using the number of processors",
+			 env);
+	return 0;
+}
+
 unsigned tsm_cpu_count(unsigned cap)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	long n = threads_from_env();
 
+	if (n < 1)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
 	if (n < 1)
 		n = 1;
 	return (unsigned)n > cap ? cap : (unsigned)n;

@@ -6,6 +6,7 @@
 #ifndef TSMEDIA_BLOB_SOURCE_H
 #define TSMEDIA_BLOB_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -21,6 +22,13 @@ struct tsm_blob_source {
 	 * source is next used. */
 	size_t (*map)(void *ctx, int64_t blob_id, uint64_t offset, size_t len, int *fd_ret,
 		      uint64_t *pos_ret);
+	/* Optional, both or neither: verify ahead.  @sequential is told of
+	 * each read of a stream (an image) by its reader and says whether the
+	 * reads move forward through it; the image's reader then names with
+	 * @ahead the blob bytes that come next, which the source may have
+	 * checked on other threads meanwhile (tsm_image_pread/map). */
+	bool (*sequential)(void *ctx, const void *stream, uint64_t offset, size_t len);
+	void (*ahead)(void *ctx, int64_t blob_id, uint64_t offset, uint64_t len);
 	void *ctx;
 };
 

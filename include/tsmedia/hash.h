@@ -13,6 +13,8 @@
 
 /* One-shot SHA-256.  Returns 0 or -EIO when the library fails. */
 int tsm_sha256(const void *data, size_t len, uint8_t out[TSM_SHA256_LEN]);
+/* One-shot SHA-1 (a small file's WIM hash). */
+int tsm_sha1(const void *data, size_t len, uint8_t out[TSM_SHA1_LEN]);
 
 /* Incremental SHA-256 and SHA-1 of one stream (a file's content).
  * Not thread-safe; one owner. */
