@@ -8,7 +8,7 @@
 # referenceList and an Install Application step shows which the store holds; hostile
 # digests (entity expansion, an external entity, a dependency on itself, 10,000
 # deployment types, file names with path separators) refused with clear messages and
-# nothing changed; `app rm`; and a schema version 6 store upgraded to 7.
+# nothing changed; `app rm`; and a schema version 6 store upgraded to the current one (8).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -24,15 +24,16 @@ import() { # import DIR FILE [ARGS...]: app import, must succeed; prints the ID
 }
 jget() { "${PYHELP[@]}" get "$1" "$2"; }
 
-check "a schema version 6 store opens: upgraded to 7 once, with the application tables"
+check "a schema version 6 store opens: upgraded to 8 once, with the application tables"
 tsm "$S" content list >/dev/null
 sqlite3 "$S/catalog.db" 'DROP TABLE app_content_bindings; DROP TABLE app_supersedes;
 	DROP TABLE app_dependencies; DROP TABLE app_content_files; DROP TABLE app_contents;
-	DROP TABLE app_deployment_types; DROP TABLE applications; PRAGMA user_version=6' ||
+	DROP TABLE app_deployment_types; DROP TABLE applications; DROP TABLE blob_wim_resources;
+	PRAGMA user_version=6' ||
 	fail "could not make a version 6 catalog"
 tsm "$S" app list >/dev/null 2>"$WORK/open6.err" || fail "app list on a version 6 store: $(cat "$WORK/open6.err")"
-grep -q "upgraded from schema version 6 to 7" "$WORK/open6.err" || fail "the upgrade was not reported: $(cat "$WORK/open6.err")"
-assert_eq "$(sqlite3 "$S/catalog.db" 'PRAGMA user_version')" 7
+grep -q "upgraded from schema version 6 to 8" "$WORK/open6.err" || fail "the upgrade was not reported: $(cat "$WORK/open6.err")"
+assert_eq "$(sqlite3 "$S/catalog.db" 'PRAGMA user_version')" 8
 assert_eq "$(sqlite3 "$S/catalog.db" "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND (name LIKE 'app%' OR name = 'applications')")" 7
 assert_eq "$(sqlite3 "$S/catalog.db" 'PRAGMA foreign_key_check')" "" "references after the upgrade"
 
