@@ -815,11 +815,11 @@ static int media_list(struct cli *cli, int argc, char **argv)
 		}
 		rc = cli_json_print(a);
 	} else {
-		/* TRANSLATORS: the header of media list, over columns of 24, 6
+		/* TRANSLATORS: the header of media list, over columns of 24, 10
 		 * and 7 (right) characters and the content IDs. */
-		fputs(_("NAME                      TYPE    VERSION  CONTENT\n"), stdout);
+		fputs(_("NAME                      TYPE        VERSION  CONTENT\n"), stdout);
 		for (size_t i = 0; i < n; i++) {
-			printf("%-24s  %-6s  %7lld  ", list[i].def.name,
+			printf("%-24s  %-10s  %7lld  ", list[i].def.name,
 			       tsm_media_type_name(list[i].def.type), (long long)list[i].version);
 			for (size_t k = 0; k < list[i].def.ncontent; k++)
 				printf("%s%s", k ? "," : "", list[i].def.content[k]);
