@@ -39,6 +39,7 @@
  * Each worker has its own store handle without a database (a pack
  * descriptor cache and the verified map), touched by that worker alone, and
  * swept of removed packs like every handle (tsm_store_sweep_removed_packs). */
+#include "store/remote.h"
 #include "store/store_internal.h"
 
 #include <errno.h>
@@ -228,7 +229,10 @@ struct tsm_ahead *tsm_ahead_get(struct tsm_store *store)
 	if (store->ahead || store->ahead_off)
 		return store->ahead;
 	store->ahead_off = true; /* unless it starts below */
-	if (!nworkers || fstat(store->dir_fd, &st) < 0)
+	/* A frontend of a store on object storage has no packs of its own:
+	 * its chunks come through store/remote.c, which checks them as it
+	 * fetches them, and the workers' reads of local packs would only fail. */
+	if (!nworkers || tsm_remote_is_frontend(store) || fstat(store->dir_fd, &st) < 0)
 		return NULL;
 	pthread_mutex_lock(&ctxs_lock);
 	for (ctx = ctxs; ctx; ctx = ctx->next_ctx)
