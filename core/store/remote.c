@@ -1140,14 +1140,18 @@ static void cache_put_window(struct tsm_frontend *fe, const struct tsm_chunk_loc
 		return;
 	bool ok = write(fd, buf, end - start) == (ssize_t)(end - start);
 
-	if (ok && fstat(fd, &st) == 0 && rename(tmp, path) == 0 &&
-	    win_insert(fe, locs[0].pack, start, end) == 0) {
+	/* The identity is taken after the rename: a rename changes the
+	 * file's ctime (ext4 does), and one taken before it would make the
+	 * first read hash every chunk a second time. */
+	bool renamed = ok && rename(tmp, path) == 0;
+
+	if (renamed && fstat(fd, &st) == 0 && win_insert(fe, locs[0].pack, start, end) == 0) {
 		/* The bytes just written are the bytes just checked. */
 		for (size_t i = 0; i < n; i++)
 			checked_set(fe, locs[i].hash, &st);
 	} else {
 		ok = false;
-		unlink(tmp);
+		unlink(renamed ? path : tmp);
 	}
 	close(fd);
 	if (ok && atomic_fetch_add(&fe->used, end - start) + (end - start) > fe->limit)
