@@ -54,6 +54,8 @@
 #define PREFETCHERS 4
 #define INFLIGHT_MAX 64
 #define TRIGGERS_MAX 256
+/* Cache files one reply may read from without a copy. */
+#define LENT_MAX 8
 
 #define CHECKED_SLOTS 65536
 #define CHECKED_LOCKS 64
@@ -108,6 +110,14 @@ struct tsm_remote {
 	struct tsm_frontend *fe; /* frontend: shared */
 	struct tsm_s3 *s3;       /* this handle's client, made at first use */
 	uint8_t *winbuf;         /* frontend: WINDOW_BYTES for a fetch */
+	/* frontend: cache files lent to replies (tsm_remote_chunk_map) */
+	struct lent_window {
+		int64_t pack;
+		uint64_t start, end;
+		int fd;
+		struct stat st;
+	} lent[LENT_MAX];
+	size_t nlent;
 };
 
 static char *meta_dup(struct tsm_store *store, const char *key)
@@ -170,6 +180,7 @@ void tsm_remote_detach(struct tsm_store *store)
 
 	if (!r)
 		return;
+	tsm_remote_reads_done(store);
 	tsm_s3_free(r->s3);
 	free(r->winbuf);
 	free(r->url);
@@ -1530,6 +1541,67 @@ int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *l
 	rc = fetch_window(fe, s3, win, n, out, r->winbuf, scratch, false);
 	free(win);
 	return rc;
+}
+
+int tsm_remote_chunk_map(struct tsm_store *store, const struct tsm_chunk_loc *loc,
+			 uint32_t in_chunk, size_t len, int *fd_ret, uint64_t *pos_ret)
+{
+	struct tsm_remote *r = store->remote;
+	struct tsm_frontend *fe = r->fe;
+	struct lent_window *w = NULL;
+	struct timespec now;
+
+	if (loc->codec != TSM_COMPRESSION_NONE || loc->stored_size != loc->size ||
+	    in_chunk > loc->size || len > loc->size - in_chunk)
+		return -EAGAIN;
+	for (size_t i = 0; i < r->nlent && !w; i++)
+		if (r->lent[i].pack == loc->pack && r->lent[i].start <= loc->offset &&
+		    loc->offset + loc->stored_size <= r->lent[i].end)
+			w = &r->lent[i];
+	if (!w) {
+		uint64_t start, end;
+		char path[4096];
+		int fd;
+
+		if (r->nlent == LENT_MAX || !win_lookup(fe, loc, &start, &end))
+			return -EAGAIN;
+		win_path(fe, loc->pack, start, end, path, sizeof(path));
+		if (!path[0] || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return -EAGAIN;
+		w = &r->lent[r->nlent];
+		if (fstat(fd, &w->st) < 0 || (uint64_t)w->st.st_size != end - start) {
+			close(fd);
+			return -EAGAIN; /* cache_get says what is wrong */
+		}
+		w->pack = loc->pack;
+		w->start = start;
+		w->end = end;
+		w->fd = fd;
+		r->nlent++;
+	}
+	/* Only bytes checked in this file as it is now; and a file due to be
+	 * marked recently used goes through cache_get, which marks it. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec - w->st.st_mtim.tv_sec > 60 || !checked_has(fe, loc->hash, &w->st))
+		return -EAGAIN;
+	atomic_fetch_add(&fe->hits, 1);
+	/* A read-ahead window reached: ask for the next, as cache hits do. */
+	if (pf_triggered(fe, loc))
+		pf_ahead(store, fe, loc);
+	*fd_ret = w->fd;
+	*pos_ret = loc->offset - w->start + in_chunk;
+	return 0;
+}
+
+void tsm_remote_reads_done(struct tsm_store *store)
+{
+	struct tsm_remote *r = store->remote;
+
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nlent; i++)
+		close(r->lent[i].fd);
+	r->nlent = 0;
 }
 
 /* ---- leases ---------------------------------------------------------------------- */
