@@ -49,7 +49,12 @@
 /* Read-ahead (see pf_ahead): windows of WINDOW_BYTES, AHEAD of them fetched
  * in the background by PREFETCHERS threads. */
 #define WINDOW_BYTES (4u << 20)
-#define WINDOW_CHUNKS 256
+#define WINDOW_CHUNKS (WINDOW_BYTES / TSM_CHUNK_MIN)
+/* A reader shown to be sequential (it reached a read-ahead window) is read
+ * ahead in windows of SEQ_WINDOW_BYTES: per byte, radosgw serves a 16 MiB
+ * ranged GET much faster than a 4 MiB one (docs/scale.md, "Measuring"). */
+#define SEQ_WINDOW_BYTES (16u << 20)
+#define SEQ_WINDOW_CHUNKS (SEQ_WINDOW_BYTES / TSM_CHUNK_MIN)
 #define AHEAD 4
 #define PREFETCHERS 4
 #define INFLIGHT_MAX 64
@@ -1169,13 +1174,6 @@ static void cache_put_window(struct tsm_frontend *fe, const struct tsm_chunk_loc
 		cache_evict(fe);
 }
 
-static bool cache_has(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc)
-{
-	uint64_t start, end;
-
-	return win_lookup(fe, loc, &start, &end);
-}
-
 /* From the cache: 0 (checked), -ENOENT (not there), -EIO (damaged: its
  * window is removed and the caller fetches the chunk again). */
 static int cache_get(struct tsm_store *store, struct tsm_frontend *fe,
@@ -1279,11 +1277,12 @@ static void chunk_fail(struct tsm_s3 *s3, const struct tsm_chunk_loc *loc, const
 }
 
 /* Fetches @n contiguous chunks of one pack with one ranged GET (tried
- * GET_TRIES times), checks each and caches the good ones.  With @first_out,
- * the first chunk's bytes go there too and its check decides the result.
- * -ENOENT: the object is gone (404). */
+ * GET_TRIES times) into @buf (@cap bytes), checks each and caches the good
+ * ones.  With @first_out, the first chunk's bytes go there too and its
+ * check decides the result.  -ENOENT: the object is gone (404). */
 static int fetch_window(struct tsm_frontend *fe, struct tsm_s3 *s3, const struct tsm_chunk_loc *locs,
-			size_t n, uint8_t *first_out, uint8_t *buf, uint8_t *scratch, bool quiet)
+			size_t n, uint8_t *first_out, uint8_t *buf, size_t cap, uint8_t *scratch,
+			bool quiet)
 {
 	const char *problem = NULL;
 	uint64_t total = 0;
@@ -1292,7 +1291,7 @@ static int fetch_window(struct tsm_frontend *fe, struct tsm_s3 *s3, const struct
 
 	for (size_t i = 0; i < n; i++)
 		total += locs[i].stored_size;
-	if (total > WINDOW_BYTES)
+	if (total > cap)
 		return -EIO; /* the plans never make one */
 	pack_key(locs[0].pack, key);
 	for (int attempt = 0; attempt < GET_TRIES; attempt++) {
@@ -1359,7 +1358,7 @@ static void *prefetcher_main(void *arg)
 	struct tsm_s3_config cfg = { .url = fe->url, .endpoint = fe->endpoint,
 				     .region = fe->region, .timeout = fe->timeout };
 	struct tsm_s3 *s3 = NULL;
-	uint8_t *scratch = malloc(TSM_CHUNK_MAX), *buf = malloc(WINDOW_BYTES);
+	uint8_t *scratch = malloc(TSM_CHUNK_MAX), *buf = malloc(SEQ_WINDOW_BYTES);
 
 	if (!scratch || !buf || tsm_s3_new(&cfg, &s3) < 0) {
 		free(scratch);
@@ -1376,7 +1375,7 @@ static void *prefetcher_main(void *arg)
 		fe->pf_queue = job->next;
 		pthread_mutex_unlock(&fe->pf_lock);
 		/* A failure is the reader's to report when it needs the bytes. */
-		fetch_window(fe, s3, job->locs, job->n, NULL, buf, scratch, true);
+		fetch_window(fe, s3, job->locs, job->n, NULL, buf, SEQ_WINDOW_BYTES, scratch, true);
 		pthread_mutex_lock(&fe->pf_lock);
 		for (size_t i = 0; i < fe->ninflight; i++) {
 			if (fe->inflight[i].pack == job->locs[0].pack &&
@@ -1392,27 +1391,53 @@ static void *prefetcher_main(void *arg)
 	return NULL;
 }
 
-/* Queues the windows of @plan (chunks after @loc, contiguous) that no
- * request fetches and the cache lacks.  Under no
+/* Whether a cached window or a request in flight holds @loc; then
+ * @end_ret is where that window ends. */
+static bool pf_covered(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc, uint64_t *end_ret)
+{
+	uint64_t start;
+	bool yes = false;
+
+	if (win_lookup(fe, loc, &start, end_ret))
+		return true;
+	pthread_mutex_lock(&fe->pf_lock);
+	for (size_t i = 0; i < fe->ninflight && !yes; i++) {
+		if (fe->inflight[i].pack == loc->pack && loc->offset >= fe->inflight[i].start &&
+		    loc->offset < fe->inflight[i].end) {
+			*end_ret = fe->inflight[i].end;
+			yes = true;
+		}
+	}
+	pthread_mutex_unlock(&fe->pf_lock);
+	return yes;
+}
+
+/* Queues windows of up to @size bytes over the chunks of @plan
+ * (contiguous, in one pack) that no request fetches and the cache lacks;
+ * windows already there are stepped over, whatever their size.  Under no
  * lock; takes pf_lock. */
-static void pf_queue_windows(struct tsm_frontend *fe, const struct tsm_chunk_loc *plan, size_t n)
+static void pf_queue_windows(struct tsm_frontend *fe, const struct tsm_chunk_loc *plan, size_t n,
+			     uint64_t size)
 {
 	size_t i = 0;
 
 	while (i < n) {
 		size_t j = i;
-		uint64_t start = plan[i].offset;
+		uint64_t start = plan[i].offset, end;
 
-		while (j < n && plan[j].offset + plan[j].stored_size - start <= WINDOW_BYTES)
+		if (pf_covered(fe, &plan[i], &end)) {
+			while (i < n && plan[i].offset < end)
+				i++;
+			continue;
+		}
+		/* Up to @size, and short of a window that is already there. */
+		while (j < n && plan[j].offset + plan[j].stored_size - start <= size &&
+		       (j == i || !pf_covered(fe, &plan[j], &end)))
 			j++;
 		/* Only whole windows: one the plan cut short would overlap the
 		 * window a later plan makes there, and fetch its bytes twice. */
 		if (j == i || j == n)
 			break;
-		if (cache_has(fe, &plan[i])) {
-			i = j;
-			continue;
-		}
 		pthread_mutex_lock(&fe->pf_lock);
 		if (!fe->pf_started) {
 			fe->pf_started = true;
@@ -1453,23 +1478,26 @@ static void pf_queue_windows(struct tsm_frontend *fe, const struct tsm_chunk_loc
 	}
 }
 
-/* The next AHEAD windows after @loc, to be fetched in the background. */
+/* Windows of @size bytes over the AHEAD * @size bytes after @after (where
+ * the window holding @loc ends), to be fetched in the background.  A miss
+ * asks for WINDOW_BYTES windows (a random reader costs the object store
+ * little); a reader that reached a read-ahead window is sequential and asks
+ * for SEQ_WINDOW_BYTES ones. */
 static void pf_ahead(struct tsm_store *store, struct tsm_frontend *fe,
-		     const struct tsm_chunk_loc *loc)
+		     const struct tsm_chunk_loc *loc, uint64_t after, uint64_t size)
 {
-	struct tsm_chunk_loc *plan = malloc((AHEAD + 2) * WINDOW_CHUNKS * sizeof(*plan));
-	size_t n;
+	size_t max = (size_t)((after - loc->offset) / TSM_CHUNK_MIN + 1 +
+			      (AHEAD + 1) * (size / TSM_CHUNK_MIN));
+	struct tsm_chunk_loc *plan;
+	size_t n, first = 0;
 
-	if (!plan)
+	if (after < loc->offset || !(plan = malloc(max * sizeof(*plan))))
 		return;
-	n = readahead_plan(store, loc, plan, (AHEAD + 2) * WINDOW_CHUNKS,
-			   (uint64_t)(AHEAD + 2) * WINDOW_BYTES);
-	/* Skip the window @loc starts (the caller has it). */
-	size_t first = 0;
-
-	while (first < n && plan[first].offset + plan[first].stored_size - loc->offset <= WINDOW_BYTES)
+	n = readahead_plan(store, loc, plan, max, after - loc->offset + (AHEAD + 1) * size);
+	/* Skip the window holding @loc (the caller has it). */
+	while (first < n && plan[first].offset < after)
 		first++;
-	pf_queue_windows(fe, plan + first, n - first);
+	pf_queue_windows(fe, plan + first, n - first, size);
 	free(plan);
 }
 
@@ -1520,9 +1548,14 @@ int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *l
 		return -EIO;
 	if (cache_get(store, fe, loc, out, scratch) == 0 ||
 	    (pf_wait(fe, loc) && cache_get(store, fe, loc, out, scratch) == 0)) {
+		uint64_t start, end;
+
 		atomic_fetch_add(&fe->hits, 1);
-		if (pf_triggered(fe, loc))
-			pf_ahead(store, fe, loc);
+		if (pf_triggered(fe, loc)) {
+			if (!win_lookup(fe, loc, &start, &end))
+				end = loc->offset + loc->stored_size;
+			pf_ahead(store, fe, loc, end, SEQ_WINDOW_BYTES);
+		}
 		return 0;
 	}
 	atomic_fetch_add(&fe->misses, 1);
@@ -1537,8 +1570,8 @@ int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *l
 	/* This chunk's window now, the next ones in the background. */
 	win[0] = *loc;
 	n = 1 + readahead_plan(store, loc, win + 1, WINDOW_CHUNKS - 1, WINDOW_BYTES);
-	pf_ahead(store, fe, loc);
-	rc = fetch_window(fe, s3, win, n, out, r->winbuf, scratch, false);
+	pf_ahead(store, fe, loc, win[n - 1].offset + win[n - 1].stored_size, WINDOW_BYTES);
+	rc = fetch_window(fe, s3, win, n, out, r->winbuf, WINDOW_BYTES, scratch, false);
 	free(win);
 	return rc;
 }
@@ -1587,7 +1620,7 @@ int tsm_remote_chunk_map(struct tsm_store *store, const struct tsm_chunk_loc *lo
 	atomic_fetch_add(&fe->hits, 1);
 	/* A read-ahead window reached: ask for the next, as cache hits do. */
 	if (pf_triggered(fe, loc))
-		pf_ahead(store, fe, loc);
+		pf_ahead(store, fe, loc, w->end, SEQ_WINDOW_BYTES);
 	*fd_ret = w->fd;
 	*pos_ret = loc->offset - w->start + in_chunk;
 	return 0;
