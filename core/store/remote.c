@@ -1237,9 +1237,11 @@ static int cache_get(struct tsm_store *store, struct tsm_frontend *fe,
 }
 
 /* The chunks after @loc in its pack, contiguous with it, at most
- * @max_bytes from its start in all. */
+ * @max_bytes from its start in all.  With @ended, whether the run of
+ * contiguous chunks ends there (the pack's end or a gap) rather than at a
+ * limit. */
 static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc *loc,
-			     struct tsm_chunk_loc *next, size_t max, uint64_t max_bytes)
+			     struct tsm_chunk_loc *next, size_t max, uint64_t max_bytes, bool *ended)
 {
 	static const char sql[] = "SELECT " TSM_CHUNK_LOC_COLUMNS
 				  " FROM chunks c WHERE c.pack = ? AND c.offset > ?"
@@ -1247,22 +1249,37 @@ static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc
 	uint64_t end = loc->offset + loc->stored_size;
 	sqlite3_stmt *stmt;
 	size_t n = 0;
+	bool last = false;
 
+	if (ended)
+		*ended = false;
 	if (tsm_db_prepare(store->db, sql, &stmt) < 0)
 		return 0;
 	sqlite3_bind_int64(stmt, 1, loc->pack);
 	sqlite3_bind_int64(stmt, 2, (int64_t)loc->offset);
-	sqlite3_bind_int64(stmt, 3, (int64_t)max);
-	while (n < max && sqlite3_step(stmt) == SQLITE_ROW) {
+	sqlite3_bind_int64(stmt, 3, (int64_t)max + 1); /* one more: is there a next? */
+	for (;;) {
 		struct tsm_chunk_loc c;
+		int step = sqlite3_step(stmt);
 
-		if (tsm_chunk_loc_from_row(store, stmt, 0, &c) < 0 || c.offset != end ||
-		    end + c.stored_size - loc->offset > max_bytes)
+		if (step == SQLITE_DONE) {
+			last = true;
+			break;
+		}
+		if (step != SQLITE_ROW || n == max || tsm_chunk_loc_from_row(store, stmt, 0, &c) < 0)
+			break;
+		if (c.offset != end) {
+			last = true;
+			break;
+		}
+		if (end + c.stored_size - loc->offset > max_bytes)
 			break;
 		next[n++] = c;
 		end += c.stored_size;
 	}
 	sqlite3_finalize(stmt);
+	if (ended)
+		*ended = last;
 	return n;
 }
 
@@ -1417,7 +1434,7 @@ static bool pf_covered(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc,
  * windows already there are stepped over, whatever their size.  Under no
  * lock; takes pf_lock. */
 static void pf_queue_windows(struct tsm_frontend *fe, const struct tsm_chunk_loc *plan, size_t n,
-			     uint64_t size)
+			     uint64_t size, bool ended)
 {
 	size_t i = 0;
 
@@ -1435,8 +1452,9 @@ static void pf_queue_windows(struct tsm_frontend *fe, const struct tsm_chunk_loc
 		       (j == i || !pf_covered(fe, &plan[j], &end)))
 			j++;
 		/* Only whole windows: one the plan cut short would overlap the
-		 * window a later plan makes there, and fetch its bytes twice. */
-		if (j == i || j == n)
+		 * window a later plan makes there, and fetch its bytes twice.
+		 * The last one is whole when the run of chunks ends there. */
+		if (j == i || (j == n && !ended))
 			break;
 		pthread_mutex_lock(&fe->pf_lock);
 		if (!fe->pf_started) {
@@ -1490,14 +1508,15 @@ static void pf_ahead(struct tsm_store *store, struct tsm_frontend *fe,
 			      (AHEAD + 1) * (size / TSM_CHUNK_MIN));
 	struct tsm_chunk_loc *plan;
 	size_t n, first = 0;
+	bool ended;
 
 	if (after < loc->offset || !(plan = malloc(max * sizeof(*plan))))
 		return;
-	n = readahead_plan(store, loc, plan, max, after - loc->offset + (AHEAD + 1) * size);
+	n = readahead_plan(store, loc, plan, max, after - loc->offset + (AHEAD + 1) * size, &ended);
 	/* Skip the window holding @loc (the caller has it). */
 	while (first < n && plan[first].offset < after)
 		first++;
-	pf_queue_windows(fe, plan + first, n - first, size);
+	pf_queue_windows(fe, plan + first, n - first, size, ended);
 	free(plan);
 }
 
@@ -1569,7 +1588,7 @@ int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *l
 		return -ENOMEM;
 	/* This chunk's window now, the next ones in the background. */
 	win[0] = *loc;
-	n = 1 + readahead_plan(store, loc, win + 1, WINDOW_CHUNKS - 1, WINDOW_BYTES);
+	n = 1 + readahead_plan(store, loc, win + 1, WINDOW_CHUNKS - 1, WINDOW_BYTES, NULL);
 	pf_ahead(store, fe, loc, win[n - 1].offset + win[n - 1].stored_size, WINDOW_BYTES);
 	rc = fetch_window(fe, s3, win, n, out, r->winbuf, WINDOW_BYTES, scratch, false);
 	free(win);
