@@ -266,7 +266,9 @@ int tsm_chunk_map_checked(struct tsm_store *store, const struct tsm_chunk_loc *l
 {
 	const struct tsm_pack_file *pf;
 
-	if (tsm_remote_is_frontend(store) || loc->codec != TSM_COMPRESSION_NONE ||
+	if (tsm_remote_is_frontend(store))
+		return tsm_remote_chunk_map(store, loc, in_chunk, len, fd_ret, pos_ret);
+	if (loc->codec != TSM_COMPRESSION_NONE ||
 	    in_chunk > loc->size ||
 	    len > loc->size - in_chunk)
 		return -EAGAIN;

@@ -1,5 +1,6 @@
 /* Appending chunk payloads to pack files, and reading them back. */
 #include "store/store_internal.h"
+#include "store/remote.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -430,6 +431,7 @@ void tsm_store_reads_done(struct tsm_store *store)
 {
 	struct tsm_pack_cache *c = &store->packs;
 
+	tsm_remote_reads_done(store);
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->nretired; i++)
 		close(c->retired[i]);

@@ -49,11 +49,18 @@
 /* Read-ahead (see pf_ahead): windows of WINDOW_BYTES, AHEAD of them fetched
  * in the background by PREFETCHERS threads. */
 #define WINDOW_BYTES (4u << 20)
-#define WINDOW_CHUNKS 256
+#define WINDOW_CHUNKS (WINDOW_BYTES / TSM_CHUNK_MIN)
+/* A reader shown to be sequential (it reached a read-ahead window) is read
+ * ahead in windows of SEQ_WINDOW_BYTES: per byte, radosgw serves a 16 MiB
+ * ranged GET much faster than a 4 MiB one (docs/scale.md, "Measuring"). */
+#define SEQ_WINDOW_BYTES (16u << 20)
+#define SEQ_WINDOW_CHUNKS (SEQ_WINDOW_BYTES / TSM_CHUNK_MIN)
 #define AHEAD 4
 #define PREFETCHERS 4
 #define INFLIGHT_MAX 64
 #define TRIGGERS_MAX 256
+/* Cache files one reply may read from without a copy. */
+#define LENT_MAX 8
 
 #define CHECKED_SLOTS 65536
 #define CHECKED_LOCKS 64
@@ -108,6 +115,14 @@ struct tsm_remote {
 	struct tsm_frontend *fe; /* frontend: shared */
 	struct tsm_s3 *s3;       /* this handle's client, made at first use */
 	uint8_t *winbuf;         /* frontend: WINDOW_BYTES for a fetch */
+	/* frontend: cache files lent to replies (tsm_remote_chunk_map) */
+	struct lent_window {
+		int64_t pack;
+		uint64_t start, end;
+		int fd;
+		struct stat st;
+	} lent[LENT_MAX];
+	size_t nlent;
 };
 
 static char *meta_dup(struct tsm_store *store, const char *key)
@@ -170,6 +185,7 @@ void tsm_remote_detach(struct tsm_store *store)
 
 	if (!r)
 		return;
+	tsm_remote_reads_done(store);
 	tsm_s3_free(r->s3);
 	free(r->winbuf);
 	free(r->url);
@@ -1145,25 +1161,22 @@ static void cache_put_window(struct tsm_frontend *fe, const struct tsm_chunk_loc
 		return;
 	bool ok = write(fd, buf, end - start) == (ssize_t)(end - start);
 
-	if (ok && fstat(fd, &st) == 0 && rename(tmp, path) == 0 &&
-	    win_insert(fe, locs[0].pack, start, end) == 0) {
+	/* The identity is taken after the rename: a rename changes the
+	 * file's ctime (ext4 does), and one taken before it would make the
+	 * first read hash every chunk a second time. */
+	bool renamed = ok && rename(tmp, path) == 0;
+
+	if (renamed && fstat(fd, &st) == 0 && win_insert(fe, locs[0].pack, start, end) == 0) {
 		/* The bytes just written are the bytes just checked. */
 		for (size_t i = 0; i < n; i++)
 			checked_set(fe, locs[i].hash, &st);
 	} else {
 		ok = false;
-		unlink(tmp);
+		unlink(renamed ? path : tmp);
 	}
 	close(fd);
 	if (ok && atomic_fetch_add(&fe->used, end - start) + (end - start) > fe->limit)
 		cache_evict(fe);
-}
-
-static bool cache_has(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc)
-{
-	uint64_t start, end;
-
-	return win_lookup(fe, loc, &start, &end);
 }
 
 /* From the cache: 0 (checked), -ENOENT (not there), -EIO (damaged: its
@@ -1229,9 +1242,11 @@ static int cache_get(struct tsm_store *store, struct tsm_frontend *fe,
 }
 
 /* The chunks after @loc in its pack, contiguous with it, at most
- * @max_bytes from its start in all. */
+ * @max_bytes from its start in all.  With @ended, whether the run of
+ * contiguous chunks ends there (the pack's end or a gap) rather than at a
+ * limit. */
 static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc *loc,
-			     struct tsm_chunk_loc *next, size_t max, uint64_t max_bytes)
+			     struct tsm_chunk_loc *next, size_t max, uint64_t max_bytes, bool *ended)
 {
 	static const char sql[] = "SELECT " TSM_CHUNK_LOC_COLUMNS
 				  " FROM chunks c WHERE c.pack = ? AND c.offset > ?"
@@ -1239,22 +1254,37 @@ static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc
 	uint64_t end = loc->offset + loc->stored_size;
 	sqlite3_stmt *stmt;
 	size_t n = 0;
+	bool last = false;
 
+	if (ended)
+		*ended = false;
 	if (tsm_db_prepare(store->db, sql, &stmt) < 0)
 		return 0;
 	sqlite3_bind_int64(stmt, 1, loc->pack);
 	sqlite3_bind_int64(stmt, 2, (int64_t)loc->offset);
-	sqlite3_bind_int64(stmt, 3, (int64_t)max);
-	while (n < max && sqlite3_step(stmt) == SQLITE_ROW) {
+	sqlite3_bind_int64(stmt, 3, (int64_t)max + 1); /* one more: is there a next? */
+	for (;;) {
 		struct tsm_chunk_loc c;
+		int step = sqlite3_step(stmt);
 
-		if (tsm_chunk_loc_from_row(store, stmt, 0, &c) < 0 || c.offset != end ||
-		    end + c.stored_size - loc->offset > max_bytes)
+		if (step == SQLITE_DONE) {
+			last = true;
+			break;
+		}
+		if (step != SQLITE_ROW || n == max || tsm_chunk_loc_from_row(store, stmt, 0, &c) < 0)
+			break;
+		if (c.offset != end) {
+			last = true;
+			break;
+		}
+		if (end + c.stored_size - loc->offset > max_bytes)
 			break;
 		next[n++] = c;
 		end += c.stored_size;
 	}
 	sqlite3_finalize(stmt);
+	if (ended)
+		*ended = last;
 	return n;
 }
 
@@ -1269,11 +1299,12 @@ static void chunk_fail(struct tsm_s3 *s3, const struct tsm_chunk_loc *loc, const
 }
 
 /* Fetches @n contiguous chunks of one pack with one ranged GET (tried
- * GET_TRIES times), checks each and caches the good ones.  With @first_out,
- * the first chunk's bytes go there too and its check decides the result.
- * -ENOENT: the object is gone (404). */
+ * GET_TRIES times) into @buf (@cap bytes), checks each and caches the good
+ * ones.  With @first_out, the first chunk's bytes go there too and its
+ * check decides the result.  -ENOENT: the object is gone (404). */
 static int fetch_window(struct tsm_frontend *fe, struct tsm_s3 *s3, const struct tsm_chunk_loc *locs,
-			size_t n, uint8_t *first_out, uint8_t *buf, uint8_t *scratch, bool quiet)
+			size_t n, uint8_t *first_out, uint8_t *buf, size_t cap, uint8_t *scratch,
+			bool quiet)
 {
 	const char *problem = NULL;
 	uint64_t total = 0;
@@ -1282,7 +1313,7 @@ static int fetch_window(struct tsm_frontend *fe, struct tsm_s3 *s3, const struct
 
 	for (size_t i = 0; i < n; i++)
 		total += locs[i].stored_size;
-	if (total > WINDOW_BYTES)
+	if (total > cap)
 		return -EIO; /* the plans never make one */
 	pack_key(locs[0].pack, key);
 	for (int attempt = 0; attempt < GET_TRIES; attempt++) {
@@ -1349,7 +1380,7 @@ static void *prefetcher_main(void *arg)
 	struct tsm_s3_config cfg = { .url = fe->url, .endpoint = fe->endpoint,
 				     .region = fe->region, .timeout = fe->timeout };
 	struct tsm_s3 *s3 = NULL;
-	uint8_t *scratch = malloc(TSM_CHUNK_MAX), *buf = malloc(WINDOW_BYTES);
+	uint8_t *scratch = malloc(TSM_CHUNK_MAX), *buf = malloc(SEQ_WINDOW_BYTES);
 
 	if (!scratch || !buf || tsm_s3_new(&cfg, &s3) < 0) {
 		free(scratch);
@@ -1366,7 +1397,7 @@ static void *prefetcher_main(void *arg)
 		fe->pf_queue = job->next;
 		pthread_mutex_unlock(&fe->pf_lock);
 		/* A failure is the reader's to report when it needs the bytes. */
-		fetch_window(fe, s3, job->locs, job->n, NULL, buf, scratch, true);
+		fetch_window(fe, s3, job->locs, job->n, NULL, buf, SEQ_WINDOW_BYTES, scratch, true);
 		pthread_mutex_lock(&fe->pf_lock);
 		for (size_t i = 0; i < fe->ninflight; i++) {
 			if (fe->inflight[i].pack == job->locs[0].pack &&
@@ -1382,27 +1413,54 @@ static void *prefetcher_main(void *arg)
 	return NULL;
 }
 
-/* Queues the windows of @plan (chunks after @loc, contiguous) that no
- * request fetches and the cache lacks.  Under no
+/* Whether a cached window or a request in flight holds @loc; then
+ * @end_ret is where that window ends. */
+static bool pf_covered(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc, uint64_t *end_ret)
+{
+	uint64_t start;
+	bool yes = false;
+
+	if (win_lookup(fe, loc, &start, end_ret))
+		return true;
+	pthread_mutex_lock(&fe->pf_lock);
+	for (size_t i = 0; i < fe->ninflight && !yes; i++) {
+		if (fe->inflight[i].pack == loc->pack && loc->offset >= fe->inflight[i].start &&
+		    loc->offset < fe->inflight[i].end) {
+			*end_ret = fe->inflight[i].end;
+			yes = true;
+		}
+	}
+	pthread_mutex_unlock(&fe->pf_lock);
+	return yes;
+}
+
+/* Queues windows of up to @size bytes over the chunks of @plan
+ * (contiguous, in one pack) that no request fetches and the cache lacks;
+ * windows already there are stepped over, whatever their size.  Under no
  * lock; takes pf_lock. */
-static void pf_queue_windows(struct tsm_frontend *fe, const struct tsm_chunk_loc *plan, size_t n)
+static void pf_queue_windows(struct tsm_frontend *fe, const struct tsm_chunk_loc *plan, size_t n,
+			     uint64_t size, bool ended)
 {
 	size_t i = 0;
 
 	while (i < n) {
 		size_t j = i;
-		uint64_t start = plan[i].offset;
+		uint64_t start = plan[i].offset, end;
 
-		while (j < n && plan[j].offset + plan[j].stored_size - start <= WINDOW_BYTES)
-			j++;
-		/* Only whole windows: one the plan cut short would overlap the
-		 * window a later plan makes there, and fetch its bytes twice. */
-		if (j == i || j == n)
-			break;
-		if (cache_has(fe, &plan[i])) {
-			i = j;
+		if (pf_covered(fe, &plan[i], &end)) {
+			while (i < n && plan[i].offset < end)
+				i++;
 			continue;
 		}
+		/* Up to @size, and short of a window that is already there. */
+		while (j < n && plan[j].offset + plan[j].stored_size - start <= size &&
+		       (j == i || !pf_covered(fe, &plan[j], &end)))
+			j++;
+		/* Only whole windows: one the plan cut short would overlap the
+		 * window a later plan makes there, and fetch its bytes twice.
+		 * The last one is whole when the run of chunks ends there. */
+		if (j == i || (j == n && !ended))
+			break;
 		pthread_mutex_lock(&fe->pf_lock);
 		if (!fe->pf_started) {
 			fe->pf_started = true;
@@ -1443,23 +1501,27 @@ static void pf_queue_windows(struct tsm_frontend *fe, const struct tsm_chunk_loc
 	}
 }
 
-/* The next AHEAD windows after @loc, to be fetched in the background. */
+/* Windows of @size bytes over the AHEAD * @size bytes after @after (where
+ * the window holding @loc ends), to be fetched in the background.  A miss
+ * asks for WINDOW_BYTES windows (a random reader costs the object store
+ * little); a reader that reached a read-ahead window is sequential and asks
+ * for SEQ_WINDOW_BYTES ones. */
 static void pf_ahead(struct tsm_store *store, struct tsm_frontend *fe,
-		     const struct tsm_chunk_loc *loc)
+		     const struct tsm_chunk_loc *loc, uint64_t after, uint64_t size)
 {
-	struct tsm_chunk_loc *plan = malloc((AHEAD + 2) * WINDOW_CHUNKS * sizeof(*plan));
-	size_t n;
+	size_t max = (size_t)((after - loc->offset) / TSM_CHUNK_MIN + 1 +
+			      (AHEAD + 1) * (size / TSM_CHUNK_MIN));
+	struct tsm_chunk_loc *plan;
+	size_t n, first = 0;
+	bool ended;
 
-	if (!plan)
+	if (after < loc->offset || !(plan = malloc(max * sizeof(*plan))))
 		return;
-	n = readahead_plan(store, loc, plan, (AHEAD + 2) * WINDOW_CHUNKS,
-			   (uint64_t)(AHEAD + 2) * WINDOW_BYTES);
-	/* Skip the window @loc starts (the caller has it). */
-	size_t first = 0;
-
-	while (first < n && plan[first].offset + plan[first].stored_size - loc->offset <= WINDOW_BYTES)
+	n = readahead_plan(store, loc, plan, max, after - loc->offset + (AHEAD + 1) * size, &ended);
+	/* Skip the window holding @loc (the caller has it). */
+	while (first < n && plan[first].offset < after)
 		first++;
-	pf_queue_windows(fe, plan + first, n - first);
+	pf_queue_windows(fe, plan + first, n - first, size, ended);
 	free(plan);
 }
 
@@ -1510,9 +1572,14 @@ int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *l
 		return -EIO;
 	if (cache_get(store, fe, loc, out, scratch) == 0 ||
 	    (pf_wait(fe, loc) && cache_get(store, fe, loc, out, scratch) == 0)) {
+		uint64_t start, end;
+
 		atomic_fetch_add(&fe->hits, 1);
-		if (pf_triggered(fe, loc))
-			pf_ahead(store, fe, loc);
+		if (pf_triggered(fe, loc)) {
+			if (!win_lookup(fe, loc, &start, &end))
+				end = loc->offset + loc->stored_size;
+			pf_ahead(store, fe, loc, end, SEQ_WINDOW_BYTES);
+		}
 		return 0;
 	}
 	atomic_fetch_add(&fe->misses, 1);
@@ -1526,11 +1593,72 @@ int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *l
 		return -ENOMEM;
 	/* This chunk's window now, the next ones in the background. */
 	win[0] = *loc;
-	n = 1 + readahead_plan(store, loc, win + 1, WINDOW_CHUNKS - 1, WINDOW_BYTES);
-	pf_ahead(store, fe, loc);
-	rc = fetch_window(fe, s3, win, n, out, r->winbuf, scratch, false);
+	n = 1 + readahead_plan(store, loc, win + 1, WINDOW_CHUNKS - 1, WINDOW_BYTES, NULL);
+	pf_ahead(store, fe, loc, win[n - 1].offset + win[n - 1].stored_size, WINDOW_BYTES);
+	rc = fetch_window(fe, s3, win, n, out, r->winbuf, WINDOW_BYTES, scratch, false);
 	free(win);
 	return rc;
+}
+
+int tsm_remote_chunk_map(struct tsm_store *store, const struct tsm_chunk_loc *loc,
+			 uint32_t in_chunk, size_t len, int *fd_ret, uint64_t *pos_ret)
+{
+	struct tsm_remote *r = store->remote;
+	struct tsm_frontend *fe = r->fe;
+	struct lent_window *w = NULL;
+	struct timespec now;
+
+	if (loc->codec != TSM_COMPRESSION_NONE || loc->stored_size != loc->size ||
+	    in_chunk > loc->size || len > loc->size - in_chunk)
+		return -EAGAIN;
+	for (size_t i = 0; i < r->nlent && !w; i++)
+		if (r->lent[i].pack == loc->pack && r->lent[i].start <= loc->offset &&
+		    loc->offset + loc->stored_size <= r->lent[i].end)
+			w = &r->lent[i];
+	if (!w) {
+		uint64_t start, end;
+		char path[4096];
+		int fd;
+
+		if (r->nlent == LENT_MAX || !win_lookup(fe, loc, &start, &end))
+			return -EAGAIN;
+		win_path(fe, loc->pack, start, end, path, sizeof(path));
+		if (!path[0] || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return -EAGAIN;
+		w = &r->lent[r->nlent];
+		if (fstat(fd, &w->st) < 0 || (uint64_t)w->st.st_size != end - start) {
+			close(fd);
+			return -EAGAIN; /* cache_get says what is wrong */
+		}
+		w->pack = loc->pack;
+		w->start = start;
+		w->end = end;
+		w->fd = fd;
+		r->nlent++;
+	}
+	/* Only bytes checked in this file as it is now; and a file due to be
+	 * marked recently used goes through cache_get, which marks it. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec - w->st.st_mtim.tv_sec > 60 || !checked_has(fe, loc->hash, &w->st))
+		return -EAGAIN;
+	atomic_fetch_add(&fe->hits, 1);
+	/* A read-ahead window reached: ask for the next, as cache hits do. */
+	if (pf_triggered(fe, loc))
+		pf_ahead(store, fe, loc, w->end, SEQ_WINDOW_BYTES);
+	*fd_ret = w->fd;
+	*pos_ret = loc->offset - w->start + in_chunk;
+	return 0;
+}
+
+void tsm_remote_reads_done(struct tsm_store *store)
+{
+	struct tsm_remote *r = store->remote;
+
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nlent; i++)
+		close(r->lent[i].fd);
+	r->nlent = 0;
 }
 
 /* ---- leases ---------------------------------------------------------------------- */
