@@ -223,6 +223,7 @@ static int read_content(struct parse *p, xmlNode *n, struct tsm_app_content *c)
 	char uid[TSM_APP_CONTENT_ID_LEN + 1];
 	char *cid = attr(n, "ContentId"), *ver = attr(n, "Version");
 	struct tsm_strset seen = { 0 };
+	size_t cap = c->nfiles; /* grown by doubling: up to 100,000 files */
 	uint64_t v = 0;
 	int rc;
 
@@ -265,13 +266,20 @@ static int read_content(struct parse *p, xmlNode *n, struct tsm_app_content *c)
 		if (rc == 0)
 			rc = file_name_once(p, uid, &seen, name);
 		free(size);
-		if (rc == 0 && !(q = reallocarray(c->files, c->nfiles + 1, sizeof(*c->files))))
-			rc = -ENOMEM;
+		if (rc == 0 && c->nfiles == cap) {
+			size_t want = cap ? 2 * cap : 16;
+
+			if (!(q = reallocarray(c->files, want, sizeof(*c->files))))
+				rc = -ENOMEM;
+			else {
+				c->files = q;
+				cap = want;
+			}
+		}
 		if (rc < 0) {
 			free(name);
 			break;
 		}
-		c->files = q;
 		c->files[c->nfiles].name = name;
 		c->files[c->nfiles++].size = v;
 	}
