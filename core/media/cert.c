@@ -527,6 +527,16 @@ static bool err_is_unsupported(void)
  * which OpenSSL 3 keeps in its legacy provider: loaded once, into the
  * default library context, when such a file comes.  True when the caller
  * should try again. */
+static OSSL_PROVIDER *legacy_provider;
+
+/* At exit, before OpenSSL's own cleanup (registered earlier, so run later):
+ * a provider still loaded then is never freed. */
+static void legacy_provider_unload(void)
+{
+	OSSL_PROVIDER_unload(legacy_provider);
+	legacy_provider = NULL;
+}
+
 static bool legacy_provider_load(const char *path)
 {
 	static atomic_bool legacy_tried;
@@ -534,8 +544,9 @@ static bool legacy_provider_load(const char *path)
 	if (!err_is_unsupported() || atomic_exchange(&legacy_tried, true))
 		return false;
 	ERR_clear_error();
-	if (!OSSL_PROVIDER_try_load(NULL, "legacy", 1))
+	if (!(legacy_provider = OSSL_PROVIDER_try_load(NULL, "legacy", 1)))
 		return false;
+	atexit(legacy_provider_unload);
 	tsm_debug("%s: loaded OpenSSL's legacy provider for an old PKCS#12 cipher", path);
 	return true;
 }
