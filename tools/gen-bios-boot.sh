@@ -12,8 +12,8 @@ src=$root/core/image/boot
 out=${1:-$root/core/image/bios_boot_code.h}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-nasm -f bin -o "$tmp/mbr.bin" "$src/mbr.asm"
-nasm -f bin -o "$tmp/vbr.bin" "$src/vbr.asm"
+nasm -f bin -i "$src/" -o "$tmp/mbr.bin" "$src/mbr.asm"
+nasm -f bin -i "$src/" -o "$tmp/vbr.bin" "$src/vbr.asm"
 array() { # NAME FILE
 	/usr/bin/python3 - "$1" "$2" <<-'PY'
 	import sys

@@ -52,20 +52,7 @@ found:
 	mov dl, [drive]
 	jmp 0:0x7c00
 
-fail:
-	mov si, msg
-print:
-	lodsb
-	test al, al
-	jz give_up
-	mov ah, 0x0e
-	mov bx, 7
-	int 0x10
-	jmp print
-give_up:
-	int 0x18
-	hlt
-	jmp give_up
+%include "give_up.inc"
 
 drive: db 0
 dap:

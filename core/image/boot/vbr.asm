@@ -56,20 +56,7 @@ have:
 	mov dl, [0x7c40]
 	jmp 0x2000:0x0000
 
-fail:
-	mov si, msg
-print:
-	lodsb
-	test al, al
-	jz give_up
-	mov ah, 0x0e
-	mov bx, 7
-	int 0x10
-	jmp print
-give_up:
-	int 0x18
-	hlt
-	jmp give_up
+%include "give_up.inc"
 
 dap:
 	db 16, 0
