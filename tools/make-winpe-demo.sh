@@ -66,6 +66,29 @@ if ((bootfiles)); then
 	printf 'tsmedia stand-in font\n' >"$B/Fonts/segmono_boot.ttf"
 	printf 'tsmedia stand-in font 2\n' >"$B/Fonts/wgl4_boot.ttf"
 
+	# Both stand-ins end in this: the NUL-terminated text at DS:SI out
+	# of COM1 through the UART's registers (THR 0x3F8, LSR 0x3FD bit 5:
+	# ready to send), then halt.
+	cat >"$work/com1.inc" <<-'ASM'
+	say:
+		lodsb
+		test al, al
+		jz done
+		mov ah, al
+	wait_tx:
+		mov dx, 0x3fd
+		in al, dx
+		test al, 0x20
+		jz wait_tx
+		mov al, ah
+		mov dx, 0x3f8
+		out dx, al
+		jmp say
+	done:
+		hlt
+		jmp done
+	ASM
+
 	# etfsboot.com: loaded at 0x7C00 (segment 0 or 0x7C0: the code finds its
 	# own address), writes to COM1 through the UART's registers, halts.
 	cat >"$work/etfsboot.asm" <<-'ASM'
@@ -79,27 +102,11 @@ if ((bootfiles)); then
 		add si, msg - here
 		push cs
 		pop ds
-	next:
-		lodsb
-		test al, al
-		jz done
-		mov ah, al
-	wait_tx:
-		mov dx, 0x3fd
-		in al, dx
-		test al, 0x20
-		jz wait_tx
-		mov al, ah
-		mov dx, 0x3f8
-		out dx, al
-		jmp next
-	done:
-		hlt
-		jmp done
+	%include "com1.inc"
 	msg: db 13, 10, "tsmedia-winpe: etfsboot.com started by the BIOS", 13, 10, 0
 	times 4096 - ($ - $$) db 0
 	ASM
-	nasm -f bin -o "$B/DVD/PCAT/etfsboot.com" "$work/etfsboot.asm"
+	nasm -f bin -i "$work/" -o "$B/DVD/PCAT/etfsboot.com" "$work/etfsboot.asm"
 
 	# bootmgr: what a disk's boot sector starts under BIOS (the USB image's
 	# own boot code loads it whole to 2000:0000).  It checks what the boot
@@ -129,29 +136,13 @@ if ((bootfiles)); then
 		cmp dword [es:(size - 4) % 16], 'TSMB'
 		jne say
 		mov si, msg
-	say:
-		lodsb
-		test al, al
-		jz done
-		mov ah, al
-	wait_tx:
-		mov dx, 0x3fd
-		in al, dx
-		test al, 0x20
-		jz wait_tx
-		mov al, ah
-		mov dx, 0x3f8
-		out dx, al
-		jmp say
-	done:
-		hlt
-		jmp done
+	%include "com1.inc"
 	msg: db 13, 10, "tsmedia-winpe: bootmgr started by the volume boot record", 13, 10, 0
 	bad: db 13, 10, "tsmedia-winpe: bootmgr started without its drive, boot sector or all of itself", 13, 10, 0
 	times size - 4 - ($ - $$) db 0
 	db "TSMB"
 	ASM
-	nasm -f bin -o "$B/PCAT/bootmgr" "$work/bootmgr.asm"
+	nasm -f bin -i "$work/" -o "$B/PCAT/bootmgr" "$work/bootmgr.asm"
 
 	grub_efi() { # OUT BANNER
 		cat >"$work/grub.cfg" <<-CFG
