@@ -111,7 +111,7 @@ void tsm_pin_release(struct tsm_pin *pin)
 	free(pin);
 }
 
-static int ids_push(int64_t **ids, size_t *n, size_t *cap, int64_t id)
+int tsm_pinned_push(int64_t **ids, size_t *n, size_t *cap, int64_t id)
 {
 	if (*n == *cap) {
 		size_t c = *cap ? 2 * *cap : 16;
@@ -169,9 +169,11 @@ static int pin_collect_one(int dir_fd, const char *name, struct tsm_pinned *p)
 		char end;
 
 		if (sscanf(line, "content-version %lld%c", &id, &end) == 1)
-			rc = ids_push(&p->content_versions, &p->ncontent, &p->cap_content, id);
+			rc = tsm_pinned_push(&p->content_versions, &p->ncontent,
+					     &p->cap_content, id);
 		else if (sscanf(line, "media-version %lld%c", &id, &end) == 1)
-			rc = ids_push(&p->media_versions, &p->nmedia, &p->cap_media, id);
+			rc = tsm_pinned_push(&p->media_versions, &p->nmedia, &p->cap_media,
+					     id);
 		else
 			rc = -EBADMSG;
 	}

@@ -1663,21 +1663,6 @@ void tsm_remote_reads_done(struct tsm_store *store)
 
 /* ---- leases ---------------------------------------------------------------------- */
 
-static int pinned_push(int64_t **ids, size_t *n, size_t *cap, int64_t id)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? 2 * *cap : 16;
-		void *p = realloc(*ids, c * sizeof(**ids));
-
-		if (!p)
-			return -ENOMEM;
-		*ids = p;
-		*cap = c;
-	}
-	(*ids)[(*n)++] = id;
-	return 0;
-}
-
 int tsm_remote_lease_parse(const char *text, size_t len, struct tsm_remote_lease *lease,
 			   struct tsm_pinned *pinned)
 {
@@ -1712,11 +1697,11 @@ int tsm_remote_lease_parse(const char *text, size_t len, struct tsm_remote_lease
 			lease->cache_limit = u;
 		} else if (sscanf(line, "media-version %lld%c", &v, &end) == 1 && v > 0) {
 			if (pinned)
-				rc = pinned_push(&pinned->media_versions, &pinned->nmedia,
+				rc = tsm_pinned_push(&pinned->media_versions, &pinned->nmedia,
 						 &pinned->cap_media, v);
 		} else if (sscanf(line, "content-version %lld%c", &v, &end) == 1 && v > 0) {
 			if (pinned)
-				rc = pinned_push(&pinned->content_versions, &pinned->ncontent,
+				rc = tsm_pinned_push(&pinned->content_versions, &pinned->ncontent,
 						 &pinned->cap_content, v);
 		} else {
 			rc = -EINVAL;

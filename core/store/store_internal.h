@@ -195,6 +195,8 @@ struct tsm_pinned {
 };
 int tsm_pins_collect(struct tsm_store *store, struct tsm_pinned *pinned_ret);
 void tsm_pinned_clear(struct tsm_pinned *pinned);
+/* Appends @id to an array of @n (room for @cap), growing it by doubling. */
+int tsm_pinned_push(int64_t **ids, size_t *n, size_t *cap, int64_t id);
 
 /* Chunks checked by this process (see verified.c). */
 struct tsm_verified_map;
