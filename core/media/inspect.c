@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "import/iso_dirs.h"
 #include "media/media_internal.h"
 #include "tsmedia/hash.h"
 #include "tsmedia/i18n.h"
@@ -42,9 +43,30 @@ struct volume {
 	int dirfd;      /* the directory, when not an ISO */
 };
 
+/* The directory records of the ISO at @path (a file or a block device:
+ * its size is where it ends), checked (import/iso_dirs.c). */
+static int iso_dirs_check_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	off_t end;
+	int rc;
+
+	if (fd < 0 || (end = lseek(fd, 0, SEEK_END)) < 0) {
+		rc = -errno;
+		tsm_error("cannot read %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	rc = tsm_iso_dirs_check(fd, path, (uint64_t)end);
+	close(fd);
+	return rc;
+}
+
 static int volume_open(struct volume *v, const char *path)
 {
 	struct stat st;
+	int rc;
 
 	v->path = path;
 	v->iso = NULL;
@@ -60,6 +82,11 @@ static int volume_open(struct volume *v, const char *path)
 		}
 		return 0;
 	}
+	/* libiso9660 allocates a directory's whole recorded size and reads
+	 * records without bounds: every directory is checked against the
+	 * image first (the same check an import makes). */
+	if ((rc = iso_dirs_check_file(path)) < 0)
+		return rc;
 	v->iso = iso9660_open_ext(path, ISO_EXTENSION_ALL);
 	if (!v->iso) {
 		tsm_error("%s is not an ISO 9660 image or a directory", path);
