@@ -48,6 +48,8 @@ struct volume {
 static int iso_dirs_check_file(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t whole;
+	bool ended;
 	off_t end;
 	int rc;
 
@@ -58,7 +60,22 @@ static int iso_dirs_check_file(const char *path)
 			close(fd);
 		return rc;
 	}
-	rc = tsm_iso_dirs_check(fd, path, (uint64_t)end);
+	/* Only whole sectors are checked (ECMA-119 6.1.2: an image is made
+	 * of 2048-byte sectors), but libiso9660 also takes a cut last sector
+	 * for a whole one: its primary descriptor (sector 16) must be whole,
+	 * and a descriptor set must end before a cut last sector. */
+	whole = (uint64_t)end / 2048 * 2048;
+	if (whole < 17 * 2048) {
+		tsm_error("%s is not an ISO 9660 image or a directory", path);
+		close(fd);
+		return -EINVAL;
+	}
+	rc = tsm_iso_dirs_check_ended(fd, path, whole, &ended);
+	if (rc == 0 && whole != (uint64_t)end && !ended) {
+		tsm_error("%s: not a usable ISO 9660 image: its volume descriptors run into its"
+			  " last sector, which is cut short (%lld bytes)", path, (long long)end);
+		rc = -EINVAL;
+	}
 	close(fd);
 	return rc;
 }
