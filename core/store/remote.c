@@ -231,6 +231,8 @@ static void pack_key(int64_t id, char key[48])
 	snprintf(key, 48, "packs/%s", name);
 }
 
+void tsm_remote_pack_key(int64_t id, char key[48]) { pack_key(id, key); }
+
 int tsm_remote_upload_session(struct tsm_store *store)
 {
 	struct tsm_pack_writer *w = &store->writer;
@@ -419,17 +421,24 @@ static int db_copy_to(sqlite3 *src, const char *path)
 
 int tsm_remote_publish(struct tsm_store *store)
 {
-	struct tsm_remote_current cur = { 0 };
-	uint8_t sha[TSM_SHA256_LEN];
-	char tmp[4096], key[64], text[256], hex[TSM_SHA256_HEX_LEN + 1];
 	struct tsm_s3 *s3;
-	uint64_t size;
-	int fd, rc;
+	int rc;
 
 	if (!tsm_remote_is_writer(store))
 		return 0;
 	if ((rc = tsm_remote_s3(store, &s3)) < 0)
 		return rc;
+	return tsm_remote_publish_to(store, s3, NULL);
+}
+
+int tsm_remote_publish_to(struct tsm_store *store, struct tsm_s3 *s3, int64_t *generation_ret)
+{
+	struct tsm_remote_current cur = { 0 };
+	uint8_t sha[TSM_SHA256_LEN];
+	char tmp[4096], key[64], text[256], hex[TSM_SHA256_HEX_LEN + 1];
+	uint64_t size;
+	int fd, rc;
+
 	rc = current_get(s3, &cur);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
@@ -456,6 +465,8 @@ int tsm_remote_publish(struct tsm_store *store)
 	if (rc == 0)
 		tsm_info("published catalog generation %lld to %s", (long long)(cur.generation + 1),
 			 tsm_s3_location(s3));
+	if (rc == 0 && generation_ret)
+		*generation_ret = cur.generation + 1;
 out_unlink:
 	unlink(tmp);
 	return rc;
@@ -504,6 +515,51 @@ static int catalog_fetch(struct tsm_s3 *s3, const struct tsm_remote_current *cur
 	return rc;
 }
 
+/* A catalog fetched from the bucket is foreign input until checked: its
+ * connection is defensive (no writes to the schema or shadow tables, no
+ * journal tricks: SQLITE_DBCONFIG_DEFENSIVE), loads no extensions, trusts
+ * no function or virtual table its schema names (trusted_schema off), and
+ * the file must pass sqlite's quick_check before a page of it is copied.
+ * https://www.sqlite.org/security.html ("Untrusted SQLite Database Files"),
+ * https://www.sqlite.org/c3ref/c_dbconfig_defensive.html,
+ * https://www.sqlite.org/pragma.html#pragma_trusted_schema */
+static int catalog_open_untrusted(const char *path, sqlite3 **db_ret)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*db_ret = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		rc = tsm_db_error(db, "opening a fetched catalog");
+		sqlite3_close(db);
+		return rc;
+	}
+	if (sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) != SQLITE_OK ||
+	    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL) != SQLITE_OK ||
+	    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) != SQLITE_OK ||
+	    (rc = tsm_db_exec(db, "PRAGMA trusted_schema=OFF")) < 0) {
+		rc = tsm_db_error(db, "making a fetched catalog's connection defensive");
+		sqlite3_close(db);
+		return rc < 0 ? rc : -EIO;
+	}
+	rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW || !sqlite3_column_text(st, 0) ||
+	    strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+		tsm_error("%s: the fetched catalog is not a sound sqlite database (quick_check): "
+			  "not used",
+			  path);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		return -EIO;
+	}
+	sqlite3_finalize(st);
+	*db_ret = db;
+	return 0;
+}
+
 /* Switches the catalog of @dest to the database at @path, in one write
  * transaction of @dest (readers of other connections see one or the other). */
 static int catalog_switch(sqlite3 *dest, const char *path)
@@ -513,11 +569,8 @@ static int catalog_switch(sqlite3 *dest, const char *path)
 	int rc;
 
 	sqlite3_busy_timeout(dest, 60000);
-	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		rc = tsm_db_error(src, "opening a fetched catalog");
-		sqlite3_close(src);
+	if ((rc = catalog_open_untrusted(path, &src)) < 0)
 		return rc;
-	}
 	if (!(b = sqlite3_backup_init(dest, "main", src, "main"))) {
 		rc = tsm_db_error(dest, "switching to a fetched catalog");
 		sqlite3_close(src);
@@ -694,18 +747,21 @@ int tsm_frontend_setup(const struct tsm_frontend_options *opts, char **store_dir
 	char db[4096];
 
 	snprintf(db, sizeof(db), "%s/catalog.db", fe->store_dir);
-	if (stat(db, &st) == 0) {
+	{
 		sqlite3 *dest = NULL;
+		mode_t old_umask = umask(077);
 
-		/* A cache directory used before: switch its catalog in place. */
-		if (sqlite3_open_v2(db, &dest, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		/* A cache directory used before: its catalog is switched in
+		 * place; a new one is made and switched to the fetched one.
+		 * Either way the fetched file is only read defensively. */
+		if (sqlite3_open_v2(db, &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+		    SQLITE_OK)
 			rc = tsm_db_error(dest, "opening the frontend's catalog");
 		else
 			rc = catalog_switch(dest, path);
+		umask(old_umask);
 		sqlite3_close(dest);
 		unlink(path);
-	} else {
-		rc = rename(path, db) < 0 ? -errno : 0;
 	}
 	if (rc < 0)
 		goto out_fe;
@@ -2006,6 +2062,34 @@ static int gc_generations(struct tsm_store *store, struct tsm_s3 *s3, int64_t gr
 	return rc;
 }
 
+/* Incomplete multipart uploads (a writer killed during one, an abort
+ * that failed) hold their parts' space until aborted: those of our keys
+ * started longer than the grace ago are aborted.  A writer's upload in
+ * progress is younger than that (a part is tried for seconds, not an
+ * hour). */
+struct mpu_walk {
+	struct tsm_s3 *s3;
+	int64_t now, grace;
+	uint64_t aborted;
+};
+
+static int mpu_visit(void *ctx, const char *key, const char *upload_id, int64_t initiated)
+{
+	struct mpu_walk *w = ctx;
+	int rc;
+
+	if (strncmp(key, "packs/", 6) != 0 && strncmp(key, "catalog/", 8) != 0)
+		return 0;
+	if (key[strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-")])
+		return 0; /* not a key this store makes */
+	if (initiated <= 0 || w->now - initiated < w->grace)
+		return 0;
+	if ((rc = tsm_s3_upload_abort(w->s3, key, upload_id)) < 0)
+		return rc;
+	w->aborted++;
+	return 0;
+}
+
 int tsm_remote_gc(struct tsm_store *store, int64_t grace, struct tsm_gc_result *res)
 {
 	struct gc_walk w = { .store = store, .now = (int64_t)time(NULL), .grace = grace };
@@ -2024,45 +2108,20 @@ int tsm_remote_gc(struct tsm_store *store, int64_t grace, struct tsm_gc_result *
 		rc = trash_save(store, &w.now_trash);
 	if (rc == 0)
 		rc = gc_generations(store, w.s3, grace);
+	if (rc == 0) {
+		struct mpu_walk mw = { .s3 = w.s3, .now = w.now, .grace = grace };
+
+		rc = tsm_s3_uploads_list(w.s3, "", mpu_visit, &mw);
+		if (mw.aborted)
+			tsm_info("aborted %llu incomplete uploads older than the grace period on %s",
+				 (unsigned long long)mw.aborted, tsm_s3_location(w.s3));
+	}
 	res->remote_packs_deleted += w.deleted;
 	res->remote_packs_waiting += w.now_trash.n;
 	free(w.old.ids);
 	free(w.old.since);
 	free(w.now_trash.ids);
 	free(w.now_trash.since);
-	return rc;
-}
-
-static int md5_file(int fd, char hex[33], uint64_t *size_ret)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint8_t buf[1 << 16], d[EVP_MAX_MD_SIZE];
-	unsigned dlen;
-	uint64_t off = 0;
-	int rc = -EIO;
-
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL))
-		goto out;
-	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto out;
-		if (n == 0)
-			break;
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
-			goto out;
-		off += (uint64_t)n;
-	}
-	if (!EVP_DigestFinal_ex(ctx, d, &dlen))
-		goto out;
-	tsm_hex_encode(d, dlen, hex);
-	*size_ret = off;
-	rc = 0;
-out:
-	EVP_MD_CTX_free(ctx);
 	return rc;
 }
 
@@ -2081,8 +2140,10 @@ int tsm_remote_verify(struct tsm_store *store, uint64_t *checked_ret, uint64_t *
 		return rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(stmt, 0);
-		char key[48], md5[33], etag[80];
-		uint64_t local_size, size;
+		char key[48], want[48], etag[80];
+		uint64_t size;
+		struct stat st;
+		bool same;
 		int fd;
 
 		/* The object's key is the local file's path in the store. */
@@ -2092,11 +2153,14 @@ int tsm_remote_verify(struct tsm_store *store, uint64_t *checked_ret, uint64_t *
 			(*bad_ret)++;
 			continue;
 		}
-		rc = md5_file(fd, md5, &local_size);
-		close(fd);
-		if (rc < 0)
+		if (fstat(fd, &st) < 0) {
+			rc = -errno;
+			close(fd);
 			break;
-		rc = tsm_s3_head_etag(s3, key, &size, etag, sizeof(etag));
+		}
+		rc = tsm_s3_object_same(s3, key, fd, (uint64_t)st.st_size, &same, want, etag,
+					sizeof(etag), &size);
+		close(fd);
 		(*checked_ret)++;
 		if (rc == -ENOENT) {
 			tsm_error("%s%s is missing from object storage", tsm_s3_location(s3), key);
@@ -2106,11 +2170,11 @@ int tsm_remote_verify(struct tsm_store *store, uint64_t *checked_ret, uint64_t *
 		}
 		if (rc < 0)
 			break;
-		if (size != local_size || strcasecmp(etag, md5) != 0) {
+		if (!same) {
 			tsm_error("%s%s differs from the pack it was uploaded from (%llu bytes, MD5 %s; "
 				  "object: %llu bytes, ETag %s): frontends read it as damage",
-				  tsm_s3_location(s3), key, (unsigned long long)local_size, md5,
-				  (unsigned long long)size, etag);
+				  tsm_s3_location(s3), key, (unsigned long long)st.st_size,
+				  want[0] ? want : "-", (unsigned long long)size, etag);
 			(*bad_ret)++;
 		}
 	}

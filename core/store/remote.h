@@ -49,6 +49,12 @@ int tsm_remote_upload_session(struct tsm_store *store);
 /* Writer: publishes the catalog as it is now (after COMMIT, the write lock
  * still held). */
 int tsm_remote_publish(struct tsm_store *store);
+/* The same through @s3, for a store not yet on object storage (push);
+ * the generation published in @generation_ret when not NULL. */
+int tsm_remote_publish_to(struct tsm_store *store, struct tsm_s3 *s3, int64_t *generation_ret);
+/* packs/pack-NNNNNNNN.pack: a pack's object key, and its path in the
+ * writer's store. */
+void tsm_remote_pack_key(int64_t id, char key[48]);
 
 /* Frontend: reads one chunk (through the cache) into @out, checked
  * against its SHA-256.  -ENOENT when its pack object is gone (gc moved
