@@ -84,8 +84,12 @@ struct tsm_frontend {
 	char id[64];
 	int64_t poll_interval, lease_ttl;
 	_Atomic int64_t generation; /* applied; written by the poller's thread */
-	int64_t next_poll, next_lease;
-	struct timespec pins_mtime; /* of pins/ when the lease was last written */
+	int64_t next_poll;          /* the poller's thread */
+	/* The lease's thread (lease_main), under lease_lock. */
+	pthread_mutex_t lease_lock;
+	pthread_cond_t lease_wake;
+	pthread_t lease_thread;
+	bool lease_started, lease_stop, lease_due;
 	_Atomic uint64_t hits, misses, fetched;
 	/* The cache's windows, sorted by pack and start (win_*). */
 	pthread_rwlock_t win_lock;
@@ -677,6 +681,8 @@ int tsm_frontend_setup(const struct tsm_frontend_options *opts, char **store_dir
 		goto out_s3;
 	}
 	pthread_mutex_init(&fe->evict_lock, NULL);
+	pthread_mutex_init(&fe->lease_lock, NULL);
+	pthread_cond_init(&fe->lease_wake, NULL);
 	pthread_mutex_init(&fe->pf_lock, NULL);
 	pthread_rwlock_init(&fe->win_lock, NULL);
 	pthread_cond_init(&fe->pf_work, NULL);
@@ -808,17 +814,15 @@ out_s3:
 
 /* The lease: what this frontend still serves (its live pins), and until
  * when.  Same pin lines as a pin file. */
-static int frontend_lease_write(struct tsm_store *store, struct tsm_frontend *fe, int64_t now)
+static int frontend_lease_write(struct tsm_s3 *s3, int dir_fd, struct tsm_frontend *fe,
+				int64_t now)
 {
 	struct tsm_pinned p;
-	struct tsm_s3 *s3;
 	char key[96], *text = NULL;
 	size_t cap, len = 0;
 	int rc;
 
-	if ((rc = tsm_remote_s3(store, &s3)) < 0)
-		return rc;
-	if ((rc = tsm_pins_collect(store, &p)) < 0)
+	if ((rc = tsm_pins_collect_at(dir_fd, fe->store_dir, &p)) < 0)
 		return rc;
 	cap = 512 + 40 * (p.ncontent + p.nmedia);
 	if (!(text = malloc(cap))) {
@@ -828,7 +832,7 @@ static int frontend_lease_write(struct tsm_store *store, struct tsm_frontend *fe
 	len += (size_t)snprintf(text + len, cap - len,
 				"tsmedia-lease 1\nfrontend %s\ngeneration %lld\nrenewed %lld\n"
 				"expires %lld\ncache-bytes %llu\ncache-limit %llu\n",
-				fe->id, (long long)fe->generation, (long long)now,
+				fe->id, (long long)atomic_load(&fe->generation), (long long)now,
 				(long long)(now + fe->lease_ttl),
 				(unsigned long long)atomic_load(&fe->used),
 				(unsigned long long)fe->limit);
@@ -845,56 +849,127 @@ static int frontend_lease_write(struct tsm_store *store, struct tsm_frontend *fe
 	return rc;
 }
 
+/* The lease's own thread: a catalog poll can take long (a catalog
+ * download, a switch waiting for gc.lock, a stalled request), and a lease
+ * renewed behind it could expire while the frontend still serves, for gc
+ * to forget.  It has its own S3 client and its own descriptor of the
+ * mirror store; it looks at pins/ every LEASE_TICK_MS and renews the lease
+ * at a third of its life, at once when the catalog moved (lease_due, set
+ * by the poller), and when the pins changed (a file opened or let go:
+ * pins/ was written), so gc learns of a new open within a tick. */
+#define LEASE_TICK_MS 200
+
+static void *lease_main(void *arg)
+{
+	struct tsm_frontend *fe = arg;
+	struct tsm_s3_config cfg = { .url = fe->url, .endpoint = fe->endpoint,
+				     .region = fe->region, .timeout = fe->timeout };
+	struct tsm_s3 *s3 = NULL;
+	int64_t next_lease = 0;
+	struct timespec pins_mtime = { 0 };
+	int dir_fd = open(fe->store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dir_fd < 0)
+		tsm_error("cannot open %s: %s: the lease is not renewed", fe->store_dir,
+			  strerror(errno));
+	pthread_mutex_lock(&fe->lease_lock);
+	while (!fe->lease_stop && dir_fd >= 0) {
+		bool due = fe->lease_due;
+		struct timespec ts, until;
+		struct stat pins;
+
+		fe->lease_due = false;
+		pthread_mutex_unlock(&fe->lease_lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		bool pins_changed = fstatat(dir_fd, "pins", &pins, 0) == 0 &&
+				    (pins.st_mtim.tv_sec != pins_mtime.tv_sec ||
+				     pins.st_mtim.tv_nsec != pins_mtime.tv_nsec);
+
+		if (ts.tv_sec >= next_lease || due || pins_changed) {
+			int rc = s3 ? 0 : tsm_s3_new(&cfg, &s3);
+
+			if (rc == 0)
+				rc = frontend_lease_write(s3, dir_fd, fe, (int64_t)ts.tv_sec);
+			next_lease = rc < 0 ? ts.tv_sec + 1 : ts.tv_sec + (fe->lease_ttl + 2) / 3;
+			/* Read before the lease collected the pins: a pin made
+			 * since is seen at the next tick. */
+			if (rc == 0 && pins_changed)
+				pins_mtime = pins.st_mtim;
+		}
+		pthread_mutex_lock(&fe->lease_lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += LEASE_TICK_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (!fe->lease_stop && !fe->lease_due)
+			pthread_cond_timedwait(&fe->lease_wake, &fe->lease_lock, &until);
+	}
+	pthread_mutex_unlock(&fe->lease_lock);
+	tsm_s3_free(s3);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	return NULL;
+}
+
 int tsm_frontend_poll(struct tsm_store *store, bool *changed_ret)
 {
 	struct tsm_frontend *fe;
 	struct timespec ts;
-	int64_t now;
-	int rc = 0, lrc = 0;
+	int rc = 0;
 
 	*changed_ret = false;
 	if (!tsm_remote_is_frontend(store))
 		return 0;
 	fe = store->remote->fe;
+	/* The lease thread starts with the first poll (the mount's watcher). */
+	pthread_mutex_lock(&fe->lease_lock);
+	if (!fe->lease_started && !fe->lease_stop) {
+		rc = -pthread_create(&fe->lease_thread, NULL, lease_main, fe);
+		if (rc < 0)
+			tsm_error("cannot start the lease thread: %s", strerror(-rc));
+		fe->lease_started = rc == 0;
+	}
+	pthread_mutex_unlock(&fe->lease_lock);
+	if (rc < 0)
+		return rc;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	now = ts.tv_sec;
-	if (now >= fe->next_poll) {
-		fe->next_poll = now + fe->poll_interval;
+	if (ts.tv_sec >= fe->next_poll) {
+		fe->next_poll = ts.tv_sec + fe->poll_interval;
 		rc = frontend_poll_catalog(store, fe, changed_ret);
-		/* A poll can take long (a catalog download, a busy switch, a
-		 * stalled request): the lease is dated from its end, never
-		 * written already expired for gc to forget a live frontend. */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		now = ts.tv_sec;
 	}
-	/* Renewed at a third of its life, at once when the catalog moved, and
-	 * when the pins changed (a file opened or let go: pins/ was written),
-	 * so gc learns of a new open within a poll of the watcher, not a third
-	 * of the lease later. */
-	struct stat pins;
-	bool pins_changed = fstatat(store->dir_fd, "pins", &pins, 0) == 0 &&
-			    (pins.st_mtim.tv_sec != fe->pins_mtime.tv_sec ||
-			     pins.st_mtim.tv_nsec != fe->pins_mtime.tv_nsec);
-
-	if (now >= fe->next_lease || *changed_ret || pins_changed) {
-		lrc = frontend_lease_write(store, fe, now);
-		fe->next_lease = lrc < 0 ? now + 1 : now + (fe->lease_ttl + 2) / 3;
-		/* Read before the lease collected the pins: a pin made since
-		 * is seen at the next call. */
-		if (lrc == 0 && pins_changed)
-			fe->pins_mtime = pins.st_mtim;
+	if (*changed_ret) {
+		pthread_mutex_lock(&fe->lease_lock);
+		fe->lease_due = true;
+		pthread_cond_signal(&fe->lease_wake);
+		pthread_mutex_unlock(&fe->lease_lock);
 	}
-	return rc < 0 ? rc : lrc;
+	return rc;
 }
 
 void tsm_frontend_stop(struct tsm_store *store)
 {
+	struct tsm_frontend *fe;
 	struct tsm_s3 *s3;
 	char key[96];
+	bool started;
 
-	if (!tsm_remote_is_frontend(store) || tsm_remote_s3(store, &s3) < 0)
+	if (!tsm_remote_is_frontend(store))
 		return;
-	snprintf(key, sizeof(key), "leases/%s", store->remote->fe->id);
+	fe = store->remote->fe;
+	/* The lease thread first: nothing renews the lease once it is gone. */
+	pthread_mutex_lock(&fe->lease_lock);
+	fe->lease_stop = true;
+	started = fe->lease_started;
+	fe->lease_started = false;
+	pthread_cond_signal(&fe->lease_wake);
+	pthread_mutex_unlock(&fe->lease_lock);
+	if (started)
+		pthread_join(fe->lease_thread, NULL);
+	if (tsm_remote_s3(store, &s3) < 0)
+		return;
+	snprintf(key, sizeof(key), "leases/%s", fe->id);
 	tsm_s3_delete(s3, key);
 }
 

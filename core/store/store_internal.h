@@ -199,6 +199,9 @@ struct tsm_pinned {
 	size_t nmedia, cap_media;
 };
 int tsm_pins_collect(struct tsm_store *store, struct tsm_pinned *pinned_ret);
+/* The same for the store whose directory is open as @store_dir_fd (a
+ * thread without a store handle: a frontend's lease renewal). */
+int tsm_pins_collect_at(int store_dir_fd, const char *store_dir, struct tsm_pinned *pinned_ret);
 void tsm_pinned_clear(struct tsm_pinned *pinned);
 /* Appends @id to an array of @n (room for @cap), growing it by doubling. */
 int tsm_pinned_push(int64_t **ids, size_t *n, size_t *cap, int64_t id);

@@ -235,10 +235,12 @@ struct tsm_frontend_options {
 int tsm_frontend_setup(const struct tsm_frontend_options *opts, char **store_dir_ret);
 /* Call about once a second with a handle on the frontend's store: looks
  * at catalog/CURRENT when the poll interval has passed and switches to a
- * new generation (*changed_ret), and renews the lease.  A failure (the
- * object store away) is logged and returned; the catalog stays as it was. */
+ * new generation (*changed_ret).  The first call starts the lease's own
+ * thread, which renews the lease however long a poll takes (and at once
+ * after a switch).  A failure (the object store away) is logged and
+ * returned; the catalog stays as it was. */
 int tsm_frontend_poll(struct tsm_store *store, bool *changed_ret);
-/* Removes the lease (a clean stop). */
+/* Stops the lease's thread and removes the lease (a clean stop). */
 void tsm_frontend_stop(struct tsm_store *store);
 /* The frontend this process serves (for the mount's metrics; any thread):
  * its catalog generation, cache use and limit, chunk reads served from the
