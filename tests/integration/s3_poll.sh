@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# A frontend's lease is renewed on a thread of its own, against a real Ceph
-# RADOS Gateway (lib_rgw.sh): while its catalog poll is held up (the switch
-# to a new generation waits for the mirror's gc.lock, which the test holds
-# shared as a long reader would), the lease keeps being renewed and never
-# lapses; once the poll goes through, the lease names the new generation at
-# once; a clean unmount deletes the lease (the thread is stopped first, so
-# nothing writes it again).
+# A frontend's catalog polls and its lease, against a real Ceph RADOS Gateway
+# (lib_rgw.sh):
+#   - the lease is renewed on a thread of its own: while a catalog poll is
+#     held up (the switch to a new generation waits for the mirror's
+#     gc.lock, which the test holds shared as a long reader would), the
+#     lease keeps being renewed and never lapses; once the poll goes
+#     through, the lease names the new generation at once; a clean unmount
+#     deletes the lease (the thread is stopped first, so nothing writes it
+#     again);
+#   - a published catalog whose SHA-256 matches catalog/CURRENT but which is
+#     a damaged sqlite database is refused (quick_check on a defensive
+#     connection): a new frontend does not mount, naming it; a running one
+#     keeps the catalog it has and keeps serving.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_rgw.sh"
@@ -73,6 +79,31 @@ wait "$holder" 2>/dev/null || true
 wait_until 15 lease_is generation "$gen1" ||
 	fail "the lease still names generation $(lease_field generation), not $gen1"
 grep -q "switched to catalog generation $gen1" "$WORK/fe.log" || fail "the frontend did not switch to $gen1"
+
+check "a damaged catalog behind a matching CURRENT is refused"
+tsm "$store" media export alpha -o "$WORK/alpha.iso"
+# The newest generation, damaged in its second half (b-tree pages of the
+# catalog's tables), published as the next one with its true SHA-256.
+rgw_curl -o "$WORK/gen.db" "$RGW_ENDPOINT/$BUCKET/l1/catalog/$(printf %020d "$gen1").db"
+size=$(stat -c %s "$WORK/gen.db")
+assert_ge "$size" 16384 "bytes of the published catalog"
+for ((off = size / 2; off + 512 <= size; off += 4096)); do
+	head -c 512 /dev/urandom | dd of="$WORK/gen.db" bs=512 seek=$((off / 512)) conv=notrunc status=none
+done
+gen2=$((gen1 + 1))
+rgw_curl -T "$WORK/gen.db" "$RGW_ENDPOINT/$BUCKET/l1/catalog/$(printf %020d "$gen2").db" >/dev/null
+printf 'tsmedia-catalog 1\ngeneration %d\nsha256 %s\nsize %d\n' "$gen2" "$(sha "$WORK/gen.db")" "$size" \
+	>"$WORK/CURRENT"
+rgw_curl -T "$WORK/CURRENT" "$RGW_ENDPOINT/$BUCKET/l1/catalog/CURRENT" >/dev/null
+wait_until 15 grep -q "not a sound sqlite database" "$WORK/fe.log" ||
+	fail "the running frontend did not refuse the damaged generation $gen2: $(tail -5 "$WORK/fe.log")"
+grep -q "switched to catalog generation $gen2" "$WORK/fe.log" && fail "the frontend switched to the damaged generation"
+cmp "$WORK/fe.mnt/alpha.iso" "$WORK/alpha.iso" || fail "the frontend no longer serves alpha.iso as exported"
+mkdir -p "$WORK/fe2.mnt"
+expect_fail_with "not a sound sqlite database" -- timeout 60 "$TSMEDIAFS" --remote "$URL" \
+	--endpoint "$RGW_ENDPOINT" --region "$RGW_REGION" --cache "$WORK/fe2.cache" \
+	--frontend-id lf2 "$WORK/fe2.mnt" -f
+mountpoint -q "$WORK/fe2.mnt" && fail "a frontend mounted the damaged catalog"
 
 check "a clean unmount deletes the lease, and nothing writes it again"
 fusermount3 -u "$WORK/fe.mnt"
