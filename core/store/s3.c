@@ -854,7 +854,7 @@ static int s3_put_multipart(struct tsm_s3 *s3, const char *key, struct source *s
 			    uint64_t part)
 {
 	size_t nparts = (size_t)((src->len + part - 1) / part);
-	char upload_id[1024], esc_id[3200], query[3400], meta[96], shown[4 * 64 + 1];
+	char upload_id[1024], esc_id[3200] = "", query[3400], meta[96], shown[4 * 64 + 1];
 	char etag[48], *xml = NULL;
 	uint8_t *md5s = NULL;
 	struct sink sink = { .grow = true, .fd = -1, .max = MPU_ANSWER_MAX };
@@ -1000,7 +1000,8 @@ static int s3_put_multipart(struct tsm_s3 *s3, const char *key, struct source *s
 out_abort:
 	/* AbortMultipartUpload: DELETE KEY?uploadId=ID frees the parts; if
 	 * that fails too, gc aborts the upload once it is stale. */
-	mpu_abort(s3, key, esc_id);
+	if (esc_id[0])
+		mpu_abort(s3, key, esc_id);
 out:
 	free(md5s);
 	free(xml);
@@ -1170,20 +1171,6 @@ int tsm_s3_head(struct tsm_s3 *s3, const char *key, uint64_t *size_ret, int64_t 
 		*size_ret = head.length;
 	if (mtime_ret)
 		*mtime_ret = head.mtime;
-	return 0;
-}
-
-int tsm_s3_head_etag(struct tsm_s3 *s3, const char *key, uint64_t *size_ret, char *etag,
-		     size_t etag_len)
-{
-	struct head head = { 0 };
-	struct request rq = { .method = "HEAD", .key = key, .head = &head };
-	int rc = s3_perform(s3, &rq);
-
-	if (rc < 0)
-		return rc;
-	*size_ret = head.length;
-	snprintf(etag, etag_len, "%s", head.etag);
 	return 0;
 }
 

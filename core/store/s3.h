@@ -68,9 +68,6 @@ int tsm_s3_head(struct tsm_s3 *s3, const char *key, uint64_t *size_ret, int64_t 
  * stops the listing with that value.  ListObjectsV2, parsed with libxml2. */
 typedef int (*tsm_s3_list_fn)(void *ctx, const char *key, uint64_t size, int64_t mtime);
 int tsm_s3_list(struct tsm_s3 *s3, const char *prefix, tsm_s3_list_fn fn, void *ctx);
-/* Size and ETag (without quotes) of @key. */
-int tsm_s3_head_etag(struct tsm_s3 *s3, const char *key, uint64_t *size_ret, char *etag,
-		     size_t etag_len);
 /* Creates the bucket when it does not exist (the tests' fresh gateway). */
 int tsm_s3_bucket_ensure(struct tsm_s3 *s3);
 
