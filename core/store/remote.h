@@ -19,7 +19,9 @@
  * it reads chunks with ranged GETs through that cache.
  *
  * Threads: the registered frontend is shared by every handle (its counters
- * are atomic, eviction takes its lock); each handle has its own S3 client. */
+ * are atomic, eviction takes its lock); each handle has its own S3 client.
+ * The lease is renewed on a thread of its own (its own S3 client), started
+ * by the first tsm_frontend_poll() and stopped by tsm_frontend_stop(). */
 #ifndef TSMEDIA_STORE_REMOTE_H
 #define TSMEDIA_STORE_REMOTE_H
 
