@@ -323,6 +323,7 @@ static int run(struct fs *fs, struct fuse_args *args, struct fuse_cmdline_opts *
 	struct fuse_loop_config *config;
 	int rc = 1;
 
+	fs_probe_pipe(fs);
 	fs->se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
 	if (!fs->se)
 		return 1;
