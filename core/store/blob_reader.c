@@ -376,16 +376,27 @@ ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *r, void *buf, size_t len,
 			continue;
 		}
 		if (r->cached != (ssize_t)i) {
-			int rc = tsm_chunk_read_relocating(r->store, c, r->cache, r->scratch);
+			/* A chunk the read wants whole is read and checked where it
+			 * goes (on an error the caller gets nothing); a part of one
+			 * goes through the reader's cache, which keeps it for the
+			 * read that wants the rest. */
+			bool whole = in_chunk == 0 && n == c->size;
+			uint8_t *dst = whole ? out + done : r->cache;
+			int rc = tsm_chunk_read_relocating(r->store, c, dst, r->scratch);
 
 			if (rc < 0) {
 				r->cached = -1;
 				return rc;
 			}
-			r->cached = (ssize_t)i;
 			if (c->codec != TSM_COMPRESSION_NONE && !tsm_remote_is_frontend(r->store))
 				tsm_chunk_cache_add(tsm_verified_chunk_cache(r->store->verified), c,
-						    r->cache);
+						    dst);
+			if (whole) {
+				done += n;
+				i++;
+				continue;
+			}
+			r->cached = (ssize_t)i;
 		}
 		memcpy(out + done, r->cache + in_chunk, n);
 		done += n;
