@@ -50,7 +50,7 @@ static const char usage_text[] =
 	"  -o chunk_cache=SIZE\n"
 	"                  bytes of decompressed chunks kept for the next reads of a\n"
 	"                  chunk stored compressed (64M, 1G; 0: none; default 1/64 of\n"
-	"                  the memory, between 16M and 256M)\n"
+	"                  the memory, between 16M and 64M)\n"
 	"  -o metrics=ADDRESS:PORT\n"
 	"                  serve Prometheus metrics at http://ADDRESS:PORT/metrics (a\n"
 	"                  numeric address: 127.0.0.1:9477, [::1]:9477): opens, reads and\n"

@@ -7,7 +7,8 @@
  * the bytes of recently read compressed chunks, after their SHA-256 matched,
  * up to a number of bytes (tsm_chunk_cache_set_limit: tsmediafs
  * -o chunk_cache=SIZE; by default 1/64 of the machine's memory, between 16
- * and 256 MiB).  Raw chunks are never kept: they are read from their pack.
+ * and 64 MiB, since it counts in the daemon's memory).  Raw chunks are never
+ * kept: they are read from their pack.
  *
  * Safety.  An entry is used only while the reader's own look at the pack
  * file finds the chunk checked in that file as it is now
@@ -32,7 +33,7 @@
 
 #define BUCKETS 4096u
 #define LIMIT_MIN (16ull << 20)
-#define LIMIT_MAX (256ull << 20)
+#define LIMIT_MAX (64ull << 20)
 
 struct tsm_cached_chunk {
 	int64_t id;
