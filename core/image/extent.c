@@ -203,6 +203,11 @@ static bool piece_push(struct map_state *m, const void *mem, int fd, uint64_t po
 static ssize_t map_range(const struct tsm_image *image, struct map_state *m, uint64_t offset,
 			 size_t len, size_t done_before);
 
+/* Blob bytes that do not map are read this many at a time (a fraction of
+ * a chunk on average, tsm_store's chunker: 64 KiB), then mapping is tried
+ * again. */
+#define MAP_READ_STEP (16u << 10)
+
 /* Maps @n bytes of one BLOB segment; the request's byte @at is its first. */
 static ssize_t map_blob(const struct tsm_segment *s, struct map_state *m, uint64_t in_seg,
 			size_t n, size_t at)
@@ -221,18 +226,21 @@ static ssize_t map_blob(const struct tsm_segment *s, struct map_state *m, uint64
 			if (!piece_push(m, NULL, fd, pos, got))
 				return (ssize_t)done;
 		} else {
-			/* Read what cannot be mapped, up to the rest of the segment's
-			 * share: the read checks it, so later requests map it. */
+			/* Read what cannot be mapped, a little at a time: the read
+			 * checks the chunk it falls in, so the rest of that chunk
+			 * maps, and so do the chunks after it that were checked
+			 * ahead meanwhile, instead of being read too. */
+			size_t want = n - done < MAP_READ_STEP ? n - done : MAP_READ_STEP;
 			ssize_t r = m->source->pread(m->source->ctx, s->u.blob.id, m->scratch + at + done,
-						     n - done, s->u.blob.offset + in_seg + done);
+						     want, s->u.blob.offset + in_seg + done);
 
 			if (r < 0)
 				return r;
-			if ((size_t)r != n - done)
+			if ((size_t)r != want)
 				return -EIO;
-			if (!piece_push(m, m->scratch + at + done, -1, 0, n - done))
+			if (!piece_push(m, m->scratch + at + done, -1, 0, want))
 				return (ssize_t)done;
-			got = n - done;
+			got = want;
 		}
 		done += got;
 	}
