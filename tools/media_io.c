@@ -158,8 +158,8 @@ static int image_write_mapped(struct tsm_store *store, struct tsm_image *image, 
 
 	while (rc == 0 && off < size) {
 		size_t n = 0;
-		ssize_t got = tsm_image_map(image, source, off, IO_SIZE, scratch, pieces,
-					    MAX_PIECES, &n);
+		ssize_t got = tsm_image_map_stepped(image, source, off, IO_SIZE, scratch, pieces,
+						    MAX_PIECES, &n);
 
 		if (got <= 0) {
 			rc = got < 0 ? (int)got : -EIO;
