@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "media_io.h"
 #include "tsmedia/i18n.h"
 #include "tsmedia/content.h"
 #include "tsmedia/image.h"
@@ -186,45 +187,19 @@ out_clear:
 static int write_image(struct cli *cli, struct tsm_store *store, struct tsm_image *image,
 		       const char *out)
 {
-	const size_t bufsize = 1u << 20;
-	struct tsm_blob_source *src;
 	struct tsm_progress progress;
-	uint64_t size = tsm_image_size(image), off = 0;
 	bool to_stdout = strcmp(out, "-") == 0;
-	uint8_t *buf = malloc(bufsize);
-	int fd, rc = 0;
+	int fd, rc;
 
-	if (!buf)
-		return -ENOMEM;
-	if ((rc = tsm_store_blob_source_new(store, &src)) < 0) {
-		free(buf);
-		return rc;
-	}
 	fd = to_stdout ? STDOUT_FILENO : open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		rc = -errno;
 		tsm_error("cannot create %s: %s", out, strerror(errno));
-		goto out_free;
+		return rc;
 	}
-	tsm_progress_start(&progress, "mkiso", size, cli->progress);
-	while (off < size) {
-		size_t want = size - off < bufsize ? (size_t)(size - off) : bufsize;
-		ssize_t n = tsm_image_pread(image, src, buf, want, off);
-
-		if (n <= 0) {
-			rc = n < 0 ? (int)n : -EIO;
-			tsm_error("reading the image at byte %llu: %s", (unsigned long long)off,
-				  strerror(-rc));
-			break;
-		}
-		if ((rc = cli_write_all(fd, buf, (size_t)n)) < 0) {
-			tsm_error("writing %s: %s", to_stdout ? "standard output" : out,
-				  strerror(-rc));
-			break;
-		}
-		off += (uint64_t)n;
-		tsm_progress_add(&progress, (uint64_t)n);
-	}
+	tsm_progress_start(&progress, "mkiso", tsm_image_size(image), cli->progress);
+	rc = media_image_write(store, image, fd, to_stdout ? "standard output" : out, &progress,
+			       false, 0, NULL);
 	tsm_progress_finish(&progress);
 	if (!to_stdout) {
 		if (rc == 0 && fsync(fd) < 0 && errno != EINVAL) {
@@ -242,9 +217,6 @@ static int write_image(struct cli *cli, struct tsm_store *store, struct tsm_imag
 				unlink(out);
 		}
 	}
-out_free:
-	tsm_store_blob_source_free(src);
-	free(buf);
 	return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -19,6 +20,9 @@
 /* 4 MiB pieces: large sequential writes, a multiple of every block size. */
 #define IO_SIZE (4u << 20)
 #define IO_ALIGN 4096u
+/* Pieces of one IO_SIZE request: ranges of packs merge, so a request of
+ * large files' chunks is a handful; small files make more. */
+#define MAX_PIECES 256
 
 int media_sel_open(struct cli *cli, const char *name, int64_t number, struct media_sel *sel)
 {
@@ -74,6 +78,113 @@ static uint8_t *aligned_buffer(void)
 	return posix_memalign(&p, IO_ALIGN, IO_SIZE) == 0 ? p : NULL;
 }
 
+/* How file ranges of the store's packs reach the output: copy_file_range(2)
+ * (one copy in the kernel, or shared extents where the file system can),
+ * sendfile(2) where that is refused (another file system, a pipe), or a
+ * read and a write where both are. */
+enum range_mode { RANGE_COPY, RANGE_SENDFILE, RANGE_READ_WRITE };
+
+struct piece_writer {
+	int fd;
+	enum range_mode mode;
+	uint8_t *bounce; /* RANGE_READ_WRITE's buffer, made when first needed */
+};
+
+/* Errors that say "not this way" rather than "this failed" (copy_file_range(2),
+ * sendfile(2): EXDEV across file systems before 5.19's rules allow it,
+ * EINVAL for a pipe or an O_APPEND output, EOPNOTSUPP/ENOSYS where the
+ * call is missing). */
+static bool range_refused(int err)
+{
+	return err == EXDEV || err == EINVAL || err == EOPNOTSUPP || err == ENOSYS || err == EBADF;
+}
+
+/* @len bytes at @pos of pack file @in to the output's current position. */
+static int write_file_range(struct piece_writer *w, int in, uint64_t pos, size_t len)
+{
+	while (len) {
+		ssize_t n;
+
+		if (w->mode == RANGE_COPY) {
+			loff_t in_off = (loff_t)pos;
+
+			n = copy_file_range(in, &in_off, w->fd, NULL, len, 0);
+		} else if (w->mode == RANGE_SENDFILE) {
+			off_t in_off = (off_t)pos;
+
+			n = sendfile(w->fd, in, &in_off, len);
+		} else {
+			size_t want = len < IO_SIZE ? len : IO_SIZE;
+			int rc;
+
+			if (!w->bounce && !(w->bounce = malloc(IO_SIZE)))
+				return -ENOMEM;
+			n = pread(in, w->bounce, want, (off_t)pos);
+			if (n > 0 && (rc = cli_write_all(w->fd, w->bounce, (size_t)n)) < 0) {
+				errno = -rc;
+				n = -1;
+			}
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && w->mode != RANGE_READ_WRITE && range_refused(errno)) {
+			w->mode++;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		if (n == 0) /* the pack ends before the chunk the map said is there */
+			return -EIO;
+		pos += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Without a copy through this process where it can: every piece of the
+ * image is a checked chunk's range of a pack file (tsm_image_map: only
+ * chunks whose SHA-256 this process has checked in that very pack file are
+ * handed out as ranges; the rest is read and checked into memory), while
+ * the store's verify-ahead threads check the chunks that come next. */
+static int image_write_mapped(struct tsm_store *store, struct tsm_image *image, int fd,
+			      const char *what, struct tsm_progress *progress)
+{
+	struct tsm_piece pieces[MAX_PIECES];
+	struct piece_writer w = { .fd = fd, .mode = RANGE_COPY };
+	struct tsm_blob_source *source = NULL;
+	uint64_t off = 0, size = tsm_image_size(image);
+	uint8_t *scratch = malloc(IO_SIZE);
+	int rc = scratch ? tsm_store_blob_source_new(store, &source) : -ENOMEM;
+
+	while (rc == 0 && off < size) {
+		size_t n = 0;
+		ssize_t got = tsm_image_map_stepped(image, source, off, IO_SIZE, scratch, pieces,
+						    MAX_PIECES, &n);
+
+		if (got <= 0) {
+			rc = got < 0 ? (int)got : -EIO;
+			tsm_error("%s: reading the media at offset %" PRIu64 " failed", what, off);
+			break;
+		}
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			rc = pieces[i].mem ? cli_write_all(fd, pieces[i].mem, pieces[i].len)
+					   : write_file_range(&w, pieces[i].fd, pieces[i].pos,
+							      pieces[i].len);
+			if (rc < 0)
+				tsm_error("writing %s at offset %" PRIu64 ": %s", what, off,
+					  strerror(-rc));
+			off += pieces[i].len;
+		}
+		/* The pack descriptors in the pieces have been read from. */
+		tsm_store_reads_done(store);
+		tsm_progress_add(progress, (uint64_t)got);
+	}
+	tsm_store_blob_source_free(source);
+	free(w.bounce);
+	free(scratch);
+	return rc;
+}
+
 int media_image_write(struct tsm_store *store, struct tsm_image *image, int fd, const char *what,
 		      struct tsm_progress *progress, bool direct, unsigned block_size,
 		      uint8_t sha256[TSM_SHA256_LEN])
@@ -81,9 +192,15 @@ int media_image_write(struct tsm_store *store, struct tsm_image *image, int fd, 
 	struct tsm_blob_source *source = NULL;
 	struct tsm_file_hasher *hasher = NULL;
 	uint64_t off = 0, size = tsm_image_size(image);
-	uint8_t *buf = aligned_buffer(), sha1_unused[TSM_SHA1_LEN];
-	int rc = buf ? tsm_store_blob_source_new(store, &source) : -ENOMEM;
+	uint8_t *buf, sha1_unused[TSM_SHA1_LEN];
+	int rc;
 
+	/* Bytes that must pass through memory (hashed, or O_DIRECT blocks)
+	 * are read into a buffer; everything else goes as pieces. */
+	if (!direct && !sha256)
+		return image_write_mapped(store, image, fd, what, progress);
+	buf = aligned_buffer();
+	rc = buf ? tsm_store_blob_source_new(store, &source) : -ENOMEM;
 	if (rc == 0 && sha256)
 		rc = tsm_file_hasher_new(&hasher);
 	if (block_size == 0 || IO_SIZE % block_size)

@@ -179,6 +179,7 @@ struct map_state {
 	uint8_t *scratch;      /* the request's bytes that are read */
 	struct tsm_piece *pieces;
 	size_t max, n;
+	size_t read_step;      /* bytes that do not map are read this many at a time */
 };
 
 static bool piece_push(struct map_state *m, const void *mem, int fd, uint64_t pos, size_t len)
@@ -203,6 +204,11 @@ static bool piece_push(struct map_state *m, const void *mem, int fd, uint64_t po
 static ssize_t map_range(const struct tsm_image *image, struct map_state *m, uint64_t offset,
 			 size_t len, size_t done_before);
 
+/* tsm_image_map_stepped reads blob bytes that do not map this many at a
+ * time (a fraction of a chunk on average, tsm_store's chunker: 64 KiB),
+ * then tries mapping again. */
+#define MAP_READ_STEP (16u << 10)
+
 /* Maps @n bytes of one BLOB segment; the request's byte @at is its first. */
 static ssize_t map_blob(const struct tsm_segment *s, struct map_state *m, uint64_t in_seg,
 			size_t n, size_t at)
@@ -222,17 +228,20 @@ static ssize_t map_blob(const struct tsm_segment *s, struct map_state *m, uint64
 				return (ssize_t)done;
 		} else {
 			/* Read what cannot be mapped, up to the rest of the segment's
-			 * share: the read checks it, so later requests map it. */
+			 * share or one step of it: the read checks the chunk it falls
+			 * in, so the rest of that chunk maps, and so do the chunks
+			 * after it that were checked ahead meanwhile. */
+			size_t want = n - done < m->read_step ? n - done : m->read_step;
 			ssize_t r = m->source->pread(m->source->ctx, s->u.blob.id, m->scratch + at + done,
-						     n - done, s->u.blob.offset + in_seg + done);
+						     want, s->u.blob.offset + in_seg + done);
 
 			if (r < 0)
 				return r;
-			if ((size_t)r != n - done)
+			if ((size_t)r != want)
 				return -EIO;
-			if (!piece_push(m, m->scratch + at + done, -1, 0, n - done))
+			if (!piece_push(m, m->scratch + at + done, -1, 0, want))
 				return (ssize_t)done;
-			got = n - done;
+			got = want;
 		}
 		done += got;
 	}
@@ -281,11 +290,11 @@ static ssize_t map_range(const struct tsm_image *image, struct map_state *m, uin
 	return (ssize_t)done;
 }
 
-ssize_t tsm_image_map(const struct tsm_image *image, const struct tsm_blob_source *source,
-		      uint64_t offset, size_t len, uint8_t *scratch, struct tsm_piece *pieces,
-		      size_t max, size_t *n_ret)
+static ssize_t image_map(const struct tsm_image *image, const struct tsm_blob_source *source,
+			 uint64_t offset, size_t len, uint8_t *scratch, struct tsm_piece *pieces,
+			 size_t max, size_t *n_ret, size_t read_step)
 {
-	struct map_state m = { source, scratch, pieces, max, 0 };
+	struct map_state m = { source, scratch, pieces, max, 0, read_step };
 	ssize_t got;
 
 	image_read_starts(image, source, offset, len);
@@ -293,6 +302,20 @@ ssize_t tsm_image_map(const struct tsm_image *image, const struct tsm_blob_sourc
 
 	*n_ret = m.n;
 	return got;
+}
+
+ssize_t tsm_image_map(const struct tsm_image *image, const struct tsm_blob_source *source,
+		      uint64_t offset, size_t len, uint8_t *scratch, struct tsm_piece *pieces,
+		      size_t max, size_t *n_ret)
+{
+	return image_map(image, source, offset, len, scratch, pieces, max, n_ret, SIZE_MAX);
+}
+
+ssize_t tsm_image_map_stepped(const struct tsm_image *image, const struct tsm_blob_source *source,
+			      uint64_t offset, size_t len, uint8_t *scratch,
+			      struct tsm_piece *pieces, size_t max, size_t *n_ret)
+{
+	return image_map(image, source, offset, len, scratch, pieces, max, n_ret, MAP_READ_STEP);
 }
 
 /* ---- building ------------------------------------------------------- */

@@ -76,6 +76,14 @@ ssize_t tsm_image_pread(const struct tsm_image *image, const struct tsm_blob_sou
 ssize_t tsm_image_map(const struct tsm_image *image, const struct tsm_blob_source *source,
 		      uint64_t offset, size_t len, uint8_t *scratch, struct tsm_piece *pieces,
 		      size_t max, size_t *n_ret);
+/* Like tsm_image_map, but bytes that do not map are read a little at a
+ * time, mapping being tried again after each read: the rest of a chunk the
+ * read has just checked, and the chunks checked ahead after it, come as
+ * file ranges instead of being read too.  More pieces per request: for a
+ * caller that writes them out as they come (an export). */
+ssize_t tsm_image_map_stepped(const struct tsm_image *image, const struct tsm_blob_source *source,
+			      uint64_t offset, size_t len, uint8_t *scratch,
+			      struct tsm_piece *pieces, size_t max, size_t *n_ret);
 
 /* Building an image.  Segments may be added in any order; ranges not
  * covered are zero.  Overlapping ranges are a writer bug: finish fails. */
