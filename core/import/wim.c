@@ -1178,6 +1178,7 @@ static int import_direct(struct wim_reader *r, struct tsm_import *imp, int fd, u
 
 	if ((rc = tsm_wim_res_stream_new(&stream)) < 0)
 		return rc;
+	tsm_debug("%s: %zu blobs read from the WIM's resources, in file order", r->file, n);
 	for (size_t k = 0; rc == 0 && k < n; k++) {
 		blob_what(r, plan[k].w, what, sizeof(what));
 		if ((rc = tsm_wim_res_stream_open(stream, what, &plan[k].d, file_size, fd_pread,
