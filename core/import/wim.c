@@ -48,6 +48,7 @@
 #include "tsmedia/winmeta.h"
 #include "util/fdio.h"
 #include "util/sandbox.h"
+#include "util/workqueue.h"
 
 #define MAX_DEPTH 256
 #define MAX_ENTRIES 4000000
@@ -1168,24 +1169,115 @@ out:
 	return rc;
 }
 
+/* Small blobs (most of an install image's) are read many at once: a run
+ * of them that lie one after the other, each decompressed whole by one
+ * worker, then queued with the store's small files (hashed and compressed
+ * many at once).  A larger blob is read alone, its chunks decompressed on
+ * the workers (tsm_wim_res_stream). */
+#define DIRECT_SMALL (1u << 20)
+#define DIRECT_RUN_BYTES (8u << 20)
+#define DIRECT_RUN_BLOBS 1024
+
+struct direct_job {
+	const struct fd_in *in;
+	uint64_t file_size;
+	const struct direct_blob *b;
+	uint8_t *out;
+	char what[2 * TSM_SHA1_LEN + 256];
+	int rc;
+};
+
+static void direct_job_run(void *arg, unsigned worker)
+{
+	struct direct_job *job = arg;
+	struct tsm_wim_res *res = NULL;
+	ssize_t n;
+
+	(void)worker;
+	if ((job->rc = tsm_wim_res_open(job->what, &job->b->d, job->file_size, fd_pread,
+					(void *)job->in, &res)) < 0)
+		return;
+	n = tsm_wim_res_pread(res, job->out, (size_t)job->b->d.size, 0);
+	job->rc = n < 0 ? (int)n : (uint64_t)n != job->b->d.size ? -EIO : 0;
+	tsm_wim_res_free(res);
+}
+
+/* Blobs @plan[0 .. n), small, one after the other. */
+static int direct_run(struct wim_reader *r, struct tsm_import *imp, struct tsm_workqueue *wq,
+		      const struct fd_in *in, uint64_t file_size, const struct direct_blob *plan,
+		      size_t n, uint8_t *buf, struct direct_job *jobs)
+{
+	uint64_t off = 0;
+	int rc = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		jobs[k] = (struct direct_job){ .in = in, .file_size = file_size, .b = &plan[k],
+					       .out = buf + off };
+		blob_what(r, plan[k].w, jobs[k].what, sizeof(jobs[k].what));
+		off += plan[k].d.size;
+		if (wq && k + 1 < n && tsm_workqueue_submit(wq, direct_job_run, &jobs[k]) == 0)
+			continue;
+		direct_job_run(&jobs[k], 0);
+	}
+	if (wq)
+		tsm_workqueue_wait(wq);
+	for (size_t k = 0; rc == 0 && k < n; k++) {
+		struct want *w = plan[k].w;
+
+		if ((rc = jobs[k].rc) == 0 &&
+		    (rc = tsm_import_queue_blob(imp, jobs[k].out, (size_t)w->size, jobs[k].what,
+						w->sha1, &w->blob_id)) == 0)
+			w->got = true;
+	}
+	return rc;
+}
+
 static int import_direct(struct wim_reader *r, struct tsm_import *imp, int fd, uint64_t file_size,
 			 const struct direct_blob *plan, size_t n)
 {
 	struct fd_in in = { r->file, fd };
-	struct tsm_wim_res_stream *stream;
+	struct tsm_wim_res_stream *stream = NULL;
+	struct tsm_workqueue *wq = NULL;
+	struct direct_job *jobs = NULL;
 	char what[2 * TSM_SHA1_LEN + 256];
+	uint8_t *buf = NULL;
+	unsigned nthreads = tsm_cpu_count(64);
 	int rc;
 
-	if ((rc = tsm_wim_res_stream_new(&stream)) < 0)
-		return rc;
 	tsm_debug("%s: %zu blobs read from the WIM's resources, in file order", r->file, n);
-	for (size_t k = 0; rc == 0 && k < n; k++) {
+	if (!(buf = malloc(DIRECT_RUN_BYTES)) || !(jobs = calloc(DIRECT_RUN_BLOBS, sizeof(*jobs)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = tsm_wim_res_stream_new(&stream)) < 0 ||
+	    (nthreads > 1 && (rc = tsm_workqueue_new(nthreads, &wq)) < 0))
+		goto out;
+	for (size_t k = 0; rc == 0 && k < n;) {
+		size_t m = 0;
+		uint64_t bytes = 0;
+
+		while (k + m < n && m < DIRECT_RUN_BLOBS && !plan[k + m].w->keep &&
+		       plan[k + m].d.size <= DIRECT_SMALL &&
+		       bytes + plan[k + m].d.size <= DIRECT_RUN_BYTES)
+			bytes += plan[k + m++].d.size;
+		if (m) {
+			rc = direct_run(r, imp, wq, &in, file_size, plan + k, m, buf, jobs);
+			k += m;
+			continue;
+		}
 		blob_what(r, plan[k].w, what, sizeof(what));
 		if ((rc = tsm_wim_res_stream_open(stream, what, &plan[k].d, file_size, fd_pread,
 						  &in)) == 0)
 			rc = take_blob(imp, tsm_wim_res_stream_read, stream, plan[k].w, what);
+		k++;
 	}
+	if (rc == 0)
+		rc = tsm_import_flush(imp);
+out:
+	tsm_workqueue_free(wq);
 	tsm_wim_res_stream_free(stream);
+	free(jobs);
+	free(buf);
 	return rc;
 }
 

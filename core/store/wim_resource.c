@@ -462,6 +462,12 @@ static int stream_chunks(struct tsm_wim_res_stream *s, uint64_t first, size_t n,
 	if ((rc = stream_bounds(s, first, n)) < 0)
 		return rc;
 	stored = (size_t)(s->start[n] - s->start[0]);
+	/* No chunk is stored larger than its data, so as many stored bytes
+	 * as decompressed ones means every chunk is stored as it is (data
+	 * that does not compress): read straight into @out. */
+	if (stored == (size_t)(first + n == s->nchunks ? s->d.size - first * s->d.chunk_size
+							: (uint64_t)n * s->d.chunk_size))
+		return s->pread_fn(s->ctx, out, stored, s->d.offset + s->table + s->start[0]);
 	if (!(in = grow(s->in, &s->in_cap, stored ? stored : 1, 1)))
 		return -ENOMEM;
 	s->in = in;

@@ -38,6 +38,8 @@ PY
 rand big1 $((11 * 1024 * 1024 + 4097)) >"$TREE/Windows/System32/big1.bin"
 python3 -c 'import sys; sys.stdout.write("".join("log line %d of the text file\n" % i for i in range(400000)))' \
 	>"$TREE/Windows/System32/big.log"
+python3 -c 'import sys; sys.stdout.write("".join("small text line %d\n" % i for i in range(12000)))' \
+	>"$TREE/Windows/small.txt"
 cp "$TREE/Windows/System32/f0001.dll" "$TREE/Program Files/App/dup-of-f0001.dll"
 ln -s ../System32/big.log "$TREE/Windows/System32/drivers/link.log"
 nfiles=$(find "$TREE" -type f | wc -l)
@@ -143,15 +145,18 @@ for layout in lzx lzx-2m none solid; do
 done
 
 check "a WIM with a damaged chunk is refused, on one thread and on four, and changes nothing"
-# A byte in the middle of the text file's compressed resource (its offset
-# and size as wimlib-imagex lists them).
-cp "$WORK/xpress.wim" "$WORK/damaged.wim"
-log_sha1=$(sha1sum "$TREE/Windows/System32/big.log" | cut -d' ' -f1)
-read -r off csize < <($W info "$WORK/xpress.wim" --blobs | awk -v h="0x$log_sha1" '
-	/^Hash/ { cur = $3 } cur == h && /^Compressed size/ { c = $4 } cur == h && /^Offset in WIM/ { o = $5 }
-	END { print o, c }')
-[[ -n $off && -n $csize ]] || fail "the text file's resource is not in wimlib-imagex's blob list"
-python3 - "$WORK/damaged.wim" $((off + csize / 2)) <<'PY'
+# A byte in the middle of a file's compressed resource (its offset and
+# size as wimlib-imagex lists them): a large file (read alone, its chunks
+# on the workers) and a small one (read with others, whole on a worker).
+damage() { # damage FILE OUT
+	local sha1 off csize
+	sha1=$(sha1sum "$TREE/$1" | cut -d' ' -f1)
+	read -r off csize < <($W info "$WORK/xpress.wim" --blobs | awk -v h="0x$sha1" '
+		/^Hash/ { cur = $3 } cur == h && /^Compressed size/ { c = $4 } cur == h && /^Offset in WIM/ { o = $5 }
+		END { print o, c }')
+	[[ -n $off && -n $csize ]] || fail "$1: its resource is not in wimlib-imagex's blob list"
+	cp "$WORK/xpress.wim" "$2"
+	python3 - "$2" $((off + csize / 2)) <<'PY'
 import sys
 with open(sys.argv[1], "r+b") as f:
     f.seek(int(sys.argv[2]))
@@ -159,12 +164,17 @@ with open(sys.argv[1], "r+b") as f:
     f.seek(int(sys.argv[2]))
     f.write(bytes([b[0] ^ 0x5a]))
 PY
-for threads in 1 4; do
-	store=$WORK/damaged-store-$threads
-	tsm "$store" init --site-code PAR >/dev/null
-	TSMEDIA_THREADS=$threads refused_unchanged "$store" "damaged chunk, $threads thread(s)" \
-		"damaged\.wim: nothing was imported: .*big\.log.*(SHA-1 mismatch|does not decompress)" \
-		-- tsm "$store" content add --kind os-image --name os "$WORK/damaged.wim"
+}
+for f in Windows/System32/big.log Windows/small.txt; do
+	name=$(basename "$f")
+	damage "$f" "$WORK/damaged-$name.wim"
+	for threads in 1 4; do
+		store=$WORK/damaged-store-$name-$threads
+		tsm "$store" init --site-code PAR >/dev/null
+		TSMEDIA_THREADS=$threads refused_unchanged "$store" "damaged $name, $threads thread(s)" \
+			"damaged-$(re_escape "$name")\.wim: nothing was imported: .*$(re_escape "$name").*(SHA-1 mismatch|does not decompress)" \
+			-- tsm "$store" content add --kind os-image --name os "$WORK/damaged-$name.wim"
+	done
 done
 
 pass
