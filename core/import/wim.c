@@ -11,11 +11,18 @@
  * metadata are checked.  The result goes to the importer, which checks it
  * again as it reads it (receive_scan()).  Nothing is written yet.
  *
- * Data: wimlib has no call that hands a blob's bytes to its caller, and
- * extracting to a directory would lose named streams and reparse data on
- * Linux.  So, once the importer holds the store, the reader exports the
- * images into a new, uncompressed WIMStruct and wimlib writes it as a
- * pipable WIM to the importer (wimlib_write_to_fd with
+ * Data, in the common case (an OS image whose blobs each lie in a
+ * resource of their own in one file): the importer reads the resources
+ * itself, where the blob table places them, decompressing their chunks
+ * with wimlib's decompression API on the workers (direct_plan(),
+ * import_direct()); the reader only makes the export, without writing it,
+ * so what wimlib refuses to export is refused as before.
+ *
+ * Data, otherwise: wimlib has no call that hands a blob's bytes to its
+ * caller, and extracting to a directory would lose named streams and
+ * reparse data on Linux.  So, once the importer holds the store, the
+ * reader exports the images into a new, uncompressed WIMStruct and wimlib
+ * writes it as a pipable WIM to the importer (wimlib_write_to_fd with
  * WIMLIB_WRITE_FLAG_PIPABLE): every blob comes exactly once, decompressed
  * and SHA-1-checked by wimlib, framed by a 40-byte header (struct
  * pwm_blob_hdr in wimlib's resource.h: magic, size, SHA-1, flags).  Each
