@@ -305,6 +305,8 @@ static int import_flush(struct tsm_import *imp)
 	return tsm_blob_writer_flush(imp->blobs);
 }
 
+int tsm_import_flush(struct tsm_import *imp) { return import_flush(imp); }
+
 int tsm_import_add_dir(struct tsm_import *imp, const char *path, uint32_t mode,
 		       int64_t mtime_ns, uint32_t attributes)
 {
@@ -419,18 +421,15 @@ int tsm_import_set_meta(struct tsm_import *imp, const char *key, const void *val
 
 /* ---- images whose data arrive apart from their tree (WIM) ------------- */
 
-int tsm_import_add_blob(struct tsm_import *imp, tsm_import_read_fn read, void *ctx,
-			const char *what, const uint8_t *sha1, int64_t *blob_id_ret,
-			uint64_t *size_ret)
+/* Stored blob @blob has SHA-1 @sha1 (else -EBADMSG, naming @what). */
+static int blob_sha1_check(struct tsm_import *imp, int64_t blob, const uint8_t *sha1,
+			   const char *what)
 {
 	uint8_t got[TSM_SHA1_LEN];
-	int rc = tsm_blob_writer_import_stream(imp->blobs, read, ctx, what, &imp->progress,
-					       blob_id_ret, size_ret);
+	int rc;
 
-	if (rc < 0 || !sha1)
-		return rc;
-	if ((rc = tsm_blob_sha1(imp->store, *blob_id_ret, got)) < 0) {
-		tsm_error("%s: blob %lld is not in the catalog", what, (long long)*blob_id_ret);
+	if ((rc = tsm_blob_sha1(imp->store, blob, got)) < 0) {
+		tsm_error("%s: blob %lld is not in the catalog", what, (long long)blob);
 		return rc;
 	}
 	if (memcmp(got, sha1, TSM_SHA1_LEN) != 0) {
@@ -443,6 +442,89 @@ int tsm_import_add_blob(struct tsm_import *imp, tsm_import_read_fn read, void *c
 		return -EBADMSG;
 	}
 	return 0;
+}
+
+int tsm_import_add_blob(struct tsm_import *imp, tsm_import_read_fn read, void *ctx,
+			const char *what, const uint8_t *sha1, int64_t *blob_id_ret,
+			uint64_t *size_ret)
+{
+	int rc = tsm_blob_writer_import_stream(imp->blobs, read, ctx, what, &imp->progress,
+					       blob_id_ret, size_ret);
+
+	if (rc < 0 || !sha1)
+		return rc;
+	return blob_sha1_check(imp, *blob_id_ret, sha1, what);
+}
+
+struct bytes_in {
+	const uint8_t *p;
+	size_t left;
+};
+
+static ssize_t bytes_read(void *ctx, void *buf, size_t len)
+{
+	struct bytes_in *m = ctx;
+
+	if (len > m->left)
+		len = m->left;
+	memcpy(buf, m->p, len);
+	m->p += len;
+	m->left -= len;
+	return (ssize_t)len;
+}
+
+/* A queued blob, until it is stored. */
+struct queued_blob {
+	struct tsm_import *imp;
+	uint8_t sha1[TSM_SHA1_LEN];
+	char *what;
+	int64_t *blob_id_ret;
+};
+
+static int queued_blob_done(void *ctx, int status, int64_t blob, uint64_t size)
+{
+	struct queued_blob *q = ctx;
+	int rc = status;
+
+	(void)size;
+	if (rc == 0)
+		rc = blob_sha1_check(q->imp, blob, q->sha1, q->what);
+	if (rc == 0)
+		*q->blob_id_ret = blob;
+	free(q->what);
+	free(q);
+	return rc;
+}
+
+int tsm_import_queue_blob(struct tsm_import *imp, const void *data, size_t len,
+			  const char *what, const uint8_t *sha1, int64_t *blob_id_ret)
+{
+	struct bytes_in m = { data, len };
+	struct queued_blob *q;
+	uint64_t size;
+	int rc;
+
+	if (tsm_blob_writer_parallel(imp->blobs)) {
+		if (!(q = calloc(1, sizeof(*q))) || !(q->what = strdup(what))) {
+			free(q);
+			return -ENOMEM;
+		}
+		q->imp = imp;
+		memcpy(q->sha1, sha1, TSM_SHA1_LEN);
+		q->blob_id_ret = blob_id_ret;
+		rc = tsm_blob_writer_queue_bytes(imp->blobs, data, len, what, &imp->progress,
+						 queued_blob_done, q);
+		if (rc <= 0) {
+			if (rc < 0) {
+				free(q->what);
+				free(q);
+			}
+			return rc;
+		}
+		free(q->what); /* not small: stored alone, below */
+		free(q);
+	}
+	return tsm_import_add_blob(imp, bytes_read, &m, what, sha1, blob_id_ret, &size);
 }
 
 int tsm_import_add_file_blob(struct tsm_import *imp, const char *path, uint32_t mode,

@@ -54,6 +54,16 @@ int tsm_import_set_meta(struct tsm_import *imp, const char *key, const void *val
 int tsm_import_add_blob(struct tsm_import *imp, tsm_import_read_fn read, void *ctx,
 			const char *what, const uint8_t *sha1, int64_t *blob_id_ret,
 			uint64_t *size_ret);
+/* The same for @len bytes in memory (copied) with SHA-1 @sha1: stored
+ * now, or, with workers, queued with other small ones and hashed and
+ * compressed many at once (store/blob_writer.c).  *@blob_id_ret (which
+ * must stay valid) is set once the blob is stored and its SHA-1 checked,
+ * at the latest by tsm_import_flush(); an error found then (a SHA-1
+ * mismatch) fails the call that stored it. */
+int tsm_import_queue_blob(struct tsm_import *imp, const void *data, size_t len,
+			  const char *what, const uint8_t *sha1, int64_t *blob_id_ret);
+/* Everything queued stored (and recorded). */
+int tsm_import_flush(struct tsm_import *imp);
 /* tsm_import_add_file_fd() that gives the file's blob id. */
 int tsm_import_add_file_fd_blob(struct tsm_import *imp, const char *path, uint32_t mode,
 				int64_t mtime_ns, uint32_t attributes, int fd, const char *what,

@@ -11,11 +11,18 @@
  * metadata are checked.  The result goes to the importer, which checks it
  * again as it reads it (receive_scan()).  Nothing is written yet.
  *
- * Data: wimlib has no call that hands a blob's bytes to its caller, and
- * extracting to a directory would lose named streams and reparse data on
- * Linux.  So, once the importer holds the store, the reader exports the
- * images into a new, uncompressed WIMStruct and wimlib writes it as a
- * pipable WIM to the importer (wimlib_write_to_fd with
+ * Data, in the common case (an OS image whose blobs each lie in a
+ * resource of their own in one file): the importer reads the resources
+ * itself, where the blob table places them, decompressing their chunks
+ * with wimlib's decompression API on the workers (direct_plan(),
+ * import_direct()); the reader only makes the export, without writing it,
+ * so what wimlib refuses to export is refused as before.
+ *
+ * Data, otherwise: wimlib has no call that hands a blob's bytes to its
+ * caller, and extracting to a directory would lose named streams and
+ * reparse data on Linux.  So, once the importer holds the store, the
+ * reader exports the images into a new, uncompressed WIMStruct and wimlib
+ * writes it as a pipable WIM to the importer (wimlib_write_to_fd with
  * WIMLIB_WRITE_FLAG_PIPABLE): every blob comes exactly once, decompressed
  * and SHA-1-checked by wimlib, framed by a 40-byte header (struct
  * pwm_blob_hdr in wimlib's resource.h: magic, size, SHA-1, flags).  Each
@@ -48,6 +55,7 @@
 #include "tsmedia/winmeta.h"
 #include "util/fdio.h"
 #include "util/sandbox.h"
+#include "util/workqueue.h"
 
 #define MAX_DEPTH 256
 #define MAX_ENTRIES 4000000
@@ -885,23 +893,40 @@ static ssize_t mem_read(void *ctx, void *buf, size_t len)
 	return (ssize_t)len;
 }
 
-static int take_blob(struct wim_reader *r, struct tsm_import *imp, struct pipe_in *in,
-		     struct want *w)
+/* "FILE: 'PATH' (blob SHA1)": blob @w in messages. */
+static void blob_what(const struct wim_reader *r, const struct want *w, char *what, size_t size)
 {
-	char what[2 * TSM_SHA1_LEN + 256];
 	char hex[2 * TSM_SHA1_LEN + 1];
-	int rc;
 
 	tsm_hex_encode(w->sha1, TSM_SHA1_LEN, hex);
-	snprintf(what, sizeof(what), "%s: '%s' (blob %s)", r->file, w->where, hex);
+	snprintf(what, size, "%s: '%s' (blob %s)", r->file, w->where, hex);
+}
+
+/* Blob @w, w->size bytes read from @read (the pipe or the WIM's file),
+ * into the store or (reparse data) into memory. */
+static int take_blob(struct tsm_import *imp, tsm_import_read_fn read, void *ctx,
+		     struct want *w, const char *what)
+{
+	uint64_t size = 0;
+	int rc;
+
 	if (w->keep) {
 		struct tsm_file_hasher *h;
 		uint8_t sha256[TSM_SHA256_LEN], sha1[TSM_SHA1_LEN];
 
 		if (!(w->data = malloc(w->size)))
 			return -ENOMEM;
-		if ((rc = pipe_read_full(in, w->data, (size_t)w->size)) < 0)
-			return rc;
+		while (size < w->size) {
+			ssize_t n = read(ctx, w->data + size, (size_t)(w->size - size));
+
+			if (n < 0)
+				return (int)n;
+			if (n == 0)
+				break;
+			size += (uint64_t)n;
+		}
+		if (size != w->size)
+			goto out_short;
 		if ((rc = tsm_file_hasher_new(&h)) < 0)
 			return rc;
 		rc = tsm_file_hasher_update(h, w->data, (size_t)w->size);
@@ -916,27 +941,25 @@ static int take_blob(struct wim_reader *r, struct tsm_import *imp, struct pipe_i
 		}
 		if (w->store) {
 			struct mem_in m = { w->data, (size_t)w->size };
-			uint64_t size;
 
 			if ((rc = tsm_import_add_blob(imp, mem_read, &m, what, w->sha1, &w->blob_id,
 						      &size)) < 0)
 				return rc;
 		}
 	} else {
-		uint64_t size;
-
-		in->left = w->size;
-		if ((rc = tsm_import_add_blob(imp, blob_read, in, what, w->sha1, &w->blob_id,
+		if ((rc = tsm_import_add_blob(imp, read, ctx, what, w->sha1, &w->blob_id,
 					      &size)) < 0)
 			return rc;
-		if (size != w->size || in->left) {
-			tsm_error("%s: %llu bytes, not the %llu the WIM says", what,
-				  (unsigned long long)size, (unsigned long long)w->size);
-			return -EIO;
-		}
+		if (size != w->size)
+			goto out_short;
 	}
 	w->got = true;
 	return 0;
+
+out_short:
+	tsm_error("%s: %llu bytes, not the %llu the WIM says", what, (unsigned long long)size,
+		  (unsigned long long)w->size);
+	return -EIO;
 }
 
 /* Reads the pipable WIM wimlib writes and stores the blobs it brings. */
@@ -944,6 +967,7 @@ static int take_blobs(struct wim_reader *r, struct tsm_import *imp, int fd)
 {
 	struct pipe_in in = { .fd = fd };
 	uint8_t hdr[PWM_HEADER_SIZE], bh[PWM_BLOB_HDR_SIZE];
+	char what[2 * TSM_SHA1_LEN + 256];
 	size_t need = 0, got = 0;
 	int rc;
 
@@ -982,7 +1006,9 @@ static int take_blobs(struct wim_reader *r, struct tsm_import *imp, int fd)
 			return -EIO;
 		}
 		in.peek = w->head ? w : NULL;
-		if ((rc = take_blob(r, imp, &in, w)) < 0)
+		in.left = w->size;
+		blob_what(r, w, what, sizeof(what));
+		if ((rc = take_blob(imp, blob_read, &in, w, what)) < 0)
 			return rc;
 		got++;
 	}
@@ -1000,8 +1026,8 @@ static int take_blobs(struct wim_reader *r, struct tsm_import *imp, int fd)
 }
 
 /* In the WIM reader (the child): wimlib exports the images into an
- * uncompressed WIMStruct and writes it as a pipable WIM to @fd. */
-static int write_data(struct wim_reader *r, int fd)
+ * uncompressed WIMStruct (*@out_ret), which refuses what it cannot carry. */
+static int export_images(struct wim_reader *r, WIMStruct **out_ret)
 {
 	WIMStruct *out = NULL;
 	int wrc;
@@ -1015,7 +1041,21 @@ static int write_data(struct wim_reader *r, int fd)
 			wimlib_free(out);
 			return wim_fail(&r->log, r->file, "cannot export an image", wrc);
 		}
-	wrc = wimlib_write_to_fd(out, fd, WIMLIB_ALL_IMAGES, WIMLIB_WRITE_FLAG_PIPABLE, 1);
+	*out_ret = out;
+	return 0;
+}
+
+/* ... and, when the importer wants the data, writes it as a pipable WIM
+ * to @fd. */
+static int write_data(struct wim_reader *r, int fd, bool write)
+{
+	WIMStruct *out = NULL;
+	int rc, wrc;
+
+	if ((rc = export_images(r, &out)) < 0)
+		return rc;
+	wrc = write ? wimlib_write_to_fd(out, fd, WIMLIB_ALL_IMAGES, WIMLIB_WRITE_FLAG_PIPABLE, 1)
+		    : 0;
 	wimlib_free(out);
 	if (wrc)
 		return wim_fail(&r->log, r->file, "cannot read the file data", wrc);
@@ -1036,6 +1076,215 @@ static int import_data(struct wim_reader *r, struct tsm_import *imp, int fd)
 		if (n < 0)
 			rc = (int)n;
 	}
+	return rc;
+}
+
+/* The WIM's file, for store/wim_resource.h. */
+struct fd_in {
+	const char *file;
+	int fd;
+};
+
+/* tsm_wim_res_pread_fn over the WIM file. */
+static int fd_pread(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	struct fd_in *in = ctx;
+	int rc = tsm_pread_full(in->fd, buf, len, off);
+
+	if (rc < 0)
+		tsm_error("%s: %s", in->file, strerror(-rc));
+	return rc;
+}
+
+/* ---- the data, read by the importer itself ------------------------------ */
+
+/* When every blob to import lies in a resource of its own in the WIM's
+ * file (no split set, no solid resource, not a pipable WIM: the common
+ * case, install.wim and boot.wim as DISM and wimlib write them), the
+ * importer reads them itself instead of taking wimlib's stream: in the
+ * order the resources lie in the file (one sequential pass), their chunks
+ * decompressed many at once on the workers straight into the store's
+ * buffers (store/wim_resource.h), then cut, hashed and compressed by the
+ * store's pipeline (store/blob_writer.c).  Every blob's SHA-1 is checked
+ * against the one the image names it by, as for the stream; the reader
+ * (wimlib, in its process) has checked the metadata it scanned, and
+ * tsm_wim_find_resources() read the blob table itself.  Which blobs come
+ * first depends on the file alone, so the store's bytes are the same on
+ * one thread as on many. */
+struct direct_blob {
+	struct want *w;
+	struct tsm_wim_res_desc d;
+};
+
+static int direct_cmp(const void *a, const void *b)
+{
+	const struct direct_blob *x = a, *y = b;
+
+	if (x->d.offset != y->d.offset)
+		return x->d.offset < y->d.offset ? -1 : 1;
+	return x->w < y->w ? -1 : x->w > y->w;
+}
+
+/* The blobs to read in the order they lie in @fd, or *@plan_ret NULL when
+ * some cannot be read in place (then wimlib's stream brings them all). */
+static int direct_plan(struct wim_reader *r, int fd, const struct tsm_wim_facts *facts,
+		       struct direct_blob **plan_ret, size_t *n_ret)
+{
+	struct direct_blob *plan = NULL;
+	uint8_t (*sha1s)[TSM_SHA1_LEN] = NULL;
+	struct tsm_wim_res_desc *descs = NULL;
+	bool *found = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	*plan_ret = NULL;
+	*n_ret = 0;
+	if (facts->total_parts != 1)
+		return 0;
+	for (size_t i = 0; i < r->nwants; i++)
+		n += r->wants[i].store || r->wants[i].keep;
+	if (!(plan = calloc(n + 1, sizeof(*plan))) || !(sha1s = calloc(n + 1, sizeof(*sha1s))) ||
+	    !(descs = calloc(n + 1, sizeof(*descs))) || !(found = calloc(n + 1, sizeof(*found)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0, k = 0; i < r->nwants; i++)
+		if (r->wants[i].store || r->wants[i].keep) {
+			plan[k].w = &r->wants[i];
+			memcpy(sha1s[k++], r->wants[i].sha1, TSM_SHA1_LEN);
+		}
+	if ((rc = tsm_wim_find_resources(r->file, fd, (const uint8_t(*)[20])sha1s, n, found,
+					 descs)) < 0)
+		goto out;
+	for (size_t k = 0; k < n; k++) {
+		if (!found[k] || descs[k].size != plan[k].w->size) {
+			tsm_debug("%s: '%s' is not in a resource of its own: wimlib reads the data",
+				  r->file, plan[k].w->where);
+			goto out;
+		}
+		plan[k].d = descs[k];
+	}
+	qsort(plan, n, sizeof(*plan), direct_cmp);
+	*plan_ret = plan;
+	*n_ret = n;
+	plan = NULL;
+out:
+	free(plan);
+	free(sha1s);
+	free(descs);
+	free(found);
+	return rc;
+}
+
+/* Small blobs (most of an install image's) are read many at once: a run
+ * of them that lie one after the other, each decompressed whole by one
+ * worker, then queued with the store's small files (hashed and compressed
+ * many at once).  A larger blob is read alone, its chunks decompressed on
+ * the workers (tsm_wim_res_stream). */
+#define DIRECT_SMALL (1u << 20)
+#define DIRECT_RUN_BYTES (8u << 20)
+#define DIRECT_RUN_BLOBS 1024
+
+struct direct_job {
+	const struct fd_in *in;
+	uint64_t file_size;
+	const struct direct_blob *b;
+	uint8_t *out;
+	char what[2 * TSM_SHA1_LEN + 256];
+	int rc;
+};
+
+static void direct_job_run(void *arg, unsigned worker)
+{
+	struct direct_job *job = arg;
+	struct tsm_wim_res *res = NULL;
+	ssize_t n;
+
+	(void)worker;
+	if ((job->rc = tsm_wim_res_open(job->what, &job->b->d, job->file_size, fd_pread,
+					(void *)job->in, &res)) < 0)
+		return;
+	n = tsm_wim_res_pread(res, job->out, (size_t)job->b->d.size, 0);
+	job->rc = n < 0 ? (int)n : (uint64_t)n != job->b->d.size ? -EIO : 0;
+	tsm_wim_res_free(res);
+}
+
+/* Blobs @plan[0 .. n), small, one after the other. */
+static int direct_run(struct wim_reader *r, struct tsm_import *imp, struct tsm_workqueue *wq,
+		      const struct fd_in *in, uint64_t file_size, const struct direct_blob *plan,
+		      size_t n, uint8_t *buf, struct direct_job *jobs)
+{
+	uint64_t off = 0;
+	int rc = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		jobs[k] = (struct direct_job){ .in = in, .file_size = file_size, .b = &plan[k],
+					       .out = buf + off };
+		blob_what(r, plan[k].w, jobs[k].what, sizeof(jobs[k].what));
+		off += plan[k].d.size;
+		if (wq && k + 1 < n && tsm_workqueue_submit(wq, direct_job_run, &jobs[k]) == 0)
+			continue;
+		direct_job_run(&jobs[k], 0);
+	}
+	if (wq)
+		tsm_workqueue_wait(wq);
+	for (size_t k = 0; rc == 0 && k < n; k++) {
+		struct want *w = plan[k].w;
+
+		if ((rc = jobs[k].rc) == 0 &&
+		    (rc = tsm_import_queue_blob(imp, jobs[k].out, (size_t)w->size, jobs[k].what,
+						w->sha1, &w->blob_id)) == 0)
+			w->got = true;
+	}
+	return rc;
+}
+
+static int import_direct(struct wim_reader *r, struct tsm_import *imp, int fd, uint64_t file_size,
+			 const struct direct_blob *plan, size_t n)
+{
+	struct fd_in in = { r->file, fd };
+	struct tsm_wim_res_stream *stream = NULL;
+	struct tsm_workqueue *wq = NULL;
+	struct direct_job *jobs = NULL;
+	char what[2 * TSM_SHA1_LEN + 256];
+	uint8_t *buf = NULL;
+	unsigned nthreads = tsm_cpu_count(64);
+	int rc;
+
+	tsm_debug("%s: %zu blobs read from the WIM's resources, in file order", r->file, n);
+	if (!(buf = malloc(DIRECT_RUN_BYTES)) || !(jobs = calloc(DIRECT_RUN_BLOBS, sizeof(*jobs)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = tsm_wim_res_stream_new(&stream)) < 0 ||
+	    (nthreads > 1 && (rc = tsm_workqueue_new(nthreads, &wq)) < 0))
+		goto out;
+	for (size_t k = 0; rc == 0 && k < n;) {
+		size_t m = 0;
+		uint64_t bytes = 0;
+
+		while (k + m < n && m < DIRECT_RUN_BLOBS && !plan[k + m].w->keep &&
+		       plan[k + m].d.size <= DIRECT_SMALL &&
+		       bytes + plan[k + m].d.size <= DIRECT_RUN_BYTES)
+			bytes += plan[k + m++].d.size;
+		if (m) {
+			rc = direct_run(r, imp, wq, &in, file_size, plan + k, m, buf, jobs);
+			k += m;
+			continue;
+		}
+		blob_what(r, plan[k].w, what, sizeof(what));
+		if ((rc = tsm_wim_res_stream_open(stream, what, &plan[k].d, file_size, fd_pread,
+						  &in)) == 0)
+			rc = take_blob(imp, tsm_wim_res_stream_read, stream, plan[k].w, what);
+		k++;
+	}
+	if (rc == 0)
+		rc = tsm_import_flush(imp);
+out:
+	tsm_workqueue_free(wq);
+	tsm_wim_res_stream_free(stream);
+	free(jobs);
+	free(buf);
 	return rc;
 }
 
@@ -1540,22 +1789,6 @@ out_free:
 	return 0;
 }
 
-struct fd_in {
-	const char *file;
-	int fd;
-};
-
-/* tsm_wim_res_pread_fn over the WIM file. */
-static int fd_pread(void *ctx, void *buf, size_t len, uint64_t off)
-{
-	struct fd_in *in = ctx;
-	int rc = tsm_pread_full(in->fd, buf, len, off);
-
-	if (rc < 0)
-		tsm_error("%s: %s", in->file, strerror(-rc));
-	return rc;
-}
-
 /* Boot file @w read out of the WIM's bytes as the store will read it
  * (store/wim_resource.h), hashed and checked against the SHA-1 the WIM
  * names it by, then recorded as a blob inside blob @wim_blob. */
@@ -1788,10 +2021,12 @@ static int reader_run(struct wim_reader *r, int index, int fd)
 	if ((rc = scan(r, index)) < 0 || (rc = collect_images(r)) < 0 ||
 	    (rc = send_scan(r, fd)) < 0)
 		return rc;
-	/* The importer goes on ('G') or gives up (the socket closes). */
-	if (tsm_fd_read_full(fd, &go, 1) < 0 || go != 'G')
+	/* The importer wants the data ('G'), reads it itself ('S': the export
+	 * is still made, so that what it refuses is refused the same way) or
+	 * gives up (the socket closes). */
+	if (tsm_fd_read_full(fd, &go, 1) < 0 || (go != 'G' && go != 'S'))
 		return 0;
-	return write_data(r, fd);
+	return write_data(r, fd, go == 'G');
 }
 
 /* The child (a process; in a fuzz build perhaps a thread, see sandbox.c):
@@ -1821,6 +2056,8 @@ int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options
 	struct tsm_sandbox *sb;
 	struct tsm_import *imp = NULL;
 	struct tsm_winpe_plan plan = { 0 };
+	struct direct_blob *direct = NULL;
+	size_t ndirect = 0;
 	bool boot = o->kind == TSM_KIND_BOOT_IMAGE;
 	struct stat st;
 	char *real = NULL;
@@ -1830,8 +2067,9 @@ int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options
 	 * reader right before wimlib opens the file. */
 	if ((rc = tsm_wim_check_file(o->source, &facts)) < 0)
 		return rc;
-	/* A boot image keeps the WIM's bytes: the file as it is now. */
-	if (boot && ((fd = open(o->source, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)) {
+	/* A boot image keeps the WIM's bytes: the file as it is now; an OS
+	 * image's blobs are read from it (import_direct()). */
+	if ((fd = open(o->source, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
 		rc = -errno;
 		tsm_error("%s: %s", o->source, strerror(errno));
 		if (fd >= 0)
@@ -1857,6 +2095,10 @@ int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options
 		tsm_sandbox_finish(sb, true);
 		goto out;
 	}
+	if (!boot && (rc = direct_plan(&r, fd, &facts, &direct, &ndirect)) < 0) {
+		tsm_sandbox_finish(sb, true);
+		goto out;
+	}
 	tsm_debug("%s: %zu entries in %d image(s), %zu distinct blobs, %llu bytes to store",
 		  r.file, r.n, r.last - r.first + 1, r.nwants, (unsigned long long)r.store_bytes);
 	real = realpath(o->source, NULL);
@@ -1864,18 +2106,28 @@ int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options
 		tsm_sandbox_finish(sb, true);
 		goto out;
 	}
-	/* Even when nothing of it is stored (a boot image whose boot files
-	 * are read out of the WIM's bytes), the reader writes every blob:
-	 * wimlib checks each one's SHA-1 as it reads it, so a WIM damaged
-	 * anywhere is refused. */
-	if ((rc = tsm_sandbox_send(sb, "G", 1)) == 0)
-		rc = import_data(&r, imp, tsm_sandbox_fd(sb));
-	crc = tsm_sandbox_finish(sb, rc < 0);
-	if (crc < 0) {
-		rc = crc; /* the reader's failure explains the data's end */
-	} else if (rc == -EPIPE) {
-		tsm_error("%s: the WIM reader's data ended early", r.file);
-		rc = -EIO;
+	if (direct) {
+		/* The reader is done ('S'); the importer reads the blobs. */
+		rc = tsm_sandbox_send(sb, "S", 1);
+		crc = tsm_sandbox_finish(sb, rc < 0);
+		if (crc < 0)
+			rc = crc;
+		if (rc == 0)
+			rc = import_direct(&r, imp, fd, (uint64_t)st.st_size, direct, ndirect);
+	} else {
+		/* Even when nothing of it is stored (a boot image whose boot
+		 * files are read out of the WIM's bytes), the reader writes
+		 * every blob: wimlib checks each one's SHA-1 as it reads it, so
+		 * a WIM damaged anywhere is refused. */
+		if ((rc = tsm_sandbox_send(sb, "G", 1)) == 0)
+			rc = import_data(&r, imp, tsm_sandbox_fd(sb));
+		crc = tsm_sandbox_finish(sb, rc < 0);
+		if (crc < 0) {
+			rc = crc; /* the reader's failure explains the data's end */
+		} else if (rc == -EPIPE) {
+			tsm_error("%s: the WIM reader's data ended early", r.file);
+			rc = -EIO;
+		}
 	}
 	if (rc == 0 && boot)
 		rc = boot_record(&r, imp, &plan, fd, &st);
@@ -1891,6 +2143,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	tsm_winpe_plan_clear(&plan);
+	free(direct);
 	free(real);
 	reader_free(&r);
 	return rc;

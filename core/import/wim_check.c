@@ -423,6 +423,14 @@ out:
 	return rc;
 }
 
+/* Indices into the SHA-1s @ctx, by SHA-1 (qsort_r). */
+static int sha1_order_cmp(const void *a, const void *b, void *ctx)
+{
+	const uint8_t (*sha1s)[20] = ctx;
+
+	return memcmp(sha1s[*(const size_t *)a], sha1s[*(const size_t *)b], 20);
+}
+
 int tsm_wim_find_resources(const char *path, int fd, const uint8_t (*sha1s)[20], size_t n,
 			   bool *found_ret, struct tsm_wim_res_desc *desc_ret)
 {
@@ -430,6 +438,7 @@ int tsm_wim_find_resources(const char *path, int fd, const uint8_t (*sha1s)[20],
 	struct check c = { .file = path, .fd = fd };
 	struct reshdr bt;
 	uint8_t h[HDR_SIZE], *buf;
+	size_t *order;
 	uint32_t flags;
 	uint64_t count;
 	int rc;
@@ -452,8 +461,17 @@ int tsm_wim_find_resources(const char *path, int fd, const uint8_t (*sha1s)[20],
 		  : flags & HDR_FLAG_LZMS ? CT_LZMS : CT_XPRESS;
 	get_reshdr(h + 48, &bt);
 	count = bt.size / ENTRY_SIZE;
-	if (!(buf = malloc((size_t)BATCH * ENTRY_SIZE)))
+	/* The sought SHA-1s in order: each entry looks them up (an install
+	 * image has tens of thousands of blobs). */
+	if (!(order = malloc((n + 1) * sizeof(*order))))
 		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof(*order), sha1_order_cmp, (void *)sha1s);
+	if (!(buf = malloc((size_t)BATCH * ENTRY_SIZE))) {
+		free(order);
+		return -ENOMEM;
+	}
 	for (uint64_t i = 0; rc == 0 && i < count; i += BATCH) {
 		size_t k = count - i < BATCH ? (size_t)(count - i) : BATCH;
 
@@ -469,10 +487,22 @@ int tsm_wim_find_resources(const char *path, int fd, const uint8_t (*sha1s)[20],
 			if (le16(e + 24) != c.part || (r.flags & RESHDR_METADATA) ||
 			    (c.version == VERSION_SOLID && (r.flags & RESHDR_SOLID)))
 				continue;
-			for (size_t w = 0; w < n; w++) {
+			size_t lo = 0, hi = n;
+
+			/* The first of the sought SHA-1s (sorted) not below this one. */
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+
+				if (memcmp(sha1s[order[mid]], e + 30, 20) < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (; lo < n && memcmp(sha1s[order[lo]], e + 30, 20) == 0; lo++) {
+				size_t w = order[lo];
 				bool compressed = r.flags & RESHDR_COMPRESSED;
 
-				if (found_ret[w] || memcmp(e + 30, sha1s[w], 20) != 0)
+				if (found_ret[w])
 					continue;
 				/* Chunks larger than the reader takes: stored apart. */
 				if (compressed && c.chunk > TSM_WIM_RES_CHUNK_MAX)
@@ -487,5 +517,6 @@ int tsm_wim_find_resources(const char *path, int fd, const uint8_t (*sha1s)[20],
 		}
 	}
 	free(buf);
+	free(order);
 	return rc;
 }

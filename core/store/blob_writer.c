@@ -664,33 +664,16 @@ int tsm_blob_writer_queue_entry(struct tsm_blob_writer *w, tsm_blob_done_fn done
 	return 0;
 }
 
-int tsm_blob_writer_queue_file(struct tsm_blob_writer *w, int fd, const char *what,
-			       struct tsm_progress *progress, tsm_blob_done_fn done, void *ctx)
+/* Queues the @len bytes at the end of batch @b (b->data + b->len) as a
+ * small file: its chunks cut, an item in queue order. */
+static int small_queue(struct tsm_blob_writer *w, struct small_batch *b, size_t len,
+		       const char *what, struct tsm_progress *progress, tsm_blob_done_fn done,
+		       void *ctx)
 {
-	struct small_batch *b;
 	struct small_item *item;
-	size_t len = 0, off;
+	size_t off;
 	int rc;
 
-	if ((rc = small_make_room(w, INLINE_LIMIT + 1, &b)) < 0)
-		return rc;
-	/* pread: a file found not small is read again from its start. */
-	while (len <= INLINE_LIMIT) {
-		ssize_t n = pread(fd, b->data + b->len + len, INLINE_LIMIT + 1 - len, (off_t)len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			tsm_error("reading %s: %s", what, strerror(-rc));
-			return rc;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > INLINE_LIMIT)
-		return 1;
 	if (!(item = small_item_new(b)) || !(item->what = strdup(what))) {
 		if (item)
 			b->nitems--;
@@ -718,6 +701,50 @@ int tsm_blob_writer_queue_file(struct tsm_blob_writer *w, int fd, const char *wh
 	b->len += len;
 	w->small_progress = progress;
 	return 0;
+}
+
+int tsm_blob_writer_queue_file(struct tsm_blob_writer *w, int fd, const char *what,
+			       struct tsm_progress *progress, tsm_blob_done_fn done, void *ctx)
+{
+	struct small_batch *b;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = small_make_room(w, INLINE_LIMIT + 1, &b)) < 0)
+		return rc;
+	/* pread: a file found not small is read again from its start. */
+	while (len <= INLINE_LIMIT) {
+		ssize_t n = pread(fd, b->data + b->len + len, INLINE_LIMIT + 1 - len, (off_t)len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			tsm_error("reading %s: %s", what, strerror(-rc));
+			return rc;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > INLINE_LIMIT)
+		return 1;
+	return small_queue(w, b, len, what, progress, done, ctx);
+}
+
+int tsm_blob_writer_queue_bytes(struct tsm_blob_writer *w, const void *data, size_t len,
+				const char *what, struct tsm_progress *progress,
+				tsm_blob_done_fn done, void *ctx)
+{
+	struct small_batch *b;
+	int rc;
+
+	if (len > INLINE_LIMIT)
+		return 1;
+	if ((rc = small_make_room(w, len, &b)) < 0)
+		return rc;
+	memcpy(b->data + b->len, data, len);
+	return small_queue(w, b, len, what, progress, done, ctx);
 }
 
 int tsm_blob_writer_import_stream(struct tsm_blob_writer *w, tsm_blob_read_fn read, void *ctx,

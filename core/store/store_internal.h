@@ -171,6 +171,10 @@ bool tsm_blob_writer_parallel(const struct tsm_blob_writer *writer);
 bool tsm_blob_writer_pending(const struct tsm_blob_writer *writer);
 int tsm_blob_writer_queue_file(struct tsm_blob_writer *writer, int fd, const char *what,
 			       struct tsm_progress *progress, tsm_blob_done_fn done, void *ctx);
+/* The same for @len bytes in memory (copied): 1 when they are not small. */
+int tsm_blob_writer_queue_bytes(struct tsm_blob_writer *writer, const void *data, size_t len,
+				const char *what, struct tsm_progress *progress,
+				tsm_blob_done_fn done, void *ctx);
 int tsm_blob_writer_queue_entry(struct tsm_blob_writer *writer, tsm_blob_done_fn done,
 				void *ctx);
 int tsm_blob_writer_flush(struct tsm_blob_writer *writer);

@@ -61,4 +61,24 @@ int tsm_wim_res_open(const char *what, const struct tsm_wim_res_desc *d, uint64_
 ssize_t tsm_wim_res_pread(struct tsm_wim_res *res, void *buf, size_t len, uint64_t off);
 void tsm_wim_res_free(struct tsm_wim_res *res);
 
+/* A resource read once from its start to its end, as an importer reads a
+ * blob: its chunk table a stretch at a time, the stored bytes of many
+ * chunks in one read, and the chunks decompressed at once on worker
+ * threads (TSMEDIA_THREADS, util/workqueue.h), straight into the caller's
+ * buffer; the same checks and messages as tsm_wim_res_pread().  One
+ * calling thread; the read function is called on it only.  Memory: the
+ * stored bytes of one read (at most its length) and one chunk. */
+struct tsm_wim_res_stream;
+
+int tsm_wim_res_stream_new(struct tsm_wim_res_stream **stream_ret);
+/* Starts resource @d (the stream reads one resource at a time). */
+int tsm_wim_res_stream_open(struct tsm_wim_res_stream *stream, const char *what,
+			    const struct tsm_wim_res_desc *d, uint64_t wim_size,
+			    tsm_wim_res_pread_fn pread_fn, void *ctx);
+/* The next decompressed bytes of the resource, at most @len: bytes read,
+ * 0 at its end, or a negative errno (reported).  A read function of
+ * import/session.h (@ctx: the stream). */
+ssize_t tsm_wim_res_stream_read(void *ctx, void *buf, size_t len);
+void tsm_wim_res_stream_free(struct tsm_wim_res_stream *stream);
+
 #endif
