@@ -74,6 +74,7 @@ struct small_item {
 	const uint8_t *data; /* its bytes in the batch */
 	size_t len;
 	size_t job0, njobs; /* its chunks: the batch's jobs[job0 .. job0 + njobs) */
+	struct chunk_job *jobs; /* &jobs[job0], once the batch is submitted */
 	uint8_t sha256[TSM_SHA256_LEN], sha1[TSM_SHA1_LEN];
 	int err;
 	char *what;
@@ -512,14 +513,22 @@ bool tsm_blob_writer_pending(const struct tsm_blob_writer *w)
 	return w->small_pending || w->small[w->small_cur].nitems > 0;
 }
 
-/* A small file's SHA-256 and SHA-1, over its bytes in the batch (fixed
- * while the batch's jobs run). */
-static void small_file_hash_run(void *arg, unsigned worker)
+/* One small file on one worker: its chunks, then its SHA-256 and SHA-1
+ * over its bytes in the batch (fixed while the batch's jobs run), which
+ * the chunks' pass has just brought into this core's cache.  A file of
+ * one chunk has the chunk's SHA-256. */
+static void small_file_run(void *arg, unsigned worker)
 {
 	struct small_item *item = arg;
 
-	(void)worker;
-	item->err = tsm_sha256(item->data, item->len, item->sha256);
+	for (size_t j = 0; j < item->njobs; j++) {
+		item->jobs[j].try_compress = true; /* as a small file alone (buffer_run_inline) */
+		chunk_job_run(&item->jobs[j], worker);
+	}
+	if (item->njobs == 1 && item->jobs[0].err == 0 && item->jobs[0].len == item->len)
+		memcpy(item->sha256, item->jobs[0].hash, TSM_SHA256_LEN);
+	else
+		item->err = tsm_sha256(item->data, item->len, item->sha256);
 	if (item->err == 0)
 		item->err = tsm_sha1(item->data, item->len, item->sha1);
 }
@@ -531,12 +540,10 @@ static int small_batch_submit(struct tsm_blob_writer *w, struct small_batch *b)
 	for (size_t i = 0; i < b->nitems; i++) {
 		struct small_item *item = &b->items[i];
 
-		if (item->is_blob && (rc = writer_submit(w, small_file_hash_run, item)) < 0)
-			return rc;
-	}
-	for (size_t i = 0; i < b->njobs; i++) {
-		b->jobs[i].try_compress = true; /* as a small file alone (buffer_run_inline) */
-		if ((rc = writer_submit(w, chunk_job_run, &b->jobs[i])) < 0)
+		if (!item->is_blob)
+			continue;
+		item->jobs = b->jobs + item->job0; /* the array no longer grows */
+		if ((rc = writer_submit(w, small_file_run, item)) < 0)
 			return rc;
 	}
 	return 0;
