@@ -165,7 +165,9 @@ int tsm_blob_writer_new(struct tsm_store *store, struct tsm_blob_writer **writer
 			goto out_free;
 		}
 	}
-	w->nworkers = nthreads > 1 ? nthreads : 0;
+	/* The calling thread is one of the @nthreads: it reads, cuts and
+	 * stores, and runs jobs while it waits for them (the inline slot). */
+	w->nworkers = nthreads > 1 ? nthreads - 1 : 0;
 	if (store->compression == TSM_COMPRESSION_ZSTD) {
 		for (unsigned i = 0; i <= w->nworkers; i++) {
 			if (!(w->cctx[i] = ZSTD_createCCtx())) {
@@ -318,7 +320,7 @@ static int writer_wait(struct tsm_blob_writer *w)
 	int rc = 0, err;
 
 	if (w->wq)
-		tsm_workqueue_wait(w->wq);
+		tsm_workqueue_wait_helping(w->wq, w->nworkers);
 	for (int i = 0; i < NBUFFERS; i++)
 		if ((err = write_job_check(w, &w->buf[i].write)) < 0 && rc == 0)
 			rc = err;
