@@ -1,12 +1,16 @@
 /* File content into chunks and a blob.
  *
- * Two buffers alternate: while the workers hash and compress the chunks of
- * one (and one worker runs the file's whole SHA-256 and SHA-1 over it), the
- * calling thread reads and cuts the next.  Chunks are stored in file order
- * by the calling thread, which alone touches sqlite and the packs.
+ * Three buffers of 1 MiB turn: while the workers hash and compress the
+ * chunks of one (two jobs run the file's whole SHA-256 and SHA-1 over it),
+ * the calling thread stores the one before and reads and cuts the next.
+ * Chunks are recorded in file order by the calling thread, which alone
+ * touches sqlite and places chunks in the packs; a worker writes a
+ * buffer's new chunks to their places (pack.h), and every write has ended
+ * before its buffer is reused and before the session commits or aborts.
+ * While it waits for the workers, the calling thread runs their jobs too.
  *
  * Small files go in bulk (tsm_blob_writer_queue_file): many are read and
- * cut into one batch, whose chunks and file hashes the workers compute
+ * cut into one batch, whose files the workers hash (one job per file)
  * while the calling thread reads the next batch and stores the one before,
  * file after file in the order they were queued.  What reaches the packs
  * and the catalog, and in which order, is what the file-by-file path
