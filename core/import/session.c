@@ -584,6 +584,10 @@ int tsm_import_finish(struct tsm_import *imp, struct tsm_content_add_result *res
 	*res = imp->res;
 	tsm_version_rows_free(imp->rows);
 	imp->rows = NULL;
+	/* No worker writes to a pack any more (blob_writer.c): the packs can
+	 * be synced, or cut back. */
+	tsm_blob_writer_free(imp->blobs);
+	imp->blobs = NULL;
 	if (rc == 0)
 		rc = tsm_store_write_commit(imp->store);
 	else
@@ -598,6 +602,8 @@ void tsm_import_abort(struct tsm_import *imp)
 		return;
 	tsm_version_rows_free(imp->rows);
 	imp->rows = NULL;
+	tsm_blob_writer_free(imp->blobs); /* its workers stop writing first */
+	imp->blobs = NULL;
 	tsm_store_write_abort(imp->store);
 	import_free(imp);
 }

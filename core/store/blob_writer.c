@@ -1,12 +1,16 @@
 /* File content into chunks and a blob.
  *
- * Two buffers alternate: while the workers hash and compress the chunks of
- * one (and one worker runs the file's whole SHA-256 and SHA-1 over it), the
- * calling thread reads and cuts the next.  Chunks are stored in file order
- * by the calling thread, which alone touches sqlite and the packs.
+ * Three buffers of 1 MiB turn: while the workers hash and compress the
+ * chunks of one (two jobs run the file's whole SHA-256 and SHA-1 over it),
+ * the calling thread stores the one before and reads and cuts the next.
+ * Chunks are recorded in file order by the calling thread, which alone
+ * touches sqlite and places chunks in the packs; a worker writes a
+ * buffer's new chunks to their places (pack.h), and every write has ended
+ * before its buffer is reused and before the session commits or aborts.
+ * While it waits for the workers, the calling thread runs their jobs too.
  *
  * Small files go in bulk (tsm_blob_writer_queue_file): many are read and
- * cut into one batch, whose chunks and file hashes the workers compute
+ * cut into one batch, whose files the workers hash (one job per file)
  * while the calling thread reads the next batch and stores the one before,
  * file after file in the order they were queued.  What reaches the packs
  * and the catalog, and in which order, is what the file-by-file path
@@ -26,7 +30,10 @@
 #include "util/workqueue.h"
 #include "store/wim_resource.h"
 
-#define BUFFER_DATA (8u << 20)
+/* Small enough that the bytes read are still in the cache when the workers
+ * hash them: SHA-256 of 8 MiB just read by another thread ran at 2/3 of
+ * its speed on 1 MiB here (the next pass reads them from memory). */
+#define BUFFER_DATA (1u << 20)
 #define BUFFER_CAP (BUFFER_DATA + TSM_CHUNK_MAX)
 /* Files that fit one buffer this small are done on the calling thread:
  * handing them to workers costs more than it saves. */
@@ -55,6 +62,16 @@ struct hash_job {
 	int err;
 };
 
+/* The new chunks of a buffer or batch, written to their packs by a worker
+ * while the calling thread goes on (pack.h: placed in order by the calling
+ * thread, written before the session ends). */
+struct write_job {
+	struct tsm_pack_write *writes;
+	size_t n, cap;
+	int err;
+	int64_t err_pack;
+};
+
 struct buffer {
 	uint8_t *data;
 	uint8_t *zdata; /* compressed chunks, at the same offsets as in data */
@@ -63,6 +80,7 @@ struct buffer {
 	struct chunk_job *jobs;
 	size_t njobs, cap_jobs;
 	struct hash_job hash[2]; /* SHA-256, SHA-1 */
+	struct write_job write;
 };
 
 /* A queued small file (or a place in the order, with no bytes). */
@@ -71,6 +89,7 @@ struct small_item {
 	const uint8_t *data; /* its bytes in the batch */
 	size_t len;
 	size_t job0, njobs; /* its chunks: the batch's jobs[job0 .. job0 + njobs) */
+	struct chunk_job *jobs; /* &jobs[job0], once the batch is submitted */
 	uint8_t sha256[TSM_SHA256_LEN], sha1[TSM_SHA1_LEN];
 	int err;
 	char *what;
@@ -78,12 +97,15 @@ struct small_item {
 	void *ctx;
 };
 
-#define SMALL_BATCH_DATA (8u << 20)
+/* A file is read into room for INLINE_LIMIT + 1 bytes, so a batch holds
+ * about 1 MiB of files, hashed while still in the cache (as BUFFER_DATA). */
+#define SMALL_BATCH_DATA (2 * (INLINE_LIMIT + 1))
 #define SMALL_BATCH_ITEMS 2048
 
 struct small_batch {
 	uint8_t *data, *zdata;
 	size_t len;
+	struct write_job write;
 	struct chunk_job *jobs;
 	size_t njobs, cap_jobs;
 	struct small_item *items;
@@ -109,21 +131,23 @@ struct tsm_blob_writer {
 	uint64_t tried, submitted;
 	uint64_t compressed_chunks;
 
-	/* Small files: one batch being filled, the other (when @small_pending)
-	 * with the workers, to be stored next. */
-	struct small_batch small[2];
+	/* Small files: one batch being filled (@small_cur), the one before it
+	 * (when @small_pending) being hashed, to be stored next, and the one
+	 * before that being written to the packs. */
+	struct small_batch small[3];
 	int small_cur;
 	bool small_pending;
 	struct tsm_progress *small_progress;
 };
 
 #define COMPRESS_PROBE (8u << 20)   /* tried on at least this much of a file */
-#define COMPRESS_REPROBE (64u << 20) /* and on one buffer in this much after */
+#define COMPRESS_REPROBE (64u << 20) /* and on this much in every */
+#define COMPRESS_WINDOW (8u << 20)  /* ... of this much after */
 
 static bool compression_worth_trying(const struct tsm_blob_writer *w)
 {
 	return w->tried < COMPRESS_PROBE || w->compressed_chunks > 0 ||
-	       w->submitted % COMPRESS_REPROBE < BUFFER_DATA;
+	       w->submitted % COMPRESS_REPROBE < COMPRESS_WINDOW;
 }
 
 int tsm_blob_writer_new(struct tsm_store *store, struct tsm_blob_writer **writer_ret)
@@ -145,7 +169,9 @@ int tsm_blob_writer_new(struct tsm_store *store, struct tsm_blob_writer **writer
 			goto out_free;
 		}
 	}
-	w->nworkers = nthreads > 1 ? nthreads : 0;
+	/* The calling thread is one of the @nthreads: it reads, cuts and
+	 * stores, and runs jobs while it waits for them (the inline slot). */
+	w->nworkers = nthreads > 1 ? nthreads - 1 : 0;
 	if (store->compression == TSM_COMPRESSION_ZSTD) {
 		for (unsigned i = 0; i <= w->nworkers; i++) {
 			if (!(w->cctx[i] = ZSTD_createCCtx())) {
@@ -182,6 +208,7 @@ static void small_batch_free(struct small_batch *b)
 	free(b->zdata);
 	free(b->jobs);
 	free(b->items);
+	free(b->write.writes);
 }
 
 void tsm_blob_writer_free(struct tsm_blob_writer *w)
@@ -189,7 +216,7 @@ void tsm_blob_writer_free(struct tsm_blob_writer *w)
 	if (!w)
 		return;
 	tsm_workqueue_free(w->wq);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		small_batch_free(&w->small[i]);
 	for (int i = 0; i <= MAX_WORKERS; i++)
 		ZSTD_freeCCtx(w->cctx[i]);
@@ -197,6 +224,7 @@ void tsm_blob_writer_free(struct tsm_blob_writer *w)
 		free(w->buf[i].data);
 		free(w->buf[i].zdata);
 		free(w->buf[i].jobs);
+		free(w->buf[i].write.writes);
 	}
 	tsm_file_hasher_free(w->hasher);
 	free(w->chunk_ids);
@@ -240,10 +268,70 @@ static int writer_submit(struct tsm_blob_writer *w, tsm_work_fn fn, void *arg)
 	return tsm_workqueue_submit(w->wq, fn, arg);
 }
 
-static void writer_wait(struct tsm_blob_writer *w)
+static void write_job_run(void *arg, unsigned worker)
 {
+	struct write_job *job = arg;
+	struct iovec iov[64];
+	size_t i = 0;
+
+	(void)worker;
+	/* Chunks placed one after the other go in one call. */
+	while (i < job->n && job->err == 0) {
+		const struct tsm_pack_write *first = &job->writes[i];
+		uint64_t end = first->offset;
+		int n = 0;
+
+		while (i < job->n && n < 64 && job->writes[i].fd == first->fd &&
+		       job->writes[i].offset == end) {
+			iov[n++] = (struct iovec){ (void *)job->writes[i].data, job->writes[i].len };
+			end += job->writes[i++].len;
+		}
+		if ((job->err = tsm_pack_write_at(first->fd, iov, n, first->offset)) < 0)
+			job->err_pack = first->pack;
+	}
+}
+
+static int write_job_add(struct write_job *job, const struct tsm_pack_write *pw)
+{
+	if (job->n == job->cap) {
+		size_t cap = job->cap ? 2 * job->cap : 64;
+		void *p = realloc(job->writes, cap * sizeof(*job->writes));
+
+		if (!p)
+			return -ENOMEM;
+		job->writes = p;
+		job->cap = cap;
+	}
+	job->writes[job->n++] = *pw;
+	return 0;
+}
+
+/* The first write that failed since the last wait, reported. */
+static int write_job_check(struct tsm_blob_writer *w, struct write_job *job)
+{
+	int rc = job->err;
+
+	if (rc < 0)
+		tsm_pack_write_report(w->store, job->err_pack, rc);
+	job->err = 0;
+	return rc;
+}
+
+/* Every job submitted so far has run (and every write of new chunks is
+ * in its pack); the first write error, if any. */
+static int writer_wait(struct tsm_blob_writer *w)
+{
+	int rc = 0, err;
+
 	if (w->wq)
-		tsm_workqueue_wait(w->wq);
+		tsm_workqueue_wait_helping(w->wq, w->nworkers);
+	for (int i = 0; i < NBUFFERS; i++)
+		if ((err = write_job_check(w, &w->buf[i].write)) < 0 && rc == 0)
+			rc = err;
+	for (int i = 0; i < 3; i++)
+		if ((err = write_job_check(w, &w->small[i].write)) < 0 && rc == 0)
+			rc = err;
+	return rc;
 }
 
 /* A job for the chunk at @data (its compressed form goes to @out). */
@@ -332,12 +420,28 @@ static int chunk_ids_push(struct tsm_blob_writer *w, int64_t id)
 	return 0;
 }
 
-/* Stores the processed chunks of @b, in order. */
+/* Records a hashed chunk, unless stored already, and places its bytes in
+ * the pack for @write to write. */
+static int chunk_store(struct tsm_blob_writer *w, struct write_job *write,
+		       const struct chunk_job *job, int64_t *id_ret)
+{
+	struct tsm_pack_write pw;
+	int rc = tsm_chunk_put_deferred(w->store, job->hash, job->data, job->len,
+					job->out_len ? job->out : NULL, job->out_len, &pw, id_ret);
+
+	if (rc < 0 || pw.len == 0)
+		return rc;
+	return write_job_add(write, &pw);
+}
+
+/* Stores the processed chunks of @b, in order; their bytes go to the packs
+ * on a worker (writer_wait() says how it went). */
 static int buffer_commit(struct tsm_blob_writer *w, struct buffer *b, const char *what,
 			 struct tsm_progress *progress)
 {
 	int rc;
 
+	b->write.n = 0;
 	if (b->hash[0].err < 0 || b->hash[1].err < 0) {
 		tsm_error("hashing %s failed", what);
 		return -EIO;
@@ -354,16 +458,14 @@ static int buffer_commit(struct tsm_blob_writer *w, struct buffer *b, const char
 			w->tried += job->len;
 			w->compressed_chunks += job->out_len > 0;
 		}
-		rc = tsm_chunk_put(w->store, job->hash, job->data, job->len,
-				   job->out_len ? job->out : NULL, job->out_len, &id);
-		if (rc < 0)
+		if ((rc = chunk_store(w, &b->write, job, &id)) < 0)
 			return rc;
 		if ((rc = chunk_ids_push(w, id)) < 0)
 			return rc;
 		w->size += job->len;
 		tsm_progress_add(progress, job->len);
 	}
-	return 0;
+	return writer_submit(w, write_job_run, &b->write);
 }
 
 static void buffer_prepare_hash_jobs(struct tsm_blob_writer *w, struct buffer *b)
@@ -408,7 +510,7 @@ static int blob_write_chunks(struct tsm_blob_writer *w, const struct stream *in,
 			     const char *what, struct tsm_progress *progress)
 {
 	struct buffer *pending = NULL;
-	int cur = 0, rc = 0;
+	int cur = 0, rc = 0, err;
 	bool eof = false;
 
 	w->buf[0].len = 0;
@@ -420,26 +522,31 @@ static int blob_write_chunks(struct tsm_blob_writer *w, const struct stream *in,
 			break;
 		if (!pending && eof && b->len <= INLINE_LIMIT) {
 			buffer_run_inline(w, b);
-			return buffer_commit(w, b, what, progress);
+			rc = buffer_commit(w, b, what, progress);
+			pending = NULL;
+			break;
 		}
-		if (pending)
-			writer_wait(w);
+		/* @pending hashed, and the buffer stored before it written. */
+		if (pending && (rc = writer_wait(w)) < 0)
+			break;
 		if ((rc = buffer_submit(w, b)) < 0)
 			break;
 		/* Stored while the workers hash @b. */
 		if (pending && (rc = buffer_commit(w, pending, what, progress)) < 0)
 			break;
 		/* The uncut tail starts the next buffer, which is free: it was
-		 * stored two rounds ago. */
+		 * stored two rounds ago, and written since. */
 		next->len = b->len - b->cut;
 		memcpy(next->data, b->data + b->cut, next->len);
 		pending = b;
 		cur = (cur + 1) % NBUFFERS;
 	}
-	writer_wait(w);
-	if (pending && rc == 0)
+	err = writer_wait(w);
+	if (pending && rc == 0 && (rc = err) == 0)
 		rc = buffer_commit(w, pending, what, progress);
-	return rc;
+	/* The buffers are free for the next file. */
+	err = writer_wait(w);
+	return rc < 0 ? rc : err;
 }
 
 /* The blob row for the file just chunked: an existing one with the same
@@ -506,14 +613,22 @@ bool tsm_blob_writer_pending(const struct tsm_blob_writer *w)
 	return w->small_pending || w->small[w->small_cur].nitems > 0;
 }
 
-/* A small file's SHA-256 and SHA-1, over its bytes in the batch (fixed
- * while the batch's jobs run). */
-static void small_file_hash_run(void *arg, unsigned worker)
+/* One small file on one worker: its chunks, then its SHA-256 and SHA-1
+ * over its bytes in the batch (fixed while the batch's jobs run), which
+ * the chunks' pass has just brought into this core's cache.  A file of
+ * one chunk has the chunk's SHA-256. */
+static void small_file_run(void *arg, unsigned worker)
 {
 	struct small_item *item = arg;
 
-	(void)worker;
-	item->err = tsm_sha256(item->data, item->len, item->sha256);
+	for (size_t j = 0; j < item->njobs; j++) {
+		item->jobs[j].try_compress = true; /* as a small file alone (buffer_run_inline) */
+		chunk_job_run(&item->jobs[j], worker);
+	}
+	if (item->njobs == 1 && item->jobs[0].err == 0 && item->jobs[0].len == item->len)
+		memcpy(item->sha256, item->jobs[0].hash, TSM_SHA256_LEN);
+	else
+		item->err = tsm_sha256(item->data, item->len, item->sha256);
 	if (item->err == 0)
 		item->err = tsm_sha1(item->data, item->len, item->sha1);
 }
@@ -525,12 +640,10 @@ static int small_batch_submit(struct tsm_blob_writer *w, struct small_batch *b)
 	for (size_t i = 0; i < b->nitems; i++) {
 		struct small_item *item = &b->items[i];
 
-		if (item->is_blob && (rc = writer_submit(w, small_file_hash_run, item)) < 0)
-			return rc;
-	}
-	for (size_t i = 0; i < b->njobs; i++) {
-		b->jobs[i].try_compress = true; /* as a small file alone (buffer_run_inline) */
-		if ((rc = writer_submit(w, chunk_job_run, &b->jobs[i])) < 0)
+		if (!item->is_blob)
+			continue;
+		item->jobs = b->jobs + item->job0; /* the array no longer grows */
+		if ((rc = writer_submit(w, small_file_run, item)) < 0)
 			return rc;
 	}
 	return 0;
@@ -555,8 +668,7 @@ static int small_item_store(struct tsm_blob_writer *w, struct small_batch *b,
 			tsm_error("hashing a chunk of %s failed", item->what);
 			return job->err;
 		}
-		rc = tsm_chunk_put(w->store, job->hash, job->data, job->len,
-				   job->out_len ? job->out : NULL, job->out_len, &id);
+		rc = chunk_store(w, &b->write, job, &id);
 		if (rc < 0 || (rc = chunk_ids_push(w, id)) < 0)
 			return rc;
 		tsm_progress_add(w->small_progress, job->len);
@@ -564,12 +676,14 @@ static int small_item_store(struct tsm_blob_writer *w, struct small_batch *b,
 	return blob_record(w, item->sha256, item->sha1, item->len, item->what, blob_id_ret);
 }
 
-/* Stores the batch's files and calls their owners, in queue order. */
+/* Stores the batch's files and calls their owners, in queue order; the
+ * new chunks' bytes go to the packs on a worker. */
 static int small_batch_commit(struct tsm_blob_writer *w, struct small_batch *b)
 {
 	size_t i = 0;
 	int rc = 0;
 
+	b->write.n = 0;
 	while (i < b->nitems && rc == 0) {
 		struct small_item *item = &b->items[i++];
 		int64_t blob_id = 0;
@@ -582,36 +696,46 @@ static int small_batch_commit(struct tsm_blob_writer *w, struct small_batch *b)
 	}
 	/* After an error the rest are let go: the import is given up. */
 	small_batch_drop(b, i);
-	return rc;
+	return rc < 0 ? rc : writer_submit(w, write_job_run, &b->write);
 }
 
-/* The filled batch goes to the workers; the one before is stored meanwhile. */
+/* The batch being hashed: the one filled before @small_cur. */
+static struct small_batch *small_hashed(struct tsm_blob_writer *w)
+{
+	return &w->small[(w->small_cur + 2) % 3];
+}
+
+/* The filled batch goes to the workers; the one before is stored meanwhile,
+ * and the one written to the packs since is filled next. */
 static int small_cycle(struct tsm_blob_writer *w)
 {
-	struct small_batch *cur = &w->small[w->small_cur], *prev = &w->small[!w->small_cur];
+	struct small_batch *cur = &w->small[w->small_cur], *prev = small_hashed(w);
 	int rc;
 
-	writer_wait(w);
-	if ((rc = small_batch_submit(w, cur)) < 0)
+	if ((rc = writer_wait(w)) < 0 || (rc = small_batch_submit(w, cur)) < 0)
 		return rc;
 	if (w->small_pending && (rc = small_batch_commit(w, prev)) < 0)
 		return rc;
 	w->small_pending = true;
-	w->small_cur = !w->small_cur;
+	w->small_cur = (w->small_cur + 1) % 3;
 	return 0;
 }
 
 int tsm_blob_writer_flush(struct tsm_blob_writer *w)
 {
-	int rc = 0;
+	int rc = 0, err;
 
 	if (w->small[w->small_cur].nitems && (rc = small_cycle(w)) < 0)
 		return rc;
-	writer_wait(w);
+	if ((rc = writer_wait(w)) < 0)
+		return rc;
 	if (w->small_pending) {
 		w->small_pending = false;
-		rc = small_batch_commit(w, &w->small[!w->small_cur]);
+		rc = small_batch_commit(w, small_hashed(w));
 	}
+	/* Everything queued is in the packs. */
+	if ((err = writer_wait(w)) < 0 && rc == 0)
+		rc = err;
 	return rc;
 }
 

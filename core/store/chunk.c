@@ -13,15 +13,15 @@
 #include "tsmedia/log.h"
 #include "util/db.h"
 
-int tsm_chunk_put(struct tsm_store *store, const uint8_t hash[TSM_SHA256_LEN],
-		  const uint8_t *data, size_t len, const uint8_t *stored, size_t stored_len,
-		  int64_t *chunk_id_ret)
+int tsm_chunk_put_deferred(struct tsm_store *store, const uint8_t hash[TSM_SHA256_LEN],
+			   const uint8_t *data, size_t len, const uint8_t *stored,
+			   size_t stored_len, struct tsm_pack_write *write_ret,
+			   int64_t *chunk_id_ret)
 {
 	sqlite3_stmt *stmt = tsm_store_stmt(store, TSM_STMT_CHUNK_FIND);
-	int64_t pack;
-	uint64_t offset;
 	int rc;
 
+	write_ret->len = 0;
 	if (!stmt)
 		return -EIO;
 	sqlite3_bind_blob(stmt, 1, hash, TSM_SHA256_LEN, SQLITE_STATIC);
@@ -39,15 +39,15 @@ int tsm_chunk_put(struct tsm_store *store, const uint8_t hash[TSM_SHA256_LEN],
 		stored = data;
 		stored_len = len;
 	}
-	rc = tsm_pack_append(store, stored, stored_len, &pack, &offset);
-	if (rc < 0)
+	if ((rc = tsm_pack_reserve(store, stored_len, write_ret)) < 0)
 		return rc;
+	write_ret->data = stored;
 	stmt = tsm_store_stmt(store, TSM_STMT_CHUNK_INSERT);
 	if (!stmt)
 		return -EIO;
 	sqlite3_bind_blob(stmt, 1, hash, TSM_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, pack);
-	sqlite3_bind_int64(stmt, 3, (int64_t)offset);
+	sqlite3_bind_int64(stmt, 2, write_ret->pack);
+	sqlite3_bind_int64(stmt, 3, (int64_t)write_ret->offset);
 	sqlite3_bind_int64(stmt, 4, (int64_t)stored_len);
 	sqlite3_bind_int64(stmt, 5, (int64_t)len);
 	sqlite3_bind_int(stmt, 6, stored == data ? TSM_COMPRESSION_NONE : TSM_COMPRESSION_ZSTD);

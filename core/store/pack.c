@@ -184,39 +184,67 @@ static int pack_writer_ready(struct tsm_store *store, size_t len)
 	return pack_writer_create(store);
 }
 
-int tsm_pack_append(struct tsm_store *store, const void *data, size_t len, int64_t *pack_ret,
-		    uint64_t *offset_ret)
+int tsm_pack_reserve(struct tsm_store *store, size_t len, struct tsm_pack_write *write_ret)
 {
 	struct tsm_pack_writer *w = &store->writer;
 	struct tsm_pack_touched *t;
-	const uint8_t *p = data;
-	size_t left = len;
-	uint64_t off;
 	int rc;
 
 	if ((rc = pack_writer_ready(store, len)) < 0)
 		return rc;
 	t = &w->touched[w->current];
-	off = w->size;
-	while (left) {
-		ssize_t n = pwrite(t->fd, p, left, (off_t)(off + (len - left)));
+	*write_ret = (struct tsm_pack_write){ .fd = t->fd, .pack = t->id, .offset = w->size,
+					      .len = len };
+	w->size += len;
+	return 0;
+}
+
+int tsm_pack_write_at(int fd, struct iovec *iov, int iovcnt, uint64_t offset)
+{
+	while (iovcnt > 0) {
+		ssize_t n = pwritev(fd, iov, iovcnt, (off_t)offset);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			char name[32];
-
-			rc = n < 0 ? -errno : -EIO;
-			tsm_pack_name(t->id, name);
-			tsm_error("writing %s/packs/%s: %s", store->dir, name, strerror(-rc));
-			return rc;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		offset += (uint64_t)n;
+		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			iovcnt--;
 		}
-		p += n;
-		left -= (size_t)n;
+		if (iovcnt > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
 	}
-	w->size += len;
-	*pack_ret = t->id;
-	*offset_ret = off;
+	return 0;
+}
+
+void tsm_pack_write_report(struct tsm_store *store, int64_t pack, int err)
+{
+	char name[32];
+
+	tsm_pack_name(pack, name);
+	tsm_error("writing %s/packs/%s: %s", store->dir, name, strerror(-err));
+}
+
+int tsm_pack_append(struct tsm_store *store, const void *data, size_t len, int64_t *pack_ret,
+		    uint64_t *offset_ret)
+{
+	struct tsm_pack_write pw;
+	struct iovec iov = { (void *)data, len };
+	int rc;
+
+	if ((rc = tsm_pack_reserve(store, len, &pw)) < 0)
+		return rc;
+	if ((rc = tsm_pack_write_at(pw.fd, &iov, 1, pw.offset)) < 0) {
+		tsm_pack_write_report(store, pw.pack, rc);
+		return rc;
+	}
+	*pack_ret = pw.pack;
+	*offset_ret = pw.offset;
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 
 struct tsm_store;
@@ -104,6 +105,27 @@ void tsm_pack_name(int64_t pack_id, char buf[32]);
 
 int tsm_pack_append(struct tsm_store *store, const void *data, size_t len,
 		    int64_t *pack_ret, uint64_t *offset_ret);
+
+/* Bytes placed in a pack and written later (tsm_pack_reserve), by any
+ * thread: @fd stays open until the session commits or aborts, and every
+ * reserved byte must be written before it does. */
+struct tsm_pack_write {
+	int fd;
+	int64_t pack;
+	uint64_t offset;
+	const uint8_t *data;
+	size_t len;
+};
+
+/* Room for @len bytes at the end of the pack being written: where they
+ * go, in @write_ret (its @data left to the caller).  Write session only,
+ * on the thread that owns it. */
+int tsm_pack_reserve(struct tsm_store *store, size_t len, struct tsm_pack_write *write_ret);
+/* pwritev() of @iov (changed on the way) at @offset of @fd, whole: 0 or a
+ * negative errno.  Thread-safe; reports nothing. */
+int tsm_pack_write_at(int fd, struct iovec *iov, int iovcnt, uint64_t offset);
+/* "writing DIR/packs/NAME: ERROR", for a failed write to @pack. */
+void tsm_pack_write_report(struct tsm_store *store, int64_t pack, int err);
 int tsm_pack_writer_sync(struct tsm_store *store);
 void tsm_pack_writer_rollback(struct tsm_store *store);
 void tsm_pack_writer_reset(struct tsm_store *store);

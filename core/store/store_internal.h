@@ -96,10 +96,14 @@ struct tsm_chunk_loc {
 };
 
 /* Adds a chunk unless one with @hash exists; @stored is @data compressed
- * (@stored_len < @len) or NULL to store it raw.  Inside a write session. */
-int tsm_chunk_put(struct tsm_store *store, const uint8_t hash[TSM_SHA256_LEN],
-		  const uint8_t *data, size_t len, const uint8_t *stored, size_t stored_len,
-		  int64_t *chunk_id_ret);
+ * (@stored_len < @len) or NULL to store it raw.  Inside a write session.
+ * A new chunk's bytes are only placed: @write_ret says where they go (len
+ * 0: the chunk was there already), for the caller to write before the
+ * session ends (pack.h). */
+int tsm_chunk_put_deferred(struct tsm_store *store, const uint8_t hash[TSM_SHA256_LEN],
+			   const uint8_t *data, size_t len, const uint8_t *stored,
+			   size_t stored_len, struct tsm_pack_write *write_ret,
+			   int64_t *chunk_id_ret);
 int tsm_chunk_lookup(struct tsm_store *store, int64_t chunk_id, struct tsm_chunk_loc *loc_ret);
 /* A chunk's location from a catalog row whose columns from @col on are
  * id, pack, offset, stored_size, size, codec, hash; every value checked
@@ -154,6 +158,8 @@ typedef ssize_t (*tsm_blob_read_fn)(void *ctx, void *buf, size_t len);
 int tsm_blob_writer_import_stream(struct tsm_blob_writer *writer, tsm_blob_read_fn read,
 				  void *ctx, const char *what, struct tsm_progress *progress,
 				  int64_t *blob_id_ret, uint64_t *size_ret);
+/* Waits for its workers, whose writes to the packs must end before the
+ * session commits or aborts. */
 void tsm_blob_writer_free(struct tsm_blob_writer *writer);
 /* Small files in bulk, when the writer has workers (tsm_blob_writer_parallel;
  * not with TSMEDIA_THREADS=1): tsm_blob_writer_queue_file() reads @fd (from

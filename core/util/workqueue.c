@@ -168,6 +168,28 @@ void tsm_workqueue_wait(struct tsm_workqueue *wq)
 	pthread_mutex_unlock(&wq->lock);
 }
 
+void tsm_workqueue_wait_helping(struct tsm_workqueue *wq, unsigned slot)
+{
+	pthread_mutex_lock(&wq->lock);
+	while (wq->pending) {
+		struct task t;
+
+		if (!wq->count) {
+			pthread_cond_wait(&wq->idle, &wq->lock);
+			continue;
+		}
+		t = wq->tasks[wq->head];
+		wq->head = (wq->head + 1) % wq->cap;
+		wq->count--;
+		pthread_mutex_unlock(&wq->lock);
+		t.fn(t.arg, slot);
+		pthread_mutex_lock(&wq->lock);
+		if (--wq->pending == 0)
+			pthread_cond_broadcast(&wq->idle);
+	}
+	pthread_mutex_unlock(&wq->lock);
+}
+
 void tsm_workqueue_free(struct tsm_workqueue *wq)
 {
 	if (!wq)

@@ -14,6 +14,10 @@ unsigned tsm_workqueue_threads(const struct tsm_workqueue *wq);
 int tsm_workqueue_submit(struct tsm_workqueue *wq, tsm_work_fn fn, void *arg);
 /* Returns when every task submitted so far has finished. */
 void tsm_workqueue_wait(struct tsm_workqueue *wq);
+/* The same, running queued tasks on the calling thread meanwhile, as
+ * worker @slot (an index no worker has: nthreads or more), so that the
+ * waiting thread's processor does not idle. */
+void tsm_workqueue_wait_helping(struct tsm_workqueue *wq, unsigned slot);
 /* Waits, then stops and joins the workers. */
 void tsm_workqueue_free(struct tsm_workqueue *wq);
 
