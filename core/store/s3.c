@@ -484,7 +484,35 @@ struct request {
 /* libcurl's receive buffer for responses with a body. */
 #define RECV_BUFFER (512L * 1024)
 
-/* Keys we make are [A-Za-z0-9._/-]: nothing needs escaping in the URL. */
+/* Keys we make are [A-Za-z0-9._/-] in non-empty segments other than "."
+ * and "..": nothing needs escaping in the URL, and libcurl's removal of
+ * dot segments (RFC 3986 section 5.2.4, which it applies to every URL it
+ * is given) changes none of them.  A key that is not so (a listed one: a
+ * service's words) is refused before any request: "packs/x/../../../b/k"
+ * would reach another bucket. */
+static bool key_safe(const char *key)
+{
+	const char *seg = key;
+
+	if (!*key)
+		return false;
+	for (const char *p = key;; p++) {
+		if (*p == '/' || !*p) {
+			size_t n = (size_t)(p - seg);
+
+			if (n == 0 || (n == 1 && seg[0] == '.') ||
+			    (n == 2 && seg[0] == '.' && seg[1] == '.'))
+				return false;
+			if (!*p)
+				return true;
+			seg = p + 1;
+		} else if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			     (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-')) {
+			return false;
+		}
+	}
+}
+
 static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 {
 	struct curl_slist *hdrs = NULL, *h;
@@ -494,6 +522,14 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 	CURLcode cc;
 	int rc = -ENOMEM;
 
+	if (rq->key && !key_safe(rq->key)) {
+		char shown[4 * 64 + 1];
+
+		tsm_s3_escape(rq->key, strnlen(rq->key, 64), shown, sizeof(shown));
+		tsm_error("%s %s: the key '%s' is not one this store makes: not sent", rq->method,
+			  s3->location, shown);
+		return -EINVAL;
+	}
 	curl_easy_reset(c);
 	if (asprintf(&url, "%s/%s/%s%s%s%s", s3->endpoint, s3->bucket, rq->key ? s3->prefix : "",
 		     rq->key ? rq->key : "", rq->query ? "?" : "", rq->query ? rq->query : "") < 0) {

@@ -304,6 +304,45 @@ static void test_escape(void **state)
 	assert_string_equal(small, "abcdef");
 }
 
+/* A key this store would never make (a listed key with "." or ".."
+ * segments, which libcurl folds away: "packs/pack-1.pack/../../../b/k"
+ * would reach another bucket; a character the URL would need escaped) is
+ * refused before any request.  The endpoint is a closed port: a request
+ * that went out fails with -EIO, a refused key with -EINVAL. */
+static void test_key_refused(void **state)
+{
+	struct tsm_s3_config cfg = { .url = "s3://bucket/site1", .endpoint = "http://127.0.0.1:9",
+				     .timeout = 5 };
+	const char *bad[] = {
+		"packs/pack-00000001.pack/../../../other-bucket/k",
+		"packs/../catalog/CURRENT",
+		"leases/..",
+		"leases/.",
+		"./leases/x",
+		"packs//pack-00000001.pack",
+		"packs/pack 1.pack",
+		"packs/pack?x=1",
+		"packs/pack#1",
+		"packs/pack%2e%2e",
+		"",
+	};
+	struct tsm_s3 *s3;
+
+	(void)state;
+	setenv("AWS_ACCESS_KEY_ID", "unit", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "unit-secret", 1);
+	unsetenv("TSMEDIA_S3_CREDENTIALS");
+	assert_int_equal(tsm_s3_new(&cfg, &s3), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		print_message("%s\n", bad[i]);
+		assert_int_equal(tsm_s3_delete(s3, bad[i]), -EINVAL);
+	}
+	/* Keys it makes go out (and fail: nothing listens). */
+	assert_int_equal(tsm_s3_delete(s3, "packs/pack-00000001.pack"), -EIO);
+	assert_int_equal(tsm_s3_delete(s3, "leases/dp-01.example_2"), -EIO);
+	tsm_s3_free(s3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_list_prefix),
 		cmocka_unit_test(test_uploads),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_key_refused),
 	};
 
 	tsm_log_set_level(TSM_LOG_ERROR);
