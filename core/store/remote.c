@@ -639,7 +639,9 @@ static bool id_valid(const char *id)
 {
 	size_t n = strlen(id);
 
-	if (n == 0 || n >= 64)
+	/* "." and ".." would be dot segments of leases/ID, which a URL's
+	 * path folds away (RFC 3986 section 5.2.4): not a key of its own. */
+	if (n == 0 || n >= 64 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||

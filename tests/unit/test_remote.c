@@ -18,6 +18,7 @@
 #include "store/s3.h"
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
+#include "tsmedia/store.h"
 
 #define HEX64 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
@@ -343,6 +344,43 @@ static void test_key_refused(void **state)
 	tsm_s3_free(s3);
 }
 
+/* A frontend id names its lease, leases/ID: "." and ".." would name the
+ * folder or the store's prefix itself (a dot segment), so they are refused
+ * with the other invalid ids, before the object store is asked anything
+ * (the endpoint is a closed port: asked, it gives -EIO). */
+static void test_frontend_id_dots(void **state)
+{
+	char dir[] = "/tmp/tsm-unit-fe-XXXXXX", cache[64], *store_dir = NULL;
+	const char *ids[] = { ".", "..", "a/b", "" };
+
+	(void)state;
+	setenv("AWS_ACCESS_KEY_ID", "unit", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "unit-secret", 1);
+	unsetenv("TSMEDIA_S3_CREDENTIALS");
+	assert_non_null(mkdtemp(dir));
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		struct tsm_frontend_options o = { .url = "s3://bucket/site1",
+						  .endpoint = "http://127.0.0.1:9",
+						  .cache_dir = cache, .id = ids[i], .timeout = 5 };
+
+		print_message("'%s'\n", ids[i]);
+		assert_int_equal(tsm_frontend_setup(&o, &store_dir), -EINVAL);
+		assert_null(store_dir);
+	}
+	/* A valid id goes on to ask the object store. */
+	struct tsm_frontend_options ok = { .url = "s3://bucket/site1",
+					   .endpoint = "http://127.0.0.1:9", .cache_dir = cache,
+					   .id = "dp-01..x", .timeout = 5 };
+
+	assert_int_equal(tsm_frontend_setup(&ok, &store_dir), -EIO);
+	assert_null(store_dir);
+	char cmd[96];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_uploads),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_key_refused),
+		cmocka_unit_test(test_frontend_id_dots),
 	};
 
 	tsm_log_set_level(TSM_LOG_ERROR);
