@@ -239,12 +239,52 @@ int tsm_s3_new(const struct tsm_s3_config *config, struct tsm_s3 **s3_ret)
 	size_t elen;
 	int rc;
 
-	if (strncmp(config->endpoint, "http://", 7) != 0 &&
-	    strncmp(config->endpoint, "https://", 8) != 0) {
+	const char *auth = strstr(config->endpoint, "://");
+	size_t auth_len = auth ? strcspn(auth + 3, "/") : 0;
+	bool printable = true;
+
+	for (const char *p = config->endpoint; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			printable = false;
+	if ((strncmp(config->endpoint, "http://", 7) != 0 &&
+	     strncmp(config->endpoint, "https://", 8) != 0) ||
+	    !printable) {
+		char shown[4 * 128 + 1];
+
+		tsm_s3_escape(config->endpoint, strnlen(config->endpoint, 128), shown,
+			      sizeof(shown));
 		tsm_error("invalid object storage endpoint '%s': http://HOST[:PORT] or "
 			  "https://HOST[:PORT]",
-			  config->endpoint);
+			  shown);
 		return -EINVAL;
+	}
+	/* USER:PASSWORD@ in the endpoint would be a secret on the command line
+	 * and in the catalog (remote_endpoint is published with it): refused,
+	 * and not repeated in the message. */
+	if (memchr(auth + 3, '@', auth_len)) {
+		tsm_error("invalid object storage endpoint: it names a user or password; "
+			  "credentials come only from the environment or TSMEDIA_S3_CREDENTIALS");
+		return -EINVAL;
+	}
+	/* The region is a field of the signature's scope, "aws:amz:REGION:s3"
+	 * (https://curl.se/libcurl/c/CURLOPT_AWS_SIGV4.html): a ':' would
+	 * shift the fields.  AWS names them with letters, digits and '-',
+	 * Ceph's zonegroups are names like "default". */
+	if (config->region) {
+		size_t n = strlen(config->region);
+
+		if (n == 0 || n > 63 ||
+		    strspn(config->region, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789._-") != n) {
+			char shown[4 * 64 + 1];
+
+			tsm_s3_escape(config->region, strnlen(config->region, 64), shown,
+				      sizeof(shown));
+			tsm_error("invalid object storage region '%s': up to 63 letters, digits, "
+				  "'.', '_' or '-'",
+				  shown);
+			return -EINVAL;
+		}
 	}
 	pthread_once(&curl_once, curl_init_once);
 	if (!(s3 = calloc(1, sizeof(*s3))))

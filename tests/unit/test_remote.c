@@ -381,6 +381,48 @@ static void test_frontend_id_dots(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A region goes into the signature's scope ("aws:amz:REGION:s3", where a
+ * ':' would shift the fields), and an endpoint with a user name and
+ * password in it would carry a secret on the command line and into the
+ * catalog (remote_endpoint, which is published): both refused. */
+static void test_config_refused(void **state)
+{
+	const char *regions[] = { "x:y", "eu west", "a\nb", "r/1" };
+	const char *endpoints[] = { "http://key:secret@127.0.0.1:9", "https://user@host",
+				    "http://host name", "http://host\r\nX: y" };
+	struct tsm_s3 *s3 = NULL;
+
+	(void)state;
+	setenv("AWS_ACCESS_KEY_ID", "unit", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "unit-secret", 1);
+	unsetenv("TSMEDIA_S3_CREDENTIALS");
+	for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
+		struct tsm_s3_config cfg = { .url = "s3://bucket/site1",
+					     .endpoint = "http://127.0.0.1:9", .region = regions[i] };
+
+		print_message("region '%s'\n", regions[i]);
+		assert_int_equal(tsm_s3_new(&cfg, &s3), -EINVAL);
+	}
+	for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
+		struct tsm_s3_config cfg = { .url = "s3://bucket/site1", .endpoint = endpoints[i] };
+
+		print_message("endpoint '%s'\n", endpoints[i]);
+		assert_int_equal(tsm_s3_new(&cfg, &s3), -EINVAL);
+	}
+	/* What the services name their regions, and endpoints with a port or
+	 * a path. */
+	const char *fine_regions[] = { "us-east-1", "default", "eu-central-1", "zone_group.2" };
+
+	for (size_t i = 0; i < sizeof(fine_regions) / sizeof(fine_regions[0]); i++) {
+		struct tsm_s3_config cfg = { .url = "s3://bucket/site1",
+					     .endpoint = "https://s3.example.com:8443/rgw/",
+					     .region = fine_regions[i] };
+
+		assert_int_equal(tsm_s3_new(&cfg, &s3), 0);
+		tsm_s3_free(s3);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_key_refused),
 		cmocka_unit_test(test_frontend_id_dots),
+		cmocka_unit_test(test_config_refused),
 	};
 
 	tsm_log_set_level(TSM_LOG_ERROR);
