@@ -2167,8 +2167,8 @@ static int mpu_visit(void *ctx, const char *key, const char *upload_id, int64_t 
 
 	if (strncmp(key, "packs/", 6) != 0 && strncmp(key, "catalog/", 8) != 0)
 		return 0;
-	if (key[strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-")])
-		return 0; /* not a key this store makes */
+	if (!tsm_s3_key_safe(key))
+		return 0; /* not a key this store makes ("packs/./x": no dot segments) */
 	if (initiated <= 0 || w->now - initiated < w->grace)
 		return 0;
 	if ((rc = tsm_s3_upload_abort(w->s3, key, upload_id)) < 0)

@@ -530,7 +530,7 @@ struct request {
  * is given) changes none of them.  A key that is not so (a listed one: a
  * service's words) is refused before any request: "packs/x/../../../b/k"
  * would reach another bucket. */
-static bool key_safe(const char *key)
+bool tsm_s3_key_safe(const char *key)
 {
 	const char *seg = key;
 
@@ -562,7 +562,7 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 	CURLcode cc;
 	int rc = -ENOMEM;
 
-	if (rq->key && !key_safe(rq->key)) {
+	if (rq->key && !tsm_s3_key_safe(rq->key)) {
 		char shown[4 * 64 + 1];
 
 		tsm_s3_escape(rq->key, strnlen(rq->key, 64), shown, sizeof(shown));

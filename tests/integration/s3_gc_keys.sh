@@ -34,6 +34,18 @@ for k in "${foreign[@]}"; do put "$k"; done
 # An orphan pack object of this store's own naming: gc deletes it.
 put packs/pack-00000099.pack
 
+# An incomplete multipart upload under a key with a dot segment (sent
+# as is: curl would fold it): not a key this store makes, so gc leaves it,
+# and goes on (its abort would be refused before any request).
+rgw_curl --path-as-is -X POST "$RGW_ENDPOINT/$BUCKET/g1/packs/./x.pack?uploads=" >"$WORK/mpu.xml" ||
+	fail "the gateway refused to start an upload under packs/./x.pack"
+listed_uploads() {
+	rgw_curl "$RGW_ENDPOINT/$BUCKET?prefix=g1%2F&uploads=" | grep -o '<Key>[^<]*</Key>' || true
+}
+note "incomplete uploads: $(listed_uploads | paste -sd' ')"
+listed_uploads | grep -q '<Key>g1/packs/./x.pack</Key>' ||
+	fail "the gateway does not list the upload as g1/packs/./x.pack: $(listed_uploads)"
+
 check "gc with a grace of 1 s, twice (an orphan is deleted a grace after it was first seen)"
 sleep 2
 tsm "$store" gc --grace 1s >/dev/null
@@ -44,5 +56,7 @@ exists "$gen1" && fail "gc left the old generation $gen1"
 for k in "${foreign[@]}"; do
 	exists "$k" || fail "gc deleted $k, an object this store did not make"
 done
+listed_uploads | grep -q '<Key>g1/packs/./x.pack</Key>' ||
+	fail "gc aborted the upload of packs/./x.pack, not a key this store makes"
 tsm "$store" verify >/dev/null || fail "verify fails after gc"
 pass
