@@ -639,7 +639,9 @@ static bool id_valid(const char *id)
 {
 	size_t n = strlen(id);
 
-	if (n == 0 || n >= 64)
+	/* "." and ".." would be dot segments of leases/ID, which a URL's
+	 * path folds away (RFC 3986 section 5.2.4): not a key of its own. */
+	if (n == 0 || n >= 64 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
@@ -2062,13 +2064,18 @@ static int gc_visit(void *ctx, const char *key, uint64_t size, int64_t mtime)
 {
 	struct gc_walk *w = ctx;
 	long long id;
-	char end;
+	char end, own[48];
 	int rc;
 
 	(void)size;
 	(void)mtime;
 	if (sscanf(key, "packs/pack-%lld.pac%c", &id, &end) != 2 || end != 'k' || id <= 0)
 		return 0; /* not ours: left alone */
+	/* Exactly a key pack_key makes: "packs/pack-00000099.pack.keep",
+	 * which the pattern alone takes for pack 99, is not ours either. */
+	pack_key(id, own);
+	if (strcmp(key, own) != 0)
+		return 0;
 	sqlite3_reset(w->known);
 	sqlite3_bind_int64(w->known, 1, id);
 	rc = sqlite3_step(w->known);
@@ -2104,11 +2111,16 @@ static int gen_visit(void *ctx, const char *key, uint64_t size, int64_t mtime)
 {
 	struct gen_walk *w = ctx;
 	long long gen;
-	char end;
+	char end, own[64];
 
 	(void)size;
 	if (sscanf(key, "catalog/%lld.d%c", &gen, &end) != 2 || end != 'b' || gen < 1 ||
 	    gen >= w->current || w->now - mtime < w->grace)
+		return 0;
+	/* Exactly a key tsm_remote_publish_to makes, nothing that only
+	 * starts like one. */
+	snprintf(own, sizeof(own), "catalog/%020lld.db", gen);
+	if (strcmp(key, own) != 0)
 		return 0;
 	for (size_t i = 0; i < w->nleases; i++)
 		if (w->leases[i].generation == gen &&
@@ -2155,8 +2167,8 @@ static int mpu_visit(void *ctx, const char *key, const char *upload_id, int64_t 
 
 	if (strncmp(key, "packs/", 6) != 0 && strncmp(key, "catalog/", 8) != 0)
 		return 0;
-	if (key[strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-")])
-		return 0; /* not a key this store makes */
+	if (!tsm_s3_key_safe(key))
+		return 0; /* not a key this store makes ("packs/./x": no dot segments) */
 	if (initiated <= 0 || w->now - initiated < w->grace)
 		return 0;
 	if ((rc = tsm_s3_upload_abort(w->s3, key, upload_id)) < 0)

@@ -239,12 +239,52 @@ int tsm_s3_new(const struct tsm_s3_config *config, struct tsm_s3 **s3_ret)
 	size_t elen;
 	int rc;
 
-	if (strncmp(config->endpoint, "http://", 7) != 0 &&
-	    strncmp(config->endpoint, "https://", 8) != 0) {
+	const char *auth = strstr(config->endpoint, "://");
+	size_t auth_len = auth ? strcspn(auth + 3, "/") : 0;
+	bool printable = true;
+
+	for (const char *p = config->endpoint; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			printable = false;
+	if ((strncmp(config->endpoint, "http://", 7) != 0 &&
+	     strncmp(config->endpoint, "https://", 8) != 0) ||
+	    !printable) {
+		char shown[4 * 128 + 1];
+
+		tsm_s3_escape(config->endpoint, strnlen(config->endpoint, 128), shown,
+			      sizeof(shown));
 		tsm_error("invalid object storage endpoint '%s': http://HOST[:PORT] or "
 			  "https://HOST[:PORT]",
-			  config->endpoint);
+			  shown);
 		return -EINVAL;
+	}
+	/* USER:PASSWORD@ in the endpoint would be a secret on the command line
+	 * and in the catalog (remote_endpoint is published with it): refused,
+	 * and not repeated in the message. */
+	if (memchr(auth + 3, '@', auth_len)) {
+		tsm_error("invalid object storage endpoint: it names a user or password; "
+			  "credentials come only from the environment or TSMEDIA_S3_CREDENTIALS");
+		return -EINVAL;
+	}
+	/* The region is a field of the signature's scope, "aws:amz:REGION:s3"
+	 * (https://curl.se/libcurl/c/CURLOPT_AWS_SIGV4.html): a ':' would
+	 * shift the fields.  AWS names them with letters, digits and '-',
+	 * Ceph's zonegroups are names like "default". */
+	if (config->region) {
+		size_t n = strlen(config->region);
+
+		if (n == 0 || n > 63 ||
+		    strspn(config->region, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789._-") != n) {
+			char shown[4 * 64 + 1];
+
+			tsm_s3_escape(config->region, strnlen(config->region, 64), shown,
+				      sizeof(shown));
+			tsm_error("invalid object storage region '%s': up to 63 letters, digits, "
+				  "'.', '_' or '-'",
+				  shown);
+			return -EINVAL;
+		}
 	}
 	pthread_once(&curl_once, curl_init_once);
 	if (!(s3 = calloc(1, sizeof(*s3))))
@@ -484,7 +524,35 @@ struct request {
 /* libcurl's receive buffer for responses with a body. */
 #define RECV_BUFFER (512L * 1024)
 
-/* Keys we make are [A-Za-z0-9._/-]: nothing needs escaping in the URL. */
+/* Keys we make are [A-Za-z0-9._/-] in non-empty segments other than "."
+ * and "..": nothing needs escaping in the URL, and libcurl's removal of
+ * dot segments (RFC 3986 section 5.2.4, which it applies to every URL it
+ * is given) changes none of them.  A key that is not so (a listed one: a
+ * service's words) is refused before any request: "packs/x/../../../b/k"
+ * would reach another bucket. */
+bool tsm_s3_key_safe(const char *key)
+{
+	const char *seg = key;
+
+	if (!*key)
+		return false;
+	for (const char *p = key;; p++) {
+		if (*p == '/' || !*p) {
+			size_t n = (size_t)(p - seg);
+
+			if (n == 0 || (n == 1 && seg[0] == '.') ||
+			    (n == 2 && seg[0] == '.' && seg[1] == '.'))
+				return false;
+			if (!*p)
+				return true;
+			seg = p + 1;
+		} else if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			     (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-')) {
+			return false;
+		}
+	}
+}
+
 static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 {
 	struct curl_slist *hdrs = NULL, *h;
@@ -494,6 +562,14 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 	CURLcode cc;
 	int rc = -ENOMEM;
 
+	if (rq->key && !tsm_s3_key_safe(rq->key)) {
+		char shown[4 * 64 + 1];
+
+		tsm_s3_escape(rq->key, strnlen(rq->key, 64), shown, sizeof(shown));
+		tsm_error("%s %s: the key '%s' is not one this store makes: not sent", rq->method,
+			  s3->location, shown);
+		return -EINVAL;
+	}
 	curl_easy_reset(c);
 	if (asprintf(&url, "%s/%s/%s%s%s%s", s3->endpoint, s3->bucket, rq->key ? s3->prefix : "",
 		     rq->key ? rq->key : "", rq->query ? "?" : "", rq->query ? rq->query : "") < 0) {

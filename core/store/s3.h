@@ -93,6 +93,11 @@ int tsm_s3_uploads_parse(const char *xml, size_t len, const char *want, size_t p
 			 tsm_s3_upload_fn fn, void *ctx, bool *truncated_ret, char **key_marker_ret,
 			 char **id_marker_ret);
 
+/* Whether @key is one this store could make: [A-Za-z0-9._-] segments,
+ * none empty, "." or ".." (requests refuse any other: a listed key goes
+ * into the URL as it is). */
+bool tsm_s3_key_safe(const char *key);
+
 /* Copies @len bytes of @in into @out (of @n bytes, NUL-terminated), each
  * control character, backslash or byte beyond ASCII written as \xNN: for
  * a service's words on their way to a log line. */

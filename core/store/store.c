@@ -383,6 +383,28 @@ int tsm_store_write_begin(struct tsm_store *store)
 		flock(store->lock_fd, LOCK_UN);
 		return rc;
 	}
+	/* A handle opened while the store was local, which `store push` has
+	 * since switched to object storage (in another process, committed
+	 * while this one waited for the lock): its sessions would append to
+	 * packs already uploaded and commit chunks no object holds, and
+	 * publish nothing.  Refused; the command run again opens the store as
+	 * what it is now. */
+	if (!store->remote) {
+		char url[8];
+
+		rc = tsm_meta_get(store->db, "remote_url", url, sizeof(url));
+		if (rc == 0) {
+			tsm_error("%s was moved to object storage (store push) after this command "
+				  "opened it: nothing was written; run the command again",
+				  store->dir);
+			rc = -ESTALE;
+		}
+		if (rc != -ENOENT) {
+			sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+			flock(store->lock_fd, LOCK_UN);
+			return rc;
+		}
+	}
 	tsm_pack_writer_reset(store);
 	/* Pack objects are never rewritten: every session seals its own. */
 	if (tsm_remote_is_writer(store))

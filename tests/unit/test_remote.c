@@ -18,6 +18,7 @@
 #include "store/s3.h"
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
+#include "tsmedia/store.h"
 
 #define HEX64 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
@@ -304,6 +305,124 @@ static void test_escape(void **state)
 	assert_string_equal(small, "abcdef");
 }
 
+/* A key this store would never make (a listed key with "." or ".."
+ * segments, which libcurl folds away: "packs/pack-1.pack/../../../b/k"
+ * would reach another bucket; a character the URL would need escaped) is
+ * refused before any request.  The endpoint is a closed port: a request
+ * that went out fails with -EIO, a refused key with -EINVAL. */
+static void test_key_refused(void **state)
+{
+	struct tsm_s3_config cfg = { .url = "s3://bucket/site1", .endpoint = "http://127.0.0.1:9",
+				     .timeout = 5 };
+	const char *bad[] = {
+		"packs/pack-00000001.pack/../../../other-bucket/k",
+		"packs/../catalog/CURRENT",
+		"leases/..",
+		"leases/.",
+		"./leases/x",
+		"packs//pack-00000001.pack",
+		"packs/pack 1.pack",
+		"packs/pack?x=1",
+		"packs/pack#1",
+		"packs/pack%2e%2e",
+		"",
+	};
+	struct tsm_s3 *s3;
+
+	(void)state;
+	setenv("AWS_ACCESS_KEY_ID", "unit", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "unit-secret", 1);
+	unsetenv("TSMEDIA_S3_CREDENTIALS");
+	assert_int_equal(tsm_s3_new(&cfg, &s3), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		print_message("%s\n", bad[i]);
+		assert_int_equal(tsm_s3_delete(s3, bad[i]), -EINVAL);
+	}
+	/* Keys it makes go out (and fail: nothing listens). */
+	assert_int_equal(tsm_s3_delete(s3, "packs/pack-00000001.pack"), -EIO);
+	assert_int_equal(tsm_s3_delete(s3, "leases/dp-01.example_2"), -EIO);
+	tsm_s3_free(s3);
+}
+
+/* A frontend id names its lease, leases/ID: "." and ".." would name the
+ * folder or the store's prefix itself (a dot segment), so they are refused
+ * with the other invalid ids, before the object store is asked anything
+ * (the endpoint is a closed port: asked, it gives -EIO). */
+static void test_frontend_id_dots(void **state)
+{
+	char dir[] = "/tmp/tsm-unit-fe-XXXXXX", cache[64], *store_dir = NULL;
+	const char *ids[] = { ".", "..", "a/b", "" };
+
+	(void)state;
+	setenv("AWS_ACCESS_KEY_ID", "unit", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "unit-secret", 1);
+	unsetenv("TSMEDIA_S3_CREDENTIALS");
+	assert_non_null(mkdtemp(dir));
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		struct tsm_frontend_options o = { .url = "s3://bucket/site1",
+						  .endpoint = "http://127.0.0.1:9",
+						  .cache_dir = cache, .id = ids[i], .timeout = 5 };
+
+		print_message("'%s'\n", ids[i]);
+		assert_int_equal(tsm_frontend_setup(&o, &store_dir), -EINVAL);
+		assert_null(store_dir);
+	}
+	/* A valid id goes on to ask the object store. */
+	struct tsm_frontend_options ok = { .url = "s3://bucket/site1",
+					   .endpoint = "http://127.0.0.1:9", .cache_dir = cache,
+					   .id = "dp-01..x", .timeout = 5 };
+
+	assert_int_equal(tsm_frontend_setup(&ok, &store_dir), -EIO);
+	assert_null(store_dir);
+	char cmd[96];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A region goes into the signature's scope ("aws:amz:REGION:s3", where a
+ * ':' would shift the fields), and an endpoint with a user name and
+ * password in it would carry a secret on the command line and into the
+ * catalog (remote_endpoint, which is published): both refused. */
+static void test_config_refused(void **state)
+{
+	const char *regions[] = { "x:y", "eu west", "a\nb", "r/1" };
+	const char *endpoints[] = { "http://key:secret@127.0.0.1:9", "https://user@host",
+				    "http://host name", "http://host\r\nX: y" };
+	struct tsm_s3 *s3 = NULL;
+
+	(void)state;
+	setenv("AWS_ACCESS_KEY_ID", "unit", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "unit-secret", 1);
+	unsetenv("TSMEDIA_S3_CREDENTIALS");
+	for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
+		struct tsm_s3_config cfg = { .url = "s3://bucket/site1",
+					     .endpoint = "http://127.0.0.1:9", .region = regions[i] };
+
+		print_message("region '%s'\n", regions[i]);
+		assert_int_equal(tsm_s3_new(&cfg, &s3), -EINVAL);
+	}
+	for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
+		struct tsm_s3_config cfg = { .url = "s3://bucket/site1", .endpoint = endpoints[i] };
+
+		print_message("endpoint '%s'\n", endpoints[i]);
+		assert_int_equal(tsm_s3_new(&cfg, &s3), -EINVAL);
+	}
+	/* What the services name their regions, and endpoints with a port or
+	 * a path. */
+	const char *fine_regions[] = { "us-east-1", "default", "eu-central-1", "zone_group.2" };
+
+	for (size_t i = 0; i < sizeof(fine_regions) / sizeof(fine_regions[0]); i++) {
+		struct tsm_s3_config cfg = { .url = "s3://bucket/site1",
+					     .endpoint = "https://s3.example.com:8443/rgw/",
+					     .region = fine_regions[i] };
+
+		assert_int_equal(tsm_s3_new(&cfg, &s3), 0);
+		tsm_s3_free(s3);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +433,9 @@ int main(void)
 		cmocka_unit_test(test_list_prefix),
 		cmocka_unit_test(test_uploads),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_key_refused),
+		cmocka_unit_test(test_frontend_id_dots),
+		cmocka_unit_test(test_config_refused),
 	};
 
 	tsm_log_set_level(TSM_LOG_ERROR);

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
@@ -244,6 +246,53 @@ static void test_gc_respects_pins(void **state)
 	free(data);
 }
 
+/* A handle opened while the store was local must not write once another
+ * process (tsmedia store push) has switched the store to object storage:
+ * its sessions would append to packs already uploaded and commit chunks
+ * no object holds, with nothing published.  The session is refused and
+ * nothing changes: packs, catalog. */
+static void test_write_refused_after_push_switch(void **state)
+{
+	struct fixture *f = *state;
+	struct tsm_content_add_result r;
+	struct tsm_content_add_options o = { .kind = TSM_KIND_PACKAGE, .name = "late",
+					     .source = f->src };
+	struct tsm_store_stats s0, s1;
+	const size_t size = 1u << 20;
+	uint8_t *data = pseudo_random(size, 21);
+	char path[160], *err = NULL;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/file", f->src);
+	write_file(path, data, size);
+	add(f, NULL, &r);
+	assert_int_equal(tsm_store_stats(f->store, &s0), 0);
+
+	/* What push's last step commits, from another connection (another
+	 * process). */
+	snprintf(path, sizeof(path), "%s/catalog.db", f->store_dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	assert_int_equal(sqlite3_exec(db,
+				      "INSERT OR REPLACE INTO meta(key, value) VALUES"
+				      "('remote_url', 's3://bucket/site'),"
+				      "('remote_endpoint', 'http://127.0.0.1:1')",
+				      NULL, NULL, &err),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	free(data);
+	data = pseudo_random(size, 22);
+	snprintf(path, sizeof(path), "%s/other", f->src);
+	write_file(path, data, size);
+	assert_int_equal(tsm_content_add(f->store, &o, &r), -ESTALE);
+	assert_int_equal(tsm_store_stats(f->store, &s1), 0);
+	assert_int_equal(s1.pack_bytes, s0.pack_bytes);
+	assert_int_equal(s1.chunks, s0.chunks);
+	assert_int_equal(s1.blobs, s0.blobs);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +300,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_blob_reader_random_offsets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage_is_an_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_respects_pins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_refused_after_push_switch, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
