@@ -461,11 +461,12 @@ static int cat_open_locked(struct tsm_store *store, const char *id, const char *
 	sqlite3_stmt *stmt;
 	int64_t row, blob = 0;
 	uint32_t mode = 0;
+	bool no_blob = false;
 	int rc;
 
 	if ((rc = version_row_find(store, id, 0, &row)) < 0)
 		return rc;
-	if ((rc = tsm_db_prepare(store->db, "SELECT mode, blob FROM tree_entries"
+	if ((rc = tsm_db_prepare(store->db, "SELECT mode, blob, size FROM tree_entries"
 					    " WHERE version = ? AND path = ?", &stmt)) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, row);
@@ -474,6 +475,10 @@ static int cat_open_locked(struct tsm_store *store, const char *id, const char *
 	if (rc == SQLITE_ROW) {
 		mode = (uint32_t)sqlite3_column_int64(stmt, 0);
 		blob = sqlite3_column_int64(stmt, 1);
+		/* An empty file imported from a WIM has no blob (the WIM
+		 * names no stream for it): there are no bytes to read. */
+		no_blob = sqlite3_column_type(stmt, 1) == SQLITE_NULL &&
+			  sqlite3_column_int64(stmt, 2) == 0;
 	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_ROW) {
@@ -485,6 +490,8 @@ static int cat_open_locked(struct tsm_store *store, const char *id, const char *
 			  S_ISDIR(mode) ? "directory" : "symlink");
 		return -EISDIR;
 	}
+	if (no_blob)
+		return 0;
 	if ((rc = tsm_pin_content_version(store, row, pin_ret)) < 0)
 		return rc;
 	if ((rc = tsm_blob_reader_open(store, blob, reader_ret)) < 0) {
@@ -509,6 +516,8 @@ int tsm_content_cat(struct tsm_store *store, const char *id, const char *path, i
 	tsm_store_read_end(store);
 	if (rc < 0)
 		return rc;
+	if (!reader)
+		return 0; /* an empty file */
 	if (!(buf = malloc(bufsize))) {
 		rc = -ENOMEM;
 		goto out_close;
