@@ -89,7 +89,7 @@ struct tsm_frontend {
 	_Atomic int64_t generation; /* applied; written by the poller's thread */
 	int64_t next_poll, next_lease;
 	struct timespec pins_mtime; /* of pins/ when the lease was last written */
-	_Atomic uint64_t hits, misses, fetched;
+	_Atomic uint64_t hits, misses, fetched, streams_started, streamed;
 	/* The cache's windows, sorted by pack and start (win_*). */
 	pthread_rwlock_t win_lock;
 	struct { int64_t pack; uint64_t start, end; } *wins;
@@ -870,6 +870,8 @@ int tsm_frontend_stats(struct tsm_frontend_stats *stats)
 	stats->hits = atomic_load(&fe->hits);
 	stats->misses = atomic_load(&fe->misses);
 	stats->fetched_bytes = atomic_load(&fe->fetched);
+	stats->streams = atomic_load(&fe->streams_started);
+	stats->streamed_bytes = atomic_load(&fe->streamed);
 	return 0;
 }
 
@@ -1577,6 +1579,7 @@ static int stream_piece(void *ctx, const uint8_t *data, size_t len)
 		}
 		/* A growing file counts in the cache's use from its first byte. */
 		atomic_fetch_add(&fe->fetched, m);
+		atomic_fetch_add(&fe->streamed, m);
 		atomic_fetch_add(&fe->streaming, m);
 		if (atomic_fetch_add(&fe->used, m) + m > fe->limit)
 			cache_evict(fe);
@@ -1610,6 +1613,7 @@ static void stream_run(struct stream *st, struct tsm_s3 *s3, uint8_t *scratch)
 	char key[48];
 	int rc = -ENOMEM;
 
+	atomic_fetch_add(&fe->streams_started, 1);
 	st->s3 = s3;
 	st->scratch = scratch;
 	st->fd = -1;
