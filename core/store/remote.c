@@ -36,6 +36,7 @@
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
 #include "util/db.h"
+#include "util/fdio.h"
 
 /* A published catalog larger than this is refused by frontends. */
 #define CATALOG_MAX (64ull << 30)
@@ -51,13 +52,15 @@
 #define WINDOW_BYTES (4u << 20)
 #define WINDOW_CHUNKS (WINDOW_BYTES / TSM_CHUNK_MIN)
 /* A reader shown to be sequential (it reached a read-ahead window) is read
- * ahead in windows of SEQ_WINDOW_BYTES: per byte, radosgw serves a 16 MiB
- * ranged GET much faster than a 4 MiB one (docs/scale.md, "Measuring"). */
+ * ahead with *streams* (pf_stream): one ranged GET of up to STREAM_BYTES
+ * (per byte, radosgw serves a large GET much faster than a 4 MiB one;
+ * docs/scale.md, "Measuring"), received straight into window files of up
+ * to SEQ_WINDOW_BYTES. */
 #define SEQ_WINDOW_BYTES (16u << 20)
-/* ... with *streams*: one ranged GET of up to STREAM_BYTES, received
- * straight into SEQ_WINDOW_BYTES window files (pf_stream). */
 #define STREAM_BYTES (128u << 20)
 #define STREAM_CHUNKS (STREAM_BYTES / TSM_CHUNK_MIN + 1)
+/* A reader waiting for a stream is woken this far past its chunk. */
+#define WAKE_BATCH (1u << 20)
 #define AHEAD 4
 #define PREFETCHERS 4
 #define INFLIGHT_MAX 64
@@ -1445,24 +1448,9 @@ struct stream {
 	 * none), and how far it is checked. */
 	uint64_t seg_start, seg_end, checked;
 	unsigned seg_id;
+	uint64_t want; /* the mark readers wait for (0: none) */
 	char seg_path[4200];
 };
-
-static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
 
 /* Opens the segment that starts at the chunk being received. */
 static int stream_seg_open(struct stream *st)
@@ -1478,6 +1466,7 @@ static int stream_seg_open(struct stream *st)
 	tmp_path(fe, path, sizeof(path), &id);
 	if ((st->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
 		st->problem = "cannot be written to the cache";
+		st->bad = st->chunk;
 		return -EIO;
 	}
 	/* Its blocks at once rather than one write at a time: less of the
@@ -1522,6 +1511,7 @@ static void stream_seg_close(struct stream *st)
 	pthread_mutex_lock(&fe->pf_lock);
 	st->seg_start = st->checked = st->seg_end;
 	st->seg_id = 0;
+	st->want = 0;
 	if (fe->pf_waiters)
 		pthread_cond_broadcast(&fe->pf_done);
 	pthread_mutex_unlock(&fe->pf_lock);
@@ -1559,8 +1549,10 @@ static int stream_chunk_done(struct stream *st)
 	}
 	pthread_mutex_lock(&fe->pf_lock);
 	st->checked = c->offset + c->stored_size;
-	if (fe->pf_waiters)
+	if (st->want && st->checked >= st->want) {
+		st->want = 0;
 		pthread_cond_broadcast(&fe->pf_done);
+	}
 	pthread_mutex_unlock(&fe->pf_lock);
 	st->chunk++;
 	st->chunk_got = 0;
@@ -1580,7 +1572,7 @@ static int stream_piece(void *ctx, const uint8_t *data, size_t len)
 			return rc;
 		size_t m = len < st->seg_end - st->pos ? len : (size_t)(st->seg_end - st->pos);
 
-		if (pwrite_all(st->fd, data, m, st->pos - st->seg_start) < 0) {
+		if (tsm_pwrite_full(st->fd, data, m, st->pos - st->seg_start) < 0) {
 			st->problem = "cannot be written to the cache";
 			st->bad = st->chunk;
 			return -EIO;
@@ -1883,9 +1875,10 @@ static bool pf_triggered(struct tsm_frontend *fe, const struct tsm_chunk_loc *lo
 
 /* A reader shown to be sequential, at @loc: a stream over the chunks
  * after the windows and requests already ahead of it, up to STREAM_BYTES
- * and short of anything cached or asked for (no byte is fetched twice).
- * Reaching its middle asks for the next one, so that one GET is always
- * under way ahead of a steady reader. */
+ * and short of anything cached or asked for (no byte is fetched twice),
+ * unless that is more than half a stream ahead.  Reaching its middle asks
+ * for the next one, so that one GET is always under way ahead of a steady
+ * reader. */
 static void pf_stream(struct tsm_store *store, struct tsm_frontend *fe,
 		      const struct tsm_chunk_loc *loc)
 {
@@ -1901,6 +1894,10 @@ static void pf_stream(struct tsm_store *store, struct tsm_frontend *fe,
 	while (i < n && pf_covered(fe, &plan[i], &end))
 		while (i < n && plan[i].offset < end)
 			i++;
+	/* Bounded: at most half a stream's length between the reader and a
+	 * new stream (each reader has one or two under way, never more). */
+	if (i < n && plan[i].offset - loc->offset > STREAM_BYTES / 2)
+		n = i;
 	for (j = i; j < n && plan[j].offset + plan[j].stored_size - plan[i].offset <= STREAM_BYTES &&
 		    (j == i || !pf_covered(fe, &plan[j], &end));
 	     j++)
@@ -1979,6 +1976,18 @@ static int pf_wait_read(struct tsm_store *store, struct tsm_frontend *fe,
 				continue;
 		} else if (!st && !pf_inflight_has(fe, loc->pack, loc->offset)) {
 			break;
+		} else if (st) {
+			/* Woken when the mark has passed this chunk and up to
+			 * WAKE_BATCH more in its window (the next reads find
+			 * them checked): not once per chunk. */
+			uint64_t want = end + WAKE_BATCH;
+
+			if (end <= st->seg_end && want > st->seg_end)
+				want = st->seg_end;
+			if (want > st->end)
+				want = st->end;
+			if (!st->want || want < st->want)
+				st->want = want;
 		}
 		waited = 1;
 		fe->pf_waiters++;

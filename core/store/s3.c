@@ -724,8 +724,8 @@ int tsm_s3_get_range_pieces(struct tsm_s3 *s3, const char *key, uint64_t offset,
 	if ((rc = s3_perform(s3, &rq)) < 0)
 		return rc;
 	if (rq.status != 206 || sink.len != len) {
-		tsm_error("GET %s%s bytes %s: %zu bytes (HTTP status %ld), expected %llu",
-			  s3->location, key, range, sink.len, rq.status, (unsigned long long)len);
+		tsm_error("GET %s%s bytes %s: %zu bytes (HTTP status %ld), expected %zu",
+			  s3->location, key, range, sink.len, rq.status, (size_t)len);
 		return -EIO;
 	}
 	return 0;
