@@ -1898,7 +1898,12 @@ static void pf_stream(struct tsm_store *store, struct tsm_frontend *fe,
 	 * new stream (each reader has one or two under way, never more). */
 	if (i < n && plan[i].offset - loc->offset > STREAM_BYTES / 2)
 		n = i;
+	/* Short of a chunk whose sizes the catalog gives out of range: the
+	 * stream's buffers hold TSM_CHUNK_MAX (a reader's own fetch reports
+	 * such a chunk). */
 	for (j = i; j < n && plan[j].offset + plan[j].stored_size - plan[i].offset <= STREAM_BYTES &&
+		    plan[j].size <= TSM_CHUNK_MAX && plan[j].stored_size <= TSM_CHUNK_MAX &&
+		    (plan[j].codec == TSM_COMPRESSION_ZSTD || plan[j].stored_size == plan[j].size) &&
 		    (j == i || !pf_covered(fe, &plan[j], &end));
 	     j++)
 		;
