@@ -130,10 +130,6 @@ struct tsm_remote {
 		uint64_t start, end;
 		int fd;
 		struct stat st;
-		/* A stream's growing file (its number, else 0): bytes up to
-		 * @end are checked, the file holds up to @seg_end. */
-		unsigned stream;
-		uint64_t seg_end;
 	} lent[LENT_MAX];
 	size_t nlent;
 	/* frontend: the stream file last read from (stream_read) */
@@ -2042,56 +2038,6 @@ int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *l
 	return rc;
 }
 
-/* Lends @w the growing file of the stream that has @loc checked. */
-static int stream_lend(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc,
-		       struct lent_window *w)
-{
-	char path[4200];
-	struct stream *st;
-	int fd;
-
-	pthread_mutex_lock(&fe->pf_lock);
-	st = stream_find(fe, loc);
-	if (!st || !st->seg_id || loc->offset < st->seg_start ||
-	    loc->offset + loc->stored_size > st->checked) {
-		pthread_mutex_unlock(&fe->pf_lock);
-		return -EAGAIN;
-	}
-	memcpy(path, st->seg_path, sizeof(path));
-	w->pack = loc->pack;
-	w->start = st->seg_start;
-	w->end = st->checked;
-	w->seg_end = st->seg_end;
-	w->stream = st->seg_id;
-	pthread_mutex_unlock(&fe->pf_lock);
-	/* Gone meanwhile (a window now, or removed): the slow path. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -EAGAIN;
-	w->fd = fd;
-	return 0;
-}
-
-/* Moves a lent stream file's checked end to the stream's mark; whether
- * @loc is under it now.  A file whose stream went on to its next one was
- * checked whole; one whose stream is gone may have been cut short, and
- * only what was checked when it was lent counts. */
-static bool stream_lent_refresh(struct tsm_frontend *fe, struct lent_window *w,
-				const struct tsm_chunk_loc *loc)
-{
-	pthread_mutex_lock(&fe->pf_lock);
-	for (struct stream *st = fe->streams; st; st = st->next) {
-		if (st->locs[0].pack != w->pack || w->start < st->start || w->start >= st->end)
-			continue;
-		if (st->seg_id == w->stream)
-			w->end = st->checked;
-		else if (st->seg_start >= w->seg_end)
-			w->end = w->seg_end;
-		break;
-	}
-	pthread_mutex_unlock(&fe->pf_lock);
-	return loc->offset + loc->stored_size <= w->end;
-}
-
 int tsm_remote_chunk_map(struct tsm_store *store, const struct tsm_chunk_loc *loc,
 			 uint32_t in_chunk, size_t len, int *fd_ret, uint64_t *pos_ret)
 {
@@ -2105,23 +2051,15 @@ int tsm_remote_chunk_map(struct tsm_store *store, const struct tsm_chunk_loc *lo
 		return -EAGAIN;
 	for (size_t i = 0; i < r->nlent && !w; i++)
 		if (r->lent[i].pack == loc->pack && r->lent[i].start <= loc->offset &&
-		    loc->offset + loc->stored_size <=
-			    (r->lent[i].stream ? r->lent[i].seg_end : r->lent[i].end))
+		    loc->offset + loc->stored_size <= r->lent[i].end)
 			w = &r->lent[i];
 	if (!w) {
 		uint64_t start, end;
 		char path[4096];
 		int fd;
 
-		if (r->nlent == LENT_MAX)
+		if (r->nlent == LENT_MAX || !win_lookup(fe, loc, &start, &end))
 			return -EAGAIN;
-		if (!win_lookup(fe, loc, &start, &end)) {
-			/* In a stream's growing file, checked: from there. */
-			if (stream_lend(fe, loc, &r->lent[r->nlent]) < 0)
-				return -EAGAIN;
-			w = &r->lent[r->nlent++];
-			goto lent;
-		}
 		win_path(fe, loc->pack, start, end, path, sizeof(path));
 		if (!path[0] || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 			return -EAGAIN;
@@ -2134,22 +2072,13 @@ int tsm_remote_chunk_map(struct tsm_store *store, const struct tsm_chunk_loc *lo
 		w->start = start;
 		w->end = end;
 		w->fd = fd;
-		w->stream = 0;
 		r->nlent++;
 	}
-lent:
-	if (w->stream) {
-		/* Only bytes under the stream's mark. */
-		if (loc->offset + loc->stored_size > w->end && !stream_lent_refresh(fe, w, loc))
-			return -EAGAIN;
-	} else {
-		/* Only bytes checked in this file as it is now; and a file due
-		 * to be marked recently used goes through cache_get, which
-		 * marks it. */
-		clock_gettime(CLOCK_REALTIME, &now);
-		if (now.tv_sec - w->st.st_mtim.tv_sec > 60 || !checked_has(fe, loc->hash, &w->st))
-			return -EAGAIN;
-	}
+	/* Only bytes checked in this file as it is now; and a file due to be
+	 * marked recently used goes through cache_get, which marks it. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec - w->st.st_mtim.tv_sec > 60 || !checked_has(fe, loc->hash, &w->st))
+		return -EAGAIN;
 	atomic_fetch_add(&fe->hits, 1);
 	/* A read-ahead window reached: ask for the next, as cache hits do. */
 	if (pf_triggered(fe, loc))
