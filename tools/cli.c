@@ -120,6 +120,10 @@ int cli_import_end(const char *source, int rc)
 	/* The cause as it was reported: it names the file or the entry of it
 	 * that is wrong ("X.iso: 'a/b': damaged zisofs data ..."). */
 	cause = n ? msgs[0] : strerror(-rc);
+	/* "X.iso: nothing was imported: X.iso: ..." names it once. */
+	if (n && strncmp(cause, source, strlen(source)) == 0 && cause[strlen(source)] == ':' &&
+	    cause[strlen(source) + 1] == ' ')
+		cause += strlen(source) + 2;
 	if (n > 1)
 		tsm_error("%s: nothing was imported: %s (and %zu more problems above)", source,
 			  cause, n - 1);

@@ -1,4 +1,4 @@
-/* tsmedia init | stats | verify | gc */
+/* tsmedia init | stats | verify | gc | frontends | store push */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -432,4 +432,85 @@ int cmd_frontends(struct cli *cli, int argc, char **argv)
 	}
 	free(list);
 	return 0;
+}
+
+static const char store_help[] = N_(
+	"Usage: tsmedia [--store DIR] store COMMAND [ARGS]\n"
+	"\n"
+	"  push s3://BUCKET[/PREFIX] --endpoint URL [--region R]\n"
+	"                  move the store to S3-compatible object storage\n");
+
+static const char push_help[] = N_(
+	"Usage: tsmedia [--store DIR] store push s3://BUCKET[/PREFIX] --endpoint URL\n"
+	"                                        [--region R]\n"
+	"\n"
+	"Moves an existing local store to S3-compatible object storage, as if it had\n"
+	"been made with init --s3 (docs/scale.md): uploads every pack the catalog\n"
+	"names that the bucket does not already hold exactly (each object checked by\n"
+	"size and checksum), publishes the catalog for tsmediafs --remote frontends,\n"
+	"and only then records the location in the store, which from then on uploads\n"
+	"and publishes every change.  Stopped at any point, it is run again and\n"
+	"uploads only what is missing.  DIR stays the writer's store.  Credentials:\n"
+	"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or TSMEDIA_S3_CREDENTIALS naming\n"
+	"a private (0600) file that holds them.\n"
+	"\n"
+	"  --endpoint URL        the object storage service (http(s)://HOST[:PORT])\n"
+	"  --region R            its region (default us-east-1)\n");
+
+static int store_push(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "endpoint", required_argument, NULL, 'e' },
+		{ "region", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct tsm_store_push_options opts = { 0 };
+	struct tsm_store_push_result res;
+	struct tsm_progress progress;
+	struct tsm_store *store;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'e': opts.endpoint = optarg; break;
+		case 'r': opts.region = optarg; break;
+		case 'h': fputs(_(push_help), stdout); return 0;
+		default: return cli_bad_option("store push ", argv);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("store push ", "store push needs s3://BUCKET[/PREFIX]");
+	opts.url = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("store push ", "unexpected argument '%s'", argv[optind]);
+	if (!opts.endpoint)
+		return cli_usage_error("store push ", "store push needs --endpoint URL");
+	if (cli_open_store(cli, &store) < 0)
+		return 1;
+	tsm_progress_start(&progress, _("pushing"), 0, cli->progress);
+	rc = tsm_store_push(store, &opts, &progress, &res);
+	tsm_progress_finish(&progress);
+	tsm_store_close(store);
+	if (rc < 0)
+		return 1;
+	if (!cli->quiet) {
+		printf(_("%llu packs: %llu uploaded (%llu bytes), %llu already there and checked\n"),
+		       (unsigned long long)res.packs, (unsigned long long)res.uploaded,
+		       (unsigned long long)res.bytes_uploaded, (unsigned long long)res.present);
+		printf(_("catalog generation %lld published; the store now keeps its packs on %s at "
+			 "%s\n"),
+		       (long long)res.generation, opts.url, opts.endpoint);
+	}
+	return 0;
+}
+
+int cmd_store(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_subcommand subs[] = {
+		{ "push", store_push },
+		{ NULL, NULL },
+	};
+
+	return cli_dispatch(cli, argc, argv, "store", store_help, subs);
 }

@@ -31,6 +31,8 @@ static const char usage_text[] =
 	"  verify              re-hash every chunk and blob; names any damage\n"
 	"  gc                  remove what nothing references and compact packs\n"
 	"  frontends           the tsmediafs frontends of a store on object storage\n"
+	"  store push s3://BUCKET[/PREFIX] --endpoint URL\n"
+	"                      move a local store to object storage\n"
 	"  mkiso -o OUT SOURCE write an ISO image (Joliet, Rock Ridge, UDF, El Torito)\n"
 	"  media create|edit|list|show|rm|export|inspect|write|burn\n"
 	"                      define media and write them out\n"
@@ -106,6 +108,8 @@ int main(int argc, char **argv)
 		return cmd_gc(&cli, argc, argv);
 	if (strcmp(cmd, "frontends") == 0)
 		return cmd_frontends(&cli, argc, argv);
+	if (strcmp(cmd, "store") == 0)
+		return cmd_store(&cli, argc, argv);
 	if (strcmp(cmd, "mkiso") == 0)
 		return cmd_mkiso(&cli, argc, argv);
 	if (strcmp(cmd, "media") == 0)

@@ -350,17 +350,35 @@ static int walk_tree(struct walk *w, const uint8_t *root, uint64_t vd_sector)
 
 int tsm_iso_dirs_check(int fd, const char *file, uint64_t image_size)
 {
+	return tsm_iso_dirs_check_ended(fd, file, image_size, NULL);
+}
+
+int tsm_iso_dirs_check_ended(int fd, const char *file, uint64_t image_size, bool *ended_ret)
+{
 	struct walk w = { .fd = fd, .file = file, .image_size = image_size };
+	bool ended = false;
 	uint8_t vd[SECTOR];
 	int rc = 0;
 
-	/* ECMA-119 8.1: the descriptor set runs to a terminator (type 255). */
+	/* ECMA-119 8.1: the descriptor set runs to a terminator (type 255).
+	 * libiso9660 (libcdio 2.1.0, iso9660_ifs_read_superblock) reads the
+	 * descriptors after the first without looking at their identifier
+	 * "CD001", up to a terminator or the end of the image: a Joliet one
+	 * without it is checked too, so that no tree it may read is left out. */
 	for (uint64_t s = VRS_FIRST; rc == 0 && (s + 1) * SECTOR <= image_size; s++) {
-		if (tsm_pread_full(fd, vd, sizeof(vd), s * SECTOR) < 0 || memcmp(vd + 1, "CD001", 5) != 0 ||
-		    vd[0] == 255)
+		bool cd001;
+
+		if (tsm_pread_full(fd, vd, sizeof(vd), s * SECTOR) < 0)
 			break;
-		w.susp = vd[0] == 1;
-		if (vd[0] == 1) {
+		if (vd[0] == 255) {
+			ended = true;
+			break;
+		}
+		cd001 = memcmp(vd + 1, "CD001", 5) == 0;
+		if (!cd001 && s == VRS_FIRST)
+			break;
+		w.susp = vd[0] == 1 && cd001;
+		if (w.susp) {
 			w.tree = "primary";
 		} else if (vd[0] == 2 && vd[88] == '%' && vd[89] == '/' &&
 			   (vd[90] == '@' || vd[90] == 'C' || vd[90] == 'E')) {
@@ -372,6 +390,8 @@ int tsm_iso_dirs_check(int fd, const char *file, uint64_t image_size)
 		}
 		rc = walk_tree(&w, vd + 156, s);
 	}
+	if (ended_ret)
+		*ended_ret = ended;
 	tdestroy(w.seen, no_free);
 	free(w.q);
 	free(w.cl);

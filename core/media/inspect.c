@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "import/iso_dirs.h"
 #include "media/media_internal.h"
 #include "tsmedia/hash.h"
 #include "tsmedia/i18n.h"
@@ -42,9 +43,47 @@ struct volume {
 	int dirfd;      /* the directory, when not an ISO */
 };
 
+/* The directory records of the ISO at @path (a file or a block device:
+ * its size is where it ends), checked (import/iso_dirs.c). */
+static int iso_dirs_check_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t whole;
+	bool ended;
+	off_t end;
+	int rc;
+
+	if (fd < 0 || (end = lseek(fd, 0, SEEK_END)) < 0) {
+		rc = -errno;
+		tsm_error("cannot read %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	/* Only whole sectors are checked (ECMA-119 6.1.2: an image is made
+	 * of 2048-byte sectors), but libiso9660 also takes a cut last sector
+	 * for a whole one: its primary descriptor (sector 16) must be whole,
+	 * and a descriptor set must end before a cut last sector. */
+	whole = (uint64_t)end / 2048 * 2048;
+	if (whole < 17 * 2048) {
+		tsm_error("%s is not an ISO 9660 image or a directory", path);
+		close(fd);
+		return -EINVAL;
+	}
+	rc = tsm_iso_dirs_check_ended(fd, path, whole, &ended);
+	if (rc == 0 && whole != (uint64_t)end && !ended) {
+		tsm_error("%s: not a usable ISO 9660 image: its volume descriptors run into its"
+			  " last sector, which is cut short (%lld bytes)", path, (long long)end);
+		rc = -EINVAL;
+	}
+	close(fd);
+	return rc;
+}
+
 static int volume_open(struct volume *v, const char *path)
 {
 	struct stat st;
+	int rc;
 
 	v->path = path;
 	v->iso = NULL;
@@ -60,6 +99,11 @@ static int volume_open(struct volume *v, const char *path)
 		}
 		return 0;
 	}
+	/* libiso9660 allocates a directory's whole recorded size and reads
+	 * records without bounds: every directory is checked against the
+	 * image first (the same check an import makes). */
+	if ((rc = iso_dirs_check_file(path)) < 0)
+		return rc;
 	v->iso = iso9660_open_ext(path, ISO_EXTENSION_ALL);
 	if (!v->iso) {
 		tsm_error("%s is not an ISO 9660 image or a directory", path);

@@ -193,15 +193,20 @@ void tsm_pinned_clear(struct tsm_pinned *p)
 
 int tsm_pins_collect(struct tsm_store *store, struct tsm_pinned *p)
 {
+	return tsm_pins_collect_at(store->dir_fd, store->dir, p);
+}
+
+int tsm_pins_collect_at(int store_dir_fd, const char *store_dir, struct tsm_pinned *p)
+{
 	struct dirent *de;
 	DIR *dir;
 	int dir_fd, rc = 0;
 
 	memset(p, 0, sizeof(*p));
-	dir_fd = openat(store->dir_fd, "pins", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir_fd = openat(store_dir_fd, "pins", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0 || !(dir = fdopendir(dir_fd))) {
 		rc = -errno;
-		tsm_error("%s/pins: %s", store->dir, strerror(-rc));
+		tsm_error("%s/pins: %s", store_dir, strerror(-rc));
 		if (dir_fd >= 0)
 			close(dir_fd);
 		return rc;
@@ -214,7 +219,7 @@ int tsm_pins_collect(struct tsm_store *store, struct tsm_pinned *p)
 			if (rc < 0)
 				tsm_error("%s/pins/%s: cannot read this reader's pin whole (%s): "
 					  "nothing is collected while a pin is unknown",
-					  store->dir, de->d_name, strerror(-rc));
+					  store_dir, de->d_name, strerror(-rc));
 		}
 		else if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
 			int fd = openat(dir_fd, de->d_name, O_RDONLY | O_CLOEXEC);

@@ -90,8 +90,12 @@ struct tsm_frontend {
 	char id[64];
 	int64_t poll_interval, lease_ttl;
 	_Atomic int64_t generation; /* applied; written by the poller's thread */
-	int64_t next_poll, next_lease;
-	struct timespec pins_mtime; /* of pins/ when the lease was last written */
+	int64_t next_poll;          /* the poller's thread */
+	/* The lease's thread (lease_main), under lease_lock. */
+	pthread_mutex_t lease_lock;
+	pthread_cond_t lease_wake;
+	pthread_t lease_thread;
+	bool lease_started, lease_stop, lease_due;
 	_Atomic uint64_t hits, misses, fetched, streams_started, streamed;
 	/* The cache's windows, sorted by pack and start (win_*). */
 	pthread_rwlock_t win_lock;
@@ -245,6 +249,8 @@ static void pack_key(int64_t id, char key[48])
 	tsm_pack_name(id, name);
 	snprintf(key, 48, "packs/%s", name);
 }
+
+void tsm_remote_pack_key(int64_t id, char key[48]) { pack_key(id, key); }
 
 int tsm_remote_upload_session(struct tsm_store *store)
 {
@@ -434,17 +440,24 @@ static int db_copy_to(sqlite3 *src, const char *path)
 
 int tsm_remote_publish(struct tsm_store *store)
 {
-	struct tsm_remote_current cur = { 0 };
-	uint8_t sha[TSM_SHA256_LEN];
-	char tmp[4096], key[64], text[256], hex[TSM_SHA256_HEX_LEN + 1];
 	struct tsm_s3 *s3;
-	uint64_t size;
-	int fd, rc;
+	int rc;
 
 	if (!tsm_remote_is_writer(store))
 		return 0;
 	if ((rc = tsm_remote_s3(store, &s3)) < 0)
 		return rc;
+	return tsm_remote_publish_to(store, s3, NULL);
+}
+
+int tsm_remote_publish_to(struct tsm_store *store, struct tsm_s3 *s3, int64_t *generation_ret)
+{
+	struct tsm_remote_current cur = { 0 };
+	uint8_t sha[TSM_SHA256_LEN];
+	char tmp[4096], key[64], text[256], hex[TSM_SHA256_HEX_LEN + 1];
+	uint64_t size;
+	int fd, rc;
+
 	rc = current_get(s3, &cur);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
@@ -471,6 +484,8 @@ int tsm_remote_publish(struct tsm_store *store)
 	if (rc == 0)
 		tsm_info("published catalog generation %lld to %s", (long long)(cur.generation + 1),
 			 tsm_s3_location(s3));
+	if (rc == 0 && generation_ret)
+		*generation_ret = cur.generation + 1;
 out_unlink:
 	unlink(tmp);
 	return rc;
@@ -519,6 +534,51 @@ static int catalog_fetch(struct tsm_s3 *s3, const struct tsm_remote_current *cur
 	return rc;
 }
 
+/* A catalog fetched from the bucket is foreign input until checked: its
+ * connection is defensive (no writes to the schema or shadow tables, no
+ * journal tricks: SQLITE_DBCONFIG_DEFENSIVE), loads no extensions, trusts
+ * no function or virtual table its schema names (trusted_schema off), and
+ * the file must pass sqlite's quick_check before a page of it is copied.
+ * https://www.sqlite.org/security.html ("Untrusted SQLite Database Files"),
+ * https://www.sqlite.org/c3ref/c_dbconfig_defensive.html,
+ * https://www.sqlite.org/pragma.html#pragma_trusted_schema */
+static int catalog_open_untrusted(const char *path, sqlite3 **db_ret)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*db_ret = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		rc = tsm_db_error(db, "opening a fetched catalog");
+		sqlite3_close(db);
+		return rc;
+	}
+	if (sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) != SQLITE_OK ||
+	    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL) != SQLITE_OK ||
+	    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) != SQLITE_OK ||
+	    (rc = tsm_db_exec(db, "PRAGMA trusted_schema=OFF")) < 0) {
+		rc = tsm_db_error(db, "making a fetched catalog's connection defensive");
+		sqlite3_close(db);
+		return rc < 0 ? rc : -EIO;
+	}
+	rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW || !sqlite3_column_text(st, 0) ||
+	    strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+		tsm_error("%s: the fetched catalog is not a sound sqlite database (quick_check): "
+			  "not used",
+			  path);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		return -EIO;
+	}
+	sqlite3_finalize(st);
+	*db_ret = db;
+	return 0;
+}
+
 /* Switches the catalog of @dest to the database at @path, in one write
  * transaction of @dest (readers of other connections see one or the other). */
 static int catalog_switch(sqlite3 *dest, const char *path)
@@ -528,11 +588,8 @@ static int catalog_switch(sqlite3 *dest, const char *path)
 	int rc;
 
 	sqlite3_busy_timeout(dest, 60000);
-	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		rc = tsm_db_error(src, "opening a fetched catalog");
-		sqlite3_close(src);
+	if ((rc = catalog_open_untrusted(path, &src)) < 0)
 		return rc;
-	}
 	if (!(b = sqlite3_backup_init(dest, "main", src, "main"))) {
 		rc = tsm_db_error(dest, "switching to a fetched catalog");
 		sqlite3_close(src);
@@ -639,6 +696,8 @@ int tsm_frontend_setup(const struct tsm_frontend_options *opts, char **store_dir
 		goto out_s3;
 	}
 	pthread_mutex_init(&fe->evict_lock, NULL);
+	pthread_mutex_init(&fe->lease_lock, NULL);
+	pthread_cond_init(&fe->lease_wake, NULL);
 	pthread_mutex_init(&fe->pf_lock, NULL);
 	pthread_rwlock_init(&fe->win_lock, NULL);
 	pthread_cond_init(&fe->pf_work, NULL);
@@ -709,18 +768,21 @@ int tsm_frontend_setup(const struct tsm_frontend_options *opts, char **store_dir
 	char db[4096];
 
 	snprintf(db, sizeof(db), "%s/catalog.db", fe->store_dir);
-	if (stat(db, &st) == 0) {
+	{
 		sqlite3 *dest = NULL;
+		mode_t old_umask = umask(077);
 
-		/* A cache directory used before: switch its catalog in place. */
-		if (sqlite3_open_v2(db, &dest, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		/* A cache directory used before: its catalog is switched in
+		 * place; a new one is made and switched to the fetched one.
+		 * Either way the fetched file is only read defensively. */
+		if (sqlite3_open_v2(db, &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+		    SQLITE_OK)
 			rc = tsm_db_error(dest, "opening the frontend's catalog");
 		else
 			rc = catalog_switch(dest, path);
+		umask(old_umask);
 		sqlite3_close(dest);
 		unlink(path);
-	} else {
-		rc = rename(path, db) < 0 ? -errno : 0;
 	}
 	if (rc < 0)
 		goto out_fe;
@@ -767,17 +829,15 @@ out_s3:
 
 /* The lease: what this frontend still serves (its live pins), and until
  * when.  Same pin lines as a pin file. */
-static int frontend_lease_write(struct tsm_store *store, struct tsm_frontend *fe, int64_t now)
+static int frontend_lease_write(struct tsm_s3 *s3, int dir_fd, struct tsm_frontend *fe,
+				int64_t now)
 {
 	struct tsm_pinned p;
-	struct tsm_s3 *s3;
 	char key[96], *text = NULL;
 	size_t cap, len = 0;
 	int rc;
 
-	if ((rc = tsm_remote_s3(store, &s3)) < 0)
-		return rc;
-	if ((rc = tsm_pins_collect(store, &p)) < 0)
+	if ((rc = tsm_pins_collect_at(dir_fd, fe->store_dir, &p)) < 0)
 		return rc;
 	cap = 512 + 40 * (p.ncontent + p.nmedia);
 	if (!(text = malloc(cap))) {
@@ -787,7 +847,7 @@ static int frontend_lease_write(struct tsm_store *store, struct tsm_frontend *fe
 	len += (size_t)snprintf(text + len, cap - len,
 				"tsmedia-lease 1\nfrontend %s\ngeneration %lld\nrenewed %lld\n"
 				"expires %lld\ncache-bytes %llu\ncache-limit %llu\n",
-				fe->id, (long long)fe->generation, (long long)now,
+				fe->id, (long long)atomic_load(&fe->generation), (long long)now,
 				(long long)(now + fe->lease_ttl),
 				(unsigned long long)atomic_load(&fe->used),
 				(unsigned long long)fe->limit);
@@ -804,56 +864,127 @@ static int frontend_lease_write(struct tsm_store *store, struct tsm_frontend *fe
 	return rc;
 }
 
+/* The lease's own thread: a catalog poll can take long (a catalog
+ * download, a switch waiting for gc.lock, a stalled request), and a lease
+ * renewed behind it could expire while the frontend still serves, for gc
+ * to forget.  It has its own S3 client and its own descriptor of the
+ * mirror store; it looks at pins/ every LEASE_TICK_MS and renews the lease
+ * at a third of its life, at once when the catalog moved (lease_due, set
+ * by the poller), and when the pins changed (a file opened or let go:
+ * pins/ was written), so gc learns of a new open within a tick. */
+#define LEASE_TICK_MS 200
+
+static void *lease_main(void *arg)
+{
+	struct tsm_frontend *fe = arg;
+	struct tsm_s3_config cfg = { .url = fe->url, .endpoint = fe->endpoint,
+				     .region = fe->region, .timeout = fe->timeout };
+	struct tsm_s3 *s3 = NULL;
+	int64_t next_lease = 0;
+	struct timespec pins_mtime = { 0 };
+	int dir_fd = open(fe->store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dir_fd < 0)
+		tsm_error("cannot open %s: %s: the lease is not renewed", fe->store_dir,
+			  strerror(errno));
+	pthread_mutex_lock(&fe->lease_lock);
+	while (!fe->lease_stop && dir_fd >= 0) {
+		bool due = fe->lease_due;
+		struct timespec ts, until;
+		struct stat pins;
+
+		fe->lease_due = false;
+		pthread_mutex_unlock(&fe->lease_lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		bool pins_changed = fstatat(dir_fd, "pins", &pins, 0) == 0 &&
+				    (pins.st_mtim.tv_sec != pins_mtime.tv_sec ||
+				     pins.st_mtim.tv_nsec != pins_mtime.tv_nsec);
+
+		if (ts.tv_sec >= next_lease || due || pins_changed) {
+			int rc = s3 ? 0 : tsm_s3_new(&cfg, &s3);
+
+			if (rc == 0)
+				rc = frontend_lease_write(s3, dir_fd, fe, (int64_t)ts.tv_sec);
+			next_lease = rc < 0 ? ts.tv_sec + 1 : ts.tv_sec + (fe->lease_ttl + 2) / 3;
+			/* Read before the lease collected the pins: a pin made
+			 * since is seen at the next tick. */
+			if (rc == 0 && pins_changed)
+				pins_mtime = pins.st_mtim;
+		}
+		pthread_mutex_lock(&fe->lease_lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += LEASE_TICK_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (!fe->lease_stop && !fe->lease_due)
+			pthread_cond_timedwait(&fe->lease_wake, &fe->lease_lock, &until);
+	}
+	pthread_mutex_unlock(&fe->lease_lock);
+	tsm_s3_free(s3);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	return NULL;
+}
+
 int tsm_frontend_poll(struct tsm_store *store, bool *changed_ret)
 {
 	struct tsm_frontend *fe;
 	struct timespec ts;
-	int64_t now;
-	int rc = 0, lrc = 0;
+	int rc = 0;
 
 	*changed_ret = false;
 	if (!tsm_remote_is_frontend(store))
 		return 0;
 	fe = store->remote->fe;
+	/* The lease thread starts with the first poll (the mount's watcher). */
+	pthread_mutex_lock(&fe->lease_lock);
+	if (!fe->lease_started && !fe->lease_stop) {
+		rc = -pthread_create(&fe->lease_thread, NULL, lease_main, fe);
+		if (rc < 0)
+			tsm_error("cannot start the lease thread: %s", strerror(-rc));
+		fe->lease_started = rc == 0;
+	}
+	pthread_mutex_unlock(&fe->lease_lock);
+	if (rc < 0)
+		return rc;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	now = ts.tv_sec;
-	if (now >= fe->next_poll) {
-		fe->next_poll = now + fe->poll_interval;
+	if (ts.tv_sec >= fe->next_poll) {
+		fe->next_poll = ts.tv_sec + fe->poll_interval;
 		rc = frontend_poll_catalog(store, fe, changed_ret);
-		/* A poll can take long (a catalog download, a busy switch, a
-		 * stalled request): the lease is dated from its end, never
-		 * written already expired for gc to forget a live frontend. */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		now = ts.tv_sec;
 	}
-	/* Renewed at a third of its life, at once when the catalog moved, and
-	 * when the pins changed (a file opened or let go: pins/ was written),
-	 * so gc learns of a new open within a poll of the watcher, not a third
-	 * of the lease later. */
-	struct stat pins;
-	bool pins_changed = fstatat(store->dir_fd, "pins", &pins, 0) == 0 &&
-			    (pins.st_mtim.tv_sec != fe->pins_mtime.tv_sec ||
-			     pins.st_mtim.tv_nsec != fe->pins_mtime.tv_nsec);
-
-	if (now >= fe->next_lease || *changed_ret || pins_changed) {
-		lrc = frontend_lease_write(store, fe, now);
-		fe->next_lease = lrc < 0 ? now + 1 : now + (fe->lease_ttl + 2) / 3;
-		/* Read before the lease collected the pins: a pin made since
-		 * is seen at the next call. */
-		if (lrc == 0 && pins_changed)
-			fe->pins_mtime = pins.st_mtim;
+	if (*changed_ret) {
+		pthread_mutex_lock(&fe->lease_lock);
+		fe->lease_due = true;
+		pthread_cond_signal(&fe->lease_wake);
+		pthread_mutex_unlock(&fe->lease_lock);
 	}
-	return rc < 0 ? rc : lrc;
+	return rc;
 }
 
 void tsm_frontend_stop(struct tsm_store *store)
 {
+	struct tsm_frontend *fe;
 	struct tsm_s3 *s3;
 	char key[96];
+	bool started;
 
-	if (!tsm_remote_is_frontend(store) || tsm_remote_s3(store, &s3) < 0)
+	if (!tsm_remote_is_frontend(store))
 		return;
-	snprintf(key, sizeof(key), "leases/%s", store->remote->fe->id);
+	fe = store->remote->fe;
+	/* The lease thread first: nothing renews the lease once it is gone. */
+	pthread_mutex_lock(&fe->lease_lock);
+	fe->lease_stop = true;
+	started = fe->lease_started;
+	fe->lease_started = false;
+	pthread_cond_signal(&fe->lease_wake);
+	pthread_mutex_unlock(&fe->lease_lock);
+	if (started)
+		pthread_join(fe->lease_thread, NULL);
+	if (tsm_remote_s3(store, &s3) < 0)
+		return;
+	snprintf(key, sizeof(key), "leases/%s", fe->id);
 	tsm_s3_delete(s3, key);
 }
 
@@ -2444,6 +2575,34 @@ static int gc_generations(struct tsm_store *store, struct tsm_s3 *s3, int64_t gr
 	return rc;
 }
 
+/* Incomplete multipart uploads (a writer killed during one, an abort
+ * that failed) hold their parts' space until aborted: those of our keys
+ * started longer than the grace ago are aborted.  A writer's upload in
+ * progress is younger than that (a part is tried for seconds, not an
+ * hour). */
+struct mpu_walk {
+	struct tsm_s3 *s3;
+	int64_t now, grace;
+	uint64_t aborted;
+};
+
+static int mpu_visit(void *ctx, const char *key, const char *upload_id, int64_t initiated)
+{
+	struct mpu_walk *w = ctx;
+	int rc;
+
+	if (strncmp(key, "packs/", 6) != 0 && strncmp(key, "catalog/", 8) != 0)
+		return 0;
+	if (key[strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-")])
+		return 0; /* not a key this store makes */
+	if (initiated <= 0 || w->now - initiated < w->grace)
+		return 0;
+	if ((rc = tsm_s3_upload_abort(w->s3, key, upload_id)) < 0)
+		return rc;
+	w->aborted++;
+	return 0;
+}
+
 int tsm_remote_gc(struct tsm_store *store, int64_t grace, struct tsm_gc_result *res)
 {
 	struct gc_walk w = { .store = store, .now = (int64_t)time(NULL), .grace = grace };
@@ -2462,45 +2621,20 @@ int tsm_remote_gc(struct tsm_store *store, int64_t grace, struct tsm_gc_result *
 		rc = trash_save(store, &w.now_trash);
 	if (rc == 0)
 		rc = gc_generations(store, w.s3, grace);
+	if (rc == 0) {
+		struct mpu_walk mw = { .s3 = w.s3, .now = w.now, .grace = grace };
+
+		rc = tsm_s3_uploads_list(w.s3, "", mpu_visit, &mw);
+		if (mw.aborted)
+			tsm_info("aborted %llu incomplete uploads older than the grace period on %s",
+				 (unsigned long long)mw.aborted, tsm_s3_location(w.s3));
+	}
 	res->remote_packs_deleted += w.deleted;
 	res->remote_packs_waiting += w.now_trash.n;
 	free(w.old.ids);
 	free(w.old.since);
 	free(w.now_trash.ids);
 	free(w.now_trash.since);
-	return rc;
-}
-
-static int md5_file(int fd, char hex[33], uint64_t *size_ret)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint8_t buf[1 << 16], d[EVP_MAX_MD_SIZE];
-	unsigned dlen;
-	uint64_t off = 0;
-	int rc = -EIO;
-
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL))
-		goto out;
-	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto out;
-		if (n == 0)
-			break;
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
-			goto out;
-		off += (uint64_t)n;
-	}
-	if (!EVP_DigestFinal_ex(ctx, d, &dlen))
-		goto out;
-	tsm_hex_encode(d, dlen, hex);
-	*size_ret = off;
-	rc = 0;
-out:
-	EVP_MD_CTX_free(ctx);
 	return rc;
 }
 
@@ -2519,8 +2653,10 @@ int tsm_remote_verify(struct tsm_store *store, uint64_t *checked_ret, uint64_t *
 		return rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(stmt, 0);
-		char key[48], md5[33], etag[80];
-		uint64_t local_size, size;
+		char key[48], want[48], etag[80];
+		uint64_t size;
+		struct stat st;
+		bool same;
 		int fd;
 
 		/* The object's key is the local file's path in the store. */
@@ -2530,11 +2666,14 @@ int tsm_remote_verify(struct tsm_store *store, uint64_t *checked_ret, uint64_t *
 			(*bad_ret)++;
 			continue;
 		}
-		rc = md5_file(fd, md5, &local_size);
-		close(fd);
-		if (rc < 0)
+		if (fstat(fd, &st) < 0) {
+			rc = -errno;
+			close(fd);
 			break;
-		rc = tsm_s3_head_etag(s3, key, &size, etag, sizeof(etag));
+		}
+		rc = tsm_s3_object_same(s3, key, fd, (uint64_t)st.st_size, &same, want, etag,
+					sizeof(etag), &size);
+		close(fd);
 		(*checked_ret)++;
 		if (rc == -ENOENT) {
 			tsm_error("%s%s is missing from object storage", tsm_s3_location(s3), key);
@@ -2544,11 +2683,11 @@ int tsm_remote_verify(struct tsm_store *store, uint64_t *checked_ret, uint64_t *
 		}
 		if (rc < 0)
 			break;
-		if (size != local_size || strcasecmp(etag, md5) != 0) {
+		if (!same) {
 			tsm_error("%s%s differs from the pack it was uploaded from (%llu bytes, MD5 %s; "
 				  "object: %llu bytes, ETag %s): frontends read it as damage",
-				  tsm_s3_location(s3), key, (unsigned long long)local_size, md5,
-				  (unsigned long long)size, etag);
+				  tsm_s3_location(s3), key, (unsigned long long)st.st_size,
+				  want[0] ? want : "-", (unsigned long long)size, etag);
 			(*bad_ret)++;
 		}
 	}

@@ -19,7 +19,9 @@
  * it reads chunks with ranged GETs through that cache.
  *
  * Threads: the registered frontend is shared by every handle (its counters
- * are atomic, eviction takes its lock); each handle has its own S3 client. */
+ * are atomic, eviction takes its lock); each handle has its own S3 client.
+ * The lease is renewed on a thread of its own (its own S3 client), started
+ * by the first tsm_frontend_poll() and stopped by tsm_frontend_stop(). */
 #ifndef TSMEDIA_STORE_REMOTE_H
 #define TSMEDIA_STORE_REMOTE_H
 
@@ -49,6 +51,12 @@ int tsm_remote_upload_session(struct tsm_store *store);
 /* Writer: publishes the catalog as it is now (after COMMIT, the write lock
  * still held). */
 int tsm_remote_publish(struct tsm_store *store);
+/* The same through @s3, for a store not yet on object storage (push);
+ * the generation published in @generation_ret when not NULL. */
+int tsm_remote_publish_to(struct tsm_store *store, struct tsm_s3 *s3, int64_t *generation_ret);
+/* packs/pack-NNNNNNNN.pack: a pack's object key, and its path in the
+ * writer's store. */
+void tsm_remote_pack_key(int64_t id, char key[48]);
 
 /* Frontend: reads one chunk (through the cache) into @out, checked
  * against its SHA-256.  -ENOENT when its pack object is gone (gc moved

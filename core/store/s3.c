@@ -8,6 +8,17 @@
  *   DeleteObject https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html
  *   ListObjectsV2 https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
  *   CreateBucket https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
+ *   CreateMultipartUpload
+ *            https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html
+ *   UploadPart https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html
+ *   CompleteMultipartUpload
+ *            https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
+ *   AbortMultipartUpload
+ *            https://docs.aws.amazon.com/AmazonS3/latest/API/API_AbortMultipartUpload.html
+ *   ListMultipartUploads
+ *            https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html
+ *   Multipart limits (parts of 5 MiB to 5 GiB but the last, at most 10,000
+ *   parts): https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
  * Signing: SigV4 by libcurl (CURLOPT_AWS_SIGV4,
  * https://curl.se/libcurl/c/CURLOPT_AWS_SIGV4.html).  S3 needs the
  * x-amz-content-sha256 header on every signed request
@@ -154,6 +165,7 @@ static int cred_file_read(const char *path, char *key, char *secret, char *token
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0 || (size_t)n >= sizeof(buf) - 1) {
+		OPENSSL_cleanse(buf, sizeof(buf));
 		tsm_error("the credentials file %s is unreadable or larger than %zu bytes", path,
 			  sizeof(buf) - 2);
 		return -EINVAL;
@@ -182,8 +194,10 @@ static int cred_file_read(const char *path, char *key, char *secret, char *token
 			goto bad;
 		strcpy(dst, eq + 1);
 	}
+	OPENSSL_cleanse(buf, sizeof(buf));
 	return 0;
 bad:
+	OPENSSL_cleanse(buf, sizeof(buf));
 	tsm_error("the credentials file %s: each line must be AWS_ACCESS_KEY_ID=, "
 		  "AWS_SECRET_ACCESS_KEY= or AWS_SESSION_TOKEN= and a value",
 		  path);
@@ -238,7 +252,7 @@ int tsm_s3_new(const struct tsm_s3_config *config, struct tsm_s3 **s3_ret)
 	if ((rc = tsm_s3_parse_url(config->url, &s3->bucket, &s3->prefix)) < 0)
 		goto out_free;
 	if ((rc = creds_get(key, secret, token)) < 0)
-		goto out_free;
+		goto out_wipe;
 	rc = -ENOMEM;
 	elen = strlen(config->endpoint);
 	while (elen && config->endpoint[elen - 1] == '/')
@@ -254,11 +268,13 @@ int tsm_s3_new(const struct tsm_s3_config *config, struct tsm_s3 **s3_ret)
 		goto out_wipe;
 	s3->timeout = config->timeout ? config->timeout : 30;
 	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(token, sizeof(token));
 	*s3_ret = s3;
 	return 0;
 out_wipe:
 	OPENSSL_cleanse(secret, sizeof(secret));
 out_free:
+	OPENSSL_cleanse(token, sizeof(token));
 	tsm_s3_free(s3);
 	return rc;
 }
@@ -269,8 +285,12 @@ void tsm_s3_free(struct tsm_s3 *s3)
 		return;
 	if (s3->curl)
 		curl_easy_cleanup(s3->curl);
+	/* Secrets are wiped, not only freed (DESIGN.md: secrets are used, not
+	 * kept): the secret key and the session token. */
 	if (s3->userpwd)
 		OPENSSL_cleanse(s3->userpwd, strlen(s3->userpwd));
+	if (s3->token)
+		OPENSSL_cleanse(s3->token, strlen(s3->token));
 	free(s3->userpwd);
 	free(s3->token);
 	free(s3->endpoint);
@@ -367,7 +387,8 @@ static size_t sink_write(char *data, size_t size, size_t nmemb, void *arg)
 
 struct source {
 	const uint8_t *buf; /* a buffer ... */
-	int fd;             /* ... or a file from offset 0 */
+	int fd;             /* ... or a file from offset @base */
+	uint64_t base;
 	uint64_t len, pos;
 	int read_err;
 };
@@ -387,7 +408,7 @@ static size_t source_read(char *out, size_t size, size_t nmemb, void *arg)
 		ssize_t r;
 
 		do
-			r = pread(src->fd, out, n, (off_t)src->pos);
+			r = pread(src->fd, out, n, (off_t)(src->base + src->pos));
 		while (r < 0 && errno == EINTR);
 		if (r <= 0) {
 			src->read_err = r < 0 ? errno : EIO;
@@ -402,9 +423,38 @@ static size_t source_read(char *out, size_t size, size_t nmemb, void *arg)
 struct head {
 	uint64_t length;
 	bool have_length;
-	char etag[80];
+	char etag[80]; /* control characters escaped (tsm_s3_escape) */
 	int64_t mtime;
+	uint64_t part_size; /* x-amz-meta-tsmedia-part-size, 0: none */
 };
+
+/* User metadata of a multipart object: the part size it was uploaded
+ * with, so that its ETag can be computed again from a local file
+ * (x-amz-meta-*, returned by HeadObject). */
+#define PART_SIZE_HEADER "x-amz-meta-tsmedia-part-size"
+
+void tsm_s3_escape(const char *in, size_t len, char *out, size_t n)
+{
+	size_t o = 0;
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)in[i];
+
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+			if (o + 1 >= n)
+				break;
+			out[o++] = (char)ch;
+		} else {
+			if (o + 4 >= n)
+				break;
+			snprintf(out + o, 5, "\\x%02x", ch);
+			o += 4;
+		}
+	}
+	out[o] = 0;
+}
 
 static size_t header_cb(char *line, size_t size, size_t nmemb, void *arg)
 {
@@ -425,9 +475,12 @@ static size_t header_cb(char *line, size_t size, size_t nmemb, void *arg)
 
 		while (*p == ' ' || *p == '"')
 			p++;
-		while (*p && *p != '"' && *p != '\r' && *p != '\n' && i + 1 < sizeof(h->etag))
-			h->etag[i++] = *p++;
-		h->etag[i] = 0;
+		while (p[i] && p[i] != '"' && p[i] != '\r' && p[i] != '\n')
+			i++;
+		/* It reaches log lines: escaped as it is read. */
+		tsm_s3_escape(p, i, h->etag, sizeof(h->etag));
+	} else if (strncasecmp(buf, PART_SIZE_HEADER ":", strlen(PART_SIZE_HEADER) + 1) == 0) {
+		h->part_size = strtoull(buf + strlen(PART_SIZE_HEADER) + 1, NULL, 10);
 	} else if (strncasecmp(buf, "last-modified:", 14) == 0) {
 		/* An RFC 9110 HTTP-date, which curl parses. */
 		h->mtime = (int64_t)curl_getdate(buf + 14, NULL);
@@ -436,13 +489,14 @@ static size_t header_cb(char *line, size_t size, size_t nmemb, void *arg)
 }
 
 struct request {
-	const char *method; /* GET PUT HEAD DELETE */
+	const char *method; /* GET PUT POST HEAD DELETE */
 	const char *key;    /* relative to the prefix; NULL: the bucket */
 	const char *query;  /* NULL or "list-type=2&..." */
 	const char *range;  /* NULL or "FIRST-LAST" */
 	struct source *body;
 	const char *payload_sha256; /* hex; NULL: of no bytes */
 	const char *content_md5;    /* base64, or NULL */
+	const char *extra_header;   /* one more "Name: value", or NULL */
 	struct sink *sink;
 	struct head *head;
 	long status;
@@ -489,6 +543,11 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 			goto out;
 		hdrs = h;
 	}
+	if (rq->extra_header) {
+		if (!(h = curl_slist_append(hdrs, rq->extra_header)))
+			goto out;
+		hdrs = h;
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s3->sigv4);
@@ -512,6 +571,13 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, source_read);
 		curl_easy_setopt(c, CURLOPT_READDATA, rq->body);
 		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+				 (curl_off_t)(rq->body ? rq->body->len : 0));
+	} else if (strcmp(rq->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, source_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, rq->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)(rq->body ? rq->body->len : 0));
 	} else if (strcmp(rq->method, "HEAD") == 0) {
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -555,6 +621,7 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 	}
 	if (rq->status < 200 || rq->status > 299) {
 		const char *body = "";
+		char shown[4 * 120 + 1] = "";
 
 		/* S3 explains a refusal in an XML body; its Code is enough. */
 		if (rq->sink && rq->sink->fd < 0 && rq->sink->buf && rq->sink->len) {
@@ -565,9 +632,13 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 
 			if (code)
 				body = code;
+			/* The service's words reach a log line: no control
+			 * characters of theirs (a forged line, a terminal's
+			 * escape sequence). */
+			tsm_s3_escape(body, strnlen(body, 120), shown, sizeof(shown));
 		}
-		tsm_error("%s %s%s: HTTP status %ld %.120s", rq->method, s3->location,
-			  rq->key ? rq->key : "", rq->status, body);
+		tsm_error("%s %s%s: HTTP status %ld %s", rq->method, s3->location,
+			  rq->key ? rq->key : "", rq->status, shown);
 		rc = rq->status == 403 ? -EACCES : -EIO;
 		goto out;
 	}
@@ -583,7 +654,7 @@ out:
 /* ---- objects ------------------------------------------------------------- */
 
 static int digest_source(struct source *src, char sha_hex[TSM_SHA256_HEX_LEN + 1],
-			 char md5_b64[32], char md5_hex[33])
+			 char md5_b64[32], char md5_hex[33], uint8_t md5_raw[16])
 {
 	EVP_MD_CTX *sha = EVP_MD_CTX_new(), *md5 = EVP_MD_CTX_new();
 	uint8_t buf[1 << 16], d[EVP_MAX_MD_SIZE];
@@ -600,7 +671,7 @@ static int digest_source(struct source *src, char sha_hex[TSM_SHA256_HEX_LEN + 1
 		if (src->buf) {
 			p = src->buf + off;
 		} else {
-			ssize_t r = pread(src->fd, buf, n, (off_t)off);
+			ssize_t r = pread(src->fd, buf, n, (off_t)(src->base + off));
 
 			if (r < 0 && errno == EINTR)
 				continue;
@@ -621,6 +692,8 @@ static int digest_source(struct source *src, char sha_hex[TSM_SHA256_HEX_LEN + 1
 		goto out;
 	tsm_hex_encode(d, dlen, md5_hex);
 	EVP_EncodeBlock((unsigned char *)md5_b64, d, (int)dlen);
+	if (md5_raw)
+		memcpy(md5_raw, d, 16);
 	rc = 0;
 out:
 	EVP_MD_CTX_free(sha);
@@ -628,7 +701,7 @@ out:
 	return rc;
 }
 
-static int s3_put(struct tsm_s3 *s3, const char *key, struct source *src)
+static int s3_put_single(struct tsm_s3 *s3, const char *key, struct source *src)
 {
 	char sha_hex[TSM_SHA256_HEX_LEN + 1], md5_b64[32], md5_hex[33];
 	struct head head = { 0 };
@@ -637,7 +710,7 @@ static int s3_put(struct tsm_s3 *s3, const char *key, struct source *src)
 	struct request rq = { .method = "PUT", .key = key, .body = src, .sink = &sink };
 	int rc;
 
-	if ((rc = digest_source(src, sha_hex, md5_b64, md5_hex)) < 0) {
+	if ((rc = digest_source(src, sha_hex, md5_b64, md5_hex, NULL)) < 0) {
 		tsm_error("cannot read what to upload as %s%s: %s", s3->location, key,
 			  strerror(-rc));
 		return rc;
@@ -668,6 +741,362 @@ static int s3_put(struct tsm_s3 *s3, const char *key, struct source *src)
 			  (unsigned long long)head.length, head.etag);
 		return -EIO;
 	}
+	return 0;
+}
+
+static int query_escape(const char *in, char *out, size_t n);
+
+/* ---- multipart uploads ------------------------------------------------------ */
+
+/* Objects larger than a part go up in parts of PART_DEFAULT: a failed part
+ * is sent again alone, and no single request carries a whole 1 GiB pack.
+ * S3's limits: parts of 5 MiB to 5 GiB (the last may be smaller), at most
+ * 10,000 of them (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html). */
+#define PART_DEFAULT (64ull << 20)
+#define PART_MIN (5ull << 20)
+#define PART_MAX (5ull << 30)
+#define PARTS_MAX 10000u
+/* Tries of one part (a connection reset, a 5xx). */
+#define PART_TRIES 3
+/* An answer about an upload (its id, a completion) is small. */
+#define MPU_ANSWER_MAX (64u << 10)
+
+/* The part size: PART_DEFAULT, or TSMEDIA_S3_PART_SIZE (bytes; not
+ * documented for users: the tests lower it to exercise multipart uploads
+ * with small packs). */
+static int part_size_get(uint64_t len, uint64_t *part_ret)
+{
+	const char *env = getenv("TSMEDIA_S3_PART_SIZE");
+	uint64_t part = PART_DEFAULT;
+
+	if (env && *env) {
+		char *end;
+
+		errno = 0;
+		part = strtoull(env, &end, 10);
+		if (errno || *end || env[0] < '0' || env[0] > '9' || part < PART_MIN ||
+		    part > PART_MAX) {
+			tsm_error("invalid TSMEDIA_S3_PART_SIZE '%s': a number of bytes from %llu to "
+				  "%llu",
+				  env, (unsigned long long)PART_MIN, (unsigned long long)PART_MAX);
+			return -EINVAL;
+		}
+	}
+	/* At most PARTS_MAX parts: larger parts for a larger object. */
+	if (len / part >= PARTS_MAX)
+		part = len / (PARTS_MAX - 1) + 1;
+	*part_ret = part;
+	return 0;
+}
+
+/* The ETag S3 and radosgw give an object completed from parts: the hex
+ * MD5 of the parts' binary MD5s one after the other, "-", the number of
+ * parts.  AWS calls ETags opaque (CompleteMultipartUpload's "ETag": "may
+ * or may not be an MD5 digest of the object data"); the services this
+ * store runs on compute it so, and an ETag of another shape is not
+ * compared (etag_is_multipart). */
+static void etag_of_parts(const uint8_t *md5s, size_t nparts, char out[48])
+{
+	uint8_t d[EVP_MAX_MD_SIZE];
+	unsigned dlen = 0;
+	char hex[33];
+
+	EVP_Digest(md5s, nparts * 16, d, &dlen, EVP_md5(), NULL);
+	tsm_hex_encode(d, 16, hex);
+	snprintf(out, 48, "%s-%zu", hex, nparts);
+}
+
+/* "HEX32-N": the shape etag_of_parts gives. */
+static bool etag_is_multipart(const char *etag)
+{
+	size_t i;
+
+	for (i = 0; i < 32; i++)
+		if (!((etag[i] >= '0' && etag[i] <= '9') || (etag[i] >= 'a' && etag[i] <= 'f') ||
+		      (etag[i] >= 'A' && etag[i] <= 'F')))
+			return false;
+	if (etag[32] != '-' || !etag[33])
+		return false;
+	for (i = 33; etag[i]; i++)
+		if (etag[i] < '0' || etag[i] > '9')
+			return false;
+	return true;
+}
+
+/* The text of the first element @name anywhere under @node. */
+static bool xml_find_text(xmlNode *node, const char *name, char *buf, size_t n)
+{
+	for (xmlNode *c = node; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		if (strcmp((const char *)c->name, name) == 0) {
+			xmlChar *t = xmlNodeGetContent(c);
+
+			snprintf(buf, n, "%s", t ? (const char *)t : "");
+			xmlFree(t);
+			return true;
+		}
+		if (xml_find_text(c->children, name, buf, n))
+			return true;
+	}
+	return false;
+}
+
+/* Parses an answer whose root must be @root; copies the text of @field
+ * (when not NULL) into @buf.  -EIO when it is anything else (an <Error>
+ * document in a 200 answer: CompleteMultipartUpload sends one so). */
+static int mpu_answer(const uint8_t *xml, size_t len, const char *root_name, const char *field,
+		      char *buf, size_t n)
+{
+	xmlDoc *doc;
+	xmlNode *root;
+	int rc = -EIO;
+
+	if (!len || len > MPU_ANSWER_MAX)
+		return -EIO;
+	doc = xmlReadMemory((const char *)xml, (int)len, "answer.xml", NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (!doc)
+		return -EIO;
+	root = xmlDocGetRootElement(doc);
+	if (root && strcmp((const char *)root->name, root_name) == 0 &&
+	    (!field || (xml_find_text(root->children, field, buf, n) && buf[0])))
+		rc = 0;
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+static void mpu_abort(struct tsm_s3 *s3, const char *key, const char *esc_id)
+{
+	char query[3300];
+	struct request rq = { .method = "DELETE", .key = key, .query = query };
+
+	snprintf(query, sizeof(query), "uploadId=%s", esc_id);
+	if (s3_perform(s3, &rq) == 0)
+		tsm_info("aborted the incomplete upload of %s%s", s3->location, key);
+}
+
+static int s3_put_multipart(struct tsm_s3 *s3, const char *key, struct source *src,
+			    uint64_t part)
+{
+	size_t nparts = (size_t)((src->len + part - 1) / part);
+	char upload_id[1024], esc_id[3200] = "", query[3400], meta[96], shown[4 * 64 + 1];
+	char etag[48], *xml = NULL;
+	uint8_t *md5s = NULL;
+	struct sink sink = { .grow = true, .fd = -1, .max = MPU_ANSWER_MAX };
+	struct source none = { .buf = (const uint8_t *)"", .fd = -1 };
+	struct request rq = { .method = "POST", .key = key, .query = "uploads=", .body = &none,
+			      .sink = &sink, .extra_header = meta };
+	size_t xml_len = 0, xml_cap;
+	struct head head = { 0 };
+	int rc;
+
+	/* 1. CreateMultipartUpload: POST KEY?uploads, the answer names the
+	 * upload.  The part size is kept with the object (user metadata) so
+	 * that verify and push can compute its ETag again. */
+	snprintf(meta, sizeof(meta), PART_SIZE_HEADER ": %llu", (unsigned long long)part);
+	if (!(sink.buf = malloc(4097)))
+		return -ENOMEM;
+	sink.cap = 4096;
+	rc = s3_perform(s3, &rq);
+	if (rc == 0 && mpu_answer(sink.buf, sink.len, "InitiateMultipartUploadResult", "UploadId",
+				  upload_id, sizeof(upload_id)) < 0) {
+		tsm_error("POST %s%s?uploads: the answer names no upload", s3->location, key);
+		rc = -EIO;
+	}
+	free(sink.buf);
+	if (rc < 0)
+		return rc;
+	if ((rc = query_escape(upload_id, esc_id, sizeof(esc_id))) < 0)
+		goto out_abort;
+	rc = -ENOMEM;
+	xml_cap = 128 + nparts * 128;
+	if (!(md5s = malloc(nparts * 16)) || !(xml = malloc(xml_cap)))
+		goto out_abort;
+	xml_len += (size_t)snprintf(xml, xml_cap, "<CompleteMultipartUpload>");
+
+	/* 2. UploadPart: PUT KEY?partNumber=N&uploadId=ID, each part with its
+	 * Content-MD5 and signed SHA-256, checked by the service before it
+	 * keeps the part; its ETag must be the part's MD5. */
+	for (size_t i = 0; i < nparts; i++) {
+		uint64_t off = (uint64_t)i * part;
+		struct source ps = { .buf = src->buf ? src->buf + off : NULL, .fd = src->fd,
+				     .base = src->base + off,
+				     .len = src->len - off < part ? src->len - off : part };
+		char sha_hex[TSM_SHA256_HEX_LEN + 1], md5_b64[32], md5_hex[33];
+
+		if (ps.buf)
+			ps.base = 0;
+		if ((rc = digest_source(&ps, sha_hex, md5_b64, md5_hex, md5s + 16 * i)) < 0) {
+			tsm_error("cannot read what to upload as %s%s: %s", s3->location, key,
+				  strerror(-rc));
+			goto out_abort;
+		}
+		snprintf(query, sizeof(query), "partNumber=%zu&uploadId=%s", i + 1, esc_id);
+		for (int t = 0; t < PART_TRIES; t++) {
+			uint8_t errbody[512];
+			struct sink es = { .buf = errbody, .cap = sizeof(errbody), .fd = -1 };
+			struct head ph = { 0 };
+			struct request pq = { .method = "PUT", .key = key, .query = query, .body = &ps,
+					      .sink = &es, .head = &ph, .payload_sha256 = sha_hex,
+					      .content_md5 = md5_b64 };
+
+			ps.pos = 0;
+			ps.read_err = 0;
+			rc = s3_perform(s3, &pq);
+			if (rc == 0 && ps.read_err) {
+				tsm_error("cannot read what to upload as %s%s: %s", s3->location, key,
+					  strerror(ps.read_err));
+				rc = -ps.read_err;
+				goto out_abort;
+			}
+			if (rc == 0 && strcasecmp(ph.etag, md5_hex) != 0) {
+				tsm_error("%s%s part %zu: the service says ETag %s, the part's MD5 is %s",
+					  s3->location, key, i + 1, ph.etag, md5_hex);
+				rc = -EIO;
+			}
+			if (rc == 0 || rc == -EACCES)
+				break;
+			if (t + 1 < PART_TRIES)
+				usleep(400000u << t);
+		}
+		if (rc < 0)
+			goto out_abort;
+		xml_len += (size_t)snprintf(xml + xml_len, xml_cap - xml_len,
+					    "<Part><PartNumber>%zu</PartNumber><ETag>\"%s\"</ETag></Part>",
+					    i + 1, md5_hex);
+	}
+	xml_len += (size_t)snprintf(xml + xml_len, xml_cap - xml_len, "</CompleteMultipartUpload>");
+
+	/* 3. CompleteMultipartUpload: POST KEY?uploadId=ID with the parts'
+	 * list.  A 200 answer may still be an <Error> document (the API
+	 * reference says so): only a CompleteMultipartUploadResult counts. */
+	{
+		char sha_hex[TSM_SHA256_HEX_LEN + 1], md5_b64[32], md5_hex[33];
+		struct source body = { .buf = (const uint8_t *)xml, .fd = -1, .len = xml_len };
+		struct sink cs = { .grow = true, .fd = -1, .max = MPU_ANSWER_MAX };
+		struct request cq = { .method = "POST", .key = key, .query = query, .body = &body,
+				      .sink = &cs, .payload_sha256 = sha_hex,
+				      .content_md5 = md5_b64,
+				      .extra_header = "Content-Type: application/xml" };
+
+		if ((rc = digest_source(&body, sha_hex, md5_b64, md5_hex, NULL)) < 0)
+			goto out_abort;
+		snprintf(query, sizeof(query), "uploadId=%s", esc_id);
+		if (!(cs.buf = malloc(4097))) {
+			rc = -ENOMEM;
+			goto out_abort;
+		}
+		cs.cap = 4096;
+		rc = s3_perform(s3, &cq);
+		if (rc == 0 && mpu_answer(cs.buf, cs.len, "CompleteMultipartUploadResult", NULL, NULL,
+					  0) < 0) {
+			cs.buf[cs.len < cs.cap ? cs.len : cs.cap - 1] = 0;
+			tsm_s3_escape((const char *)cs.buf, strnlen((const char *)cs.buf, 64), shown,
+				      sizeof(shown));
+			tsm_error("completing the upload of %s%s failed: %s", s3->location, key,
+				  shown);
+			rc = -EIO;
+		}
+		free(cs.buf);
+		if (rc < 0)
+			goto out_abort;
+	}
+
+	/* 4. The object as the service now holds it: its size, and its ETag
+	 * against the parts' MD5s. */
+	etag_of_parts(md5s, nparts, etag);
+	struct request hq = { .method = "HEAD", .key = key, .head = &head };
+
+	if ((rc = s3_perform(s3, &hq)) < 0) {
+		if (rc == -ENOENT)
+			tsm_error("%s%s is missing right after its upload", s3->location, key);
+		rc = rc == -ENOENT ? -EIO : rc;
+		goto out;
+	}
+	if (!head.have_length || head.length != src->len ||
+	    (etag_is_multipart(head.etag) && strcasecmp(head.etag, etag) != 0)) {
+		tsm_error("%s%s does not hold what was uploaded (%llu bytes, ETag %s; the service "
+			  "says %llu bytes, ETag %s)",
+			  s3->location, key, (unsigned long long)src->len, etag,
+			  (unsigned long long)head.length, head.etag);
+		rc = -EIO;
+	}
+	goto out;
+out_abort:
+	/* AbortMultipartUpload: DELETE KEY?uploadId=ID frees the parts; if
+	 * that fails too, gc aborts the upload once it is stale. */
+	if (esc_id[0])
+		mpu_abort(s3, key, esc_id);
+out:
+	free(md5s);
+	free(xml);
+	return rc;
+}
+
+static int s3_put(struct tsm_s3 *s3, const char *key, struct source *src)
+{
+	uint64_t part;
+	int rc;
+
+	if ((rc = part_size_get(src->len, &part)) < 0)
+		return rc;
+	return src->len > part ? s3_put_multipart(s3, key, src, part) : s3_put_single(s3, key, src);
+}
+
+/* The ETag @key should have if it holds the @len bytes of @fd, uploaded
+ * whole (the MD5) or in parts of @part bytes. */
+static int etag_of_fd(int fd, uint64_t len, uint64_t part, char out[48])
+{
+	size_t nparts = part ? (size_t)((len + part - 1) / part) : 1;
+	uint8_t *md5s;
+	int rc = 0;
+
+	if (part && (part < PART_MIN || part > PART_MAX || nparts > PARTS_MAX || nparts < 2))
+		return -EINVAL;
+	if (!(md5s = malloc(nparts * 16)))
+		return -ENOMEM;
+	for (size_t i = 0; i < nparts && rc == 0; i++) {
+		uint64_t off = part ? (uint64_t)i * part : 0;
+		struct source ps = { .fd = fd, .base = off,
+				     .len = part && len - off > part ? part : len - off };
+		char sha_hex[TSM_SHA256_HEX_LEN + 1], md5_b64[32], md5_hex[33];
+
+		rc = digest_source(&ps, sha_hex, md5_b64, md5_hex, md5s + 16 * i);
+		if (rc == 0 && !part)
+			snprintf(out, 48, "%s", md5_hex);
+	}
+	if (rc == 0 && part)
+		etag_of_parts(md5s, nparts, out);
+	free(md5s);
+	return rc;
+}
+
+int tsm_s3_object_same(struct tsm_s3 *s3, const char *key, int fd, uint64_t len, bool *same_ret,
+		       char *want, char *got, size_t got_len, uint64_t *size_ret)
+{
+	struct head head = { 0 };
+	struct request rq = { .method = "HEAD", .key = key, .head = &head };
+	int rc = s3_perform(s3, &rq);
+
+	*same_ret = false;
+	want[0] = 0;
+	if (rc < 0)
+		return rc;
+	snprintf(got, got_len, "%s", head.etag);
+	*size_ret = head.length;
+	if (head.length != len)
+		return 0;
+	/* A multipart object names its part size (s3_put_multipart); one
+	 * without it was not uploaded here whole and cannot be compared. */
+	if (strchr(head.etag, '-') && !head.part_size)
+		return 0;
+	rc = etag_of_fd(fd, len, strchr(head.etag, '-') ? head.part_size : 0, want);
+	if (rc == -EINVAL)
+		return 0;
+	if (rc < 0)
+		return rc;
+	*same_ret = strcasecmp(want, head.etag) == 0;
 	return 0;
 }
 
@@ -794,20 +1223,6 @@ int tsm_s3_head(struct tsm_s3 *s3, const char *key, uint64_t *size_ret, int64_t 
 	return 0;
 }
 
-int tsm_s3_head_etag(struct tsm_s3 *s3, const char *key, uint64_t *size_ret, char *etag,
-		     size_t etag_len)
-{
-	struct head head = { 0 };
-	struct request rq = { .method = "HEAD", .key = key, .head = &head };
-	int rc = s3_perform(s3, &rq);
-
-	if (rc < 0)
-		return rc;
-	*size_ret = head.length;
-	snprintf(etag, etag_len, "%s", head.etag);
-	return 0;
-}
-
 int tsm_s3_bucket_ensure(struct tsm_s3 *s3)
 {
 	struct head head = { 0 };
@@ -842,6 +1257,15 @@ static const char *child_text(xmlNode *parent, const char *name, char *buf, size
 int tsm_s3_list_parse(const char *xml, size_t len, size_t prefix_len, tsm_s3_list_fn fn,
 		      void *ctx, bool *truncated_ret, char **token_ret)
 {
+	return tsm_s3_list_parse_prefix(xml, len, "", prefix_len, fn, ctx, truncated_ret,
+					token_ret);
+}
+
+int tsm_s3_list_parse_prefix(const char *xml, size_t len, const char *want, size_t prefix_len,
+			     tsm_s3_list_fn fn, void *ctx, bool *truncated_ret, char **token_ret)
+{
+	size_t want_len = strlen(want);
+
 	char key[1024], size[32], date[64], trunc[16], token[1024];
 	xmlDoc *doc;
 	xmlNode *root;
@@ -869,6 +1293,17 @@ int tsm_s3_list_parse(const char *xml, size_t len, size_t prefix_len, tsm_s3_lis
 			continue;
 		if (!child_text(c, "Key", key, sizeof(key)) ||
 		    !child_text(c, "Size", size, sizeof(size)) || strlen(key) < prefix_len) {
+			rc = -EIO;
+			break;
+		}
+		/* Only keys under what was asked for: a listing that names
+		 * others (a broken or hostile service) is not believed. */
+		if (strncmp(key, want, want_len) != 0) {
+			char shown[4 * 64 + 1];
+
+			tsm_s3_escape(key, strnlen(key, 64), shown, sizeof(shown));
+			tsm_error("a listing of %s names the key %s, which is not under it", want,
+				  shown);
 			rc = -EIO;
 			break;
 		}
@@ -929,16 +1364,46 @@ static int query_escape(const char *in, char *out, size_t n)
 	return 0;
 }
 
+/* Pages of one listing at most (of 1000 keys each: ten million objects);
+ * a service that keeps answering "truncated" is not followed forever. */
+#define LIST_PAGES_MAX 10000
+
+/* "&max-keys=N" when TSMEDIA_S3_LIST_KEYS asks for pages of N (1-1000)
+ * keys (not documented for users: the tests make a service page its
+ * listings), else "" (the service's 1000). */
+static void list_max_keys(char out[32])
+{
+	const char *env = getenv("TSMEDIA_S3_LIST_KEYS");
+	char *end;
+	long n;
+
+	out[0] = 0;
+	if (!env || !*env)
+		return;
+	n = strtol(env, &end, 10);
+	if (!*end && n >= 1 && n <= 1000)
+		snprintf(out, 32, "&max-keys=%ld", n);
+}
+
 int tsm_s3_list(struct tsm_s3 *s3, const char *prefix, tsm_s3_list_fn fn, void *ctx)
 {
-	char full[1024], esc[3200], etoken[3200], *token = NULL, *query = NULL;
+	char full[1024], esc[3200], etoken[3200], *token = NULL, *query = NULL, *prev = NULL;
+	char max_keys[32];
 	size_t plen = strlen(s3->prefix);
+	unsigned pages = 0;
 	int rc;
 
 	snprintf(full, sizeof(full), "%s%s", s3->prefix, prefix);
 	if ((rc = query_escape(full, esc, sizeof(esc))) < 0)
 		return rc;
+	list_max_keys(max_keys);
 	for (;;) {
+		if (++pages > LIST_PAGES_MAX) {
+			tsm_error("listing %s%s: more than %d pages, stopped", s3->location, prefix,
+				  LIST_PAGES_MAX);
+			rc = -EIO;
+			break;
+		}
 		struct sink sink = { .grow = true, .fd = -1, .max = LIST_PAGE_MAX };
 		struct request rq = { .method = "GET", .sink = &sink };
 		bool truncated;
@@ -947,8 +1412,9 @@ int tsm_s3_list(struct tsm_s3 *s3, const char *prefix, tsm_s3_list_fn fn, void *
 			break;
 		/* Query parameters in alphabetical order, as SigV4's canonical
 		 * query string has them. */
-		if (asprintf(&query, "%s%s%slist-type=2&prefix=%s", token ? "continuation-token=" : "",
-			     token ? etoken : "", token ? "&" : "", esc) < 0) {
+		if (asprintf(&query, "%s%s%slist-type=2%s&prefix=%s",
+			     token ? "continuation-token=" : "", token ? etoken : "", token ? "&" : "",
+			     max_keys, esc) < 0) {
 			query = NULL;
 			rc = -ENOMEM;
 			break;
@@ -963,8 +1429,8 @@ int tsm_s3_list(struct tsm_s3 *s3, const char *prefix, tsm_s3_list_fn fn, void *
 		sink.cap = 4096;
 		rc = s3_perform(s3, &rq);
 		if (rc == 0)
-			rc = tsm_s3_list_parse((const char *)sink.buf, sink.len, plen, fn, ctx,
-					       &truncated, &token);
+			rc = tsm_s3_list_parse_prefix((const char *)sink.buf, sink.len, full, plen, fn,
+						      ctx, &truncated, &token);
 		if (rc == -EIO && rq.status >= 200 && rq.status <= 299)
 			tsm_error("GET %s?%s: not a listing of objects", s3->location, query);
 		free(sink.buf);
@@ -972,7 +1438,174 @@ int tsm_s3_list(struct tsm_s3 *s3, const char *prefix, tsm_s3_list_fn fn, void *
 		query = NULL;
 		if (rc < 0 || !truncated)
 			break;
+		/* A token that does not move would list the same page again. */
+		if (prev && strcmp(prev, token) == 0) {
+			tsm_error("listing %s%s: the service gave the same continuation token twice",
+				  s3->location, prefix);
+			rc = -EIO;
+			break;
+		}
+		free(prev);
+		if (!(prev = strdup(token))) {
+			rc = -ENOMEM;
+			break;
+		}
 	}
 	free(token);
+	free(prev);
 	return rc;
+}
+
+/* ---- incomplete multipart uploads ---------------------------------------- */
+
+int tsm_s3_uploads_parse(const char *xml, size_t len, const char *want, size_t prefix_len,
+			 tsm_s3_upload_fn fn, void *ctx, bool *truncated_ret, char **key_marker_ret,
+			 char **id_marker_ret)
+{
+	char key[1024], id[1024], date[64], trunc[16], km[1024], im[1024];
+	size_t want_len = strlen(want);
+	xmlDoc *doc;
+	xmlNode *root;
+	int rc = 0;
+
+	*truncated_ret = false;
+	*key_marker_ret = *id_marker_ret = NULL;
+	if (len > LIST_PAGE_MAX || len > INT32_MAX)
+		return -EIO;
+	doc = xmlReadMemory(xml, (int)len, "uploads.xml", NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (!doc)
+		return -EIO;
+	root = xmlDocGetRootElement(doc);
+	if (!root || strcmp((const char *)root->name, "ListMultipartUploadsResult") != 0) {
+		rc = -EIO;
+		goto out;
+	}
+	for (xmlNode *c = root->children; c && rc == 0; c = c->next) {
+		int64_t initiated = 0;
+
+		if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "Upload") != 0)
+			continue;
+		if (!child_text(c, "Key", key, sizeof(key)) ||
+		    !child_text(c, "UploadId", id, sizeof(id)) || !id[0] ||
+		    strlen(key) < prefix_len || strncmp(key, want, want_len) != 0) {
+			rc = -EIO;
+			break;
+		}
+		if (child_text(c, "Initiated", date, sizeof(date))) {
+			struct tm tm = { 0 };
+
+			if (strptime(date, "%Y-%m-%dT%H:%M:%S", &tm))
+				initiated = (int64_t)timegm(&tm);
+		}
+		rc = fn(ctx, key + prefix_len, id, initiated);
+	}
+	if (rc == 0 && child_text(root, "IsTruncated", trunc, sizeof(trunc)) &&
+	    strcmp(trunc, "true") == 0) {
+		if (!child_text(root, "NextKeyMarker", km, sizeof(km)) || !km[0] ||
+		    !child_text(root, "NextUploadIdMarker", im, sizeof(im))) {
+			rc = -EIO;
+			goto out;
+		}
+		*truncated_ret = true;
+		if (!(*key_marker_ret = strdup(km)) || !(*id_marker_ret = strdup(im))) {
+			free(*key_marker_ret);
+			*key_marker_ret = NULL;
+			rc = -ENOMEM;
+		}
+	}
+out:
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+int tsm_s3_uploads_list(struct tsm_s3 *s3, const char *prefix, tsm_s3_upload_fn fn, void *ctx)
+{
+	char full[1024], esc[3200], ekm[3200], eim[3200], *km = NULL, *im = NULL;
+	char *query = NULL, *prev = NULL;
+	size_t plen = strlen(s3->prefix);
+	unsigned pages = 0;
+	int rc;
+
+	snprintf(full, sizeof(full), "%s%s", s3->prefix, prefix);
+	if ((rc = query_escape(full, esc, sizeof(esc))) < 0)
+		return rc;
+	for (;;) {
+		struct sink sink = { .grow = true, .fd = -1, .max = LIST_PAGE_MAX };
+		struct request rq = { .method = "GET", .sink = &sink };
+		bool truncated;
+
+		if (++pages > LIST_PAGES_MAX) {
+			tsm_error("listing %s%s: more than %d pages, stopped", s3->location, prefix,
+				  LIST_PAGES_MAX);
+			rc = -EIO;
+			break;
+		}
+		if (km && ((rc = query_escape(km, ekm, sizeof(ekm))) < 0 ||
+			   (rc = query_escape(im, eim, sizeof(eim))) < 0))
+			break;
+		/* GET /BUCKET?uploads: the parameters in SigV4's canonical
+		 * (alphabetical) order. */
+		if (asprintf(&query, "%s%s%sprefix=%s%s%s&uploads=", km ? "key-marker=" : "",
+			     km ? ekm : "", km ? "&" : "", esc, km ? "&upload-id-marker=" : "",
+			     km ? eim : "") < 0) {
+			query = NULL;
+			rc = -ENOMEM;
+			break;
+		}
+		rq.query = query;
+		free(km);
+		free(im);
+		km = im = NULL;
+		if (!(sink.buf = malloc(4097))) {
+			rc = -ENOMEM;
+			break;
+		}
+		sink.cap = 4096;
+		rc = s3_perform(s3, &rq);
+		if (rc == 0)
+			rc = tsm_s3_uploads_parse((const char *)sink.buf, sink.len, full, plen, fn, ctx,
+						  &truncated, &km, &im);
+		if (rc == -EIO && rq.status >= 200 && rq.status <= 299)
+			tsm_error("GET %s?%s: not a listing of multipart uploads", s3->location,
+				  query);
+		free(sink.buf);
+		free(query);
+		query = NULL;
+		if (rc < 0 || !truncated)
+			break;
+		/* Markers that do not move would list the same page again. */
+		char *now = NULL;
+
+		if (asprintf(&now, "%s\n%s", km, im) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		if (prev && strcmp(prev, now) == 0) {
+			free(now);
+			tsm_error("listing %s%s: the service gave the same continuation token twice",
+				  s3->location, prefix);
+			rc = -EIO;
+			break;
+		}
+		free(prev);
+		prev = now;
+	}
+	free(km);
+	free(im);
+	free(prev);
+	return rc;
+}
+
+int tsm_s3_upload_abort(struct tsm_s3 *s3, const char *key, const char *upload_id)
+{
+	char esc[3200], query[3300];
+	struct request rq = { .method = "DELETE", .key = key, .query = query };
+	int rc;
+
+	if ((rc = query_escape(upload_id, esc, sizeof(esc))) < 0)
+		return rc;
+	snprintf(query, sizeof(query), "uploadId=%s", esc);
+	rc = s3_perform(s3, &rq);
+	return rc == -ENOENT ? 0 : rc;
 }

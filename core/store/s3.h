@@ -45,7 +45,10 @@ int tsm_s3_parse_url(const char *url, char **bucket_ret, char **prefix_ret);
  * service stored exactly them: the request carries the payload's SHA-256
  * (x-amz-content-sha256, signed) and MD5 (Content-MD5), which the service
  * checks before it stores the object, and a HEAD afterwards must give the
- * same size and, for a single-part upload, the MD5 as its ETag. */
+ * same size and, for a single-part upload, the MD5 as its ETag.  Larger
+ * than a part (64 MiB), it goes up as a multipart upload: every part with
+ * its Content-MD5 and SHA-256, the completed object's size and ETag
+ * checked, the upload aborted on any failure. */
 int tsm_s3_put_fd(struct tsm_s3 *s3, const char *key, int fd, uint64_t len);
 int tsm_s3_put_buf(struct tsm_s3 *s3, const char *key, const void *buf, size_t len);
 /* Exactly @len bytes of @key from @offset (a ranged GET). */
@@ -73,16 +76,44 @@ int tsm_s3_head(struct tsm_s3 *s3, const char *key, uint64_t *size_ret, int64_t 
  * stops the listing with that value.  ListObjectsV2, parsed with libxml2. */
 typedef int (*tsm_s3_list_fn)(void *ctx, const char *key, uint64_t size, int64_t mtime);
 int tsm_s3_list(struct tsm_s3 *s3, const char *prefix, tsm_s3_list_fn fn, void *ctx);
-/* Size and ETag (without quotes) of @key. */
-int tsm_s3_head_etag(struct tsm_s3 *s3, const char *key, uint64_t *size_ret, char *etag,
-		     size_t etag_len);
 /* Creates the bucket when it does not exist (the tests' fresh gateway). */
 int tsm_s3_bucket_ensure(struct tsm_s3 *s3);
+
+/* Whether @key holds exactly the @len bytes of @fd: the same size, and
+ * an ETag equal to the MD5 of those bytes (uploaded whole) or to the ETag
+ * of their parts (uploaded in parts, of the size the object records).
+ * Fills @want (at least 48 bytes: the ETag expected) and @got (the
+ * object's, escaped) and @size_ret; -ENOENT when there is no such object. */
+int tsm_s3_object_same(struct tsm_s3 *s3, const char *key, int fd, uint64_t len, bool *same_ret,
+		       char *want, char *got, size_t got_len, uint64_t *size_ret);
+
+/* Incomplete multipart uploads under @prefix (ListMultipartUploads):
+ * @fn gets the key (relative), the upload id and when it was started. */
+typedef int (*tsm_s3_upload_fn)(void *ctx, const char *key, const char *upload_id,
+				int64_t initiated);
+int tsm_s3_uploads_list(struct tsm_s3 *s3, const char *prefix, tsm_s3_upload_fn fn, void *ctx);
+/* AbortMultipartUpload; 0 when it is already gone. */
+int tsm_s3_upload_abort(struct tsm_s3 *s3, const char *key, const char *upload_id);
+/* Parses one page of a ListMultipartUploads answer (for the fuzz harness
+ * too): every key must start with @want; @fn gets it without its first
+ * @prefix_len bytes. */
+int tsm_s3_uploads_parse(const char *xml, size_t len, const char *want, size_t prefix_len,
+			 tsm_s3_upload_fn fn, void *ctx, bool *truncated_ret, char **key_marker_ret,
+			 char **id_marker_ret);
+
+/* Copies @len bytes of @in into @out (of @n bytes, NUL-terminated), each
+ * control character, backslash or byte beyond ASCII written as \xNN: for
+ * a service's words on their way to a log line. */
+void tsm_s3_escape(const char *in, size_t len, char *out, size_t n);
 
 /* Parses one page of a ListObjectsV2 response (for the fuzz harness too):
  * calls @fn for each <Contents>; sets @truncated_ret and the continuation
  * token (malloc'ed, or NULL).  -EIO when it is not such a document. */
 int tsm_s3_list_parse(const char *xml, size_t len, size_t prefix_len, tsm_s3_list_fn fn,
 		      void *ctx, bool *truncated_ret, char **token_ret);
+/* The same, refusing (-EIO, logged) a key that does not start with @want
+ * (the store's prefix and the one asked for). */
+int tsm_s3_list_parse_prefix(const char *xml, size_t len, const char *want, size_t prefix_len,
+			     tsm_s3_list_fn fn, void *ctx, bool *truncated_ret, char **token_ret);
 
 #endif

@@ -361,6 +361,17 @@ static int flock_waiting(int fd, int op, const char *what, const char *dir)
 	return 0;
 }
 
+int tsm_store_writers_lock(struct tsm_store *store)
+{
+	return flock_waiting(store->lock_fd, LOCK_EX, "lock", store->dir);
+}
+
+void tsm_store_writers_unlock(struct tsm_store *store)
+{
+	if (!store->writing)
+		flock(store->lock_fd, LOCK_UN);
+}
+
 int tsm_store_write_begin(struct tsm_store *store)
 {
 	int rc = flock_waiting(store->lock_fd, LOCK_EX, "lock", store->dir);

@@ -75,6 +75,11 @@ sqlite3_stmt *tsm_store_stmt(struct tsm_store *store, enum tsm_stmt which);
  * appends it references.  Commit fsyncs the packs, then commits the
  * transaction; abort rolls the transaction back and cuts the packs back to
  * where they were, so a failed import leaves the store as it was. */
+/* The writers' lock alone, without a transaction (store push: no session
+ * may change a pack, and the catalog can still be copied); a session
+ * begun meanwhile keeps it, and its commit or abort lets it go. */
+int tsm_store_writers_lock(struct tsm_store *store);
+void tsm_store_writers_unlock(struct tsm_store *store);
 int tsm_store_write_begin(struct tsm_store *store);
 int tsm_store_write_commit(struct tsm_store *store);
 void tsm_store_write_abort(struct tsm_store *store);
@@ -194,6 +199,9 @@ struct tsm_pinned {
 	size_t nmedia, cap_media;
 };
 int tsm_pins_collect(struct tsm_store *store, struct tsm_pinned *pinned_ret);
+/* The same for the store whose directory is open as @store_dir_fd (a
+ * thread without a store handle: a frontend's lease renewal). */
+int tsm_pins_collect_at(int store_dir_fd, const char *store_dir, struct tsm_pinned *pinned_ret);
 void tsm_pinned_clear(struct tsm_pinned *pinned);
 /* Appends @id to an array of @n (room for @cap), growing it by doubling. */
 int tsm_pinned_push(int64_t **ids, size_t *n, size_t *cap, int64_t id);

@@ -235,10 +235,12 @@ struct tsm_frontend_options {
 int tsm_frontend_setup(const struct tsm_frontend_options *opts, char **store_dir_ret);
 /* Call about once a second with a handle on the frontend's store: looks
  * at catalog/CURRENT when the poll interval has passed and switches to a
- * new generation (*changed_ret), and renews the lease.  A failure (the
- * object store away) is logged and returned; the catalog stays as it was. */
+ * new generation (*changed_ret).  The first call starts the lease's own
+ * thread, which renews the lease however long a poll takes (and at once
+ * after a switch).  A failure (the object store away) is logged and
+ * returned; the catalog stays as it was. */
 int tsm_frontend_poll(struct tsm_store *store, bool *changed_ret);
-/* Removes the lease (a clean stop). */
+/* Stops the lease's thread and removes the lease (a clean stop). */
 void tsm_frontend_stop(struct tsm_store *store);
 /* The frontend this process serves (for the mount's metrics; any thread):
  * its catalog generation, cache use and limit, chunk reads served from the
@@ -265,5 +267,28 @@ int tsm_store_frontends(struct tsm_store *store, struct tsm_frontend_info **list
 int tsm_store_remote_generation(struct tsm_store *store, int64_t *generation_ret);
 /* Whether @store keeps its packs on object storage (the writer). */
 bool tsm_store_is_remote(const struct tsm_store *store);
+
+/* Moves a local store to object storage (docs/scale.md, "Moving a store
+ * there"): under the store's write lock, every pack the catalog names is
+ * uploaded unless the object already holds exactly it (size and ETag,
+ * checked), then the catalog is published, and only then the store's
+ * catalog is switched to keep its packs there (as `init --s3` would have).
+ * A push stopped at any point is run again: it uploads only what is
+ * missing or different.  Refuses a bucket and prefix that already hold
+ * another store's catalog. */
+struct tsm_store_push_options {
+	const char *url;      /* s3://BUCKET[/PREFIX] */
+	const char *endpoint; /* http(s)://HOST[:PORT] */
+	const char *region;   /* NULL: us-east-1 */
+};
+struct tsm_store_push_result {
+	uint64_t packs;          /* packs the catalog names */
+	uint64_t uploaded;       /* of them, uploaded by this run */
+	uint64_t present;        /* of them, already there and checked */
+	uint64_t bytes_uploaded;
+	int64_t generation;      /* the catalog generation published */
+};
+int tsm_store_push(struct tsm_store *store, const struct tsm_store_push_options *opts,
+		   struct tsm_progress *progress, struct tsm_store_push_result *result_ret);
 
 #endif

@@ -2,6 +2,8 @@
  * (core/store/remote.c, core/store/s3.c).  The first byte picks the parser:
  * 0x01 catalog/CURRENT (a frontend's pointer to the published catalog),
  * 0x02 a frontend's lease (leases/ID, read by the writer's gc),
+ * 0x04 a ListMultipartUploads answer (libxml2), as gc lists incomplete
+ * uploads (keys must be under "site1/"),
  * anything else: a ListObjectsV2 answer (libxml2), as gc and `frontends`
  * list the bucket. */
 #include <stdbool.h>
@@ -16,6 +18,13 @@
 #include "store/store_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int count_upload(void *ctx, const char *key, const char *id, int64_t initiated)
+{
+	(void)initiated;
+	*(size_t *)ctx += strlen(key) + strlen(id) + 1;
+	return 0;
+}
 
 static int count_key(void *ctx, const char *key, uint64_t size, int64_t mtime)
 {
@@ -48,6 +57,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		ok = tsm_remote_lease_parse(text, size - 1, &lease, &pinned) == 0;
 		tsm_pinned_clear(&pinned);
+	} else if (data[0] == 0x04) {
+		size_t seen = 0;
+		bool truncated;
+		char *km = NULL, *im = NULL;
+
+		ok = tsm_s3_uploads_parse(text, size - 1, "site1/", 6, count_upload, &seen, &truncated,
+					  &km, &im) == 0;
+		free(km);
+		free(im);
 	} else {
 		size_t seen = 0;
 		bool truncated;

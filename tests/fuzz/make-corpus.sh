@@ -419,8 +419,8 @@ seeds_cmdata() {
 }
 
 # What a store on object storage reads from its bucket: catalog/CURRENT and
-# a lease as tsmedia writes them, and ListObjectsV2 answers in the shape of
-# the example in Amazon's API reference (API_ListObjectsV2.html).
+# a lease as tsmedia writes them, and ListObjectsV2 and ListMultipartUploads
+# answers in the shape of the examples in Amazon's API reference.
 seeds_remote() {
 	local d=$out/remote
 	mkdir -p "$d"
@@ -429,6 +429,8 @@ seeds_remote() {
 	printf '\x02tsmedia-lease 1\nfrontend dp-01.example\ngeneration 7\nrenewed 1764680000\nexpires 1764680060\ncache-bytes 1048576\ncache-limit 10737418240\nmedia-version 3\ncontent-version 12\ncontent-version 14\n' >"$d/lease.bin"
 	printf '\x03<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><Prefix>site1/packs/</Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Contents><Key>site1/packs/pack-00000001.pack</Key><LastModified>2026-12-02T13:00:00.000Z</LastModified><ETag>&quot;0f343b0931126a20f133d67c2b018a3b&quot;</ETag><Size>1048576</Size><StorageClass>STANDARD</StorageClass></Contents><Contents><Key>site1/packs/pack-00000002.pack</Key><LastModified>2026-12-02T13:01:00.000Z</LastModified><Size>4096</Size></Contents></ListBucketResult>\n' >"$d/list.bin"
 	printf '\x03<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken><Contents><Key>site1/leases/fe1</Key><Size>200</Size></Contents></ListBucketResult>\n' >"$d/list-truncated.bin"
+	# ListMultipartUploads, the shape of the example in API_ListMultipartUploads.html.
+	printf '\x04<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>bucket</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><NextKeyMarker>site1/packs/pack-00000002.pack</NextKeyMarker><NextUploadIdMarker>2~xyz</NextUploadIdMarker><MaxUploads>2</MaxUploads><IsTruncated>true</IsTruncated><Upload><Key>site1/packs/pack-00000001.pack</Key><UploadId>2~abc</UploadId><Initiated>2026-12-02T13:00:00.000Z</Initiated></Upload><Upload><Key>site1/packs/pack-00000002.pack</Key><UploadId>2~xyz</UploadId><Initiated>2026-12-02T13:00:01.000Z</Initiated></Upload></ListMultipartUploadsResult>\n' >"$d/uploads.bin"
 }
 
 for h in "${harnesses[@]}"; do

@@ -299,6 +299,7 @@ head -c 40000 "$WORK/app.iso" >"$WORK/cut.iso"
 expect_fail_with "cut.iso: nothing was imported: .*truncated" -- \
 	tsm "$STORE" content add --kind package --name cut "$WORK/cut.iso"
 assert_eq "$(grep -c 'error:' "$LAST_STDERR")" 1 "a truncated ISO: one error line"
+assert_eq "$(grep -o 'cut\.iso' "$LAST_STDERR" | wc -l)" 1 "the error line names cut.iso once: $(cat "$LAST_STDERR")"
 if command -v mkzftree >/dev/null && command -v genisoimage >/dev/null; then
 	# zisofs data whose header says a block size zisofs does not have.
 	mkdir -p "$WORK/z.src" "$WORK/z.tree"

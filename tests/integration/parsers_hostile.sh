@@ -156,17 +156,17 @@ fi
 printf '<?xml version="1.0" encoding="Shift_JIS"?>\n<sequence version="3.10"><step name="\x81"/></sequence>\n' \
 	>"$WORK/sjis.xml"
 refused "bad Shift_JIS bytes: one tsmedia message, nothing printed by libxml2" \
-	'sjis\.xml: not well-formed XML \(at or after line 1\): input conversion failed' \
+	'sjis\.xml: nothing was imported: not well-formed XML \(at or after line 1\): input conversion failed' \
 	"$TSMEDIA" --store "$S" ts import --name sjis "$WORK/sjis.xml"
 printf '<?xml version="1.0" encoding="UTF-8"?>\n<sequence>\n<step name="caf\xe9"/></sequence>\n' \
 	>"$WORK/latin1.xml"
 refused "Latin-1 bytes in a UTF-8 document, with the line" \
-	'latin1\.xml: not well-formed XML \(line 3\): Input is not proper UTF-8' \
+	'latin1\.xml: nothing was imported: not well-formed XML \(line 3\): Input is not proper UTF-8' \
 	"$TSMEDIA" --store "$S" ts import --name latin1 "$WORK/latin1.xml"
 # One start tag with 100,000 attributes (1 MB): six minutes of libxml2 before.
 python3 -c 'import sys; sys.stdout.write("<sequence version=\"3.10\" " + " ".join("a%d=\"\"" % i for i in range(100000)) + "/>")' \
 	>"$WORK/attrs.xml"
-refused "a start tag with 100,000 attributes" 'attrs\.xml: a start tag at line 1 is longer than 65536 bytes' \
+refused "a start tag with 100,000 attributes" 'attrs\.xml: nothing was imported: a start tag at line 1 is longer than 65536 bytes' \
 	"$TSMEDIA" --store "$S" ts import --name attrs "$WORK/attrs.xml"
 
 # ------------------------------------------------------------------ media inspect

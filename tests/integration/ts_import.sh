@@ -179,19 +179,19 @@ bad_case() {
 }
 
 head -c 3000 /dev/urandom >"$WORK/random_7c1e.xml"
-bad_case "a file of random bytes" "random_7c1e\.xml: not well-formed XML" -- \
+bad_case "a file of random bytes" "random_7c1e\.xml: nothing was imported: not well-formed XML" -- \
 	tsm "$STORE" ts import --name x "$WORK/random_7c1e.xml"
 printf 'Task sequence:\n  step 1: apply\n' >"$WORK/text_2b9d.xml"
-bad_case "a text file" "text_2b9d\.xml: not well-formed XML" -- \
+bad_case "a text file" "text_2b9d\.xml: nothing was imported: not well-formed XML" -- \
 	tsm "$STORE" ts import --name x "$WORK/text_2b9d.xml"
 printf '<?xml version="1.0"?>\n<unattend xmlns="urn:schemas-microsoft-com:unattend"/>\n' >"$WORK/unattend_4a0f.xml"
-bad_case "XML that is not a task sequence" "unattend_4a0f\.xml: not a task sequence: the root element is <unattend>" -- \
+bad_case "XML that is not a task sequence" "unattend_4a0f\.xml: nothing was imported: not a task sequence: the root element is <unattend>" -- \
 	tsm "$STORE" ts import --name x "$WORK/unattend_4a0f.xml"
 head -c 20000 "$F1" >"$WORK/truncated_91d3.xml"
-bad_case "a truncated console export" "truncated_91d3\.xml: not well-formed XML" -- \
+bad_case "a truncated console export" "truncated_91d3\.xml: nothing was imported: not well-formed XML" -- \
 	tsm "$STORE" ts import "$WORK/truncated_91d3.xml"
 head -c 6000 "$F4" >"$WORK/truncated_5e2a.xml"
-bad_case "a truncated sequence" "truncated_5e2a\.xml: not well-formed XML" -- \
+bad_case "a truncated sequence" "truncated_5e2a\.xml: nothing was imported: not well-formed XML" -- \
 	tsm "$STORE" ts import --name x "$WORK/truncated_5e2a.xml"
 python3 - "$F1" "$WORK/badseq_0d4c.xml" <<'EOF'
 import sys
@@ -200,16 +200,16 @@ cut = raw.replace(b'</sequence>\r\n]]>', b'</group>\r\n]]>', 1)
 assert cut != raw
 open(sys.argv[2], 'wb').write(cut)
 EOF
-bad_case "a Sequence property that does not parse" "badseq_0d4c\.xml: Sequence property: not well-formed XML" -- \
+bad_case "a Sequence property that does not parse" "badseq_0d4c\.xml: nothing was imported: Sequence property: not well-formed XML" -- \
 	tsm "$STORE" ts import "$WORK/badseq_0d4c.xml"
 sed 's/<VALUE>PS10000E<\/VALUE>/<VALUE>PS1-0000E<\/VALUE>/' "$F1" >"$WORK/badid_6f2e.xml"
-bad_case "an export with an invalid PackageID" "badid_6f2e\.xml: PackageID 'PS1-0000E' is not a package ID" -- \
+bad_case "an export with an invalid PackageID" "badid_6f2e\.xml: nothing was imported: PackageID 'PS1-0000E' is not a package ID" -- \
 	tsm "$STORE" ts import "$WORK/badid_6f2e.xml"
 printf '<?xml version="1.0"?>\n<!DOCTYPE sequence [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<sequence><step name="&x;"/></sequence>\n' >"$WORK/xxe_3c3c.xml"
 bad_case "an external entity" "xxe_3c3c\.xml" -- tsm "$STORE" ts import --name x "$WORK/xxe_3c3c.xml"
-bad_case "a missing file" "does-not-exist-8e1f\.xml: No such file" -- \
+bad_case "a missing file" "does-not-exist-8e1f\.xml: nothing was imported: No such file" -- \
 	tsm "$STORE" ts import --name x "$WORK/does-not-exist-8e1f.xml"
-bad_case "a directory" "$(re_escape "$WORK"): not a regular file" -- tsm "$STORE" ts import --name x "$WORK"
+bad_case "a directory" "$(re_escape "$WORK"): nothing was imported: not a regular file" -- tsm "$STORE" ts import --name x "$WORK"
 bad_case "an invalid --id" "invalid task sequence ID 'PS1-BAD'" -- \
 	tsm "$STORE" ts import --id PS1-BAD --name x "$F4"
 bad_case "an invalid --boot-image" "invalid boot image ID 'boot'" -- \

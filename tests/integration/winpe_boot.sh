@@ -46,11 +46,11 @@ refused() {
 }
 "$root/tools/make-winpe-demo.sh" "$WORK/noboot.wim" --no-boot-files
 refused "WIM without boot files" \
-	"noboot.wim: image 1 holds no Windows PE boot files \(missing for BIOS boot: Windows/Boot/PCAT/bootmgr, .*Windows/Boot/DVD/PCAT/etfsboot.com; missing for UEFI boot: .*Windows/Boot/EFI/bootmgfw.efi" -- \
+	"noboot.wim: nothing was imported: image 1 holds no Windows PE boot files \(missing for BIOS boot: Windows/Boot/PCAT/bootmgr, .*Windows/Boot/DVD/PCAT/etfsboot.com; missing for UEFI boot: .*Windows/Boot/EFI/bootmgfw.efi" -- \
 	tsm "$S" content add --kind boot-image --name noboot "$WORK/noboot.wim"
 "$root/tools/make-winpe-demo.sh" "$WORK/ia64.wim" --arch 6
 refused "boot image for Itanium" \
-	"ia64.wim: image 1 is a boot image for Itanium \(IA64\) \(WINDOWS/ARCH 6\): tsmedia makes boot media for x86, x64 and arm64 only" -- \
+	"ia64.wim: nothing was imported: image 1 is a boot image for Itanium \(IA64\) \(WINDOWS/ARCH 6\): tsmedia makes boot media for x86, x64 and arm64 only" -- \
 	tsm "$S" content add --kind boot-image --name ia64 "$WORK/ia64.wim"
 "$root/tools/make-winpe-demo.sh" "$WORK/arm32.wim" --arch 5
 refused "boot image for 32-bit ARM" "is a boot image for ARM \(32-bit\) \(WINDOWS/ARCH 5\)" -- \
@@ -58,7 +58,7 @@ refused "boot image for 32-bit ARM" "is a boot image for ARM \(32-bit\) \(WINDOW
 
 "$root/tools/make-winpe-demo.sh" "$WORK/mixed.wim" --efi-machine 0xaa64
 refused "x64 boot image whose UEFI boot manager is an arm64 program" \
-	"mixed.wim: the image says x64, but its UEFI boot manager Windows/Boot/EFI/bootmgfw.efi is an arm64 program \(PE machine 0xaa64\): a boot image of another architecture" -- \
+	"mixed.wim: nothing was imported: the image says x64, but its UEFI boot manager Windows/Boot/EFI/bootmgfw.efi is an arm64 program \(PE machine 0xaa64\): a boot image of another architecture" -- \
 	tsm "$S" content add --kind boot-image --name mixed "$WORK/mixed.wim"
 
 # ------------------------------------------------------------------ import
@@ -102,7 +102,7 @@ refused "several images without --index" \
 	"multi.wim holds 2 images: name the boot image with --index N \(the WIM boots image 1\)" -- \
 	tsm "$S" content add --kind boot-image --name multi "$WORK/multi.wim"
 refused "--index of an image the WIM does not boot" \
-	"multi.wim: image 2 is not the image the WIM boots \(its boot index is 1\)" -- \
+	"multi.wim: nothing was imported: image 2 is not the image the WIM boots \(its boot index is 1\)" -- \
 	tsm "$S" content add --kind boot-image --name multi --index 2 "$WORK/multi.wim"
 MULTI=$(add_content "$S" --kind boot-image --name multi --index 1 "$WORK/multi.wim")
 tsm "$S" content cat "$MULTI" sources/boot.wim >"$WORK/multi-got.wim"

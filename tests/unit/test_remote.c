@@ -176,6 +176,134 @@ static void test_url(void **state)
 		assert_int_equal(tsm_s3_parse_url(bad[i], &bucket, &prefix), -EINVAL);
 }
 
+/* A listing that names a key outside the prefix asked for is refused, as
+ * a whole (no key of it is passed on). */
+static void test_list_prefix(void **state)
+{
+	const char *xml =
+		"<ListBucketResult>"
+		"<Contents><Key>site1/packs/pack-00000001.pack</Key><Size>1</Size></Contents>"
+		"<Contents><Key>site2/packs/pack-00000002.pack</Key><Size>2</Size></Contents>"
+		"</ListBucketResult>";
+	const char *outside = "<ListBucketResult><Contents><Key>site1/leases/x</Key><Size>1</Size>"
+			      "</Contents></ListBucketResult>";
+	struct seen s = { 0 };
+	bool truncated;
+	char *token;
+
+	(void)state;
+	assert_int_equal(tsm_s3_list_parse_prefix(xml, strlen(xml), "site1/packs/", strlen("site1/"),
+						  collect, &s, &truncated, &token),
+			 -EIO);
+	assert_int_equal(s.n, 1); /* the first, under the prefix, was seen before */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(tsm_s3_list_parse_prefix(outside, strlen(outside), "site1/packs/",
+						  strlen("site1/"), collect, &s, &truncated, &token),
+			 -EIO);
+	assert_int_equal(s.n, 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(tsm_s3_list_parse_prefix(xml, strlen(xml), "site", 0, collect, &s,
+						  &truncated, &token),
+			 0);
+	assert_int_equal(s.n, 2);
+	assert_false(truncated);
+}
+
+struct upl {
+	char keys[4][64], ids[4][64];
+	int64_t when[4];
+	int n;
+};
+
+static int upload_seen(void *ctx, const char *key, const char *id, int64_t initiated)
+{
+	struct upl *u = ctx;
+
+	if (u->n == 4)
+		return -E2BIG;
+	snprintf(u->keys[u->n], sizeof(u->keys[0]), "%s", key);
+	snprintf(u->ids[u->n], sizeof(u->ids[0]), "%s", id);
+	u->when[u->n++] = initiated;
+	return 0;
+}
+
+static void test_uploads(void **state)
+{
+	/* The shape of the example in
+	 * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html */
+	const char *xml =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		"<Bucket>b</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>"
+		"<NextKeyMarker>site1/packs/pack-00000002.pack</NextKeyMarker>"
+		"<NextUploadIdMarker>2~xyz</NextUploadIdMarker><MaxUploads>2</MaxUploads>"
+		"<IsTruncated>true</IsTruncated>"
+		"<Upload><Key>site1/packs/pack-00000001.pack</Key><UploadId>2~abc</UploadId>"
+		"<Initiated>2026-12-02T13:00:00.000Z</Initiated></Upload>"
+		"<Upload><Key>site1/packs/pack-00000002.pack</Key><UploadId>2~xyz</UploadId>"
+		"<Initiated>2026-12-02T13:00:01.000Z</Initiated></Upload>"
+		"</ListMultipartUploadsResult>";
+	struct upl u = { 0 };
+	bool truncated;
+	char *km, *im;
+
+	(void)state;
+	assert_int_equal(tsm_s3_uploads_parse(xml, strlen(xml), "site1/", strlen("site1/"),
+					      upload_seen, &u, &truncated, &km, &im),
+			 0);
+	assert_int_equal(u.n, 2);
+	assert_string_equal(u.keys[0], "packs/pack-00000001.pack");
+	assert_string_equal(u.ids[0], "2~abc");
+	assert_int_equal(u.when[0], 1796216400);
+	assert_int_equal(u.when[1], 1796216401);
+	assert_true(truncated);
+	assert_string_equal(km, "site1/packs/pack-00000002.pack");
+	assert_string_equal(im, "2~xyz");
+	free(km);
+	free(im);
+
+	const char *bad[] = {
+		"<ListBucketResult></ListBucketResult>",
+		"<ListMultipartUploadsResult><Upload><Key>site1/k</Key></Upload>"
+		"</ListMultipartUploadsResult>",
+		"<ListMultipartUploadsResult><Upload><Key>other/k</Key><UploadId>1</UploadId>"
+		"</Upload></ListMultipartUploadsResult>",
+		"<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+		"</ListMultipartUploadsResult>",
+		"<ListMultipartUploadsResult><Upload>",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&u, 0, sizeof(u));
+		assert_int_equal(tsm_s3_uploads_parse(bad[i], strlen(bad[i]), "site1/", 6,
+						      upload_seen, &u, &truncated, &km, &im),
+				 -EIO);
+		assert_int_equal(u.n, 0);
+		assert_null(km);
+		assert_null(im);
+	}
+}
+
+/* A service's words on their way to a log line: no control character,
+ * no byte beyond ASCII, and a backslash escaped so that "\x1b" in the
+ * text cannot pass for an escaped one. */
+static void test_escape(void **state)
+{
+	const char in[] = "<Code>Bad\nline\x1b[31m\\x\x7f\xc3\xa9</Code>";
+	char out[128], small[7];
+
+	(void)state;
+	tsm_s3_escape(in, sizeof(in) - 1, out, sizeof(out));
+	assert_string_equal(out, "<Code>Bad\\x0aline\\x1b[31m\\x5cx\\x7f\\xc3\\xa9</Code>");
+	for (const char *p = out; *p; p++)
+		assert_true(*p >= 0x20 && *p < 0x7f);
+	/* Cut at a whole character, never in the middle of an escape: six
+	 * characters fit, "abc\x0a" would be seven. */
+	tsm_s3_escape("abc\ndef", 7, small, sizeof(small));
+	assert_string_equal(small, "abc");
+	tsm_s3_escape("abcdefghij", 10, small, sizeof(small));
+	assert_string_equal(small, "abcdef");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +311,9 @@ int main(void)
 		cmocka_unit_test(test_lease),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_url),
+		cmocka_unit_test(test_list_prefix),
+		cmocka_unit_test(test_uploads),
+		cmocka_unit_test(test_escape),
 	};
 
 	tsm_log_set_level(TSM_LOG_ERROR);

@@ -122,7 +122,7 @@ _tsmedia()
 	fi
 
 	# A command group's subcommand is the next word.
-	local groups=" content media ts app site cert "
+	local groups=" content media ts app site cert store "
 	if [[ $groups == *" $cmd "* ]]; then
 		if ((cword == cmd_at + 1)); then
 			_tsmedia_compgen_words "$(_tsmedia_subcommands "$cmd")"
