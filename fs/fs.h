@@ -113,6 +113,7 @@ struct fs {
 	struct fs_metrics *metrics;
 
 	bool direct_io;    /* open files bypass the page cache (default) */
+	size_t pipe_max;   /* the largest pipe this process may have (fs_probe_pipe) */
 	bool remote;       /* a frontend of a store on object storage: the watcher
 	                    * polls its catalog and renews its lease */
 	pthread_key_t thread_key;
@@ -148,6 +149,9 @@ struct fs_node *fs_node_by_name(struct fs *fs, fuse_ino_t parent, const char *na
 int fs_versions_dir_create(struct fs *fs);
 void fs_node_maybe_free(struct fs *fs, struct fs_node *node);
 void fs_nodes_free_all(struct fs *fs);
+
+/* Sets fs->pipe_max: whether a read's reply can be spliced (ops.c). */
+void fs_probe_pipe(struct fs *fs);
 
 extern const struct fuse_lowlevel_ops fs_ops;
 

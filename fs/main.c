@@ -47,6 +47,10 @@ static const char usage_text[] =
 	"  -o page_cache   read through the kernel's page cache (cached, 128 KiB requests)\n"
 	"                  instead of straight from the daemon (the default: uncached,\n"
 	"                  requests as large as the reader's, up to 1 MiB)\n"
+	"  -o chunk_cache=SIZE\n"
+	"                  bytes of decompressed chunks kept for the next reads of a\n"
+	"                  chunk stored compressed (64M, 1G; 0: none; default 1/64 of\n"
+	"                  the memory, between 16M and 64M)\n"
 	"  -o metrics=ADDRESS:PORT\n"
 	"                  serve Prometheus metrics at http://ADDRESS:PORT/metrics (a\n"
 	"                  numeric address: 127.0.0.1:9477, [::1]:9477): opens, reads and\n"
@@ -84,6 +88,7 @@ struct options {
 	char *poll, *lease, *timeout;
 	char *scrub;
 	char *metrics;
+	char *chunk_cache;
 	int help;
 	int version;
 	int page_cache;
@@ -102,6 +107,8 @@ static const struct fuse_opt option_spec[] = {
 	{ "scrub=%s", offsetof(struct options, scrub), 0 },
 	/* -o metrics=ADDRESS:PORT: Prometheus metrics over HTTP (metrics.c). */
 	{ "metrics=%s", offsetof(struct options, metrics), 0 },
+	/* -o chunk_cache=SIZE: the cache of decompressed chunks (store/chunk_cache.c). */
+	{ "chunk_cache=%s", offsetof(struct options, chunk_cache), 0 },
 	{ "poll=%s", offsetof(struct options, poll), 0 },
 	{ "lease=%s", offsetof(struct options, lease), 0 },
 	{ "timeout=%s", offsetof(struct options, timeout), 0 },
@@ -323,6 +330,7 @@ static int run(struct fs *fs, struct fuse_args *args, struct fuse_cmdline_opts *
 	struct fuse_loop_config *config;
 	int rc = 1;
 
+	fs_probe_pipe(fs);
 	fs->se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
 	if (!fs->se)
 		return 1;
@@ -456,6 +464,21 @@ int main(int argc, char **argv)
 		fuse_opt_free_args(&args);
 		free(cl.mountpoint);
 		return 2;
+	}
+	if (opts.chunk_cache) {
+		uint64_t bytes = 0;
+
+		if (strcmp(opts.chunk_cache, "0") != 0 && parse_size(opts.chunk_cache, &bytes) < 0) {
+			tsm_error("invalid -o chunk_cache=%s: a size like 64M or 1G, or 0",
+				  opts.chunk_cache);
+			fputs(_("Try 'tsmediafs --help'.\n"), stderr);
+			options_free(&opts);
+			free(fs.store_dir);
+			fuse_opt_free_args(&args);
+			free(cl.mountpoint);
+			return 2;
+		}
+		tsm_chunk_cache_set_limit(bytes);
 	}
 	/* Bound now: a bad address or a port in use stops the mount here. */
 	if (opts.metrics && (err = fs_metrics_new(opts.metrics, &fs.metrics)) < 0) {

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "tsmedia/image.h"
 #include "tsmedia/log.h"
@@ -302,9 +304,75 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /* Replies with pieces: file ranges of checked raw chunks go from the pack
- * to the kernel without a copy here (splice where the kernel allows);
+ * to the kernel without a copy here (splice) when the reply fits a pipe;
  * the rest comes from memory. */
 #define MAX_PIECES 64
+
+/* libfuse splices a reply only when its pipe holds, by its own estimate, a
+ * page per buffer plus two and the reply's bytes (fuse_send_data_iov in
+ * libfuse's lib/fuse_lowlevel.c); otherwise it copies the reply into a
+ * buffer it allocates for that one reply (fuse_send_data_iov_fallback): a
+ * fresh 1 MiB mapping, faulted in page by page, for every request.  A pipe
+ * grows past /proc/sys/fs/pipe-max-size (1 MiB by default) only with
+ * CAP_SYS_RESOURCE (pipe(7), "/proc/sys/fs/pipe-max-size"), so without it
+ * a 1 MiB reply is read into the thread's own buffer and written from
+ * there. */
+static bool reply_fits_pipe(const struct fs *fs, size_t npieces, size_t len)
+{
+	const size_t page = 4096, out_header = 16; /* struct fuse_out_header, fuse_kernel.h */
+
+	return page * (npieces + 2) + out_header + len <= fs->pipe_max;
+}
+
+void fs_probe_pipe(struct fs *fs)
+{
+	int p[2];
+	int size = 2 << 20; /* room for a 1 MiB reply in any number of pieces */
+
+	fs->pipe_max = 0;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	/* The largest size a pipe takes here, at most @size. */
+	while (size >= 4096 && fcntl(p[0], F_SETPIPE_SZ, size) < 0)
+		size /= 2;
+	if (size >= 4096) {
+		int got = fcntl(p[0], F_GETPIPE_SZ);
+
+		fs->pipe_max = got > 0 ? (size_t)got : 0;
+	}
+	close(p[0]);
+	close(p[1]);
+}
+
+/* The pieces of a reply as iovecs, every file range read into @buf at its
+ * place in the reply (a range was checked when it was mapped; reading it
+ * now is what the splice would have done). */
+static int pieces_read(const struct tsm_piece *pieces, size_t n, uint8_t *buf,
+		       struct iovec *iov)
+{
+	size_t at = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		iov[i].iov_len = pieces[i].len;
+		if (pieces[i].mem) {
+			iov[i].iov_base = (void *)pieces[i].mem;
+		} else {
+			for (size_t done = 0; done < pieces[i].len;) {
+				ssize_t r = pread(pieces[i].fd, buf + at + done, pieces[i].len - done,
+						  (off_t)(pieces[i].pos + done));
+
+				if (r < 0 && errno == EINTR)
+					continue;
+				if (r <= 0)
+					return r < 0 ? -errno : -ENODATA; /* the pack is shorter now */
+				done += (size_t)r;
+			}
+			iov[i].iov_base = buf + at;
+		}
+		at += pieces[i].len;
+	}
+	return 0;
+}
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
@@ -313,9 +381,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
 	struct fs_thread *t = fs_thread_get(fs);
 	struct tsm_piece pieces[MAX_PIECES];
+	struct iovec iov[MAX_PIECES];
 	struct fuse_bufvec *bv;
 	size_t n = 0;
 	ssize_t got;
+	int rc;
 	/* The clock is read only when someone scrapes the latency.  The
 	 * counters are taken now: once the reply is out, the handle may be
 	 * released (and freed) by another thread. */
@@ -350,6 +420,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			return;
 		}
 	}
+	if (got >= 0 && !reply_fits_pipe(fs, n, (size_t)got) &&
+	    (rc = pieces_read(pieces, n, t->buf, iov)) < 0)
+		got = rc;
 	if (got < 0) {
 		tsm_error("%s: read of %zu bytes at offset %lld failed: %s", h->node->file_name, size,
 			  (long long)off, strerror((int)-got));
@@ -358,24 +431,28 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fs_metrics_read_done(fs->metrics, stats, start, -EIO);
 		return;
 	}
-	bv = t->bufv;
-	bv->count = n;
-	bv->idx = 0;
-	bv->off = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct fuse_buf *b = &bv->buf[i];
+	if (!reply_fits_pipe(fs, n, (size_t)got)) {
+		fuse_reply_iov(req, iov, (int)n);
+	} else {
+		bv = t->bufv;
+		bv->count = n;
+		bv->idx = 0;
+		bv->off = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct fuse_buf *b = &bv->buf[i];
 
-		memset(b, 0, sizeof(*b));
-		b->size = pieces[i].len;
-		if (pieces[i].mem) {
-			b->mem = (void *)pieces[i].mem;
-		} else {
-			b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-			b->fd = pieces[i].fd;
-			b->pos = (off_t)pieces[i].pos;
+			memset(b, 0, sizeof(*b));
+			b->size = pieces[i].len;
+			if (pieces[i].mem) {
+				b->mem = (void *)pieces[i].mem;
+			} else {
+				b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+				b->fd = pieces[i].fd;
+				b->pos = (off_t)pieces[i].pos;
+			}
 		}
+		fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE);
 	}
-	fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE);
 	/* The pack descriptors in the reply have been read from. */
 	tsm_store_reads_done(t->store);
 	fs_metrics_read_done(fs->metrics, stats, start, got);

@@ -10,6 +10,7 @@
  * files inside its boot.wim), read through that blob's reader, so every
  * byte still comes from chunks checked against their SHA-256
  * (store/wim_resource.h decompresses them). */
+#include "store/remote.h"
 #include "store/store_internal.h"
 
 #include <errno.h>
@@ -315,6 +316,25 @@ static bool reader_ahead_claim(struct tsm_blob_reader *r, size_t i)
 	return false;
 }
 
+/* A compressed chunk's bytes from the process's cache of decompressed
+ * chunks, when it holds them and the chunk is checked in its pack file as
+ * it is now (chunk_cache.c): true when @n bytes from @in_chunk are in @out. */
+static bool reader_cache_copy(struct tsm_blob_reader *r, const struct tsm_chunk_loc *c,
+			      uint8_t *out, size_t n, uint64_t in_chunk)
+{
+	struct tsm_chunk_cache *cache = tsm_verified_chunk_cache(r->store->verified);
+	struct tsm_cached_chunk *e;
+	bool ok;
+
+	if (c->codec == TSM_COMPRESSION_NONE || tsm_remote_is_frontend(r->store) ||
+	    !(e = tsm_chunk_cache_get(cache, c)))
+		return false;
+	if ((ok = tsm_chunk_is_checked(r->store, c)))
+		memcpy(out, tsm_cached_chunk_bytes(e) + in_chunk, n);
+	tsm_chunk_cache_release(cache, e);
+	return ok;
+}
+
 ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *r, void *buf, size_t len,
 			      uint64_t offset)
 {
@@ -350,12 +370,31 @@ ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *r, void *buf, size_t len,
 			i++;
 			continue;
 		}
+		if (r->cached != (ssize_t)i && reader_cache_copy(r, c, out + done, n, in_chunk)) {
+			done += n;
+			i++;
+			continue;
+		}
 		if (r->cached != (ssize_t)i) {
-			int rc = tsm_chunk_read_relocating(r->store, c, r->cache, r->scratch);
+			/* A chunk the read wants whole is read and checked where it
+			 * goes (on an error the caller gets nothing); a part of one
+			 * goes through the reader's cache, which keeps it for the
+			 * read that wants the rest. */
+			bool whole = in_chunk == 0 && n == c->size;
+			uint8_t *dst = whole ? out + done : r->cache;
+			int rc = tsm_chunk_read_relocating(r->store, c, dst, r->scratch);
 
 			if (rc < 0) {
 				r->cached = -1;
 				return rc;
+			}
+			if (c->codec != TSM_COMPRESSION_NONE && !tsm_remote_is_frontend(r->store))
+				tsm_chunk_cache_add(tsm_verified_chunk_cache(r->store->verified), c,
+						    dst);
+			if (whole) {
+				done += n;
+				i++;
+				continue;
 			}
 			r->cached = (ssize_t)i;
 		}

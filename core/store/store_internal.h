@@ -221,6 +221,28 @@ void tsm_verified_mark(struct tsm_verified_map *map, int64_t chunk_id, uint32_t 
 /* Forgets a check (scrub found the chunk damaged). */
 void tsm_verified_clear(struct tsm_verified_map *map, int64_t chunk_id);
 
+/* Decompressed chunks kept warm (chunk_cache.c): one cache per verified
+ * map.  tsm_chunk_cache_get() returns a reference to the entry of the
+ * chunk (matched by id, size and hash), or NULL; the caller uses its bytes
+ * only when tsm_chunk_is_checked() says the chunk is checked in its pack
+ * file as it is now, then releases it.  tsm_chunk_cache_add() keeps a copy
+ * of a compressed chunk's checked bytes (loc->size of them). */
+struct tsm_chunk_cache;
+struct tsm_cached_chunk;
+struct tsm_chunk_cache_stats {
+	uint64_t limit, used, hits, misses;
+};
+struct tsm_chunk_cache *tsm_chunk_cache_new(void);
+void tsm_chunk_cache_free(struct tsm_chunk_cache *cache);
+struct tsm_chunk_cache *tsm_verified_chunk_cache(struct tsm_verified_map *map);
+struct tsm_cached_chunk *tsm_chunk_cache_get(struct tsm_chunk_cache *cache,
+					     const struct tsm_chunk_loc *loc);
+const uint8_t *tsm_cached_chunk_bytes(const struct tsm_cached_chunk *entry);
+void tsm_chunk_cache_release(struct tsm_chunk_cache *cache, struct tsm_cached_chunk *entry);
+void tsm_chunk_cache_add(struct tsm_chunk_cache *cache, const struct tsm_chunk_loc *loc,
+			 const uint8_t *bytes);
+void tsm_chunk_cache_stats(struct tsm_chunk_cache *cache, struct tsm_chunk_cache_stats *stats_ret);
+
 /* Verify ahead (verify_ahead.c): worker threads check the chunks a
  * sequential reader will read next.  tsm_ahead_get() is the context of
  * @store's directory (the handle keeps a reference until it closes), or

@@ -38,6 +38,8 @@ struct tsm_verified_map {
 	} *gens;
 	size_t ngens, cap_gens;
 	uint32_t last_gen;
+
+	struct tsm_chunk_cache *chunks; /* chunk_cache.c; NULL when out of memory */
 };
 
 static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -57,6 +59,7 @@ struct tsm_verified_map *tsm_verified_map_get(int dir_fd)
 	if (!m && (m = calloc(1, sizeof(*m)))) {
 		m->dev = st.st_dev;
 		m->ino = st.st_ino;
+		m->chunks = tsm_chunk_cache_new();
 		m->next = maps;
 		maps = m;
 	}
@@ -81,9 +84,15 @@ void tsm_verified_map_put(struct tsm_verified_map *map)
 		for (size_t i = 0; i < MAX_PAGES; i++)
 			free(map->pages[i]);
 		free(map->gens);
+		tsm_chunk_cache_free(map->chunks);
 		free(map);
 	}
 	pthread_mutex_unlock(&maps_lock);
+}
+
+struct tsm_chunk_cache *tsm_verified_chunk_cache(struct tsm_verified_map *map)
+{
+	return map ? map->chunks : NULL;
 }
 
 uint32_t tsm_verified_pack_gen(struct tsm_verified_map *map, int64_t pack_id,

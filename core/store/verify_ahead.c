@@ -116,13 +116,18 @@ static void worker_run_job(struct ahead_worker *w, struct tsm_ahead_job *job)
 		 * checked in its pack file's generation, a bad one is not (and
 		 * its reader, reading it again, reports it). */
 		if (job->locs[i].codec != TSM_COMPRESSION_NONE) {
+			struct tsm_chunk_cache *cache = tsm_verified_chunk_cache(w->shadow.verified);
 			uint8_t *out = malloc(job->locs[i].size ? job->locs[i].size : 1);
 
+			/* Its decompressed bytes go to the process's cache as well:
+			 * the other readers of the chunk find them there. */
 			if (out && tsm_chunk_read_flags(&w->shadow, &job->locs[i], out, w->scratch,
-							TSM_CHUNK_QUIET) == 0)
+							TSM_CHUNK_QUIET) == 0) {
 				job->bytes[i] = out;
-			else
+				tsm_chunk_cache_add(cache, &job->locs[i], out);
+			} else {
 				free(out);
+			}
 		} else if (!tsm_chunk_is_checked(&w->shadow, &job->locs[i])) {
 			tsm_chunk_read_flags(&w->shadow, &job->locs[i], w->buf, w->scratch,
 					     TSM_CHUNK_QUIET);

@@ -98,6 +98,13 @@ struct tsm_chunk_counters {
 };
 void tsm_chunk_counters(struct tsm_chunk_counters *counters_ret);
 
+/* Bytes of decompressed chunks this process keeps for its readers
+ * (store/chunk_cache.c), for every store it opens after the call; 0 keeps
+ * none.  Unset: 1/64 of the machine's memory, between 16 and 64 MiB
+ * (tsm_chunk_cache_limit() says what applies). */
+void tsm_chunk_cache_set_limit(uint64_t bytes);
+uint64_t tsm_chunk_cache_limit(void);
+
 /* A tsm_blob_source (tsmedia/blob_source.h) reading blobs from @store, keeping
  * a few blob readers open.  Used by one thread, like the store handle. */
 struct tsm_blob_source;
