@@ -330,6 +330,10 @@ static size_t sink_write(char *data, size_t size, size_t nmemb, void *arg)
 	if (s->piece) {
 		long status = 0;
 
+		/* Only a 206 Partial Content's body is the range asked for (RFC
+		 * 9110 section 15.3.7); returning less than @n makes libcurl stop
+		 * the transfer with CURLE_WRITE_ERROR
+		 * (https://curl.se/libcurl/c/CURLOPT_WRITEFUNCTION.html). */
 		curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
 		if (status != 206)
 			return n; /* an error's body, or the whole object: not the range */
