@@ -249,6 +249,14 @@ static int render(struct fs_metrics *m, char **page_ret, size_t *len_ret)
 			   "Bytes fetched from object storage (read-ahead included).");
 		fprintf(out, "tsmediafs_remote_fetched_bytes_total %llu\n",
 			(unsigned long long)fe.fetched_bytes);
+		put_header(out, "tsmediafs_remote_streams_total", "counter",
+			   "Streams of sequential readers: ranged GETs received straight into "
+			   "the cache.");
+		fprintf(out, "tsmediafs_remote_streams_total %llu\n", (unsigned long long)fe.streams);
+		put_header(out, "tsmediafs_remote_streamed_bytes_total", "counter",
+			   "Bytes those streams fetched (part of the bytes fetched).");
+		fprintf(out, "tsmediafs_remote_streamed_bytes_total %llu\n",
+			(unsigned long long)fe.streamed_bytes);
 	}
 	if (fclose(out) != 0)
 		return -ENOMEM;

@@ -36,6 +36,7 @@
 #include "store/store_internal.h"
 #include "tsmedia/log.h"
 #include "util/db.h"
+#include "util/fdio.h"
 
 /* A published catalog larger than this is refused by frontends. */
 #define CATALOG_MAX (64ull << 30)
@@ -51,10 +52,15 @@
 #define WINDOW_BYTES (4u << 20)
 #define WINDOW_CHUNKS (WINDOW_BYTES / TSM_CHUNK_MIN)
 /* A reader shown to be sequential (it reached a read-ahead window) is read
- * ahead in windows of SEQ_WINDOW_BYTES: per byte, radosgw serves a 16 MiB
- * ranged GET much faster than a 4 MiB one (docs/scale.md, "Measuring"). */
+ * ahead with *streams* (pf_stream): one ranged GET of up to STREAM_BYTES
+ * (per byte, radosgw serves a large GET much faster than a 4 MiB one;
+ * docs/scale.md, "Measuring"), received straight into window files of up
+ * to SEQ_WINDOW_BYTES. */
 #define SEQ_WINDOW_BYTES (16u << 20)
-#define SEQ_WINDOW_CHUNKS (SEQ_WINDOW_BYTES / TSM_CHUNK_MIN)
+#define STREAM_BYTES (128u << 20)
+#define STREAM_CHUNKS (STREAM_BYTES / TSM_CHUNK_MIN + 1)
+/* A reader waiting for a stream is woken this far past its chunk. */
+#define WAKE_BATCH (1u << 20)
 #define AHEAD 4
 #define PREFETCHERS 4
 #define INFLIGHT_MAX 64
@@ -90,7 +96,7 @@ struct tsm_frontend {
 	pthread_cond_t lease_wake;
 	pthread_t lease_thread;
 	bool lease_started, lease_stop, lease_due;
-	_Atomic uint64_t hits, misses, fetched;
+	_Atomic uint64_t hits, misses, fetched, streams_started, streamed;
 	/* The cache's windows, sorted by pack and start (win_*). */
 	pthread_rwlock_t win_lock;
 	struct { int64_t pack; uint64_t start, end; } *wins;
@@ -107,6 +113,9 @@ struct tsm_frontend {
 	size_t ninflight;
 	struct { int64_t pack; uint64_t offset; } triggers[256];
 	size_t ntrigger_next;
+	struct stream *streams; /* being received (under pf_lock) */
+	size_t pf_waiters;      /* readers in pf_wait_read (under pf_lock) */
+	_Atomic uint64_t streaming; /* bytes in stream files not yet windows */
 };
 
 static pthread_mutex_t frontends_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -127,6 +136,9 @@ struct tsm_remote {
 		struct stat st;
 	} lent[LENT_MAX];
 	size_t nlent;
+	/* frontend: the stream file last read from (stream_read) */
+	int seg_fd;
+	unsigned seg_id;
 };
 
 static char *meta_dup(struct tsm_store *store, const char *key)
@@ -156,6 +168,7 @@ int tsm_remote_attach(struct tsm_store *store)
 		free(url);
 		return -ENOMEM;
 	}
+	r->seg_fd = -1;
 	if (fe) {
 		r->frontend = true;
 		r->fe = fe;
@@ -190,6 +203,8 @@ void tsm_remote_detach(struct tsm_store *store)
 	if (!r)
 		return;
 	tsm_remote_reads_done(store);
+	if (r->seg_fd >= 0)
+		close(r->seg_fd);
 	tsm_s3_free(r->s3);
 	free(r->winbuf);
 	free(r->url);
@@ -991,6 +1006,8 @@ int tsm_frontend_stats(struct tsm_frontend_stats *stats)
 	stats->hits = atomic_load(&fe->hits);
 	stats->misses = atomic_load(&fe->misses);
 	stats->fetched_bytes = atomic_load(&fe->fetched);
+	stats->streams = atomic_load(&fe->streams_started);
+	stats->streamed_bytes = atomic_load(&fe->streamed);
 	return 0;
 }
 
@@ -1221,6 +1238,9 @@ static void cache_evict(struct tsm_frontend *fe)
 			used += (uint64_t)st.st_size;
 		}
 	}
+	/* Stream files still growing count too (they are not windows yet,
+	 * and cannot go). */
+	used += atomic_load(&fe->streaming);
 	qsort(e, n, sizeof(*e), evict_cmp);
 	for (size_t i = 0; i < n && used > target; i++) {
 		char path[4096];
@@ -1276,6 +1296,18 @@ static void checked_set(struct tsm_frontend *fe, const uint8_t hash[TSM_SHA256_L
 	pthread_mutex_unlock(&fe->checked_lock[i % CHECKED_LOCKS]);
 }
 
+/* A new temporary file's name in the cache directory (win_scan removes
+ * any left by a crash); @id_ret: its number, unique in the process. */
+static void tmp_path(const struct tsm_frontend *fe, char *buf, size_t n, unsigned *id_ret)
+{
+	static _Atomic unsigned counter;
+	unsigned id = atomic_fetch_add(&counter, 1) + 1;
+
+	snprintf(buf, n, "%s/.%d-%u.tmp", fe->chunks_dir, (int)getpid(), id);
+	if (id_ret)
+		*id_ret = id;
+}
+
 /* Adds a window whose every chunk was checked (@locs, @n: its chunks; @buf
  * their stored bytes). */
 static void cache_put_window(struct tsm_frontend *fe, const struct tsm_chunk_loc *locs, size_t n,
@@ -1283,13 +1315,11 @@ static void cache_put_window(struct tsm_frontend *fe, const struct tsm_chunk_loc
 {
 	uint64_t start = locs[0].offset, end = locs[n - 1].offset + locs[n - 1].stored_size;
 	char path[4096], tmp[4200];
-	static _Atomic unsigned counter;
 	struct stat st;
 	int fd;
 
 	win_path(fe, locs[0].pack, start, end, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s/.%d-%u.tmp", fe->chunks_dir, (int)getpid(),
-		 atomic_fetch_add(&counter, 1));
+	tmp_path(fe, tmp, sizeof(tmp), NULL);
 	if (!path[0] || (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 		return;
 	bool ok = write(fd, buf, end - start) == (ssize_t)(end - start);
@@ -1495,6 +1525,7 @@ static int fetch_window(struct tsm_frontend *fe, struct tsm_s3 *s3, const struct
 struct pf_job {
 	struct tsm_chunk_loc *locs;
 	size_t n;
+	struct stream *stream; /* or a stream (its locs) */
 	struct pf_job *next;
 };
 
@@ -1507,13 +1538,290 @@ static bool pf_inflight_has(const struct tsm_frontend *fe, int64_t pack, uint64_
 	return false;
 }
 
+/* ---- frontend: streams for sequential readers ---------------------------------
+ *
+ * A reader shown to be sequential gets one ranged GET of up to STREAM_BYTES
+ * of contiguous chunks (radosgw serves one large GET much faster per byte
+ * than many small ones; docs/scale.md, "Measuring").  Its body is received
+ * straight into the cache: each piece libcurl hands over is written where
+ * it belongs in a *segment* file (a window of up to SEQ_WINDOW_BYTES, so
+ * the cache keeps its windows' size) and hashed from libcurl's buffer,
+ * with no copy into a window buffer first.  Each chunk is checked as soon
+ * as its last byte has arrived, and moves the stream's "checked up to
+ * here" mark: a reader waits for the mark to pass its chunk, not for the
+ * whole window, and reads it from the segment file.  A full segment is
+ * renamed to its window's name and indexed, like a fetched window.  A
+ * chunk that fails its check, or a transfer that breaks, ends the stream:
+ * its segment still growing is removed (only whole, checked segments are
+ * ever indexed), and readers waiting for it fall back to fetching their
+ * window themselves, which reports the damage. */
+
+struct stream {
+	struct tsm_frontend *fe;
+	struct tsm_s3 *s3;
+	struct tsm_chunk_loc *locs;
+	size_t n;
+	uint64_t start, end; /* in the pack, of the whole GET */
+	struct stream *next;
+	/* The receiving thread's. */
+	size_t chunk;       /* being received */
+	uint32_t chunk_got; /* of its stored bytes */
+	uint64_t pos;       /* the next byte's offset in the pack */
+	size_t seg_first;   /* the segment's first chunk */
+	int fd;
+	EVP_MD_CTX *md;
+	uint8_t *zbuf, *scratch; /* a compressed chunk: stored, decompressed */
+	const char *problem;
+	size_t bad;
+	/* Under pf_lock, for readers: the segment growing, its file (id 0:
+	 * none), and how far it is checked. */
+	uint64_t seg_start, seg_end, checked;
+	unsigned seg_id;
+	uint64_t want; /* the mark readers wait for (0: none) */
+	char seg_path[4200];
+};
+
+/* Opens the segment that starts at the chunk being received. */
+static int stream_seg_open(struct stream *st)
+{
+	struct tsm_frontend *fe = st->fe;
+	uint64_t start = st->locs[st->chunk].offset, end = start;
+	char path[4200];
+	unsigned id;
+
+	for (size_t i = st->chunk;
+	     i < st->n && st->locs[i].offset + st->locs[i].stored_size - start <= SEQ_WINDOW_BYTES; i++)
+		end = st->locs[i].offset + st->locs[i].stored_size;
+	tmp_path(fe, path, sizeof(path), &id);
+	if ((st->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		st->problem = "cannot be written to the cache";
+		st->bad = st->chunk;
+		return -EIO;
+	}
+	/* Its blocks at once rather than one write at a time: less of the
+	 * file system's work per byte received (fallocate(2); where a file
+	 * system cannot, it allocates as it is written, as before). */
+	(void)fallocate(st->fd, 0, 0, (off_t)(end - start));
+	st->seg_first = st->chunk;
+	pthread_mutex_lock(&fe->pf_lock);
+	st->seg_start = st->checked = start;
+	st->seg_end = end;
+	st->seg_id = id;
+	memcpy(st->seg_path, path, sizeof(path));
+	pthread_mutex_unlock(&fe->pf_lock);
+	return 0;
+}
+
+/* The segment is whole and checked: it becomes a window. */
+static void stream_seg_close(struct stream *st)
+{
+	struct tsm_frontend *fe = st->fe;
+	const struct tsm_chunk_loc *first = &st->locs[st->seg_first];
+	uint64_t bytes = st->seg_end - st->seg_start;
+	char path[4096];
+	struct stat sb;
+
+	win_path(fe, first->pack, st->seg_start, st->seg_end, path, sizeof(path));
+	/* The identity after the rename (which changes the ctime), as in
+	 * cache_put_window; indexed before readers are sent to the cache. */
+	bool renamed = path[0] && rename(st->seg_path, path) == 0;
+
+	if (renamed && fstat(st->fd, &sb) == 0 &&
+	    win_insert(fe, first->pack, st->seg_start, st->seg_end) == 0) {
+		for (size_t i = st->seg_first; i < st->chunk; i++)
+			checked_set(fe, st->locs[i].hash, &sb);
+	} else {
+		unlink(renamed ? path : st->seg_path);
+		atomic_fetch_sub(&fe->used, bytes);
+	}
+	close(st->fd);
+	st->fd = -1;
+	atomic_fetch_sub(&fe->streaming, bytes);
+	pthread_mutex_lock(&fe->pf_lock);
+	st->seg_start = st->checked = st->seg_end;
+	st->seg_id = 0;
+	st->want = 0;
+	if (fe->pf_waiters)
+		pthread_cond_broadcast(&fe->pf_done);
+	pthread_mutex_unlock(&fe->pf_lock);
+	if (atomic_load(&fe->used) > fe->limit)
+		cache_evict(fe);
+}
+
+/* The chunk being received has all its bytes: checked, it moves the mark. */
+static int stream_chunk_done(struct stream *st)
+{
+	struct tsm_frontend *fe = st->fe;
+	const struct tsm_chunk_loc *c = &st->locs[st->chunk];
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	unsigned dlen = 0;
+	bool good;
+
+	if (c->codec == TSM_COMPRESSION_ZSTD) {
+		size_t z = ZSTD_decompress(st->scratch, c->size, st->zbuf, c->stored_size);
+
+		if (ZSTD_isError(z) || z != c->size) {
+			st->problem = "does not decompress";
+			st->bad = st->chunk;
+			return -EIO;
+		}
+		good = tsm_sha256(st->scratch, c->size, digest) == 0;
+		dlen = TSM_SHA256_LEN;
+	} else {
+		good = EVP_DigestFinal_ex(st->md, digest, &dlen) == 1 &&
+		       EVP_DigestInit_ex(st->md, EVP_sha256(), NULL) == 1;
+	}
+	if (!good || dlen != TSM_SHA256_LEN || memcmp(digest, c->hash, TSM_SHA256_LEN) != 0) {
+		st->problem = "checksum mismatch";
+		st->bad = st->chunk;
+		return -EIO;
+	}
+	pthread_mutex_lock(&fe->pf_lock);
+	st->checked = c->offset + c->stored_size;
+	if (st->want && st->checked >= st->want) {
+		st->want = 0;
+		pthread_cond_broadcast(&fe->pf_done);
+	}
+	pthread_mutex_unlock(&fe->pf_lock);
+	st->chunk++;
+	st->chunk_got = 0;
+	return 0;
+}
+
+/* libcurl's pieces of the body (tsm_s3_get_range_pieces): written into
+ * the segment file, and fed to the check of the chunks they belong to. */
+static int stream_piece(void *ctx, const uint8_t *data, size_t len)
+{
+	struct stream *st = ctx;
+	struct tsm_frontend *fe = st->fe;
+	int rc;
+
+	while (len) {
+		if (st->fd < 0 && (rc = stream_seg_open(st)) < 0)
+			return rc;
+		size_t m = len < st->seg_end - st->pos ? len : (size_t)(st->seg_end - st->pos);
+
+		if (tsm_pwrite_full(st->fd, data, m, st->pos - st->seg_start) < 0) {
+			st->problem = "cannot be written to the cache";
+			st->bad = st->chunk;
+			return -EIO;
+		}
+		/* A growing file counts in the cache's use from its first byte. */
+		atomic_fetch_add(&fe->fetched, m);
+		atomic_fetch_add(&fe->streamed, m);
+		atomic_fetch_add(&fe->streaming, m);
+		if (atomic_fetch_add(&fe->used, m) + m > fe->limit)
+			cache_evict(fe);
+		st->pos += m;
+		len -= m;
+		while (m) {
+			const struct tsm_chunk_loc *c = &st->locs[st->chunk];
+			uint32_t k = c->stored_size - st->chunk_got < m ? c->stored_size - st->chunk_got
+									 : (uint32_t)m;
+
+			if (c->codec == TSM_COMPRESSION_ZSTD)
+				memcpy(st->zbuf + st->chunk_got, data, k);
+			else if (EVP_DigestUpdate(st->md, data, k) != 1)
+				return -EIO;
+			st->chunk_got += k;
+			data += k;
+			m -= k;
+			if (st->chunk_got == c->stored_size && (rc = stream_chunk_done(st)) < 0)
+				return rc;
+		}
+		if (st->pos == st->seg_end)
+			stream_seg_close(st);
+	}
+	return 0;
+}
+
+/* Runs a stream on a read-ahead thread, to its end or its first failure. */
+static void stream_run(struct stream *st, struct tsm_s3 *s3, uint8_t *scratch)
+{
+	struct tsm_frontend *fe = st->fe;
+	char key[48];
+	int rc = -ENOMEM;
+
+	atomic_fetch_add(&fe->streams_started, 1);
+	st->s3 = s3;
+	st->scratch = scratch;
+	st->fd = -1;
+	st->pos = st->start;
+	pack_key(st->locs[0].pack, key);
+	if ((st->md = EVP_MD_CTX_new()) && EVP_DigestInit_ex(st->md, EVP_sha256(), NULL) == 1 &&
+	    (st->zbuf = malloc(TSM_CHUNK_MAX)))
+		rc = tsm_s3_get_range_pieces(s3, key, st->start, st->end - st->start, stream_piece,
+					     st);
+	if (rc < 0 && st->problem)
+		chunk_fail(s3, &st->locs[st->bad], st->problem);
+	/* A segment cut short goes: only whole ones are windows. */
+	if (st->fd >= 0) {
+		uint64_t got = st->pos - st->seg_start;
+
+		close(st->fd);
+		st->fd = -1;
+		unlink(st->seg_path);
+		atomic_fetch_sub(&fe->streaming, got);
+		atomic_fetch_sub(&fe->used, got);
+	}
+	EVP_MD_CTX_free(st->md);
+	free(st->zbuf);
+	pthread_mutex_lock(&fe->pf_lock);
+	for (struct stream **p = &fe->streams; *p; p = &(*p)->next) {
+		if (*p == st) {
+			*p = st->next;
+			break;
+		}
+	}
+	st->seg_id = 0;
+	pthread_mutex_unlock(&fe->pf_lock);
+}
+
+/* Reads @loc, checked as it arrived, from the growing segment file @path
+ * (number @id) of a stream; -ENOENT when that file is gone (a window by
+ * now, or removed). */
+static int stream_read(struct tsm_remote *r, const struct tsm_chunk_loc *loc, const char *path,
+		       unsigned id, uint64_t seg_start, uint8_t *out, uint8_t *scratch)
+{
+	uint8_t *stored = loc->codec == TSM_COMPRESSION_ZSTD ? scratch : out;
+
+	/* The handle keeps the file open while it reads from it (and until
+	 * it reads another). */
+	if (r->seg_fd < 0 || r->seg_id != id) {
+		if (r->seg_fd >= 0)
+			close(r->seg_fd);
+		r->seg_id = id;
+		if ((r->seg_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return -ENOENT;
+	}
+	if (pread(r->seg_fd, stored, loc->stored_size, (off_t)(loc->offset - seg_start)) !=
+	    (ssize_t)loc->stored_size)
+		return -EIO;
+	if (loc->codec == TSM_COMPRESSION_ZSTD) {
+		size_t z = ZSTD_decompress(out, loc->size, stored, loc->stored_size);
+
+		if (ZSTD_isError(z) || z != loc->size)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* The stream whose range holds @loc, or NULL.  Under pf_lock. */
+static struct stream *stream_find(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc)
+{
+	for (struct stream *st = fe->streams; st; st = st->next)
+		if (st->locs[0].pack == loc->pack && loc->offset >= st->start && loc->offset < st->end)
+			return st;
+	return NULL;
+}
+
 static void *prefetcher_main(void *arg)
 {
 	struct tsm_frontend *fe = arg;
 	struct tsm_s3_config cfg = { .url = fe->url, .endpoint = fe->endpoint,
 				     .region = fe->region, .timeout = fe->timeout };
 	struct tsm_s3 *s3 = NULL;
-	uint8_t *scratch = malloc(TSM_CHUNK_MAX), *buf = malloc(SEQ_WINDOW_BYTES);
+	uint8_t *scratch = malloc(TSM_CHUNK_MAX), *buf = malloc(WINDOW_BYTES);
 
 	if (!scratch || !buf || tsm_s3_new(&cfg, &s3) < 0) {
 		free(scratch);
@@ -1530,7 +1838,11 @@ static void *prefetcher_main(void *arg)
 		fe->pf_queue = job->next;
 		pthread_mutex_unlock(&fe->pf_lock);
 		/* A failure is the reader's to report when it needs the bytes. */
-		fetch_window(fe, s3, job->locs, job->n, NULL, buf, SEQ_WINDOW_BYTES, scratch, true);
+		if (job->stream)
+			stream_run(job->stream, s3, scratch);
+		else
+			fetch_window(fe, s3, job->locs, job->n, NULL, buf, WINDOW_BYTES, scratch,
+				     true);
 		pthread_mutex_lock(&fe->pf_lock);
 		for (size_t i = 0; i < fe->ninflight; i++) {
 			if (fe->inflight[i].pack == job->locs[0].pack &&
@@ -1541,9 +1853,39 @@ static void *prefetcher_main(void *arg)
 		}
 		pthread_cond_broadcast(&fe->pf_done);
 		free(job->locs);
+		free(job->stream);
 		free(job);
 	}
 	return NULL;
+}
+
+/* The read-ahead threads, at the first request.  Under pf_lock. */
+static void pf_start_threads(struct tsm_frontend *fe)
+{
+	if (fe->pf_started)
+		return;
+	fe->pf_started = true;
+	for (int t = 0; t < PREFETCHERS; t++) {
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, prefetcher_main, fe) == 0)
+			pthread_detach(th);
+	}
+}
+
+/* Queues @job; a reader reaching @trigger asks for more.  Under pf_lock. */
+static void pf_enqueue(struct tsm_frontend *fe, struct pf_job *job,
+		       const struct tsm_chunk_loc *trigger)
+{
+	struct pf_job **tail = &fe->pf_queue;
+
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = job;
+	fe->triggers[fe->ntrigger_next % TRIGGERS_MAX].pack = trigger->pack;
+	fe->triggers[fe->ntrigger_next % TRIGGERS_MAX].offset = trigger->offset;
+	fe->ntrigger_next++;
+	pthread_cond_signal(&fe->pf_work);
 }
 
 /* Whether a cached window or a request in flight holds @loc; then
@@ -1595,15 +1937,7 @@ static void pf_queue_windows(struct tsm_frontend *fe, const struct tsm_chunk_loc
 		if (j == i || (j == n && !ended))
 			break;
 		pthread_mutex_lock(&fe->pf_lock);
-		if (!fe->pf_started) {
-			fe->pf_started = true;
-			for (int t = 0; t < PREFETCHERS; t++) {
-				pthread_t th;
-
-				if (pthread_create(&th, NULL, prefetcher_main, fe) == 0)
-					pthread_detach(th);
-			}
-		}
+		pf_start_threads(fe);
 		if (fe->ninflight < INFLIGHT_MAX && !pf_inflight_has(fe, plan[i].pack, start)) {
 			struct pf_job *job = calloc(1, sizeof(*job));
 
@@ -1615,16 +1949,8 @@ static void pf_queue_windows(struct tsm_frontend *fe, const struct tsm_chunk_loc
 				fe->inflight[fe->ninflight].end =
 					plan[j - 1].offset + plan[j - 1].stored_size;
 				fe->ninflight++;
-				struct pf_job **tail = &fe->pf_queue;
-
-				while (*tail)
-					tail = &(*tail)->next;
-				*tail = job;
 				/* Reading its first chunk asks for the next window. */
-				fe->triggers[fe->ntrigger_next % TRIGGERS_MAX].pack = plan[i].pack;
-				fe->triggers[fe->ntrigger_next % TRIGGERS_MAX].offset = start;
-				fe->ntrigger_next++;
-				pthread_cond_signal(&fe->pf_work);
+				pf_enqueue(fe, job, &plan[i]);
 			} else {
 				free(job);
 			}
@@ -1676,15 +2002,131 @@ static bool pf_triggered(struct tsm_frontend *fe, const struct tsm_chunk_loc *lo
 	return hit;
 }
 
-/* Waits while a request fetches @loc; true when one did. */
-static bool pf_wait(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc)
+/* A reader shown to be sequential, at @loc: a stream over the chunks
+ * after the windows and requests already ahead of it, up to STREAM_BYTES
+ * and short of anything cached or asked for (no byte is fetched twice),
+ * unless that is more than half a stream ahead.  Reaching its middle asks
+ * for the next one, so that one GET is always under way ahead of a steady
+ * reader. */
+static void pf_stream(struct tsm_store *store, struct tsm_frontend *fe,
+		      const struct tsm_chunk_loc *loc)
 {
-	bool waited = false;
+	struct tsm_chunk_loc *plan;
+	struct stream *st = NULL;
+	struct pf_job *job = NULL;
+	size_t n, i = 0, j, mid;
+	uint64_t end;
+
+	if (!(plan = malloc(2 * STREAM_CHUNKS * sizeof(*plan))))
+		return;
+	n = readahead_plan(store, loc, plan, 2 * STREAM_CHUNKS, 2 * (uint64_t)STREAM_BYTES, NULL);
+	while (i < n && pf_covered(fe, &plan[i], &end))
+		while (i < n && plan[i].offset < end)
+			i++;
+	/* Bounded: at most half a stream's length between the reader and a
+	 * new stream (each reader has one or two under way, never more). */
+	if (i < n && plan[i].offset - loc->offset > STREAM_BYTES / 2)
+		n = i;
+	/* Short of a chunk whose sizes the catalog gives out of range: the
+	 * stream's buffers hold TSM_CHUNK_MAX (a reader's own fetch reports
+	 * such a chunk). */
+	for (j = i; j < n && plan[j].offset + plan[j].stored_size - plan[i].offset <= STREAM_BYTES &&
+		    plan[j].size <= TSM_CHUNK_MAX && plan[j].stored_size <= TSM_CHUNK_MAX &&
+		    (plan[j].codec == TSM_COMPRESSION_ZSTD || plan[j].stored_size == plan[j].size) &&
+		    (j == i || !pf_covered(fe, &plan[j], &end));
+	     j++)
+		;
+	pthread_mutex_lock(&fe->pf_lock);
+	/* Another reader may have asked meanwhile: short of its requests. */
+	for (size_t k = 0; k < fe->ninflight; k++) {
+		for (size_t c = i; c < j && fe->inflight[k].pack == plan[i].pack; c++) {
+			if (plan[c].offset + plan[c].stored_size > fe->inflight[k].start &&
+			    plan[c].offset < fe->inflight[k].end) {
+				j = c;
+				break;
+			}
+		}
+	}
+	if (j == i || fe->ninflight == INFLIGHT_MAX || !(st = calloc(1, sizeof(*st))) ||
+	    !(job = calloc(1, sizeof(*job))) || !(st->locs = malloc((j - i) * sizeof(*plan)))) {
+		pthread_mutex_unlock(&fe->pf_lock);
+		free(st);
+		free(job);
+		free(plan);
+		return;
+	}
+	memcpy(st->locs, plan + i, (j - i) * sizeof(*plan));
+	st->n = j - i;
+	st->fe = fe;
+	st->start = plan[i].offset;
+	st->end = plan[j - 1].offset + plan[j - 1].stored_size;
+	st->next = fe->streams;
+	fe->streams = st;
+	fe->inflight[fe->ninflight].pack = plan[i].pack;
+	fe->inflight[fe->ninflight].start = st->start;
+	fe->inflight[fe->ninflight].end = st->end;
+	fe->ninflight++;
+	job->locs = st->locs;
+	job->n = st->n;
+	job->stream = st;
+	for (mid = 0; mid + 1 < st->n && st->locs[mid].offset < st->start + (st->end - st->start) / 2;)
+		mid++;
+	pf_start_threads(fe);
+	pf_enqueue(fe, job, &st->locs[mid]);
+	pthread_mutex_unlock(&fe->pf_lock);
+	free(plan);
+}
+
+/* Waits while a request fetches @loc.  1: one did (the cache may have it
+ * now); 2: a stream had it checked, and it was read from the stream's
+ * growing file into @out; 0: no request fetches it. */
+static int pf_wait_read(struct tsm_store *store, struct tsm_frontend *fe,
+			const struct tsm_chunk_loc *loc, uint8_t *out, uint8_t *scratch)
+{
+	uint64_t end = loc->offset + loc->stored_size;
+	int waited = 0;
 
 	pthread_mutex_lock(&fe->pf_lock);
-	while (pf_inflight_has(fe, loc->pack, loc->offset)) {
-		waited = true;
+	for (;;) {
+		struct stream *st = stream_find(fe, loc);
+
+		if (st && loc->offset < st->seg_start) {
+			waited = 1; /* in a segment that is a window now */
+			break;
+		}
+		if (st && st->seg_id && end <= st->checked) {
+			char path[4200];
+			unsigned id = st->seg_id;
+			uint64_t seg_start = st->seg_start;
+
+			memcpy(path, st->seg_path, sizeof(path));
+			pthread_mutex_unlock(&fe->pf_lock);
+			if (stream_read(store->remote, loc, path, id, seg_start, out, scratch) == 0)
+				return 2;
+			/* Renamed meanwhile: indexed once the stream says so. */
+			pthread_mutex_lock(&fe->pf_lock);
+			st = stream_find(fe, loc);
+			if (!st || st->seg_id != id)
+				continue;
+		} else if (!st && !pf_inflight_has(fe, loc->pack, loc->offset)) {
+			break;
+		} else if (st) {
+			/* Woken when the mark has passed this chunk and up to
+			 * WAKE_BATCH more in its window (the next reads find
+			 * them checked): not once per chunk. */
+			uint64_t want = end + WAKE_BATCH;
+
+			if (end <= st->seg_end && want > st->seg_end)
+				want = st->seg_end;
+			if (want > st->end)
+				want = st->end;
+			if (!st->want || want < st->want)
+				st->want = want;
+		}
+		waited = 1;
+		fe->pf_waiters++;
 		pthread_cond_wait(&fe->pf_done, &fe->pf_lock);
+		fe->pf_waiters--;
 	}
 	pthread_mutex_unlock(&fe->pf_lock);
 	return waited;
@@ -1698,21 +2140,17 @@ int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *l
 	struct tsm_chunk_loc *win;
 	struct tsm_s3 *s3;
 	size_t n;
-	int rc;
+	int rc, w = 0;
 
 	if (loc->size > TSM_CHUNK_MAX || loc->stored_size > TSM_CHUNK_MAX ||
 	    (loc->codec == TSM_COMPRESSION_NONE && loc->stored_size != loc->size))
 		return -EIO;
 	if (cache_get(store, fe, loc, out, scratch) == 0 ||
-	    (pf_wait(fe, loc) && cache_get(store, fe, loc, out, scratch) == 0)) {
-		uint64_t start, end;
-
+	    (w = pf_wait_read(store, fe, loc, out, scratch)) == 2 ||
+	    (w == 1 && cache_get(store, fe, loc, out, scratch) == 0)) {
 		atomic_fetch_add(&fe->hits, 1);
-		if (pf_triggered(fe, loc)) {
-			if (!win_lookup(fe, loc, &start, &end))
-				end = loc->offset + loc->stored_size;
-			pf_ahead(store, fe, loc, end, SEQ_WINDOW_BYTES);
-		}
+		if (pf_triggered(fe, loc))
+			pf_stream(store, fe, loc);
 		return 0;
 	}
 	atomic_fetch_add(&fe->misses, 1);
@@ -1777,7 +2215,7 @@ int tsm_remote_chunk_map(struct tsm_store *store, const struct tsm_chunk_loc *lo
 	atomic_fetch_add(&fe->hits, 1);
 	/* A read-ahead window reached: ask for the next, as cache hits do. */
 	if (pf_triggered(fe, loc))
-		pf_ahead(store, fe, loc, w->end, SEQ_WINDOW_BYTES);
+		pf_stream(store, fe, loc);
 	*fd_ret = w->fd;
 	*pos_ret = loc->offset - w->start + in_chunk;
 	return 0;

@@ -354,6 +354,12 @@ struct sink {
 	uint64_t max;
 	bool overflow;
 	int write_err;
+	/* ... or pieces handed to a function as they arrive (a 206 answer's
+	 * body only): its error stops the transfer and is the result. */
+	tsm_s3_piece_fn piece;
+	void *piece_ctx;
+	CURL *curl;
+	int piece_err;
 };
 
 static size_t sink_write(char *data, size_t size, size_t nmemb, void *arg)
@@ -361,6 +367,25 @@ static size_t sink_write(char *data, size_t size, size_t nmemb, void *arg)
 	struct sink *s = arg;
 	size_t n = size * nmemb;
 
+	if (s->piece) {
+		long status = 0;
+
+		/* Only a 206 Partial Content's body is the range asked for (RFC
+		 * 9110 section 15.3.7); returning less than @n makes libcurl stop
+		 * the transfer with CURLE_WRITE_ERROR
+		 * (https://curl.se/libcurl/c/CURLOPT_WRITEFUNCTION.html). */
+		curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+		if (status != 206)
+			return n; /* an error's body, or the whole object: not the range */
+		if (s->len + n > s->cap) {
+			s->overflow = true;
+			return 0;
+		}
+		if ((s->piece_err = s->piece(s->piece_ctx, (const uint8_t *)data, n)) < 0)
+			return 0;
+		s->len += n;
+		return n;
+	}
 	if (s->fd >= 0) {
 		if (s->written + n > s->max) {
 			s->overflow = true;
@@ -654,6 +679,11 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 	 * anything but a 404. */
 	if (rq->status == 404) {
 		rc = -ENOENT;
+		goto out;
+	}
+	/* The receiving function stopped it, and said why. */
+	if (rq->sink && rq->sink->piece_err < 0) {
+		rc = rq->sink->piece_err;
 		goto out;
 	}
 	if (cc != CURLE_OK && !(rq->sink && rq->sink->overflow) &&
@@ -1182,6 +1212,29 @@ int tsm_s3_get_range(struct tsm_s3 *s3, const char *key, uint64_t offset, size_t
 	if (rq.status != 206 || sink.len != len) {
 		tsm_error("GET %s%s bytes %s: %zu bytes (HTTP status %ld), expected %zu",
 			  s3->location, key, range, sink.len, rq.status, len);
+		return -EIO;
+	}
+	return 0;
+}
+
+int tsm_s3_get_range_pieces(struct tsm_s3 *s3, const char *key, uint64_t offset, uint64_t len,
+			    tsm_s3_piece_fn fn, void *ctx)
+{
+	struct sink sink = { .cap = len, .fd = -1, .piece = fn, .piece_ctx = ctx, .curl = s3->curl };
+	struct request rq = { .method = "GET", .key = key, .sink = &sink };
+	char range[64];
+	int rc;
+
+	if (!len)
+		return 0;
+	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)offset,
+		 (unsigned long long)(offset + len - 1));
+	rq.range = range;
+	if ((rc = s3_perform(s3, &rq)) < 0)
+		return rc;
+	if (rq.status != 206 || sink.len != len) {
+		tsm_error("GET %s%s bytes %s: %zu bytes (HTTP status %ld), expected %zu",
+			  s3->location, key, range, sink.len, rq.status, (size_t)len);
 		return -EIO;
 	}
 	return 0;

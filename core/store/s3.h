@@ -54,6 +54,14 @@ int tsm_s3_put_buf(struct tsm_s3 *s3, const char *key, const void *buf, size_t l
 /* Exactly @len bytes of @key from @offset (a ranged GET). */
 int tsm_s3_get_range(struct tsm_s3 *s3, const char *key, uint64_t offset, size_t len,
 		     void *buf);
+/* Exactly @len bytes of @key from @offset (one ranged GET), handed to @fn
+ * piece by piece as they arrive, with no buffer of the whole range: @fn
+ * returns 0 to go on, or a negative errno that stops the transfer and is
+ * returned (without a message: @fn says what was wrong).  A transfer that
+ * ends short is -EIO; what @fn got by then stays valid. */
+typedef int (*tsm_s3_piece_fn)(void *ctx, const uint8_t *data, size_t len);
+int tsm_s3_get_range_pieces(struct tsm_s3 *s3, const char *key, uint64_t offset, uint64_t len,
+			    tsm_s3_piece_fn fn, void *ctx);
 /* The whole object into @fd (from its current position); at most @max
  * bytes, else -EFBIG. */
 int tsm_s3_get_fd(struct tsm_s3 *s3, const char *key, int fd, uint64_t max, uint64_t *len_ret);

@@ -31,6 +31,26 @@ int tsm_pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+int tsm_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
 int tsm_fd_read_full(int fd, void *buf, size_t len)
 {
 	uint8_t *p = buf;

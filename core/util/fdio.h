@@ -10,6 +10,9 @@
 /* @len bytes at @off of a file; -EIO when the file ends first. */
 int tsm_pread_full(int fd, void *buf, size_t len, uint64_t off);
 
+/* @len bytes written at @off of a file; -EIO when nothing more goes in. */
+int tsm_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+
 /* @len bytes from a stream (pipe, socket); -EPIPE when it ends first. */
 int tsm_fd_read_full(int fd, void *buf, size_t len);
 

@@ -251,11 +251,14 @@ int tsm_frontend_poll(struct tsm_store *store, bool *changed_ret);
 void tsm_frontend_stop(struct tsm_store *store);
 /* The frontend this process serves (for the mount's metrics; any thread):
  * its catalog generation, cache use and limit, chunk reads served from the
- * cache and fetched, bytes fetched.  -ENOENT when it serves none. */
+ * cache and fetched, bytes fetched, and the streams of sequential readers
+ * (ranged GETs received straight into the cache) and their bytes.
+ * -ENOENT when it serves none. */
 struct tsm_frontend_stats {
 	int64_t generation;
 	uint64_t cache_bytes, cache_limit;
 	uint64_t hits, misses, fetched_bytes;
+	uint64_t streams, streamed_bytes;
 };
 int tsm_frontend_stats(struct tsm_frontend_stats *stats_ret);
 
