@@ -227,12 +227,14 @@ static unsigned ahead_workers(void)
 
 struct tsm_ahead *tsm_ahead_get(struct tsm_store *store)
 {
-	unsigned nworkers = ahead_workers();
+	unsigned nworkers;
 	struct tsm_ahead *ctx;
 	struct stat st;
 
 	if (store->ahead || store->ahead_off)
 		return store->ahead;
+	/* Counted once per store handle, not at every read that asks. */
+	nworkers = ahead_workers();
 	store->ahead_off = true; /* unless it starts below */
 	/* A frontend of a store on object storage has no packs of its own:
 	 * its chunks come through store/remote.c, which checks them as it

@@ -52,16 +52,48 @@ _rgw_free_port() {
 	fail "no free TCP port found for the test cluster"
 }
 
-_rgw_wait() { # _rgw_wait SECONDS WHAT CMD...
-	local secs=$1 what=$2 i
+# _rgw_alive PID: the daemon runs (a child that exited is a zombie until
+# waited for: not alive).
+_rgw_alive() {
+	local state
+	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ -n $state && $state != Z ]]
+}
+
+_rgw_logs() {
+	echo "--- logs of the test cluster ($RGW_DIR/log):" >&2
+	tail -n 30 "$RGW_DIR"/log/*.log "$RGW_DIR"/log/*.out >&2 2>/dev/null || true
+}
+
+# _rgw_wait SECONDS WHAT CMD...: until CMD succeeds, for SECONDS at most
+# (plus one try's own timeout), failing at once when a daemon of the
+# cluster exits meanwhile (a monitor that could not bind its port: else
+# every try waits for it in vain).
+_rgw_wait() {
+	local end=$((SECONDS + $1)) what=$2 p
 	shift 2
-	for ((i = 0; i < secs * 5; i++)); do
+	while ((SECONDS < end)); do
 		"$@" >/dev/null 2>&1 && return 0
+		for p in "${RGW_PIDS[@]}" ${RGW_GW_PID:+"$RGW_GW_PID"}; do
+			_rgw_alive "$p" && continue
+			_rgw_logs
+			fail "the test cluster: a daemon (pid $p) exited while waiting for $what"
+		done
 		sleep 0.2
 	done
-	echo "--- logs of the test cluster ($RGW_DIR/log):" >&2
-	tail -n 30 "$RGW_DIR"/log/*.log >&2 2>/dev/null || true
-	fail "the test cluster: $what did not come up in ${secs}s"
+	_rgw_logs
+	fail "the test cluster: $what did not come up in $((SECONDS - end + $1))s"
+}
+
+# _rgw_kill SIGNAL PID: the daemon stopped and waited for; one that does not
+# stop within 10 s of SIGNAL gets SIGKILL (radosgw may ignore SIGTERM once
+# its OSD is gone).
+_rgw_kill() {
+	local i
+	kill -"$1" "$2" 2>/dev/null || { wait "$2" 2>/dev/null || true; return 0; }
+	for ((i = 0; i < 50; i++)); do _rgw_alive "$2" || break; sleep 0.2; done
+	kill -KILL "$2" 2>/dev/null || true
+	wait "$2" 2>/dev/null || true
 }
 
 _rgw_ceph() { timeout 60 ceph -c "$RGW_DIR/ceph.conf" "$@"; }
@@ -158,8 +190,7 @@ rgw_start_gateway() {
 # rgw_stop_gateway [SIGNAL]: radosgw alone (default SIGKILL), waited for.
 rgw_stop_gateway() {
 	[[ -n $RGW_GW_PID ]] || return 0
-	kill -"${1:-KILL}" "$RGW_GW_PID" 2>/dev/null || true
-	wait "$RGW_GW_PID" 2>/dev/null || true
+	_rgw_kill "${1:-KILL}" "$RGW_GW_PID"
 	RGW_GW_PID=
 }
 
@@ -167,7 +198,7 @@ rgw_stop() {
 	local p
 	rgw_stop_gateway TERM
 	for p in "${RGW_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${RGW_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	for p in "${RGW_PIDS[@]}"; do _rgw_kill TERM "$p"; done
 	RGW_PIDS=()
 }
 
