@@ -922,6 +922,30 @@ static bool xml_find_text(xmlNode *node, const char *name, char *buf, size_t n)
 	return false;
 }
 
+/* An XML answer of the service whose root element must be @root_name:
+ * the document (to free with xmlFreeDoc) and its root, or NULL.  No
+ * network, entities or DTD: S3's answers are plain elements. */
+static xmlDoc *s3_xml_read(const char *xml, size_t len, const char *root_name,
+			   xmlNode **root_ret)
+{
+	xmlDoc *doc;
+	xmlNode *root;
+
+	if (len > INT32_MAX)
+		return NULL;
+	doc = xmlReadMemory(xml, (int)len, "answer.xml", NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (!doc)
+		return NULL;
+	root = xmlDocGetRootElement(doc);
+	if (!root || strcmp((const char *)root->name, root_name) != 0) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	*root_ret = root;
+	return doc;
+}
+
 /* Parses an answer whose root must be @root; copies the text of @field
  * (when not NULL) into @buf.  -EIO when it is anything else (an <Error>
  * document in a 200 answer: CompleteMultipartUpload sends one so). */
@@ -934,13 +958,9 @@ static int mpu_answer(const uint8_t *xml, size_t len, const char *root_name, con
 
 	if (!len || len > MPU_ANSWER_MAX)
 		return -EIO;
-	doc = xmlReadMemory((const char *)xml, (int)len, "answer.xml", NULL,
-			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc)
+	if (!(doc = s3_xml_read((const char *)xml, len, root_name, &root)))
 		return -EIO;
-	root = xmlDocGetRootElement(doc);
-	if (root && strcmp((const char *)root->name, root_name) == 0 &&
-	    (!field || (xml_find_text(root->children, field, buf, n) && buf[0])))
+	if (!field || (xml_find_text(root->children, field, buf, n) && buf[0]))
 		rc = 0;
 	xmlFreeDoc(doc);
 	return rc;
@@ -1353,18 +1373,8 @@ int tsm_s3_list_parse_prefix(const char *xml, size_t len, const char *want, size
 
 	*truncated_ret = false;
 	*token_ret = NULL;
-	if (len > LIST_PAGE_MAX || len > INT32_MAX)
+	if (len > LIST_PAGE_MAX || !(doc = s3_xml_read(xml, len, "ListBucketResult", &root)))
 		return -EIO;
-	/* No network, no entities, no DTD: a listing is plain elements. */
-	doc = xmlReadMemory(xml, (int)len, "list.xml", NULL,
-			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc)
-		return -EIO;
-	root = xmlDocGetRootElement(doc);
-	if (!root || strcmp((const char *)root->name, "ListBucketResult") != 0) {
-		rc = -EIO;
-		goto out;
-	}
 	for (xmlNode *c = root->children; c && rc == 0; c = c->next) {
 		char *end;
 		unsigned long long sz;
@@ -1550,17 +1560,9 @@ int tsm_s3_uploads_parse(const char *xml, size_t len, const char *want, size_t p
 
 	*truncated_ret = false;
 	*key_marker_ret = *id_marker_ret = NULL;
-	if (len > LIST_PAGE_MAX || len > INT32_MAX)
+	if (len > LIST_PAGE_MAX ||
+	    !(doc = s3_xml_read(xml, len, "ListMultipartUploadsResult", &root)))
 		return -EIO;
-	doc = xmlReadMemory(xml, (int)len, "uploads.xml", NULL,
-			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc)
-		return -EIO;
-	root = xmlDocGetRootElement(doc);
-	if (!root || strcmp((const char *)root->name, "ListMultipartUploadsResult") != 0) {
-		rc = -EIO;
-		goto out;
-	}
 	for (xmlNode *c = root->children; c && rc == 0; c = c->next) {
 		int64_t initiated = 0;
 
