@@ -473,6 +473,15 @@ static ssize_t bytes_read(void *ctx, void *buf, size_t len)
 	return (ssize_t)len;
 }
 
+int tsm_import_add_bytes(struct tsm_import *imp, const void *data, size_t len, const char *what,
+			 const uint8_t *sha1, int64_t *blob_id_ret)
+{
+	struct bytes_in m = { data, len };
+	uint64_t size;
+
+	return tsm_import_add_blob(imp, bytes_read, &m, what, sha1, blob_id_ret, &size);
+}
+
 /* A queued blob, until it is stored. */
 struct queued_blob {
 	struct tsm_import *imp;
@@ -499,9 +508,7 @@ static int queued_blob_done(void *ctx, int status, int64_t blob, uint64_t size)
 int tsm_import_queue_blob(struct tsm_import *imp, const void *data, size_t len,
 			  const char *what, const uint8_t *sha1, int64_t *blob_id_ret)
 {
-	struct bytes_in m = { data, len };
 	struct queued_blob *q;
-	uint64_t size;
 	int rc;
 
 	if (tsm_blob_writer_parallel(imp->blobs)) {
@@ -524,7 +531,7 @@ int tsm_import_queue_blob(struct tsm_import *imp, const void *data, size_t len,
 		free(q->what); /* not small: stored alone, below */
 		free(q);
 	}
-	return tsm_import_add_blob(imp, bytes_read, &m, what, sha1, blob_id_ret, &size);
+	return tsm_import_add_bytes(imp, data, len, what, sha1, blob_id_ret);
 }
 
 int tsm_import_add_file_blob(struct tsm_import *imp, const char *path, uint32_t mode,

@@ -54,6 +54,9 @@ int tsm_import_set_meta(struct tsm_import *imp, const char *key, const void *val
 int tsm_import_add_blob(struct tsm_import *imp, tsm_import_read_fn read, void *ctx,
 			const char *what, const uint8_t *sha1, int64_t *blob_id_ret,
 			uint64_t *size_ret);
+/* The same for @len bytes in memory, stored now. */
+int tsm_import_add_bytes(struct tsm_import *imp, const void *data, size_t len, const char *what,
+			 const uint8_t *sha1, int64_t *blob_id_ret);
 /* The same for @len bytes in memory (copied) with SHA-1 @sha1: stored
  * now, or, with workers, queued with other small ones and hashed and
  * compressed many at once (store/blob_writer.c).  *@blob_id_ret (which

@@ -876,23 +876,6 @@ static ssize_t blob_read(void *ctx, void *buf, size_t len)
 	return n;
 }
 
-struct mem_in {
-	const uint8_t *p;
-	size_t left;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len)
-{
-	struct mem_in *m = ctx;
-
-	if (len > m->left)
-		len = m->left;
-	memcpy(buf, m->p, len);
-	m->p += len;
-	m->left -= len;
-	return (ssize_t)len;
-}
-
 /* "FILE: 'PATH' (blob SHA1)": blob @w in messages. */
 static void blob_what(const struct wim_reader *r, const struct want *w, char *what, size_t size)
 {
@@ -939,13 +922,9 @@ static int take_blob(struct tsm_import *imp, tsm_import_read_fn read, void *ctx,
 			tsm_error("%s: SHA-1 mismatch", what);
 			return -EBADMSG;
 		}
-		if (w->store) {
-			struct mem_in m = { w->data, (size_t)w->size };
-
-			if ((rc = tsm_import_add_blob(imp, mem_read, &m, what, w->sha1, &w->blob_id,
-						      &size)) < 0)
-				return rc;
-		}
+		if (w->store && (rc = tsm_import_add_bytes(imp, w->data, (size_t)w->size, what,
+							    w->sha1, &w->blob_id)) < 0)
+			return rc;
 	} else {
 		if ((rc = tsm_import_add_blob(imp, read, ctx, what, w->sha1, &w->blob_id,
 					      &size)) < 0)
