@@ -1214,10 +1214,12 @@ int tsm_s3_put_buf(struct tsm_s3 *s3, const char *key, const void *buf, size_t l
 	return s3_put(s3, key, &src);
 }
 
-int tsm_s3_get_range(struct tsm_s3 *s3, const char *key, uint64_t offset, size_t len, void *buf)
+/* A ranged GET of @len bytes at @offset into @sink: the answer must be 206
+ * with exactly the range (a 200 would be the whole object). */
+static int s3_get_range_into(struct tsm_s3 *s3, const char *key, uint64_t offset, uint64_t len,
+			     struct sink *sink)
 {
-	struct sink sink = { .buf = buf, .cap = len, .fd = -1 };
-	struct request rq = { .method = "GET", .key = key, .sink = &sink };
+	struct request rq = { .method = "GET", .key = key, .sink = sink };
 	char range[64];
 	int rc;
 
@@ -1228,36 +1230,27 @@ int tsm_s3_get_range(struct tsm_s3 *s3, const char *key, uint64_t offset, size_t
 	rq.range = range;
 	if ((rc = s3_perform(s3, &rq)) < 0)
 		return rc;
-	/* 206 with exactly the range; a 200 would be the whole object. */
-	if (rq.status != 206 || sink.len != len) {
+	if (rq.status != 206 || sink->len != len) {
 		tsm_error("GET %s%s bytes %s: %zu bytes (HTTP status %ld), expected %zu",
-			  s3->location, key, range, sink.len, rq.status, len);
+			  s3->location, key, range, sink->len, rq.status, (size_t)len);
 		return -EIO;
 	}
 	return 0;
+}
+
+int tsm_s3_get_range(struct tsm_s3 *s3, const char *key, uint64_t offset, size_t len, void *buf)
+{
+	struct sink sink = { .buf = buf, .cap = len, .fd = -1 };
+
+	return s3_get_range_into(s3, key, offset, len, &sink);
 }
 
 int tsm_s3_get_range_pieces(struct tsm_s3 *s3, const char *key, uint64_t offset, uint64_t len,
 			    tsm_s3_piece_fn fn, void *ctx)
 {
 	struct sink sink = { .cap = len, .fd = -1, .piece = fn, .piece_ctx = ctx, .curl = s3->curl };
-	struct request rq = { .method = "GET", .key = key, .sink = &sink };
-	char range[64];
-	int rc;
 
-	if (!len)
-		return 0;
-	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)offset,
-		 (unsigned long long)(offset + len - 1));
-	rq.range = range;
-	if ((rc = s3_perform(s3, &rq)) < 0)
-		return rc;
-	if (rq.status != 206 || sink.len != len) {
-		tsm_error("GET %s%s bytes %s: %zu bytes (HTTP status %ld), expected %zu",
-			  s3->location, key, range, sink.len, rq.status, (size_t)len);
-		return -EIO;
-	}
-	return 0;
+	return s3_get_range_into(s3, key, offset, len, &sink);
 }
 
 int tsm_s3_get_fd(struct tsm_s3 *s3, const char *key, int fd, uint64_t max, uint64_t *len_ret)
