@@ -134,7 +134,8 @@ static int scan_dir(struct tsm_source_tree *t, const char *path, const char *rel
 		tsm_error("cannot read directory %s: %s", path, strerror(-rc));
 	}
 	closedir(dir);
-	if (rc == 0)
+	/* An empty directory has no array: qsort wants one even for 0 items (C11 7.22.5). */
+	if (rc == 0 && n > 1)
 		qsort(names, n, sizeof(*names), name_cmp);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char *child_path = NULL, *child_rel = NULL;

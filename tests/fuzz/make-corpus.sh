@@ -154,6 +154,16 @@ seeds_wim() {
 	# Two images (the second sharing blobs), the second bootable.
 	cp "$d/none.wim" "$d/two-images.wim"
 	wimlib-imagex append "$src/sub dir" "$d/two-images.wim" SECOND --boot >/dev/null
+	# A blob over 1 MiB, which the importer reads through its chunk table a
+	# stretch at a time (store/wim_resource.h, tsm_wim_res_stream; smaller
+	# blobs are read whole): text that compresses to a few KiB, so the seed
+	# stays small.
+	mkdir -p "$tmp/big"
+	cp "$src/readme.txt" "$tmp/big/"
+	head -c 1500000 < <(yes "a line of a log that repeats") >"$tmp/big/big.log"
+	for c in xpress lzx; do
+		wimlib-imagex capture "$tmp/big" "$d/big-$c.wim" SEED --compress=$c >/dev/null
+	done
 }
 
 # WinPE-shaped boot images (tools/make-winpe-demo.sh) in each compression

@@ -232,6 +232,18 @@ if mount -t tmpfs -o size=4m,mode=0755 tmpfs "$MNT" 2>"$WORK/mount.err"; then
 	randfile "$WORK/after.bin" $((1 * MiB))
 	add_content "$FSTORE" --kind package --name after "$WORK/after.bin" >/dev/null
 	verify_ok "$FSTORE"
+	# Small files go in batches whose chunks a worker writes to the packs
+	# while the next batch is read (store/blob_writer.c): a write that runs
+	# out of space there fails the import as well, before anything commits.
+	check "full disk: many small files (batched, written by a worker) fail with 'No space left', catalog unchanged"
+	mkdir -p "$WORK/many"
+	for i in $(seq 1 120); do randfile "$WORK/many/f$i.bin" $((48 * KiB)); done
+	d0=$(catalog_digest "$FSTORE")
+	TSMEDIA_THREADS=4 expect_fail_with '[Nn]o space left' -- \
+		tsm "$FSTORE" content add --kind package --name many "$WORK/many"
+	assert_eq "$(catalog_digest "$FSTORE")" "$d0" "catalog after a full-disk import of small files"
+	verify_ok "$FSTORE"
+	cat_check "$FSTORE" "$ID_SMALL" "$WORK/small.json" >/dev/null
 else
 	skip_part "full-disk case: cannot mount a tmpfs ($(head -c 200 "$WORK/mount.err")); run as root"
 fi

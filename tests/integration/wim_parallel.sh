@@ -177,4 +177,24 @@ for f in Windows/System32/big.log Windows/small.txt; do
 	done
 done
 
+check "a WIM whose chunk table places a chunk past its resource is refused, naming the chunk, and changes nothing"
+# The large text file's resource starts with its chunk table (a 4-byte
+# start per chunk after the first, MS-WIM / wimlib's resource.h); entry 100
+# set to 0xffffffff puts the end of chunk 100 far past the resource.  The
+# importer reads this table itself, a stretch at a time
+# (tsm_wim_res_stream), and must refuse it before reading or allocating.
+sha1=$(sha1sum "$TREE/Windows/System32/big.log" | cut -d' ' -f1)
+off=$($W info "$WORK/xpress.wim" --blobs | awk -v h="0x$sha1" '
+	/^Hash/ { cur = $3 } cur == h && /^Offset in WIM/ { print $5 }')
+[[ -n $off ]] || fail "big.log: its resource is not in wimlib-imagex's blob list"
+cp "$WORK/xpress.wim" "$WORK/bad-table.wim"
+printf '\xff\xff\xff\xff' | dd of="$WORK/bad-table.wim" bs=1 seek=$((off + 4 * 100)) conv=notrunc status=none
+for threads in 1 4; do
+	store=$WORK/bad-table-store-$threads
+	tsm "$store" init --site-code PAR >/dev/null
+	TSMEDIA_THREADS=$threads refused_unchanged "$store" "bad chunk table, $threads thread(s)" \
+		"bad-table\.wim: nothing was imported: .*big\.log.*chunk 100 of [0-9]+ lies at bytes [0-9]+-[0-9]+ of [0-9]+" \
+		-- tsm "$store" content add --kind os-image --name os "$WORK/bad-table.wim"
+done
+
 pass
