@@ -121,6 +121,7 @@ struct tsm_frontend {
 	pthread_t lease_thread;
 	bool lease_started, lease_stop, lease_due;
 	_Atomic uint64_t hits, misses, fetched, streams_started, streamed;
+	_Atomic uint64_t rechecks; /* cached chunks hashed as read (cache_get) */
 	/* The cache's windows, sorted by pack and start (win_*). */
 	pthread_rwlock_t win_lock;
 	struct win_entry *wins;
@@ -1032,6 +1033,7 @@ int tsm_frontend_stats(struct tsm_frontend_stats *stats)
 	stats->fetched_bytes = atomic_load(&fe->fetched);
 	stats->streams = atomic_load(&fe->streams_started);
 	stats->streamed_bytes = atomic_load(&fe->streamed);
+	stats->rechecks = atomic_load(&fe->rechecks);
 	return 0;
 }
 
@@ -1468,6 +1470,7 @@ static int cache_get(struct tsm_store *store, struct tsm_frontend *fe,
 			}
 		}
 	} else {
+		atomic_fetch_add(&fe->rechecks, 1);
 		rc = chunk_decode(loc, stored, out, &problem);
 		if (rc == 0)
 			checked_set(fe, loc->hash, &st);
