@@ -29,17 +29,28 @@ tsm "$store" media export warm -o "$WORK/warm.iso" >/dev/null
 nchunks=$(sqlite3 "$store/catalog.db" "SELECT count(*) FROM chunks")
 note "$nchunks chunks"
 
-fe_start() { # fe_start: the frontend at $WORK/fe.mnt, its metrics port in FE_PORT
-	local pid
-	FE_PORT=$(_rgw_free_port)
+# fe_start: the frontend at $WORK/fe.mnt, its metrics port in FE_PORT.  A
+# port found free can be taken by another process before the frontend
+# listens there: then the frontend exits at once and is started again on
+# another port.
+fe_start() {
+	local pid try
 	mkdir -p "$WORK/fe.mnt"
-	"$TSMEDIAFS" --remote "$URL" --endpoint "$RGW_ENDPOINT" --region "$RGW_REGION" \
-		--cache "$WORK/fe.cache" --frontend-id warm "$WORK/fe.mnt" -f \
-		-o "poll=1s,metrics=127.0.0.1:$FE_PORT" 2>>"$WORK/fe.log" &
-	pid=$!
-	FE_PID=$pid
-	at_exit "fusermount3 -u '$WORK/fe.mnt' 2>/dev/null; kill -9 $pid 2>/dev/null"
-	wait_until 30 mountpoint -q "$WORK/fe.mnt" || { cat "$WORK/fe.log" >&2; fail "the frontend did not mount"; }
+	for try in 1 2 3; do
+		FE_PORT=$(_rgw_free_port)
+		"$TSMEDIAFS" --remote "$URL" --endpoint "$RGW_ENDPOINT" --region "$RGW_REGION" \
+			--cache "$WORK/fe.cache" --frontend-id warm "$WORK/fe.mnt" -f \
+			-o "poll=1s,metrics=127.0.0.1:$FE_PORT" 2>>"$WORK/fe.log" &
+		pid=$!
+		FE_PID=$pid
+		at_exit "fusermount3 -u '$WORK/fe.mnt' 2>/dev/null; kill -9 $pid 2>/dev/null"
+		wait_until 30 bash -c "mountpoint -q '$WORK/fe.mnt' || ! kill -0 $pid 2>/dev/null" || true
+		mountpoint -q "$WORK/fe.mnt" && return 0
+		kill -0 "$pid" 2>/dev/null || ! grep -q "cannot listen there" "$WORK/fe.log" || continue
+		break
+	done
+	cat "$WORK/fe.log" >&2
+	fail "the frontend did not mount"
 }
 fe_stop() {
 	fusermount3 -u "$WORK/fe.mnt"
