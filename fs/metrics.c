@@ -257,6 +257,11 @@ static int render(struct fs_metrics *m, char **page_ret, size_t *len_ret)
 			   "Bytes those streams fetched (part of the bytes fetched).");
 		fprintf(out, "tsmediafs_remote_streamed_bytes_total %llu\n",
 			(unsigned long long)fe.streamed_bytes);
+		put_header(out, "tsmediafs_cache_rechecks_total", "counter",
+			   "Cached chunks hashed again as they were read: not checked in their "
+			   "cache file as it is now.");
+		fprintf(out, "tsmediafs_cache_rechecks_total %llu\n",
+			(unsigned long long)fe.rechecks);
 	}
 	if (fclose(out) != 0)
 		return -ENOMEM;

@@ -70,11 +70,35 @@
 
 #define CHECKED_SLOTS 65536
 #define CHECKED_LOCKS 64
-struct checked_slot {
-	uint8_t hash[TSM_SHA256_LEN];
+/* A cache file as it is now: what says it is unchanged since a check. */
+struct file_ident {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime, ctime;
+};
+
+struct checked_slot {
+	uint8_t hash[TSM_SHA256_LEN];
+	struct file_ident file;
+};
+
+/* A chunk checked in its window's file: its place in the window and its
+ * SHA-256. */
+struct win_chunk {
+	uint32_t at, len;
+	uint8_t hash[TSM_SHA256_LEN];
+};
+
+/* A cached window.  @chunks (@nchunks, by @at): the chunks the fetch or
+ * stream that wrote its file checked, in that file as it was then
+ * (@file); NULL for a file found at start (its chunks are checked as
+ * read, in the checked table). */
+struct win_entry {
+	int64_t pack;
+	uint64_t start, end;
+	struct win_chunk *chunks;
+	size_t nchunks;
+	struct file_ident file;
 };
 
 struct tsm_frontend {
@@ -97,9 +121,10 @@ struct tsm_frontend {
 	pthread_t lease_thread;
 	bool lease_started, lease_stop, lease_due;
 	_Atomic uint64_t hits, misses, fetched, streams_started, streamed;
+	_Atomic uint64_t rechecks; /* cached chunks hashed as read (cache_get) */
 	/* The cache's windows, sorted by pack and start (win_*). */
 	pthread_rwlock_t win_lock;
-	struct { int64_t pack; uint64_t start, end; } *wins;
+	struct win_entry *wins;
 	size_t nwins, capwins;
 	/* Checked cache files (checked_has). */
 	struct checked_slot *checked;
@@ -1008,6 +1033,7 @@ int tsm_frontend_stats(struct tsm_frontend_stats *stats)
 	stats->fetched_bytes = atomic_load(&fe->fetched);
 	stats->streams = atomic_load(&fe->streams_started);
 	stats->streamed_bytes = atomic_load(&fe->streamed);
+	stats->rechecks = atomic_load(&fe->rechecks);
 	return 0;
 }
 
@@ -1059,6 +1085,23 @@ static int chunk_decode(const struct tsm_chunk_loc *loc, const uint8_t *stored, 
  * Whole windows are evicted, least recently used first (a hit moves a
  * file's mtime forward, at most once a minute). */
 
+static void file_ident_of(struct file_ident *f, const struct stat *st)
+{
+	f->ino = st->st_ino;
+	f->size = st->st_size;
+	f->mtime = st->st_mtim;
+	f->ctime = st->st_ctim;
+}
+
+/* Whether @st is the file @f was taken from, unchanged since (the rule
+ * verified.c applies to packs). */
+static bool file_ident_is(const struct file_ident *f, const struct stat *st)
+{
+	return f->ino == st->st_ino && f->size == st->st_size &&
+	       f->mtime.tv_sec == st->st_mtim.tv_sec && f->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       f->ctime.tv_sec == st->st_ctim.tv_sec && f->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
 static int win_cmp(int64_t pack_a, uint64_t start_a, int64_t pack_b, uint64_t start_b)
 {
 	if (pack_a != pack_b)
@@ -1085,14 +1128,29 @@ static ssize_t win_find(const struct tsm_frontend *fe, int64_t pack, uint64_t st
 	return best;
 }
 
-static int win_insert(struct tsm_frontend *fe, int64_t pack, uint64_t start, uint64_t end)
+/* Indexes a window file.  @checked: the file as it is now, in which
+ * every chunk of @locs (@n, in order, all inside the window) was checked;
+ * NULL for a file found at start, whose chunks are checked as read. */
+static int win_insert(struct tsm_frontend *fe, int64_t pack, uint64_t start, uint64_t end,
+		      const struct stat *checked, const struct tsm_chunk_loc *locs, size_t n)
 {
+	struct win_entry e = { .pack = pack, .start = start, .end = end };
 	ssize_t at;
 
+	if (checked && n && (e.chunks = malloc(n * sizeof(*e.chunks)))) {
+		file_ident_of(&e.file, checked);
+		for (size_t i = 0; i < n; i++) {
+			e.chunks[i].at = (uint32_t)(locs[i].offset - start);
+			e.chunks[i].len = locs[i].stored_size;
+			memcpy(e.chunks[i].hash, locs[i].hash, TSM_SHA256_LEN);
+		}
+		e.nchunks = n;
+	}
 	pthread_rwlock_wrlock(&fe->win_lock);
 	at = win_find(fe, pack, start);
 	if (at >= 0 && fe->wins[at].pack == pack && fe->wins[at].start == start) {
-		fe->wins[at].end = end; /* fetched again */
+		free(fe->wins[at].chunks);
+		fe->wins[at] = e; /* fetched again */
 		pthread_rwlock_unlock(&fe->win_lock);
 		return 0;
 	}
@@ -1102,6 +1160,7 @@ static int win_insert(struct tsm_frontend *fe, int64_t pack, uint64_t start, uin
 
 		if (!p) {
 			pthread_rwlock_unlock(&fe->win_lock);
+			free(e.chunks);
 			return -ENOMEM;
 		}
 		fe->wins = p;
@@ -1109,9 +1168,7 @@ static int win_insert(struct tsm_frontend *fe, int64_t pack, uint64_t start, uin
 	}
 	memmove(&fe->wins[at + 2], &fe->wins[at + 1],
 		(fe->nwins - (size_t)(at + 1)) * sizeof(*fe->wins));
-	fe->wins[at + 1].pack = pack;
-	fe->wins[at + 1].start = start;
-	fe->wins[at + 1].end = end;
+	fe->wins[at + 1] = e;
 	fe->nwins++;
 	pthread_rwlock_unlock(&fe->win_lock);
 	return 0;
@@ -1124,6 +1181,7 @@ static void win_remove(struct tsm_frontend *fe, int64_t pack, uint64_t start)
 	pthread_rwlock_wrlock(&fe->win_lock);
 	at = win_find(fe, pack, start);
 	if (at >= 0 && fe->wins[at].pack == pack && fe->wins[at].start == start) {
+		free(fe->wins[at].chunks);
 		memmove(&fe->wins[at], &fe->wins[at + 1],
 			(fe->nwins - (size_t)at - 1) * sizeof(*fe->wins));
 		fe->nwins--;
@@ -1148,6 +1206,42 @@ static bool win_lookup(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc,
 	}
 	pthread_rwlock_unlock(&fe->win_lock);
 	return found;
+}
+
+/* Whether @loc was checked in its window's file, and that file is @st,
+ * unchanged since: one of the chunks the fetch or stream that wrote it
+ * checked (same place, size and SHA-256).  A window's chunks are kept with
+ * it, not in the checked table, where a cache of more chunks than slots
+ * would evict them and every read would hash them again. */
+static bool win_checked(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc,
+			const struct stat *st)
+{
+	bool yes = false;
+	ssize_t at;
+
+	pthread_rwlock_rdlock(&fe->win_lock);
+	at = win_find(fe, loc->pack, loc->offset);
+	if (at >= 0 && fe->wins[at].pack == loc->pack && fe->wins[at].chunks &&
+	    loc->offset + loc->stored_size <= fe->wins[at].end &&
+	    file_ident_is(&fe->wins[at].file, st)) {
+		const struct win_entry *w = &fe->wins[at];
+		uint64_t want = loc->offset - w->start;
+		size_t lo = 0, hi = w->nchunks;
+
+		while (lo < hi) { /* the first chunk at or after @want */
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (w->chunks[mid].at < want)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		yes = lo < w->nchunks && w->chunks[lo].at == want &&
+		      w->chunks[lo].len == loc->stored_size &&
+		      memcmp(w->chunks[lo].hash, loc->hash, TSM_SHA256_LEN) == 0;
+	}
+	pthread_rwlock_unlock(&fe->win_lock);
+	return yes;
 }
 
 static void win_path(const struct tsm_frontend *fe, int64_t pack, uint64_t start, uint64_t end,
@@ -1187,7 +1281,7 @@ static uint64_t win_scan(struct tsm_frontend *fe)
 			unlink(path);
 			continue;
 		}
-		if (win_insert(fe, pack, start, end) == 0)
+		if (win_insert(fe, pack, start, end, NULL, NULL, 0) == 0)
 			total += (uint64_t)st.st_size;
 	}
 	closedir(d);
@@ -1259,7 +1353,10 @@ static void cache_evict(struct tsm_frontend *fe)
  * check read (inode, size, mtime, ctime): a later read of the same file as
  * it was needs no hashing, as a pack's checked chunks need none
  * (verified.c).  A file replaced, rewritten or touched is checked again.
- * Direct-mapped; a slot taken by another chunk only costs a hash. */
+ * Direct-mapped; a slot taken by another chunk only costs a hash.  It
+ * holds the chunks checked as they were read (windows found at start or
+ * touched since); the chunks a fetch or stream checked stay with their
+ * window (win_checked), which no other chunk can take. */
 static size_t checked_index(const uint8_t hash[TSM_SHA256_LEN])
 {
 	return ((size_t)hash[0] << 8 | hash[1]) % CHECKED_SLOTS;
@@ -1273,10 +1370,7 @@ static bool checked_has(struct tsm_frontend *fe, const uint8_t hash[TSM_SHA256_L
 	bool yes;
 
 	pthread_mutex_lock(&fe->checked_lock[i % CHECKED_LOCKS]);
-	yes = memcmp(c->hash, hash, TSM_SHA256_LEN) == 0 && c->ino == st->st_ino &&
-	      c->size == st->st_size && c->mtime.tv_sec == st->st_mtim.tv_sec &&
-	      c->mtime.tv_nsec == st->st_mtim.tv_nsec && c->ctime.tv_sec == st->st_ctim.tv_sec &&
-	      c->ctime.tv_nsec == st->st_ctim.tv_nsec;
+	yes = memcmp(c->hash, hash, TSM_SHA256_LEN) == 0 && file_ident_is(&c->file, st);
 	pthread_mutex_unlock(&fe->checked_lock[i % CHECKED_LOCKS]);
 	return yes;
 }
@@ -1289,10 +1383,7 @@ static void checked_set(struct tsm_frontend *fe, const uint8_t hash[TSM_SHA256_L
 
 	pthread_mutex_lock(&fe->checked_lock[i % CHECKED_LOCKS]);
 	memcpy(c->hash, hash, TSM_SHA256_LEN);
-	c->ino = st->st_ino;
-	c->size = st->st_size;
-	c->mtime = st->st_mtim;
-	c->ctime = st->st_ctim;
+	file_ident_of(&c->file, st);
 	pthread_mutex_unlock(&fe->checked_lock[i % CHECKED_LOCKS]);
 }
 
@@ -1329,11 +1420,10 @@ static void cache_put_window(struct tsm_frontend *fe, const struct tsm_chunk_loc
 	 * first read hash every chunk a second time. */
 	bool renamed = ok && rename(tmp, path) == 0;
 
-	if (renamed && fstat(fd, &st) == 0 && win_insert(fe, locs[0].pack, start, end) == 0) {
-		/* The bytes just written are the bytes just checked. */
-		for (size_t i = 0; i < n; i++)
-			checked_set(fe, locs[i].hash, &st);
-	} else {
+	/* The bytes just written are the bytes just checked: the window
+	 * is recorded as checked whole in this file as it is now. */
+	if (!(renamed && fstat(fd, &st) == 0 &&
+	      win_insert(fe, locs[0].pack, start, end, &st, locs, n) == 0)) {
 		ok = false;
 		unlink(renamed ? path : tmp);
 	}
@@ -1369,7 +1459,7 @@ static int cache_get(struct tsm_store *store, struct tsm_frontend *fe,
 		   (ssize_t)loc->stored_size) {
 		problem = "cannot be read from the cache";
 		rc = -EIO;
-	} else if (checked_has(fe, loc->hash, &st)) {
+	} else if (win_checked(fe, loc, &st) || checked_has(fe, loc->hash, &st)) {
 		rc = 0;
 		if (loc->codec == TSM_COMPRESSION_ZSTD) {
 			size_t z = ZSTD_decompress(out, loc->size, stored, loc->stored_size);
@@ -1380,6 +1470,7 @@ static int cache_get(struct tsm_store *store, struct tsm_frontend *fe,
 			}
 		}
 	} else {
+		atomic_fetch_add(&fe->rechecks, 1);
 		rc = chunk_decode(loc, stored, out, &problem);
 		if (rc == 0)
 			checked_set(fe, loc->hash, &st);
@@ -1626,11 +1717,9 @@ static void stream_seg_close(struct stream *st)
 	 * cache_put_window; indexed before readers are sent to the cache. */
 	bool renamed = path[0] && rename(st->seg_path, path) == 0;
 
-	if (renamed && fstat(st->fd, &sb) == 0 &&
-	    win_insert(fe, first->pack, st->seg_start, st->seg_end) == 0) {
-		for (size_t i = st->seg_first; i < st->chunk; i++)
-			checked_set(fe, st->locs[i].hash, &sb);
-	} else {
+	if (!(renamed && fstat(st->fd, &sb) == 0 &&
+	      win_insert(fe, first->pack, st->seg_start, st->seg_end, &sb, first,
+			 st->chunk - st->seg_first) == 0)) {
 		unlink(renamed ? path : st->seg_path);
 		atomic_fetch_sub(&fe->used, bytes);
 	}
@@ -2210,7 +2299,8 @@ int tsm_remote_chunk_map(struct tsm_store *store, const struct tsm_chunk_loc *lo
 	/* Only bytes checked in this file as it is now; and a file due to be
 	 * marked recently used goes through cache_get, which marks it. */
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (now.tv_sec - w->st.st_mtim.tv_sec > 60 || !checked_has(fe, loc->hash, &w->st))
+	if (now.tv_sec - w->st.st_mtim.tv_sec > 60 ||
+	    !(win_checked(fe, loc, &w->st) || checked_has(fe, loc->hash, &w->st)))
 		return -EAGAIN;
 	atomic_fetch_add(&fe->hits, 1);
 	/* A read-ahead window reached: ask for the next, as cache hits do. */

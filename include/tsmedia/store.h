@@ -259,6 +259,7 @@ struct tsm_frontend_stats {
 	uint64_t cache_bytes, cache_limit;
 	uint64_t hits, misses, fetched_bytes;
 	uint64_t streams, streamed_bytes;
+	uint64_t rechecks; /* cached chunks hashed again as they were read */
 };
 int tsm_frontend_stats(struct tsm_frontend_stats *stats_ret);
 
