@@ -1264,26 +1264,9 @@ static int record_boot_fields(struct iso_reader *r, struct tsm_import *imp)
 /* The system area's bytes as a blob (images made alike share it) and its
  * map, for the ISO writer to carry it over (content meta
  * "system_area.blob", the blob's id, and "system_area.map"). */
-struct mem_stream {
-	const uint8_t *p;
-	size_t left;
-};
-
-static ssize_t mem_read(void *ctx, void *out, size_t want)
-{
-	struct mem_stream *m = ctx;
-
-	if (want > m->left)
-		want = m->left;
-	memcpy(out, m->p, want);
-	m->p += want;
-	m->left -= want;
-	return (ssize_t)want;
-}
-
 static int record_system_area(struct iso_reader *r, struct tsm_import *imp)
 {
-	struct mem_stream m = { r->sa, TSM_ISO_SYSTEM_AREA };
+	struct tsm_import_mem m = { r->sa, TSM_ISO_SYSTEM_AREA };
 	char id[32];
 	int64_t blob;
 	uint64_t size;
@@ -1291,7 +1274,8 @@ static int record_system_area(struct iso_reader *r, struct tsm_import *imp)
 
 	if (!r->sa_map)
 		return 0;
-	if ((rc = tsm_import_add_hidden_blob(imp, mem_read, &m, "system area", &blob, &size)) < 0)
+	if ((rc = tsm_import_add_hidden_blob(imp, tsm_import_mem_read, &m, "system area", &blob,
+					      &size)) < 0)
 		return rc;
 	snprintf(id, sizeof(id), "%lld", (long long)blob);
 	if ((rc = tsm_import_set_meta(imp, "system_area.blob", id, strlen(id))) < 0)

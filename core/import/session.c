@@ -456,14 +456,9 @@ int tsm_import_add_blob(struct tsm_import *imp, tsm_import_read_fn read, void *c
 	return blob_sha1_check(imp, *blob_id_ret, sha1, what);
 }
 
-struct bytes_in {
-	const uint8_t *p;
-	size_t left;
-};
-
-static ssize_t bytes_read(void *ctx, void *buf, size_t len)
+ssize_t tsm_import_mem_read(void *ctx, void *buf, size_t len)
 {
-	struct bytes_in *m = ctx;
+	struct tsm_import_mem *m = ctx;
 
 	if (len > m->left)
 		len = m->left;
@@ -476,10 +471,10 @@ static ssize_t bytes_read(void *ctx, void *buf, size_t len)
 int tsm_import_add_bytes(struct tsm_import *imp, const void *data, size_t len, const char *what,
 			 const uint8_t *sha1, int64_t *blob_id_ret)
 {
-	struct bytes_in m = { data, len };
+	struct tsm_import_mem m = { data, len };
 	uint64_t size;
 
-	return tsm_import_add_blob(imp, bytes_read, &m, what, sha1, blob_id_ret, &size);
+	return tsm_import_add_blob(imp, tsm_import_mem_read, &m, what, sha1, blob_id_ret, &size);
 }
 
 /* A queued blob, until it is stored. */

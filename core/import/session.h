@@ -39,6 +39,14 @@ int tsm_import_add_file_stream(struct tsm_import *imp, const char *path, uint32_
 			       int64_t mtime_ns, uint32_t attributes, tsm_import_read_fn read,
 			       void *ctx, const char *what);
 
+/* A tsm_import_read_fn over bytes in memory: ctx is a struct
+ * tsm_import_mem, consumed as it is read. */
+struct tsm_import_mem {
+	const uint8_t *p;
+	size_t left;
+};
+ssize_t tsm_import_mem_read(void *ctx, void *buf, size_t len);
+
 /* A boot image that is no file of the tree (an EFI image held only as an
  * appended partition): stored as a blob; returns its id for the entry. */
 int tsm_import_add_hidden_blob(struct tsm_import *imp, tsm_import_read_fn read, void *ctx,
