@@ -70,7 +70,7 @@ static int app_import(struct cli *cli, int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("app import ", optind >= argc ? "no FILE.xml given"
-								     : "one FILE.xml only");
+								     : N_("one FILE.xml only"));
 	o.path = argv[optind];
 	if (cli_open_store(cli, &store) < 0)
 		return 1;

@@ -89,7 +89,7 @@ int cmd_capture(struct cli *cli, int argc, char **argv)
 	if (!o.name)
 		return cli_usage_error("capture ", "--name is required");
 	if (optind + 1 != argc)
-		return cli_usage_error("capture ", optind >= argc ? "no SOURCE given" : "one SOURCE only");
+		return cli_usage_error("capture ", optind >= argc ? "no SOURCE given" : N_("one SOURCE only"));
 	source = argv[optind];
 	if (stat(source, &st) < 0) {
 		tsm_error("cannot capture %s: %s", source, strerror(errno));
@@ -123,7 +123,7 @@ int cmd_capture(struct cli *cli, int argc, char **argv)
 	    (rc = wimlib_write_to_fd(wim, fd, WIMLIB_ALL_IMAGES, 0, 0)) != 0) {
 		tsm_error("cannot capture %s: %s%s", source, wimlib_get_error_string(rc),
 			  rc == WIMLIB_ERR_UNSUPPORTED && (add_flags & WIMLIB_ADD_FLAG_NTFS)
-				  ? " (this wimlib has no NTFS-3G support)" : "");
+				  ? _(" (this wimlib has no NTFS-3G support)") : "");
 		goto out;
 	}
 	wimlib_set_print_errors(false);

@@ -140,7 +140,7 @@ static int content_add(struct cli *cli, int argc, char **argv)
 		return cli_usage_error("content add ", "--name is required");
 	if (optind + 1 != argc)
 		return cli_usage_error("content add ", optind >= argc ? "no SOURCE given"
-								      : "one SOURCE only");
+								      : N_("one SOURCE only"));
 	o.source = argv[optind];
 	if (cli_open_store(cli, &store) < 0)
 		return 1;
@@ -350,17 +350,19 @@ static void print_item_text(const struct tsm_content_item *item, const struct ts
 	fputs(_("Files of the current version:\n"), stdout);
 	for (size_t i = 0; i < n; i++) {
 		if (e[i].type == TSM_ENTRY_DIR)
-			printf("  %-7s %14s  %s/\n", "dir", "", e[i].path);
+			/* TRANSLATORS: content show: the type of an entry; dir, symlink and
+			 * file take the same width, so the columns stay aligned. */
+			printf("  %-7s %14s  %s/\n", _("dir"), "", e[i].path);
 		else if (e[i].type == TSM_ENTRY_SYMLINK)
-			printf("  %-7s %14s  %s -> %s%s\n", "symlink", "", e[i].path, e[i].link_target,
+			printf("  %-7s %14s  %s -> %s%s\n", _("symlink"), "", e[i].path, e[i].link_target,
 			       link_leaves_tree(e[i].path, e[i].link_target) ?
 			       _("  (outside this content: kept as the image stores it)") : "");
 		else if (e[i].wim_blob_id)
-			printf(_("  %-7s %14llu  %s  (read out of %s: no space of its own)\n"), "file",
+			printf(_("  %-7s %14llu  %s  (read out of %s: no space of its own)\n"), _("file"),
 			       (unsigned long long)e[i].size, e[i].path,
 			       path_of_blob(e, n, e[i].wim_blob_id) ?: _("a stored WIM"));
 		else
-			printf("  %-7s %14llu  %s\n", "file", (unsigned long long)e[i].size, e[i].path);
+			printf("  %-7s %14llu  %s\n", _("file"), (unsigned long long)e[i].size, e[i].path);
 	}
 }
 
@@ -412,13 +414,13 @@ static void boot_facts_clear(struct boot_facts *bf)
 	free(bf->system_area);
 }
 
-/* El Torito 1.0 2.2 byte 1 (media type). */
+/* El Torito 1.0 2.2 byte 1 (media type).  English (--json); _() where printed. */
 static const char *emulation_name(unsigned e)
 {
-	static const char *const names[] = { "none", "floppy 1.2 MB", "floppy 1.44 MB",
-					     "floppy 2.88 MB", "hard disk" };
+	static const char *const names[] = { N_("none"), N_("floppy 1.2 MB"), N_("floppy 1.44 MB"),
+					     N_("floppy 2.88 MB"), N_("hard disk") };
 
-	return e < 5 ? names[e] : "unknown";
+	return e < 5 ? names[e] : N_("unknown");
 }
 
 static void print_boot_text(const struct tsm_boot_entry *b, size_t n, const char *arch,
@@ -438,7 +440,7 @@ static void print_boot_text(const struct tsm_boot_entry *b, size_t n, const char
 		       b[i].platform == TSM_BOOT_PLATFORM_UEFI ? "UEFI" : "BIOS", b[i].platform,
 		       b[i].emulation ? _("emulation") : _("no emulation"), size,
 		       b[i].path ? b[i].path : _("(an image no directory names)"));
-		printf(_("  media type %s"), emulation_name(b[i].emulation));
+		printf(_("  media type %s"), _(emulation_name(b[i].emulation)));
 		if (i < bf->n)
 			printf(_(", load segment 0x%04x, system type 0x%02x%s"), bf->f[i].load_segment,
 			       bf->f[i].system_type, bf->f[i].bootable ? "" : _(", not bootable"));

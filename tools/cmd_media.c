@@ -591,7 +591,7 @@ static int media_create(struct cli *cli, int argc, char **argv)
 		tsm_password_free(sec.cert_password);
 		tsm_media_def_clear(&d);
 		return cli_usage_error("media create ", !type_given ? "--type is required"
-								   : "--name is required");
+								   : N_("--name is required"));
 	}
 	if (cli_open_store(cli, &store) < 0) {
 		tsm_password_free(sec.password);

@@ -128,7 +128,7 @@ static int burn_volume(struct cli *cli, struct media_sel *sel, size_t v, const c
 	}
 	close(pipefd[0]);
 	tsm_progress_start(&progress, label, size, cli->progress);
-	rc = media_image_write(sel->store, image, pipefd[1], "xorriso's input", &progress, false, 0,
+	rc = media_image_write(sel->store, image, pipefd[1], _("xorriso's input"), &progress, false, 0,
 			       sha256);
 	tsm_progress_finish(&progress);
 	close(pipefd[1]);
@@ -149,7 +149,7 @@ static int burn_volume(struct cli *cli, struct media_sel *sel, size_t v, const c
 		}
 		tsm_error("xorriso failed to burn volume %zu (%s) to %s (%s %d); its last words:\n%s",
 			  v + 1, sel->set->volumes[v].file_name, dev,
-			  WIFEXITED(status) ? "exit status" : "signal",
+			  WIFEXITED(status) ? _("exit status") : _("signal"),
 			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), tail);
 		return -EIO;
 	}

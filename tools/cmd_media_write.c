@@ -127,7 +127,7 @@ static int device_info_get(const char *dev, int fd, struct device_info *info)
 			snprintf(info->model, sizeof(info->model), "%s%s%s", vendor,
 				 vendor[0] && model[0] ? " " : "", model);
 		else if (udev_device_get_sysattr_value(d, "loop/backing_file"))
-			snprintf(info->model, sizeof(info->model), "loop device on %.200s",
+			snprintf(info->model, sizeof(info->model), _("loop device on %.200s"),
 				 udev_device_get_sysattr_value(d, "loop/backing_file"));
 	}
 	copy_trimmed(info->serial, sizeof(info->serial),
@@ -196,7 +196,7 @@ static int device_check_unused(const char *dev, const struct device_info *info)
 	while (mnt_table_next_fs(mounts, it, &fs) == 0) {
 		if (device_owns(info, mnt_fs_get_devno(fs))) {
 			tsm_error("%s is mounted: %s on %s; unmount it first (nothing was written)",
-				  dev, mnt_fs_get_source(fs) ? mnt_fs_get_source(fs) : "a partition",
+				  dev, mnt_fs_get_source(fs) ? mnt_fs_get_source(fs) : _("a partition"),
 				  mnt_fs_get_target(fs));
 			rc = -EBUSY;
 		}
@@ -262,7 +262,7 @@ static int write_checked(struct cli *cli, struct media_sel *sel, const struct wr
 	} else if (!info.removable && !o->force_fixed) {
 		tsm_error("%s (%s) is not a removable disk: refusing to overwrite what may be a"
 			  " system disk; give --force-fixed-disk if it really is the stick"
-			  " (nothing was written)", o->device, info.model[0] ? info.model : "model unknown");
+			  " (nothing was written)", o->device, info.model[0] ? info.model : _("model unknown"));
 		rc = -EPERM;
 	} else if (info.size < size) {
 		tsm_error("%s holds %" PRIu64 " bytes, %s needs %" PRIu64 "; nothing was written",
@@ -305,7 +305,7 @@ static int write_checked(struct cli *cli, struct media_sel *sel, const struct wr
 	if ((fd = open(o->device, O_WRONLY | O_EXCL | O_DIRECT | O_CLOEXEC)) < 0) {
 		rc = -errno;
 		tsm_error("cannot open %s for writing: %s%s; nothing was written", o->device,
-			  strerror(-rc), rc == -EBUSY ? " (mounted or in use by another program)" : "");
+			  strerror(-rc), rc == -EBUSY ? _(" (mounted or in use by another program)") : "");
 		goto out_free;
 	}
 	tsm_progress_start(&progress, _("writing"), size, cli->progress);
@@ -388,7 +388,7 @@ int media_write(struct cli *cli, int argc, char **argv)
 	    strcmp(file + len - 4, ".img") != 0) {
 		tsm_error("media '%s' is not a USB media (it is %s%s): 'media write' writes USB"
 			  " disk images (--media usb); burn CD/DVD media with 'tsmedia media burn"
-			  " %s'", argv[optind], file, sel.set->n > 1 ? ", a set" : "", argv[optind]);
+			  " %s'", argv[optind], file, sel.set->n > 1 ? _(", a set") : "", argv[optind]);
 		rc = -EINVAL;
 	} else {
 		rc = write_checked(cli, &sel, &o);

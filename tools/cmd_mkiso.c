@@ -198,7 +198,7 @@ static int write_image(struct cli *cli, struct tsm_store *store, struct tsm_imag
 		return rc;
 	}
 	tsm_progress_start(&progress, "mkiso", tsm_image_size(image), cli->progress);
-	rc = media_image_write(store, image, fd, to_stdout ? "standard output" : out, &progress,
+	rc = media_image_write(store, image, fd, to_stdout ? _("standard output") : out, &progress,
 			       false, 0, NULL);
 	tsm_progress_finish(&progress);
 	if (!to_stdout) {
@@ -289,7 +289,7 @@ int cmd_mkiso(struct cli *cli, int argc, char **argv)
 	if (!out && !layout_only)
 		return cli_usage_error("mkiso ", "-o OUT is required");
 	if (optind + 1 != argc)
-		return cli_usage_error("mkiso ", optind >= argc ? "no SOURCE given" : "one SOURCE only");
+		return cli_usage_error("mkiso ", optind >= argc ? "no SOURCE given" : N_("one SOURCE only"));
 	if ((o.bios_load_size || o.boot_info_table) && !o.bios_boot)
 		return cli_usage_error("mkiso ", "--boot-load-size and --boot-info-table need --bios-boot");
 	if (o.volume_id && strlen(o.volume_id) > 32)

@@ -223,8 +223,8 @@ static int site_add(struct cli *cli, int argc, char **argv)
 		goto out_free;
 	}
 	if (!code || !have_type) {
-		ret = cli_usage_error("site add ", "%s", !code ? "--code is required"
-							  : "--type is required (primary or cas)");
+		ret = cli_usage_error("site add ", !code ? "--code is required"
+						    : N_("--type is required (primary or cas)"));
 		goto out_free;
 	}
 	if (tsm_site_code_normalize(code, site.code) < 0)
@@ -397,7 +397,7 @@ static int site_view_load(struct tsm_store *store, const struct tsm_site *site,
 	for (size_t i = 0; i < site->nroot_cas; i++) {
 		char what[64];
 
-		snprintf(what, sizeof(what), "site %s: root CA %zu", site->code, i + 1);
+		snprintf(what, sizeof(what), _("site %s: root CA %zu"), site->code, i + 1);
 		if ((rc = tsm_cert_from_pem(site->root_cas[i], what, &v->cas[i])) < 0) {
 			site_view_clear(v);
 			return rc;

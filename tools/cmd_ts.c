@@ -78,7 +78,7 @@ static int ts_import(struct cli *cli, int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("ts import ", optind >= argc ? "no FILE.xml given"
-								    : "one FILE.xml only");
+								    : N_("one FILE.xml only"));
 	if (cli_open_store(cli, &store) < 0)
 		return 1;
 	cli_import_begin();
@@ -550,7 +550,8 @@ static int ts_show(struct cli *cli, int argc, char **argv)
 		qsort(items, nitems, sizeof(*items), item_cmp);
 	if ((rc = uses_build(&info, &uses)) < 0) {
 		tsm_error("out of memory");
-	} else if ((rc = tsm_ts_standalone_blockers(&info, &blockers, &nblockers)) == 0) {
+	} else if ((rc = tsm_ts_blocker_lines(&info, as_json ? 0 : TSM_TS_BLOCKERS_LOCALIZED,
+					      &blockers, &nblockers)) == 0) {
 		if (as_json)
 			rc = json_show(&info, &uses, items, nitems, blockers, nblockers, &ap);
 		else

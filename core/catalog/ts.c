@@ -16,6 +16,7 @@
 #include "catalog/rows.h"
 #include "store/store_internal.h"
 #include "tsmedia/content.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "util/strset.h"
 
@@ -709,9 +710,18 @@ static bool step_excluded_standalone(const struct tsm_ts_info *info, const struc
 	return false;
 }
 
-static int blockers(const struct tsm_ts_info *info, bool honour_conditions, char ***names_ret,
+/* @english, or its translation when @localized (text output; --json and the
+ * matching of --allow-step keep the English). */
+static const char *word(bool localized, const char *english)
+{
+	return localized ? _(english) : english;
+}
+
+static int blockers(const struct tsm_ts_info *info, unsigned flags, char ***names_ret,
 		    size_t *n_ret)
 {
+	bool honour_conditions = flags & TSM_TS_BLOCKERS_REFUSED;
+	bool localized = flags & TSM_TS_BLOCKERS_LOCALIZED;
 	char **names = NULL;
 	size_t n = 0;
 
@@ -727,8 +737,8 @@ static int blockers(const struct tsm_ts_info *info, bool honour_conditions, char
 		if (!blocked || s->disabled || (honour_conditions && step_excluded_standalone(info, s)))
 			continue;
 		if (asprintf(&line, "%s%s%s (%s%s)", s->group_path, *s->group_path ? "/" : "", s->name,
-			     s->type ? s->type : "untyped",
-			     s->dynamic_install ? ", a dynamic install list" : "") < 0)
+			     s->type ? s->type : word(localized, N_("untyped")),
+			     s->dynamic_install ? word(localized, N_(", a dynamic install list")) : "") < 0)
 			goto out_oom;
 		if (!(p = realloc(names, (n + 1) * sizeof(*names)))) {
 			free(line);
@@ -748,12 +758,18 @@ out_oom:
 
 int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret, size_t *n_ret)
 {
-	return blockers(info, false, names_ret, n_ret);
+	return blockers(info, 0, names_ret, n_ret);
 }
 
 int tsm_ts_standalone_refused(const struct tsm_ts_info *info, char ***names_ret, size_t *n_ret)
 {
-	return blockers(info, true, names_ret, n_ret);
+	return blockers(info, TSM_TS_BLOCKERS_REFUSED, names_ret, n_ret);
+}
+
+int tsm_ts_blocker_lines(const struct tsm_ts_info *info, unsigned flags, char ***names_ret,
+			 size_t *n_ret)
+{
+	return blockers(info, flags, names_ret, n_ret);
 }
 
 /* ---- what the sequence needs ------------------------------------------ */

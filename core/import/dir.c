@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "import/session.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 static int tree_push(struct tsm_source_tree *t, struct tsm_source_entry *e)
@@ -32,14 +33,14 @@ static int tree_push(struct tsm_source_tree *t, struct tsm_source_entry *e)
 static const char *special_kind(mode_t mode)
 {
 	if (S_ISFIFO(mode))
-		return "a FIFO";
+		return _("a FIFO");
 	if (S_ISSOCK(mode))
-		return "a socket";
+		return _("a socket");
 	if (S_ISCHR(mode))
-		return "a character device";
+		return _("a character device");
 	if (S_ISBLK(mode))
-		return "a block device";
-	return "not a regular file";
+		return _("a block device");
+	return _("not a regular file");
 }
 
 /* Lexically resolves @target against the directory of @rel_path; false

@@ -28,6 +28,7 @@
 
 #include "media/cert.h"
 #include "tsmedia/hash.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 /* Larger than any certificate file an administrator hands us. */
@@ -94,25 +95,25 @@ int tsm_date_parse(const char *text, int64_t *time_ret)
 
 	if (!digits(p, 4, &year) || p[4] != '-' || !digits(p + 5, 2, &month) || p[7] != '-' ||
 	    !digits(p + 8, 2, &day)) {
-		why = "expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ";
+		why = _("expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
 		goto out_bad;
 	}
 	p += 10;
 	if (*p == 'T') {
 		if (!digits(p + 1, 2, &hour) || p[3] != ':' || !digits(p + 4, 2, &min)) {
-			why = "expected a time THH:MM[:SS] after the date";
+			why = _("expected a time THH:MM[:SS] after the date");
 			goto out_bad;
 		}
 		p += 6;
 		if (*p == ':') {
 			if (!digits(p + 1, 2, &sec)) {
-				why = "expected two digits of seconds";
+				why = _("expected two digits of seconds");
 				goto out_bad;
 			}
 			p += 3;
 			if (*p == '.' || *p == ',') { /* a fraction of a second: dropped */
 				if (p[1] < '0' || p[1] > '9') {
-					why = "expected digits after the decimal point";
+					why = _("expected digits after the decimal point");
 					goto out_bad;
 				}
 				for (p++; *p >= '0' && *p <= '9'; p++)
@@ -123,17 +124,17 @@ int tsm_date_parse(const char *text, int64_t *time_ret)
 		    strcmp(p, "-00:00") == 0) {
 			p += strlen(p);
 		} else if (*p == '\0' || *p == '+' || *p == '-') {
-			why = "give the time in UTC, ending in Z (like 2026-05-01T08:00:00Z)";
+			why = _("give the time in UTC, ending in Z (like 2026-05-01T08:00:00Z)");
 			goto out_bad;
 		}
 	}
 	if (*p != '\0') {
-		why = "unexpected text after the date";
+		why = _("unexpected text after the date");
 		goto out_bad;
 	}
 	if (year < 1970 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) ||
 	    hour > 23 || min > 59 || sec > 59) {
-		why = year < 1970 ? "years before 1970 are not supported" : "no such day or time";
+		why = year < 1970 ? _("years before 1970 are not supported") : _("no such day or time");
 		goto out_bad;
 	}
 	tm.tm_year = year - 1900;
@@ -377,19 +378,19 @@ static bool cn_valid(const char *cn, const char **why)
 	size_t chars = 0;
 
 	if (!cn || !*cn) {
-		*why = "it is empty";
+		*why = _("it is empty");
 		return false;
 	}
 	for (const unsigned char *p = (const unsigned char *)cn; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
-			*why = "it holds a control character";
+			*why = _("it holds a control character");
 			return false;
 		}
 		if ((*p & 0xc0) != 0x80)
 			chars++;
 	}
 	if (chars > CN_MAX) {
-		*why = "it is longer than 64 characters";
+		*why = _("it is longer than 64 characters");
 		return false;
 	}
 	return true;

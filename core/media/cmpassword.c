@@ -22,6 +22,7 @@
 
 #include <zxcvbn.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 static double guess_rate(enum tsm_cm_cipher cipher)
@@ -35,23 +36,23 @@ static void format_duration(double s, char *out, size_t n)
 		double secs;
 		const char *unit;
 	} units[] = {
-		{ 365.25 * 86400 * 1e6, "million years" }, { 365.25 * 86400, "years" },
-		{ 86400, "days" }, { 3600, "hours" }, { 60, "minutes" }, { 1, "seconds" },
+		{ 365.25 * 86400 * 1e6, N_("million years") }, { 365.25 * 86400, N_("years") },
+		{ 86400, N_("days") }, { 3600, N_("hours") }, { 60, N_("minutes") }, { 1, N_("seconds") },
 	};
 
 	if (s < 1) {
-		snprintf(out, n, "under a second");
+		snprintf(out, n, "%s", _("under a second"));
 		return;
 	}
 	if (s > 365.25 * 86400 * 1e12) {
-		snprintf(out, n, "over a million million years");
+		snprintf(out, n, "%s", _("over a million million years"));
 		return;
 	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (s >= units[i].secs) {
 			double v = s / units[i].secs;
 
-			snprintf(out, n, v < 1000 ? "%.3g %s" : "%.0f %s", v, units[i].unit);
+			snprintf(out, n, v < 1000 ? "%.3g %s" : "%.0f %s", v, _(units[i].unit));
 			return;
 		}
 	}

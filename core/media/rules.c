@@ -175,7 +175,7 @@ static void check_content_kind(struct check *c, struct tsm_store *store, const c
 			return;
 		}
 		len += (size_t)snprintf(wanted + len, sizeof(wanted) - len, "%s%s",
-					i ? " or " : "", tsm_content_kind_name(want[i]));
+					i ? _(" or ") : "", tsm_content_kind_name(want[i]));
 		if (len >= sizeof(wanted))
 			break;
 	}
@@ -338,7 +338,7 @@ static void check_content_exists(struct check *c, struct tsm_store *store, const
 				 const char *what)
 {
 	if (id && !tsm_content_exists(store, id))
-		broken(c, "%s %s is not in the store", what, id);
+		broken(c, "%s %s is not in the store", _(what), id);
 }
 
 static void check_password(struct check *c)
@@ -564,8 +564,8 @@ static void check_task_sequence(struct check *c, struct tsm_store *store)
 {
 	const struct tsm_media_def *d = c->d;
 	struct tsm_ts_info ts = { 0 };
-	char **blockers = NULL;
-	size_t nblockers = 0;
+	char **blockers = NULL, **shown = NULL;
+	size_t nblockers = 0, nshown = 0;
 
 	if (d->type != TSM_MEDIA_STANDALONE && d->type != TSM_MEDIA_PRESTAGED)
 		return;
@@ -600,12 +600,16 @@ static void check_task_sequence(struct check *c, struct tsm_store *store)
 	/* [SA]: actions stand-alone media do not support, unless their condition keeps them off
 	 * stand-alone media (ts.c), or the administrator allows them by name (--allow-step,
 	 * recorded on the media: the step then fails or is skipped at run time, as they chose). */
+	/* The English lines are matched against --allow-step; the message names the step
+	 * in the locale's language (the same steps in the same order). */
 	if (d->type == TSM_MEDIA_STANDALONE &&
-	    tsm_ts_standalone_refused(&ts, &blockers, &nblockers) == 0) {
+	    tsm_ts_standalone_refused(&ts, &blockers, &nblockers) == 0 &&
+	    tsm_ts_blocker_lines(&ts, TSM_TS_BLOCKERS_REFUSED | TSM_TS_BLOCKERS_LOCALIZED, &shown,
+				 &nshown) == 0 && nshown == nblockers) {
 		for (size_t i = 0; i < nblockers; i++)
 			if (!step_allowed(d, blockers[i]))
 				broken(c, "step '%s' needs a site and cannot run from stand-alone media"
-					  " (--allow-step NAME to keep it)", blockers[i]);
+					  " (--allow-step NAME to keep it)", shown[i]);
 		for (size_t k = 0; k < d->nallowed_steps; k++) {
 			bool used = false;
 
@@ -616,9 +620,8 @@ static void check_task_sequence(struct check *c, struct tsm_store *store)
 					  " that stand-alone media would refuse", d->allowed_steps[k], ts.id);
 		}
 	}
-	for (size_t i = 0; i < nblockers; i++)
-		free(blockers[i]);
-	free(blockers);
+	tsm_ts_strings_free(blockers, nblockers);
+	tsm_ts_strings_free(shown, nshown);
 	tsm_ts_info_clear(&ts);
 }
 
@@ -653,11 +656,11 @@ int tsm_media_check_rules(struct tsm_store *store, const struct tsm_media_def *d
 	check_certificate_dates(&c);
 	if (d->type != TSM_MEDIA_STANDALONE && !d->boot_image)
 		broken(&c, "--boot-image ID is required");
-	check_content_exists(&c, store, d->boot_image, "boot image");
-	check_content_exists(&c, store, d->os_image, "OS image");
-	check_content_exists(&c, store, d->prestart_files, "prestart files");
+	check_content_exists(&c, store, d->boot_image, N_("boot image"));
+	check_content_exists(&c, store, d->os_image, N_("OS image"));
+	check_content_exists(&c, store, d->prestart_files, N_("prestart files"));
 	for (size_t i = 0; i < d->nextra_content; i++)
-		check_content_exists(&c, store, d->extra_content[i], "content");
+		check_content_exists(&c, store, d->extra_content[i], N_("content"));
 	if (d->type == TSM_MEDIA_PRESTAGED && !d->os_image)
 		broken(&c, "--os-image ID is required");
 	check_content_kinds(&c, store);

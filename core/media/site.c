@@ -18,6 +18,7 @@
 #include "catalog/rows.h"
 #include "media/cert.h"
 #include "store/store_internal.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "tsmedia/media.h"
 #include "util/strv.h"
@@ -36,30 +37,30 @@ static const char *host_problem(const char *host)
 	bool numeric = true;
 
 	if (len == 0)
-		return "it names no host";
+		return _("it names no host");
 	if (host[0] == '[') {
 		char inner[64];
 		unsigned char addr[16];
 
 		if (host[len - 1] != ']' || len - 2 >= sizeof(inner))
-			return "an IPv6 address must be enclosed in [ ]";
+			return _("an IPv6 address must be enclosed in [ ]");
 		memcpy(inner, host + 1, len - 2);
 		inner[len - 2] = '\0';
-		return inet_pton(AF_INET6, inner, addr) == 1 ? NULL : "not a valid IPv6 address";
+		return inet_pton(AF_INET6, inner, addr) == 1 ? NULL : _("not a valid IPv6 address");
 	}
 	if (len > 253)
-		return "the host name is longer than 253 characters";
+		return _("the host name is longer than 253 characters");
 	for (const char *label = host; *label;) {
 		const char *end = strchr(label, '.');
 		size_t n = end ? (size_t)(end - label) : strlen(label);
 
 		if (n == 0 || n > 63)
-			return "the host name has an empty or over-long label";
+			return _("the host name has an empty or over-long label");
 		if (label[0] == '-' || label[n - 1] == '-')
-			return "a host name label starts or ends with '-'";
+			return _("a host name label starts or ends with '-'");
 		for (size_t i = 0; i < n; i++) {
 			if (!host_label_char(label[i]))
-				return "the host name holds a character other than letters, digits, '-' and '.'";
+				return _("the host name holds a character other than letters, digits, '-' and '.'");
 			if (label[i] < '0' || label[i] > '9')
 				numeric = false;
 		}
@@ -67,13 +68,13 @@ static const char *host_problem(const char *host)
 			break;
 		label = end + 1;
 		if (!*label)
-			return "the host name ends with '.'";
+			return _("the host name ends with '.'");
 	}
 	if (numeric) {
 		unsigned char addr[4];
 
 		if (inet_pton(AF_INET, host, addr) != 1)
-			return "not a valid IPv4 address";
+			return _("not a valid IPv4 address");
 	}
 	return NULL;
 }
@@ -97,13 +98,13 @@ static const char *port_problem(const char *authority, size_t len)
 		return NULL;
 	colon++;
 	if (colon == authority + len)
-		return "the port after ':' is missing";
+		return _("the port after ':' is missing");
 	for (const char *p = colon; p < authority + len; p++) {
 		if (*p < '0' || *p > '9' || p - colon >= 5)
-			return "the port is not a number from 1 to 65535";
+			return _("the port is not a number from 1 to 65535");
 		port = port * 10 + (unsigned long)(*p - '0');
 	}
-	return port >= 1 && port <= 65535 ? NULL : "the port is not a number from 1 to 65535";
+	return port >= 1 && port <= 65535 ? NULL : _("the port is not a number from 1 to 65535");
 }
 
 int tsm_mp_check(const char *url)
@@ -119,33 +120,34 @@ int tsm_mp_check(const char *url)
 	}
 	for (const unsigned char *p = (const unsigned char *)url; *p && !why; p++) {
 		if (*p == ' ' || *p == '\t')
-			why = "it holds a space";
+			why = _("it holds a space");
 		else if (*p < 0x20 || *p >= 0x7f)
-			why = "it holds a control or non-ASCII character (percent-encode it)";
+			why = _("it holds a control or non-ASCII character (percent-encode it)");
 		else if (strchr("\"<>\\^`{|}", *p))
-			why = "it holds a character URLs do not allow unencoded";
+			why = _("it holds a character URLs do not allow unencoded");
 		else if (*p == '%' && !(isxdigit(p[1]) && isxdigit(p[2])))
-			why = "a '%' is not followed by two hex digits";
+			/* xgettext:no-c-format */
+			why = _("a '%' is not followed by two hex digits");
 	}
 	if (why)
 		goto out_bad;
 	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
-		why = "it must start with http:// or https://";
+		why = _("it must start with http:// or https://");
 		goto out_bad;
 	}
 	authority = strstr(url, "//") + 2;
 	if (!OSSL_parse_url(url, &scheme, &user, &host, &port, &port_num, &path, &query, &frag)) {
-		why = "it is not a well-formed URL (host and port)";
+		why = _("it is not a well-formed URL (host and port)");
 		goto out_bad;
 	}
 	if (user && *user)
-		why = "a user name or password does not belong in a management point URL";
+		why = _("a user name or password does not belong in a management point URL");
 	else if ((why = host_problem(host)) != NULL)
 		;
 	else if ((why = port_problem(authority, strcspn(authority, "/?#"))) != NULL)
 		;
 	else if ((query && *query) || (frag && *frag))
-		why = "a management point URL takes no query (?) or fragment (#)";
+		why = _("a management point URL takes no query (?) or fragment (#)");
 out_bad:
 	OPENSSL_free(scheme);
 	OPENSSL_free(user);

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "media/cmxml.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 static const char *const variables[TSM_SITE_VALUE_COUNT] = {
@@ -84,30 +85,30 @@ int tsm_site_value_check(enum tsm_site_value v, const char *value, const char *c
 	case TSM_SITE_HTTP_PORT:
 	case TSM_SITE_HTTPS_PORT:
 		if (!number(value, 65535) || strtoul(value, NULL, 10) == 0)
-			want = "a port number, 1 to 65535";
+			want = _("a port number, 1 to 65535");
 		break;
 	case TSM_SITE_IIS_SSL_STATE:
 		if (!number(value, 0xFFFFFFFFul))
-			want = "a number (the site's IISSSLState, e.g. 0 or 448)";
+			want = _("a number (the site's IISSSLState, e.g. 0 or 448)");
 		break;
 	case TSM_SITE_USE_FIRST_CERT:
 		if (!number(value, 0xFFFFFFFFul) && strcasecmp(value, "true") != 0 &&
 		    strcasecmp(value, "false") != 0)
-			want = "a number or true/false";
+			want = _("a number or true/false");
 		break;
 	case TSM_SITE_SIGNING_CERTIFICATE:
 	case TSM_SITE_PUBLIC_ROOT_KEY:
 		if (!hex(value))
-			want = "hex digits, as the site's media carry it";
+			want = _("hex digits, as the site's media carry it");
 		break;
 	case TSM_SITE_X64_UNKNOWN_GUID:
 	case TSM_SITE_X86_UNKNOWN_GUID:
 		if (!guid(value))
-			want = "a GUID (8-4-4-4-12 hex digits)";
+			want = _("a GUID (8-4-4-4-12 hex digits)");
 		break;
 	default:
 		if (!*value)
-			want = "some text";
+			want = _("some text");
 	}
 	if (want) {
 		tsm_error("site %s: --%s '%.64s%s': want %s", code, name, value,

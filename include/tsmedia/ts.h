@@ -101,6 +101,15 @@ int tsm_ts_standalone_blockers(const struct tsm_ts_info *info, char ***names_ret
  * enclosing group's, can be true there (a condition "_SMSTSMediaType notEquals FullMedia", or
  * equals another media type, keeps a step off stand-alone media, so it does not run there). */
 int tsm_ts_standalone_refused(const struct tsm_ts_info *info, char ***names_ret, size_t *n_ret);
+/* The lines of either list, chosen by @flags: TSM_TS_BLOCKERS_REFUSED gives
+ * tsm_ts_standalone_refused's, else tsm_ts_standalone_blockers's; with
+ * TSM_TS_BLOCKERS_LOCALIZED the words around the step's path and type are in the
+ * locale's language (text output; --json and --allow-step matching keep the
+ * English lines).  The same steps in the same order either way. */
+#define TSM_TS_BLOCKERS_REFUSED 1u
+#define TSM_TS_BLOCKERS_LOCALIZED 2u
+int tsm_ts_blocker_lines(const struct tsm_ts_info *info, unsigned flags, char ***names_ret,
+			 size_t *n_ret);
 
 /* Fills @info's packages, applications, disabled_packages and
  * disabled_applications from its steps and the referenceList: packages in

@@ -16,6 +16,10 @@
 #     Korean too, with the same option names;
 #   - media show, content list and stats print their Korean labels (the same
 #     values as under LANG=C), and --json is byte for byte the same in both.
+#   - ko.po holds no msgid that the sources no longer print;
+#   - ts show of a task sequence with steps stand-alone media cannot run prints
+#     them under ko_KR.UTF-8 with their words translated (", a dynamic install
+#     list"), and --json keeps the English, the same bytes in both languages.
 # The catalogue of the build tree is found through TEXTDOMAINDIR (meson sets it
 # to build/po; tsm_i18n_init() prefers it to the installed locale dir).
 set -euo pipefail
@@ -55,6 +59,12 @@ pot_n=$(grep -c '^msgid ' "$WORK/tsmedia.pot")
 assert_ge "$pot_n" 600 "msgids xgettext finds"
 msgcmp "$PO/ko.po" "$WORK/tsmedia.pot" 2>"$WORK/msgcmp.err" ||
 	fail "messages with no Korean translation (add them to po/ko.po): $(head -c 2000 "$WORK/msgcmp.err")"
+
+check "ko.po has no msgid the sources no longer use"
+# The .pot as the reference of msgcmp the other way round: every msgid of
+# ko.po must be one the sources print.
+msgcmp --use-untranslated "$WORK/tsmedia.pot" "$PO/ko.po" 2>"$WORK/unused.err" ||
+	fail "po/ko.po holds messages no source uses (remove them): $(head -c 2000 "$WORK/unused.err")"
 
 if ! locale -a 2>/dev/null | grep -qix 'ko_KR\.utf-\?8'; then
 	skip "the ko_KR.UTF-8 locale is not installed (tools/setup.sh --for-tests makes it: locales, /etc/locale.gen, locale-gen); the catalogue checks above passed"
@@ -267,5 +277,38 @@ for args in "media show kodata --json" "media list --json" "content show $id --j
 	cmp -s "$WORK/out.en" "$WORK/out.ko" || fail "tsmedia $args differs under ko_KR.UTF-8: $(diff "$WORK/out.en" "$WORK/out.ko" | head -c 600)"
 done
 note "--json of media show, media list, content show and stats: the same bytes in both languages"
+
+check "ts show in Korean: the steps stand-alone media cannot run, with their words translated"
+# A console export whose blockers include a dynamic application install list
+# (Post-Processing/Install Applications) and an InstallUpdateAction step.
+TS_FIX=${TSMEDIA_SHARED_DIR:-$TESTS_DIR/../../../shared}/fixtures/task-sequences/console-object_win10-ipu_drfiles_PS10000E.xml
+if [[ -f $TS_FIX ]]; then
+	tsm "$store" ts import "$TS_FIX" >/dev/null 2>&1 || fail "ts import $TS_FIX failed"
+	both ts show PS10000E
+	head_en='Steps stand-alone media cannot run (they need a site):'
+	head_ko=$(msgstr "\\n$head_en\\n")
+	head_ko=${head_ko#\\n}
+	head_ko=${head_ko%\\n}
+	grep -qxF "$head_en" "$WORK/out.en" || fail "LANG=C ts show PS10000E has no '$head_en' line"
+	grep -qxF "$head_ko" "$WORK/out.ko" || fail "ts show PS10000E under ko_KR.UTF-8 lacks the heading '$head_ko'"
+	dyn_ko=$(msgstr ", a dynamic install list")
+	assert_ne "$dyn_ko" ", a dynamic install list" "the msgstr of ', a dynamic install list'"
+	line_en='  Post-Processing/Install Applications (SMS_TaskSequence_InstallApplicationAction, a dynamic install list)'
+	line_ko="  Post-Processing/Install Applications (SMS_TaskSequence_InstallApplicationAction$dyn_ko)"
+	grep -qxF -- "$line_en" "$WORK/out.en" || fail "LANG=C ts show PS10000E lacks the blocker '$line_en'"
+	grep -qxF -- "$line_ko" "$WORK/out.ko" ||
+		fail "ts show PS10000E under ko_KR.UTF-8 lacks the translated blocker '$line_ko': $(sed -n "/$head_ko/,\$p" "$WORK/out.ko" | head -c 800)"
+	! grep -qF 'a dynamic install list' "$WORK/out.ko" || fail "ts show under ko_KR.UTF-8 still prints 'a dynamic install list'"
+	# The same blockers, in the same order, in both languages.
+	assert_eq "$(sed -n "/^$head_ko\$/,\$p" "$WORK/out.ko" | wc -l)" \
+		"$(sed -n "/^$head_en\$/,\$p" "$WORK/out.en" | wc -l)" "lines from the blockers' heading on"
+	note "$(grep -F -- "$dyn_ko" "$WORK/out.ko" | head -n1)"
+	both ts show PS10000E --json
+	cmp -s "$WORK/out.en" "$WORK/out.ko" || fail "ts show --json differs under ko_KR.UTF-8: $(diff "$WORK/out.en" "$WORK/out.ko" | head -c 600)"
+	grep -qF 'SMS_TaskSequence_InstallApplicationAction, a dynamic install list)' "$WORK/out.ko" ||
+		fail "ts show --json under ko_KR.UTF-8 lost the English blocker text"
+else
+	skip_part "ts show in Korean (fixture not found: $TS_FIX; set TSMEDIA_SHARED_DIR)"
+fi
 
 pass
