@@ -26,6 +26,7 @@
 #include "store/store_internal.h"
 #include "tsmedia/content.h"
 #include "tsmedia/store.h"
+#include "unit_store.h"
 
 #define PART_LEN (3u << 20)
 #define X_LEN (3 * PART_LEN) /* the same 3 MiB three times */
@@ -44,10 +45,9 @@ struct fixture {
 
 static void fill(uint8_t *p, size_t n, uint64_t seed)
 {
-	for (size_t i = 0; i < n; i++) {
-		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-		p[i] = (uint8_t)(seed >> 33) & 0x0f; /* half of it compresses away */
-	}
+	unit_fill64(p, n, seed);
+	for (size_t i = 0; i < n; i++)
+		p[i] &= 0x0f; /* half of it compresses away */
 }
 
 static int setup(void **state)
@@ -57,15 +57,9 @@ static int setup(void **state)
 	struct tsm_content_add_options o = { .kind = TSM_KIND_PACKAGE, .name = "x.bin" };
 	struct tsm_content_add_result res;
 	char tree[128], path[192];
-	sqlite3_stmt *stmt;
-	int fd;
 
 	assert_non_null(f);
-	snprintf(f->root, sizeof(f->root), "/tmp/tsm-chunk-cache-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
-	snprintf(f->dir, sizeof(f->dir), "%s/store", f->root);
-	assert_int_equal(tsm_store_init(f->dir, &opts), 0);
-	assert_int_equal(tsm_store_open(f->dir, &f->store), 0);
+	unit_store_create("chunk-cache", &opts, f->root, f->dir, &f->store);
 	assert_non_null(f->x = malloc(X_LEN));
 	fill(f->x, PART_LEN, 1);
 	memcpy(f->x + PART_LEN, f->x, PART_LEN);
@@ -73,34 +67,15 @@ static int setup(void **state)
 	snprintf(tree, sizeof(tree), "%s/x", f->root);
 	assert_int_equal(mkdir(tree, 0755), 0);
 	snprintf(path, sizeof(path), "%s/x.bin", tree);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, f->x, X_LEN), (ssize_t)X_LEN);
-	close(fd);
+	unit_write_file(path, f->x, X_LEN);
 	o.source = tree;
 	assert_int_equal(tsm_content_add(f->store, &o, &res), 0);
 
-	assert_int_equal(sqlite3_prepare_v2(f->store->db,
-					    "SELECT blob FROM tree_entries WHERE path = 'x.bin'", -1,
-					    &stmt, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-	f->blob = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	assert_int_equal(sqlite3_prepare_v2(f->store->db,
-					    "SELECT chunk FROM blob_chunks WHERE blob = ? ORDER BY seq",
-					    -1, &stmt, NULL),
-			 SQLITE_OK);
-	sqlite3_bind_int64(stmt, 1, f->blob);
+	f->blob = unit_blob_of(f->store, "x.bin");
 	assert_non_null(f->locs = calloc(X_LEN / TSM_CHUNK_MIN + 1, sizeof(*f->locs)));
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		assert_int_equal(tsm_chunk_lookup(f->store, sqlite3_column_int64(stmt, 0),
-						  &f->locs[f->nchunks]),
-				 0);
-		assert_true(f->locs[f->nchunks].codec == TSM_COMPRESSION_ZSTD);
-		f->nchunks++;
-	}
-	sqlite3_finalize(stmt);
+	f->nchunks = unit_blob_chunks(f->store, f->blob, f->locs, X_LEN / TSM_CHUNK_MIN + 1);
+	for (size_t i = 0; i < f->nchunks; i++)
+		assert_true(f->locs[i].codec == TSM_COMPRESSION_ZSTD);
 	for (size_t i = 0; i < f->nchunks; i++) {
 		bool seen = false;
 
@@ -118,12 +93,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
+	int rc = unit_store_remove(f->store, f->root);
 
-	tsm_store_close(f->store);
 	tsm_chunk_cache_set_limit(UINT64_MAX); /* back to the default */
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	if (system(cmd) != 0)
+	if (rc != 0)
 		return -1;
 	free(f->x);
 	free(f->locs);

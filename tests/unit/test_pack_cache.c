@@ -27,6 +27,7 @@
 
 #include "store/store_internal.h"
 #include "tsmedia/store.h"
+#include "unit_store.h"
 
 #define NPACKS (TSM_PACK_CACHE_MAX + 6)
 #define BLOB_LEN 4096 /* under TSM_CHUNK_MIN: one chunk per blob */
@@ -39,34 +40,21 @@ struct fixture {
 	uint8_t data[NPACKS + 1][BLOB_LEN];
 };
 
-static void fill(uint8_t *p, size_t n, uint32_t seed)
-{
-	for (size_t i = 0; i < n; i++) {
-		seed = seed * 1103515245u + 12345u;
-		p[i] = (uint8_t)(seed >> 16);
-	}
-}
-
 /* One blob per write session, each in a pack of its own (fresh_only, as gc
  * writes its packs), so pack ids 1..@npacks hold blobs 1..@npacks. */
 static int setup_packs(void **state, int npacks)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct tsm_store_init_options opts = { .compression = TSM_COMPRESSION_NONE };
-	char dir[80];
+	char dir[96];
 
 	assert_non_null(f);
-	snprintf(f->root, sizeof(f->root), "/tmp/tsm-packcache-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
-	snprintf(dir, sizeof(dir), "%s/store", f->root);
-	assert_int_equal(tsm_store_init(dir, &opts), 0);
-	assert_int_equal(tsm_store_open(dir, &f->store), 0);
+	unit_store_create("packcache", &opts, f->root, dir, &f->store);
 	f->npacks = npacks;
 	for (int p = 1; p <= npacks; p++) {
 		struct tsm_chunk_loc loc;
-		sqlite3_stmt *stmt;
 
-		fill(f->data[p], BLOB_LEN, (uint32_t)p);
+		unit_fill32(f->data[p], BLOB_LEN, (uint32_t)p);
 		assert_int_equal(tsm_store_write_begin(f->store), 0);
 		f->store->writer.fresh_only = true;
 		assert_int_equal(tsm_store_put_bytes(f->store, f->data[p], BLOB_LEN, "test blob",
@@ -74,14 +62,7 @@ static int setup_packs(void **state, int npacks)
 				 0);
 		assert_int_equal(tsm_store_write_commit(f->store), 0);
 		/* Its chunk is in pack p. */
-		assert_int_equal(sqlite3_prepare_v2(f->store->db,
-						    "SELECT chunk FROM blob_chunks WHERE blob = ?",
-						    -1, &stmt, NULL),
-				 SQLITE_OK);
-		sqlite3_bind_int64(stmt, 1, f->blobs[p]);
-		assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-		assert_int_equal(tsm_chunk_lookup(f->store, sqlite3_column_int64(stmt, 0), &loc), 0);
-		sqlite3_finalize(stmt);
+		assert_int_equal(unit_blob_chunks(f->store, f->blobs[p], &loc, 1), 1);
 		assert_int_equal(loc.pack, p);
 	}
 	*state = f;
@@ -95,11 +76,8 @@ static int setup_few(void **state) { return setup_packs(state, 10); }
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	tsm_store_close(f->store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	if (system(cmd) != 0)
+	if (unit_store_remove(f->store, f->root) != 0)
 		return -1;
 	free(f);
 	return 0;
@@ -253,7 +231,7 @@ static void rewrite_keeping_mtime(struct fixture *f, int p, uint64_t off, size_t
 	assert_int_equal(stat(path, before_ret), 0);
 	/* The ctime clock ticks at the kernel's tick (a few ms): let it. */
 	nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
-	fill(junk, sizeof(junk), 0xdead);
+	unit_fill32(junk, sizeof(junk), 0xdead);
 	assert_true(len <= sizeof(junk));
 	fd = open(path, O_WRONLY);
 	assert_true(fd >= 0);

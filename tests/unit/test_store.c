@@ -20,6 +20,7 @@
 #include "tsmedia/content.h"
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
+#include "unit_store.h"
 
 struct fixture {
 	char root[64];
@@ -28,23 +29,11 @@ struct fixture {
 	struct tsm_store *store;
 };
 
-static void write_file(const char *path, const uint8_t *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
-}
-
 static uint8_t *pseudo_random(size_t n, uint32_t seed)
 {
 	uint8_t *p = malloc(n ? n : 1);
 
-	for (size_t i = 0; i < n; i++) {
-		seed = seed * 1103515245u + 12345u;
-		p[i] = (uint8_t)(seed >> 16);
-	}
+	unit_fill32(p, n, seed);
 	return p;
 }
 
@@ -54,13 +43,9 @@ static int setup(void **state)
 	struct tsm_store_init_options opts = { .site_code = "PS1",
 					       .compression = TSM_COMPRESSION_ZSTD };
 
-	snprintf(f->root, sizeof(f->root), "/tmp/tsm-unit-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
-	snprintf(f->store_dir, sizeof(f->store_dir), "%s/store", f->root);
+	unit_store_create("unit", &opts, f->root, f->store_dir, &f->store);
 	snprintf(f->src, sizeof(f->src), "%s/src", f->root);
 	assert_int_equal(mkdir(f->src, 0755), 0);
-	assert_int_equal(tsm_store_init(f->store_dir, &opts), 0);
-	assert_int_equal(tsm_store_open(f->store_dir, &f->store), 0);
 	*state = f;
 	return 0;
 }
@@ -68,11 +53,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[256];
 
-	tsm_store_close(f->store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	if (system(cmd) != 0)
+	if (unit_store_remove(f->store, f->root) != 0)
 		return -1;
 	free(f);
 	return 0;
@@ -113,9 +95,9 @@ static void test_round_trip_and_dedup(void **state)
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/big.bin", f->src);
-	write_file(path, data, big);
+	unit_write_file(path, data, big);
 	snprintf(path, sizeof(path), "%s/empty", f->src);
-	write_file(path, data, 0);
+	unit_write_file(path, data, 0);
 	add(f, NULL, &r1);
 	assert_string_equal(r1.id, "PS100001");
 	assert_int_equal(r1.files, 2);
@@ -152,7 +134,7 @@ static void test_blob_reader_random_offsets(void **state)
 	size_t n;
 
 	snprintf(path, sizeof(path), "%s/file", f->src);
-	write_file(path, data, size);
+	unit_write_file(path, data, size);
 	add(f, NULL, &r);
 	assert_int_equal(tsm_content_tree(f->store, r.id, 0, &entries, &n), 0);
 	assert_int_equal(n, 1);
@@ -184,7 +166,7 @@ static void test_damage_is_an_error(void **state)
 	int fd, rc;
 
 	snprintf(path, sizeof(path), "%s/file", f->src);
-	write_file(path, data, size);
+	unit_write_file(path, data, size);
 	add(f, NULL, &r);
 	snprintf(path, sizeof(path), "%s/packs/pack-00000001.pack", f->store_dir);
 	fd = open(path, O_RDWR);
@@ -221,7 +203,7 @@ static void test_gc_respects_pins(void **state)
 	char path[160];
 
 	snprintf(path, sizeof(path), "%s/file", f->src);
-	write_file(path, data, size);
+	unit_write_file(path, data, size);
 	add(f, NULL, &r);
 	assert_int_equal(tsm_content_get(f->store, r.id, &item), 0);
 	assert_int_equal(tsm_store_read_begin(f->store), 0);
@@ -264,7 +246,7 @@ static void test_write_refused_after_push_switch(void **state)
 	sqlite3 *db;
 
 	snprintf(path, sizeof(path), "%s/file", f->src);
-	write_file(path, data, size);
+	unit_write_file(path, data, size);
 	add(f, NULL, &r);
 	assert_int_equal(tsm_store_stats(f->store, &s0), 0);
 
@@ -284,7 +266,7 @@ static void test_write_refused_after_push_switch(void **state)
 	free(data);
 	data = pseudo_random(size, 22);
 	snprintf(path, sizeof(path), "%s/other", f->src);
-	write_file(path, data, size);
+	unit_write_file(path, data, size);
 	assert_int_equal(tsm_content_add(f->store, &o, &r), -ESTALE);
 	assert_int_equal(tsm_store_stats(f->store, &s1), 0);
 	assert_int_equal(s1.pack_bytes, s0.pack_bytes);

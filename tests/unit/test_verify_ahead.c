@@ -28,6 +28,7 @@
 #include "store/store_internal.h"
 #include "tsmedia/content.h"
 #include "tsmedia/store.h"
+#include "unit_store.h"
 
 #define X_LEN (12u << 20)
 #define Y_LEN (3u << 20)
@@ -45,23 +46,6 @@ struct fixture {
 	size_t nchunks;
 };
 
-static void fill(uint8_t *p, size_t n, uint64_t seed)
-{
-	for (size_t i = 0; i < n; i++) {
-		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-		p[i] = (uint8_t)(seed >> 33);
-	}
-}
-
-static void write_file(const char *path, const uint8_t *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
-}
-
 static void add_tree(struct fixture *f, const char *sub, const char *name, const uint8_t *data,
 		     size_t len, char id_ret[TSM_CONTENT_ID_LEN + 1])
 {
@@ -72,7 +56,7 @@ static void add_tree(struct fixture *f, const char *sub, const char *name, const
 	snprintf(tree, sizeof(tree), "%s/%s", f->root, sub);
 	assert_int_equal(mkdir(tree, 0755), 0);
 	snprintf(path, sizeof(path), "%s/%s", tree, name);
-	write_file(path, data, len);
+	unit_write_file(path, data, len);
 	o.source = tree;
 	assert_int_equal(tsm_content_add(f->store, &o, &res), 0);
 	memcpy(id_ret, res.id, sizeof(res.id));
@@ -84,52 +68,33 @@ static int setup_store(void **state, enum tsm_compression compression)
 	struct tsm_store_init_options opts = { .compression = compression };
 	char x_id[TSM_CONTENT_ID_LEN + 1];
 	uint8_t *y = malloc(Y_LEN);
-	sqlite3_stmt *stmt;
 	uint64_t pos = 0;
 
 	assert_non_null(f);
 	assert_non_null(y);
-	snprintf(f->root, sizeof(f->root), "/tmp/tsm-ahead-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
-	snprintf(f->dir, sizeof(f->dir), "%s/store", f->root);
-	assert_int_equal(tsm_store_init(f->dir, &opts), 0);
-	assert_int_equal(tsm_store_open(f->dir, &f->store), 0);
+	unit_store_create("ahead", &opts, f->root, f->dir, &f->store);
 	/* y first, x after it in the same pack: with y removed, gc rewrites
 	 * the pack (its garbage is at the start, not a tail to cut). */
-	fill(y, Y_LEN, 2);
+	unit_fill64(y, Y_LEN, 2);
 	add_tree(f, "y", "y.bin", y, Y_LEN, f->y_id);
 	free(y);
 	assert_non_null(f->x = malloc(X_LEN));
-	fill(f->x, X_LEN, 1);
+	unit_fill64(f->x, X_LEN, 1);
 	if (compression == TSM_COMPRESSION_ZSTD)
 		for (size_t i = 0; i < X_LEN; i++)
 			f->x[i] &= 0x0f; /* half of it compresses away */
 	add_tree(f, "x", "x.bin", f->x, X_LEN, x_id);
 
-	assert_int_equal(sqlite3_prepare_v2(f->store->db,
-					    "SELECT blob FROM tree_entries WHERE path = 'x.bin'", -1,
-					    &stmt, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-	f->blob = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	assert_int_equal(sqlite3_prepare_v2(f->store->db,
-					    "SELECT chunk FROM blob_chunks WHERE blob = ? ORDER BY seq",
-					    -1, &stmt, NULL),
-			 SQLITE_OK);
-	sqlite3_bind_int64(stmt, 1, f->blob);
+	f->blob = unit_blob_of(f->store, "x.bin");
 	f->locs = calloc(X_LEN / TSM_CHUNK_MIN + 1, sizeof(*f->locs));
 	f->starts = calloc(X_LEN / TSM_CHUNK_MIN + 1, sizeof(*f->starts));
 	assert_non_null(f->locs);
 	assert_non_null(f->starts);
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		assert_int_equal(tsm_chunk_lookup(f->store, sqlite3_column_int64(stmt, 0),
-						  &f->locs[f->nchunks]),
-				 0);
-		f->starts[f->nchunks] = pos;
-		pos += f->locs[f->nchunks++].size;
+	f->nchunks = unit_blob_chunks(f->store, f->blob, f->locs, X_LEN / TSM_CHUNK_MIN + 1);
+	for (size_t i = 0; i < f->nchunks; i++) {
+		f->starts[i] = pos;
+		pos += f->locs[i].size;
 	}
-	sqlite3_finalize(stmt);
 	assert_int_equal(pos, X_LEN);
 	assert_true(f->nchunks > 40);
 	*state = f;
@@ -142,11 +107,8 @@ static int setup_zstd(void **state) { return setup_store(state, TSM_COMPRESSION_
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	tsm_store_close(f->store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	if (system(cmd) != 0)
+	if (unit_store_remove(f->store, f->root) != 0)
 		return -1;
 	free(f->x);
 	free(f->locs);
@@ -201,7 +163,7 @@ static void damage(struct fixture *f, const struct tsm_chunk_loc *loc)
 
 	nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
 	snprintf(path, sizeof(path), "%s/packs/pack-%08lld.pack", f->dir, (long long)loc->pack);
-	fill(junk, sizeof(junk), 0xbad);
+	unit_fill64(junk, sizeof(junk), 0xbad);
 	fd = open(path, O_WRONLY);
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, junk, sizeof(junk), (off_t)(loc->offset + loc->size / 2)),
