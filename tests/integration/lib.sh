@@ -187,6 +187,49 @@ pack_bytes() {
 	find "$1/packs" -maxdepth 1 -type f -name '*.pack' -printf '%s\n' 2>/dev/null |
 		awk '{ s += $1 } END { printf "%.0f\n", s }'
 }
+# catalog_rows STORE [QUERY...]: the catalog rows STORE's content is made of
+# (chunks, blobs, packs, content, versions, tree entries, meta: every column
+# but the clock's, created), each query's rows after a "-- QUERY" line; each
+# QUERY adds its rows after those.
+catalog_rows() {
+	python3 - "$@" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:%s/catalog.db?mode=ro" % sys.argv[1], uri=True)
+for q in ["SELECT id, hex(hash), pack, offset, stored_size, size, codec FROM chunks ORDER BY id",
+          "SELECT id, hex(sha256), hex(sha1), size FROM blobs ORDER BY id",
+          "SELECT blob, seq, chunk FROM blob_chunks ORDER BY blob, seq",
+          "SELECT id FROM packs ORDER BY id",
+          "SELECT id, kind, name, removed FROM content ORDER BY id",
+          "SELECT id, content, version, label, source, removed, files, bytes FROM content_versions ORDER BY id",
+          "SELECT version, path, mode, mtime_ns, attributes, size, blob, link_target FROM tree_entries ORDER BY version, path",
+          "SELECT version, key, hex(value) FROM content_meta ORDER BY version, key",
+          "SELECT key, value FROM meta ORDER BY key"] + sys.argv[2:]:
+    print("--", q)
+    for row in db.execute(q):
+        print(row)
+PY
+}
+
+# same_stores A B WHAT [QUERY...]: stores A and B hold the same pack files,
+# byte for byte, and the same catalog rows in the same order (catalog_rows,
+# QUERY... added), at least 700 of them; WHAT names the pair in messages.
+same_stores() {
+	local a=$1 b=$2 what=$3
+	shift 3
+	(cd "$a/packs" && ls) >"$WORK/packs-a"
+	(cd "$b/packs" && ls) >"$WORK/packs-b"
+	cmp -s "$WORK/packs-a" "$WORK/packs-b" || fail "$what: different pack files: $(diff "$WORK/packs-a" "$WORK/packs-b" | head -5)"
+	[[ -s $WORK/packs-a ]] || fail "$what: no packs written"
+	while read -r p; do
+		cmp "$a/packs/$p" "$b/packs/$p" || fail "$what: pack $p differs"
+	done <"$WORK/packs-a"
+	catalog_rows "$a" "$@" >"$WORK/rows-a"
+	catalog_rows "$b" "$@" >"$WORK/rows-b"
+	diff "$WORK/rows-a" "$WORK/rows-b" >"$WORK/rows.diff" || fail "$what: catalog rows differ: $(head -20 "$WORK/rows.diff")"
+	assert_ge "$(grep -c "^(" "$WORK/rows-a")" 700 "$what: rows compared"
+	note "$what: $(wc -l <"$WORK/packs-a") pack(s), $(pack_bytes "$a") bytes, $(grep -c "^(" "$WORK/rows-a") rows, identical"
+}
+
 # packs_dir_bytes STORE: bytes of every regular file below STORE/packs.
 packs_dir_bytes() {
 	find "$1/packs" -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'
