@@ -698,7 +698,6 @@ static int cert_print(const struct tsm_cert *c, bool as_json, const char *file)
 static int write_new_file(const char *path, const unsigned char *data, size_t len)
 {
 	char *tmp = NULL;
-	size_t off = 0;
 	int fd, rc = 0;
 
 	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
@@ -710,17 +709,7 @@ static int write_new_file(const char *path, const unsigned char *data, size_t le
 		free(tmp);
 		return rc;
 	}
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		off += (size_t)n;
-	}
+	rc = cli_write_all(fd, data, len);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)

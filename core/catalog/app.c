@@ -136,15 +136,6 @@ void tsm_app_list_free(struct tsm_app *list, size_t n)
 
 /* ---- writing ------------------------------------------------------------- */
 
-static int run(sqlite3 *db, sqlite3_stmt *s, const char *what)
-{
-	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : tsm_db_error(db, what);
-
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return rc;
-}
-
 enum { W_APP, W_DT, W_CONTENT, W_FILE, W_DEP, W_SUP, W_COUNT };
 
 static const char *const write_sql[W_COUNT] = {
@@ -173,7 +164,7 @@ static int write_dt(sqlite3 *db, sqlite3_stmt **w, const char *app, size_t prio,
 	sqlite3_bind_text(w[W_DT], 5, dt->title, -1, SQLITE_STATIC);
 	sqlite3_bind_text(w[W_DT], 6, dt->technology, -1, SQLITE_STATIC);
 	sqlite3_bind_text(w[W_DT], 7, dt->install_command, -1, SQLITE_STATIC);
-	if ((rc = run(db, w[W_DT], "recording a deployment type")) < 0)
+	if ((rc = tsm_db_step_reset(db, w[W_DT], "recording a deployment type")) < 0)
 		return rc;
 	for (size_t i = 0; i < dt->ncontents && rc == 0; i++) {
 		const struct tsm_app_content *c = &dt->contents[i];
@@ -182,14 +173,14 @@ static int write_dt(sqlite3 *db, sqlite3_stmt **w, const char *app, size_t prio,
 		sqlite3_bind_int64(w[W_CONTENT], 2, (int64_t)i);
 		sqlite3_bind_text(w[W_CONTENT], 3, c->id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(w[W_CONTENT], 4, c->version);
-		rc = run(db, w[W_CONTENT], "recording a deployment type's content");
+		rc = tsm_db_step_reset(db, w[W_CONTENT], "recording a deployment type's content");
 		for (size_t k = 0; k < c->nfiles && rc == 0; k++) {
 			sqlite3_bind_text(w[W_FILE], 1, dt->id, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(w[W_FILE], 2, (int64_t)i);
 			sqlite3_bind_int64(w[W_FILE], 3, (int64_t)k);
 			sqlite3_bind_text(w[W_FILE], 4, c->files[k].name, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(w[W_FILE], 5, (int64_t)c->files[k].size);
-			rc = run(db, w[W_FILE], "recording a content's file");
+			rc = tsm_db_step_reset(db, w[W_FILE], "recording a content's file");
 		}
 	}
 	for (size_t g = 0; g < dt->ngroups && rc == 0; g++) {
@@ -204,7 +195,7 @@ static int write_dt(sqlite3 *db, sqlite3_stmt **w, const char *app, size_t prio,
 			sqlite3_bind_text(w[W_DEP], 6, grp->deps[k].app, -1, SQLITE_STATIC);
 			sqlite3_bind_text(w[W_DEP], 7, grp->deps[k].dt, -1, SQLITE_STATIC);
 			sqlite3_bind_text(w[W_DEP], 8, grp->deps[k].desired_state, -1, SQLITE_STATIC);
-			rc = run(db, w[W_DEP], "recording a dependency");
+			rc = tsm_db_step_reset(db, w[W_DEP], "recording a dependency");
 		}
 	}
 	for (size_t k = 0; k < dt->nsupersedes && rc == 0; k++) {
@@ -213,7 +204,7 @@ static int write_dt(sqlite3 *db, sqlite3_stmt **w, const char *app, size_t prio,
 		sqlite3_bind_text(w[W_SUP], 3, dt->supersedes[k].app, -1, SQLITE_STATIC);
 		sqlite3_bind_text(w[W_SUP], 4, dt->supersedes[k].dt, -1, SQLITE_STATIC);
 		sqlite3_bind_text(w[W_SUP], 5, dt->supersedes[k].desired_state, -1, SQLITE_STATIC);
-		rc = run(db, w[W_SUP], "recording a supersedence");
+		rc = tsm_db_step_reset(db, w[W_SUP], "recording a supersedence");
 	}
 	return rc;
 }
@@ -266,7 +257,7 @@ int tsm_app_rows_replace(struct tsm_store *store, const struct tsm_app *app)
 		sqlite3_bind_text(w[W_APP], 5, app->software_version, -1, SQLITE_STATIC);
 		sqlite3_bind_text(w[W_APP], 6, app->source, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(w[W_APP], 7, (int64_t)time(NULL));
-		rc = run(store->db, w[W_APP], "recording an application");
+		rc = tsm_db_step_reset(store->db, w[W_APP], "recording an application");
 	}
 	for (size_t i = 0; i < app->ndts && rc == 0; i++)
 		rc = write_dt(store->db, w, app->id, i, &app->dts[i]);

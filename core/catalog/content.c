@@ -151,17 +151,17 @@ int tsm_content_get(struct tsm_store *store, const char *id, struct tsm_content_
 	return rc;
 }
 
+/* Whether ?1 names content not removed: its count of rows. */
+#define LIVE_CONTENT_SQL "SELECT count(*) FROM content WHERE id = ?1 AND removed = 0"
+
 bool tsm_content_exists(struct tsm_store *store, const char *id)
 {
-	char norm[TSM_CONTENT_ID_LEN + 1], sql[96];
+	char norm[TSM_CONTENT_ID_LEN + 1];
 	int64_t n = 0;
 
 	if (tsm_content_id_normalize(id, norm) < 0)
 		return false;
-	/* @norm is [A-Z0-9]{8}: safe in the statement. */
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM content WHERE id = '%s' AND removed = 0",
-		 norm);
-	return tsm_db_int64(store->db, sql, &n) == 0 && n > 0;
+	return tsm_db_int64_text(store->db, LIVE_CONTENT_SQL, norm, &n) == 0 && n > 0;
 }
 
 void tsm_content_item_clear(struct tsm_content_item *item)
@@ -268,9 +268,6 @@ out_end:
 	*n_ret = n;
 	return 0;
 }
-
-static int version_row_find(struct tsm_store *store, const char *id, int64_t version,
-			    int64_t *row_ret);
 
 int tsm_content_boot_entries(struct tsm_store *store, const char *id, int64_t version,
 			     struct tsm_boot_entry **entries_ret, size_t *n_ret)
@@ -399,7 +396,7 @@ static int content_used_error(struct tsm_store *store, const char *id)
 
 int tsm_content_rm(struct tsm_store *store, const char *id)
 {
-	char norm[TSM_CONTENT_ID_LEN + 1], sql[96];
+	char norm[TSM_CONTENT_ID_LEN + 1];
 	sqlite3_stmt *stmt;
 	int64_t live = 0;
 	int rc;
@@ -410,10 +407,7 @@ int tsm_content_rm(struct tsm_store *store, const char *id)
 	}
 	if ((rc = tsm_store_write_begin(store)) < 0)
 		return rc;
-	/* @norm is [A-Z0-9]{8}: safe in the statement. */
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM content WHERE id = '%s' AND removed = 0",
-		 norm);
-	if ((rc = tsm_db_int64(store->db, sql, &live)) < 0)
+	if ((rc = tsm_db_int64_text(store->db, LIVE_CONTENT_SQL, norm, &live)) < 0)
 		goto out_abort;
 	if (!live) {
 		tsm_error("no content %s in %s", norm, store->dir);

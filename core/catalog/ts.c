@@ -76,35 +76,11 @@ void tsm_ts_group_clear(struct tsm_ts_group *g)
 
 /* ---- import ----------------------------------------------------------- */
 
-static int step_int(sqlite3 *db, sqlite3_stmt *stmt, const char *what)
-{
-	int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(db, what);
-
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	return rc;
-}
-
-static int id_count(struct tsm_store *store, const char *sql, const char *id, int64_t *n_ret)
-{
-	sqlite3_stmt *stmt;
-	int rc;
-
-	if ((rc = tsm_db_prepare(store->db, sql, &stmt)) < 0)
-		return rc;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	*n_ret = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : tsm_db_error(store->db, sql);
-	sqlite3_finalize(stmt);
-	return rc;
-}
-
 int tsm_ts_id_taken(struct tsm_store *store, const char *id, bool *taken_ret)
 {
 	int64_t n = 0;
-	int rc = id_count(store, "SELECT count(*) FROM task_sequences WHERE id = ? AND removed = 0",
-			  id, &n);
+	int rc = tsm_db_int64_text(store->db, "SELECT count(*) FROM task_sequences WHERE id = ?"
+						  " AND removed = 0", id, &n);
 
 	*taken_ret = n > 0;
 	return rc;
@@ -124,8 +100,11 @@ int tsm_ts_id_allocate(struct tsm_store *store, char id[TSM_CONTENT_ID_LEN + 1])
 		int64_t a, b;
 
 		snprintf(id, TSM_CONTENT_ID_LEN + 1, "%s%05llX", store->site_code, next);
-		if ((rc = id_count(store, "SELECT count(*) FROM content WHERE id = ?", id, &a)) < 0 ||
-		    (rc = id_count(store, "SELECT count(*) FROM task_sequences WHERE id = ?", id, &b)) < 0)
+		if ((rc = tsm_db_int64_text(store->db, "SELECT count(*) FROM content WHERE id = ?",
+					    id, &a)) < 0 ||
+		    (rc = tsm_db_int64_text(store->db,
+					    "SELECT count(*) FROM task_sequences WHERE id = ?", id,
+					    &b)) < 0)
 			return rc;
 		if (!a && !b)
 			break;
@@ -167,7 +146,7 @@ static int write_group(struct ts_writer *w, const struct tsm_ts_group *g, const 
 		sqlite3_bind_text(s, 13, g->condition, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, 13);
-	return step_int(w->db, s, "recording a task sequence group");
+	return tsm_db_step_reset(w->db, s, "recording a task sequence group");
 }
 
 static int write_ref(struct ts_writer *w, const char *kind, const char *ref, int64_t step_seq)
@@ -183,7 +162,7 @@ static int write_ref(struct ts_writer *w, const char *kind, const char *ref, int
 		sqlite3_bind_int64(s, 6, step_seq);
 	else
 		sqlite3_bind_null(s, 6);
-	return step_int(w->db, s, "recording a task sequence reference");
+	return tsm_db_step_reset(w->db, s, "recording a task sequence reference");
 }
 
 static int write_step(struct ts_writer *w, const struct tsm_ts_step *st, int depth)
@@ -211,7 +190,7 @@ static int write_step(struct ts_writer *w, const struct tsm_ts_step *st, int dep
 		sqlite3_bind_text(s, 13, st->condition, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, 13);
-	if ((rc = step_int(w->db, s, "recording a task sequence step")) < 0)
+	if ((rc = tsm_db_step_reset(w->db, s, "recording a task sequence step")) < 0)
 		return rc;
 	for (size_t i = 0; i < st->npackages && rc == 0; i++)
 		rc = write_ref(w, "package", st->packages[i], seq);
@@ -283,8 +262,8 @@ int tsm_ts_rows_write(struct tsm_store *store, const char *id, int64_t version,
 
 int tsm_ts_max_version(struct tsm_store *store, const char *id, int64_t *version_ret)
 {
-	return id_count(store, "SELECT coalesce(max(version), 0) FROM task_sequences WHERE id = ?",
-			id, version_ret);
+	return tsm_db_int64_text(store->db, "SELECT coalesce(max(version), 0) FROM task_sequences"
+						" WHERE id = ?", id, version_ret);
 }
 
 /* ---- reading ---------------------------------------------------------- */
@@ -616,8 +595,8 @@ int tsm_ts_rm(struct tsm_store *store, const char *id)
 	}
 	if ((rc = tsm_store_write_begin(store)) < 0)
 		return rc;
-	if ((rc = id_count(store, "SELECT count(*) FROM task_sequences WHERE id = ? AND removed = 0",
-			   norm, &live)) < 0)
+	if ((rc = tsm_db_int64_text(store->db, "SELECT count(*) FROM task_sequences WHERE id = ?"
+					       " AND removed = 0", norm, &live)) < 0)
 		goto out_abort;
 	if (!live) {
 		tsm_error("no task sequence %s in %s", norm, store->dir);

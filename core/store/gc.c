@@ -23,6 +23,7 @@
 #include "tsmedia/log.h"
 #include "tsmedia/progress.h"
 #include "util/db.h"
+#include "util/fdio.h"
 
 static int count_changes(struct tsm_store *store, const char *sql, uint64_t *count)
 {
@@ -314,7 +315,7 @@ static int gc_rewrite_pack(struct tsm_store *store, int64_t id, uint8_t *buf,
 		if (off >= 0 && stored >= 0 && stored <= TSM_CHUNK_MAX)
 			len = (size_t)stored;
 		if (off < 0 || stored < 0 || stored > TSM_CHUNK_MAX ||
-		    pread(fd, buf, len, (off_t)off) != (ssize_t)len) {
+		    tsm_pread_full(fd, buf, len, (uint64_t)off) < 0) {
 			char name[32];
 
 			tsm_pack_name(id, name);

@@ -37,13 +37,15 @@ int tsm_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt_ret)
 	return 0;
 }
 
-int tsm_db_int64(sqlite3 *db, const char *sql, int64_t *value_ret)
+static int int64_of(sqlite3 *db, const char *sql, const char *text, int64_t *value_ret)
 {
 	sqlite3_stmt *stmt;
 	int rc = tsm_db_prepare(db, sql, &stmt);
 
 	if (rc < 0)
 		return rc;
+	if (text)
+		sqlite3_bind_text(stmt, 1, text, -1, SQLITE_STATIC);
 	*value_ret = 0;
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
@@ -54,4 +56,23 @@ int tsm_db_int64(sqlite3 *db, const char *sql, int64_t *value_ret)
 	}
 	sqlite3_finalize(stmt);
 	return 0;
+}
+
+int tsm_db_int64(sqlite3 *db, const char *sql, int64_t *value_ret)
+{
+	return int64_of(db, sql, NULL, value_ret);
+}
+
+int tsm_db_int64_text(sqlite3 *db, const char *sql, const char *text, int64_t *value_ret)
+{
+	return int64_of(db, sql, text, value_ret);
+}
+
+int tsm_db_step_reset(sqlite3 *db, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : tsm_db_error(db, what);
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc;
 }

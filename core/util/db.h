@@ -16,5 +16,11 @@ int tsm_db_error(sqlite3 *db, const char *what);
 
 /* Single integer result of @sql (no parameters); 0 when no row. */
 int tsm_db_int64(sqlite3 *db, const char *sql, int64_t *value_ret);
+/* The same, of @sql with one parameter, the text @text. */
+int tsm_db_int64_text(sqlite3 *db, const char *sql, const char *text, int64_t *value_ret);
+
+/* Steps @stmt, a statement without results, then resets it and clears its
+ * bindings for its next use: 0, or sqlite's error logged with @what. */
+int tsm_db_step_reset(sqlite3 *db, sqlite3_stmt *stmt, const char *what);
 
 #endif

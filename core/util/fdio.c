@@ -11,12 +11,14 @@
 
 #include "tsmedia/log.h"
 
-int tsm_pread_full(int fd, void *buf, size_t len, uint64_t off)
+/* @len bytes at @off: pread(2) into @rbuf, or pwrite(2) from @wbuf. */
+static int positioned_full(int fd, uint8_t *rbuf, const uint8_t *wbuf, size_t len, uint64_t off)
 {
-	uint8_t *p = buf;
+	size_t done = 0;
 
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
+	while (done < len) {
+		ssize_t n = rbuf ? pread(fd, rbuf + done, len - done, (off_t)(off + done))
+				 : pwrite(fd, wbuf + done, len - done, (off_t)(off + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -24,31 +26,19 @@ int tsm_pread_full(int fd, void *buf, size_t len, uint64_t off)
 			return -errno;
 		if (n == 0)
 			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
+		done += (size_t)n;
 	}
 	return 0;
 }
 
+int tsm_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	return positioned_full(fd, buf, NULL, len, off);
+}
+
 int tsm_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return positioned_full(fd, NULL, buf, len, off);
 }
 
 int tsm_fd_read_full(int fd, void *buf, size_t len)
