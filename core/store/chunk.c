@@ -305,22 +305,35 @@ int tsm_chunk_read_relocating(struct tsm_store *store, struct tsm_chunk_loc *loc
 	return tsm_chunk_read_relocating_flags(store, loc, out, scratch, 0);
 }
 
+/* How many times a read follows a chunk that gc moved: each gc run can move
+ * a chunk once (its pack is compacted into a fresh one, which a later run
+ * may compact again), so a reader between two lookups can see it moved more
+ * than once.  A pack the catalog still names after a new lookup is missing
+ * for real. */
+#define CHUNK_RELOCATE_TRIES 16
+
 int tsm_chunk_read_relocating_flags(struct tsm_store *store, struct tsm_chunk_loc *loc,
 				    uint8_t *out, uint8_t *scratch, unsigned flags)
 {
 	int rc = tsm_chunk_read_flags(store, loc, out, scratch, flags);
 
-	if (rc != -ENOENT)
-		return rc;
-	/* gc compacted the pack away after we looked the chunk up. */
-	if ((rc = tsm_chunk_lookup(store, loc->id, loc)) < 0)
-		return rc;
-	rc = tsm_chunk_read_flags(store, loc, out, scratch, flags);
-	if (rc == -ENOENT) {
+	for (unsigned tries = 0; rc == -ENOENT && tries < CHUNK_RELOCATE_TRIES; tries++) {
+		int64_t gone = loc->pack;
 		char name[32];
 
-		tsm_pack_name(loc->pack, name);
-		tsm_error("%s/packs/%s is missing", store->dir, name);
+		/* gc compacted the pack away after we looked the chunk up. */
+		if ((rc = tsm_chunk_lookup(store, loc->id, loc)) < 0)
+			return rc;
+		rc = tsm_chunk_read_flags(store, loc, out, scratch, flags);
+		if (rc == -ENOENT && loc->pack == gone) {
+			tsm_pack_name(loc->pack, name);
+			tsm_error("%s/packs/%s is missing", store->dir, name);
+			return -EIO;
+		}
+	}
+	if (rc == -ENOENT) {
+		tsm_error("%s: chunk %lld: its pack was removed %d times while it was read",
+			  store->dir, (long long)loc->id, CHUNK_RELOCATE_TRIES);
 		return -EIO;
 	}
 	return rc;
