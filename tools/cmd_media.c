@@ -1070,7 +1070,7 @@ static int media_show(struct cli *cli, int argc, char **argv)
 			else if (d->type == TSM_MEDIA_CAPTURE)
 				fputs(_("Password:  none (capture media)\n"), stdout);
 			else
-				printf(_("Password:  none: %s\n"), tsm_media_exposure(d));
+				printf(_("Password:  none: %s\n"), _(tsm_media_exposure(d)));
 			if (d->cert_summary)
 				printf(_("Certificate: %s\n"), d->cert_summary);
 			print_ts_settings(d);

@@ -51,6 +51,7 @@
 #include "import/wire.h"
 #include "tsmedia/content.h"
 #include "tsmedia/hash.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "tsmedia/winmeta.h"
 #include "util/fdio.h"
@@ -148,9 +149,10 @@ static int wim_fail(struct wimlib_log *l, const char *file, const char *what, in
 {
 	const char *said = wimlib_log_new(l);
 
-	tsm_error("%s: %s: %s%s%s%s", file, what, wimlib_get_error_string(code),
+	/* @what: a phrase of the catalogue (po/meson.build: wim_fail:3). */
+	tsm_error("%s: %s: %s%s%s%s", file, _(what), wimlib_get_error_string(code),
 		  code == WIMLIB_ERR_UNEXPECTED_END_OF_FILE || code == WIMLIB_ERR_READ
-			  ? " (truncated?)" : "",
+			  ? _(" (truncated?)") : "",
 		  *said ? " -- wimlib: " : "", said);
 	switch (code) {
 	case WIMLIB_ERR_NOMEM: return -ENOMEM;
@@ -772,9 +774,9 @@ static int scan(struct wim_reader *r, int index)
 		if (rc) {
 			char what[128];
 
-			snprintf(what, sizeof(what), "cannot read image %d%s", r->cur_image,
+			snprintf(what, sizeof(what), _("cannot read image %d%s"), r->cur_image,
 				 rc == WIMLIB_ERR_INVALID_METADATA_RESOURCE
-					 ? " (a cyclic, too deep or damaged directory tree)" : "");
+					 ? _(" (a cyclic, too deep or damaged directory tree)") : "");
 			return wim_fail(&r->log, r->file, what, rc);
 		}
 		/* wimlib drops entries it cannot accept ('.', '..', unnamed,

@@ -13,6 +13,7 @@
 #include "tsmedia/ts.h"
 #include "store/store_internal.h"
 #include "tsmedia/image.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 bool tsm_media_name_valid(const char *name)
@@ -390,7 +391,7 @@ int tsm_media_save(struct tsm_store *store, struct tsm_media_def *d, bool edit,
 	if ((rc = tsm_store_write_commit(store)) < 0)
 		return rc;
 	if (ts_media && d->type != TSM_MEDIA_CAPTURE && !d->password_protected)
-		tsm_warn("media '%s' has no password: %s", d->name, tsm_media_exposure(d));
+		tsm_warn("media '%s' has no password: %s", d->name, _(tsm_media_exposure(d)));
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "tsmedia/app.h"
 #include "tsmedia/content.h"
 #include "tsmedia/hash.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "tsmedia/site.h"
 #include "tsmedia/store.h"
@@ -367,19 +368,19 @@ const char *tsm_media_exposure(const struct tsm_media_def *d)
 
 	/* A PKI certificate's key is trusted by the site's systems, not only by this media. */
 	if (d->cert_summary && d->cert_is_pki)
-		return "anyone holding it can read its variables and the private key of its PKI"
+		return N_("anyone holding it can read its variables and the private key of its PKI"
 		       " certificate, which the site's systems trust: whoever copies the media can"
-		       " authenticate as it until the certificate is revoked";
+		       " authenticate as it until the certificate is revoked");
 	if (d->cert_summary && policy)
-		return "anyone holding it can read its variables, the media certificate's private"
-		       " key, the task sequence and any credentials in it";
+		return N_("anyone holding it can read its variables, the media certificate's private"
+		       " key, the task sequence and any credentials in it");
 	if (d->cert_summary)
-		return "anyone holding it can read its variables and the media certificate's private"
-		       " key";
+		return N_("anyone holding it can read its variables and the media certificate's private"
+		       " key");
 	if (policy)
-		return "anyone holding it can read its variables, the task sequence and any"
-		       " credentials in it";
-	return "anyone holding it can read its variables";
+		return N_("anyone holding it can read its variables, the task sequence and any"
+		       " credentials in it");
+	return N_("anyone holding it can read its variables");
 }
 
 int tsm_media_render(struct tsm_store *store, int64_t version, int64_t prev_version,

@@ -4,13 +4,16 @@
 #include <errno.h>
 #include <stddef.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 int tsm_db_error(sqlite3 *db, const char *what)
 {
 	int code = sqlite3_errcode(db);
 
-	tsm_error("catalog: %s: %s", what, sqlite3_errmsg(db));
+	/* @what is a phrase of the catalogue (po/meson.build: tsm_db_error:2), or SQL,
+	 * which has no translation and stays as it is. */
+	tsm_error("catalog: %s: %s", _(what), sqlite3_errmsg(db));
 	switch (code) {
 	case SQLITE_FULL: return -ENOSPC;
 	case SQLITE_NOMEM: return -ENOMEM;

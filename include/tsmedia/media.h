@@ -27,7 +27,8 @@ struct tsm_pin;
 bool tsm_media_name_valid(const char *name);
 
 /* What anyone holding task sequence media @def without a password can read (its files are
- * encrypted under keys written on the media itself): a sentence for create and show. */
+ * encrypted under keys written on the media itself): a sentence for create and show, in English
+ * (--json); _() of it is the translation. */
 const char *tsm_media_exposure(const struct tsm_media_def *def);
 /* Whether media variable @name_value ("NAME=VALUE") has a name that looks secret (a password,
  * a key, a credential): show masks its value, as media inspect does. */
