@@ -37,6 +37,7 @@
 #include "import/wire.h"
 #include "import/zisofs.h"
 #include "tsmedia/content.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "util/fdio.h"
 #include "util/sandbox.h"
@@ -235,15 +236,15 @@ static int check_name(struct iso_reader *r, const char *dir, const char *name)
 	const char *why = NULL;
 
 	if (!*name)
-		why = "an empty name";
+		why = _("an empty name");
 	else if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		why = "a name that is '.' or '..'";
+		why = _("a name that is '.' or '..'");
 	else if (strchr(name, '/'))
-		why = "a name with '/'";
+		why = _("a name with '/'");
 	else if (strlen(name) > 255)
-		why = "a name longer than 255 bytes";
+		why = _("a name longer than 255 bytes");
 	else if (!tsm_utf8_valid(name))
-		why = "a name that is not valid UTF-8";
+		why = _("a name that is not valid UTF-8");
 	if (!why)
 		return 0;
 	tsm_error("%s: directory '%s' has an entry with %s ('%s')", r->file, *dir ? dir : "/",
@@ -733,8 +734,8 @@ static int udf_check_entry(struct iso_reader *r, const udf_dirent_t *d, const ch
 	 * has another layout it would misread. */
 	if (tag != TAGID_FILE_ENTRY) {
 		tsm_error("%s: '%s' has no UDF File Entry (descriptor tag %u%s)", r->file, path,
-			  tag, tag == TAGID_EFE ? ": an Extended File Entry of UDF 2.x, which"
-						  " libudf cannot read" : "");
+			  tag, tag == TAGID_EFE ? _(": an Extended File Entry of UDF 2.x, which"
+						    " libudf cannot read") : "");
 		return -EINVAL;
 	}
 	if (ea > sizeof(fe->u) || ad > sizeof(fe->u) - ea) {
@@ -809,16 +810,16 @@ static int udf_file_extents(struct iso_reader *r, const udf_dirent_t *d, struct 
 		if (len == 0)
 			break;
 		if (raw >> 30 == 3) {
-			why = "continue in another extent of descriptors, which is not supported";
+			why = _("continue in another extent of descriptors, which is not supported");
 			break;
 		}
 		if (raw >> 30 != 0) {
-			why = "have an extent that is not recorded, which is not supported";
+			why = _("have an extent that is not recorded, which is not supported");
 			break;
 		}
 		if (kind == ICBTAG_FLAG_AD_LONG && le16(p + off + 8) !=
 						       uint16_from_le(d->fid->icb.loc.partitionReferenceNum)) {
-			why = "name another partition than the entry's";
+			why = _("name another partition than the entry's");
 			break;
 		}
 		if (len > left)
@@ -831,7 +832,7 @@ static int udf_file_extents(struct iso_reader *r, const udf_dirent_t *d, struct 
 	}
 	nd->next = n;
 	if (!why && left)
-		why = "cover fewer bytes than the file's size";
+		why = _("cover fewer bytes than the file's size");
 	if (why) {
 		tsm_error("%s: '%s': its UDF allocation descriptors %s", r->file, nd->path, why);
 		return -EINVAL;
@@ -857,11 +858,11 @@ static int udf_decode_name(struct iso_reader *r, const udf_fileid_desc_t *fid, c
 
 	*name_ret = NULL;
 	if (len < 2)
-		why = "an empty name";
+		why = _("an empty name");
 	else if (p[0] != 8 && p[0] != 16)
-		why = "a name in an unknown OSTA compression (not 8 or 16)";
+		why = _("a name in an unknown OSTA compression (not 8 or 16)");
 	else if (p[0] == 16 && (len - 1) % 2)
-		why = "a 16-bit name of an odd number of bytes";
+		why = _("a 16-bit name of an odd number of bytes");
 	if (why) {
 		tsm_error("%s: UDF directory '%s' has an entry with %s", r->file, *dir ? dir : "/",
 			  why);
@@ -1176,7 +1177,7 @@ static ssize_t range_read(void *ctx, void *out, size_t want)
 			int err = got < 0 ? errno : EIO;
 
 			tsm_error("%s: cannot read '%s': %s", s->r->file, s->path,
-				  got < 0 ? strerror(err) : "the image ends early (truncated?)");
+				  got < 0 ? strerror(err) : _("the image ends early (truncated?)"));
 			return -err;
 		}
 		s->pos += (uint64_t)got;
@@ -1620,7 +1621,7 @@ static int reader_scan(struct iso_reader *r)
 		if (r->has_udf)
 			tsm_error("%s: its UDF volume cannot be read either (damaged or truncated?%s)",
 				  r->file, r->image_size <= 256 * ISO_SECTOR ?
-				  " it ends before UDF's anchor at sector 256" : "");
+				  _(" it ends before UDF's anchor at sector 256") : "");
 		return rc;
 	}
 	return isofs_scan(r, true);
@@ -1880,8 +1881,8 @@ int tsm_import_iso(struct tsm_store *store, const struct tsm_content_add_options
 		goto out;
 	}
 	if (rc < 0) {
-		tsm_error("%s: the ISO reader %s", r.file, rc == -EPIPE ? "ended without a result"
-			  : rc == -EPROTO ? "sent a malformed result" : strerror(-rc));
+		tsm_error("%s: the ISO reader %s", r.file, rc == -EPIPE ? _("ended without a result")
+			  : rc == -EPROTO ? _("sent a malformed result") : strerror(-rc));
 		goto out;
 	}
 	boots = r.boots;

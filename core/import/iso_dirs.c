@@ -19,6 +19,7 @@
 #include <search.h>
 #include <string.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "util/fdio.h"
 
@@ -71,7 +72,7 @@ static int bad(const struct walk *w, uint64_t sector, const char *what, const st
 {
 	tsm_error("%s: not a usable ISO 9660 image: a directory record at sector %llu %s"
 		  " (ECMA-119 9.1), in the %s tree's directory at sector %lu", w->file,
-		  (unsigned long long)sector, what, w->tree, (unsigned long)d->lba);
+		  (unsigned long long)sector, _(what), w->tree, (unsigned long)d->lba);
 	return -EINVAL;
 }
 

@@ -427,15 +427,15 @@ static int check_name(struct wim_reader *r, const struct wimlib_dir_entry *d)
 	const char *name = d->filename, *why = NULL;
 
 	if (!name || !*name)
-		why = "an empty name";
+		why = _("an empty name");
 	else if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		why = "a name that is '.' or '..'";
+		why = _("a name that is '.' or '..'");
 	else if (strchr(name, '/'))
-		why = "a name with '/'";
+		why = _("a name with '/'");
 	else if (strlen(name) > MAX_NAME_BYTES)
-		why = "a name longer than 1024 bytes";
+		why = _("a name longer than 1024 bytes");
 	else if (!tsm_utf8_valid(name))
-		why = "a name that is not valid UTF-8";
+		why = _("a name that is not valid UTF-8");
 	if (!why)
 		return 0;
 	tsm_error("%s: image %d: '%s' has %s", r->file, r->cur_image, d->full_path, why);
@@ -453,7 +453,7 @@ static int check_stream(struct wim_reader *r, const char *path,
 
 		tsm_hex_encode(res->sha1_hash, TSM_SHA1_LEN, hex);
 		tsm_error("%s: the data of '%s' (blob %s) are not in the WIM%s", r->file, path, hex,
-			  r->info.total_parts > 1 ? " nor in any part of the split set" : "");
+			  r->info.total_parts > 1 ? _(" nor in any part of the split set") : "");
 		return -ENOENT;
 	}
 	if (res->uncompressed_size > MAX_BLOB_SIZE) {
@@ -621,25 +621,26 @@ static int check_blob(const struct wimlib_resource_entry *b, void *arg)
 		return 0; /* reported when an image uses it */
 	part_size = r->parts[b->part_number - 1].size;
 	if (b->uncompressed_size > MAX_BLOB_SIZE)
-		why = "more than any file can hold";
+		why = _("more than any file can hold");
 	else if (!b->packed && (b->offset > part_size || b->compressed_size > part_size - b->offset))
-		why = "past the end of the file (truncated?)";
+		why = _("past the end of the file (truncated?)");
 	else if (!b->packed && !b->is_compressed && b->compressed_size != b->uncompressed_size)
-		why = "a size that is not the size of its uncompressed resource";
+		why = _("a size that is not the size of its uncompressed resource");
 	else if (!b->packed && b->is_compressed &&
 		 b->uncompressed_size / chunk > b->compressed_size / 4 + 1)
-		why = "far more bytes than its compressed resource can hold";
+		why = _("far more bytes than its compressed resource can hold");
 	else if (b->packed && (b->raw_resource_offset_in_wim > part_size ||
 			       b->raw_resource_compressed_size > part_size - b->raw_resource_offset_in_wim))
-		why = "a solid resource past the end of the file (truncated?)";
+		why = _("a solid resource past the end of the file (truncated?)");
 	else if (b->packed && (b->offset > b->raw_resource_uncompressed_size ||
 			       b->uncompressed_size > b->raw_resource_uncompressed_size - b->offset))
-		why = "bytes outside its solid resource";
+		why = _("bytes outside its solid resource");
 	if (!why)
 		return 0;
 	tsm_hex_encode(b->sha1_hash, TSM_SHA1_LEN, hex);
-	tsm_error("%s: %s %s of %llu bytes has %s", r->file, b->is_metadata ? "metadata" : "blob",
-		  hex, (unsigned long long)b->uncompressed_size, why);
+	tsm_error("%s: %s %s of %llu bytes has %s", r->file,
+		  b->is_metadata ? _("metadata") : _("blob"), hex,
+		  (unsigned long long)b->uncompressed_size, why);
 	c->rc = -EINVAL;
 	return 1;
 }
@@ -2069,7 +2070,7 @@ int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options
 			rc = crc; /* the reader said why */
 		else
 			tsm_error("%s: the WIM reader %s", r.file, rc == -EPIPE
-				  ? "ended without a result" : "sent a malformed result");
+				  ? _("ended without a result") : _("sent a malformed result"));
 		goto out;
 	}
 	if (boot && (rc = boot_select(&r, &facts, &plan, fd)) < 0) {

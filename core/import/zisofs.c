@@ -22,6 +22,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 #define HEADER 16u
@@ -47,7 +48,7 @@ static uint32_t le32(const uint8_t *p)
 
 static int bad(const struct tsm_zisofs *z, const char *why)
 {
-	tsm_error("%s: damaged zisofs data: %s", z->what, why);
+	tsm_error("%s: damaged zisofs data: %s", z->what, _(why));
 	return -EINVAL;
 }
 
@@ -160,9 +161,9 @@ static int next_block(struct tsm_zisofs *z)
 		rc = uncompress(z->out, &out_len, z->in, in_len);
 		if (rc != Z_OK || out_len != want) {
 			tsm_error("%s: damaged zisofs data: block %u %s", z->what, i,
-				  rc == Z_OK ? "inflates to the wrong size" :
-				  rc == Z_BUF_ERROR ? "inflates past the block size or is cut short" :
-				  "is not a zlib stream");
+				  rc == Z_OK ? _("inflates to the wrong size") :
+				  rc == Z_BUF_ERROR ? _("inflates past the block size or is cut short") :
+				  _("is not a zlib stream"));
 			return -EINVAL;
 		}
 	}
