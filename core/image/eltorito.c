@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "encode.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 #define PLATFORM_X86 0x00
@@ -73,9 +74,9 @@ int eltorito_prepare(struct iso_ctx *ctx)
 	const struct tsm_iso_options *o = ctx->opts;
 	int rc;
 
-	if (o->bios_boot && !(ctx->bios_boot = boot_node(ctx, o->bios_boot, "BIOS boot file")))
+	if (o->bios_boot && !(ctx->bios_boot = boot_node(ctx, o->bios_boot, _("BIOS boot file"))))
 		return -ENOENT;
-	if (o->uefi_boot && !(ctx->uefi_boot = boot_node(ctx, o->uefi_boot, "UEFI boot image")))
+	if (o->uefi_boot && !(ctx->uefi_boot = boot_node(ctx, o->uefi_boot, _("UEFI boot image"))))
 		return -ENOENT;
 	if (o->boot_info_table && ctx->bios_boot && ctx->bios_boot->size < 64) {
 		tsm_error("BIOS boot file '%s' is %llu bytes: too small for a boot info table",

@@ -13,6 +13,7 @@
 #include "import/session.h"
 #include "import/source.h"
 #include "import/wim.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 int tsm_content_add(struct tsm_store *store, const struct tsm_content_add_options *o,
@@ -42,7 +43,7 @@ int tsm_content_add(struct tsm_store *store, const struct tsm_content_add_option
 	}
 	if (o->wim_index) {
 		tsm_error("--index %d: %s is not a WIM file%s", o->wim_index, o->source,
-			  o->as_file ? " taken apart (--as-file keeps it whole)" : "");
+			  o->as_file ? _(" taken apart (--as-file keeps it whole)") : "");
 		return -EINVAL;
 	}
 	return tsm_import_directory(store, o, res);

@@ -1872,7 +1872,7 @@ int tsm_import_iso(struct tsm_store *store, const struct tsm_content_add_options
 	/* The whole tree is read and checked before the store is touched. */
 	job.dev = st.st_dev;
 	job.ino = st.st_ino;
-	if ((rc = tsm_sandbox_start(o->source, "ISO reader", &lim, reader_main, &job, &sb)) < 0)
+	if ((rc = tsm_sandbox_start(o->source, _("ISO reader"), &lim, reader_main, &job, &sb)) < 0)
 		goto out;
 	rc = receive_tree(&r, tsm_sandbox_fd(sb), label, sizeof(label));
 	crc = tsm_sandbox_finish(sb, rc < 0 && rc != -EPIPE);

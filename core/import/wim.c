@@ -2059,7 +2059,7 @@ int tsm_import_wim(struct tsm_store *store, const struct tsm_content_add_options
 		return rc;
 	}
 	reader_limits(&facts, &lim);
-	if ((rc = tsm_sandbox_start(o->source, "WIM reader", &lim, reader_main, &job, &sb)) < 0) {
+	if ((rc = tsm_sandbox_start(o->source, _("WIM reader"), &lim, reader_main, &job, &sb)) < 0) {
 		if (fd >= 0)
 			close(fd);
 		return rc;

@@ -334,7 +334,7 @@ static int check_header(struct check *c, const uint8_t *h, struct tsm_wim_facts 
 			  !!(flags & HDR_FLAG_LZMS);
 		if (formats != 1)
 			return refuse(c, -EINVAL, "its header flags (0x%x) name %s compression format",
-				      flags, formats ? "more than one" : "no");
+				      flags, formats ? _("more than one") : _("no"));
 		c->ctype = flags & HDR_FLAG_LZX ? CT_LZX : flags & HDR_FLAG_LZMS ? CT_LZMS
 										  : CT_XPRESS;
 	}
@@ -342,9 +342,9 @@ static int check_header(struct check *c, const uint8_t *h, struct tsm_wim_facts 
 		return refuse(c, -EINVAL, "its chunk size is %u bytes (%s takes %s)", c->chunk,
 			      ctypes[c->ctype].name,
 			      c->ctype == CT_NONE ? "0" : c->ctype == CT_XPRESS
-				      ? "powers of two from 4096 to 65536"
-				      : c->ctype == CT_LZX ? "powers of two from 32768 to 2097152"
-							   : "powers of two from 32768 to 2^30");
+				      ? _("powers of two from 4096 to 65536")
+				      : c->ctype == CT_LZX ? _("powers of two from 32768 to 2097152")
+							   : _("powers of two from 32768 to 2^30"));
 	f->image_count = le32(h + 44);
 	get_reshdr(h + 48, &bt);
 	get_reshdr(h + 72, &xml);
@@ -353,10 +353,10 @@ static int check_header(struct check *c, const uint8_t *h, struct tsm_wim_facts 
 	if (!bt.usize && !xml.usize)
 		return refuse(c, -EINVAL, "it has neither a blob table nor XML data (a WIM whose"
 			      " writing never finished?)");
-	if ((rc = check_header_res(c, &bt, "blob table", false)) < 0 ||
-	    (rc = check_header_res(c, &xml, "XML data", false)) < 0 ||
-	    (rc = check_header_res(c, &boot, "boot metadata", true)) < 0 ||
-	    (rc = check_header_res(c, &integrity, "integrity table", false)) < 0)
+	if ((rc = check_header_res(c, &bt, _("blob table"), false)) < 0 ||
+	    (rc = check_header_res(c, &xml, _("XML data"), false)) < 0 ||
+	    (rc = check_header_res(c, &boot, _("boot metadata"), true)) < 0 ||
+	    (rc = check_header_res(c, &integrity, _("integrity table"), false)) < 0)
 		return rc;
 	if (bt.size % ENTRY_SIZE)
 		return refuse(c, -EINVAL, "its blob table (%llu bytes) is not a whole number of"

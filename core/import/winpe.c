@@ -41,6 +41,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 struct arch {
@@ -118,6 +119,7 @@ int tsm_winpe_check_machine(const char *file, const char *path, const uint8_t *h
 	uint32_t pe;
 	uint16_t machine;
 	const char *is = NULL;
+	char program[96];
 
 	if (!head || len < 0x40 || head[0] != 'M' || head[1] != 'Z') {
 		tsm_error("%s: %s is not a UEFI program (no MZ header)", file, path);
@@ -138,9 +140,12 @@ int tsm_winpe_check_machine(const char *file, const char *path, const uint8_t *h
 			return 0;
 		is = arches[i].name;
 	}
-	tsm_error("%s: the image says %s, but its UEFI boot manager %s is %s%s%s (PE machine"
-		  " 0x%04x): a boot image of another architecture", file, arch, path,
-		  is ? "an " : "a program for another machine", is ? is : "", is ? " program" : "",
+	if (is)
+		snprintf(program, sizeof(program), _("an %s program"), is);
+	else
+		snprintf(program, sizeof(program), "%s", _("a program for another machine"));
+	tsm_error("%s: the image says %s, but its UEFI boot manager %s is %s (PE machine"
+		  " 0x%04x): a boot image of another architecture", file, arch, path, program,
 		  machine);
 	return -EINVAL;
 }
@@ -240,7 +245,7 @@ int tsm_winpe_plan(const char *file, int image, const char *const *paths, const 
 		else
 			tsm_error("%s: image %d is a boot image for %s (WINDOWS/ARCH %.16s): tsmedia makes"
 				  " boot media for x86, x64 and arm64 only", file, image,
-				  what ? what : "an unknown architecture", arch_prop);
+				  what ? what : _("an unknown architecture"), arch_prop);
 		return -ENOTSUP;
 	}
 	p.arch = arch->name;

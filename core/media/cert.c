@@ -488,7 +488,7 @@ int tsm_cert_create_self_signed(const char *subject_cn, int64_t not_before, int6
 		goto out_ssl;
 	if ((der_len = i2d_PKCS12(p12, &der)) <= 0)
 		goto out_ssl;
-	if ((rc = cert_describe(x, "the new certificate", cert_ret)) < 0)
+	if ((rc = cert_describe(x, _("the new certificate"), cert_ret)) < 0)
 		goto out_free;
 	if (!(cert_ret->pkcs12 = malloc((size_t)der_len))) {
 		tsm_cert_clear(cert_ret);
@@ -690,7 +690,7 @@ static int p12_key_read(struct p12_walk *w, const PKCS12_SAFEBAG *bag, bool shro
 		if (!(p8 = PKCS12_decrypt_skey(bag, w->pass, -1)) && legacy_provider_load(w->path))
 			p8 = PKCS12_decrypt_skey(bag, w->pass, -1);
 		if (!p8)
-			return p12_decrypt_failed(w, "private key");
+			return p12_decrypt_failed(w, _("private key"));
 	}
 	info = p8 ? p8 : PKCS12_SAFEBAG_get0_p8inf(bag);
 	w->key = info ? EVP_PKCS82PKEY(info) : NULL;
@@ -720,7 +720,7 @@ static int p12_bags(struct p12_walk *w, const STACK_OF(PKCS12_SAFEBAG) *bags, bo
 		case NID_pkcs8ShroudedKeyBag:
 			X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
 			if (take)
-				rc = p12_alg_take(w, "shrouded private key", alg);
+				rc = p12_alg_take(w, _("shrouded private key"), alg);
 			if (rc == 0 && read && !w->key)
 				rc = p12_key_read(w, bag, true);
 			break;
@@ -780,13 +780,13 @@ static int p12_safes(struct p12_walk *w, STACK_OF(PKCS7) *safes, bool scan)
 				tsm_error("%s: an encrypted PKCS#12 safe has no contents", w->path);
 				return -EINVAL;
 			}
-			rc = p12_alg_take(w, "encrypted safe", p7->d.encrypted->enc_data->algorithm);
+			rc = p12_alg_take(w, _("encrypted safe"), p7->d.encrypted->enc_data->algorithm);
 		} else if (nid == NID_pkcs7_encrypted) {
 			if (!(bags = PKCS12_unpack_p7encdata(p7, w->pass, -1)) &&
 			    legacy_provider_load(w->path))
 				bags = PKCS12_unpack_p7encdata(p7, w->pass, -1);
 			if (!bags)
-				return p12_decrypt_failed(w, "certificates");
+				return p12_decrypt_failed(w, _("certificates"));
 			/* Their bags were out of the scan's sight: counted now. */
 			rc = p12_bags(w, bags, true, true, 0);
 		} else {
@@ -810,7 +810,7 @@ static int p12_mac_verify(struct p12_walk *w, PKCS12 *p12, const ASN1_INTEGER *i
 	 * derivation, counted. */
 	if (!*w->pass) {
 		ERR_clear_error();
-		if ((rc = p12_iterations_take(w, "integrity check (MAC)", iter)) < 0)
+		if ((rc = p12_iterations_take(w, _("integrity check (MAC)"), iter)) < 0)
 			return rc;
 		if (PKCS12_verify_mac(p12, NULL, 0)) {
 			w->pass = NULL;
@@ -853,7 +853,7 @@ int tsm_pkcs12_read(PKCS12 *p12, const char *path, const char *password, EVP_PKE
 	if (mac)
 		PKCS12_get0_mac(NULL, NULL, NULL, &mac_iter, p12);
 	/* Every count in sight before the first derivation. */
-	if ((mac && (rc = p12_iterations_take(&w, "integrity check (MAC)", mac_iter)) < 0) ||
+	if ((mac && (rc = p12_iterations_take(&w, _("integrity check (MAC)"), mac_iter)) < 0) ||
 	    (rc = p12_safes(&w, safes, true)) < 0)
 		goto out_free;
 	if (mac && (rc = p12_mac_verify(&w, p12, mac_iter)) < 0)
@@ -1178,14 +1178,14 @@ int tsm_cert_verify_roots(const struct tsm_cert *c, char *const *roots, size_t n
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	STACK_OF(X509) *untrusted = sk_X509_new_null();
-	X509 *leaf = c->pem ? pem_one_cert(c->pem, "the media certificate") : NULL;
+	X509 *leaf = c->pem ? pem_one_cert(c->pem, _("the media certificate")) : NULL;
 	int rc = -ENOMEM;
 
 	snprintf(why, why_len, "%s", "");
 	if (!store || !ctx || !untrusted || !leaf)
 		goto out_free;
 	for (size_t i = 0; i < nroots; i++) {
-		X509 *r = pem_one_cert(roots[i], "a root CA of the site");
+		X509 *r = pem_one_cert(roots[i], _("a root CA of the site"));
 
 		if (!r || !X509_STORE_add_cert(store, r)) {
 			X509_free(r);
@@ -1194,7 +1194,7 @@ int tsm_cert_verify_roots(const struct tsm_cert *c, char *const *roots, size_t n
 		X509_free(r);
 	}
 	for (size_t i = 0; i < c->nchain; i++) {
-		X509 *o = pem_one_cert(c->chain_pems[i], "a certificate of the PKCS#12 file");
+		X509 *o = pem_one_cert(c->chain_pems[i], _("a certificate of the PKCS#12 file"));
 
 		if (!o || !sk_X509_push(untrusted, o)) {
 			X509_free(o);
@@ -1230,7 +1230,7 @@ int tsm_root_cas_der_hex(char *const *pems, size_t n, char **hex_ret)
 		return -ENOMEM;
 	hex[0] = '\0';
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		X509 *x = pem_one_cert(pems[i], "a root CA of the site");
+		X509 *x = pem_one_cert(pems[i], _("a root CA of the site"));
 		unsigned char *der = NULL;
 		int dlen = x ? i2d_X509(x, &der) : -1;
 		char *p;

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "util/fdio.h"
 
@@ -336,7 +337,7 @@ int tsm_sandbox_finish(struct tsm_sandbox *sb, bool kill_child)
 	} else if (WIFSIGNALED(status)) {
 		tsm_error("%s: the %s crashed (signal %d, %s)%s%s%s", sb->file, sb->what,
 			  WTERMSIG(status), strsignal(WTERMSIG(status)),
-			  *mem ? "; perhaps at its " : "", mem, *mem ? " memory limit" : "");
+			  *mem ? _("; perhaps at its ") : "", mem, *mem ? _(" memory limit") : "");
 		rc = -ECHILD;
 	} else {
 		rc = -ECHILD;

@@ -12,6 +12,7 @@
 #include <libxml/SAX2.h>
 #include <libxml/xmlerror.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 /* Fed to the push parser at a time: a start tag is checked against
@@ -251,7 +252,7 @@ int tsm_xml_read(const char *what, const char *buf, size_t len, const char *enco
 			r.first_line = e ? e->line : 0;
 		}
 		tsm_error("%s: not well-formed XML (%sline %d): %s", what,
-			  r.first_near ? "at or after " : "", r.first_line, r.first);
+			  r.first_near ? _("at or after ") : "", r.first_line, r.first);
 		rc = -EINVAL;
 	} else {
 		*doc_ret = r.ctxt->myDoc;
