@@ -612,7 +612,7 @@ int tsm_ts_rm(struct tsm_store *store, const char *id)
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_CONSTRAINT)
-		rc = tsm_media_used_error(store, "task sequence", TSM_MEDIA_REF_TS, norm);
+		rc = tsm_media_used_error(store, _("task sequence"), TSM_MEDIA_REF_TS, norm);
 	else
 		rc = rc == SQLITE_DONE ? 0 : tsm_db_error(store->db, "removing a task sequence");
 	if (rc < 0)

@@ -474,7 +474,7 @@ static int isofs_walk(struct iso_reader *r, IsoDir *dir, const char *path, int d
 				nd.next = 1;
 				nd.lba = r->cat_lba;
 			}
-			if ((rc = check_extent(r, "boot catalog", nd.path, (uint64_t)r->cat_lba *
+			if ((rc = check_extent(r, _("boot catalog"), nd.path, (uint64_t)r->cat_lba *
 					       ISO_SECTOR, nd.size)) == 0 &&
 			    !__builtin_add_overflow(r->file_bytes, nd.size, &r->file_bytes))
 				rc = node_push(r, &nd);

@@ -15,6 +15,7 @@
 #include "tsmedia/blob_source.h"
 #include "tsmedia/content.h"
 #include "tsmedia/iso.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 #include "tsmedia/store.h"
 #include "tsmedia/tree.h"
@@ -84,7 +85,7 @@ static int system_area_from_content(struct tsm_store *store, const char *id, int
 	tsm_store_blob_source_free(src);
 	if (got != (ssize_t)TSM_ISO_SYSTEM_AREA_BYTES) {
 		tsm_error("content %s: cannot read its system area (blob %lld): %s", id, blob,
-			  got < 0 ? strerror((int)-got) : "it is too short");
+			  got < 0 ? strerror((int)-got) : _("it is too short"));
 		return got < 0 ? (int)got : -EIO;
 	}
 	return 0;

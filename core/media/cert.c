@@ -631,7 +631,7 @@ static int p12_alg_take(struct p12_walk *w, const char *what, const X509_ALGOR *
 			if (pbe2 && kdf_nid != NID_id_pbkdf2)
 				tsm_error("%s: the %s derives its key with %s, not PBKDF2 (what OpenSSL and"
 					  " Windows write): refused", w->path, what,
-					  kdf_nid != NID_undef ? OBJ_nid2sn(kdf_nid) : "an unknown function");
+					  kdf_nid != NID_undef ? OBJ_nid2sn(kdf_nid) : _("an unknown function"));
 			else
 				tsm_error("%s: the %s has malformed PBES2 parameters", w->path, what);
 			PBE2PARAM_free(pbe2);
@@ -656,7 +656,7 @@ static int p12_alg_take(struct p12_walk *w, const char *what, const X509_ALGOR *
 		return rc;
 	}
 	tsm_error("%s: the %s is encrypted with %s, not a password-based scheme of PKCS#12 or"
-		  " PKCS#5", w->path, what, nid != NID_undef ? OBJ_nid2sn(nid) : "an unknown algorithm");
+		  " PKCS#5", w->path, what, nid != NID_undef ? OBJ_nid2sn(nid) : _("an unknown algorithm"));
 	return -ENOTSUP;
 }
 

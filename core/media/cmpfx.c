@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "media/cert.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 static void pfx_password(const char *media_guid, char out[TSM_CM_PFX_PASSWORD_LEN + 1])
@@ -70,7 +71,8 @@ static int parse(const uint8_t *p12, size_t len, const char *password, const cha
 		return -EACCES;
 	}
 	if (!*key || !*x) {
-		tsm_error("%s: the PKCS#12 holds no %s", what, *key ? "certificate for its key" : "private key");
+		tsm_error("%s: the PKCS#12 holds no %s", what,
+			  *key ? _("certificate for its key") : _("private key"));
 		return -EINVAL;
 	}
 	return 0;

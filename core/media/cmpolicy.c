@@ -38,6 +38,7 @@
 #include <libxml/tree.h>
 #include <openssl/crypto.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 /* The sequence as TS_Sequence carries it: the document from "<sequence" on, an XML
@@ -72,7 +73,7 @@ static int add_prop(xmlDocPtr doc, xmlNodePtr inst, const char *name, const char
 
 	if (!value)
 		return 0;
-	if ((rc = tsm_cm_xml_check_text(value, "its value", "policy property", name)) < 0)
+	if ((rc = tsm_cm_xml_check_text(value, _("its value"), _("policy property"), name)) < 0)
 		return rc;
 	/* <property name="..." type="8"><value>...</value></property> ([PU], [WMI]). */
 	if (!(prop = xmlNewChild(inst, NULL, BAD_CAST "property", NULL)) ||
@@ -299,7 +300,7 @@ int tsm_cm_policy_from_xml(const char *xml, size_t len, const char *what,
 	xmlDocPtr xdoc;
 	int rc;
 
-	if ((rc = tsm_cm_xml_parse(xml, len, what, "media policy", &xdoc)) < 0)
+	if ((rc = tsm_cm_xml_parse(xml, len, what, _("media policy"), &xdoc)) < 0)
 		return rc;
 	rc = walk(xmlDocGetRootElement(xdoc), &doc);
 	xmlFreeDoc(xdoc);

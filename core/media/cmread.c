@@ -16,6 +16,7 @@
 
 #include <libxml/tree.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 void tsm_cm_media_view_clear(struct tsm_cm_media_view *view)
@@ -126,7 +127,7 @@ int tsm_cm_mask_sequence(const char *sequence, char **masked_ret)
 	size_t len;
 	int rc;
 
-	if ((rc = tsm_cm_xml_parse(sequence, strlen(sequence), "TS_Sequence", "task sequence",
+	if ((rc = tsm_cm_xml_parse(sequence, strlen(sequence), "TS_Sequence", _("task sequence"),
 				   &doc)) < 0)
 		return rc;
 	mask_node(xmlDocGetRootElement(doc));

@@ -32,6 +32,7 @@
 #include <libxml/tree.h>
 #include <openssl/crypto.h>
 
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 /* [PSD]: the MediaVarList version Configuration Manager's and MDT's files carry. */
@@ -46,8 +47,8 @@ int tsm_cm_vars_add(struct tsm_cm_vars *vars, const char *name, const char *valu
 		tsm_error("a media variable needs a name");
 		return -EINVAL;
 	}
-	if ((rc = tsm_cm_xml_check_text(name, "its name", "media variable", "")) < 0 ||
-	    (rc = tsm_cm_xml_check_text(value, "its value", "media variable", name)) < 0)
+	if ((rc = tsm_cm_xml_check_text(name, _("its name"), _("media variable"), "")) < 0 ||
+	    (rc = tsm_cm_xml_check_text(value, _("its value"), _("media variable"), name)) < 0)
 		return rc;
 	if (tsm_cm_vars_get(vars, name))
 		return -EEXIST;
@@ -126,7 +127,7 @@ int tsm_cm_vars_from_xml(const char *xml, size_t len, const char *what,
 	xmlNodePtr root;
 	int rc;
 
-	if ((rc = tsm_cm_xml_parse(xml, len, what, "media variables", &doc)) < 0)
+	if ((rc = tsm_cm_xml_parse(xml, len, what, _("media variables"), &doc)) < 0)
 		return rc;
 	root = xmlDocGetRootElement(doc);
 	if (!root || xmlStrcmp(root->name, BAD_CAST "MediaVarList") != 0) {

@@ -11,6 +11,7 @@
 
 #include "media/cmcrypt.h"
 #include "util/xml.h"
+#include "tsmedia/i18n.h"
 #include "tsmedia/log.h"
 
 int tsm_cm_xml_check_text(const char *s, const char *what, const char *kind, const char *name)
@@ -89,6 +90,6 @@ int tsm_cm_xml_parse(const char *xml, size_t len, const char *what, const char *
 	/* Hostile input: the project's bounded libxml2 reader (util/xml.h: no network, no
 	 * document type, no entity, limits on tags, attributes and nodes).  The text is UTF-8
 	 * whatever its declaration says (cmcrypt converted it). */
-	snprintf(label, sizeof(label), "%s: the %s", what, kind);
+	snprintf(label, sizeof(label), _("%s: the %s"), what, kind);
 	return tsm_xml_read(label, xml, len, "UTF-8", doc_ret);
 }

@@ -101,10 +101,10 @@ static int certificate_carry_over(struct tsm_store *store, int64_t prev_version,
 		tsm_error("media %s: the previous version's Variables.dat cannot be read", d->name);
 		return rc;
 	}
-	rc = tsm_cm_vars_open(data, len, d->password, "the previous version's Variables.dat",
+	rc = tsm_cm_vars_open(data, len, d->password, _("the previous version's Variables.dat"),
 			      &vars, NULL);
 	if (rc == -EACCES && d->password) /* the previous version may have had no password */
-		rc = tsm_cm_vars_open(data, len, NULL, "the previous version's Variables.dat",
+		rc = tsm_cm_vars_open(data, len, NULL, _("the previous version's Variables.dat"),
 				      &vars, NULL);
 	free(data);
 	if (rc == -EACCES) {
@@ -416,7 +416,7 @@ int tsm_media_render(struct tsm_store *store, int64_t version, int64_t prev_vers
 		if (d->password_protected) {
 			tsm_error("media %s: this change rewrites its encrypted variables%s: give the"
 				  " media password with --password-file (or --no-password to drop it)",
-				  d->name, d->type == TSM_MEDIA_STANDALONE ? " and policy" : "");
+				  d->name, d->type == TSM_MEDIA_STANDALONE ? _(" and policy") : "");
 			return -EACCES;
 		}
 	}

@@ -115,5 +115,5 @@ int tsm_site_value_check(enum tsm_site_value v, const char *value, const char *c
 			  strlen(value) > 64 ? "..." : "", want);
 		return -EINVAL;
 	}
-	return tsm_cm_xml_check_text(value, "its value", "site value", name);
+	return tsm_cm_xml_check_text(value, _("its value"), _("site value"), name);
 }

@@ -33,7 +33,7 @@ struct xml_read {
 
 static void one_line(char *dst, size_t n, const char *msg)
 {
-	snprintf(dst, n, "%s", msg && *msg ? msg : "unknown error");
+	snprintf(dst, n, "%s", msg && *msg ? msg : _("unknown error"));
 	dst[strcspn(dst, "\r\n")] = '\0';
 }
 
