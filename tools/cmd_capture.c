@@ -89,7 +89,8 @@ int cmd_capture(struct cli *cli, int argc, char **argv)
 	if (!o.name)
 		return cli_usage_error("capture ", "--name is required");
 	if (optind + 1 != argc)
-		return cli_usage_error("capture ", optind >= argc ? "no SOURCE given" : N_("one SOURCE only"));
+		return cli_usage_error("capture ", optind >= argc ? "no SOURCE given"
+								  : N_("one SOURCE only"));
 	source = argv[optind];
 	if (stat(source, &st) < 0) {
 		tsm_error("cannot capture %s: %s", source, strerror(errno));

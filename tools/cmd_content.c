@@ -362,7 +362,8 @@ static void print_item_text(const struct tsm_content_item *item, const struct ts
 			       (unsigned long long)e[i].size, e[i].path,
 			       path_of_blob(e, n, e[i].wim_blob_id) ?: _("a stored WIM"));
 		else
-			printf("  %-7s %14llu  %s\n", _("file"), (unsigned long long)e[i].size, e[i].path);
+			printf("  %-7s %14llu  %s\n", _("file"), (unsigned long long)e[i].size,
+			       e[i].path);
 	}
 }
 

@@ -262,7 +262,8 @@ static int write_checked(struct cli *cli, struct media_sel *sel, const struct wr
 	} else if (!info.removable && !o->force_fixed) {
 		tsm_error("%s (%s) is not a removable disk: refusing to overwrite what may be a"
 			  " system disk; give --force-fixed-disk if it really is the stick"
-			  " (nothing was written)", o->device, info.model[0] ? info.model : _("model unknown"));
+			  " (nothing was written)", o->device,
+			  info.model[0] ? info.model : _("model unknown"));
 		rc = -EPERM;
 	} else if (info.size < size) {
 		tsm_error("%s holds %" PRIu64 " bytes, %s needs %" PRIu64 "; nothing was written",
@@ -305,7 +306,8 @@ static int write_checked(struct cli *cli, struct media_sel *sel, const struct wr
 	if ((fd = open(o->device, O_WRONLY | O_EXCL | O_DIRECT | O_CLOEXEC)) < 0) {
 		rc = -errno;
 		tsm_error("cannot open %s for writing: %s%s; nothing was written", o->device,
-			  strerror(-rc), rc == -EBUSY ? _(" (mounted or in use by another program)") : "");
+			  strerror(-rc),
+			  rc == -EBUSY ? _(" (mounted or in use by another program)") : "");
 		goto out_free;
 	}
 	tsm_progress_start(&progress, _("writing"), size, cli->progress);

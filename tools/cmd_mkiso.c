@@ -289,7 +289,8 @@ int cmd_mkiso(struct cli *cli, int argc, char **argv)
 	if (!out && !layout_only)
 		return cli_usage_error("mkiso ", "-o OUT is required");
 	if (optind + 1 != argc)
-		return cli_usage_error("mkiso ", optind >= argc ? "no SOURCE given" : N_("one SOURCE only"));
+		return cli_usage_error("mkiso ", optind >= argc ? "no SOURCE given"
+								: N_("one SOURCE only"));
 	if ((o.bios_load_size || o.boot_info_table) && !o.bios_boot)
 		return cli_usage_error("mkiso ", "--boot-load-size and --boot-info-table need --bios-boot");
 	if (o.volume_id && strlen(o.volume_id) > 32)

@@ -717,7 +717,8 @@ static int blockers(const struct tsm_ts_info *info, unsigned flags, char ***name
 			continue;
 		if (asprintf(&line, "%s%s%s (%s%s)", s->group_path, *s->group_path ? "/" : "", s->name,
 			     s->type ? s->type : word(localized, N_("untyped")),
-			     s->dynamic_install ? word(localized, N_(", a dynamic install list")) : "") < 0)
+			     s->dynamic_install ? word(localized, N_(", a dynamic install list"))
+						: "") < 0)
 			goto out_oom;
 		if (!(p = realloc(names, (n + 1) * sizeof(*names)))) {
 			free(line);

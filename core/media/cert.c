@@ -134,7 +134,8 @@ int tsm_date_parse(const char *text, int64_t *time_ret)
 	}
 	if (year < 1970 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) ||
 	    hour > 23 || min > 59 || sec > 59) {
-		why = year < 1970 ? _("years before 1970 are not supported") : _("no such day or time");
+		why = year < 1970 ? _("years before 1970 are not supported")
+				  : _("no such day or time");
 		goto out_bad;
 	}
 	tm.tm_year = year - 1900;
@@ -631,7 +632,8 @@ static int p12_alg_take(struct p12_walk *w, const char *what, const X509_ALGOR *
 			if (pbe2 && kdf_nid != NID_id_pbkdf2)
 				tsm_error("%s: the %s derives its key with %s, not PBKDF2 (what OpenSSL and"
 					  " Windows write): refused", w->path, what,
-					  kdf_nid != NID_undef ? OBJ_nid2sn(kdf_nid) : _("an unknown function"));
+					  kdf_nid != NID_undef ? OBJ_nid2sn(kdf_nid)
+							       : _("an unknown function"));
 			else
 				tsm_error("%s: the %s has malformed PBES2 parameters", w->path, what);
 			PBE2PARAM_free(pbe2);
@@ -656,7 +658,8 @@ static int p12_alg_take(struct p12_walk *w, const char *what, const X509_ALGOR *
 		return rc;
 	}
 	tsm_error("%s: the %s is encrypted with %s, not a password-based scheme of PKCS#12 or"
-		  " PKCS#5", w->path, what, nid != NID_undef ? OBJ_nid2sn(nid) : _("an unknown algorithm"));
+		  " PKCS#5", w->path, what,
+		  nid != NID_undef ? OBJ_nid2sn(nid) : _("an unknown algorithm"));
 	return -ENOTSUP;
 }
 

@@ -37,7 +37,8 @@ static void format_duration(double s, char *out, size_t n)
 		const char *unit;
 	} units[] = {
 		{ 365.25 * 86400 * 1e6, N_("million years") }, { 365.25 * 86400, N_("years") },
-		{ 86400, N_("days") }, { 3600, N_("hours") }, { 60, N_("minutes") }, { 1, N_("seconds") },
+		{ 86400, N_("days") }, { 3600, N_("hours") }, { 60, N_("minutes") },
+		{ 1, N_("seconds") },
 	};
 
 	if (s < 1) {

@@ -60,7 +60,8 @@ static const char *host_problem(const char *host)
 			return _("a host name label starts or ends with '-'");
 		for (size_t i = 0; i < n; i++) {
 			if (!host_label_char(label[i]))
-				return _("the host name holds a character other than letters, digits, '-' and '.'");
+				return _("the host name holds a character other than letters,"
+					 " digits, '-' and '.'");
 			if (label[i] < '0' || label[i] > '9')
 				numeric = false;
 		}
