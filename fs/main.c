@@ -347,17 +347,16 @@ static int run(struct fs *fs, struct fuse_args *args, struct fuse_cmdline_opts *
 		tsm_error("cannot start the catalog watcher");
 		goto out_unmount;
 	}
+	/* From here on the watcher's first poll may have started a
+	 * frontend's lease thread and stored its lease: a failure stops both
+	 * (out_stop_watcher), as an unmount does. */
 	if (fs_scrub_start(fs) < 0) {
 		tsm_error("cannot start the scrub");
-		fs_watcher_stop(fs);
-		goto out_unmount;
+		goto out_stop_watcher;
 	}
 	/* After fuse_daemonize: the server's thread must be the daemon's. */
-	if (fs_metrics_start(fs) < 0) {
-		fs_scrub_stop(fs);
-		fs_watcher_stop(fs);
-		goto out_unmount;
-	}
+	if (fs_metrics_start(fs) < 0)
+		goto out_stop_scrub;
 	tsm_info("serving %s on %s", fs->store_dir, cl->mountpoint);
 	if (cl->singlethread) {
 		rc = fuse_session_loop(fs->se);
@@ -375,11 +374,17 @@ static int run(struct fs *fs, struct fuse_args *args, struct fuse_cmdline_opts *
 		fuse_loop_cfg_destroy(config);
 	}
 	fs_metrics_stop(fs->metrics);
+	tsm_info("stopped serving %s", cl->mountpoint);
+out_stop_scrub:
 	fs_scrub_stop(fs);
+out_stop_watcher:
+	/* A poll stalled on the object store ends now rather than after its
+	 * timeout; then the lease's thread, and the lease. */
+	if (fs->remote)
+		tsm_frontend_interrupt(fs->refresh_store);
 	fs_watcher_stop(fs);
 	if (fs->remote)
 		tsm_frontend_stop(fs->refresh_store);
-	tsm_info("stopped serving %s", cl->mountpoint);
 out_unmount:
 	fuse_session_unmount(fs->se);
 out_signals:

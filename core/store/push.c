@@ -4,7 +4,9 @@
  * The order keeps every step safe to stop and run again:
  *   1. the target is recorded in the catalog (meta remote_push_target), so
  *      that a second run recognises a bucket it published to itself and
- *      any other store's catalog there is refused;
+ *      any other store's catalog there is refused; the prefix is claimed
+ *      (catalog/WRITER, tsm_remote_claim): of two stores pushed to one
+ *      prefix at once, one is refused before it uploads anything;
  *   2. under the write lock (no session changes a pack meanwhile), every
  *      pack the catalog names is uploaded unless its object already holds
  *      exactly its bytes (size and ETag, tsm_s3_object_same); each upload
@@ -46,15 +48,22 @@ static int push_claim(struct tsm_store *store, struct tsm_s3 *s3, const char *ta
 	}
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
-	if (ours)
-		return 0;
-	if ((rc = tsm_store_write_begin(store)) < 0)
-		return rc;
-	if ((rc = tsm_meta_set(store->db, MARKER, target)) < 0) {
-		tsm_store_write_abort(store);
-		return rc;
+	if (!ours) {
+		char id[33];
+
+		if ((rc = tsm_store_write_begin(store)) < 0)
+			return rc;
+		if ((rc = tsm_meta_set(store->db, MARKER, target)) < 0 ||
+		    (rc = tsm_remote_writer_id(store, true, id)) < 0) {
+			tsm_store_write_abort(store);
+			return rc;
+		}
+		if ((rc = tsm_store_write_commit(store)) < 0)
+			return rc;
 	}
-	return tsm_store_write_commit(store);
+	/* Before any pack goes up: one writer per prefix (of two pushes of
+	 * different stores there at once, one is refused here). */
+	return tsm_remote_claim(store, s3, false);
 }
 
 /* One pack: already there and the same, or uploaded and checked. */
@@ -185,6 +194,18 @@ int tsm_store_push(struct tsm_store *store, const struct tsm_store_push_options 
 	 * No transaction yet: the catalog is copied to be published. */
 	if ((rc = tsm_store_writers_lock(store)) < 0)
 		goto out;
+	/* Another push of this store may have finished while this one
+	 * waited for the lock: it is a writer on object storage now. */
+	{
+		char url[2048];
+
+		if (tsm_meta_get(store->db, "remote_url", url, sizeof(url)) == 0) {
+			tsm_error("%s was moved to %s by another push meanwhile: nothing to push",
+				  store->dir, url);
+			rc = -EALREADY;
+			goto out_abort;
+		}
+	}
 	if ((rc = pack_ids(store, &ids, &n)) < 0)
 		goto out_abort;
 	res->packs = n;

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <zstd.h>
 
 #include "store/meta.h"
@@ -120,6 +121,10 @@ struct tsm_frontend {
 	pthread_cond_t lease_wake;
 	pthread_t lease_thread;
 	bool lease_started, lease_stop, lease_due;
+	/* Set when the mount stops (tsm_frontend_interrupt, any thread): the
+	 * lease's and the poll's requests end at once (tsm_s3_set_stop). */
+	atomic_bool stopping;
+	_Atomic int64_t lease_expires; /* of the last lease stored */
 	_Atomic uint64_t hits, misses, fetched, streams_started, streamed;
 	_Atomic uint64_t rechecks; /* cached chunks hashed as read (cache_get) */
 	/* The cache's windows, sorted by pack and start (win_*). */
@@ -152,6 +157,7 @@ struct tsm_remote {
 	unsigned timeout;
 	struct tsm_frontend *fe; /* frontend: shared */
 	struct tsm_s3 *s3;       /* this handle's client, made at first use */
+	bool claimed;            /* writer: catalog/WRITER names this store */
 	uint8_t *winbuf;         /* frontend: WINDOW_BYTES for a fetch */
 	/* frontend: cache files lent to replies (tsm_remote_chunk_map) */
 	struct lent_window {
@@ -287,6 +293,10 @@ int tsm_remote_upload_session(struct tsm_store *store)
 		return 0;
 	if ((rc = tsm_remote_s3(store, &s3)) < 0)
 		return rc;
+	/* Inside the session's transaction: an id made here could roll back
+	 * with it, so a store without one claims at its publish. */
+	if ((rc = tsm_remote_claim(store, s3, false)) < 0)
+		return rc;
 	for (size_t i = 0; i < w->n_touched; i++) {
 		struct tsm_pack_touched *t = &w->touched[i];
 		char key[48];
@@ -310,6 +320,115 @@ int tsm_remote_upload_session(struct tsm_store *store)
 		}
 	}
 	return 0;
+}
+
+/* ---- writer: the claim on a prefix -------------------------------------------- */
+
+/* One writer per prefix.  Two stores writing under one prefix would name
+ * different packs pack-00000001.pack, overwrite each other's objects and
+ * CURRENT, and each one's gc would delete the other's packs.  The first
+ * writer to publish there (init --s3, store push, or a store made before
+ * the claim existed) creates catalog/WRITER naming its id, create-only
+ * (If-None-Match: *, tsm_s3_create_buf): of two at once, one creates it
+ * and the other is refused.  The id is random, kept in the catalog's meta
+ * (remote_writer_id; published copies drop every remote_* key).  A copy of
+ * a store's directory has the same id: it is the same writer. */
+#define WRITER_KEY "catalog/WRITER"
+#define WRITER_ID_META "remote_writer_id"
+#define WRITER_MAX 4096
+
+int tsm_remote_writer_id(struct tsm_store *store, bool make, char id[33])
+{
+	uint8_t raw[16];
+	int rc = tsm_meta_get(store->db, WRITER_ID_META, id, 33);
+
+	if (rc == 0 && strlen(id) == 32 && strspn(id, "0123456789abcdef") == 32)
+		return 0;
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	if (rc == 0) {
+		tsm_error("%s: the catalog's %s is not an id of 32 hex digits", store->dir,
+			  WRITER_ID_META);
+		return -EIO;
+	}
+	if (!make)
+		return -ENOENT;
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		tsm_error("%s: no random bytes for the store's writer id", store->dir);
+		return -EIO;
+	}
+	tsm_hex_encode(raw, sizeof(raw), id);
+	return tsm_meta_set(store->db, WRITER_ID_META, id);
+}
+
+/* The value of the line "NAME VALUE" of @text, escaped for a log line
+ * (tsm_s3_escape), or "?". */
+static void writer_field(const char *text, const char *name, char *out, size_t n)
+{
+	size_t nlen = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, name, nlen) == 0 && p[nlen] == ' ') {
+			tsm_s3_escape(p + nlen + 1, strcspn(p + nlen + 1, "\n"), out, n);
+			return;
+		}
+	snprintf(out, n, "?");
+}
+
+int tsm_remote_claim(struct tsm_store *store, struct tsm_s3 *s3, bool make_id)
+{
+	char id[33], host[256] = "", text[WRITER_MAX], *have = NULL;
+	size_t len;
+	int rc;
+
+	if (store->remote && store->remote->claimed)
+		return 0;
+	if ((rc = tsm_remote_writer_id(store, make_id, id)) < 0)
+		return rc == -ENOENT ? 0 : rc; /* a store of before the claim: at its publish */
+	gethostname(host, sizeof(host) - 1);
+	snprintf(text, sizeof(text), "tsmedia-writer 1\nstore %s\nhost %s\ndir %s\nsince %lld\n", id,
+		 host, store->dir, (long long)time(NULL));
+	for (int tries = 0; tries < 3; tries++) {
+		rc = tsm_s3_create_buf(s3, WRITER_KEY, text, strlen(text));
+		if (rc == 0) {
+			tsm_info("%s is now written by the store %s only (%s%s)", tsm_s3_location(s3),
+				 store->dir, tsm_s3_location(s3), WRITER_KEY);
+			break;
+		}
+		if (rc != -EEXIST)
+			return rc;
+		free(have);
+		have = NULL;
+		rc = tsm_s3_get_small(s3, WRITER_KEY, WRITER_MAX, &have, &len);
+		if (rc == -ENOENT)
+			continue; /* removed meanwhile: create it again */
+		if (rc < 0)
+			return rc;
+		char who[4 * 40 + 1];
+
+		writer_field(have, "store", who, sizeof(who));
+		if (strncmp(have, "tsmedia-writer 1\n", 17) == 0 && strcmp(who, id) == 0) {
+			rc = 0;
+			break;
+		}
+		char whost[4 * 64 + 1], wdir[4 * 200 + 1];
+
+		writer_field(have, "host", whost, sizeof(whost));
+		writer_field(have, "dir", wdir, sizeof(wdir));
+		tsm_error("%s belongs to another store (its %s names the store %s, %s on %s): %s "
+			  "does not write there; give it a prefix of its own",
+			  tsm_s3_location(s3), WRITER_KEY, who, wdir, whost, store->dir);
+		free(have);
+		return -EEXIST;
+	}
+	free(have);
+	if (rc == -ENOENT) {
+		tsm_error("%s%s keeps disappearing: not claimed", tsm_s3_location(s3), WRITER_KEY);
+		return -EIO;
+	}
+	if (rc == 0 && store->remote)
+		store->remote->claimed = true;
+	return rc;
 }
 
 /* ---- writer: publishing the catalog ------------------------------------------ */
@@ -483,6 +602,9 @@ int tsm_remote_publish_to(struct tsm_store *store, struct tsm_s3 *s3, int64_t *g
 	uint64_t size;
 	int fd, rc;
 
+	/* After the commit: no transaction for an id to roll back with. */
+	if ((rc = tsm_remote_claim(store, s3, true)) < 0)
+		return rc;
 	rc = current_get(s3, &cur);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
@@ -634,7 +756,11 @@ static int frontend_poll_catalog(struct tsm_store *store, struct tsm_frontend *f
 	char tmp[4096];
 	int rc;
 
-	if ((rc = tsm_remote_s3(store, &s3)) < 0 || (rc = current_get(s3, &cur)) < 0)
+	if ((rc = tsm_remote_s3(store, &s3)) < 0)
+		return rc;
+	/* A poll stalled on the object store does not hold an unmount up. */
+	tsm_s3_set_stop(s3, &fe->stopping);
+	if ((rc = current_get(s3, &cur)) < 0)
 		return rc;
 	if (cur.generation == fe->generation)
 		return 0;
@@ -888,6 +1014,8 @@ static int frontend_lease_write(struct tsm_s3 *s3, int dir_fd, struct tsm_fronte
 	snprintf(key, sizeof(key), "leases/%s", fe->id);
 	rc = tsm_s3_put_buf(s3, key, text, len);
 	free(text);
+	if (rc == 0)
+		atomic_store(&fe->lease_expires, now + fe->lease_ttl);
 	return rc;
 }
 
@@ -930,6 +1058,10 @@ static void *lease_main(void *arg)
 		if (ts.tv_sec >= next_lease || due || pins_changed) {
 			int rc = s3 ? 0 : tsm_s3_new(&cfg, &s3);
 
+			/* A renewal stalled on the object store (up to the
+			 * configured timeout) ends when the mount stops. */
+			if (rc == 0)
+				tsm_s3_set_stop(s3, &fe->stopping);
 			if (rc == 0)
 				rc = frontend_lease_write(s3, dir_fd, fe, (int64_t)ts.tv_sec);
 			next_lease = rc < 0 ? ts.tv_sec + 1 : ts.tv_sec + (fe->lease_ttl + 2) / 3;
@@ -990,17 +1122,32 @@ int tsm_frontend_poll(struct tsm_store *store, bool *changed_ret)
 	return rc;
 }
 
+void tsm_frontend_interrupt(struct tsm_store *store)
+{
+	if (tsm_remote_is_frontend(store))
+		atomic_store(&store->remote->fe->stopping, true);
+}
+
+/* How long the last request of a stopping frontend, its lease's removal,
+ * may take: an object store that does not answer leaves the lease to
+ * expire rather than hold the unmount (docs/scale.md, "What happens
+ * when"). */
+#define LEASE_DELETE_MS 3000
+
 void tsm_frontend_stop(struct tsm_store *store)
 {
 	struct tsm_frontend *fe;
 	struct tsm_s3 *s3;
 	char key[96];
 	bool started;
+	int rc;
 
 	if (!tsm_remote_is_frontend(store))
 		return;
 	fe = store->remote->fe;
-	/* The lease thread first: nothing renews the lease once it is gone. */
+	/* The lease thread first: nothing renews the lease once it is gone.
+	 * A request of it under way ends at once. */
+	atomic_store(&fe->stopping, true);
 	pthread_mutex_lock(&fe->lease_lock);
 	fe->lease_stop = true;
 	started = fe->lease_started;
@@ -1012,7 +1159,15 @@ void tsm_frontend_stop(struct tsm_store *store)
 	if (tsm_remote_s3(store, &s3) < 0)
 		return;
 	snprintf(key, sizeof(key), "leases/%s", fe->id);
-	tsm_s3_delete(s3, key);
+	/* The last request, bounded: this handle's client was told to stop
+	 * with the poll's requests. */
+	tsm_s3_set_stop(s3, NULL);
+	tsm_s3_set_deadline(s3, LEASE_DELETE_MS);
+	rc = tsm_s3_delete(s3, key);
+	tsm_s3_set_deadline(s3, 0);
+	if (rc < 0 && atomic_load(&fe->lease_expires))
+		tsm_warn("the lease %s%s was not removed: it expires at %lld (unix time)",
+			 tsm_s3_location(s3), key, (long long)atomic_load(&fe->lease_expires));
 }
 
 int tsm_frontend_stats(struct tsm_frontend_stats *stats)
@@ -2713,6 +2868,9 @@ int tsm_remote_gc(struct tsm_store *store, int64_t grace, struct tsm_gc_result *
 	if (!tsm_remote_is_writer(store))
 		return 0;
 	if ((rc = tsm_remote_s3(store, &w.s3)) < 0)
+		return rc;
+	/* Another store's packs under this prefix are not ours to delete. */
+	if ((rc = tsm_remote_claim(store, w.s3, false)) < 0)
 		return rc;
 	if ((rc = tsm_db_prepare(store->db, "SELECT 1 FROM packs WHERE id = ?", &w.known)) < 0)
 		return rc;

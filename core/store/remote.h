@@ -36,6 +36,16 @@ struct tsm_gc_result;
 
 struct tsm_remote;
 
+/* The store's writer id (32 hex digits, meta remote_writer_id) into @id;
+ * made and stored when it has none and @make, else -ENOENT. */
+int tsm_remote_writer_id(struct tsm_store *store, bool make, char id[33]);
+/* Claims @s3's prefix for @store (catalog/WRITER, created only if absent):
+ * 0 when it is the store's, -EEXIST (logged, naming the location and the
+ * other store) when another store has it.  A store without an id gets
+ * one when @make_id (never inside a write transaction), else is let go
+ * (0) until its publish claims.  Once claimed, a handle does not ask again. */
+int tsm_remote_claim(struct tsm_store *store, struct tsm_s3 *s3, bool make_id);
+
 /* At open: what the store is (a writer by its meta, a frontend by the
  * process's registration, else local: store->remote stays NULL). */
 int tsm_remote_attach(struct tsm_store *store);

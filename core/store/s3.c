@@ -33,7 +33,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,10 +68,56 @@ struct tsm_s3 {
 	char *userpwd;  /* KEY:SECRET (never logged) */
 	char *token;    /* x-amz-security-token header, or NULL */
 	unsigned timeout;
+	unsigned deadline_ms;      /* a whole request's limit (0: none) */
+	const atomic_bool *stop;   /* set: requests end at once (tsm_s3_set_stop) */
 };
 
+/* libcurl keeps copies of what it is given and of what it derives from
+ * it: the "KEY:SECRET" of CURLOPT_USERPWD (its option strings, the
+ * connection's user and password), SigV4's "AWS4"+SECRET key and HMAC
+ * contexts, the request's headers with the session token in its buffers.
+ * It frees them with plain free() (curl 7.88: Curl_freeset(),
+ * Curl_free_idnconverted_hostname...).  Its memory functions can be
+ * replaced before it is initialised (curl_global_init_mem,
+ * https://curl.se/libcurl/c/curl_global_init_mem.html): every block it
+ * frees or moves is wiped first, so none of those copies outlives its
+ * use in freed memory.  What this cannot reach: copies libcurl holds
+ * while a handle or a kept-alive connection lives (it needs them for the
+ * next request), and derived keys it leaves in its stack frames. */
+static void curl_free_wiped(void *p)
+{
+	if (!p)
+		return;
+	OPENSSL_cleanse(p, malloc_usable_size(p));
+	free(p);
+}
+
+static void *curl_realloc_wiped(void *p, size_t n)
+{
+	size_t have;
+	void *q;
+
+	if (!p)
+		return malloc(n);
+	if (!n) {
+		curl_free_wiped(p);
+		return NULL;
+	}
+	/* Not realloc(): it would free the old block unwiped. */
+	have = malloc_usable_size(p);
+	if (!(q = malloc(n)))
+		return NULL;
+	memcpy(q, p, have < n ? have : n);
+	curl_free_wiped(p);
+	return q;
+}
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void)
+{
+	curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, curl_free_wiped, curl_realloc_wiped,
+			     strdup, calloc);
+}
 
 int tsm_s3_parse_url(const char *url, char **bucket_ret, char **prefix_ret)
 {
@@ -232,6 +280,21 @@ missing:
 	return -EACCES;
 }
 
+/* @a @sep @b in a buffer of exactly their size: not asprintf(), which
+ * builds its result in a working buffer that it frees unwiped. */
+static char *secret_join(const char *a, const char *sep, const char *b)
+{
+	size_t na = strlen(a), ns = strlen(sep), nb = strlen(b);
+	char *out = malloc(na + ns + nb + 1);
+
+	if (out) {
+		memcpy(out, a, na);
+		memcpy(out + na, sep, ns);
+		memcpy(out + na + ns, b, nb + 1);
+	}
+	return out;
+}
+
 int tsm_s3_new(const struct tsm_s3_config *config, struct tsm_s3 **s3_ret)
 {
 	char key[CRED_MAX], secret[CRED_MAX], token[CRED_MAX];
@@ -301,20 +364,22 @@ int tsm_s3_new(const struct tsm_s3_config *config, struct tsm_s3 **s3_ret)
 	    asprintf(&s3->location, "s3://%s/%s", s3->bucket, s3->prefix) < 0 ||
 	    asprintf(&s3->sigv4, "aws:amz:%s:s3", config->region && *config->region
 							    ? config->region : "us-east-1") < 0 ||
-	    asprintf(&s3->userpwd, "%s:%s", key, secret) < 0 ||
-	    (token[0] && asprintf(&s3->token, "x-amz-security-token: %s", token) < 0))
+	    !(s3->userpwd = secret_join(key, ":", secret)) ||
+	    (token[0] && !(s3->token = secret_join("x-amz-security-token", ": ", token))))
 		goto out_wipe;
 	if (!(s3->curl = curl_easy_init()))
 		goto out_wipe;
 	s3->timeout = config->timeout ? config->timeout : 30;
-	OPENSSL_cleanse(secret, sizeof(secret));
-	OPENSSL_cleanse(token, sizeof(token));
+	rc = 0;
 	*s3_ret = s3;
-	return 0;
 out_wipe:
+	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(secret, sizeof(secret));
-out_free:
 	OPENSSL_cleanse(token, sizeof(token));
+	if (rc < 0)
+		tsm_s3_free(s3);
+	return rc;
+out_free:
 	tsm_s3_free(s3);
 	return rc;
 }
@@ -323,8 +388,12 @@ void tsm_s3_free(struct tsm_s3 *s3)
 {
 	if (!s3)
 		return;
-	if (s3->curl)
+	/* The handle's copies of the credentials (its option strings) go
+	 * before the handle: freed, and so wiped (curl_free_wiped). */
+	if (s3->curl) {
+		curl_easy_reset(s3->curl);
 		curl_easy_cleanup(s3->curl);
+	}
 	/* Secrets are wiped, not only freed (DESIGN.md: secrets are used, not
 	 * kept): the secret key and the session token. */
 	if (s3->userpwd)
@@ -342,6 +411,25 @@ void tsm_s3_free(struct tsm_s3 *s3)
 }
 
 const char *tsm_s3_location(const struct tsm_s3 *s3) { return s3->location; }
+
+void tsm_s3_set_stop(struct tsm_s3 *s3, const atomic_bool *stop) { s3->stop = stop; }
+
+void tsm_s3_set_deadline(struct tsm_s3 *s3, unsigned ms) { s3->deadline_ms = ms; }
+
+/* Called by libcurl about once a second while a request waits, and often
+ * while bytes move (https://curl.se/libcurl/c/CURLOPT_XFERINFOFUNCTION.html):
+ * a non-zero return ends the transfer with CURLE_ABORTED_BY_CALLBACK. */
+static int stop_check(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		      curl_off_t ulnow)
+{
+	const atomic_bool *stop = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(stop) ? 1 : 0;
+}
 
 /* ---- one request --------------------------------------------------------- */
 
@@ -541,6 +629,7 @@ struct request {
 	const char *payload_sha256; /* hex; NULL: of no bytes */
 	const char *content_md5;    /* base64, or NULL */
 	const char *extra_header;   /* one more "Name: value", or NULL */
+	bool create_only;           /* If-None-Match: *; 412 is -EEXIST, quietly */
 	struct sink *sink;
 	struct head *head;
 	long status;
@@ -595,6 +684,8 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 			  s3->location, shown);
 		return -EINVAL;
 	}
+	if (s3->stop && atomic_load(s3->stop))
+		return -ECANCELED;
 	curl_easy_reset(c);
 	if (asprintf(&url, "%s/%s/%s%s%s%s", s3->endpoint, s3->bucket, rq->key ? s3->prefix : "",
 		     rq->key ? rq->key : "", rq->query ? "?" : "", rq->query ? rq->query : "") < 0) {
@@ -628,6 +719,15 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 			goto out;
 		hdrs = h;
 	}
+	/* Conditional writes: "If-None-Match: *" stores the object only if
+	 * no object has its key, else 412 Precondition Failed
+	 * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html,
+	 * RFC 9110 section 13.1.2); radosgw honours it too. */
+	if (rq->create_only) {
+		if (!(h = curl_slist_append(hdrs, "If-None-Match: *")))
+			goto out;
+		hdrs = h;
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s3->sigv4);
@@ -639,6 +739,13 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)s3->timeout);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (s3->deadline_ms)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s3->deadline_ms);
+	if (s3->stop) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_check);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)s3->stop);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, rq->head);
 	if (rq->range)
@@ -674,6 +781,16 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 	}
 	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rq->status);
+	if (cc == CURLE_ABORTED_BY_CALLBACK && s3->stop && atomic_load(s3->stop)) {
+		tsm_debug("%s %s%s: stopped", rq->method, s3->location, rq->key ? rq->key : "");
+		rc = -ECANCELED;
+		goto out;
+	}
+	/* Create-only (If-None-Match: *) and the object is there. */
+	if (rq->status == 412 && rq->create_only) {
+		rc = -EEXIST;
+		goto out;
+	}
 	/* The status first: an error's body may not fit a buffer sized for
 	 * the object (a 404 for a small range), which is no reason to call it
 	 * anything but a 404. */
@@ -724,6 +841,9 @@ static int s3_perform(struct tsm_s3 *s3, struct request *rq)
 	}
 	rc = 0;
 out:
+	/* The handle lets go of the credentials between requests (its copies
+	 * freed, and so wiped), and of the header list freed below. */
+	curl_easy_reset(c);
 	curl_slist_free_all(hdrs);
 	free(url);
 	free(sha_hdr);
@@ -781,7 +901,7 @@ out:
 	return rc;
 }
 
-static int s3_put_single(struct tsm_s3 *s3, const char *key, struct source *src)
+static int s3_put_single(struct tsm_s3 *s3, const char *key, struct source *src, bool create_only)
 {
 	char sha_hex[TSM_SHA256_HEX_LEN + 1], md5_b64[32], md5_hex[33];
 	struct head head = { 0 };
@@ -797,6 +917,7 @@ static int s3_put_single(struct tsm_s3 *s3, const char *key, struct source *src)
 	}
 	rq.payload_sha256 = sha_hex;
 	rq.content_md5 = md5_b64;
+	rq.create_only = create_only;
 	if ((rc = s3_perform(s3, &rq)) < 0)
 		return rc;
 	if (src->read_err) {
@@ -1141,7 +1262,7 @@ static int s3_put(struct tsm_s3 *s3, const char *key, struct source *src)
 
 	if ((rc = part_size_get(src->len, &part)) < 0)
 		return rc;
-	return src->len > part ? s3_put_multipart(s3, key, src, part) : s3_put_single(s3, key, src);
+	return src->len > part ? s3_put_multipart(s3, key, src, part) : s3_put_single(s3, key, src, false);
 }
 
 /* The ETag @key should have if it holds the @len bytes of @fd, uploaded
@@ -1212,6 +1333,13 @@ int tsm_s3_put_buf(struct tsm_s3 *s3, const char *key, const void *buf, size_t l
 	struct source src = { .buf = buf, .fd = -1, .len = len };
 
 	return s3_put(s3, key, &src);
+}
+
+int tsm_s3_create_buf(struct tsm_s3 *s3, const char *key, const void *buf, size_t len)
+{
+	struct source src = { .buf = buf, .fd = -1, .len = len };
+
+	return s3_put_single(s3, key, &src, true);
 }
 
 /* A ranged GET of @len bytes at @offset into @sink: the answer must be 206
@@ -1451,6 +1579,70 @@ static int query_escape(const char *in, char *out, size_t n)
  * a service that keeps answering "truncated" is not followed forever. */
 #define LIST_PAGES_MAX 10000
 
+/* The continuation tokens (or markers) one listing was given, by their
+ * SHA-256: a token given again means the service leads back to a page it
+ * gave already (A, B, A, ...), which it would do forever; ListObjectsV2
+ * says only that a token continues where its page ended
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html,
+ * NextContinuationToken), so a repeated one can only be a cycle.  An open
+ * hash table, grown at half full. */
+struct token_seen {
+	struct token_slot {
+		uint8_t hash[TSM_SHA256_LEN];
+		unsigned page; /* 0: empty */
+	} *slots;
+	size_t cap, n;
+};
+
+static void token_seen_free(struct token_seen *t) { free(t->slots); }
+
+static size_t token_slot_of(const uint8_t hash[TSM_SHA256_LEN], size_t cap)
+{
+	uint64_t v;
+
+	memcpy(&v, hash, sizeof(v));
+	return (size_t)v & (cap - 1);
+}
+
+/* 0 and the page that gave @token before in *@page_ret, or 0 when it is
+ * new (and now remembered as page @page); -ENOMEM. */
+static int token_seen_add(struct token_seen *t, const char *token, unsigned page,
+			  unsigned *page_ret)
+{
+	uint8_t h[TSM_SHA256_LEN];
+	size_t i;
+
+	*page_ret = 0;
+	if (t->n + 1 > t->cap / 2) {
+		size_t cap = t->cap ? 2 * t->cap : 64;
+		struct token_slot *slots = calloc(cap, sizeof(*slots));
+
+		if (!slots)
+			return -ENOMEM;
+		for (size_t k = 0; k < t->cap; k++) {
+			if (!t->slots[k].page)
+				continue;
+			for (i = token_slot_of(t->slots[k].hash, cap); slots[i].page;
+			     i = (i + 1) & (cap - 1))
+				;
+			slots[i] = t->slots[k];
+		}
+		free(t->slots);
+		t->slots = slots;
+		t->cap = cap;
+	}
+	tsm_sha256(token, strlen(token), h);
+	for (i = token_slot_of(h, t->cap); t->slots[i].page; i = (i + 1) & (t->cap - 1))
+		if (memcmp(t->slots[i].hash, h, sizeof(h)) == 0) {
+			*page_ret = t->slots[i].page;
+			return 0;
+		}
+	memcpy(t->slots[i].hash, h, sizeof(h));
+	t->slots[i].page = page;
+	t->n++;
+	return 0;
+}
+
 /* "&max-keys=N" when TSMEDIA_S3_LIST_KEYS asks for pages of N (1-1000)
  * keys (not documented for users: the tests make a service page its
  * listings), else "" (the service's 1000). */
@@ -1470,10 +1662,11 @@ static void list_max_keys(char out[32])
 
 int tsm_s3_list(struct tsm_s3 *s3, const char *prefix, tsm_s3_list_fn fn, void *ctx)
 {
-	char full[1024], esc[3200], etoken[3200], *token = NULL, *query = NULL, *prev = NULL;
+	char full[1024], esc[3200], etoken[3200], *token = NULL, *query = NULL;
 	char max_keys[32];
+	struct token_seen seen = { 0 };
 	size_t plen = strlen(s3->prefix);
-	unsigned pages = 0;
+	unsigned pages = 0, before;
 	int rc;
 
 	snprintf(full, sizeof(full), "%s%s", s3->prefix, prefix);
@@ -1521,21 +1714,20 @@ int tsm_s3_list(struct tsm_s3 *s3, const char *prefix, tsm_s3_list_fn fn, void *
 		query = NULL;
 		if (rc < 0 || !truncated)
 			break;
-		/* A token that does not move would list the same page again. */
-		if (prev && strcmp(prev, token) == 0) {
-			tsm_error("listing %s%s: the service gave the same continuation token twice",
-				  s3->location, prefix);
-			rc = -EIO;
+		/* A token given before (the same one again, or a cycle of
+		 * them) would list the same pages again, forever. */
+		if ((rc = token_seen_add(&seen, token, pages, &before)) < 0)
 			break;
-		}
-		free(prev);
-		if (!(prev = strdup(token))) {
-			rc = -ENOMEM;
+		if (before) {
+			tsm_error("listing %s%s: page %u gave the continuation token page %u gave "
+				  "(the service leads in a cycle): stopped",
+				  s3->location, prefix, pages, before);
+			rc = -EIO;
 			break;
 		}
 	}
 	free(token);
-	free(prev);
+	token_seen_free(&seen);
 	return rc;
 }
 
@@ -1597,9 +1789,10 @@ out:
 int tsm_s3_uploads_list(struct tsm_s3 *s3, const char *prefix, tsm_s3_upload_fn fn, void *ctx)
 {
 	char full[1024], esc[3200], ekm[3200], eim[3200], *km = NULL, *im = NULL;
-	char *query = NULL, *prev = NULL;
+	char *query = NULL;
+	struct token_seen seen = { 0 };
 	size_t plen = strlen(s3->prefix);
-	unsigned pages = 0;
+	unsigned pages = 0, before;
 	int rc;
 
 	snprintf(full, sizeof(full), "%s%s", s3->prefix, prefix);
@@ -1649,26 +1842,28 @@ int tsm_s3_uploads_list(struct tsm_s3 *s3, const char *prefix, tsm_s3_upload_fn 
 		query = NULL;
 		if (rc < 0 || !truncated)
 			break;
-		/* Markers that do not move would list the same page again. */
+		/* Markers given before would list the same pages again. */
 		char *now = NULL;
 
 		if (asprintf(&now, "%s\n%s", km, im) < 0) {
 			rc = -ENOMEM;
 			break;
 		}
-		if (prev && strcmp(prev, now) == 0) {
-			free(now);
-			tsm_error("listing %s%s: the service gave the same continuation token twice",
-				  s3->location, prefix);
+		rc = token_seen_add(&seen, now, pages, &before);
+		free(now);
+		if (rc < 0)
+			break;
+		if (before) {
+			tsm_error("listing %s%s: page %u gave the continuation token page %u gave "
+				  "(the service leads in a cycle): stopped",
+				  s3->location, prefix, pages, before);
 			rc = -EIO;
 			break;
 		}
-		free(prev);
-		prev = now;
 	}
 	free(km);
 	free(im);
-	free(prev);
+	token_seen_free(&seen);
 	return rc;
 }
 

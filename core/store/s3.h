@@ -14,6 +14,7 @@
 #ifndef TSMEDIA_S3_H
 #define TSMEDIA_S3_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,15 @@ int tsm_s3_new(const struct tsm_s3_config *config, struct tsm_s3 **s3_ret);
 void tsm_s3_free(struct tsm_s3 *s3);
 /* "s3://BUCKET/PREFIX": for messages. */
 const char *tsm_s3_location(const struct tsm_s3 *s3);
+/* From now on, a request of @s3 (one under way included) ends within about
+ * a second of *@stop becoming true, with -ECANCELED (not logged as an
+ * error); a request started after it fails at once.  @stop (NULL: none)
+ * belongs to the caller and outlives @s3's requests; another thread may
+ * set it at any time (an unmount stopping a thread stalled on a request). */
+void tsm_s3_set_stop(struct tsm_s3 *s3, const atomic_bool *stop);
+/* Each request from now on takes at most @ms milliseconds in all (0: no
+ * limit but the stall timeout of the configuration). */
+void tsm_s3_set_deadline(struct tsm_s3 *s3, unsigned ms);
 
 /* Splits s3://BUCKET[/PREFIX]; -EINVAL (logged) when it is not one. */
 int tsm_s3_parse_url(const char *url, char **bucket_ret, char **prefix_ret);
@@ -51,6 +61,10 @@ int tsm_s3_parse_url(const char *url, char **bucket_ret, char **prefix_ret);
  * checked, the upload aborted on any failure. */
 int tsm_s3_put_fd(struct tsm_s3 *s3, const char *key, int fd, uint64_t len);
 int tsm_s3_put_buf(struct tsm_s3 *s3, const char *key, const void *buf, size_t len);
+/* The same as one PUT that only creates: -EEXIST (not logged) when @key is
+ * there already, whoever made it (If-None-Match: *; of two at once, one
+ * gets -EEXIST). */
+int tsm_s3_create_buf(struct tsm_s3 *s3, const char *key, const void *buf, size_t len);
 /* Exactly @len bytes of @key from @offset (a ranged GET). */
 int tsm_s3_get_range(struct tsm_s3 *s3, const char *key, uint64_t offset, size_t len,
 		     void *buf);

@@ -247,7 +247,14 @@ int tsm_frontend_setup(const struct tsm_frontend_options *opts, char **store_dir
  * after a switch).  A failure (the object store away) is logged and
  * returned; the catalog stays as it was. */
 int tsm_frontend_poll(struct tsm_store *store, bool *changed_ret);
-/* Stops the lease's thread and removes the lease (a clean stop). */
+/* Any thread, at once: the frontend is stopping; requests of the lease's
+ * thread and of tsm_frontend_poll() under way or to come end (-ECANCELED)
+ * within about a second, so that nothing waits for an object store that
+ * does not answer.  Call it before waiting for the thread that polls. */
+void tsm_frontend_interrupt(struct tsm_store *store);
+/* Stops the lease's thread and removes the lease (a clean stop); the
+ * removal gives up after a few seconds, leaving the lease to expire.
+ * After the thread that polls has stopped. */
 void tsm_frontend_stop(struct tsm_store *store);
 /* The frontend this process serves (for the mount's metrics; any thread):
  * its catalog generation, cache use and limit, chunk reads served from the
