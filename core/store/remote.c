@@ -7,6 +7,7 @@
  *   catalog/GENERATION.db     a published catalog (sqlite database)
  *   catalog/CURRENT           which generation is current, and its SHA-256
  *   leases/FRONTEND-ID        what a frontend still serves, until when
+ *   catalog/WRITER            the one store that writes here (tsm_remote_claim)
  *
  * sqlite's online backup API (https://www.sqlite.org/backup.html) makes
  * the published copy (a consistent snapshot of the writer's catalog, read
@@ -361,18 +362,44 @@ int tsm_remote_writer_id(struct tsm_store *store, bool make, char id[33])
 	return tsm_meta_set(store->db, WRITER_ID_META, id);
 }
 
-/* The value of the line "NAME VALUE" of @text, escaped for a log line
- * (tsm_s3_escape), or "?". */
-static void writer_field(const char *text, const char *name, char *out, size_t n)
+int tsm_remote_writer_parse(const char *text, size_t len, struct tsm_remote_writer *w)
 {
-	size_t nlen = strlen(name);
+	const char *p = text, *end = text + len;
+	bool first = true;
 
-	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (strncmp(p, name, nlen) == 0 && p[nlen] == ' ') {
-			tsm_s3_escape(p + nlen + 1, strcspn(p + nlen + 1, "\n"), out, n);
-			return;
+	memset(w, 0, sizeof(*w));
+	/* Lines "NAME VALUE\n" as tsm_remote_claim writes them; the first
+	 * names the format, "store" is required, unknown names are let be
+	 * (a later version may add some). */
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *sp = memchr(p, ' ', n);
+
+		if (!nl || memchr(p, 0, n))
+			return -EIO;
+		if (first) {
+			if (n != 16 || memcmp(p, "tsmedia-writer 1", 16) != 0)
+				return -EIO;
+			first = false;
+		} else if (!sp) {
+			return -EIO;
+		} else {
+			size_t name = (size_t)(sp - p), vlen = n - name - 1;
+
+			if (name == 5 && memcmp(p, "store", 5) == 0) {
+				if (vlen != 32 || strspn(sp + 1, "0123456789abcdef") < 32)
+					return -EIO;
+				memcpy(w->store, sp + 1, 32);
+			} else if (name == 4 && memcmp(p, "host", 4) == 0) {
+				tsm_s3_escape(sp + 1, vlen, w->host, sizeof(w->host));
+			} else if (name == 3 && memcmp(p, "dir", 3) == 0) {
+				tsm_s3_escape(sp + 1, vlen, w->dir, sizeof(w->dir));
+			}
 		}
-	snprintf(out, n, "?");
+		p = nl + 1;
+	}
+	return w->store[0] ? 0 : -EIO;
 }
 
 int tsm_remote_claim(struct tsm_store *store, struct tsm_s3 *s3, bool make_id)
@@ -404,20 +431,22 @@ int tsm_remote_claim(struct tsm_store *store, struct tsm_s3 *s3, bool make_id)
 			continue; /* removed meanwhile: create it again */
 		if (rc < 0)
 			return rc;
-		char who[4 * 40 + 1];
+		struct tsm_remote_writer w;
 
-		writer_field(have, "store", who, sizeof(who));
-		if (strncmp(have, "tsmedia-writer 1\n", 17) == 0 && strcmp(who, id) == 0) {
+		if (tsm_remote_writer_parse(have, len, &w) < 0) {
+			tsm_error("%s%s is not a claim tsmedia makes: %s does not write under %s",
+				  tsm_s3_location(s3), WRITER_KEY, store->dir, tsm_s3_location(s3));
+			free(have);
+			return -EIO;
+		}
+		if (strcmp(w.store, id) == 0) {
 			rc = 0;
 			break;
 		}
-		char whost[4 * 64 + 1], wdir[4 * 200 + 1];
-
-		writer_field(have, "host", whost, sizeof(whost));
-		writer_field(have, "dir", wdir, sizeof(wdir));
 		tsm_error("%s belongs to another store (its %s names the store %s, %s on %s): %s "
 			  "does not write there; give it a prefix of its own",
-			  tsm_s3_location(s3), WRITER_KEY, who, wdir, whost, store->dir);
+			  tsm_s3_location(s3), WRITER_KEY, w.store, w.dir[0] ? w.dir : "?",
+			  w.host[0] ? w.host : "?", store->dir);
 		free(have);
 		return -EEXIST;
 	}

@@ -36,6 +36,14 @@ struct tsm_gc_result;
 
 struct tsm_remote;
 
+/* catalog/WRITER as read back (foreign input: any bytes).  @host and @dir
+ * are escaped for log lines (tsm_s3_escape), "" when absent. */
+struct tsm_remote_writer {
+	char store[33];
+	char host[4 * 64 + 1];
+	char dir[4 * 200 + 1];
+};
+int tsm_remote_writer_parse(const char *text, size_t len, struct tsm_remote_writer *w);
 /* The store's writer id (32 hex digits, meta remote_writer_id) into @id;
  * made and stored when it has none and @make, else -ENOENT. */
 int tsm_remote_writer_id(struct tsm_store *store, bool make, char id[33]);

@@ -4,6 +4,7 @@
  * 0x02 a frontend's lease (leases/ID, read by the writer's gc),
  * 0x04 a ListMultipartUploads answer (libxml2), as gc lists incomplete
  * uploads (keys must be under "site1/"),
+ * 0x05 catalog/WRITER (the claim of the one writer on a prefix),
  * anything else: a ListObjectsV2 answer (libxml2), as gc and `frontends`
  * list the bucket. */
 #include <stdbool.h>
@@ -57,6 +58,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		ok = tsm_remote_lease_parse(text, size - 1, &lease, &pinned) == 0;
 		tsm_pinned_clear(&pinned);
+	} else if (data[0] == 0x05) {
+		struct tsm_remote_writer w;
+
+		ok = tsm_remote_writer_parse(text, size - 1, &w) == 0;
 	} else if (data[0] == 0x04) {
 		size_t seen = 0;
 		bool truncated;
@@ -74,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ok = tsm_s3_list_parse(text, size - 1, 0, count_key, &seen, &truncated, &token) == 0;
 		free(token);
 	}
-	fuzz_expect_valid(ok, "a CURRENT pointer, lease or bucket listing");
+	fuzz_expect_valid(ok, "a CURRENT pointer, lease, writer claim or bucket listing");
 	free(text);
 	return 0;
 }

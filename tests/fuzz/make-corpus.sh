@@ -436,6 +436,7 @@ seeds_remote() {
 	mkdir -p "$d"
 	printf '\x01tsmedia-catalog 1\ngeneration 7\nsha256 %s\nsize 118784\n' \
 		"$(printf x | sha256sum | cut -d' ' -f1)" >"$d/current.bin"
+	printf '\x05tsmedia-writer 1\nstore 27d4ce3008348c670dbcab99e438601b\nhost site-server\ndir /var/lib/tsmedia\nsince 1764680000\n' >"$d/writer.bin"
 	printf '\x02tsmedia-lease 1\nfrontend dp-01.example\ngeneration 7\nrenewed 1764680000\nexpires 1764680060\ncache-bytes 1048576\ncache-limit 10737418240\nmedia-version 3\ncontent-version 12\ncontent-version 14\n' >"$d/lease.bin"
 	printf '\x03<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><Prefix>site1/packs/</Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Contents><Key>site1/packs/pack-00000001.pack</Key><LastModified>2026-12-02T13:00:00.000Z</LastModified><ETag>&quot;0f343b0931126a20f133d67c2b018a3b&quot;</ETag><Size>1048576</Size><StorageClass>STANDARD</StorageClass></Contents><Contents><Key>site1/packs/pack-00000002.pack</Key><LastModified>2026-12-02T13:01:00.000Z</LastModified><Size>4096</Size></Contents></ListBucketResult>\n' >"$d/list.bin"
 	printf '\x03<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken><Contents><Key>site1/leases/fe1</Key><Size>200</Size></Contents></ListBucketResult>\n' >"$d/list-truncated.bin"

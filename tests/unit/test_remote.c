@@ -423,6 +423,41 @@ static void test_config_refused(void **state)
 	}
 }
 
+/* catalog/WRITER as tsm_remote_claim writes it, and what is refused: no
+ * format line, no store id or one that is not 32 hex digits, a line
+ * without its newline, a NUL; the host and the directory reach log lines
+ * escaped. */
+static void test_writer(void **state)
+{
+	struct tsm_remote_writer w;
+	const char *good = "tsmedia-writer 1\nstore 27d4ce3008348c670dbcab99e438601b\n"
+			   "host site\x1b[2J\ndir /var/lib/tsmedia\nsince 1764680000\nlater x\n";
+	const char *bad[] = {
+		"",
+		"store 27d4ce3008348c670dbcab99e438601b\n",
+		"tsmedia-writer 2\nstore 27d4ce3008348c670dbcab99e438601b\n",
+		"tsmedia-writer 1\nhost h\n",
+		"tsmedia-writer 1\nstore 27D4CE3008348C670DBCAB99E438601B\n",
+		"tsmedia-writer 1\nstore 27d4ce3008348c670dbcab99e438601\n",
+		"tsmedia-writer 1\nstore 27d4ce3008348c670dbcab99e438601b0\n",
+		"tsmedia-writer 1\nstore 27d4ce3008348c670dbcab99e438601b",
+		"tsmedia-writer 1\nnospace\nstore 27d4ce3008348c670dbcab99e438601b\n",
+	};
+
+	(void)state;
+	assert_int_equal(tsm_remote_writer_parse(good, strlen(good), &w), 0);
+	assert_string_equal(w.store, "27d4ce3008348c670dbcab99e438601b");
+	assert_string_equal(w.host, "site\\x1b[2J");
+	assert_string_equal(w.dir, "/var/lib/tsmedia");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		print_message("%zu\n", i);
+		assert_int_equal(tsm_remote_writer_parse(bad[i], strlen(bad[i]), &w), -EIO);
+	}
+	const char nul[] = "tsmedia-writer 1\nstore 27d4ce3008348c670dbcab99e438601b\nhost a\0b\n";
+
+	assert_int_equal(tsm_remote_writer_parse(nul, sizeof(nul) - 1, &w), -EIO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_key_refused),
 		cmocka_unit_test(test_frontend_id_dots),
 		cmocka_unit_test(test_config_refused),
+		cmocka_unit_test(test_writer),
 	};
 
 	tsm_log_set_level(TSM_LOG_ERROR);
