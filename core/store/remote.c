@@ -402,16 +402,49 @@ int tsm_remote_writer_parse(const char *text, size_t len, struct tsm_remote_writ
 	return w->store[0] ? 0 : -EIO;
 }
 
+/* What catalog/WRITER says, against @id ("": the store has none yet, so
+ * no claim is its): 0 when it names @id, -ENOENT when there is none,
+ * else -EEXIST or -EIO, logged. */
+static int claim_check(struct tsm_store *store, struct tsm_s3 *s3, const char *id)
+{
+	struct tsm_remote_writer w;
+	char *have = NULL;
+	size_t len;
+	int rc = tsm_s3_get_small(s3, WRITER_KEY, WRITER_MAX, &have, &len);
+
+	if (rc < 0)
+		return rc;
+	rc = tsm_remote_writer_parse(have, len, &w);
+	free(have);
+	if (rc < 0) {
+		tsm_error("%s%s is not a claim tsmedia makes: %s does not write under %s",
+			  tsm_s3_location(s3), WRITER_KEY, store->dir, tsm_s3_location(s3));
+		return -EIO;
+	}
+	if (id[0] && strcmp(w.store, id) == 0)
+		return 0;
+	tsm_error("%s belongs to another store (its %s names the store %s, %s on %s): %s "
+		  "does not write there; give it a prefix of its own",
+		  tsm_s3_location(s3), WRITER_KEY, w.store, w.dir[0] ? w.dir : "?",
+		  w.host[0] ? w.host : "?", store->dir);
+	return -EEXIST;
+}
+
 int tsm_remote_claim(struct tsm_store *store, struct tsm_s3 *s3, bool make_id)
 {
-	char id[33], host[256] = "", text[WRITER_MAX], *have = NULL;
-	size_t len;
+	char id[33], host[256] = "", text[WRITER_MAX];
 	int rc;
 
 	if (store->remote && store->remote->claimed)
 		return 0;
-	if ((rc = tsm_remote_writer_id(store, make_id, id)) < 0)
-		return rc == -ENOENT ? 0 : rc; /* a store of before the claim: at its publish */
+	if ((rc = tsm_remote_writer_id(store, make_id, id)) < 0) {
+		if (rc != -ENOENT)
+			return rc;
+		/* A store of before the claim, inside a session: it claims at
+		 * its publish, and meanwhile writes nowhere another claimed. */
+		rc = claim_check(store, s3, "");
+		return rc == -ENOENT ? 0 : rc;
+	}
 	gethostname(host, sizeof(host) - 1);
 	snprintf(text, sizeof(text), "tsmedia-writer 1\nstore %s\nhost %s\ndir %s\nsince %lld\n", id,
 		 host, store->dir, (long long)time(NULL));
@@ -424,33 +457,10 @@ int tsm_remote_claim(struct tsm_store *store, struct tsm_s3 *s3, bool make_id)
 		}
 		if (rc != -EEXIST)
 			return rc;
-		free(have);
-		have = NULL;
-		rc = tsm_s3_get_small(s3, WRITER_KEY, WRITER_MAX, &have, &len);
-		if (rc == -ENOENT)
-			continue; /* removed meanwhile: create it again */
-		if (rc < 0)
-			return rc;
-		struct tsm_remote_writer w;
-
-		if (tsm_remote_writer_parse(have, len, &w) < 0) {
-			tsm_error("%s%s is not a claim tsmedia makes: %s does not write under %s",
-				  tsm_s3_location(s3), WRITER_KEY, store->dir, tsm_s3_location(s3));
-			free(have);
-			return -EIO;
-		}
-		if (strcmp(w.store, id) == 0) {
-			rc = 0;
+		/* Removed meanwhile (-ENOENT): create it again. */
+		if ((rc = claim_check(store, s3, id)) != -ENOENT)
 			break;
-		}
-		tsm_error("%s belongs to another store (its %s names the store %s, %s on %s): %s "
-			  "does not write there; give it a prefix of its own",
-			  tsm_s3_location(s3), WRITER_KEY, w.store, w.dir[0] ? w.dir : "?",
-			  w.host[0] ? w.host : "?", store->dir);
-		free(have);
-		return -EEXIST;
 	}
-	free(have);
 	if (rc == -ENOENT) {
 		tsm_error("%s%s keeps disappearing: not claimed", tsm_s3_location(s3), WRITER_KEY);
 		return -EIO;

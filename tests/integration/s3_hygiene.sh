@@ -116,9 +116,47 @@ assert_match "$(cat "$WORK/six.err" "$WORK/seven.err")" \
 	"the second push's message"
 assert_eq "$(current_gen p4)" 1 "catalog generations published to p4"
 
+check "two stores made with init --s3 on one prefix at once: one is made, the other is not"
+pids=()
+for n in i1 i2; do
+	( rc=0
+	  "$TSMEDIA" --store "$WORK/$n" -q init --s3 "s3://$BUCKET/p5" --endpoint "$RGW_ENDPOINT" \
+		--region "$RGW_REGION" >"$WORK/$n.out" 2>"$WORK/$n.err" || rc=$?
+	  echo "$rc" >"$WORK/$n.rc" ) &
+	pids+=($!)
+done
+wait "${pids[@]}"
+rcs="$(rc_of i1) $(rc_of i2)"
+note "exit codes: $rcs"
+[[ $rcs == "0 1" || $rcs == "1 0" ]] || { cat "$WORK/i1.err" "$WORK/i2.err" >&2; fail "two init --s3 on one prefix: $rcs"; }
+[[ $(rc_of i1) == 0 ]] && lost=i2 || lost=i1
+assert_match "$(cat "$WORK/$lost.err")" "s3://$BUCKET/p5/ (belongs to another store|already holds a store)" "the refused init's message"
+[[ ! -e $WORK/$lost/catalog.db ]] || fail "the refused init left a catalog in $WORK/$lost"
+assert_eq "$(current_gen p5)" 1 "catalog generations published to p5"
+
 check "a writer of the prefix goes on writing there; a change publishes generation 2"
 add_content "$WORK/$win" --kind package --name C "$WORK/b" >/dev/null
 assert_eq "$(current_gen p1)" 2 "generation of p1 after a change"
+
+check "a writer of before the claim: on its own prefix it claims at its next change"
+# s4 as a store made before catalog/WRITER existed: no id, no claim.
+sqlite3 "$WORK/s4/catalog.db" "DELETE FROM meta WHERE key = 'remote_writer_id'"
+rgw_curl -X DELETE "$RGW_ENDPOINT/$BUCKET/p3/catalog/WRITER"
+add_content "$WORK/s4" --kind package --name C "$WORK/b" >/dev/null
+assert_eq "$(current_gen p3)" 2 "generation of p3 after a change"
+id4=$(sqlite3 "$WORK/s4/catalog.db" "SELECT value FROM meta WHERE key = 'remote_writer_id'")
+assert_match "$id4" '^[0-9a-f]{32}$' "the writer id s4 made"
+assert_match "$(rgw_curl "$RGW_ENDPOINT/$BUCKET/p3/catalog/WRITER")" "store $id4" "p3's claim"
+
+check "a writer of before the claim on a prefix another store claimed uploads nothing"
+sqlite3 "$WORK/s4/catalog.db" "DELETE FROM meta WHERE key = 'remote_writer_id';
+	UPDATE meta SET value = 's3://$BUCKET/p1' WHERE key = 'remote_url'"
+before=$(rgw_curl "$RGW_ENDPOINT/$BUCKET?list-type=2&prefix=p1%2Fpacks%2F" | md5sum)
+mkdir -p "$WORK/d"
+randfile "$WORK/d/d.bin" $((1 << 20))
+expect_fail_with "belongs to another store" tsm "$WORK/s4" content add --kind package --name D "$WORK/d"
+assert_eq "$(rgw_curl "$RGW_ENDPOINT/$BUCKET?list-type=2&prefix=p1%2Fpacks%2F" | md5sum)" "$before" "p1's packs after the refused change"
+assert_eq "$(current_gen p1)" 2 "generation of p1 after the refused change"
 
 check "an unmount with the object store stopped (SIGSTOP) ends within a few seconds"
 mkdir -p "$WORK/fe.mnt"
