@@ -446,13 +446,14 @@ int tsm_remote_claim(struct tsm_store *store, struct tsm_s3 *s3, bool make_id)
 		return rc == -ENOENT ? 0 : rc;
 	}
 	gethostname(host, sizeof(host) - 1);
-	snprintf(text, sizeof(text), "tsmedia-writer 1\nstore %s\nhost %s\ndir %s\nsince %lld\n", id,
-		 host, store->dir, (long long)time(NULL));
+	snprintf(text, sizeof(text),
+		 "tsmedia-writer 1\nstore %s\nhost %s\ndir %s\nsince %lld\n", id, host,
+		 store->dir, (long long)time(NULL));
 	for (int tries = 0; tries < 3; tries++) {
 		rc = tsm_s3_create_buf(s3, WRITER_KEY, text, strlen(text));
 		if (rc == 0) {
-			tsm_info("%s is now written by the store %s only (%s%s)", tsm_s3_location(s3),
-				 store->dir, tsm_s3_location(s3), WRITER_KEY);
+			tsm_info("%s is now written by the store %s only (%s%s)",
+				 tsm_s3_location(s3), store->dir, tsm_s3_location(s3), WRITER_KEY);
 			break;
 		}
 		if (rc != -EEXIST)

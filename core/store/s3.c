@@ -901,7 +901,8 @@ out:
 	return rc;
 }
 
-static int s3_put_single(struct tsm_s3 *s3, const char *key, struct source *src, bool create_only)
+static int s3_put_single(struct tsm_s3 *s3, const char *key, struct source *src,
+			 bool create_only)
 {
 	char sha_hex[TSM_SHA256_HEX_LEN + 1], md5_b64[32], md5_hex[33];
 	struct head head = { 0 };
@@ -1262,7 +1263,8 @@ static int s3_put(struct tsm_s3 *s3, const char *key, struct source *src)
 
 	if ((rc = part_size_get(src->len, &part)) < 0)
 		return rc;
-	return src->len > part ? s3_put_multipart(s3, key, src, part) : s3_put_single(s3, key, src, false);
+	return src->len > part ? s3_put_multipart(s3, key, src, part)
+			       : s3_put_single(s3, key, src, false);
 }
 
 /* The ETag @key should have if it holds the @len bytes of @fd, uploaded

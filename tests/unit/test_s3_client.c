@@ -9,7 +9,8 @@
  *     holds the secret key or the session token: this executable replaces
  *     free() with one that looks for them in every block it is given
  *     before glibc's __libc_free() frees it (glibc allows replacing the
- *     malloc functions: https://www.gnu.org/software/libc/manual/html_node/Replacing-malloc.html). */
+ *     malloc functions:
+ *     https://www.gnu.org/software/libc/manual/html_node/Replacing-malloc.html). */
 #include <errno.h>
 #include <fcntl.h>
 #include <execinfo.h>
