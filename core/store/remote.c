@@ -1499,27 +1499,26 @@ static int cache_get(struct tsm_store *store, struct tsm_frontend *fe,
 	return rc;
 }
 
-/* The chunks after @loc in its pack, contiguous with it, at most
- * @max_bytes from its start in all.  With @ended, whether the run of
- * contiguous chunks ends there (the pack's end or a gap) rather than at a
- * limit. */
-static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc *loc,
-			     struct tsm_chunk_loc *next, size_t max, uint64_t max_bytes, bool *ended)
+/* The chunks of @pack from offset @from on, contiguous, at most
+ * @max_bytes in all.  With @ended, whether the run of contiguous chunks
+ * ends there (the pack's end or a gap) rather than at a limit. */
+static size_t plan_from(struct tsm_store *store, int64_t pack, uint64_t from,
+			struct tsm_chunk_loc *next, size_t max, uint64_t max_bytes, bool *ended)
 {
 	static const char sql[] = "SELECT " TSM_CHUNK_LOC_COLUMNS
-				  " FROM chunks c WHERE c.pack = ? AND c.offset > ?"
+				  " FROM chunks c WHERE c.pack = ? AND c.offset >= ?"
 				  " ORDER BY c.offset LIMIT ?";
-	uint64_t end = loc->offset + loc->stored_size;
+	uint64_t end = from;
 	sqlite3_stmt *stmt;
 	size_t n = 0;
 	bool last = false;
 
 	if (ended)
 		*ended = false;
-	if (tsm_db_prepare(store->db, sql, &stmt) < 0)
+	if (from > INT64_MAX || tsm_db_prepare(store->db, sql, &stmt) < 0)
 		return 0;
-	sqlite3_bind_int64(stmt, 1, loc->pack);
-	sqlite3_bind_int64(stmt, 2, (int64_t)loc->offset);
+	sqlite3_bind_int64(stmt, 1, pack);
+	sqlite3_bind_int64(stmt, 2, (int64_t)from);
 	sqlite3_bind_int64(stmt, 3, (int64_t)max + 1); /* one more: is there a next? */
 	for (;;) {
 		struct tsm_chunk_loc c;
@@ -1535,7 +1534,7 @@ static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc
 			last = true;
 			break;
 		}
-		if (end + c.stored_size - loc->offset > max_bytes)
+		if (end + c.stored_size - from > max_bytes)
 			break;
 		next[n++] = c;
 		end += c.stored_size;
@@ -1544,6 +1543,19 @@ static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc
 	if (ended)
 		*ended = last;
 	return n;
+}
+
+/* The chunks after @loc in its pack, contiguous with it, at most
+ * @max_bytes from its start in all (plan_from). */
+static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc *loc,
+			     struct tsm_chunk_loc *next, size_t max, uint64_t max_bytes, bool *ended)
+{
+	if (ended)
+		*ended = false;
+	if (max_bytes < loc->stored_size)
+		return 0;
+	return plan_from(store, loc->pack, loc->offset + loc->stored_size, next, max,
+			 max_bytes - loc->stored_size, ended);
 }
 
 static void chunk_fail(struct tsm_s3 *s3, const struct tsm_chunk_loc *loc, const char *problem)
@@ -2110,14 +2122,24 @@ static void pf_stream(struct tsm_store *store, struct tsm_frontend *fe,
 	size_t n, i = 0, j, mid;
 	uint64_t end;
 
-	if (!(plan = malloc(2 * STREAM_CHUNKS * sizeof(*plan))))
+	/* Past the windows and requests ahead of the reader without the
+	 * catalog (each ends at a chunk's end): only the chunks a new stream
+	 * would get are looked up, not the hundred megabytes before them. */
+	struct tsm_chunk_loc from = *loc;
+
+	from.offset = loc->offset + loc->stored_size;
+	from.stored_size = 1; /* a byte there: whatever holds it */
+	while (pf_covered(fe, &from, &end) && end > from.offset)
+		from.offset = end;
+	/* Bounded: at most half a stream's length between the reader and a
+	 * new stream (each reader has one or two under way, never more). */
+	if (from.offset - loc->offset > STREAM_BYTES / 2 ||
+	    !(plan = malloc(STREAM_CHUNKS * sizeof(*plan))))
 		return;
-	n = readahead_plan(store, loc, plan, 2 * STREAM_CHUNKS, 2 * (uint64_t)STREAM_BYTES, NULL);
+	n = plan_from(store, loc->pack, from.offset, plan, STREAM_CHUNKS, STREAM_BYTES, NULL);
 	while (i < n && pf_covered(fe, &plan[i], &end))
 		while (i < n && plan[i].offset < end)
 			i++;
-	/* Bounded: at most half a stream's length between the reader and a
-	 * new stream (each reader has one or two under way, never more). */
 	if (i < n && plan[i].offset - loc->offset > STREAM_BYTES / 2)
 		n = i;
 	/* Short of a chunk whose sizes the catalog gives out of range: the
