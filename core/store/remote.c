@@ -1656,7 +1656,8 @@ static bool pf_inflight_has(const struct tsm_frontend *fe, int64_t pack, uint64_
  * with no copy into a window buffer first.  Each chunk is checked as soon
  * as its last byte has arrived, and moves the stream's "checked up to
  * here" mark: a reader waits for the mark to pass its chunk, not for the
- * whole window, and reads it from the segment file.  A full segment is
+ * whole window, and gets it from the segment file (lent to the reply,
+ * lend_stream, or read, stream_read).  A full segment is
  * renamed to its window's name and indexed, like a fetched window.  A
  * chunk that fails its check, or a transfer that breaks, ends the stream:
  * its segment still growing is removed (only whole, checked segments are
