@@ -366,7 +366,8 @@ static void reply_maps_drop(struct reply_maps *m)
  * write from there (a reply too large for a pipe cannot be spliced).
  * Only inside the file as it is now; only the kernel reads the mapping
  * (through writev), so a file cut short meanwhile makes that write fail
- * (EFAULT: the request ends with EIO), never a signal here. */
+ * (the copy faults, and fuse_dev_do_write in Linux's fs/fuse/dev.c ends
+ * the request with EIO), never a signal here. */
 static const void *piece_map(const struct tsm_piece *p, struct reply_maps *m)
 {
 	long page = sysconf(_SC_PAGESIZE);
