@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -344,18 +345,64 @@ void fs_probe_pipe(struct fs *fs)
 	close(p[1]);
 }
 
-/* The pieces of a reply as iovecs, every file range read into @buf at its
- * place in the reply (a range was checked when it was mapped; reading it
- * now is what the splice would have done). */
+/* File ranges of a reply mapped into memory (pieces_read), unmapped once
+ * the reply is written. */
+struct reply_maps {
+	void *p[MAX_PIECES];
+	size_t len[MAX_PIECES];
+	size_t n;
+};
+
+static void reply_maps_drop(struct reply_maps *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		munmap(m->p[i], m->len[i]);
+	m->n = 0;
+}
+
+/* A file range of a reply, mapped (MAP_SHARED, read-only: its page cache
+ * pages themselves), or NULL.  The reply's write copies from those pages
+ * into the kernel's request: one copy instead of a read into @buf and a
+ * write from there (a reply too large for a pipe cannot be spliced).
+ * Only inside the file as it is now; only the kernel reads the mapping
+ * (through writev), so a file cut short meanwhile makes that write fail
+ * (the copy faults, and fuse_dev_do_write in Linux's fs/fuse/dev.c ends
+ * the request with EIO), never a signal here. */
+static const void *piece_map(const struct tsm_piece *p, struct reply_maps *m)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	off_t base = (off_t)(p->pos & ~((uint64_t)page - 1));
+	size_t span = (size_t)(p->pos - (uint64_t)base) + p->len;
+	struct stat st;
+	void *at;
+
+	if (page <= 0 || m->n == MAX_PIECES || fstat(p->fd, &st) < 0 ||
+	    (uint64_t)st.st_size < p->pos + p->len)
+		return NULL;
+	at = mmap(NULL, span, PROT_READ, MAP_SHARED, p->fd, base);
+	if (at == MAP_FAILED)
+		return NULL;
+	m->p[m->n] = at;
+	m->len[m->n++] = span;
+	return (const uint8_t *)at + (p->pos - (uint64_t)base);
+}
+
+/* The pieces of a reply as iovecs: every file range mapped (piece_map) or
+ * read into @buf at its place in the reply (a range was checked when it
+ * was mapped; reading it now is what the splice would have done). */
 static int pieces_read(const struct tsm_piece *pieces, size_t n, uint8_t *buf,
-		       struct iovec *iov)
+		       struct iovec *iov, struct reply_maps *maps)
 {
 	size_t at = 0;
 
 	for (size_t i = 0; i < n; i++) {
+		const void *mapped;
+
 		iov[i].iov_len = pieces[i].len;
 		if (pieces[i].mem) {
 			iov[i].iov_base = (void *)pieces[i].mem;
+		} else if ((mapped = piece_map(&pieces[i], maps))) {
+			iov[i].iov_base = (void *)mapped;
 		} else {
 			for (size_t done = 0; done < pieces[i].len;) {
 				ssize_t r = pread(pieces[i].fd, buf + at + done, pieces[i].len - done,
@@ -382,6 +429,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs_thread *t = fs_thread_get(fs);
 	struct tsm_piece pieces[MAX_PIECES];
 	struct iovec iov[MAX_PIECES];
+	struct reply_maps maps = { .n = 0 };
 	struct fuse_bufvec *bv;
 	size_t n = 0;
 	ssize_t got;
@@ -421,18 +469,20 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 	}
 	if (got >= 0 && !reply_fits_pipe(fs, n, (size_t)got) &&
-	    (rc = pieces_read(pieces, n, t->buf, iov)) < 0)
+	    (rc = pieces_read(pieces, n, t->buf, iov, &maps)) < 0)
 		got = rc;
 	if (got < 0) {
 		tsm_error("%s: read of %zu bytes at offset %lld failed: %s", h->node->file_name, size,
 			  (long long)off, strerror((int)-got));
 		fuse_reply_err(req, EIO);
+		reply_maps_drop(&maps);
 		tsm_store_reads_done(t->store);
 		fs_metrics_read_done(fs->metrics, stats, start, -EIO);
 		return;
 	}
 	if (!reply_fits_pipe(fs, n, (size_t)got)) {
 		fuse_reply_iov(req, iov, (int)n);
+		reply_maps_drop(&maps);
 	} else {
 		bv = t->bufv;
 		bv->count = n;

@@ -352,6 +352,14 @@ ssize_t tsm_blob_reader_pread(struct tsm_blob_reader *r, void *buf, size_t len,
 		len = SSIZE_MAX;
 	i = chunk_index_at(r, offset);
 	r->pos = i;
+	/* A frontend's copy of its last chunk serves only the read that goes
+	 * on from where this one ended: its cache files can be changed
+	 * behind its back, and a reader starting over (or elsewhere) reads
+	 * them again, so a damaged one is caught there rather than served
+	 * from a copy made before the damage (the copy itself was checked;
+	 * it is only never older than the pass that made it). */
+	if (offset != r->seq_end && tsm_remote_is_frontend(r->store))
+		r->cached = -1;
 	/* Reading on from where the last read ended: sequential. */
 	if (offset == r->seq_end)
 		tsm_blob_reader_ahead(r, offset, (uint64_t)len + AHEAD_BYTES);

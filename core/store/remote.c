@@ -162,10 +162,14 @@ struct tsm_remote {
 	uint8_t *winbuf;         /* frontend: WINDOW_BYTES for a fetch */
 	/* frontend: cache files lent to replies (tsm_remote_chunk_map) */
 	struct lent_window {
-		int64_t pack;
+		int64_t pack; /* 0: no longer lent for new chunks */
 		uint64_t start, end;
 		int fd;
 		struct stat st;
+		/* A stream's growing file (its number, else 0): the chunks
+		 * before @checked were checked as they arrived in it. */
+		unsigned seg_id;
+		uint64_t checked;
 	} lent[LENT_MAX];
 	size_t nlent;
 	/* frontend: the stream file last read from (stream_read) */
@@ -1690,27 +1694,26 @@ static int cache_get(struct tsm_store *store, struct tsm_frontend *fe,
 	return rc;
 }
 
-/* The chunks after @loc in its pack, contiguous with it, at most
- * @max_bytes from its start in all.  With @ended, whether the run of
- * contiguous chunks ends there (the pack's end or a gap) rather than at a
- * limit. */
-static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc *loc,
-			     struct tsm_chunk_loc *next, size_t max, uint64_t max_bytes, bool *ended)
+/* The chunks of @pack from offset @from on, contiguous, at most
+ * @max_bytes in all.  With @ended, whether the run of contiguous chunks
+ * ends there (the pack's end or a gap) rather than at a limit. */
+static size_t plan_from(struct tsm_store *store, int64_t pack, uint64_t from,
+			struct tsm_chunk_loc *next, size_t max, uint64_t max_bytes, bool *ended)
 {
 	static const char sql[] = "SELECT " TSM_CHUNK_LOC_COLUMNS
-				  " FROM chunks c WHERE c.pack = ? AND c.offset > ?"
+				  " FROM chunks c WHERE c.pack = ? AND c.offset >= ?"
 				  " ORDER BY c.offset LIMIT ?";
-	uint64_t end = loc->offset + loc->stored_size;
+	uint64_t end = from;
 	sqlite3_stmt *stmt;
 	size_t n = 0;
 	bool last = false;
 
 	if (ended)
 		*ended = false;
-	if (tsm_db_prepare(store->db, sql, &stmt) < 0)
+	if (from > INT64_MAX || tsm_db_prepare(store->db, sql, &stmt) < 0)
 		return 0;
-	sqlite3_bind_int64(stmt, 1, loc->pack);
-	sqlite3_bind_int64(stmt, 2, (int64_t)loc->offset);
+	sqlite3_bind_int64(stmt, 1, pack);
+	sqlite3_bind_int64(stmt, 2, (int64_t)from);
 	sqlite3_bind_int64(stmt, 3, (int64_t)max + 1); /* one more: is there a next? */
 	for (;;) {
 		struct tsm_chunk_loc c;
@@ -1726,7 +1729,7 @@ static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc
 			last = true;
 			break;
 		}
-		if (end + c.stored_size - loc->offset > max_bytes)
+		if (end + c.stored_size - from > max_bytes)
 			break;
 		next[n++] = c;
 		end += c.stored_size;
@@ -1735,6 +1738,19 @@ static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc
 	if (ended)
 		*ended = last;
 	return n;
+}
+
+/* The chunks after @loc in its pack, contiguous with it, at most
+ * @max_bytes from its start in all (plan_from). */
+static size_t readahead_plan(struct tsm_store *store, const struct tsm_chunk_loc *loc,
+			     struct tsm_chunk_loc *next, size_t max, uint64_t max_bytes, bool *ended)
+{
+	if (ended)
+		*ended = false;
+	if (max_bytes < loc->stored_size)
+		return 0;
+	return plan_from(store, loc->pack, loc->offset + loc->stored_size, next, max,
+			 max_bytes - loc->stored_size, ended);
 }
 
 static void chunk_fail(struct tsm_s3 *s3, const struct tsm_chunk_loc *loc, const char *problem)
@@ -1835,7 +1851,8 @@ static bool pf_inflight_has(const struct tsm_frontend *fe, int64_t pack, uint64_
  * with no copy into a window buffer first.  Each chunk is checked as soon
  * as its last byte has arrived, and moves the stream's "checked up to
  * here" mark: a reader waits for the mark to pass its chunk, not for the
- * whole window, and reads it from the segment file.  A full segment is
+ * whole window, and gets it from the segment file (lent to the reply,
+ * lend_stream, or read, stream_read).  A full segment is
  * renamed to its window's name and indexed, like a fetched window.  A
  * chunk that fails its check, or a transfer that breaks, ends the stream:
  * its segment still growing is removed (only whole, checked segments are
@@ -2301,14 +2318,24 @@ static void pf_stream(struct tsm_store *store, struct tsm_frontend *fe,
 	size_t n, i = 0, j, mid;
 	uint64_t end;
 
-	if (!(plan = malloc(2 * STREAM_CHUNKS * sizeof(*plan))))
+	/* Past the windows and requests ahead of the reader without the
+	 * catalog (each ends at a chunk's end): only the chunks a new stream
+	 * would get are looked up, not the hundred megabytes before them. */
+	struct tsm_chunk_loc from = *loc;
+
+	from.offset = loc->offset + loc->stored_size;
+	from.stored_size = 1; /* a byte there: whatever holds it */
+	while (pf_covered(fe, &from, &end) && end > from.offset)
+		from.offset = end;
+	/* Bounded: at most half a stream's length between the reader and a
+	 * new stream (each reader has one or two under way, never more). */
+	if (from.offset - loc->offset > STREAM_BYTES / 2 ||
+	    !(plan = malloc(STREAM_CHUNKS * sizeof(*plan))))
 		return;
-	n = readahead_plan(store, loc, plan, 2 * STREAM_CHUNKS, 2 * (uint64_t)STREAM_BYTES, NULL);
+	n = plan_from(store, loc->pack, from.offset, plan, STREAM_CHUNKS, STREAM_BYTES, NULL);
 	while (i < n && pf_covered(fe, &plan[i], &end))
 		while (i < n && plan[i].offset < end)
 			i++;
-	/* Bounded: at most half a stream's length between the reader and a
-	 * new stream (each reader has one or two under way, never more). */
 	if (i < n && plan[i].offset - loc->offset > STREAM_BYTES / 2)
 		n = i;
 	/* Short of a chunk whose sizes the catalog gives out of range: the
@@ -2361,11 +2388,19 @@ static void pf_stream(struct tsm_store *store, struct tsm_frontend *fe,
 	free(plan);
 }
 
+/* Where a stream has a chunk checked: its growing file (number @id). */
+struct seg_ref {
+	char path[4200];
+	unsigned id;
+	uint64_t start, end, checked;
+};
+
 /* Waits while a request fetches @loc.  1: one did (the cache may have it
- * now); 2: a stream had it checked, and it was read from the stream's
- * growing file into @out; 0: no request fetches it. */
-static int pf_wait_read(struct tsm_store *store, struct tsm_frontend *fe,
-			const struct tsm_chunk_loc *loc, uint8_t *out, uint8_t *scratch)
+ * now); 2: a stream has it checked in its growing file, @seg; 0: no
+ * request fetches it.  @stale: a growing file found gone (renamed to its
+ * window meanwhile), waited past until the stream says so. */
+static int pf_wait(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc, unsigned stale,
+		   struct seg_ref *seg)
 {
 	uint64_t end = loc->offset + loc->stored_size;
 	int waited = 0;
@@ -2378,23 +2413,18 @@ static int pf_wait_read(struct tsm_store *store, struct tsm_frontend *fe,
 			waited = 1; /* in a segment that is a window now */
 			break;
 		}
-		if (st && st->seg_id && end <= st->checked) {
-			char path[4200];
-			unsigned id = st->seg_id;
-			uint64_t seg_start = st->seg_start;
-
-			memcpy(path, st->seg_path, sizeof(path));
-			pthread_mutex_unlock(&fe->pf_lock);
-			if (stream_read(store->remote, loc, path, id, seg_start, out, scratch) == 0)
-				return 2;
-			/* Renamed meanwhile: indexed once the stream says so. */
-			pthread_mutex_lock(&fe->pf_lock);
-			st = stream_find(fe, loc);
-			if (!st || st->seg_id != id)
-				continue;
-		} else if (!st && !pf_inflight_has(fe, loc->pack, loc->offset)) {
+		if (st && st->seg_id && st->seg_id != stale && end <= st->checked) {
+			memcpy(seg->path, st->seg_path, sizeof(seg->path));
+			seg->id = st->seg_id;
+			seg->start = st->seg_start;
+			seg->end = st->seg_end;
+			seg->checked = st->checked;
+			waited = 2;
 			break;
-		} else if (st) {
+		}
+		if (!st && !pf_inflight_has(fe, loc->pack, loc->offset))
+			break;
+		if (st && st->seg_id != stale) {
 			/* Woken when the mark has passed this chunk and up to
 			 * WAKE_BATCH more in its window (the next reads find
 			 * them checked): not once per chunk. */
@@ -2414,6 +2444,23 @@ static int pf_wait_read(struct tsm_store *store, struct tsm_frontend *fe,
 	}
 	pthread_mutex_unlock(&fe->pf_lock);
 	return waited;
+}
+
+/* pf_wait, then a chunk a stream has checked is read from its growing
+ * file into @out (2). */
+static int pf_wait_read(struct tsm_store *store, struct tsm_frontend *fe,
+			const struct tsm_chunk_loc *loc, uint8_t *out, uint8_t *scratch)
+{
+	struct seg_ref seg;
+	unsigned stale = 0;
+	int w;
+
+	while ((w = pf_wait(fe, loc, stale, &seg)) == 2) {
+		if (stream_read(store->remote, loc, seg.path, seg.id, seg.start, out, scratch) == 0)
+			return 2;
+		stale = seg.id; /* renamed meanwhile: indexed once the stream says so */
+	}
+	return w;
 }
 
 int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *loc, uint8_t *out,
@@ -2455,12 +2502,81 @@ int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *l
 	return rc;
 }
 
+/* Opens a cached window's file to lend it (@w: a free entry). */
+static int lend_window(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc,
+		       struct lent_window *w)
+{
+	uint64_t start, end;
+	char path[4096];
+	int fd;
+
+	if (!win_lookup(fe, loc, &start, &end))
+		return -EAGAIN;
+	win_path(fe, loc->pack, start, end, path, sizeof(path));
+	if (!path[0] || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -EAGAIN;
+	if (fstat(fd, &w->st) < 0 || (uint64_t)w->st.st_size != end - start) {
+		close(fd);
+		return -EAGAIN; /* cache_get says what is wrong */
+	}
+	w->pack = loc->pack;
+	w->start = start;
+	w->end = end;
+	w->fd = fd;
+	w->seg_id = 0;
+	w->checked = 0;
+	return 0;
+}
+
+/* Lends @w the file that holds @loc checked: its cached window, or the
+ * growing file of the stream receiving it, once the stream's check has
+ * passed it (waiting for that as a read would: the bytes then go to the
+ * kernel from that file, not through a copy read from it). */
+static int lend_stream(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc,
+		       struct lent_window *w)
+{
+	struct seg_ref seg;
+	unsigned stale = 0;
+	int k, fd;
+
+	if (lend_window(fe, loc, w) == 0)
+		return 0;
+	while ((k = pf_wait(fe, loc, stale, &seg)) == 2) {
+		if ((fd = open(seg.path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			w->pack = loc->pack;
+			w->start = seg.start;
+			w->end = seg.end;
+			w->fd = fd;
+			w->seg_id = seg.id;
+			w->checked = seg.checked;
+			return 0;
+		}
+		stale = seg.id; /* a window by now: once the stream says so */
+	}
+	return k == 1 ? lend_window(fe, loc, w) : -EAGAIN;
+}
+
+/* Whether the stream file @w lends has @loc checked by now (waiting for
+ * the stream's mark to pass it).  False once that file is no longer the
+ * stream's growing one: whole and a window then, found as a window. */
+static bool lend_stream_more(struct tsm_frontend *fe, const struct tsm_chunk_loc *loc,
+			     struct lent_window *w)
+{
+	struct seg_ref seg;
+
+	if (pf_wait(fe, loc, 0, &seg) != 2 || seg.id != w->seg_id)
+		return false;
+	w->checked = seg.checked;
+	return true;
+}
+
 int tsm_remote_chunk_map(struct tsm_store *store, const struct tsm_chunk_loc *loc,
 			 uint32_t in_chunk, size_t len, int *fd_ret, uint64_t *pos_ret)
 {
 	struct tsm_remote *r = store->remote;
 	struct tsm_frontend *fe = r->fe;
 	struct lent_window *w = NULL;
+	uint64_t end = loc->offset + loc->stored_size;
 	struct timespec now;
 
 	if (loc->codec != TSM_COMPRESSION_NONE || loc->stored_size != loc->size ||
@@ -2468,35 +2584,26 @@ int tsm_remote_chunk_map(struct tsm_store *store, const struct tsm_chunk_loc *lo
 		return -EAGAIN;
 	for (size_t i = 0; i < r->nlent && !w; i++)
 		if (r->lent[i].pack == loc->pack && r->lent[i].start <= loc->offset &&
-		    loc->offset + loc->stored_size <= r->lent[i].end)
+		    end <= r->lent[i].end)
 			w = &r->lent[i];
-	if (!w) {
-		uint64_t start, end;
-		char path[4096];
-		int fd;
-
-		if (r->nlent == LENT_MAX || !win_lookup(fe, loc, &start, &end))
-			return -EAGAIN;
-		win_path(fe, loc->pack, start, end, path, sizeof(path));
-		if (!path[0] || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			return -EAGAIN;
-		w = &r->lent[r->nlent];
-		if (fstat(fd, &w->st) < 0 || (uint64_t)w->st.st_size != end - start) {
-			close(fd);
-			return -EAGAIN; /* cache_get says what is wrong */
-		}
-		w->pack = loc->pack;
-		w->start = start;
-		w->end = end;
-		w->fd = fd;
-		r->nlent++;
+	if (w && w->seg_id && end > w->checked && !lend_stream_more(fe, loc, w)) {
+		w->pack = 0; /* its descriptor stays open for the reply */
+		w = NULL;
 	}
-	/* Only bytes checked in this file as it is now; and a file due to be
-	 * marked recently used goes through cache_get, which marks it. */
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (now.tv_sec - w->st.st_mtim.tv_sec > 60 ||
-	    !(win_checked(fe, loc, &w->st) || checked_has(fe, loc->hash, &w->st)))
-		return -EAGAIN;
+	if (!w) {
+		if (r->nlent == LENT_MAX || lend_stream(fe, loc, &r->lent[r->nlent]) < 0)
+			return -EAGAIN;
+		w = &r->lent[r->nlent++];
+	}
+	if (!w->seg_id) {
+		/* Only bytes checked in this file as it is now; and a file due
+		 * to be marked recently used goes through cache_get, which
+		 * marks it. */
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec - w->st.st_mtim.tv_sec > 60 ||
+		    !(win_checked(fe, loc, &w->st) || checked_has(fe, loc->hash, &w->st)))
+			return -EAGAIN;
+	}
 	atomic_fetch_add(&fe->hits, 1);
 	/* A read-ahead window reached: ask for the next, as cache hits do. */
 	if (pf_triggered(fe, loc))

@@ -83,10 +83,12 @@ int tsm_remote_chunk_read(struct tsm_store *store, const struct tsm_chunk_loc *l
 			  uint8_t *scratch);
 
 /* Frontend: where a raw chunk's bytes lie in a cache file already
- * checked as it is, for a reply that reads them without a copy: the
- * descriptor stays open until tsm_remote_reads_done().  -EAGAIN when the
- * chunk must go through tsm_remote_chunk_read() (not cached, compressed,
- * not checked in that file, or due to be marked recently used). */
+ * checked as it is, or in the growing file of a stream that has checked
+ * it (waiting for the stream's check to pass it, as a read would), for a
+ * reply that reads them without a copy: the descriptor stays open until
+ * tsm_remote_reads_done().  -EAGAIN when the chunk must go through
+ * tsm_remote_chunk_read() (not cached, compressed, not checked in that
+ * file, or due to be marked recently used). */
 int tsm_remote_chunk_map(struct tsm_store *store, const struct tsm_chunk_loc *loc,
 			 uint32_t in_chunk, size_t len, int *fd_ret, uint64_t *pos_ret);
 /* Closes the descriptors tsm_remote_chunk_map() lent. */
