@@ -340,7 +340,7 @@ int tsm_remote_upload_session(struct tsm_store *store)
  * a store's directory has the same id: it is the same writer. */
 #define WRITER_KEY "catalog/WRITER"
 #define WRITER_ID_META "remote_writer_id"
-#define WRITER_MAX 4096
+#define WRITER_MAX TSM_REMOTE_WRITER_MAX
 
 int tsm_remote_writer_id(struct tsm_store *store, bool make, char id[33])
 {
@@ -406,6 +406,33 @@ int tsm_remote_writer_parse(const char *text, size_t len, struct tsm_remote_writ
 	return w->store[0] ? 0 : -EIO;
 }
 
+/* A value of a line of catalog/WRITER: at most @max bytes of @in, each
+ * control byte as '?'.  The host and the directory only name the writer
+ * in another store's messages; written as they are, a newline in a
+ * directory's name would start a line of its own, and a name near
+ * PATH_MAX would cut the file short of its last newline: either makes a
+ * claim its own store reads back as one tsmedia does not make. */
+static void writer_value(const char *in, size_t max, char *out)
+{
+	size_t i;
+
+	for (i = 0; in[i] && i < max; i++)
+		out[i] = (unsigned char)in[i] < 0x20 || in[i] == 0x7f ? '?' : in[i];
+	out[i] = 0;
+}
+
+void tsm_remote_writer_text(const char *id, const char *host, const char *dir, int64_t since,
+			    char *out, size_t n)
+{
+	/* As much of each as a struct tsm_remote_writer shows. */
+	char h[64 + 1], d[800 + 1];
+
+	writer_value(host, sizeof(h) - 1, h);
+	writer_value(dir, sizeof(d) - 1, d);
+	snprintf(out, n, "tsmedia-writer 1\nstore %s\nhost %s\ndir %s\nsince %lld\n", id, h, d,
+		 (long long)since);
+}
+
 /* What catalog/WRITER says, against @id ("": the store has none yet, so
  * no claim is its): 0 when it names @id, -ENOENT when there is none,
  * else -EEXIST or -EIO, logged. */
@@ -450,9 +477,7 @@ int tsm_remote_claim(struct tsm_store *store, struct tsm_s3 *s3, bool make_id)
 		return rc == -ENOENT ? 0 : rc;
 	}
 	gethostname(host, sizeof(host) - 1);
-	snprintf(text, sizeof(text),
-		 "tsmedia-writer 1\nstore %s\nhost %s\ndir %s\nsince %lld\n", id, host,
-		 store->dir, (long long)time(NULL));
+	tsm_remote_writer_text(id, host, store->dir, (int64_t)time(NULL), text, sizeof(text));
 	for (int tries = 0; tries < 3; tries++) {
 		rc = tsm_s3_create_buf(s3, WRITER_KEY, text, strlen(text));
 		if (rc == 0) {

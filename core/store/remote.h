@@ -43,7 +43,13 @@ struct tsm_remote_writer {
 	char host[4 * 64 + 1];
 	char dir[4 * 200 + 1];
 };
+#define TSM_REMOTE_WRITER_MAX 4096
 int tsm_remote_writer_parse(const char *text, size_t len, struct tsm_remote_writer *w);
+/* catalog/WRITER's text for the store @id on @host in @dir since @since
+ * (unix time) into @out of @n bytes (TSM_REMOTE_WRITER_MAX: all that is read
+ * back of it). */
+void tsm_remote_writer_text(const char *id, const char *host, const char *dir, int64_t since,
+			    char *out, size_t n);
 /* The store's writer id (32 hex digits, meta remote_writer_id) into @id;
  * made and stored when it has none and @make, else -ENOENT. */
 int tsm_remote_writer_id(struct tsm_store *store, bool make, char id[33]);

@@ -458,6 +458,39 @@ static void test_writer(void **state)
 	assert_int_equal(tsm_remote_writer_parse(nul, sizeof(nul) - 1, &w), -EIO);
 }
 
+/* What tsm_remote_claim writes is what its store reads back at its next
+ * claim, whatever its directory is called: a newline in the name (a line
+ * of its own in the file) or a name near PATH_MAX (cut short of its
+ * newline in a file of TSM_REMOTE_WRITER_MAX bytes) would make its own
+ * claim one "tsmedia does not make", and lock the store out of its
+ * prefix. */
+static void test_writer_text(void **state)
+{
+	static const char id[] = "27d4ce3008348c670dbcab99e438601b";
+	char text[TSM_REMOTE_WRITER_MAX], dir[4096];
+	struct tsm_remote_writer w;
+
+	(void)state;
+	tsm_remote_writer_text(id, "site", "/var/lib/tsmedia", 1764680000, text, sizeof(text));
+	assert_int_equal(tsm_remote_writer_parse(text, strlen(text), &w), 0);
+	assert_string_equal(w.store, id);
+	assert_string_equal(w.host, "site");
+	assert_string_equal(w.dir, "/var/lib/tsmedia");
+
+	tsm_remote_writer_text(id, "site", "/srv/media\nstores/a", 1764680000, text,
+			       sizeof(text));
+	assert_int_equal(tsm_remote_writer_parse(text, strlen(text), &w), 0);
+	assert_string_equal(w.store, id);
+	assert_string_equal(w.dir, "/srv/media?stores/a");
+
+	dir[0] = '/';
+	memset(dir + 1, 'd', sizeof(dir) - 2);
+	dir[sizeof(dir) - 1] = 0;
+	tsm_remote_writer_text(id, "site", dir, 1764680000, text, sizeof(text));
+	assert_int_equal(tsm_remote_writer_parse(text, strlen(text), &w), 0);
+	assert_string_equal(w.store, id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_frontend_id_dots),
 		cmocka_unit_test(test_config_refused),
 		cmocka_unit_test(test_writer),
+		cmocka_unit_test(test_writer_text),
 	};
 
 	tsm_log_set_level(TSM_LOG_ERROR);
