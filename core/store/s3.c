@@ -113,10 +113,11 @@ static void *curl_realloc_wiped(void *p, size_t n)
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result;
 static void curl_init_once(void)
 {
-	curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, curl_free_wiped, curl_realloc_wiped,
-			     strdup, calloc);
+	curl_init_result = curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, curl_free_wiped,
+						curl_realloc_wiped, strdup, calloc);
 }
 
 int tsm_s3_parse_url(const char *url, char **bucket_ret, char **prefix_ret)
@@ -350,6 +351,12 @@ int tsm_s3_new(const struct tsm_s3_config *config, struct tsm_s3 **s3_ret)
 		}
 	}
 	pthread_once(&curl_once, curl_init_once);
+	/* Without it, libcurl would start itself with the plain memory
+	 * functions at the first handle, and free credentials unwiped. */
+	if (curl_init_result != CURLE_OK) {
+		tsm_error("cannot start libcurl: %s", curl_easy_strerror(curl_init_result));
+		return -EIO;
+	}
 	if (!(s3 = calloc(1, sizeof(*s3))))
 		return -ENOMEM;
 	if ((rc = tsm_s3_parse_url(config->url, &s3->bucket, &s3->prefix)) < 0)
